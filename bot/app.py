@@ -1,0 +1,220 @@
+"""The running bot: session, sync loop, outbox sender, and the routing between them.
+
+callbacks (this module) → command parser → handlers → storage, each in its own module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, RoomMessageText, UnknownBadEvent
+from nio.exceptions import EncryptionError
+
+import commands.handlers  # noqa: F401  (registers every command)
+from bot.events import command_from
+from bot.sender import OutboxSender
+from bot.session import Session
+from bot.sync import SyncLoop
+from commands.dispatch import handle_command
+from commands.policy import Policy
+from commands.registry import registry
+from homeward.clock import Clock
+from homeward.config import Config
+from homeward.i18n import Catalog
+from homeward.render import notice_content
+from homeward.services import Services
+from store import outbox
+from store.db import Store
+from store.state import (
+    add_undecrypted,
+    forget_undecrypted,
+    list_undecrypted,
+    mark_undecrypted_notified,
+    remember_room,
+    room_info,
+    was_handled,
+)
+
+log = logging.getLogger(__name__)
+
+UNDECRYPTABLE_GRACE_S = 5.0  # room keys usually arrive within a sync or two
+UNDECRYPTABLE_GIVE_UP_S = 3600.0
+UNDECRYPTED_POLL_S = 2.0
+
+
+class HomewardBot:
+    """One bot account serving all its rooms."""
+
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or Clock()
+        self.catalog = Catalog()
+        self.store: Store | None = None
+        self.client: AsyncClient | None = None
+        self.crypto_lock = asyncio.Lock()
+        self.ready = asyncio.Event()  # set once the first sync after start was handled
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Open the store, log in, and start the loops in the background."""
+        self.store = await Store.open(self.config.store_path)
+        session = Session(
+            homeserver=self.config.homeserver,
+            user_id=self.config.user_id,
+            data_dir=self.config.data_dir,
+            device_name=self.config.device_name,
+            password=self.config.password.get_secret_value() if self.config.password else None,
+            access_token=self.config.access_token.get_secret_value() if self.config.access_token else None,
+            encryption=self.config.encryption,
+        )
+        self.client = await session.connect()
+        self.sender = OutboxSender(self.client, self.store, self.clock, self.crypto_lock)
+        self.services = Services(
+            config=self.config,
+            catalog=self.catalog,
+            registry=registry,
+            clock=self.clock,
+            policy=Policy(),
+            wake_outbox=self.sender.wake,
+        )
+        self.sync = SyncLoop(self.client, self.store, self, self.crypto_lock)
+        self._tasks = [
+            asyncio.create_task(self._guard(self.sync.run(), "sync")),
+            asyncio.create_task(self._guard(self.sender.run(), "outbox")),
+            asyncio.create_task(self._guard(self._retry_undecrypted_forever(), "undecrypted")),
+        ]
+        log.info("bot %s started as device %s", self.config.user_id, self.client.device_id)
+
+    async def _guard(self, job: object, name: str) -> None:
+        try:
+            await job  # type: ignore[misc]
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the %s loop stopped with an error; stopping the bot", name)
+            self._failed = name
+            for task in self._tasks:
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.client:
+            await self.client.close()
+        if self.store:
+            await self.store.close()
+            self.store = None
+        log.info("bot stopped")
+
+    # -- SyncHandler -------------------------------------------------------------------
+
+    async def on_invite(self, room_id: str, inviter: str, is_direct: bool) -> None:
+        assert self.client and self.store
+        if not self.config.inviter_allowed(inviter):
+            await self.client.room_leave(room_id)
+            log.warning("room=%s declined an invite from %s (not in allowed_inviters)", room_id, inviter)
+            return
+        response = await self.client.join(room_id)
+        if isinstance(response, JoinError):
+            log.warning("room=%s could not join: %s", room_id, response.message)
+            return
+        now = self.clock.now()
+        async with self.store.transaction() as db:
+            known = await room_info(db, room_id)
+            if known is None:
+                await remember_room(db, room_id, "direct" if is_direct else "other", self.config.language, now)
+                await outbox.enqueue(db, room_id, "m.room.message", notice_content(self.catalog.t(self.config.language, "bot.greeting")), now)
+        log.info("room=%s joined on invite (direct=%s)", room_id, is_direct)
+        self.sender.wake()
+
+    async def on_timeline_event(self, room_id: str, event: Event) -> None:
+        assert self.client and self.store
+        if isinstance(event, MegolmEvent):
+            await self._remember_undecrypted(room_id, event)
+        elif isinstance(event, RoomMessageText):
+            incoming = command_from(room_id, event, self.client.user_id)
+            if incoming:
+                await handle_command(incoming, self.store, self.services)
+        elif isinstance(event, (BadEvent, UnknownBadEvent)):
+            log.warning("room=%s event=%s malformed event ignored (%s)", room_id, getattr(event, "event_id", "?"), type(event).__name__)
+
+    async def after_batch(self) -> None:
+        self.ready.set()
+
+    # -- events we could not decrypt -----------------------------------------------------
+
+    async def _remember_undecrypted(self, room_id: str, event: MegolmEvent) -> None:
+        assert self.store and self.client
+        if event.sender == self.client.user_id:
+            return
+        async with self.store.transaction() as db:
+            if await was_handled(db, event.event_id):
+                return
+            source = dict(event.source)
+            if await add_undecrypted(db, event.event_id, room_id, event.sender, source, self.clock.now()):
+                log.info("room=%s event=%s could not be decrypted yet (session %s)", room_id, event.event_id, event.session_id)
+
+    async def _retry_undecrypted_forever(self) -> None:
+        while True:
+            await asyncio.sleep(UNDECRYPTED_POLL_S)
+            await self.retry_undecrypted()
+
+    async def retry_undecrypted(self) -> None:
+        """Try again with the keys that arrived since; tell the sender once the grace is over."""
+        assert self.store and self.client
+        async with self.store.read() as db:
+            rows = await list_undecrypted(db)
+        now = self.clock.now()
+        for row in rows:
+            source = json.loads(row["event_json"])
+            event = MegolmEvent.from_dict(source)
+            event.room_id = row["room_id"]
+            try:
+                decrypted = self.client.decrypt_event(event)
+            except (EncryptionError, AttributeError, ValueError):
+                decrypted = None
+            if decrypted is not None and not isinstance(decrypted, MegolmEvent):
+                async with self.store.transaction() as db:
+                    await forget_undecrypted(db, row["event_id"])
+                log.info("room=%s event=%s decrypted on retry", row["room_id"], row["event_id"])
+                await self.on_timeline_event(row["room_id"], decrypted)
+                continue
+            age = (now - datetime.fromisoformat(row["first_seen"])).total_seconds()
+            if age > UNDECRYPTABLE_GIVE_UP_S:
+                async with self.store.transaction() as db:
+                    await forget_undecrypted(db, row["event_id"])
+                log.warning("room=%s event=%s never became decryptable; given up", row["room_id"], row["event_id"])
+            elif age > UNDECRYPTABLE_GRACE_S and row["notified_at"] is None:
+                await self._tell_undecryptable(row["room_id"], row["event_id"], row["sender"], source)
+
+    async def _tell_undecryptable(self, room_id: str, event_id: str, sender: str, source: dict) -> None:
+        assert self.store
+        now = self.clock.now()
+        sent = datetime.fromtimestamp(source.get("origin_server_ts", 0) / 1000, tz=timezone.utc)
+        local = sent.astimezone(ZoneInfo(self.config.timezone)).strftime("%Y-%m-%d %H:%M")
+        async with self.store.transaction() as db:
+            info = await room_info(db, room_id)
+            language = info[1] if info else self.config.language
+            text = self.catalog.t(language, "bot.undecryptable", user=sender, sent=local)
+            content = notice_content(text)
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": event_id}}
+            content["homeward.status"] = "error"
+            content["homeward.undecryptable"] = event_id
+            await outbox.enqueue(db, room_id, "m.room.message", content, now)
+            await mark_undecrypted_notified(db, event_id, now)
+        log.warning("room=%s event=%s undecryptable; sender told", room_id, event_id)
+        self.sender.wake()

@@ -1,0 +1,36 @@
+"""What counts as a command event: the one filter between Matrix events and the parser."""
+
+from __future__ import annotations
+
+from nio import RoomMessageText
+
+from commands.context import IncomingCommand
+
+
+def command_from(room_id: str, event: RoomMessageText, own_user_id: str) -> IncomingCommand | None:
+    """The candidate command in a text message, or None for events that are never commands.
+
+    Edits (`m.replace`) are never commands: matrix-nio hands them over as ordinary text
+    starting with "* ", and running them would apply a command twice. The bot's own
+    messages and notices (`m.notice`, other bots) are never commands either.
+    """
+    if event.sender == own_user_id:
+        return None
+    content = event.source.get("content") if isinstance(event.source, dict) else None
+    if not isinstance(content, dict) or content.get("msgtype") != "m.text":
+        return None
+    relates = content.get("m.relates_to")
+    if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
+        return None
+    if "m.new_content" in content:
+        return None
+    body = content.get("body")
+    if not isinstance(body, str) or not body:
+        return None
+    return IncomingCommand(
+        room_id=room_id,
+        event_id=event.event_id,
+        sender=event.sender,
+        body=body,
+        timestamp_ms=int(event.server_timestamp or 0),
+    )

@@ -1,0 +1,190 @@
+"""Logging in once and staying the same device, with its encryption keys, across restarts.
+
+The access token and device id are kept in `data_dir/credentials.json`; the Olm/Megolm
+keys in `data_dir/crypto/`. If the keys are lost while the device id is reused, the
+homeserver refuses the key upload ("One time key … already exists") and the other
+members' clients stop trusting the bot. We detect that and log in as a new device, then
+remove the bot's stale devices so they stop receiving room keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    DeleteDevicesAuthResponse,
+    DevicesResponse,
+    KeysUploadError,
+    LoginResponse,
+    WhoamiResponse,
+)
+
+log = logging.getLogger(__name__)
+
+# Fail a request after this many connection timeouts, so the sync loop can back off
+# and say so in the log instead of nio retrying silently forever.
+MAX_TIMEOUTS = 2
+
+
+class LoginFailed(Exception):
+    """The homeserver refused the bot's credentials; nothing to retry."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    homeserver: str
+    user_id: str
+    device_id: str
+    access_token: str
+
+
+def load_credentials(path: Path) -> Credentials | None:
+    try:
+        return Credentials(**json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        log.warning("credentials file %s is unreadable; logging in again", path)
+        return None
+
+
+def save_credentials(path: Path, credentials: Credentials) -> None:
+    """Write with owner-only permissions: the access token is as good as the password."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(asdict(credentials), handle)
+    os.replace(tmp, path)
+
+
+def crypto_store_exists(crypto_dir: Path, user_id: str, device_id: str) -> bool:
+    return (crypto_dir / f"{user_id}_{device_id}.db").exists()
+
+
+class Session:
+    """Builds a logged-in nio client for the configured account."""
+
+    def __init__(
+        self,
+        homeserver: str,
+        user_id: str,
+        data_dir: Path,
+        device_name: str,
+        password: str | None,
+        access_token: str | None,
+        encryption: bool,
+    ) -> None:
+        self.homeserver = homeserver
+        self.user_id = user_id
+        self.device_name = device_name
+        self.password = password
+        self.access_token = access_token
+        self.encryption = encryption
+        self.credentials_path = data_dir / "credentials.json"
+        self.crypto_dir = data_dir / "crypto"
+
+    def _client(self) -> AsyncClient:
+        self.crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config = AsyncClientConfig(
+            encryption_enabled=self.encryption,
+            store_sync_tokens=False,  # Homeward keeps the sync token itself, after handling
+            max_timeouts=MAX_TIMEOUTS,
+            request_timeout=45,
+        )
+        return AsyncClient(self.homeserver, self.user_id, store_path=str(self.crypto_dir), config=config)
+
+    async def connect(self) -> AsyncClient:
+        """A client logged in as the saved device, or as a new one when that is unusable."""
+        saved = load_credentials(self.credentials_path)
+        stale: str | None = None
+        if saved and (saved.user_id, saved.homeserver) != (self.user_id, self.homeserver):
+            log.warning("saved credentials are for another account or homeserver; logging in again")
+            saved = None
+        if saved and self.encryption and not crypto_store_exists(self.crypto_dir, saved.user_id, saved.device_id):
+            log.warning(
+                "encryption store of device %s is missing: logging in as a new device "
+                "(history encrypted for the old device stays unreadable)",
+                saved.device_id,
+            )
+            stale, saved = saved.device_id, None
+        client = self._client()
+        if saved:
+            client.restore_login(saved.user_id, saved.device_id, saved.access_token)
+            log.info("restored device %s", saved.device_id)
+        else:
+            await self._login(client)
+        if self.encryption and client.should_upload_keys:
+            response = await client.keys_upload()
+            if isinstance(response, KeysUploadError):
+                if "already exists" not in (response.message or ""):
+                    raise LoginFailed(f"key upload refused: {response.message}")
+                log.error(
+                    "the homeserver already holds other keys for device %s (the encryption store was "
+                    "lost or replaced): logging in as a new device",
+                    client.device_id,
+                )
+                stale = client.device_id
+                await client.close()
+                self._forget_credentials()
+                client = self._client()
+                await self._login(client)
+                await client.keys_upload()
+        if stale:
+            await self.remove_stale_devices(client)
+        return client
+
+    async def _login(self, client: AsyncClient) -> None:
+        if self.password:
+            response = await client.login(self.password, device_name=self.device_name)
+            if not isinstance(response, LoginResponse):
+                raise LoginFailed(f"login as {self.user_id} refused: {getattr(response, 'message', response)}")
+        elif self.access_token:
+            client.access_token = self.access_token
+            whoami = await client.whoami()
+            if not isinstance(whoami, WhoamiResponse) or not whoami.device_id:
+                raise LoginFailed(f"the access token is not valid for {self.user_id}")
+            client.restore_login(self.user_id, whoami.device_id, self.access_token)
+        else:
+            raise LoginFailed("neither password nor access_token is configured")
+        save_credentials(
+            self.credentials_path,
+            Credentials(self.homeserver, self.user_id, client.device_id, client.access_token),
+        )
+        log.info("logged in as a new device %s", client.device_id)
+
+    def _forget_credentials(self) -> None:
+        self.credentials_path.unlink(missing_ok=True)
+
+    async def remove_stale_devices(self, client: AsyncClient) -> None:
+        """Delete the bot's other devices of the same name, so they stop receiving room keys."""
+        response = await client.devices()
+        if not isinstance(response, DevicesResponse):
+            log.warning("could not list the bot's devices to remove stale ones")
+            return
+        stale = [d.id for d in response.devices if d.id != client.device_id and d.display_name == self.device_name]
+        if not stale:
+            return
+        if not self.password:
+            log.warning("stale devices %s remain: removing them needs the password (access_token only configured)", stale)
+            return
+        first = await client.delete_devices(stale)
+        session = first.session if isinstance(first, DeleteDevicesAuthResponse) else None
+        auth = {
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": self.user_id},
+            "password": self.password,
+        }
+        if session:
+            auth["session"] = session
+        result = await client.delete_devices(stale, auth)
+        if type(result).__name__ == "DeleteDevicesResponse":
+            log.info("removed %d stale device(s) of the bot: %s", len(stale), stale)
+        else:
+            log.warning("could not remove stale devices %s: %s", stale, getattr(result, "message", result))

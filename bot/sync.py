@@ -1,0 +1,159 @@
+"""The sync loop: fetch, hand every event over, and only then remember how far we got.
+
+matrix-nio's own `sync_forever` saves the sync token *before* running the callbacks, so
+a crash in between loses the events of that batch. Homeward runs its own loop: the token
+is written to the store only after every event of the batch was handled (and each
+handled event is recorded, so a batch seen twice is harmless). A `limited` timeline —
+more events arrived than one sync returns, e.g. while the bot was down — is filled in by
+paging back to the previous token, so no command is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from aiohttp import ClientError
+from nio import (
+    AsyncClient,
+    Event,
+    InviteMemberEvent,
+    LocalProtocolError,
+    MessageDirection,
+    RoomMessagesResponse,
+    SyncError,
+    SyncResponse,
+)
+
+from store.db import Store
+from store.state import get_value, set_value
+
+log = logging.getLogger(__name__)
+
+SYNC_TOKEN_KEY = "sync_token"
+LONG_POLL_MS = 30_000
+MAX_BACKOFF_S = 30.0
+SYNC_FILTER = {
+    "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
+    "room": {"timeline": {"limit": 100}, "ephemeral": {"not_types": ["*"]}},
+}
+CONNECTION_ERRORS = (ClientError, asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)
+
+
+class SyncHandler(Protocol):
+    async def on_invite(self, room_id: str, inviter: str, is_direct: bool) -> None: ...
+
+    async def on_timeline_event(self, room_id: str, event: Event) -> None: ...
+
+    async def after_batch(self) -> None: ...
+
+
+class SyncLoop:
+    """Long-polls the homeserver forever, backing off while it is unreachable."""
+
+    def __init__(self, client: AsyncClient, store: Store, handler: SyncHandler, crypto_lock: asyncio.Lock) -> None:
+        self.client = client
+        self.store = store
+        self.handler = handler
+        self.crypto_lock = crypto_lock
+        self.synced = asyncio.Event()  # set after each handled batch (tests and start-up wait on it)
+        self.connected = True
+        self._filter_id: str | None = None
+
+    async def run(self) -> None:
+        async with self.store.read() as db:
+            token = await get_value(db, SYNC_TOKEN_KEY)
+        first = token is None
+        backoff = 1.0
+        while True:
+            try:
+                response = await self.client.sync(
+                    timeout=0 if first else LONG_POLL_MS, since=token, sync_filter=SYNC_FILTER, full_state=first or None
+                )
+            except CONNECTION_ERRORS as exc:
+                backoff = await self._unreachable(backoff, type(exc).__name__)
+                continue
+            if isinstance(response, SyncError):
+                if response.status_code == "M_UNKNOWN_TOKEN":
+                    raise PermissionError("the homeserver no longer accepts the bot's access token")
+                backoff = await self._unreachable(backoff, f"{response.status_code} {response.message}")
+                continue
+            if not self.connected:
+                log.info("homeserver reachable again; catching up")
+                self.connected = True
+            backoff = 1.0
+            await self._housekeeping()
+            if first:
+                log.info("first start: skipping %d room(s) of history", len(response.rooms.join))
+                await self._handle_invites(response)
+            else:
+                await self._handle(response, token)
+            await self.handler.after_batch()
+            async with self.store.transaction() as db:
+                await set_value(db, SYNC_TOKEN_KEY, response.next_batch)
+            token, first = response.next_batch, False
+            self.synced.set()
+            self.synced.clear()
+
+    async def _unreachable(self, backoff: float, reason: str) -> float:
+        if self.connected:
+            log.warning("homeserver unreachable (%s); retrying with back-off", reason)
+            self.connected = False
+        else:
+            log.info("homeserver still unreachable (%s); next try in %.0f s", reason, backoff)
+        await asyncio.sleep(backoff)
+        return min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _housekeeping(self) -> None:
+        """What nio's sync_forever does between syncs: keys and to-device messages."""
+        client = self.client
+        if not client.olm:
+            return
+        async with self.crypto_lock:
+            try:
+                if client.should_upload_keys:
+                    await client.keys_upload()
+                if client.should_query_keys:
+                    await client.keys_query()
+                if client.should_claim_keys:
+                    await client.keys_claim(client.get_users_for_key_claiming())
+                await client.send_to_device_messages()
+            except LocalProtocolError as exc:
+                log.debug("key housekeeping skipped: %s", exc)
+
+    async def _handle_invites(self, response: SyncResponse) -> None:
+        for room_id, info in response.rooms.invite.items():
+            inviter, is_direct = None, False
+            for event in info.invite_state:
+                if isinstance(event, InviteMemberEvent) and event.state_key == self.client.user_id:
+                    inviter = event.sender
+                    is_direct = bool(event.content.get("is_direct"))
+            if inviter:
+                await self.handler.on_invite(room_id, inviter, is_direct)
+
+    async def _handle(self, response: SyncResponse, previous_token: str | None) -> None:
+        await self._handle_invites(response)
+        for room_id, info in response.rooms.join.items():
+            events = list(info.timeline.events)
+            if info.timeline.limited and previous_token:
+                events = await self._backfill(room_id, info.timeline.prev_batch, previous_token) + events
+            for event in events:
+                await self.handler.on_timeline_event(room_id, event)
+
+    async def _backfill(self, room_id: str, from_token: str, to_token: str) -> list[Event]:
+        """The events a limited sync left out, oldest first."""
+        missing: list[Event] = []
+        start = from_token
+        while True:
+            page = await self.client.room_messages(room_id, start=start, end=to_token, direction=MessageDirection.back, limit=100)
+            if not isinstance(page, RoomMessagesResponse) or not page.chunk:
+                break
+            missing.extend(page.chunk)
+            if not page.end or page.end == start:
+                break
+            start = page.end
+        log.info("room=%s backfilled %d event(s) after a gap", room_id, len(missing))
+        missing.reverse()
+        return missing

@@ -1,0 +1,66 @@
+"""What a handler gets (`Context`) and what it gives back (`Reply`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from homeward.render import md_escape
+
+if TYPE_CHECKING:
+    from commands.parser import CommandLine
+    from commands.registry import Command
+    from homeward.services import Services
+
+
+@dataclass(frozen=True)
+class IncomingCommand:
+    """A decrypted text message that starts like a command; nothing else of the event."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    body: str
+    timestamp_ms: int
+
+
+@dataclass
+class Reply:
+    """An answer: Markdown text, ok or error, and extra `homeward.*` content keys."""
+
+    markdown: str
+    ok: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """One command being handled, inside the transaction that will record its effects."""
+
+    event: IncomingCommand
+    line: "CommandLine"
+    command: "Command"
+    language: str
+    db: aiosqlite.Connection
+    services: "Services"
+    now: datetime
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sender(self) -> str:
+        return self.event.sender
+
+    @property
+    def room_id(self) -> str:
+        return self.event.room_id
+
+    def t(self, key: str, **values: Any) -> str:
+        """A catalog message in this room's language; values are escaped for Markdown."""
+        safe = {k: md_escape(v) if isinstance(v, str) else v for k, v in values.items()}
+        return self.services.catalog.t(self.language, key, **safe)
+
+    def ok(self, markdown: str, **extra: Any) -> Reply:
+        return Reply(markdown, ok=True, extra=extra)

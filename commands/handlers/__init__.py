@@ -1,0 +1,5 @@
+"""Importing this package registers every command handler with `commands.registry.registry`."""
+
+from commands.handlers import core
+
+__all__ = ["core"]

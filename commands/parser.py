@@ -1,0 +1,105 @@
+"""The command grammar, in one place.
+
+    command   := prefix name (whitespace token)*
+    prefix    := "!" | "/"
+    name      := letter (letter | digit | "-" | "_")*
+    token     := word | quoted
+    quoted    := '"' any text '"'   (also the typographic quotes phones insert)
+
+A message is a command only when its first line starts with a prefix directly followed
+by a name and then whitespace or the end: "!important: …" or "/usr/bin" are chat, not
+commands. Every token keeps its offset in the text, so a handler can take "the rest of
+the line" verbatim (free-text notes keep their spacing and line breaks).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+PREFIXES = ("!", "/")
+_HEAD = re.compile(r"^[!/]([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)")
+_QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»", "”": "”"}
+MAX_COMMAND_LENGTH = 10_000
+
+
+class ParseError(Exception):
+    """The text looks like a command but cannot be split into arguments."""
+
+    def __init__(self, key: str, name: str, **values: object) -> None:
+        self.key = key
+        self.name = name  # the command name, so the refusal can still say which command
+        self.values = values
+        super().__init__(key)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int  # offset of the token's first character in `CommandLine.text`
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """A message split into a command name and its argument tokens."""
+
+    prefix: str
+    name: str
+    text: str  # the whole command text, after reply fallbacks were removed
+    tokens: list[Token] = field(default_factory=list)
+
+    def rest(self, index: int) -> str:
+        """The verbatim text from token `index` to the end."""
+        if index >= len(self.tokens):
+            return ""
+        return self.text[self.tokens[index].start :].strip()
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Remove the quoted '> <@user> …' lines that older clients put before a reply."""
+    lines = body.split("\n")
+    if not lines or not lines[0].startswith("> "):
+        return body
+    index = 0
+    while index < len(lines) and lines[index].startswith(">"):
+        index += 1
+    return "\n".join(lines[index:]).lstrip("\n")
+
+
+def parse(body: str) -> CommandLine | None:
+    """The command in `body`, or None when the message is ordinary chat."""
+    text = strip_reply_fallback(body).lstrip()
+    head = _HEAD.match(text)
+    if head is None:
+        return None
+    name = head.group(1).lower()
+    if len(text) > MAX_COMMAND_LENGTH:
+        raise ParseError("error.too_long", name, limit=MAX_COMMAND_LENGTH)
+    try:
+        tokens = _tokenize(text, head.end())
+    except ValueError as exc:
+        raise ParseError("error.unbalanced_quote", name, quote=str(exc)) from None
+    return CommandLine(prefix=text[0], name=name, text=text, tokens=tokens)
+
+
+def _tokenize(text: str, position: int) -> list[Token]:
+    tokens: list[Token] = []
+    length = len(text)
+    while True:
+        while position < length and text[position].isspace():
+            position += 1
+        if position >= length:
+            return tokens
+        opening = text[position]
+        if opening in _QUOTES:
+            closing = _QUOTES[opening]
+            end = text.find(closing, position + 1)
+            if end == -1:
+                raise ValueError(opening)
+            tokens.append(Token(text[position + 1 : end], position))
+            position = end + 1
+        else:
+            start = position
+            while position < length and not text[position].isspace():
+                position += 1
+            tokens.append(Token(text[start:position], start))

@@ -1,0 +1,85 @@
+"""The `homeward` command: run the bot, check a configuration, or run the local demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from homeward.config import Config, ConfigError, load_config
+
+log = logging.getLogger("homeward")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # nio is chatty at INFO and may log event details at DEBUG: keep it to warnings.
+    logging.getLogger("nio").setLevel(logging.WARNING)
+    logging.getLogger("peewee").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"homeward: the configuration cannot be used ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _run_until_stopped(config: Config) -> int:
+    from bot.app import HomewardBot
+    from bot.session import LoginFailed
+    from store.db import StoreError
+
+    bot = HomewardBot(config)
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, main.cancel)  # type: ignore[union-attr]
+    try:
+        await bot.run_forever()
+    except asyncio.CancelledError:
+        log.info("stopping on signal")
+        return 0
+    except (LoginFailed, StoreError) as exc:
+        print(f"homeward: {exc}", file=sys.stderr)
+        return 1
+    return 1 if getattr(bot, "_failed", None) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="homeward", description="Care-team coordination bot for Matrix.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("--config", type=Path, required=True, help="path to the TOML configuration")
+    check = sub.add_parser("check-config", help="validate a configuration and exit")
+    check.add_argument("--config", type=Path, required=True)
+    dev = sub.add_parser("dev", help="start a local Synapse, demo accounts and the bot (what `make run` does)")
+    dev.add_argument("--dir", type=Path, default=Path(".dev"), help="where the local homeserver and bot keep their state")
+    dev.add_argument("--port", type=int, default=8008)
+    args = parser.parse_args(argv)
+
+    if args.action == "check-config":
+        config = _load(args.config)
+        print(f"{args.config}: OK (bot {config.user_id} on {config.homeserver}, data in {config.data_dir})")
+        return 0
+    if args.action == "run":
+        config = _load(args.config)
+        setup_logging(config.log_level)
+        return asyncio.run(_run_until_stopped(config))
+    if args.action == "dev":
+        from homeward.demo import run_demo
+
+        setup_logging("INFO")
+        return asyncio.run(run_demo(args.dir.resolve(), args.port))
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""Localized wording: Norwegian bokmål, Swedish and English.
+
+Short texts live in one TOML catalog per language under `templates/locale/`, keyed by a
+dotted name and written in Markdown with `{placeholders}`. A missing key falls back to
+English, so a half-translated catalog never breaks a reply (a unit test keeps the three
+catalogs complete).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("nb", "sv", "en")
+FALLBACK = "en"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten(name + ".", value, out)
+        else:
+            out[name] = str(value)
+
+
+class Catalog:
+    """All messages of all languages, loaded once at start-up."""
+
+    def __init__(self, directory: Path = TEMPLATES_DIR / "locale") -> None:
+        self.messages: dict[str, dict[str, str]] = {}
+        for language in LANGUAGES:
+            table = tomllib.loads((directory / f"{language}.toml").read_text(encoding="utf-8"))
+            flat: dict[str, str] = {}
+            _flatten("", table, flat)
+            self.messages[language] = flat
+
+    def has(self, key: str) -> bool:
+        return key in self.messages[FALLBACK]
+
+    def t(self, language: str, key: str, **values: Any) -> str:
+        """The message `key` in `language`, with `values` filled in."""
+        text = self.messages.get(language, {}).get(key) or self.messages[FALLBACK].get(key)
+        if text is None:
+            raise KeyError(f"no message {key!r} in the catalogs")
+        return text.format(**values) if values else text

@@ -1,0 +1,22 @@
+"""The long-lived things a handler may use, passed explicitly instead of globals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from commands.policy import Policy
+from commands.registry import Registry
+from homeward.clock import Clock
+from homeward.config import Config
+from homeward.i18n import Catalog
+
+
+@dataclass
+class Services:
+    config: Config
+    catalog: Catalog
+    registry: Registry
+    clock: Clock
+    policy: Policy
+    wake_outbox: Callable[[], None] = field(default=lambda: None)
