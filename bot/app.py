@@ -149,15 +149,18 @@ class HomewardBot:
             incoming = command_from(room_id, event, self.client.user_id)
             if incoming:
                 await handle_command(incoming, self.store, self.services)
+        elif isinstance(event, (BadEvent, UnknownBadEvent)) and event.source.get("type") == "m.room.encrypted":
+            await self._remember_undecrypted(room_id, event)  # malformed ciphertext: the sender is told too
         elif isinstance(event, (BadEvent, UnknownBadEvent)):
             log.warning("room=%s event=%s malformed event ignored (%s)", room_id, getattr(event, "event_id", "?"), type(event).__name__)
 
     async def after_batch(self) -> None:
         self.ready.set()
+        self.sender.wake()  # rooms joined in this batch are now known to nio
 
     # -- events we could not decrypt -----------------------------------------------------
 
-    async def _remember_undecrypted(self, room_id: str, event: MegolmEvent) -> None:
+    async def _remember_undecrypted(self, room_id: str, event: MegolmEvent | BadEvent | UnknownBadEvent) -> None:
         assert self.store and self.client
         if event.sender == self.client.user_id:
             return
@@ -166,7 +169,7 @@ class HomewardBot:
                 return
             source = dict(event.source)
             if await add_undecrypted(db, event.event_id, room_id, event.sender, source, self.clock.now()):
-                log.info("room=%s event=%s could not be decrypted yet (session %s)", room_id, event.event_id, event.session_id)
+                log.info("room=%s event=%s could not be decrypted yet", room_id, event.event_id)
 
     async def _retry_undecrypted_forever(self) -> None:
         while True:
@@ -184,9 +187,9 @@ class HomewardBot:
             event = MegolmEvent.from_dict(source)
             event.room_id = row["room_id"]
             try:
-                decrypted = self.client.decrypt_event(event)
-            except (EncryptionError, AttributeError, ValueError):
-                decrypted = None
+                decrypted = self.client.decrypt_event(event) if isinstance(event, MegolmEvent) else None
+            except EncryptionError:
+                decrypted = None  # still no key for this session
             if decrypted is not None and not isinstance(decrypted, MegolmEvent):
                 async with self.store.transaction() as db:
                     await forget_undecrypted(db, row["event_id"])

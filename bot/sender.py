@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from nio import AsyncClient, RoomSendResponse
+from nio import AsyncClient, LocalProtocolError, RoomSendResponse
 
 from bot.sync import CONNECTION_ERRORS
 from homeward.clock import Clock
@@ -56,9 +56,18 @@ class OutboxSender:
             if not rows:
                 return True
             self.idle.clear()
+            waiting: set[str] = set()  # rooms whose earlier message could not go yet: keep order
             for row in rows:
+                if row.room_id in waiting:
+                    continue
+                if row.room_id not in self.client.rooms:
+                    # Joined a moment ago: nio learns the room (and its encryption) from the next sync.
+                    waiting.add(row.room_id)
+                    continue
                 if not await self._send(row):
                     return False
+            if waiting and len(waiting) >= len({r.room_id for r in rows}):
+                return False
 
     async def _send(self, row: outbox.OutboxRow) -> bool:
         """False when sending must pause (homeserver away); the row stays pending."""
@@ -73,6 +82,11 @@ class OutboxSender:
             async with self.store.transaction() as db:
                 await outbox.mark_failed(db, row.id, type(exc).__name__)
             log.warning("room=%s outbox=%d homeserver unreachable; will retry", row.room_id, row.id)
+            return False
+        except LocalProtocolError as exc:
+            async with self.store.transaction() as db:
+                await outbox.mark_failed(db, row.id, str(exc))
+            log.warning("room=%s outbox=%d not sendable yet (%s); will retry", row.room_id, row.id, exc)
             return False
         if isinstance(response, RoomSendResponse):
             async with self.store.transaction() as db:

@@ -1,0 +1,195 @@
+"""People and bots for integration tests, on the real local Synapse.
+
+`Member` is a care-team member's client: a real matrix-nio client with its own device
+and encryption keys, so everything the tests see went through end-to-end encryption
+exactly as a user's client would. `BotRunner` runs Homeward in-process with a real
+config and data folder, and can stop and start it again on the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    Event,
+    InviteMemberEvent,
+    JoinedMembersResponse,
+    LocalProtocolError,
+    MegolmEvent,
+    RoomCreateResponse,
+    RoomMemberEvent,
+    RoomSendResponse,
+)
+
+from bot.app import HomewardBot
+from homeward.config import Config
+
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass
+class Seen:
+    """An event as a member's client saw it (decrypted when it was encrypted)."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    type: str
+    content: dict[str, Any]
+    encrypted: bool
+
+
+@dataclass
+class Member:
+    user_id: str
+    client: AsyncClient
+    seen: list[Seen] = field(default_factory=list)
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def login(cls, homeserver: str, user_id: str, password: str, store_dir: Path) -> "Member":
+        store_dir.mkdir(parents=True, exist_ok=True)
+        client = AsyncClient(
+            homeserver,
+            user_id,
+            store_path=str(store_dir),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
+        )
+        response = await client.login(password, device_name="test-device")
+        assert getattr(response, "access_token", None), response
+        if client.should_upload_keys:
+            await client.keys_upload()
+        member = cls(user_id, client)
+        client.add_event_callback(member._on_event, Event)
+        await client.sync(timeout=0, full_state=True)
+        member._task = asyncio.create_task(client.sync_forever(timeout=5_000))
+        return member
+
+    async def _on_event(self, room: Any, event: Event) -> None:
+        source = event.source if isinstance(event.source, dict) else {}
+        if isinstance(event, MegolmEvent):
+            seen = Seen(room.room_id, event.event_id, event.sender, "undecryptable", {}, True)
+        else:
+            seen = Seen(
+                room.room_id,
+                event.event_id,
+                event.sender,
+                source.get("type", ""),
+                source.get("content", {}),
+                bool(getattr(event, "decrypted", False)),
+            )
+        async with self._changed:
+            self.seen.append(seen)
+            self._changed.notify_all()
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.close()
+
+    # -- rooms -------------------------------------------------------------------------
+
+    async def create_room(self, invite: list[str], encrypted: bool = True, direct: bool = True) -> str:
+        initial_state = []
+        if encrypted:
+            initial_state.append({"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}})
+        response = await self.client.room_create(invite=invite, is_direct=direct, initial_state=initial_state, preset=None)
+        assert isinstance(response, RoomCreateResponse), response
+        return response.room_id
+
+    async def wait_for_membership(self, room_id: str, user_id: str, membership: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = await self.client.joined_members(room_id)
+            if membership == "join" and isinstance(response, JoinedMembersResponse):
+                if any(m.user_id == user_id for m in response.members):
+                    return
+            if membership != "join":
+                state = await self.client.room_get_state_event(room_id, "m.room.member", user_id)
+                if getattr(state, "content", {}).get("membership") == membership:
+                    return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{user_id} did not reach membership {membership} in {room_id}")
+
+    async def join(self, room_id: str) -> None:
+        response = await self.client.join(room_id)
+        assert getattr(response, "room_id", None), response
+        await self.client.sync(timeout=0)
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def send(self, room_id: str, body: str, extra: dict[str, Any] | None = None) -> str:
+        """Send a text message (encrypted in an encrypted room); return its event id."""
+        content = {"msgtype": "m.text", "body": body, **(extra or {})}
+        return await self.send_event(room_id, "m.room.message", content)
+
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        try:
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+        except LocalProtocolError:
+            pass
+        response = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
+        assert isinstance(response, RoomSendResponse), response
+        return response.event_id
+
+    async def wait_for(self, predicate: Callable[[Seen], bool], timeout: float = DEFAULT_TIMEOUT) -> Seen:
+        """The first event (already seen or arriving) that matches."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                for seen in self.seen:
+                    if predicate(seen):
+                        return seen
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{self.user_id}: no matching event within {timeout} s")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+
+    def replies_to(self, event_id: str) -> list[Seen]:
+        return [s for s in self.seen if reply_target(s) == event_id]
+
+    async def command(self, room_id: str, body: str, timeout: float = DEFAULT_TIMEOUT) -> Seen:
+        """Send a command and return the bot's answer to it."""
+        event_id = await self.send(room_id, body)
+        return await self.wait_for(lambda s: reply_target(s) == event_id, timeout)
+
+
+def reply_target(seen: Seen) -> str | None:
+    relates = seen.content.get("m.relates_to") or {}
+    return (relates.get("m.in_reply_to") or {}).get("event_id")
+
+
+class BotRunner:
+    """Homeward in-process, stoppable and restartable on the same data folder."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.bot: HomewardBot | None = None
+
+    async def start(self) -> HomewardBot:
+        self.bot = HomewardBot(self.config)
+        await self.bot.start()
+        await asyncio.wait_for(self.bot.ready.wait(), DEFAULT_TIMEOUT)
+        return self.bot
+
+    async def stop(self) -> None:
+        if self.bot:
+            await self.bot.stop()
+            self.bot = None
+
+    @property
+    def user_id(self) -> str:
+        return self.config.user_id

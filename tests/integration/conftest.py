@@ -1,0 +1,66 @@
+"""Fixtures for tests that talk to Homeward through the real homeserver."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from homeward.config import Config
+from homeward.devserver import LocalSynapse
+from tests.harness import BotRunner, Member
+
+MakeBot = Callable[..., Awaitable[BotRunner]]
+MakeMember = Callable[..., Awaitable[Member]]
+
+
+@pytest.fixture
+async def make_bot(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncIterator[MakeBot]:
+    """Start a Homeward bot with its own account and data folder: `runner = await make_bot()`."""
+    runners: list[BotRunner] = []
+
+    async def make(**overrides: object) -> BotRunner:
+        user_id, password = await new_user(prefix="homeward")
+        values: dict[str, object] = {
+            "homeserver": synapse.url,
+            "user_id": user_id,
+            "password": password,
+            "data_dir": tmp_path / f"bot-{uuid.uuid4().hex[:6]}",
+            "allowed_inviters": [f"*:{synapse.server_name}"],
+            "language": "en",
+            "timezone": "Europe/Oslo",
+        }
+        values.update(overrides)
+        runner = BotRunner(Config.model_validate(values))
+        await runner.start()
+        runners.append(runner)
+        return runner
+
+    yield make
+    for runner in runners:
+        await runner.stop()
+
+
+@pytest.fixture
+async def make_member(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncIterator[MakeMember]:
+    """A logged-in care-team member with an encrypted device: `alice = await make_member()`."""
+    members: list[Member] = []
+
+    async def make(prefix: str = "member") -> Member:
+        user_id, password = await new_user(prefix=prefix)
+        member = await Member.login(synapse.url, user_id, password, tmp_path / f"client-{user_id[1:].split(':')[0]}")
+        members.append(member)
+        return member
+
+    yield make
+    for member in members:
+        await member.close()
+
+
+async def direct_room(member: Member, bot: BotRunner) -> str:
+    """An encrypted direct chat between a member and the bot, with the bot joined."""
+    room_id = await member.create_room(invite=[bot.user_id])
+    await member.wait_for_membership(room_id, bot.user_id, "join")
+    return room_id
