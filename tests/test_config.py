@@ -1,0 +1,294 @@
+"""Specification of the configuration (homeward/config.py) and `homeward check-config`.
+
+One TOML file, every key overridable by `HOMEWARD_<KEY>`; a wrong configuration is
+refused with one line per problem that names the key, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from homeward.config import Config, ConfigError, load_config
+
+HOMEWARD = Path(sys.executable).parent / "homeward"
+
+VALID = """\
+homeserver = "https://matrix.example.org/"
+user_id = "@homeward:example.org"
+password = "from-the-file"
+data_dir = "state"
+allowed_inviters = ["@nurse:example.org"]
+timezone = "Europe/Stockholm"
+language = "sv"
+"""
+
+# Everything required except credentials, which the tests add in the file or the env.
+NO_CREDENTIALS = """\
+homeserver = "https://matrix.example.org"
+user_id = "@homeward:example.org"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "homeward.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ or {})
+    return caught.value.problems
+
+
+def config_with(**fields: object) -> Config:
+    return Config(homeserver="https://matrix.example.org", user_id="@homeward:example.org", password="x", **fields)
+
+
+# --- a valid file ---------------------------------------------------------------------
+
+
+def test_a_valid_file_loads_with_its_values(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {})
+    assert config.homeserver == "https://matrix.example.org"  # trailing slash dropped
+    assert config.user_id == "@homeward:example.org"
+    assert config.password is not None and config.password.get_secret_value() == "from-the-file"
+    assert config.allowed_inviters == ["@nurse:example.org"]
+    assert config.timezone == "Europe/Stockholm"
+    assert config.language == "sv"
+    assert config.encryption is True
+
+
+def test_relative_data_dir_resolves_next_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    config = load_config(write(tmp_path, VALID), {})
+    assert config.data_dir == (tmp_path / "state").resolve()
+    assert config.store_path == (tmp_path / "state" / "homeward.sqlite3").resolve()
+
+
+def test_absolute_data_dir_is_kept(tmp_path: Path) -> None:
+    target = tmp_path / "absolute"
+    config = load_config(write(tmp_path, NO_CREDENTIALS + f'password = "x"\ndata_dir = "{target}"\n'), {})
+    assert config.data_dir == target
+
+
+# --- environment overrides ------------------------------------------------------------
+
+
+def test_password_can_come_from_the_environment_only(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, NO_CREDENTIALS), {"HOMEWARD_PASSWORD": "from-the-env"})
+    assert config.password is not None and config.password.get_secret_value() == "from-the-env"
+
+
+def test_environment_overrides_a_value_in_the_file(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, VALID),
+        {"HOMEWARD_USER_ID": "@other:example.net", "HOMEWARD_LANGUAGE": "nb", "HOMEWARD_PASSWORD": "env"},
+    )
+    assert config.user_id == "@other:example.net"
+    assert config.language == "nb"
+    assert config.password is not None and config.password.get_secret_value() == "env"
+
+
+def test_allowed_inviters_from_the_environment_as_json(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_ALLOWED_INVITERS": '["@a:example.org", "*:example.net"]'})
+    assert config.allowed_inviters == ["@a:example.org", "*:example.net"]
+
+
+def test_allowed_inviters_from_the_environment_as_a_comma_list(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_ALLOWED_INVITERS": "@a:example.org, *:example.net ,*"})
+    assert config.allowed_inviters == ["@a:example.org", "*:example.net", "*"]
+
+
+def test_allowed_inviters_with_broken_json_in_the_environment_is_named(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID), {"HOMEWARD_ALLOWED_INVITERS": '["@a:example.org"'})
+    assert len(found) == 1
+    assert "HOMEWARD_ALLOWED_INVITERS" in found[0]
+
+
+def test_encryption_false_from_the_environment_turns_encryption_off(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_ENCRYPTION": "false"})
+    assert config.encryption is False
+
+
+def test_encryption_true_from_the_environment_keeps_encryption_on(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID + "encryption = false\n"), {"HOMEWARD_ENCRYPTION": "true"})
+    assert config.encryption is True
+
+
+def test_an_unreadable_boolean_in_the_environment_is_a_problem_not_false(tmp_path: Path) -> None:
+    # A typo such as HOMEWARD_ENCRYPTION=ture must stop start-up, not silently turn encryption off.
+    with pytest.raises(ConfigError) as caught:
+        config = load_config(write(tmp_path, VALID), {"HOMEWARD_ENCRYPTION": "ture"})
+        pytest.fail(f"HOMEWARD_ENCRYPTION=ture was accepted as encryption={config.encryption}")
+    assert any("encryption" in p.lower() for p in caught.value.problems)
+
+
+def test_unrelated_environment_variables_are_ignored(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_NOT_A_KEY": "x", "PATH": "/bin"})
+    assert config.language == "sv"
+
+
+# --- one message per problem, naming the key ------------------------------------------
+
+
+def test_unknown_key_is_named_in_the_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID + "colour = 'blue'\n"))
+    assert len(found) == 1
+    assert "colour" in found[0]
+    assert "not a known key" in found[0]
+
+
+def test_bad_user_id_is_named_in_the_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID.replace("@homeward:example.org", "homeward")))
+    assert len(found) == 1
+    assert "user_id" in found[0]
+
+
+def test_bad_homeserver_url_is_named_in_the_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID.replace("https://matrix.example.org/", "matrix.example.org")))
+    assert len(found) == 1
+    assert "homeserver" in found[0]
+
+
+def test_unknown_timezone_is_named_in_the_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID.replace("Europe/Stockholm", "Europe/Atlantis")))
+    assert len(found) == 1
+    assert "timezone" in found[0]
+    assert "Europe/Atlantis" in found[0]
+
+
+def test_unsupported_language_is_named_in_the_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID.replace('language = "sv"', 'language = "de"')))
+    assert len(found) == 1
+    assert "language" in found[0]
+
+
+def test_bad_inviter_pattern_is_named_in_the_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID.replace('["@nurse:example.org"]', '["nurse"]')))
+    assert len(found) == 1
+    assert "allowed_inviters" in found[0]
+    assert "'nurse'" in found[0]
+
+
+def test_missing_credentials_name_password_and_access_token(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, NO_CREDENTIALS))
+    assert len(found) == 1
+    assert "password" in found[0]
+    assert "access_token" in found[0]
+
+
+def test_missing_required_key_is_named_in_the_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, 'user_id = "@homeward:example.org"\npassword = "x"\n'))
+    assert len(found) == 1
+    assert "homeserver" in found[0]
+    assert "required" in found[0]
+
+
+def test_two_problems_give_two_lines_each_naming_its_key(tmp_path: Path) -> None:
+    text = VALID.replace("Europe/Stockholm", "Europe/Atlantis").replace('language = "sv"', 'language = "de"')
+    found = problems(write(tmp_path, text))
+    assert len(found) == 2
+    assert any("timezone" in p for p in found)
+    assert any("language" in p for p in found)
+
+
+def test_missing_credentials_are_reported_together_with_other_problems(tmp_path: Path) -> None:
+    # "listing every problem": a bad URL must not hide that credentials are missing too.
+    found = problems(write(tmp_path, NO_CREDENTIALS.replace("https://matrix.example.org", "matrix.example.org")))
+    assert any("homeserver" in p for p in found)
+    assert any("password" in p for p in found), f"only {found!r}: the missing credentials were not reported"
+
+
+def test_every_problem_line_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + "colour = 'blue'\nshade = 'dark'\n")
+    found = problems(path)
+    assert len(found) == 2
+    assert all(str(path) in p for p in found)
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "homeserver = \n")
+    found = problems(path)
+    assert len(found) == 1
+    assert str(path) in found[0]
+    assert "TOML" in found[0]
+
+
+def test_missing_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.toml"
+    found = problems(path)
+    assert found == [f"{path}: no such file"]
+
+
+def test_the_password_never_appears_in_an_error(tmp_path: Path) -> None:
+    text = VALID.replace('password = "from-the-file"', 'password = "hunter2-secret"') + "colour = 1\n"
+    found = problems(write(tmp_path, text), {"HOMEWARD_PASSWORD": "env-secret-42"})
+    assert not any("hunter2-secret" in p or "env-secret-42" in p for p in found)
+
+
+# --- who may invite the bot -----------------------------------------------------------
+
+
+def test_inviter_allowed_by_exact_user_id() -> None:
+    config = config_with(allowed_inviters=["@nurse:example.org"])
+    assert config.inviter_allowed("@nurse:example.org")
+    assert not config.inviter_allowed("@doctor:example.org")
+    assert not config.inviter_allowed("@nurse:example.net")
+
+
+def test_inviter_allowed_by_server_pattern() -> None:
+    config = config_with(allowed_inviters=["*:example.org"])
+    assert config.inviter_allowed("@anyone:example.org")
+    assert not config.inviter_allowed("@anyone:example.net")
+    assert not config.inviter_allowed("@anyone:evil-example.org")
+    assert not config.inviter_allowed("@anyone:sub.example.org")
+
+
+def test_inviter_allowed_by_star_allows_everyone() -> None:
+    config = config_with(allowed_inviters=["*"])
+    assert config.inviter_allowed("@anyone:anywhere.example")
+
+
+def test_no_inviter_is_allowed_by_default() -> None:
+    assert not config_with().inviter_allowed("@nurse:example.org")
+
+
+# --- homeward check-config ------------------------------------------------------------
+
+
+def run_check_config(path: Path) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
+    return subprocess.run(
+        [str(HOMEWARD), "check-config", "--config", str(path)],
+        capture_output=True, text=True, env=environ, timeout=60,
+    )
+
+
+def test_check_config_with_a_bad_file_exits_2_naming_the_key_without_traceback(tmp_path: Path) -> None:
+    result = run_check_config(write(tmp_path, VALID + "colour = 'blue'\n"))
+    assert result.returncode == 2
+    assert "colour" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_with_a_good_file_exits_0(tmp_path: Path) -> None:
+    result = run_check_config(write(tmp_path, VALID))
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_with_a_file_that_is_not_utf8_exits_2_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(("# Barneavdelingen, Tromsø\n" + VALID).encode("latin-1"))
+    result = run_check_config(path)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2
+    assert str(path) in result.stderr

@@ -1,0 +1,115 @@
+"""Specification of message rendering (homeward/render.py): Markdown in, two safe bodies out."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from homeward.render import Markdown, md_escape, notice_content, to_html, to_plain
+
+
+def shown(formatted_body: str) -> str:
+    """Roughly what a client displays for an HTML body: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]*>", "", formatted_body)).strip()
+
+
+# --- raw HTML is never passed through -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "<script>alert(1)</script>",
+        "Hello <script>alert(1)</script> there",
+        "**bold** <script src=https://evil.example/x.js></script>",
+        "- item\n\n<script>alert(1)</script>\n",
+        "<div>\n<script>alert(1)</script>\n</div>",
+    ],
+)
+def test_raw_script_tags_are_escaped(markdown: str) -> None:
+    rendered = to_html(markdown)
+    assert "<script" not in rendered.lower()
+    assert "&lt;script" in rendered
+
+
+def test_raw_html_attributes_cannot_inject_handlers() -> None:
+    rendered = to_html('<img src="x" onerror="alert(1)">')
+    assert "<img" not in rendered
+    assert "&lt;img" in rendered
+
+
+def test_javascript_links_are_not_rendered_as_links() -> None:
+    assert "href" not in to_html("[click](javascript:alert(1))")
+
+
+@given(st.text(), st.text())
+def test_a_script_tag_anywhere_never_renders_unescaped(before: str, after: str) -> None:
+    assert "<script" not in to_html(before + "<script>alert(1)</script>" + after).lower()
+
+
+def test_markdown_written_by_the_bot_is_rendered() -> None:
+    assert to_html("**Homeward** `!ping`") == "<p><strong>Homeward</strong> <code>!ping</code></p>"
+
+
+def test_single_line_breaks_become_br() -> None:
+    assert to_html("one\ntwo") == "<p>one<br />\ntwo</p>"
+
+
+# --- user text: escaped for Markdown, restored exactly in the plain body -------------
+
+
+@given(st.text())
+def test_escaped_user_text_round_trips_exactly_through_the_plain_body(text: str) -> None:
+    # User text is always embedded in a message the bot writes; to_plain strips only the
+    # message's own outer whitespace.
+    assert to_plain("Note: " + md_escape(text) + " (end)") == "Note: " + text + " (end)"
+
+
+def test_escaped_markdown_is_shown_literally_in_html() -> None:
+    text = "*not bold* _x_ `code` [link](https://example.org) # 1. <b>"
+    assert shown(to_html(md_escape(text))) == text
+
+
+def test_escaped_html_entity_is_shown_literally_in_html() -> None:
+    # A user who types "AT&amp;T" must see "AT&amp;T", not "AT&T".
+    assert shown(to_html(md_escape("AT&amp;T"))) == "AT&amp;T"
+
+
+def test_escaped_text_with_an_equals_line_does_not_become_a_heading() -> None:
+    # "===" under a line is a setext heading in Markdown; md_escape must prevent it.
+    rendered = to_html(md_escape("Dose\n==="))
+    assert "<h1>" not in rendered, rendered
+    assert shown(rendered).replace("\n", " ") == "Dose ==="
+
+
+def test_markdown_marked_text_is_not_escaped() -> None:
+    assert md_escape(Markdown("**bold**")) == "**bold**"
+
+
+def test_md_escape_escapes_markdown_specials() -> None:
+    assert md_escape("*a*") == r"\*a\*"
+    assert md_escape("a\\b") == "a\\\\b"
+
+
+# --- the notice -----------------------------------------------------------------------
+
+
+def test_notice_content_is_an_m_notice_with_both_bodies_and_no_mentions() -> None:
+    source = "**pong** for " + md_escape("Emma_N")
+    assert notice_content(source) == {
+        "msgtype": "m.notice",
+        "body": "**pong** for Emma_N",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<p><strong>pong</strong> for Emma_N</p>",
+        "m.mentions": {},
+    }
+
+
+def test_notice_content_escapes_user_html_in_the_formatted_body() -> None:
+    content = notice_content("Note: " + md_escape("<script>alert(1)</script>"))
+    assert "<script" not in str(content["formatted_body"])
+    assert content["body"] == "Note: <script>alert(1)</script>"

@@ -1,0 +1,223 @@
+"""Specification of the store (store/db.py), its bookkeeping (store/state.py) and the outbox."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from store import outbox
+from store.db import Store, StoreError
+from store.migrations import MIGRATIONS
+from store.state import get_value, mark_handled, set_value, was_handled
+
+NOW = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
+ROOM = "!case:example.org"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "data" / "homeward.sqlite3")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def scalar(store: Store, sql: str) -> object:
+    async with store.read() as db, db.execute(sql) as cur:
+        row = await cur.fetchone()
+    return row[0]
+
+
+# --- opening and migrating ------------------------------------------------------------
+
+
+async def test_a_new_store_file_is_readable_by_the_owner_only(store: Store) -> None:
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+
+
+async def test_the_wal_and_shm_files_are_readable_by_the_owner_only(store: Store) -> None:
+    async with store.transaction() as db:
+        await set_value(db, "k", "v")
+    for suffix in ("-wal", "-shm"):
+        side = store.path.with_name(store.path.name + suffix)
+        assert stat.S_IMODE(side.stat().st_mode) == 0o600, side
+
+
+async def test_an_existing_store_file_is_tightened_to_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "homeward.sqlite3"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    opened = await Store.open(path)
+    await opened.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_a_new_store_uses_the_wal_journal(store: Store) -> None:
+    assert await scalar(store, "PRAGMA journal_mode") == "wal"
+
+
+async def test_migrations_set_user_version_to_their_count(store: Store) -> None:
+    assert await scalar(store, "PRAGMA user_version") == len(MIGRATIONS)
+
+
+async def test_reopening_a_migrated_store_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "homeward.sqlite3"
+    first = await Store.open(path)
+    async with first.transaction() as db:
+        await set_value(db, "since", "s123")
+    await first.close()
+    second = await Store.open(path)
+    try:
+        async with second.read() as db:
+            assert await get_value(db, "since") == "s123"
+        assert await scalar(second, "PRAGMA user_version") == len(MIGRATIONS)
+    finally:
+        await second.close()
+
+
+async def test_a_database_from_a_newer_homeward_is_refused_naming_both_versions(tmp_path: Path) -> None:
+    path = tmp_path / "homeward.sqlite3"
+    newer = len(MIGRATIONS) + 7
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {newer}")
+    with pytest.raises(StoreError) as caught:
+        await Store.open(path)
+    message = str(caught.value)
+    assert f"version {newer}" in message
+    assert f"up to {len(MIGRATIONS)}" in message
+    assert str(path) in message
+
+
+async def test_a_refused_database_is_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "homeward.sqlite3"
+    newer = len(MIGRATIONS) + 1
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {newer}")
+    with pytest.raises(StoreError):
+        await Store.open(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == newer
+        assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name = 'kv'").fetchone()[0] == 0
+
+
+# --- transactions ---------------------------------------------------------------------
+
+
+async def test_a_transaction_commits_everything_on_success(store: Store) -> None:
+    async with store.transaction() as db:
+        await set_value(db, "a", "1")
+        await outbox.enqueue(db, ROOM, "m.room.message", {"body": "x"}, NOW)
+    async with store.read() as db:
+        assert await get_value(db, "a") == "1"
+        assert len(await outbox.pending(db)) == 1
+
+
+async def test_a_transaction_rolls_back_everything_on_an_exception(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with store.transaction() as db:
+            await set_value(db, "a", "1")
+            await mark_handled(db, "$event", ROOM, NOW)
+            await outbox.enqueue(db, ROOM, "m.room.message", {"body": "x"}, NOW)
+            raise RuntimeError("boom")
+    async with store.read() as db:
+        assert await get_value(db, "a") is None
+        assert not await was_handled(db, "$event")
+        assert await outbox.pending(db) == []
+
+
+async def test_the_store_is_usable_after_a_rolled_back_transaction(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as db:
+            await set_value(db, "a", "1")
+            raise RuntimeError
+    async with store.transaction() as db:
+        await set_value(db, "a", "2")
+    async with store.read() as db:
+        assert await get_value(db, "a") == "2"
+
+
+# --- handled events -------------------------------------------------------------------
+
+
+async def test_mark_handled_is_true_the_first_time_then_false(store: Store) -> None:
+    async with store.transaction() as db:
+        assert await mark_handled(db, "$event", ROOM, NOW) is True
+    async with store.transaction() as db:
+        assert await mark_handled(db, "$event", ROOM, NOW) is False
+        assert await mark_handled(db, "$other", ROOM, NOW) is True
+
+
+async def test_set_value_replaces_the_previous_value(store: Store) -> None:
+    async with store.transaction() as db:
+        await set_value(db, "since", "s1")
+        await set_value(db, "since", "s2")
+        assert await get_value(db, "since") == "s2"
+
+
+# --- outbox ---------------------------------------------------------------------------
+
+
+async def test_an_enqueued_event_is_pending_with_its_content(store: Store) -> None:
+    content = {"msgtype": "m.notice", "body": "Hei, Tromsø ✓"}
+    async with store.transaction() as db:
+        row_id = await outbox.enqueue(db, ROOM, "m.room.message", content, NOW)
+    async with store.read() as db:
+        rows = await outbox.pending(db)
+    assert [(r.id, r.room_id, r.event_type, r.content, r.attempts) for r in rows] == [
+        (row_id, ROOM, "m.room.message", content, 0)
+    ]
+
+
+async def test_pending_lists_rows_in_the_order_they_were_queued(store: Store) -> None:
+    async with store.transaction() as db:
+        ids = [await outbox.enqueue(db, ROOM, "m.room.message", {"n": n}, NOW) for n in range(3)]
+    async with store.read() as db:
+        assert [r.id for r in await outbox.pending(db)] == ids
+
+
+async def test_mark_sent_removes_the_row_from_pending_and_keeps_the_event_id(store: Store) -> None:
+    async with store.transaction() as db:
+        first = await outbox.enqueue(db, ROOM, "m.room.message", {"n": 1}, NOW)
+        second = await outbox.enqueue(db, ROOM, "m.room.message", {"n": 2}, NOW)
+    async with store.transaction() as db:
+        await outbox.mark_sent(db, first, "$sent", NOW)
+    async with store.read() as db:
+        assert [r.id for r in await outbox.pending(db)] == [second]
+        assert await outbox.sent_event_id(db, first) == "$sent"
+
+
+async def test_txn_id_is_stable_and_derived_from_the_row_id(store: Store) -> None:
+    async with store.transaction() as db:
+        row_id = await outbox.enqueue(db, ROOM, "m.room.message", {}, NOW)
+    async with store.read() as db:
+        first_read = (await outbox.pending(db))[0]
+    async with store.transaction() as db:
+        await outbox.mark_failed(db, row_id, "timeout")
+    async with store.read() as db:
+        second_read = (await outbox.pending(db))[0]
+    assert first_read.txn_id == second_read.txn_id == f"homeward-{row_id}"
+
+
+async def test_mark_failed_keeps_the_row_pending_and_counts_the_attempt(store: Store) -> None:
+    async with store.transaction() as db:
+        row_id = await outbox.enqueue(db, ROOM, "m.room.message", {}, NOW)
+        await outbox.mark_failed(db, row_id, "timeout")
+        await outbox.mark_failed(db, row_id, "timeout")
+    async with store.read() as db:
+        assert [(r.id, r.attempts) for r in await outbox.pending(db)] == [(row_id, 2)]
+
+
+async def test_mark_abandoned_removes_the_row_from_pending(store: Store) -> None:
+    async with store.transaction() as db:
+        row_id = await outbox.enqueue(db, ROOM, "m.room.message", {}, NOW)
+    async with store.transaction() as db:
+        await outbox.mark_abandoned(db, row_id, "M_FORBIDDEN: not in room", NOW)
+    async with store.read() as db:
+        assert await outbox.pending(db) == []
+        assert await outbox.sent_event_id(db, row_id) is None
