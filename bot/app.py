@@ -58,6 +58,7 @@ class HomewardBot:
         self.crypto_lock = asyncio.Lock()
         self.ready = asyncio.Event()  # set once the first sync after start was handled
         self._tasks: list[asyncio.Task[None]] = []
+        self.failed: str | None = None  # the loop that stopped the bot, if one did
 
     async def start(self) -> None:
         """Open the store, log in, and start the loops in the background."""
@@ -96,15 +97,19 @@ class HomewardBot:
             raise
         except Exception:
             log.exception("the %s loop stopped with an error; stopping the bot", name)
-            self._failed = name
+            self.failed = name
             for task in self._tasks:
                 if task is not asyncio.current_task():
                     task.cancel()
 
+    async def wait(self) -> None:
+        """Until the loops end (a fatal error) or the caller is cancelled (Ctrl-C, SIGTERM)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def run_forever(self) -> None:
         await self.start()
         try:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.wait()
         finally:
             await self.stop()
 

@@ -66,11 +66,15 @@ class SyncLoop:
         async with self.store.read() as db:
             token = await get_value(db, SYNC_TOKEN_KEY)
         first = token is None
+        # The first sync of every start asks for the full room state, even when resuming
+        # from a token: nio's memory of which rooms are encrypted may be gone (a new device
+        # after a lost store), and a reply must never go out unencrypted in an encrypted room.
+        full_state: bool | None = True
         backoff = 1.0
         while True:
             try:
                 response = await self.client.sync(
-                    timeout=0 if first else LONG_POLL_MS, since=token, sync_filter=SYNC_FILTER, full_state=first or None
+                    timeout=0 if first or full_state else LONG_POLL_MS, since=token, sync_filter=SYNC_FILTER, full_state=full_state
                 )
             except CONNECTION_ERRORS as exc:
                 backoff = await self._unreachable(backoff, type(exc).__name__)
@@ -93,7 +97,7 @@ class SyncLoop:
             await self.handler.after_batch()
             async with self.store.transaction() as db:
                 await set_value(db, SYNC_TOKEN_KEY, response.next_batch)
-            token, first = response.next_batch, False
+            token, first, full_state = response.next_batch, False, None
             self.synced.set()
             self.synced.clear()
 

@@ -38,10 +38,7 @@ async def _run_until_stopped(config: Config) -> int:
     from store.db import StoreError
 
     bot = HomewardBot(config)
-    main = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, main.cancel)  # type: ignore[union-attr]
+    _cancel_on_signals()
     try:
         await bot.run_forever()
     except asyncio.CancelledError:
@@ -50,7 +47,25 @@ async def _run_until_stopped(config: Config) -> int:
     except (LoginFailed, StoreError) as exc:
         print(f"homeward: {exc}", file=sys.stderr)
         return 1
-    return 1 if getattr(bot, "_failed", None) else 0
+    return 1 if bot.failed else 0
+
+
+def _cancel_on_signals() -> None:
+    """Ctrl-C and SIGTERM cancel the main task, so every `finally` runs and state is saved."""
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, main.cancel)  # type: ignore[union-attr]
+
+
+async def _demo(directory: Path, port: int) -> int:
+    from homeward.demo import run_demo
+
+    _cancel_on_signals()
+    try:
+        return await run_demo(directory, port)
+    except asyncio.CancelledError:
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,10 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(config.log_level)
         return asyncio.run(_run_until_stopped(config))
     if args.action == "dev":
-        from homeward.demo import run_demo
-
         setup_logging("INFO")
-        return asyncio.run(run_demo(args.dir.resolve(), args.port))
+        return asyncio.run(_demo(args.dir.resolve(), args.port))
     return 2
 
 

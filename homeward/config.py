@@ -22,6 +22,9 @@ USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 INVITER = re.compile(r"^(\*|@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?|\*:[A-Za-z0-9.\-]+(:\d+)?)$")
 
 Language = Literal["nb", "sv", "en"]
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+CREDENTIALS_MISSING = "password or access_token: one of them is required (HOMEWARD_PASSWORD keeps it out of the file)"
 
 
 class ConfigError(Exception):
@@ -87,7 +90,7 @@ class Config(BaseModel):
     @model_validator(mode="after")
     def _has_credentials(self) -> "Config":
         if self.password is None and self.access_token is None:
-            raise ValueError("password or access_token: one of them is required (HOMEWARD_PASSWORD keeps it out of the file)")
+            raise ValueError(CREDENTIALS_MISSING)
         return self
 
     def inviter_allowed(self, user_id: str) -> bool:
@@ -128,14 +131,22 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             else:
                 overrides[name] = [p.strip() for p in raw.split(",") if p.strip()]
         elif field.annotation is bool:
-            overrides[name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+            word = raw.strip().lower()
+            if word not in TRUE_WORDS | FALSE_WORDS:
+                # A typo must not silently turn encryption off.
+                raise ConfigError([f"{ENV_PREFIX}{name.upper()}: must be true or false (got {raw!r})"])
+            overrides[name] = word in TRUE_WORDS
         else:
             overrides[name] = raw
     return overrides
 
 
-def _describe(error: dict[str, Any]) -> str:
-    where = ".".join(str(p) for p in error["loc"]) or "config"
+def _describe(error: dict[str, Any], source: Path, from_env: set[str]) -> str:
+    key = ".".join(str(p) for p in error["loc"])
+    if error["loc"] and error["loc"][0] in from_env:
+        where = f"{ENV_PREFIX}{str(error['loc'][0]).upper()}"
+    else:
+        where = f"{source}: {key}" if key else str(source)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         message = "is required"
@@ -151,13 +162,24 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a folder, not a configuration file"]) from None
+    except PermissionError:
+        raise ConfigError([f"{path}: not readable (permission denied)"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    data.update(_env_overrides(environ))
+    overrides = _env_overrides(environ)
+    data.update(overrides)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([f"{path}: {_describe(e)}" for e in exc.errors()]) from None
+        problems = [_describe(e, path, set(overrides)) for e in exc.errors()]
+        # The credentials check runs only once every field is valid; report it with the rest.
+        if not data.get("password") and not data.get("access_token") and not any(CREDENTIALS_MISSING in p for p in problems):
+            problems.append(f"{path}: {CREDENTIALS_MISSING}")
+        raise ConfigError(problems) from None
     if not config.data_dir.is_absolute():
         config.data_dir = (path.parent / config.data_dir).resolve()
     if config.pathways_dir is not None and not config.pathways_dir.is_absolute():

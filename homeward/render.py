@@ -12,7 +12,7 @@ import re
 from markdown_it import MarkdownIt
 
 _md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&=])")
 
 
 def to_html(markdown: str) -> str:
@@ -35,7 +35,7 @@ def matrix_to(user_id: str) -> str:
     return f"https://matrix.to/#/{user_id}"
 
 
-_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~&=])")
 
 
 def to_plain(markdown: str) -> str:
