@@ -73,7 +73,7 @@ class HomewardBot:
             encryption=self.config.encryption,
         )
         self.client = await session.connect()
-        self.sender = OutboxSender(self.client, self.store, self.clock, self.crypto_lock)
+        self.sender = OutboxSender(self.client, self.store, self.clock, self.crypto_lock, self.config.encryption)
         self.services = Services(
             config=self.config,
             catalog=self.catalog,

@@ -1,36 +1,66 @@
-"""Sends the outbox, in order, and records each message as sent only once the homeserver took it.
+"""Sends the outbox, in order, and records each row as sent only once the homeserver took it.
 
-Every row is sent with the transaction id `homeward-<row id>`: if the bot dies after the
-homeserver accepted a message but before the row was marked, the resend after restart
-reuses the id and the homeserver returns the first event instead of posting a copy.
+Every event is sent with the transaction id `homeward-<row id>`: if the bot dies after
+the homeserver accepted a message but before the row was marked, the resend after
+restart reuses the id and the homeserver returns the first event instead of posting a
+copy. State events and invites are idempotent by nature. Room creation is not: its row
+counts the attempt before the request, and a retry first looks for the room a lost
+attempt may have created (by the random case key in its state).
+
+Rows may refer to other rows (`store.outbox.ref`): a checklist edit to the checklist's
+event, an invite to the room a previous row created. Such values are filled in when the
+row is sent; a row whose referent was never delivered is abandoned with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
-from nio import AsyncClient, LocalProtocolError, RoomSendResponse
+from nio import (
+    AsyncClient,
+    LocalProtocolError,
+    RoomCreateResponse,
+    RoomGetStateEventResponse,
+    RoomInviteResponse,
+    RoomKickResponse,
+    RoomPutStateResponse,
+    RoomSendResponse,
+)
+from nio.api import RoomPreset, RoomVisibility
 
 from bot.sync import CONNECTION_ERRORS
 from homeward.clock import Clock
 from store import outbox
+from store.cases import bind_room
 from store.db import Store
+from store.state import remember_room, room_info
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 5.0
-# Errors after which a message can never be delivered (the bot left or was removed).
-PERMANENT = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE"}
+# Errors after which a row can never be delivered (the bot left or was removed, a bad request).
+PERMANENT = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE", "M_UNKNOWN", "M_INVALID_PARAM"}
 MAX_ATTEMPTS = 50
+CASE_KEY_STATE = "org.homeward.case"  # holds only a random key, never anything about the child
+
+
+class _Wait(Exception):
+    """The row cannot go yet (a referent unsent, the room not synced); keep it and its room's order."""
+
+
+class _Abandon(Exception):
+    """The row can never go (its referent was abandoned)."""
 
 
 class OutboxSender:
-    def __init__(self, client: AsyncClient, store: Store, clock: Clock, crypto_lock: asyncio.Lock) -> None:
+    def __init__(self, client: AsyncClient, store: Store, clock: Clock, crypto_lock: asyncio.Lock, encryption: bool = True) -> None:
         self.client = client
         self.store = store
         self.clock = clock
         self.crypto_lock = crypto_lock
+        self.encryption = encryption
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()  # set whenever the outbox is empty
 
@@ -49,56 +79,180 @@ class OutboxSender:
             self._wake.clear()
 
     async def flush(self) -> bool:
-        """Send what is pending; True when nothing is left."""
+        """Send what can go now; True when nothing is left."""
         while True:
             async with self.store.read() as db:
                 rows = await outbox.pending(db)
             if not rows:
                 return True
             self.idle.clear()
-            waiting: set[str] = set()  # rooms whose earlier message could not go yet: keep order
+            waiting: set[str] = set()  # rooms whose earlier row could not go yet: keep their order
+            progressed = False
             for row in rows:
                 if row.room_id in waiting:
                     continue
-                if row.room_id not in self.client.rooms:
-                    # Joined a moment ago: nio learns the room (and its encryption) from the next sync.
+                try:
+                    resolved = await self._resolve(row)
+                except _Wait:
                     waiting.add(row.room_id)
                     continue
-                if not await self._send(row):
-                    return False
-            if waiting and len(waiting) >= len({r.room_id for r in rows}):
+                except _Abandon:
+                    await self._abandon(row, "an earlier message it depends on was never delivered")
+                    progressed = True
+                    continue
+                outcome = await self._send(row, *resolved)
+                if outcome is None:
+                    return False  # homeserver away: pause everything
+                if outcome:
+                    progressed = True
+                else:
+                    waiting.add(row.room_id)
+            if not progressed:
                 return False
 
-    async def _send(self, row: outbox.OutboxRow) -> bool:
-        """False when sending must pause (homeserver away); the row stays pending."""
+    # -- preparing a row ---------------------------------------------------------------
+
+    async def _resolve(self, row: outbox.OutboxRow) -> tuple[str, dict[str, Any]]:
+        """The row's room and content with references filled in; _Wait or _Abandon otherwise."""
+        wanted: set[int] = set()
+        _collect_refs(row.room_id, wanted)
+        _collect_refs(row.content, wanted)
+        async with self.store.read() as db:
+            found = await outbox.results(db, wanted)
+        values: dict[str, str] = {}
+        for ref_id in wanted:
+            finished, value = found.get(ref_id, (True, None))
+            if not finished:
+                raise _Wait()
+            if value is None:
+                raise _Abandon()
+            values[outbox.ref(ref_id)] = value
+        room_id = _fill(row.room_id, values)
+        content = _fill(row.content, values)
+        if row.kind == outbox.EVENT:
+            async with self.store.read() as db:
+                kind = await room_info(db, room_id)
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                raise _Wait()  # joined or created a moment ago: nio learns the room from the next sync
+            must_encrypt = self.encryption and (kind is not None and kind[0] == "case")
+            if must_encrypt and not room.encrypted:
+                raise _Wait()  # never send clear text into a care room, even before its state is synced
+        return room_id, content
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send(self, row: outbox.OutboxRow, room_id: str, content: dict[str, Any]) -> bool | None:
+        """True: done. False: refused for now (retry later). None: homeserver unreachable."""
         try:
-            async with self.crypto_lock:
-                if self.client.olm and self.client.should_query_keys:
-                    await self.client.keys_query()
-            response = await self.client.room_send(
-                row.room_id, row.event_type, row.content, tx_id=row.txn_id, ignore_unverified_devices=True
-            )
+            response, result = await self._request(row, room_id, content)
         except CONNECTION_ERRORS as exc:
             async with self.store.transaction() as db:
                 await outbox.mark_failed(db, row.id, type(exc).__name__)
-            log.warning("room=%s outbox=%d homeserver unreachable; will retry", row.room_id, row.id)
-            return False
+            log.warning("room=%s outbox=%d homeserver unreachable; will retry", room_id, row.id)
+            return None
         except LocalProtocolError as exc:
             async with self.store.transaction() as db:
                 await outbox.mark_failed(db, row.id, str(exc))
-            log.warning("room=%s outbox=%d not sendable yet (%s); will retry", row.room_id, row.id, exc)
+            log.warning("room=%s outbox=%d not sendable yet (%s); will retry", room_id, row.id, exc)
             return False
-        if isinstance(response, RoomSendResponse):
+        if result is not None:
             async with self.store.transaction() as db:
-                await outbox.mark_sent(db, row.id, response.event_id, self.clock.now())
-            log.debug("room=%s outbox=%d sent as %s", row.room_id, row.id, response.event_id)
+                await outbox.mark_sent(db, row.id, result, self.clock.now())
+                if row.kind == outbox.CREATE_ROOM:
+                    await bind_room(db, row.id, result)
+                    await remember_room(db, result, "case", content.get("homeward.language", "en"), self.clock.now())
+            log.info("room=%s outbox=%d %s done", room_id if row.kind != outbox.CREATE_ROOM else result, row.id, row.kind)
             return True
         code = getattr(response, "status_code", None) or "unknown"
+        message = getattr(response, "message", "") or ""
+        if row.kind == outbox.INVITE and code == "M_FORBIDDEN" and "already" in message:
+            async with self.store.transaction() as db:
+                await outbox.mark_sent(db, row.id, "", self.clock.now())
+            return True
+        if code in PERMANENT or row.attempts + 1 >= MAX_ATTEMPTS:
+            await self._abandon(row, f"{code}: {message}")
+            return True
         async with self.store.transaction() as db:
-            if code in PERMANENT or row.attempts + 1 >= MAX_ATTEMPTS:
-                await outbox.mark_abandoned(db, row.id, f"{code}: {getattr(response, 'message', '')}", self.clock.now())
-                log.error("room=%s outbox=%d cannot be delivered (%s); given up", row.room_id, row.id, code)
-                return True
             await outbox.mark_failed(db, row.id, str(code))
-        log.warning("room=%s outbox=%d refused (%s); will retry", row.room_id, row.id, code)
+        log.warning("room=%s outbox=%d refused (%s); will retry", room_id, row.id, code)
         return False
+
+    async def _request(self, row: outbox.OutboxRow, room_id: str, content: dict[str, Any]) -> tuple[Any, str | None]:
+        """Make the homeserver request of the row; (response, event or room id if it succeeded)."""
+        client = self.client
+        if row.kind == outbox.EVENT:
+            async with self.crypto_lock:
+                if client.olm and client.should_query_keys:
+                    await client.keys_query()
+            response = await client.room_send(room_id, row.event_type, content, tx_id=row.txn_id, ignore_unverified_devices=True)
+            return response, response.event_id if isinstance(response, RoomSendResponse) else None
+        if row.kind == outbox.STATE:
+            response = await client.room_put_state(room_id, row.event_type, content["content"], state_key=content.get("state_key", ""))
+            return response, response.event_id if isinstance(response, RoomPutStateResponse) else None
+        if row.kind == outbox.INVITE:
+            response = await client.room_invite(room_id, content["user_id"])
+            return response, "" if isinstance(response, RoomInviteResponse) else None
+        if row.kind == outbox.KICK:
+            response = await client.room_kick(room_id, content["user_id"], reason=content.get("reason"))
+            return response, "" if isinstance(response, RoomKickResponse) else None
+        if row.kind == outbox.CREATE_ROOM:
+            return await self._create_room(row, content)
+        raise ValueError(f"unknown outbox kind {row.kind!r}")
+
+    async def _create_room(self, row: outbox.OutboxRow, content: dict[str, Any]) -> tuple[Any, str | None]:
+        key = content["case_key"]
+        if row.attempts > 0:
+            existing = await self._room_with_case_key(key)
+            if existing:
+                log.info("outbox=%d found the room an interrupted attempt created", row.id)
+                return None, existing
+        async with self.store.transaction() as db:
+            await outbox.count_attempt(db, row.id)
+        request = content["request"]
+        response = await self.client.room_create(
+            visibility=RoomVisibility.private,
+            name=request["name"],
+            topic=request["topic"],
+            room_version=request["room_version"],
+            preset=RoomPreset(request["preset"]),
+            invite=request["invite"],
+            initial_state=[*request["initial_state"], {"type": CASE_KEY_STATE, "state_key": "", "content": {"key": key}}],
+            power_level_override=request["power_level_content_override"],
+        )
+        return response, response.room_id if isinstance(response, RoomCreateResponse) else None
+
+    async def _room_with_case_key(self, key: str) -> str | None:
+        response = await self.client.joined_rooms()
+        for room_id in getattr(response, "rooms", []):
+            state = await self.client.room_get_state_event(room_id, CASE_KEY_STATE)
+            if isinstance(state, RoomGetStateEventResponse) and state.content.get("key") == key:
+                return room_id
+        return None
+
+    async def _abandon(self, row: outbox.OutboxRow, reason: str) -> None:
+        async with self.store.transaction() as db:
+            await outbox.mark_abandoned(db, row.id, reason, self.clock.now())
+        log.error("room=%s outbox=%d (%s) cannot be delivered: %s; given up", row.room_id, row.id, row.kind, reason.split(":")[0])
+
+
+def _collect_refs(value: Any, found: set[int]) -> None:
+    if isinstance(value, str):
+        if value.startswith(outbox.PLACEHOLDER):
+            found.add(int(value[len(outbox.PLACEHOLDER):]))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_refs(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_refs(item, found)
+
+
+def _fill(value: Any, values: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return values.get(value, value)
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    return value

@@ -13,6 +13,7 @@ from typing import Any
 
 from commands.context import Context, IncomingCommand, Reply
 from commands.parser import CommandLine, ParseError, parse
+from care.refusal import Refusal
 from commands.registry import Command, CommandError
 from homeward.render import Markdown, notice_content
 from homeward.services import Services
@@ -97,7 +98,7 @@ async def _run(event: IncomingCommand, line: CommandLine, language: str, db: Any
         await services.policy.authorize(ctx)
         ctx.args = _bind(ctx, command, line, used)
         reply = await command.handler(ctx)
-    except CommandError as refusal:
+    except Refusal as refusal:
         await db.execute("ROLLBACK TO command")
         reply = _error(ctx, refusal)
     except Exception:
@@ -147,8 +148,8 @@ def _bind(ctx: Context, command: Command, line: CommandLine, start: int) -> dict
     return values
 
 
-def _error(ctx: Context, refusal: CommandError) -> Reply:
+def _error(ctx: Context, refusal: Refusal) -> Reply:
     text = "⚠️ " + ctx.t(refusal.key, **refusal.values)
-    if refusal.usage:
+    if getattr(refusal, "usage", False):
         text += "\n\n" + ctx.t("error.usage", usage=Markdown(f"`{ctx.command.usage(ctx.line.prefix)}`"))
     return Reply(text, ok=False)

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from care.refusal import Refusal
+
 if TYPE_CHECKING:
     from commands.context import Context, Reply
 
@@ -26,14 +28,12 @@ Handler = Callable[["Context"], Awaitable["Reply"]]
 Converter = Callable[[str, "Context"], Any]
 
 
-class CommandError(Exception):
-    """A refusal the user should read: a catalog key and the values it needs."""
+class CommandError(Refusal):
+    """A refusal of the command layer (wrong argument, wrong room), optionally with usage."""
 
     def __init__(self, key: str, *, usage: bool = False, **values: Any) -> None:
-        self.key = key
-        self.values = values
+        super().__init__(key, **values)
         self.usage = usage  # append the command's usage line to the answer
-        super().__init__(key)
 
 
 @dataclass(frozen=True)

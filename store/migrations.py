@@ -48,4 +48,82 @@ MIGRATIONS: list[str] = [
         notified_at TEXT
     );
     """,
+    # 2: care-team rooms — cases, members and lanes, named dates, items, acknowledgements,
+    # phase checklists, the audit trail; outbox rows that are not plain events.
+    """
+    ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'event';
+    -- Pending rows with the same key are replaced by a newer one (checklist edits).
+    ALTER TABLE outbox ADD COLUMN supersede_key TEXT;
+    CREATE INDEX outbox_supersede ON outbox (supersede_key) WHERE sent_at IS NULL;
+    CREATE INDEX outbox_event ON outbox (event_id);
+    CREATE TABLE cases (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id       TEXT UNIQUE,             -- NULL until the homeserver created the room
+        create_outbox INTEGER NOT NULL,        -- the outbox row that creates the room
+        pathway_id    TEXT NOT NULL,
+        label         TEXT NOT NULL,
+        phase_id      TEXT NOT NULL,
+        opened_by     TEXT NOT NULL,
+        opened_at     TEXT NOT NULL,
+        opened_in     TEXT NOT NULL,           -- the room where !case new was sent
+        reactions     INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE members (
+        case_id     INTEGER NOT NULL REFERENCES cases (id),
+        user_id     TEXT NOT NULL,
+        lane_id     TEXT,
+        coordinator INTEGER NOT NULL DEFAULT 0,
+        added_by    TEXT NOT NULL,
+        added_at    TEXT NOT NULL,
+        PRIMARY KEY (case_id, user_id)
+    );
+    CREATE TABLE case_dates (
+        case_id  INTEGER NOT NULL REFERENCES cases (id),
+        date_id  TEXT NOT NULL,
+        value    TEXT NOT NULL,                -- ISO date, or ISO date-time with offset
+        set_by   TEXT NOT NULL,
+        set_at   TEXT NOT NULL,
+        PRIMARY KEY (case_id, date_id)
+    );
+    CREATE TABLE items (
+        case_id     INTEGER NOT NULL REFERENCES cases (id),
+        item_id     TEXT NOT NULL,
+        sent_at     TEXT,
+        sent_by     TEXT,
+        sent_outbox INTEGER,                   -- the bot's message for a sent notice
+        assigned_to TEXT,
+        PRIMARY KEY (case_id, item_id)
+    );
+    CREATE TABLE acks (
+        case_id   INTEGER NOT NULL REFERENCES cases (id),
+        item_id   TEXT NOT NULL,
+        lane_id   TEXT NOT NULL,
+        user_id   TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        on_behalf INTEGER NOT NULL DEFAULT 0,
+        note      TEXT,
+        event_id  TEXT NOT NULL,
+        PRIMARY KEY (case_id, item_id, lane_id)
+    );
+    CREATE TABLE checklists (
+        case_id   INTEGER NOT NULL REFERENCES cases (id),
+        phase_id  TEXT NOT NULL,
+        outbox_id INTEGER NOT NULL,            -- the checklist message; edits point at its event
+        PRIMARY KEY (case_id, phase_id)
+    );
+    -- Append-only: the application inserts rows and never updates or deletes them.
+    CREATE TABLE audit (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER,
+        room_id    TEXT NOT NULL,
+        at         TEXT NOT NULL,              -- UTC
+        actor      TEXT NOT NULL,
+        actor_lane TEXT,
+        action     TEXT NOT NULL,
+        details    TEXT NOT NULL,              -- JSON
+        event_id   TEXT
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """,
 ]

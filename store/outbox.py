@@ -10,6 +10,21 @@ from typing import Any
 import aiosqlite
 
 
+# What an outbox row asks the homeserver to do.
+EVENT = "event"  # send `content` as a room event of `event_type`
+STATE = "state"  # put `content` as state `event_type` (state key in content["state_key"])
+CREATE_ROOM = "create_room"  # create a room from `content` (kwargs of nio's room_create)
+INVITE = "invite"  # invite content["user_id"]
+KICK = "kick"  # remove content["user_id"]
+
+PLACEHOLDER = "$outbox:"
+
+
+def ref(row_id: int) -> str:
+    """A value resolved when sending: the event id (or, for a created room, the room id) of row `row_id`."""
+    return f"{PLACEHOLDER}{row_id}"
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
@@ -17,6 +32,7 @@ class OutboxRow:
     event_type: str
     content: dict[str, Any]
     attempts: int
+    kind: str = EVENT
 
     @property
     def txn_id(self) -> str:
@@ -24,21 +40,50 @@ class OutboxRow:
         return f"homeward-{self.id}"
 
 
-async def enqueue(db: aiosqlite.Connection, room_id: str, event_type: str, content: dict[str, Any], now: datetime) -> int:
+async def enqueue(
+    db: aiosqlite.Connection,
+    room_id: str,
+    event_type: str,
+    content: dict[str, Any],
+    now: datetime,
+    *,
+    kind: str = EVENT,
+    supersede_key: str | None = None,
+) -> int:
+    """Queue one thing to send. A pending row with the same `supersede_key` is replaced."""
+    if supersede_key is not None:
+        await db.execute("DELETE FROM outbox WHERE supersede_key = ? AND sent_at IS NULL", (supersede_key,))
     cur = await db.execute(
-        "INSERT INTO outbox (room_id, event_type, content, created_at) VALUES (?, ?, ?, ?)",
-        (room_id, event_type, json.dumps(content, ensure_ascii=False), now.isoformat()),
+        "INSERT INTO outbox (room_id, event_type, content, created_at, kind, supersede_key) VALUES (?, ?, ?, ?, ?, ?)",
+        (room_id, event_type, json.dumps(content, ensure_ascii=False), now.isoformat(), kind, supersede_key),
     )
     return int(cur.lastrowid)  # type: ignore[arg-type]
 
 
 async def pending(db: aiosqlite.Connection, limit: int = 50) -> list[OutboxRow]:
     async with db.execute(
-        "SELECT id, room_id, event_type, content, attempts FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+        "SELECT id, room_id, event_type, content, attempts, kind FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
         (limit,),
     ) as cur:
         rows = await cur.fetchall()
-    return [OutboxRow(r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"]) for r in rows]
+    return [
+        OutboxRow(r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"], r["kind"]) for r in rows
+    ]
+
+
+async def results(db: aiosqlite.Connection, row_ids: set[int]) -> dict[int, tuple[bool, str | None]]:
+    """For each row: (finished, event id or room id). Finished with None means abandoned."""
+    if not row_ids:
+        return {}
+    marks = ",".join("?" * len(row_ids))
+    async with db.execute(f"SELECT id, sent_at, event_id FROM outbox WHERE id IN ({marks})", tuple(row_ids)) as cur:
+        rows = await cur.fetchall()
+    return {r["id"]: (r["sent_at"] is not None, r["event_id"]) for r in rows}
+
+
+async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
+    """Note that a non-idempotent request (room creation) is about to be made."""
+    await db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
 
 
 async def mark_sent(db: aiosqlite.Connection, row_id: int, event_id: str, now: datetime) -> None:

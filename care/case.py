@@ -1,0 +1,218 @@
+"""A child's case as the care logic sees it: who is on the team, which dates are set,
+what is done, what is due, and who may acknowledge what.
+
+Pure: the store loads a `CaseView`, these functions decide, the store records. Every
+refusal is a `Refusal` with a catalog key, so the bot can say it in the room's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Literal
+
+from care.calendar import WorkingCalendar
+from care.deadlines import resolve_due
+from care.pathway import Item, Lane, Pathway, Phase
+from care.refusal import Refusal
+
+ItemState = Literal["open", "done", "overdue"]
+
+
+@dataclass(frozen=True)
+class Membership:
+    user_id: str
+    lane: str | None
+    coordinator: bool
+
+
+@dataclass(frozen=True)
+class Ack:
+    """One lane's acknowledgement of an item (for a task: the owner lane's "done")."""
+
+    lane: str
+    user_id: str
+    at: datetime
+    on_behalf: bool = False
+    note: str | None = None
+
+
+@dataclass
+class ItemRecord:
+    """What has happened to one item of the case."""
+
+    sent_at: datetime | None = None
+    sent_by: str | None = None
+    assigned_to: str | None = None
+    acks: list[Ack] = field(default_factory=list)
+
+
+@dataclass
+class CaseView:
+    """Everything the care logic needs about one case, loaded in one go."""
+
+    pathway: Pathway
+    label: str
+    phase_id: str
+    dates: dict[str, date | datetime]
+    members: dict[str, Membership]
+    records: dict[str, ItemRecord]
+
+    def record(self, item_id: str) -> ItemRecord:
+        return self.records.setdefault(item_id, ItemRecord())
+
+    @property
+    def phase(self) -> Phase:
+        return self.pathway.phase(self.phase_id)
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar(self.pathway.country, self.pathway.timezone)
+
+    def members_of(self, lane_id: str) -> list[str]:
+        return sorted(m.user_id for m in self.members.values() if m.lane == lane_id)
+
+    def coordinators(self) -> list[str]:
+        return sorted(m.user_id for m in self.members.values() if m.coordinator)
+
+
+# -- states and due times --------------------------------------------------------------
+
+
+def lanes_to_acknowledge(item: Item) -> list[str]:
+    """The lanes whose acknowledgement makes the item done."""
+    return list(item.recipients) if item.kind == "notice" else [item.lane or ""]
+
+
+def missing_lanes(view: CaseView, item: Item) -> list[str]:
+    done = {a.lane for a in view.record(item.id).acks}
+    return [lane for lane in lanes_to_acknowledge(item) if lane not in done]
+
+
+def done_at(view: CaseView, item: Item) -> datetime | None:
+    """When the item became done: the last of the needed acknowledgements."""
+    if missing_lanes(view, item):
+        return None
+    acks = view.record(item.id).acks
+    return max((a.at for a in acks), default=None)
+
+
+def completed_at(view: CaseView, item_id: str) -> datetime | None:
+    """The anchor for rules "relative to another item": a notice counts from its sending."""
+    item = view.pathway.item(item_id)
+    if item.kind == "notice":
+        return view.record(item_id).sent_at
+    return done_at(view, item)
+
+
+def due_at(view: CaseView, item: Item, calendar: WorkingCalendar | None = None) -> datetime | None:
+    """When the item is due, or None while its anchor (a date, another item) is unknown."""
+    calendar = calendar or view.calendar()
+    record = view.record(item.id)
+    if item.kind == "notice" and record.sent_at is not None:
+        rule = item.ack_due or view.pathway.settings.default_ack_due
+        return resolve_due(record.sent_at, rule.offset, rule.unit, "after", _at(rule.at), calendar)
+    rule = item.due
+    if rule is None:
+        return None
+    anchor = view.dates.get(rule.date) if rule.date else completed_at(view, rule.item or "")
+    if anchor is None:
+        return None
+    return resolve_due(anchor, rule.offset, rule.unit, rule.direction, _at(rule.at), calendar)
+
+
+def _at(text: str | None) -> time | None:
+    return time.fromisoformat(text) if text else None
+
+
+def item_state(view: CaseView, item: Item, now: datetime, calendar: WorkingCalendar | None = None) -> ItemState:
+    if not missing_lanes(view, item):
+        return "done"
+    due = due_at(view, item, calendar)
+    return "overdue" if due is not None and now > due else "open"
+
+
+# -- who may do what ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AckDecision:
+    lane: str
+    on_behalf: bool
+
+
+def decide_ack(view: CaseView, item: Item, user_id: str, lane_hint: str | None = None) -> AckDecision:
+    """Which lane `user_id` acknowledges for; a Refusal naming who can, otherwise."""
+    member = view.members.get(user_id)
+    if member is None:
+        raise Refusal("care.not_a_member")
+    record = view.record(item.id)
+    if item.kind == "notice" and record.sent_at is None:
+        raise Refusal("care.notice_not_sent", item=item.id, sender=_lane_name(view, item.sender or ""))
+    missing = missing_lanes(view, item)
+    if not missing:
+        raise Refusal("care.already_done", item=item.id)
+    if member.lane in missing and (lane_hint is None or lane_hint == member.lane):
+        return AckDecision(member.lane, on_behalf=False)
+    if member.coordinator:
+        if lane_hint is not None:
+            if lane_hint not in missing:
+                raise Refusal("care.lane_not_waiting", item=item.id, lanes=_lane_names(view, missing))
+            return AckDecision(lane_hint, on_behalf=True)
+        if len(missing) == 1:
+            return AckDecision(missing[0], on_behalf=True)
+        raise Refusal("care.say_which_lane", item=item.id, lanes=", ".join(missing))
+    if member.lane is not None and member.lane in lanes_to_acknowledge(item):
+        raise Refusal("care.lane_already_acked", item=item.id)
+    raise Refusal("care.wrong_lane_for_ack", item=item.id, lanes=_lane_names(view, missing))
+
+
+def decide_send(view: CaseView, item: Item, user_id: str) -> bool:
+    """Whether `user_id` may send the notice; True when a coordinator sends on behalf."""
+    if item.kind != "notice":
+        raise Refusal("care.not_a_notice", item=item.id)
+    member = view.members.get(user_id)
+    if member is None:
+        raise Refusal("care.not_a_member")
+    if view.record(item.id).sent_at is not None:
+        raise Refusal("care.already_sent", item=item.id)
+    if member.lane == item.sender:
+        return False
+    if member.coordinator:
+        return True
+    raise Refusal("care.wrong_lane_for_send", item=item.id, lane=_lane_name(view, item.sender or ""))
+
+
+def phase_blockers(view: CaseView) -> list[Item]:
+    """Mandatory items of the current phase that are not done: they hold the phase."""
+    return [i for i in view.phase.items if i.mandatory and missing_lanes(view, i)]
+
+
+def next_phase(view: CaseView) -> Phase | None:
+    phases = view.pathway.phases
+    index = [p.id for p in phases].index(view.phase_id)
+    return phases[index + 1] if index + 1 < len(phases) else None
+
+
+def find_item(view: CaseView, text: str) -> Item:
+    """The item with this id (case-insensitive), or a Refusal listing near matches."""
+    wanted = text.strip().lower()
+    for _, item in view.pathway.items():
+        if item.id == wanted:
+            return item
+    near = [i.id for _, i in view.pathway.items() if wanted[:4] and i.id.startswith(wanted[:4])]
+    raise Refusal("care.unknown_item", item=text, near=", ".join(near[:5]) or "—")
+
+
+def find_lane(view: CaseView, text: str) -> Lane:
+    lane = view.pathway.find_lane(text)
+    if lane is None:
+        raise Refusal("care.unknown_lane", lane=text, lanes=", ".join(l.id for l in view.pathway.lanes))
+    return lane
+
+
+def _lane_name(view: CaseView, lane_id: str) -> str:
+    return view.pathway.lane(lane_id).name
+
+
+def _lane_names(view: CaseView, lane_ids: list[str]) -> str:
+    return ", ".join(_lane_name(view, lane) for lane in lane_ids)

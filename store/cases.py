@@ -1,0 +1,179 @@
+"""Cases, their members, dates, items and acknowledgements; and the audit trail.
+
+Loading gives the care logic a `CaseView`; every write is one small function, called
+inside the transaction of the command that caused it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import aiosqlite
+
+from care.case import Ack, CaseView, ItemRecord, Membership
+from care.pathway import Pathway
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    room_id: str | None
+    create_outbox: int
+    pathway_id: str
+    label: str
+    phase_id: str
+    opened_by: str
+    reactions: bool
+
+
+def _case(row: aiosqlite.Row) -> CaseRow:
+    return CaseRow(
+        row["id"], row["room_id"], row["create_outbox"], row["pathway_id"], row["label"], row["phase_id"],
+        row["opened_by"], bool(row["reactions"]),
+    )
+
+
+async def case_for_room(db: aiosqlite.Connection, room_id: str) -> CaseRow | None:
+    async with db.execute("SELECT * FROM cases WHERE room_id = ?", (room_id,)) as cur:
+        row = await cur.fetchone()
+    return _case(row) if row else None
+
+
+async def case_by_id(db: aiosqlite.Connection, case_id: int) -> CaseRow:
+    async with db.execute("SELECT * FROM cases WHERE id = ?", (case_id,)) as cur:
+        row = await cur.fetchone()
+    return _case(row)
+
+
+async def open_case(
+    db: aiosqlite.Connection, *, pathway_id: str, label: str, phase_id: str, opened_by: str, opened_in: str,
+    create_outbox: int, now: datetime,
+) -> int:
+    cur = await db.execute(
+        "INSERT INTO cases (pathway_id, label, phase_id, opened_by, opened_at, opened_in, create_outbox) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (pathway_id, label, phase_id, opened_by, now.isoformat(), opened_in, create_outbox),
+    )
+    return int(cur.lastrowid)  # type: ignore[arg-type]
+
+
+async def bind_room(db: aiosqlite.Connection, create_outbox: int, room_id: str) -> int | None:
+    """Record the room the homeserver created for a case; the case id, if it was one."""
+    await db.execute("UPDATE cases SET room_id = ? WHERE create_outbox = ?", (room_id, create_outbox))
+    async with db.execute("SELECT id FROM cases WHERE create_outbox = ?", (create_outbox,)) as cur:
+        row = await cur.fetchone()
+    return row["id"] if row else None
+
+
+async def set_phase(db: aiosqlite.Connection, case_id: int, phase_id: str) -> None:
+    await db.execute("UPDATE cases SET phase_id = ? WHERE id = ?", (phase_id, case_id))
+
+
+async def set_reactions(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
+    await db.execute("UPDATE cases SET reactions = ? WHERE id = ?", (int(enabled), case_id))
+
+
+async def put_member(
+    db: aiosqlite.Connection, case_id: int, user_id: str, lane: str | None, coordinator: bool, by: str, now: datetime
+) -> None:
+    await db.execute(
+        "INSERT INTO members (case_id, user_id, lane_id, coordinator, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (case_id, user_id) DO UPDATE SET lane_id = excluded.lane_id, coordinator = excluded.coordinator",
+        (case_id, user_id, lane, int(coordinator), by, now.isoformat()),
+    )
+
+
+async def put_date(db: aiosqlite.Connection, case_id: int, date_id: str, value: date | datetime, by: str, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO case_dates (case_id, date_id, value, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (case_id, date_id) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
+        (case_id, date_id, value.isoformat(), by, now.isoformat()),
+    )
+
+
+async def _ensure_item(db: aiosqlite.Connection, case_id: int, item_id: str) -> None:
+    await db.execute("INSERT OR IGNORE INTO items (case_id, item_id) VALUES (?, ?)", (case_id, item_id))
+
+
+async def mark_sent(db: aiosqlite.Connection, case_id: int, item_id: str, by: str, now: datetime, outbox_id: int) -> None:
+    await _ensure_item(db, case_id, item_id)
+    await db.execute(
+        "UPDATE items SET sent_at = ?, sent_by = ?, sent_outbox = ? WHERE case_id = ? AND item_id = ?",
+        (now.isoformat(), by, outbox_id, case_id, item_id),
+    )
+
+
+async def assign(db: aiosqlite.Connection, case_id: int, item_id: str, user_id: str) -> None:
+    await _ensure_item(db, case_id, item_id)
+    await db.execute("UPDATE items SET assigned_to = ? WHERE case_id = ? AND item_id = ?", (user_id, case_id, item_id))
+
+
+async def add_ack(db: aiosqlite.Connection, case_id: int, item_id: str, ack: Ack, event_id: str) -> None:
+    await db.execute(
+        "INSERT INTO acks (case_id, item_id, lane_id, user_id, at, on_behalf, note, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (case_id, item_id, ack.lane, ack.user_id, ack.at.isoformat(), int(ack.on_behalf), ack.note, event_id),
+    )
+
+
+async def notice_for_event(db: aiosqlite.Connection, event_id: str) -> tuple[int, str] | None:
+    """(case id, item id) of the notice the bot posted as `event_id`."""
+    async with db.execute(
+        "SELECT items.case_id, items.item_id FROM items JOIN outbox ON outbox.id = items.sent_outbox WHERE outbox.event_id = ?",
+        (event_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return (row["case_id"], row["item_id"]) if row else None
+
+
+async def checklist_outbox(db: aiosqlite.Connection, case_id: int, phase_id: str) -> int | None:
+    async with db.execute("SELECT outbox_id FROM checklists WHERE case_id = ? AND phase_id = ?", (case_id, phase_id)) as cur:
+        row = await cur.fetchone()
+    return row["outbox_id"] if row else None
+
+
+async def put_checklist(db: aiosqlite.Connection, case_id: int, phase_id: str, outbox_id: int) -> None:
+    await db.execute("INSERT OR REPLACE INTO checklists (case_id, phase_id, outbox_id) VALUES (?, ?, ?)", (case_id, phase_id, outbox_id))
+
+
+def _parse_when(text: str) -> date | datetime:
+    return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+
+
+async def load_view(db: aiosqlite.Connection, case: CaseRow, pathway: Pathway) -> CaseView:
+    """Everything about one case, as the care logic wants it."""
+    members: dict[str, Membership] = {}
+    async with db.execute("SELECT user_id, lane_id, coordinator FROM members WHERE case_id = ?", (case.id,)) as cur:
+        for row in await cur.fetchall():
+            members[row["user_id"]] = Membership(row["user_id"], row["lane_id"], bool(row["coordinator"]))
+    dates: dict[str, date | datetime] = {}
+    async with db.execute("SELECT date_id, value FROM case_dates WHERE case_id = ?", (case.id,)) as cur:
+        for row in await cur.fetchall():
+            dates[row["date_id"]] = _parse_when(row["value"])
+    records: dict[str, ItemRecord] = {}
+    async with db.execute("SELECT * FROM items WHERE case_id = ?", (case.id,)) as cur:
+        for row in await cur.fetchall():
+            records[row["item_id"]] = ItemRecord(
+                sent_at=datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None,
+                sent_by=row["sent_by"],
+                assigned_to=row["assigned_to"],
+            )
+    async with db.execute("SELECT * FROM acks WHERE case_id = ? ORDER BY at", (case.id,)) as cur:
+        for row in await cur.fetchall():
+            records.setdefault(row["item_id"], ItemRecord()).acks.append(
+                Ack(row["lane_id"], row["user_id"], datetime.fromisoformat(row["at"]), bool(row["on_behalf"]), row["note"])
+            )
+    return CaseView(pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records)
+
+
+async def audit(
+    db: aiosqlite.Connection, *, room_id: str, actor: str, action: str, now: datetime, case_id: int | None = None,
+    actor_lane: str | None = None, event_id: str | None = None, **details: Any,
+) -> None:
+    """Append one row to the audit trail: who, what, when, where, and the event that caused it."""
+    await db.execute(
+        "INSERT INTO audit (case_id, room_id, at, actor, actor_lane, action, details, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (case_id, room_id, now.isoformat(), actor, actor_lane, action, json.dumps(details, ensure_ascii=False, default=str), event_id),
+    )
