@@ -11,11 +11,13 @@ import logging
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, RoomMessageText, UnknownBadEvent
+from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMessageText, UnknownBadEvent
 from nio.exceptions import EncryptionError
 
 import commands.handlers  # noqa: F401  (registers every command)
-from bot.events import command_from
+from bot.events import command_from, is_ack_reaction
+from care.pathway import default_pathways_dir, load_pathways
+from commands.context import IncomingCommand
 from bot.sender import OutboxSender
 from bot.session import Session
 from bot.sync import SyncLoop
@@ -28,6 +30,7 @@ from homeward.i18n import Catalog
 from homeward.render import notice_content
 from homeward.services import Services
 from store import outbox
+from store.cases import case_for_room, notice_for_event
 from store.db import Store
 from store.state import (
     add_undecrypted,
@@ -61,7 +64,8 @@ class HomewardBot:
         self.failed: str | None = None  # the loop that stopped the bot, if one did
 
     async def start(self) -> None:
-        """Open the store, log in, and start the loops in the background."""
+        """Load the pathways, open the store, log in, and start the loops in the background."""
+        pathways = load_pathways(self.config.pathways_dir or default_pathways_dir())
         self.store = await Store.open(self.config.store_path)
         session = Session(
             homeserver=self.config.homeserver,
@@ -80,6 +84,7 @@ class HomewardBot:
             registry=registry,
             clock=self.clock,
             policy=Policy(),
+            pathways=pathways,
             wake_outbox=self.sender.wake,
         )
         self.sync = SyncLoop(self.client, self.store, self, self.crypto_lock)
@@ -154,10 +159,28 @@ class HomewardBot:
             incoming = command_from(room_id, event, self.client.user_id)
             if incoming:
                 await handle_command(incoming, self.store, self.services)
+        elif isinstance(event, ReactionEvent):
+            await self._on_reaction(room_id, event)
         elif isinstance(event, (BadEvent, UnknownBadEvent)) and event.source.get("type") == "m.room.encrypted":
             await self._remember_undecrypted(room_id, event)  # malformed ciphertext: the sender is told too
         elif isinstance(event, (BadEvent, UnknownBadEvent)):
             log.warning("room=%s event=%s malformed event ignored (%s)", room_id, getattr(event, "event_id", "?"), type(event).__name__)
+
+    async def _on_reaction(self, room_id: str, event: ReactionEvent) -> None:
+        """✅ or 👍 on the bot's message for a notice counts as `!ack` by the reacting user."""
+        assert self.store and self.client
+        if event.sender == self.client.user_id or not is_ack_reaction(event.key):
+            return
+        async with self.store.read() as db:
+            case = await case_for_room(db, room_id)
+            notice = await notice_for_event(db, event.reacts_to)
+        if case is None or notice is None or notice[0] != case.id or not case.reactions:
+            return
+        incoming = IncomingCommand(
+            room_id=room_id, event_id=event.event_id, sender=event.sender, body=f"!ack {notice[1]}",
+            timestamp_ms=int(event.server_timestamp or 0), reply_to=event.reacts_to,
+        )
+        await handle_command(incoming, self.store, self.services)
 
     async def after_batch(self) -> None:
         self.ready.set()

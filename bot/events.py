@@ -34,3 +34,12 @@ def command_from(room_id: str, event: RoomMessageText, own_user_id: str) -> Inco
         body=body,
         timestamp_ms=int(event.server_timestamp or 0),
     )
+
+
+ACK_REACTIONS = ("\u2705", "\U0001F44D")  # ✅ and 👍 (any skin tone)
+
+
+def is_ack_reaction(key: str) -> bool:
+    """Whether a reaction key means "acknowledged"; variation selectors and skin tones ignored."""
+    base = key.replace("\ufe0f", "")
+    return any(base.startswith(mark) for mark in ACK_REACTIONS)

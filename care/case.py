@@ -59,7 +59,8 @@ class CaseView:
     records: dict[str, ItemRecord]
 
     def record(self, item_id: str) -> ItemRecord:
-        return self.records.setdefault(item_id, ItemRecord())
+        """What happened to an item so far (an empty record if nothing has); never changes the view."""
+        return self.records.get(item_id) or ItemRecord()
 
     @property
     def phase(self) -> Phase:
@@ -161,7 +162,7 @@ def decide_ack(view: CaseView, item: Item, user_id: str, lane_hint: str | None =
         if len(missing) == 1:
             return AckDecision(missing[0], on_behalf=True)
         raise Refusal("care.say_which_lane", item=item.id, lanes=", ".join(missing))
-    if member.lane is not None and member.lane in lanes_to_acknowledge(item):
+    if member.lane is not None and member.lane in lanes_to_acknowledge(item) and member.lane not in missing:
         raise Refusal("care.lane_already_acked", item=item.id)
     raise Refusal("care.wrong_lane_for_ack", item=item.id, lanes=_lane_names(view, missing))
 

@@ -25,6 +25,7 @@ class IncomingCommand:
     sender: str
     body: str
     timestamp_ms: int
+    reply_to: str | None = None  # answer in reply to this event instead (a reaction's target)
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Context:
     def room_id(self) -> str:
         return self.event.room_id
 
-    def t(self, key: str, **values: Any) -> str:
+    def t(self, key: str, /, **values: Any) -> str:
         """A catalog message in this room's language; values are escaped for Markdown."""
         safe = {k: md_escape(v) if isinstance(v, str) else v for k, v in values.items()}
         return self.services.catalog.t(self.language, key, **safe)

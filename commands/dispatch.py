@@ -52,7 +52,8 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
         language = info[1] if info else services.config.language
         command, reply = await _run(event, line, language, db, services, now)
         name = command.name if command else line.name
-        await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(name, reply, event.event_id), now)
+        answer_to = event.reply_to or event.event_id
+        await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(name, reply, answer_to), now)
     log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if reply.ok else "error")
     services.wake_outbox()
     return True

@@ -1,10 +1,17 @@
-"""Who may run a command where. Every refusal for "not here" or "not you" comes from here."""
+"""Who may run a command where: the room scope of the command, and the permission table.
+
+Every refusal for "not here" or "not you" comes from here; the table itself is
+`care.permissions.PERMISSIONS`.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from care.case import Membership
+from care.permissions import PERMISSIONS, allowed, refusal_key
 from commands.registry import ANYWHERE, CASE_ROOM, DIRECT_ROOM, Command, CommandError
+from store.cases import case_for_room
 from store.state import room_info
 
 if TYPE_CHECKING:
@@ -12,8 +19,6 @@ if TYPE_CHECKING:
 
 
 class Policy:
-    """Checks a command's `where` against the kind of room it was sent in."""
-
     async def room_kind(self, ctx: "Context") -> str:
         info = await room_info(ctx.db, ctx.room_id)
         return info[0] if info else "other"
@@ -26,7 +31,7 @@ class Policy:
         return True
 
     async def authorize(self, ctx: "Context") -> None:
-        """Raise a CommandError saying why, when `ctx.command` may not run here."""
+        """Raise a CommandError saying why, when `ctx.command` may not run here or by this user."""
         await self._check(ctx, ctx.command)
 
     async def _check(self, ctx: "Context", command: Command) -> None:
@@ -37,3 +42,32 @@ class Policy:
             raise CommandError("error.not_in_case_room", name=command.name)
         if command.where not in (ANYWHERE, CASE_ROOM, DIRECT_ROOM):
             raise ValueError(f"unknown room scope {command.where!r} on {command.name}")
+        member, role = await self.membership(ctx) if kind == "case" else (None, None)
+        if kind == "case" and member is None:
+            raise CommandError("permission.not_member")
+        self.require(command.name, member, role)
+
+    async def membership(self, ctx: "Context") -> tuple[Membership | None, str | None]:
+        """The sender's membership of this room's case and their lane's role."""
+        case = await case_for_room(ctx.db, ctx.room_id)
+        if case is None:
+            return None, None
+        async with ctx.db.execute(
+            "SELECT lane_id, coordinator FROM members WHERE case_id = ? AND user_id = ?", (case.id, ctx.sender)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None, None
+        member = Membership(ctx.sender, row["lane_id"], bool(row["coordinator"]))
+        pathway = ctx.services.pathways.get(case.pathway_id)
+        role = pathway.lane(member.lane).role if pathway and member.lane else None
+        return member, role
+
+    @staticmethod
+    def require(name: str, member: Membership | None, role: str | None) -> None:
+        """Refuse unless the permission table lets this member run `name`."""
+        if not allowed(name, member, role):
+            raise CommandError(refusal_key(name, member), name=name)
+
+
+__all__ = ["PERMISSIONS", "Policy"]

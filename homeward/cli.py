@@ -68,6 +68,19 @@ async def _demo(directory: Path, port: int) -> int:
         return 0
 
 
+def _check_pathways(config: Config) -> None:
+    """Every pathway file must load before the bot starts; say which field of which file is wrong."""
+    from care.pathway import PathwayError, default_pathways_dir, load_pathways
+
+    try:
+        load_pathways(config.pathways_dir or default_pathways_dir())
+    except PathwayError as exc:
+        print(f"homeward: a pathway definition cannot be used ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="homeward", description="Care-team coordination bot for Matrix.")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -82,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.action == "check-config":
         config = _load(args.config)
+        _check_pathways(config)
         print(f"{args.config}: OK (bot {config.user_id} on {config.homeserver}, data in {config.data_dir})")
         return 0
     if args.action == "run":
         config = _load(args.config)
+        _check_pathways(config)
         setup_logging(config.log_level)
         return asyncio.run(_run_until_stopped(config))
     if args.action == "dev":

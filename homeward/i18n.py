@@ -40,7 +40,7 @@ class Catalog:
     def has(self, key: str) -> bool:
         return key in self.messages[FALLBACK]
 
-    def t(self, language: str, key: str, **values: Any) -> str:
+    def t(self, language: str, key: str, /, **values: Any) -> str:
         """The message `key` in `language`, with `values` filled in."""
         text = self.messages.get(language, {}).get(key) or self.messages[FALLBACK].get(key)
         if text is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from care.pathway import Pathway
 from commands.policy import Policy
 from commands.registry import Registry
 from homeward.clock import Clock
@@ -19,4 +20,5 @@ class Services:
     registry: Registry
     clock: Clock
     policy: Policy
+    pathways: dict[str, Pathway] = field(default_factory=dict)
     wake_outbox: Callable[[], None] = field(default=lambda: None)

@@ -93,13 +93,13 @@ def no(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datet
 
 
 def send(view: CaseView, item_id: str, at: datetime, by: str = SLUTENVARD) -> None:
-    record = view.record(item_id)
+    record = view.records.setdefault(item_id, ItemRecord())
     record.sent_at = at
     record.sent_by = by
 
 
 def ack(view: CaseView, item_id: str, lane: str, at: datetime, user_id: str = "@someone:example.org") -> None:
-    view.record(item_id).acks.append(Ack(lane=lane, user_id=user_id, at=at))
+    view.records.setdefault(item_id, ItemRecord()).acks.append(Ack(lane=lane, user_id=user_id, at=at))
 
 
 def refused(call, *args, **kwargs) -> Refusal:  # noqa: ANN001 - any care function
@@ -370,24 +370,24 @@ def test_a_bare_date_anchor_falls_due_at_the_end_of_the_working_day(sthf: CaseVi
 
 
 def test_a_sent_notice_is_due_to_be_acknowledged_by_the_next_working_day(orebro: CaseView) -> None:
-    # default_ack_due: 1 working day without `at`, so the same time of day as the
-    # sending: Friday 10:00 -> Monday 10:00.
+    # default_ack_due: 1 working day at 16:00, the end of the next working day:
+    # sent Friday 10:00 -> due Monday 16:00.
     orebro.dates["admission"] = se(2026, 3, 5, 12)
     send(orebro, "inskrivningsmeddelande", se(2026, 3, 6, 10))
-    assert due_at(orebro, orebro.pathway.item("inskrivningsmeddelande")) == se(2026, 3, 9, 10)
+    assert due_at(orebro, orebro.pathway.item("inskrivningsmeddelande")) == se(2026, 3, 9, 16)
 
 
 def test_the_acknowledgement_deadline_replaces_the_sending_deadline(orebro: CaseView) -> None:
     # Sent late (admission + 24 h was Friday 12:00); the receivers still get a working day.
     orebro.dates["admission"] = se(2026, 3, 5, 12)
     send(orebro, "inskrivningsmeddelande", se(2026, 3, 6, 15))
-    assert due_at(orebro, orebro.pathway.item("inskrivningsmeddelande")) == se(2026, 3, 9, 15)
+    assert due_at(orebro, orebro.pathway.item("inskrivningsmeddelande")) == se(2026, 3, 9, 16)
 
 
 def test_the_acknowledgement_deadline_skips_swedish_days_off(orebro: CaseView) -> None:
     # 24 Dec (Julafton, de facto off), 25-26 Dec holidays, 27 Dec Sunday.
     send(orebro, "inskrivningsmeddelande", se(2026, 12, 23, 10))
-    assert due_at(orebro, orebro.pathway.item("inskrivningsmeddelande")) == se(2026, 12, 28, 10)
+    assert due_at(orebro, orebro.pathway.item("inskrivningsmeddelande")) == se(2026, 12, 28, 16)
 
 
 def test_due_times_are_returned_in_utc(orebro: CaseView) -> None:
@@ -426,7 +426,7 @@ def test_a_sent_notice_is_overdue_when_not_acknowledged_in_time(orebro: CaseView
     send(orebro, "inskrivningsmeddelande", se(2026, 3, 6, 10))
     ack(orebro, "inskrivningsmeddelande", "kommun", se(2026, 3, 6, 11))
     notice = orebro.pathway.item("inskrivningsmeddelande")
-    assert item_state(orebro, notice, se(2026, 3, 9, 10, 1)) == "overdue"
+    assert item_state(orebro, notice, se(2026, 3, 9, 16, 1)) == "overdue"
 
 
 def test_a_done_item_stays_done_after_its_due_time(orebro: CaseView) -> None:

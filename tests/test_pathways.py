@@ -442,7 +442,7 @@ def test_sthf_plo_is_due_once_the_tentative_discharge_date_is_estimated(sthf: Pa
 def test_acknowledgements_default_to_the_end_of_the_next_working_day(sthf: Pathway, orebro: Pathway) -> None:
     for pathway in (sthf, orebro):
         ack = pathway.settings.default_ack_due
-        assert (ack.offset, ack.unit, ack.at) == (1, "working_days", None)
+        assert (ack.offset, ack.unit, ack.at) == (1, "working_days", "16:00")
         assert "Homeward product default" in ack.source
 
 

@@ -1,0 +1,79 @@
+"""Who may run which command: the one permission table.
+
+`!help` lists, and every refusal is decided, from this table. A command missing from it
+is refused to everyone (fail closed); a unit test keeps every registered command in it.
+
+Kinds of rule:
+- anyone: any user who can talk to the bot (in a care room, only members — see below);
+- member: a member of the care room's case (with a lane, or a coordinator);
+- coordinator: a member with the coordinator flag.
+`roles`, when given, limits a rule to members whose lane has one of those roles
+(family, guardian, child, care); coordinators pass whatever their lane.
+Finer care rules (which lane acknowledges what) live in `care.case`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from care.case import Membership
+
+RuleKind = Literal["anyone", "member", "coordinator"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: RuleKind
+    roles: frozenset[str] | None = None
+
+
+ANYONE = Rule("anyone")
+MEMBER = Rule("member")
+COORDINATOR = Rule("coordinator")
+
+PERMISSIONS: dict[str, Rule] = {
+    "help": ANYONE,
+    "ping": ANYONE,
+    "pathways": ANYONE,
+    "case new": ANYONE,
+    "team": MEMBER,
+    "status": MEMBER,
+    "plan": MEMBER,  # listing the dates; setting one needs "plan set"
+    "plan set": COORDINATOR,
+    "ack": MEMBER,  # which lane may acknowledge which item: care.case.decide_ack
+    "send": MEMBER,  # which lane may send which notice: care.case.decide_send
+    "invite": COORDINATOR,
+    "role": COORDINATOR,
+    "assign": COORDINATOR,
+    "phase next": COORDINATOR,
+    "settings reactions": COORDINATOR,
+}
+
+
+def allowed(command: str, member: Membership | None, lane_role: str | None) -> bool:
+    """Whether a user (None: not a member of the case) may run `command`."""
+    rule = PERMISSIONS.get(command)
+    if rule is None:
+        return False
+    if rule.kind == "anyone":
+        return True
+    if member is None:
+        return False
+    if member.coordinator:
+        return True
+    if rule.kind == "coordinator":
+        return False
+    return rule.roles is None or lane_role in rule.roles
+
+
+def refusal_key(command: str, member: Membership | None) -> str:
+    """The catalog key that explains a refusal of `allowed`."""
+    rule = PERMISSIONS.get(command)
+    if rule is None:
+        return "permission.unlisted"
+    if member is None:
+        return "permission.not_member"
+    if rule.kind == "coordinator":
+        return "permission.coordinators_only"
+    return "permission.wrong_role"

@@ -1,0 +1,155 @@
+"""What the handlers of a care room share: loading the case, and the messages about it.
+
+The checklist of the current phase is one pinned message, edited in place (`m.replace`)
+whenever an item changes; pending edits of the same checklist replace each other in the
+outbox, so a burst of acknowledgements costs one edit, not fifty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from care.calendar import WorkingCalendar
+from care.case import CaseView, due_at, item_state, missing_lanes
+from care.pathway import Item, Pathway, Phase
+from commands.context import Context
+from commands.registry import CommandError
+from homeward.render import Markdown, md_escape, notice_content
+from homeward.templates import render
+from store import cases, outbox
+from store.cases import CaseRow
+
+
+async def current_case(ctx: Context) -> tuple[CaseRow, CaseView]:
+    """The case of the room the command was sent in (handlers run only in care rooms)."""
+    case = await cases.case_for_room(ctx.db, ctx.room_id)
+    if case is None:
+        raise CommandError("error.only_in_case_room", name=ctx.command.name)
+    pathway = ctx.services.pathways[case.pathway_id]
+    return case, await cases.load_view(ctx.db, case, pathway)
+
+
+def local_text(moment: date | datetime | None, pathway: Pathway) -> str:
+    """A date or time as people read it, in the pathway's time zone."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, datetime):
+        return moment.astimezone(WorkingCalendar(pathway.country, pathway.timezone).tz).strftime("%Y-%m-%d %H:%M")
+    return moment.isoformat()
+
+
+def mention(user_id: str) -> str:
+    """A Markdown mention link, as Element writes it."""
+    return f"[{md_escape(user_id)}](https://matrix.to/#/{user_id})"
+
+
+@dataclass
+class Line:
+    id: str
+    title: str
+    kind: str
+    state: str
+    lane_name: str
+    detail: str
+
+
+def item_line(ctx: Context, view: CaseView, item: Item, calendar: WorkingCalendar) -> Line:
+    pathway = view.pathway
+    state = item_state(view, item, ctx.now, calendar)
+    record = view.record(item.id)
+    parts: list[str] = []
+    if record.acks:
+        parts.append(", ".join(f"✓ {md_escape(pathway.lane(a.lane).name)} ({mention(a.user_id)})" for a in record.acks))
+    if item.kind == "notice" and record.sent_at is None:
+        parts.append(ctx.t("item.not_sent"))
+    elif state != "done":
+        waiting = [pathway.lane(lane).name for lane in missing_lanes(view, item)]
+        if item.kind == "notice":
+            parts.append(ctx.t("item.waiting_for", lanes=", ".join(waiting)))
+    due = due_at(view, item, calendar)
+    if due is not None and state != "done":
+        parts.append(ctx.t("item.due", when=local_text(due, pathway)))
+    if record.assigned_to and state != "done":
+        parts.append("→ " + mention(record.assigned_to))
+    lane_id = item.lane if item.kind == "task" else item.sender
+    return Line(item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts))
+
+
+def checklist_markdown(ctx: Context, view: CaseView) -> str:
+    """The checklist of the current phase, grouped by the lane that owns (or sends) each item."""
+    calendar = view.calendar()
+    lanes: dict[str, dict[str, Any]] = {}
+    lines = []
+    for item in view.phase.items:
+        line = item_line(ctx, view, item, calendar)
+        lines.append(line)
+        lanes.setdefault(line.lane_name, {"name": line.lane_name, "lines": []})["lines"].append(line)
+    done = sum(1 for line in lines if line.state == "done")
+    return render(
+        "messages/checklist.md.j2",
+        t=ctx.t, phase=view.phase, label=view.label, lanes=list(lanes.values()), done=done, total=len(lines),
+    )
+
+
+def case_json(ctx: Context, view: CaseView, phase_id: str) -> dict[str, Any]:
+    """The machine-readable case for `homeward.case`."""
+    calendar = view.calendar()
+    items = []
+    for phase, item in view.pathway.items():
+        due = due_at(view, item, calendar)
+        items.append({
+            "id": item.id,
+            "phase": phase.id,
+            "kind": item.kind,
+            "title": item.title,
+            "lane": item.lane if item.kind == "task" else item.sender,
+            "state": item_state(view, item, ctx.now, calendar),
+            "due": due.isoformat() if due else None,
+            "acks": [
+                {"user": a.user_id, "lane": a.lane, "at": a.at.isoformat(), "on_behalf": a.on_behalf}
+                for a in view.record(item.id).acks
+            ],
+        })
+    return {"pathway": view.pathway.id, "phase": phase_id, "items": items}
+
+
+async def post_checklist(ctx: Context, case_id: int, room: str, view: CaseView) -> int:
+    """Post (and pin) the checklist of the current phase; its outbox id is remembered for edits."""
+    content = notice_content(checklist_markdown(ctx, view))
+    content["homeward.checklist"] = view.phase_id
+    row = await outbox.enqueue(ctx.db, room, "m.room.message", content, ctx.now)
+    await cases.put_checklist(ctx.db, case_id, view.phase_id, row)
+    await outbox.enqueue(
+        ctx.db, room, "m.room.pinned_events", {"content": {"pinned": [outbox.ref(row)]}}, ctx.now, kind=outbox.STATE
+    )
+    return row
+
+
+async def refresh_checklist(ctx: Context, case: CaseRow) -> None:
+    """Edit the current phase's checklist in place to show the case as it is now."""
+    view = await cases.load_view(ctx.db, case, ctx.services.pathways[case.pathway_id])
+    original = await cases.checklist_outbox(ctx.db, case.id, view.phase_id)
+    if original is None:
+        return
+    new_content = notice_content(checklist_markdown(ctx, view))
+    new_content["homeward.checklist"] = view.phase_id
+    content = {
+        **new_content,
+        "body": "* " + str(new_content["body"]),
+        "formatted_body": str(new_content["formatted_body"]),
+        "m.new_content": new_content,  # carries m.mentions {}: an edit notifies nobody again
+        "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(original)},
+    }
+    await outbox.enqueue(
+        ctx.db, ctx.room_id, "m.room.message", content, ctx.now, supersede_key=f"checklist:{case.id}:{view.phase_id}"
+    )
+
+
+def phase_title(pathway: Pathway, phase_id: str) -> str:
+    phase: Phase = pathway.phase(phase_id)
+    return phase.title
+
+
+__all__ = ["Markdown", "current_case", "local_text", "mention", "checklist_markdown", "case_json", "post_checklist", "refresh_checklist"]

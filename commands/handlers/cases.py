@@ -1,0 +1,87 @@
+"""Opening a case: `!pathways` and `!case new`."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+from bot.rooms import case_room_request
+from care.case import CaseView
+from care.labels import check_label
+from care.pathway import Pathway
+from commands.care_room import post_checklist
+from commands.context import Context, Reply
+from commands.registry import DIRECT_ROOM, Arg, CommandError, command
+from homeward.render import md_escape, notice_content
+from store import cases, outbox
+
+
+def pathway_arg(text: str, ctx: Context) -> Pathway:
+    pathway = ctx.services.pathways.get(text.strip().lower())
+    if pathway is None:
+        raise CommandError("case.unknown_pathway", usage=True, pathway=text, known=", ".join(sorted(ctx.services.pathways)))
+    return pathway
+
+
+def label_arg(text: str, ctx: Context) -> str:
+    return check_label(text)
+
+
+@command("pathways")
+async def pathways(ctx: Context) -> Reply:
+    """List the pathways a case can follow."""
+    lines = [
+        f"- `{p.id}` — {ctx.t('case.pathway_line', title=p.title, country=p.country, language=p.language)}"
+        for p in sorted(ctx.services.pathways.values(), key=lambda p: p.id)
+    ]
+    listing = [{"id": p.id, "title": p.title, "country": p.country, "language": p.language} for p in ctx.services.pathways.values()]
+    return ctx.ok(ctx.t("case.pathways_title") + "\n\n" + "\n".join(lines), pathways=listing)
+
+
+@command("case new", args=[Arg("pathway-id", pathway_arg), Arg("label", label_arg, rest=True)], where=DIRECT_ROOM)
+async def case_new(ctx: Context) -> Reply:
+    """Create the care-team room of a new case and invite the sender as its coordinator."""
+    pathway: Pathway = ctx.args["pathway-id"]
+    label: str = ctx.args["label"]
+    bot_id = ctx.services.config.user_id
+    name = f"{label} · {pathway.title}"
+    topic = ctx.services.catalog.t(pathway.language, "case.room_topic", pathway=pathway.title)
+    request = case_room_request(name=name[:250], topic=topic, bot_id=bot_id, coordinator=ctx.sender)
+    create = await outbox.enqueue(
+        ctx.db, ctx.room_id, "m.room.create",
+        {"request": request, "case_key": secrets.token_hex(16), "homeward.language": pathway.language},
+        ctx.now, kind=outbox.CREATE_ROOM,
+    )
+    first_phase = pathway.phases[0]
+    case_id = await cases.open_case(
+        ctx.db, pathway_id=pathway.id, label=label, phase_id=first_phase.id, opened_by=ctx.sender,
+        opened_in=ctx.room_id, create_outbox=create, now=ctx.now,
+    )
+    await cases.put_member(ctx.db, case_id, ctx.sender, None, True, ctx.sender, ctx.now)
+    today = ctx.now.astimezone(ZoneInfo(pathway.timezone)).date()
+    for named in pathway.dates:
+        if named.set_on_case_open:
+            await cases.put_date(ctx.db, case_id, named.id, today, ctx.sender, ctx.now)
+    await cases.audit(
+        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="case.opened", now=ctx.now, case_id=case_id,
+        event_id=ctx.event.event_id, pathway=pathway.id, label=label,
+    )
+    room = outbox.ref(create)
+    await outbox.enqueue(
+        ctx.db, room, "m.room.message",
+        _welcome(ctx, pathway, label), ctx.now,
+    )
+    view = CaseView(pathway=pathway, label=label, phase_id=first_phase.id,
+                    dates={d.id: today for d in pathway.dates if d.set_on_case_open}, members={}, records={})
+    await post_checklist(replace(ctx, language=pathway.language), case_id, room, view)
+    return ctx.ok(ctx.t("case.opened", label=label, pathway=pathway.title), room_id=room, case_label=label, pathway=pathway.id)
+
+
+def _welcome(ctx: Context, pathway: Pathway, label: str) -> dict:
+    """The first message of the room, in the pathway's language: what the room is for, the lanes."""
+    lanes = ", ".join(f"`{lane.id}` ({md_escape(lane.name)})" for lane in pathway.lanes)
+    text = ctx.services.catalog.t(
+        pathway.language, "case.welcome", label=md_escape(label), pathway=md_escape(pathway.title), lanes=lanes
+    )
+    return notice_content(text)

@@ -1,0 +1,98 @@
+"""The named dates of a case: `!plan` lists them, `!plan <date-name> <date> [time]` sets one."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+
+from care.case import due_at, missing_lanes
+from commands.care_room import current_case, local_text, refresh_checklist
+from commands.context import Context, Reply
+from commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.render import Markdown, md_escape
+from store import cases
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CLOCK = re.compile(r"^\d{1,2}[:.]\d{2}$")
+
+
+def date_arg(text: str, ctx: Context) -> date:
+    if not ISO_DATE.match(text):
+        raise CommandError("plan.bad_date", usage=True, value=text[:40])
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError("plan.no_such_date", usage=True, value=text) from None
+
+
+def time_arg(text: str, ctx: Context) -> time:
+    if not CLOCK.match(text):
+        raise CommandError("plan.bad_time", usage=True, value=text[:40])
+    hours, minutes = (int(p) for p in re.split(r"[:.]", text))
+    if hours > 23 or minutes > 59:
+        raise CommandError("plan.bad_time", usage=True, value=text)
+    return time(hours, minutes)
+
+
+@command(
+    "plan",
+    args=[
+        Arg("date-name", optional=True),
+        Arg("date", date_arg, optional=True, metavar="YYYY-MM-DD"),
+        Arg("time", time_arg, optional=True, metavar="HH:MM"),
+    ],
+    where=CASE_ROOM,
+)
+async def plan(ctx: Context) -> Reply:
+    """List the named dates of the case, or set one (coordinators)."""
+    case, view = await current_case(ctx)
+    pathway = view.pathway
+    name, day, clock = ctx.args["date-name"], ctx.args["date"], ctx.args["time"]
+    if name is None:
+        return ctx.ok(_listing(ctx, view), dates=_dates_json(view))
+    member, role = await ctx.services.policy.membership(ctx)
+    ctx.services.policy.require("plan set", member, role)
+    named = next((d for d in pathway.dates if d.id == name.lower()), None)
+    if named is None:
+        valid = ", ".join(f"`{d.id}` ({md_escape(d.label)})" for d in pathway.dates)
+        raise CommandError("plan.unknown_date", name=name[:40], valid=Markdown(valid))
+    if day is None:
+        raise CommandError("error.missing_argument", usage=True, arg="<YYYY-MM-DD>")
+    calendar = view.calendar()
+    if named.working_day_only and not calendar.is_working_day(day):
+        why = calendar.holiday_name(day) or ctx.t("plan.weekend")
+        proposal = calendar.next_working_day(day)
+        raise CommandError("plan.not_working_day", label=named.label, day=day.isoformat(), why=why, proposal=proposal.isoformat(), name=named.id)
+    value: date | datetime = calendar.local(day, clock) if clock else day
+    before = {item.id: due_at(view, item, calendar) for _, item in pathway.items() if missing_lanes(view, item)}
+    previous = view.dates.get(named.id)
+    await cases.put_date(ctx.db, case.id, named.id, value, ctx.sender, ctx.now)
+    await cases.audit(
+        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="date.planned", now=ctx.now, case_id=case.id,
+        actor_lane=member.lane if member else None, event_id=ctx.event.event_id,
+        date=named.id, value=value.isoformat(), previous=previous.isoformat() if previous else None,
+    )
+    view.dates[named.id] = value
+    moved = []
+    for item_id, old in before.items():
+        new = due_at(view, pathway.item(item_id), calendar)
+        if new != old:
+            moved.append(f"- `{item_id}` {md_escape(pathway.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**")
+    await refresh_checklist(ctx, case)
+    text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
+    if moved:
+        text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved)
+    return ctx.ok(text, dates=_dates_json(view), moved=[m.split("`")[1] for m in moved])
+
+
+def _listing(ctx: Context, view) -> str:  # noqa: ANN001
+    lines = [
+        f"- `{d.id}` {md_escape(d.label)}: **{local_text(view.dates.get(d.id), view.pathway)}**"
+        + (" " + ctx.t("plan.working_days_only") if d.working_day_only else "")
+        for d in view.pathway.dates
+    ]
+    return ctx.t("plan.title") + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("plan.how")
+
+
+def _dates_json(view) -> dict[str, str | None]:  # noqa: ANN001
+    return {d.id: (view.dates[d.id].isoformat() if d.id in view.dates else None) for d in view.pathway.dates}

@@ -1,0 +1,30 @@
+"""Helpers for care-room scenarios: open a case, bring people in with their lanes."""
+
+from __future__ import annotations
+
+from tests.harness import BotRunner, Member, Seen
+from tests.integration.conftest import direct_room
+
+
+async def open_case(coordinator: Member, bot: BotRunner, pathway: str, label: str) -> tuple[str, Seen]:
+    """`!case new` from a direct chat; the coordinator joins the new room. (room id, answer)."""
+    dm = await direct_room(coordinator, bot)
+    answer = await coordinator.command(dm, f"!case new {pathway} {label}")
+    assert answer.content["homeward.status"] == "ok", answer.content["body"]
+    room = answer.content["homeward.room_id"]
+    await coordinator.join(room)
+    await coordinator.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content)
+    return room, answer
+
+
+async def bring_in(coordinator: Member, room: str, member: Member, lane: str, *flags: str) -> Seen:
+    """`!invite` a member into a lane; they accept the invite."""
+    answer = await coordinator.command(room, " ".join(["!invite", member.user_id, lane, *flags]))
+    assert answer.content["homeward.status"] == "ok", answer.content["body"]
+    await coordinator.wait_for_membership(room, member.user_id, "invite")
+    await member.join(room)
+    return answer
+
+
+def item(status: Seen, item_id: str) -> dict:
+    return next(i for i in status.content["homeward.case"]["items"] if i["id"] == item_id)

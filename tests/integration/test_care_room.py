@@ -1,0 +1,64 @@
+"""A care-team room, as its members see it: opening a case, the team, dates, items."""
+
+from __future__ import annotations
+
+from tests.integration.care import bring_in, item, open_case
+from tests.integration.conftest import direct_room
+
+
+async def test_case_new_creates_an_encrypted_private_room_with_the_sender_as_coordinator(make_bot, make_member):
+    bot = await make_bot()
+    anna = await make_member("anna")
+
+    room, answer = await open_case(anna, bot, "orebro", "Sjostjerne")
+
+    client = anna.client
+    state = {e["type"]: e for e in (await client.room_get_state(room)).events}
+    assert state["m.room.encryption"]["content"]["algorithm"] == "m.megolm.v1.aes-sha2"
+    assert state["m.room.history_visibility"]["content"]["history_visibility"] == "invited"
+    assert state["m.room.guest_access"]["content"]["guest_access"] == "forbidden"
+    assert state["m.room.join_rules"]["content"]["join_rule"] == "invite"
+    assert state["m.room.create"]["content"]["room_version"] == "11"
+    assert state["m.room.name"]["content"]["name"].startswith("Sjostjerne · ")
+    levels = state["m.room.power_levels"]["content"]
+    assert levels["users"][bot.user_id] == 100 and levels["users"][anna.user_id] == 50
+    assert levels["invite"] == 50 and levels["state_default"] == 100
+    checklist = await anna.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content)
+    assert checklist.encrypted
+    assert "Inskrivningsmeddelande" in checklist.content["body"]
+    pinned = state.get("m.room.pinned_events")
+    assert pinned is None or pinned["content"]["pinned"]  # pinned once the checklist event exists
+
+
+async def test_a_label_that_looks_like_a_personnummer_is_refused(make_bot, make_member):
+    bot = await make_bot()
+    anna = await make_member("anna")
+    dm = await direct_room(anna, bot)
+
+    answer = await anna.command(dm, "!case new orebro 19900101-1234")
+
+    assert answer.content["homeward.status"] == "error"
+    assert "1234" not in answer.content["body"]
+    assert "pseudonym" in answer.content["body"]
+
+
+async def test_an_unknown_pathway_is_refused_with_the_known_ones(make_bot, make_member):
+    bot = await make_bot()
+    anna = await make_member("anna")
+    dm = await direct_room(anna, bot)
+
+    answer = await anna.command(dm, "!case new stockholm Sjostjerne")
+
+    assert answer.content["homeward.status"] == "error"
+    assert "orebro" in answer.content["body"] and "sthf" in answer.content["body"]
+
+
+async def test_pathways_lists_both_pathways(make_bot, make_member):
+    bot = await make_bot()
+    anna = await make_member("anna")
+    dm = await direct_room(anna, bot)
+
+    answer = await anna.command(dm, "!pathways")
+
+    ids = {p["id"] for p in answer.content["homeward.pathways"]}
+    assert ids == {"orebro", "sthf"}
