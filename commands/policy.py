@@ -64,10 +64,10 @@ class Policy:
         return member, role
 
     @staticmethod
-    def require(name: str, member: Membership | None, role: str | None) -> None:
-        """Refuse unless the permission table lets this member run `name`."""
+    def require(name: str, member: Membership | None, role: str | None, shown: str | None = None) -> None:
+        """Refuse unless the permission table lets this member run `name` (shown to the user as `shown`)."""
         if not allowed(name, member, role):
-            raise CommandError(refusal_key(name, member), name=name)
+            raise CommandError(refusal_key(name, member), name=shown or name)
 
 
 __all__ = ["PERMISSIONS", "Policy"]

@@ -51,7 +51,7 @@ async def plan(ctx: Context) -> Reply:
     if name is None:
         return ctx.ok(_listing(ctx, view), dates=_dates_json(view))
     member, role = await ctx.services.policy.membership(ctx)
-    ctx.services.policy.require("plan set", member, role)
+    ctx.services.policy.require("plan set", member, role, shown="plan")
     named = next((d for d in pathway.dates if d.id == name.lower()), None)
     if named is None:
         valid = ", ".join(f"`{d.id}` ({md_escape(d.label)})" for d in pathway.dates)

@@ -78,6 +78,8 @@ async def send(ctx: Context) -> Reply:
         if todo:
             lines += ["", f"**{md_escape(pathway.lane(lane).name)}:** {md_escape(todo)}"]
     lines += ["", ctx.t("send.how_to_ack", item=item.id, people=Markdown(", ".join(mention(u) for u in receivers) or "—"))]
+    if case.reactions:
+        lines[-1] += " " + ctx.t("send.or_react")
     content = notice_content("\n".join(lines))
     content["m.mentions"] = {"user_ids": receivers}
     content["homeward.notice"] = item.id
