@@ -26,8 +26,25 @@ async def test_case_new_creates_an_encrypted_private_room_with_the_sender_as_coo
     checklist = await anna.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content)
     assert checklist.encrypted
     assert "Inskrivningsmeddelande" in checklist.content["body"]
-    pinned = state.get("m.room.pinned_events")
-    assert pinned is None or pinned["content"]["pinned"]  # pinned once the checklist event exists
+    pinned = await anna.wait_for(lambda s: s.room_id == room and s.type == "m.room.pinned_events")
+    assert pinned.content["pinned"] == [checklist.event_id]
+
+
+async def test_with_reactions_off_a_reaction_is_not_an_acknowledgement(make_bot, make_member):
+    bot = await make_bot()
+    anna, karin = await make_member("anna"), await make_member("karin")
+    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+    await anna.command(room, f"!role {anna.user_id} slutenvard coordinator")
+    await bring_in(anna, room, karin, "kommun")
+    assert (await anna.command(room, "!settings reactions off")).content["homeward.status"] == "ok"
+    await anna.command(room, "!send inskrivningsmeddelande")
+    notice = await karin.wait_for(lambda s: s.content.get("homeward.notice") == "inskrivningsmeddelande")
+    assert "✅" not in notice.content["body"]
+
+    await karin.send_event(room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "✅"}})
+    status = await anna.command(room, "!status")
+
+    assert item(status, "inskrivningsmeddelande")["acks"] == []
 
 
 async def test_a_label_that_looks_like_a_personnummer_is_refused(make_bot, make_member):
