@@ -17,6 +17,7 @@ from care.pathway import Item, Lane, Pathway, Phase
 from care.refusal import Refusal
 
 ItemState = Literal["open", "done", "overdue"]
+HOLIDAY_LANGUAGES = {"nb": "no", "sv": "sv", "en": "en_US"}  # the `holidays` package's language codes
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class CaseView:
         return self.pathway.phase(self.phase_id)
 
     def calendar(self) -> WorkingCalendar:
-        return WorkingCalendar(self.pathway.country, self.pathway.timezone)
+        """The pathway's working days, with holiday names in the pathway's language."""
+        return WorkingCalendar(self.pathway.country, self.pathway.timezone, HOLIDAY_LANGUAGES.get(self.pathway.language, "en_US"))
 
     def members_of(self, lane_id: str) -> list[str]:
         return sorted(m.user_id for m in self.members.values() if m.lane == lane_id)

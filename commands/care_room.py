@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from care.calendar import WorkingCalendar
 from care.case import CaseView, due_at, item_state, missing_lanes
 from care.pathway import Item, Pathway, Phase
 from commands.context import Context
@@ -36,7 +36,7 @@ def local_text(moment: date | datetime | None, pathway: Pathway) -> str:
     if moment is None:
         return "—"
     if isinstance(moment, datetime):
-        return moment.astimezone(WorkingCalendar(pathway.country, pathway.timezone).tz).strftime("%Y-%m-%d %H:%M")
+        return moment.astimezone(ZoneInfo(pathway.timezone)).strftime("%Y-%m-%d %H:%M")
     return moment.isoformat()
 
 
