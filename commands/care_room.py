@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from care.calendar import WorkingCalendar
 from care.case import CaseView, due_at, item_state, missing_lanes
 from care.pathway import Item, Pathway, Phase
 from commands.context import Context
