@@ -145,16 +145,24 @@ class OutboxSender:
     async def _send(self, row: outbox.OutboxRow, room_id: str, content: dict[str, Any]) -> bool | None:
         """True: done. False: refused for now (retry later). None: homeserver unreachable."""
         try:
-            response, result = await self._request(row, room_id, content)
+            try:
+                response, result = await self._request(row, room_id, content)
+            except (KeyError, RuntimeError) as exc:
+                # nio's group-session sharing races with membership changes seen by the sync
+                # loop (the session is invalidated mid-share). The transaction id makes a
+                # second try safe; a fresh session is made for it.
+                log.warning("room=%s outbox=%d retrying after a local %s", room_id, row.id, type(exc).__name__)
+                await asyncio.sleep(0.2)
+                response, result = await self._request(row, room_id, content)
         except CONNECTION_ERRORS as exc:
             async with self.store.transaction() as db:
                 await outbox.mark_failed(db, row.id, type(exc).__name__)
             log.warning("room=%s outbox=%d homeserver unreachable; will retry", room_id, row.id)
             return None
-        except LocalProtocolError as exc:
+        except (LocalProtocolError, KeyError, RuntimeError) as exc:
             async with self.store.transaction() as db:
-                await outbox.mark_failed(db, row.id, str(exc))
-            log.warning("room=%s outbox=%d not sendable yet (%s); will retry", room_id, row.id, exc)
+                await outbox.mark_failed(db, row.id, type(exc).__name__)
+            log.warning("room=%s outbox=%d not sendable yet (%s); will retry", room_id, row.id, type(exc).__name__)
             return False
         if result is not None:
             async with self.store.transaction() as db:
