@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMessageText, UnknownBadEvent
@@ -18,13 +18,14 @@ import commands.handlers  # noqa: F401  (registers every command)
 from bot.events import command_from, is_ack_reaction
 from care.pathway import default_pathways_dir, load_pathways
 from commands.context import IncomingCommand
+from bot.reminders import ReminderScheduler
 from bot.sender import OutboxSender
 from bot.session import Session
 from bot.sync import SyncLoop
 from commands.dispatch import handle_command
 from commands.policy import Policy
 from commands.registry import registry
-from homeward.clock import Clock
+from homeward.clock import Clock, ShiftedClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.render import notice_content
@@ -54,7 +55,7 @@ class HomewardBot:
 
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
-        self.clock = clock or Clock()
+        self.clock = clock or (ShiftedClock(timedelta(seconds=config.time_shift_seconds)) if config.time_shift_seconds else Clock())
         self.catalog = Catalog()
         self.store: Store | None = None
         self.client: AsyncClient | None = None
@@ -87,6 +88,9 @@ class HomewardBot:
             pathways=pathways,
             wake_outbox=self.sender.wake,
         )
+        self.reminders = ReminderScheduler(self.store, self.services, self.clock)
+        self.services.wake_reminders = self.reminders.wake
+        await self.reminders.start()
         self.sync = SyncLoop(self.client, self.store, self, self.crypto_lock)
         self._tasks = [
             asyncio.create_task(self._guard(self.sync.run(), "sync")),
@@ -107,6 +111,10 @@ class HomewardBot:
                 if task is not asyncio.current_task():
                     task.cancel()
 
+    def clock_jumped(self) -> None:
+        """Tests and demos moved the clock: fire what is now due, re-aim at the next reminder."""
+        self.reminders.wake()
+
     async def wait(self) -> None:
         """Until the loops end (a fatal error) or the caller is cancelled (Ctrl-C, SIGTERM)."""
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -119,6 +127,8 @@ class HomewardBot:
             await self.stop()
 
     async def stop(self) -> None:
+        if getattr(self, "reminders", None):
+            self.reminders.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -48,6 +48,10 @@ PERMISSIONS: dict[str, Rule] = {
     "assign": COORDINATOR,
     "phase next": COORDINATOR,
     "settings reactions": COORDINATOR,
+    "settings quiet": COORDINATOR,
+    "remind": MEMBER,
+    "snooze": MEMBER,  # only for the caller's own lane: commands.handlers.reminding
+    "reminders": MEMBER,
 }
 
 

@@ -18,7 +18,9 @@ from commands.registry import Command, CommandError
 from homeward.render import Markdown, notice_content
 from homeward.services import Services
 from store import outbox
+from store.cases import case_for_room
 from store.db import Store
+from store.reminders import replan
 from store.state import mark_handled, room_info
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
         await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(name, reply, answer_to), now)
     log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if reply.ok else "error")
     services.wake_outbox()
+    services.wake_reminders()
     return True
 
 
@@ -99,6 +102,10 @@ async def _run(event: IncomingCommand, line: CommandLine, language: str, db: Any
         await services.policy.authorize(ctx)
         ctx.args = _bind(ctx, command, line, used)
         reply = await command.handler(ctx)
+        case = await case_for_room(db, event.room_id)
+        if case is not None:
+            # Any change of a case may change its deadlines: re-plan its reminders in the same transaction.
+            await replan(db, case.id, services.pathways[case.pathway_id], now)
     except Refusal as refusal:
         await db.execute("ROLLBACK TO command")
         reply = _error(ctx, refusal)

@@ -52,6 +52,8 @@ class Config(BaseModel):
     encryption: bool = True
     pathways_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Demos and tests only: run the bot's clock this many seconds ahead of (or behind) real time.
+    time_shift_seconds: float = 0.0
 
     @field_validator("homeserver")
     @classmethod

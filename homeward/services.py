@@ -22,3 +22,4 @@ class Services:
     policy: Policy
     pathways: dict[str, Pathway] = field(default_factory=dict)
     wake_outbox: Callable[[], None] = field(default=lambda: None)
+    wake_reminders: Callable[[], None] = field(default=lambda: None)

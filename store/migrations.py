@@ -126,4 +126,31 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     """,
+    # 3: deadlines and reminders — every planned reminder is a row; the store is the truth.
+    """
+    ALTER TABLE cases ADD COLUMN quiet TEXT;  -- "20:00-08:00", "off", or NULL for the default
+    CREATE TABLE reminders (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id     INTEGER NOT NULL REFERENCES cases (id),
+        item_id     TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('before', 'due', 'overdue', 'custom')),
+        sequence    INTEGER NOT NULL,
+        due         TEXT,                     -- the item's due time this reminder is about (UTC)
+        planned_at  TEXT NOT NULL,            -- when it should go out (UTC, outside quiet hours)
+        fire_at     TEXT NOT NULL,            -- planned_at, or later after a snooze
+        status      TEXT NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'sent', 'cancelled')),
+        fired_at    TEXT,
+        outbox_id   INTEGER,                  -- the message; delivered when that row is sent
+        requested_by TEXT,                    -- for !remind
+        UNIQUE (case_id, item_id, kind, sequence, due)
+    );
+    CREATE INDEX reminders_next ON reminders (fire_at) WHERE status = 'planned';
+    CREATE TABLE snoozes (
+        case_id INTEGER NOT NULL REFERENCES cases (id),
+        item_id TEXT NOT NULL,
+        lane_id TEXT NOT NULL,
+        until   TEXT NOT NULL,
+        PRIMARY KEY (case_id, item_id, lane_id)
+    );
+    """,
 ]

@@ -29,6 +29,7 @@ from nio import (
 )
 
 from bot.app import HomewardBot
+from homeward.clock import Clock
 from homeward.config import Config
 
 DEFAULT_TIMEOUT = 30.0
@@ -175,12 +176,13 @@ def reply_target(seen: Seen) -> str | None:
 class BotRunner:
     """Homeward in-process, stoppable and restartable on the same data folder."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock
         self.bot: HomewardBot | None = None
 
     async def start(self) -> HomewardBot:
-        self.bot = HomewardBot(self.config)
+        self.bot = HomewardBot(self.config, self.clock)
         await self.bot.start()
         await asyncio.wait_for(self.bot.ready.wait(), DEFAULT_TIMEOUT)
         return self.bot

@@ -15,6 +15,7 @@ from commands.context import Context, Reply
 from commands.registry import DIRECT_ROOM, Arg, CommandError, command
 from homeward.render import md_escape, notice_content
 from store import cases, outbox
+from store.reminders import replan
 
 
 def pathway_arg(text: str, ctx: Context) -> Pathway:
@@ -75,6 +76,7 @@ async def case_new(ctx: Context) -> Reply:
     view = CaseView(pathway=pathway, label=label, phase_id=first_phase.id,
                     dates={d.id: today for d in pathway.dates if d.set_on_case_open}, members={}, records={})
     await post_checklist(replace(ctx, language=pathway.language), case_id, room, view)
+    await replan(ctx.db, case_id, pathway, ctx.now)  # e.g. planning meeting 1 is due 14 days after the start
     return ctx.ok(ctx.t("case.opened", label=label, pathway=pathway.title), room_id=room, case_label=label, pathway=pathway.id)
 
 

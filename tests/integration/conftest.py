@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from homeward.clock import Clock
 from homeward.config import Config
 from homeward.devserver import LocalSynapse
 from tests.harness import BotRunner, Member
@@ -21,7 +22,7 @@ async def make_bot(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncIter
     """Start a Homeward bot with its own account and data folder: `runner = await make_bot()`."""
     runners: list[BotRunner] = []
 
-    async def make(**overrides: object) -> BotRunner:
+    async def make(clock: Clock | None = None, **overrides: object) -> BotRunner:
         user_id, password = await new_user(prefix="homeward")
         values: dict[str, object] = {
             "homeserver": synapse.url,
@@ -33,7 +34,7 @@ async def make_bot(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncIter
             "timezone": "Europe/Oslo",
         }
         values.update(overrides)
-        runner = BotRunner(Config.model_validate(values))
+        runner = BotRunner(Config.model_validate(values), clock)
         await runner.start()
         runners.append(runner)
         return runner

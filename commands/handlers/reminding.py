@@ -1,0 +1,89 @@
+"""Reminders people ask for: `!remind`, `!snooze`, `!reminders`, `!settings quiet`."""
+
+from __future__ import annotations
+
+from care.calendar import parse_quiet
+from care.case import find_item, missing_lanes
+from care.deadlines import parse_duration, parse_when
+from care.reminders import audience_lanes
+from commands.care_room import current_case, local_text
+from commands.context import Context, Reply
+from commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.render import md_escape
+from store import cases
+from store import reminders as rows
+
+
+@command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM)
+async def remind(ctx: Context) -> Reply:
+    """An extra reminder about an item, for you: `in 2h`, `tomorrow 09:00`, `2026-12-01 10:00`."""
+    case, view = await current_case(ctx)
+    item = find_item(view, ctx.args["item-id"])
+    if not missing_lanes(view, item):
+        raise CommandError("care.already_done", item=item.id)
+    try:
+        at = parse_when(ctx.args["when"], ctx.now, view.calendar())
+    except ValueError:
+        raise CommandError("remind.bad_when", usage=True, value=ctx.args["when"][:60]) from None
+    reminder = await rows.add_custom(ctx.db, case.id, item.id, at, ctx.sender)
+    await cases.audit(
+        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="reminder.requested", now=ctx.now, case_id=case.id,
+        event_id=ctx.event.event_id, item=item.id, at=at.isoformat(),
+    )
+    return ctx.ok(ctx.t("remind.set", title=item.title, when=local_text(at, view.pathway)), reminder=reminder, at=at.isoformat())
+
+
+@command("snooze", args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")], where=CASE_ROOM)
+async def snooze(ctx: Context) -> Reply:
+    """Postpone the reminders of one item for your lane."""
+    case, view = await current_case(ctx)
+    item = find_item(view, ctx.args["item-id"])
+    member = view.members[ctx.sender]
+    lane = member.lane
+    if lane is None or lane not in audience_lanes(view, item):
+        raise CommandError("snooze.not_your_lane", item=item.id)
+    try:
+        span = parse_duration(ctx.args["duration"])
+    except ValueError:
+        raise CommandError("snooze.bad_duration", usage=True, value=ctx.args["duration"][:40]) from None
+    until = ctx.now + span
+    await rows.snooze(ctx.db, case.id, item.id, lane, until)
+    await cases.audit(
+        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="reminder.snoozed", now=ctx.now, case_id=case.id,
+        actor_lane=lane, event_id=ctx.event.event_id, item=item.id, until=until.isoformat(),
+    )
+    return ctx.ok(ctx.t("snooze.set", title=item.title, lane=view.pathway.lane(lane).name, until=local_text(until, view.pathway)))
+
+
+@command("reminders", where=CASE_ROOM)
+async def reminders(ctx: Context) -> Reply:
+    """What is scheduled in this room."""
+    case, view = await current_case(ctx)
+    planned = await rows.planned_for_case(ctx.db, case.id)
+    lines = [
+        f"- {local_text(r.fire_at, view.pathway)} · `{r.item_id}` {md_escape(view.pathway.item(r.item_id).title)} · "
+        + ctx.t(f"reminders.kind_{r.kind}")
+        for r in planned
+    ]
+    quiet = await rows.quiet_setting(ctx.db, case.id) or "20:00-08:00"
+    text = ctx.t("reminders.title") + "\n\n" + ("\n".join(lines) or ctx.t("reminders.none")) + "\n\n" + ctx.t("reminders.quiet", quiet=quiet)
+    listing = [{"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in planned]
+    return ctx.ok(text, reminders=listing)
+
+
+@command("settings quiet", args=[Arg("hours", metavar="20:00-08:00|off")], where=CASE_ROOM)
+async def settings_quiet(ctx: Context) -> Reply:
+    """Quiet hours of this room: no reminders then; one that falls inside goes out when they end."""
+    case, _ = await current_case(ctx)
+    value = ctx.args["hours"].strip().lower()
+    try:
+        parse_quiet(value)
+    except ValueError:
+        raise CommandError("settings.bad_quiet", usage=True, value=value[:40]) from None
+    await rows.set_quiet(ctx.db, case.id, value)
+    await cases.audit(
+        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="settings.changed", now=ctx.now, case_id=case.id,
+        event_id=ctx.event.event_id, quiet=value,
+    )
+    key = "settings.quiet_off" if value == "off" else "settings.quiet_set"
+    return ctx.ok(ctx.t(key, hours=value))
