@@ -195,3 +195,37 @@ class BotRunner:
     @property
     def user_id(self) -> str:
         return self.config.user_id
+
+
+class BotProcess:
+    """Homeward as its own process (`homeward run`), so tests can kill it with SIGKILL."""
+
+    def __init__(self, config_path: Path, log_path: Path) -> None:
+        self.config_path = config_path
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        import sys
+
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        homeward = Path(sys.executable).with_name("homeward")
+        self.process = await asyncio.create_subprocess_exec(
+            str(homeward), "run", "--config", str(self.config_path), stdout=log, stderr=log
+        )
+        log.close()
+
+    async def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind runs."""
+        assert self.process
+        self.process.kill()
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process and self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except asyncio.TimeoutError:
+                self.process.kill()
+                await self.process.wait()

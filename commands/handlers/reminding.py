@@ -30,7 +30,7 @@ async def remind(ctx: Context) -> Reply:
         ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="reminder.requested", now=ctx.now, case_id=case.id,
         event_id=ctx.event.event_id, item=item.id, at=at.isoformat(),
     )
-    return ctx.ok(ctx.t("remind.set", title=item.title, when=local_text(at, view.pathway)), reminder=reminder, at=at.isoformat())
+    return ctx.ok(ctx.t("remind.set", title=item.title, when=local_text(at, view.pathway)), reminder_id=reminder, at=at.isoformat())
 
 
 @command("snooze", args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")], where=CASE_ROOM)
