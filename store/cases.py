@@ -177,3 +177,9 @@ async def audit(
         "INSERT INTO audit (case_id, room_id, at, actor, actor_lane, action, details, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (case_id, room_id, now.isoformat(), actor, actor_lane, action, json.dumps(details, ensure_ascii=False, default=str), event_id),
     )
+
+
+async def renew(db: aiosqlite.Connection, case_id: int, item_id: str) -> None:
+    """A notice whose content changed must be sent (and acknowledged) again; the audit keeps the old round."""
+    await db.execute("UPDATE items SET sent_at = NULL, sent_by = NULL, sent_outbox = NULL WHERE case_id = ? AND item_id = ?", (case_id, item_id))
+    await db.execute("DELETE FROM acks WHERE case_id = ? AND item_id = ?", (case_id, item_id))

@@ -73,6 +73,16 @@ async def plan(ctx: Context) -> Reply:
         date=named.id, value=value.isoformat(), previous=previous.isoformat() if previous else None,
     )
     view.dates[named.id] = value
+    renewed = []
+    for _, item in pathway.items():
+        if previous is not None and item.due and named.id in item.due.renew_on and view.record(item.id).sent_at:
+            await cases.renew(ctx.db, case.id, item.id)
+            await cases.audit(
+                ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="item.renewed", now=ctx.now, case_id=case.id,
+                event_id=ctx.event.event_id, item=item.id, because=named.id,
+            )
+            view.records.pop(item.id, None)
+            renewed.append(f"`{item.id}` {md_escape(item.title)}")
     moved = []
     for item_id, old in before.items():
         new = due_at(view, pathway.item(item_id), calendar)
@@ -82,6 +92,8 @@ async def plan(ctx: Context) -> Reply:
     text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:
         text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved)
+    if renewed:
+        text += "\n\n" + ctx.t("plan.renewed", items=Markdown(", ".join(renewed)))
     return ctx.ok(text, dates=_dates_json(view), moved=[m.split("`")[1] for m in moved])
 
 

@@ -122,3 +122,22 @@ async def test_a_homeserver_down_for_20_seconds_loses_no_reminder(make_bot, make
     await anna.command(room, "!ping")  # everything before this answer has been delivered
     assert reminder.content["homeward.reminder"]["item"] == "inskrivningsmeddelande"
     assert len([r for r in reminders(sven, room, "inskrivningsmeddelande") if r.content["homeward.reminder"]["kind"] == "due"]) == 1
+
+
+async def test_a_new_discharge_date_renews_the_inskrivningsmeddelande(make_bot, make_member):
+    clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
+    bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
+    karin = await make_member("karin")
+    await bring_in(anna, room, karin, "kommun")
+    await anna.command(room, "!plan discharge 2026-12-14")
+    await sven.command(room, "!send inskrivningsmeddelande")
+    await karin.command(room, "!ack inskrivningsmeddelande")
+
+    changed = await anna.command(room, "!plan discharge 2026-12-16")
+    status = await anna.command(room, "!status")
+
+    assert "inskrivningsmeddelande" in changed.content["body"]
+    notice = next(i for i in status.content["homeward.case"]["items"] if i["id"] == "inskrivningsmeddelande")
+    assert notice["acks"] == [] and notice["state"] != "done"
+    again = await karin.command(room, "!ack inskrivningsmeddelande")
+    assert again.content["homeward.status"] == "error"  # not sent again yet
