@@ -555,3 +555,23 @@ def test_find_lane_refuses_an_unknown_lane_and_lists_the_lanes(orebro: CaseView)
 
 def test_case_view_record_starts_empty(orebro: CaseView) -> None:
     assert orebro.record("konsultation") == ItemRecord()
+
+
+def test_the_planning_meeting_before_discharge_is_due_the_working_day_before_the_tentative_date(sthf: CaseView) -> None:
+    sthf.dates["discharge"] = date(2026, 12, 14)  # a Monday
+    due = due_at(sthf, sthf.pathway.item("planleggingsmote-for-utskrivelse"))
+    assert due is not None and due < no(2026, 12, 14)
+    assert due.astimezone(ZoneInfo("Europe/Oslo")).date() <= date(2026, 12, 13)
+
+
+def test_the_plo_message_is_due_when_the_tentative_discharge_date_was_estimated(sthf: CaseView) -> None:
+    sthf.records.setdefault("tentativ-ut-dato", ItemRecord()).acks.append(
+        Ack(lane="sykehus", user_id="@lege:example.org", at=no(2026, 12, 1, 11))
+    )
+    assert due_at(sthf, sthf.pathway.item("plo")) == no(2026, 12, 1, 11)
+
+
+def test_the_sip_follow_up_is_due_on_its_follow_up_date(orebro: CaseView) -> None:
+    orebro.dates["followup"] = date(2027, 2, 10)
+    due = due_at(orebro, orebro.pathway.item("uppfoljning-sip"))
+    assert due is not None and due.astimezone(ZoneInfo("Europe/Stockholm")).date() == date(2027, 2, 10)
