@@ -78,6 +78,7 @@ class HomewardBot:
             encryption=self.config.encryption,
         )
         self.client = await session.connect()
+        self.crypto_lock = self.client.crypto_lock  # sync handling and sending are serialised (bot/client.py)
         self.sender = OutboxSender(self.client, self.store, self.clock, self.crypto_lock, self.config.encryption)
         self.services = Services(
             config=self.config,

@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from care.case import missing_lanes
-from care.reminders import audience_lanes, how_to, recipients
+from care.reminders import audience_lanes, how_to, quiet_hours, recipients
 from commands.care_room import local_text, mention
 from homeward.clock import Clock
 from homeward.render import md_escape, notice_content
@@ -103,6 +103,11 @@ class ReminderScheduler:
             item = pathway.item(row.item_id)
             if not missing_lanes(view, item):
                 await rows.cancel(db, row.id)
+                return
+            quiet = quiet_hours(await rows.quiet_setting(db, case.id))
+            allowed = quiet.next_allowed(now, view.calendar())
+            if allowed > now:  # e.g. missed during the night while the bot was down: wait for the morning
+                await rows.postpone(db, row.id, allowed)
                 return
             snoozed = await rows.snoozed_until(db, case.id, item.id)
             lanes = audience_lanes(view, item)

@@ -193,7 +193,7 @@ class OutboxSender:
             async with self.crypto_lock:
                 if client.olm and client.should_query_keys:
                     await client.keys_query()
-            response = await client.room_send(room_id, row.event_type, content, tx_id=row.txn_id, ignore_unverified_devices=True)
+                response = await client.room_send(room_id, row.event_type, content, tx_id=row.txn_id, ignore_unverified_devices=True)
             return response, response.event_id if isinstance(response, RoomSendResponse) else None
         if row.kind == outbox.STATE:
             response = await client.room_put_state(room_id, row.event_type, content["content"], state_key=content.get("state_key", ""))

@@ -25,6 +25,8 @@ from nio import (
     WhoamiResponse,
 )
 
+from bot.client import HomewardClient
+
 log = logging.getLogger(__name__)
 
 # Fail a request after this many connection timeouts, so the sync loop can back off
@@ -90,7 +92,7 @@ class Session:
         self.credentials_path = data_dir / "credentials.json"
         self.crypto_dir = data_dir / "crypto"
 
-    def _client(self) -> AsyncClient:
+    def _client(self) -> HomewardClient:
         self.crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         config = AsyncClientConfig(
             encryption_enabled=self.encryption,
@@ -98,9 +100,9 @@ class Session:
             max_timeouts=MAX_TIMEOUTS,
             request_timeout=45,
         )
-        return AsyncClient(self.homeserver, self.user_id, store_path=str(self.crypto_dir), config=config)
+        return HomewardClient(self.homeserver, self.user_id, store_path=str(self.crypto_dir), config=config)
 
-    async def connect(self) -> AsyncClient:
+    async def connect(self) -> HomewardClient:
         """A client logged in as the saved device, or as a new one when that is unusable."""
         saved = load_credentials(self.credentials_path)
         stale: str | None = None

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from care.case import CaseView, missing_lanes
+from care.case import CaseView, due_at, missing_lanes
 from care.pathway import Pathway
 from care.reminders import Wanted, desired_reminders, policy_for
 from store.cases import case_by_id, load_view
@@ -51,8 +51,15 @@ async def sent_keys(db: aiosqlite.Connection, case_id: int) -> set[tuple[str, st
         return {(r["item_id"], r["kind"], r["sequence"], datetime.fromisoformat(r["due"])) for r in await cur.fetchall()}
 
 
-async def reconcile(db: aiosqlite.Connection, case_id: int, view: CaseView, wanted: list[Wanted]) -> None:
-    """Cancel planned rows no longer wanted, add the new ones; sent rows stay as they are."""
+async def reconcile(db: aiosqlite.Connection, case_id: int, view: CaseView, wanted: list[Wanted], now: datetime) -> None:
+    """Cancel planned rows no longer wanted, add the new ones; sent rows stay as they are.
+
+    A planned row whose time has passed while its item is still open and its due time
+    unchanged was missed (the bot was down, or has not fired it yet): it stays, and goes
+    out late, once.
+    """
+    calendar = view.calendar()
+    current_due = {item.id: due_at(view, item, calendar) for _, item in view.pathway.items()}
     async with db.execute("SELECT * FROM reminders WHERE case_id = ? AND status = 'planned'", (case_id,)) as cur:
         planned = [_row(r) for r in await cur.fetchall()]
     wanted_keys = {(w.item_id, w.kind, w.sequence, w.due) for w in wanted}
@@ -60,7 +67,8 @@ async def reconcile(db: aiosqlite.Connection, case_id: int, view: CaseView, want
     have: set[tuple[str, str, int, datetime | None]] = set()
     for row in planned:
         key = (row.item_id, row.kind, row.sequence, row.due)
-        keep = row.item_id in open_items if row.kind == "custom" else key in wanted_keys
+        missed = row.fire_at <= now and row.item_id in open_items and row.due == current_due.get(row.item_id)
+        keep = row.item_id in open_items if row.kind == "custom" else (key in wanted_keys or missed)
         if keep:
             have.add(key)
         else:
@@ -165,4 +173,4 @@ async def replan(db: aiosqlite.Connection, case_id: int, pathway: Pathway, now: 
     view = await load_view(db, case, pathway)
     policy = policy_for(await quiet_setting(db, case_id))
     wanted = desired_reminders(view, policy, now, await sent_keys(db, case_id))
-    await reconcile(db, case_id, view, wanted)
+    await reconcile(db, case_id, view, wanted, now)

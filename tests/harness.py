@@ -54,6 +54,8 @@ class Member:
     seen: list[Seen] = field(default_factory=list)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task[None] | None = None
+    _retry: asyncio.Task[None] | None = None
+    _undecrypted: list[MegolmEvent] = field(default_factory=list)
 
     @classmethod
     async def login(cls, homeserver: str, user_id: str, password: str, store_dir: Path) -> "Member":
@@ -72,11 +74,28 @@ class Member:
         client.add_event_callback(member._on_event, Event)
         await client.sync(timeout=0, full_state=True)
         member._task = asyncio.create_task(client.sync_forever(timeout=5_000))
+        member._retry = asyncio.create_task(member._retry_undecrypted())
         return member
+
+    async def _retry_undecrypted(self) -> None:
+        while True:
+            await asyncio.sleep(0.3)
+            for event in list(self._undecrypted):
+                try:
+                    decrypted = self.client.decrypt_event(event)
+                except Exception:  # noqa: BLE001 - still no key
+                    continue
+                self._undecrypted.remove(event)
+                room = self.client.rooms.get(event.room_id)
+                if room is not None:
+                    await self._on_event(room, decrypted)
 
     async def _on_event(self, room: Any, event: Event) -> None:
         source = event.source if isinstance(event.source, dict) else {}
         if isinstance(event, MegolmEvent):
+            # Like Element, try again when the room key arrives after the message.
+            event.room_id = room.room_id
+            self._undecrypted.append(event)
             seen = Seen(room.room_id, event.event_id, event.sender, "undecryptable", {}, True)
         else:
             seen = Seen(
@@ -92,9 +111,10 @@ class Member:
             self._changed.notify_all()
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._retry):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.client.close()
 
     # -- rooms -------------------------------------------------------------------------
