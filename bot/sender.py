@@ -138,6 +138,10 @@ class OutboxSender:
             must_encrypt = self.encryption and (kind is not None and kind[0] == "case")
             if must_encrypt and not room.encrypted:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
+            if must_encrypt and len(room.users) < 2:
+                # A room just created: nio does not know the invited coordinator yet and would
+                # encrypt the first messages for the bot alone. Wait for the sync that brings the invite.
+                raise _Wait()
         return room_id, content
 
     # -- sending -------------------------------------------------------------------------

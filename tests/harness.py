@@ -73,9 +73,18 @@ class Member:
         member = cls(user_id, client)
         client.add_event_callback(member._on_event, Event)
         await client.sync(timeout=0, full_state=True)
-        member._task = asyncio.create_task(client.sync_forever(timeout=5_000))
+        member._task = asyncio.create_task(member._sync_forever())
         member._retry = asyncio.create_task(member._retry_undecrypted())
         return member
+
+    async def _sync_forever(self) -> None:
+        """nio's sync_forever dies on a LocalProtocolError ("No key query required") when a send
+        queried keys at the same moment; a real client keeps syncing, so this one does too."""
+        while True:
+            try:
+                await self.client.sync_forever(timeout=5_000)
+            except LocalProtocolError:
+                await asyncio.sleep(0.05)
 
     async def _retry_undecrypted(self) -> None:
         while True:
@@ -173,7 +182,8 @@ class Member:
                         return seen
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"{self.user_id}: no matching event within {timeout} s")
+                    recent = [(s.room_id[-6:], s.type, s.sender.split(":")[0][-10:], reply_target(s), sorted(s.content)[:6]) for s in self.seen[-8:]]
+                    raise AssertionError(f"{self.user_id}: no matching event within {timeout} s; last seen: {recent}")
                 try:
                     await asyncio.wait_for(self._changed.wait(), remaining)
                 except asyncio.TimeoutError:

@@ -28,6 +28,9 @@ async def test_case_new_creates_an_encrypted_private_room_with_the_sender_as_coo
     assert "Inskrivningsmeddelande" in checklist.content["body"]
     pinned = await anna.wait_for(lambda s: s.room_id == room and s.type == "m.room.pinned_events")
     assert pinned.content["pinned"] == [checklist.event_id]
+    welcome = await anna.wait_for(lambda s: s.room_id == room and "!invite" in s.content.get("body", ""))
+    assert welcome.encrypted  # the very first message is readable by the invited coordinator
+    assert not [s for s in anna.seen if s.room_id == room and s.type == "undecryptable"]
 
 
 async def test_with_reactions_off_a_reaction_is_not_an_acknowledgement(make_bot, make_member):
