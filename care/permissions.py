@@ -8,7 +8,7 @@ Kinds of rule:
 - member: a member of the care room's case (with a lane, or a coordinator);
 - coordinator: a member with the coordinator flag.
 `roles`, when given, limits a rule to members whose lane has one of those roles
-(family, guardian, child, care); coordinators pass whatever their lane.
+(family, guardian, child, care) — coordinators included: nobody consents on a family's behalf.
 Finer care rules (which lane acknowledges what) live in `care.case`.
 """
 
@@ -52,6 +52,13 @@ PERMISSIONS: dict[str, Rule] = {
     "remind": MEMBER,
     "snooze": MEMBER,  # only for the caller's own lane: commands.handlers.reminding
     "reminders": MEMBER,
+    "audit": COORDINATOR,
+    "consents": MEMBER,
+    "consent ask": COORDINATOR,
+    # Only guardians (and the young person, where the pathway lets them) answer for the child.
+    "consent yes": Rule("member", frozenset({"guardian", "child"})),
+    "consent no": Rule("member", frozenset({"guardian", "child"})),
+    "consent revoke": Rule("member", frozenset({"guardian", "child"})),
 }
 
 
@@ -64,11 +71,12 @@ def allowed(command: str, member: Membership | None, lane_role: str | None) -> b
         return True
     if member is None:
         return False
+    if rule.roles is not None:
+        # A rule limited to roles holds for coordinators too: a coordinator cannot consent for a family.
+        return lane_role in rule.roles
     if member.coordinator:
         return True
-    if rule.kind == "coordinator":
-        return False
-    return rule.roles is None or lane_role in rule.roles
+    return rule.kind != "coordinator"
 
 
 def refusal_key(command: str, member: Membership | None) -> str:
