@@ -7,6 +7,11 @@ copy. State events and invites are idempotent by nature. Room creation is not: i
 counts the attempt before the request, and a retry first looks for the room a lost
 attempt may have created (by the random case key in its state).
 
+A file row uploads its bytes first (encrypted as an attachment when the room is
+encrypted) and then sends the m.file event with the row's transaction id: after a crash
+between the two, the retry uploads again (an orphaned media file, harmless) but never
+posts twice.
+
 Rows may refer to other rows (`store.outbox.ref`): a checklist edit to the checklist's
 event, an invite to the room a previous row created. Such values are filled in when the
 row is sent; a row whose referent was never delivered is abandoned with it.
@@ -15,6 +20,7 @@ row is sent; a row whose referent was never delivered is abandoned with it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import Any
 
@@ -27,6 +33,7 @@ from nio import (
     RoomKickResponse,
     RoomPutStateResponse,
     RoomSendResponse,
+    UploadResponse,
 )
 from nio.api import RoomPreset, RoomVisibility
 
@@ -129,7 +136,7 @@ class OutboxSender:
             values[outbox.ref(ref_id)] = value
         room_id = _fill(row.room_id, values)
         content = _fill(row.content, values)
-        if row.kind == outbox.EVENT:
+        if row.kind in (outbox.EVENT, outbox.FILE):
             async with self.store.read() as db:
                 kind = await room_info(db, room_id)
             room = self.client.rooms.get(room_id)
@@ -210,7 +217,29 @@ class OutboxSender:
             return response, "" if isinstance(response, RoomKickResponse) else None
         if row.kind == outbox.CREATE_ROOM:
             return await self._create_room(row, content)
+        if row.kind == outbox.FILE:
+            return await self._send_file(row, room_id, content)
         raise ValueError(f"unknown outbox kind {row.kind!r}")
+
+    async def _send_file(self, row: outbox.OutboxRow, room_id: str, content: dict[str, Any]) -> tuple[Any, str | None]:
+        """Upload the row's bytes, then post them as m.file with the row's transaction id."""
+        client = self.client
+        room = client.rooms.get(room_id)
+        encrypted = room is not None and room.encrypted
+        data = base64.b64decode(content["data_b64"])
+        # nio calls the provider again after a timeout or a 429; it must return bytes (a str is read as a path).
+        upload, keys = await client.upload(
+            lambda *_: data, content_type=content["mimetype"], filename=content["filename"], encrypt=encrypted,
+            filesize=len(data),  # Synapse refuses an upload without Content-Length
+        )
+        if not isinstance(upload, UploadResponse):
+            return upload, None
+        message = file_message(content, upload.content_uri, len(data), keys if encrypted else None)
+        async with self.crypto_lock:
+            if client.olm and client.should_query_keys:
+                await client.keys_query()
+            response = await client.room_send(room_id, "m.room.message", message, tx_id=row.txn_id, ignore_unverified_devices=True)
+        return response, response.event_id if isinstance(response, RoomSendResponse) else None
 
     async def _create_room(self, row: outbox.OutboxRow, content: dict[str, Any]) -> tuple[Any, str | None]:
         key = content["case_key"]
@@ -246,6 +275,26 @@ class OutboxSender:
         async with self.store.transaction() as db:
             await outbox.mark_abandoned(db, row.id, reason, self.clock.now())
         log.error("room=%s outbox=%d (%s) cannot be delivered: %s; given up", row.room_id, row.id, row.kind, reason.split(":")[0])
+
+
+def file_message(content: dict[str, Any], mxc: str, size: int, keys: dict[str, Any] | None) -> dict[str, Any]:
+    """The m.file event of a FILE row uploaded to `mxc`; `keys` (nio's decryption info) when encrypted.
+
+    Encrypted: the mxc URI goes inside the `file` object with the key, iv and hash (spec,
+    "Sending encrypted attachments"), never as a top-level `url`.
+    """
+    message: dict[str, Any] = {
+        "msgtype": "m.file",
+        "body": content.get("body") or content["filename"],
+        "filename": content["filename"],
+        "info": {**content.get("info", {}), "mimetype": content["mimetype"], "size": size},
+    }
+    if keys is not None:
+        message["file"] = {**keys, "url": mxc}
+    else:
+        message["url"] = mxc
+    message.update({key: value for key, value in content.items() if key.startswith("homeward.")})
+    return message
 
 
 def _collect_refs(value: Any, found: set[int]) -> None:

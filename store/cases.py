@@ -179,6 +179,39 @@ async def audit(
     )
 
 
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    case_id: int | None
+    room_id: str
+    at: datetime  # UTC
+    actor: str
+    actor_lane: str | None
+    action: str
+    details: str  # JSON, as recorded
+    event_id: str | None
+
+
+async def audit_rows(
+    db: aiosqlite.Connection, case_id: int, since: datetime | None = None, until: datetime | None = None,
+) -> list[AuditRow]:
+    """The audit trail of a case in the order it was written; `since` inclusive, `until` exclusive.
+
+    The bounds are compared as instants (parsed, not as text), so any ISO offset works.
+    """
+    found: list[AuditRow] = []
+    async with db.execute("SELECT * FROM audit WHERE case_id = ? ORDER BY id", (case_id,)) as cur:
+        for row in await cur.fetchall():
+            at = datetime.fromisoformat(row["at"])
+            if (since is not None and at < since) or (until is not None and at >= until):
+                continue
+            found.append(AuditRow(
+                row["id"], row["case_id"], row["room_id"], at, row["actor"], row["actor_lane"], row["action"],
+                row["details"], row["event_id"],
+            ))
+    return found
+
+
 async def renew(db: aiosqlite.Connection, case_id: int, item_id: str) -> None:
     """A notice whose content changed must be sent (and acknowledged) again; the audit keeps the old round."""
     await db.execute("UPDATE items SET sent_at = NULL, sent_by = NULL, sent_outbox = NULL WHERE case_id = ? AND item_id = ?", (case_id, item_id))

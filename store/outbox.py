@@ -16,6 +16,9 @@ STATE = "state"  # put `content` as state `event_type` (state key in content["st
 CREATE_ROOM = "create_room"  # create a room from `content` (kwargs of nio's room_create)
 INVITE = "invite"  # invite content["user_id"]
 KICK = "kick"  # remove content["user_id"]
+# Upload a file and post it as m.file (encrypted as an attachment in an encrypted room):
+# content = {"filename", "mimetype", "data_b64", "body", "info": {...}, "homeward.*": ...}
+FILE = "file"
 
 PLACEHOLDER = "$outbox:"
 

@@ -1,0 +1,100 @@
+"""`!audit [from] [to]`: the case's audit trail as a CSV file, posted into the care room.
+
+The file goes through the outbox as a FILE row: the sender uploads it encrypted as a
+Matrix attachment (the room is end-to-end encrypted, so the media repository only ever
+holds ciphertext) and posts it as `m.file`. The export is itself an audited read: its
+`audit.exported` row is written after the file was built, so the file lists what was
+there when it was asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from commands.care_room import current_case
+from commands.context import Context, Reply
+from commands.handlers.dates import date_arg
+from commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.render import Markdown
+from store import cases, outbox
+from store.cases import AuditRow
+
+COLUMNS = ("id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details")
+MIMETYPE = "text/csv"
+
+
+def audit_csv(rows: Iterable[AuditRow], zone: ZoneInfo) -> bytes:
+    """The rows as CSV: a header, every field quoted, UTF-8 with a BOM (so Excel reads å, ä, ö, ø, æ)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([
+            row.id,
+            row.at.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            row.at.astimezone(zone).isoformat(timespec="seconds"),
+            row.actor,
+            row.actor_lane or "",
+            row.action,
+            row.room_id,
+            row.event_id or "",
+            row.details,
+        ])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def local_bounds(since: date | None, until: date | None, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """Local dates (inclusive) as instants: from the start of `since` to the start of the day after `until`."""
+    start = datetime.combine(since, time(0), zone) if since else None
+    end = datetime.combine(until + timedelta(days=1), time(0), zone) if until else None
+    return start, end
+
+
+@command(
+    "audit",
+    args=[
+        Arg("from", date_arg, optional=True, metavar="YYYY-MM-DD"),
+        Arg("to", date_arg, optional=True, metavar="YYYY-MM-DD"),
+    ],
+    where=CASE_ROOM,
+)
+async def audit(ctx: Context) -> Reply:
+    """Upload the case's audit trail (optionally only the local dates from–to) as a CSV file."""
+    case, view = await current_case(ctx)
+    since: date | None = ctx.args["from"]
+    until: date | None = ctx.args["to"]
+    if since and until and since > until:
+        raise CommandError("audit.from_after_to", usage=True, since=since.isoformat(), until=until.isoformat())
+    zone = ZoneInfo(view.pathway.timezone)
+    rows = await cases.audit_rows(ctx.db, case.id, *local_bounds(since, until, zone))
+    data = audit_csv(rows, zone)
+    filename = f"audit-{case.label}-{ctx.now.astimezone(zone):%Y%m%d}.csv"
+    span = {"from": since.isoformat() if since else None, "to": until.isoformat() if until else None}
+    await outbox.enqueue(
+        ctx.db, ctx.room_id, "m.room.message",
+        {
+            "filename": filename,
+            "mimetype": MIMETYPE,
+            "data_b64": base64.b64encode(data).decode("ascii"),
+            "body": filename,
+            "info": {"mimetype": MIMETYPE, "size": len(data)},
+            "homeward.audit": {**span, "rows": len(rows)},
+        },
+        ctx.now, kind=outbox.FILE,
+    )
+    member = view.members.get(ctx.sender)
+    await cases.audit(
+        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="audit.exported", now=ctx.now, case_id=case.id,
+        actor_lane=member.lane if member else None, event_id=ctx.event.event_id, **span, rows=len(rows),
+    )
+    if since or until:
+        period = Markdown(ctx.t("audit.period", since=span["from"] or "…", until=span["to"] or "…"))
+    else:
+        period = Markdown(ctx.t("audit.everything"))
+    text = ctx.t("audit.exported", label=case.label, period=period, rows=len(rows), filename=Markdown(f"`{filename}`"))
+    return ctx.ok(text, rows=len(rows), filename=filename)

@@ -1,0 +1,121 @@
+"""`!audit`: the case's audit trail as an encrypted CSV attachment in the care room."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from nio import MemoryDownloadResponse
+from nio.crypto.attachments import decrypt_attachment
+
+from tests.harness import Member, Seen
+from tests.integration.care import bring_in, open_case
+
+BOM = b"\xef\xbb\xbf"
+
+
+def ok(answer: Seen) -> None:
+    assert answer.content["homeward.status"] == "ok", answer.content["body"]
+
+
+def refused(answer: Seen, *words: str) -> None:
+    assert answer.content["homeward.status"] == "error", answer.content["body"]
+    for word in words:
+        assert word in answer.content["body"], answer.content["body"]
+
+
+async def audit_file(member: Member, room: str, earlier: set[str]) -> Seen:
+    """The next m.file event in the room, one not in `earlier`."""
+    return await member.wait_for(
+        lambda s: s.room_id == room and s.content.get("msgtype") == "m.file" and s.event_id not in earlier
+    )
+
+
+async def read_csv(member: Member, event: Seen) -> tuple[bytes, list[dict[str, str]]]:
+    """Download the attachment and decrypt it with the keys from the (end-to-end encrypted) event."""
+    file = event.content["file"]
+    response = await member.client.download(file["url"])
+    assert isinstance(response, MemoryDownloadResponse), response
+    plain = decrypt_attachment(response.body, file["key"]["k"], file["hashes"]["sha256"], file["iv"])
+    assert b"case.opened" not in response.body  # the media repository holds only ciphertext
+    return plain, list(csv.DictReader(io.StringIO(plain.decode("utf-8-sig"))))
+
+
+async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_bot, make_member):
+    bot = await make_bot()
+    anna, karin = await make_member("anna"), await make_member("karin")
+    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+    await bring_in(anna, room, karin, "kommun")
+    ok(await anna.command(room, "!plan discharge 2027-01-15"))
+    ok(await anna.command(room, "!send inskrivningsmeddelande"))
+    ok(await karin.command(room, "!ack inskrivningsmeddelande Mottaget, tack"))
+
+    answer = await anna.command(room, "!audit")
+
+    ok(answer)
+    filename = answer.content["homeward.filename"]
+    assert filename.startswith("audit-Sjostjerne-") and filename.endswith(".csv")
+    event = await audit_file(karin, room, set())
+    assert event.encrypted and event.sender == bot.user_id
+    assert event.type == "m.room.message"
+    assert "url" not in event.content  # in an encrypted room the mxc URI is only inside `file`
+    assert event.content["body"] == event.content["filename"] == filename
+    assert event.content["info"]["mimetype"] == "text/csv"
+    assert event.content["file"]["url"].startswith("mxc://")
+    plain, rows = await read_csv(karin, event)
+    assert plain.startswith(BOM)
+    assert event.content["info"]["size"] == len(plain)
+    assert len(rows) == answer.content["homeward.rows"] == event.content["homeward.audit"]["rows"]
+    assert list(rows[0]) == ["id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details"]
+    wanted = ["case.opened", "member.added", "date.planned", "notice.sent", "item.acknowledged"]
+    assert [(r["action"], r["actor"]) for r in rows if r["action"] in wanted] == [
+        ("case.opened", anna.user_id),
+        ("member.added", anna.user_id),
+        ("date.planned", anna.user_id),
+        ("notice.sent", anna.user_id),
+        ("item.acknowledged", karin.user_id),
+    ]
+    acked = next(r for r in rows if r["action"] == "item.acknowledged")
+    assert acked["actor_lane"] == "kommun" and acked["room_id"] == room
+    assert '"note": "Mottaget, tack"' in acked["details"]
+    assert [int(r["id"]) for r in rows] == sorted(int(r["id"]) for r in rows)
+    assert acked["at_utc"].endswith("Z") and acked["at_local"][-6:] in ("+01:00", "+02:00")
+    assert "audit.exported" not in [r["action"] for r in rows]  # the file lists what was there when asked
+
+    # A period with nothing in it is an empty file (header only), and is audited too.
+    empty = await anna.command(room, "!audit 2000-01-01 2000-01-02")
+    ok(empty)
+    assert empty.content["homeward.rows"] == 0
+    empty_event = await audit_file(karin, room, {event.event_id})
+    assert (await read_csv(karin, empty_event))[1] == []
+
+    again = await anna.command(room, "!audit")
+    ok(again)
+    later = await audit_file(karin, room, {event.event_id, empty_event.event_id})
+    _, rows = await read_csv(karin, later)
+    exports = [r for r in rows if r["action"] == "audit.exported"]
+    assert [(r["actor"], json.loads(r["details"])) for r in exports] == [
+        (anna.user_id, {"from": None, "to": None, "rows": answer.content["homeward.rows"]}),
+        (anna.user_id, {"from": "2000-01-01", "to": "2000-01-02", "rows": 0}),
+    ]
+
+
+async def test_audit_is_refused_to_non_coordinators_and_for_bad_dates(make_bot, make_member):
+    bot = await make_bot()
+    anna, karin = await make_member("anna"), await make_member("karin")
+    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+    await bring_in(anna, room, karin, "kommun")
+
+    refused(await karin.command(room, "!audit"), "samordnare", "`!audit`")  # the room speaks Swedish
+    refused(await anna.command(room, "!audit 2026-13-01"), "2026-13-01", "!audit [YYYY-MM-DD] [YYYY-MM-DD]")
+    refused(await anna.command(room, "!audit 1.12.2026"), "1.12.2026", "!audit [YYYY-MM-DD] [YYYY-MM-DD]")
+    refused(await anna.command(room, "!audit 2026-12-31 2026-12-01"), "2026-12-31", "2026-12-01", "!audit [YYYY-MM-DD] [YYYY-MM-DD]")
+    refused(await anna.command(room, "!audit 2026-12-01 2026-12-31 more"), "more")
+
+    # Nothing was uploaded, and nothing was recorded as exported.
+    ok(await anna.command(room, "!audit"))
+    event = await audit_file(anna, room, set())
+    _, rows = await read_csv(anna, event)
+    assert "audit.exported" not in [r["action"] for r in rows]
+    assert [s for s in anna.seen if s.room_id == room and s.content.get("msgtype") == "m.file"] == [event]

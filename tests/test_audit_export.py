@@ -1,0 +1,56 @@
+"""Specification of the audit export's file (commands/handlers/audit.py) and its m.file event (bot/sender.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from bot.sender import file_message
+from commands.handlers.audit import COLUMNS, audit_csv, local_bounds
+from store.cases import AuditRow
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def test_the_csv_has_a_bom_quotes_every_field_and_keeps_nordic_letters() -> None:
+    row = AuditRow(7, 1, "!r:x", datetime(2026, 7, 1, 22, 30, tzinfo=timezone.utc), "@anna:x", None, "item.acknowledged",
+                   json.dumps({"note": "Ringt, «ok»; æøå"}, ensure_ascii=False), "$e")
+    data = audit_csv([row], OSLO)
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    assert text.splitlines()[0] == ",".join(f'"{c}"' for c in COLUMNS)
+    assert text.splitlines()[1].startswith('"7","2026-07-01T22:30:00Z","2026-07-02T00:30:00+02:00","@anna:x","",')
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert json.loads(parsed[0]["details"]) == {"note": "Ringt, «ok»; æøå"}
+
+
+def test_local_dates_are_whole_local_days() -> None:
+    start, end = local_bounds(date(2026, 3, 29), date(2026, 3, 29), OSLO)  # daylight saving starts that night
+    assert start.astimezone(timezone.utc) == datetime(2026, 3, 28, 23, 0, tzinfo=timezone.utc)
+    assert end.astimezone(timezone.utc) == datetime(2026, 3, 29, 22, 0, tzinfo=timezone.utc)
+    assert local_bounds(None, None, OSLO) == (None, None)
+
+
+CONTENT = {
+    "filename": "audit-Sjostjerne-20261201.csv", "mimetype": "text/csv", "data_b64": "", "body": "audit-Sjostjerne-20261201.csv",
+    "info": {"mimetype": "text/csv", "size": 3}, "homeward.audit": {"rows": 2},
+}
+
+
+def test_an_encrypted_file_event_carries_the_mxc_uri_only_inside_its_file_object() -> None:
+    keys = {"v": "v2", "key": {"k": "K", "alg": "A256CTR"}, "iv": "IV", "hashes": {"sha256": "H"}}
+    message = file_message(CONTENT, "mxc://x/abc", 3, keys)
+    assert message["msgtype"] == "m.file" and message["body"] == message["filename"] == CONTENT["filename"]
+    assert "url" not in message
+    assert message["file"] == {**keys, "url": "mxc://x/abc"}
+    assert message["info"] == {"mimetype": "text/csv", "size": 3}
+    assert message["homeward.audit"] == {"rows": 2}
+    assert "data_b64" not in message
+
+
+def test_a_plain_file_event_has_a_top_level_url() -> None:
+    message = file_message(CONTENT, "mxc://x/abc", 3, None)
+    assert message["url"] == "mxc://x/abc" and "file" not in message
