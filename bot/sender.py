@@ -57,6 +57,10 @@ class _Wait(Exception):
     """The row cannot go yet (a referent unsent, the room not synced); keep it and its room's order."""
 
 
+class _NotJoinedYet(Exception):
+    """The row is for someone who has not joined yet (e.g. a consent request); later rows may pass it."""
+
+
 class _Abandon(Exception):
     """The row can never go (its referent was abandoned)."""
 
@@ -103,6 +107,8 @@ class OutboxSender:
                 except _Wait:
                     waiting.add(row.room_id)
                     continue
+                except _NotJoinedYet:
+                    continue
                 except _Abandon:
                     await self._abandon(row, "an earlier message it depends on was never delivered")
                     progressed = True
@@ -145,6 +151,10 @@ class OutboxSender:
             must_encrypt = self.encryption and (kind is not None and kind[0] == "case")
             if must_encrypt and not room.encrypted:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
+            waiting_for = content.pop("homeward.after_join", None)
+            if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
+                # Sent before they join, they could not decrypt it (nio shares the room key with joined devices).
+                raise _NotJoinedYet()
             if must_encrypt and len(room.users) < 2:
                 # A room just created: nio does not know the invited coordinator yet and would
                 # encrypt the first messages for the bot alone. Wait for the sync that brings the invite.

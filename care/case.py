@@ -154,8 +154,9 @@ def decide_ack(view: CaseView, item: Item, user_id: str, lane_hint: str | None =
     missing = missing_lanes(view, item)
     if not missing:
         raise Refusal("care.already_done", item=item.id)
-    if member.lane in missing and (lane_hint is None or lane_hint == member.lane):
-        return AckDecision(member.lane, on_behalf=False)
+    own = [lane for lane in missing if acts_for(view, member, lane)]
+    if own and (lane_hint is None or lane_hint in own):
+        return AckDecision(lane_hint or own[0], on_behalf=False)
     if member.coordinator:
         if lane_hint is not None:
             if lane_hint not in missing:
@@ -169,6 +170,16 @@ def decide_ack(view: CaseView, item: Item, user_id: str, lane_hint: str | None =
     raise Refusal("care.wrong_lane_for_ack", item=item.id, lanes=_lane_names(view, missing))
 
 
+def acts_for(view: CaseView, member: Membership, lane_id: str) -> bool:
+    """Whether a member acts for a lane: their own, and guardians (or the young person) for the family."""
+    if member.lane is None:
+        return False
+    if member.lane == lane_id:
+        return True
+    own_role = view.pathway.lane(member.lane).role
+    return own_role in ("guardian", "child") and view.pathway.lane(lane_id).role == "family"
+
+
 def decide_send(view: CaseView, item: Item, user_id: str) -> bool:
     """Whether `user_id` may send the notice; True when a coordinator sends on behalf."""
     if item.kind != "notice":
@@ -178,7 +189,7 @@ def decide_send(view: CaseView, item: Item, user_id: str) -> bool:
         raise Refusal("care.not_a_member")
     if view.record(item.id).sent_at is not None:
         raise Refusal("care.already_sent", item=item.id)
-    if member.lane == item.sender:
+    if acts_for(view, member, item.sender or ""):
         return False
     if member.coordinator:
         return True

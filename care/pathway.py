@@ -311,6 +311,8 @@ class Consent(_Model):
     answered_by: Literal["all_guardians", "any_guardian", "child_or_guardians"] = "all_guardians"
     covers: list[str] = []
     covered_by_admission_consent: bool = False
+    # Which consent is "the consent given at admission" (required with the flag above).
+    admission_consent: str | None = None
     source: NonEmpty
     quote: str | None = None
 
@@ -455,6 +457,9 @@ class Pathway(_Model):
 
         # Consents: what they gate must exist, and both ends must agree.
         for c, consent in enumerate(self.consents):
+            ref(f"consents[{c}].admission_consent", consent.admission_consent, consent_ids - {consent.id}, "consent")
+            if consent.covered_by_admission_consent and consent.admission_consent is None:
+                problems.append((f"consents[{c}].admission_consent", "required when covered_by_admission_consent is true"))
             for k, cover in enumerate(consent.covers):
                 path = f"consents[{c}].covers[{k}]"
                 if cover in ("export", "plan"):

@@ -160,4 +160,4 @@ def _error(ctx: Context, refusal: Refusal) -> Reply:
     text = "⚠️ " + ctx.t(refusal.key, **refusal.values)
     if getattr(refusal, "usage", False):
         text += "\n\n" + ctx.t("error.usage", usage=Markdown(f"`{ctx.command.usage(ctx.line.prefix)}`"))
-    return Reply(text, ok=False)
+    return Reply(text, ok=False, extra={"reason": refusal.key})  # which refusal, for integrations and tests

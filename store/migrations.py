@@ -153,4 +153,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (case_id, item_id, lane_id)
     );
     """,
+    # 4: guardian consent — every answer is kept; the latest of each person counts.
+    """
+    CREATE TABLE consent_answers (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        answer     TEXT NOT NULL CHECK (answer IN ('yes', 'no', 'revoke')),
+        at         TEXT NOT NULL,
+        event_id   TEXT NOT NULL
+    );
+    CREATE INDEX consent_answers_case ON consent_answers (case_id, consent_id);
+    CREATE TRIGGER consent_answers_no_update BEFORE UPDATE ON consent_answers BEGIN SELECT RAISE(ABORT, 'consent answers are never changed'); END;
+    CREATE TRIGGER consent_answers_no_delete BEFORE DELETE ON consent_answers BEGIN SELECT RAISE(ABORT, 'consent answers are never deleted'); END;
+    """,
 ]

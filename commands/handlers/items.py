@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
+from care.consent import require_consent
 from commands.care_room import case_json, current_case, item_line, mention, post_checklist, refresh_checklist
 from commands.context import Context, Reply
 from commands.handlers.team import user_arg
 from commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import Markdown, md_escape, notice_content
 from homeward.templates import render
-from store import cases, outbox
+from store import cases, consents, outbox
 
 
 @command("status", where=CASE_ROOM)
@@ -65,6 +66,7 @@ async def send(ctx: Context) -> Reply:
     case, view = await current_case(ctx)
     item = find_item(view, ctx.args["notice-id"])
     on_behalf = decide_send(view, item, ctx.sender)
+    require_consent(view, await consents.answers(ctx.db, case.id), f"notice:{item.id}")
     pathway = view.pathway
     receivers = [user for lane in item.recipients for user in view.members_of(lane)]
     lines = [

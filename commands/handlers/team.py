@@ -7,6 +7,7 @@ import re
 from bot.rooms import power_levels
 from care.case import CaseView, find_lane
 from commands.care_room import current_case, mention
+from commands.handlers import consent as consent_handlers
 from commands.context import Context, Reply
 from commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import Markdown, md_escape
@@ -75,6 +76,9 @@ async def invite(ctx: Context) -> Reply:
         raise CommandError("team.not_the_bot")
     lane_name = await _set_member(ctx, case, view, user, ctx.args["lane"], coordinator, "member.added")
     await outbox.enqueue(ctx.db, ctx.room_id, "m.room.member", {"user_id": user}, ctx.now, kind=outbox.INVITE)
+    if find_lane(view, ctx.args["lane"]).role in ("guardian", "child"):
+        # A guardian (or the young person) joins: ask for the consents not given yet.
+        await consent_handlers.ask(ctx, case, await cases.load_view(ctx.db, case, view.pathway), after_join=user)
     key = "team.invited_coordinator" if coordinator else "team.invited"
     return ctx.ok(ctx.t(key, user=Markdown(mention(user)), lane=lane_name))
 

@@ -22,11 +22,11 @@ async def test_orebro_walk_with_refusals_reactions_and_a_restart(make_bot, make_
     ok(await anna.command(room, f"!role {anna.user_id} slutenvård coordinator"))
     await bring_in(anna, room, karin, "kommun")
     await bring_in(anna, room, olle, "oppenvard")
-    await bring_in(anna, room, greta, "patient")
+    await bring_in(anna, room, greta, "vardnadshavare")  # a guardian: acts for the family lane, answers consent
 
     team = await anna.command(room, "!team")
     assert {m["user"]: m["lane"] for m in team.content["homeward.team"]} == {
-        anna.user_id: "slutenvard", karin.user_id: "kommun", olle.user_id: "oppenvard", greta.user_id: "patient",
+        anna.user_id: "slutenvard", karin.user_id: "kommun", olle.user_id: "oppenvard", greta.user_id: "vardnadshavare",
     }
 
     # Dates: only coordinators plan; discharge only on a working day; bad input is explained.
@@ -60,6 +60,8 @@ async def test_orebro_walk_with_refusals_reactions_and_a_restart(make_bot, make_
     # Mandatory items hold the phase.
     refused(await anna.command(room, "!phase next"), "generellt-meddelande", "kontaktperson-kommun")
     refused(await karin.command(room, "!phase next"), "samordnare")
+    refused(await anna.command(room, "!send generellt-meddelande"), "informationsoverforing")  # consent first
+    ok(await greta.command(room, "!consent yes informationsoverforing"))
     ok(await anna.command(room, "!send generellt-meddelande"))
     ok(await karin.command(room, "!ack generellt-meddelande"))
 
@@ -104,7 +106,7 @@ async def test_sthf_walk_in_norwegian_with_lanes_and_assignment(make_bot, make_m
     room, _ = await open_case(ingrid, bot, "sthf", "Maane")
     ok(await ingrid.command(room, f"!role {ingrid.user_id} sykehus coordinator"))
     await bring_in(ingrid, room, kari, "kommunen")
-    await bring_in(ingrid, room, per, "familien")
+    await bring_in(ingrid, room, per, "foresatt")  # the only guardian: acts for the family, answers consent
 
     plan = await ingrid.command(room, "!plan")
     assert plan.content["homeward.dates"]["case_start"] is not None  # set when the case was opened
@@ -113,6 +115,8 @@ async def test_sthf_walk_in_norwegian_with_lanes_and_assignment(make_bot, make_m
     for task in ("behandlingsteam", "kartlegge-bistandsbehov", "samtykke-dokumentasjon", "tentativ-ut-dato"):
         ok(await ingrid.command(room, f"!ack {task}"))
     refused(await per.command(room, "!send plo"), "STHF")
+    refused(await ingrid.command(room, "!send plo"), "dokumentasjon")
+    ok(await per.command(room, "!consent yes dokumentasjon"))
     ok(await ingrid.command(room, "!send plo"))
     ok(await kari.command(room, "!ack plo Mottatt"))
     ok(await ingrid.command(room, "!phase next"))

@@ -1,0 +1,129 @@
+"""Guardian consent: `!consents`, `!consent ask`, `!consent yes|no|revoke <consent-id>`.
+
+Polls are not used: the poll spec advises against them for decisions of weight and
+their votes can be undecryptable. A consent is a command, recorded like any other.
+"""
+
+from __future__ import annotations
+
+from care.case import CaseView
+from care.consent import Answer, check_answer, consent_state, latest_answers, who_answers
+from care.pathway import Consent
+from care.refusal import Refusal
+from commands.care_room import current_case, local_text, mention
+from commands.context import Context, Reply
+from commands.registry import CASE_ROOM, Arg, command
+from homeward.render import md_escape, notice_content
+from store import cases, consents, outbox
+from store.cases import CaseRow
+
+
+def consent_request(ctx: Context, view: CaseView, consent: Consent) -> dict:
+    """The message that asks the guardians (and the young person, where allowed) in plain words."""
+    people = who_answers(view, consent)
+    rule = ctx.t(f"consent.rule_{consent.answered_by}")
+    text = (
+        f"🔏 **{md_escape(consent.title)}** (`{consent.id}`)\n\n{md_escape(consent.text)}\n\n"
+        + ctx.t("consent.how", people=", ".join(mention(p) for p in people) or "—", id=consent.id)
+        + " " + rule
+    )
+    content = notice_content(text)
+    content["m.mentions"] = {"user_ids": people}
+    content["homeward.consent_request"] = consent.id
+    return content
+
+
+async def ask(
+    ctx: Context, case: CaseRow, view: CaseView, only: list[Consent] | None = None, after_join: str | None = None
+) -> list[str]:
+    """Post a request for each consent that is not given yet; the ids asked.
+
+    `after_join`: hold the message until that person has joined the room, so they can read it.
+    """
+    answers = await consents.answers(ctx.db, case.id)
+    asked = []
+    for consent in only or view.pathway.consents:
+        if consent_state(view, consent, answers) == "given" or not who_answers(view, consent):
+            continue
+        content = consent_request(ctx, view, consent)
+        if after_join:
+            content["homeward.after_join"] = after_join
+        await outbox.enqueue(ctx.db, ctx.room_id, "m.room.message", content, ctx.now)
+        await cases.audit(
+            ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="consent.asked", now=ctx.now, case_id=case.id,
+            event_id=ctx.event.event_id, consent=consent.id, asked=who_answers(view, consent),
+        )
+        asked.append(consent.id)
+    return asked
+
+
+@command("consents", where=CASE_ROOM)
+async def list_consents(ctx: Context) -> Reply:
+    """Each consent kind with its state, who answered and when."""
+    case, view = await current_case(ctx)
+    answers = await consents.answers(ctx.db, case.id)
+    lines, listing = [], []
+    for consent in view.pathway.consents:
+        state = consent_state(view, consent, answers)
+        latest = latest_answers(answers, consent.id)
+        who = ", ".join(
+            f"{mention(a.user_id)}: {ctx.t('consent.answer_' + a.answer)} {local_text(a.at, view.pathway)}" for a in latest.values()
+        )
+        lines.append(f"- `{consent.id}` {md_escape(consent.title)} — **{ctx.t('consent.state_' + state)}**" + (f" ({who})" if who else ""))
+        listing.append({
+            "id": consent.id, "kind": consent.id, "title": consent.title, "state": state,
+            "answers": [{"user": a.user_id, "answer": a.answer, "at": a.at.isoformat()} for a in answers if a.consent_id == consent.id],
+        })
+    await cases.audit(
+        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="consents.read", now=ctx.now, case_id=case.id,
+        event_id=ctx.event.event_id,
+    )
+    return ctx.ok(ctx.t("consent.title") + "\n\n" + "\n".join(lines), consents=listing)
+
+
+@command("consent ask", args=[Arg("consent-id", optional=True)], where=CASE_ROOM)
+async def consent_ask(ctx: Context) -> Reply:
+    """Ask the guardians again (all pending consents, or one)."""
+    case, view = await current_case(ctx)
+    only = None
+    if ctx.args["consent-id"]:
+        consent_id = ctx.args["consent-id"].lower()
+        only = [c for c in view.pathway.consents if c.id == consent_id]
+        if not only:
+            raise Refusal("consent.unknown", id=consent_id, ids=", ".join(c.id for c in view.pathway.consents))
+    asked = await ask(ctx, case, view, only)
+    key = "consent.asked" if asked else "consent.nothing_to_ask"
+    return ctx.ok(ctx.t(key, ids=", ".join(asked)), asked=asked)
+
+
+async def _answer(ctx: Context, word: str) -> Reply:
+    case, view = await current_case(ctx)
+    consent = check_answer(view, ctx.args["consent-id"], ctx.sender)
+    entry = Answer(consent.id, ctx.sender, word, ctx.now)  # type: ignore[arg-type]
+    await consents.add_answer(ctx.db, case.id, entry, ctx.event.event_id)
+    member = view.members[ctx.sender]
+    await cases.audit(
+        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="consent.answered", now=ctx.now, case_id=case.id,
+        actor_lane=member.lane, event_id=ctx.event.event_id, consent=consent.id, answer=word,
+    )
+    state = consent_state(view, consent, await consents.answers(ctx.db, case.id))
+    text = ctx.t(f"consent.recorded_{word}", title=consent.title) + " " + ctx.t("consent.now", state=ctx.t("consent.state_" + state))
+    return ctx.ok(text, consent={"id": consent.id, "state": state})
+
+
+@command("consent yes", args=[Arg("consent-id")], where=CASE_ROOM)
+async def consent_yes(ctx: Context) -> Reply:
+    """Give consent (guardians; the young person where the pathway allows)."""
+    return await _answer(ctx, "yes")
+
+
+@command("consent no", args=[Arg("consent-id")], where=CASE_ROOM)
+async def consent_no(ctx: Context) -> Reply:
+    """Refuse consent."""
+    return await _answer(ctx, "no")
+
+
+@command("consent revoke", args=[Arg("consent-id")], where=CASE_ROOM)
+async def consent_revoke(ctx: Context) -> Reply:
+    """Withdraw a consent at any time: what it covers stops at once."""
+    return await _answer(ctx, "revoke")

@@ -1,0 +1,23 @@
+"""Consent answers: appended, never changed (triggers refuse UPDATE and DELETE)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from care.consent import Answer
+
+
+async def add_answer(db: aiosqlite.Connection, case_id: int, answer: Answer, event_id: str) -> None:
+    await db.execute(
+        "INSERT INTO consent_answers (case_id, consent_id, user_id, answer, at, event_id) VALUES (?, ?, ?, ?, ?, ?)",
+        (case_id, answer.consent_id, answer.user_id, answer.answer, answer.at.isoformat(), event_id),
+    )
+
+
+async def answers(db: aiosqlite.Connection, case_id: int) -> list[Answer]:
+    async with db.execute(
+        "SELECT consent_id, user_id, answer, at FROM consent_answers WHERE case_id = ? ORDER BY id", (case_id,)
+    ) as cur:
+        return [Answer(r["consent_id"], r["user_id"], r["answer"], datetime.fromisoformat(r["at"])) for r in await cur.fetchall()]

@@ -1,0 +1,72 @@
+"""Guardian consent as the care team sees it: asked, given by both guardians, gating, withdrawn."""
+
+from __future__ import annotations
+
+from tests.integration.care import bring_in, open_case
+
+
+def status_of(answer) -> str:  # noqa: ANN001
+    return answer.content["homeward.status"]
+
+
+async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_on_withdrawal(make_bot, make_member):
+    bot = await make_bot()
+    ingrid, kari, mor, far = [await make_member(n) for n in ("ingrid", "kari", "mor", "far")]
+    room, _ = await open_case(ingrid, bot, "sthf", "Maane")
+    await ingrid.command(room, f"!role {ingrid.user_id} sykehus coordinator")
+    await bring_in(ingrid, room, kari, "kommunen")
+    await bring_in(ingrid, room, mor, "foresatt")
+    await bring_in(ingrid, room, far, "foresatt")
+
+    # Asked in the room, mentioning the guardians, in plain words (Norwegian room).
+    request = await far.wait_for(
+        lambda s: s.room_id == room and s.content.get("homeward.consent_request") == "dokumentasjon"
+        and far.user_id in s.content.get("m.mentions", {}).get("user_ids", [])
+    )
+    assert "!consent yes dokumentasjon" in request.content["body"]
+
+    # Without consent the PLO message may not go out.
+    refused = await ingrid.command(room, "!send plo")
+    assert status_of(refused) == "error" and "dokumentasjon" in refused.content["body"]
+
+    # One guardian is not enough: both decide together.
+    assert status_of(await mor.command(room, "!consent yes dokumentasjon")) == "ok"
+    assert status_of(await ingrid.command(room, "!send plo")) == "error"
+    given = await far.command(room, "!consent yes dokumentasjon")
+    assert given.content["homeward.consent"] == {"id": "dokumentasjon", "state": "given"}
+    assert status_of(await ingrid.command(room, "!send plo")) == "ok"
+
+    listing = await kari.command(room, "!consents")
+    dokumentasjon = next(c for c in listing.content["homeward.consents"] if c["id"] == "dokumentasjon")
+    assert dokumentasjon["state"] == "given"
+    assert [(a["user"], a["answer"]) for a in dokumentasjon["answers"]] == [(mor.user_id, "yes"), (far.user_id, "yes")]
+
+    # Withdrawn: the next action it covers is refused at once.
+    assert status_of(await mor.command(room, "!consent revoke dokumentasjon")) == "ok"
+    stopped = await ingrid.command(room, "!send edi-notater")
+    assert status_of(stopped) == "error" and "dokumentasjon" in stopped.content["body"]
+
+    # Guardians answer consent and act for the family, but do not plan.
+    assert status_of(await mor.command(room, "!plan discharge 2027-01-15")) == "error"
+    assert status_of(await mor.command(room, "!send soknad")) == "ok"
+    assert status_of(await kari.command(room, "!consent yes dokumentasjon")) == "error"  # not a guardian
+    assert status_of(await ingrid.command(room, "!consent yes dokumentasjon")) == "error"  # nor a coordinator
+
+
+async def test_orebro_sip_consent_is_covered_by_the_admission_consent(make_bot, make_member):
+    bot = await make_bot()
+    anna, greta = await make_member("anna"), await make_member("greta")
+    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+    await anna.command(room, f"!role {anna.user_id} oppenvard coordinator")
+    await bring_in(anna, room, greta, "vardnadshavare")
+
+    await greta.command(room, "!consent yes informationsoverforing")
+    before_admission = await anna.command(room, "!consents")
+    await anna.command(room, "!plan admission 2026-12-01 09:00")
+    after_admission = await anna.command(room, "!consents")
+
+    def state(answer, consent_id):  # noqa: ANN001, ANN202
+        return next(c["state"] for c in answer.content["homeward.consents"] if c["id"] == consent_id)
+
+    assert state(before_admission, "sip") == "pending"
+    assert state(after_admission, "sip") == "given"

@@ -1,0 +1,79 @@
+"""The permission table walked against the real bot: every command × every lane × coordinator or
+not × a stranger in the room, with the expected allow or refuse written out independently."""
+
+from __future__ import annotations
+
+import asyncio
+
+from commands.registry import registry
+from tests.integration.care import bring_in, open_case
+
+LANES = ["familien", "foresatt", "barn", "kommunen", "sykehus"]
+GUARDIAN_LANES = {"foresatt", "barn"}
+
+# Who may run what, written out here rather than read from care/permissions.py.
+EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "send", "reminders", "consents", "remind", "snooze"}
+COORDINATORS = {"plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask"}
+GUARDIANS = {"consent yes", "consent no", "consent revoke"}
+NOWHERE_HERE = {"case new"}  # only outside care rooms
+
+SAMPLES = {
+    "help": "!help", "ping": "!ping", "pathways": "!pathways", "team": "!team", "status": "!status",
+    "plan": "!plan", "plan set": "!plan discharge 2027-01-15", "ack": "!ack behandlingsteam",
+    "send": "!send soknad", "reminders": "!reminders", "consents": "!consents",
+    "remind": "!remind behandlingsteam in 2h", "snooze": "!snooze behandlingsteam 2h",
+    "invite": "!invite @nobody-perm:localhost kommunen", "role": "!role {me} {lane} {flag}", "assign": "!assign behandlingsteam {me}",
+    "phase next": "!phase next", "settings reactions": "!settings reactions on", "settings quiet": "!settings quiet 20:00-08:00",
+    "audit": "!audit", "consent ask": "!consent ask", "consent yes": "!consent yes dokumentasjon",
+    "consent no": "!consent no individuell-plan", "consent revoke": "!consent revoke individuell-plan",
+    "case new": "!case new sthf Probe",
+}
+SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
+
+
+def expected(command: str, lane: str | None, coordinator: bool) -> bool:
+    if lane is None and not coordinator:
+        return False  # not on the team: nothing
+    if command in NOWHERE_HERE:
+        return False
+    if command in GUARDIANS:
+        return lane in GUARDIAN_LANES
+    if command in COORDINATORS:
+        return coordinator
+    return command in EVERY_MEMBER
+
+
+def passed_the_gate(answer) -> bool:  # noqa: ANN001
+    reason = answer.content.get("homeward.reason") or ""
+    return not reason.startswith(SCOPE_OR_PERMISSION)
+
+
+async def test_every_command_for_every_lane_coordinator_or_not_and_a_stranger(make_bot, make_member):
+    names = {c.name for c in registry.all()}
+    assert names <= set(SAMPLES), f"add a sample and an expectation for {names - set(SAMPLES)}"
+    bot = await make_bot()
+    owner = await make_member("owner")
+    room, _ = await open_case(owner, bot, "sthf", "Perm")
+    people = []
+    for lane in LANES:
+        for coordinator in (False, True):
+            member = await make_member(f"{lane[:4]}{'c' if coordinator else ''}")
+            await bring_in(owner, room, member, lane, *(["coordinator"] if coordinator else []))
+            people.append((member, lane, coordinator))
+    stranger = await make_member("stranger")
+    await owner.command(room, "!ping")
+    # A stranger joined by someone else's invite (the room is invite-only: the owner invites, no lane given).
+    await owner.client.room_invite(room, stranger.user_id)
+    await stranger.join(room)
+    people.append((stranger, None, False))
+
+    mismatches = []
+    for member, lane, coordinator in people:
+        for name in sorted(names):
+            flag = "coordinator" if coordinator else ""  # !role keeps their own rights as they are
+            text = SAMPLES[name].format(me=member.user_id, lane=lane or "kommunen", flag=flag).strip()
+            answer = await member.command(room, text)
+            if passed_the_gate(answer) != expected(name, lane, coordinator):
+                mismatches.append((name, lane, coordinator, answer.content.get("homeward.reason"), answer.content["body"][:80]))
+        await asyncio.sleep(0)
+    assert mismatches == []
