@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.integration.care import bring_in, open_case
+from tests.integration.test_audit import audit_file, read_csv
 
 
 def status_of(answer) -> str:  # noqa: ANN001
@@ -51,6 +54,23 @@ async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_
     assert status_of(await mor.command(room, "!send soknad")) == "ok"
     assert status_of(await kari.command(room, "!consent yes dokumentasjon")) == "error"  # not a guardian
     assert status_of(await ingrid.command(room, "!consent yes dokumentasjon")) == "error"  # nor a coordinator
+
+    # The audit trail lists every step, in order.
+    assert status_of(await ingrid.command(room, "!audit")) == "ok"
+    _, rows = await read_csv(ingrid, await audit_file(ingrid, room, set()))
+    steps = [
+        (r["action"], r["actor"], json.loads(r["details"]).get("consent") or json.loads(r["details"]).get("item"), json.loads(r["details"]).get("answer"))
+        for r in rows if r["action"] in ("consent.asked", "consent.answered", "notice.sent")
+    ]
+    answered = [(actor, what, answer) for action, actor, what, answer in steps if action != "consent.asked"]
+    assert answered == [
+        (mor.user_id, "dokumentasjon", "yes"),
+        (far.user_id, "dokumentasjon", "yes"),
+        (ingrid.user_id, "plo", None),
+        (mor.user_id, "dokumentasjon", "revoke"),
+        (mor.user_id, "soknad", None),
+    ]
+    assert steps[0][0] == "consent.asked" and steps[0][2] == "dokumentasjon"
 
 
 async def test_orebro_sip_consent_is_covered_by_the_admission_consent(make_bot, make_member):
