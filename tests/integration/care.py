@@ -28,3 +28,15 @@ async def bring_in(coordinator: Member, room: str, member: Member, lane: str, *f
 
 def item(status: Seen, item_id: str) -> dict:
     return next(i for i in status.content["homeward.case"]["items"] if i["id"] == item_id)
+
+
+def ok(answer: Seen) -> None:
+    """The bot answered with status ok (the body is shown when it did not)."""
+    assert answer.content["homeward.status"] == "ok", answer.content["body"]
+
+
+def refused(answer: Seen, *words: str) -> None:
+    """The bot refused, and its explanation contains each of `words`."""
+    assert answer.content["homeward.status"] == "error", answer.content["body"]
+    for word in words:
+        assert word in answer.content["body"], answer.content["body"]

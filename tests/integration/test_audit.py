@@ -10,19 +10,9 @@ from nio import MemoryDownloadResponse
 from nio.crypto.attachments import decrypt_attachment
 
 from tests.harness import Member, Seen
-from tests.integration.care import bring_in, open_case
+from tests.integration.care import bring_in, ok, open_case, refused
 
 BOM = b"\xef\xbb\xbf"
-
-
-def ok(answer: Seen) -> None:
-    assert answer.content["homeward.status"] == "ok", answer.content["body"]
-
-
-def refused(answer: Seen, *words: str) -> None:
-    assert answer.content["homeward.status"] == "error", answer.content["body"]
-    for word in words:
-        assert word in answer.content["body"], answer.content["body"]
 
 
 async def audit_file(member: Member, room: str, earlier: set[str]) -> Seen:

@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.care import bring_in, item, open_case
-
-
-def ok(answer) -> None:  # noqa: ANN001
-    assert answer.content["homeward.status"] == "ok", answer.content["body"]
-
-
-def refused(answer, *words: str) -> None:  # noqa: ANN001
-    assert answer.content["homeward.status"] == "error", answer.content["body"]
-    for word in words:
-        assert word in answer.content["body"], answer.content["body"]
+from tests.integration.care import bring_in, item, ok, open_case, refused
 
 
 async def test_orebro_walk_with_refusals_reactions_and_a_restart(make_bot, make_member):
