@@ -53,6 +53,13 @@ PERMISSIONS: dict[str, Rule] = {
     "snooze": MEMBER,  # only for the caller's own lane: commands.handlers.reminding
     "reminders": MEMBER,
     "audit": COORDINATOR,
+    "plan show": MEMBER,
+    "plan goal": COORDINATOR,
+    "plan subgoal": COORDINATOR,
+    "plan action": COORDINATOR,
+    "plan responsible": COORDINATOR,
+    "plan followup": COORDINATOR,
+    "plan remove": COORDINATOR,
     "consents": MEMBER,
     "consent ask": COORDINATOR,
     # Only guardians (and the young person, where the pathway lets them) answer for the child.

@@ -74,7 +74,7 @@ class Command:
 
     @property
     def help_key(self) -> str:
-        return "help." + ".".join(p.replace("-", "_") for p in self.path)
+        return "help." + "_".join(p.replace("-", "_") for p in self.path)
 
     def usage(self, prefix: str = "!") -> str:
         parts = [prefix + self.name, *(a.usage() for a in self.args)]

@@ -168,4 +168,26 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER consent_answers_no_update BEFORE UPDATE ON consent_answers BEGIN SELECT RAISE(ABORT, 'consent answers are never changed'); END;
     CREATE TRIGGER consent_answers_no_delete BEFORE DELETE ON consent_answers BEGIN SELECT RAISE(ABORT, 'consent answers are never deleted'); END;
     """,
+    # 5: the coordinated plan and meeting minutes, as append-only change logs (versions).
+    """
+    CREATE TABLE plan_changes (
+        case_id  INTEGER NOT NULL REFERENCES cases (id),
+        version  INTEGER NOT NULL,
+        record   TEXT NOT NULL,               -- care.plan.PlanChange.to_record()
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (case_id, version)
+    );
+    CREATE TABLE minutes_changes (
+        case_id     INTEGER NOT NULL REFERENCES cases (id),
+        meeting_key TEXT NOT NULL,            -- the pathway's meeting id, or extra-<n>
+        version     INTEGER NOT NULL,
+        record      TEXT NOT NULL,            -- care.minutes.MinutesChange.to_record()
+        event_id    TEXT NOT NULL,
+        PRIMARY KEY (case_id, meeting_key, version)
+    );
+    CREATE TRIGGER plan_changes_no_update BEFORE UPDATE ON plan_changes BEGIN SELECT RAISE(ABORT, 'plan history is append-only'); END;
+    CREATE TRIGGER plan_changes_no_delete BEFORE DELETE ON plan_changes BEGIN SELECT RAISE(ABORT, 'plan history is append-only'); END;
+    CREATE TRIGGER minutes_changes_no_update BEFORE UPDATE ON minutes_changes BEGIN SELECT RAISE(ABORT, 'minutes history is append-only'); END;
+    CREATE TRIGGER minutes_changes_no_delete BEFORE DELETE ON minutes_changes BEGIN SELECT RAISE(ABORT, 'minutes history is append-only'); END;
+    """,
 ]

@@ -12,8 +12,10 @@ LANES = ["familien", "foresatt", "barn", "kommunen", "sykehus"]
 GUARDIAN_LANES = {"foresatt", "barn"}
 
 # Who may run what, written out here rather than read from care/permissions.py.
-EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "send", "reminders", "consents", "remind", "snooze"}
-COORDINATORS = {"plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask"}
+EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "send", "reminders", "consents", "remind", "snooze",
+                "plan show"}
+COORDINATORS = {"plan goal", "plan subgoal", "plan action", "plan responsible", "plan followup", "plan remove",
+                "plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask"}
 GUARDIANS = {"consent yes", "consent no", "consent revoke"}
 NOWHERE_HERE = {"case new"}  # only outside care rooms
 
@@ -27,6 +29,9 @@ SAMPLES = {
     "audit": "!audit", "consent ask": "!consent ask", "consent yes": "!consent yes dokumentasjon",
     "consent no": "!consent no individuell-plan", "consent revoke": "!consent revoke individuell-plan",
     "case new": "!case new sthf Probe",
+    "plan show": "!plan show", "plan goal": "!plan goal Trygg hjemkomst", "plan subgoal": "!plan subgoal 1 Utstyr på plass",
+    "plan action": "!plan action 1 kommunen Skaffe utstyr", "plan responsible": "!plan responsible kommunen",
+    "plan followup": "!plan followup 2027-02-01", "plan remove": "!plan remove g1 test",
 }
 SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
 

@@ -1,0 +1,45 @@
+"""The plan and the minutes of a case: append-only change logs, folded into snapshots."""
+
+from __future__ import annotations
+
+import json
+
+import aiosqlite
+
+from care.minutes import Minutes, MinutesChange, fold_minutes
+from care.plan import CarePlan, PlanChange, fold_plan
+
+
+async def load_plan(db: aiosqlite.Connection, case_id: int) -> CarePlan:
+    async with db.execute("SELECT record FROM plan_changes WHERE case_id = ? ORDER BY version", (case_id,)) as cur:
+        changes = [PlanChange.from_record(json.loads(r["record"])) for r in await cur.fetchall()]
+    return fold_plan(changes)
+
+
+async def add_plan_change(db: aiosqlite.Connection, case_id: int, change: PlanChange, event_id: str) -> None:
+    await db.execute(
+        "INSERT INTO plan_changes (case_id, version, record, event_id) VALUES (?, ?, ?, ?)",
+        (case_id, change.version, json.dumps(change.to_record(), ensure_ascii=False), event_id),
+    )
+
+
+async def load_minutes(db: aiosqlite.Connection, case_id: int, meeting_key: str) -> Minutes | None:
+    async with db.execute(
+        "SELECT record FROM minutes_changes WHERE case_id = ? AND meeting_key = ? ORDER BY version", (case_id, meeting_key)
+    ) as cur:
+        changes = [MinutesChange.from_record(json.loads(r["record"])) for r in await cur.fetchall()]
+    return fold_minutes(changes) if changes else None
+
+
+async def add_minutes_change(db: aiosqlite.Connection, case_id: int, meeting_key: str, change: MinutesChange, event_id: str) -> None:
+    await db.execute(
+        "INSERT INTO minutes_changes (case_id, meeting_key, version, record, event_id) VALUES (?, ?, ?, ?, ?)",
+        (case_id, meeting_key, change.version, json.dumps(change.to_record(), ensure_ascii=False), event_id),
+    )
+
+
+async def meeting_keys(db: aiosqlite.Connection, case_id: int) -> list[str]:
+    async with db.execute(
+        "SELECT DISTINCT meeting_key FROM minutes_changes WHERE case_id = ? ORDER BY meeting_key", (case_id,)
+    ) as cur:
+        return [r["meeting_key"] for r in await cur.fetchall()]
