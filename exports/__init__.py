@@ -1,0 +1,36 @@
+"""Exports of a case: the coordinated plan and meeting minutes as HTML, PDF and
+Markdown, the plan as a FHIR R4 bundle, and its meetings as an iCalendar file.
+
+Every export starts from a plain, frozen snapshot (``exports.document``), so this
+package does not depend on the bot, the store or Matrix.
+"""
+
+from exports.document import (
+    Action,
+    ConsentAnswer,
+    ConsentLine,
+    Goal,
+    ItemLine,
+    MeetingLine,
+    MinutesAction,
+    MinutesDocument,
+    Participant,
+    PlanDocument,
+    SubGoal,
+    TopicAnswer,
+)
+
+__all__ = [
+    "Action",
+    "ConsentAnswer",
+    "ConsentLine",
+    "Goal",
+    "ItemLine",
+    "MeetingLine",
+    "MinutesAction",
+    "MinutesDocument",
+    "Participant",
+    "PlanDocument",
+    "SubGoal",
+    "TopicAnswer",
+]

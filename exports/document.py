@@ -1,0 +1,350 @@
+"""The input of every export: a plain, frozen snapshot of a case.
+
+The exports know nothing about Matrix, SQL or the pathway models: whoever exports a
+case copies what it needs into these dataclasses, and the renderers turn them into
+HTML, PDF, Markdown, FHIR and iCalendar.  That keeps the exports testable on their own
+and makes it impossible for them to change a case.
+
+Lists may be given as lists or tuples; they are stored as tuples.  The small records
+written as tuples in the brief — consent answers ``(user, answer, at)``, minutes
+actions ``(owner, due, text)`` and topic answers ``(n, topic, text)`` — are named
+tuples, so a plain tuple works too.  Wrong values (an unknown language or state, a
+naive datetime, an unknown time zone) raise ``ValueError`` naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "LANGUAGES",
+    "Action",
+    "ConsentAnswer",
+    "ConsentLine",
+    "Goal",
+    "ItemLine",
+    "MeetingLine",
+    "MinutesAction",
+    "MinutesDocument",
+    "Participant",
+    "PlanDocument",
+    "SubGoal",
+    "TopicAnswer",
+]
+
+Language = Literal["nb", "sv", "en"]
+LANGUAGES: tuple[str, ...] = ("nb", "sv", "en")
+CONSENT_STATES: tuple[str, ...] = ("pending", "given", "refused", "withdrawn")
+ITEM_STATES: tuple[str, ...] = ("open", "done", "overdue")
+TERM_KEYS: tuple[str, ...] = ("goal", "subgoal", "action", "responsible", "followup", "coordinator", "period")
+
+
+# --- helpers ----------------------------------------------------------------------
+def _freeze(obj: Any, name: str, convert: Any = None) -> None:
+    """Store a list field as a tuple (converting each element if asked)."""
+    value = getattr(obj, name)
+    if value is None:
+        value = ()
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{type(obj).__name__}.{name}: must be a list, not a string")
+    items = tuple(value)
+    if convert is not None:
+        items = tuple(convert(x) for x in items)
+    object.__setattr__(obj, name, items)
+
+
+def _aware(obj: Any, name: str, *, optional: bool = False) -> None:
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    if not isinstance(value, datetime):
+        raise ValueError(f"{type(obj).__name__}.{name}: must be a datetime (got {value!r})")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{type(obj).__name__}.{name}: must be timezone-aware (got a naive datetime)")
+
+
+def _day(obj: Any, name: str) -> None:
+    value = getattr(obj, name)
+    if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+        raise ValueError(f"{type(obj).__name__}.{name}: must be a date or None (got {value!r})")
+
+
+def _one_of(obj: Any, name: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(obj, name)
+    if value not in allowed:
+        raise ValueError(f"{type(obj).__name__}.{name}: must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def _zone(obj: Any, name: str) -> None:
+    value = getattr(obj, name)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"{type(obj).__name__}.{name}: unknown IANA time zone {value!r}") from None
+
+
+def _unique(where: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            raise ValueError(f"{where}: {ident!r} appears twice (ids must be unique)")
+        seen.add(ident)
+
+
+def _record(kind: type[Any]) -> Any:
+    """Accept a named tuple, a plain tuple/list or a mapping for a small record."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, kind):
+            return value
+        if isinstance(value, dict):
+            return kind(**value)
+        return kind(*value)
+
+    return convert
+
+
+def _instance(kind: type[Any], owner: str) -> Any:
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind):
+            raise ValueError(f"{owner}: expected {kind.__name__} (got {type(value).__name__})")
+        return value
+
+    return check
+
+
+# --- the plan -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SubGoal:
+    ref: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action (insats / tiltak): who does what, from when to when."""
+
+    ref: str
+    owner: str  # a lane name or a user
+    text: str
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        _day(self, "start")
+        _day(self, "end")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"Action.end: {self.end} is before start {self.start} (action {self.ref!r})")
+
+
+@dataclass(frozen=True)
+class Goal:
+    ref: str
+    text: str
+    subgoals: tuple[SubGoal, ...] = ()
+    actions: tuple[Action, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self, "subgoals", _instance(SubGoal, "Goal.subgoals"))
+        _freeze(self, "actions", _instance(Action, "Goal.actions"))
+
+
+@dataclass(frozen=True)
+class Participant:
+    user_id: str
+    lane: str  # the lane's name, as people read it
+    coordinator: bool = False
+
+
+class ConsentAnswer(NamedTuple):
+    user: str
+    answer: str  # "given", "refused" or "withdrawn" (or the command word yes/no/revoke)
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ConsentLine:
+    id: str
+    title: str
+    state: str  # pending | given | refused | withdrawn
+    answers: tuple[ConsentAnswer, ...] = ()
+
+    def __post_init__(self) -> None:
+        _one_of(self, "state", CONSENT_STATES)
+        _freeze(self, "answers", _record(ConsentAnswer))
+        for answer in self.answers:
+            if not isinstance(answer.at, datetime) or answer.at.tzinfo is None:
+                raise ValueError(f"ConsentLine.answers: 'at' must be a timezone-aware datetime (consent {self.id!r})")
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    """One task or notice of the pathway with its state in this case."""
+
+    id: str
+    phase: str  # the phase's title
+    kind: str  # task | notice
+    title: str
+    lane: str  # the owning (task) or sending (notice) lane's name
+    state: str  # open | done | overdue
+    due: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _one_of(self, "kind", ("task", "notice"))
+        _one_of(self, "state", ITEM_STATES)
+        _aware(self, "due", optional=True)
+
+
+@dataclass(frozen=True)
+class MeetingLine:
+    id: str
+    title: str
+    start: datetime | None  # None while the meeting has no date
+    duration_minutes: int = 60
+    participants: tuple[str, ...] = ()  # recommended participants, word for word
+    topics: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _aware(self, "start", optional=True)
+        if not isinstance(self.duration_minutes, int) or self.duration_minutes <= 0:
+            raise ValueError(f"MeetingLine.duration_minutes: must be a positive whole number (got {self.duration_minutes!r})")
+        _freeze(self, "participants", str)
+        _freeze(self, "topics", str)
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """The coordinated individual plan (SIP / individuell plan) of one case."""
+
+    case_label: str
+    pathway_id: str
+    pathway_title: str
+    language: Language
+    timezone: str  # IANA, the pathway's
+    country: str  # NO | SE
+    plan_name: str  # "SIP – samordnad individuell plan", "Individuell plan"
+    terms: dict[str, str]  # the pathway's words: goal, subgoal, action, responsible, followup, coordinator, period
+    version: int
+    changed_at: datetime
+    changed_by: str
+    generated_at: datetime
+    goals: tuple[Goal, ...] = ()
+    responsible: str | None = None  # the lane responsible for the plan
+    followup: date | None = None
+    participants: tuple[Participant, ...] = ()
+    consents: tuple[ConsentLine, ...] = ()
+    items: tuple[ItemLine, ...] = ()
+    meetings: tuple[MeetingLine, ...] = ()
+    # The plan period, where the team set one; otherwise the exports use the actions' dates.
+    period_start: date | None = None
+    period_end: date | None = None
+
+    def __post_init__(self) -> None:
+        _one_of(self, "language", LANGUAGES)
+        _zone(self, "timezone")
+        _aware(self, "changed_at")
+        _aware(self, "generated_at")
+        _day(self, "followup")
+        _day(self, "period_start")
+        _day(self, "period_end")
+        if not isinstance(self.version, int) or self.version < 0:
+            raise ValueError(f"PlanDocument.version: must be a whole number ≥ 0 (got {self.version!r})")
+        terms = dict(self.terms or {})
+        missing = [key for key in TERM_KEYS if key != "period" and not terms.get(key)]
+        if missing:
+            raise ValueError(f"PlanDocument.terms: missing {', '.join(missing)}")
+        object.__setattr__(self, "terms", terms)
+        _freeze(self, "goals", _instance(Goal, "PlanDocument.goals"))
+        _freeze(self, "participants", _instance(Participant, "PlanDocument.participants"))
+        _freeze(self, "consents", _instance(ConsentLine, "PlanDocument.consents"))
+        _freeze(self, "items", _instance(ItemLine, "PlanDocument.items"))
+        _freeze(self, "meetings", _instance(MeetingLine, "PlanDocument.meetings"))
+        # Ids must be unique: the FHIR and iCalendar exports derive stable ids from them.
+        _unique("PlanDocument.goals", [g.ref for g in self.goals])
+        for goal in self.goals:
+            _unique(f"Goal {goal.ref!r} subgoals", [s.ref for s in goal.subgoals])
+        _unique("PlanDocument.consents", [c.id for c in self.consents])
+        _unique("PlanDocument.items", [i.id for i in self.items])
+        _unique("PlanDocument.meetings", [m.id for m in self.meetings])
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def term(self, key: str, default: str = "") -> str:
+        return self.terms.get(key) or default
+
+    def coordinators(self) -> list[Participant]:
+        return [p for p in self.participants if p.coordinator]
+
+    def actions(self) -> list[tuple[Goal, Action]]:
+        return [(goal, action) for goal in self.goals for action in goal.actions]
+
+    def period(self) -> tuple[date | None, date | None]:
+        """The plan period: as set, else from the earliest start to the latest end of the actions."""
+        starts = [a.start for _, a in self.actions() if a.start is not None]
+        ends = [a.end for _, a in self.actions() if a.end is not None]
+        start = self.period_start or (min(starts) if starts else None)
+        end = self.period_end or (max(ends) if ends else None)
+        return start, end
+
+
+# --- the minutes --------------------------------------------------------------------
+class MinutesAction(NamedTuple):
+    owner: str
+    due: date | None
+    text: str
+
+
+class TopicAnswer(NamedTuple):
+    n: int
+    topic: str
+    text: str
+
+
+@dataclass(frozen=True)
+class MinutesDocument:
+    """The minutes of one meeting of a case."""
+
+    case_label: str
+    pathway_title: str
+    language: Language
+    timezone: str
+    title: str  # the meeting's title
+    start: datetime
+    duration_minutes: int
+    present: tuple[str, ...] = ()  # "who — lane", as the bot lists them
+    notes: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()
+    actions: tuple[MinutesAction, ...] = ()
+    topic_answers: tuple[TopicAnswer, ...] = ()
+    closed: bool = False
+    version: int = 1
+    changed_at: datetime | None = None
+    changed_by: str = ""
+    generated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _one_of(self, "language", LANGUAGES)
+        _zone(self, "timezone")
+        _aware(self, "start")
+        _aware(self, "changed_at")
+        _aware(self, "generated_at")
+        if not isinstance(self.duration_minutes, int) or self.duration_minutes <= 0:
+            raise ValueError(f"MinutesDocument.duration_minutes: must be a positive whole number (got {self.duration_minutes!r})")
+        _freeze(self, "present", str)
+        _freeze(self, "notes", str)
+        _freeze(self, "decisions", str)
+        _freeze(self, "actions", _record(MinutesAction))
+        _freeze(self, "topic_answers", _record(TopicAnswer))
+        for action in self.actions:
+            if action.due is not None and (not isinstance(action.due, date) or isinstance(action.due, datetime)):
+                raise ValueError(f"MinutesDocument.actions: due must be a date or None (got {action.due!r})")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+

@@ -1,0 +1,215 @@
+"""The plan and the minutes of a case as HTML, PDF and Markdown.
+
+One Jinja2 template per document and format, under ``templates/exports/``. The HTML
+environment escapes every value (autoescaping on), so text typed by people — goals,
+notes, titles, user ids — can never inject markup; the Markdown environment escapes
+user text with the ``md`` filter. The PDF is WeasyPrint's print of the HTML: A4, page
+numbers from CSS ``@page`` counters, the case label and the title on every page.
+
+Fixed wording is in ``templates/exports/words.toml`` (nb, sv, en); the plan's own
+words (Huvudmål, Delmål, Insatser…) come with the document, from the pathway.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from exports.document import LANGUAGES, MinutesDocument, PlanDocument
+
+__all__ = ["TEMPLATES_DIR", "Words", "md_escape", "render_html", "render_markdown", "render_pdf", "words"]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+WORDS_FILE = TEMPLATES_DIR / "exports" / "words.toml"
+
+Document = PlanDocument | MinutesDocument
+
+
+# --- wording ------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _all_words() -> dict[str, dict[str, Any]]:
+    table = tomllib.loads(WORDS_FILE.read_text(encoding="utf-8"))
+    missing = [language for language in LANGUAGES if language not in table]
+    if missing:
+        raise RuntimeError(f"{WORDS_FILE}: no wording for {', '.join(missing)}")
+    return table
+
+
+class Words:
+    """The fixed wording of one language, and how that language writes dates."""
+
+    def __init__(self, language: str, zone: Any) -> None:
+        self.language = language
+        self.zone = zone
+        self._table = _all_words()[language]
+        self._fallback = _all_words()["en"]
+
+    def __call__(self, key: str, /, **values: Any) -> str:
+        text = self._lookup(self._table, key)
+        if text is None:
+            text = self._lookup(self._fallback, key)
+        if text is None:
+            raise KeyError(f"no export wording {key!r}")
+        return text.format(**values) if values else text
+
+    @staticmethod
+    def _lookup(table: dict[str, Any], key: str) -> str | None:
+        node: Any = table
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node if isinstance(node, str) else None
+
+    def date(self, value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            value = value.astimezone(self.zone).date()
+        return value.strftime(self("date_format"))
+
+    def time(self, value: datetime) -> str:
+        return value.astimezone(self.zone).strftime("%H:%M")
+
+    def datetime(self, value: datetime | None) -> str:
+        """A moment in the document's time zone, the way the language writes it."""
+        if value is None:
+            return ""
+        return self("datetime", date=self.date(value), time=self.time(value))
+
+    def span(self, start: datetime, minutes: int) -> str:
+        """'2026-01-20 kl. 10:00–11:30' (the end on another day gets its own date)."""
+        end = start + timedelta(minutes=minutes)
+        if end.astimezone(self.zone).date() == start.astimezone(self.zone).date():
+            return f"{self.datetime(start)}–{self.time(end)}"
+        return f"{self.datetime(start)} – {self.datetime(end)}"
+
+    def answer(self, answer: str) -> str:
+        """A recorded consent answer in words; the command words are accepted too."""
+        state = _ANSWER_STATE.get(answer.strip().casefold(), answer)
+        return self(f"consent_state.{state}") if state in _STATES else answer
+
+
+_ANSWER_STATE = {
+    "yes": "given", "ja": "given", "given": "given",
+    "no": "refused", "nej": "refused", "nei": "refused", "refused": "refused",
+    "revoke": "withdrawn", "withdraw": "withdrawn", "withdrawn": "withdrawn",
+}  # fmt: skip
+_STATES = ("pending", "given", "refused", "withdrawn")
+
+
+def words(language: str, timezone: str = "UTC") -> Words:
+    """The wording of one language (for callers that label an export, e.g. a file name)."""
+    from zoneinfo import ZoneInfo
+
+    return Words(language, ZoneInfo(timezone))
+
+
+# --- escaping -----------------------------------------------------------------------
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~#&])")
+_MD_LIST_START = re.compile(r"^(?:([-+=])(?=[-=\s]|$)|(\d+)([.)])(?=\s|$))")
+
+
+def md_escape(text: Any) -> str:
+    """User text shown literally in Markdown, on one line (tables and lists stay intact)."""
+    flat = " ".join(str(text).split())
+    flat = _MD_INLINE.sub(r"\\\1", flat)
+    # At the start of a line "- ", "+ ", "1. " or "1) " would begin a list, "---" or "="
+    # would be a rule or underline a heading.
+    return _MD_LIST_START.sub(lambda m: f"\\{m.group(1)}" if m.group(1) else f"{m.group(2)}\\{m.group(3)}", flat)
+
+
+def css_string(text: Any) -> Markup:
+    """A quoted CSS string for generated content: every character but letters and
+    digits is written as a CSS escape, so nothing can end the string or the style
+    element."""
+    out = []
+    for char in str(text):
+        if char.isalnum() and (char.isascii() or char.isalpha()):
+            out.append(char)
+        else:
+            # The space ends the escape and is swallowed by it (CSS Syntax §4.3.7),
+            # so a space in the text must be escaped too.
+            out.append(f"\\{ord(char):06x} ")
+    return Markup('"' + "".join(out) + '"')
+
+
+# --- templates ----------------------------------------------------------------------
+def _environment(*, html: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        autoescape=html,  # HTML: every value is escaped; Markdown: the `md` filter does it
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md_escape
+    env.filters["css_string"] = css_string
+    return env
+
+
+_HTML = _environment(html=True)
+_MARKDOWN = _environment(html=False)
+
+
+def _template_name(doc: Document, extension: str) -> str:
+    if isinstance(doc, PlanDocument):
+        return f"exports/plan.{extension}.j2"
+    if isinstance(doc, MinutesDocument):
+        return f"exports/minutes.{extension}.j2"
+    raise TypeError(f"cannot export a {type(doc).__name__}: give a PlanDocument or a MinutesDocument")
+
+
+def _context(doc: Document) -> dict[str, Any]:
+    w = Words(doc.language, doc.zone)
+    title = doc.plan_name if isinstance(doc, PlanDocument) else w("minutes")
+    footer = f"{title} · {w('version')} {doc.version} ({w.date(doc.changed_at)})"
+    values: dict[str, Any] = {"doc": doc, "w": w, "title": title, "footer": footer}
+    if isinstance(doc, PlanDocument):
+        phases: dict[str, list[Any]] = {}
+        for item in doc.items:
+            phases.setdefault(item.phase, []).append(item)
+        lanes: list[str] = []
+        for participant in doc.participants:
+            if participant.lane not in lanes:
+                lanes.append(participant.lane)
+        start, end = doc.period()
+        values.update(
+            terms=doc.terms,
+            coordinators=doc.coordinators(),
+            phases=list(phases.items()),
+            signature_lanes=lanes or ["", ""],
+            period_start=start,
+            period_end=end,
+            period_word=doc.term("period", w("period")),
+        )
+    return values
+
+
+def render_html(doc: Document) -> str:
+    """The document as one self-contained HTML page (print styles included)."""
+    return _HTML.get_template(_template_name(doc, "html")).render(**_context(doc))
+
+
+def render_markdown(doc: Document) -> str:
+    """The document as Markdown, with the same content as the HTML and PDF."""
+    text = _MARKDOWN.get_template(_template_name(doc, "md")).render(**_context(doc))
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def render_pdf(doc: Document) -> bytes:
+    """The document as a PDF (A4), printed by WeasyPrint from the HTML."""
+    from weasyprint import HTML  # imported here: loading Pango takes a moment
+
+    html = render_html(doc)
+    pdf = HTML(string=html, base_url=str(TEMPLATES_DIR / "exports")).write_pdf()
+    assert pdf is not None  # write_pdf returns bytes when no target is given
+    return pdf
