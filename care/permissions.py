@@ -54,6 +54,8 @@ PERMISSIONS: dict[str, Rule] = {
     "reminders": MEMBER,
     "audit": COORDINATOR,
     "plan show": MEMBER,
+    "meeting new": COORDINATOR,
+    "minutes": MEMBER,  # the team writes the minutes together; closing and reopening are recorded
     "plan goal": COORDINATOR,
     "plan subgoal": COORDINATOR,
     "plan action": COORDINATOR,
