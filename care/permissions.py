@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, Rule] = {
     "snooze": MEMBER,  # only for the caller's own lane: commands.handlers.reminding
     "reminders": MEMBER,
     "audit": COORDINATOR,
+    "export": MEMBER,  # gated by the consent that covers exports (care.consent.require_consent)
     "plan show": MEMBER,
     "meeting new": COORDINATOR,
     "minutes": MEMBER,  # the team writes the minutes together; closing and reopening are recorded

@@ -7,6 +7,7 @@ follow. The invitation carries the recommended participants and agenda word for 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -18,6 +19,8 @@ from commands.context import Context, Reply
 from commands.handlers.dates import date_arg, time_arg
 from commands.handlers.team import user_arg
 from commands.registry import CASE_ROOM, Arg, CommandError, command
+from exports.build import plan_document
+from exports.ics import to_ics
 from homeward.render import md_escape, notice_content
 from store import cases, outbox, plans
 
@@ -61,6 +64,8 @@ async def meeting_new(ctx: Context) -> Reply:
         event_id=ctx.event.event_id, meeting=key, start=start.isoformat(), minutes=int(duration.total_seconds() // 60),
     )
     await outbox.enqueue(ctx.db, ctx.room_id, "m.room.message", _invitation(ctx, view, key, minutes), ctx.now)
+    if wanted != EXTRA:
+        await _attach_calendar(ctx, case, key)
     return ctx.ok(ctx.t("meeting.planned", title=minutes.title, when=local_text(start, pathway), key=key), meeting=key, start=start.isoformat())
 
 
@@ -82,6 +87,20 @@ def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:  # noqa
     content["m.mentions"] = {"user_ids": people}
     content["homeward.meeting"] = {"id": key, "start": minutes.start.isoformat(), "minutes": int(minutes.duration.total_seconds() // 60)}
     return content
+
+
+async def _attach_calendar(ctx: Context, case, key: str) -> None:  # noqa: ANN001
+    """The iCalendar invitation (METHOD:REQUEST, the pathway's time zone) as a file in the room."""
+    case_row, view = await current_case(ctx)
+    held = {k: m for k in await plans.meeting_keys(ctx.db, case_row.id) if (m := await plans.load_minutes(ctx.db, case_row.id, k))}
+    document = plan_document(view, await plans.load_plan(ctx.db, case_row.id), [], held, ctx.now, case_row.opened_by)
+    data = to_ics(document)
+    await outbox.enqueue(
+        ctx.db, ctx.room_id, "m.room.message",
+        {"filename": f"{key}.ics", "mimetype": "text/calendar", "data_b64": base64.b64encode(data).decode("ascii"),
+         "body": f"{key}.ics", "info": {"mimetype": "text/calendar", "size": len(data)}, "homeward.calendar": key},
+        ctx.now, kind=outbox.FILE,
+    )
 
 
 # -- !minutes <meeting-id> <what> … ----------------------------------------------------------

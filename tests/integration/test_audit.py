@@ -22,13 +22,18 @@ async def audit_file(member: Member, room: str, earlier: set[str]) -> Seen:
     )
 
 
-async def read_csv(member: Member, event: Seen) -> tuple[bytes, list[dict[str, str]]]:
-    """Download the attachment and decrypt it with the keys from the (end-to-end encrypted) event."""
+async def read_file(member: Member, event: Seen) -> bytes:
+    """Download an attachment and decrypt it with the keys from the (end-to-end encrypted) event."""
     file = event.content["file"]
     response = await member.client.download(file["url"])
     assert isinstance(response, MemoryDownloadResponse), response
     plain = decrypt_attachment(response.body, file["key"]["k"], file["hashes"]["sha256"], file["iv"])
-    assert b"case.opened" not in response.body  # the media repository holds only ciphertext
+    assert plain != response.body  # the media repository holds only ciphertext
+    return plain
+
+
+async def read_csv(member: Member, event: Seen) -> tuple[bytes, list[dict[str, str]]]:
+    plain = await read_file(member, event)
     return plain, list(csv.DictReader(io.StringIO(plain.decode("utf-8-sig"))))
 
 

@@ -37,3 +37,23 @@ async def test_planning_meeting_1_from_invitation_to_closed_minutes(make_bot, ma
     ok(await ingrid.command(room, "!minutes meeting1 reopen Feil i vedtaket"))
     ok(await kari.command(room, "!minutes meeting1 note Rettet"))
     refused(await kari.command(room, "!meeting new meeting_before_discharge 2027-01-10 10:00"), "koordinator")
+
+
+async def test_the_invitation_carries_an_icalendar_file_in_the_pathways_time_zone(make_bot, make_member):
+    import icalendar
+
+    from tests.integration.test_audit import read_file
+
+    bot = await make_bot()
+    ingrid = await make_member("ingrid")
+    room, _ = await open_case(ingrid, bot, "orebro", "Sjostjerne")
+    ok(await ingrid.command(room, f"!role {ingrid.user_id} oppenvard coordinator"))
+
+    ok(await ingrid.command(room, "!meeting new sip_meeting 2026-12-03 10:00"))
+    attachment = await ingrid.wait_for(lambda s: s.room_id == room and s.content.get("homeward.calendar") == "sip_meeting")
+    calendar = icalendar.Calendar.from_ical(await read_file(ingrid, attachment))
+
+    assert str(calendar["METHOD"]) == "REQUEST"
+    event = next(c for c in calendar.walk("VEVENT") if "SIP" in str(c["SUMMARY"]))
+    start = event["DTSTART"].dt
+    assert str(start.tzinfo) == "Europe/Stockholm" and (start.hour, start.minute) == (10, 0)

@@ -13,8 +13,8 @@ GUARDIAN_LANES = {"foresatt", "barn"}
 
 # Who may run what, written out here rather than read from care/permissions.py.
 EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "send", "reminders", "consents", "remind", "snooze",
-                "plan show"}
-COORDINATORS = {"plan goal", "plan subgoal", "plan action", "plan responsible", "plan followup", "plan remove",
+                "plan show", "export", "minutes"}
+COORDINATORS = {"meeting new", "plan goal", "plan subgoal", "plan action", "plan responsible", "plan followup", "plan remove",
                 "plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask"}
 GUARDIANS = {"consent yes", "consent no", "consent revoke"}
 NOWHERE_HERE = {"case new"}  # only outside care rooms
@@ -32,6 +32,8 @@ SAMPLES = {
     "plan show": "!plan show", "plan goal": "!plan goal Trygg hjemkomst", "plan subgoal": "!plan subgoal 1 Utstyr på plass",
     "plan action": "!plan action 1 kommunen Skaffe utstyr", "plan responsible": "!plan responsible kommunen",
     "plan followup": "!plan followup 2027-02-01", "plan remove": "!plan remove g1 test",
+    "export": "!export plan md", "meeting new": "!meeting new meeting1 2027-01-05 10:00",
+    "minutes": "!minutes meeting1 note Probe",
 }
 SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
 

@@ -1,0 +1,121 @@
+"""From the case as the care logic holds it to the snapshot the exports render.
+
+Pure: the caller loads the case view, the plan, the consent answers and the minutes; this
+module only translates (lane ids to their names, states, the pathway's own words).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from care.case import CaseView, due_at, item_state
+from care.consent import Answer, consent_state
+from care.minutes import Minutes
+from care.plan import CarePlan
+from exports.document import (
+    Action,
+    ConsentAnswer,
+    ConsentLine,
+    Goal,
+    ItemLine,
+    MeetingLine,
+    MinutesAction,
+    MinutesDocument,
+    Participant,
+    PlanDocument,
+    SubGoal,
+    TopicAnswer,
+)
+
+
+def _owner(view: CaseView, owner: str) -> str:
+    return owner if owner.startswith("@") else view.pathway.lane(owner).name
+
+
+def plan_document(
+    view: CaseView, plan: CarePlan, answers: list[Answer], minutes: dict[str, Minutes], now: datetime, opened_by: str
+) -> PlanDocument:
+    pathway = view.pathway
+    calendar = view.calendar()
+    terms = {key: getattr(pathway.plan, key) for key in ("goal", "subgoal", "action", "responsible", "followup", "coordinator")}
+    terms["period"] = pathway.plan.period or terms["followup"]
+    meetings = []
+    for meeting in pathway.meetings:
+        held = minutes.get(meeting.id)
+        meetings.append(MeetingLine(
+            id=meeting.id, title=meeting.title, start=held.start if held else None,
+            duration_minutes=int(held.duration.total_seconds() // 60) if held else 60,
+            participants=tuple(meeting.participants), topics=tuple(meeting.topic_lines()),
+        ))
+    return PlanDocument(
+        case_label=view.label,
+        pathway_id=pathway.id,
+        pathway_title=pathway.title,
+        language=pathway.language,
+        timezone=pathway.timezone,
+        country=pathway.country,
+        plan_name=pathway.plan.name,
+        terms=terms,
+        version=plan.version,
+        changed_at=plan.changed_at or now,
+        changed_by=plan.changed_by or opened_by,
+        generated_at=now,
+        goals=tuple(
+            Goal(
+                ref=goal.ref, text=goal.text,
+                subgoals=tuple(SubGoal(s.ref, s.text) for s in goal.subgoals),
+                actions=tuple(Action(a.ref, _owner(view, a.owner), a.text, a.start, a.end) for a in goal.actions),
+            )
+            for goal in plan.goals
+        ),
+        responsible=pathway.lane(plan.responsible).name if plan.responsible else None,
+        followup=plan.followup,
+        participants=tuple(
+            Participant(m.user_id, pathway.lane(m.lane).name if m.lane else "—", m.coordinator)
+            for m in sorted(view.members.values(), key=lambda m: m.user_id)
+        ),
+        consents=tuple(
+            ConsentLine(
+                c.id, c.title, consent_state(view, c, answers),
+                tuple(ConsentAnswer(a.user_id, a.answer, a.at) for a in answers if a.consent_id == c.id),
+            )
+            for c in pathway.consents
+        ),
+        items=tuple(
+            ItemLine(
+                id=item.id, phase=phase.title, kind=item.kind, title=item.title,
+                lane=pathway.lane((item.lane if item.kind == "task" else item.sender) or "").name,
+                state=item_state(view, item, now, calendar), due=due_at(view, item, calendar),
+            )
+            for phase, item in pathway.items()
+        ),
+        meetings=tuple(meetings),
+    )
+
+
+def minutes_document(view: CaseView, minutes: Minutes, now: datetime) -> MinutesDocument:
+    pathway = view.pathway
+
+    def who(user: str) -> str:
+        member = view.members.get(user)
+        return f"{user} — {pathway.lane(member.lane).name}" if member and member.lane else user
+
+    return MinutesDocument(
+        case_label=view.label,
+        pathway_title=pathway.title,
+        language=pathway.language,
+        timezone=pathway.timezone,
+        title=minutes.title,
+        start=minutes.start,
+        duration_minutes=int(minutes.duration.total_seconds() // 60),
+        present=tuple(who(u) for u in minutes.present),
+        notes=tuple(n.text for n in minutes.notes),
+        decisions=tuple(d.text for d in minutes.decisions),
+        actions=tuple(MinutesAction(_owner(view, a.owner), a.due, a.text) for a in minutes.actions),
+        topic_answers=tuple(TopicAnswer(a.n, a.topic, a.text) for a in minutes.answers),
+        closed=minutes.closed,
+        version=minutes.version,
+        changed_at=minutes.changed_at,
+        changed_by=minutes.changed_by,
+        generated_at=now,
+    )
