@@ -100,7 +100,7 @@ class ReminderScheduler:
                 return
             pathway = self.services.pathways[case.pathway_id]
             view = await cases.load_view(db, case, pathway)
-            item = pathway.item(row.item_id)
+            item = view.item(row.item_id)
             if not missing_lanes(view, item):
                 await rows.cancel(db, row.id)
                 return

@@ -48,6 +48,15 @@ class ItemRecord:
     acks: list[Ack] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ExtraTask:
+    """A task the team added (an action from the minutes): a task like the pathway's, with a fixed due time."""
+
+    item: Item
+    phase_id: str
+    due: datetime | None
+
+
 @dataclass
 class CaseView:
     """Everything the care logic needs about one case, loaded in one go."""
@@ -58,6 +67,24 @@ class CaseView:
     dates: dict[str, date | datetime]
     members: dict[str, Membership]
     records: dict[str, ItemRecord]
+    extra: dict[str, ExtraTask] = field(default_factory=dict)
+
+    def items(self) -> list[tuple[Phase, Item]]:
+        """The pathway's items and the team's added tasks, phase by phase."""
+        found = []
+        for phase in self.pathway.phases:
+            found.extend((phase, item) for item in phase.items)
+            found.extend((phase, extra.item) for extra in self.extra.values() if extra.phase_id == phase.id)
+        return found
+
+    def item(self, item_id: str) -> Item:
+        if item_id in self.extra:
+            return self.extra[item_id].item
+        return self.pathway.item(item_id)
+
+    def phase_items(self) -> list[Item]:
+        """The items of the current phase, added tasks included."""
+        return [item for phase, item in self.items() if phase.id == self.phase_id]
 
     def record(self, item_id: str) -> ItemRecord:
         """What happened to an item so far (an empty record if nothing has); never changes the view."""
@@ -101,7 +128,7 @@ def done_at(view: CaseView, item: Item) -> datetime | None:
 
 def completed_at(view: CaseView, item_id: str) -> datetime | None:
     """The anchor for rules "relative to another item": a notice counts from its sending."""
-    item = view.pathway.item(item_id)
+    item = view.item(item_id)
     if item.kind == "notice":
         return view.record(item_id).sent_at
     return done_at(view, item)
@@ -109,6 +136,8 @@ def completed_at(view: CaseView, item_id: str) -> datetime | None:
 
 def due_at(view: CaseView, item: Item, calendar: WorkingCalendar | None = None) -> datetime | None:
     """When the item is due, or None while its anchor (a date, another item) is unknown."""
+    if item.id in view.extra:
+        return view.extra[item.id].due
     calendar = calendar or view.calendar()
     record = view.record(item.id)
     if item.kind == "notice" and record.sent_at is not None:
@@ -198,7 +227,7 @@ def decide_send(view: CaseView, item: Item, user_id: str) -> bool:
 
 def phase_blockers(view: CaseView) -> list[Item]:
     """Mandatory items of the current phase that are not done: they hold the phase."""
-    return [i for i in view.phase.items if i.mandatory and missing_lanes(view, i)]
+    return [i for i in view.phase_items() if i.mandatory and missing_lanes(view, i)]
 
 
 def next_phase(view: CaseView) -> Phase | None:
@@ -210,10 +239,10 @@ def next_phase(view: CaseView) -> Phase | None:
 def find_item(view: CaseView, text: str) -> Item:
     """The item with this id (case-insensitive), or a Refusal listing near matches."""
     wanted = text.strip().lower()
-    for _, item in view.pathway.items():
+    for _, item in view.items():
         if item.id == wanted:
             return item
-    near = [i.id for _, i in view.pathway.items() if wanted[:4] and i.id.startswith(wanted[:4])]
+    near = [i.id for _, i in view.items() if wanted[:4] and i.id.startswith(wanted[:4])]
     raise Refusal("care.unknown_item", item=text, near=", ".join(near[:5]) or "—")
 
 

@@ -52,7 +52,7 @@ def desired_reminders(
     """
     calendar = view.calendar()
     wanted: list[Wanted] = []
-    for _, item in view.pathway.items():
+    for _, item in view.items():
         if not missing_lanes(view, item):
             continue
         due = due_at(view, item, calendar)

@@ -83,7 +83,7 @@ def checklist_markdown(ctx: Context, view: CaseView) -> str:
     calendar = view.calendar()
     lanes: dict[str, dict[str, Any]] = {}
     lines = []
-    for item in view.phase.items:
+    for item in view.phase_items():
         line = item_line(ctx, view, item, calendar)
         lines.append(line)
         lanes.setdefault(line.lane_name, {"name": line.lane_name, "lines": []})["lines"].append(line)
@@ -98,7 +98,7 @@ def case_json(ctx: Context, view: CaseView, phase_id: str) -> dict[str, Any]:
     """The machine-readable case for `homeward.case`."""
     calendar = view.calendar()
     items = []
-    for phase, item in view.pathway.items():
+    for phase, item in view.items():
         due = due_at(view, item, calendar)
         items.append({
             "id": item.id,

@@ -87,7 +87,7 @@ def plan_document(
                 lane=pathway.lane((item.lane if item.kind == "task" else item.sender) or "").name,
                 state=item_state(view, item, now, calendar), due=due_at(view, item, calendar),
             )
-            for phase, item in pathway.items()
+            for phase, item in view.items()
         ),
         meetings=tuple(meetings),
     )

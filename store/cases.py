@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 import aiosqlite
 
-from care.case import Ack, CaseView, ItemRecord, Membership
-from care.pathway import Pathway
+from care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from care.pathway import Item, Pathway
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,26 @@ async def load_view(db: aiosqlite.Connection, case: CaseRow, pathway: Pathway) -
             records.setdefault(row["item_id"], ItemRecord()).acks.append(
                 Ack(row["lane_id"], row["user_id"], datetime.fromisoformat(row["at"]), bool(row["on_behalf"]), row["note"])
             )
-    return CaseView(pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records)
+    extra: dict[str, ExtraTask] = {}
+    async with db.execute("SELECT * FROM extra_tasks WHERE case_id = ? ORDER BY created_at", (case.id,)) as cur:
+        for row in await cur.fetchall():
+            item = Item(id=row["item_id"], kind="task", title=row["title"][:120], text=row["title"], mandatory=False, lane=row["lane_id"])
+            due = datetime.fromisoformat(row["due"]) if row["due"] else None
+            extra[row["item_id"]] = ExtraTask(item, row["phase_id"], due)
+    return CaseView(
+        pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records, extra=extra
+    )
+
+
+async def add_extra_task(
+    db: aiosqlite.Connection, case_id: int, item_id: str, phase_id: str, lane: str, title: str,
+    due: datetime | None, source: str, now: datetime,
+) -> None:
+    """A task the team added (e.g. an action from the minutes), tracked like the pathway's own."""
+    await db.execute(
+        "INSERT INTO extra_tasks (case_id, item_id, phase_id, lane_id, title, due, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (case_id, item_id, phase_id, lane, title, due.astimezone(timezone.utc).isoformat() if due else None, source, now.isoformat()),
+    )
 
 
 async def audit(

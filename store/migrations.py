@@ -190,4 +190,18 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER minutes_changes_no_update BEFORE UPDATE ON minutes_changes BEGIN SELECT RAISE(ABORT, 'minutes history is append-only'); END;
     CREATE TRIGGER minutes_changes_no_delete BEFORE DELETE ON minutes_changes BEGIN SELECT RAISE(ABORT, 'minutes history is append-only'); END;
     """,
+    # 6: tasks the team adds (actions from the minutes), alongside the pathway's own items.
+    """
+    CREATE TABLE extra_tasks (
+        case_id     INTEGER NOT NULL REFERENCES cases (id),
+        item_id     TEXT NOT NULL,
+        phase_id    TEXT NOT NULL,
+        lane_id     TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        due         TEXT,                    -- UTC, or NULL
+        source      TEXT NOT NULL,           -- e.g. minutes:meeting1:a1
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (case_id, item_id)
+    );
+    """,
 ]

@@ -59,11 +59,11 @@ async def reconcile(db: aiosqlite.Connection, case_id: int, view: CaseView, want
     out late, once.
     """
     calendar = view.calendar()
-    current_due = {item.id: due_at(view, item, calendar) for _, item in view.pathway.items()}
+    current_due = {item.id: due_at(view, item, calendar) for _, item in view.items()}
     async with db.execute("SELECT * FROM reminders WHERE case_id = ? AND status = 'planned'", (case_id,)) as cur:
         planned = [_row(r) for r in await cur.fetchall()]
     wanted_keys = {(w.item_id, w.kind, w.sequence, w.due) for w in wanted}
-    open_items = {item.id for _, item in view.pathway.items() if missing_lanes(view, item)}
+    open_items = {item.id for _, item in view.items() if missing_lanes(view, item)}
     have: set[tuple[str, str, int, datetime | None]] = set()
     for row in planned:
         key = (row.item_id, row.kind, row.sequence, row.due)

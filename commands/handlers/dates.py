@@ -64,7 +64,7 @@ async def plan(ctx: Context) -> Reply:
         proposal = calendar.next_working_day(day)
         raise CommandError("plan.not_working_day", label=named.label, day=day.isoformat(), why=why, proposal=proposal.isoformat(), name=named.id)
     value: date | datetime = calendar.local(day, clock) if clock else day
-    before = {item.id: due_at(view, item, calendar) for _, item in pathway.items() if missing_lanes(view, item)}
+    before = {item.id: due_at(view, item, calendar) for _, item in view.items() if missing_lanes(view, item)}
     previous = view.dates.get(named.id)
     await cases.put_date(ctx.db, case.id, named.id, value, ctx.sender, ctx.now)
     await cases.audit(
@@ -74,7 +74,7 @@ async def plan(ctx: Context) -> Reply:
     )
     view.dates[named.id] = value
     renewed = []
-    for _, item in pathway.items():
+    for _, item in view.items():
         if previous is not None and item.due and named.id in item.due.renew_on and view.record(item.id).sent_at:
             await cases.renew(ctx.db, case.id, item.id)
             await cases.audit(
@@ -85,9 +85,9 @@ async def plan(ctx: Context) -> Reply:
             renewed.append(f"`{item.id}` {md_escape(item.title)}")
     moved = []
     for item_id, old in before.items():
-        new = due_at(view, pathway.item(item_id), calendar)
+        new = due_at(view, view.item(item_id), calendar)
         if new != old:
-            moved.append(f"- `{item_id}` {md_escape(pathway.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**")
+            moved.append(f"- `{item_id}` {md_escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**")
     await refresh_checklist(ctx, case)
     text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:

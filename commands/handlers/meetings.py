@@ -14,7 +14,8 @@ from datetime import timedelta
 from care import minutes as care_minutes
 from care.deadlines import parse_duration
 from care.minutes import EXTRA, Minutes, MinutesChange
-from commands.care_room import current_case, local_text, mention
+from care.deadlines import END_OF_WORKING_DAY
+from commands.care_room import current_case, local_text, mention, refresh_checklist
 from commands.context import Context, Reply
 from commands.handlers.dates import date_arg, time_arg
 from commands.handlers.team import user_arg
@@ -103,6 +104,24 @@ async def _attach_calendar(ctx: Context, case, key: str) -> None:  # noqa: ANN00
     )
 
 
+async def _action_becomes_task(ctx: Context, case, view, key: str, minutes: Minutes) -> None:  # noqa: ANN001
+    """An action of the minutes is a task of the case: its owner's lane, due at the end of its day."""
+    action = minutes.actions[-1]
+    if action.owner.startswith("@"):
+        member = view.members.get(action.owner)
+        lane = member.lane if member and member.lane else None
+        if lane is None:
+            raise CommandError("minutes.owner_without_lane", user=action.owner)
+    else:
+        lane = action.owner
+    due = view.calendar().local(action.due, END_OF_WORKING_DAY) if action.due else None
+    item_id = f"{key}-{action.ref}".replace("_", "-")
+    await cases.add_extra_task(ctx.db, case.id, item_id, view.phase_id, lane, action.text, due, f"minutes:{key}:{action.ref}", ctx.now)
+    if action.owner.startswith("@"):
+        await cases.assign(ctx.db, case.id, item_id, action.owner)
+    await refresh_checklist(ctx, case)
+
+
 # -- !minutes <meeting-id> <what> … ----------------------------------------------------------
 
 Step = Callable[[Context, Minutes, str], Awaitable[MinutesChange]]
@@ -168,6 +187,8 @@ async def minutes_cmd(ctx: Context) -> Reply:
         raise CommandError("minutes.no_meeting", meeting=key)
     change = await step(ctx, current, ctx.args["text"] or "")
     await plans.add_minutes_change(ctx.db, case.id, key, change, ctx.event.event_id)
+    if change.kind == "action":
+        await _action_becomes_task(ctx, case, view, key, care_minutes.apply_minutes(current, change))
     await cases.audit(
         ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="minutes.changed", now=ctx.now, case_id=case.id,
         event_id=ctx.event.event_id, meeting=key, version=change.version, kind=change.kind,

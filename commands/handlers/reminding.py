@@ -61,7 +61,7 @@ async def reminders(ctx: Context) -> Reply:
     case, view = await current_case(ctx)
     planned = await rows.planned_for_case(ctx.db, case.id)
     lines = [
-        f"- {local_text(r.fire_at, view.pathway)} · `{r.item_id}` {md_escape(view.pathway.item(r.item_id).title)} · "
+        f"- {local_text(r.fire_at, view.pathway)} · `{r.item_id}` {md_escape(view.item(r.item_id).title)} · "
         + ctx.t(f"reminders.kind_{r.kind}")
         for r in planned
     ]
