@@ -70,7 +70,7 @@ async def _answer_parse_error(event: IncomingCommand, exc: ParseError, store: St
         info = await room_info(db, event.room_id)
         language = info[1] if info else services.config.language
         text = services.catalog.t(language, exc.key, **exc.values)
-        reply = Reply("⚠️ " + text, ok=False)
+        reply = Reply("⚠️ " + text, ok=False, extra={"reason": exc.key})
         await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id), now)
     log.info("room=%s event=%s command=%s outcome=parse-error", event.room_id, event.event_id, exc.name)
     services.wake_outbox()
@@ -112,7 +112,7 @@ async def _run(event: IncomingCommand, line: CommandLine, language: str, db: Any
     except Exception:
         await db.execute("ROLLBACK TO command")
         log.exception("room=%s event=%s command=%s outcome=internal-error", event.room_id, event.event_id, command.name)
-        reply = Reply("⚠️ " + ctx.t("error.internal"), ok=False)
+        reply = Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": "error.internal"})
     await db.execute("RELEASE command")
     return command, reply
 
