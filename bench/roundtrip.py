@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nio import AsyncClient, AsyncClientConfig, MatrixRoom, RoomMessageText  # noqa: E402
+from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, MatrixRoom, RoomMessageText  # noqa: E402
 
 from homeward.config import Config  # noqa: E402
 from homeward.devserver import LocalSynapse  # noqa: E402
@@ -35,8 +35,9 @@ PASSWORD = "bench-password"
 class EchoBot:
     """The floor: the least a bot can do for a command in an encrypted room."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self.client = client
+    def __init__(self, homeserver: str, user_id: str, store: Path) -> None:
+        store.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(homeserver, user_id, store_path=str(store), config=AsyncClientConfig(encryption_enabled=True))
         self.task: asyncio.Task[None] | None = None
 
     async def on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
@@ -45,17 +46,15 @@ class EchoBot:
         content = {"msgtype": "m.notice", "body": "pong", "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}}}
         await self.client.room_send(room.room_id, "m.room.message", content, ignore_unverified_devices=True)
 
-    async def start(self, homeserver: str, user_id: str, store: Path) -> None:
-        store.mkdir(parents=True, exist_ok=True)
-        self.client = AsyncClient(homeserver, user_id, store_path=str(store), config=AsyncClientConfig(encryption_enabled=True))
+    async def start(self) -> None:
         await self.client.login(PASSWORD)
         await self.client.keys_upload()
         await self.client.sync(timeout=0, full_state=True)
         self.client.add_event_callback(self.on_message, RoomMessageText)
-        self.client.add_event_callback(self.on_invite, __import__("nio").InviteMemberEvent)
+        self.client.add_event_callback(self.on_invite, InviteMemberEvent)
         self.task = asyncio.create_task(self.client.sync_forever(timeout=30_000))
 
-    async def on_invite(self, room: MatrixRoom, event) -> None:  # noqa: ANN001
+    async def on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         await self.client.join(room.room_id)
 
 
@@ -82,8 +81,8 @@ async def main(runs: int) -> None:
         echo_id = await server.register("echo", PASSWORD)
         bot_id = await server.register("homeward", PASSWORD)
         client_id = await server.register("nurse", PASSWORD)
-        echo = EchoBot(None)  # type: ignore[arg-type]
-        await echo.start(server.url, echo_id, base / "echo")
+        echo = EchoBot(server.url, echo_id, base / "echo")
+        await echo.start()
         bot = BotRunner(Config.model_validate({
             "homeserver": server.url, "user_id": bot_id, "password": PASSWORD, "data_dir": base / "bot",
             "allowed_inviters": ["*:localhost"], "language": "en",

@@ -59,7 +59,6 @@ class HomewardBot:
         self.catalog = Catalog()
         self.store: Store | None = None
         self.client: AsyncClient | None = None
-        self.crypto_lock = asyncio.Lock()
         self.ready = asyncio.Event()  # set once the first sync after start was handled
         self._tasks: list[asyncio.Task[None]] = []
         self.failed: str | None = None  # the loop that stopped the bot, if one did

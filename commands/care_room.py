@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 from care.calendar import WorkingCalendar
 from care.case import CaseView, due_at, item_state, missing_lanes
-from care.pathway import Item, Pathway, Phase
+from care.pathway import Item, Pathway
 from commands.context import Context
 from commands.registry import CommandError
-from homeward.render import Markdown, md_escape, notice_content
+from homeward.render import md_escape, notice_content
 from homeward.templates import render
 from store import cases, outbox
 from store.cases import CaseRow
@@ -147,10 +147,3 @@ async def refresh_checklist(ctx: Context, case: CaseRow) -> None:
         ctx.db, ctx.room_id, "m.room.message", content, ctx.now, supersede_key=f"checklist:{case.id}:{view.phase_id}"
     )
 
-
-def phase_title(pathway: Pathway, phase_id: str) -> str:
-    phase: Phase = pathway.phase(phase_id)
-    return phase.title
-
-
-__all__ = ["Markdown", "current_case", "local_text", "mention", "checklist_markdown", "case_json", "post_checklist", "refresh_checklist"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from care.case import Membership
-from care.permissions import PERMISSIONS, allowed, refusal_key
+from care.permissions import allowed, refusal_key
 from commands.registry import ANYWHERE, CASE_ROOM, DIRECT_ROOM, Command, CommandError
 from store.cases import case_for_room
 from store.state import room_info
@@ -69,5 +69,3 @@ class Policy:
         if not allowed(name, member, role):
             raise CommandError(refusal_key(name, member), name=shown or name)
 
-
-__all__ = ["PERMISSIONS", "Policy"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +62,21 @@ async def enqueue(
         (room_id, event_type, json.dumps(content, ensure_ascii=False), now.isoformat(), kind, supersede_key),
     )
     return int(cur.lastrowid)  # type: ignore[arg-type]
+
+
+async def enqueue_file(
+    db: aiosqlite.Connection, room_id: str, filename: str, mimetype: str, data: bytes, now: datetime, **extra: Any
+) -> int:
+    """Queue a file for the room (uploaded encrypted in an encrypted room); `extra` are homeward.* keys."""
+    content = {
+        "filename": filename,
+        "mimetype": mimetype,
+        "data_b64": base64.b64encode(data).decode("ascii"),
+        "body": filename,
+        "info": {"mimetype": mimetype, "size": len(data)},
+        **{f"homeward.{key}": value for key, value in extra.items()},
+    }
+    return await enqueue(db, room_id, "m.room.message", content, now, kind=FILE)
 
 
 async def pending(db: aiosqlite.Connection, limit: int = 50) -> list[OutboxRow]:

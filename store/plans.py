@@ -38,6 +38,16 @@ async def add_minutes_change(db: aiosqlite.Connection, case_id: int, meeting_key
     )
 
 
+async def all_minutes(db: aiosqlite.Connection, case_id: int) -> dict[str, Minutes]:
+    """The minutes of every meeting planned in the case, by meeting key."""
+    found = {}
+    for key in await meeting_keys(db, case_id):
+        minutes = await load_minutes(db, case_id, key)
+        if minutes is not None:
+            found[key] = minutes
+    return found
+
+
 async def meeting_keys(db: aiosqlite.Connection, case_id: int) -> list[str]:
     async with db.execute(
         "SELECT DISTINCT meeting_key FROM minutes_changes WHERE case_id = ? ORDER BY meeting_key", (case_id,)

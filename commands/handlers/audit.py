@@ -9,7 +9,6 @@ there when it was asked for.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 from collections.abc import Iterable
@@ -75,18 +74,7 @@ async def audit(ctx: Context) -> Reply:
     data = audit_csv(rows, zone)
     filename = f"audit-{case.label}-{ctx.now.astimezone(zone):%Y%m%d}.csv"
     span = {"from": since.isoformat() if since else None, "to": until.isoformat() if until else None}
-    await outbox.enqueue(
-        ctx.db, ctx.room_id, "m.room.message",
-        {
-            "filename": filename,
-            "mimetype": MIMETYPE,
-            "data_b64": base64.b64encode(data).decode("ascii"),
-            "body": filename,
-            "info": {"mimetype": MIMETYPE, "size": len(data)},
-            "homeward.audit": {**span, "rows": len(rows)},
-        },
-        ctx.now, kind=outbox.FILE,
-    )
+    await outbox.enqueue_file(ctx.db, ctx.room_id, filename, MIMETYPE, data, ctx.now, audit={**span, "rows": len(rows)})
     member = view.members.get(ctx.sender)
     await cases.audit(
         ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="audit.exported", now=ctx.now, case_id=case.id,

@@ -83,18 +83,18 @@ async def plan(ctx: Context) -> Reply:
             )
             view.records.pop(item.id, None)
             renewed.append(f"`{item.id}` {md_escape(item.title)}")
-    moved = []
+    moved: dict[str, str] = {}
     for item_id, old in before.items():
         new = due_at(view, view.item(item_id), calendar)
         if new != old:
-            moved.append(f"- `{item_id}` {md_escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**")
+            moved[item_id] = f"- `{item_id}` {md_escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
     await refresh_checklist(ctx, case)
     text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:
-        text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved)
+        text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved.values())
     if renewed:
         text += "\n\n" + ctx.t("plan.renewed", items=Markdown(", ".join(renewed)))
-    return ctx.ok(text, dates=_dates_json(view), moved=[m.split("`")[1] for m in moved])
+    return ctx.ok(text, dates=_dates_json(view), moved=list(moved))
 
 
 def _listing(ctx: Context, view) -> str:  # noqa: ANN001

@@ -6,7 +6,6 @@ exports is missing or withdrawn. Every export is an audited read.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable
@@ -63,20 +62,14 @@ async def export(ctx: Context) -> Reply:
         version = held.version
     else:
         plan = await plans.load_plan(ctx.db, case.id)
-        held_minutes = {key: m for key in await plans.meeting_keys(ctx.db, case.id) if (m := await plans.load_minutes(ctx.db, case.id, key))}
-        document = plan_document(view, plan, answers, held_minutes, ctx.now, case.opened_by)
+        document = plan_document(view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
         version = plan.version
     suffix, mimetype, renderer = FORMATS[fmt]
     data = renderer(document)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{what}{'-' + meeting if meeting else ''}-{case.label}-v{version}.{suffix}"
     info = {"what": what if meeting is None else f"minutes {meeting}", "format": fmt, "version": version, "sha256": digest}
-    await outbox.enqueue(
-        ctx.db, ctx.room_id, "m.room.message",
-        {"filename": name, "mimetype": mimetype, "data_b64": base64.b64encode(data).decode("ascii"), "body": name,
-         "info": {"mimetype": mimetype, "size": len(data)}, "homeward.export": info},
-        ctx.now, kind=outbox.FILE,
-    )
+    await outbox.enqueue_file(ctx.db, ctx.room_id, name, mimetype, data, ctx.now, export=info)
     await cases.audit(
         ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="export.made", now=ctx.now, case_id=case.id,
         event_id=ctx.event.event_id, **info,

@@ -7,7 +7,6 @@ follow. The invitation carries the recommended participants and agenda word for 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -24,6 +23,7 @@ from exports.build import plan_document
 from exports.ics import to_ics
 from homeward.render import md_escape, notice_content
 from store import cases, outbox, plans
+from store.cases import CaseRow
 
 DEFAULT_DURATION = timedelta(minutes=60)
 
@@ -90,18 +90,12 @@ def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:  # noqa
     return content
 
 
-async def _attach_calendar(ctx: Context, case, key: str) -> None:  # noqa: ANN001
+async def _attach_calendar(ctx: Context, case: CaseRow, key: str) -> None:
     """The iCalendar invitation (METHOD:REQUEST, the pathway's time zone) as a file in the room."""
-    case_row, view = await current_case(ctx)
-    held = {k: m for k in await plans.meeting_keys(ctx.db, case_row.id) if (m := await plans.load_minutes(ctx.db, case_row.id, k))}
-    document = plan_document(view, await plans.load_plan(ctx.db, case_row.id), [], held, ctx.now, case_row.opened_by)
-    data = to_ics(document)
-    await outbox.enqueue(
-        ctx.db, ctx.room_id, "m.room.message",
-        {"filename": f"{key}.ics", "mimetype": "text/calendar", "data_b64": base64.b64encode(data).decode("ascii"),
-         "body": f"{key}.ics", "info": {"mimetype": "text/calendar", "size": len(data)}, "homeward.calendar": key},
-        ctx.now, kind=outbox.FILE,
-    )
+    view = await cases.load_view(ctx.db, case, ctx.services.pathways[case.pathway_id])
+    plan = await plans.load_plan(ctx.db, case.id)
+    document = plan_document(view, plan, [], await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
+    await outbox.enqueue_file(ctx.db, ctx.room_id, f"{key}.ics", "text/calendar", to_ics(document), ctx.now, calendar=key)
 
 
 async def _action_becomes_task(ctx: Context, case, view, key: str, minutes: Minutes) -> None:  # noqa: ANN001
