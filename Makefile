@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
+# The Element compatibility test's Node modules (matrix-js-sdk), pinned by the lockfile.
+NODE_STAMP := tests/element/node_modules/.stamp
 PORT   ?= 8008
 
 .PHONY: run test install bench clean-dev
@@ -14,12 +16,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Without npm the Element test skips (no node) and the rest of the suite still runs.
+$(NODE_STAMP): tests/element/package.json tests/element/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/element --no-audit --no-fund && touch $(NODE_STAMP); \
+	else \
+		echo "npm not found: the Element compatibility test will be skipped"; \
+	fi
+
 ## make run: local Synapse on 127.0.0.1:$(PORT) under .dev/, demo accounts, and the bot
 run: $(STAMP)
 	$(VENV)/bin/homeward dev --dir .dev --port $(PORT)
 
 ## make test: the whole suite, unit and integration (starts its own Synapse)
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/python -m pytest
 
 ## make clean-dev: forget the local demo homeserver and bot state

@@ -1,0 +1,84 @@
+"""Element compatibility: the bot driven from matrix-js-sdk with its Rust crypto.
+
+Element is built on matrix-js-sdk; tests/element/driver.mjs plays an Element user in Node
+(`make test` installs its pinned modules). Everything else in the suite talks through
+matrix-nio, so this is the one place where another crypto implementation reads the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.integration.care import ok, open_case
+
+ELEMENT_DIR = Path(__file__).resolve().parents[1] / "element"
+DRIVER = ELEMENT_DIR / "driver.mjs"
+DRIVER_TIMEOUT = 50.0
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the Element (matrix-js-sdk) test needs Node 20+")
+
+
+def require_node_modules() -> None:
+    """Node is there (else the module is skipped); its modules must be too: `make test` installs them."""
+    if not (ELEMENT_DIR / "node_modules" / "matrix-js-sdk").is_dir():
+        pytest.fail("tests/element/node_modules is missing: run `make test` (it runs `npm ci` in tests/element)")
+
+
+async def run_driver(homeserver: str, user_id: str, password: str, room_id: str, ack_item: str) -> dict:
+    """Run the Node driver; its one stdout line is what the Element user saw, as JSON."""
+    process = await asyncio.create_subprocess_exec(
+        shutil.which("node") or "node", str(DRIVER), homeserver, user_id, room_id, ack_item,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "ELEMENT_PASSWORD": password}, cwd=ELEMENT_DIR,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), DRIVER_TIMEOUT)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"the Element driver did not finish within {DRIVER_TIMEOUT} s")
+    lines = out.decode(errors="replace").strip().splitlines()
+    try:
+        result = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        result = {"stdout": lines[-5:]}
+    if process.returncode != 0 or not result.get("ok"):
+        log = "\n".join(err.decode(errors="replace").splitlines()[-40:])
+        pytest.fail(f"Element driver failed (exit {process.returncode}): {json.dumps(result, indent=1)[:4000]}\n--- stderr (tail) ---\n{log}")
+    print(json.dumps(result, ensure_ascii=False))  # shown with -s, or when the test fails
+    return result
+
+
+async def test_an_element_user_reads_the_bots_encrypted_answers_and_checklist_edit(synapse, make_bot, make_member, new_user):
+    require_node_modules()
+    bot = await make_bot()
+    anna = await make_member("anna")
+    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+    element_user, password = await new_user(prefix="element")
+    # Like bring_in, but the Element user accepts the invite from its own client.
+    ok(await anna.command(room, f"!invite {element_user} slutenvard"))
+    await anna.wait_for_membership(room, element_user, "invite")
+
+    seen = await run_driver(synapse.url, element_user, password, room, "konsultation")
+
+    assert seen["own_command_wire_type"] == "m.room.encrypted"
+    for answer in (seen["status"], seen["ack"], seen["edit"]):
+        assert answer["sender"] == bot.user_id
+        assert answer["wire_type"] == "m.room.encrypted" and answer["decrypted"], answer
+    status, ack, edit = (seen[k]["content"] for k in ("status", "ack", "edit"))
+    assert status["msgtype"] == "m.notice" and status["homeward.status"] == "ok"
+    assert status["format"] == "org.matrix.custom.html"  # what Element renders
+    assert status["homeward.case"]["pathway"] == "orebro"
+    assert ack["homeward.status"] == "ok" and ack["homeward.item"] == "konsultation"
+    assert ack["homeward.lane"] == "slutenvard"
+    new_checklist = edit["m.new_content"]
+    assert new_checklist["homeward.checklist"] == "identifiering"
+    assert "☑ `konsultation`" in new_checklist["body"] and element_user in new_checklist["body"]
+    # Nothing the bot sent after the Element user joined was unreadable to it.
+    assert [e for e in seen["undecryptable"] if e["after_join"]] == []
