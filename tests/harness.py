@@ -64,7 +64,8 @@ class Member:
             homeserver,
             user_id,
             store_path=str(store_dir),
-            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
+            # Retry a send or sync every 2 s at most while the homeserver is away, as Element does.
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False, max_timeout_retry_wait_time=2),
         )
         response = await client.login(password, device_name="test-device")
         assert getattr(response, "access_token", None), response
@@ -163,11 +164,7 @@ class Member:
         return await self.send_event(room_id, "m.room.message", content)
 
     async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
-        try:
-            if self.client.should_query_keys:
-                await self.client.keys_query()
-        except LocalProtocolError:
-            pass
+        await self.know_devices(room_id)
         response = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
         assert isinstance(response, RoomSendResponse), response
         return response.event_id
@@ -188,6 +185,30 @@ class Member:
                     await asyncio.wait_for(self._changed.wait(), remaining)
                 except asyncio.TimeoutError:
                     pass
+
+    async def know_devices(self, room_id: str, timeout: float = 5.0) -> None:
+        """Know every joined member's devices before sending, as Element does.
+
+        nio shares a room key only with the devices it knows at that moment; when its own
+        sync loop is querying keys at the same time, `should_query_keys` is False and the
+        message goes out with no key for the newcomer, who can never read it. Ask again
+        until every joined member has a device (or the time is up).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            room = self.client.rooms.get(room_id)
+            joined = set(room.users) - set(room.invited_users) - {self.user_id} if room else set()
+            unknown = {u for u in joined if not list(self.client.device_store.active_user_devices(u))}
+            if not self.client.should_query_keys and not unknown:
+                return
+            self.client.olm.users_for_key_query.update(unknown)
+            try:
+                await self.client.keys_query()
+            except LocalProtocolError:  # the sync loop is querying right now
+                pass
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.05)
 
     def replies_to(self, event_id: str) -> list[Seen]:
         return [s for s in self.seen if reply_target(s) == event_id]

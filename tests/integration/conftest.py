@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -64,4 +65,9 @@ async def direct_room(member: Member, bot: BotRunner) -> str:
     """An encrypted direct chat between a member and the bot, with the bot joined."""
     room_id = await member.create_room(invite=[bot.user_id])
     await member.wait_for_membership(room_id, bot.user_id, "join")
+    for _ in range(100):  # and the member's own client has seen the join, so it shares the room key
+        room = member.client.rooms.get(room_id)
+        if room is not None and bot.user_id in room.users and bot.user_id not in room.invited_users:
+            break
+        await asyncio.sleep(0.05)
     return room_id
