@@ -32,6 +32,14 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/python -m pytest
 
+## make bench: every benchmark in bench/, one after the other; figures go in BENCHMARKS.md
+bench: $(STAMP)
+	$(VENV)/bin/python bench/roundtrip.py
+	$(VENV)/bin/python bench/burst.py
+	$(VENV)/bin/python bench/scale.py
+	$(VENV)/bin/python bench/reminders.py
+	$(VENV)/bin/python bench/exports.py
+
 ## make clean-dev: forget the local demo homeserver and bot state
 clean-dev:
 	rm -rf .dev
