@@ -11,12 +11,13 @@ import logging
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMessageText, UnknownBadEvent
+from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMemberEvent, RoomMessageText, UnknownBadEvent
 from nio.exceptions import EncryptionError
 
 import commands.handlers  # noqa: F401  (registers every command)
 from bot.events import command_from, is_ack_reaction
 from care.pathway import default_pathways_dir, load_pathways
+from commands.joins import member_joined
 from commands.context import IncomingCommand
 from bot.reminders import ReminderScheduler
 from bot.sender import OutboxSender
@@ -171,6 +172,8 @@ class HomewardBot:
                 await handle_command(incoming, self.store, self.services)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
+        elif isinstance(event, RoomMemberEvent) and event.membership == "join" and event.prev_membership != "join":
+            await member_joined(room_id, event.event_id, event.state_key, self.store, self.services)
         elif isinstance(event, (BadEvent, UnknownBadEvent)) and event.source.get("type") == "m.room.encrypted":
             await self._remember_undecrypted(room_id, event)  # malformed ciphertext: the sender is told too
         elif isinstance(event, (BadEvent, UnknownBadEvent)):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 from typing import Any
 
 from nio import (
@@ -47,6 +48,8 @@ from store.state import remember_room, room_info
 log = logging.getLogger(__name__)
 
 RETRY_S = 5.0
+# After an invite, how long later messages in the room wait for nio to see it (see _resolve).
+INVITE_SYNC_WAIT_S = 10.0
 # Errors after which a row can never be delivered (the bot left or was removed, a bad request).
 PERMANENT = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE", "M_UNKNOWN", "M_INVALID_PARAM"}
 MAX_ATTEMPTS = 50
@@ -74,6 +77,7 @@ class OutboxSender:
         self.encryption = encryption
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()  # set whenever the outbox is empty
+        self._invited: dict[str, dict[str, float]] = {}  # room -> user -> when we invited them (monotonic)
 
     def wake(self) -> None:
         self._wake.set()
@@ -155,11 +159,23 @@ class OutboxSender:
             if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
                 # Sent before they join, they could not decrypt it (nio shares the room key with joined devices).
                 raise _NotJoinedYet()
+            if must_encrypt and self._invite_not_synced(room_id, room.users):
+                # The history an invitee may read starts at the invite, but nio shares the room key
+                # only with members it knows: wait for the sync that brings the invite.
+                raise _Wait()
             if must_encrypt and len(room.users) < 2:
                 # A room just created: nio does not know the invited coordinator yet and would
                 # encrypt the first messages for the bot alone. Wait for the sync that brings the invite.
                 raise _Wait()
         return room_id, content
+
+    def _invite_not_synced(self, room_id: str, known: dict[str, Any]) -> bool:
+        """Whether someone we invited in this room is not yet a member to nio (for a while at most)."""
+        invited = self._invited.get(room_id, {})
+        for user, since in list(invited.items()):
+            if user in known or time.monotonic() - since > INVITE_SYNC_WAIT_S:
+                del invited[user]
+        return bool(invited)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -191,6 +207,8 @@ class OutboxSender:
                 if row.kind == outbox.CREATE_ROOM:
                     await bind_room(db, row.id, result)
                     await remember_room(db, result, "case", content.get("homeward.language", "en"), self.clock.now())
+            if row.kind == outbox.INVITE:
+                self._invited.setdefault(room_id, {})[content["user_id"]] = time.monotonic()
             log.info("room=%s outbox=%d %s done", room_id if row.kind != outbox.CREATE_ROOM else result, row.id, row.kind)
             return True
         code = getattr(response, "status_code", None) or "unknown"

@@ -82,3 +82,24 @@ async def test_pathways_lists_both_pathways(make_bot, make_member):
 
     ids = {p["id"] for p in answer.content["homeward.pathways"]}
     assert ids == {"orebro", "sthf"}
+
+
+async def test_a_member_who_joins_later_gets_the_checklist_posted_again_and_its_updates(make_bot, make_member):
+    bot = await make_bot()
+    anna, karin = await make_member("anna"), await make_member("karin")
+    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+    first = await anna.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content)
+    await anna.command(room, f"!role {anna.user_id} slutenvard coordinator")
+
+    await bring_in(anna, room, karin, "kommun")
+    again = await karin.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content and s.event_id != first.event_id)
+    pinned = await karin.wait_for(lambda s: s.room_id == room and s.type == "m.room.pinned_events" and s.content["pinned"] == [again.event_id])
+    await anna.command(room, "!ack konsultation")
+    edit = await karin.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content.get("m.new_content", {}))
+    pointer = await anna.wait_for(lambda s: (s.content.get("m.relates_to") or {}).get("event_id") == first.event_id)
+
+    assert again.encrypted and "Inskrivningsmeddelande" in again.content["body"]
+    assert pinned.content["pinned"] == [again.event_id]
+    assert edit.content["m.relates_to"] == {"rel_type": "m.replace", "event_id": again.event_id}
+    assert "fäst" in pointer.content["m.new_content"]["body"]  # "the current one is pinned", in Swedish
+    assert not [s for s in karin.seen if s.room_id == room and s.type == "undecryptable"]

@@ -80,5 +80,8 @@ async def test_an_element_user_reads_the_bots_encrypted_answers_and_checklist_ed
     new_checklist = edit["m.new_content"]
     assert new_checklist["homeward.checklist"] == "identifiering"
     assert "☑ `konsultation`" in new_checklist["body"] and element_user in new_checklist["body"]
+    # The message the edit applies to is in the Element user's own timeline (the bot posted the
+    # checklist again when they joined): Element shows edits only on their original.
+    assert seen["checklist_original"]["in_timeline"], seen["checklist_original"]
     # Nothing the bot sent after the Element user joined was unreadable to it.
     assert [e for e in seen["undecryptable"] if e["after_join"]] == []
