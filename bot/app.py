@@ -11,14 +11,14 @@ import logging
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMemberEvent, RoomMessageText, UnknownBadEvent
+from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMemberEvent, RoomMessageText, UnknownBadEvent, UnknownEncryptedEvent
 from nio.exceptions import EncryptionError
 
 import commands.handlers  # noqa: F401  (registers every command)
-from bot.events import command_from, is_ack_reaction
+from bot.events import command_from, is_ack_reaction, thread_root
 from care.pathway import default_pathways_dir, load_pathways
 from commands.joins import member_joined
-from commands.context import IncomingCommand
+from commands.context import IncomingCommand, reply_relation
 from bot.reminders import ReminderScheduler
 from bot.sender import OutboxSender
 from bot.session import Session
@@ -164,8 +164,8 @@ class HomewardBot:
 
     async def on_timeline_event(self, room_id: str, event: Event) -> None:
         assert self.client and self.store
-        if isinstance(event, MegolmEvent):
-            await self._remember_undecrypted(room_id, event)
+        if isinstance(event, (MegolmEvent, UnknownEncryptedEvent)):
+            await self._remember_undecrypted(room_id, event)  # no key yet, or an algorithm we do not speak
         elif isinstance(event, RoomMessageText):
             incoming = command_from(room_id, event, self.client.user_id)
             if incoming:
@@ -201,16 +201,21 @@ class HomewardBot:
 
     # -- events we could not decrypt -----------------------------------------------------
 
-    async def _remember_undecrypted(self, room_id: str, event: MegolmEvent | BadEvent | UnknownBadEvent) -> None:
+    async def _remember_undecrypted(self, room_id: str, event: MegolmEvent | UnknownEncryptedEvent | BadEvent | UnknownBadEvent) -> None:
         assert self.store and self.client
-        if event.sender == self.client.user_id:
+        # From the source: nio's UnknownBadEvent (no usable id, sender or timestamp) has no attributes for them.
+        source = dict(event.source) if isinstance(event.source, dict) else {}
+        event_id, sender = source.get("event_id"), source.get("sender")
+        if not isinstance(event_id, str) or not isinstance(sender, str):
+            log.warning("room=%s encrypted event without a usable id or sender ignored", room_id)
+            return
+        if sender == self.client.user_id:
             return
         async with self.store.transaction() as db:
-            if await was_handled(db, event.event_id):
+            if await was_handled(db, event_id):
                 return
-            source = dict(event.source)
-            if await add_undecrypted(db, event.event_id, room_id, event.sender, source, self.clock.now()):
-                log.info("room=%s event=%s could not be decrypted yet", room_id, event.event_id)
+            if await add_undecrypted(db, event_id, room_id, sender, source, self.clock.now()):
+                log.info("room=%s event=%s could not be decrypted yet", room_id, event_id)
 
     async def _retry_undecrypted_forever(self) -> None:
         while True:
@@ -225,10 +230,14 @@ class HomewardBot:
         now = self.clock.now()
         for row in rows:
             source = json.loads(row["event_json"])
-            event = MegolmEvent.from_dict(source)
-            event.room_id = row["room_id"]
             try:
-                decrypted = self.client.decrypt_event(event) if isinstance(event, MegolmEvent) else None
+                # Only a well-formed Megolm event can ever be decrypted; nio trips over some malformed ones.
+                event = MegolmEvent.from_dict(source) if isinstance(source.get("unsigned", {}), dict) else None
+                if isinstance(event, MegolmEvent):
+                    event.room_id = row["room_id"]
+                    decrypted = self.client.decrypt_event(event)
+                else:
+                    decrypted = None
             except EncryptionError:
                 decrypted = None  # still no key for this session
             if decrypted is not None and not isinstance(decrypted, MegolmEvent):
@@ -243,22 +252,32 @@ class HomewardBot:
                     await forget_undecrypted(db, row["event_id"])
                 log.warning("room=%s event=%s never became decryptable; given up", row["room_id"], row["event_id"])
             elif age > UNDECRYPTABLE_GRACE_S and row["notified_at"] is None:
-                await self._tell_undecryptable(row["room_id"], row["event_id"], row["sender"], source)
+                await self._tell_undecryptable(row["room_id"], row["event_id"], row["sender"], source, row["first_seen"])
 
-    async def _tell_undecryptable(self, room_id: str, event_id: str, sender: str, source: dict) -> None:
+    async def _tell_undecryptable(self, room_id: str, event_id: str, sender: str, source: dict, first_seen: str) -> None:
         assert self.store
         now = self.clock.now()
-        sent = datetime.fromtimestamp(source.get("origin_server_ts", 0) / 1000, tz=timezone.utc)
-        local = sent.astimezone(ZoneInfo(self.config.timezone)).strftime("%Y-%m-%d %H:%M")
+        local = _local_time(source.get("origin_server_ts"), datetime.fromisoformat(first_seen), ZoneInfo(self.config.timezone))
         async with self.store.transaction() as db:
             info = await room_info(db, room_id)
             language = info[1] if info else self.config.language
             text = self.catalog.t(language, "bot.undecryptable", user=sender, sent=local)
             content = notice_content(text)
-            content["m.relates_to"] = {"m.in_reply_to": {"event_id": event_id}}
+            content["m.relates_to"] = reply_relation(event_id, thread_root(source.get("content")))  # the relation is in clear text
             content["homeward.status"] = "error"
             content["homeward.undecryptable"] = event_id
             await outbox.enqueue(db, room_id, "m.room.message", content, now)
             await mark_undecrypted_notified(db, event_id, now)
         log.warning("room=%s event=%s undecryptable; sender told", room_id, event_id)
         self.sender.wake()
+
+
+def _local_time(origin_server_ts: object, fallback: datetime, zone: ZoneInfo) -> str:
+    """When the sender's server says the event was sent, in local time; `fallback` when that is no usable time."""
+    moment = fallback
+    if isinstance(origin_server_ts, (int, float)) and not isinstance(origin_server_ts, bool):
+        try:
+            moment = datetime.fromtimestamp(origin_server_ts / 1000, tz=timezone.utc).astimezone(zone)
+        except (OverflowError, OSError, ValueError):
+            pass  # e.g. a year beyond 9999: a remote server's clock is not ours to trust
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")

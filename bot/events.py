@@ -33,7 +33,18 @@ def command_from(room_id: str, event: RoomMessageText, own_user_id: str) -> Inco
         sender=event.sender,
         body=body,
         timestamp_ms=int(event.server_timestamp or 0),
+        thread_root=thread_root(content),
     )
+
+
+def thread_root(content: object) -> str | None:
+    """The thread an event belongs to (`m.thread` relation), so its answer can go there too."""
+    relates = content.get("m.relates_to") if isinstance(content, dict) else None
+    if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
+        root = relates.get("event_id")
+        if isinstance(root, str) and root:
+            return root
+    return None
 
 
 ACK_REACTIONS = ("\u2705", "\U0001F44D")  # ✅ and 👍 (any skin tone)

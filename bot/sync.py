@@ -26,10 +26,39 @@ from nio import (
     SyncResponse,
 )
 
+from nio.events.misc import BadEvent
+
 from store.db import Store
 from store.state import get_value, set_value
 
 log = logging.getLogger(__name__)
+
+
+def _tolerate_non_numeric_timestamps() -> None:
+    """One malformed event must not stop every sync.
+
+    matrix-nio 0.26 turns an event that fails its schema into a `BadEvent`, but
+    `BadEvent.from_dict` does `max(0, origin_server_ts)` and raises TypeError when the
+    timestamp is not a number; the exception escapes `client.sync()`, and since the sync
+    position is not saved, the same batch fails again after every restart. Synapse passes
+    such events on from federation unchecked. nio already makes an `UnknownBadEvent` of
+    an event whose fields are missing (KeyError); a timestamp of the wrong type becomes one too.
+    """
+    original = BadEvent.from_dict.__func__  # type: ignore[attr-defined]
+    if getattr(original, "homeward_tolerant", False):
+        return
+
+    def from_dict(cls: type[BadEvent], parsed_dict: dict) -> BadEvent:
+        try:
+            return original(cls, parsed_dict)
+        except TypeError:
+            raise KeyError("origin_server_ts") from None  # both callers in nio answer a KeyError with UnknownBadEvent
+
+    from_dict.homeward_tolerant = True  # type: ignore[attr-defined]
+    BadEvent.from_dict = classmethod(from_dict)  # type: ignore[method-assign, assignment]
+
+
+_tolerate_non_numeric_timestamps()
 
 SYNC_TOKEN_KEY = "sync_token"
 LONG_POLL_MS = 30_000

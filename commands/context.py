@@ -26,6 +26,19 @@ class IncomingCommand:
     body: str
     timestamp_ms: int
     reply_to: str | None = None  # answer in reply to this event instead (a reaction's target)
+    thread_root: str | None = None  # sent in this thread (`m.thread`): answered in it
+
+
+def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
+    """`m.relates_to` of an answer: a reply, inside the thread when the question was in one.
+
+    A reply within a thread is the thread relation with a real (not fallback) `m.in_reply_to`
+    (Matrix spec, client-server API, "Threading: replies within threads").
+    """
+    reply = {"m.in_reply_to": {"event_id": in_reply_to}}
+    if thread_root is None:
+        return reply
+    return {"rel_type": "m.thread", "event_id": thread_root, "is_falling_back": False, **reply}
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from commands.context import Context, IncomingCommand, Reply
+from commands.context import Context, IncomingCommand, Reply, reply_relation
 from commands.parser import CommandLine, ParseError, parse
 from care.refusal import Refusal
 from commands.registry import Command, CommandError
@@ -26,11 +26,11 @@ from store.state import mark_handled, room_info
 log = logging.getLogger(__name__)
 
 
-def reply_content(command: str, reply: Reply, in_reply_to: str) -> dict[str, Any]:
-    """The event content of an answer: an m.notice reply with the homeward.* keys."""
+def reply_content(command: str, reply: Reply, in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
+    """The event content of an answer: an m.notice reply (in the command's thread) with the homeward.* keys."""
     return {
         **notice_content(reply.markdown),
-        "m.relates_to": {"m.in_reply_to": {"event_id": in_reply_to}},
+        "m.relates_to": reply_relation(in_reply_to, thread_root),
         "homeward.command": command,
         "homeward.status": "ok" if reply.ok else "error",
         **{f"homeward.{key}": value for key, value in reply.extra.items()},
@@ -55,7 +55,7 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
         command, reply = await _run(event, line, language, db, services, now)
         name = command.name if command else line.name
         answer_to = event.reply_to or event.event_id
-        await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(name, reply, answer_to), now)
+        await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(name, reply, answer_to, event.thread_root), now)
     log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if reply.ok else "error")
     services.wake_outbox()
     services.wake_reminders()
@@ -71,7 +71,7 @@ async def _answer_parse_error(event: IncomingCommand, exc: ParseError, store: St
         language = info[1] if info else services.config.language
         text = services.catalog.t(language, exc.key, **exc.values)
         reply = Reply("⚠️ " + text, ok=False, extra={"reason": exc.key})
-        await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id), now)
+        await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id, event.thread_root), now)
     log.info("room=%s event=%s command=%s outcome=parse-error", event.room_id, event.event_id, exc.name)
     services.wake_outbox()
     return True
