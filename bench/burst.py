@@ -313,6 +313,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--py-spy", type=Path, metavar="FILE", help="profile the bot during each burst (FILE.roundN.raw)")
+    parser.add_argument("--py-spy", type=Path, metavar="FILE", help="profile the bot during each burst (FILE.roundN.raw; `.venv/bin/pip install py-spy` first)")
     parser.add_argument("--dir", type=Path, help="keep Synapse, the bot's data and log here (default: a temporary folder)")
     asyncio.run(main(parser.parse_args()))

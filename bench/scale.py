@@ -471,5 +471,5 @@ if __name__ == "__main__":
     parser.add_argument("--cache", type=Path, default=common.ROOT / ".bench-cache")
     parser.add_argument("--rebuild", action="store_true", help="build the fixture again even if it is cached")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
-                        help="run the first restart under py-spy (raw collapsed stacks to FILE); its figures are slower")
+                        help="run the first restart under py-spy (raw collapsed stacks to FILE; `.venv/bin/pip install py-spy` first); its figures are slower")
     asyncio.run(main(parser.parse_args()))
