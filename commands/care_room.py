@@ -7,6 +7,7 @@ outbox, so a burst of acknowledgements costs one edit, not fifty.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -78,20 +79,41 @@ def item_line(ctx: Context, view: CaseView, item: Item, calendar: WorkingCalenda
     return Line(item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts))
 
 
-def checklist_markdown(ctx: Context, view: CaseView) -> str:
-    """The checklist of the current phase, grouped by the lane that owns (or sends) each item."""
+#: The checklist's content, as JSON, stays under this: encrypted (base64, about 4/3) and
+#: wrapped in its event it must fit Synapse's 64 KiB event limit, or it is refused for good.
+CHECKLIST_MAX_BYTES = 40_000
+#: In the compact form, at most this many open items are listed (the rest are counted).
+COMPACT_OPEN_LINES = 40
+
+
+def checklist_markdown(ctx: Context, view: CaseView, compact: bool = False) -> str:
+    """The checklist of the current phase, grouped by the lane that owns (or sends) each item.
+
+    `compact` leaves out the items that are done (counted instead) and lists at most
+    COMPACT_OPEN_LINES open ones: for phases too big for one Matrix event otherwise.
+    """
     calendar = view.calendar()
-    lanes: dict[str, dict[str, Any]] = {}
-    lines = []
-    for item in view.phase_items():
-        line = item_line(ctx, view, item, calendar)
-        lines.append(line)
-        lanes.setdefault(line.lane_name, {"name": line.lane_name, "lines": []})["lines"].append(line)
+    lines = [item_line(ctx, view, item, calendar) for item in view.phase_items()]
     done = sum(1 for line in lines if line.state == "done")
+    shown = [line for line in lines if line.state != "done"][:COMPACT_OPEN_LINES] if compact else lines
+    lanes: dict[str, dict[str, Any]] = {}
+    for line in shown:
+        lanes.setdefault(line.lane_name, {"name": line.lane_name, "lines": []})["lines"].append(line)
     return render(
         "messages/checklist.md.j2",
         t=ctx.t, phase=view.phase, label=view.label, lanes=list(lanes.values()), done=done, total=len(lines),
+        compact=compact, hidden_open=len(lines) - done - len(shown) if compact else 0,
     )
+
+
+def checklist_content(ctx: Context, view: CaseView) -> dict[str, Any]:
+    """The checklist as message content: in full, or compact when the full one is too big."""
+    for compact in (False, True):
+        content = notice_content(checklist_markdown(ctx, view, compact=compact))
+        content["homeward.checklist"] = view.phase_id
+        if len(json.dumps(content)) <= CHECKLIST_MAX_BYTES:
+            break
+    return content
 
 
 def case_json(ctx: Context, view: CaseView, phase_id: str) -> dict[str, Any]:
@@ -118,9 +140,7 @@ def case_json(ctx: Context, view: CaseView, phase_id: str) -> dict[str, Any]:
 
 async def post_checklist(ctx: Context, case_id: int, room: str, view: CaseView) -> int:
     """Post (and pin) the checklist of the current phase; its outbox id is remembered for edits."""
-    content = notice_content(checklist_markdown(ctx, view))
-    content["homeward.checklist"] = view.phase_id
-    row = await outbox.enqueue(ctx.db, room, "m.room.message", content, ctx.now)
+    row = await outbox.enqueue(ctx.db, room, "m.room.message", checklist_content(ctx, view), ctx.now)
     await cases.put_checklist(ctx.db, case_id, view.phase_id, row)
     await outbox.enqueue(
         ctx.db, room, "m.room.pinned_events", {"content": {"pinned": [outbox.ref(row)]}}, ctx.now, kind=outbox.STATE
@@ -134,12 +154,12 @@ async def refresh_checklist(ctx: Context, case: CaseRow) -> None:
     original = await cases.checklist_outbox(ctx.db, case.id, view.phase_id)
     if original is None:
         return
-    new_content = notice_content(checklist_markdown(ctx, view))
-    new_content["homeward.checklist"] = view.phase_id
+    new_content = checklist_content(ctx, view)
+    # The fallback for clients without edits is a short line, not the checklist again:
+    # twice the checklist would not fit in one event for a big phase.
+    fallback = notice_content("* " + ctx.t("checklist.updated", phase=view.phase.title))
     content = {
-        **new_content,
-        "body": "* " + str(new_content["body"]),
-        "formatted_body": str(new_content["formatted_body"]),
+        **fallback,
         "m.new_content": new_content,  # carries m.mentions {}: an edit notifies nobody again
         "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(original)},
     }
