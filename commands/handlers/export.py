@@ -6,6 +6,7 @@ exports is missing or withdrawn. Every export is an audited read.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -65,7 +66,9 @@ async def export(ctx: Context) -> Reply:
         document = plan_document(view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
         version = plan.version
     suffix, mimetype, renderer = FORMATS[fmt]
-    data = renderer(document)
+    # A big PDF takes seconds (bench/exports.py): render in a worker thread so the sync loop,
+    # the decryption of incoming events and the homeserver connection keep going meanwhile.
+    data = await asyncio.to_thread(renderer, document)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{what}{'-' + meeting if meeting else ''}-{case.label}-v{version}.{suffix}"
     info = {"what": what if meeting is None else f"minutes {meeting}", "format": fmt, "version": version, "sha256": digest}
