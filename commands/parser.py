@@ -18,7 +18,11 @@ import re
 from dataclasses import dataclass, field
 
 PREFIXES = ("!", "/")
-_HEAD = re.compile(r"^[!/]([A-Za-z][A-Za-z0-9_-]*)(?=\s|$)")
+#: Invisible characters that pasted text and some keyboards add (zero-width space, word
+#: joiner, byte-order mark, left-to-right and right-to-left marks): between tokens they
+#: separate like a space, so "!ack\u200bx" is the command it looks like, not chat.
+INVISIBLE = "\u200b\u2060\ufeff\u200e\u200f"
+_HEAD = re.compile(r"^[!/]([A-Za-z][A-Za-z0-9_-]*)(?=[\s" + INVISIBLE + r"]|$)")
 _QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»", "”": "”"}
 MAX_COMMAND_LENGTH = 10_000
 
@@ -68,7 +72,7 @@ def strip_reply_fallback(body: str) -> str:
 
 def parse(body: str) -> CommandLine | None:
     """The command in `body`, or None when the message is ordinary chat."""
-    text = strip_reply_fallback(body).lstrip()
+    text = strip_reply_fallback(body).lstrip().lstrip(INVISIBLE).lstrip()
     head = _HEAD.match(text)
     if head is None:
         return None
@@ -86,7 +90,7 @@ def _tokenize(text: str, position: int) -> list[Token]:
     tokens: list[Token] = []
     length = len(text)
     while True:
-        while position < length and text[position].isspace():
+        while position < length and _separates(text[position]):
             position += 1
         if position >= length:
             return tokens
@@ -100,6 +104,10 @@ def _tokenize(text: str, position: int) -> list[Token]:
             position = end + 1
         else:
             start = position
-            while position < length and not text[position].isspace():
+            while position < length and not _separates(text[position]):
                 position += 1
             tokens.append(Token(text[start:position], start))
+
+
+def _separates(char: str) -> bool:
+    return char.isspace() or char in INVISIBLE

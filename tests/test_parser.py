@@ -176,3 +176,17 @@ def test_rest_past_the_last_token_is_empty() -> None:
 def test_rest_after_a_reply_fallback_is_the_new_text_only() -> None:
     line = parsed("> <@a:example.org> old\n\n!note  new   text")
     assert line.rest(0) == "new   text"
+
+
+def test_a_zero_width_space_after_the_name_separates_like_a_space():
+    line = parse("!ack\u200binskrivning")
+
+    assert line is not None and line.name == "ack"
+    assert [t.text for t in line.tokens] == ["inskrivning"]
+
+
+def test_invisible_marks_before_the_prefix_or_around_arguments_are_ignored():
+    line = parse("\ufeff\u200e!ack inskrivning\u200b \u200fnote")
+
+    assert line is not None and line.name == "ack"
+    assert [t.text for t in line.tokens] == ["inskrivning", "note"]
