@@ -7,7 +7,6 @@ outbox, so a burst of acknowledgements costs one edit, not fifty.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +17,7 @@ from care.case import CaseView, due_at, item_state, missing_lanes
 from care.pathway import Item, Pathway
 from commands.context import Context
 from commands.registry import CommandError
-from homeward.render import md_escape, notice_content
+from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, md_escape, notice_content
 from homeward.templates import render
 from store import cases, outbox
 from store.cases import CaseRow
@@ -79,9 +78,8 @@ def item_line(ctx: Context, view: CaseView, item: Item, calendar: WorkingCalenda
     return Line(item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts))
 
 
-#: The checklist's content, as JSON, stays under this: encrypted (base64, about 4/3) and
-#: wrapped in its event it must fit Synapse's 64 KiB event limit, or it is refused for good.
-CHECKLIST_MAX_BYTES = 40_000
+#: The checklist must fit one event (homeward.render: the one size rule for messages).
+CHECKLIST_MAX_BYTES = EVENT_CONTENT_MAX_BYTES
 #: In the compact form, at most this many open items are listed (the rest are counted).
 COMPACT_OPEN_LINES = 40
 
@@ -111,7 +109,7 @@ def checklist_content(ctx: Context, view: CaseView) -> dict[str, Any]:
     for compact in (False, True):
         content = notice_content(checklist_markdown(ctx, view, compact=compact))
         content["homeward.checklist"] = view.phase_id
-        if len(json.dumps(content)) <= CHECKLIST_MAX_BYTES:
+        if content_size(content) <= CHECKLIST_MAX_BYTES:
             break
     return content
 

@@ -7,6 +7,7 @@ so text typed by users can never inject markup.
 
 from __future__ import annotations
 
+import json
 import re
 
 from markdown_it import MarkdownIt
@@ -52,3 +53,37 @@ def notice_content(markdown: str) -> dict[str, object]:
         "formatted_body": to_html(markdown),
         "m.mentions": {},
     }
+
+
+#: A message's content, as JSON, stays under this: encrypted (base64, about 4/3) and wrapped
+#: in its event it must fit Synapse's 64 KiB event limit, or the homeserver refuses it for good.
+EVENT_CONTENT_MAX_BYTES = 40_000
+
+
+def content_size(content: dict[str, object]) -> int:
+    return len(json.dumps(content))
+
+
+def fit_content(content: dict[str, object], shortened_note: str, limit: int = EVENT_CONTENT_MAX_BYTES) -> dict[str, object]:
+    """The content, made small enough for one event if it is not: never an answer refused.
+
+    In order, until it fits: leave out the big machine-readable `homeward.*` values (their
+    key stays, as `{"omitted": true}`), then the HTML body, then cut the plain body at a
+    line and add `shortened_note` (which says where to find all of it).
+    """
+    if content_size(content) <= limit:
+        return content
+    fitted = dict(content)
+    for key in sorted((k for k in fitted if k.startswith("homeward.")), key=lambda k: -len(json.dumps(fitted[k]))):
+        if len(json.dumps(fitted[key])) > 1_000:
+            fitted[key] = {"omitted": True}
+            if content_size(fitted) <= limit:
+                return fitted
+    fitted.pop("formatted_body", None)
+    fitted.pop("format", None)
+    body = str(fitted.get("body", ""))
+    while content_size(fitted) > limit and body:
+        body = body[: max(len(body) * 3 // 4, 0)]
+        body = body[: body.rfind("\n")] if "\n" in body else body
+        fitted["body"] = body.rstrip() + "\n\n" + shortened_note
+    return fitted

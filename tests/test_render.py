@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homeward.render import Markdown, md_escape, notice_content, to_html, to_plain
+from homeward.render import EVENT_CONTENT_MAX_BYTES, Markdown, content_size, fit_content, md_escape, notice_content, to_html, to_plain
 
 
 def shown(formatted_body: str) -> str:
@@ -113,3 +113,30 @@ def test_notice_content_escapes_user_html_in_the_formatted_body() -> None:
     content = notice_content("Note: " + md_escape("<script>alert(1)</script>"))
     assert "<script" not in str(content["formatted_body"])
     assert content["body"] == "Note: <script>alert(1)</script>"
+
+
+def test_content_that_fits_one_event_is_left_alone():
+    content = notice_content("**short**")
+
+    assert fit_content(content, "shortened") is content
+
+
+def test_an_answer_too_big_for_one_event_loses_its_machine_readable_copy_first():
+    content = {**notice_content("- line\n" * 500), "homeward.case": {"items": ["x" * 100] * 500}, "homeward.status": "ok"}
+
+    fitted = fit_content(content, "shortened")
+
+    assert content_size(fitted) <= EVENT_CONTENT_MAX_BYTES
+    assert fitted["homeward.case"] == {"omitted": True} and fitted["homeward.status"] == "ok"
+    assert fitted["formatted_body"] == content["formatted_body"]
+
+
+def test_an_answer_still_too_big_is_cut_at_a_line_with_a_note_saying_where_the_rest_is():
+    content = notice_content("\n".join(f"- item {n} " + "å" * 80 for n in range(2000)))
+
+    fitted = fit_content(content, "Shortened: `!export case md` has everything.")
+
+    assert content_size(fitted) <= EVENT_CONTENT_MAX_BYTES
+    assert "formatted_body" not in fitted
+    assert fitted["body"].startswith("- item 0 ") and fitted["body"].endswith("`!export case md` has everything.")
+    assert "- item 1999" not in fitted["body"]
