@@ -33,6 +33,9 @@ from homeward.clock import Clock
 from homeward.config import Config
 
 DEFAULT_TIMEOUT = 30.0
+# Up to 100 events per room in a sync, not Synapse's default 10: after an outage a burst of
+# answers arrives at once, and unlike Element these clients do not page back through a gap.
+SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Member:
         queried keys at the same moment; a real client keeps syncing, so this one does too."""
         while True:
             try:
-                await self.client.sync_forever(timeout=5_000)
+                await self.client.sync_forever(timeout=5_000, sync_filter=SYNC_FILTER)
             except LocalProtocolError:
                 await asyncio.sleep(0.05)
 
