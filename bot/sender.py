@@ -134,8 +134,10 @@ class OutboxSender:
         wanted: set[int] = set()
         _collect_refs(row.room_id, wanted)
         _collect_refs(row.content, wanted)
-        async with self.store.read() as db:
-            found = await outbox.results(db, wanted)
+        found: dict[int, tuple[bool, str | None]] = {}
+        if wanted:  # most rows (answers) refer to nothing: no second read before their send
+            async with self.store.read() as db:
+                found = await outbox.results(db, wanted)
         values: dict[str, str] = {}
         for ref_id in wanted:
             finished, value = found.get(ref_id, (True, None))
@@ -147,12 +149,15 @@ class OutboxSender:
         room_id = _fill(row.room_id, values)
         content = _fill(row.content, values)
         if row.kind in (outbox.EVENT, outbox.FILE):
-            async with self.store.read() as db:
-                kind = await room_info(db, room_id)
+            room_kind = row.room_kind
+            if room_id != row.room_id:  # a room created by an earlier row: its kind was not known when read
+                async with self.store.read() as db:
+                    info = await room_info(db, room_id)
+                room_kind = info[0] if info else None
             room = self.client.rooms.get(room_id)
             if room is None:
                 raise _Wait()  # joined or created a moment ago: nio learns the room from the next sync
-            must_encrypt = self.encryption and (kind is not None and kind[0] == "case")
+            must_encrypt = self.encryption and room_kind == "case"
             if must_encrypt and not room.encrypted:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
             waiting_for = content.pop("homeward.after_join", None)

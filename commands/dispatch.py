@@ -4,10 +4,17 @@ Each command runs inside one store transaction that also marks its event as hand
 queues the answer in the outbox: after a crash, either all of it happened or none did,
 and a command is never applied twice. The handler runs inside a savepoint, so a refusal
 or a bug undoes the handler's changes but still records the (error) answer.
+
+The answer is what the person who typed the command waits for. Its outbox row is queued
+before the handler runs, holding its place ahead of the edits the command makes (the
+checklist edit of `!ack`: an edit's place in the timeline does not matter); when the
+command queues anything else (a notice, a room), the answer goes after it, as before.
+A command that wrote nothing does not re-plan its case's reminders.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -52,14 +59,29 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
             return False
         info = await room_info(db, event.room_id)
         language = info[1] if info else services.config.language
-        command, reply = await _run(event, line, language, db, services, now)
+        answer_row = await outbox.enqueue(db, event.room_id, "m.room.message", {}, now)  # its place; filled in below
+        with outbox.recording() as queued:
+            command, reply, changed = await _run(event, line, language, db, services, now)
         name = command.name if command else line.name
         answer_to = event.reply_to or event.event_id
-        await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(name, reply, answer_to, event.thread_root), now)
+        content = reply_content(name, reply, answer_to, event.thread_root)
+        await _place_answer(db, answer_row, event.room_id, content, queued, now)
     log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if reply.ok else "error")
     services.wake_outbox()
-    services.wake_reminders()
+    if changed:
+        services.wake_reminders()
     return True
+
+
+async def _place_answer(db: Any, answer_row: int, room_id: str, content: dict[str, Any], queued: list[outbox.Queued], now: Any) -> None:
+    """The answer in the row queued for it, ahead of the command's edits; after anything else it queued."""
+    text = json.dumps(content)
+    ahead = all(row.is_edit and f'"{outbox.ref(row.id)}"' not in text for row in queued)
+    if ahead:
+        await outbox.set_content(db, answer_row, content)
+    else:
+        await outbox.drop(db, answer_row)
+        await outbox.enqueue(db, room_id, "m.room.message", content, now)
 
 
 async def _answer_parse_error(event: IncomingCommand, exc: ParseError, store: Store, services: Services) -> bool:
@@ -90,31 +112,42 @@ def resolve(line: CommandLine, services: Services) -> tuple[Command | None, int]
     return node, used
 
 
-async def _run(event: IncomingCommand, line: CommandLine, language: str, db: Any, services: Services, now: Any) -> tuple[Command | None, Reply]:
+async def _run(
+    event: IncomingCommand, line: CommandLine, language: str, db: Any, services: Services, now: Any
+) -> tuple[Command | None, Reply, bool]:
+    """The command, its reply, and whether it changed anything (then its case's reminders were re-planned)."""
     command, used = resolve(line, services)
     ctx = Context(event=event, line=line, command=command or Command((line.name,)), language=language, db=db, services=services, now=now)
     if command is None:
-        return None, _error(ctx, CommandError("error.unknown_command", name=line.name, prefix=line.prefix))
+        return None, _error(ctx, CommandError("error.unknown_command", name=line.name, prefix=line.prefix)), False
     await db.execute("SAVEPOINT command")
+    changed = False
     try:
         if command.handler is None:
             raise CommandError("error.choose_subcommand", usage=False, name=command.name, choices=Markdown(_subcommand_list(command, line.prefix)))
         await services.policy.authorize(ctx)
         ctx.args = _bind(ctx, command, line, used)
+        changes = db.total_changes
         reply = await command.handler(ctx)
-        case = await case_for_room(db, event.room_id)
+        changed = db.total_changes != changes
+        case = await case_for_room(db, event.room_id) if changed else None
         if case is not None:
             # Any change of a case may change its deadlines: re-plan its reminders in the same transaction.
+            # A command that wrote nothing (!ping, !help) leaves them as the last change planned them.
             await replan(db, case.id, services.pathways[case.pathway_id], now)
     except Refusal as refusal:
         await db.execute("ROLLBACK TO command")
+        outbox.forget_recorded()
+        changed = False
         reply = _error(ctx, refusal)
     except Exception:
         await db.execute("ROLLBACK TO command")
+        outbox.forget_recorded()
+        changed = False
         log.exception("room=%s event=%s command=%s outcome=internal-error", event.room_id, event.event_id, command.name)
         reply = Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": "error.internal"})
     await db.execute("RELEASE command")
-    return command, reply
+    return command, reply, changed
 
 
 def _subcommand_list(command: Command, prefix: str) -> str:

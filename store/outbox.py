@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,11 +40,42 @@ class OutboxRow:
     content: dict[str, Any]
     attempts: int
     kind: str = EVENT
+    room_kind: str | None = None  # the room's kind ('case', 'direct', 'other') when read, if the room is known
 
     @property
     def txn_id(self) -> str:
         """Stable per row: the homeserver drops a resend with the same transaction id."""
         return f"homeward-{self.id}"
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A row queued while `recording()`: enough to decide where a command's answer goes."""
+
+    id: int
+    room_id: str
+    is_edit: bool  # an m.replace of an earlier message: its place in the timeline does not matter
+
+
+_recording: ContextVar[list[Queued] | None] = ContextVar("homeward_outbox_recording", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[list[Queued]]:
+    """Note the rows this task queues inside the block (dispatch places a command's answer by them)."""
+    queued: list[Queued] = []
+    token = _recording.set(queued)
+    try:
+        yield queued
+    finally:
+        _recording.reset(token)
+
+
+def forget_recorded() -> None:
+    """The rows recorded so far were rolled back."""
+    queued = _recording.get()
+    if queued is not None:
+        queued.clear()
 
 
 async def enqueue(
@@ -61,7 +95,23 @@ async def enqueue(
         "INSERT INTO outbox (room_id, event_type, content, created_at, kind, supersede_key) VALUES (?, ?, ?, ?, ?, ?)",
         (room_id, event_type, json.dumps(content, ensure_ascii=False), now.isoformat(), kind, supersede_key),
     )
-    return int(cur.lastrowid)  # type: ignore[arg-type]
+    row_id = int(cur.lastrowid)  # type: ignore[arg-type]
+    queued = _recording.get()
+    if queued is not None:
+        relation = content.get("m.relates_to")
+        is_edit = kind == EVENT and isinstance(relation, dict) and relation.get("rel_type") == "m.replace"
+        queued.append(Queued(row_id, room_id, is_edit))
+    return row_id
+
+
+async def set_content(db: aiosqlite.Connection, row_id: int, content: dict[str, Any]) -> None:
+    """Fill in a row queued early to hold its place (a command's answer); never for a row that may be sent."""
+    await db.execute("UPDATE outbox SET content = ? WHERE id = ? AND sent_at IS NULL", (json.dumps(content, ensure_ascii=False), row_id))
+
+
+async def drop(db: aiosqlite.Connection, row_id: int) -> None:
+    """Remove a row queued in the current transaction that is not wanted after all."""
+    await db.execute("DELETE FROM outbox WHERE id = ? AND sent_at IS NULL", (row_id,))
 
 
 async def enqueue_file(
@@ -80,13 +130,16 @@ async def enqueue_file(
 
 
 async def pending(db: aiosqlite.Connection, limit: int = 50) -> list[OutboxRow]:
+    """The rows to send, oldest first, each with its room's kind (one query: the sender's only read before a send)."""
     async with db.execute(
-        "SELECT id, room_id, event_type, content, attempts, kind FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+        "SELECT o.id, o.room_id, o.event_type, o.content, o.attempts, o.kind, r.kind AS room_kind"
+        " FROM outbox o LEFT JOIN rooms r ON r.room_id = o.room_id WHERE o.sent_at IS NULL ORDER BY o.id LIMIT ?",
         (limit,),
     ) as cur:
         rows = await cur.fetchall()
     return [
-        OutboxRow(r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"], r["kind"]) for r in rows
+        OutboxRow(r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"], r["kind"], r["room_kind"])
+        for r in rows
     ]
 
 

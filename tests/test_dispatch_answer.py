@@ -1,0 +1,96 @@
+"""Where a command's answer goes in the outbox, and what a command that writes nothing skips.
+
+The person who typed the command waits for its answer, so it goes out before the edits the
+command makes (an edit's place in the timeline does not matter), but still after anything
+else the command queued (a notice, a new room), which the answer may speak of.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import commands.handlers  # noqa: F401  (registers every command)
+from care.pathway import default_pathways_dir, load_pathways
+from commands.context import IncomingCommand
+from commands.dispatch import handle_command
+from commands.policy import Policy
+from commands.registry import registry
+from homeward.clock import FakeClock
+from homeward.config import Config
+from homeward.i18n import Catalog
+from homeward.render import notice_content
+from homeward.services import Services
+from store import cases, outbox
+from store.db import Store
+from store.state import remember_room
+
+CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:order", "!dm:order", "@coord:order"
+START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def _services(woken: list[str]) -> Services:
+    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:order", "password": "x", "language": "en"})
+    return Services(config=config, catalog=Catalog(), registry=registry, clock=FakeClock(START), policy=Policy(),
+                    pathways=load_pathways(default_pathways_dir()), wake_reminders=lambda: woken.append("reminders"))
+
+
+async def _store_with_a_case(path: Path) -> Store:
+    """A care room with its checklist posted and one coordinator; a direct room."""
+    store = await Store.open(path)
+    async with store.transaction() as db:
+        await remember_room(db, DIRECT_ROOM, "direct", "en", START)
+        await remember_room(db, CASE_ROOM, "case", "en", START)
+        case_id = await cases.open_case(db, pathway_id="sthf", label="Order", phase_id="planlegge-utskrivning",
+                                        opened_by=COORDINATOR, opened_in=DIRECT_ROOM, create_outbox=0, now=START)
+        await cases.bind_room(db, 0, CASE_ROOM)
+        await cases.put_member(db, case_id, COORDINATOR, "sykehus", True, COORDINATOR, START)
+        checklist = await outbox.enqueue(db, CASE_ROOM, "m.room.message", notice_content("checklist"), START)
+        await cases.put_checklist(db, case_id, "planlegge-utskrivning", checklist)
+        for row in await outbox.pending(db):
+            await outbox.mark_sent(db, row.id, f"$sent-{row.id}", START)
+    return store
+
+
+async def _command(store: Store, services: Services, room: str, body: str, n: int) -> list[outbox.OutboxRow]:
+    """Run one command; the rows it queued, in the order they will be sent."""
+    async with store.read() as db:
+        before = {row.id for row in await outbox.pending(db)}
+    await handle_command(IncomingCommand(room_id=room, event_id=f"$cmd-{n}", sender=COORDINATOR, body=body, timestamp_ms=0), store, services)
+    async with store.read() as db:
+        return [row for row in await outbox.pending(db) if row.id not in before]
+
+
+async def test_the_answer_to_ack_goes_out_before_the_checklist_edit(tmp_path: Path) -> None:
+    store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
+    try:
+        rows = await _command(store, _services([]), CASE_ROOM, "!ack behandlingsteam", 1)
+    finally:
+        await store.close()
+    assert [row.content.get("homeward.command") or row.content["m.relates_to"].get("rel_type") for row in rows] == ["ack", "m.replace"]
+    assert rows[0].content["homeward.status"] == "ok"
+
+
+async def test_an_answer_that_names_what_the_command_queued_goes_out_after_it(tmp_path: Path) -> None:
+    store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
+    try:
+        rows = await _command(store, _services([]), DIRECT_ROOM, "!case new sthf Second", 1)
+    finally:
+        await store.close()
+    assert rows[0].kind == outbox.CREATE_ROOM
+    assert rows[-1].content["homeward.command"] == "case new"
+    assert rows[-1].content["homeward.room_id"] == outbox.ref(rows[0].id)
+
+
+async def test_a_command_that_writes_nothing_does_not_replan_reminders_but_a_change_does(tmp_path: Path) -> None:
+    woken: list[str] = []
+    store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
+    try:
+        services = _services(woken)
+        pong = await _command(store, services, CASE_ROOM, "!ping", 1)
+        assert woken == []
+        await _command(store, services, CASE_ROOM, "!ack behandlingsteam", 2)
+        assert woken == ["reminders"]
+    finally:
+        await store.close()
+    assert [row.content["homeward.command"] for row in pong] == ["ping"]
