@@ -22,7 +22,7 @@ from commands.context import Context, IncomingCommand, Reply, reply_relation
 from commands.parser import CommandLine, ParseError, parse
 from care.refusal import Refusal
 from commands.registry import Command, CommandError
-from homeward.render import Markdown, notice_content
+from homeward.render import Markdown, fit_content, notice_content
 from homeward.services import Services
 from store import outbox
 from store.cases import case_for_room
@@ -65,6 +65,8 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
         name = command.name if command else line.name
         answer_to = event.reply_to or event.event_id
         content = reply_content(name, reply, answer_to, event.thread_root)
+        # A big case's `!status` would pass the homeserver's event limit and be refused for good.
+        content = fit_content(content, services.catalog.t(language, "error.shortened"))
         await _place_answer(db, answer_row, event.room_id, content, queued, now)
     log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if reply.ok else "error")
     services.wake_outbox()

@@ -19,7 +19,7 @@ from commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
-from homeward.render import notice_content
+from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
 from homeward.services import Services
 from store import cases, outbox
 from store.db import Store
@@ -94,3 +94,31 @@ async def test_a_command_that_writes_nothing_does_not_replan_reminders_but_a_cha
     finally:
         await store.close()
     assert [row.content["homeward.command"] for row in pong] == ["ping"]
+
+
+async def test_status_of_a_case_too_big_for_one_message_is_answered_shortened_not_lost(tmp_path: Path) -> None:
+    store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
+    try:
+        async with store.transaction() as db:
+            for n in range(400):
+                await cases.add_extra_task(db, 1, f"action-{n}", "planlegge-utskrivning", "kommunen",
+                                           f"Åtgärd {n} från mötet om hemgång, utrustning och opplæring", None, "minutes", START)
+        rows = await _command(store, _services([]), CASE_ROOM, "!status", 1)
+    finally:
+        await store.close()
+    answer = rows[0].content
+    assert answer["homeward.status"] == "ok" and answer["homeward.command"] == "status"
+    assert content_size(answer) <= EVENT_CONTENT_MAX_BYTES
+    assert answer["body"].endswith("`!export case md` has all of it."), answer["body"][-300:]
+
+
+async def test_status_lists_the_tasks_the_team_added_with_the_pathways_own(tmp_path: Path) -> None:
+    store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
+    try:
+        async with store.transaction() as db:
+            await cases.add_extra_task(db, 1, "action-1", "planlegge-utskrivning", "kommunen", "Bestille seng", None, "minutes", START)
+        rows = await _command(store, _services([]), CASE_ROOM, "!status", 1)
+    finally:
+        await store.close()
+    assert "`action-1` Bestille seng" in rows[0].content["body"]
+    assert "`behandlingsteam`" in rows[0].content["body"]

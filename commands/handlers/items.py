@@ -18,10 +18,10 @@ async def status(ctx: Context) -> Reply:
     """Every item of the case: state, lane, due time and who acknowledged it."""
     case, view = await current_case(ctx)
     calendar = view.calendar()
-    phases = [
-        {"id": phase.id, "title": phase.title, "lines": [item_line(ctx, view, item, calendar) for item in phase.items]}
-        for phase in view.pathway.phases
-    ]
+    lines: dict[str, list] = {phase.id: [] for phase in view.pathway.phases}
+    for phase, item in view.items():  # the pathway's items and the tasks the team added
+        lines[phase.id].append(item_line(ctx, view, item, calendar))
+    phases = [{"id": phase.id, "title": phase.title, "lines": lines[phase.id]} for phase in view.pathway.phases]
     text = render("messages/status.md.j2", t=ctx.t, label=case.label, pathway=view.pathway, current=view.phase, phases=phases)
     await cases.audit(
         ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="status.read", now=ctx.now, case_id=case.id,
