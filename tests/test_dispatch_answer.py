@@ -23,7 +23,7 @@ from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, notice_conten
 from homeward.services import Services
 from store import cases, outbox
 from store.db import Store
-from store.state import remember_room
+from tests.stores import seed_case
 
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:order", "!dm:order", "@coord:order"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
@@ -39,12 +39,7 @@ async def _store_with_a_case(path: Path) -> Store:
     """A care room with its checklist posted and one coordinator; a direct room."""
     store = await Store.open(path)
     async with store.transaction() as db:
-        await remember_room(db, DIRECT_ROOM, "direct", "en", START)
-        await remember_room(db, CASE_ROOM, "case", "en", START)
-        case_id = await cases.open_case(db, pathway_id="sthf", label="Order", phase_id="planlegge-utskrivning",
-                                        opened_by=COORDINATOR, opened_in=DIRECT_ROOM, create_outbox=0, now=START)
-        await cases.bind_room(db, 0, CASE_ROOM)
-        await cases.put_member(db, case_id, COORDINATOR, "sykehus", True, COORDINATOR, START)
+        case_id = await seed_case(db, case_room=CASE_ROOM, direct_room=DIRECT_ROOM, coordinator=COORDINATOR, label="Order", language="en", now=START)
         checklist = await outbox.enqueue(db, CASE_ROOM, "m.room.message", notice_content("checklist"), START)
         await cases.put_checklist(db, case_id, "planlegge-utskrivning", checklist)
         for row in await outbox.pending(db):

@@ -39,9 +39,9 @@ from homeward.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.services import Services
-from store import cases, outbox
+from store import outbox
 from store.db import Store
-from store.state import remember_room
+from tests.stores import seed_case
 
 BOT = "@bot:fuzz"
 COORDINATOR = "@coord:fuzz"
@@ -249,12 +249,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     async def build() -> None:
         store = await Store.open(path)
         async with store.transaction() as db:
-            await remember_room(db, DIRECT_ROOM, "direct", "en", START)
-            await remember_room(db, CASE_ROOM, "case", "nb", START)
-            case_id = await cases.open_case(db, pathway_id="sthf", label="Fuzz", phase_id="planlegge-utskrivning",
-                                            opened_by=COORDINATOR, opened_in=DIRECT_ROOM, create_outbox=0, now=START)
-            await cases.bind_room(db, 0, CASE_ROOM)
-            await cases.put_member(db, case_id, COORDINATOR, "sykehus", True, COORDINATOR, START)
+            case_id = await seed_case(db, case_room=CASE_ROOM, direct_room=DIRECT_ROOM, coordinator=COORDINATOR, label="Fuzz", language="nb", now=START)
             notice = await outbox.enqueue(db, CASE_ROOM, "m.room.message", {"msgtype": "m.notice", "body": "PLO"}, START)
             await outbox.mark_sent(db, notice, NOTICE_EVENT, START)
             await db.execute("INSERT INTO items (case_id, item_id, sent_at, sent_by, sent_outbox) VALUES (?, 'plo', ?, ?, ?)",

@@ -127,17 +127,11 @@ async def _start_up_check(path: Path) -> Store:
 async def _fresh_store(path: Path) -> None:
     from commands.context import IncomingCommand
     from commands.dispatch import handle_command
-    from store import cases
-    from store.state import remember_room
+    from tests.stores import seed_case
 
     store = await Store.open(path)
     async with store.transaction() as db:
-        await remember_room(db, DIRECT_ROOM, "direct", "en", START)
-        await remember_room(db, CASE_ROOM, "case", "nb", START)
-        case_id = await cases.open_case(db, pathway_id="sthf", label="Durable", phase_id="planlegge-utskrivning",
-                                        opened_by=COORDINATOR, opened_in=DIRECT_ROOM, create_outbox=0, now=START)
-        await cases.bind_room(db, 0, CASE_ROOM)
-        await cases.put_member(db, case_id, COORDINATOR, "sykehus", True, COORDINATOR, START)
+        await seed_case(db, case_room=CASE_ROOM, direct_room=DIRECT_ROOM, coordinator=COORDINATOR, label="Durable", language="nb", now=START)
     await handle_command(IncomingCommand(room_id=CASE_ROOM, event_id="$setup", sender=COORDINATOR, body="!meeting new meeting1 2026-12-10 10:00",
                                          timestamp_ms=0), store, _services())
     await store.close()
