@@ -60,14 +60,13 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
         info = await room_info(db, event.room_id)
         language = info[1] if info else services.config.language
         answer_row = await outbox.enqueue(db, event.room_id, "m.room.message", {}, now)  # its place; filled in below
-        with outbox.recording() as queued:
-            command, reply, changed = await _run(event, line, language, db, services, now)
+        command, reply, changed = await _run(event, line, language, db, services, now)
         name = command.name if command else line.name
         answer_to = event.reply_to or event.event_id
         content = reply_content(name, reply, answer_to, event.thread_root)
         # A big case's `!status` would pass the homeserver's event limit and be refused for good.
         content = fit_content(content, services.catalog.t(language, "error.shortened"))
-        await _place_answer(db, answer_row, event.room_id, content, queued, now)
+        await _place_answer(db, answer_row, event.room_id, content, now)
     log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if reply.ok else "error")
     services.wake_outbox()
     if changed:
@@ -75,10 +74,11 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
     return True
 
 
-async def _place_answer(db: Any, answer_row: int, room_id: str, content: dict[str, Any], queued: list[outbox.Queued], now: Any) -> None:
+async def _place_answer(db: Any, answer_row: int, room_id: str, content: dict[str, Any], now: Any) -> None:
     """The answer in the row queued for it, ahead of the command's edits; after anything else it queued."""
+    queued = await outbox.queued_after(db, answer_row)  # the store lock is held: only this command's rows
     text = json.dumps(content)
-    ahead = all(row.is_edit and f'"{outbox.ref(row.id)}"' not in text for row in queued)
+    ahead = all(outbox.is_edit(row) and f'"{outbox.ref(row.id)}"' not in text for row in queued)
     if ahead:
         await outbox.set_content(db, answer_row, content)
     else:
@@ -139,12 +139,10 @@ async def _run(
             await replan(db, case.id, services.pathways[case.pathway_id], now)
     except Refusal as refusal:
         await db.execute("ROLLBACK TO command")
-        outbox.forget_recorded()
         changed = False
         reply = _error(ctx, refusal)
     except Exception:
         await db.execute("ROLLBACK TO command")
-        outbox.forget_recorded()
         changed = False
         log.exception("room=%s event=%s command=%s outcome=internal-error", event.room_id, event.event_id, command.name)
         reply = Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": "error.internal"})

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,36 +45,6 @@ class OutboxRow:
         return f"homeward-{self.id}"
 
 
-@dataclass(frozen=True)
-class Queued:
-    """A row queued while `recording()`: enough to decide where a command's answer goes."""
-
-    id: int
-    room_id: str
-    is_edit: bool  # an m.replace of an earlier message: its place in the timeline does not matter
-
-
-_recording: ContextVar[list[Queued] | None] = ContextVar("homeward_outbox_recording", default=None)
-
-
-@contextmanager
-def recording() -> Iterator[list[Queued]]:
-    """Note the rows this task queues inside the block (dispatch places a command's answer by them)."""
-    queued: list[Queued] = []
-    token = _recording.set(queued)
-    try:
-        yield queued
-    finally:
-        _recording.reset(token)
-
-
-def forget_recorded() -> None:
-    """The rows recorded so far were rolled back."""
-    queued = _recording.get()
-    if queued is not None:
-        queued.clear()
-
-
 async def enqueue(
     db: aiosqlite.Connection,
     room_id: str,
@@ -95,13 +62,23 @@ async def enqueue(
         "INSERT INTO outbox (room_id, event_type, content, created_at, kind, supersede_key) VALUES (?, ?, ?, ?, ?, ?)",
         (room_id, event_type, json.dumps(content, ensure_ascii=False), now.isoformat(), kind, supersede_key),
     )
-    row_id = int(cur.lastrowid)  # type: ignore[arg-type]
-    queued = _recording.get()
-    if queued is not None:
-        relation = content.get("m.relates_to")
-        is_edit = kind == EVENT and isinstance(relation, dict) and relation.get("rel_type") == "m.replace"
-        queued.append(Queued(row_id, room_id, is_edit))
-    return row_id
+    return int(cur.lastrowid)  # type: ignore[arg-type]
+
+
+async def queued_after(db: aiosqlite.Connection, row_id: int) -> list[OutboxRow]:
+    """The unsent rows queued after `row_id`: inside one transaction, those its work queued."""
+    async with db.execute(
+        "SELECT id, room_id, event_type, content, attempts, kind FROM outbox WHERE id > ? AND sent_at IS NULL ORDER BY id",
+        (row_id,),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [OutboxRow(r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"], r["kind"]) for r in rows]
+
+
+def is_edit(row: OutboxRow) -> bool:
+    """An m.replace of an earlier message: where it lands in the timeline does not matter."""
+    relation = row.content.get("m.relates_to")
+    return row.kind == EVENT and isinstance(relation, dict) and relation.get("rel_type") == "m.replace"
 
 
 async def set_content(db: aiosqlite.Connection, row_id: int, content: dict[str, Any]) -> None:
