@@ -8,8 +8,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tests.harness import BotProcess, Member
-from tests.integration.care import bring_in, ok, open_case
+from store import outbox
+from tests.harness import BotProcess, Member, reply_target
+from tests.integration.care import bring_in, item, ok, open_case
+from tests.integration.conftest import direct_room
 from tests.integration.ledger import Ledger
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -156,3 +158,64 @@ def _answers_across_kills(database: Path, room_id: str, kills: list[datetime]) -
         rows = db.execute("SELECT created_at, sent_at FROM outbox WHERE room_id = ? AND sent_at IS NOT NULL", (room_id,)).fetchall()
     spans = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in rows]
     return sum(any(created < kill < sent for kill in kills) for created, sent in spans)
+
+
+async def _hold_the_outbox(runner) -> None:  # noqa: ANN001
+    """Fault injection: from now on this bot queues answers but sends none, as if it died first."""
+
+    async def hold() -> bool:
+        return False
+
+    runner.bot.sender.flush = hold
+
+
+async def _pending_answer(runner, event_id: str):  # noqa: ANN001, ANN202
+    for _ in range(100):
+        async with runner.bot.store.read() as db:
+            for row in await outbox.pending(db):
+                if (row.content.get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == event_id:
+                    return row
+        await asyncio.sleep(0.05)
+    raise AssertionError("the command was not handled")
+
+
+async def test_a_command_applied_but_not_answered_before_the_bot_went_down_is_answered_once_after(make_bot, make_member):
+    bot = await make_bot()
+    anna = await make_member("anna")
+    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+    ok(await anna.command(room, f"!role {anna.user_id} slutenvard coordinator"))
+    await _hold_the_outbox(bot)
+
+    command = await anna.send(room, "!ack konsultation")
+    await _pending_answer(bot, command)  # applied and committed, answer queued, nothing sent
+    await bot.stop()
+    await bot.start()
+    answer = await anna.wait_for(lambda s: reply_target(s) == command)
+    status = await anna.command(room, "!status")
+    await asyncio.sleep(2)  # a second answer would have arrived by now
+
+    ok(answer)
+    assert len(anna.replies_to(command)) == 1
+    assert len(item(status, "konsultation")["acks"]) == 1
+
+
+async def test_an_answer_the_homeserver_took_just_before_the_bot_died_is_not_posted_twice(make_bot, make_member):
+    bot = await make_bot()
+    alice = await make_member("alice")
+    room = await direct_room(alice, bot)
+    await _hold_the_outbox(bot)
+
+    command = await alice.send(room, "!ping")
+    row = await _pending_answer(bot, command)
+    # What the sender does, up to the moment it would mark the row sent: the bot "dies" there.
+    first = await bot.bot.client.room_send(room, row.event_type, row.content, tx_id=row.txn_id, ignore_unverified_devices=True)
+    await bot.stop()
+    await bot.start()
+    await alice.command(room, "!ping")  # the restarted bot has flushed its outbox by the time this is answered
+    await asyncio.sleep(2)
+
+    answers = alice.replies_to(command)
+    assert [a.event_id for a in answers] == [first.event_id]  # the resend with the same transaction id was a no-op
+    async with bot.bot.store.read() as db:
+        results = await outbox.results(db, [row.id])
+    assert results[row.id] == (True, first.event_id)
