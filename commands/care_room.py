@@ -146,21 +146,27 @@ async def post_checklist(ctx: Context, case_id: int, room: str, view: CaseView) 
     return row
 
 
+def edit_of(original: int, new_content: dict[str, Any], fallback: str) -> dict[str, Any]:
+    """An edit (`m.replace`) of outbox row `original`; clients without edits show `* fallback`.
+
+    `new_content` from `notice_content` carries `m.mentions: {}`, so an edit notifies nobody again.
+    """
+    return {
+        **notice_content("* " + fallback),
+        "m.new_content": new_content,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(original)},
+    }
+
+
 async def refresh_checklist(ctx: Context, case: CaseRow) -> None:
     """Edit the current phase's checklist in place to show the case as it is now."""
     view = await cases.load_view(ctx.db, case, ctx.services.pathways[case.pathway_id])
     original = await cases.checklist_outbox(ctx.db, case.id, view.phase_id)
     if original is None:
         return
-    new_content = checklist_content(ctx, view)
     # The fallback for clients without edits is a short line, not the checklist again:
     # twice the checklist would not fit in one event for a big phase.
-    fallback = notice_content("* " + ctx.t("checklist.updated", phase=view.phase.title))
-    content = {
-        **fallback,
-        "m.new_content": new_content,  # carries m.mentions {}: an edit notifies nobody again
-        "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(original)},
-    }
+    content = edit_of(original, checklist_content(ctx, view), ctx.t("checklist.updated", phase=view.phase.title))
     await outbox.enqueue(
         ctx.db, ctx.room_id, "m.room.message", content, ctx.now, supersede_key=f"checklist:{case.id}:{view.phase_id}"
     )

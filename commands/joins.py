@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from commands.care_room import post_checklist
+from commands.care_room import edit_of, post_checklist
 from commands.context import Context, IncomingCommand
 from commands.registry import Command
 from homeward.render import notice_content
@@ -53,12 +53,5 @@ async def member_joined(room_id: str, event_id: str, user_id: str, store: Store,
 async def _point_to_new(ctx: Context, old: int) -> None:
     """Edit the old checklist into a pointer. Updates of it still unsent go first (the outbox
     keeps order), so the pointer is what the old message finally shows."""
-    new_content = notice_content(ctx.t("checklist.reposted"))
-    new_content["m.mentions"] = {}
-    content = {
-        **new_content,
-        "body": "* " + str(new_content["body"]),
-        "m.new_content": new_content,
-        "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(old)},
-    }
-    await outbox.enqueue(ctx.db, ctx.room_id, "m.room.message", content, ctx.now)
+    pointer = ctx.t("checklist.reposted")
+    await outbox.enqueue(ctx.db, ctx.room_id, "m.room.message", edit_of(old, notice_content(pointer), pointer), ctx.now)
