@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 
 from common import header, median, table
 
-from care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership  # noqa: E402
-from care.consent import Answer  # noqa: E402
-from care.minutes import fold_minutes, new_minutes  # noqa: E402
-from care.pathway import Item, default_pathways_dir, load_pathways  # noqa: E402
-from care.plan import CarePlan, add_action, add_goal, add_subgoal, apply_plan, set_followup, set_responsible  # noqa: E402
-from exports.build import plan_document  # noqa: E402
-from exports.document import PlanDocument  # noqa: E402
+from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership  # noqa: E402
+from homeward.care.consent import Answer  # noqa: E402
+from homeward.care.minutes import fold_minutes, new_minutes  # noqa: E402
+from homeward.care.pathway import Item, default_pathways_dir, load_pathways  # noqa: E402
+from homeward.care.plan import CarePlan, add_action, add_goal, add_subgoal, apply_plan, set_followup, set_responsible  # noqa: E402
+from homeward.exports.build import plan_document  # noqa: E402
+from homeward.exports.document import PlanDocument  # noqa: E402
 
 GOALS = 20
 SUBGOALS_PER_GOAL = 2
@@ -134,9 +134,9 @@ def main() -> None:
     doc = snapshot()
     build_ms = (time.perf_counter() - t0) * 1000
 
-    from exports.fhir import to_fhir_bundle
-    from exports.ics import to_ics
-    from exports.render import render_html, render_markdown, render_pdf
+    from homeward.exports.fhir import to_fhir_bundle
+    from homeward.exports.ics import to_ics
+    from homeward.exports.render import render_html, render_markdown, render_pdf
 
     formats: list[tuple[str, Callable[[], bytes]]] = [
         # the PDF first: its cold figure includes loading WeasyPrint (Pango, fonts), as the bot's first export does

@@ -51,17 +51,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.reminders import JOB_ID, ReminderScheduler  # noqa: E402
-from care.pathway import Pathway, default_pathways_dir, load_pathways  # noqa: E402
-from commands.policy import Policy  # noqa: E402
-from commands.registry import registry  # noqa: E402
+from homeward.bot.reminders import JOB_ID, ReminderScheduler  # noqa: E402
+from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways  # noqa: E402
+from homeward.commands.policy import Policy  # noqa: E402
+from homeward.commands.registry import registry  # noqa: E402
 from homeward.clock import Clock  # noqa: E402
 from homeward.config import Config  # noqa: E402
 from homeward.i18n import Catalog  # noqa: E402
 from homeward.services import Services  # noqa: E402
-from store import cases  # noqa: E402
-from store import reminders as rows  # noqa: E402
-from store.db import Store  # noqa: E402
+from homeward.store import cases  # noqa: E402
+from homeward.store import reminders as rows  # noqa: E402
+from homeward.store.db import Store  # noqa: E402
 
 ROOMS = 100
 BURST = 1_000

@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nio import AsyncClient, AsyncClientConfig, MatrixRoom, RoomCreateResponse, RoomMessageText  # noqa: E402
 from nio.api import RoomPreset, RoomVisibility  # noqa: E402
 
-from bot.rooms import case_room_request  # noqa: E402
-from care.pathway import default_pathways_dir, load_pathways  # noqa: E402
+from homeward.bot.rooms import case_room_request  # noqa: E402
+from homeward.care.pathway import default_pathways_dir, load_pathways  # noqa: E402
 from homeward.config import Config  # noqa: E402
 from homeward.devserver import LocalSynapse  # noqa: E402
 from tests.harness import BotProcess, BotRunner, Member, Seen, reply_target  # noqa: E402

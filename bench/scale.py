@@ -50,7 +50,7 @@ from common import cpu_seconds, header, memory_kb, outbox_drained, percentile, t
 
 from nio import AsyncClientConfig, Event, JoinResponse, MegolmEvent, RoomSendResponse  # noqa: E402
 
-from bot.client import HomewardClient  # noqa: E402
+from homeward.bot.client import HomewardClient  # noqa: E402
 from homeward.devserver import LocalSynapse  # noqa: E402
 from tests.harness import BotProcess, Member, Seen, reply_target  # noqa: E402
 

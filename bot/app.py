@@ -14,27 +14,27 @@ from zoneinfo import ZoneInfo
 from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMemberEvent, RoomMessageText, UnknownBadEvent, UnknownEncryptedEvent
 from nio.exceptions import EncryptionError
 
-import commands.handlers  # noqa: F401  (registers every command)
-from bot.events import command_from, is_ack_reaction, thread_root
-from care.pathway import default_pathways_dir, load_pathways
-from commands.joins import member_joined
-from commands.context import IncomingCommand, reply_relation
-from bot.reminders import ReminderScheduler
-from bot.sender import OutboxSender
-from bot.session import Session
-from bot.sync import SyncLoop
-from commands.dispatch import handle_command
-from commands.policy import Policy
-from commands.registry import registry
+import homeward.commands.handlers  # noqa: F401  (registers every command)
+from homeward.bot.events import command_from, is_ack_reaction, thread_root
+from homeward.care.pathway import configured_pathways
+from homeward.commands.joins import member_joined
+from homeward.commands.context import IncomingCommand, reply_relation
+from homeward.bot.reminders import ReminderScheduler
+from homeward.bot.sender import OutboxSender
+from homeward.bot.session import Session
+from homeward.bot.sync import SyncLoop
+from homeward.commands.dispatch import handle_command
+from homeward.commands.policy import Policy
+from homeward.commands.registry import registry
 from homeward.clock import Clock, ShiftedClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.render import notice_content
 from homeward.services import Services
-from store import outbox
-from store.cases import case_for_room, notice_for_event
-from store.db import Store
-from store.state import (
+from homeward.store import outbox
+from homeward.store.cases import case_for_room, notice_for_event
+from homeward.store.db import Store
+from homeward.store.state import (
     add_undecrypted,
     forget_undecrypted,
     list_undecrypted,
@@ -66,7 +66,7 @@ class HomewardBot:
 
     async def start(self) -> None:
         """Load the pathways, open the store, log in, and start the loops in the background."""
-        pathways = load_pathways(self.config.pathways_dir or default_pathways_dir())
+        pathways = configured_pathways(self.config.pathways_dir)
         self.store = await Store.open(self.config.store_path)
         session = Session(
             homeserver=self.config.homeserver,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nio import RoomMessageText
 
-from commands.context import IncomingCommand
+from homeward.commands.context import IncomingCommand
 
 
 def command_from(room_id: str, event: RoomMessageText, own_user_id: str) -> IncomingCommand | None:

@@ -16,15 +16,15 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from care.case import missing_lanes
-from care.reminders import audience_lanes, how_to, quiet_hours, recipients
-from commands.care_room import local_text, mention
+from homeward.care.case import missing_lanes
+from homeward.care.reminders import audience_lanes, how_to, quiet_hours, recipients
+from homeward.commands.care_room import local_text, mention
 from homeward.clock import Clock
 from homeward.render import md_escape, notice_content
 from homeward.services import Services
-from store import cases, outbox
-from store import reminders as rows
-from store.db import Store
+from homeward.store import cases, outbox
+from homeward.store import reminders as rows
+from homeward.store.db import Store
 
 log = logging.getLogger(__name__)
 

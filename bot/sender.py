@@ -38,12 +38,12 @@ from nio import (
 )
 from nio.api import RoomPreset, RoomVisibility
 
-from bot.sync import CONNECTION_ERRORS
+from homeward.bot.sync import CONNECTION_ERRORS
 from homeward.clock import Clock
-from store import outbox
-from store.cases import bind_room
-from store.db import Store
-from store.state import remember_room, room_info
+from homeward.store import outbox
+from homeward.store.cases import bind_room
+from homeward.store.db import Store
+from homeward.store.state import remember_room, room_info
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from nio import (
     WhoamiResponse,
 )
 
-from bot.client import HomewardClient
+from homeward.bot.client import HomewardClient
 
 log = logging.getLogger(__name__)
 

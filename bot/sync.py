@@ -28,8 +28,8 @@ from nio import (
 
 from nio.events.misc import BadEvent
 
-from store.db import Store
-from store.state import get_value, set_value
+from homeward.store.db import Store
+from homeward.store.state import get_value, set_value
 
 log = logging.getLogger(__name__)
 

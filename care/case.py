@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Literal
 
-from care.calendar import WorkingCalendar
-from care.deadlines import resolve_due
-from care.pathway import Item, Lane, Pathway, Phase
-from care.refusal import Refusal
+from homeward.care.calendar import WorkingCalendar
+from homeward.care.deadlines import resolve_due
+from homeward.care.pathway import Item, Lane, Pathway, Phase
+from homeward.care.refusal import Refusal
 
 ItemState = Literal["open", "done", "overdue"]
 HOLIDAY_LANGUAGES = {"nb": "no", "sv": "sv", "en": "en_US"}  # the `holidays` package's language codes

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from care.case import CaseView
-from care.pathway import Consent
-from care.refusal import Refusal
+from homeward.care.case import CaseView
+from homeward.care.pathway import Consent
+from homeward.care.refusal import Refusal
 
 ConsentState = Literal["pending", "given", "refused", "withdrawn"]
 AnswerWord = Literal["yes", "no", "revoke"]

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from collections.abc import Iterator
 from typing import Literal
 
-from care.calendar import QuietHours, WorkingCalendar
+from homeward.care.calendar import QuietHours, WorkingCalendar
 
 #: Product default for a rule anchored on a bare date (no time of day): due at the
 #: end of that working day, 16:00 local, when people can still act on it before

@@ -56,7 +56,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
-from care.refusal import Refusal
+from homeward.care.refusal import Refusal
 
 __all__ = ["MAX_LABEL_LENGTH", "check_label", "looks_like_identity_number"]
 

@@ -28,9 +28,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from care.pathway import Pathway
-from care.plan import MAX_TEXT, USER_ID
-from care.refusal import Refusal
+from homeward.care.pathway import Pathway
+from homeward.care.plan import MAX_TEXT, USER_ID
+from homeward.care.refusal import Refusal
 
 __all__ = [
     "EXTRA",

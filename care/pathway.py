@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from importlib import resources
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,6 +46,7 @@ __all__ = [
     "Plan",
     "Settings",
     "Topic",
+    "configured_pathways",
     "default_pathways_dir",
     "fold",
     "load_pathway",
@@ -728,6 +730,14 @@ def load_pathways(directory: Path) -> dict[str, Pathway]:
     return found
 
 
+def configured_pathways(extra: Path | None) -> dict[str, Pathway]:
+    """The bundled pathways, with the files of `extra` (the `pathways_dir` setting) added or overriding by id."""
+    found = load_pathways(default_pathways_dir())
+    if extra is not None:
+        found.update(load_pathways(extra))
+    return found
+
+
 def default_pathways_dir() -> Path:
-    """The pathways shipped with Homeward, next to the ``care`` package."""
-    return Path(__file__).resolve().parent.parent / "pathways"
+    """The pathways shipped with Homeward (package data of ``homeward.pathways``)."""
+    return Path(str(resources.files("homeward.pathways")))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from care.case import Membership
+from homeward.care.case import Membership
 
 RuleKind = Literal["anyone", "member", "coordinator"]
 

@@ -26,8 +26,8 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from care.pathway import Pathway
-from care.refusal import Refusal
+from homeward.care.pathway import Pathway
+from homeward.care.refusal import Refusal
 
 __all__ = [
     "MAX_TEXT",

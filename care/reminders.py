@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from care.calendar import QuietHours, parse_quiet
-from care.case import CaseView, due_at, missing_lanes
-from care.deadlines import ReminderPolicy, reminder_schedule
-from care.pathway import Item
+from homeward.care.calendar import QuietHours, parse_quiet
+from homeward.care.case import CaseView, due_at, missing_lanes
+from homeward.care.deadlines import ReminderPolicy, reminder_schedule
+from homeward.care.pathway import Item
 
 OVERDUE_HORIZON = timedelta(days=21)  # far enough to find the next working day after any holiday run
 

@@ -12,15 +12,15 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from care.calendar import WorkingCalendar
-from care.case import CaseView, due_at, item_state, missing_lanes
-from care.pathway import Item, Pathway
-from commands.context import Context
-from commands.registry import CommandError
+from homeward.care.calendar import WorkingCalendar
+from homeward.care.case import CaseView, due_at, item_state, missing_lanes
+from homeward.care.pathway import Item, Pathway
+from homeward.commands.context import Context
+from homeward.commands.registry import CommandError
 from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, md_escape, notice_content
-from homeward.templates import render
-from store import cases, outbox
-from store.cases import CaseRow
+from homeward.i18n import render
+from homeward.store import cases, outbox
+from homeward.store.cases import CaseRow
 
 
 async def current_case(ctx: Context) -> tuple[CaseRow, CaseView]:

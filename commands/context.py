@@ -11,8 +11,8 @@ import aiosqlite
 from homeward.render import md_escape
 
 if TYPE_CHECKING:
-    from commands.parser import CommandLine
-    from commands.registry import Command
+    from homeward.commands.parser import CommandLine
+    from homeward.commands.registry import Command
     from homeward.services import Services
 
 

@@ -18,17 +18,17 @@ import json
 import logging
 from typing import Any
 
-from commands.context import Context, IncomingCommand, Reply, reply_relation
-from commands.parser import CommandLine, ParseError, parse
-from care.refusal import Refusal
-from commands.registry import Command, CommandError
+from homeward.commands.context import Context, IncomingCommand, Reply, reply_relation
+from homeward.commands.parser import CommandLine, ParseError, parse
+from homeward.care.refusal import Refusal
+from homeward.commands.registry import Command, CommandError
 from homeward.render import Markdown, fit_content, notice_content
 from homeward.services import Services
-from store import outbox
-from store.cases import case_for_room
-from store.db import Store
-from store.reminders import replan
-from store.state import mark_handled, room_info
+from homeward.store import outbox
+from homeward.store.cases import case_for_room
+from homeward.store.db import Store
+from homeward.store.reminders import replan
+from homeward.store.state import mark_handled, room_info
 
 log = logging.getLogger(__name__)
 

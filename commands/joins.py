@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 
-from commands.care_room import edit_of, post_checklist
-from commands.context import Context, IncomingCommand
-from commands.registry import Command
+from homeward.commands.care_room import edit_of, post_checklist
+from homeward.commands.context import Context, IncomingCommand
+from homeward.commands.registry import Command
 from homeward.render import notice_content
 from homeward.services import Services
-from store import cases, outbox
-from store.db import Store
-from store.state import mark_handled, room_info
+from homeward.store import cases, outbox
+from homeward.store.db import Store
+from homeward.store.state import mark_handled, room_info
 
 log = logging.getLogger(__name__)
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from care.case import Membership
-from care.permissions import allowed, refusal_key
-from commands.registry import ANYWHERE, CASE_ROOM, DIRECT_ROOM, Command, CommandError
-from store.cases import case_for_room
-from store.state import room_info
+from homeward.care.case import Membership
+from homeward.care.permissions import allowed, refusal_key
+from homeward.commands.registry import ANYWHERE, CASE_ROOM, DIRECT_ROOM, Command, CommandError
+from homeward.store.cases import case_for_room
+from homeward.store.state import room_info
 
 if TYPE_CHECKING:
-    from commands.context import Context
+    from homeward.commands.context import Context
 
 
 class Policy:

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from care.refusal import Refusal
+from homeward.care.refusal import Refusal
 
 if TYPE_CHECKING:
-    from commands.context import Context, Reply
+    from homeward.commands.context import Context, Reply
 
 ANYWHERE = "anywhere"
 CASE_ROOM = "case"

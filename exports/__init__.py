@@ -5,7 +5,7 @@ Every export starts from a plain, frozen snapshot (``exports.document``), so thi
 package does not depend on the bot, the store or Matrix.
 """
 
-from exports.document import (
+from homeward.exports.document import (
     Action,
     ConsentAnswer,
     ConsentLine,

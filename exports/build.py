@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from care.case import CaseView, due_at, item_state
-from care.consent import Answer, consent_state
-from care.minutes import Minutes
-from care.plan import CarePlan
-from exports.document import (
+from homeward.care.case import CaseView, due_at, item_state
+from homeward.care.consent import Answer, consent_state
+from homeward.care.minutes import Minutes
+from homeward.care.plan import CarePlan
+from homeward.exports.document import (
     Action,
     ConsentAnswer,
     ConsentLine,

@@ -30,7 +30,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from exports.document import ConsentLine, Goal, ItemLine, PlanDocument
+from homeward.exports.document import ConsentLine, Goal, ItemLine, PlanDocument
 
 __all__ = ["CONSENT_STATUS", "TASK_STATUS", "to_fhir_bundle"]
 

@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
-from exports.document import MeetingLine, Participant, PlanDocument
-from exports.render import Words
+from homeward.exports.document import MeetingLine, Participant, PlanDocument
+from homeward.exports.render import Words
 
 __all__ = ["PRODID", "event_uid", "to_ics"]
 

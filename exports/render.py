@@ -22,11 +22,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from exports.document import LANGUAGES, MinutesDocument, PlanDocument
+from homeward.exports.document import LANGUAGES, MinutesDocument, PlanDocument
+from homeward.i18n import TEMPLATES_DIR
 
 __all__ = ["TEMPLATES_DIR", "Words", "md_escape", "render_html", "render_markdown", "render_pdf", "words"]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 WORDS_FILE = TEMPLATES_DIR / "exports" / "words.toml"
 
 Document = PlanDocument | MinutesDocument

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import signal
 import sys
@@ -33,9 +34,9 @@ def _load(path: Path) -> Config:
 
 
 async def _run_until_stopped(config: Config) -> int:
-    from bot.app import HomewardBot
-    from bot.session import LoginFailed
-    from store.db import StoreError
+    from homeward.bot.app import HomewardBot
+    from homeward.bot.session import LoginFailed
+    from homeward.store.db import StoreError
 
     bot = HomewardBot(config)
     _cancel_on_signals()
@@ -59,6 +60,10 @@ def _cancel_on_signals() -> None:
 
 
 async def _demo(directory: Path, port: int) -> int:
+    if importlib.util.find_spec("synapse") is None:
+        print("homeward dev: the local homeserver needs the dev extra: pip install 'homeward[dev]' (make run does)",
+              file=sys.stderr)
+        return 2
     from homeward.demo import run_demo
 
     _cancel_on_signals()
@@ -70,10 +75,10 @@ async def _demo(directory: Path, port: int) -> int:
 
 def _check_pathways(config: Config) -> None:
     """Every pathway file must load before the bot starts; say which field of which file is wrong."""
-    from care.pathway import PathwayError, default_pathways_dir, load_pathways
+    from homeward.care.pathway import PathwayError, configured_pathways
 
     try:
-        load_pathways(config.pathways_dir or default_pathways_dir())
+        configured_pathways(config.pathways_dir)
     except PathwayError as exc:
         print(f"homeward: a pathway definition cannot be used ({len(exc.problems)} problem(s)):", file=sys.stderr)
         for problem in exc.problems:

@@ -91,7 +91,7 @@ def _instructions(server: LocalSynapse, accounts: dict[str, str], bot_id: str) -
 
 async def run_demo(base: Path, port: int) -> int:
     """Start (or reuse) the local homeserver, register accounts, run the bot until Ctrl-C."""
-    from bot.app import HomewardBot
+    from homeward.bot.app import HomewardBot
 
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
     server = LocalSynapse(base / "synapse", port=port)

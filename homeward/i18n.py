@@ -1,4 +1,4 @@
-"""Localized wording: Norwegian bokmål, Swedish and English.
+"""Localized wording: Norwegian bokmål, Swedish and English; catalogs and message templates.
 
 Short texts live in one TOML catalog per language under `templates/locale/`, keyed by a
 dotted name and written in Markdown with `{placeholders}`. A missing key falls back to
@@ -9,12 +9,17 @@ catalogs complete).
 from __future__ import annotations
 
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from homeward.render import md_escape
+
 LANGUAGES = ("nb", "sv", "en")
 FALLBACK = "en"
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(str(resources.files("homeward.templates")))  # package data
 
 
 def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
@@ -46,3 +51,19 @@ class Catalog:
         if text is None:
             raise KeyError(f"no message {key!r} in the catalogs")
         return text.format(**values) if values else text
+
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    undefined=StrictUndefined,  # a misspelt variable is an error in tests, not an empty gap
+    autoescape=False,  # Markdown, not HTML: user text is escaped with the `md` filter
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
+_env.filters["md"] = md_escape
+
+
+def render(name: str, **values: Any) -> str:
+    """A message template under `templates/messages/` (checklists, status), as Markdown."""
+    return _env.get_template(name).render(**values).strip()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from care.pathway import Pathway
-from commands.policy import Policy
-from commands.registry import Registry
+from homeward.care.pathway import Pathway
+from homeward.commands.policy import Policy
+from homeward.commands.registry import Registry
 from homeward.clock import Clock
 from homeward.config import Config
 from homeward.i18n import Catalog

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiosqlite
 
-from care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
-from care.pathway import Item, Pathway
+from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.pathway import Item, Pathway
 
 
 @dataclass(frozen=True)

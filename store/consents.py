@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from care.consent import Answer
+from homeward.care.consent import Answer
 
 
 async def add_answer(db: aiosqlite.Connection, case_id: int, answer: Answer, event_id: str) -> None:

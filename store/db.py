@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from store.migrations import MIGRATIONS
+from homeward.store.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import json
 
 import aiosqlite
 
-from care.minutes import Minutes, MinutesChange, fold_minutes
-from care.plan import CarePlan, PlanChange, fold_plan
+from homeward.care.minutes import Minutes, MinutesChange, fold_minutes
+from homeward.care.plan import CarePlan, PlanChange, fold_plan
 
 
 async def load_plan(db: aiosqlite.Connection, case_id: int) -> CarePlan:

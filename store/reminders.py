@@ -13,10 +13,10 @@ from datetime import datetime
 
 import aiosqlite
 
-from care.case import CaseView, due_at, missing_lanes
-from care.pathway import Pathway
-from care.reminders import Wanted, desired_reminders, policy_for
-from store.cases import case_by_id, load_view
+from homeward.care.case import CaseView, due_at, missing_lanes
+from homeward.care.pathway import Pathway
+from homeward.care.reminders import Wanted, desired_reminders, policy_for
+from homeward.store.cases import case_by_id, load_view
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from nio import (
     RoomSendResponse,
 )
 
-from bot.app import HomewardBot
+from homeward.bot.app import HomewardBot
 from homeward.clock import Clock
 from homeward.config import Config
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from store import cases
-from store.state import remember_room
+from homeward.store import cases
+from homeward.store.state import remember_room
 
 
 async def seed_case(

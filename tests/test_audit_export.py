@@ -8,9 +8,9 @@ import json
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from bot.sender import file_message
-from commands.handlers.audit import COLUMNS, audit_csv, local_bounds
-from store.cases import AuditRow
+from homeward.bot.sender import file_message
+from homeward.commands.handlers.audit import COLUMNS, audit_csv, local_bounds
+from homeward.store.cases import AuditRow
 
 OSLO = ZoneInfo("Europe/Oslo")
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from care.calendar import QuietHours, WorkingCalendar, parse_quiet
+from homeward.care.calendar import QuietHours, WorkingCalendar, parse_quiet
 
 OSLO = ZoneInfo("Europe/Oslo")
 

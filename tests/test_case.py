@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from care.case import (
+from homeward.care.case import (
     Ack,
     AckDecision,
     CaseView,
@@ -30,8 +30,8 @@ from care.case import (
     next_phase,
     phase_blockers,
 )
-from care.pathway import Pathway, default_pathways_dir, load_pathways
-from care.refusal import Refusal
+from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.refusal import Refusal
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")

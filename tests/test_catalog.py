@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import commands.handlers  # noqa: F401  (registers every command)
-from commands.registry import registry
+import homeward.commands.handlers  # noqa: F401  (registers every command)
+from homeward.commands.registry import registry
 from homeward.i18n import FALLBACK, LANGUAGES, TEMPLATES_DIR, Catalog
 
 LOCALE = TEMPLATES_DIR / "locale"

@@ -11,10 +11,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
-from care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
-from care.pathway import Item, default_pathways_dir, load_pathways
-from commands.care_room import CHECKLIST_MAX_BYTES, checklist_content
-from commands.context import Context, IncomingCommand
+from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.pathway import Item, default_pathways_dir, load_pathways
+from homeward.commands.care_room import CHECKLIST_MAX_BYTES, checklist_content
+from homeward.commands.context import Context, IncomingCommand
 from homeward.i18n import Catalog
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from care.calendar import QuietHours, WorkingCalendar
-from care.deadlines import (
+from homeward.care.calendar import QuietHours, WorkingCalendar
+from homeward.care.deadlines import (
     END_OF_WORKING_DAY,
     Reminder,
     ReminderPolicy,

@@ -10,19 +10,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import commands.handlers  # noqa: F401  (registers every command)
-from care.pathway import default_pathways_dir, load_pathways
-from commands.context import IncomingCommand
-from commands.dispatch import handle_command
-from commands.policy import Policy
-from commands.registry import registry
+import homeward.commands.handlers  # noqa: F401  (registers every command)
+from homeward.care.pathway import default_pathways_dir, load_pathways
+from homeward.commands.context import IncomingCommand
+from homeward.commands.dispatch import handle_command
+from homeward.commands.policy import Policy
+from homeward.commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
 from homeward.services import Services
-from store import cases, outbox
-from store.db import Store
+from homeward.store import cases, outbox
+from homeward.store.db import Store
 from tests.stores import seed_case
 
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:order", "!dm:order", "@coord:order"

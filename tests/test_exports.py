@@ -13,7 +13,7 @@ from icalendar import Calendar
 from markdown_it import MarkdownIt
 from pypdf import PdfReader
 
-from exports import (
+from homeward.exports import (
     Action,
     ConsentAnswer,
     ConsentLine,
@@ -27,9 +27,9 @@ from exports import (
     SubGoal,
     TopicAnswer,
 )
-from exports.fhir import to_fhir_bundle
-from exports.ics import event_uid, to_ics
-from exports.render import WORDS_FILE, css_string, md_escape, render_html, render_markdown, render_pdf
+from homeward.exports.fhir import to_fhir_bundle
+from homeward.exports.ics import event_uid, to_ics
+from homeward.exports.render import WORDS_FILE, css_string, md_escape, render_html, render_markdown, render_pdf
 
 # WeasyPrint falls back to fontTools where the machine has no HarfBuzz-Subset library.
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")

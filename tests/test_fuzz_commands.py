@@ -11,19 +11,19 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import commands.handlers  # noqa: F401  (registers every command)
-from care.pathway import default_pathways_dir, load_pathways
-from commands.context import IncomingCommand
-from commands.dispatch import handle_command
-from commands.policy import Policy
-from commands.registry import registry
+import homeward.commands.handlers  # noqa: F401  (registers every command)
+from homeward.care.pathway import default_pathways_dir, load_pathways
+from homeward.commands.context import IncomingCommand
+from homeward.commands.dispatch import handle_command
+from homeward.commands.policy import Policy
+from homeward.commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.services import Services
-from store import cases
-from store.db import Store
-from store.state import remember_room
+from homeward.store import cases
+from homeward.store.db import Store
+from homeward.store.state import remember_room
 
 CASE_ROOM = "!case:fuzz"
 DIRECT_ROOM = "!dm:fuzz"

@@ -28,19 +28,19 @@ from nio.events.misc import validate_or_badevent
 from nio.exceptions import EncryptionError
 from nio.schemas import Schemas
 
-import commands.handlers  # noqa: F401  (registers every command)
-from bot import app as bot_app
-from bot.app import HomewardBot
-from care.pathway import default_pathways_dir, load_pathways
-from commands.parser import ParseError, parse
-from commands.policy import Policy
-from commands.registry import registry
+import homeward.commands.handlers  # noqa: F401  (registers every command)
+from homeward.bot import app as bot_app
+from homeward.bot.app import HomewardBot
+from homeward.care.pathway import default_pathways_dir, load_pathways
+from homeward.commands.parser import ParseError, parse
+from homeward.commands.policy import Policy
+from homeward.commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.services import Services
-from store import outbox
-from store.db import Store
+from homeward.store import outbox
+from homeward.store.db import Store
 from tests.stores import seed_case
 
 BOT = "@bot:fuzz"

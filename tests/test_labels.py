@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from care.labels import MAX_LABEL_LENGTH, check_label, looks_like_identity_number
-from care.refusal import Refusal
+from homeward.care.labels import MAX_LABEL_LENGTH, check_label, looks_like_identity_number
+from homeward.care.refusal import Refusal
 
 # Norwegian fødselsnummer / D-number / H-number and Swedish personnummer /
 # samordningsnummer, in the ways people write them. None has a valid checksum

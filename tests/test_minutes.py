@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from care.minutes import (
+from homeward.care.minutes import (
     EXTRA,
     Minutes,
     MinutesChange,
@@ -35,9 +35,9 @@ from care.minutes import (
     reschedule,
     strike,
 )
-from care.pathway import Pathway, default_pathways_dir, load_pathways
-from care.plan import MAX_TEXT
-from care.refusal import Refusal
+from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.plan import MAX_TEXT
+from homeward.care.refusal import Refusal
 
 OSLO = ZoneInfo("Europe/Oslo")
 UTC = timezone.utc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commands.parser import MAX_COMMAND_LENGTH, CommandLine, ParseError, parse
+from homeward.commands.parser import MAX_COMMAND_LENGTH, CommandLine, ParseError, parse
 
 
 def parsed(body: str) -> CommandLine:

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from care.pathway import (
+from homeward.care.pathway import (
     Item,
     Pathway,
     PathwayError,
+    configured_pathways,
     default_pathways_dir,
     load_pathway,
     load_pathways,
@@ -81,6 +82,21 @@ def test_both_shipped_pathways_load_keyed_by_id() -> None:
 
 def test_default_pathways_dir_is_the_repository_pathways_folder() -> None:
     assert default_pathways_dir() == Path(__file__).resolve().parent.parent / "pathways"
+
+
+def test_a_pathways_dir_adds_new_pathways_and_overrides_shipped_ones_by_id(tmp_path: Path) -> None:
+    sthf = yaml.safe_load((PATHWAYS / "sthf.yaml").read_text(encoding="utf-8"))
+    sthf["title"] = "Overridden by the region"
+    (tmp_path / "sthf.yaml").write_text(yaml.safe_dump(sthf, allow_unicode=True), encoding="utf-8")
+    third = dict(sthf, id="third", title="A third pathway")
+    (tmp_path / "third.yaml").write_text(yaml.safe_dump(third, allow_unicode=True), encoding="utf-8")
+    pathways = configured_pathways(tmp_path)
+    assert set(pathways) == {"sthf", "orebro", "third"}
+    assert pathways["sthf"].title == "Overridden by the region"
+
+
+def test_without_a_pathways_dir_the_shipped_pathways_are_used() -> None:
+    assert set(configured_pathways(None)) == {"sthf", "orebro"}
 
 
 def test_each_pathway_has_one_guardian_lane_and_one_child_lane(sthf: Pathway, orebro: Pathway) -> None:

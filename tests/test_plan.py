@@ -16,8 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from care.pathway import Pathway, default_pathways_dir, load_pathways
-from care.plan import (
+from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.plan import (
     MAX_TEXT,
     CarePlan,
     PlanChange,
@@ -33,7 +33,7 @@ from care.plan import (
     set_followup,
     set_responsible,
 )
-from care.refusal import Refusal
+from homeward.care.refusal import Refusal
 
 UTC = timezone.utc
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

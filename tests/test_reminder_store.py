@@ -4,17 +4,17 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.reminders import ReminderScheduler
-from care.pathway import default_pathways_dir, load_pathways
-from commands.policy import Policy
-from commands.registry import registry
+from homeward.bot.reminders import ReminderScheduler
+from homeward.care.pathway import default_pathways_dir, load_pathways
+from homeward.commands.policy import Policy
+from homeward.commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.services import Services
-from store import cases
-from store import reminders as rows
-from store.db import Store
+from homeward.store import cases
+from homeward.store import reminders as rows
+from homeward.store.db import Store
 
 SE = ZoneInfo("Europe/Stockholm")
 

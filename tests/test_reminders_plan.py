@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from care.calendar import QuietHours
-from care.case import Ack, CaseView, ItemRecord, Membership, due_at
-from care.deadlines import ReminderPolicy
-from care.pathway import Item, Pathway, default_pathways_dir, load_pathways
-from care.reminders import audience_lanes, desired_reminders, how_to, policy_for, quiet_hours, recipients
+from homeward.care.calendar import QuietHours
+from homeward.care.case import Ack, CaseView, ItemRecord, Membership, due_at
+from homeward.care.deadlines import ReminderPolicy
+from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
+from homeward.care.reminders import audience_lanes, desired_reminders, how_to, policy_for, quiet_hours, recipients
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 UTC = timezone.utc

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from store import outbox
-from store.db import Store, StoreError
-from store.migrations import MIGRATIONS
-from store.state import get_value, mark_handled, set_value, was_handled
+from homeward.store import outbox
+from homeward.store.db import Store, StoreError
+from homeward.store.migrations import MIGRATIONS
+from homeward.store.state import get_value, mark_handled, set_value, was_handled
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
 ROOM = "!case:example.org"

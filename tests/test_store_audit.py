@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from store.cases import audit, audit_rows
-from store.db import Store
+from homeward.store.cases import audit, audit_rows
+from homeward.store.db import Store
 
 ROOM = "!case:example.org"
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)

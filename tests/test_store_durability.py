@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from store.db import Store, _split_sql
-from store.migrations import MIGRATIONS
+from homeward.store.db import Store, _split_sql
+from homeward.store.migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:durable", "!dm:durable", "@coord:durable"
@@ -43,10 +43,10 @@ def say(*words: object) -> None:
 
 
 def _services():  # noqa: ANN202 - imports inside: the migration child must not touch the store before it patches it
-    import commands.handlers  # noqa: F401
-    from care.pathway import default_pathways_dir, load_pathways
-    from commands.policy import Policy
-    from commands.registry import registry
+    import homeward.commands.handlers  # noqa: F401
+    from homeward.care.pathway import default_pathways_dir, load_pathways
+    from homeward.commands.policy import Policy
+    from homeward.commands.registry import registry
     from homeward.clock import Clock
     from homeward.config import Config
     from homeward.i18n import Catalog
@@ -58,10 +58,10 @@ def _services():  # noqa: ANN202 - imports inside: the migration child must not 
 
 async def child_write(path: Path, run: str) -> None:
     """Commands and outbox deliveries, forever; one line on stdout after each commit."""
-    from commands.context import IncomingCommand
-    from commands.dispatch import handle_command
-    from store import outbox
-    from store.state import set_value
+    from homeward.commands.context import IncomingCommand
+    from homeward.commands.dispatch import handle_command
+    from homeward.store import outbox
+    from homeward.store.state import set_value
 
     services = _services()
     store = await Store.open(path)
@@ -84,7 +84,7 @@ async def child_write(path: Path, run: str) -> None:
 
 async def child_migrate(path: Path) -> None:
     """Open (and so migrate) the store slowly, saying after each statement where it is."""
-    import store.db as db_module
+    import homeward.store.db as db_module
 
     async def slowly(db, script: str) -> None:  # noqa: ANN001
         for statement in db_module._split_sql(script):
@@ -125,8 +125,8 @@ async def _start_up_check(path: Path) -> Store:
 
 
 async def _fresh_store(path: Path) -> None:
-    from commands.context import IncomingCommand
-    from commands.dispatch import handle_command
+    from homeward.commands.context import IncomingCommand
+    from homeward.commands.dispatch import handle_command
     from tests.stores import seed_case
 
     store = await Store.open(path)

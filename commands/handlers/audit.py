@@ -15,13 +15,13 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from commands.care_room import current_case
-from commands.context import Context, Reply
-from commands.handlers.dates import date_arg
-from commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.commands.care_room import current_case
+from homeward.commands.context import Context, Reply
+from homeward.commands.handlers.dates import date_arg
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import Markdown
-from store import cases, outbox
-from store.cases import AuditRow
+from homeward.store import cases, outbox
+from homeward.store.cases import AuditRow
 
 COLUMNS = ("id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details")
 MIMETYPE = "text/csv"

@@ -6,16 +6,16 @@ import secrets
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from bot.rooms import case_room_request
-from care.case import CaseView
-from care.labels import check_label
-from care.pathway import Pathway
-from commands.care_room import post_checklist
-from commands.context import Context, Reply
-from commands.registry import DIRECT_ROOM, Arg, CommandError, command
+from homeward.bot.rooms import case_room_request
+from homeward.care.case import CaseView
+from homeward.care.labels import check_label
+from homeward.care.pathway import Pathway
+from homeward.commands.care_room import post_checklist
+from homeward.commands.context import Context, Reply
+from homeward.commands.registry import DIRECT_ROOM, Arg, CommandError, command
 from homeward.render import md_escape, notice_content
-from store import cases, outbox
-from store.reminders import replan
+from homeward.store import cases, outbox
+from homeward.store.reminders import replan
 
 
 def pathway_arg(text: str, ctx: Context) -> Pathway:

@@ -6,16 +6,16 @@ their votes can be undecryptable. A consent is a command, recorded like any othe
 
 from __future__ import annotations
 
-from care.case import CaseView
-from care.consent import Answer, check_answer, consent_state, latest_answers, who_answers
-from care.pathway import Consent
-from care.refusal import Refusal
-from commands.care_room import current_case, local_text, mention
-from commands.context import Context, Reply
-from commands.registry import CASE_ROOM, Arg, command
+from homeward.care.case import CaseView
+from homeward.care.consent import Answer, check_answer, consent_state, latest_answers, who_answers
+from homeward.care.pathway import Consent
+from homeward.care.refusal import Refusal
+from homeward.commands.care_room import current_case, local_text, mention
+from homeward.commands.context import Context, Reply
+from homeward.commands.registry import CASE_ROOM, Arg, command
 from homeward.render import md_escape, notice_content
-from store import cases, consents, outbox
-from store.cases import CaseRow
+from homeward.store import cases, consents, outbox
+from homeward.store.cases import CaseRow
 
 
 def consent_request(ctx: Context, view: CaseView, consent: Consent) -> dict:

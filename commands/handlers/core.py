@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from commands.context import Context, Reply
-from commands.dispatch import resolve
-from commands.parser import parse
-from commands.registry import Arg, CommandError, command
+from homeward.commands.context import Context, Reply
+from homeward.commands.dispatch import resolve
+from homeward.commands.parser import parse
+from homeward.commands.registry import Arg, CommandError, command
 from homeward.render import Markdown
 
 

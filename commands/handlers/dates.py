@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
-from care.case import due_at, missing_lanes
-from commands.care_room import current_case, local_text, refresh_checklist
-from commands.context import Context, Reply
-from commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.care.case import due_at, missing_lanes
+from homeward.commands.care_room import current_case, local_text, refresh_checklist
+from homeward.commands.context import Context, Reply
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import Markdown, md_escape
-from store import cases
+from homeward.store import cases
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CLOCK = re.compile(r"^\d{1,2}[:.]\d{2}$")

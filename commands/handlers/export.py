@@ -11,15 +11,15 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from care.consent import require_consent
-from commands.care_room import current_case
-from commands.context import Context, Reply
-from commands.registry import CASE_ROOM, Arg, CommandError, command
-from exports.build import minutes_document, plan_document
-from exports.fhir import to_fhir_bundle
-from exports.ics import to_ics
-from exports.render import render_html, render_markdown, render_pdf
-from store import cases, consents, outbox, plans
+from homeward.care.consent import require_consent
+from homeward.commands.care_room import current_case
+from homeward.commands.context import Context, Reply
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.exports.build import minutes_document, plan_document
+from homeward.exports.fhir import to_fhir_bundle
+from homeward.exports.ics import to_ics
+from homeward.exports.render import render_html, render_markdown, render_pdf
+from homeward.store import cases, consents, outbox, plans
 
 Renderer = Callable[[object], bytes]
 FORMATS: dict[str, tuple[str, str, Renderer]] = {

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
-from care.consent import require_consent
-from commands.care_room import case_json, current_case, item_line, mention, post_checklist, refresh_checklist
-from commands.context import Context, Reply
-from commands.handlers.team import user_arg
-from commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
+from homeward.care.consent import require_consent
+from homeward.commands.care_room import case_json, current_case, item_line, mention, post_checklist, refresh_checklist
+from homeward.commands.context import Context, Reply
+from homeward.commands.handlers.team import user_arg
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import Markdown, md_escape, notice_content
-from homeward.templates import render
-from store import cases, consents, outbox
+from homeward.i18n import render
+from homeward.store import cases, consents, outbox
 
 
 @command("status", where=CASE_ROOM)

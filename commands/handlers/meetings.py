@@ -10,20 +10,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from care import minutes as care_minutes
-from care.deadlines import parse_duration
-from care.minutes import EXTRA, Minutes, MinutesChange
-from care.deadlines import END_OF_WORKING_DAY
-from commands.care_room import current_case, local_text, mention, refresh_checklist
-from commands.context import Context, Reply
-from commands.handlers.dates import date_arg, time_arg
-from commands.handlers.team import user_arg
-from commands.registry import CASE_ROOM, Arg, CommandError, command
-from exports.build import plan_document
-from exports.ics import to_ics
+from homeward.care import minutes as care_minutes
+from homeward.care.deadlines import parse_duration
+from homeward.care.minutes import EXTRA, Minutes, MinutesChange
+from homeward.care.deadlines import END_OF_WORKING_DAY
+from homeward.commands.care_room import current_case, local_text, mention, refresh_checklist
+from homeward.commands.context import Context, Reply
+from homeward.commands.handlers.dates import date_arg, time_arg
+from homeward.commands.handlers.team import user_arg
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.exports.build import plan_document
+from homeward.exports.ics import to_ics
 from homeward.render import md_escape, notice_content
-from store import cases, outbox, plans
-from store.cases import CaseRow
+from homeward.store import cases, outbox, plans
+from homeward.store.cases import CaseRow
 
 DEFAULT_DURATION = timedelta(minutes=60)
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from care import plan as care_plan
-from care.consent import require_consent
-from care.plan import PlanChange
-from commands.care_room import current_case
-from commands.context import Context, Reply
-from commands.handlers.dates import date_arg
-from commands.registry import CASE_ROOM, Arg, command
+from homeward.care import plan as care_plan
+from homeward.care.consent import require_consent
+from homeward.care.plan import PlanChange
+from homeward.commands.care_room import current_case
+from homeward.commands.context import Context, Reply
+from homeward.commands.handlers.dates import date_arg
+from homeward.commands.registry import CASE_ROOM, Arg, command
 from homeward.render import md_escape
-from store import cases, consents, plans
-from store.cases import CaseRow
+from homeward.store import cases, consents, plans
+from homeward.store.cases import CaseRow
 
 TRAILING_DATES = re.compile(r"(?:\s+(\d{4}-\d{2}-\d{2}))?(?:\s+(\d{4}-\d{2}-\d{2}))?\s*$")
 

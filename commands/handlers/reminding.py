@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from care.calendar import parse_quiet
-from care.case import find_item, missing_lanes
-from care.deadlines import parse_duration, parse_when
-from care.reminders import audience_lanes
-from commands.care_room import current_case, local_text
-from commands.context import Context, Reply
-from commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.care.calendar import parse_quiet
+from homeward.care.case import find_item, missing_lanes
+from homeward.care.deadlines import parse_duration, parse_when
+from homeward.care.reminders import audience_lanes
+from homeward.commands.care_room import current_case, local_text
+from homeward.commands.context import Context, Reply
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import md_escape
-from store import cases
-from store import reminders as rows
+from homeward.store import cases
+from homeward.store import reminders as rows
 
 
 @command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM)

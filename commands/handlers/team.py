@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 
-from bot.rooms import power_levels
-from care.case import CaseView, find_lane
-from commands.care_room import current_case, mention
-from commands.handlers import consent as consent_handlers
-from commands.context import Context, Reply
-from commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.bot.rooms import power_levels
+from homeward.care.case import CaseView, find_lane
+from homeward.commands.care_room import current_case, mention
+from homeward.commands.handlers import consent as consent_handlers
+from homeward.commands.context import Context, Reply
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import Markdown, md_escape
-from store import cases, outbox
-from store.cases import CaseRow
+from homeward.store import cases, outbox
+from homeward.store.cases import CaseRow
 
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 COORDINATOR_WORDS = {"coordinator", "koordinator", "samordnare", "samordningsansvarig"}

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from store import outbox
+from homeward.store import outbox
 from tests.harness import BotProcess, Member, reply_target
 from tests.integration.care import bring_in, item, ok, open_case
 from tests.integration.conftest import direct_room

@@ -6,7 +6,7 @@ import shutil
 
 from nio import AsyncClient, AsyncClientConfig, DevicesResponse
 
-from bot.session import load_credentials
+from homeward.bot.session import load_credentials
 from tests.integration.conftest import direct_room
 
 

@@ -23,7 +23,7 @@ async def test_the_bot_reconnects_by_itself_after_the_homeserver_was_down(make_b
     alice = await make_member("alice")
     room = await direct_room(alice, bot)
     await alice.command(room, "!ping")
-    caplog.set_level(logging.INFO, logger="bot.sync")
+    caplog.set_level(logging.INFO, logger="homeward.bot.sync")
 
     await synapse.stop()
     await asyncio.sleep(6)
@@ -32,7 +32,7 @@ async def test_the_bot_reconnects_by_itself_after_the_homeserver_was_down(make_b
 
     assert answer.content["body"] == "pong"
     assert bot.bot.failed is None
-    messages = [r.getMessage() for r in caplog.records if r.name == "bot.sync"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "homeward.bot.sync"]
     assert any("unreachable" in m for m in messages)
     assert any("reachable again" in m for m in messages)
     # Back-off, not a busy loop: a handful of attempts in six seconds.
@@ -55,7 +55,7 @@ async def test_a_thirty_second_outage_in_the_middle_of_a_burst_loses_and_doubles
     ok(await kari.command(room, "!remind behandlingsteam 2026-12-01 10:00"))
     await bring_in(ingrid, room, per, "foresatt")
     ok(await per.command(room, "!consent yes individuell-plan"))
-    caplog.set_level(logging.INFO, logger="bot.sync")
+    caplog.set_level(logging.INFO, logger="homeward.bot.sync")
 
     ledger = Ledger(room)
     scripts: list[tuple[Member, list[str]]] = [
@@ -85,6 +85,6 @@ async def test_a_thirty_second_outage_in_the_middle_of_a_burst_loses_and_doubles
     counts = ledger.verify(bot.config.store_path, watcher=kari)
     print(f"outage of {OUTAGE_S} s: {counts}, sends not accepted: {ledger.rejected}")
     assert counts["accepted"] == 60 and counts["reminders"] >= 1
-    messages = [r.getMessage() for r in caplog.records if r.name == "bot.sync"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "homeward.bot.sync"]
     assert sum("reachable again" in m for m in messages) == 1
     assert sum("unreachable" in m for m in messages) < 10  # back-off, not a busy loop

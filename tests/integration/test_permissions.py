@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from commands.registry import registry
+from homeward.commands.registry import registry
 from tests.integration.care import bring_in, open_case
 
 LANES = ["familien", "foresatt", "barn", "kommunen", "sykehus"]

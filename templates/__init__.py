@@ -1,0 +1,1 @@
+"""Homeward's wording as package data: message catalogs, message and export templates."""
