@@ -31,7 +31,6 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.commands.policy import Policy
 from homeward.commands.registry import registry
 from homeward.clock import FakeClock as _Clock
 from homeward.config import Config
@@ -43,7 +42,7 @@ from homeward.store.state import remember_room
 
 
 def _services(config: Config, clock: object) -> Services:
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=clock, policy=Policy(),  # type: ignore[arg-type]
+    return Services(config=config, catalog=Catalog(), registry=registry, clock=clock,  # type: ignore[arg-type]
                     pathways=load_pathways(default_pathways_dir()))
 
 

@@ -53,7 +53,6 @@ if str(ROOT) not in sys.path:
 
 from homeward.bot.reminders import JOB_ID, ReminderScheduler  # noqa: E402
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways  # noqa: E402
-from homeward.commands.policy import Policy  # noqa: E402
 from homeward.commands.registry import registry  # noqa: E402
 from homeward.clock import Clock  # noqa: E402
 from homeward.config import Config  # noqa: E402
@@ -83,7 +82,7 @@ def services(pathways: dict[str, Pathway], clock: Clock) -> Services:
         {"homeserver": "http://127.0.0.1:1", "user_id": BOT, "password": "not-used", "data_dir": "/nonexistent"}
     )
     return Services(
-        config=config, catalog=Catalog(), registry=registry, clock=clock, policy=Policy(), pathways=pathways,
+        config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=pathways,
     )
 
 

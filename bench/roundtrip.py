@@ -6,7 +6,7 @@ and Homeward's ratio to the floor for `!ping`, `!status` on a case with every it
 `!ack` (each one a real acknowledgement of an open task, not "already done").
 
 Fair by construction:
-- both rooms are made from the same createRoom request (`bot.rooms.case_room_request`:
+- both rooms are made from the same createRoom request (`homeward.commands.rooms.case_room_request`:
   room version, preset, encryption, history visibility, power levels), created by the
   bot and joined by the same one client, so each has the same two members;
 - floor and Homeward samples are interleaved, one of each in turn (which goes first
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nio import AsyncClient, AsyncClientConfig, MatrixRoom, RoomCreateResponse, RoomMessageText  # noqa: E402
 from nio.api import RoomPreset, RoomVisibility  # noqa: E402
 
-from homeward.bot.rooms import case_room_request  # noqa: E402
+from homeward.commands.rooms import case_room_request  # noqa: E402
 from homeward.care.pathway import default_pathways_dir, load_pathways  # noqa: E402
 from homeward.config import Config  # noqa: E402
 from homeward.devserver import LocalSynapse  # noqa: E402

@@ -23,8 +23,7 @@ from homeward.bot.reminders import ReminderScheduler
 from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
 from homeward.bot.sync import SyncLoop
-from homeward.commands.dispatch import handle_command
-from homeward.commands.policy import Policy
+from homeward.commands.dispatch import handle_command, handle_reaction
 from homeward.commands.registry import registry
 from homeward.clock import Clock, ShiftedClock
 from homeward.config import Config
@@ -32,7 +31,6 @@ from homeward.i18n import Catalog
 from homeward.render import notice_content
 from homeward.services import Services
 from homeward.store import outbox
-from homeward.store.cases import case_for_room, notice_for_event
 from homeward.store.db import Store
 from homeward.store.state import (
     add_undecrypted,
@@ -85,7 +83,7 @@ class HomewardBot:
             catalog=self.catalog,
             registry=registry,
             clock=self.clock,
-            policy=Policy(),
+           
             pathways=pathways,
             wake_outbox=self.sender.wake,
         )
@@ -184,16 +182,7 @@ class HomewardBot:
         assert self.store and self.client
         if event.sender == self.client.user_id or not is_ack_reaction(event.key):
             return
-        async with self.store.read() as db:
-            case = await case_for_room(db, room_id)
-            notice = await notice_for_event(db, event.reacts_to)
-        if case is None or notice is None or notice[0] != case.id or not case.reactions:
-            return
-        incoming = IncomingCommand(
-            room_id=room_id, event_id=event.event_id, sender=event.sender, body=f"!ack {notice[1]}",
-            timestamp_ms=int(event.server_timestamp or 0), reply_to=event.reacts_to,
-        )
-        await handle_command(incoming, self.store, self.services)
+        await handle_reaction(room_id, event.event_id, event.sender, event.reacts_to, self.store, self.services)
 
     async def after_batch(self) -> None:
         self.ready.set()
@@ -260,7 +249,7 @@ class HomewardBot:
         local = _local_time(source.get("origin_server_ts"), datetime.fromisoformat(first_seen), ZoneInfo(self.config.timezone))
         async with self.store.transaction() as db:
             info = await room_info(db, room_id)
-            language = info[1] if info else self.config.language
+            language = info.language if info else self.config.language
             text = self.catalog.t(language, "bot.undecryptable", user=sender, sent=local)
             content = notice_content(text)
             content["m.relates_to"] = reply_relation(event_id, thread_root(source.get("content")))  # the relation is in clear text

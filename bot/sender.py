@@ -153,7 +153,7 @@ class OutboxSender:
             if room_id != row.room_id:  # a room created by an earlier row: its kind was not known when read
                 async with self.store.read() as db:
                     info = await room_info(db, room_id)
-                room_kind = info[0] if info else None
+                room_kind = info.kind if info else None
             room = self.client.rooms.get(room_id)
             if room is None:
                 raise _Wait()  # joined or created a moment ago: nio learns the room from the next sync

@@ -29,7 +29,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from homeward.care.pathway import Pathway
-from homeward.care.plan import MAX_TEXT, USER_ID
+from homeward.care.plan import MAX_TEXT
+from homeward.ids import is_user_id
 from homeward.care.refusal import Refusal
 
 __all__ = [
@@ -366,7 +367,7 @@ def add_present(minutes: Minutes, users: Iterable[str], *, by: str, at: datetime
     if not wanted:
         raise ValueError("add_present needs at least one user id")
     for user in wanted:
-        if not USER_ID.match(user):
+        if not is_user_id(user):
             raise Refusal("minutes.bad_user", user=user)
     new = tuple(dict.fromkeys(u for u in wanted if u not in minutes.present))
     if not new:
@@ -517,7 +518,7 @@ def _owner(pathway: Pathway, owner: str) -> str:
     """A lane id (found by id, name or alias) or a well-formed Matrix user id."""
     text = owner.strip()
     if text.startswith("@"):
-        if not USER_ID.match(text):
+        if not is_user_id(text):
             raise Refusal("minutes.bad_user", user=text)
         return text
     lane = pathway.find_lane(text) if text else None

@@ -1,10 +1,8 @@
-"""Who may run which command: the one permission table.
+"""Who may run a command: the kinds of rule a command declares on its handler.
 
-`!help` lists, and every refusal is decided, from this table. A command missing from it
-is refused to everyone (fail closed); a unit test keeps every registered command in it.
-
-Kinds of rule:
-- anyone: any user who can talk to the bot (in a care room, only members — see below);
+Every command names its rule where it is registered (`@command(..., rule=COORDINATOR)`):
+`!help` lists, and every refusal is decided, from that declaration. Kinds:
+- anyone: any user who can talk to the bot (in a care room, only members);
 - member: a member of the care room's case (with a lane, or a coordinator);
 - coordinator: a member with the coordinator flag.
 `roles`, when given, limits a rule to members whose lane has one of those roles
@@ -31,52 +29,12 @@ class Rule:
 ANYONE = Rule("anyone")
 MEMBER = Rule("member")
 COORDINATOR = Rule("coordinator")
-
-PERMISSIONS: dict[str, Rule] = {
-    "help": ANYONE,
-    "ping": ANYONE,
-    "pathways": ANYONE,
-    "case new": ANYONE,
-    "team": MEMBER,
-    "status": MEMBER,
-    "plan": MEMBER,  # listing the dates; setting one needs "plan set"
-    "plan set": COORDINATOR,
-    "ack": MEMBER,  # which lane may acknowledge which item: care.case.decide_ack
-    "send": MEMBER,  # which lane may send which notice: care.case.decide_send
-    "invite": COORDINATOR,
-    "role": COORDINATOR,
-    "assign": COORDINATOR,
-    "phase next": COORDINATOR,
-    "settings reactions": COORDINATOR,
-    "settings quiet": COORDINATOR,
-    "remind": MEMBER,
-    "snooze": MEMBER,  # only for the caller's own lane: commands.handlers.reminding
-    "reminders": MEMBER,
-    "audit": COORDINATOR,
-    "export": MEMBER,  # gated by the consent that covers exports (care.consent.require_consent)
-    "plan show": MEMBER,
-    "meeting new": COORDINATOR,
-    "minutes": MEMBER,  # the team writes the minutes together; closing and reopening are recorded
-    "plan goal": COORDINATOR,
-    "plan subgoal": COORDINATOR,
-    "plan action": COORDINATOR,
-    "plan responsible": COORDINATOR,
-    "plan followup": COORDINATOR,
-    "plan remove": COORDINATOR,
-    "consents": MEMBER,
-    "consent ask": COORDINATOR,
-    # Only guardians (and the young person, where the pathway lets them) answer for the child.
-    "consent yes": Rule("member", frozenset({"guardian", "child"})),
-    "consent no": Rule("member", frozenset({"guardian", "child"})),
-    "consent revoke": Rule("member", frozenset({"guardian", "child"})),
-}
+#: Only guardians (and the young person, where the pathway lets them) answer for the child.
+FAMILY_ANSWERS = Rule("member", frozenset({"guardian", "child"}))
 
 
-def allowed(command: str, member: Membership | None, lane_role: str | None) -> bool:
-    """Whether a user (None: not a member of the case) may run `command`."""
-    rule = PERMISSIONS.get(command)
-    if rule is None:
-        return False
+def allowed(rule: Rule, member: Membership | None, lane_role: str | None) -> bool:
+    """Whether a user (None: not a member of the case) may run a command with this rule."""
     if rule.kind == "anyone":
         return True
     if member is None:
@@ -89,11 +47,8 @@ def allowed(command: str, member: Membership | None, lane_role: str | None) -> b
     return rule.kind != "coordinator"
 
 
-def refusal_key(command: str, member: Membership | None) -> str:
+def refusal_key(rule: Rule, member: Membership | None) -> str:
     """The catalog key that explains a refusal of `allowed`."""
-    rule = PERMISSIONS.get(command)
-    if rule is None:
-        return "permission.unlisted"
     if member is None:
         return "permission.not_member"
     if rule.kind == "coordinator":

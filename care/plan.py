@@ -28,10 +28,10 @@ from zoneinfo import ZoneInfo
 
 from homeward.care.pathway import Pathway
 from homeward.care.refusal import Refusal
+from homeward.ids import is_user_id
 
 __all__ = [
     "MAX_TEXT",
-    "USER_ID",
     "CarePlan",
     "ChangeKind",
     "Goal",
@@ -58,7 +58,6 @@ MAX_TEXT = 2000
 ChangeKind = Literal["goal_added", "subgoal_added", "action_added", "responsible_set", "followup_set", "removed"]
 
 #: A Matrix user id "@local:server", the other kind of owner besides a lane.
-USER_ID = re.compile(r"^@[^:\s]+:\S+$")
 _REF = re.compile(r"^g?(\d+)(?:\.([sa])(\d+))?$")
 
 
@@ -409,7 +408,7 @@ def _owner(pathway: Pathway, owner: str) -> str:
     """A lane id (found by id, name or alias) or a well-formed Matrix user id."""
     text = owner.strip()
     if text.startswith("@"):
-        if not USER_ID.match(text):
+        if not is_user_id(text):
             raise Refusal("plan.bad_user", user=text)
         return text
     lane = pathway.find_lane(text) if text else None

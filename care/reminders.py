@@ -9,8 +9,10 @@ one went out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
+
 from homeward.care.calendar import QuietHours, parse_quiet
 from homeward.care.case import CaseView, due_at, missing_lanes
 from homeward.care.deadlines import ReminderPolicy, reminder_schedule
@@ -28,6 +30,96 @@ class Wanted:
     sequence: int
     due: datetime
     planned_at: datetime
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    """A reminder row as the store keeps it: planned, sent or cancelled."""
+
+    id: int
+    case_id: int
+    item_id: str
+    kind: str
+    sequence: int
+    due: datetime | None  # None for a reminder someone asked for (`!remind`)
+    planned_at: datetime
+    fire_at: datetime
+    status: str
+    requested_by: str | None = None
+    outbox_id: int | None = None
+
+    @property
+    def identity(self) -> tuple[str, str, int, datetime | None]:
+        return (self.item_id, self.kind, self.sequence, self.due)
+
+
+@dataclass
+class ReminderChanges:
+    """What the store must do so that a case's rows match what its care logic wants."""
+
+    cancel: list[int] = field(default_factory=list)
+    move: list[tuple[int, datetime]] = field(default_factory=list)  # same reminder, new time (quiet hours changed)
+    add: list[Wanted] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.cancel or self.move or self.add)
+
+
+def reconcile(view: CaseView, rows: list[PlannedReminder], quiet: str | None, now: datetime) -> ReminderChanges:
+    """Cancel planned rows no longer wanted, add the new ones; sent rows stay as they are.
+
+    A planned row whose time has passed while its item is still open and its due time
+    unchanged was missed (the bot was down, or has not fired it yet): it stays, and goes
+    out late, once.
+    """
+    sent = {r.identity for r in rows if r.status == "sent" and r.due is not None}
+    wanted = desired_reminders(view, policy_for(quiet), now, sent)  # type: ignore[arg-type]
+    calendar = view.calendar()
+    current_due = {item.id: due_at(view, item, calendar) for _, item in view.items()}
+    open_items = {item.id for _, item in view.items() if missing_lanes(view, item)}
+    wanted_keys = {(w.item_id, w.kind, w.sequence, w.due) for w in wanted}
+    changes = ReminderChanges()
+    planned = {r.identity: r for r in rows if r.status == "planned"}
+    kept: set[tuple[str, str, int, datetime | None]] = set()
+    for key, row in planned.items():
+        missed = row.fire_at <= now and row.item_id in open_items and row.due == current_due.get(row.item_id)
+        keep = row.item_id in open_items if row.kind == "custom" else (key in wanted_keys or missed)
+        if keep:
+            kept.add(key)
+        else:
+            changes.cancel.append(row.id)
+    for w in wanted:
+        key = (w.item_id, w.kind, w.sequence, w.due)
+        if key not in kept:
+            changes.add.append(w)
+        elif planned[key].planned_at != w.planned_at:
+            changes.move.append((planned[key].id, w.planned_at))
+    return changes
+
+
+FiringAction = Literal["fire", "cancel", "postpone"]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """What to do with a reminder whose time has come."""
+
+    action: FiringAction
+    until: datetime | None = None  # for "postpone"
+
+
+def firing(view: CaseView, item: Item, quiet: str | None, snoozed: dict[str, datetime], now: datetime) -> Firing:
+    """Fire now, drop it (the item is done), or wait: for the end of quiet hours, or while every lane snoozed it."""
+    if not missing_lanes(view, item):
+        return Firing("cancel")
+    allowed = quiet_hours(quiet).next_allowed(now, view.calendar())
+    if allowed > now:  # e.g. missed during the night while the bot was down: wait for the morning
+        return Firing("postpone", allowed)
+    lanes = audience_lanes(view, item)
+    later = [snoozed[lane] for lane in lanes if lane in snoozed and snoozed[lane] > now]
+    if lanes and len(later) == len(lanes):
+        return Firing("postpone", min(later))
+    return Firing("fire")
 
 
 def quiet_hours(setting: str | None) -> QuietHours:

@@ -1,173 +1,173 @@
-"""What the handlers of a care room share: loading the case, and the messages about it.
+"""One unit of work in a care room: the case, its view and the actor's membership, loaded once.
 
-The checklist of the current phase is one pinned message, edited in place (`m.replace`)
-whenever an item changes; pending edits of the same checklist replace each other in the
-outbox, so a burst of acknowledgements costs one edit, not fifty.
+Everything that happens in a care room — a command, a join, a reminder coming due — runs
+inside one store transaction through a `CareRoom`: it is loaded with one read, the
+actor's membership and lane come from it, every audit row is written through it (who,
+lane, room, time and causing event filled in), and after a change `settle` is the one
+place where the view is recomputed, the reminders re-planned and the pinned checklist
+edited. Edits are queued last, after the answer the person is waiting for: where an edit
+lands in the timeline does not matter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from homeward.care.calendar import WorkingCalendar
-from homeward.care.case import CaseView, due_at, item_state, missing_lanes
-from homeward.care.pathway import Item, Pathway
-from homeward.commands.context import Context
-from homeward.commands.registry import CommandError
-from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, md_escape, notice_content
-from homeward.i18n import render
+import aiosqlite
+
+from homeward.care.case import CaseView, Membership
+from homeward.care.reminders import reconcile
+from homeward.commands.checklist import checklist_content, checklist_markdown, edit_of
+from homeward.render import escape_values
+from homeward.services import Services
 from homeward.store import cases, outbox
-from homeward.store.cases import CaseRow
+from homeward.store import reminders as reminder_rows
+from homeward.store.cases import CaseRow, LoadedCase
+from homeward.store.state import RoomInfo
 
-
-async def current_case(ctx: Context) -> tuple[CaseRow, CaseView]:
-    """The case of the room the command was sent in (handlers run only in care rooms)."""
-    case = await cases.case_for_room(ctx.db, ctx.room_id)
-    if case is None:
-        raise CommandError("error.only_in_case_room", name=ctx.command.name)
-    pathway = ctx.services.pathways[case.pathway_id]
-    return case, await cases.load_view(ctx.db, case, pathway)
-
-
-def local_text(moment: date | datetime | None, pathway: Pathway) -> str:
-    """A date or time as people read it, in the pathway's time zone."""
-    if moment is None:
-        return "—"
-    if isinstance(moment, datetime):
-        return moment.astimezone(ZoneInfo(pathway.timezone)).strftime("%Y-%m-%d %H:%M")
-    return moment.isoformat()
-
-
-def mention(user_id: str) -> str:
-    """A Markdown mention link, as Element writes it."""
-    return f"[{md_escape(user_id)}](https://matrix.to/#/{user_id})"
+#: What the audit trail records as the lane of an actor who has none (the bot, a coordinator without a lane).
+NO_LANE = "-"
 
 
 @dataclass
-class Line:
-    id: str
-    title: str
-    kind: str
-    state: str
-    lane_name: str
-    detail: str
+class CareRoom:
+    """A care room's case inside the transaction of one event."""
 
+    db: aiosqlite.Connection
+    services: Services
+    info: RoomInfo
+    loaded: LoadedCase
+    actor: str  # who caused this unit of work: the sender, the joiner, or the bot itself
+    event_id: str | None  # the event that caused it (None for the bot's own timers)
+    now: datetime
+    #: Rows written that change nothing about the case: audit rows (reading is audited too) and queued messages.
+    bookkeeping: int = 0
+    _edits: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-def item_line(ctx: Context, view: CaseView, item: Item, calendar: WorkingCalendar) -> Line:
-    pathway = view.pathway
-    state = item_state(view, item, ctx.now, calendar)
-    record = view.record(item.id)
-    parts: list[str] = []
-    if record.acks:
-        parts.append(", ".join(f"✓ {md_escape(pathway.lane(a.lane).name)} ({mention(a.user_id)})" for a in record.acks))
-    if item.kind == "notice" and record.sent_at is None:
-        parts.append(ctx.t("item.not_sent"))
-    elif state != "done":
-        waiting = [pathway.lane(lane).name for lane in missing_lanes(view, item)]
-        if item.kind == "notice":
-            parts.append(ctx.t("item.waiting_for", lanes=", ".join(waiting)))
-    due = due_at(view, item, calendar)
-    if due is not None and state != "done":
-        parts.append(ctx.t("item.due", when=local_text(due, pathway)))
-    if record.assigned_to and state != "done":
-        parts.append("→ " + mention(record.assigned_to))
-    lane_id = item.lane if item.kind == "task" else item.sender
-    return Line(item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts))
+    @classmethod
+    async def of_case(
+        cls, db: aiosqlite.Connection, services: Services, case_id: int, *, actor: str, event_id: str | None,
+        now: datetime, room_id: str | None = None,
+    ) -> "CareRoom":
+        """A case by id (a reminder's, a case just opened); `room_id` when its room is not created yet."""
+        loaded = await cases.load_case(db, case_id, services.pathways)
+        room = room_id or loaded.case.room_id or ""
+        info = RoomInfo(room, "case", loaded.view.pathway.language)
+        return cls(db, services, info, loaded, actor, event_id, now)
 
+    # -- what the unit of work knows ------------------------------------------------------
 
-#: The checklist must fit one event (homeward.render: the one size rule for messages).
-CHECKLIST_MAX_BYTES = EVENT_CONTENT_MAX_BYTES
-#: In the compact form, at most this many open items are listed (the rest are counted).
-COMPACT_OPEN_LINES = 40
+    @property
+    def room_id(self) -> str:
+        return self.info.room_id
 
+    @property
+    def language(self) -> str:
+        return self.info.language
 
-def checklist_markdown(ctx: Context, view: CaseView, compact: bool = False) -> str:
-    """The checklist of the current phase, grouped by the lane that owns (or sends) each item.
+    @property
+    def case(self) -> CaseRow:
+        return self.loaded.case
 
-    `compact` leaves out the items that are done (counted instead) and lists at most
-    COMPACT_OPEN_LINES open ones: for phases too big for one Matrix event otherwise.
-    """
-    calendar = view.calendar()
-    lines = [item_line(ctx, view, item, calendar) for item in view.phase_items()]
-    done = sum(1 for line in lines if line.state == "done")
-    shown = [line for line in lines if line.state != "done"][:COMPACT_OPEN_LINES] if compact else lines
-    lanes: dict[str, dict[str, Any]] = {}
-    for line in shown:
-        lanes.setdefault(line.lane_name, {"name": line.lane_name, "lines": []})["lines"].append(line)
-    return render(
-        "messages/checklist.md.j2",
-        t=ctx.t, phase=view.phase, label=view.label, lanes=list(lanes.values()), done=done, total=len(lines),
-        compact=compact, hidden_open=len(lines) - done - len(shown) if compact else 0,
-    )
+    @property
+    def view(self) -> CaseView:
+        return self.loaded.view
 
+    @property
+    def member(self) -> Membership | None:
+        """The actor's membership of the case (None: not on the team)."""
+        return self.view.members.get(self.actor)
 
-def checklist_content(ctx: Context, view: CaseView) -> dict[str, Any]:
-    """The checklist as message content: in full, or compact when the full one is too big."""
-    for compact in (False, True):
-        content = notice_content(checklist_markdown(ctx, view, compact=compact))
-        content["homeward.checklist"] = view.phase_id
-        if content_size(content) <= CHECKLIST_MAX_BYTES:
-            break
-    return content
+    @property
+    def lane(self) -> str | None:
+        member = self.member
+        return member.lane if member else None
 
+    @property
+    def lane_role(self) -> str | None:
+        """The role of the actor's lane (family, guardian, child, care), if they have one."""
+        lane = self.lane
+        return self.view.pathway.lane(lane).role if lane else None
 
-def case_json(ctx: Context, view: CaseView, phase_id: str) -> dict[str, Any]:
-    """The machine-readable case for `homeward.case`."""
-    calendar = view.calendar()
-    items = []
-    for phase, item in view.items():
-        due = due_at(view, item, calendar)
-        items.append({
-            "id": item.id,
-            "phase": phase.id,
-            "kind": item.kind,
-            "title": item.title,
-            "lane": item.lane if item.kind == "task" else item.sender,
-            "state": item_state(view, item, ctx.now, calendar),
-            "due": due.isoformat() if due else None,
-            "acks": [
-                {"user": a.user_id, "lane": a.lane, "at": a.at.isoformat(), "on_behalf": a.on_behalf}
-                for a in view.record(item.id).acks
-            ],
-        })
-    return {"pathway": view.pathway.id, "phase": phase_id, "items": items}
+    def t(self, key: str, /, **values: Any) -> str:
+        """A catalog message in the room's language."""
+        return self.services.catalog.t(self.language, key, **escape_values(values))
 
+    # -- what it writes ---------------------------------------------------------------
 
-async def post_checklist(ctx: Context, case_id: int, room: str, view: CaseView) -> int:
-    """Post (and pin) the checklist of the current phase; its outbox id is remembered for edits."""
-    row = await outbox.enqueue(ctx.db, room, "m.room.message", checklist_content(ctx, view), ctx.now)
-    await cases.put_checklist(ctx.db, case_id, view.phase_id, row)
-    await outbox.enqueue(
-        ctx.db, room, "m.room.pinned_events", {"content": {"pinned": [outbox.ref(row)]}}, ctx.now, kind=outbox.STATE
-    )
-    return row
+    async def audit(self, action: str, **details: Any) -> None:
+        """Append to the audit trail: who, their lane, the room, the time and the causing event are filled in."""
+        before = self.db.total_changes
+        await cases.audit(
+            self.db, room_id=self.room_id, actor=self.actor, action=action, now=self.now, case_id=self.case.id,
+            actor_lane=self.lane or NO_LANE, event_id=self.event_id, **details,
+        )
+        self.bookkeeping += self.db.total_changes - before
 
+    async def queue(
+        self, content: dict[str, Any], *, event_type: str = "m.room.message", kind: str = outbox.EVENT,
+        supersede_key: str | None = None,
+    ) -> int:
+        """Queue an event for this room, in order; its outbox row id."""
+        before = self.db.total_changes
+        row = await outbox.enqueue(self.db, self.room_id, event_type, content, self.now, kind=kind, supersede_key=supersede_key)
+        self.bookkeeping += self.db.total_changes - before
+        return row
 
-def edit_of(original: int, new_content: dict[str, Any], fallback: str) -> dict[str, Any]:
-    """An edit (`m.replace`) of outbox row `original`; clients without edits show `* fallback`.
+    async def queue_file(self, filename: str, mimetype: str, data: bytes, **extra: Any) -> int:
+        """Queue a file for this room (uploaded encrypted); `extra` are its homeward.* keys."""
+        before = self.db.total_changes
+        row = await outbox.enqueue_file(self.db, self.room_id, filename, mimetype, data, self.now, **extra)
+        self.bookkeeping += self.db.total_changes - before
+        return row
 
-    `new_content` from `notice_content` carries `m.mentions: {}`, so an edit notifies nobody again.
-    """
-    return {
-        **notice_content("* " + fallback),
-        "m.new_content": new_content,
-        "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(original)},
-    }
+    def edit_later(self, key: str, edit: dict[str, Any]) -> None:
+        """An edit (`edit_of`), queued at the end of the unit of work; the last one per key wins."""
+        self._edits[key] = edit
 
+    async def post_checklist(self) -> int:
+        """Post (and pin) the checklist of the current phase; later changes edit this message."""
+        row = await self.queue(checklist_content(self, self.view))
+        await cases.put_checklist(self.db, self.case.id, self.view.phase_id, row)
+        await self.queue({"content": {"pinned": [outbox.ref(row)]}}, event_type="m.room.pinned_events", kind=outbox.STATE)
+        self.loaded = LoadedCase(self.case, self.view, row)
+        return row
 
-async def refresh_checklist(ctx: Context, case: CaseRow) -> None:
-    """Edit the current phase's checklist in place to show the case as it is now."""
-    view = await cases.load_view(ctx.db, case, ctx.services.pathways[case.pathway_id])
-    original = await cases.checklist_outbox(ctx.db, case.id, view.phase_id)
-    if original is None:
-        return
-    # The fallback for clients without edits is a short line, not the checklist again:
-    # twice the checklist would not fit in one event for a big phase.
-    content = edit_of(original, checklist_content(ctx, view), ctx.t("checklist.updated", phase=view.phase.title))
-    await outbox.enqueue(
-        ctx.db, ctx.room_id, "m.room.message", content, ctx.now, supersede_key=f"checklist:{case.id}:{view.phase_id}"
-    )
+    async def reload(self) -> None:
+        """The case as the store has it now: the one place a view is recomputed after a change."""
+        self.loaded = await cases.load_case(self.db, self.case.id, self.services.pathways)
 
+    async def settle(self) -> None:
+        """After a change: recompute the view, re-plan the reminders, and edit the checklist if it changed."""
+        before = self.loaded
+        await self.reload()
+        await self.replan()
+        after = self.loaded
+        if after.checklist is None or after.checklist != before.checklist:
+            return  # no checklist yet, or a new one was just posted with this very view
+        if checklist_markdown(self, after.view) == checklist_markdown(self, before.view):
+            return
+        # The fallback for clients without edits is a short line, not the checklist again:
+        # twice the checklist would not fit in one event for a big phase.
+        fallback = self.t("checklist.updated", phase=after.view.phase.title)
+        self.edit_later(f"checklist:{after.checklist}",
+                        edit_of(after.checklist, checklist_content(self, after.view), fallback))
+
+    async def replan(self) -> None:
+        """Bring the case's planned reminders in line with its state."""
+        rows = await reminder_rows.live_rows(self.db, self.case.id)
+        changes = reconcile(self.view, rows, self.case.quiet, self.now)
+        if changes:
+            await reminder_rows.apply(self.db, self.case.id, changes)
+
+    def discard_edits(self) -> None:
+        """The command was refused or failed: its changes were rolled back, so are its edits."""
+        self._edits.clear()
+
+    async def flush_edits(self) -> None:
+        """Queue the edits held back by `edit_later`: pending edits of the same message replace each other."""
+        for key, edit in self._edits.items():
+            await self.queue(edit, supersede_key=key)
+        self._edits.clear()

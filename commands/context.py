@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from homeward.render import md_escape
+from homeward.commands.care_room import NO_LANE, CareRoom
+from homeward.render import escape_values
+from homeward.store.cases import audit
 
 if TYPE_CHECKING:
     from homeward.commands.parser import CommandLine
@@ -61,6 +63,8 @@ class Context:
     db: aiosqlite.Connection
     services: "Services"
     now: datetime
+    room: CareRoom | None = None  # in a care room: its case, view and the sender's membership, loaded once
+    room_kind: str = "other"  # 'case', 'direct' or 'other' (a room the bot does not know yet)
     args: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -71,10 +75,23 @@ class Context:
     def room_id(self) -> str:
         return self.event.room_id
 
+    @property
+    def care(self) -> CareRoom:
+        """The care room's unit of work; commands declared `where=CASE_ROOM` always have one."""
+        assert self.room is not None, f"{self.command.name} ran outside a care room"
+        return self.room
+
     def t(self, key: str, /, **values: Any) -> str:
         """A catalog message in this room's language; values are escaped for Markdown."""
-        safe = {k: md_escape(v) if isinstance(v, str) else v for k, v in values.items()}
-        return self.services.catalog.t(self.language, key, **safe)
+        return self.services.catalog.t(self.language, key, **escape_values(values))
+
+    async def audit(self, action: str, *, case_id: int | None = None, **details: Any) -> None:
+        """One audit row caused by this command: in a care room through its unit of work, else for `case_id`."""
+        if self.room is not None:
+            await self.room.audit(action, **details)
+            return
+        await audit(self.db, room_id=self.room_id, actor=self.sender, action=action, now=self.now, case_id=case_id,
+                    actor_lane=NO_LANE, event_id=self.event.event_id, **details)
 
     def ok(self, markdown: str, **extra: Any) -> Reply:
         return Reply(markdown, ok=True, extra=extra)

@@ -5,30 +5,32 @@ queues the answer in the outbox: after a crash, either all of it happened or non
 and a command is never applied twice. The handler runs inside a savepoint, so a refusal
 or a bug undoes the handler's changes but still records the (error) answer.
 
-The answer is what the person who typed the command waits for. Its outbox row is queued
-before the handler runs, holding its place ahead of the edits the command makes (the
-checklist edit of `!ack`: an edit's place in the timeline does not matter); when the
-command queues anything else (a notice, a room), the answer goes after it, as before.
-A command that wrote nothing does not re-plan its case's reminders.
+In a care room the transaction is one unit of work (`CareRoom`): the room, its case, the
+view and the sender's membership are read once, the gate (`commands.policy.check`)
+decides from the command's own declaration, and after a change the case is settled once
+(view, reminders, checklist). The answer is what the person who typed the command waits
+for: it goes after anything else the command queued (a notice, a new room, which the
+answer may name) and before the checklist edit, whose place in the timeline does not
+matter. A command that wrote nothing but audit rows does not re-plan its case.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+from homeward.care.refusal import Refusal
+from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, IncomingCommand, Reply, reply_relation
 from homeward.commands.parser import CommandLine, ParseError, parse
-from homeward.care.refusal import Refusal
+from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError
 from homeward.render import Markdown, fit_content, notice_content
 from homeward.services import Services
 from homeward.store import outbox
-from homeward.store.cases import case_for_room
+from homeward.store.cases import LoadedCase, load_room, notice_for_event
 from homeward.store.db import Store
-from homeward.store.reminders import replan
-from homeward.store.state import mark_handled, room_info
+from homeward.store.state import RoomInfo, mark_handled, room_info
 
 log = logging.getLogger(__name__)
 
@@ -52,38 +54,68 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
         return await _answer_parse_error(event, exc, store, services)
     if line is None:
         return False
-    now = services.clock.now()
     async with store.transaction() as db:
-        if not await mark_handled(db, event.event_id, event.room_id, now):
-            log.info("room=%s event=%s already handled", event.room_id, event.event_id)
+        info, loaded = await load_room(db, event.room_id, services.pathways)
+        outcome = await _answer(db, event, line, info, loaded, services)
+    return _after(event, outcome, services)
+
+
+async def handle_reaction(
+    room_id: str, event_id: str, sender: str, reacts_to: str, store: Store, services: Services
+) -> bool:
+    """A ✅ / 👍 on the bot's message of a notice is `!ack <notice>` by the reacting person, answered in reply to the notice."""
+    async with store.transaction() as db:
+        info, loaded = await load_room(db, room_id, services.pathways)
+        if info is None or loaded is None or not loaded.case.reactions:
             return False
-        info = await room_info(db, event.room_id)
-        language = info[1] if info else services.config.language
-        answer_row = await outbox.enqueue(db, event.room_id, "m.room.message", {}, now)  # its place; filled in below
-        command, reply, changed = await _run(event, line, language, db, services, now)
-        name = command.name if command else line.name
-        answer_to = event.reply_to or event.event_id
-        content = reply_content(name, reply, answer_to, event.thread_root)
-        # A big case's `!status` would pass the homeserver's event limit and be refused for good.
-        content = fit_content(content, services.catalog.t(language, "error.shortened"))
-        await _place_answer(db, answer_row, event.room_id, content, now)
-    log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if reply.ok else "error")
+        notice = await notice_for_event(db, reacts_to)
+        if notice is None or notice[0] != loaded.case.id:
+            return False  # a reaction to anything else is just a reaction
+        event = IncomingCommand(room_id=room_id, event_id=event_id, sender=sender, body=f"!ack {notice[1]}",
+                                timestamp_ms=0, reply_to=reacts_to)
+        line = parse(event.body)
+        assert line is not None
+        outcome = await _answer(db, event, line, info, loaded, services)
+    return _after(event, outcome, services)
+
+
+#: What handling a command came to: None when it was handled before; else (command name, ok, changed).
+Outcome = tuple[str, bool, bool] | None
+
+
+async def _answer(
+    db: Any, event: IncomingCommand, line: CommandLine, info: RoomInfo | None, loaded: LoadedCase | None, services: Services,
+) -> Outcome:
+    """Inside the event's transaction: mark it handled, run the command, queue its answer, then the edits."""
+    now = services.clock.now()
+    if not await mark_handled(db, event.event_id, event.room_id, now):
+        log.info("room=%s event=%s already handled", event.room_id, event.event_id)
+        return None
+    room = CareRoom(db, services, info, loaded, event.sender, event.event_id, now) if info and loaded else None
+    language = info.language if info else services.config.language
+    ctx = Context(event=event, line=line, command=Command((line.name,)), language=language, db=db,
+                  services=services, now=now, room=room, room_kind=info.kind if info else "other")
+    command, reply, changed = await _run(ctx)
+    name = command.typed_name if command else line.name
+    content = reply_content(name, reply, event.reply_to or event.event_id, event.thread_root)
+    # A big case's `!status` would pass the homeserver's event limit and be refused for good.
+    content = fit_content(content, services.catalog.t(language, "error.shortened"))
+    await outbox.enqueue(db, event.room_id, "m.room.message", content, now)
+    if room is not None:
+        await room.flush_edits()
+    return name, reply.ok, changed
+
+
+def _after(event: IncomingCommand, outcome: Outcome, services: Services) -> bool:
+    """Once committed: log what happened (never the text), wake the sender, and the scheduler after a change."""
+    if outcome is None:
+        return False
+    name, ok, changed = outcome
+    log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if ok else "error")
     services.wake_outbox()
     if changed:
         services.wake_reminders()
     return True
-
-
-async def _place_answer(db: Any, answer_row: int, room_id: str, content: dict[str, Any], now: Any) -> None:
-    """The answer in the row queued for it, ahead of the command's edits; after anything else it queued."""
-    queued = await outbox.queued_after(db, answer_row)  # the store lock is held: only this command's rows
-    text = json.dumps(content)
-    ahead = all(outbox.is_edit(row) and f'"{outbox.ref(row.id)}"' not in text for row in queued)
-    if ahead:
-        await outbox.set_content(db, answer_row, content)
-    else:
-        await outbox.drop(db, answer_row)
-        await outbox.enqueue(db, room_id, "m.room.message", content, now)
 
 
 async def _answer_parse_error(event: IncomingCommand, exc: ParseError, store: Store, services: Services) -> bool:
@@ -92,7 +124,7 @@ async def _answer_parse_error(event: IncomingCommand, exc: ParseError, store: St
         if not await mark_handled(db, event.event_id, event.room_id, now):
             return False
         info = await room_info(db, event.room_id)
-        language = info[1] if info else services.config.language
+        language = info.language if info else services.config.language
         text = services.catalog.t(language, exc.key, **exc.values)
         reply = Reply("⚠️ " + text, ok=False, extra={"reason": exc.key})
         await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id, event.thread_root), now)
@@ -101,51 +133,62 @@ async def _answer_parse_error(event: IncomingCommand, exc: ParseError, store: St
     return True
 
 
-def resolve(line: CommandLine, services: Services) -> tuple[Command | None, int]:
-    """The command named by the line, descending into sub-commands; and how many tokens it used."""
+def resolve(line: CommandLine, services: Services) -> tuple[Command | None, set[int]]:
+    """The command named by the line, and the positions of the tokens that were its words.
+
+    Sub-command words are looked for after the parent's lead arguments (`!minutes
+    <meeting-id> note …`); a word that names no sub-command leaves the parent's implicit
+    one, if it has one (`!plan admission 2026-12-01` is `plan set`).
+    """
     node = services.registry.find(line.name)
-    used = 0
-    while node is not None and used < len(line.tokens):
-        child = node.subcommands.get(line.tokens[used].text.lower())
-        if child is None:
+    words: set[int] = set()
+    at = 0
+    while node is not None:
+        at += len(node.lead)
+        word = line.tokens[at].text.lower() if at < len(line.tokens) else None
+        child = node.subcommands.get(word) if word is not None else None
+        if child is not None and not child.untyped:
+            node = child
+            words.add(at)
+            at += 1
+        elif node.implicit is not None and (node.handler is None or at < len(line.tokens)):
+            return node.implicit, words
+        else:
             break
-        node = child
-        used += 1
-    return node, used
+    return node, words
 
 
-async def _run(
-    event: IncomingCommand, line: CommandLine, language: str, db: Any, services: Services, now: Any
-) -> tuple[Command | None, Reply, bool]:
-    """The command, its reply, and whether it changed anything (then its case's reminders were re-planned)."""
-    command, used = resolve(line, services)
-    ctx = Context(event=event, line=line, command=command or Command((line.name,)), language=language, db=db, services=services, now=now)
+async def _run(ctx: Context) -> tuple[Command | None, Reply, bool]:
+    """The command, its reply, and whether it changed anything (then its case was settled in the same transaction)."""
+    command, words = resolve(ctx.line, ctx.services)
     if command is None:
-        return None, _error(ctx, CommandError("error.unknown_command", name=line.name, prefix=line.prefix)), False
+        return None, _error(ctx, CommandError("error.unknown_command", name=ctx.line.name, prefix=ctx.line.prefix)), False
+    ctx.command = command
+    db, room = ctx.db, ctx.room
     await db.execute("SAVEPOINT command")
     changed = False
     try:
         if command.handler is None:
-            raise CommandError("error.choose_subcommand", usage=False, name=command.name, choices=Markdown(_subcommand_list(command, line.prefix)))
-        await services.policy.authorize(ctx)
-        ctx.args = _bind(ctx, command, line, used)
-        changes = db.total_changes
+            choices = Markdown(_subcommand_list(command, ctx.line.prefix))
+            raise CommandError("error.choose_subcommand", usage=False, name=command.name, choices=choices)
+        check(command, ctx.room_kind, room)
+        ctx.args = _bind(ctx, command, ctx.line, words)
+        before = db.total_changes
         reply = await command.handler(ctx)
-        changed = db.total_changes != changes
-        case = await case_for_room(db, event.room_id) if changed else None
-        if case is not None:
-            # Any change of a case may change its deadlines: re-plan its reminders in the same transaction.
-            # A command that wrote nothing (!ping, !help) leaves them as the last change planned them.
-            await replan(db, case.id, services.pathways[case.pathway_id], now)
-    except Refusal as refusal:
+        # Reading is audited too: a command whose only writes were audit rows and messages changed nothing.
+        changed = db.total_changes - before - (room.bookkeeping if room else 0) > 0
+        if changed and room is not None:
+            await room.settle()
+    except Exception as failure:
         await db.execute("ROLLBACK TO command")
         changed = False
-        reply = _error(ctx, refusal)
-    except Exception:
-        await db.execute("ROLLBACK TO command")
-        changed = False
-        log.exception("room=%s event=%s command=%s outcome=internal-error", event.room_id, event.event_id, command.name)
-        reply = Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": "error.internal"})
+        if room is not None:
+            room.discard_edits()
+        if isinstance(failure, Refusal):
+            reply = _error(ctx, failure)
+        else:
+            log.exception("room=%s event=%s command=%s outcome=internal-error", ctx.room_id, ctx.event.event_id, command.name)
+            reply = Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": "error.internal"})
     await db.execute("RELEASE command")
     return command, reply, changed
 
@@ -154,10 +197,18 @@ def _subcommand_list(command: Command, prefix: str) -> str:
     return ", ".join(f"`{prefix}{command.name} {name}`" for name in sorted(command.subcommands))
 
 
-def _bind(ctx: Context, command: Command, line: CommandLine, start: int) -> dict[str, Any]:
-    """Match tokens to the declared arguments, converting each; refuse what does not fit."""
+def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) -> dict[str, Any]:
+    """Match the tokens that are not command words to the declared arguments (the parent's lead ones first)."""
     values: dict[str, Any] = {}
-    index = start
+    lead = command.parent.lead if command.parent is not None else []
+    free = [i for i in range(len(line.tokens)) if i not in words]
+    for arg, position in zip(lead, free):
+        token = line.tokens[position].text
+        values[arg.name] = arg.convert(token, ctx) if arg.convert else token
+    if len(free) < len(lead):
+        raise CommandError("error.missing_argument", usage=True, arg=lead[len(free)].usage())
+    free = free[len(lead):]
+    index = free[0] if free else len(line.tokens)
     for arg in command.args:
         if arg.rest:
             text = line.rest(index)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import logging
 
-from homeward.commands.care_room import edit_of, post_checklist
-from homeward.commands.context import Context, IncomingCommand
-from homeward.commands.registry import Command
+from homeward.commands.care_room import CareRoom
+from homeward.commands.checklist import edit_of
 from homeward.render import notice_content
 from homeward.services import Services
-from homeward.store import cases, outbox
+from homeward.store.cases import load_room
 from homeward.store.db import Store
-from homeward.store.state import mark_handled, room_info
+from homeward.store.state import mark_handled
 
 log = logging.getLogger(__name__)
 
@@ -29,29 +28,21 @@ async def member_joined(room_id: str, event_id: str, user_id: str, store: Store,
     """Handle a join in a care room (once per join event); True when a checklist was posted."""
     now = services.clock.now()
     async with store.transaction() as db:
-        case = await cases.case_for_room(db, room_id)
-        if case is None or user_id == services.config.user_id or user_id == case.opened_by:
+        info, loaded = await load_room(db, room_id, services.pathways)
+        if info is None or loaded is None or user_id in (services.config.user_id, loaded.case.opened_by):
             return False
-        view = await cases.load_view(db, case, services.pathways[case.pathway_id])
-        if user_id not in view.members:
+        room = CareRoom(db, services, info, loaded, user_id, event_id, now)
+        if room.member is None:
             return False  # joined without a lane: `!invite` or `!role` gives one, the checklist follows
         if not await mark_handled(db, event_id, room_id, now):
             return False
-        info = await room_info(db, room_id)
-        language = info[1] if info else services.config.language
-        joined = IncomingCommand(room_id=room_id, event_id=event_id, sender=user_id, body="", timestamp_ms=0)
-        ctx = Context(event=joined, line=None, command=Command(("join",)), language=language, db=db, services=services, now=now)  # type: ignore[arg-type]
-        old = await cases.checklist_outbox(db, case.id, view.phase_id)
-        await post_checklist(ctx, case.id, room_id, view)
+        old = loaded.checklist
+        await room.post_checklist()
         if old is not None:
-            await _point_to_new(ctx, old)
+            # Updates of the old one still unsent go first (the outbox keeps order), so the
+            # pointer is what the old message finally shows.
+            pointer = room.t("checklist.reposted")
+            await room.queue(edit_of(old, notice_content(pointer), pointer))
     log.info("room=%s event=%s member joined; checklist posted again", room_id, event_id)
     services.wake_outbox()
     return True
-
-
-async def _point_to_new(ctx: Context, old: int) -> None:
-    """Edit the old checklist into a pointer. Updates of it still unsent go first (the outbox
-    keeps order), so the pointer is what the old message finally shows."""
-    pointer = ctx.t("checklist.reposted")
-    await outbox.enqueue(ctx.db, ctx.room_id, "m.room.message", edit_of(old, notice_content(pointer), pointer), ctx.now)

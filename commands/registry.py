@@ -1,12 +1,13 @@
 """Commands declare themselves: name, arguments, help and who may run them live on the handler.
 
-    @command("plan", args=[Arg("date-name", date_name), Arg("date", iso_date, metavar="YYYY-MM-DD")],
-             where=CASE_ROOM, rule="coordinator")
-    async def plan(ctx: Context) -> Reply: ...
+    @command("plan set", args=[Arg("date-name"), Arg("date", date_arg, metavar="YYYY-MM-DD")],
+             where=CASE_ROOM, rule=COORDINATOR, implicit=True)
+    async def plan_set(ctx: Context) -> Reply: ...
 
-A name with a space ("case new") is a sub-command of its first word. `!help` and the
-usage line of every refusal are generated from these declarations, so there is no
-if-chain to keep in step with the code.
+A name with a space ("case new") is a sub-command of its first word. `!help`, the usage
+line of every refusal and every permission refusal are generated from these
+declarations (the gate is `commands.policy.check`), so there is no table or if-chain to
+keep in step with the code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from homeward.care.permissions import ANYONE, Rule
 from homeward.care.refusal import Refusal
 
 if TYPE_CHECKING:
@@ -58,27 +60,40 @@ class Arg:
 
 @dataclass
 class Command:
-    """A command or a sub-command."""
+    """A command or a sub-command, with who may run it where."""
 
     path: tuple[str, ...]
     handler: Handler | None = None
     args: list[Arg] = field(default_factory=list)
     where: str = ANYWHERE
-    rule: str = "anyone"
+    rule: Rule = ANYONE
     subcommands: dict[str, "Command"] = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()
+    #: Arguments typed before the sub-command's word (`!minutes <meeting-id> note …`).
+    lead: list[Arg] = field(default_factory=list)
+    #: The sub-command taken when the next word names none (`!plan admission 2026-12-01` is `plan set`).
+    implicit: "Command | None" = None
+    #: The last word of the path is not typed (an implicit sub-command).
+    untyped: bool = False
+    parent: "Command | None" = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return " ".join(self.path)
 
     @property
+    def typed_name(self) -> str:
+        """The name as people type it: without the word of an implicit sub-command (`plan set` is `plan`)."""
+        return " ".join(self.path[:-1] if self.untyped else self.path)
+
+    @property
     def help_key(self) -> str:
         return "help." + "_".join(p.replace("-", "_") for p in self.path)
 
     def usage(self, prefix: str = "!") -> str:
-        parts = [prefix + self.name, *(a.usage() for a in self.args)]
-        return " ".join(parts)
+        """How the command is typed: `!minutes <meeting-id> note <text>`, `!plan <date-name> <YYYY-MM-DD> [HH:MM]`."""
+        words = list(self.path[:-1] if self.untyped else self.path)
+        lead = [a.usage() for a in self.parent.lead] if self.parent is not None else []
+        return " ".join([prefix + words[0], *lead, *words[1:], *(a.usage() for a in self.args)])
 
 
 class Registry:
@@ -86,18 +101,21 @@ class Registry:
 
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
-        self._aliases: dict[str, str] = {}
 
     def command(
         self,
         name: str,
         *,
+        rule: Rule,
         args: list[Arg] | None = None,
         where: str = ANYWHERE,
-        rule: str = "anyone",
-        aliases: tuple[str, ...] = (),
+        implicit: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Register the decorated coroutine as the handler of `name`."""
+        """Register the decorated coroutine as the handler of `name`; `rule` says who may run it.
+
+        `implicit`: the last word of `name` is not typed; the sub-command runs when the word
+        after its parent names no other sub-command.
+        """
 
         def register(handler: Handler) -> Handler:
             path = tuple(name.split())
@@ -106,42 +124,36 @@ class Registry:
             node.args = list(args or [])
             node.where = where
             node.rule = rule
-            node.aliases = aliases
-            if len(path) == 1:
-                for alias in aliases:
-                    self._aliases[alias] = path[0]
-            else:
-                parent = self._node(path[:-1])
-                for alias in aliases:
-                    parent.subcommands[alias] = node
+            if implicit:
+                node.untyped = True
+                self._node(path[:-1]).implicit = node
             return handler
 
         return register
+
+    def group(self, name: str, *, lead: list[Arg]) -> None:
+        """Declare arguments typed between a command's name and its sub-command's word."""
+        self._node(tuple(name.split())).lead = list(lead)
 
     def _node(self, path: tuple[str, ...]) -> Command:
         top = self.commands.setdefault(path[0], Command(path[:1]))
         node = top
         for depth in range(1, len(path)):
-            node = node.subcommands.setdefault(path[depth], Command(path[: depth + 1]))
+            node = node.subcommands.setdefault(path[depth], Command(path[: depth + 1], parent=node))
         return node
 
     def find(self, name: str) -> Command | None:
-        name = self._aliases.get(name, name)
         return self.commands.get(name)
 
     def all(self) -> list[Command]:
-        """Every runnable command and sub-command, in name order, aliases once."""
+        """Every runnable command and sub-command, in name order."""
         found: list[Command] = []
 
         def walk(node: Command) -> None:
             if node.handler is not None:
                 found.append(node)
-            seen: set[int] = set()
             for key in sorted(node.subcommands):
-                child = node.subcommands[key]
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    walk(child)
+                walk(node.subcommands[key])
 
         for key in sorted(self.commands):
             walk(self.commands[key])

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from homeward.ids import SERVER_NAME, is_user_id
+
 ENV_PREFIX = "HOMEWARD_"
-USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
-INVITER = re.compile(r"^(\*|@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?|\*:[A-Za-z0-9.\-]+(:\d+)?)$")
+SERVER_PATTERN = re.compile(rf"^\*:{SERVER_NAME}$")  # every user of one server
 
 Language = Literal["nb", "sv", "en"]
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -65,14 +66,14 @@ class Config(BaseModel):
     @field_validator("user_id")
     @classmethod
     def _user_id_shape(cls, value: str) -> str:
-        if not USER_ID.match(value):
+        if not is_user_id(value):
             raise ValueError("must be a Matrix user id like @homeward:example.org")
         return value
 
     @field_validator("allowed_inviters")
     @classmethod
     def _inviter_patterns(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not INVITER.match(v)]
+        bad = [v for v in value if not (v == "*" or is_user_id(v) or SERVER_PATTERN.match(v))]
         if bad:
             raise ValueError(
                 f"{', '.join(map(repr, bad))}: each entry must be a user id (@nurse:example.org), "

@@ -31,9 +31,9 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def matrix_to(user_id: str) -> str:
-    """A mention link as Element writes it."""
-    return f"https://matrix.to/#/{user_id}"
+def escape_values(values: dict[str, object]) -> dict[str, object]:
+    """Catalog values with every plain string escaped (Markdown values pass as they are)."""
+    return {key: md_escape(value) if isinstance(value, str) else value for key, value in values.items()}
 
 
 _ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~&=])")

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from homeward.care.pathway import Pathway
-from homeward.commands.policy import Policy
 from homeward.commands.registry import Registry
 from homeward.clock import Clock
 from homeward.config import Config
@@ -19,7 +18,6 @@ class Services:
     catalog: Catalog
     registry: Registry
     clock: Clock
-    policy: Policy
     pathways: dict[str, Pathway] = field(default_factory=dict)
     wake_outbox: Callable[[], None] = field(default=lambda: None)
     wake_reminders: Callable[[], None] = field(default=lambda: None)

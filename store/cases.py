@@ -15,6 +15,7 @@ import aiosqlite
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, Pathway
+from homeward.store.state import RoomInfo
 
 
 @dataclass(frozen=True)
@@ -27,25 +28,87 @@ class CaseRow:
     phase_id: str
     opened_by: str
     reactions: bool
+    quiet: str | None = None  # the room's quiet hours ("20:00-08:00", "off"), None for the default
 
 
 def _case(row: aiosqlite.Row) -> CaseRow:
     return CaseRow(
         row["id"], row["room_id"], row["create_outbox"], row["pathway_id"], row["label"], row["phase_id"],
-        row["opened_by"], bool(row["reactions"]),
+        row["opened_by"], bool(row["reactions"]), row["quiet"],
     )
 
 
-async def case_for_room(db: aiosqlite.Connection, room_id: str) -> CaseRow | None:
-    async with db.execute("SELECT * FROM cases WHERE room_id = ?", (room_id,)) as cur:
-        row = await cur.fetchone()
-    return _case(row) if row else None
+@dataclass(frozen=True)
+class LoadedCase:
+    """A case with everything the care logic needs of it, and the message its checklist edits."""
+
+    case: CaseRow
+    view: CaseView
+    checklist: int | None  # outbox row of the current phase's checklist, if it was posted
 
 
-async def case_by_id(db: aiosqlite.Connection, case_id: int) -> CaseRow:
-    async with db.execute("SELECT * FROM cases WHERE id = ?", (case_id,)) as cur:
+# One statement loads a room, its case and the whole view: the unit of work of an event
+# reads the store once (each sub-select is a JSON array of that table's rows).
+_CASE_COLUMNS = """
+    c.id, c.room_id, c.create_outbox, c.pathway_id, c.label, c.phase_id, c.opened_by, c.reactions, c.quiet,
+    (SELECT json_group_array(json_array(user_id, lane_id, coordinator)) FROM members WHERE case_id = c.id) AS j_members,
+    (SELECT json_group_array(json_array(date_id, value)) FROM case_dates WHERE case_id = c.id) AS j_dates,
+    (SELECT json_group_array(json_array(item_id, sent_at, sent_by, assigned_to)) FROM items WHERE case_id = c.id) AS j_items,
+    (SELECT json_group_array(json_array(item_id, lane_id, user_id, at, on_behalf, note, id)) FROM acks WHERE case_id = c.id) AS j_acks,
+    (SELECT json_group_array(json_array(item_id, phase_id, lane_id, title, due, created_at, id))
+       FROM extra_tasks WHERE case_id = c.id) AS j_extra,
+    (SELECT outbox_id FROM checklists WHERE case_id = c.id AND phase_id = c.phase_id) AS checklist_outbox
+"""
+
+
+async def load_room(
+    db: aiosqlite.Connection, room_id: str, pathways: dict[str, Pathway]
+) -> tuple[RoomInfo | None, LoadedCase | None]:
+    """The room as the bot knows it and, for a care room, its case: one read."""
+    async with db.execute(
+        f"SELECT r.kind AS room_kind, r.language AS room_language, {_CASE_COLUMNS}"
+        " FROM rooms r LEFT JOIN cases c ON c.room_id = r.room_id WHERE r.room_id = ?",
+        (room_id,),
+    ) as cur:
         row = await cur.fetchone()
-    return _case(row)
+    if row is None:
+        return None, None
+    info = RoomInfo(room_id, row["room_kind"], row["room_language"])
+    return info, (_loaded(row, pathways) if row["id"] is not None else None)
+
+
+async def load_case(db: aiosqlite.Connection, case_id: int, pathways: dict[str, Pathway]) -> LoadedCase:
+    """A case by id (a reminder's, or again after a change): one read."""
+    async with db.execute(f"SELECT {_CASE_COLUMNS} FROM cases c WHERE c.id = ?", (case_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise KeyError(f"no case {case_id}")
+    return _loaded(row, pathways)
+
+
+def _loaded(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
+    case = _case(row)
+    pathway = pathways[case.pathway_id]
+    members = {
+        user: Membership(user, lane, bool(coordinator)) for user, lane, coordinator in json.loads(row["j_members"])
+    }
+    dates = {date_id: _parse_when(value) for date_id, value in json.loads(row["j_dates"])}
+    records: dict[str, ItemRecord] = {}
+    for item_id, sent_at, sent_by, assigned_to in json.loads(row["j_items"]):
+        records[item_id] = ItemRecord(datetime.fromisoformat(sent_at) if sent_at else None, sent_by, assigned_to)
+    for item_id, lane, user, at, on_behalf, note, _ in sorted(json.loads(row["j_acks"]), key=lambda a: (a[3], a[6])):
+        records.setdefault(item_id, ItemRecord()).acks.append(
+            Ack(lane, user, datetime.fromisoformat(at), bool(on_behalf), note)
+        )
+    extra: dict[str, ExtraTask] = {}
+    for item_id, phase_id, lane, title, due, _, _ in sorted(json.loads(row["j_extra"]), key=lambda e: (e[5], e[6])):
+        item = Item(id=item_id, kind="task", title=title[:120], text=title, mandatory=False, lane=lane)
+        extra[item_id] = ExtraTask(item, phase_id, datetime.fromisoformat(due) if due else None)
+    view = CaseView(
+        pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records,
+        extra=extra,
+    )
+    return LoadedCase(case, view, row["checklist_outbox"])
 
 
 async def open_case(
@@ -140,40 +203,6 @@ async def put_checklist(db: aiosqlite.Connection, case_id: int, phase_id: str, o
 
 def _parse_when(text: str) -> date | datetime:
     return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
-
-
-async def load_view(db: aiosqlite.Connection, case: CaseRow, pathway: Pathway) -> CaseView:
-    """Everything about one case, as the care logic wants it."""
-    members: dict[str, Membership] = {}
-    async with db.execute("SELECT user_id, lane_id, coordinator FROM members WHERE case_id = ?", (case.id,)) as cur:
-        for row in await cur.fetchall():
-            members[row["user_id"]] = Membership(row["user_id"], row["lane_id"], bool(row["coordinator"]))
-    dates: dict[str, date | datetime] = {}
-    async with db.execute("SELECT date_id, value FROM case_dates WHERE case_id = ?", (case.id,)) as cur:
-        for row in await cur.fetchall():
-            dates[row["date_id"]] = _parse_when(row["value"])
-    records: dict[str, ItemRecord] = {}
-    async with db.execute("SELECT * FROM items WHERE case_id = ?", (case.id,)) as cur:
-        for row in await cur.fetchall():
-            records[row["item_id"]] = ItemRecord(
-                sent_at=datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None,
-                sent_by=row["sent_by"],
-                assigned_to=row["assigned_to"],
-            )
-    async with db.execute("SELECT * FROM acks WHERE case_id = ? ORDER BY at", (case.id,)) as cur:
-        for row in await cur.fetchall():
-            records.setdefault(row["item_id"], ItemRecord()).acks.append(
-                Ack(row["lane_id"], row["user_id"], datetime.fromisoformat(row["at"]), bool(row["on_behalf"]), row["note"])
-            )
-    extra: dict[str, ExtraTask] = {}
-    async with db.execute("SELECT * FROM extra_tasks WHERE case_id = ? ORDER BY created_at", (case.id,)) as cur:
-        for row in await cur.fetchall():
-            item = Item(id=row["item_id"], kind="task", title=row["title"][:120], text=row["title"], mandatory=False, lane=row["lane_id"])
-            due = datetime.fromisoformat(row["due"]) if row["due"] else None
-            extra[row["item_id"]] = ExtraTask(item, row["phase_id"], due)
-    return CaseView(
-        pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records, extra=extra
-    )
 
 
 async def add_extra_task(

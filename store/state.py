@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,11 +44,19 @@ async def remember_room(db: aiosqlite.Connection, room_id: str, kind: str, langu
     )
 
 
-async def room_info(db: aiosqlite.Connection, room_id: str) -> tuple[str, str] | None:
-    """(kind, language) of a room the bot knows, or None."""
+@dataclass(frozen=True)
+class RoomInfo:
+    """A room the bot knows: what kind it is ('case', 'direct', 'other') and the language it speaks."""
+
+    room_id: str
+    kind: str
+    language: str
+
+
+async def room_info(db: aiosqlite.Connection, room_id: str) -> RoomInfo | None:
     async with db.execute("SELECT kind, language FROM rooms WHERE room_id = ?", (room_id,)) as cur:
         row = await cur.fetchone()
-    return (row["kind"], row["language"]) if row else None
+    return RoomInfo(room_id, row["kind"], row["language"]) if row else None
 
 
 async def add_undecrypted(db: aiosqlite.Connection, event_id: str, room_id: str, sender: str, source: dict[str, Any], now: datetime) -> bool:

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, default_pathways_dir, load_pathways
-from homeward.commands.care_room import CHECKLIST_MAX_BYTES, checklist_content
+from homeward.commands.checklist import CHECKLIST_MAX_BYTES, checklist_content
 from homeward.commands.context import Context, IncomingCommand
 from homeward.i18n import Catalog
 

@@ -14,7 +14,6 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.commands.policy import Policy
 from homeward.commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
@@ -31,7 +30,7 @@ START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
 def _services(woken: list[str]) -> Services:
     config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:order", "password": "x", "language": "en"})
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=FakeClock(START), policy=Policy(),
+    return Services(config=config, catalog=Catalog(), registry=registry, clock=FakeClock(START),
                     pathways=load_pathways(default_pathways_dir()), wake_reminders=lambda: woken.append("reminders"))
 
 

@@ -15,7 +15,6 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.commands.policy import Policy
 from homeward.commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
@@ -35,7 +34,7 @@ WORDS = st.sampled_from(["plo", "behandlingsteam", "kommunen", "sykehus", "fores
 
 def _services(clock: FakeClock) -> Services:
     config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:fuzz", "password": "x", "language": "en"})
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=clock, policy=Policy(),
+    return Services(config=config, catalog=Catalog(), registry=registry, clock=clock,
                     pathways=load_pathways(default_pathways_dir()))
 
 

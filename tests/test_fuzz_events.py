@@ -33,7 +33,6 @@ from homeward.bot import app as bot_app
 from homeward.bot.app import HomewardBot
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.parser import ParseError, parse
-from homeward.commands.policy import Policy
 from homeward.commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
@@ -266,7 +265,7 @@ async def _bot(path: Path, clock: FakeClock) -> HomewardBot:
     bot.store = await Store.open(path)
     bot.client = NoKeys()  # type: ignore[assignment]
     bot.sender = SimpleNamespace(wake=lambda: None)  # type: ignore[assignment]
-    bot.services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock, policy=Policy(),
+    bot.services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock,
                             pathways=load_pathways(default_pathways_dir()))
     return bot
 

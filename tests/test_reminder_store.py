@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from homeward.bot.reminders import ReminderScheduler
 from homeward.care.pathway import default_pathways_dir, load_pathways
-from homeward.commands.policy import Policy
+from homeward.commands.care_room import CareRoom
 from homeward.commands.registry import registry
 from homeward.clock import FakeClock
 from homeward.config import Config
@@ -23,21 +23,21 @@ async def test_reminders_missed_while_the_bot_was_down_all_go_out_late_once(tmp_
     pathways = load_pathways(default_pathways_dir())
     clock = FakeClock(datetime(2026, 11, 30, 9, 0, tzinfo=SE))
     store = await Store.open(tmp_path / "s.sqlite3")
+    config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
+    services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=pathways)
     async with store.transaction() as db:
         case_id = await cases.open_case(db, pathway_id="orebro", label="X", phase_id="identifiering", opened_by="@a:x",
                                         opened_in="!l:x", create_outbox=1, now=clock.now())
         await cases.bind_room(db, 1, "!r:x")
         await cases.put_member(db, case_id, "@a:x", "slutenvard", True, "@a:x", clock.now())
         await cases.put_date(db, case_id, "admission", datetime(2026, 11, 30, 10, 0, tzinfo=SE), "@a:x", clock.now())
-        await rows.replan(db, case_id, pathways["orebro"], clock.now())
+        room = await CareRoom.of_case(db, services, case_id, actor="@a:x", event_id=None, now=clock.now())
+        await room.replan()
     async with store.read() as db:
         planned = [(r.kind, r.sequence) for r in await rows.planned_for_case(db, case_id)]
     assert planned == [("before", 0), ("due", 0), ("overdue", 1)]
 
     clock.set(datetime(2026, 12, 2, 11, 0, tzinfo=SE))  # the bot was down Mon 09:00 – Wed 11:00
-    config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock, policy=Policy(),
-                        pathways=pathways)
     scheduler = ReminderScheduler(store, services, clock)
     scheduler.scheduler.start()
     await scheduler.tick()

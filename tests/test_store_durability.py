@@ -45,7 +45,6 @@ def say(*words: object) -> None:
 def _services():  # noqa: ANN202 - imports inside: the migration child must not touch the store before it patches it
     import homeward.commands.handlers  # noqa: F401
     from homeward.care.pathway import default_pathways_dir, load_pathways
-    from homeward.commands.policy import Policy
     from homeward.commands.registry import registry
     from homeward.clock import Clock
     from homeward.config import Config
@@ -53,7 +52,7 @@ def _services():  # noqa: ANN202 - imports inside: the migration child must not 
     from homeward.services import Services
 
     config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:durable", "password": "x", "language": "en"})
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=Clock(), policy=Policy(), pathways=load_pathways(default_pathways_dir()))
+    return Services(config=config, catalog=Catalog(), registry=registry, clock=Clock(), pathways=load_pathways(default_pathways_dir()))
 
 
 async def child_write(path: Path, run: str) -> None:

@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from homeward.commands.care_room import current_case
+from homeward.care.permissions import COORDINATOR
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import Markdown
-from homeward.store import cases, outbox
+from homeward.store import cases
 from homeward.store.cases import AuditRow
 
 COLUMNS = ("id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details")
@@ -61,10 +61,12 @@ def local_bounds(since: date | None, until: date | None, zone: ZoneInfo) -> tupl
         Arg("to", date_arg, optional=True, metavar="YYYY-MM-DD"),
     ],
     where=CASE_ROOM,
+    rule=COORDINATOR,
 )
 async def audit(ctx: Context) -> Reply:
     """Upload the case's audit trail (optionally only the local dates from–to) as a CSV file."""
-    case, view = await current_case(ctx)
+    room = ctx.care
+    case, view = room.case, room.view
     since: date | None = ctx.args["from"]
     until: date | None = ctx.args["to"]
     if since and until and since > until:
@@ -74,12 +76,8 @@ async def audit(ctx: Context) -> Reply:
     data = audit_csv(rows, zone)
     filename = f"audit-{case.label}-{ctx.now.astimezone(zone):%Y%m%d}.csv"
     span = {"from": since.isoformat() if since else None, "to": until.isoformat() if until else None}
-    await outbox.enqueue_file(ctx.db, ctx.room_id, filename, MIMETYPE, data, ctx.now, audit={**span, "rows": len(rows)})
-    member = view.members.get(ctx.sender)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="audit.exported", now=ctx.now, case_id=case.id,
-        actor_lane=member.lane if member else None, event_id=ctx.event.event_id, **span, rows=len(rows),
-    )
+    await room.queue_file(filename, MIMETYPE, data, audit={**span, "rows": len(rows)})
+    await room.audit("audit.exported", **span, rows=len(rows))
     if since or until:
         period = Markdown(ctx.t("audit.period", since=span["from"] or "…", until=span["to"] or "…"))
     else:

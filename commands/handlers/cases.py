@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from zoneinfo import ZoneInfo
 
-from homeward.bot.rooms import case_room_request
-from homeward.care.case import CaseView
 from homeward.care.labels import check_label
 from homeward.care.pathway import Pathway
-from homeward.commands.care_room import post_checklist
+from homeward.care.permissions import ANYONE
+from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import DIRECT_ROOM, Arg, CommandError, command
-from homeward.render import md_escape, notice_content
+from homeward.commands.rooms import case_room_request
+from homeward.render import Markdown, md_escape, notice_content
 from homeward.store import cases, outbox
-from homeward.store.reminders import replan
 
 
 def pathway_arg(text: str, ctx: Context) -> Pathway:
@@ -29,7 +27,7 @@ def label_arg(text: str, ctx: Context) -> str:
     return check_label(text)
 
 
-@command("pathways")
+@command("pathways", rule=ANYONE)
 async def pathways(ctx: Context) -> Reply:
     """List the pathways a case can follow."""
     lines = [
@@ -40,7 +38,7 @@ async def pathways(ctx: Context) -> Reply:
     return ctx.ok(ctx.t("case.pathways_title") + "\n\n" + "\n".join(lines), pathways=listing)
 
 
-@command("case new", args=[Arg("pathway-id", pathway_arg), Arg("label", label_arg, rest=True)], where=DIRECT_ROOM)
+@command("case new", args=[Arg("pathway-id", pathway_arg), Arg("label", label_arg, rest=True)], where=DIRECT_ROOM, rule=ANYONE)
 async def case_new(ctx: Context) -> Reply:
     """Create the care-team room of a new case and invite the sender as its coordinator."""
     pathway: Pathway = ctx.args["pathway-id"]
@@ -64,26 +62,18 @@ async def case_new(ctx: Context) -> Reply:
     for named in pathway.dates:
         if named.set_on_case_open:
             await cases.put_date(ctx.db, case_id, named.id, today, ctx.sender, ctx.now)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="case.opened", now=ctx.now, case_id=case_id,
-        event_id=ctx.event.event_id, pathway=pathway.id, label=label,
-    )
-    room = outbox.ref(create)
-    await outbox.enqueue(
-        ctx.db, room, "m.room.message",
-        _welcome(ctx, pathway, label), ctx.now,
-    )
-    view = CaseView(pathway=pathway, label=label, phase_id=first_phase.id,
-                    dates={d.id: today for d in pathway.dates if d.set_on_case_open}, members={}, records={})
-    await post_checklist(replace(ctx, language=pathway.language), case_id, room, view)
-    await replan(ctx.db, case_id, pathway, ctx.now)  # e.g. planning meeting 1 is due 14 days after the start
-    return ctx.ok(ctx.t("case.opened", label=label, pathway=pathway.title), room_id=room, case_label=label, pathway=pathway.id)
+    await ctx.audit("case.opened", case_id=case_id, pathway=pathway.id, label=label)
+    # The new room's unit of work: it speaks the pathway's language; the room is the one being created.
+    room = await CareRoom.of_case(ctx.db, ctx.services, case_id, actor=ctx.sender, event_id=ctx.event.event_id,
+                                  now=ctx.now, room_id=outbox.ref(create))
+    await room.queue(_welcome(room, pathway, label))
+    await room.post_checklist()
+    await room.replan()  # e.g. planning meeting 1 is due 14 days after the start
+    return ctx.ok(ctx.t("case.opened", label=label, pathway=pathway.title), room_id=room.room_id, case_label=label,
+                  pathway=pathway.id)
 
 
-def _welcome(ctx: Context, pathway: Pathway, label: str) -> dict:
+def _welcome(room: CareRoom, pathway: Pathway, label: str) -> dict:
     """The first message of the room, in the pathway's language: what the room is for, the lanes."""
     lanes = ", ".join(f"`{lane.id}` ({md_escape(lane.name)})" for lane in pathway.lanes)
-    text = ctx.services.catalog.t(
-        pathway.language, "case.welcome", label=md_escape(label), pathway=md_escape(pathway.title), lanes=lanes
-    )
-    return notice_content(text)
+    return notice_content(room.t("case.welcome", label=label, pathway=pathway.title, lanes=Markdown(lanes)))

@@ -6,25 +6,25 @@ their votes can be undecryptable. A consent is a command, recorded like any othe
 
 from __future__ import annotations
 
-from homeward.care.case import CaseView
 from homeward.care.consent import Answer, check_answer, consent_state, latest_answers, who_answers
 from homeward.care.pathway import Consent
+from homeward.care.permissions import COORDINATOR, FAMILY_ANSWERS, MEMBER
 from homeward.care.refusal import Refusal
-from homeward.commands.care_room import current_case, local_text, mention
+from homeward.commands.care_room import CareRoom
+from homeward.commands.checklist import local_text, mention
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, command
 from homeward.render import md_escape, notice_content
-from homeward.store import cases, consents, outbox
-from homeward.store.cases import CaseRow
+from homeward.store import consents
 
 
-def consent_request(ctx: Context, view: CaseView, consent: Consent) -> dict:
+def consent_request(room: CareRoom, consent: Consent) -> dict:
     """The message that asks the guardians (and the young person, where allowed) in plain words."""
-    people = who_answers(view, consent)
-    rule = ctx.t(f"consent.rule_{consent.answered_by}")
+    people = who_answers(room.view, consent)
+    rule = room.t(f"consent.rule_{consent.answered_by}")
     text = (
         f"🔏 **{md_escape(consent.title)}** (`{consent.id}`)\n\n{md_escape(consent.text)}\n\n"
-        + ctx.t("consent.how", people=", ".join(mention(p) for p in people) or "—", id=consent.id)
+        + room.t("consent.how", people=", ".join(mention(p) for p in people) or "—", id=consent.id)
         + " " + rule
     )
     content = notice_content(text)
@@ -33,34 +33,30 @@ def consent_request(ctx: Context, view: CaseView, consent: Consent) -> dict:
     return content
 
 
-async def ask(
-    ctx: Context, case: CaseRow, view: CaseView, only: list[Consent] | None = None, after_join: str | None = None
-) -> list[str]:
+async def ask(room: CareRoom, only: list[Consent] | None = None, after_join: str | None = None) -> list[str]:
     """Post a request for each consent that is not given yet; the ids asked.
 
     `after_join`: hold the message until that person has joined the room, so they can read it.
     """
-    answers = await consents.answers(ctx.db, case.id)
+    view = room.view
+    answers = await consents.answers(room.db, room.case.id)
     asked = []
     for consent in only or view.pathway.consents:
         if consent_state(view, consent, answers) == "given" or not who_answers(view, consent):
             continue
-        content = consent_request(ctx, view, consent)
+        content = consent_request(room, consent)
         if after_join:
             content["homeward.after_join"] = after_join
-        await outbox.enqueue(ctx.db, ctx.room_id, "m.room.message", content, ctx.now)
-        await cases.audit(
-            ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="consent.asked", now=ctx.now, case_id=case.id,
-            event_id=ctx.event.event_id, consent=consent.id, asked=who_answers(view, consent),
-        )
+        await room.queue(content)
+        await room.audit("consent.asked", consent=consent.id, asked=who_answers(view, consent))
         asked.append(consent.id)
     return asked
 
 
-@command("consents", where=CASE_ROOM)
+@command("consents", where=CASE_ROOM, rule=MEMBER)
 async def list_consents(ctx: Context) -> Reply:
     """Each consent kind with its state, who answered and when."""
-    case, view = await current_case(ctx)
+    case, view = ctx.care.case, ctx.care.view
     answers = await consents.answers(ctx.db, case.id)
     lines, listing = [], []
     for consent in view.pathway.consents:
@@ -74,56 +70,49 @@ async def list_consents(ctx: Context) -> Reply:
             "id": consent.id, "kind": consent.id, "title": consent.title, "state": state,
             "answers": [{"user": a.user_id, "answer": a.answer, "at": a.at.isoformat()} for a in answers if a.consent_id == consent.id],
         })
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="consents.read", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id,
-    )
+    await ctx.audit("consents.read")
     return ctx.ok(ctx.t("consent.title") + "\n\n" + "\n".join(lines), consents=listing)
 
 
-@command("consent ask", args=[Arg("consent-id", optional=True)], where=CASE_ROOM)
+@command("consent ask", args=[Arg("consent-id", optional=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def consent_ask(ctx: Context) -> Reply:
     """Ask the guardians again (all pending consents, or one)."""
-    case, view = await current_case(ctx)
+    view = ctx.care.view
     only = None
     if ctx.args["consent-id"]:
         consent_id = ctx.args["consent-id"].lower()
         only = [c for c in view.pathway.consents if c.id == consent_id]
         if not only:
             raise Refusal("consent.unknown", id=consent_id, ids=", ".join(c.id for c in view.pathway.consents))
-    asked = await ask(ctx, case, view, only)
+    asked = await ask(ctx.care, only)
     key = "consent.asked" if asked else "consent.nothing_to_ask"
     return ctx.ok(ctx.t(key, ids=", ".join(asked)), asked=asked)
 
 
 async def _answer(ctx: Context, word: str) -> Reply:
-    case, view = await current_case(ctx)
+    case, view = ctx.care.case, ctx.care.view
     consent = check_answer(view, ctx.args["consent-id"], ctx.sender)
     entry = Answer(consent.id, ctx.sender, word, ctx.now)  # type: ignore[arg-type]
     await consents.add_answer(ctx.db, case.id, entry, ctx.event.event_id)
-    member = view.members[ctx.sender]
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="consent.answered", now=ctx.now, case_id=case.id,
-        actor_lane=member.lane, event_id=ctx.event.event_id, consent=consent.id, answer=word,
-    )
+    await ctx.audit("consent.answered", consent=consent.id, answer=word)
     state = consent_state(view, consent, await consents.answers(ctx.db, case.id))
     text = ctx.t(f"consent.recorded_{word}", title=consent.title) + " " + ctx.t("consent.now", state=ctx.t("consent.state_" + state))
     return ctx.ok(text, consent={"id": consent.id, "state": state})
 
 
-@command("consent yes", args=[Arg("consent-id")], where=CASE_ROOM)
+@command("consent yes", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS)
 async def consent_yes(ctx: Context) -> Reply:
     """Give consent (guardians; the young person where the pathway allows)."""
     return await _answer(ctx, "yes")
 
 
-@command("consent no", args=[Arg("consent-id")], where=CASE_ROOM)
+@command("consent no", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS)
 async def consent_no(ctx: Context) -> Reply:
     """Refuse consent."""
     return await _answer(ctx, "no")
 
 
-@command("consent revoke", args=[Arg("consent-id")], where=CASE_ROOM)
+@command("consent revoke", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS)
 async def consent_revoke(ctx: Context) -> Reply:
     """Withdraw a consent at any time: what it covers stops at once."""
     return await _answer(ctx, "revoke")

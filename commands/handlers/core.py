@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from homeward.care.permissions import ANYONE
 from homeward.commands.context import Context, Reply
 from homeward.commands.dispatch import resolve
 from homeward.commands.parser import parse
+from homeward.commands.policy import allows
 from homeward.commands.registry import Arg, CommandError, command
 from homeward.render import Markdown
 
 
-@command("help", args=[Arg("command", optional=True, rest=True)])
+@command("help", args=[Arg("command", optional=True, rest=True)], rule=ANYONE)
 async def help_(ctx: Context) -> Reply:
     """List the commands this user can run in this room, or explain one."""
     registry = ctx.services.registry
@@ -25,14 +27,14 @@ async def help_(ctx: Context) -> Reply:
         entries = registry.all()
     lines = []
     for entry in entries:
-        if not await ctx.services.policy.allows(ctx, entry):
+        if not allows(entry, ctx.room_kind, ctx.room):
             continue
         lines.append(f"- `{entry.usage(prefix)}` — {ctx.services.catalog.t(ctx.language, entry.help_key)}")
     text = ctx.t("help.title") + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("help.footer", prefix=Markdown(f"`{prefix}`"))
     return ctx.ok(text, commands=[e.name for e in entries])
 
 
-@command("ping")
+@command("ping", rule=ANYONE)
 async def ping(ctx: Context) -> Reply:
     """Answer pong: the quickest way to see that the bot is alive and can decrypt."""
     return ctx.ok("pong")

@@ -6,7 +6,8 @@ import re
 from datetime import date, datetime, time
 
 from homeward.care.case import due_at, missing_lanes
-from homeward.commands.care_room import current_case, local_text, refresh_checklist
+from homeward.care.permissions import COORDINATOR, MEMBER
+from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import Markdown, md_escape
@@ -34,24 +35,30 @@ def time_arg(text: str, ctx: Context) -> time:
     return time(hours, minutes)
 
 
+@command("plan", where=CASE_ROOM, rule=MEMBER)
+async def plan(ctx: Context) -> Reply:
+    """List the named dates of the case."""
+    view = ctx.care.view
+    return ctx.ok(_listing(ctx, view), dates=_dates_json(view))
+
+
 @command(
-    "plan",
+    "plan set",
     args=[
-        Arg("date-name", optional=True),
+        Arg("date-name"),
         Arg("date", date_arg, optional=True, metavar="YYYY-MM-DD"),
         Arg("time", time_arg, optional=True, metavar="HH:MM"),
     ],
     where=CASE_ROOM,
+    rule=COORDINATOR,
+    implicit=True,
 )
-async def plan(ctx: Context) -> Reply:
-    """List the named dates of the case, or set one (coordinators)."""
-    case, view = await current_case(ctx)
+async def plan_set(ctx: Context) -> Reply:
+    """Set a named date of the case; the deadlines that hang on it move."""
+    room = ctx.care
+    view, case = room.view, room.case
     pathway = view.pathway
     name, day, clock = ctx.args["date-name"], ctx.args["date"], ctx.args["time"]
-    if name is None:
-        return ctx.ok(_listing(ctx, view), dates=_dates_json(view))
-    member, role = await ctx.services.policy.membership(ctx)
-    ctx.services.policy.require("plan set", member, role, shown="plan")
     named = next((d for d in pathway.dates if d.id == name.lower()), None)
     if named is None:
         valid = ", ".join(f"`{d.id}` ({md_escape(d.label)})" for d in pathway.dates)
@@ -67,28 +74,20 @@ async def plan(ctx: Context) -> Reply:
     before = {item.id: due_at(view, item, calendar) for _, item in view.items() if missing_lanes(view, item)}
     previous = view.dates.get(named.id)
     await cases.put_date(ctx.db, case.id, named.id, value, ctx.sender, ctx.now)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="date.planned", now=ctx.now, case_id=case.id,
-        actor_lane=member.lane if member else None, event_id=ctx.event.event_id,
-        date=named.id, value=value.isoformat(), previous=previous.isoformat() if previous else None,
-    )
-    view.dates[named.id] = value
+    await room.audit("date.planned", date=named.id, value=value.isoformat(), previous=previous.isoformat() if previous else None)
     renewed = []
     for _, item in view.items():
         if previous is not None and item.due and named.id in item.due.renew_on and view.record(item.id).sent_at:
             await cases.renew(ctx.db, case.id, item.id)
-            await cases.audit(
-                ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="item.renewed", now=ctx.now, case_id=case.id,
-                event_id=ctx.event.event_id, item=item.id, because=named.id,
-            )
-            view.records.pop(item.id, None)
+            await room.audit("item.renewed", item=item.id, because=named.id)
             renewed.append(f"`{item.id}` {md_escape(item.title)}")
+    await room.reload()
+    view = room.view
     moved: dict[str, str] = {}
     for item_id, old in before.items():
         new = due_at(view, view.item(item_id), calendar)
         if new != old:
             moved[item_id] = f"- `{item_id}` {md_escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
-    await refresh_checklist(ctx, case)
     text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:
         text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved.values())

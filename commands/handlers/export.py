@@ -12,14 +12,14 @@ import json
 from collections.abc import Callable
 
 from homeward.care.consent import require_consent
-from homeward.commands.care_room import current_case
+from homeward.care.permissions import MEMBER
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Converter, command
 from homeward.exports.build import minutes_document, plan_document
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
 from homeward.exports.render import render_html, render_markdown, render_pdf
-from homeward.store import cases, consents, outbox, plans
+from homeward.store import consents, plans
 
 Renderer = Callable[[object], bytes]
 FORMATS: dict[str, tuple[str, str, Renderer]] = {
@@ -32,27 +32,43 @@ FORMATS: dict[str, tuple[str, str, Renderer]] = {
 MINUTES_FORMATS = ("pdf", "html", "md")
 
 
-@command("export", args=[Arg("what", metavar="plan|case|minutes"), Arg("rest", repeat=True, metavar="[meeting-id] format")], where=CASE_ROOM)
-async def export(ctx: Context) -> Reply:
-    """Export the plan (or the whole case) or one meeting's minutes as PDF, HTML, Markdown, FHIR or iCalendar."""
-    case, view = await current_case(ctx)
-    what = ctx.args["what"].lower()
-    rest = [word.lower() for word in ctx.args["rest"]]
-    meeting = None
-    if what == "minutes":
-        if len(rest) != 2:
-            raise CommandError("export.usage", usage=True)
-        meeting, fmt = rest
-        allowed = MINUTES_FORMATS
-    elif what in ("plan", "case"):
-        if len(rest) != 1:
-            raise CommandError("export.usage", usage=True)
-        (fmt,) = rest
-        allowed = tuple(FORMATS)
-    else:
-        raise CommandError("export.usage", usage=True)
-    if fmt not in allowed:
-        raise CommandError("export.bad_format", format=fmt[:20], formats=", ".join(allowed))
+def format_arg(allowed: tuple[str, ...]) -> Converter:
+    """A format among `allowed` (case-insensitive), or a refusal listing them."""
+
+    def convert(text: str, ctx: Context) -> str:
+        fmt = text.lower()
+        if fmt not in allowed:
+            raise CommandError("export.bad_format", format=fmt[:20], formats=", ".join(allowed))
+        return fmt
+
+    return convert
+
+
+@command("export plan", args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))], where=CASE_ROOM,
+         rule=MEMBER)
+async def export_plan(ctx: Context) -> Reply:
+    """Export the coordinated plan (SIP / individuell plan) as PDF, HTML, Markdown, FHIR or iCalendar."""
+    return await _export(ctx, "plan", ctx.args["format"], None)
+
+
+@command("export case", args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))], where=CASE_ROOM,
+         rule=MEMBER)
+async def export_case(ctx: Context) -> Reply:
+    """Export the whole case (plan, dates, items, minutes) as PDF, HTML, Markdown, FHIR or iCalendar."""
+    return await _export(ctx, "case", ctx.args["format"], None)
+
+
+@command("export minutes", args=[Arg("meeting-id"), Arg("format", format_arg(MINUTES_FORMATS), metavar="|".join(MINUTES_FORMATS))],
+         where=CASE_ROOM, rule=MEMBER)
+async def export_minutes(ctx: Context) -> Reply:
+    """Export one meeting's minutes as PDF, HTML or Markdown."""
+    return await _export(ctx, "minutes", ctx.args["format"], ctx.args["meeting-id"].lower())
+
+
+async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Reply:
+    """Render the document in a worker thread and queue it as an encrypted file; refused without the export consent."""
+    room = ctx.care
+    case, view = room.case, room.view
     answers = await consents.answers(ctx.db, case.id)
     require_consent(view, answers, "export")
     if meeting is not None:
@@ -72,9 +88,6 @@ async def export(ctx: Context) -> Reply:
     digest = hashlib.sha256(data).hexdigest()
     name = f"{what}{'-' + meeting if meeting else ''}-{case.label}-v{version}.{suffix}"
     info = {"what": what if meeting is None else f"minutes {meeting}", "format": fmt, "version": version, "sha256": digest}
-    await outbox.enqueue_file(ctx.db, ctx.room_id, name, mimetype, data, ctx.now, export=info)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="export.made", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, **info,
-    )
+    await room.queue_file(name, mimetype, data, export=info)
+    await room.audit("export.made", **info)
     return ctx.ok(ctx.t("export.done", name=name, version=version), export=info)

@@ -4,36 +4,36 @@ from __future__ import annotations
 
 from homeward.care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
 from homeward.care.consent import require_consent
-from homeward.commands.care_room import case_json, current_case, item_line, mention, post_checklist, refresh_checklist
+from homeward.care.permissions import COORDINATOR, MEMBER
+from homeward.commands.checklist import case_json, item_line, mention
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.team import user_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.render import Markdown, md_escape, notice_content
 from homeward.i18n import render
-from homeward.store import cases, consents, outbox
+from homeward.render import Markdown, md_escape, notice_content
+from homeward.store import cases, consents
 
 
-@command("status", where=CASE_ROOM)
+@command("status", where=CASE_ROOM, rule=MEMBER)
 async def status(ctx: Context) -> Reply:
     """Every item of the case: state, lane, due time and who acknowledged it."""
-    case, view = await current_case(ctx)
+    room = ctx.care
+    view = room.view
     calendar = view.calendar()
     lines: dict[str, list] = {phase.id: [] for phase in view.pathway.phases}
     for phase, item in view.items():  # the pathway's items and the tasks the team added
-        lines[phase.id].append(item_line(ctx, view, item, calendar))
+        lines[phase.id].append(item_line(room, view, item, calendar))
     phases = [{"id": phase.id, "title": phase.title, "lines": lines[phase.id]} for phase in view.pathway.phases]
-    text = render("messages/status.md.j2", t=ctx.t, label=case.label, pathway=view.pathway, current=view.phase, phases=phases)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="status.read", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id,
-    )
-    return ctx.ok(text, case=case_json(ctx, view, case.phase_id))
+    text = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases)
+    await room.audit("status.read")
+    return ctx.ok(text, case=case_json(room, view, view.phase_id))
 
 
-@command("ack", args=[Arg("item-id"), Arg("note", optional=True, rest=True)], where=CASE_ROOM)
+@command("ack", args=[Arg("item-id"), Arg("note", optional=True, rest=True)], where=CASE_ROOM, rule=MEMBER)
 async def ack(ctx: Context) -> Reply:
-    """Mark a task done, or acknowledge (kvittera) a notice for your lane."""
-    case, view = await current_case(ctx)
+    """Mark a task done, or acknowledge (kvittera) a notice for your lane (which lane: care.case.decide_ack)."""
+    room = ctx.care
+    view = room.view
     item = find_item(view, ctx.args["item-id"])
     note: str | None = ctx.args["note"]
     lane_hint = None
@@ -44,26 +44,21 @@ async def ack(ctx: Context) -> Reply:
             lane_hint, note = lane.id, rest.strip() or None
     decision = decide_ack(view, item, ctx.sender, lane_hint)
     entry = Ack(decision.lane, ctx.sender, ctx.now, decision.on_behalf, note)
-    await cases.add_ack(ctx.db, case.id, item.id, entry, ctx.event.event_id)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="item.acknowledged", now=ctx.now, case_id=case.id,
-        actor_lane=view.members[ctx.sender].lane, event_id=ctx.event.event_id,
-        item=item.id, lane=decision.lane, on_behalf=decision.on_behalf, note=note,
-    )
-    await refresh_checklist(ctx, case)
-    view.records.setdefault(item.id, view.record(item.id)).acks.append(entry)
+    await cases.add_ack(ctx.db, room.case.id, item.id, entry, ctx.event.event_id)
+    await room.audit("item.acknowledged", item=item.id, lane=decision.lane, on_behalf=decision.on_behalf, note=note)
     lane_name = view.pathway.lane(decision.lane).name
-    waiting = [view.pathway.lane(lane).name for lane in missing_lanes(view, item)]
+    waiting = [view.pathway.lane(lane).name for lane in missing_lanes(view, item) if lane != decision.lane]
     key = "ack.on_behalf" if decision.on_behalf else "ack.recorded"
     text = ctx.t(key, item=item.title, lane=lane_name)
     text += " " + (ctx.t("ack.waiting", lanes=", ".join(waiting)) if waiting else ctx.t("ack.done"))
     return ctx.ok(text, item=item.id, lane=decision.lane, state="open" if waiting else "done")
 
 
-@command("send", args=[Arg("notice-id")], where=CASE_ROOM)
+@command("send", args=[Arg("notice-id")], where=CASE_ROOM, rule=MEMBER)
 async def send(ctx: Context) -> Reply:
-    """Send a notice to the receiving lanes, who must each acknowledge it."""
-    case, view = await current_case(ctx)
+    """Send a notice to the receiving lanes, who must each acknowledge it (which lane sends: care.case.decide_send)."""
+    room = ctx.care
+    view, case = room.view, room.case
     item = find_item(view, ctx.args["notice-id"])
     on_behalf = decide_send(view, item, ctx.sender)
     require_consent(view, await consents.answers(ctx.db, case.id), f"notice:{item.id}")
@@ -85,21 +80,17 @@ async def send(ctx: Context) -> Reply:
     content = notice_content("\n".join(lines))
     content["m.mentions"] = {"user_ids": receivers}
     content["homeward.notice"] = item.id
-    row = await outbox.enqueue(ctx.db, ctx.room_id, "m.room.message", content, ctx.now)
+    row = await room.queue(content)
     await cases.mark_sent(ctx.db, case.id, item.id, ctx.sender, ctx.now, row)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="notice.sent", now=ctx.now, case_id=case.id,
-        actor_lane=view.members[ctx.sender].lane, event_id=ctx.event.event_id, item=item.id, on_behalf=on_behalf,
-        recipients=item.recipients,
-    )
-    await refresh_checklist(ctx, case)
+    await room.audit("notice.sent", item=item.id, on_behalf=on_behalf, recipients=item.recipients)
     return ctx.ok(ctx.t("send.sent", item=item.title), item=item.id)
 
 
-@command("assign", args=[Arg("item-id"), Arg("user", user_arg, metavar="@user:server")], where=CASE_ROOM)
+@command("assign", args=[Arg("item-id"), Arg("user", user_arg, metavar="@user:server")], where=CASE_ROOM, rule=COORDINATOR)
 async def assign(ctx: Context) -> Reply:
     """Name the person within the lane who does an item."""
-    case, view = await current_case(ctx)
+    room = ctx.care
+    view = room.view
     item = find_item(view, ctx.args["item-id"])
     user = ctx.args["user"]
     member = view.members.get(user)
@@ -107,19 +98,17 @@ async def assign(ctx: Context) -> Reply:
     if member is None or member.lane not in lanes:
         names = ", ".join(view.pathway.lane(lane).name for lane in lanes if lane)
         raise CommandError("assign.not_in_lane", user=user, lanes=names)
-    await cases.assign(ctx.db, case.id, item.id, user)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="item.assigned", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, item=item.id, user=user,
-    )
-    await refresh_checklist(ctx, case)
+    await cases.assign(ctx.db, room.case.id, item.id, user)
+    await room.audit("item.assigned", item=item.id, user=user)
     return ctx.ok(ctx.t("assign.done", item=item.title, user=Markdown(mention(user))), item=item.id, user=user)
 
 
-@command("phase next", args=[Arg("force", optional=True), Arg("reason", optional=True, rest=True)], where=CASE_ROOM)
+@command("phase next", args=[Arg("force", optional=True), Arg("reason", optional=True, rest=True)], where=CASE_ROOM,
+         rule=COORDINATOR)
 async def phase_next(ctx: Context) -> Reply:
     """Move to the next phase; open mandatory items hold it unless forced with a reason."""
-    case, view = await current_case(ctx)
+    room = ctx.care
+    view = room.view
     forced = ctx.args["force"]
     reason = ctx.args["reason"]
     if forced is not None and forced.lower() not in {"force", "tving", "tvinga"}:
@@ -133,28 +122,23 @@ async def phase_next(ctx: Context) -> Reply:
     if blockers and forced is None:
         listing = ", ".join(f"`{i.id}`" for i in blockers)
         raise CommandError("phase.blocked", phase=view.phase.title, items=Markdown(listing))
-    await cases.set_phase(ctx.db, case.id, following.id)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="phase.changed", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, previous=view.phase_id, phase=following.id,
-        forced=forced is not None, reason=reason, open_items=[i.id for i in blockers],
+    await cases.set_phase(ctx.db, room.case.id, following.id)
+    await room.audit(
+        "phase.changed", previous=view.phase_id, phase=following.id, forced=forced is not None, reason=reason,
+        open_items=[i.id for i in blockers],
     )
-    view.phase_id = following.id
-    await post_checklist(ctx, case.id, ctx.room_id, view)
+    await room.reload()
+    await room.post_checklist()
     key = "phase.forced" if blockers else "phase.moved"
     return ctx.ok(ctx.t(key, phase=following.title), phase=following.id)
 
 
-@command("settings reactions", args=[Arg("on-off", metavar="on|off")], where=CASE_ROOM)
+@command("settings reactions", args=[Arg("on-off", metavar="on|off")], where=CASE_ROOM, rule=COORDINATOR)
 async def settings_reactions(ctx: Context) -> Reply:
     """Let ✅ / 👍 reactions on a notice count as `!ack` (on by default), or not."""
-    case, _ = await current_case(ctx)
     word = ctx.args["on-off"].lower()
     if word not in {"on", "off"}:
         raise CommandError("settings.on_off", usage=True, value=word[:20])
-    await cases.set_reactions(ctx.db, case.id, word == "on")
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="settings.changed", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, reactions=word == "on",
-    )
+    await cases.set_reactions(ctx.db, ctx.care.case.id, word == "on")
+    await ctx.audit("settings.changed", reactions=word == "on")
     return ctx.ok(ctx.t("settings.reactions_" + word))

@@ -7,23 +7,22 @@ follow. The invitation carries the recommended participants and agenda word for 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 
 from homeward.care import minutes as care_minutes
-from homeward.care.deadlines import parse_duration
+from homeward.care.deadlines import END_OF_WORKING_DAY, parse_duration
 from homeward.care.minutes import EXTRA, Minutes, MinutesChange
-from homeward.care.deadlines import END_OF_WORKING_DAY
-from homeward.commands.care_room import current_case, local_text, mention, refresh_checklist
+from homeward.care.permissions import COORDINATOR, MEMBER
+from homeward.commands.checklist import local_text, mention
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg, time_arg
 from homeward.commands.handlers.team import user_arg
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command, registry
 from homeward.exports.build import plan_document
 from homeward.exports.ics import to_ics
 from homeward.render import md_escape, notice_content
-from homeward.store import cases, outbox, plans
-from homeward.store.cases import CaseRow
+from homeward.store import cases, plans
 
 DEFAULT_DURATION = timedelta(minutes=60)
 
@@ -40,10 +39,12 @@ def duration_arg(text: str, ctx: Context) -> timedelta:
     args=[Arg("meeting-id"), Arg("date", date_arg, metavar="YYYY-MM-DD"), Arg("time", time_arg, metavar="HH:MM"),
           Arg("duration", duration_arg, optional=True, metavar="1h|90m")],
     where=CASE_ROOM,
+    rule=COORDINATOR,
 )
 async def meeting_new(ctx: Context) -> Reply:
     """Plan one of the pathway's meetings (or `extra`): invitation with participants and agenda."""
-    case, view = await current_case(ctx)
+    room = ctx.care
+    case, view = room.case, room.view
     pathway = view.pathway
     wanted = ctx.args["meeting-id"].lower()
     start = view.calendar().local(ctx.args["date"], ctx.args["time"])
@@ -60,13 +61,10 @@ async def meeting_new(ctx: Context) -> Reply:
     minutes = care_minutes.fold_minutes([change])
     if wanted != EXTRA:
         await cases.put_date(ctx.db, case.id, pathway.meeting(wanted).date, start, ctx.sender, ctx.now)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="meeting.planned", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, meeting=key, start=start.isoformat(), minutes=int(duration.total_seconds() // 60),
-    )
-    await outbox.enqueue(ctx.db, ctx.room_id, "m.room.message", _invitation(ctx, view, key, minutes), ctx.now)
+    await room.audit("meeting.planned", meeting=key, start=start.isoformat(), minutes=int(duration.total_seconds() // 60))
+    await room.queue(_invitation(ctx, view, key, minutes))
     if wanted != EXTRA:
-        await _attach_calendar(ctx, case, key)
+        await _attach_calendar(ctx, key)
     return ctx.ok(ctx.t("meeting.planned", title=minutes.title, when=local_text(start, pathway), key=key), meeting=key, start=start.isoformat())
 
 
@@ -90,16 +88,19 @@ def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:  # noqa
     return content
 
 
-async def _attach_calendar(ctx: Context, case: CaseRow, key: str) -> None:
+async def _attach_calendar(ctx: Context, key: str) -> None:
     """The iCalendar invitation (METHOD:REQUEST, the pathway's time zone) as a file in the room."""
-    view = await cases.load_view(ctx.db, case, ctx.services.pathways[case.pathway_id])
+    room = ctx.care
+    await room.reload()  # with the meeting's date just set
+    case, view = room.case, room.view
     plan = await plans.load_plan(ctx.db, case.id)
     document = plan_document(view, plan, [], await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
-    await outbox.enqueue_file(ctx.db, ctx.room_id, f"{key}.ics", "text/calendar", to_ics(document), ctx.now, calendar=key)
+    await room.queue_file(f"{key}.ics", "text/calendar", to_ics(document), calendar=key)
 
 
-async def _action_becomes_task(ctx: Context, case, view, key: str, minutes: Minutes) -> None:  # noqa: ANN001
+async def _action_becomes_task(ctx: Context, key: str, minutes: Minutes) -> None:
     """An action of the minutes is a task of the case: its owner's lane, due at the end of its day."""
+    case, view = ctx.care.case, ctx.care.view
     action = minutes.actions[-1]
     if action.owner.startswith("@"):
         member = view.members.get(action.owner)
@@ -113,78 +114,82 @@ async def _action_becomes_task(ctx: Context, case, view, key: str, minutes: Minu
     await cases.add_extra_task(ctx.db, case.id, item_id, view.phase_id, lane, action.text, due, f"minutes:{key}:{action.ref}", ctx.now)
     if action.owner.startswith("@"):
         await cases.assign(ctx.db, case.id, item_id, action.owner)
-    await refresh_checklist(ctx, case)
 
 
-# -- !minutes <meeting-id> <what> … ----------------------------------------------------------
+# -- !minutes <meeting-id> <what> … ---------------------------------------------------------
 
-Step = Callable[[Context, Minutes, str], Awaitable[MinutesChange]]
-
-
-async def _present(ctx: Context, minutes: Minutes, rest: str) -> MinutesChange:
-    users = [user_arg(word, ctx) for word in rest.split()]
-    if not users:
-        raise CommandError("error.missing_argument", usage=True, arg="@user:server …")
-    return care_minutes.add_present(minutes, users, by=ctx.sender, at=ctx.now)
+registry.group("minutes", lead=[Arg("meeting-id")])
 
 
-async def _note(ctx: Context, minutes: Minutes, rest: str) -> MinutesChange:
-    return care_minutes.add_note(minutes, rest, by=ctx.sender, at=ctx.now)
+async def _record_minutes(ctx: Context, change_of: Callable[[Minutes], MinutesChange]) -> Reply:
+    """One change of a meeting's minutes: recorded as a new version; an action also becomes a task."""
+    room = ctx.care
+    key = ctx.args["meeting-id"].lower()
+    current = await plans.load_minutes(ctx.db, room.case.id, key)
+    if current is None:
+        raise CommandError("minutes.no_meeting", meeting=key)
+    change = change_of(current)
+    await plans.add_minutes_change(ctx.db, room.case.id, key, change, ctx.event.event_id)
+    if change.kind == "action":
+        await _action_becomes_task(ctx, key, care_minutes.apply_minutes(current, change))
+    await room.audit("minutes.changed", meeting=key, version=change.version, kind=change.kind)
+    return ctx.ok(ctx.t("minutes.recorded", meeting=key, version=change.version), meeting=key, minutes_version=change.version)
 
 
-async def _decision(ctx: Context, minutes: Minutes, rest: str) -> MinutesChange:
-    return care_minutes.add_decision(minutes, rest, by=ctx.sender, at=ctx.now)
+@command("minutes present", args=[Arg("users", user_arg, repeat=True, metavar="@user:server")], where=CASE_ROOM, rule=MEMBER)
+async def minutes_present(ctx: Context) -> Reply:
+    """Who took part in the meeting."""
+    users = ctx.args["users"]
+    return await _record_minutes(ctx, lambda m: care_minutes.add_present(m, users, by=ctx.sender, at=ctx.now))
 
 
-async def _action(ctx: Context, minutes: Minutes, rest: str) -> MinutesChange:
-    parts = rest.split(maxsplit=2)
-    if len(parts) < 3:
-        raise CommandError("minutes.action_usage")
-    owner, due, text = parts
-    _, view = await current_case(ctx)
-    return care_minutes.assign_action(minutes, view.pathway, text, owner, by=ctx.sender, at=ctx.now, due=date_arg(due, ctx))
+# Free text is optional here so that an empty one gets the care logic's own explanation (minutes.empty_text).
+TEXT = Arg("text", optional=True, rest=True)
 
 
-async def _topic(ctx: Context, minutes: Minutes, rest: str) -> MinutesChange:
-    number, _, text = rest.partition(" ")
-    return care_minutes.answer_topic(minutes, number, text.strip(), by=ctx.sender, at=ctx.now)
+@command("minutes note", args=[TEXT], where=CASE_ROOM, rule=MEMBER)
+async def minutes_note(ctx: Context) -> Reply:
+    """A note in the minutes."""
+    return await _record_minutes(ctx, lambda m: care_minutes.add_note(m, ctx.args["text"] or "", by=ctx.sender, at=ctx.now))
 
 
-async def _close(ctx: Context, minutes: Minutes, rest: str) -> MinutesChange:
-    return care_minutes.close(minutes, by=ctx.sender, at=ctx.now)
-
-
-async def _reopen(ctx: Context, minutes: Minutes, rest: str) -> MinutesChange:
-    return care_minutes.reopen(minutes, rest, by=ctx.sender, at=ctx.now)
-
-
-STEPS: dict[str, Step] = {
-    "present": _present, "note": _note, "decision": _decision, "action": _action,
-    "topic": _topic, "close": _close, "reopen": _reopen,
-}
+@command("minutes decision", args=[TEXT], where=CASE_ROOM, rule=MEMBER)
+async def minutes_decision(ctx: Context) -> Reply:
+    """A decision of the meeting."""
+    return await _record_minutes(ctx, lambda m: care_minutes.add_decision(m, ctx.args["text"] or "", by=ctx.sender, at=ctx.now))
 
 
 @command(
-    "minutes",
-    args=[Arg("meeting-id"), Arg("what", metavar="|".join(STEPS)), Arg("text", optional=True, rest=True)],
-    where=CASE_ROOM,
+    "minutes action",
+    args=[Arg("owner", optional=True, metavar="lane|@user"), Arg("due", date_arg, optional=True, metavar="YYYY-MM-DD"),
+          Arg("text", optional=True, rest=True)],
+    where=CASE_ROOM, rule=MEMBER,
 )
-async def minutes_cmd(ctx: Context) -> Reply:
-    """Write the minutes: present, note, decision, action <lane|@user> <due> <text>, topic <n> <text>, close, reopen <reason>."""
-    case, view = await current_case(ctx)
-    key = ctx.args["meeting-id"].lower()
-    step = STEPS.get(ctx.args["what"].lower())
-    if step is None:
-        raise CommandError("minutes.unknown_step", usage=True, what=ctx.args["what"][:30], steps=", ".join(STEPS))
-    current = await plans.load_minutes(ctx.db, case.id, key)
-    if current is None:
-        raise CommandError("minutes.no_meeting", meeting=key)
-    change = await step(ctx, current, ctx.args["text"] or "")
-    await plans.add_minutes_change(ctx.db, case.id, key, change, ctx.event.event_id)
-    if change.kind == "action":
-        await _action_becomes_task(ctx, case, view, key, care_minutes.apply_minutes(current, change))
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="minutes.changed", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, meeting=key, version=change.version, kind=change.kind,
+async def minutes_action(ctx: Context) -> Reply:
+    """An action with who does it and by when: it becomes a task of the case, with reminders."""
+    pathway = ctx.care.view.pathway
+    owner, due, text = ctx.args["owner"], ctx.args["due"], ctx.args["text"]
+    if text is None:
+        raise CommandError("minutes.action_usage")
+    return await _record_minutes(
+        ctx, lambda m: care_minutes.assign_action(m, pathway, text, owner, by=ctx.sender, at=ctx.now, due=due)
     )
-    return ctx.ok(ctx.t("minutes.recorded", meeting=key, version=change.version), meeting=key, minutes_version=change.version)
+
+
+@command("minutes topic", args=[Arg("n", optional=True), TEXT], where=CASE_ROOM, rule=MEMBER)
+async def minutes_topic(ctx: Context) -> Reply:
+    """What was said on agenda topic n."""
+    number, text = ctx.args["n"] or "", ctx.args["text"] or ""
+    return await _record_minutes(ctx, lambda m: care_minutes.answer_topic(m, number, text, by=ctx.sender, at=ctx.now))
+
+
+@command("minutes close", where=CASE_ROOM, rule=MEMBER)
+async def minutes_close(ctx: Context) -> Reply:
+    """Close the minutes: they change only after `reopen <reason>`."""
+    return await _record_minutes(ctx, lambda m: care_minutes.close(m, by=ctx.sender, at=ctx.now))
+
+
+@command("minutes reopen", args=[Arg("reason", optional=True, rest=True)], where=CASE_ROOM, rule=MEMBER)
+async def minutes_reopen(ctx: Context) -> Reply:
+    """Reopen closed minutes, with the reason (recorded)."""
+    return await _record_minutes(ctx, lambda m: care_minutes.reopen(m, ctx.args["reason"] or "", by=ctx.sender, at=ctx.now))

@@ -12,8 +12,8 @@ from datetime import date
 
 from homeward.care import plan as care_plan
 from homeward.care.consent import require_consent
+from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.plan import PlanChange
-from homeward.commands.care_room import current_case
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import CASE_ROOM, Arg, command
@@ -26,35 +26,32 @@ TRAILING_DATES = re.compile(r"(?:\s+(\d{4}-\d{2}-\d{2}))?(?:\s+(\d{4}-\d{2}-\d{2
 
 async def _record(ctx: Context, case: CaseRow, change: PlanChange) -> Reply:
     await plans.add_plan_change(ctx.db, case.id, change, ctx.event.event_id)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="plan.changed", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, version=change.version, kind=change.kind, ref=change.ref,
-    )
+    await ctx.audit("plan.changed", version=change.version, kind=change.kind, ref=change.ref)
     return ctx.ok(ctx.t("plan.version", version=change.version, ref=change.ref or "—"), plan_version=change.version, ref=change.ref)
 
 
 async def _editable(ctx: Context):  # noqa: ANN202
     """The case, its view and plan — once the consent that covers making the plan is given."""
-    case, view = await current_case(ctx)
+    case, view = ctx.care.case, ctx.care.view
     require_consent(view, await consents.answers(ctx.db, case.id), "plan")
     return case, view, await plans.load_plan(ctx.db, case.id)
 
 
-@command("plan goal", args=[Arg("text", rest=True)], where=CASE_ROOM)
+@command("plan goal", args=[Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_goal(ctx: Context) -> Reply:
     """Add a goal (Huvudmål / Mål)."""
     case, view, current = await _editable(ctx)
     return await _record(ctx, case, care_plan.add_goal(current, ctx.args["text"], by=ctx.sender, at=ctx.now))
 
 
-@command("plan subgoal", args=[Arg("goal-n"), Arg("text", rest=True)], where=CASE_ROOM)
+@command("plan subgoal", args=[Arg("goal-n"), Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_subgoal(ctx: Context) -> Reply:
     """Add a sub-goal (Delmål) to goal n."""
     case, view, current = await _editable(ctx)
     return await _record(ctx, case, care_plan.add_subgoal(current, ctx.args["goal-n"], ctx.args["text"], by=ctx.sender, at=ctx.now))
 
 
-@command("plan action", args=[Arg("goal-n"), Arg("owner", metavar="lane|@user"), Arg("text", rest=True)], where=CASE_ROOM)
+@command("plan action", args=[Arg("goal-n"), Arg("owner", metavar="lane|@user"), Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_action(ctx: Context) -> Reply:
     """Add an intervention (Insats / Tiltak) with who is responsible, optionally with from and to dates."""
     case, view, current = await _editable(ctx)
@@ -71,14 +68,14 @@ async def plan_action(ctx: Context) -> Reply:
     return await _record(ctx, case, change)
 
 
-@command("plan responsible", args=[Arg("lane")], where=CASE_ROOM)
+@command("plan responsible", args=[Arg("lane")], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_responsible(ctx: Context) -> Reply:
     """The lane with overall responsibility (samordningsansvar / koordinator)."""
     case, view, current = await _editable(ctx)
     return await _record(ctx, case, care_plan.set_responsible(current, view.pathway, ctx.args["lane"], by=ctx.sender, at=ctx.now))
 
 
-@command("plan followup", args=[Arg("date", date_arg, metavar="YYYY-MM-DD")], where=CASE_ROOM)
+@command("plan followup", args=[Arg("date", date_arg, metavar="YYYY-MM-DD")], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_followup(ctx: Context) -> Reply:
     """The follow-up date; it is also the case's `followup` date, so its deadlines and reminders follow."""
     case, view, current = await _editable(ctx)
@@ -89,23 +86,20 @@ async def plan_followup(ctx: Context) -> Reply:
     return reply
 
 
-@command("plan remove", args=[Arg("ref", metavar="g2|g2.s1|g2.a1"), Arg("reason", rest=True)], where=CASE_ROOM)
+@command("plan remove", args=[Arg("ref", metavar="g2|g2.s1|g2.a1"), Arg("reason", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_remove(ctx: Context) -> Reply:
     """Remove a goal, sub-goal or action, with a reason; it stays in the plan's history."""
     case, view, current = await _editable(ctx)
     return await _record(ctx, case, care_plan.remove(current, ctx.args["ref"], ctx.args["reason"], by=ctx.sender, at=ctx.now))
 
 
-@command("plan show", where=CASE_ROOM)
+@command("plan show", where=CASE_ROOM, rule=MEMBER)
 async def plan_show(ctx: Context) -> Reply:
     """The plan as it is now, in the pathway's own words, with its version."""
-    case, view = await current_case(ctx)
+    case, view = ctx.care.case, ctx.care.view
     current = await plans.load_plan(ctx.db, case.id)
     lines = care_plan.render_lines(current, view.pathway)
     body = "\n".join("  " * ((len(line) - len(line.lstrip(" "))) // 2) + "- " + md_escape(line.strip()) for line in lines)
     text = f"**{md_escape(view.pathway.plan.name)}** — {md_escape(case.label)}\n\n" + (body or ctx.t("plan.empty"))
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="plan.read", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, version=current.version,
-    )
+    await ctx.audit("plan.read", version=current.version)
     return ctx.ok(text, plan_version=current.version)

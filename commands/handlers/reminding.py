@@ -6,18 +6,18 @@ from homeward.care.calendar import parse_quiet
 from homeward.care.case import find_item, missing_lanes
 from homeward.care.deadlines import parse_duration, parse_when
 from homeward.care.reminders import audience_lanes
-from homeward.commands.care_room import current_case, local_text
+from homeward.care.permissions import COORDINATOR, MEMBER
+from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.render import md_escape
-from homeward.store import cases
 from homeward.store import reminders as rows
 
 
-@command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM)
+@command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM, rule=MEMBER)
 async def remind(ctx: Context) -> Reply:
     """An extra reminder about an item, for you: `in 2h`, `tomorrow 09:00`, `2026-12-01 10:00`."""
-    case, view = await current_case(ctx)
+    case, view = ctx.care.case, ctx.care.view
     item = find_item(view, ctx.args["item-id"])
     if not missing_lanes(view, item):
         raise CommandError("care.already_done", item=item.id)
@@ -26,20 +26,16 @@ async def remind(ctx: Context) -> Reply:
     except ValueError:
         raise CommandError("remind.bad_when", usage=True, value=ctx.args["when"][:60]) from None
     reminder = await rows.add_custom(ctx.db, case.id, item.id, at, ctx.sender)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="reminder.requested", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, item=item.id, at=at.isoformat(),
-    )
+    await ctx.audit("reminder.requested", item=item.id, at=at.isoformat())
     return ctx.ok(ctx.t("remind.set", title=item.title, when=local_text(at, view.pathway)), reminder_id=reminder, at=at.isoformat())
 
 
-@command("snooze", args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")], where=CASE_ROOM)
+@command("snooze", args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")], where=CASE_ROOM, rule=MEMBER)
 async def snooze(ctx: Context) -> Reply:
-    """Postpone the reminders of one item for your lane."""
-    case, view = await current_case(ctx)
+    """Postpone the reminders of one item, only for your own lane."""
+    case, view = ctx.care.case, ctx.care.view
     item = find_item(view, ctx.args["item-id"])
-    member = view.members[ctx.sender]
-    lane = member.lane
+    lane = ctx.care.lane
     if lane is None or lane not in audience_lanes(view, item):
         raise CommandError("snooze.not_your_lane", item=item.id)
     try:
@@ -48,42 +44,36 @@ async def snooze(ctx: Context) -> Reply:
         raise CommandError("snooze.bad_duration", usage=True, value=ctx.args["duration"][:40]) from None
     until = ctx.now + span
     await rows.snooze(ctx.db, case.id, item.id, lane, until)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="reminder.snoozed", now=ctx.now, case_id=case.id,
-        actor_lane=lane, event_id=ctx.event.event_id, item=item.id, until=until.isoformat(),
-    )
+    await ctx.audit("reminder.snoozed", item=item.id, until=until.isoformat())
     return ctx.ok(ctx.t("snooze.set", title=item.title, lane=view.pathway.lane(lane).name, until=local_text(until, view.pathway)))
 
 
-@command("reminders", where=CASE_ROOM)
+@command("reminders", where=CASE_ROOM, rule=MEMBER)
 async def reminders(ctx: Context) -> Reply:
     """What is scheduled in this room."""
-    case, view = await current_case(ctx)
+    case, view = ctx.care.case, ctx.care.view
     planned = await rows.planned_for_case(ctx.db, case.id)
     lines = [
         f"- {local_text(r.fire_at, view.pathway)} · `{r.item_id}` {md_escape(view.item(r.item_id).title)} · "
         + ctx.t(f"reminders.kind_{r.kind}")
         for r in planned
     ]
-    quiet = await rows.quiet_setting(ctx.db, case.id) or "20:00-08:00"
+    quiet = case.quiet or "20:00-08:00"
     text = ctx.t("reminders.title") + "\n\n" + ("\n".join(lines) or ctx.t("reminders.none")) + "\n\n" + ctx.t("reminders.quiet", quiet=quiet)
     listing = [{"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in planned]
     return ctx.ok(text, reminders=listing)
 
 
-@command("settings quiet", args=[Arg("hours", metavar="20:00-08:00|off")], where=CASE_ROOM)
+@command("settings quiet", args=[Arg("hours", metavar="20:00-08:00|off")], where=CASE_ROOM, rule=COORDINATOR)
 async def settings_quiet(ctx: Context) -> Reply:
     """Quiet hours of this room: no reminders then; one that falls inside goes out when they end."""
-    case, _ = await current_case(ctx)
+    case = ctx.care.case
     value = ctx.args["hours"].strip().lower()
     try:
         parse_quiet(value)
     except ValueError:
         raise CommandError("settings.bad_quiet", usage=True, value=value[:40]) from None
     await rows.set_quiet(ctx.db, case.id, value)
-    await cases.audit(
-        ctx.db, room_id=ctx.room_id, actor=ctx.sender, action="settings.changed", now=ctx.now, case_id=case.id,
-        event_id=ctx.event.event_id, quiet=value,
-    )
+    await ctx.audit("settings.changed", quiet=value)
     key = "settings.quiet_off" if value == "off" else "settings.quiet_set"
     return ctx.ok(ctx.t(key, hours=value))

@@ -1,0 +1,146 @@
+"""What a care room shows of its case: the checklist of the current phase and the case as data.
+
+The checklist is one pinned message, edited in place (`m.replace`) whenever the case
+changes; pending edits of the same checklist replace each other in the outbox, so a
+burst of acknowledgements costs one edit, not fifty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from homeward.care.calendar import WorkingCalendar
+from homeward.care.case import CaseView, due_at, item_state, missing_lanes
+from homeward.care.pathway import Item, Pathway
+from homeward.i18n import render
+from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, md_escape, notice_content
+from homeward.store import outbox
+
+
+class Speaker(Protocol):
+    """Who writes: a room's language (`t`) at one moment (`now`)."""
+
+    now: datetime
+
+    def t(self, key: str, /, **values: Any) -> str: ...
+
+
+def local_text(moment: date | datetime | None, pathway: Pathway) -> str:
+    """A date or time as people read it, in the pathway's time zone."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, datetime):
+        return moment.astimezone(ZoneInfo(pathway.timezone)).strftime("%Y-%m-%d %H:%M")
+    return moment.isoformat()
+
+
+def mention(user_id: str) -> str:
+    """A Markdown mention link, as Element writes it."""
+    return f"[{md_escape(user_id)}](https://matrix.to/#/{user_id})"
+
+
+@dataclass
+class Line:
+    id: str
+    title: str
+    kind: str
+    state: str
+    lane_name: str
+    detail: str
+
+
+def item_line(room: "Speaker", view: CaseView, item: Item, calendar: WorkingCalendar) -> Line:
+    pathway = view.pathway
+    state = item_state(view, item, room.now, calendar)
+    record = view.record(item.id)
+    parts: list[str] = []
+    if record.acks:
+        parts.append(", ".join(f"✓ {md_escape(pathway.lane(a.lane).name)} ({mention(a.user_id)})" for a in record.acks))
+    if item.kind == "notice" and record.sent_at is None:
+        parts.append(room.t("item.not_sent"))
+    elif state != "done":
+        waiting = [pathway.lane(lane).name for lane in missing_lanes(view, item)]
+        if item.kind == "notice":
+            parts.append(room.t("item.waiting_for", lanes=", ".join(waiting)))
+    due = due_at(view, item, calendar)
+    if due is not None and state != "done":
+        parts.append(room.t("item.due", when=local_text(due, pathway)))
+    if record.assigned_to and state != "done":
+        parts.append("→ " + mention(record.assigned_to))
+    lane_id = item.lane if item.kind == "task" else item.sender
+    return Line(item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts))
+
+
+#: The checklist must fit one event (homeward.render: the one size rule for messages).
+CHECKLIST_MAX_BYTES = EVENT_CONTENT_MAX_BYTES
+#: In the compact form, at most this many open items are listed (the rest are counted).
+COMPACT_OPEN_LINES = 40
+
+
+def checklist_markdown(room: "Speaker", view: CaseView, compact: bool = False) -> str:
+    """The checklist of the current phase, grouped by the lane that owns (or sends) each item.
+
+    `compact` leaves out the items that are done (counted instead) and lists at most
+    COMPACT_OPEN_LINES open ones: for phases too big for one Matrix event otherwise.
+    """
+    calendar = view.calendar()
+    lines = [item_line(room, view, item, calendar) for item in view.phase_items()]
+    done = sum(1 for line in lines if line.state == "done")
+    shown = [line for line in lines if line.state != "done"][:COMPACT_OPEN_LINES] if compact else lines
+    lanes: dict[str, dict[str, Any]] = {}
+    for line in shown:
+        lanes.setdefault(line.lane_name, {"name": line.lane_name, "lines": []})["lines"].append(line)
+    return render(
+        "messages/checklist.md.j2",
+        t=room.t, phase=view.phase, label=view.label, lanes=list(lanes.values()), done=done, total=len(lines),
+        compact=compact, hidden_open=len(lines) - done - len(shown) if compact else 0,
+    )
+
+
+def checklist_content(room: "Speaker", view: CaseView) -> dict[str, Any]:
+    """The checklist as message content: in full, or compact when the full one is too big."""
+    for compact in (False, True):
+        content = notice_content(checklist_markdown(room, view, compact=compact))
+        content["homeward.checklist"] = view.phase_id
+        if content_size(content) <= CHECKLIST_MAX_BYTES:
+            break
+    return content
+
+
+def case_json(room: "Speaker", view: CaseView, phase_id: str) -> dict[str, Any]:
+    """The machine-readable case for `homeward.case`."""
+    calendar = view.calendar()
+    items = []
+    for phase, item in view.items():
+        due = due_at(view, item, calendar)
+        items.append({
+            "id": item.id,
+            "phase": phase.id,
+            "kind": item.kind,
+            "title": item.title,
+            "lane": item.lane if item.kind == "task" else item.sender,
+            "state": item_state(view, item, room.now, calendar),
+            "due": due.isoformat() if due else None,
+            "acks": [
+                {"user": a.user_id, "lane": a.lane, "at": a.at.isoformat(), "on_behalf": a.on_behalf}
+                for a in view.record(item.id).acks
+            ],
+        })
+    return {"pathway": view.pathway.id, "phase": phase_id, "items": items}
+
+
+def edit_of(original: int, new_content: dict[str, Any], fallback: str) -> dict[str, Any]:
+    """An edit (`m.replace`) of outbox row `original`; clients without edits show `* fallback`.
+
+    `new_content` from `notice_content` carries `m.mentions: {}`, so an edit notifies nobody again.
+    """
+    return {
+        **notice_content("* " + fallback),
+        "m.new_content": new_content,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(original)},
+    }
+
+

@@ -1,0 +1,87 @@
+"""A reminder whose time has come: decided by the care logic, written and recorded in its care room.
+
+Each reminder is fired in its own transaction, one unit of work of its care room: the
+care logic (`care.reminders.firing`) says whether it goes out now, waits (quiet hours,
+every lane snoozed it) or is dropped (the item was done); the message is queued in the
+outbox and the row marked sent together, so after a crash it is either queued or not,
+never twice. The outbox's stable transaction id covers the sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from homeward.care.pathway import Item
+from homeward.care.reminders import PlannedReminder, firing, how_to, recipients
+from homeward.commands.care_room import CareRoom
+from homeward.commands.checklist import local_text, mention
+from homeward.render import Markdown, notice_content
+from homeward.services import Services
+from homeward.store import reminders as rows
+from homeward.store.db import Store
+
+log = logging.getLogger(__name__)
+
+LATE_AFTER = timedelta(seconds=60)  # fired this much after its time: say it is late, and when it was due
+ROOM_NOT_READY = timedelta(seconds=5)  # the case's room is still being created: try again shortly
+
+
+async def fire_reminder(store: Store, services: Services, reminder_id: int) -> bool:
+    """Fire one planned reminder if its time has come; True when a message was queued."""
+    now = services.clock.now()
+    async with store.transaction() as db:
+        row = await rows.get(db, reminder_id)
+        if row is None or row.status != "planned" or row.fire_at > now:
+            return False
+        room = await CareRoom.of_case(db, services, row.case_id, actor=services.config.user_id, event_id=None, now=now)
+        if room.case.room_id is None:
+            await rows.postpone(db, row.id, now + ROOM_NOT_READY)
+            return False
+        item = room.view.item(row.item_id)
+        decision = firing(room.view, item, room.case.quiet, await rows.snoozed_until(db, room.case.id, item.id), now)
+        if decision.action == "cancel":
+            await rows.cancel(db, row.id)
+            return False
+        if decision.action == "postpone":
+            assert decision.until is not None
+            await rows.postpone(db, row.id, decision.until)
+            return False
+        late = now - row.planned_at > LATE_AFTER
+        message = await room.queue(reminder_content(room, row, item, late))
+        if not await rows.mark_fired(db, row.id, now, message):
+            raise RuntimeError("reminder changed while firing")
+        await room.audit(
+            "reminder.sent", item=item.id, kind=row.kind, sequence=row.sequence, planned_at=row.planned_at.isoformat(),
+            late=late,
+        )
+        await room.replan()  # an overdue repeat plans the next one
+    log.info("room=%s reminder=%d item=%s kind=%s fired", room.room_id, row.id, row.item_id, row.kind)
+    return True
+
+
+def reminder_content(room: CareRoom, row: PlannedReminder, item: Item, late: bool) -> dict[str, Any]:
+    """The reminder as the room reads it: who it is for (mentioned), what is due when, and the one command to use."""
+    view, pathway = room.view, room.view.pathway
+    people = recipients(view, item, row.kind if row.kind != "custom" else "due")
+    if row.kind == "custom" and row.requested_by:
+        people = sorted({*people, row.requested_by})
+    how_key, command = how_to(view, item)
+    when = local_text(row.due or row.planned_at, pathway)
+    text = room.t(
+        f"reminder.{row.kind}",
+        people=Markdown(", ".join(mention(p) for p in people) or "—"), title=item.title, id=item.id, when=when,
+    )
+    text += " " + room.t(how_key, command=command)
+    if late:
+        text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
+    content = notice_content(text)
+    content["m.mentions"] = {"user_ids": people}
+    content["homeward.reminder"] = {
+        "item": item.id, "kind": row.kind, "sequence": row.sequence, "planned_at": row.planned_at.isoformat(),
+        "due": row.due.isoformat() if row.due else None, "late": late,
+    }
+    return content
+
+
