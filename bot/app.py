@@ -43,6 +43,7 @@ from homeward.store.state import (
     room_info,
     was_handled,
 )
+from homeward.text import mention
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +262,7 @@ class HomewardBot:
         async with self.store.transaction() as db:
             info = await room_info(db, room_id)
             language = info[1] if info else self.config.language
-            text = self.catalog.t(language, "bot.undecryptable", user=sender, sent=local)
+            text = self.catalog.t(language, "bot.undecryptable", user=mention(sender), sent=local)
             content = notice_content(text)
             content["m.relates_to"] = reply_relation(event_id, thread_root(source.get("content")))  # the relation is in clear text
             content["homeward.status"] = "error"

@@ -18,13 +18,14 @@ from apscheduler.triggers.date import DateTrigger
 
 from homeward.care.case import missing_lanes
 from homeward.care.reminders import audience_lanes, how_to, quiet_hours, recipients
-from homeward.commands.care_room import local_text, mention
+from homeward.commands.care_room import local_text
 from homeward.clock import Clock
-from homeward.render import md_escape, notice_content
+from homeward.render import notice_content
 from homeward.services import Services
 from homeward.store import cases, outbox
 from homeward.store import reminders as rows
 from homeward.store.db import Store
+from homeward.text import mentions
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class ReminderScheduler:
         when = local_text(row.due, pathway) if row.due else local_text(row.planned_at, pathway)
         text = t(
             language, f"reminder.{row.kind}",
-            people=", ".join(mention(p) for p in people) or "—", title=md_escape(item.title), id=item.id, when=when,
+            people=mentions(people), title=item.title, id=item.id, when=when,
         )
         text += " " + t(language, how_key, command=command)
         late = now - row.planned_at > LATE_AFTER

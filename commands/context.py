@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from homeward.render import md_escape
+from homeward.text import Markdown
 
 if TYPE_CHECKING:
     from homeward.commands.parser import CommandLine
@@ -71,10 +71,9 @@ class Context:
     def room_id(self) -> str:
         return self.event.room_id
 
-    def t(self, key: str, /, **values: Any) -> str:
-        """A catalog message in this room's language; values are escaped for Markdown."""
-        safe = {k: md_escape(v) if isinstance(v, str) else v for k, v in values.items()}
-        return self.services.catalog.t(self.language, key, **safe)
+    def t(self, key: str, /, **values: Any) -> Markdown:
+        """A catalog message in this room's language; each value goes in by where it sits (homeward.text.fill)."""
+        return self.services.catalog.t(self.language, key, **values)
 
     def ok(self, markdown: str, **extra: Any) -> Reply:
         return Reply(markdown, ok=True, extra=extra)

@@ -22,13 +22,14 @@ from homeward.commands.context import Context, IncomingCommand, Reply, reply_rel
 from homeward.commands.parser import CommandLine, ParseError, parse
 from homeward.care.refusal import Refusal
 from homeward.commands.registry import Command, CommandError
-from homeward.render import Markdown, fit_content, notice_content
+from homeward.render import fit_content, notice_content
 from homeward.services import Services
 from homeward.store import outbox
 from homeward.store.cases import case_for_room
 from homeward.store.db import Store
 from homeward.store.reminders import replan
 from homeward.store.state import mark_handled, room_info
+from homeward.text import Markdown, code
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ async def _run(
 
 
 def _subcommand_list(command: Command, prefix: str) -> str:
-    return ", ".join(f"`{prefix}{command.name} {name}`" for name in sorted(command.subcommands))
+    return ", ".join(code(f"{prefix}{command.name} {name}") for name in sorted(command.subcommands))
 
 
 def _bind(ctx: Context, command: Command, line: CommandLine, start: int) -> dict[str, Any]:
@@ -192,5 +193,5 @@ def _bind(ctx: Context, command: Command, line: CommandLine, start: int) -> dict
 def _error(ctx: Context, refusal: Refusal) -> Reply:
     text = "⚠️ " + ctx.t(refusal.key, **refusal.values)
     if getattr(refusal, "usage", False):
-        text += "\n\n" + ctx.t("error.usage", usage=Markdown(f"`{ctx.command.usage(ctx.line.prefix)}`"))
+        text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.line.prefix)))
     return Reply(text, ok=False, extra={"reason": refusal.key})  # which refusal, for integrations and tests

@@ -19,9 +19,9 @@ from homeward.commands.care_room import current_case
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.render import Markdown
 from homeward.store import cases, outbox
 from homeward.store.cases import AuditRow
+from homeward.text import Markdown, code
 
 COLUMNS = ("id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details")
 MIMETYPE = "text/csv"
@@ -84,5 +84,5 @@ async def audit(ctx: Context) -> Reply:
         period = Markdown(ctx.t("audit.period", since=span["from"] or "…", until=span["to"] or "…"))
     else:
         period = Markdown(ctx.t("audit.everything"))
-    text = ctx.t("audit.exported", label=case.label, period=period, rows=len(rows), filename=Markdown(f"`{filename}`"))
+    text = ctx.t("audit.exported", label=case.label, period=period, rows=len(rows), filename=code(filename))
     return ctx.ok(text, rows=len(rows), filename=filename)

@@ -6,7 +6,7 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.dispatch import resolve
 from homeward.commands.parser import parse
 from homeward.commands.registry import Arg, CommandError, command
-from homeward.render import Markdown
+from homeward.text import code
 
 
 @command("help", args=[Arg("command", optional=True, rest=True)])
@@ -27,8 +27,8 @@ async def help_(ctx: Context) -> Reply:
     for entry in entries:
         if not await ctx.services.policy.allows(ctx, entry):
             continue
-        lines.append(f"- `{entry.usage(prefix)}` — {ctx.services.catalog.t(ctx.language, entry.help_key)}")
-    text = ctx.t("help.title") + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("help.footer", prefix=Markdown(f"`{prefix}`"))
+        lines.append(f"- {code(entry.usage(prefix))} — {ctx.services.catalog.t(ctx.language, entry.help_key)}")
+    text = ctx.t("help.title") + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("help.footer", prefix=code(prefix))
     return ctx.ok(text, commands=[e.name for e in entries])
 
 

@@ -9,8 +9,8 @@ from homeward.care.case import due_at, missing_lanes
 from homeward.commands.care_room import current_case, local_text, refresh_checklist
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.render import Markdown, md_escape
 from homeward.store import cases
+from homeward.text import Markdown, code, escape
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CLOCK = re.compile(r"^\d{1,2}[:.]\d{2}$")
@@ -54,7 +54,7 @@ async def plan(ctx: Context) -> Reply:
     ctx.services.policy.require("plan set", member, role, shown="plan")
     named = next((d for d in pathway.dates if d.id == name.lower()), None)
     if named is None:
-        valid = ", ".join(f"`{d.id}` ({md_escape(d.label)})" for d in pathway.dates)
+        valid = ", ".join(f"{code(d.id)} ({escape(d.label)})" for d in pathway.dates)
         raise CommandError("plan.unknown_date", name=name[:40], valid=Markdown(valid))
     if day is None:
         raise CommandError("error.missing_argument", usage=True, arg="<YYYY-MM-DD>")
@@ -82,12 +82,12 @@ async def plan(ctx: Context) -> Reply:
                 event_id=ctx.event.event_id, item=item.id, because=named.id,
             )
             view.records.pop(item.id, None)
-            renewed.append(f"`{item.id}` {md_escape(item.title)}")
+            renewed.append(f"{code(item.id)} {escape(item.title)}")
     moved: dict[str, str] = {}
     for item_id, old in before.items():
         new = due_at(view, view.item(item_id), calendar)
         if new != old:
-            moved[item_id] = f"- `{item_id}` {md_escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
+            moved[item_id] = f"- {code(item_id)} {escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
     await refresh_checklist(ctx, case)
     text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:
@@ -99,7 +99,7 @@ async def plan(ctx: Context) -> Reply:
 
 def _listing(ctx: Context, view) -> str:  # noqa: ANN001
     lines = [
-        f"- `{d.id}` {md_escape(d.label)}: **{local_text(view.dates.get(d.id), view.pathway)}**"
+        f"- {code(d.id)} {escape(d.label)}: **{local_text(view.dates.get(d.id), view.pathway)}**"
         + (" " + ctx.t("plan.working_days_only") if d.working_day_only else "")
         for d in view.pathway.dates
     ]

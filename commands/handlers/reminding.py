@@ -9,9 +9,9 @@ from homeward.care.reminders import audience_lanes
 from homeward.commands.care_room import current_case, local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.render import md_escape
 from homeward.store import cases
 from homeward.store import reminders as rows
+from homeward.text import code, escape
 
 
 @command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM)
@@ -61,7 +61,7 @@ async def reminders(ctx: Context) -> Reply:
     case, view = await current_case(ctx)
     planned = await rows.planned_for_case(ctx.db, case.id)
     lines = [
-        f"- {local_text(r.fire_at, view.pathway)} · `{r.item_id}` {md_escape(view.item(r.item_id).title)} · "
+        f"- {local_text(r.fire_at, view.pathway)} · {code(r.item_id)} {escape(view.item(r.item_id).title)} · "
         + ctx.t(f"reminders.kind_{r.kind}")
         for r in planned
     ]

@@ -6,13 +6,13 @@ import re
 
 from homeward.bot.rooms import power_levels
 from homeward.care.case import CaseView, find_lane
-from homeward.commands.care_room import current_case, mention
+from homeward.commands.care_room import current_case
 from homeward.commands.handlers import consent as consent_handlers
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.render import Markdown, md_escape
 from homeward.store import cases, outbox
 from homeward.store.cases import CaseRow
+from homeward.text import code, escape, mention
 
 USER_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$")
 COORDINATOR_WORDS = {"coordinator", "koordinator", "samordnare", "samordningsansvarig"}
@@ -80,7 +80,7 @@ async def invite(ctx: Context) -> Reply:
         # A guardian (or the young person) joins: ask for the consents not given yet.
         await consent_handlers.ask(ctx, case, await cases.load_view(ctx.db, case, view.pathway), after_join=user)
     key = "team.invited_coordinator" if coordinator else "team.invited"
-    return ctx.ok(ctx.t(key, user=Markdown(mention(user)), lane=lane_name))
+    return ctx.ok(ctx.t(key, user=mention(user), lane=lane_name))
 
 
 @command(
@@ -93,10 +93,10 @@ async def role(ctx: Context) -> Reply:
     case, view = await current_case(ctx)
     user, coordinator = ctx.args["user"], bool(ctx.args["coordinator"])
     if user not in view.members:
-        raise CommandError("team.not_member", user=user)
+        raise CommandError("team.not_member", user=mention(user))
     lane_name = await _set_member(ctx, case, view, user, ctx.args["lane"], coordinator, "member.changed")
     key = "team.role_coordinator" if coordinator else "team.role"
-    return ctx.ok(ctx.t(key, user=Markdown(mention(user)), lane=lane_name))
+    return ctx.ok(ctx.t(key, user=mention(user), lane=lane_name))
 
 
 @command("team", where=CASE_ROOM)
@@ -108,7 +108,7 @@ async def team(ctx: Context) -> Reply:
         people = [m for m in view.members.values() if m.lane == lane.id]
         if people:
             names = ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in sorted(people, key=lambda m: m.user_id))
-            lines.append(f"- **{md_escape(lane.name)}** (`{lane.id}`): {names}")
+            lines.append(f"- **{escape(lane.name)}** ({code(lane.id)}): {names}")
     laneless = [m for m in view.members.values() if m.lane is None]
     if laneless:
         lines.append(f"- **{ctx.t('team.no_lane')}**: " + ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in laneless))
