@@ -29,6 +29,7 @@ from homeward.clock import Clock, ShiftedClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.render import notice_content
+from homeward.text import mention
 from homeward.services import Services
 from homeward.store import outbox
 from homeward.store.db import Store
@@ -250,7 +251,7 @@ class HomewardBot:
         async with self.store.transaction() as db:
             info = await room_info(db, room_id)
             language = info.language if info else self.config.language
-            text = self.catalog.t(language, "bot.undecryptable", user=sender, sent=local)
+            text = self.catalog.t(language, "bot.undecryptable", user=mention(sender), sent=local)
             content = notice_content(text)
             content["m.relates_to"] = reply_relation(event_id, thread_root(source.get("content")))  # the relation is in clear text
             content["homeward.status"] = "error"

@@ -89,7 +89,6 @@ class SyncLoop:
         self.crypto_lock = crypto_lock
         self.synced = asyncio.Event()  # set after each handled batch (tests and start-up wait on it)
         self.connected = True
-        self._filter_id: str | None = None
 
     async def run(self) -> None:
         async with self.store.read() as db:

@@ -2,8 +2,8 @@
 
 Pathways say things like "prescription renewed 2 working days before discharge"
 or "follow-up call within 3 days". ``resolve_due`` turns such a rule plus an anchor
-(discharge time, a date) into an instant. ``reminder_schedule`` and
-``next_overdue`` plan the reminders for that instant; ``parse_when`` and
+(discharge time, a date) into an instant. ``reminder_schedule`` plans
+the reminders for that instant; ``parse_when`` and
 ``parse_duration`` read what people type after ``!remind`` and ``!snooze``.
 
 Conventions: every datetime in and out is timezone-aware. Instants returned here
@@ -227,22 +227,6 @@ def reminder_schedule(
         if kept is None or _KIND_RANK[reminder.kind] >= _KIND_RANK[kept.kind]:
             by_instant[reminder.planned_at] = reminder
     return sorted(by_instant.values(), key=lambda reminder: reminder.planned_at)
-
-
-def next_overdue(
-    after: datetime, due: datetime, policy: ReminderPolicy, calendar: WorkingCalendar
-) -> datetime:
-    """The first overdue reminder strictly after ``after`` (UTC).
-
-    Same instants as the overdue rows of ``reminder_schedule``, so the bot can plan
-    one repeat at a time: when a repeat fires, ask for the next one after it.
-    """
-    _require_aware(after)
-    _require_aware(due)
-    for reminder in _overdue_reminders(due, policy, calendar):
-        if reminder.planned_at > _utc(after):
-            return reminder.planned_at
-    raise AssertionError("unreachable: overdue repeats never end")
 
 
 # --- what people type ------------------------------------------------------------

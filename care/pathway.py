@@ -529,13 +529,6 @@ class Pathway(_Model):
                 return item
         raise KeyError(f"pathway {self.id!r} has no item {item_id!r}")
 
-    def phase_of(self, item_id: str) -> Phase:
-        """The phase that holds this item; KeyError if the pathway has none."""
-        for phase, item in self.items():
-            if item.id == item_id:
-                return phase
-        raise KeyError(f"pathway {self.id!r} has no item {item_id!r}")
-
     def phase(self, phase_id: str) -> Phase:
         """The phase with this id; KeyError if the pathway has none."""
         for phase in self.phases:

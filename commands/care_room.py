@@ -20,12 +20,12 @@ import aiosqlite
 from homeward.care.case import CaseView, Membership
 from homeward.care.reminders import reconcile
 from homeward.commands.checklist import checklist_content, checklist_markdown, edit_of
-from homeward.render import escape_values
 from homeward.services import Services
 from homeward.store import cases, outbox
 from homeward.store import reminders as reminder_rows
 from homeward.store.cases import CaseRow, LoadedCase
 from homeward.store.state import RoomInfo
+from homeward.text import Markdown
 
 #: What the audit trail records as the lane of an actor who has none (the bot, a coordinator without a lane).
 NO_LANE = "-"
@@ -91,9 +91,9 @@ class CareRoom:
         lane = self.lane
         return self.view.pathway.lane(lane).role if lane else None
 
-    def t(self, key: str, /, **values: Any) -> str:
-        """A catalog message in the room's language."""
-        return self.services.catalog.t(self.language, key, **escape_values(values))
+    def t(self, key: str, /, **values: Any) -> Markdown:
+        """A catalog message in the room's language; each value goes in by where it sits (homeward.text.fill)."""
+        return self.services.catalog.t(self.language, key, **values)
 
     # -- what it writes ---------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from homeward.care.calendar import WorkingCalendar
 from homeward.care.case import CaseView, due_at, item_state, missing_lanes
 from homeward.care.pathway import Item, Pathway
 from homeward.i18n import render
-from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, md_escape, notice_content
+from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
+from homeward.text import escape, mention
 from homeward.store import outbox
 
 
@@ -37,11 +38,6 @@ def local_text(moment: date | datetime | None, pathway: Pathway) -> str:
     return moment.isoformat()
 
 
-def mention(user_id: str) -> str:
-    """A Markdown mention link, as Element writes it."""
-    return f"[{md_escape(user_id)}](https://matrix.to/#/{user_id})"
-
-
 @dataclass
 class Line:
     id: str
@@ -58,7 +54,7 @@ def item_line(room: "Speaker", view: CaseView, item: Item, calendar: WorkingCale
     record = view.record(item.id)
     parts: list[str] = []
     if record.acks:
-        parts.append(", ".join(f"✓ {md_escape(pathway.lane(a.lane).name)} ({mention(a.user_id)})" for a in record.acks))
+        parts.append(", ".join(f"✓ {escape(pathway.lane(a.lane).name)} ({mention(a.user_id)})" for a in record.acks))
     if item.kind == "notice" and record.sent_at is None:
         parts.append(room.t("item.not_sent"))
     elif state != "done":

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from homeward.commands.care_room import NO_LANE, CareRoom
-from homeward.render import escape_values
 from homeward.store.cases import audit
+from homeward.text import Markdown
 
 if TYPE_CHECKING:
     from homeward.commands.parser import CommandLine
@@ -81,9 +81,9 @@ class Context:
         assert self.room is not None, f"{self.command.name} ran outside a care room"
         return self.room
 
-    def t(self, key: str, /, **values: Any) -> str:
-        """A catalog message in this room's language; values are escaped for Markdown."""
-        return self.services.catalog.t(self.language, key, **escape_values(values))
+    def t(self, key: str, /, **values: Any) -> Markdown:
+        """A catalog message in this room's language; each value goes in by where it sits (homeward.text.fill)."""
+        return self.services.catalog.t(self.language, key, **values)
 
     async def audit(self, action: str, *, case_id: int | None = None, **details: Any) -> None:
         """One audit row caused by this command: in a care room through its unit of work, else for `case_id`."""

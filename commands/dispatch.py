@@ -25,7 +25,8 @@ from homeward.commands.context import Context, IncomingCommand, Reply, reply_rel
 from homeward.commands.parser import CommandLine, ParseError, parse
 from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError
-from homeward.render import Markdown, fit_content, notice_content
+from homeward.render import fit_content, notice_content
+from homeward.text import Markdown, code
 from homeward.services import Services
 from homeward.store import outbox
 from homeward.store.cases import LoadedCase, load_room, notice_for_event
@@ -194,7 +195,7 @@ async def _run(ctx: Context) -> tuple[Command | None, Reply, bool]:
 
 
 def _subcommand_list(command: Command, prefix: str) -> str:
-    return ", ".join(f"`{prefix}{command.name} {name}`" for name in sorted(command.subcommands))
+    return ", ".join(code(f"{prefix}{command.name} {name}") for name in sorted(command.subcommands))
 
 
 def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) -> dict[str, Any]:
@@ -243,5 +244,5 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
 def _error(ctx: Context, refusal: Refusal) -> Reply:
     text = "⚠️ " + ctx.t(refusal.key, **refusal.values)
     if getattr(refusal, "usage", False):
-        text += "\n\n" + ctx.t("error.usage", usage=Markdown(f"`{ctx.command.usage(ctx.line.prefix)}`"))
+        text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.line.prefix)))
     return Reply(text, ok=False, extra={"reason": refusal.key})  # which refusal, for integrations and tests

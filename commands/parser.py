@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-PREFIXES = ("!", "/")
 #: Invisible characters that pasted text and some keyboards add (zero-width space, word
 #: joiner, byte-order mark, left-to-right and right-to-left marks): between tokens they
 #: separate like a space, so "!ack\u200bx" is the command it looks like, not chat.

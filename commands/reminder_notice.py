@@ -16,8 +16,9 @@ from typing import Any
 from homeward.care.pathway import Item
 from homeward.care.reminders import PlannedReminder, firing, how_to, recipients
 from homeward.commands.care_room import CareRoom
-from homeward.commands.checklist import local_text, mention
-from homeward.render import Markdown, notice_content
+from homeward.commands.checklist import local_text
+from homeward.render import notice_content
+from homeward.text import mentions
 from homeward.services import Services
 from homeward.store import reminders as rows
 from homeward.store.db import Store
@@ -71,7 +72,7 @@ def reminder_content(room: CareRoom, row: PlannedReminder, item: Item, late: boo
     when = local_text(row.due or row.planned_at, pathway)
     text = room.t(
         f"reminder.{row.kind}",
-        people=Markdown(", ".join(mention(p) for p in people) or "—"), title=item.title, id=item.id, when=when,
+        people=mentions(people), title=item.title, id=item.id, when=when,
     )
     text += " " + room.t(how_key, command=command)
     if late:

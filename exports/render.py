@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from homeward.exports.document import LANGUAGES, MinutesDocument, PlanDocument
 from homeward.i18n import TEMPLATES_DIR
+from homeward.text import escape
 
 __all__ = ["TEMPLATES_DIR", "Words", "md_escape", "render_html", "render_markdown", "render_pdf", "words"]
 
@@ -113,17 +114,9 @@ def words(language: str, timezone: str = "UTC") -> Words:
 
 
 # --- escaping -----------------------------------------------------------------------
-_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~#&])")
-_MD_LIST_START = re.compile(r"^(?:([-+=])(?=[-=\s]|$)|(\d+)([.)])(?=\s|$))")
-
-
 def md_escape(text: Any) -> str:
-    """User text shown literally in Markdown, on one line (tables and lists stay intact)."""
-    flat = " ".join(str(text).split())
-    flat = _MD_INLINE.sub(r"\\\1", flat)
-    # At the start of a line "- ", "+ ", "1. " or "1) " would begin a list, "---" or "="
-    # would be a rule or underline a heading.
-    return _MD_LIST_START.sub(lambda m: f"\\{m.group(1)}" if m.group(1) else f"{m.group(2)}\\{m.group(3)}", flat)
+    """User text shown literally in Markdown, on one line (tables and lists stay intact): homeward.text.escape."""
+    return escape(str(text), one_line=True)
 
 
 def css_string(text: Any) -> Markup:

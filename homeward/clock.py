@@ -12,22 +12,6 @@ class Clock:
         return datetime.now(timezone.utc)
 
 
-class FakeClock(Clock):
-    """A clock that stands still until a test moves it."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start.astimezone(timezone.utc)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
-
-    def set(self, moment: datetime) -> None:
-        self._now = moment.astimezone(timezone.utc)
-
-
 class ShiftedClock(Clock):
     """Real time moved by a fixed offset: demos and tests live "on 1 December" at normal speed.
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from homeward.render import md_escape
+from homeward.text import Markdown, code, escape, fill
 
 LANGUAGES = ("nb", "sv", "en")
 FALLBACK = "en"
@@ -45,23 +45,24 @@ class Catalog:
     def has(self, key: str) -> bool:
         return key in self.messages[FALLBACK]
 
-    def t(self, language: str, key: str, /, **values: Any) -> str:
-        """The message `key` in `language`, with `values` filled in."""
+    def t(self, language: str, key: str, /, **values: Any) -> Markdown:
+        """The message `key` in `language`, with `values` filled in by where each goes (homeward.text.fill)."""
         text = self.messages.get(language, {}).get(key) or self.messages[FALLBACK].get(key)
         if text is None:
             raise KeyError(f"no message {key!r} in the catalogs")
-        return text.format(**values) if values else text
+        return fill(text, values) if values else Markdown(text)
 
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     undefined=StrictUndefined,  # a misspelt variable is an error in tests, not an empty gap
-    autoescape=False,  # Markdown, not HTML: user text is escaped with the `md` filter
+    autoescape=False,  # Markdown, not HTML: free text goes through the `md` filter, ids through `code`
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=False,
 )
-_env.filters["md"] = md_escape
+_env.filters["md"] = escape
+_env.filters["code"] = code
 
 
 def render(name: str, **values: Any) -> str:

@@ -2,7 +2,8 @@
 
 The plain `body` is the Markdown itself (readable as is, and what notifications show);
 `formatted_body` is the HTML that Element renders. Raw HTML in the source is escaped,
-so text typed by users can never inject markup.
+so text typed by users can never inject markup; how a value enters the Markdown is
+decided in homeward.text.
 """
 
 from __future__ import annotations
@@ -12,36 +13,31 @@ import re
 
 from markdown_it import MarkdownIt
 
+from homeward.text import code_spans
+
 _md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&=])")
 
 
 def to_html(markdown: str) -> str:
     return _md.render(markdown).strip()
 
 
-class Markdown(str):
-    """Text that is already Markdown: `Context.t` passes it through unescaped."""
+#: What homeward.text.escape adds: a backslash before ASCII punctuation or at the end of
+#: a line (a hard line break), and a character reference for a line's leading space or tab.
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])|\\(?=\r|\n)|&#32;|&#9;")
+_UNESCAPED = {"&#32;": " ", "&#9;": "\t"}
 
 
-def md_escape(text: str) -> str:
-    """Escape user-supplied text so Markdown shows it literally."""
-    if isinstance(text, Markdown):
-        return text
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def escape_values(values: dict[str, object]) -> dict[str, object]:
-    """Catalog values with every plain string escaped (Markdown values pass as they are)."""
-    return {key: md_escape(value) if isinstance(value, str) else value for key, value in values.items()}
-
-
-_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~&=])")
+def _unescape(match: re.Match[str]) -> str:
+    return match.group(1) or _UNESCAPED.get(match.group(), "")
 
 
 def to_plain(markdown: str) -> str:
-    """The plain body: the Markdown without the escapes added by `md_escape`."""
-    return _ESCAPED.sub(r"\1", markdown).strip()
+    """The plain body: the Markdown without what homeward.text.escape added to it.
+
+    Code spans are left as they are: inside them a backslash is shown, not an escape.
+    """
+    return "".join(piece if in_code else _ESCAPED.sub(_unescape, piece) for piece, in_code in code_spans(markdown)).strip()
 
 
 def notice_content(markdown: str) -> dict[str, object]:

@@ -143,12 +143,6 @@ async def mark_failed(db: aiosqlite.Connection, row_id: int, error: str) -> None
     await db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], row_id))
 
 
-async def sent_event_id(db: aiosqlite.Connection, row_id: int) -> str | None:
-    async with db.execute("SELECT event_id FROM outbox WHERE id = ?", (row_id,)) as cur:
-        row = await cur.fetchone()
-    return row["event_id"] if row else None
-
-
 async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now: datetime) -> None:
     """Never deliverable (e.g. the bot was removed from the room): stop retrying, keep the reason."""
     await db.execute(

@@ -13,7 +13,6 @@ from homeward.care.deadlines import (
     Reminder,
     ReminderPolicy,
     WorkingDays,
-    next_overdue,
     parse_duration,
     parse_when,
     reminder_schedule,
@@ -378,38 +377,6 @@ def test_overdue_repeats_keep_the_due_local_time_across_dst(norway: WorkingCalen
 def test_policy_refuses_overdue_repeats_less_than_every_working_day() -> None:
     with pytest.raises(ValueError):
         ReminderPolicy(overdue_every_working_days=0)
-
-
-# --- next_overdue -------------------------------------------------------------------
-
-
-def test_next_overdue_after_the_due_is_the_first_repeat(norway: WorkingCalendar) -> None:
-    due = oslo(2026, 6, 12, 10, 0)
-    assert local(next_overdue(due, due, ReminderPolicy(), norway)) == (2026, 6, 15, 10, 0)
-
-
-def test_next_overdue_is_strictly_after_the_given_instant(norway: WorkingCalendar) -> None:
-    due = oslo(2026, 6, 12, 10, 0)
-    first = next_overdue(due, due, ReminderPolicy(), norway)
-    assert local(next_overdue(first, due, ReminderPolicy(), norway)) == (2026, 6, 16, 10, 0)
-
-
-def test_next_overdue_matches_the_schedule(norway: WorkingCalendar) -> None:
-    due = oslo(2026, 3, 30, 21, 0)
-    policy = ReminderPolicy()
-    schedule = reminder_schedule(due, policy, norway, until=oslo(2026, 4, 20, 0, 0))
-    lazily = []
-    after = due
-    for _ in [r for r in schedule if r.kind == "overdue"]:
-        after = next_overdue(after, due, policy, norway)
-        lazily.append(after)
-    assert lazily == [r.planned_at for r in schedule if r.kind == "overdue"]
-    assert next_overdue(after, due, policy, norway) > oslo(2026, 4, 20, 0, 0)
-
-
-def test_next_overdue_is_in_utc(norway: WorkingCalendar) -> None:
-    due = oslo(2026, 6, 12, 10, 0)
-    assert next_overdue(due, due, ReminderPolicy(), norway).tzinfo == UTC
 
 
 # --- parse_when ---------------------------------------------------------------------

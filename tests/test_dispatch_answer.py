@@ -15,7 +15,7 @@ from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
 from homeward.commands.registry import registry
-from homeward.clock import FakeClock
+from tests.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, notice_content

@@ -34,7 +34,7 @@ from homeward.bot.app import HomewardBot
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.parser import ParseError, parse
 from homeward.commands.registry import registry
-from homeward.clock import FakeClock
+from tests.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.services import Services

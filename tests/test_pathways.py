@@ -546,14 +546,11 @@ def test_items_come_in_source_order_with_their_phase(orebro: Pathway) -> None:
     assert len(pairs) == sum(len(phase.items) for phase in orebro.phases)
 
 
-def test_item_and_phase_of_find_by_id_and_raise_keyerror_otherwise(orebro: Pathway) -> None:
+def test_item_finds_by_id_and_raises_keyerror_otherwise(orebro: Pathway) -> None:
     assert orebro.item("kallelse-sip").title == "Kallelse SIP"
-    assert orebro.phase_of("kallelse-sip").title == "Planering"
     assert orebro.date("sip_meeting").label == "SIP-möte på sjukhus"
     with pytest.raises(KeyError):
         orebro.item("no-such-item")
-    with pytest.raises(KeyError):
-        orebro.phase_of("no-such-item")
 
 
 # --- errors --------------------------------------------------------------------

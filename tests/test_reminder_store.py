@@ -8,7 +8,7 @@ from homeward.bot.reminders import ReminderScheduler
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.care_room import CareRoom
 from homeward.commands.registry import registry
-from homeward.clock import FakeClock
+from tests.clock import FakeClock
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.services import Services

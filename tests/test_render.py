@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homeward.render import EVENT_CONTENT_MAX_BYTES, Markdown, content_size, fit_content, md_escape, notice_content, to_html, to_plain
+from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, fit_content, notice_content, to_html, to_plain
+from homeward.text import Markdown, escape
 
 
 def shown(formatted_body: str) -> str:
@@ -66,40 +67,40 @@ def test_single_line_breaks_become_br() -> None:
 def test_escaped_user_text_round_trips_exactly_through_the_plain_body(text: str) -> None:
     # User text is always embedded in a message the bot writes; to_plain strips only the
     # message's own outer whitespace.
-    assert to_plain("Note: " + md_escape(text) + " (end)") == "Note: " + text + " (end)"
+    assert to_plain("Note: " + escape(text) + " (end)") == "Note: " + text + " (end)"
 
 
 def test_escaped_markdown_is_shown_literally_in_html() -> None:
     text = "*not bold* _x_ `code` [link](https://example.org) # 1. <b>"
-    assert shown(to_html(md_escape(text))) == text
+    assert shown(to_html(escape(text))) == text
 
 
 def test_escaped_html_entity_is_shown_literally_in_html() -> None:
     # A user who types "AT&amp;T" must see "AT&amp;T", not "AT&T".
-    assert shown(to_html(md_escape("AT&amp;T"))) == "AT&amp;T"
+    assert shown(to_html(escape("AT&amp;T"))) == "AT&amp;T"
 
 
 def test_escaped_text_with_an_equals_line_does_not_become_a_heading() -> None:
-    # "===" under a line is a setext heading in Markdown; md_escape must prevent it.
-    rendered = to_html(md_escape("Dose\n==="))
+    # "===" under a line is a setext heading in Markdown; escape must prevent it.
+    rendered = to_html(escape("Dose\n==="))
     assert "<h1>" not in rendered, rendered
     assert shown(rendered).replace("\n", " ") == "Dose ==="
 
 
 def test_markdown_marked_text_is_not_escaped() -> None:
-    assert md_escape(Markdown("**bold**")) == "**bold**"
+    assert escape(Markdown("**bold**")) == "**bold**"
 
 
-def test_md_escape_escapes_markdown_specials() -> None:
-    assert md_escape("*a*") == r"\*a\*"
-    assert md_escape("a\\b") == "a\\\\b"
+def test_escape_escapes_markdown_specials() -> None:
+    assert escape("*a*") == r"\*a\*"
+    assert escape("a\\b") == "a\\\\b"
 
 
 # --- the notice -----------------------------------------------------------------------
 
 
 def test_notice_content_is_an_m_notice_with_both_bodies_and_no_mentions() -> None:
-    source = "**pong** for " + md_escape("Emma_N")
+    source = "**pong** for " + escape("Emma_N")
     assert notice_content(source) == {
         "msgtype": "m.notice",
         "body": "**pong** for Emma_N",
@@ -110,7 +111,7 @@ def test_notice_content_is_an_m_notice_with_both_bodies_and_no_mentions() -> Non
 
 
 def test_notice_content_escapes_user_html_in_the_formatted_body() -> None:
-    content = notice_content("Note: " + md_escape("<script>alert(1)</script>"))
+    content = notice_content("Note: " + escape("<script>alert(1)</script>"))
     assert "<script" not in str(content["formatted_body"])
     assert content["body"] == "Note: <script>alert(1)</script>"
 

@@ -189,7 +189,7 @@ async def test_mark_sent_removes_the_row_from_pending_and_keeps_the_event_id(sto
         await outbox.mark_sent(db, first, "$sent", NOW)
     async with store.read() as db:
         assert [r.id for r in await outbox.pending(db)] == [second]
-        assert await outbox.sent_event_id(db, first) == "$sent"
+        assert (await outbox.results(db, {first}))[first] == (True, "$sent")
 
 
 async def test_txn_id_is_stable_and_derived_from_the_row_id(store: Store) -> None:
@@ -220,4 +220,4 @@ async def test_mark_abandoned_removes_the_row_from_pending(store: Store) -> None
         await outbox.mark_abandoned(db, row_id, "M_FORBIDDEN: not in room", NOW)
     async with store.read() as db:
         assert await outbox.pending(db) == []
-        assert await outbox.sent_event_id(db, row_id) is None
+        assert (await outbox.results(db, {row_id}))[row_id][1] is None

@@ -19,7 +19,7 @@ from homeward.care.permissions import COORDINATOR
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.render import Markdown
+from homeward.text import Markdown, code
 from homeward.store import cases
 from homeward.store.cases import AuditRow
 
@@ -82,5 +82,5 @@ async def audit(ctx: Context) -> Reply:
         period = Markdown(ctx.t("audit.period", since=span["from"] or "…", until=span["to"] or "…"))
     else:
         period = Markdown(ctx.t("audit.everything"))
-    text = ctx.t("audit.exported", label=case.label, period=period, rows=len(rows), filename=Markdown(f"`{filename}`"))
+    text = ctx.t("audit.exported", label=case.label, period=period, rows=len(rows), filename=code(filename))
     return ctx.ok(text, rows=len(rows), filename=filename)

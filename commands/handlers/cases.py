@@ -12,7 +12,8 @@ from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import DIRECT_ROOM, Arg, CommandError, command
 from homeward.commands.rooms import case_room_request
-from homeward.render import Markdown, md_escape, notice_content
+from homeward.render import notice_content, to_plain
+from homeward.text import Markdown, code, escape
 from homeward.store import cases, outbox
 
 
@@ -31,7 +32,7 @@ def label_arg(text: str, ctx: Context) -> str:
 async def pathways(ctx: Context) -> Reply:
     """List the pathways a case can follow."""
     lines = [
-        f"- `{p.id}` — {ctx.t('case.pathway_line', title=p.title, country=p.country, language=p.language)}"
+        f"- {code(p.id)} — {ctx.t('case.pathway_line', title=p.title, country=p.country, language=p.language)}"
         for p in sorted(ctx.services.pathways.values(), key=lambda p: p.id)
     ]
     listing = [{"id": p.id, "title": p.title, "country": p.country, "language": p.language} for p in ctx.services.pathways.values()]
@@ -45,7 +46,7 @@ async def case_new(ctx: Context) -> Reply:
     label: str = ctx.args["label"]
     bot_id = ctx.services.config.user_id
     name = f"{label} · {pathway.title}"
-    topic = ctx.services.catalog.t(pathway.language, "case.room_topic", pathway=pathway.title)
+    topic = to_plain(ctx.services.catalog.t(pathway.language, "case.room_topic", pathway=pathway.title))  # a topic is plain text
     request = case_room_request(name=name[:250], topic=topic, bot_id=bot_id, coordinator=ctx.sender)
     create = await outbox.enqueue(
         ctx.db, ctx.room_id, "m.room.create",
@@ -75,5 +76,5 @@ async def case_new(ctx: Context) -> Reply:
 
 def _welcome(room: CareRoom, pathway: Pathway, label: str) -> dict:
     """The first message of the room, in the pathway's language: what the room is for, the lanes."""
-    lanes = ", ".join(f"`{lane.id}` ({md_escape(lane.name)})" for lane in pathway.lanes)
+    lanes = ", ".join(f"{code(lane.id)} ({escape(lane.name)})" for lane in pathway.lanes)
     return notice_content(room.t("case.welcome", label=label, pathway=pathway.title, lanes=Markdown(lanes)))

@@ -11,10 +11,11 @@ from homeward.care.pathway import Consent
 from homeward.care.permissions import COORDINATOR, FAMILY_ANSWERS, MEMBER
 from homeward.care.refusal import Refusal
 from homeward.commands.care_room import CareRoom
-from homeward.commands.checklist import local_text, mention
+from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, command
-from homeward.render import md_escape, notice_content
+from homeward.render import notice_content
+from homeward.text import code, escape, mention, mentions
 from homeward.store import consents
 
 
@@ -23,8 +24,8 @@ def consent_request(room: CareRoom, consent: Consent) -> dict:
     people = who_answers(room.view, consent)
     rule = room.t(f"consent.rule_{consent.answered_by}")
     text = (
-        f"🔏 **{md_escape(consent.title)}** (`{consent.id}`)\n\n{md_escape(consent.text)}\n\n"
-        + room.t("consent.how", people=", ".join(mention(p) for p in people) or "—", id=consent.id)
+        f"🔏 **{escape(consent.title)}** ({code(consent.id)})\n\n{escape(consent.text)}\n\n"
+        + room.t("consent.how", people=mentions(people), id=consent.id)
         + " " + rule
     )
     content = notice_content(text)
@@ -65,7 +66,7 @@ async def list_consents(ctx: Context) -> Reply:
         who = ", ".join(
             f"{mention(a.user_id)}: {ctx.t('consent.answer_' + a.answer)} {local_text(a.at, view.pathway)}" for a in latest.values()
         )
-        lines.append(f"- `{consent.id}` {md_escape(consent.title)} — **{ctx.t('consent.state_' + state)}**" + (f" ({who})" if who else ""))
+        lines.append(f"- {code(consent.id)} {escape(consent.title)} — **{ctx.t('consent.state_' + state)}**" + (f" ({who})" if who else ""))
         listing.append({
             "id": consent.id, "kind": consent.id, "title": consent.title, "state": state,
             "answers": [{"user": a.user_id, "answer": a.answer, "at": a.at.isoformat()} for a in answers if a.consent_id == consent.id],

@@ -8,7 +8,7 @@ from homeward.commands.dispatch import resolve
 from homeward.commands.parser import parse
 from homeward.commands.policy import allows
 from homeward.commands.registry import Arg, CommandError, command
-from homeward.render import Markdown
+from homeward.text import code
 
 
 @command("help", args=[Arg("command", optional=True, rest=True)], rule=ANYONE)
@@ -29,8 +29,8 @@ async def help_(ctx: Context) -> Reply:
     for entry in entries:
         if not allows(entry, ctx.room_kind, ctx.room):
             continue
-        lines.append(f"- `{entry.usage(prefix)}` — {ctx.services.catalog.t(ctx.language, entry.help_key)}")
-    text = ctx.t("help.title") + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("help.footer", prefix=Markdown(f"`{prefix}`"))
+        lines.append(f"- {code(entry.usage(prefix))} — {ctx.services.catalog.t(ctx.language, entry.help_key)}")
+    text = ctx.t("help.title") + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("help.footer", prefix=code(prefix))
     return ctx.ok(text, commands=[e.name for e in entries])
 
 

@@ -10,7 +10,7 @@ from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.render import Markdown, md_escape
+from homeward.text import Markdown, code, escape
 from homeward.store import cases
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -61,7 +61,7 @@ async def plan_set(ctx: Context) -> Reply:
     name, day, clock = ctx.args["date-name"], ctx.args["date"], ctx.args["time"]
     named = next((d for d in pathway.dates if d.id == name.lower()), None)
     if named is None:
-        valid = ", ".join(f"`{d.id}` ({md_escape(d.label)})" for d in pathway.dates)
+        valid = ", ".join(f"{code(d.id)} ({escape(d.label)})" for d in pathway.dates)
         raise CommandError("plan.unknown_date", name=name[:40], valid=Markdown(valid))
     if day is None:
         raise CommandError("error.missing_argument", usage=True, arg="<YYYY-MM-DD>")
@@ -80,14 +80,14 @@ async def plan_set(ctx: Context) -> Reply:
         if previous is not None and item.due and named.id in item.due.renew_on and view.record(item.id).sent_at:
             await cases.renew(ctx.db, case.id, item.id)
             await room.audit("item.renewed", item=item.id, because=named.id)
-            renewed.append(f"`{item.id}` {md_escape(item.title)}")
+            renewed.append(f"{code(item.id)} {escape(item.title)}")
     await room.reload()
     view = room.view
     moved: dict[str, str] = {}
     for item_id, old in before.items():
         new = due_at(view, view.item(item_id), calendar)
         if new != old:
-            moved[item_id] = f"- `{item_id}` {md_escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
+            moved[item_id] = f"- {code(item_id)} {escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
     text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:
         text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved.values())
@@ -98,7 +98,7 @@ async def plan_set(ctx: Context) -> Reply:
 
 def _listing(ctx: Context, view) -> str:  # noqa: ANN001
     lines = [
-        f"- `{d.id}` {md_escape(d.label)}: **{local_text(view.dates.get(d.id), view.pathway)}**"
+        f"- {code(d.id)} {escape(d.label)}: **{local_text(view.dates.get(d.id), view.pathway)}**"
         + (" " + ctx.t("plan.working_days_only") if d.working_day_only else "")
         for d in view.pathway.dates
     ]

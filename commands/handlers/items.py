@@ -5,12 +5,13 @@ from __future__ import annotations
 from homeward.care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
 from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
-from homeward.commands.checklist import case_json, item_line, mention
+from homeward.commands.checklist import case_json, item_line
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.team import user_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.i18n import render
-from homeward.render import Markdown, md_escape, notice_content
+from homeward.render import notice_content
+from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import cases, consents
 
 
@@ -65,16 +66,16 @@ async def send(ctx: Context) -> Reply:
     pathway = view.pathway
     receivers = [user for lane in item.recipients for user in view.members_of(lane)]
     lines = [
-        f"📨 **{md_escape(item.title)}** — {md_escape(pathway.lane(item.sender or '').name)} → "
-        + ", ".join(md_escape(pathway.lane(lane).name) for lane in item.recipients),
+        f"📨 **{escape(item.title)}** — {escape(pathway.lane(item.sender or '').name)} → "
+        + ", ".join(escape(pathway.lane(lane).name) for lane in item.recipients),
         "",
-        md_escape(item.text),
+        escape(item.text),
     ]
     for lane in item.recipients:
         todo = item.recipient_text.get(lane)
         if todo:
-            lines += ["", f"**{md_escape(pathway.lane(lane).name)}:** {md_escape(todo)}"]
-    lines += ["", ctx.t("send.how_to_ack", item=item.id, people=Markdown(", ".join(mention(u) for u in receivers) or "—"))]
+            lines += ["", f"**{escape(pathway.lane(lane).name)}:** {escape(todo)}"]
+    lines += ["", ctx.t("send.how_to_ack", item=item.id, people=mentions(receivers))]
     if case.reactions:
         lines[-1] += " " + ctx.t("send.or_react")
     content = notice_content("\n".join(lines))
@@ -97,10 +98,10 @@ async def assign(ctx: Context) -> Reply:
     lanes = [item.lane] if item.kind == "task" else list(item.recipients)
     if member is None or member.lane not in lanes:
         names = ", ".join(view.pathway.lane(lane).name for lane in lanes if lane)
-        raise CommandError("assign.not_in_lane", user=user, lanes=names)
+        raise CommandError("assign.not_in_lane", user=mention(user), lanes=names)
     await cases.assign(ctx.db, room.case.id, item.id, user)
     await room.audit("item.assigned", item=item.id, user=user)
-    return ctx.ok(ctx.t("assign.done", item=item.title, user=Markdown(mention(user))), item=item.id, user=user)
+    return ctx.ok(ctx.t("assign.done", item=item.title, user=mention(user)), item=item.id, user=user)
 
 
 @command("phase next", args=[Arg("force", optional=True), Arg("reason", optional=True, rest=True)], where=CASE_ROOM,
@@ -120,7 +121,7 @@ async def phase_next(ctx: Context) -> Reply:
         raise CommandError("phase.last", phase=view.phase.title)
     blockers = phase_blockers(view)
     if blockers and forced is None:
-        listing = ", ".join(f"`{i.id}`" for i in blockers)
+        listing = ", ".join(code(i.id) for i in blockers)
         raise CommandError("phase.blocked", phase=view.phase.title, items=Markdown(listing))
     await cases.set_phase(ctx.db, room.case.id, following.id)
     await room.audit(

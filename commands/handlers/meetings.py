@@ -14,14 +14,15 @@ from homeward.care import minutes as care_minutes
 from homeward.care.deadlines import END_OF_WORKING_DAY, parse_duration
 from homeward.care.minutes import EXTRA, Minutes, MinutesChange
 from homeward.care.permissions import COORDINATOR, MEMBER
-from homeward.commands.checklist import local_text, mention
+from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg, time_arg
 from homeward.commands.handlers.team import user_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command, registry
 from homeward.exports.build import plan_document
 from homeward.exports.ics import to_ics
-from homeward.render import md_escape, notice_content
+from homeward.render import notice_content
+from homeward.text import escape, mention, mentions
 from homeward.store import cases, plans
 
 DEFAULT_DURATION = timedelta(minutes=60)
@@ -52,7 +53,7 @@ async def meeting_new(ctx: Context) -> Reply:
     key = wanted
     if wanted == EXTRA:
         key = f"{EXTRA}-{sum(1 for k in await plans.meeting_keys(ctx.db, case.id) if k.startswith(EXTRA)) + 1}"
-        change = care_minutes.new_minutes(pathway, EXTRA, start, duration, by=ctx.sender, at=ctx.now, title=ctx.t("meeting.extra_title"))
+        change = care_minutes.new_minutes(pathway, EXTRA, start, duration, by=ctx.sender, at=ctx.now, title=str(ctx.t("meeting.extra_title")))
     else:
         if await plans.load_minutes(ctx.db, case.id, key) is not None:
             raise CommandError("meeting.exists", meeting=key)
@@ -72,16 +73,16 @@ def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:  # noqa
     pathway = view.pathway
     people = sorted(view.members)
     lines = [
-        f"📅 **{md_escape(minutes.title)}** — {local_text(minutes.start, pathway)} ({int(minutes.duration.total_seconds() // 60)} min)",
+        f"📅 **{escape(minutes.title)}** — {local_text(minutes.start, pathway)} ({int(minutes.duration.total_seconds() // 60)} min)",
         "",
     ]
     if key in {m.id for m in pathway.meetings}:
         meeting = pathway.meeting(key)
         if meeting.participants:
-            lines += [ctx.t("meeting.participants"), *[f"- {md_escape(p)}" for p in meeting.participants], ""]
+            lines += [ctx.t("meeting.participants"), *[f"- {escape(p)}" for p in meeting.participants], ""]
     if minutes.topics:
-        lines += [ctx.t("meeting.agenda"), *[f"{n}. {md_escape(t)}" for n, t in enumerate(minutes.topics, 1)], ""]
-    lines.append(ctx.t("meeting.how", key=key, people=", ".join(mention(p) for p in people) or "—"))
+        lines += [ctx.t("meeting.agenda"), *[f"{n}. {escape(t)}" for n, t in enumerate(minutes.topics, 1)], ""]
+    lines.append(ctx.t("meeting.how", key=key, people=mentions(people)))
     content = notice_content("\n".join(lines))
     content["m.mentions"] = {"user_ids": people}
     content["homeward.meeting"] = {"id": key, "start": minutes.start.isoformat(), "minutes": int(minutes.duration.total_seconds() // 60)}
@@ -106,7 +107,7 @@ async def _action_becomes_task(ctx: Context, key: str, minutes: Minutes) -> None
         member = view.members.get(action.owner)
         lane = member.lane if member and member.lane else None
         if lane is None:
-            raise CommandError("minutes.owner_without_lane", user=action.owner)
+            raise CommandError("minutes.owner_without_lane", user=mention(action.owner))
     else:
         lane = action.owner
     due = view.calendar().local(action.due, END_OF_WORKING_DAY) if action.due else None

@@ -17,7 +17,7 @@ from homeward.care.plan import PlanChange
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import CASE_ROOM, Arg, command
-from homeward.render import md_escape
+from homeward.text import escape
 from homeward.store import cases, consents, plans
 from homeward.store.cases import CaseRow
 
@@ -99,7 +99,7 @@ async def plan_show(ctx: Context) -> Reply:
     case, view = ctx.care.case, ctx.care.view
     current = await plans.load_plan(ctx.db, case.id)
     lines = care_plan.render_lines(current, view.pathway)
-    body = "\n".join("  " * ((len(line) - len(line.lstrip(" "))) // 2) + "- " + md_escape(line.strip()) for line in lines)
-    text = f"**{md_escape(view.pathway.plan.name)}** — {md_escape(case.label)}\n\n" + (body or ctx.t("plan.empty"))
+    body = "\n".join("  " * ((len(line) - len(line.lstrip(" "))) // 2) + "- " + escape(line.strip()) for line in lines)
+    text = f"**{escape(view.pathway.plan.name)}** — {escape(case.label)}\n\n" + (body or ctx.t("plan.empty"))
     await ctx.audit("plan.read", version=current.version)
     return ctx.ok(text, plan_version=current.version)

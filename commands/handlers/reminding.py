@@ -10,7 +10,7 @@ from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.render import md_escape
+from homeward.text import code, escape
 from homeward.store import reminders as rows
 
 
@@ -54,7 +54,7 @@ async def reminders(ctx: Context) -> Reply:
     case, view = ctx.care.case, ctx.care.view
     planned = await rows.planned_for_case(ctx.db, case.id)
     lines = [
-        f"- {local_text(r.fire_at, view.pathway)} · `{r.item_id}` {md_escape(view.item(r.item_id).title)} · "
+        f"- {local_text(r.fire_at, view.pathway)} · {code(r.item_id)} {escape(view.item(r.item_id).title)} · "
         + ctx.t(f"reminders.kind_{r.kind}")
         for r in planned
     ]

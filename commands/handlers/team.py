@@ -5,13 +5,12 @@ from __future__ import annotations
 from homeward.care.case import find_lane
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.care_room import CareRoom
-from homeward.commands.checklist import mention
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers import consent as consent_handlers
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.commands.rooms import power_levels
 from homeward.ids import is_user_id
-from homeward.render import Markdown, md_escape
+from homeward.text import code, escape, mention
 from homeward.store import cases, outbox
 
 COORDINATOR_WORDS = {"coordinator", "koordinator", "samordnare", "samordningsansvarig"}
@@ -75,7 +74,7 @@ async def invite(ctx: Context) -> Reply:
         await room.reload()
         await consent_handlers.ask(room, after_join=user)
     key = "team.invited_coordinator" if coordinator else "team.invited"
-    return ctx.ok(ctx.t(key, user=Markdown(mention(user)), lane=lane_name))
+    return ctx.ok(ctx.t(key, user=mention(user), lane=lane_name))
 
 
 @command(
@@ -88,10 +87,10 @@ async def role(ctx: Context) -> Reply:
     """Change a member's lane or coordinator flag."""
     user, coordinator = ctx.args["user"], bool(ctx.args["coordinator"])
     if user not in ctx.care.view.members:
-        raise CommandError("team.not_member", user=user)
+        raise CommandError("team.not_member", user=mention(user))
     lane_name = await _set_member(ctx, user, ctx.args["lane"], coordinator, "member.changed")
     key = "team.role_coordinator" if coordinator else "team.role"
-    return ctx.ok(ctx.t(key, user=Markdown(mention(user)), lane=lane_name))
+    return ctx.ok(ctx.t(key, user=mention(user), lane=lane_name))
 
 
 @command("team", where=CASE_ROOM, rule=MEMBER)
@@ -103,7 +102,7 @@ async def team(ctx: Context) -> Reply:
         people = [m for m in view.members.values() if m.lane == lane.id]
         if people:
             names = ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in sorted(people, key=lambda m: m.user_id))
-            lines.append(f"- **{md_escape(lane.name)}** (`{lane.id}`): {names}")
+            lines.append(f"- **{escape(lane.name)}** ({code(lane.id)}): {names}")
     laneless = [m for m in view.members.values() if m.lane is None]
     if laneless:
         lines.append(f"- **{ctx.t('team.no_lane')}**: " + ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in laneless))

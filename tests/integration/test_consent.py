@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from homeward.text import matrix_to
 from tests.integration.care import bring_in, open_case
 from tests.integration.test_audit import audit_file, read_csv
 
@@ -27,10 +28,15 @@ async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_
         and far.user_id in s.content.get("m.mentions", {}).get("user_ids", [])
     )
     assert "!consent yes dokumentasjon" in request.content["body"]
+    # Element shows the guardians as pills, and the command as code exactly as it is typed.
+    shown = request.content["formatted_body"]
+    assert f'<a href="{matrix_to(mor.user_id)}">' in shown and f'<a href="{matrix_to(far.user_id)}">' in shown
+    assert "<code>!consent yes dokumentasjon</code>" in shown and "\\" not in shown
 
     # Without consent the PLO message may not go out.
     refused = await ingrid.command(room, "!send plo")
     assert status_of(refused) == "error" and "dokumentasjon" in refused.content["body"]
+    assert "<code>!consent yes dokumentasjon</code>" in refused.content["formatted_body"]
 
     # One guardian is not enough: both decide together.
     assert status_of(await mor.command(room, "!consent yes dokumentasjon")) == "ok"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeward.text import matrix_to
 from tests.integration.care import bring_in, ok, open_case, refused
 
 
@@ -19,6 +20,8 @@ async def test_planning_meeting_1_from_invitation_to_closed_minutes(make_bot, ma
     for words in ("Planleggingsmøte 1", "Foresatte", "Lege sykehuset", "Hva er viktig for deg?", "Ny tentativ møtedato"):
         assert words in body, words
     assert kari.user_id in invitation.content["m.mentions"]["user_ids"]
+    assert f'<a href="{matrix_to(kari.user_id)}">' in invitation.content["formatted_body"]  # a pill, not Markdown text
+    assert "<code>!minutes meeting1 note|decision|action|topic …</code>" in invitation.content["formatted_body"]
     dates = await ingrid.command(room, "!plan")
     assert dates.content["homeward.dates"]["meeting1"].startswith("2026-12-03T10:00:00+01:00")
 

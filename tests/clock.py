@@ -1,0 +1,23 @@
+"""A clock that stands still until a test moves it (only tests need one)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from homeward.clock import Clock
+
+
+class FakeClock(Clock):
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start.astimezone(timezone.utc)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment.astimezone(timezone.utc)
