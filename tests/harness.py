@@ -254,18 +254,30 @@ class BotRunner:
 class BotProcess:
     """Homeward as its own process (`homeward run`), so tests can kill it with SIGKILL."""
 
-    def __init__(self, config_path: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        log_path: Path,
+        *,
+        homeward: Path | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`homeward`: the script to run (default: this venv's); `cwd`, `env`: the child's, when given."""
+        import sys
+
         self.config_path = config_path
         self.log_path = log_path
+        self.homeward = homeward or Path(sys.executable).with_name("homeward")
+        self.cwd = cwd
+        self.env = env
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        import sys
-
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
-        homeward = Path(sys.executable).with_name("homeward")
         self.process = await asyncio.create_subprocess_exec(
-            str(homeward), "run", "--config", str(self.config_path), stdout=log, stderr=log
+            str(self.homeward), "run", "--config", str(self.config_path),
+            stdout=log, stderr=log, cwd=self.cwd, env=self.env,
         )
         log.close()
 
