@@ -13,7 +13,8 @@ GUARDIAN_LANES = {"foresatt", "barn"}
 
 # Who may run what, written out here rather than read from care/permissions.py.
 EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "send", "reminders", "consents", "remind", "snooze",
-                "plan show", "export", "minutes"}
+                "plan show", "export plan", "export case", "export minutes", "minutes present", "minutes note",
+                "minutes decision", "minutes action", "minutes topic", "minutes close", "minutes reopen"}
 COORDINATORS = {"meeting new", "plan goal", "plan subgoal", "plan action", "plan responsible", "plan followup", "plan remove",
                 "plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask"}
 GUARDIANS = {"consent yes", "consent no", "consent revoke"}
@@ -32,8 +33,12 @@ SAMPLES = {
     "plan show": "!plan show", "plan goal": "!plan goal Trygg hjemkomst", "plan subgoal": "!plan subgoal 1 Utstyr på plass",
     "plan action": "!plan action 1 kommunen Skaffe utstyr", "plan responsible": "!plan responsible kommunen",
     "plan followup": "!plan followup 2027-02-01", "plan remove": "!plan remove g1 test",
-    "export": "!export plan md", "meeting new": "!meeting new meeting1 2027-01-05 10:00",
-    "minutes": "!minutes meeting1 note Probe",
+    "export plan": "!export plan md", "export case": "!export case md", "export minutes": "!export minutes meeting1 md",
+    "meeting new": "!meeting new meeting1 2027-01-05 10:00",
+    "minutes present": "!minutes meeting1 present {me}", "minutes note": "!minutes meeting1 note Probe",
+    "minutes decision": "!minutes meeting1 decision Probe", "minutes action": "!minutes meeting1 action kommunen 2027-01-10 Probe",
+    "minutes topic": "!minutes meeting1 topic 1 Probe", "minutes close": "!minutes meeting1 close",
+    "minutes reopen": "!minutes meeting1 reopen Probe",
 }
 SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
 
