@@ -91,13 +91,13 @@ async def main(runs: int, profile: str | None) -> None:
         for _ in range(5):  # warm-up
             counter += 1
             room, body = (status_room, f"!{name}") if name != "ack" else (status_room, "!ping")
-            await handle_command(IncomingCommand(room, f"$w{counter}", COORDINATOR, body, 0), store, services)
+            await handle_command(IncomingCommand(room, f"$w{counter}", COORDINATOR, body, 0, encrypted=True, room_encrypted=True), store, services)
             await _sender_read(store)
         figures = results.setdefault(name, {"ms": [], "cpu": [], "sql": []})
         for _ in range(runs):
             counter += 1
             room, body = acks.pop(0) if name == "ack" else (status_room, f"!{name}")
-            event = IncomingCommand(room, f"$e{counter}", COORDINATOR, body, 0)
+            event = IncomingCommand(room, f"$e{counter}", COORDINATOR, body, 0, encrypted=True, room_encrypted=True)
             statements.clear()
             if profiler and name == profile:
                 profiler.enable()

@@ -72,7 +72,8 @@ def write_bot_config(path: Path, *, homeserver: str, user_id: str, password: str
     """A `homeward run` configuration like a deployment's: INFO logging, every local user may invite."""
     path.write_text(
         f'homeserver = "{homeserver}"\nuser_id = "{user_id}"\npassword = "{password}"\n'
-        f'data_dir = "{data_dir}"\nallowed_inviters = ["*:{server_name}"]\nlanguage = "en"\n'
+        f'data_dir = "{data_dir}"\nallowed_inviters = ["*:{server_name}"]\ncase_openers = ["*:{server_name}"]\n'
+        'rate_limits = { "case new" = "off" }\nlanguage = "en"\n'
         'timezone = "Europe/Oslo"\nlog_level = "INFO"\n',
         encoding="utf-8",
     )

@@ -156,7 +156,8 @@ async def open_case(nurse: Member, dm: str, label: str) -> str:
 
 async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_process: bool) -> Any:
     settings = {"homeserver": server.url, "user_id": bot_id, "password": PASSWORD, "data_dir": str(base / "bot"),
-                "allowed_inviters": [f"*:{server.server_name}"], "language": "en"}
+                "allowed_inviters": [f"*:{server.server_name}"], "case_openers": [f"*:{server.server_name}"],
+                "rate_limits": {"case new": "off"}, "language": "en"}
     if in_process:
         bot = BotRunner(Config.model_validate(settings))
         await bot.start()
@@ -172,6 +173,8 @@ async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_proce
 def _toml(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + " }"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

@@ -17,7 +17,9 @@ from nio.exceptions import EncryptionError
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.bot.events import command_from, is_ack_reaction, thread_root
 from homeward.care.pathway import configured_pathways
-from homeward.commands.joins import member_joined
+from homeward.commands.departures import member_left
+from homeward.commands.joins import member_joined, remove_strangers
+from homeward.commands.room_state import bring_rooms_in_step
 from homeward.commands.context import IncomingCommand, reply_relation
 from homeward.bot.reminders import ReminderScheduler
 from homeward.bot.sender import OutboxSender
@@ -26,7 +28,8 @@ from homeward.bot.sync import SyncLoop
 from homeward.commands.dispatch import handle_command, handle_reaction
 from homeward.commands.registry import registry
 from homeward.clock import Clock, ShiftedClock
-from homeward.config import Config
+from homeward.config import Config, ConfigError
+from homeward.ratelimit import RateLimiter
 from homeward.i18n import Catalog
 from homeward.render import notice_content
 from homeward.text import mention
@@ -65,6 +68,9 @@ class HomewardBot:
 
     async def start(self) -> None:
         """Load the pathways, open the store, log in, and start the loops in the background."""
+        problems = registry.unknown_rate_limits(self.config.rate_limits)
+        if problems:
+            raise ConfigError(problems)
         pathways = configured_pathways(self.config.pathways_dir)
         self.store = await Store.open(self.config.store_path)
         session = Session(
@@ -87,7 +93,10 @@ class HomewardBot:
            
             pathways=pathways,
             wake_outbox=self.sender.wake,
+            limiter=RateLimiter(self.config.rate_overrides),
         )
+        # Rooms named, levelled or fenced by an older release or setting: brought in step once (state rows in the outbox).
+        await bring_rooms_in_step(self.store, self.services)
         self.reminders = ReminderScheduler(self.store, self.services, self.clock)
         self.services.wake_reminders = self.reminders.wake
         await self.reminders.start()
@@ -166,13 +175,17 @@ class HomewardBot:
         if isinstance(event, (MegolmEvent, UnknownEncryptedEvent)):
             await self._remember_undecrypted(room_id, event)  # no key yet, or an algorithm we do not speak
         elif isinstance(event, RoomMessageText):
-            incoming = command_from(room_id, event, self.client.user_id)
+            room = self.client.rooms.get(room_id)
+            incoming = command_from(room_id, event, self.client.user_id, room_encrypted=bool(room and room.encrypted))
             if incoming:
                 await handle_command(incoming, self.store, self.services)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
         elif isinstance(event, RoomMemberEvent) and event.membership == "join" and event.prev_membership != "join":
             await member_joined(room_id, event.event_id, event.state_key, self.store, self.services)
+        elif isinstance(event, RoomMemberEvent) and event.membership in ("leave", "ban") and event.prev_membership in ("join", "invite"):
+            await member_left(room_id, event.event_id, event.state_key, event.sender, event.membership, event.prev_membership,
+                              self.store, self.services)
         elif isinstance(event, (BadEvent, UnknownBadEvent)) and event.source.get("type") == "m.room.encrypted":
             await self._remember_undecrypted(room_id, event)  # malformed ciphertext: the sender is told too
         elif isinstance(event, (BadEvent, UnknownBadEvent)):
@@ -186,6 +199,12 @@ class HomewardBot:
         await handle_reaction(room_id, event.event_id, event.sender, event.reacts_to, self.store, self.services)
 
     async def after_batch(self) -> None:
+        if not self.ready.is_set():
+            # The first sync brought every room's full state: anyone in a care room (joined or
+            # invited) without a place on the team is removed, also those from before this release.
+            assert self.client and self.store
+            present = {room_id: set(room.users) for room_id, room in self.client.rooms.items()}
+            await remove_strangers(self.store, self.services, present)
         self.ready.set()
         self.sender.wake()  # rooms joined in this batch are now known to nio
 

@@ -7,12 +7,17 @@ from nio import RoomMessageText
 from homeward.commands.context import IncomingCommand
 
 
-def command_from(room_id: str, event: RoomMessageText, own_user_id: str) -> IncomingCommand | None:
+def command_from(room_id: str, event: RoomMessageText, own_user_id: str, room_encrypted: bool = False) -> IncomingCommand | None:
     """The candidate command in a text message, or None for events that are never commands.
 
     Edits (`m.replace`) are never commands: matrix-nio hands them over as ordinary text
     starting with "* ", and running them would apply a command twice. The bot's own
     messages and notices (`m.notice`, other bots) are never commands either.
+
+    Whether it came encrypted: matrix-nio hands a decrypted Megolm event over as the same
+    `RoomMessageText` as a clear-text one, and marks it `decrypted = True`
+    (`nio.crypto.olm_machine`, `_decrypt_megolm_no_error` → `decrypt_megolm_event`); a
+    clear-text event keeps the class default, False. `room_encrypted`: nio's room state.
     """
     if event.sender == own_user_id:
         return None
@@ -34,6 +39,8 @@ def command_from(room_id: str, event: RoomMessageText, own_user_id: str) -> Inco
         body=body,
         timestamp_ms=int(event.server_timestamp or 0),
         thread_root=thread_root(content),
+        encrypted=getattr(event, "decrypted", False) is True,
+        room_encrypted=room_encrypted,
     )
 
 

@@ -179,8 +179,15 @@ class AckDecision:
     on_behalf: bool
 
 
-def decide_ack(view: CaseView, item: Item, user_id: str, lane_hint: str | None = None) -> AckDecision:
-    """Which lane `user_id` acknowledges for; a Refusal naming who can, otherwise."""
+def decide_ack(
+    view: CaseView, item: Item, user_id: str, lane_hint: str | None = None, *, own_lane_only: bool = False,
+) -> AckDecision:
+    """Which lane `user_id` acknowledges for; a Refusal naming who can, otherwise.
+
+    `own_lane_only`: the acknowledgement came as a ✅ / 👍 reaction, which counts only for
+    the reacting person's own lane: a coordinator acts on behalf of another lane only by
+    typing `!ack <item> <lane>`, never by a reaction (unencrypted, and easy to give by accident).
+    """
     member = view.members.get(user_id)
     if member is None:
         raise Refusal("care.not_a_member")
@@ -193,6 +200,8 @@ def decide_ack(view: CaseView, item: Item, user_id: str, lane_hint: str | None =
     own = [lane for lane in missing if acts_for(view, member, lane)]
     if own and (lane_hint is None or lane_hint in own):
         return AckDecision(lane_hint or own[0], on_behalf=False)
+    if member.coordinator and own_lane_only:
+        raise Refusal("care.reaction_own_lane_only", item=item.id, lanes=_lane_names(view, missing))
     if member.coordinator:
         if lane_hint is not None:
             if lane_hint not in missing:

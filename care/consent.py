@@ -1,8 +1,16 @@
 """Guardian consent: the state of each consent kind of a case, from the answers given.
 
 Pure. Answers are never changed or deleted; a person's latest answer counts. A
-withdrawal (`revoke`) stops what the consent covers at once. Who must answer is a
-per-kind rule of the pathway file:
+withdrawal (`revoke`) stops what the consent covers at once.
+
+An answer belongs to the person who gave it, for as long as the case exists: only people
+asked as guardian (or as the young person) can answer at all, and a refusal or withdrawal
+by anyone who ever answered keeps the consent from being given until that same person
+changes it — whatever lane they are in now, and even after they left the room. Moving a
+refusing guardian to another lane, or out of the room, never turns a "no" into a "yes".
+A "yes" counts only while its giver is asked (in a guardian lane, or the child lane).
+
+Who must answer is a per-kind rule of the pathway file:
 - all_guardians: every member in a guardian lane must answer yes (the Swedish default:
   guardians decide together);
 - any_guardian: one guardian's yes is enough;
@@ -59,12 +67,12 @@ def consent_state(view: CaseView, consent: Consent, answers: list[Answer]) -> Co
     latest = latest_answers(answers, consent.id)
     guardians = people_with_role(view, "guardian")
     children = people_with_role(view, "child") if consent.answered_by == "child_or_guardians" else []
-    counted = {user: a for user, a in latest.items() if user in guardians or user in children}
-    if any(a.answer == "revoke" for a in counted.values()):
+    # Every refusal or withdrawal counts, by whomever it was given (see the module's docstring).
+    if any(a.answer == "revoke" for a in latest.values()):
         return "withdrawn"
-    if any(a.answer == "no" for a in counted.values()):
+    if any(a.answer == "no" for a in latest.values()):
         return "refused"
-    said_yes = {user for user, a in counted.items() if a.answer == "yes"}
+    said_yes = {user for user, a in latest.items() if a.answer == "yes" and (user in guardians or user in children)}
     if children and said_yes & set(children):
         return "given"
     if consent.answered_by == "any_guardian" and said_yes & set(guardians):
@@ -97,3 +105,11 @@ def check_answer(view: CaseView, consent_id: str, user_id: str) -> Consent:
     if user_id not in who_answers(view, consent):
         raise Refusal("consent.not_asked", id=consent.id)
     return consent
+
+
+def answered_by(answers: list[Answer], user_id: str) -> dict[str, Answer]:
+    """The latest answer `user_id` gave to each consent they answered, by consent id."""
+    found: dict[str, Answer] = {}
+    for answer in sorted((a for a in answers if a.user_id == user_id), key=lambda a: a.at):
+        found[answer.consent_id] = answer
+    return found

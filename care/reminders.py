@@ -83,7 +83,11 @@ def reconcile(view: CaseView, rows: list[PlannedReminder], quiet: str | None, no
     kept: set[tuple[str, str, int, datetime | None]] = set()
     for key, row in planned.items():
         missed = row.fire_at <= now and row.item_id in open_items and row.due == current_due.get(row.item_id)
-        keep = row.item_id in open_items if row.kind == "custom" else (key in wanted_keys or missed)
+        if row.kind == "custom":
+            # Someone's own reminder lives while its item is open and they are on the team.
+            keep = row.item_id in open_items and (row.requested_by is None or row.requested_by in view.members)
+        else:
+            keep = key in wanted_keys or missed
         if keep:
             kept.add(key)
         else:

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class IncomingCommand:
-    """A decrypted text message that starts like a command; nothing else of the event."""
+    """A text message that starts like a command (or a reaction read as one); nothing else of the event.
+
+    The flags default to the safe side: a command nobody said was encrypted is not.
+    """
 
     room_id: str
     event_id: str
@@ -29,6 +32,15 @@ class IncomingCommand:
     timestamp_ms: int
     reply_to: str | None = None  # answer in reply to this event instead (a reaction's target)
     thread_root: str | None = None  # sent in this thread (`m.thread`): answered in it
+    #: The event arrived end-to-end encrypted (Megolm) and was decrypted by the bot. In a care
+    #: room an unencrypted command is never run: anyone with a member's access token but none
+    #: of their device keys could send one.
+    encrypted: bool = False
+    #: The room is an encrypted room (its state has `m.room.encryption`): the answer goes encrypted.
+    room_encrypted: bool = False
+    #: A ✅ / 👍 reaction read as `!ack`: it counts only for the reacting person's own lane,
+    #: never on behalf of another (reactions are unencrypted, and easy to give by accident).
+    reaction: bool = False
 
 
 def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:

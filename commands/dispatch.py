@@ -12,11 +12,20 @@ decides from the command's own declaration, and after a change the case is settl
 for: it goes after anything else the command queued (a notice, a new room, which the
 answer may name) and before the checklist edit, whose place in the timeline does not
 matter. A command that wrote nothing but audit rows does not re-plan its case.
+
+In a care room only a command that came end-to-end encrypted runs: one that arrives in
+clear text (anyone holding a member's access token but none of their device keys can send
+one) is answered once — encrypted, like every message into a care room — and audited,
+and nothing else happens. A ✅ / 👍 reaction is read as `!ack` for the reacting person's
+own lane only. Rate-limited commands (`rate=` on the declaration) are counted here, per
+person, when they succeed.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from datetime import timedelta
 from typing import Any
 
 from homeward.care.refusal import Refusal
@@ -26,12 +35,13 @@ from homeward.commands.parser import CommandLine, ParseError, parse
 from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError
 from homeward.render import fit_content, notice_content
-from homeward.text import Markdown, code
+from homeward.ratelimit import Rate
+from homeward.text import Markdown, code, mention
 from homeward.services import Services
 from homeward.store import outbox
 from homeward.store.cases import LoadedCase, load_room, notice_for_event
 from homeward.store.db import Store
-from homeward.store.state import RoomInfo, mark_handled, room_info
+from homeward.store.state import RoomInfo, mark_handled
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +60,33 @@ def reply_content(command: str, reply: Reply, in_reply_to: str, thread_root: str
 async def handle_command(event: IncomingCommand, store: Store, services: Services) -> bool:
     """Handle a message that may be a command; True when an answer was queued."""
     try:
-        line = parse(event.body)
+        line, problem = parse(event.body), None
     except ParseError as exc:
-        return await _answer_parse_error(event, exc, store, services)
-    if line is None:
+        line, problem = None, exc
+    if line is None and problem is None:
         return False
     async with store.transaction() as db:
         info, loaded = await load_room(db, event.room_id, services.pathways)
-        outcome = await _answer(db, event, line, info, loaded, services)
+        name = problem.name if problem is not None else line.name  # type: ignore[union-attr]
+        if info is not None and info.kind == "case" and not event.encrypted:
+            outcome = await _refuse_unencrypted(db, event, name, info, loaded, services)
+        elif problem is not None:
+            outcome = await _answer_parse_error(db, event, problem, info, services)
+        else:
+            assert line is not None
+            outcome = await _answer(db, event, line, info, loaded, services)
     return _after(event, outcome, services)
 
 
 async def handle_reaction(
     room_id: str, event_id: str, sender: str, reacts_to: str, store: Store, services: Services
 ) -> bool:
-    """A ✅ / 👍 on the bot's message of a notice is `!ack <notice>` by the reacting person, answered in reply to the notice."""
+    """A ✅ / 👍 on the bot's message of a notice is `!ack <notice>` by the reacting person, for their own lane only.
+
+    Answered in reply to the notice. Reactions are unencrypted and easy to give by
+    accident, so the command is marked as a reaction: `care.case.decide_ack` then never
+    acknowledges on behalf of another lane (a coordinator types `!ack <item> <lane>` for that).
+    """
     async with store.transaction() as db:
         info, loaded = await load_room(db, room_id, services.pathways)
         if info is None or loaded is None or not loaded.case.reactions:
@@ -73,15 +95,15 @@ async def handle_reaction(
         if notice is None or notice[0] != loaded.case.id:
             return False  # a reaction to anything else is just a reaction
         event = IncomingCommand(room_id=room_id, event_id=event_id, sender=sender, body=f"!ack {notice[1]}",
-                                timestamp_ms=0, reply_to=reacts_to)
+                                timestamp_ms=0, reply_to=reacts_to, reaction=True)
         line = parse(event.body)
         assert line is not None
         outcome = await _answer(db, event, line, info, loaded, services)
     return _after(event, outcome, services)
 
 
-#: What handling a command came to: None when it was handled before; else (command name, ok, changed).
-Outcome = tuple[str, bool, bool] | None
+#: What handling a command came to: None when it was handled before; else (command name, outcome, changed).
+Outcome = tuple[str, str, bool] | None
 
 
 async def _answer(
@@ -104,34 +126,47 @@ async def _answer(
     await outbox.enqueue(db, event.room_id, "m.room.message", content, now)
     if room is not None:
         await room.flush_edits()
-    return name, reply.ok, changed
+    return name, "ok" if reply.ok else "error", changed
+
+
+async def _refuse_unencrypted(
+    db: Any, event: IncomingCommand, name: str, info: RoomInfo, loaded: LoadedCase | None, services: Services,
+) -> Outcome:
+    """A command sent unencrypted into a care room: not run; answered once (encrypted, like every
+    message into a care room) and audited, so the team sees that someone tried."""
+    now = services.clock.now()
+    if not await mark_handled(db, event.event_id, event.room_id, now):
+        return None
+    if loaded is not None:
+        room = CareRoom(db, services, info, loaded, event.sender, event.event_id, now)
+        await room.audit("command.unencrypted_refused", command=name)
+    text = services.catalog.t(info.language, "error.unencrypted", user=mention(event.sender))
+    reply = Reply("⚠️ " + text, ok=False, extra={"reason": "error.unencrypted"})
+    await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(name, reply, event.event_id, event.thread_root), now)
+    return name, "refused-unencrypted", False
 
 
 def _after(event: IncomingCommand, outcome: Outcome, services: Services) -> bool:
     """Once committed: log what happened (never the text), wake the sender, and the scheduler after a change."""
     if outcome is None:
         return False
-    name, ok, changed = outcome
-    log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, "ok" if ok else "error")
+    name, result, changed = outcome
+    log.info("room=%s event=%s command=%s outcome=%s", event.room_id, event.event_id, name, result)
     services.wake_outbox()
     if changed:
         services.wake_reminders()
     return True
 
 
-async def _answer_parse_error(event: IncomingCommand, exc: ParseError, store: Store, services: Services) -> bool:
+async def _answer_parse_error(db: Any, event: IncomingCommand, exc: ParseError, info: RoomInfo | None, services: Services) -> Outcome:
     now = services.clock.now()
-    async with store.transaction() as db:
-        if not await mark_handled(db, event.event_id, event.room_id, now):
-            return False
-        info = await room_info(db, event.room_id)
-        language = info.language if info else services.config.language
-        text = services.catalog.t(language, exc.key, **exc.values)
-        reply = Reply("⚠️ " + text, ok=False, extra={"reason": exc.key})
-        await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id, event.thread_root), now)
-    log.info("room=%s event=%s command=%s outcome=parse-error", event.room_id, event.event_id, exc.name)
-    services.wake_outbox()
-    return True
+    if not await mark_handled(db, event.event_id, event.room_id, now):
+        return None
+    language = info.language if info else services.config.language
+    text = services.catalog.t(language, exc.key, **exc.values)
+    reply = Reply("⚠️ " + text, ok=False, extra={"reason": exc.key})
+    await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id, event.thread_root), now)
+    return exc.name, "parse-error", False
 
 
 def resolve(line: CommandLine, services: Services) -> tuple[Command | None, set[int]]:
@@ -172,14 +207,19 @@ async def _run(ctx: Context) -> tuple[Command | None, Reply, bool]:
         if command.handler is None:
             choices = Markdown(_subcommand_list(command, ctx.line.prefix))
             raise CommandError("error.choose_subcommand", usage=False, name=command.name, choices=choices)
-        check(command, ctx.room_kind, room)
+        check(command, ctx)
         ctx.args = _bind(ctx, command, ctx.line, words)
+        rate = ctx.services.limiter.rate_for(command.name, command.rate)
+        if rate is not None:
+            _check_rate(ctx, command, rate)
         before = db.total_changes
         reply = await command.handler(ctx)
         # Reading is audited too: a command whose only writes were audit rows and messages changed nothing.
         changed = db.total_changes - before - (room.bookkeeping if room else 0) > 0
         if changed and room is not None:
             await room.settle()
+        if rate is not None and reply.ok:
+            ctx.services.limiter.record(ctx.sender, command.name, rate, ctx.now)
     except Exception as failure:
         await db.execute("ROLLBACK TO command")
         changed = False
@@ -192,6 +232,22 @@ async def _run(ctx: Context) -> tuple[Command | None, Reply, bool]:
             reply = Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": "error.internal"})
     await db.execute("RELEASE command")
     return command, reply, changed
+
+
+def _check_rate(ctx: Context, command: Command, rate: Rate) -> None:
+    """Refuse, saying for how long, when the sender has run this command as often as its rate allows."""
+    wait = ctx.services.limiter.wait(ctx.sender, command.name, rate, ctx.now)
+    if wait is not None:
+        raise CommandError("error.rate_limited", name=command.typed_name, count=rate.count,
+                           period=_span(ctx, rate.period), wait=_span(ctx, wait))
+
+
+def _span(ctx: Context, span: timedelta) -> str:
+    """A duration as people read it: whole minutes (rounded up), or whole hours from two hours on."""
+    minutes = max(1, math.ceil(span.total_seconds() / 60))
+    if minutes >= 120 or (minutes >= 60 and minutes % 60 == 0):
+        return ctx.t("time.hours", n=math.ceil(minutes / 60))
+    return ctx.t("time.minutes", n=minutes)
 
 
 def _subcommand_list(command: Command, prefix: str) -> str:

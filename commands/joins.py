@@ -1,4 +1,4 @@
-"""When someone joins a care room, post the checklist again so they can read it.
+"""When someone joins a care room: a team member gets the checklist again; anyone else is removed.
 
 A care room shows history to members from their invitation on (`history_visibility:
 invited`), so the checklist posted before someone was invited is not theirs to read: the
@@ -7,6 +7,18 @@ message, then shows none of the checklist's updates either. So when a member of 
 joins, the bot posts the checklist anew, pins it, makes it the one later updates edit,
 and edits the old message into a pointer to the new one. The opener of the case is in the
 room from its creation, before the first checklist: nobody else is.
+
+People join a care room through `!invite`, which records their lane; only the bot can
+invite (the room's power levels). Someone who is in the room without a place on the team
+anyway — an invite from before those power levels, a server administrator's forced join,
+a person re-invited after they left — is removed at once, and the coordinators are told
+how to add them properly: every message the bot sends into the room is encrypted for
+everyone in it, so the only way to give such a person no case data is to not have them
+there. Each join is one unit of work, marked handled in its own transaction; at every
+start-up the rooms' members as the first sync shows them are checked the same way
+(`remove_strangers`), which finds those who got in before this release, or while the bot
+was away without a join it would see. One removal per time a person is in the room
+(`store.cases.start_removal`), however many times it is noticed.
 """
 
 from __future__ import annotations
@@ -15,34 +27,93 @@ import logging
 
 from homeward.commands.care_room import CareRoom
 from homeward.commands.checklist import edit_of
-from homeward.render import notice_content
+from homeward.render import notice_content, to_plain
 from homeward.services import Services
+from homeward.store import cases, outbox
 from homeward.store.cases import load_room
 from homeward.store.db import Store
 from homeward.store.state import mark_handled
+from homeward.text import mention, mentions
 
 log = logging.getLogger(__name__)
 
 
 async def member_joined(room_id: str, event_id: str, user_id: str, store: Store, services: Services) -> bool:
-    """Handle a join in a care room (once per join event); True when a checklist was posted."""
+    """Handle a join in a care room (once per join event); True when something was queued."""
     now = services.clock.now()
     async with store.transaction() as db:
         info, loaded = await load_room(db, room_id, services.pathways)
-        if info is None or loaded is None or user_id in (services.config.user_id, loaded.case.opened_by):
+        if info is None or loaded is None or user_id == services.config.user_id:
             return False
-        room = CareRoom(db, services, info, loaded, user_id, event_id, now)
-        if room.member is None:
-            return False  # joined without a lane: `!invite` or `!role` gives one, the checklist follows
-        if not await mark_handled(db, event_id, room_id, now):
-            return False
-        old = loaded.checklist
-        await room.post_checklist()
-        if old is not None:
-            # Updates of the old one still unsent go first (the outbox keeps order), so the
-            # pointer is what the old message finally shows.
-            pointer = room.t("checklist.reposted")
-            await room.queue(edit_of(old, notice_content(pointer), pointer))
-    log.info("room=%s event=%s member joined; checklist posted again", room_id, event_id)
+        if user_id not in loaded.view.members:
+            if not await mark_handled(db, event_id, room_id, now):
+                return False
+            # The bot removes them: it is the actor of this unit of work.
+            if not await _remove_stranger(CareRoom(db, services, info, loaded, services.config.user_id, event_id, now), user_id):
+                return False
+            outcome = "removed: no place on the team"
+        else:
+            if user_id == loaded.case.opened_by or not await mark_handled(db, event_id, room_id, now):
+                return False
+            await _post_checklist_again(CareRoom(db, services, info, loaded, user_id, event_id, now))
+            outcome = "checklist posted again"
+    log.info("room=%s event=%s member joined; %s", room_id, event_id, outcome)
     services.wake_outbox()
+    return True
+
+
+async def _post_checklist_again(room: CareRoom) -> None:
+    old = room.loaded.checklist
+    await room.post_checklist()
+    if old is not None:
+        # Updates of the old one still unsent go first (the outbox keeps order), so the
+        # pointer is what the old message finally shows.
+        pointer = room.t("checklist.reposted")
+        await room.queue(edit_of(old, notice_content(pointer), pointer))
+
+
+async def remove_strangers(store: Store, services: Services, present: dict[str, set[str]]) -> int:
+    """Remove everyone in a care room (joined or invited, as `present` says per room) without a place on the team.
+
+    For the start-up check: `present` comes from the first sync. How many were removed.
+    """
+    removed = 0
+    now = services.clock.now()
+    async with store.read() as db:
+        teams = await cases.teams_by_room(db)  # one read; a unit of work only where someone is out of place
+    bot = services.config.user_id
+    for room_id, users in sorted(present.items()):
+        if room_id not in teams or not users - teams[room_id] - {bot}:
+            continue
+        async with store.transaction() as db:
+            info, loaded = await load_room(db, room_id, services.pathways)
+            if info is None or loaded is None:
+                continue
+            strangers = sorted(users - set(loaded.view.members) - {services.config.user_id})
+            if not strangers:
+                continue
+            room = CareRoom(db, services, info, loaded, services.config.user_id, None, now)
+            for user_id in strangers:
+                if await _remove_stranger(room, user_id):
+                    removed += 1
+                    log.info("room=%s someone without a place on the team found at start-up; removed", room_id)
+    if removed:
+        services.wake_outbox()
+    return removed
+
+
+async def _remove_stranger(room: CareRoom, user_id: str) -> bool:
+    """Remove someone in the room without a place on the team, tell the coordinators, audit it; False if already done."""
+    if not await cases.start_removal(room.db, room.case.id, user_id, room.now):
+        return False  # being removed already (the join seen again, or at start-up before their leave arrived)
+    # The reason is state, readable by every server in the room: it says nothing about the case.
+    await room.queue({"user_id": user_id, "reason": to_plain(room.t("team.removed_reason"))}, event_type="m.room.member",
+                     kind=outbox.KICK)
+    coordinators = room.view.coordinators()
+    text = room.t("team.stranger_removed", user=mention(user_id), id=user_id, coordinators=mentions(coordinators))
+    content = notice_content("🚪 " + text)
+    content["m.mentions"] = {"user_ids": coordinators}
+    content["homeward.removed"] = user_id
+    await room.queue(content)
+    await room.audit("member.removed_without_lane", user=user_id)
     return True

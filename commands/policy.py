@@ -1,20 +1,22 @@
 """The one gate: whether a command may run here and by this person.
 
-Both halves come from the command's own declaration — its room scope (`where=`) and its
-rule (`rule=`, `care.permissions`) — and the sender's membership, which the care room's
-unit of work has already loaded. `!help` asks the same gate, so it lists exactly what
-the person may run.
+Everything comes from the command's own declaration — its room scope (`where=`), its
+rule (`rule=`, `care.permissions`), whether it needs encryption (`needs_encryption=`) —
+and from what is known of the asker: their membership, which the care room's unit of
+work has already loaded, and whether the configuration names them in `case_openers`.
+`!help` asks the same gate, so it lists exactly what the person may run.
 """
 
 from __future__ import annotations
 
-from homeward.care.permissions import allowed, refusal_key
-from homeward.commands.care_room import CareRoom
+from homeward.care.permissions import Asker, allowed, refusal_key
+from homeward.commands.context import Context
 from homeward.commands.registry import ANYWHERE, CASE_ROOM, DIRECT_ROOM, Command, CommandError
 
 
-def check(command: Command, room_kind: str, room: CareRoom | None) -> None:
+def check(command: Command, ctx: Context) -> None:
     """Raise a CommandError saying why, when `command` may not run in this room or by this sender."""
+    room_kind, room = ctx.room_kind, ctx.room
     if command.where == CASE_ROOM and room_kind != "case":
         raise CommandError("error.only_in_case_room", name=command.name)
     if command.where == DIRECT_ROOM and room_kind == "case":
@@ -24,13 +26,25 @@ def check(command: Command, room_kind: str, room: CareRoom | None) -> None:
     member = room.member if room else None
     if room_kind == "case" and member is None:
         raise CommandError("permission.not_member")
-    if not allowed(command.rule, member, room.lane_role if room else None):
-        raise CommandError(refusal_key(command.rule, member), name=command.typed_name)
+    config = ctx.services.config
+    who = Asker(
+        member=member,
+        lane_role=room.lane_role if room else None,
+        case_opener=config.case_opener(ctx.sender),
+        case_has_coordinator=bool(room.view.coordinators()) if room else True,
+    )
+    if not allowed(command.rule, who):
+        raise CommandError(refusal_key(command.rule, who), name=command.typed_name)
+    if command.rule.kind == "opener" and not config.server_allowed(ctx.sender):
+        # A care room admits only the servers the region trusts: its opener could not even join it.
+        raise CommandError("permission.server_not_allowed", name=command.typed_name, servers=", ".join(config.allowed_servers or []))
+    if command.needs_encryption and not (ctx.event.encrypted and ctx.event.room_encrypted):
+        raise CommandError("error.needs_encryption", name=command.typed_name)
 
 
-def allows(command: Command, room_kind: str, room: CareRoom | None) -> bool:
+def allows(command: Command, ctx: Context) -> bool:
     try:
-        check(command, room_kind, room)
+        check(command, ctx)
     except CommandError:
         return False
     return True

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeward.care.permissions import ANYONE, Rule
 from homeward.care.refusal import Refusal
+from homeward.ratelimit import Rate
 
 if TYPE_CHECKING:
     from homeward.commands.context import Context, Reply
@@ -67,6 +68,11 @@ class Command:
     args: list[Arg] = field(default_factory=list)
     where: str = ANYWHERE
     rule: Rule = ANYONE
+    #: Runs only when the command came end-to-end encrypted in an encrypted room (its answer
+    #: carries what must never go in clear, e.g. a case's label).
+    needs_encryption: bool = False
+    #: How often one person may run it (the configuration's `rate_limits` can override it).
+    rate: Rate | None = None
     subcommands: dict[str, "Command"] = field(default_factory=dict)
     #: Arguments typed before the sub-command's word (`!minutes <meeting-id> note …`).
     lead: list[Arg] = field(default_factory=list)
@@ -110,11 +116,15 @@ class Registry:
         args: list[Arg] | None = None,
         where: str = ANYWHERE,
         implicit: bool = False,
+        needs_encryption: bool = False,
+        rate: Rate | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as the handler of `name`; `rule` says who may run it.
 
         `implicit`: the last word of `name` is not typed; the sub-command runs when the word
-        after its parent names no other sub-command.
+        after its parent names no other sub-command. `needs_encryption`: only from an
+        encrypted message in an encrypted room. `rate`: at most so many runs per person
+        and period (`homeward.ratelimit`).
         """
 
         def register(handler: Handler) -> Handler:
@@ -124,6 +134,8 @@ class Registry:
             node.args = list(args or [])
             node.where = where
             node.rule = rule
+            node.needs_encryption = needs_encryption
+            node.rate = rate
             if implicit:
                 node.untyped = True
                 self._node(path[:-1]).implicit = node
@@ -144,6 +156,14 @@ class Registry:
 
     def find(self, name: str) -> Command | None:
         return self.commands.get(name)
+
+    def unknown_rate_limits(self, names: dict[str, str] | list[str]) -> list[str]:
+        """One problem line per name in the configuration's `rate_limits` that names no command."""
+        known = {c.name for c in self.all()}
+        return [
+            f"rate_limits: there is no command {name!r}; write a command's name as in !help, e.g. \"case new\" or \"remind\""
+            for name in sorted(names) if name not in known
+        ]
 
     def all(self) -> list[Command]:
         """Every runnable command and sub-command, in name order."""

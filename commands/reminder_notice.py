@@ -66,7 +66,7 @@ def reminder_content(room: CareRoom, row: PlannedReminder, item: Item, late: boo
     """The reminder as the room reads it: who it is for (mentioned), what is due when, and the one command to use."""
     view, pathway = room.view, room.view.pathway
     people = recipients(view, item, row.kind if row.kind != "custom" else "due")
-    if row.kind == "custom" and row.requested_by:
+    if row.kind == "custom" and row.requested_by and row.requested_by in view.members:
         people = sorted({*people, row.requested_by})
     how_key, command = how_to(view, item)
     when = local_text(row.due or row.planned_at, pathway)

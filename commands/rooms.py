@@ -1,7 +1,13 @@
-"""What a care-team room looks like to the homeserver: its creation request and power levels.
+"""What a care-team room looks like to the homeserver: its creation request and its state.
 
-State events — name, topic, membership, power levels — are not end-to-end encrypted, so
-nothing here says anything about the child beyond the team's pseudonym label.
+State events — name, topic, membership, power levels, server ACL — are not end-to-end
+encrypted: every server in the room stores them in clear. So the name is the team's
+pseudonym label alone and the topic a neutral line; the pathway's title (which says that
+a child with complex needs is being discharged) stays inside encrypted messages.
+
+Only the bot invites (`invite` above the coordinators' level): people join through
+`!invite`, which records their lane. The server ACL admits exactly the servers the
+region trusts (`allowed_servers`) and no IP literals.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ MEMBER_LEVEL = 0
 
 
 def power_levels(bot_id: str, coordinators: list[str]) -> dict[str, Any]:
-    """The bot highest; coordinators invite and remove; everyone else talks, nothing more."""
+    """The bot highest and the only one who invites; coordinators remove and redact; everyone else talks."""
     users = {bot_id: BOT_LEVEL}
     users.update({user: COORDINATOR_LEVEL for user in coordinators if user != bot_id})
     return {
@@ -23,7 +29,8 @@ def power_levels(bot_id: str, coordinators: list[str]) -> dict[str, Any]:
         "users_default": MEMBER_LEVEL,
         "events_default": MEMBER_LEVEL,
         "state_default": BOT_LEVEL,
-        "invite": COORDINATOR_LEVEL,
+        # Above the coordinators': an invite from Element would bring in someone with no lane.
+        "invite": BOT_LEVEL,
         "kick": COORDINATOR_LEVEL,
         "ban": BOT_LEVEL,
         "redact": COORDINATOR_LEVEL,
@@ -36,11 +43,21 @@ def power_levels(bot_id: str, coordinators: list[str]) -> dict[str, Any]:
     }
 
 
-def case_room_request(*, name: str, topic: str, bot_id: str, coordinator: str) -> dict[str, Any]:
-    """The createRoom request of a care room (kwargs for the outbox's room creation)."""
+def server_acl(servers: list[str]) -> dict[str, Any]:
+    """`m.room.server_acl`: exactly these servers (names without port), no IP literals."""
+    return {"allow": sorted(servers), "deny": [], "allow_ip_literals": False}
+
+
+def room_name(label: str) -> str:
+    """The room's name: the label alone, short in a phone's room list and saying nothing about health."""
+    return label[:250]
+
+
+def case_room_request(*, state: dict[str, dict[str, Any]], coordinator: str) -> dict[str, Any]:
+    """The createRoom request of a care room (kwargs for the outbox's room creation), from its wanted state."""
     return {
-        "name": name,
-        "topic": topic,
+        "name": state["m.room.name"]["name"],
+        "topic": state["m.room.topic"]["topic"],
         "room_version": ROOM_VERSION,
         # private_chat, never trusted_private_chat: on room version 12 the latter makes
         # every invitee a permanent creator that nobody can demote.
@@ -51,6 +68,7 @@ def case_room_request(*, name: str, topic: str, bot_id: str, coordinator: str) -
             {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "invited"}},
             {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
             {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
+            {"type": "m.room.server_acl", "state_key": "", "content": state["m.room.server_acl"]},
         ],
-        "power_level_content_override": power_levels(bot_id, [coordinator]),
+        "power_level_content_override": state["m.room.power_levels"],
     }

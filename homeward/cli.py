@@ -86,6 +86,19 @@ def _check_pathways(config: Config) -> None:
         raise SystemExit(2) from None
 
 
+def _check_rate_limits(config: Config) -> None:
+    """Every command named in `rate_limits` must exist (a typo would silently limit nothing)."""
+    import homeward.commands.handlers  # noqa: F401  (registers every command)
+    from homeward.commands.registry import registry
+
+    problems = registry.unknown_rate_limits(config.rate_limits)
+    if problems:
+        print(f"homeward: the configuration cannot be used ({len(problems)} problem(s)):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="homeward", description="Care-team coordination bot for Matrix.")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -101,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "check-config":
         config = _load(args.config)
         _check_pathways(config)
+        _check_rate_limits(config)
         print(f"{args.config}: OK (bot {config.user_id} on {config.homeserver}, data in {config.data_dir})")
         return 0
     if args.action == "run":
         config = _load(args.config)
         _check_pathways(config)
+        _check_rate_limits(config)
         setup_logging(config.log_level)
         return asyncio.run(_run_until_stopped(config))
     if args.action == "dev":

@@ -17,10 +17,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from homeward.ids import SERVER_NAME, is_user_id
+from homeward.ids import SERVER_NAME, host_of, is_ip_literal, is_user_id, server_of
+from homeward.ratelimit import Rate, parse_rate
 
 ENV_PREFIX = "HOMEWARD_"
 SERVER_PATTERN = re.compile(rf"^\*:{SERVER_NAME}$")  # every user of one server
+HOST_NAME = re.compile(r"^(?=.{1,255}$)[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$")
+#: Config keys that are lists: from the environment as JSON or comma-separated text.
+LIST_KEYS = ("allowed_inviters", "case_openers", "allowed_servers")
+PATTERN_HELP = "each entry must be a user id (@nurse:example.org), a server pattern (*:example.org) or *"
 
 Language = Literal["nb", "sv", "en"]
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -48,6 +53,10 @@ class Config(BaseModel):
     device_name: str = "Homeward"
     data_dir: Path = Path("data")
     allowed_inviters: list[str] = Field(default_factory=list)
+    case_openers: list[str] = Field(default_factory=list)
+    # None: only the bot's own server (filled in by the validator below).
+    allowed_servers: list[str] | None = None
+    rate_limits: dict[str, str] = Field(default_factory=dict)
     timezone: str = "Europe/Oslo"
     language: Language = "en"
     encryption: bool = True
@@ -70,16 +79,40 @@ class Config(BaseModel):
             raise ValueError("must be a Matrix user id like @homeward:example.org")
         return value
 
-    @field_validator("allowed_inviters")
+    @field_validator("allowed_inviters", "case_openers")
     @classmethod
-    def _inviter_patterns(cls, value: list[str]) -> list[str]:
+    def _user_patterns(cls, value: list[str]) -> list[str]:
         bad = [v for v in value if not (v == "*" or is_user_id(v) or SERVER_PATTERN.match(v))]
         if bad:
-            raise ValueError(
-                f"{', '.join(map(repr, bad))}: each entry must be a user id (@nurse:example.org), "
-                "a server pattern (*:example.org) or *"
-            )
+            raise ValueError(f"{', '.join(map(repr, bad))}: {PATTERN_HELP}")
         return value
+
+    @field_validator("allowed_servers")
+    @classmethod
+    def _server_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        # Server ACLs match names without a port and deny IP literals (allow_ip_literals: false).
+        bad = [v for v in value if not HOST_NAME.match(v) or is_ip_literal(v)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: each entry must be a server's DNS name without a port "
+                "(example.org); IP addresses are not allowed in care rooms"
+            )
+        return sorted({v.lower() for v in value})
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = []
+        for name, text in value.items():
+            try:
+                parse_rate(str(text))
+            except ValueError as exc:
+                problems.append(f"{name!r}: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return {" ".join(name.lower().split()): str(text) for name, text in value.items()}
 
     @field_validator("timezone")
     @classmethod
@@ -96,13 +129,39 @@ class Config(BaseModel):
             raise ValueError(CREDENTIALS_MISSING)
         return self
 
+    @model_validator(mode="after")
+    def _own_server_allowed(self) -> "Config":
+        """The bot's own server is always allowed: an ACL without it locks the bot out of its rooms."""
+        own = host_of(server_of(self.user_id)).lower()
+        if is_ip_literal(own):
+            raise ValueError(
+                f"user_id: the bot's server {own!r} is an IP address; care rooms deny IP-literal servers "
+                "(m.room.server_acl), so the bot needs a server with a DNS name"
+            )
+        if self.allowed_servers is None:
+            self.allowed_servers = [own]
+        elif own not in self.allowed_servers:
+            raise ValueError(
+                f"allowed_servers: must include the bot's own server {own!r}, or the bot locks itself out of its rooms"
+            )
+        return self
+
     def inviter_allowed(self, user_id: str) -> bool:
         """Whether an invite from `user_id` may be accepted."""
-        server = user_id.split(":", 1)[-1]
-        for pattern in self.allowed_inviters:
-            if pattern == "*" or pattern == user_id or pattern == f"*:{server}":
-                return True
-        return False
+        return matches(self.allowed_inviters, user_id)
+
+    def case_opener(self, user_id: str) -> bool:
+        """Whether `user_id` is named in `case_openers` (who may run `!case new`)."""
+        return matches(self.case_openers, user_id)
+
+    def server_allowed(self, user_id: str) -> bool:
+        """Whether `user_id` is on a server the region trusts (`allowed_servers`)."""
+        return host_of(server_of(user_id)).lower() in (self.allowed_servers or [])
+
+    @property
+    def rate_overrides(self) -> dict[str, Rate | None]:
+        """The configured rate limits by command name (None: no limit)."""
+        return {name: parse_rate(text) for name, text in self.rate_limits.items()}
 
     @property
     def store_path(self) -> Path:
@@ -117,6 +176,16 @@ class Config(BaseModel):
         return self.data_dir / "credentials.json"
 
 
+def matches(patterns: list[str], user_id: str) -> bool:
+    """Whether a user id matches one of `patterns`: the id itself, `*:server` (every user of it) or `*`.
+
+    The one matcher of `allowed_inviters` and `case_openers`: the server part is compared
+    whole, so `*:example.org` matches neither `evil-example.org` nor `sub.example.org`.
+    """
+    server = server_of(user_id)
+    return any(pattern == "*" or pattern == user_id or pattern == f"*:{server}" for pattern in patterns)
+
+
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     """Values from HOMEWARD_<KEY>; lists accept JSON or comma-separated text."""
     overrides: dict[str, Any] = {}
@@ -124,15 +193,21 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if name == "allowed_inviters":
+        if name in LIST_KEYS:
             raw_stripped = raw.strip()
             if raw_stripped.startswith("["):
                 try:
                     overrides[name] = json.loads(raw_stripped)
                 except json.JSONDecodeError as exc:
-                    raise ConfigError([f"{ENV_PREFIX}ALLOWED_INVITERS: not valid JSON ({exc.msg})"]) from None
+                    raise ConfigError([f"{ENV_PREFIX}{name.upper()}: not valid JSON ({exc.msg})"]) from None
             else:
                 overrides[name] = [p.strip() for p in raw.split(",") if p.strip()]
+        elif name == "rate_limits":
+            try:
+                overrides[name] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigError([f"{ENV_PREFIX}RATE_LIMITS: not valid JSON ({exc.msg}); "
+                                   'write e.g. {"case new": "5/1h"}']) from None
         elif field.annotation is bool:
             word = raw.strip().lower()
             if word not in TRUE_WORDS | FALSE_WORDS:

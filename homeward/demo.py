@@ -20,6 +20,8 @@ from homeward.devserver import LocalSynapse
 log = logging.getLogger(__name__)
 
 BOT_LOCALPART = "homeward"
+#: The demo's staff: who may open a case (`case_openers`); the guardian may not.
+STAFF = ("coordinator", "nurse", "caseofficer")
 DEMO_ACCOUNTS = {
     "coordinator": "Care coordinator (koordinator / samordnare)",
     "nurse": "Hospital nurse (sykepleier / sjuksköterska)",
@@ -40,8 +42,16 @@ def _accounts(base: Path) -> dict[str, str]:
     return accounts
 
 
+def _case_openers(server: LocalSynapse) -> str:
+    return "case_openers = [" + ", ".join(f'"{server.user_id(name)}"' for name in STAFF) + "]\n"
+
+
 def _write_bot_config(base: Path, server: LocalSynapse, password: str) -> Path:
     path = base / "homeward.toml"
+    if path.exists() and "case_openers" not in path.read_text(encoding="utf-8"):
+        # A demo made before `case_openers` existed: its staff may still open cases.
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("# Who may open a case (added by a newer `make run`).\n" + _case_openers(server))
     if not path.exists():
         path.write_text(
             "# Homeward's configuration for the local demo (made by `make run`; edit freely).\n"
@@ -51,6 +61,7 @@ def _write_bot_config(base: Path, server: LocalSynapse, password: str) -> Path:
             'device_name = "Homeward"\n'
             'data_dir = "bot"\n'
             f'allowed_inviters = ["*:{server.server_name}"]\n'
+            + _case_openers(server) +
             'timezone = "Europe/Oslo"\n'
             'language = "en"\n'
             "encryption = true\n",
@@ -75,6 +86,9 @@ def _instructions(server: LocalSynapse, accounts: dict[str, str], bot_id: str) -
 
  Demo accounts:
 {rows}
+
+ The staff accounts ({", ".join(STAFF)}) may open cases (case_openers in
+ {server.config_path.parent.parent / "homeward.toml"}); the guardian may not.
 
  Log in with Element (Element Desktop, or Element Web in a browser on this machine):
    1. "Sign in" → "Edit" next to the homeserver → enter {server.url}

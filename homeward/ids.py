@@ -22,3 +22,23 @@ MAX_USER_ID = 255
 def is_user_id(text: str) -> bool:
     """Whether `text` is a Matrix user id by the spec's grammar."""
     return len(text) <= MAX_USER_ID and USER_ID.match(text) is not None
+
+
+def server_of(user_id: str) -> str:
+    """The server name of a user id, with its port if it has one (`@a:example.org:8448` → `example.org:8448`)."""
+    return user_id.split(":", 1)[1] if ":" in user_id else ""
+
+
+def host_of(server_name: str) -> str:
+    """A server name without its port: what server ACLs match (Matrix spec, `m.room.server_acl`)."""
+    if server_name.startswith("["):
+        return server_name.split("]", 1)[0] + "]"
+    return server_name.rsplit(":", 1)[0] if ":" in server_name else server_name
+
+
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+def is_ip_literal(host: str) -> bool:
+    """Whether a host is an IP address (an IPv4 dotted quad or a bracketed IPv6 literal), not a DNS name."""
+    return host.startswith("[") or _IPV4.match(host) is not None

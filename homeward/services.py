@@ -10,6 +10,7 @@ from homeward.commands.registry import Registry
 from homeward.clock import Clock
 from homeward.config import Config
 from homeward.i18n import Catalog
+from homeward.ratelimit import RateLimiter
 
 
 @dataclass
@@ -21,3 +22,5 @@ class Services:
     pathways: dict[str, Pathway] = field(default_factory=dict)
     wake_outbox: Callable[[], None] = field(default=lambda: None)
     wake_reminders: Callable[[], None] = field(default=lambda: None)
+    #: Per-person counts of rate-limited commands (in memory; `homeward.ratelimit`).
+    limiter: RateLimiter = field(default_factory=RateLimiter)

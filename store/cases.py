@@ -149,6 +149,40 @@ async def put_member(
     )
 
 
+async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
+    """Someone left the room (left, kicked or banned): their lane, coordinator flag and assignments go.
+
+    The audit trail keeps who they were; their consent answers stay (they are theirs).
+    """
+    await db.execute("DELETE FROM members WHERE case_id = ? AND user_id = ?", (case_id, user_id))
+    await db.execute("UPDATE items SET assigned_to = NULL WHERE case_id = ? AND assigned_to = ?", (case_id, user_id))
+
+
+async def teams_by_room(db: aiosqlite.Connection) -> dict[str, set[str]]:
+    """Every care room's team (who has a member row), by room id: one read for all cases."""
+    teams: dict[str, set[str]] = {}
+    async with db.execute(
+        "SELECT c.room_id, m.user_id FROM cases c LEFT JOIN members m ON m.case_id = c.id WHERE c.room_id IS NOT NULL"
+    ) as cur:
+        for row in await cur.fetchall():
+            team = teams.setdefault(row["room_id"], set())
+            if row["user_id"] is not None:
+                team.add(row["user_id"])
+    return teams
+
+
+async def start_removal(db: aiosqlite.Connection, case_id: int, user_id: str, now: datetime) -> bool:
+    """Note that the bot removes `user_id` (no place on the team); False if it already is."""
+    cur = await db.execute("INSERT OR IGNORE INTO removals (case_id, user_id, since) VALUES (?, ?, ?)",
+                           (case_id, user_id, now.isoformat()))
+    return cur.rowcount == 1
+
+
+async def end_removal(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
+    """`user_id` is out of the room (their leave arrived): a later time in it is a new removal."""
+    await db.execute("DELETE FROM removals WHERE case_id = ? AND user_id = ?", (case_id, user_id))
+
+
 async def put_date(db: aiosqlite.Connection, case_id: int, date_id: str, value: date | datetime, by: str, now: datetime) -> None:
     await db.execute(
         "INSERT INTO case_dates (case_id, date_id, value, set_by, set_at) VALUES (?, ?, ?, ?, ?) "

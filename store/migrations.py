@@ -204,4 +204,23 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (case_id, item_id)
     );
     """,
+    # 7: what the bot last asked each care room's state to be (name, topic, power levels,
+    # server ACL): a new release or a changed setting is brought to every room once, at start-up;
+    # and the people without a place on the team it is removing from a care room.
+    """
+    CREATE TABLE room_state (
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        event_type TEXT NOT NULL,
+        content    TEXT NOT NULL,            -- JSON, as queued in the outbox
+        PRIMARY KEY (case_id, event_type)
+    );
+    -- People in a care room without a place on the team whom the bot is removing: one
+    -- removal (and one word to the coordinators) per time they are in the room.
+    CREATE TABLE removals (
+        case_id INTEGER NOT NULL REFERENCES cases (id),
+        user_id TEXT NOT NULL,
+        since   TEXT NOT NULL,
+        PRIMARY KEY (case_id, user_id)
+    );
+    """,
 ]

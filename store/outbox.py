@@ -91,6 +91,16 @@ async def drop(db: aiosqlite.Connection, row_id: int) -> None:
     await db.execute("DELETE FROM outbox WHERE id = ? AND sent_at IS NULL", (row_id,))
 
 
+async def abandon_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str) -> int:
+    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`): they left instead."""
+    cur = await db.execute(
+        "UPDATE outbox SET sent_at = ?, last_error = ? WHERE room_id = ? AND sent_at IS NULL"
+        " AND json_extract(content, '$.\"homeward.after_join\"') = ?",
+        (now.isoformat(), reason[:500], room_id, user_id),
+    )
+    return cur.rowcount
+
+
 async def enqueue_file(
     db: aiosqlite.Connection, room_id: str, filename: str, mimetype: str, data: bytes, now: datetime, **extra: Any
 ) -> int:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     Event,
@@ -165,6 +167,15 @@ class Member:
         """Send a text message (encrypted in an encrypted room); return its event id."""
         content = {"msgtype": "m.text", "body": body, **(extra or {})}
         return await self.send_event(room_id, "m.room.message", content)
+
+    async def send_unencrypted(self, room_id: str, body: str) -> str:
+        """Post a clear-text message even into an encrypted room: what anyone holding this member's
+        access token, but none of their device keys, can do. Its event id."""
+        method, path, data = Api.room_send(self.client.access_token, room_id, "m.room.message",
+                                           {"msgtype": "m.text", "body": body}, uuid.uuid4().hex)
+        response = await self.client._send(RoomSendResponse, method, path, data, (room_id,))
+        assert isinstance(response, RoomSendResponse), response
+        return response.event_id
 
     async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
         await self.know_devices(room_id)

@@ -217,6 +217,28 @@ def test_a_coordinator_without_a_lane_acknowledges_for_the_single_missing_lane(o
     assert decide_ack(orebro, notice, COORDINATOR) == AckDecision("oppenvard", on_behalf=True)
 
 
+def test_a_coordinators_reaction_never_acknowledges_on_behalf_of_the_single_missing_lane(orebro: CaseView) -> None:
+    notice = orebro.pathway.item("inskrivningsmeddelande")
+    send(orebro, notice.id, se(2026, 3, 2, 9))
+    ack(orebro, notice.id, "kommun", se(2026, 3, 2, 10))
+    refusal = refused(decide_ack, orebro, notice, COORDINATOR, own_lane_only=True)
+    assert refusal.key == "care.reaction_own_lane_only"
+    assert refusal.values == {"item": "inskrivningsmeddelande", "lanes": "Öppenvård"}
+
+
+def test_a_coordinators_reaction_acknowledges_for_their_own_receiving_lane(orebro: CaseView) -> None:
+    orebro.members[KOMMUN] = Membership(KOMMUN, "kommun", coordinator=True)
+    notice = orebro.pathway.item("inskrivningsmeddelande")
+    send(orebro, notice.id, se(2026, 3, 2, 9))
+    assert decide_ack(orebro, notice, KOMMUN, own_lane_only=True) == AckDecision("kommun", on_behalf=False)
+
+
+def test_a_members_reaction_for_a_lane_not_theirs_is_refused_as_a_typed_ack_would_be(orebro: CaseView) -> None:
+    notice = orebro.pathway.item("inskrivningsmeddelande")
+    send(orebro, notice.id, se(2026, 3, 2, 9))
+    assert refused(decide_ack, orebro, notice, PATIENT, own_lane_only=True).key == "care.wrong_lane_for_ack"
+
+
 def test_a_coordinator_acknowledges_a_task_on_behalf_of_its_owner(orebro: CaseView) -> None:
     task = orebro.pathway.item("konsultation")
     assert decide_ack(orebro, task, COORDINATOR) == AckDecision("slutenvard", on_behalf=True)

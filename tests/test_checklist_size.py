@@ -22,7 +22,7 @@ PATHWAYS = load_pathways(default_pathways_dir())
 
 
 def _context() -> Context:
-    event = IncomingCommand(room_id="!r:localhost", event_id="$e", sender="@anna:localhost", body="", timestamp_ms=0)
+    event = IncomingCommand(room_id="!r:localhost", event_id="$e", sender="@anna:localhost", body="", timestamp_ms=0, encrypted=True, room_encrypted=True)
     services = SimpleNamespace(catalog=Catalog())
     return Context(event=event, line=None, command=None, language="sv", db=None, services=services, now=NOW)  # type: ignore[arg-type]
 

@@ -292,3 +292,81 @@ def test_check_config_with_a_file_that_is_not_utf8_exits_2_without_traceback(tmp
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 2
     assert str(path) in result.stderr
+
+
+# --- who may open a case ----------------------------------------------------------------
+
+
+def test_nobody_opens_cases_by_default() -> None:
+    assert not config_with().case_opener("@nurse:example.org")
+
+
+def test_case_openers_match_like_allowed_inviters() -> None:
+    config = config_with(case_openers=["@nurse:example.org", "*:hospital.example"])
+    assert config.case_opener("@nurse:example.org") and config.case_opener("@anyone:hospital.example")
+    assert not config.case_opener("@doctor:example.org") and not config.case_opener("@anyone:evil-hospital.example")
+    assert config_with(case_openers=["*"]).case_opener("@anyone:anywhere.example")
+
+
+def test_a_malformed_case_opener_is_named(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID + 'case_openers = ["nurse"]\n'))
+    assert len(found) == 1 and "case_openers" in found[0] and "*:example.org" in found[0]
+
+
+def test_case_openers_from_the_environment_as_a_comma_list(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_CASE_OPENERS": "@a:example.org, *:example.net"})
+    assert config.case_openers == ["@a:example.org", "*:example.net"]
+
+
+# --- which servers care rooms admit -------------------------------------------------------
+
+
+def test_care_rooms_admit_only_the_bots_own_server_by_default() -> None:
+    config = config_with()
+    assert config.allowed_servers == ["example.org"]
+    assert config.server_allowed("@nurse:example.org") and config.server_allowed("@nurse:example.org:8448")
+    assert not config.server_allowed("@nurse:example.net") and not config.server_allowed("@nurse:sub.example.org")
+
+
+def test_allowed_servers_must_include_the_bots_own_server(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID + 'allowed_servers = ["partner.example"]\n'))
+    assert len(found) == 1 and "allowed_servers" in found[0] and "'example.org'" in found[0] and "locks itself out" in found[0]
+
+
+@pytest.mark.parametrize("server", ["example.org:8448", "10.0.0.7", "[::1]", "*.example.org", "exa mple.org"])
+def test_allowed_servers_are_dns_names_without_port_or_wildcard(tmp_path: Path, server: str) -> None:
+    found = problems(write(tmp_path, VALID + f'allowed_servers = ["example.org", "{server}"]\n'))
+    assert len(found) == 1 and "allowed_servers" in found[0] and repr(server) in found[0]
+
+
+def test_a_bot_on_an_ip_literal_server_is_refused_since_care_rooms_deny_ip_literals(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID.replace("@homeward:example.org", "@homeward:10.0.0.7")))
+    assert len(found) == 1 and "IP address" in found[0]
+
+
+def test_allowed_servers_from_the_environment(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_ALLOWED_SERVERS": '["example.org", "Partner.Example"]'})
+    assert config.allowed_servers == ["example.org", "partner.example"]
+
+
+# --- rate limits --------------------------------------------------------------------------
+
+
+def test_rate_limits_override_by_command_name(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID + '[rate_limits]\n"case new" = "5/1h"\nremind = "off"\n'), {})
+    assert {name: str(rate) if rate else None for name, rate in config.rate_overrides.items()} == {"case new": "5/1h", "remind": None}
+
+
+def test_a_malformed_rate_limit_is_named(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID + '[rate_limits]\n"case new" = "five"\n'))
+    assert len(found) == 1 and "rate_limits" in found[0] and "case new" in found[0] and "5/1h" in found[0]
+
+
+def test_rate_limits_from_the_environment_as_json(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_RATE_LIMITS": '{"remind": "10/1h"}'})
+    assert config.rate_limits == {"remind": "10/1h"}
+
+
+def test_check_config_names_a_rate_limit_for_a_command_that_does_not_exist(tmp_path: Path) -> None:
+    result = run_check_config(write(tmp_path, VALID + '[rate_limits]\n"case neww" = "5/1h"\n'))
+    assert result.returncode == 2 and "case neww" in result.stderr

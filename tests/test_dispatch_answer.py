@@ -29,7 +29,8 @@ START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
 
 def _services(woken: list[str]) -> Services:
-    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:order", "password": "x", "language": "en"})
+    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:order", "password": "x", "language": "en",
+                                   "case_openers": ["*"]})
     return Services(config=config, catalog=Catalog(), registry=registry, clock=FakeClock(START),
                     pathways=load_pathways(default_pathways_dir()), wake_reminders=lambda: woken.append("reminders"))
 
@@ -50,7 +51,7 @@ async def _command(store: Store, services: Services, room: str, body: str, n: in
     """Run one command; the rows it queued, in the order they will be sent."""
     async with store.read() as db:
         before = {row.id for row in await outbox.pending(db)}
-    await handle_command(IncomingCommand(room_id=room, event_id=f"$cmd-{n}", sender=COORDINATOR, body=body, timestamp_ms=0), store, services)
+    await handle_command(IncomingCommand(room_id=room, event_id=f"$cmd-{n}", sender=COORDINATOR, body=body, timestamp_ms=0, encrypted=True, room_encrypted=True), store, services)
     async with store.read() as db:
         return [row for row in await outbox.pending(db) if row.id not in before]
 

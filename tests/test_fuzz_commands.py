@@ -33,7 +33,8 @@ WORDS = st.sampled_from(["plo", "behandlingsteam", "kommunen", "sykehus", "fores
 
 
 def _services(clock: FakeClock) -> Services:
-    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:fuzz", "password": "x", "language": "en"})
+    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:fuzz", "password": "x", "language": "en",
+                                   "case_openers": ["*"]})
     return Services(config=config, catalog=Catalog(), registry=registry, clock=clock,
                     pathways=load_pathways(default_pathways_dir()))
 
@@ -65,7 +66,7 @@ def test_any_text_gets_at_most_one_answer_that_is_ok_or_a_clear_error(tmp_path_f
         clock = FakeClock(datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))
         store = await _store(tmp_path_factory.mktemp("fuzz") / "s.sqlite3", clock)
         try:
-            event = IncomingCommand(room_id=room, event_id="$e1", sender=sender, body=body, timestamp_ms=0)
+            event = IncomingCommand(room_id=room, event_id="$e1", sender=sender, body=body, timestamp_ms=0, encrypted=True, room_encrypted=True)
             first = await handle_command(event, store, _services(clock))
             again = await handle_command(event, store, _services(clock))  # the same event twice: answered once
             async with store.read() as db:

@@ -235,6 +235,7 @@ class NoKeys:
     """Stands in for the nio client: the bot's own id, and no room keys ever arrive."""
 
     user_id = BOT
+    rooms: dict[str, Any] = {}  # no room state known: no room counts as encrypted
 
     def decrypt_event(self, event: MegolmEvent) -> Any:
         raise EncryptionError("no session")
@@ -348,6 +349,9 @@ def test_any_event_is_answered_once_if_it_is_a_command_and_never_otherwise(templ
                 assert relates == {"rel_type": "m.thread", "event_id": root, "is_falling_back": False, "m.in_reply_to": {"event_id": event.event_id}}
             else:
                 assert "rel_type" not in relates
+            # In a care room only a command that came encrypted runs; a clear-text one is refused, once.
+            unencrypted = answer.get("homeward.reason") == "error.unencrypted"
+            assert unencrypted == (room == CASE_ROOM and not getattr(event, "decrypted", False)), (raw, answer["body"])
         elif expected_ack(event, room):
             assert len(answers) == 1 and answers[0]["homeward.command"] == "ack", (raw, answers)
             assert answers[0]["m.relates_to"] == {"m.in_reply_to": {"event_id": NOTICE_EVENT}}

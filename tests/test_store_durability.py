@@ -69,7 +69,7 @@ async def child_write(path: Path, run: str) -> None:
     while True:
         room, body = COMMANDS[n % len(COMMANDS)]
         event_id = f"${run}-{n}"
-        await handle_command(IncomingCommand(room_id=room, event_id=event_id, sender=COORDINATOR, body=body.format(n=n), timestamp_ms=0), store, services)
+        await handle_command(IncomingCommand(room_id=room, event_id=event_id, sender=COORDINATOR, body=body.format(n=n), timestamp_ms=0, encrypted=True, room_encrypted=True), store, services)
         say("command", event_id)
         if n % 3 == 2:  # what the outbox sender and the sync loop write
             async with store.transaction() as db:
@@ -132,7 +132,7 @@ async def _fresh_store(path: Path) -> None:
     async with store.transaction() as db:
         await seed_case(db, case_room=CASE_ROOM, direct_room=DIRECT_ROOM, coordinator=COORDINATOR, label="Durable", language="nb", now=START)
     await handle_command(IncomingCommand(room_id=CASE_ROOM, event_id="$setup", sender=COORDINATOR, body="!meeting new meeting1 2026-12-10 10:00",
-                                         timestamp_ms=0), store, _services())
+                                         timestamp_ms=0, encrypted=True, room_encrypted=True), store, _services())
     await store.close()
 
 

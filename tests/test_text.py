@@ -296,7 +296,7 @@ HOSTILE_LABEL = "Sjø_stjerne-2 *x*"
 
 
 def _context(language: str) -> Context:
-    event = IncomingCommand(room_id="!r:localhost", event_id="$e", sender="@anna:localhost", body="", timestamp_ms=0)
+    event = IncomingCommand(room_id="!r:localhost", event_id="$e", sender="@anna:localhost", body="", timestamp_ms=0, encrypted=True, room_encrypted=True)
     return Context(event=event, line=None, command=None, language=language, db=None, services=SimpleNamespace(catalog=CATALOG), now=NOW)  # type: ignore[arg-type]
 
 

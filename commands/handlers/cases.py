@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from homeward.care.labels import check_label
 from homeward.care.pathway import Pathway
-from homeward.care.permissions import ANYONE
+from homeward.care.permissions import ANYONE, CASE_OPENER
 from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import DIRECT_ROOM, Arg, CommandError, command
+from homeward.commands.room_state import record_created, wanted_state
 from homeward.commands.rooms import case_room_request
-from homeward.render import notice_content, to_plain
+from homeward.ratelimit import Rate
+from homeward.render import notice_content
 from homeward.text import Markdown, code, escape
 from homeward.store import cases, outbox
 
@@ -39,15 +42,23 @@ async def pathways(ctx: Context) -> Reply:
     return ctx.ok(ctx.t("case.pathways_title") + "\n\n" + "\n".join(lines), pathways=listing)
 
 
-@command("case new", args=[Arg("pathway-id", pathway_arg), Arg("label", label_arg, rest=True)], where=DIRECT_ROOM, rule=ANYONE)
+#: How many cases one person may open per hour unless the configuration says otherwise (`rate_limits`).
+CASE_NEW_RATE = Rate(10, timedelta(hours=1))
+
+
+@command("case new", args=[Arg("pathway-id", pathway_arg), Arg("label", label_arg, rest=True)], where=DIRECT_ROOM,
+         rule=CASE_OPENER, needs_encryption=True, rate=CASE_NEW_RATE)
 async def case_new(ctx: Context) -> Reply:
-    """Create the care-team room of a new case and invite the sender as its coordinator."""
+    """Create the care-team room of a new case and invite the sender as its coordinator.
+
+    Only people named in `case_openers` may (the room carries the hospital's bot and collects
+    consents in its name), only from an encrypted message in an encrypted room (the answer
+    names the label), and only so often (`CASE_NEW_RATE`).
+    """
     pathway: Pathway = ctx.args["pathway-id"]
     label: str = ctx.args["label"]
-    bot_id = ctx.services.config.user_id
-    name = f"{label} · {pathway.title}"
-    topic = to_plain(ctx.services.catalog.t(pathway.language, "case.room_topic", pathway=pathway.title))  # a topic is plain text
-    request = case_room_request(name=name[:250], topic=topic, bot_id=bot_id, coordinator=ctx.sender)
+    state = wanted_state(ctx.services, label=label, language=pathway.language, coordinators=[ctx.sender])
+    request = case_room_request(state=state, coordinator=ctx.sender)
     create = await outbox.enqueue(
         ctx.db, ctx.room_id, "m.room.create",
         {"request": request, "case_key": secrets.token_hex(16), "homeward.language": pathway.language},
@@ -67,6 +78,7 @@ async def case_new(ctx: Context) -> Reply:
     # The new room's unit of work: it speaks the pathway's language; the room is the one being created.
     room = await CareRoom.of_case(ctx.db, ctx.services, case_id, actor=ctx.sender, event_id=ctx.event.event_id,
                                   now=ctx.now, room_id=outbox.ref(create))
+    await record_created(room, state)
     await room.queue(_welcome(room, pathway, label))
     await room.post_checklist()
     await room.replan()  # e.g. planning meeting 1 is due 14 days after the start

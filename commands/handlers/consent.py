@@ -6,7 +6,7 @@ their votes can be undecryptable. A consent is a command, recorded like any othe
 
 from __future__ import annotations
 
-from homeward.care.consent import Answer, check_answer, consent_state, latest_answers, who_answers
+from homeward.care.consent import Answer, answered_by, check_answer, consent_state, latest_answers, people_with_role, who_answers
 from homeward.care.pathway import Consent
 from homeward.care.permissions import COORDINATOR, FAMILY_ANSWERS, MEMBER
 from homeward.care.refusal import Refusal
@@ -15,7 +15,7 @@ from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, command
 from homeward.render import notice_content
-from homeward.text import code, escape, mention, mentions
+from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import consents
 
 
@@ -52,6 +52,44 @@ async def ask(room: CareRoom, only: list[Consent] | None = None, after_join: str
         await room.audit("consent.asked", consent=consent.id, asked=who_answers(view, consent))
         asked.append(consent.id)
     return asked
+
+
+async def ask_person(room: CareRoom, user_id: str) -> list[str]:
+    """Ask for the consents `user_id` now answers that are not given yet (they were just put in a guardian or child lane).
+
+    The request waits in the outbox until they have joined, so they can read it.
+    """
+    mine = [c for c in room.view.pathway.consents if user_id in who_answers(room.view, c)]
+    return await ask(room, mine, after_join=user_id) if mine else []
+
+
+async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | None, after: str | None) -> bool:
+    """Tell the room, mentioning the guardians, that someone who answered a consent changed lane (or left); audited.
+
+    Their answers keep counting (`care.consent`): the room is told so nobody takes the
+    move for a change of the consent. Nothing is said for someone who never answered.
+    """
+    answers = answered_by(await consents.answers(room.db, room.case.id), user_id)
+    if not answers:
+        return False
+    view = room.view
+    pathway = view.pathway
+    given = ", ".join(f"{code(cid)} ({room.t('consent.answer_' + a.answer)})" for cid, a in sorted(answers.items()))
+    lane_name = lambda lane: pathway.lane(lane).name if lane else room.t("team.no_lane")  # noqa: E731
+    if after is None:
+        text = room.t("consent.answerer_left", user=mention(user_id), before=lane_name(before), answers=Markdown(given))
+    else:
+        text = room.t("consent.answerer_moved", user=mention(user_id), before=lane_name(before), after=lane_name(after),
+                      answers=Markdown(given))
+    guardians = people_with_role(view, "guardian")
+    told = sorted({*guardians, *([user_id] if after is not None else [])})
+    text += " " + room.t("consent.answers_still_count", guardians=mentions(guardians))
+    content = notice_content(text)
+    content["m.mentions"] = {"user_ids": told}
+    content["homeward.answerer_moved"] = {"user": user_id, "from": before, "to": after, "consents": sorted(answers)}
+    await room.queue(content)
+    await room.audit("consent.answerer_moved", user=user_id, previous_lane=before, lane=after, consents=sorted(answers))
+    return True
 
 
 @command("consents", where=CASE_ROOM, rule=MEMBER)

@@ -27,7 +27,7 @@ async def help_(ctx: Context) -> Reply:
         entries = registry.all()
     lines = []
     for entry in entries:
-        if not allows(entry, ctx.room_kind, ctx.room):
+        if not allows(entry, ctx):
             continue
         lines.append(f"- {code(entry.usage(prefix))} — {ctx.services.catalog.t(ctx.language, entry.help_key)}")
     text = ctx.t("help.title") + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("help.footer", prefix=code(prefix))

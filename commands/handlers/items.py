@@ -43,7 +43,7 @@ async def ack(ctx: Context) -> Reply:
         lane = view.pathway.find_lane(first)
         if lane is not None and lane.id in missing_lanes(view, item):
             lane_hint, note = lane.id, rest.strip() or None
-    decision = decide_ack(view, item, ctx.sender, lane_hint)
+    decision = decide_ack(view, item, ctx.sender, lane_hint, own_lane_only=ctx.event.reaction)
     entry = Ack(decision.lane, ctx.sender, ctx.now, decision.on_behalf, note)
     await cases.add_ack(ctx.db, room.case.id, item.id, entry, ctx.event.event_id)
     await room.audit("item.acknowledged", item=item.id, lane=decision.lane, on_behalf=decision.on_behalf, note=note)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from homeward.care.calendar import parse_quiet
 from homeward.care.case import find_item, missing_lanes
 from homeward.care.deadlines import parse_duration, parse_when
@@ -10,11 +12,16 @@ from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.ratelimit import Rate
 from homeward.text import code, escape
 from homeward.store import reminders as rows
 
 
-@command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM, rule=MEMBER)
+#: How many extra reminders one person may ask for per hour unless the configuration says otherwise.
+REMIND_RATE = Rate(30, timedelta(hours=1))
+
+
+@command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM, rule=MEMBER, rate=REMIND_RATE)
 async def remind(ctx: Context) -> Reply:
     """An extra reminder about an item, for you: `in 2h`, `tomorrow 09:00`, `2026-12-01 10:00`."""
     case, view = ctx.care.case, ctx.care.view

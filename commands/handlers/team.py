@@ -1,14 +1,21 @@
-"""The care team: `!invite`, `!role`, `!team`. Lanes give people their part in the pathway."""
+"""The care team: `!invite`, `!role`, `!team`. Lanes give people their part in the pathway.
+
+Who may be put in which lane is decided in `care.team` (no guardian coordinates, nobody
+puts themselves into the family's lanes, the last coordinator stays). What the room's
+state says about the team (power levels) follows in `commands.room_state`.
+"""
 
 from __future__ import annotations
 
 from homeward.care.case import find_lane
-from homeward.care.permissions import COORDINATOR, MEMBER
+from homeward.care.pathway import Lane
+from homeward.care.permissions import COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE, MEMBER
+from homeward.care.team import CONSENT_ROLES, check_placement
 from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers import consent as consent_handlers
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
-from homeward.commands.rooms import power_levels
+from homeward.commands.room_state import keep_in_step
 from homeward.ids import is_user_id
 from homeward.text import code, escape, mention
 from homeward.store import cases, outbox
@@ -24,6 +31,15 @@ def user_arg(text: str, ctx: Context) -> str:
     return text
 
 
+def invitee_arg(text: str, ctx: Context) -> str:
+    """A Matrix user id on a server the region trusts (`allowed_servers`): care rooms federate with no other."""
+    user = user_arg(text, ctx)
+    config = ctx.services.config
+    if not config.server_allowed(user):
+        raise CommandError("team.server_not_allowed", user=mention(user), servers=", ".join(config.allowed_servers or []))
+    return user
+
+
 def coordinator_arg(text: str, ctx: Context) -> bool:
     if text.strip().lower() not in COORDINATOR_WORDS:
         raise CommandError("team.bad_flag", usage=True, word=text[:40])
@@ -31,33 +47,32 @@ def coordinator_arg(text: str, ctx: Context) -> bool:
 
 
 async def update_power_levels(room: CareRoom) -> None:
-    """Room power levels follow the coordinator flags: the bot highest, coordinators invite and remove."""
-    content = power_levels(room.services.config.user_id, room.view.coordinators())
-    await room.queue({"content": content}, event_type="m.room.power_levels", kind=outbox.STATE,
-                     supersede_key=f"power:{room.case.id}")
+    """Room power levels follow the coordinator flags: the bot highest (and the only one who invites), coordinators remove."""
+    await room.reload()
+    await keep_in_step(room)
 
 
-async def _set_member(ctx: Context, user: str, lane_text: str, coordinator: bool, action: str) -> str:
+async def _set_member(ctx: Context, user: str, lane: Lane, coordinator: bool, action: str) -> None:
+    """Put `user` in `lane`, audited; power levels follow, and a move of someone who answered a consent is announced."""
     room = ctx.care
     view = room.view
-    lane = find_lane(view, lane_text)
+    check_placement(view, ctx.sender, user, lane, coordinator)
     before = view.members.get(user)
-    if before and before.coordinator and not coordinator and view.coordinators() == [user]:
-        raise CommandError("team.last_coordinator")
     await cases.put_member(ctx.db, room.case.id, user, lane.id, coordinator, ctx.sender, ctx.now)
     await room.audit(
         action, user=user, lane=lane.id, coordinator=coordinator,
         previous_lane=before.lane if before else None, previous_coordinator=before.coordinator if before else None,
     )
     if coordinator != (before.coordinator if before else False):
-        await room.reload()
         await update_power_levels(room)
-    return lane.name
+    if before is not None and before.lane != lane.id:
+        await room.reload()
+        await consent_handlers.announce_answerer_moved(room, user, before.lane, lane.id)
 
 
 @command(
     "invite",
-    args=[Arg("user", user_arg, metavar="@user:server"), Arg("lane"), Arg("coordinator", coordinator_arg, optional=True)],
+    args=[Arg("user", invitee_arg, metavar="@user:server"), Arg("lane"), Arg("coordinator", coordinator_arg, optional=True)],
     where=CASE_ROOM,
     rule=COORDINATOR,
 )
@@ -67,30 +82,38 @@ async def invite(ctx: Context) -> Reply:
     user, coordinator = ctx.args["user"], bool(ctx.args["coordinator"])
     if user == ctx.services.config.user_id:
         raise CommandError("team.not_the_bot")
-    lane_name = await _set_member(ctx, user, ctx.args["lane"], coordinator, "member.added")
+    lane = find_lane(room.view, ctx.args["lane"])
+    await _set_member(ctx, user, lane, coordinator, "member.added")
     await room.queue({"user_id": user}, event_type="m.room.member", kind=outbox.INVITE)
-    if find_lane(room.view, ctx.args["lane"]).role in ("guardian", "child"):
-        # A guardian (or the young person) joins: ask for the consents not given yet.
+    if lane.role in CONSENT_ROLES:
+        # A guardian (or the young person) joins: ask for the consents they answer that are not given yet.
         await room.reload()
-        await consent_handlers.ask(room, after_join=user)
+        await consent_handlers.ask_person(room, user)
     key = "team.invited_coordinator" if coordinator else "team.invited"
-    return ctx.ok(ctx.t(key, user=mention(user), lane=lane_name))
+    return ctx.ok(ctx.t(key, user=mention(user), lane=lane.name))
 
 
 @command(
     "role",
     args=[Arg("user", user_arg, metavar="@user:server"), Arg("lane"), Arg("coordinator", coordinator_arg, optional=True)],
     where=CASE_ROOM,
-    rule=COORDINATOR,
+    rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
 )
 async def role(ctx: Context) -> Reply:
-    """Change a member's lane or coordinator flag."""
+    """Change a member's lane or coordinator flag (while a case has no coordinator, a care lane names one)."""
+    room = ctx.care
     user, coordinator = ctx.args["user"], bool(ctx.args["coordinator"])
-    if user not in ctx.care.view.members:
+    before = room.view.members.get(user)
+    if before is None:
         raise CommandError("team.not_member", user=mention(user))
-    lane_name = await _set_member(ctx, user, ctx.args["lane"], coordinator, "member.changed")
+    lane = find_lane(room.view, ctx.args["lane"])
+    await _set_member(ctx, user, lane, coordinator, "member.changed")
+    if lane.role in CONSENT_ROLES and before.lane != lane.id:
+        # Now one of those who answer: ask them, as `!invite` into the lane does.
+        await room.reload()
+        await consent_handlers.ask_person(room, user)
     key = "team.role_coordinator" if coordinator else "team.role"
-    return ctx.ok(ctx.t(key, user=mention(user), lane=lane_name))
+    return ctx.ok(ctx.t(key, user=mention(user), lane=lane.name))
 
 
 @command("team", where=CASE_ROOM, rule=MEMBER)

@@ -40,3 +40,17 @@ def refused(answer: Seen, *words: str) -> None:
     assert answer.content["homeward.status"] == "error", answer.content["body"]
     for word in words:
         assert word in answer.content["body"], answer.content["body"]
+
+
+async def audit_trail(coordinator: Member, room: str) -> list[dict[str, str]]:
+    """The case's audit trail as the coordinator downloads it (`!audit`, an encrypted CSV)."""
+    from tests.integration.test_audit import audit_file, read_csv
+
+    earlier = {s.event_id for s in coordinator.seen if s.room_id == room and s.content.get("msgtype") == "m.file"}
+    ok(await coordinator.command(room, "!audit"))
+    _, rows = await read_csv(coordinator, await audit_file(coordinator, room, earlier))
+    return rows
+
+
+def mentioned(seen: Seen) -> list[str]:
+    return seen.content.get("m.mentions", {}).get("user_ids", [])

@@ -31,6 +31,7 @@ async def make_bot(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncIter
             "password": password,
             "data_dir": tmp_path / f"bot-{uuid.uuid4().hex[:6]}",
             "allowed_inviters": [f"*:{synapse.server_name}"],
+            "case_openers": [f"*:{synapse.server_name}"],
             "language": "en",
             "timezone": "Europe/Oslo",
         }

@@ -19,10 +19,14 @@ async def test_case_new_creates_an_encrypted_private_room_with_the_sender_as_coo
     assert state["m.room.guest_access"]["content"]["guest_access"] == "forbidden"
     assert state["m.room.join_rules"]["content"]["join_rule"] == "invite"
     assert state["m.room.create"]["content"]["room_version"] == "11"
-    assert state["m.room.name"]["content"]["name"].startswith("Sjostjerne · ")
+    # Room state is not end-to-end encrypted: the name is the label alone, the topic says nothing of health.
+    assert state["m.room.name"]["content"]["name"] == "Sjostjerne"
+    topic = state["m.room.topic"]["content"]["topic"]
+    assert "Utskrivning" not in topic and "utskrivning" not in topic and "!help" in topic
+    assert state["m.room.server_acl"]["content"] == {"allow": ["localhost"], "deny": [], "allow_ip_literals": False}
     levels = state["m.room.power_levels"]["content"]
     assert levels["users"][bot.user_id] == 100 and levels["users"][anna.user_id] == 50
-    assert levels["invite"] == 50 and levels["state_default"] == 100
+    assert levels["invite"] == 100 and levels["state_default"] == 100  # only the bot invites
     checklist = await anna.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content)
     assert checklist.encrypted
     assert "Inskrivningsmeddelande" in checklist.content["body"]

@@ -1,0 +1,81 @@
+"""Per-person rate limits of commands: how often one person may run one command.
+
+A command declares its default on its handler (`@command("case new", ..., rate=Rate(10,
+timedelta(hours=1)))`); the configuration's `rate_limits` overrides it by command name
+(`"case new" = "5/1h"`, `"remind" = "off"`). The dispatcher asks `RateLimiter.wait` before
+the handler runs and calls `RateLimiter.record` when it succeeded: a refused or failed
+command does not count, so a typo never locks anyone out.
+
+Counts are kept in memory, per process: a restart forgets them. A limit here is a brake on
+floods and on mistakes (a loop in a script, a stolen session opening rooms under the
+hospital's name), not a quota anybody accounts for; the audit trail is the record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE = re.compile(r"^\s*(\d{1,6})\s*/\s*(\d{0,6})\s*([smhd])\s*$")
+OFF = "off"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `count` runs per `period`, per person."""
+
+    count: int
+    period: timedelta
+
+    def __str__(self) -> str:
+        seconds = int(self.period.total_seconds())
+        for unit in ("d", "h", "m"):
+            if seconds % UNITS[unit] == 0:
+                return f"{self.count}/{seconds // UNITS[unit]}{unit}"
+        return f"{self.count}/{seconds}s"
+
+
+def parse_rate(text: str) -> Rate | None:
+    """`"5/1h"`, `"30/10m"`, `"3/d"` (count per period, in s, m, h or d); `"off"`: no limit (None).
+
+    Raises ValueError with the expected form otherwise.
+    """
+    if text.strip().lower() == OFF:
+        return None
+    match = _RATE.match(text)
+    if match is None or int(match.group(1)) < 1 or match.group(2) == "0":
+        raise ValueError(f"{text!r}: write a count per period, e.g. \"5/1h\", \"30/10m\", \"3/1d\", or \"off\"")
+    count, amount, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
+    return Rate(count, timedelta(seconds=amount * UNITS[unit]))
+
+
+class RateLimiter:
+    """Sliding-window counts per (person, command)."""
+
+    def __init__(self, overrides: dict[str, Rate | None] | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self._runs: dict[tuple[str, str], deque[datetime]] = {}
+
+    def rate_for(self, command: str, declared: Rate | None) -> Rate | None:
+        """The limit that holds for `command`: the configured one if there is one, else the declared one."""
+        return self.overrides[command] if command in self.overrides else declared
+
+    def wait(self, user_id: str, command: str, rate: Rate, now: datetime) -> timedelta | None:
+        """How long `user_id` must wait before running `command` again; None when they may run it now."""
+        runs = self._recent(user_id, command, rate, now)
+        if len(runs) < rate.count:
+            return None
+        return runs[0] + rate.period - now
+
+    def record(self, user_id: str, command: str, rate: Rate, now: datetime) -> None:
+        """`user_id` ran `command` successfully at `now`."""
+        self._recent(user_id, command, rate, now).append(now)
+
+    def _recent(self, user_id: str, command: str, rate: Rate, now: datetime) -> deque[datetime]:
+        runs = self._runs.setdefault((user_id, command), deque())
+        while runs and runs[0] <= now - rate.period:
+            runs.popleft()
+        return runs

@@ -1,0 +1,36 @@
+"""What the bot last asked each care room's state to be, by event type (name, topic, power levels, ACL).
+
+Decides nothing: `commands.room_state` compares it with what the room should say now and
+queues only what differs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiosqlite
+
+
+async def last_queued(db: aiosqlite.Connection, case_id: int) -> dict[str, dict[str, Any]]:
+    async with db.execute("SELECT event_type, content FROM room_state WHERE case_id = ?", (case_id,)) as cur:
+        return {row["event_type"]: json.loads(row["content"]) for row in await cur.fetchall()}
+
+
+async def record(db: aiosqlite.Connection, case_id: int, event_type: str, content: dict[str, Any]) -> None:
+    await db.execute(
+        "INSERT INTO room_state (case_id, event_type, content) VALUES (?, ?, ?) "
+        "ON CONFLICT (case_id, event_type) DO UPDATE SET content = excluded.content",
+        (case_id, event_type, json.dumps(content, ensure_ascii=False, sort_keys=True)),
+    )
+
+
+async def case_rooms(db: aiosqlite.Connection) -> list[aiosqlite.Row]:
+    """Every case whose room exists: id, room, pathway, label, its coordinators and the state last queued."""
+    async with db.execute(
+        "SELECT c.id, c.room_id, c.pathway_id, c.label,"
+        " (SELECT json_group_array(user_id) FROM members m WHERE m.case_id = c.id AND m.coordinator = 1) AS j_coordinators,"
+        " (SELECT json_group_object(event_type, json(content)) FROM room_state s WHERE s.case_id = c.id) AS j_state"
+        " FROM cases c WHERE c.room_id IS NOT NULL ORDER BY c.id"
+    ) as cur:
+        return list(await cur.fetchall())
