@@ -34,8 +34,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
@@ -146,8 +148,14 @@ class LocalSynapse:
     """A Synapse homeserver on 127.0.0.1 whose config and data live in ``base_dir``.
 
     The same ``base_dir`` can be reused across runs: the server keeps its users,
-    rooms and signing key. Only loopback is bound and federation is off (no trusted
-    key servers, no federation listener), so nothing leaves the machine.
+    rooms and signing key. Only loopback is bound and, by default, federation is off
+    (no trusted key servers, no federation listener), so nothing leaves the machine.
+
+    ``federation_port`` turns on federation with other local servers (tests only):
+    the server is named ``localhost:<federation_port>`` — a name with a port needs
+    no .well-known or SRV lookup, so a peer connects straight to that port — and
+    serves federation there over TLS with a throw-away self-signed certificate. See
+    ``_federation_overrides`` for each setting and why it is there.
     """
 
     def __init__(
@@ -155,6 +163,7 @@ class LocalSynapse:
         base_dir: Path,
         port: int | None = None,
         server_name: str = "localhost",
+        federation_port: int | None = None,
     ) -> None:
         """Describe a server; nothing is generated or started yet.
 
@@ -163,6 +172,9 @@ class LocalSynapse:
         An explicit port always wins and is written into an existing config.
         """
         self.base_dir = Path(base_dir).resolve()
+        self._federation_port = federation_port
+        if federation_port is not None and server_name == "localhost":
+            server_name = f"localhost:{federation_port}"
         self._server_name = server_name
         self._explicit_port = port is not None
         self._port = port if port is not None else self._port_from_config() or free_port()
@@ -264,7 +276,7 @@ class LocalSynapse:
                 try:
                     cfg["listeners"][0]["port"] = self._port
                 except (KeyError, IndexError, TypeError):
-                    cfg["listeners"] = [self._listener()]
+                    cfg["listeners"] = self._listeners()
                 self._write_config(cfg)
                 logger.info("port of %s changed %s -> %s", self.config_path, current, self._port)
             elif current is not None:
@@ -310,12 +322,77 @@ class LocalSynapse:
             "resources": [{"names": ["client"], "compress": False}],
         }
 
+    def _listeners(self) -> list[dict[str, Any]]:
+        if self._federation_port is None:
+            return [self._listener()]
+        return [self._listener(), {
+            "port": self._federation_port,
+            "bind_addresses": ["127.0.0.1"],
+            "type": "http",
+            "tls": True,  # federation is always HTTPS
+            "x_forwarded": False,
+            "resources": [{"names": ["federation", "keys"], "compress": False}],
+        }]
+
+    def _federation_overrides(self) -> dict[str, Any]:
+        """What two servers on loopback need to federate with each other (tests only)."""
+        certificate, key = self._write_throwaway_certificate()
+        return {
+            # The federation listener's TLS: a self-signed certificate made for this run.
+            "tls_certificate_path": str(certificate),
+            "tls_private_key_path": str(key),
+            # ...which the peer cannot verify: in production federation must verify.
+            "federation_verify_certificates": False,
+            # Synapse refuses outbound requests to private and loopback addresses
+            # (ip_range_blacklist) unless allowed here: the peers live on 127.0.0.1.
+            "ip_range_whitelist": ["127.0.0.0/8"],
+            # Each server fetches the other's signing keys directly; no notary (matrix.org).
+            "trusted_key_servers": [],
+            # Federation's own rate limiter would slow a burst of test events down.
+            "rc_federation": {"window_size": 1000, "sleep_limit": 10000, "sleep_delay": 0,
+                              "reject_limit": 100000, "concurrent": 1000},
+            # Retry a peer that was down soon (tests take one down for 30 s), not after minutes.
+            "federation": {"destination_min_retry_interval": "1s", "destination_retry_multiplier": 1,
+                           "destination_max_retry_interval": "5s", "max_long_retry_delay": "5s"},
+        }
+
+    def _write_throwaway_certificate(self) -> tuple[Path, Path]:
+        """A self-signed certificate for localhost / 127.0.0.1, valid for a day."""
+        # `cryptography` comes with Synapse (the dev extra); only federating test servers need it.
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        certificate, key_path = self.base_dir / "federation.crt", self.base_dir / "federation.key"
+        if certificate.exists() and key_path.exists():
+            return certificate, key_path
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+        now = dt.datetime.now(dt.timezone.utc)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            ]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        key_path.write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ))
+        key_path.chmod(0o600)
+        certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return certificate, key_path
+
     def _overrides(self, generated: dict[str, Any]) -> dict[str, Any]:
         """Settings that differ from Synapse's generated defaults, and why."""
+        federation = self._federation_overrides() if self._federation_port is not None else {}
         return {
             "server_name": self._server_name,
             "pid_file": str(self.base_dir / "homeserver.pid"),
-            "listeners": [self._listener()],
+            "listeners": self._listeners(),
             "database": {
                 "name": "sqlite3",
                 "args": {"database": str(self.base_dir / "homeserver.db")},
@@ -340,6 +417,7 @@ class LocalSynapse:
             # rounds; this server only ever holds throw-away test accounts.
             "bcrypt_rounds": 4,
             **_RATE_LIMITS,
+            **federation,
         }
 
     def _log_config_path(self) -> Path:
