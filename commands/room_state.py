@@ -19,6 +19,7 @@ from typing import Any
 
 from homeward.commands.care_room import CareRoom
 from homeward.commands.rooms import power_levels, room_name, server_acl
+from homeward.ids import server_of
 from homeward.render import to_plain
 from homeward.services import Services
 from homeward.store import outbox
@@ -35,7 +36,7 @@ def wanted_state(services: Services, *, label: str, language: str, coordinators:
         "m.room.name": {"name": room_name(label)},
         "m.room.topic": {"topic": to_plain(services.catalog.t(language, "case.room_topic"))},  # a topic is plain text
         "m.room.power_levels": power_levels(config.user_id, sorted(coordinators)),
-        "m.room.server_acl": server_acl(config.allowed_servers or []),
+        "m.room.server_acl": server_acl(config.allowed_servers or [], server_of(config.user_id)),
     }
 
 

@@ -43,9 +43,19 @@ def power_levels(bot_id: str, coordinators: list[str]) -> dict[str, Any]:
     }
 
 
-def server_acl(servers: list[str]) -> dict[str, Any]:
-    """`m.room.server_acl`: exactly these servers (names without port), no IP literals."""
-    return {"allow": sorted(servers), "deny": [], "allow_ip_literals": False}
+def server_acl(servers: list[str], own_server: str) -> dict[str, Any]:
+    """`m.room.server_acl`: exactly these servers (names without port), no IP literals.
+
+    ACLs match server names without their port (Matrix spec), and so do the checks of
+    events that arrive over federation. But when the bot's own homeserver is named with a
+    port (`example.org:8448`), Synapse 1.163 validates a new ACL against that name *with*
+    its port (synapse/events/validator.py: "Can't create an ACL event that denies the
+    local server") — so that exact name is allowed too; it matches no other server.
+    """
+    allow = set(servers)
+    if ":" in own_server and not own_server.startswith("["):
+        allow.add(own_server)
+    return {"allow": sorted(allow), "deny": [], "allow_ip_literals": False}
 
 
 def room_name(label: str) -> str:
