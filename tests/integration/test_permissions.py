@@ -64,7 +64,7 @@ def passed_the_gate(answer) -> bool:  # noqa: ANN001
     return not reason.startswith(SCOPE_OR_PERMISSION)
 
 
-async def test_every_command_for_every_lane_coordinator_or_not_and_a_stranger(make_bot, make_member):
+async def test_every_command_for_every_lane_coordinator_or_not(make_bot, make_member):
     names = {c.name for c in registry.all()}
     assert names <= set(SAMPLES), f"add a sample and an expectation for {names - set(SAMPLES)}"
     bot = await make_bot()
