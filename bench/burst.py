@@ -137,7 +137,8 @@ async def setup(base: Path, users: int) -> Setup:
     member_ids = [await server.register(f"member-{n:02d}", PASSWORD) for n in range(users)]
     # The floor's room: the care room's createRoom request with the coordinator as its guest;
     # then the echo bot invites the members, as Homeward does on `!invite`.
-    echo = EchoProcess(server, await server.register("echo", PASSWORD), base / "echo", coordinator_id, member_ids)
+    echo = EchoProcess(server, await server.register("echo", PASSWORD), base / "echo", coordinator_id, member_ids,
+                       log_path=base / "echo.log")
     echo_room = await echo.start(timeout=120)
     coordinator = await Member.login(server.url, coordinator_id, PASSWORD, base / "clients" / "coordinator")
     await coordinator.join(echo_room)
@@ -208,16 +209,19 @@ class Sent:
         self.wall0 = 0.0  # time.time() then (for the bot's log)
         self.accepted: list[float] = []  # the homeserver took the command
         self.arrived: list[float] = []  # the member's client has the answer, decrypted
-        self.answers: list[tuple[str, Seen]] = []  # (command's event id, answer), in member order
+        self.answers: list[tuple[str, Seen | None]] = []  # (command's event id, answer or None), in member order
 
 
 async def at_once(members: list[Member], room: str, bodies: list[str], sent: Sent) -> None:
     """Every member sends its body at the same moment and waits for the answer to it."""
 
-    async def one(member: Member, body: str) -> tuple[str, Seen]:
+    async def one(member: Member, body: str) -> tuple[str, Seen | None]:
         event_id = await member.send(room, body)
         sent.accepted.append(time.perf_counter() - sent.t0)
-        answer = await member.wait_for(lambda s: reply_target(s) == event_id, timeout=ANSWER_TIMEOUT)
+        try:
+            answer = await member.wait_for(lambda s: reply_target(s) == event_id, timeout=ANSWER_TIMEOUT)
+        except AssertionError:
+            return event_id, None  # no answer (or none this client could read): reported, and the run is WRONG
         sent.arrived.append(time.perf_counter() - sent.t0)
         return event_id, answer
 
@@ -231,19 +235,25 @@ async def settled(coordinator: Member, members: list[Member], room: str, sent: S
     """After a burst: answers per member (anything sent twice would have arrived by now) and the homeserver's times."""
     await asyncio.sleep(3)
     sent_ids = [event_id for event_id, _ in sent.answers]
+    answered = [(e, answer) for e, answer in sent.answers if answer is not None]
+    arrived = sent.arrived or [float("nan")]
     stamps = await server_times(coordinator, room)
     first_cmd = min(stamps[e] for e in sent_ids)
-    answer_ts = [stamps[answer.event_id] for _, answer in sent.answers]
+    answer_ts = [stamps[answer.event_id] for _, answer in answered] or [first_cmd]
+    unanswered = [(member.user_id, sum(s.room_id == room and s.type == "undecryptable" and s.sender != member.user_id
+                                       for s in member.seen))
+                  for member, (_, answer) in zip(members, sent.answers) if answer is None]
     return {
-        "last_sent_s": max(sent.accepted), "first_answer_s": min(sent.arrived),
-        "median_answer_s": percentile(sent.arrived, 50), "last_answer_s": max(sent.arrived),
+        "unanswered": unanswered,  # (member, events in the room its client still cannot read)
+        "last_sent_s": max(sent.accepted), "first_answer_s": min(arrived),
+        "median_answer_s": percentile(arrived, 50), "last_answer_s": max(arrived),
         "server_commands_spread_s": (max(stamps[e] for e in sent_ids) - first_cmd) / 1000,
         "server_median_answer_s": (percentile(answer_ts, 50) - first_cmd) / 1000,
         "server_last_answer_s": (max(answer_ts) - first_cmd) / 1000,
-        "server_per_command_ms": [stamps[answer.event_id] - stamps[e] for e, answer in sent.answers],
+        "server_per_command_ms": [stamps[answer.event_id] - stamps[e] for e, answer in answered] or [float("nan")],
         "answers_per_member": [len(member.replies_to(e)) for member, e in zip(members, sent_ids)],
-        "statuses": [answer.content.get("homeward.status") for _, answer in sent.answers],
-        "bodies": [answer.content.get("body") for _, answer in sent.answers],
+        "statuses": [answer.content.get("homeward.status") for _, answer in answered],
+        "bodies": [answer.content.get("body") for _, answer in answered],
         "first_cmd_ts": first_cmd, "stamps": stamps,
     }
 
@@ -319,6 +329,19 @@ def acks_in_store(store: Path, items: list[str]) -> tuple[int, int]:
     return acks, audit
 
 
+def log_counts(log: Path, patterns: dict[str, str]) -> dict[str, int]:
+    """How many lines of a bot's log match each pattern (a regular expression)."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
+    return {name: sum(bool(re.search(pattern, line)) for line in lines) for name, pattern in patterns.items()}
+
+
+def unanswered(missing: list[tuple[str, int]]) -> str:
+    if not missing:
+        return ""
+    return (f"; no answer within {ANSWER_TIMEOUT:.0f} s for " +
+            ", ".join(f"{user} ({unreadable} unreadable events in the room)" for user, unreadable in missing))
+
+
 def ratio(homeward: float | None, floor: float) -> str:
     return "—" if homeward is None or not floor else f"{homeward / floor:.2f}"
 
@@ -357,6 +380,11 @@ async def main(args: argparse.Namespace) -> None:
             await run.echo.stop()
             await run.bot.stop()
             await run.server.stop()
+        hiccups = log_counts(base / "echo.log", {"no room key yet": "has no room key yet", "decrypted later": "decrypted when",
+                                                 "sends repeated": "sent again", "sync loop restarts": "sync loop restarted",
+                                                 "timeline gaps": "timeline gap"})
+        hiccups_bot = log_counts(base / "bot.log", {"no room key yet": "could not be decrypted yet",
+                                                "decrypted later": "decrypted on retry", "timeline gaps filled": r"backfilled [1-9]\d* event"})
 
     header("Homeward: a burst of acknowledgements in one care room, against the floor (bench/burst.py)",
            f"{args.rounds} round(s), each {args.users} simultaneous `!ping`s to a bare nio echo bot (the floor), then "
@@ -412,15 +440,20 @@ async def main(args: argparse.Namespace) -> None:
             print(f"round {n} {name}: CPU used from the first send to {until}: {spent}")
         for name, (count, first, last) in r["bot_log"].items():
             print(f"  Homeward's log: {count} {name} from {first:.2f} s to {last:.2f} s after the first send")
+    print("whole run: echo bot's log: " + ", ".join(f"{count} {what}" for what, count in hiccups.items())
+          + "; Homeward's log: " + ", ".join(f"{count} {what}" for what, count in hiccups_bot.items()))
     print()
     for n, r in enumerate(results, 1):
         f = r["floor"]
         once = sum(1 for c in f["answers_per_member"] if c == 1)
-        verdict = "correct" if once == args.users and f["pongs"] == args.users else "WRONG"
+        verdict = "correct" if once == args.users and f["pongs"] == args.users and not f["unanswered"] else "WRONG"
+        verdict += unanswered(f["unanswered"])
         print(f"round {n} floor: {once}/{args.users} members got exactly one answer, {f['pongs']} `pong` -> {verdict}")
         once = sum(1 for c in r["answers_per_member"] if c == 1)
         acks, audit = r["store"]
-        verdict = "correct" if once == args.users and r["ok"] == args.users and acks == audit == args.users else "WRONG"
+        verdict = ("correct" if once == args.users and r["ok"] == args.users and acks == audit == args.users
+                   and not r["unanswered"] else "WRONG")
+        verdict += unanswered(r["unanswered"])
         if r["edit_s"] is None:
             verdict += f"; the checklist edit showing every ack never arrived (waited {EDIT_TIMEOUT:.0f} s)"
         given_up = r["edits_given_up"]
