@@ -298,15 +298,22 @@ async def homeward_burst(coordinator: Member, members: list[Member], room: str, 
     return result
 
 
-async def profile(bot: BotProcess, out: Path) -> asyncio.subprocess.Process:
-    """py-spy attached to the running bot (raw collapsed stacks), for `--py-spy`."""
-    assert bot.process
+async def profile(pid: int, out: Path) -> asyncio.subprocess.Process:
+    """py-spy attached to a running process (raw collapsed stacks), for `--py-spy` and `--py-spy-synapse`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     spy = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(bot.process.pid), "--rate", "200",
+        str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--rate", "200",
         "--format", "raw", "--output", str(out), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
     await asyncio.sleep(1.0)  # attached
     return spy
+
+
+async def stop_profiling(spies: list[asyncio.subprocess.Process]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+        await spy.wait()
+    spies.clear()
 
 
 def checklist_failures(store: Path) -> list[tuple[int, int, str]]:
@@ -362,13 +369,17 @@ async def main(args: argparse.Namespace) -> None:
                 assert run.bot.process and run.server.pid
                 pids = {"Homeward": run.bot.process.pid, "echo bot": run.echo.pid, "Synapse": run.server.pid,
                         f"the {args.users + 1} clients (this process)": os.getpid()}
+                spies = [await profile(run.server.pid, args.py_spy_synapse.with_suffix(f".round{round_no}.floor.raw"))
+                         ] if args.py_spy_synapse else []
                 floor = await floor_burst(run.coordinator, run.members, run.echo_room, pids)
+                await stop_profiling(spies)
                 await outbox_drained(store)  # Homeward was idle (not in the echo room): a no-op, to be sure
-                spy = await profile(run.bot, args.py_spy.with_suffix(f".round{round_no}.raw")) if args.py_spy else None
+                if args.py_spy:
+                    spies.append(await profile(run.bot.process.pid, args.py_spy.with_suffix(f".round{round_no}.raw")))
+                if args.py_spy_synapse:
+                    spies.append(await profile(run.server.pid, args.py_spy_synapse.with_suffix(f".round{round_no}.homeward.raw")))
                 result = await homeward_burst(run.coordinator, run.members, run.room, items, pids, base / "bot.log")
-                if spy:
-                    spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
-                    await spy.wait()
+                await stop_profiling(spies)
                 result["store"] = acks_in_store(store, items)
                 result["edits_given_up"] = checklist_failures(store)
                 result["tasks"] = len(items)
@@ -471,5 +482,6 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=50, help="members who send at once (default 50)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds, each a floor burst then a Homeward burst (default 2)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE", help="profile Homeward during each of its bursts (FILE.roundN.raw; `.venv/bin/pip install py-spy` first)")
+    parser.add_argument("--py-spy-synapse", type=Path, metavar="FILE", help="profile Synapse during each burst (FILE.roundN.floor.raw, FILE.roundN.homeward.raw)")
     parser.add_argument("--dir", type=Path, help="keep Synapse, the bots' data and Homeward's log here (default: a temporary folder)")
     asyncio.run(main(parser.parse_args()))
