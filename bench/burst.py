@@ -1,6 +1,7 @@
 """Fifty people acknowledging at the same moment in one care room, against the floor.
 
-    .venv/bin/python bench/burst.py [--users 50] [--rounds 2] [--py-spy FILE] [--dir DIR]
+    .venv/bin/python bench/burst.py [--users 50] [--rounds 2] [--no-read-receipts]
+                                    [--py-spy FILE] [--py-spy-synapse FILE] [--dir DIR]
 
 What is measured: how long the last of `--users` people who send a command at the same
 moment waits for their answer, from Homeward and, in the same run, from the floor — a bare
@@ -23,7 +24,8 @@ a task of the case in the member's lane, assigned to them, on the pinned checkli
 second round on, the case first moves to its next phase, so each round has a checklist of
 its own). Once Homeward's outbox is empty and every member's client knows every device of
 both rooms, two bursts follow one another, each started only when everything before it has
-settled:
+settled and every client has marked that burst's room read up to its last event (read receipt
+and marker, as Element does for the room on the screen; `--no-read-receipts` leaves it out):
 1. the floor: all members send `!ping` to the echo bot at once (asyncio.gather);
 2. Homeward: all members send `!ack <their task>` at once.
 Measured with `time.perf_counter` in this process: from a burst's first send until each
@@ -35,12 +37,16 @@ timestamps (`origin_server_ts` of the commands, answers and edit, read back afte
 give the same spans without the clients.
 
 Why the comparison is fair: same Synapse, same machine, same run, same members and devices,
-rooms from the same createRoom request, both bots in processes of their own, keys shared
-and devices known before either burst, the two bursts never overlapping (the bot not in a
-room is idle during its burst). What remains different is what the bots do: the floor's
-answer is one short notice sent from nio's sync callback; Homeward applies the
-acknowledgement (one SQLite transaction), answers it and edits the pinned checklist, in a
-care room that has history (the checklist, the minutes): that is the work being priced.
+rooms from the same createRoom request, both bots in processes of their own and syncing with
+the same filter, keys shared and devices known before either burst, the two bursts never
+overlapping (the bot not in a room is idle during its burst), nothing unread in either room
+when a burst starts. Without the read receipts the rooms would not be alike: these clients
+never read, so Synapse counts each one's unread notifications from the room's first event
+on every sync, and the care room has more than twice the echo room's history. What remains
+different is what the bots do: the floor's answer is one short notice sent from nio's sync
+callback; Homeward applies the acknowledgement (one SQLite transaction), answers it and
+edits the pinned checklist (about 30 kB with 50 tasks), in a care room that has history
+(the checklist, the minutes): that is the work being priced.
 
 Checked: every member got exactly one answer from each bot, Homeward's each `ok`; the bot's
 store holds one acknowledgement and one `item.acknowledged` audit row per member and round;
@@ -258,6 +264,23 @@ async def settled(coordinator: Member, members: list[Member], room: str, sent: S
     }
 
 
+async def read_up_to_date(clients: list[Member], room: str) -> None:
+    """Every client marks the room read up to the last event it has seen (read receipt and marker).
+
+    As Element does for the room on the screen, which it is for someone sending a command
+    there. Without it Synapse counts each client's unread notifications in the room, on every
+    sync, from the room's first event on: the care room, with far more history, would pay more.
+    """
+
+    async def one(client: Member) -> None:
+        last = next((s.event_id for s in reversed(client.seen) if s.room_id == room), None)
+        if last:
+            await client.client.room_read_markers(room, fully_read_event=last, read_event=last)
+
+    await asyncio.gather(*(one(client) for client in clients))
+    await asyncio.sleep(2)  # the receipts reach everyone's sync before the burst
+
+
 async def floor_burst(coordinator: Member, members: list[Member], room: str, pids: dict[str, int]) -> dict[str, Any]:
     """Every member `!ping`s the echo bot at once."""
     sent = Sent()
@@ -371,6 +394,8 @@ async def main(args: argparse.Namespace) -> None:
                         f"the {args.users + 1} clients (this process)": os.getpid()}
                 spies = [await profile(run.server.pid, args.py_spy_synapse.with_suffix(f".round{round_no}.floor.raw"))
                          ] if args.py_spy_synapse else []
+                if not args.no_read_receipts:
+                    await read_up_to_date([run.coordinator, *run.members], run.echo_room)
                 floor = await floor_burst(run.coordinator, run.members, run.echo_room, pids)
                 await stop_profiling(spies)
                 await outbox_drained(store)  # Homeward was idle (not in the echo room): a no-op, to be sure
@@ -378,6 +403,8 @@ async def main(args: argparse.Namespace) -> None:
                     spies.append(await profile(run.bot.process.pid, args.py_spy.with_suffix(f".round{round_no}.raw")))
                 if args.py_spy_synapse:
                     spies.append(await profile(run.server.pid, args.py_spy_synapse.with_suffix(f".round{round_no}.homeward.raw")))
+                if not args.no_read_receipts:
+                    await read_up_to_date([run.coordinator, *run.members], run.room)
                 result = await homeward_burst(run.coordinator, run.members, run.room, items, pids, base / "bot.log")
                 await stop_profiling(spies)
                 result["store"] = acks_in_store(store, items)
@@ -403,6 +430,8 @@ async def main(args: argparse.Namespace) -> None:
            "all clients in this process")
     if loadavg:
         print(f"load average before the run: {' '.join(loadavg)}")
+    print("read receipts: " + ("none (--no-read-receipts)" if args.no_read_receipts else
+                               "every client marks the burst's room read up to its last event before the burst"))
     print(f"set-up ({args.users} encrypted members invited to both rooms, joined, each one `!ping` in each): "
           f"{run.seconds:.0f} s")
     print()
@@ -483,5 +512,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=2, help="rounds, each a floor burst then a Homeward burst (default 2)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE", help="profile Homeward during each of its bursts (FILE.roundN.raw; `.venv/bin/pip install py-spy` first)")
     parser.add_argument("--py-spy-synapse", type=Path, metavar="FILE", help="profile Synapse during each burst (FILE.roundN.floor.raw, FILE.roundN.homeward.raw)")
+    parser.add_argument("--no-read-receipts", action="store_true",
+                        help="the clients never mark a room read (as this script did before the floor came in): "
+                             "Synapse then counts each client's unread notifications from the room's first event, every sync")
     parser.add_argument("--dir", type=Path, help="keep Synapse, the bots' data and Homeward's log here (default: a temporary folder)")
     asyncio.run(main(parser.parse_args()))
