@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -53,6 +53,13 @@ class Config(BaseModel):
     encryption: bool = True
     pathways_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Libraries whose DEBUG log is wanted (e.g. ["nio"]); every other library logs warnings only.
+    debug_loggers: list[str] = Field(default_factory=list)
+    # The passphrase of the crypto store; without it one is generated into data_dir/crypto/store.key.
+    store_key: SecretStr | None = None
+    # How many PDF exports one person may have rendered within the window (PDFs take seconds of CPU).
+    export_pdf_limit: int = Field(default=5, ge=1)
+    export_pdf_window_seconds: int = Field(default=600, ge=1)
     # Demos and tests only: run the bot's clock this many seconds ahead of (or behind) real time.
     time_shift_seconds: float = 0.0
 
@@ -79,6 +86,14 @@ class Config(BaseModel):
                 f"{', '.join(map(repr, bad))}: each entry must be a user id (@nurse:example.org), "
                 "a server pattern (*:example.org) or *"
             )
+        return value
+
+    @field_validator("debug_loggers")
+    @classmethod
+    def _logger_names(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(r"[A-Za-z_][\w.]*", v)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: each entry must be a logger name, e.g. nio or aiosqlite")
         return value
 
     @field_validator("timezone")
@@ -124,13 +139,13 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if name == "allowed_inviters":
+        if get_origin(field.annotation) is list:
             raw_stripped = raw.strip()
             if raw_stripped.startswith("["):
                 try:
                     overrides[name] = json.loads(raw_stripped)
                 except json.JSONDecodeError as exc:
-                    raise ConfigError([f"{ENV_PREFIX}ALLOWED_INVITERS: not valid JSON ({exc.msg})"]) from None
+                    raise ConfigError([f"{ENV_PREFIX}{name.upper()}: not valid JSON ({exc.msg})"]) from None
             else:
                 overrides[name] = [p.strip() for p in raw.split(",") if p.strip()]
         elif field.annotation is bool:

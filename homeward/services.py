@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from homeward.care.pathway import Pathway
 from homeward.commands.registry import Registry
@@ -21,3 +22,5 @@ class Services:
     pathways: dict[str, Pathway] = field(default_factory=dict)
     wake_outbox: Callable[[], None] = field(default=lambda: None)
     wake_reminders: Callable[[], None] = field(default=lambda: None)
+    #: The rate limits' counters, by command (e.g. commands/export_limit.py), for as long as the bot runs.
+    limits: dict[str, Any] = field(default_factory=dict)

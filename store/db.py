@@ -48,16 +48,32 @@ class Store:
         await db.execute("PRAGMA synchronous=FULL")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=5000")
+        # Cleared or deleted content (a sent message, a replaced edit) is overwritten with zeros,
+        # not left in free pages; `checkpoint` then empties the WAL that still holds older copies.
+        await db.execute("PRAGMA secure_delete=ON")
         store = cls(db, path)
         try:
             await store._migrate()
+            await store.checkpoint()
         except BaseException:
             await db.close()
             raise
         return store
 
     async def close(self) -> None:
-        await self._db.close()
+        try:
+            await self.checkpoint()
+        finally:
+            await self._db.close()
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it.
+
+        The WAL keeps each page as it was written, including a message's content before it
+        was cleared: after this, cleared content is gone from both files.
+        """
+        async with self._lock:
+            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def _migrate(self) -> None:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -71,8 +87,12 @@ class Store:
             )
         for number in range(version + 1, known + 1):
             await self._db.execute("BEGIN IMMEDIATE")
+            migration = MIGRATIONS[number - 1]
             try:
-                await _executescript(self._db, MIGRATIONS[number - 1])
+                if isinstance(migration, str):
+                    await _executescript(self._db, migration)
+                else:
+                    await migration(self._db)
                 await self._db.execute(f"PRAGMA user_version = {number}")
                 await self._db.execute("COMMIT")
             except BaseException:
@@ -98,6 +118,24 @@ class Store:
         """A consistent read; serialised with writes since the connection is shared."""
         async with self._lock:
             yield self._db
+
+
+async def open_read_only(path: Path) -> aiosqlite.Connection:
+    """The database for reading only (`homeward verify-audit`): never migrated, never written, safe beside a running bot."""
+    if not path.exists():
+        raise StoreError(f"{path}: no database there (is data_dir right?)")
+    db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = aiosqlite.Row
+    async with db.execute("PRAGMA user_version") as cur:
+        (version,) = await cur.fetchone()  # type: ignore[misc]
+    if version != len(MIGRATIONS):
+        await db.close()
+        raise StoreError(
+            f"{path}: the database has schema version {version}, this Homeward reads version {len(MIGRATIONS)}: "
+            + ("start this Homeward once to migrate it (that also chains the rows written before), then verify again."
+               if version < len(MIGRATIONS) else "it was written by a newer Homeward; verify it with that one.")
+        )
+    return db
 
 
 async def _executescript(db: aiosqlite.Connection, script: str) -> None:
