@@ -76,7 +76,7 @@ class _Abandon(Exception):
 
 
 #: Why a row for an encrypted room is given up when the bot runs with `encryption = false`.
-NEVER_IN_CLEAR = "the room is end-to-end encrypted and encryption = false: never sent as clear text"
+NEVER_IN_CLEAR = "the room is end-to-end encrypted and encryption = false, so nothing is sent there as clear text"
 
 
 class OutboxSender:

@@ -8,6 +8,7 @@ messages and the "event handled" mark are committed together or not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -73,7 +74,10 @@ class Store:
         was cleared: after this, cleared content is gone from both files.
         """
         async with self._lock:
-            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:  # e.g. a transaction left open by a cancelled task
+                log.warning("the WAL was not emptied this time (%s); it will be at the next checkpoint", exc)
 
     async def _migrate(self) -> None:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -104,11 +108,14 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One atomic unit of work; everything inside commits together or not at all."""
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a task cancelled while BEGIN is on its way still rolls back (the
+                # statements run in order on the connection's thread), never leaving a transaction open.
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.OperationalError):  # BEGIN itself failed: nothing to roll back
+                    await self._db.execute("ROLLBACK")
                 raise
             else:
                 await self._db.execute("COMMIT")
