@@ -64,7 +64,7 @@ async def test_plan_and_minutes_exports_need_consent_and_read_back(make_bot, mak
     assert "Kommunen skaffer utstyr" in "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(minutes_pdf)).pages)
     # A third PDF within the window is refused with when to try again; other formats go on.
     limited = await kari.command(room, "!export case pdf")
-    refused(limited, "2 PDF-eksporter", "10 min", "`html`")
+    refused(limited, "PDF-eksport (2 per 10 min)", "`html`")
     assert limited.content["homeward.reason"] == "export.too_many_pdf"
     _, md = await _export(kari, room, "!export plan md")
     assert "Trygg hjemkomst" in md.decode("utf-8")
