@@ -340,10 +340,10 @@ async def stop_profiling(spies: list[asyncio.subprocess.Process]) -> None:
 
 
 def checklist_failures(store: Path) -> list[tuple[int, int, str]]:
-    """Checklist edits the bot gave up on: (outbox id, content bytes, error)."""
+    """Checklist edits the bot gave up on: (outbox id, content bytes as queued, error); the content itself is cleared."""
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10) as db:
         return db.execute(
-            "SELECT id, length(content), last_error FROM outbox WHERE supersede_key LIKE 'checklist:%' "
+            "SELECT id, content_size, last_error FROM outbox WHERE supersede_key LIKE 'checklist:%' "
             "AND sent_at IS NOT NULL AND event_id IS NULL ORDER BY id"
         ).fetchall()
 

@@ -15,6 +15,8 @@ from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEv
 from nio.exceptions import EncryptionError
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
+from homeward import logs
+from homeward.bot.data_dir import make_private
 from homeward.bot.events import command_from, is_ack_reaction, thread_root
 from homeward.care.pathway import configured_pathways
 from homeward.commands.departures import member_left
@@ -26,6 +28,7 @@ from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
 from homeward.bot.sync import SyncLoop
 from homeward.commands.dispatch import handle_command, handle_reaction
+from homeward.commands.integrity import check_chains
 from homeward.commands.registry import registry
 from homeward.clock import Clock, ShiftedClock
 from homeward.config import Config, ConfigError
@@ -67,11 +70,15 @@ class HomewardBot:
         self.failed: str | None = None  # the loop that stopped the bot, if one did
 
     async def start(self) -> None:
-        """Load the pathways, open the store, log in, and start the loops in the background."""
+        """Load the pathways, open the store, log in, check the audit record, and start the loops in the background."""
         problems = registry.unknown_rate_limits(self.config.rate_limits)
         if problems:
             raise ConfigError(problems)
+        logs.configure(self.config.log_level, self.config.debug_loggers)
         pathways = configured_pathways(self.config.pathways_dir)
+        make_private(self.config.data_dir)  # before anything is written there
+        if not self.config.encryption:
+            log.warning("encryption = false: nothing is sent into encrypted rooms (every care room is encrypted)")
         self.store = await Store.open(self.config.store_path)
         session = Session(
             homeserver=self.config.homeserver,
@@ -81,6 +88,7 @@ class HomewardBot:
             password=self.config.password.get_secret_value() if self.config.password else None,
             access_token=self.config.access_token.get_secret_value() if self.config.access_token else None,
             encryption=self.config.encryption,
+            configured_store_key=self.config.store_key.get_secret_value() if self.config.store_key else None,
         )
         self.client = await session.connect()
         self.crypto_lock = self.client.crypto_lock  # sync handling and sending are serialised (bot/client.py)
@@ -99,6 +107,7 @@ class HomewardBot:
         await bring_rooms_in_step(self.store, self.services)
         self.reminders = ReminderScheduler(self.store, self.services, self.clock)
         self.services.wake_reminders = self.reminders.wake
+        await check_chains(self.store, self.services)  # tells the coordinators through the outbox; the bot runs on
         await self.reminders.start()
         self.sync = SyncLoop(self.client, self.store, self, self.crypto_lock)
         self._tasks = [

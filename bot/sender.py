@@ -48,6 +48,9 @@ from homeward.store.state import remember_room, room_info
 log = logging.getLogger(__name__)
 
 RETRY_S = 5.0
+# How often at most the store's WAL is emptied after rows were settled (their cleared content
+# still sits in the WAL's older page copies until then; store.db.Store.checkpoint).
+CHECKPOINT_EVERY_S = 60.0
 # After an invite, how long later messages in the room wait for nio to see it (see _resolve).
 INVITE_SYNC_WAIT_S = 10.0
 # Errors after which a row can never be delivered (the bot left or was removed, a bad request).
@@ -65,7 +68,15 @@ class _NotJoinedYet(Exception):
 
 
 class _Abandon(Exception):
-    """The row can never go (its referent was abandoned)."""
+    """The row can never go (its referent was abandoned, or the room is one it must not go to)."""
+
+    def __init__(self, reason: str = "an earlier message it depends on was never delivered") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: Why a row for an encrypted room is given up when the bot runs with `encryption = false`.
+NEVER_IN_CLEAR = "the room is end-to-end encrypted and encryption = false, so nothing is sent there as clear text"
 
 
 class OutboxSender:
@@ -78,6 +89,8 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()  # set whenever the outbox is empty
         self._invited: dict[str, dict[str, float]] = {}  # room -> user -> when we invited them (monotonic)
+        self._settled_since_checkpoint = False
+        self._last_checkpoint = time.monotonic()
 
     def wake(self) -> None:
         self._wake.set()
@@ -85,13 +98,26 @@ class OutboxSender:
     async def run(self) -> None:
         while True:
             delivered_all = await self.flush()
+            checkpoint_in = await self._checkpoint_when_due()
             if delivered_all:
                 self.idle.set()
+            timeout = RETRY_S if not delivered_all else checkpoint_in
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=None if delivered_all else RETRY_S)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
+
+    async def _checkpoint_when_due(self) -> float | None:
+        """Empty the store's WAL once a while after rows were settled; seconds until the next one is due (None: none)."""
+        if not self._settled_since_checkpoint:
+            return None
+        due_in = CHECKPOINT_EVERY_S - (time.monotonic() - self._last_checkpoint)
+        if due_in > 0:
+            return due_in
+        await self.store.checkpoint()
+        self._settled_since_checkpoint, self._last_checkpoint = False, time.monotonic()
+        return None
 
     async def flush(self) -> bool:
         """Send what can go now; True when nothing is left."""
@@ -113,8 +139,8 @@ class OutboxSender:
                     continue
                 except _NotJoinedYet:
                     continue
-                except _Abandon:
-                    await self._abandon(row, "an earlier message it depends on was never delivered")
+                except _Abandon as abandon:
+                    await self._abandon(row, abandon.reason)
                     progressed = True
                     continue
                 outcome = await self._send(row, *resolved)
@@ -157,18 +183,21 @@ class OutboxSender:
             room = self.client.rooms.get(room_id)
             if room is None:
                 raise _Wait()  # joined or created a moment ago: nio learns the room from the next sync
-            must_encrypt = self.encryption and room_kind == "case"
-            if must_encrypt and not room.encrypted:
+            if room.encrypted and not self.encryption:
+                # nio without encryption would send the content (and a file's keys) in clear text.
+                raise _Abandon(NEVER_IN_CLEAR)
+            care_room = room_kind == "case"
+            if care_room and not room.encrypted:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
             waiting_for = content.pop("homeward.after_join", None)
             if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
                 # Sent before they join, they could not decrypt it (nio shares the room key with joined devices).
                 raise _NotJoinedYet()
-            if must_encrypt and self._invite_not_synced(room_id, room.users):
+            if care_room and self._invite_not_synced(room_id, room.users):
                 # The history an invitee may read starts at the invite, but nio shares the room key
                 # only with members it knows: wait for the sync that brings the invite.
                 raise _Wait()
-            if must_encrypt and len(room.users) < 2:
+            if care_room and len(room.users) < 2:
                 # A room just created: nio does not know the invited coordinator yet and would
                 # encrypt the first messages for the bot alone. Wait for the sync that brings the invite.
                 raise _Wait()
@@ -207,6 +236,7 @@ class OutboxSender:
             log.warning("room=%s outbox=%d not sendable yet (%s); will retry", room_id, row.id, type(exc).__name__)
             return False
         if result is not None:
+            self._settled_since_checkpoint = True
             async with self.store.transaction() as db:
                 await outbox.mark_sent(db, row.id, result, self.clock.now())
                 if row.kind == outbox.CREATE_ROOM:
@@ -261,8 +291,10 @@ class OutboxSender:
         encrypted = room is not None and room.encrypted
         data = base64.b64decode(content["data_b64"])
         # nio calls the provider again after a timeout or a 429; it must return bytes (a str is read as a path).
+        # No filename: nio would put it in the upload request's URL, in clear text for the homeserver to keep
+        # (the media repository's upload name). The name goes only into the m.file event, encrypted.
         upload, keys = await client.upload(
-            lambda *_: data, content_type=content["mimetype"], filename=content["filename"], encrypt=encrypted,
+            lambda *_: data, content_type=content["mimetype"], filename=None, encrypt=encrypted,
             filesize=len(data),  # Synapse refuses an upload without Content-Length
         )
         if not isinstance(upload, UploadResponse):

@@ -1,7 +1,7 @@
 """Logging in once and staying the same device, with its encryption keys, across restarts.
 
 The access token and device id are kept in `data_dir/credentials.json`; the Olm/Megolm
-keys in `data_dir/crypto/`. If the keys are lost while the device id is reused, the
+keys in `data_dir/crypto/`, pickled with the store key (`bot/store_key.py`). If the keys are lost while the device id is reused, the
 homeserver refuses the key upload ("One time key … already exists") and the other
 members' clients stop trusting the bot. We detect that and log in as a new device, then
 remove the bot's stale devices so they stop receiving room keys.
@@ -26,6 +26,7 @@ from nio import (
 )
 
 from homeward.bot.client import HomewardClient
+from homeward.bot.store_key import store_key
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Session:
         password: str | None,
         access_token: str | None,
         encryption: bool,
+        configured_store_key: str | None = None,
     ) -> None:
         self.homeserver = homeserver
         self.user_id = user_id
@@ -89,6 +91,8 @@ class Session:
         self.password = password
         self.access_token = access_token
         self.encryption = encryption
+        self.configured_store_key = configured_store_key
+        self.pickle_key = ""  # decided in connect(), once the saved device is known (bot/store_key.py)
         self.credentials_path = data_dir / "credentials.json"
         self.crypto_dir = data_dir / "crypto"
 
@@ -99,6 +103,7 @@ class Session:
             store_sync_tokens=False,  # Homeward keeps the sync token itself, after handling
             max_timeouts=MAX_TIMEOUTS,
             request_timeout=45,
+            pickle_key=self.pickle_key,
         )
         return HomewardClient(self.homeserver, self.user_id, store_path=str(self.crypto_dir), config=config)
 
@@ -116,6 +121,9 @@ class Session:
                 saved.device_id,
             )
             stale, saved = saved.device_id, None
+        if self.encryption:
+            key = store_key(self.crypto_dir, self.configured_store_key, *((saved.user_id, saved.device_id) if saved else ()))
+            self.pickle_key = key.value
         client = self._client()
         if saved:
             client.restore_login(saved.user_id, saved.device_id, saved.access_token)

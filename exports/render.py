@@ -5,6 +5,9 @@ environment escapes every value (autoescaping on), so text typed by people — g
 notes, titles, user ids — can never inject markup; the Markdown environment escapes
 user text with the ``md`` filter. The PDF is WeasyPrint's print of the HTML: A4, page
 numbers from CSS ``@page`` counters, the case label and the title on every page.
+WeasyPrint prints with a URL fetcher that refuses every URL: the stylesheet is inlined,
+and an export never loads anything, so no text that slipped into the markup can make
+the bot fetch an address (a tracking pixel, a request to the internal network, a file).
 
 Fixed wording is in ``templates/exports/words.toml`` (nb, sv, en); the plan's own
 words (Huvudmål, Delmål, Insatser…) come with the document, from the pathway.
@@ -26,7 +29,7 @@ from homeward.exports.document import LANGUAGES, MinutesDocument, PlanDocument
 from homeward.i18n import TEMPLATES_DIR
 from homeward.text import escape
 
-__all__ = ["TEMPLATES_DIR", "Words", "md_escape", "render_html", "render_markdown", "render_pdf", "words"]
+__all__ = ["TEMPLATES_DIR", "Words", "md_escape", "print_pdf", "render_html", "render_markdown", "render_pdf", "words"]
 
 WORDS_FILE = TEMPLATES_DIR / "exports" / "words.toml"
 
@@ -200,9 +203,36 @@ def render_markdown(doc: Document) -> str:
 
 def render_pdf(doc: Document) -> bytes:
     """The document as a PDF (A4), printed by WeasyPrint from the HTML."""
+    return print_pdf(render_html(doc))
+
+
+class URLRefused(ValueError):
+    """An export asked for a URL; exports load none."""
+
+
+def _refuse(url: str, *_: Any, **__: Any) -> Any:
+    raise URLRefused("exports load no URL")
+
+
+def _refusing_fetcher() -> Any:
+    """A WeasyPrint URL fetcher that refuses every URL (http, file, data alike), before any request is made."""
+    try:
+        from weasyprint.urls import URLFetcher  # recent WeasyPrint (70 here) wants a URLFetcher
+    except ImportError:
+        return _refuse  # older WeasyPrint takes any callable
+
+    class RefuseAll(URLFetcher):  # type: ignore[misc, valid-type]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            return _refuse(url)
+
+    return RefuseAll()
+
+
+def print_pdf(html: str) -> bytes:
+    """Print self-contained HTML as a PDF; any URL in it (image, stylesheet, font) is refused, not loaded."""
     from weasyprint import HTML  # imported here: loading Pango takes a moment
 
-    html = render_html(doc)
-    pdf = HTML(string=html, base_url=str(TEMPLATES_DIR / "exports")).write_pdf()
+    # No base_url: nothing is relative to anything; the stylesheet is in the page.
+    pdf = HTML(string=html, url_fetcher=_refusing_fetcher()).write_pdf()
     assert pdf is not None  # write_pdf returns bytes when no target is given
     return pdf

@@ -1,4 +1,4 @@
-"""The `homeward` command: run the bot, check a configuration, or run the local demo."""
+"""The `homeward` command: run the bot, check a configuration or the audit record, or run the local demo."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ import signal
 import sys
 from pathlib import Path
 
+from homeward import logs
 from homeward.config import Config, ConfigError, load_config
 
 log = logging.getLogger("homeward")
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    # nio is chatty at INFO and may log event details at DEBUG: keep it to warnings.
-    logging.getLogger("nio").setLevel(logging.WARNING)
-    logging.getLogger("peewee").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def setup_logging(level: str, debug_loggers: list[str] | None = None) -> None:
+    """Homeward at `level`; every library at WARNING unless named in `debug_loggers` (homeward/logs.py)."""
+    logs.setup(level, debug_loggers or [])
 
 
 def _load(path: Path) -> Config:
@@ -36,6 +34,7 @@ def _load(path: Path) -> Config:
 async def _run_until_stopped(config: Config) -> int:
     from homeward.bot.app import HomewardBot
     from homeward.bot.session import LoginFailed
+    from homeward.bot.store_key import StoreKeyError
     from homeward.store.db import StoreError
 
     bot = HomewardBot(config)
@@ -45,7 +44,7 @@ async def _run_until_stopped(config: Config) -> int:
     except asyncio.CancelledError:
         log.info("stopping on signal")
         return 0
-    except (LoginFailed, StoreError) as exc:
+    except (LoginFailed, StoreError, StoreKeyError) as exc:
         print(f"homeward: {exc}", file=sys.stderr)
         return 1
     return 1 if bot.failed else 0
@@ -99,6 +98,32 @@ def _check_rate_limits(config: Config) -> None:
         raise SystemExit(2)
 
 
+async def _verify_audit(config: Config) -> int:
+    """Walk the audit trail's and the consent answers' hash chains: 0 intact, 1 broken (each first broken row named)."""
+    from homeward.store.chain import first_breaks, verify
+    from homeward.store.db import StoreError, open_read_only
+
+    try:
+        db = await open_read_only(config.store_path)
+    except StoreError as exc:
+        print(f"homeward verify-audit: {exc}", file=sys.stderr)
+        return 2
+    try:
+        states = await verify(db)
+    finally:
+        await db.close()
+    breaks = first_breaks(states)
+    counts = {table: sum(s.rows for (t, _), s in states.items() if t == table) for table in ("audit", "consent_answers")}
+    summary = f"{counts['audit']} audit rows, {counts['consent_answers']} consent answers in {len({c for _, c in states})} chain(s)"
+    if not breaks:
+        print(f"{config.store_path}: intact ({summary})")
+        return 0
+    print(f"{config.store_path}: the record was changed outside Homeward ({summary}); first broken row of each case:")
+    for broken in breaks:
+        print(f"  - {broken.describe()}")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="homeward", description="Care-team coordination bot for Matrix.")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -106,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", type=Path, required=True, help="path to the TOML configuration")
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("--config", type=Path, required=True)
+    verify = sub.add_parser("verify-audit", help="check that the audit trail and the consent answers were not changed; exit 1 naming the first broken row")
+    verify.add_argument("--config", type=Path, required=True)
     dev = sub.add_parser("dev", help="start a local Synapse, demo accounts and the bot (what `make run` does)")
     dev.add_argument("--dir", type=Path, default=Path(".dev"), help="where the local homeserver and bot keep their state")
     dev.add_argument("--port", type=int, default=8008)
@@ -121,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         config = _load(args.config)
         _check_pathways(config)
         _check_rate_limits(config)
-        setup_logging(config.log_level)
+        setup_logging(config.log_level, config.debug_loggers)
         return asyncio.run(_run_until_stopped(config))
+    if args.action == "verify-audit":
+        config = _load(args.config)
+        return asyncio.run(_verify_audit(config))
     if args.action == "dev":
         setup_logging("INFO")
         return asyncio.run(_demo(args.dir.resolve(), args.port))

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -62,6 +62,13 @@ class Config(BaseModel):
     encryption: bool = True
     pathways_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Libraries whose DEBUG log is wanted (e.g. ["nio"]); every other library logs warnings only.
+    debug_loggers: list[str] = Field(default_factory=list)
+    # The passphrase of the crypto store; without it one is generated into data_dir/crypto/store.key.
+    store_key: SecretStr | None = None
+    # How many PDF exports one person may have rendered within the window (PDFs take seconds of CPU).
+    export_pdf_limit: int = Field(default=5, ge=1)
+    export_pdf_window_seconds: int = Field(default=600, ge=1)
     # Demos and tests only: run the bot's clock this many seconds ahead of (or behind) real time.
     time_shift_seconds: float = 0.0
 
@@ -113,6 +120,13 @@ class Config(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return {" ".join(name.lower().split()): str(text) for name, text in value.items()}
+    @field_validator("debug_loggers")
+    @classmethod
+    def _logger_names(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(r"[A-Za-z_][\w.]*", v)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: each entry must be a logger name, e.g. nio or aiosqlite")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -193,7 +207,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if name in LIST_KEYS:
+        if name in LIST_KEYS or get_origin(field.annotation) is list:
             raw_stripped = raw.strip()
             if raw_stripped.startswith("["):
                 try:

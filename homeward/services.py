@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from homeward.care.pathway import Pathway
 from homeward.commands.registry import Registry
@@ -24,3 +25,5 @@ class Services:
     wake_reminders: Callable[[], None] = field(default=lambda: None)
     #: Per-person counts of rate-limited commands (in memory; `homeward.ratelimit`).
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    #: The rate limits' counters, by command (e.g. commands/export_limit.py), for as long as the bot runs.
+    limits: dict[str, Any] = field(default_factory=dict)

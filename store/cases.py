@@ -15,6 +15,7 @@ import aiosqlite
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, Pathway
+from homeward.store import chain
 from homeward.store.state import RoomInfo
 
 
@@ -254,11 +255,11 @@ async def audit(
     db: aiosqlite.Connection, *, room_id: str, actor: str, action: str, now: datetime, case_id: int | None = None,
     actor_lane: str | None = None, event_id: str | None = None, **details: Any,
 ) -> None:
-    """Append one row to the audit trail: who, what, when, where, and the event that caused it."""
-    await db.execute(
-        "INSERT INTO audit (case_id, room_id, at, actor, actor_lane, action, details, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (case_id, room_id, now.isoformat(), actor, actor_lane, action, json.dumps(details, ensure_ascii=False, default=str), event_id),
-    )
+    """Append one row to the audit trail (who, what, when, where, the causing event), chained to the case's last row."""
+    await chain.append(db, "audit", {
+        "case_id": case_id, "room_id": room_id, "at": now.isoformat(), "actor": actor, "actor_lane": actor_lane,
+        "action": action, "details": json.dumps(details, ensure_ascii=False, default=str), "event_id": event_id,
+    })
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ class AuditRow:
     action: str
     details: str  # JSON, as recorded
     event_id: str | None
+    hash: str | None = None  # its link in the case's chain (store/chain.py)
 
 
 async def audit_rows(
@@ -289,7 +291,7 @@ async def audit_rows(
                 continue
             found.append(AuditRow(
                 row["id"], row["case_id"], row["room_id"], at, row["actor"], row["actor_lane"], row["action"],
-                row["details"], row["event_id"],
+                row["details"], row["event_id"], row["hash"],
             ))
     return found
 

@@ -1,4 +1,4 @@
-"""Consent answers: appended, never changed (triggers refuse UPDATE and DELETE)."""
+"""Consent answers: appended, never changed (triggers refuse UPDATE and DELETE), chained by hash (store/chain.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from datetime import datetime
 import aiosqlite
 
 from homeward.care.consent import Answer
+from homeward.store import chain
 
 
 async def add_answer(db: aiosqlite.Connection, case_id: int, answer: Answer, event_id: str) -> None:
-    await db.execute(
-        "INSERT INTO consent_answers (case_id, consent_id, user_id, answer, at, event_id) VALUES (?, ?, ?, ?, ?, ?)",
-        (case_id, answer.consent_id, answer.user_id, answer.answer, answer.at.isoformat(), event_id),
-    )
+    await chain.append(db, "consent_answers", {
+        "case_id": case_id, "consent_id": answer.consent_id, "user_id": answer.user_id, "answer": answer.answer,
+        "at": answer.at.isoformat(), "event_id": event_id,
+    })
 
 
 async def answers(db: aiosqlite.Connection, case_id: int) -> list[Answer]:

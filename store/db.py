@@ -8,6 +8,7 @@ messages and the "event handled" mark are committed together or not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -48,16 +49,35 @@ class Store:
         await db.execute("PRAGMA synchronous=FULL")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=5000")
+        # Cleared or deleted content (a sent message, a replaced edit) is overwritten with zeros,
+        # not left in free pages; `checkpoint` then empties the WAL that still holds older copies.
+        await db.execute("PRAGMA secure_delete=ON")
         store = cls(db, path)
         try:
             await store._migrate()
+            await store.checkpoint()
         except BaseException:
             await db.close()
             raise
         return store
 
     async def close(self) -> None:
-        await self._db.close()
+        try:
+            await self.checkpoint()
+        finally:
+            await self._db.close()
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it.
+
+        The WAL keeps each page as it was written, including a message's content before it
+        was cleared: after this, cleared content is gone from both files.
+        """
+        async with self._lock:
+            try:
+                await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:  # e.g. a transaction left open by a cancelled task
+                log.warning("the WAL was not emptied this time (%s); it will be at the next checkpoint", exc)
 
     async def _migrate(self) -> None:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -71,8 +91,12 @@ class Store:
             )
         for number in range(version + 1, known + 1):
             await self._db.execute("BEGIN IMMEDIATE")
+            migration = MIGRATIONS[number - 1]
             try:
-                await _executescript(self._db, MIGRATIONS[number - 1])
+                if isinstance(migration, str):
+                    await _executescript(self._db, migration)
+                else:
+                    await migration(self._db)
                 await self._db.execute(f"PRAGMA user_version = {number}")
                 await self._db.execute("COMMIT")
             except BaseException:
@@ -84,11 +108,14 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One atomic unit of work; everything inside commits together or not at all."""
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a task cancelled while BEGIN is on its way still rolls back (the
+                # statements run in order on the connection's thread), never leaving a transaction open.
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.OperationalError):  # BEGIN itself failed: nothing to roll back
+                    await self._db.execute("ROLLBACK")
                 raise
             else:
                 await self._db.execute("COMMIT")
@@ -98,6 +125,24 @@ class Store:
         """A consistent read; serialised with writes since the connection is shared."""
         async with self._lock:
             yield self._db
+
+
+async def open_read_only(path: Path) -> aiosqlite.Connection:
+    """The database for reading only (`homeward verify-audit`): never migrated, never written, safe beside a running bot."""
+    if not path.exists():
+        raise StoreError(f"{path}: no database there (is data_dir right?)")
+    db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = aiosqlite.Row
+    async with db.execute("PRAGMA user_version") as cur:
+        (version,) = await cur.fetchone()  # type: ignore[misc]
+    if version != len(MIGRATIONS):
+        await db.close()
+        raise StoreError(
+            f"{path}: the database has schema version {version}, this Homeward reads version {len(MIGRATIONS)}: "
+            + ("start this Homeward once to migrate it (that also chains the rows written before), then verify again."
+               if version < len(MIGRATIONS) else "it was written by a newer Homeward; verify it with that one.")
+        )
+    return db
 
 
 async def _executescript(db: aiosqlite.Connection, script: str) -> None:

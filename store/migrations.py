@@ -2,9 +2,19 @@
 
 Append only: a released migration is never edited. `PRAGMA user_version` holds the
 number of migrations applied, so a database written by a newer Homeward is refused.
+A migration is an SQL script, or a function of the connection where SQL alone cannot do
+it (hashing existing rows); each runs in its own transaction.
 """
 
-MIGRATIONS: list[str] = [
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+from homeward.store.chain import chain_existing_rows
+
+Migration = str | Callable[[aiosqlite.Connection], Awaitable[None]]
+
+MIGRATIONS: list[Migration] = [
     # 1: the walking skeleton — sync position, handled events, the outbox, rooms.
     """
     CREATE TABLE kv (
@@ -223,4 +233,23 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (case_id, user_id)
     );
     """,
+    # 8: nothing readable that need not be. A sent message keeps only its bookkeeping (the
+    # same clearing as store.outbox.mark_sent, for the rows sent before); the audit trail and
+    # the consent answers get the columns of their hash chains (store/chain.py).
+    """
+    ALTER TABLE outbox ADD COLUMN content_size INTEGER;  -- bytes of the content, kept once it is cleared
+    ALTER TABLE outbox ADD COLUMN reply_to TEXT;         -- the event a sent answer replied to
+    UPDATE outbox SET
+        content_size = length(CAST(content AS BLOB)),
+        reply_to = json_extract(content, '$."m.relates_to"."m.in_reply_to".event_id'),
+        content = '{}'
+    WHERE sent_at IS NOT NULL AND content_size IS NULL;
+    ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+    ALTER TABLE audit ADD COLUMN hash TEXT;
+    ALTER TABLE consent_answers ADD COLUMN prev_hash TEXT;
+    ALTER TABLE consent_answers ADD COLUMN hash TEXT;
+    CREATE INDEX audit_case ON audit (case_id, id);
+    """,
+    # 9: chain the audit rows and consent answers written before the chain existed.
+    chain_existing_rows,
 ]

@@ -1,4 +1,11 @@
-"""Outgoing events, queued in the transaction of the change that caused them."""
+"""Outgoing events, queued in the transaction of the change that caused them.
+
+A row holds its content only until it is settled: once the homeserver accepted it (or it
+was given up) the content is cleared in the same statement that marks the row, keeping
+what the bookkeeping needs — the event id (which edits, pins and reactions resolve rows
+by), the type, kind, room and times, the content's size, and the event a sent answer
+replied to.
+"""
 
 from __future__ import annotations
 
@@ -145,8 +152,20 @@ async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
     await db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
 
 
+# What a settled row keeps of its content (migration 7 cleared the rows sent before it, the same way).
+_FORGET_CONTENT = (
+    "content_size = length(CAST(content AS BLOB)),"
+    " reply_to = json_extract(content, '$.\"m.relates_to\".\"m.in_reply_to\".event_id'),"
+    " content = '{}'"
+)
+
+
 async def mark_sent(db: aiosqlite.Connection, row_id: int, event_id: str, now: datetime) -> None:
-    await db.execute("UPDATE outbox SET sent_at = ?, event_id = ? WHERE id = ?", (now.isoformat(), event_id, row_id))
+    """The homeserver took the row: record its event id and forget its content."""
+    await db.execute(
+        f"UPDATE outbox SET sent_at = ?, event_id = ?, {_FORGET_CONTENT} WHERE id = ? AND sent_at IS NULL",
+        (now.isoformat(), event_id, row_id),
+    )
 
 
 async def mark_failed(db: aiosqlite.Connection, row_id: int, error: str) -> None:
@@ -154,8 +173,8 @@ async def mark_failed(db: aiosqlite.Connection, row_id: int, error: str) -> None
 
 
 async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now: datetime) -> None:
-    """Never deliverable (e.g. the bot was removed from the room): stop retrying, keep the reason."""
+    """Never deliverable (e.g. the bot was removed from the room): stop retrying, keep the reason, forget the content."""
     await db.execute(
-        "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+        f"UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = ?, {_FORGET_CONTENT} WHERE id = ? AND sent_at IS NULL",
         (now.isoformat(), error[:500], row_id),
     )

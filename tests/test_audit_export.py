@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from homeward.bot.sender import file_message
 from homeward.commands.handlers.audit import COLUMNS, audit_csv, local_bounds
 from homeward.store.cases import AuditRow
+from homeward.store.chain import Break, ChainState
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -22,7 +23,7 @@ def test_the_csv_has_a_bom_quotes_every_field_and_keeps_nordic_letters() -> None
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     assert text.splitlines()[0] == ",".join(f'"{c}"' for c in COLUMNS)
-    assert text.splitlines()[1].startswith('"7","2026-07-01T22:30:00Z","2026-07-02T00:30:00+02:00","@anna:x","",')
+    assert text.splitlines()[1].startswith('"7","2026-07-01T22:30:00Z","2026-07-02T00:30:00+02:00","\'@anna:x","",')
     parsed = list(csv.DictReader(io.StringIO(text)))
     assert json.loads(parsed[0]["details"]) == {"note": "Ringt, «ok»; æøå"}
 
@@ -54,3 +55,30 @@ def test_an_encrypted_file_event_carries_the_mxc_uri_only_inside_its_file_object
 def test_a_plain_file_event_has_a_top_level_url() -> None:
     message = file_message(CONTENT, "mxc://x/abc", 3, None)
     assert message["url"] == "mxc://x/abc" and "file" not in message
+
+
+def test_no_cell_of_the_csv_starts_a_spreadsheet_formula() -> None:
+    hostile = AuditRow(8, 1, "@SUM(A1:A9)", datetime(2026, 7, 1, 8, 0, tzinfo=timezone.utc), "=HYPERLINK(\"http://x\",\"klikk\")",
+                       "+47 22 33", "-2+3", "\tkommune", "\r=1+1")
+    text = audit_csv([hostile], OSLO).decode("utf-8-sig")
+    cells = next(csv.DictReader(io.StringIO(text)))
+    assert cells["actor"] == "'=HYPERLINK(\"http://x\",\"klikk\")"
+    assert cells["actor_lane"] == "'+47 22 33" and cells["action"] == "'-2+3" and cells["room_id"] == "'@SUM(A1:A9)"
+    assert cells["event_id"] == "'\r=1+1" and cells["details"] == "'\tkommune"
+    assert cells["id"] == "8" and cells["at_utc"] == "2026-07-01T08:00:00Z"  # harmless cells stay as they are
+    assert not [v for v in cells.values() if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_the_csv_ends_with_the_heads_of_the_case_s_chains() -> None:
+    row = AuditRow(3, 1, "!r:x", datetime(2026, 7, 1, 8, 0, tzinfo=timezone.utc), "@anna:x", "sykehus", "case.opened", "{}", "$e",
+                   "ab" * 32)
+    heads = {
+        "audit": ChainState(12, "cd" * 32, None),
+        "consent_answers": ChainState(2, "ef" * 32, Break("consent_answers", 5, 1, "changed")),
+    }
+    rows = list(csv.DictReader(io.StringIO(audit_csv([row], OSLO, heads, datetime(2026, 7, 2, tzinfo=timezone.utc)).decode("utf-8-sig"))))
+    assert rows[0]["hash"] == "ab" * 32
+    assert [(r["action"], r["hash"], json.loads(r["details"])) for r in rows[1:]] == [
+        ("chain.audit.head", "cd" * 32, {"rows": 12, "intact": True}),
+        ("chain.consent_answers.head", "ef" * 32, {"rows": 2, "intact": False, "first_broken_row": 5}),
+    ]

@@ -370,3 +370,16 @@ def test_rate_limits_from_the_environment_as_json(tmp_path: Path) -> None:
 def test_check_config_names_a_rate_limit_for_a_command_that_does_not_exist(tmp_path: Path) -> None:
     result = run_check_config(write(tmp_path, VALID + '[rate_limits]\n"case neww" = "5/1h"\n'))
     assert result.returncode == 2 and "case neww" in result.stderr
+def test_the_store_key_and_the_debug_loggers_come_from_the_environment(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_STORE_KEY": "kept-in-a-vault", "HOMEWARD_DEBUG_LOGGERS": "nio, aiosqlite"})
+    assert config.store_key is not None and config.store_key.get_secret_value() == "kept-in-a-vault"
+    assert "kept-in-a-vault" not in repr(config)  # a secret, like the password
+    assert config.debug_loggers == ["nio", "aiosqlite"]
+    defaults = load_config(write(tmp_path, VALID), {})
+    assert (defaults.store_key, defaults.debug_loggers, defaults.export_pdf_limit, defaults.export_pdf_window_seconds) == (None, [], 5, 600)
+
+
+def test_a_debug_logger_that_is_no_logger_name_and_a_zero_pdf_limit_are_named(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, VALID + 'debug_loggers = ["nio; rm -rf"]\nexport_pdf_limit = 0\n'))
+    assert any("debug_loggers" in p and "logger name" in p for p in found), found
+    assert any("export_pdf_limit" in p for p in found), found

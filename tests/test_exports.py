@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import io
+import threading
 import tomllib
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,7 +31,7 @@ from homeward.exports import (
 )
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import event_uid, to_ics
-from homeward.exports.render import WORDS_FILE, css_string, md_escape, render_html, render_markdown, render_pdf
+from homeward.exports.render import WORDS_FILE, css_string, md_escape, print_pdf, render_html, render_markdown, render_pdf
 
 # WeasyPrint falls back to fontTools where the machine has no HarfBuzz-Subset library.
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
@@ -384,6 +386,59 @@ def test_html_escapes_user_text() -> None:
     assert evil in squash(pdf_text(render_pdf(plan)))
     minutes = dataclasses.replace(swedish_minutes(), notes=[evil], title=evil)
     assert "<script>" not in render_html(minutes)
+
+
+@pytest.fixture
+def counting_server():  # noqa: ANN201
+    """An HTTP server on loopback that counts the requests it gets: (base URL, the paths requested)."""
+    hits: list[str] = []
+
+    class Count(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Count)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_pdf_export_loads_no_url_whatever_the_markup_asks_for(counting_server, tmp_path) -> None:  # noqa: ANN001
+    base, hits = counting_server
+    local = tmp_path / "secret.css"
+    local.write_text("body { color: red }")
+    html = (
+        f'<html><head><link rel="stylesheet" href="{base}/link.css"><link rel="stylesheet" href="file://{local}">'
+        f'<style>@import url({base}/import.css); body {{ background: url("{base}/background.png") }}'
+        f'@font-face {{ font-family: x; src: url({base}/font.woff) }}</style></head>'
+        f'<body><img src="{base}/pixel.png"><object data="{base}/object"></object>Plan</body></html>'
+    )
+    from weasyprint import HTML
+
+    HTML(string=html).write_pdf()
+    assert len(hits) >= 4  # the same markup with WeasyPrint's own fetcher: this test sees fetches
+    hits.clear()
+
+    pdf = print_pdf(html)
+
+    assert pdf.startswith(b"%PDF") and hits == []
+
+
+def test_a_document_whose_text_names_a_url_fetches_nothing(counting_server) -> None:  # noqa: ANN001
+    base, hits = counting_server
+    plan = swedish_plan()
+    attempt = f'<img src="{base}/goal.png"> </style><style>body{{background:url({base}/css)}}</style>'
+    goal = dataclasses.replace(plan.goals[0], text=f"Äta själv {attempt}")
+    plan = dataclasses.replace(plan, goals=[goal, *plan.goals[1:]], case_label=f"url({base}/label)")
+    assert f"{base}/goal.png" in squash(pdf_text(render_pdf(plan)))  # printed as text
+    assert hits == []
 
 
 def test_html_is_a_document_to_print() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 from collections.abc import AsyncIterator
@@ -221,3 +222,75 @@ async def test_mark_abandoned_removes_the_row_from_pending(store: Store) -> None
     async with store.read() as db:
         assert await outbox.pending(db) == []
         assert (await outbox.results(db, {row_id}))[row_id][1] is None
+
+
+# --- what a sent row keeps ----------------------------------------------------------------
+
+SECRET = "Trenger sondemat og oksygen hjemme, Sjøstjerne"
+
+
+async def test_a_sent_row_keeps_its_event_id_reply_and_size_but_not_its_content(store: Store) -> None:
+    content = {"msgtype": "m.notice", "body": SECRET, "m.relates_to": {"m.in_reply_to": {"event_id": "$command"}}}
+    async with store.transaction() as db:
+        row_id = await outbox.enqueue(db, ROOM, "m.room.message", content, NOW)
+        edit = await outbox.enqueue(db, ROOM, "m.room.message", {"m.relates_to": {"event_id": outbox.ref(row_id)}}, NOW)
+    async with store.transaction() as db:
+        await outbox.mark_sent(db, row_id, "$sent", NOW)
+    async with store.read() as db, db.execute("SELECT * FROM outbox WHERE id = ?", (row_id,)) as cur:
+        row = dict(await cur.fetchone())  # type: ignore[arg-type]
+        refs = await outbox.results(db, {row_id})
+        pending = await outbox.pending(db)
+    assert row["content"] == "{}"
+    assert (row["event_id"], row["reply_to"], row["event_type"], row["kind"]) == ("$sent", "$command", "m.room.message", "event")
+    assert row["content_size"] == len(json.dumps(content, ensure_ascii=False).encode())
+    assert refs[row_id] == (True, "$sent")  # a later edit still finds the event it edits
+    assert [r.id for r in pending] == [edit]
+
+
+async def test_an_abandoned_row_forgets_its_content_and_keeps_the_reason(store: Store) -> None:
+    async with store.transaction() as db:
+        row_id = await outbox.enqueue(db, ROOM, "m.room.message", {"body": SECRET}, NOW)
+    async with store.transaction() as db:
+        await outbox.mark_abandoned(db, row_id, "M_FORBIDDEN: not in the room", NOW)
+    async with store.read() as db, db.execute("SELECT content, last_error FROM outbox WHERE id = ?", (row_id,)) as cur:
+        assert tuple(await cur.fetchone()) == ("{}", "M_FORBIDDEN: not in the room")  # type: ignore[arg-type]
+
+
+async def test_a_sent_message_s_text_is_gone_from_the_database_files(tmp_path: Path) -> None:
+    path = tmp_path / "homeward.sqlite3"
+    store = await Store.open(path)
+    try:
+        async with store.transaction() as db:
+            short = await outbox.enqueue(db, ROOM, "m.room.message", {"body": SECRET}, NOW)
+            long = await outbox.enqueue(db, ROOM, "m.room.message", {"body": SECRET * 400}, NOW)  # overflow pages
+        async with store.transaction() as db:
+            await outbox.mark_sent(db, short, "$1", NOW)
+            await outbox.mark_sent(db, long, "$2", NOW)
+        await store.checkpoint()  # what the sender does a while after rows were sent
+        files = [p for p in tmp_path.iterdir() if p.name.startswith("homeward.sqlite3")]
+        needle = "oksygen hjemme".encode()
+        assert [p.name for p in files if needle in p.read_bytes()] == []
+    finally:
+        await store.close()
+
+
+async def test_the_migration_clears_the_rows_sent_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "homeward.sqlite3"
+    with sqlite3.connect(path) as raw:  # a store of Homeward before this rule
+        for script in MIGRATIONS[:6]:
+            assert isinstance(script, str)
+            raw.executescript(script)
+        raw.execute("PRAGMA user_version = 6")
+        answer = json.dumps({"body": SECRET, "m.relates_to": {"m.in_reply_to": {"event_id": "$cmd"}}})
+        raw.execute("INSERT INTO outbox (room_id, event_type, content, created_at, sent_at, event_id) VALUES (?, 'm.room.message', ?, 't', 't', '$a')",
+                    (ROOM, answer))
+        raw.execute("INSERT INTO outbox (room_id, event_type, content, created_at) VALUES (?, 'm.room.message', ?, 't')",
+                    (ROOM, json.dumps({"body": "not sent yet"})))
+    store = await Store.open(path)
+    try:
+        async with store.read() as db, db.execute("SELECT content, reply_to, content_size FROM outbox ORDER BY id") as cur:
+            rows = [tuple(r) for r in await cur.fetchall()]
+    finally:
+        await store.close()
+    assert rows == [("{}", "$cmd", len(answer)), (json.dumps({"body": "not sent yet"}), None, None)]
+    assert b"oksygen" not in path.read_bytes()

@@ -175,8 +175,8 @@ async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction
             async with store.read() as db:
                 async with db.execute("SELECT event_id FROM handled_events") as cur:
                     handled = {r[0] for r in await cur.fetchall()}
-                async with db.execute("SELECT content FROM outbox WHERE kind = 'event'") as cur:
-                    answers = [json.loads(r[0]) for r in await cur.fetchall()]
+                async with db.execute("SELECT content, reply_to, sent_at FROM outbox WHERE kind = 'event'") as cur:
+                    rows = await cur.fetchall()
                 async with db.execute("SELECT count(*) FROM outbox WHERE id <= ? AND sent_at IS NULL", (sent_up_to,)) as cur:
                     (unsent,) = await cur.fetchone()  # type: ignore[misc]
                 async with db.execute("SELECT value FROM kv WHERE key = 'sync_token'") as cur:
@@ -187,9 +187,13 @@ async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction
         unacknowledged = handled - set(acknowledged) - {"$setup"}  # committed, killed before it said so: one per kill at most
         assert all(sum(e.startswith(f"$r{k}-") for e in unacknowledged) <= 1 for k in range(run + 1)), unacknowledged
         replies: dict[str, int] = {}
-        for answer in answers:
-            target = answer.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-            if "homeward.status" in answer:
+        for content, reply_to, sent_at in rows:
+            if sent_at is not None:  # a sent row keeps only the event it answered (store/outbox.py)
+                target = reply_to
+            else:
+                answer = json.loads(content)
+                target = answer.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") if "homeward.status" in answer else None
+            if target is not None:
                 replies[target] = replies.get(target, 0) + 1
         assert all(replies.get(event_id) == 1 for event_id in handled), "a handled command without exactly one answer"
         assert unsent == 0  # delivered rows stay delivered
@@ -203,6 +207,7 @@ async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_mig
     path = tmp_path / "homeward.sqlite3"
     with sqlite3.connect(path) as raw:  # a store written by an older Homeward, with data in it
         for script in MIGRATIONS[:older]:
+            assert isinstance(script, str)
             raw.executescript(script)
         raw.execute(f"PRAGMA user_version = {older}")
         raw.execute("INSERT INTO kv (key, value) VALUES ('sync_token', 'old')")
@@ -211,7 +216,8 @@ async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_mig
     for _ in range(3):
         with sqlite3.connect(path) as raw:
             current = raw.execute("PRAGMA user_version").fetchone()[0]
-        statements_left = sum(len(_split_sql(script)) for script in MIGRATIONS[current:])
+        # A migration written in Python (chaining the existing rows) says nothing while it runs.
+        statements_left = sum(len(_split_sql(script)) for script in MIGRATIONS[current:] if isinstance(script, str))
         if statements_left < 2:
             break
         child = await _spawn("migrate", str(path))
@@ -234,7 +240,7 @@ async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_mig
         assert version in (version_at_kill - 1, version_at_kill, len(MIGRATIONS))
         assert ("kind" in columns) == (version >= 2) and ("reminders" in tables) == (version >= 3)
         assert ("consent_answers" in tables) == (version >= 4) and ("plan_changes" in tables) == (version >= 5)
-        assert ("extra_tasks" in tables) == (version >= 6)
+        assert ("extra_tasks" in tables) == (version >= 6) and ("content_size" in columns) == (version >= 7)
     assert any(v < len(MIGRATIONS) for v in versions_left)  # at least one kill was inside a migration
 
     store = await _start_up_check(path)

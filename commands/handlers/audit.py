@@ -5,12 +5,21 @@ Matrix attachment (the room is end-to-end encrypted, so the media repository onl
 holds ciphertext) and posts it as `m.file`. The export is itself an audited read: its
 `audit.exported` row is written after the file was built, so the file lists what was
 there when it was asked for.
+
+The file carries each row's hash and, in its last two rows, the heads of the case's two
+hash chains (the audit trail and the consent answers, store/chain.py) and whether they
+verify: a copy held in the room, against which a later change shows even if someone
+recomputed the chain. It is safe to open in a spreadsheet: a cell that begins with `=`,
+`+`, `-`, `@`, a tab or a carriage return — which Excel, LibreOffice and Google Sheets
+would read as a formula — starts with a single quote instead (OWASP, "CSV Injection");
+a Matrix id such as `@anna:example.org` is shown as `'@anna:example.org`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -20,22 +29,34 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.text import Markdown, code
-from homeward.store import cases
+from homeward.store import cases, chain
 from homeward.store.cases import AuditRow
+from homeward.store.chain import ChainState
 
-COLUMNS = ("id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details")
+COLUMNS = ("id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details", "hash")
 MIMETYPE = "text/csv"
+#: The `action` of the closing rows that carry the heads of the case's chains.
+CHAIN_HEAD = {"audit": "chain.audit.head", "consent_answers": "chain.consent_answers.head"}
+#: What a spreadsheet reads as the start of a formula (OWASP, CSV Injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def audit_csv(rows: Iterable[AuditRow], zone: ZoneInfo) -> bytes:
-    """The rows as CSV: a header, every field quoted, UTF-8 with a BOM (so Excel reads å, ä, ö, ø, æ)."""
+def cell(value: object) -> str:
+    """A value as a CSV cell no spreadsheet runs as a formula: a leading = + - @ tab or CR gets a single quote before it."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def audit_csv(rows: Iterable[AuditRow], zone: ZoneInfo, heads: dict[str, ChainState] | None = None,
+              now: datetime | None = None) -> bytes:
+    """The rows as CSV: a header, every field quoted, UTF-8 with a BOM (so Excel reads å, ä, ö, ø, æ); then the chain heads."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([
+        writer.writerow([cell(value) for value in (
             row.id,
-            row.at.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            _utc(row.at),
             row.at.astimezone(zone).isoformat(timespec="seconds"),
             row.actor,
             row.actor_lane or "",
@@ -43,8 +64,22 @@ def audit_csv(rows: Iterable[AuditRow], zone: ZoneInfo) -> bytes:
             row.room_id,
             row.event_id or "",
             row.details,
-        ])
+            row.hash or "",
+        )])
+    for table, state in (heads or {}).items():
+        details = {"rows": state.rows, "intact": state.broken is None}
+        if state.broken is not None:
+            details["first_broken_row"] = state.broken.row_id
+        at = now or datetime.now(timezone.utc)
+        writer.writerow([cell(value) for value in (
+            "", _utc(at), at.astimezone(zone).isoformat(timespec="seconds"), "", "", CHAIN_HEAD[table], "", "",
+            json.dumps(details), state.head,
+        )])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def local_bounds(since: date | None, until: date | None, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -73,10 +108,12 @@ async def audit(ctx: Context) -> Reply:
         raise CommandError("audit.from_after_to", usage=True, since=since.isoformat(), until=until.isoformat())
     zone = ZoneInfo(view.pathway.timezone)
     rows = await cases.audit_rows(ctx.db, case.id, *local_bounds(since, until, zone))
-    data = audit_csv(rows, zone)
+    heads = await chain.verify_case(ctx.db, case.id)
+    data = audit_csv(rows, zone, heads, ctx.now)
     filename = f"audit-{case.label}-{ctx.now.astimezone(zone):%Y%m%d}.csv"
     span = {"from": since.isoformat() if since else None, "to": until.isoformat() if until else None}
-    await room.queue_file(filename, MIMETYPE, data, audit={**span, "rows": len(rows)})
+    chain_heads = {table: state.head for table, state in heads.items()}
+    await room.queue_file(filename, MIMETYPE, data, audit={**span, "rows": len(rows), "chain_heads": chain_heads})
     await room.audit("audit.exported", **span, rows=len(rows))
     if since or until:
         period = Markdown(ctx.t("audit.period", since=span["from"] or "…", until=span["to"] or "…"))

@@ -10,10 +10,12 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from homeward.care.consent import require_consent
 from homeward.care.permissions import MEMBER
 from homeward.commands.context import Context, Reply
+from homeward.commands.export_limit import PDF, pdf_limit
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Converter, command
 from homeward.exports.build import minutes_document, plan_document
 from homeward.exports.fhir import to_fhir_bundle
@@ -82,6 +84,14 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
         document = plan_document(view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
         version = plan.version
     suffix, mimetype, renderer = FORMATS[fmt]
+    if fmt == "pdf":
+        limit = pdf_limit(ctx.services)
+        again = limit.next_allowed(ctx.sender, PDF, ctx.now)
+        if again is not None:
+            raise CommandError(
+                "export.too_many_pdf", count=limit.count, minutes=max(1, round(limit.window.total_seconds() / 60)),
+                time=again.astimezone(ZoneInfo(view.pathway.timezone)).strftime("%H:%M"),
+            )
     # A big PDF takes seconds (bench/exports.py): render in a worker thread so the sync loop,
     # the decryption of incoming events and the homeserver connection keep going meanwhile.
     data = await asyncio.to_thread(renderer, document)
@@ -90,4 +100,6 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     info = {"what": what if meeting is None else f"minutes {meeting}", "format": fmt, "version": version, "sha256": digest}
     await room.queue_file(name, mimetype, data, export=info)
     await room.audit("export.made", **info)
+    if fmt == "pdf":
+        pdf_limit(ctx.services).record(ctx.sender, PDF, ctx.now)
     return ctx.ok(ctx.t("export.done", name=name, version=version), export=info)

@@ -92,8 +92,8 @@ class Ledger:
             acks = Counter(row[0] for row in db.execute("SELECT event_id FROM acks"))
             pending = db.execute("SELECT count(*) FROM outbox WHERE room_id = ? AND sent_at IS NULL", (self.room_id,)).fetchone()[0]
             answer_rows = Counter()
-            for (content,) in db.execute("SELECT content FROM outbox WHERE room_id = ? AND event_id IS NOT NULL", (self.room_id,)):
-                target = ((json.loads(content).get("m.relates_to") or {}).get("m.in_reply_to") or {}).get("event_id")
+            # A sent row keeps no content, only the event it replied to (store/outbox.py).
+            for (target,) in db.execute("SELECT reply_to FROM outbox WHERE room_id = ? AND event_id IS NOT NULL", (self.room_id,)):
                 answer_rows[target] += 1
             reminders_sent = db.execute("SELECT count(*) FROM reminders WHERE status = 'sent'").fetchone()[0]
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import aiohttp
 from nio import MemoryDownloadResponse
 from nio.crypto.attachments import decrypt_attachment
 
@@ -33,11 +34,33 @@ async def read_file(member: Member, event: Seen) -> bytes:
 
 
 async def read_csv(member: Member, event: Seen) -> tuple[bytes, list[dict[str, str]]]:
+    """The file's bytes and its audit rows (without the closing rows that carry the chain heads)."""
     plain = await read_file(member, event)
-    return plain, list(csv.DictReader(io.StringIO(plain.decode("utf-8-sig"))))
+    return plain, [r for r in csv_rows(plain) if not r["action"].startswith("chain.")]
 
 
-async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_bot, make_member):
+def csv_rows(plain: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(plain.decode("utf-8-sig"))))
+
+
+def cell(user_id: str) -> str:
+    """A Matrix id as the CSV holds it: a leading @ is a formula to a spreadsheet, so it gets a quote before it."""
+    return "'" + user_id
+
+
+async def media_info(synapse, new_user, mxc: str) -> dict:  # noqa: ANN001
+    """What the homeserver's media repository keeps about an upload (Synapse's admin API)."""
+    admin, password = await new_user(prefix="admin", admin=True)
+    token = await synapse.login_token(admin, password)
+    server, media_id = mxc.removeprefix("mxc://").split("/", 1)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{synapse.url}/_synapse/admin/v1/media/{server}/{media_id}",
+                               headers={"Authorization": f"Bearer {token}"}) as response:
+            assert response.status == 200, await response.text()
+            return (await response.json())["media_info"]
+
+
+async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_bot, make_member, synapse, new_user):
     bot = await make_bot()
     anna, karin = await make_member("anna"), await make_member("karin")
     room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
@@ -61,16 +84,24 @@ async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_
     plain, rows = await read_csv(karin, event)
     assert plain.startswith(BOM)
     assert event.content["info"]["size"] == len(plain)
+    stored = await media_info(synapse, new_user, event.content["file"]["url"])
+    assert stored.get("upload_name") is None  # the name is only in the encrypted event
+    assert stored["media_type"] == "application/octet-stream"  # and so is the type
     assert len(rows) == answer.content["homeward.rows"] == event.content["homeward.audit"]["rows"]
-    assert list(rows[0]) == ["id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details"]
+    assert list(rows[0]) == ["id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details", "hash"]
     wanted = ["case.opened", "member.added", "date.planned", "notice.sent", "item.acknowledged"]
     assert [(r["action"], r["actor"]) for r in rows if r["action"] in wanted] == [
-        ("case.opened", anna.user_id),
-        ("member.added", anna.user_id),
-        ("date.planned", anna.user_id),
-        ("notice.sent", anna.user_id),
-        ("item.acknowledged", karin.user_id),
+        ("case.opened", cell(anna.user_id)),
+        ("member.added", cell(anna.user_id)),
+        ("date.planned", cell(anna.user_id)),
+        ("notice.sent", cell(anna.user_id)),
+        ("item.acknowledged", cell(karin.user_id)),
     ]
+    # The file closes with the heads of the case's chains: the audit head is the last row's hash.
+    heads = {r["action"]: (r["hash"], json.loads(r["details"])) for r in csv_rows(plain) if r["action"].startswith("chain.")}
+    assert heads["chain.audit.head"] == (rows[-1]["hash"], {"rows": len(rows), "intact": True})
+    assert heads["chain.consent_answers.head"][1]["intact"] is True
+    assert event.content["homeward.audit"]["chain_heads"]["audit"] == rows[-1]["hash"]
     acked = next(r for r in rows if r["action"] == "item.acknowledged")
     assert acked["actor_lane"] == "kommun" and acked["room_id"] == room
     assert '"note": "Mottaget, tack"' in acked["details"]
@@ -91,8 +122,8 @@ async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_
     _, rows = await read_csv(karin, later)
     exports = [r for r in rows if r["action"] == "audit.exported"]
     assert [(r["actor"], json.loads(r["details"])) for r in exports] == [
-        (anna.user_id, {"from": None, "to": None, "rows": answer.content["homeward.rows"]}),
-        (anna.user_id, {"from": "2000-01-01", "to": "2000-01-02", "rows": 0}),
+        (cell(anna.user_id), {"from": None, "to": None, "rows": answer.content["homeward.rows"]}),
+        (cell(anna.user_id), {"from": "2000-01-01", "to": "2000-01-02", "rows": 0}),
     ]
 
 

@@ -64,8 +64,8 @@ async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_
     # The audit trail lists every step, in order.
     assert status_of(await ingrid.command(room, "!audit")) == "ok"
     _, rows = await read_csv(ingrid, await audit_file(ingrid, room, set()))
-    steps = [
-        (r["action"], r["actor"], json.loads(r["details"]).get("consent") or json.loads(r["details"]).get("item"), json.loads(r["details"]).get("answer"))
+    steps = [  # each actor as the spreadsheet-safe cell holds it, '@mor:…, without its quote
+        (r["action"], r["actor"].removeprefix("'"), json.loads(r["details"]).get("consent") or json.loads(r["details"]).get("item"), json.loads(r["details"]).get("answer"))
         for r in rows if r["action"] in ("consent.asked", "consent.answered", "notice.sent")
     ]
     answered = [(actor, what, answer) for action, actor, what, answer in steps if action != "consent.asked"]

@@ -25,7 +25,7 @@ async def _export(member, room: str, command: str):  # noqa: ANN001, ANN202
 
 
 async def test_plan_and_minutes_exports_need_consent_and_read_back(make_bot, make_member):
-    bot = await make_bot()
+    bot = await make_bot(export_pdf_limit=2)
     ingrid, kari, mor = [await make_member(n) for n in ("ingrid", "kari", "mor")]
     room, _ = await open_case(ingrid, bot, "sthf", "Maane")
     ok(await ingrid.command(room, f"!role {ingrid.user_id} sykehus coordinator"))
@@ -62,6 +62,10 @@ async def test_plan_and_minutes_exports_need_consent_and_read_back(make_bot, mak
 
     _, minutes_pdf = await _export(kari, room, "!export minutes meeting1 pdf")
     assert "Kommunen skaffer utstyr" in "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(minutes_pdf)).pages)
+    # A third PDF within the window is refused with when to try again; other formats go on.
+    limited = await kari.command(room, "!export case pdf")
+    refused(limited, "PDF-eksport (2 per 10 min)", "`html`")
+    assert limited.content["homeward.reason"] == "export.too_many_pdf"
     _, md = await _export(kari, room, "!export plan md")
     assert "Trygg hjemkomst" in md.decode("utf-8")
 
