@@ -240,7 +240,7 @@ async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_mig
         assert version in (version_at_kill - 1, version_at_kill, len(MIGRATIONS))
         assert ("kind" in columns) == (version >= 2) and ("reminders" in tables) == (version >= 3)
         assert ("consent_answers" in tables) == (version >= 4) and ("plan_changes" in tables) == (version >= 5)
-        assert ("extra_tasks" in tables) == (version >= 6) and ("content_size" in columns) == (version >= 7)
+        assert ("extra_tasks" in tables) == (version >= 6) and ("room_state" in tables) == (version >= 7) and ("content_size" in columns) == (version >= 8)
     assert any(v < len(MIGRATIONS) for v in versions_left)  # at least one kill was inside a migration
 
     store = await _start_up_check(path)
