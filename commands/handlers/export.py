@@ -11,7 +11,10 @@ import hashlib
 import json
 from collections.abc import Callable
 
+from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
+from homeward.care.timeline import timeline_layout
+from homeward.commands.care_room import closed_at
 from homeward.care.permissions import MEMBER
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Converter, command
@@ -19,7 +22,7 @@ from homeward.exports.build import minutes_document, plan_document
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
 from homeward.exports.render import render_html, render_markdown, render_pdf
-from homeward.store import consents, plans
+from homeward.store import cases, consents, plans
 
 Renderer = Callable[[object], bytes]
 FORMATS: dict[str, tuple[str, str, Renderer]] = {
@@ -79,7 +82,13 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
         version = held.version
     else:
         plan = await plans.load_plan(ctx.db, case.id)
-        document = plan_document(view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
+        timeline = None
+        if what == "case":  # the whole case carries its timeline picture (drawn with the HTML / PDF)
+            closed = closed_at(case)
+            history = await cases.phase_history(ctx.db, case.id)
+            timeline = timeline_layout(view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed)
+        document = plan_document(view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by,
+                                 timeline=timeline)
         version = plan.version
     suffix, mimetype, renderer = FORMATS[fmt]
     # A big PDF takes seconds (bench/exports.py): render in a worker thread so the sync loop,
