@@ -51,6 +51,7 @@ BAND_COLOURS: dict[str, tuple[str, ...]] = {
 CLOCK_COLOURS: dict[str, str] = {"before_limit": "#8C8C8C", "after_limit": "#CC3311"}
 
 MAX_STACK = 5  # marks of one lane on one day drawn one above the other; more become a "+n"
+LABEL_CHAR = 1 / 80  # a date label's letter takes about this share of the axis in the drawing (exports.timeline)
 MIN_SPAN = timedelta(days=1)  # the axis is never narrower: a single day is shown as a day
 
 
@@ -267,7 +268,7 @@ def timeline_layout(
     pad = max((finish - start) * 0.03, timedelta(hours=1))
     start, finish = start - pad, finish + pad
 
-    markers = tuple(_levels(placed, (finish - start) * 0.08))
+    markers = tuple(_levels(placed, finish - start))
     return TimelineLayout(
         label=view.label, pathway_title=pathway.title, language=pathway.language, timezone=pathway.timezone,
         start=start, end=finish, span=_span(start, finish), rows=rows, bands=tuple(bands), markers=markers,
@@ -277,12 +278,19 @@ def timeline_layout(
     )
 
 
-def _levels(placed: list[tuple[datetime, str, str, str]], near: timedelta) -> list[DateMarker]:
-    """Markers with label levels: a date close to the previous ones goes one level up (at most three)."""
+def _levels(placed: list[tuple[datetime, str, str, str]], width: timedelta) -> list[DateMarker]:
+    """Markers with label levels: a label that would overlap one already placed goes a level down (three levels).
+
+    A label's extent on the axis is estimated from its length (`LABEL_CHAR` of the axis per character).
+    """
     found: list[DateMarker] = []
+    spans: dict[int, list[tuple[datetime, datetime]]] = {0: [], 1: [], 2: []}
     for at, date_id, label, kind in placed:
-        taken = {m.level for m in found if at - m.at < near}
-        level = next(n for n in range(len(found) + 1) if n not in taken) % 3
+        half = width * LABEL_CHAR * (len(label) + 2) / 2
+        left, right = at - half, at + half
+        free = [n for n in spans if all(right <= a or left >= b for a, b in spans[n])]
+        level = free[0] if free else len(found) % 3
+        spans[level].append((left, right))
         found.append(DateMarker(date_id, label, at, kind, level))  # type: ignore[arg-type]
     return found
 

@@ -20,7 +20,7 @@ import csv
 import io
 import textwrap
 
-from homeward.care.stats import SUPPRESSED, PathwayStats, Row, Share, Spread
+from homeward.care.stats import SUPPRESSED, PathwayStats, Share, Spread
 from homeward.exports.picture import Picture, new_figure, to_picture
 from homeward.exports.render import Words, words
 
@@ -34,6 +34,8 @@ CSV_COLUMNS = ("figure", "id", "name", "unit", "cases", "median", "q1", "q3", "s
 
 def _period(stats: PathwayStats, w: Words) -> str:
     cases = SUPPRESSED if stats.suppressed else str(stats.cases)
+    if stats.since is None and stats.until is None:
+        return w("stats.all_time", cases=cases)
     since = w.date(stats.since) if stats.since else "…"
     until = w.date(stats.until) if stats.until else "…"
     return w("stats.period", cases=cases, since=since, until=until)
@@ -105,6 +107,7 @@ def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
                 va="top")
     figure.text(0.02, 1 - 0.62 / height, _period(stats, w), fontsize=12, color="#444444", fontfamily=FONT, va="top")
     figure.text(0.02, 0.25 / height, f"{w('stats.reopened')}: {_reopened(stats, w)}", fontsize=12, fontfamily=FONT)
+    figure.text(0.98, 0.25 / height, w("stats.legend"), fontsize=10.5, fontfamily=FONT, color="#444444", ha="right")
     return to_picture(figure, dpi)
 
 
@@ -165,6 +168,3 @@ def stats_csv(stats: PathwayStats) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def rows_of(rows: tuple[Row, ...]) -> list[str]:
-    """The names of the lines of a figure (tests check no case label slips in)."""
-    return [row.name for row in rows]

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
 
-from homeward.care.timeline import CLOCK_COLOURS, MAX_STACK, STATE_COLOURS, TimelineLayout
+from homeward.care.timeline import CLOCK_COLOURS, LABEL_CHAR, MAX_STACK, STATE_COLOURS, TimelineLayout
 from homeward.exports.picture import Picture, new_figure, to_picture
 from homeward.exports.render import Words, words
 
@@ -32,7 +32,7 @@ FONT = "DejaVu Sans"
 #: Marker shape per state, so the states differ in a grey-scale print too.
 SHAPES = {"done_on_time": "o", "done_late": "D", "open": "o", "overdue": "^"}
 ROW_IN = 0.78  # height of one lane row
-CLOCK_IN = 0.5
+CLOCK_IN = 0.62
 DATES_IN = 0.75  # the strip with the named dates' labels
 TOP_IN = 1.25  # title, subtitle and the phase titles
 BOTTOM_IN = 1.15  # the time axis and the legend
@@ -81,6 +81,15 @@ def _title(text: str, width: float, per_char: float) -> str:
     return "\n".join(lines)
 
 
+def _lines(text: str, width: int, most: int) -> list[str]:
+    """`text` wrapped to `width` characters in at most `most` lines, the last cut with an ellipsis."""
+    lines = textwrap.wrap(text, width) or [""]
+    if len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = lines[-1][: width - 1] + "…"
+    return lines
+
+
 def _offset(slot: int) -> float:
     """Marks of one lane and day alternate around the row's middle: 0, above, below, further above…"""
     step = (slot + 1) // 2
@@ -112,8 +121,10 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
     axes.set_yticks([*clock_y, *range(rows)])
-    clock_names = ["\n".join(textwrap.wrap(c.label, 22)[:2]) for c in layout.clocks]
-    axes.set_yticklabels([*clock_names, *("\n".join(textwrap.wrap(r.name, 18)[:2]) for r in layout.rows)], fontfamily=FONT)
+    clock_names = ["\n".join(_lines(c.label, 26, 3)) for c in layout.clocks]
+    axes.set_yticklabels([*clock_names, *("\n".join(_lines(r.name, 18, 2)) for r in layout.rows)], fontfamily=FONT)
+    for label in axes.get_yticklabels()[:clocks]:
+        label.set_fontsize(11)
 
     # Phase bands, with their titles above the plot.
     per_char = (x1 - x0) / (width_in - left_in - 0.3) / 9.5  # about 9.5 characters of 11 pt fit in an inch
@@ -137,8 +148,10 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     for marker in layout.markers:
         x = _wall(marker.at, layout)
         axes.vlines(x, top, rows - 0.5, colors="#555555", linestyles=":", linewidth=1.4, zorder=2)
-        y = rows - 0.5 + strip * (0.3 + 0.3 * marker.level)
-        axes.text(x, y, marker.label, ha="center", va="center", fontsize=10.5, fontfamily=FONT, color="#333333", zorder=5,
+        y = rows - 0.5 + strip * (0.22 + 0.28 * marker.level)
+        half = (x1 - x0) * LABEL_CHAR * (len(marker.label) + 2) / 2
+        align, at = ("left", x0) if x - half < x0 else ("right", x1) if x + half > x1 else ("center", x)
+        axes.text(at, y, marker.label, ha=align, va="center", fontsize=10.5, fontfamily=FONT, color="#333333", zorder=5,
                   bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#BBBBBB", "linewidth": 0.6})
 
     # Statutory clocks: grey until the limit, red after it.
