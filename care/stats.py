@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from homeward.care.case import CaseView, completed_at, done_at, due_at
+from homeward.care.case import CaseView, done_at, due_at, rule_due_at
 from homeward.care.clocks import read_clocks
-from homeward.care.deadlines import resolve_due
 from homeward.care.pathway import Pathway
 
 MIN_CASES = 5
@@ -202,13 +201,10 @@ def pathway_stats(
                 continue
             if record.sent_at is None:
                 continue
-            if item.due is not None:  # the notice's own rule: was it sent in time?
-                rule = item.due
-                anchor = view.dates.get(rule.date) if rule.date else completed_at(view, rule.item or "")
-                if anchor is not None:
-                    send_due = resolve_due(anchor, rule.offset, rule.unit, rule.direction, _at(rule.at), calendar)
-                    counts.setdefault(item.sender or "", [0, 0])[0] += record.sent_at > send_due
-                    counts[item.sender or ""][1] += 1
+            send_due = rule_due_at(view, item, calendar)  # the notice's own rule: was it sent in time?
+            if send_due is not None:
+                counts.setdefault(item.sender or "", [0, 0])[0] += record.sent_at > send_due
+                counts[item.sender or ""][1] += 1
             ack_due = due_at(view, item, calendar)
             for a in record.acks:
                 ack.setdefault(a.lane, {}).setdefault(n, []).append(round((a.at - record.sent_at) / timedelta(hours=1), 2))
@@ -248,10 +244,6 @@ def _closed_at(facts: CaseFacts) -> datetime | None:
     """When the case is closed now (its last closing, unless it was reopened after it)."""
     last = sorted(facts.closings, key=lambda c: c[1])[-1:] if facts.closings else []
     return last[0][1] if last and last[0][0] == "closed" else None
-
-
-def _at(text: str | None) -> time | None:
-    return time.fromisoformat(text) if text else None
 
 
 def stats_json(stats: PathwayStats) -> dict[str, object]:

@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from homeward.care.case import CaseView, done_at, due_at, missing_lanes
+from homeward.care.case import CaseView, done_at, due_at, missing_lanes, rule_due_at
 from homeward.care.clocks import ClockReading
 
 MarkState = Literal["done_on_time", "done_late", "open", "overdue"]
@@ -146,14 +146,23 @@ class TimelineLayout:
 
 
 def mark_state(view: CaseView, item_id: str, at: datetime) -> tuple[MarkState, datetime | None, datetime | None]:
-    """(state, due, done) of one item, read at `at` (now, or the closing of a closed case)."""
+    """(state, where the mark goes, done) of one item, read at `at` (now, or the closing of a closed case).
+
+    A notice with a due rule of its own is marked at that due time (when it must be sent),
+    and counts as done late when it was sent after it or acknowledged after its time to
+    acknowledge; other items at their due time.
+    """
     item = view.item(item_id)
-    due = due_at(view, item)
+    due = due_at(view, item)  # for a sent notice: when it must be acknowledged
+    own = rule_due_at(view, item) if item.kind == "notice" else due
+    place = own or due
     if not missing_lanes(view, item):
         finished = done_at(view, item)
-        late = due is not None and finished is not None and finished > due
-        return ("done_late" if late else "done_on_time"), due, finished
-    return ("overdue" if due is not None and at > due else "open"), due, None
+        sent = view.record(item_id).sent_at
+        late = (due is not None and finished is not None and finished > due) or (
+            item.kind == "notice" and own is not None and sent is not None and sent > own)
+        return ("done_late" if late else "done_on_time"), place, finished
+    return ("overdue" if due is not None and at > due else "open"), place, None
 
 
 def _span(start: datetime, end: datetime) -> Span:

@@ -53,6 +53,8 @@ def to_picture(figure: Figure, dpi: int) -> Picture:
         width, height = image.size
         small = image.convert("RGB")
         small.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
+        # A palette of 256 (octree, no dithering) keeps the state colours and makes the thumbnail a fraction of the picture.
+        small = small.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
         out = io.BytesIO()
         small.save(out, format="PNG", optimize=True)
     return Picture(png, width, height, out.getvalue(), small.width, small.height)

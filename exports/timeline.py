@@ -121,7 +121,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
     axes.set_yticks([*clock_y, *range(rows)])
-    clock_names = ["\n".join(_lines(c.label, 26, 3)) for c in layout.clocks]
+    clock_names = ["\n".join(_lines(c.label, 20, 3)) for c in layout.clocks]
     axes.set_yticklabels([*clock_names, *("\n".join(_lines(r.name, 18, 2)) for r in layout.rows)], fontfamily=FONT)
     for label in axes.get_yticklabels()[:clocks]:
         label.set_fontsize(11)

@@ -206,6 +206,7 @@ MIGRATIONS: list[str] = [
     """,
     # 7: a statutory clock reaching its limit is a reminder too (kind 'clock'; item_id holds the clock's id).
     # SQLite cannot change a CHECK constraint in place: the table is rebuilt with its rows and ids.
+    # And an index for reading one case's audit rows of one kind (phase changes, closings).
     """
     CREATE TABLE reminders_v7 (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -227,5 +228,7 @@ MIGRATIONS: list[str] = [
     DROP TABLE reminders;
     ALTER TABLE reminders_v7 RENAME TO reminders;
     CREATE INDEX reminders_next ON reminders (fire_at) WHERE status = 'planned';
+    -- The timeline and the statistics read a case's phase changes and closings from the audit trail.
+    CREATE INDEX audit_case_action ON audit (case_id, action);
     """,
 ]

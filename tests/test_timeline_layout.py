@@ -225,3 +225,11 @@ def test_the_timeline_as_data_lists_phases_items_and_clocks_with_their_states(vi
     assert (item["lane"], item["state"], item["due"]) == ("slutenvard", "overdue", se(2026, 12, 1, 10).isoformat())
     assert shown["clocks"][0]["id"] == "betalningsansvar" and shown["clocks"][0]["reached"] is True
     assert shown["dates"] == [{"id": "admission", "at": ADMITTED.isoformat()}]
+
+
+def test_a_notice_sent_after_its_own_due_time_is_done_late_and_marked_at_that_time(view: CaseView) -> None:
+    view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=se(2026, 11, 30, 10))
+    view.records["kallelse-sip"] = ItemRecord(  # due three days after the utskrivningsklarmeddelande; sent a day late
+        sent_at=se(2026, 12, 4, 9), acks=[Ack("kommun", "@k:x", se(2026, 12, 4, 11))])
+    summons = mark(timeline_layout(view, NOW, HISTORY), "kallelse-sip")
+    assert (summons.at, summons.state, summons.done_at) == (se(2026, 12, 3, 10), "done_late", se(2026, 12, 4, 11))
