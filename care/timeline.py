@@ -51,7 +51,7 @@ BAND_COLOURS: dict[str, tuple[str, ...]] = {
 CLOCK_COLOURS: dict[str, str] = {"before_limit": "#8C8C8C", "after_limit": "#CC3311"}
 
 MAX_STACK = 5  # marks of one lane on one day drawn one above the other; more become a "+n"
-LABEL_CHAR = 1 / 80  # a date label's letter takes about this share of the axis in the drawing (exports.timeline)
+LABEL_CHAR = 1 / 52  # a date label's letter takes about this share of the axis in the drawing (exports.timeline)
 MIN_SPAN = timedelta(days=1)  # the axis is never narrower: a single day is shown as a day
 
 
@@ -148,9 +148,10 @@ class TimelineLayout:
 def mark_state(view: CaseView, item_id: str, at: datetime) -> tuple[MarkState, datetime | None, datetime | None]:
     """(state, where the mark goes, done) of one item, read at `at` (now, or the closing of a closed case).
 
-    A notice with a due rule of its own is marked at that due time (when it must be sent),
-    and counts as done late when it was sent after it or acknowledged after its time to
-    acknowledge; other items at their due time.
+    An item is marked at its due time; for a sent notice still waiting that is when it must
+    be acknowledged. A notice that is done is marked at its own due rule's time (when it had
+    to be sent), if it has one, and counts as done late when it was sent after that or
+    acknowledged after its time to acknowledge.
     """
     item = view.item(item_id)
     due = due_at(view, item)  # for a sent notice: when it must be acknowledged
@@ -162,7 +163,7 @@ def mark_state(view: CaseView, item_id: str, at: datetime) -> tuple[MarkState, d
         late = (due is not None and finished is not None and finished > due) or (
             item.kind == "notice" and own is not None and sent is not None and sent > own)
         return ("done_late" if late else "done_on_time"), place, finished
-    return ("overdue" if due is not None and at > due else "open"), place, None
+    return ("overdue" if due is not None and at > due else "open"), due, None
 
 
 def _span(start: datetime, end: datetime) -> Span:

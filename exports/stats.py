@@ -25,7 +25,7 @@ from homeward.exports.picture import Picture, new_figure, to_picture
 from homeward.exports.render import Words, words
 
 FONT = "DejaVu Sans"
-DPI = 130
+DPI = 160
 BAR = "#0072B2"
 LATE = "#D55E00"
 WHISKER = "#222222"
@@ -66,7 +66,8 @@ def _share_panel(axes, rows: list[tuple[str, Share]], title: str, unit: str) -> 
         text = SUPPRESSED if s.suppressed else f"{value:.0f} %"
         axes.text(value + 2, y, text, va="center", ha="left", fontsize=11.5, fontfamily=FONT,
                   fontweight="normal" if s.suppressed else "bold", color="#555555" if s.suppressed else "#111111")
-    _finish(axes, ys, names, title, unit, 125)
+    _finish(axes, ys, names, title, unit, 118)
+    axes.set_xticks([0, 25, 50, 75, 100])
 
 
 def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right: float) -> None:  # noqa: ANN001
@@ -87,27 +88,30 @@ def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right:
 
 
 def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
-    """The chart of the figures: four panels and a footer, in the pathway's language."""
+    """The chart of the figures: four panels one under the other (a phone's screen is tall), and a footer."""
     w = words(stats.language, stats.timezone)
     phases = [(r.name, r.spread) for r in stats.phase_days if r.spread] + [(w("stats.stay"), stats.stay)]
     clocks = [(r.name, r.spread) for r in stats.clocks if r.spread]
     late = [(r.name, r.share) for r in stats.late if r.share]
     acks = [(r.name, r.spread) for r in stats.ack_hours if r.spread]
-    tallest = max(len(phases), len(late), 1) + max(len(clocks), len(acks), 1)
-    height = 2.2 + 0.55 * tallest
-    figure = new_figure(13.0, height)
-    grid = figure.add_gridspec(2, 2, height_ratios=[max(len(phases), len(late), 1), max(len(clocks), len(acks), 1)],
-                               left=0.16, right=0.97, top=1 - 1.25 / height, bottom=0.85 / height, hspace=0.55, wspace=0.55)
-    _spread_panel(figure.add_subplot(grid[0, 0]), phases, w("stats.phase_days"), w("stats.days"))
-    _share_panel(figure.add_subplot(grid[0, 1]), late, w("stats.late_share"), "%")
-    _spread_panel(figure.add_subplot(grid[1, 0]), clocks, w("stats.clock_days"), w("stats.days"))
-    _spread_panel(figure.add_subplot(grid[1, 1]), acks, w("stats.ack_hours"), w("stats.hours"))
-    title = stats.pathway_title if len(stats.pathway_title) <= 70 else stats.pathway_title[:69] + "…"
-    figure.text(0.02, 1 - 0.22 / height, w("stats.title", pathway=title), fontsize=15, fontweight="bold", fontfamily=FONT,
-                va="top")
-    figure.text(0.02, 1 - 0.62 / height, _period(stats, w), fontsize=12, color="#444444", fontfamily=FONT, va="top")
-    figure.text(0.02, 0.25 / height, f"{w('stats.reopened')}: {_reopened(stats, w)}", fontsize=12, fontfamily=FONT)
-    figure.text(0.98, 0.25 / height, w("stats.legend"), fontsize=10.5, fontfamily=FONT, color="#444444", ha="right")
+    panels = [max(len(rows), 1) for rows in (phases, clocks, late, acks)]
+    width, head, foot, per_row, per_panel = 8.5, 1.55, 1.45, 0.5, 1.15
+    height = head + foot + per_row * sum(panels) + per_panel * len(panels)
+    figure = new_figure(width, height)
+    grid = figure.add_gridspec(len(panels), 1, height_ratios=[n * per_row + per_panel * 0.35 for n in panels],
+                               left=2.55 / width, right=1 - 0.35 / width, top=1 - head / height, bottom=foot / height,
+                               hspace=0.75)
+    _spread_panel(figure.add_subplot(grid[0]), phases, w("stats.phase_days"), w("stats.days"))
+    _spread_panel(figure.add_subplot(grid[1]), clocks, w("stats.clock_days"), w("stats.days"))
+    _share_panel(figure.add_subplot(grid[2]), late, w("stats.late_share"), "%")
+    _spread_panel(figure.add_subplot(grid[3]), acks, w("stats.ack_hours"), w("stats.hours"))
+    title = "\n".join(textwrap.wrap(w("stats.title", pathway=stats.pathway_title), 58)[:2])
+    figure.text(0.3 / width, 1 - 0.2 / height, title, fontsize=15, fontweight="bold", fontfamily=FONT, va="top",
+                linespacing=1.15)
+    figure.text(0.3 / width, 1 - 1.0 / height, _period(stats, w), fontsize=12.5, color="#444444", fontfamily=FONT, va="top")
+    figure.text(0.3 / width, 0.65 / height, f"{w('stats.reopened')}: {_reopened(stats, w)}", fontsize=12.5, fontfamily=FONT)
+    figure.text(0.3 / width, 0.15 / height, "\n".join(textwrap.wrap(w("stats.legend"), 90)), fontsize=10.5, fontfamily=FONT,
+                color="#444444")
     return to_picture(figure, dpi)
 
 

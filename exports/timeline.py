@@ -26,16 +26,16 @@ from homeward.care.timeline import CLOCK_COLOURS, LABEL_CHAR, MAX_STACK, STATE_C
 from homeward.exports.picture import Picture, new_figure, to_picture
 from homeward.exports.render import Words, words
 
-WIDTH_IN = 11.0
-DPI = 130
+WIDTH_IN = 9.5
+DPI = 150
 FONT = "DejaVu Sans"
 #: Marker shape per state, so the states differ in a grey-scale print too.
 SHAPES = {"done_on_time": "o", "done_late": "D", "open": "o", "overdue": "^"}
-ROW_IN = 0.78  # height of one lane row
+ROW_IN = 0.8  # height of one lane row
 CLOCK_IN = 0.62
-DATES_IN = 0.75  # the strip with the named dates' labels
-TOP_IN = 1.25  # title, subtitle and the phase titles
-BOTTOM_IN = 1.15  # the time axis and the legend
+DATES_IN = 0.9  # the strip with the named dates' labels
+TOP_IN = 1.45  # title, subtitle and the phase titles
+BOTTOM_IN = 1.3  # the time axis and the legend
 SLOT = 0.15  # vertical step between marks stacked in a row
 
 
@@ -60,13 +60,14 @@ def _formatter(layout: TimelineLayout, w: Words) -> FuncFormatter:
 
 def _locator(layout: TimelineLayout) -> mdates.DateLocator:
     width = layout.end - layout.start
+    ticks = 6  # about this many labels fit the axis in 13.5 pt
     if layout.span == "hours":
-        return mdates.HourLocator(interval=max(1, round(width / timedelta(hours=8))))
+        return mdates.HourLocator(interval=max(1, round(width / timedelta(hours=ticks))))
     if layout.span == "days":
-        return mdates.DayLocator(interval=max(1, round(width / timedelta(days=8))))
+        return mdates.DayLocator(interval=max(1, round(width / timedelta(days=ticks))))
     if layout.span == "weeks":
-        return mdates.WeekdayLocator(byweekday=mdates.MO, interval=max(1, round(width / timedelta(weeks=8))))
-    return mdates.MonthLocator(interval=max(1, round(width / timedelta(days=30 * 8))))
+        return mdates.WeekdayLocator(byweekday=mdates.MO, interval=max(1, round(width / timedelta(weeks=ticks))))
+    return mdates.MonthLocator(interval=max(1, round(width / timedelta(days=30 * ticks))))
 
 
 def _title(text: str, width: float, per_char: float) -> str:
@@ -104,7 +105,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     clocks, rows = len(layout.clocks), len(layout.rows)
     height_in = TOP_IN + clocks * CLOCK_IN + rows * ROW_IN + DATES_IN + BOTTOM_IN
     figure = new_figure(width_in, height_in)
-    left_in = 2.3
+    left_in = 2.35
     axes = figure.add_axes((left_in / width_in, BOTTOM_IN / height_in, 1 - (left_in + 0.3) / width_in,
                             (clocks * CLOCK_IN + rows * ROW_IN + DATES_IN) / height_in))
     x0, x1 = _wall(layout.start, layout), _wall(layout.end, layout)
@@ -116,18 +117,18 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     axes.set_ylim(bottom, top)
     axes.xaxis.set_major_locator(_locator(layout))
     axes.xaxis.set_major_formatter(_formatter(layout, w))
-    axes.tick_params(axis="x", labelsize=12)
-    axes.tick_params(axis="y", length=0, labelsize=13)
+    axes.tick_params(axis="x", labelsize=13.5)
+    axes.tick_params(axis="y", length=0, labelsize=14.5)
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
     axes.set_yticks([*clock_y, *range(rows)])
     clock_names = ["\n".join(_lines(c.label, 20, 3)) for c in layout.clocks]
     axes.set_yticklabels([*clock_names, *("\n".join(_lines(r.name, 18, 2)) for r in layout.rows)], fontfamily=FONT)
     for label in axes.get_yticklabels()[:clocks]:
-        label.set_fontsize(11)
+        label.set_fontsize(12)
 
     # Phase bands, with their titles above the plot.
-    per_char = (x1 - x0) / (width_in - left_in - 0.3) / 9.5  # about 9.5 characters of 11 pt fit in an inch
+    per_char = (x1 - x0) / (width_in - left_in - 0.3) / 8.3  # about 8.3 characters of 12.5 pt fit in an inch
     for band in layout.bands:
         b0, b1 = _wall(band.start, layout), _wall(band.end, layout)
         planned = band.state == "planned"
@@ -135,7 +136,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
                      edgecolor="#E2E2E2" if planned else band.colour)
         title = _title(band.title, min(b1, x1) - max(b0, x0), per_char)
         if title:
-            axes.text((max(b0, x0) + min(b1, x1)) / 2, top, title, ha="center", va="bottom", fontsize=11, fontfamily=FONT,
+            axes.text((max(b0, x0) + min(b1, x1)) / 2, top, title, ha="center", va="bottom", fontsize=12.5, fontfamily=FONT,
                       linespacing=1.1,
                       fontweight="bold" if band.state == "current" else "normal",
                       color="#222222" if band.state != "planned" else "#777777", clip_on=False)
@@ -151,7 +152,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
         y = rows - 0.5 + strip * (0.22 + 0.28 * marker.level)
         half = (x1 - x0) * LABEL_CHAR * (len(marker.label) + 2) / 2
         align, at = ("left", x0) if x - half < x0 else ("right", x1) if x + half > x1 else ("center", x)
-        axes.text(at, y, marker.label, ha=align, va="center", fontsize=10.5, fontfamily=FONT, color="#333333", zorder=5,
+        axes.text(at, y, marker.label, ha=align, va="center", fontsize=12, fontfamily=FONT, color="#333333", zorder=5,
                   bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#BBBBBB", "linewidth": 0.6})
 
     # Statutory clocks: grey until the limit, red after it.
@@ -164,7 +165,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
         if bar.state != "stopped" or bar.reached:
             axes.vlines(lim, y - 0.3, y + 0.3, colors="#222222", linewidth=1.6, zorder=4)
         if bar.days is not None:
-            axes.text(e, y, "  " + w("timeline.clock_days", days=bar.days), ha="left", va="center", fontsize=11,
+            axes.text(e, y, "  " + w("timeline.clock_days", days=bar.days), ha="left", va="center", fontsize=13,
                       fontfamily=FONT, fontweight="bold", zorder=5)
 
     # Marks: late ones with a thin line from the due time to when they were done.
@@ -175,27 +176,27 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
         if mark.state == "done_late" and mark.done_at is not None:
             axes.plot([x, _wall(mark.done_at, layout)], [y, y], color=mark.colour, linewidth=1.4, zorder=3)
         hollow = mark.state == "open"
-        axes.scatter([x], [y], s=90, marker=SHAPES[mark.state], zorder=4, linewidths=2.0,
+        axes.scatter([x], [y], s=120, marker=SHAPES[mark.state], zorder=4, linewidths=2.0,
                      facecolors="white" if hollow else mark.colour, edgecolors=mark.colour)
     for crowd in layout.crowds:
         y = crowd.row + _offset(MAX_STACK - 1)
         axes.text(_wall(crowd.at, layout), y, "  " + w("timeline.more", n=crowd.hidden), ha="left", va="center",
-                  fontsize=11, fontfamily=FONT, fontweight="bold", color="#333333", zorder=5)
+                  fontsize=12.5, fontfamily=FONT, fontweight="bold", color="#333333", zorder=5)
 
     # Today, or the closing.
     line_at, line_word = (layout.today, w("timeline.today")) if layout.today else (layout.closed_at, w("timeline.closed"))
     if line_at is not None:
         x = _wall(line_at, layout)
         axes.axvline(x, color="#111111", linewidth=2.0, zorder=6)
-        axes.text(x, rows - 0.5, " " + line_word, ha="left", va="bottom", fontsize=11, fontfamily=FONT, fontweight="bold",
+        axes.text(x, rows - 0.5, " " + line_word, ha="left", va="bottom", fontsize=13, fontfamily=FONT, fontweight="bold",
                   color="#111111", zorder=6)
 
     # Title and legend.
     figure.text(0.3 / width_in, 1 - 0.25 / height_in, w("timeline.title", label=layout.label), ha="left", va="top",
-                fontsize=16, fontweight="bold", fontfamily=FONT)
+                fontsize=18, fontweight="bold", fontfamily=FONT)
     when = layout.closed_at or layout.today
     subtitle = w("timeline.closed_on" if layout.closed_at else "timeline.as_of", when=w.datetime(when)) if when else ""
-    figure.text(0.3 / width_in, 1 - 0.62 / height_in, subtitle, ha="left", va="top", fontsize=11.5, color="#444444",
+    figure.text(0.3 / width_in, 1 - 0.7 / height_in, subtitle, ha="left", va="top", fontsize=13, color="#444444",
                 fontfamily=FONT)
     handles = [
         Line2D([], [], linestyle="none", marker=SHAPES[state], markersize=10, markeredgewidth=2,
@@ -205,6 +206,6 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     ]
     if layout.clocks:
         handles.append(Line2D([], [], color=CLOCK_COLOURS["after_limit"], linewidth=8, label=w("timeline.clock_after")))
-    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False, fontsize=11.5,
-                  bbox_to_anchor=(0.5, 0.0), handletextpad=0.4, columnspacing=1.4, prop={"family": FONT, "size": 11.5})
+    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False,
+                  bbox_to_anchor=(0.5, 0.0), handletextpad=0.4, columnspacing=1.2, prop={"family": FONT, "size": 12.5})
     return to_picture(figure, dpi)
