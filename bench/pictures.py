@@ -10,8 +10,8 @@ the drawing (`exports.timeline`) in a worker thread (`asyncio.to_thread`). The s
 a fresh store with `--cases` Örebro cases written with the store's own functions (dates,
 notices sent and acknowledged, tasks done, phase changes and closings in the audit trail),
 all coordinated by one person; timed as `!stats` does it — the one read
-(`store.cases.coordinated_cases`) on the loop, counting, drawing and the CSV in a worker
-thread. Meanwhile a ticker on the event loop measures its longest pause, which is how long
+(`store.cases.coordinated_case_rows`) on the loop; turning the rows into cases, counting,
+drawing and the CSV in a worker thread. Meanwhile a ticker on the event loop measures its longest pause, which is how long
 the bot would answer nothing else. Each is run once cold (first call in the process:
 fonts and matplotlib load) and then `--runs` times.
 
@@ -202,10 +202,9 @@ async def bench(runs: int, count: int) -> None:
         async def stats():  # noqa: ANN202
             t1 = time.perf_counter()
             async with store.read() as db:
-                found = await cases.coordinated_cases(db, CORA, pathways)
+                rows = await cases.coordinated_case_rows(db, CORA)
             reads.append((time.perf_counter() - t1) * 1000)
-            facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in found]
-            return await asyncio.to_thread(make_stats, pathway, facts, now, None, None)
+            return await asyncio.to_thread(make_stats, pathway, rows, pathways, now, None, None)
 
         stats_runs = [await _with_ticker(stats) for _ in range(runs + 1)]
         await store.close()

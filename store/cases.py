@@ -149,12 +149,13 @@ class CaseHistory:
     closings: list[tuple[str, datetime]]
 
 
-async def coordinated_cases(
-    db: aiosqlite.Connection, user_id: str, pathways: dict[str, Pathway], pathway_id: str | None = None,
-) -> list[CaseHistory]:
-    """Every case `user_id` coordinates (of one pathway, if given), with its history: one read.
+async def coordinated_case_rows(
+    db: aiosqlite.Connection, user_id: str, pathway_id: str | None = None,
+) -> list[aiosqlite.Row]:
+    """Every case `user_id` coordinates (of one pathway, if given) with its history, as rows: one read.
 
-    Cases of a pathway that is no longer configured are left out.
+    Turning a thousand rows into case views takes a moment, so `case_histories` does that
+    apart (the caller runs it in a worker thread).
     """
     closing = ", ".join(f"'{action}'" for action in CLOSING_ACTIONS)
     query = (
@@ -166,17 +167,22 @@ async def coordinated_cases(
         " FROM cases c JOIN members m ON m.case_id = c.id AND m.user_id = ? AND m.coordinator = 1"
         " WHERE c.room_id IS NOT NULL" + (" AND c.pathway_id = ?" if pathway_id else "") + " ORDER BY c.id"
     )
-    found: list[CaseHistory] = []
     async with db.execute(query, (user_id, pathway_id) if pathway_id else (user_id,)) as cur:
-        for row in await cur.fetchall():
-            if row["pathway_id"] not in pathways:
-                continue
-            closings = [(CLOSING_ACTIONS[action], datetime.fromisoformat(at))
-                        for _, at, action in sorted(json.loads(row["j_closings"]), key=lambda c: c[0])]
-            found.append(CaseHistory(
-                _loaded(row, pathways), datetime.fromisoformat(row["opened_at"]),
-                history_of(row["opened_at"], row["phase_id"], row["j_phases"]), closings,
-            ))
+        return list(await cur.fetchall())
+
+
+def case_histories(rows: list[aiosqlite.Row], pathways: dict[str, Pathway]) -> list[CaseHistory]:
+    """The rows of `coordinated_case_rows` as cases with their history; cases of a pathway no longer configured left out."""
+    found: list[CaseHistory] = []
+    for row in rows:
+        if row["pathway_id"] not in pathways:
+            continue
+        closings = [(CLOSING_ACTIONS[action], datetime.fromisoformat(at))
+                    for _, at, action in sorted(json.loads(row["j_closings"]), key=lambda c: c[0])]
+        found.append(CaseHistory(
+            _loaded(row, pathways), datetime.fromisoformat(row["opened_at"]),
+            history_of(row["opened_at"], row["phase_id"], row["j_phases"]), closings,
+        ))
     return found
 
 

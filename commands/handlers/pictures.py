@@ -92,17 +92,17 @@ async def stats(ctx: Context) -> Reply:
     since, until = (days + [None, None])[:2]  # type: ignore[list-item]
     if since and until and since > until:
         raise CommandError("stats.from_after_to", usage=True, since=since.isoformat(), until=until.isoformat())
-    found = await cases.coordinated_cases(ctx.db, ctx.sender, ctx.services.pathways, chosen.id if chosen else None)
-    if not found:
+    pathways = ctx.services.pathways
+    rows = await cases.coordinated_case_rows(ctx.db, ctx.sender, chosen.id if chosen else None)
+    followed = sorted({row["pathway_id"] for row in rows if row["pathway_id"] in pathways})
+    if not followed:
         raise CommandError("stats.no_cases")
     if chosen is None:
-        followed = sorted({history.loaded.case.pathway_id for history in found})
         if len(followed) > 1:
             raise CommandError("stats.which_pathway", pathways=Markdown(", ".join(code(f"!stats {p}") for p in followed)))
-        chosen = ctx.services.pathways[followed[0]]
-    facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in found]
-    # A thousand cases take a moment to count and draw: in a worker thread, off the event loop.
-    figures, picture, table = await asyncio.to_thread(make_stats, chosen, facts, ctx.now, since, until)
+        chosen = pathways[followed[0]]
+    # A thousand cases take a moment to read, count and draw: in a worker thread, off the event loop.
+    figures, picture, table = await asyncio.to_thread(make_stats, chosen, rows, pathways, ctx.now, since, until)
     summary = stats_json(figures)
     image = picture_json(picture)
     stamp = ctx.now.astimezone(ZoneInfo(chosen.timezone))
@@ -119,9 +119,10 @@ async def stats(ctx: Context) -> Reply:
 
 
 def make_stats(
-    pathway: Pathway, facts: list[CaseFacts], now: datetime, since: date | None, until: date | None,
+    pathway: Pathway, rows: list, pathways: dict[str, Pathway], now: datetime, since: date | None, until: date | None,
 ) -> tuple[PathwayStats, Picture, bytes]:
-    """The figures, their chart and their CSV (pure and synchronous: run in a worker thread)."""
+    """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread)."""
+    facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in cases.case_histories(rows, pathways)]
     figures = pathway_stats(pathway, facts, now, since=since, until=until)
     return figures, draw_stats(figures), stats_csv(figures)
 
