@@ -98,7 +98,8 @@ def clock_reminder_content(room: CareRoom, row: PlannedReminder, late: bool) -> 
     content = notice_content(text)
     content["m.mentions"] = {"user_ids": people}
     content["homeward.reminder"] = {
-        "clock": clock.id, "kind": row.kind, "sequence": row.sequence, "planned_at": row.planned_at.isoformat(),
+        # "item" is what every reminder is about (here the clock, whose id the row holds), as integrations expect.
+        "item": clock.id, "clock": clock.id, "kind": row.kind, "sequence": row.sequence, "planned_at": row.planned_at.isoformat(),
         "due": row.due.isoformat() if row.due else None, "late": late, "days": reading.days,
     }
     return content

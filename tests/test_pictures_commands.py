@@ -210,3 +210,26 @@ def test_an_encrypted_image_announces_its_size_and_an_encrypted_thumbnail() -> N
 def test_a_plain_image_has_top_level_urls() -> None:
     message = file_message(IMAGE, "mxc://x/big", 9, None, ("mxc://x/small", None))
     assert message["url"] == "mxc://x/big" and message["info"]["thumbnail_url"] == "mxc://x/small"
+
+
+# --- the case export carries the timeline ------------------------------------------------------------------
+async def test_the_case_export_carries_the_timeline_and_the_plan_export_does_not(tmp_path: Path) -> None:
+    from homeward.care.consent import Answer
+    from homeward.store import consents
+
+    store = await _store(tmp_path / "s.sqlite3")
+    services = _services(FakeClock(START))
+    try:
+        async with store.transaction() as db:
+            await cases.put_member(db, 1, "@guardian:x", "vardnadshavare", False, CORA, START)
+            await consents.add_answer(db, 1, Answer("informationsoverforing", "@guardian:x", "yes", START), "$consent")
+        await _run(store, services, "!case-orebro-0:x", CORA, "!plan admission 2026-11-30 10:00")
+        case_rows = await _run(store, services, "!case-orebro-0:x", KARL, "!export case html")
+        plan_rows = await _run(store, services, "!case-orebro-0:x", KARL, "!export plan html")
+    finally:
+        await store.close()
+    assert answer(case_rows)["homeward.status"] == "ok", answer(case_rows)["body"]
+    case_html = base64.b64decode(next(r for r in case_rows if r.kind == outbox.FILE).content["data_b64"]).decode("utf-8")
+    plan_html = base64.b64decode(next(r for r in plan_rows if r.kind == outbox.FILE).content["data_b64"]).decode("utf-8")
+    assert '<img class="timeline" src="data:image/png;base64,' in case_html and "Tidslinje" in case_html
+    assert "data:image/png" not in plan_html

@@ -1,7 +1,8 @@
 """`!export plan|case|minutes <meeting-id> pdf|html|md|fhir|ics`: the documents, as encrypted files.
 
 An export shares the plan or the minutes, so it is refused while the consent that covers
-exports is missing or withdrawn. Every export is an audited read.
+exports is missing or withdrawn. Every export is an audited read. The whole case's HTML and
+PDF carry its timeline picture (`care.timeline`), drawn with the document in the worker thread.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Callable
 
 from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
+from homeward.care.permissions import MEMBER
 from homeward.care.timeline import timeline_layout
 from homeward.commands.care_room import closed_at
-from homeward.care.permissions import MEMBER
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Converter, command
 from homeward.exports.build import minutes_document, plan_document
