@@ -8,9 +8,9 @@ counts the attempt before the request, and a retry first looks for the room a lo
 attempt may have created (by the random case key in its state).
 
 A file row uploads its bytes first (encrypted as an attachment when the room is
-encrypted) and then sends the m.file event with the row's transaction id: after a crash
-between the two, the retry uploads again (an orphaned media file, harmless) but never
-posts twice.
+encrypted; an image's thumbnail too) and then sends the m.file or m.image event with the
+row's transaction id: after a crash between the two, the retry uploads again (an orphaned
+media file, harmless) but never posts twice.
 
 Rows may refer to other rows (`store.outbox.ref`): a checklist edit to the checklist's
 event, an invite to the room a previous row created. Such values are filled in when the
@@ -189,6 +189,8 @@ class OutboxSender:
             care_room = room_kind == "case"
             if care_room and not room.encrypted:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
+            if self.encryption and content.get("encrypted_only") and not room.encrypted:
+                raise _Abandon("the room is not encrypted")  # e.g. statistics asked for in a plain direct chat
             waiting_for = content.pop("homeward.after_join", None)
             if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
                 # Sent before they join, they could not decrypt it (nio shares the room key with joined devices).
@@ -284,22 +286,38 @@ class OutboxSender:
             return await self._send_file(row, room_id, content)
         raise ValueError(f"unknown outbox kind {row.kind!r}")
 
-    async def _send_file(self, row: outbox.OutboxRow, room_id: str, content: dict[str, Any]) -> tuple[Any, str | None]:
-        """Upload the row's bytes, then post them as m.file with the row's transaction id."""
-        client = self.client
-        room = client.rooms.get(room_id)
-        encrypted = room is not None and room.encrypted
-        data = base64.b64decode(content["data_b64"])
+    async def _upload(self, data: bytes, mimetype: str, filename: str, encrypted: bool) -> tuple[Any, str | None, dict[str, Any] | None]:
+        """Upload bytes (encrypted as an attachment when the room is): (response, mxc URI or None, decryption keys)."""
         # nio calls the provider again after a timeout or a 429; it must return bytes (a str is read as a path).
         # No filename: nio would put it in the upload request's URL, in clear text for the homeserver to keep
-        # (the media repository's upload name). The name goes only into the m.file event, encrypted.
-        upload, keys = await client.upload(
-            lambda *_: data, content_type=content["mimetype"], filename=None, encrypt=encrypted,
+        # (the media repository's upload name). The name goes only into the event, encrypted.
+        del filename
+        upload, keys = await self.client.upload(
+            lambda *_: data, content_type=mimetype, filename=None, encrypt=encrypted,
             filesize=len(data),  # Synapse refuses an upload without Content-Length
         )
         if not isinstance(upload, UploadResponse):
+            return upload, None, None
+        return upload, upload.content_uri, keys if encrypted else None
+
+    async def _send_file(self, row: outbox.OutboxRow, room_id: str, content: dict[str, Any]) -> tuple[Any, str | None]:
+        """Upload the row's bytes (and an image's thumbnail), then post them as m.file / m.image with the row's transaction id."""
+        client = self.client
+        room = client.rooms.get(room_id)
+        encrypted = room is not None and room.encrypted
+        thumbnail: tuple[str, dict[str, Any] | None] | None = None
+        if content.get("thumbnail_b64"):
+            small = base64.b64decode(content["thumbnail_b64"])
+            response, mxc, keys = await self._upload(small, content["thumbnail_info"]["mimetype"],
+                                                     "thumbnail-" + content["filename"], encrypted)
+            if mxc is None:
+                return response, None
+            thumbnail = (mxc, keys)
+        data = base64.b64decode(content["data_b64"])
+        upload, mxc, keys = await self._upload(data, content["mimetype"], content["filename"], encrypted)
+        if mxc is None:
             return upload, None
-        message = file_message(content, upload.content_uri, len(data), keys if encrypted else None)
+        message = file_message(content, mxc, len(data), keys, thumbnail)
         async with self.crypto_lock:
             if client.olm and client.should_query_keys:
                 await client.keys_query()
@@ -342,17 +360,29 @@ class OutboxSender:
         log.error("room=%s outbox=%d (%s) cannot be delivered: %s; given up", row.room_id, row.id, row.kind, reason.split(":")[0])
 
 
-def file_message(content: dict[str, Any], mxc: str, size: int, keys: dict[str, Any] | None) -> dict[str, Any]:
-    """The m.file event of a FILE row uploaded to `mxc`; `keys` (nio's decryption info) when encrypted.
+def file_message(
+    content: dict[str, Any], mxc: str, size: int, keys: dict[str, Any] | None,
+    thumbnail: tuple[str, dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
+    """The m.file (or m.image) event of a FILE row uploaded to `mxc`; `keys` (nio's decryption info) when encrypted.
 
     Encrypted: the mxc URI goes inside the `file` object with the key, iv and hash (spec,
-    "Sending encrypted attachments"), never as a top-level `url`.
+    "Sending encrypted attachments"), never as a top-level `url`; an image's thumbnail the
+    same way, as `info.thumbnail_file` (else `info.thumbnail_url`), with `info.thumbnail_info`.
     """
+    info = {**content.get("info", {}), "mimetype": content["mimetype"], "size": size}
+    if thumbnail is not None:
+        thumb_mxc, thumb_keys = thumbnail
+        info["thumbnail_info"] = dict(content["thumbnail_info"])
+        if thumb_keys is not None:
+            info["thumbnail_file"] = {**thumb_keys, "url": thumb_mxc}
+        else:
+            info["thumbnail_url"] = thumb_mxc
     message: dict[str, Any] = {
-        "msgtype": "m.file",
+        "msgtype": content.get("msgtype", "m.file"),
         "body": content.get("body") or content["filename"],
         "filename": content["filename"],
-        "info": {**content.get("info", {}), "mimetype": content["mimetype"], "size": size},
+        "info": info,
     }
     if keys is not None:
         message["file"] = {**keys, "url": mxc}

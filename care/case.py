@@ -150,13 +150,20 @@ def due_at(view: CaseView, item: Item, calendar: WorkingCalendar | None = None) 
     if item.kind == "notice" and record.sent_at is not None:
         rule = item.ack_due or view.pathway.settings.default_ack_due
         return resolve_due(record.sent_at, rule.offset, rule.unit, "after", _at(rule.at), calendar)
+    return rule_due_at(view, item, calendar)
+
+
+def rule_due_at(view: CaseView, item: Item, calendar: WorkingCalendar | None = None) -> datetime | None:
+    """When the item's own `due` rule falls (for a notice: when it must be sent), whatever has happened since."""
+    if item.id in view.extra:
+        return view.extra[item.id].due
     rule = item.due
     if rule is None:
         return None
     anchor = view.dates.get(rule.date) if rule.date else completed_at(view, rule.item or "")
     if anchor is None:
         return None
-    return resolve_due(anchor, rule.offset, rule.unit, rule.direction, _at(rule.at), calendar)
+    return resolve_due(anchor, rule.offset, rule.unit, rule.direction, _at(rule.at), calendar or view.calendar())
 
 
 def _at(text: str | None) -> time | None:

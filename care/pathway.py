@@ -34,6 +34,8 @@ from pydantic_core import ErrorDetails
 
 __all__ = [
     "AckDue",
+    "Clock",
+    "ClockPoint",
     "Consent",
     "DueRule",
     "Item",
@@ -334,6 +336,49 @@ class Plan(_Model):
     source: NonEmpty
 
 
+class ClockPoint(_Model):
+    """What starts or stops a statutory clock: an item sent or done, or a named date being set.
+
+    ``when: sent`` is a notice going out; ``when: done`` a task marked done, or a notice
+    acknowledged (kvitterad) by every receiving lane.
+    """
+
+    item: str | None = None
+    when: Literal["sent", "done"] | None = None
+    date: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ClockPoint:
+        problems: list[tuple[str, str]] = []
+        if (self.item is None) == (self.date is None):
+            problems.append(("", "give exactly one of 'item' (with 'when') or 'date'"))
+        elif self.item is not None and self.when is None:
+            problems.append(("when", "required with 'item': sent or done"))
+        elif self.date is not None and self.when is not None:
+            problems.append(("when", "only with 'item' (a date counts from the day it is set to)"))
+        if problems:
+            raise _Problems(problems)
+        return self
+
+
+class Clock(_Model):
+    """A statutory clock: the days counted from an event (e.g. the patient declared ready to leave).
+
+    ``limit`` is how many days may pass before the clock's consequence applies (the
+    municipality starts paying); reaching it is a reminder to the coordinators. The first
+    of the ``stop`` points to happen stops the clock. Every clock cites its source.
+    """
+
+    id: str = Field(pattern=ITEM_ID, max_length=40)
+    label: NonEmpty
+    start: ClockPoint
+    counting: Literal["calendar_days", "working_days"]
+    limit: int = Field(ge=0)
+    stop: list[ClockPoint] = Field(min_length=1)
+    source: NonEmpty
+    note: str | None = None
+
+
 class Settings(_Model):
     """Product defaults that the source documents do not give."""
 
@@ -356,6 +401,7 @@ class Pathway(_Model):
     phases: list[Phase] = Field(min_length=1)
     meetings: list[Meeting] = []
     consents: list[Consent] = []
+    clocks: list[Clock] = []
     plan: Plan
     settings: Settings
 
@@ -396,6 +442,7 @@ class Pathway(_Model):
         phase_ids = unique("phase", [(f"phases[{i}].id", x.id) for i, x in enumerate(self.phases)])
         meeting_ids = unique("meeting", [(f"meetings[{i}].id", x.id) for i, x in enumerate(self.meetings)])
         consent_ids = unique("consent", [(f"consents[{i}].id", x.id) for i, x in enumerate(self.consents)])
+        unique("clock", [(f"clocks[{i}].id", x.id) for i, x in enumerate(self.clocks)])
         located = [
             (f"phases[{p}].items[{i}]", item)
             for p, phase in enumerate(self.phases)
@@ -475,6 +522,22 @@ class Pathway(_Model):
                 elif self.item(target).needs_consent != consent.id:
                     problems.append((path, f"notice '{target}' does not have needs_consent: {consent.id}"))
 
+        # Clocks: what starts and stops them must exist and be able to happen.
+        kinds = {item.id: item.kind for _, item in located}
+        for c, clock in enumerate(self.clocks):
+            path = f"clocks[{c}]"
+            if clock.id in item_ids:
+                problems.append((f"{path}.id", f"'{clock.id}' is also an item id; a clock needs its own id"))
+            points = [(f"{path}.start", clock.start), *((f"{path}.stop[{s}]", p) for s, p in enumerate(clock.stop))]
+            for where, point in points:
+                ref(f"{where}.item", point.item, item_ids, "item")
+                ref(f"{where}.date", point.date, date_ids, "date")
+                if point.item in kinds and point.when == "sent" and kinds[point.item] != "notice":
+                    problems.append((f"{where}.when", f"'{point.item}' is a task: only a notice is sent (use 'done')"))
+            for s, point in enumerate(clock.stop):
+                if point == clock.start:
+                    problems.append((f"{path}.stop[{s}]", "is the same as the start: the clock would stop as it starts"))
+
         if problems:
             raise _Problems(problems)
         return self
@@ -549,6 +612,13 @@ class Pathway(_Model):
             if meeting.id == meeting_id:
                 return meeting
         raise KeyError(f"pathway {self.id!r} has no meeting {meeting_id!r}")
+
+    def clock(self, clock_id: str) -> Clock:
+        """The clock with this id; KeyError if the pathway has none."""
+        for clock in self.clocks:
+            if clock.id == clock_id:
+                return clock
+        raise KeyError(f"pathway {self.id!r} has no clock {clock_id!r}")
 
     def consent(self, consent_id: str) -> Consent:
         """The consent with this id; KeyError if the pathway has none."""
@@ -632,7 +702,7 @@ def _short(value: Any) -> str:
 
 def _all_field_names() -> list[str]:
     names: set[str] = set()
-    for model in (Pathway, Lane, NamedDate, DueRule, AckDue, Item, Phase, Topic, Meeting, Consent, Plan, Settings):
+    for model in (Pathway, Lane, NamedDate, DueRule, AckDue, Item, Phase, Topic, Meeting, Consent, Clock, ClockPoint, Plan, Settings):
         names.update(model.model_fields)
     return sorted(names)
 

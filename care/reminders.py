@@ -4,21 +4,25 @@ Pure: the store keeps one row per planned reminder and asks `desired_reminders` 
 every change of the case. Rows that are no longer wanted (the item was done, its due
 time moved) are cancelled; new ones are added; rows already sent are never sent again.
 Overdue repeats are planned one at a time: the next one is added when the previous
-one went out.
+one went out. A statutory clock reaching its limit (`care.clocks`) is a reminder too, of
+the kind `clock`, for the coordinators: its row carries the clock's id where an item's
+would be, and its due time is the moment the limit is reached.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from homeward.care.calendar import QuietHours, parse_quiet
 from homeward.care.case import CaseView, due_at, missing_lanes
+from homeward.care.clocks import read_clock, read_clocks
 from homeward.care.deadlines import ReminderPolicy, reminder_schedule
 from homeward.care.pathway import Item
 
 OVERDUE_HORIZON = timedelta(days=21)  # far enough to find the next working day after any holiday run
+CLOCK = "clock"  # the reminder kind of a statutory clock reaching its limit
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,19 @@ class ReminderChanges:
         return bool(self.cancel or self.move or self.add)
 
 
-def reconcile(view: CaseView, rows: list[PlannedReminder], quiet: str | None, now: datetime) -> ReminderChanges:
+def reconcile(
+    view: CaseView, rows: list[PlannedReminder], quiet: str | None, now: datetime, *, closed_at: datetime | None = None,
+) -> ReminderChanges:
     """Cancel planned rows no longer wanted, add the new ones; sent rows stay as they are.
 
     A planned row whose time has passed while its item is still open and its due time
     unchanged was missed (the bot was down, or has not fired it yet): it stays, and goes
-    out late, once.
+    out late, once. `closed_at`: a closed case's clocks stopped then, so they remind no more.
     """
     sent = {r.identity for r in rows if r.status == "sent" and r.due is not None}
-    wanted = desired_reminders(view, policy_for(quiet), now, sent)  # type: ignore[arg-type]
+    policy = policy_for(quiet)
+    wanted = desired_reminders(view, policy, now, sent)  # type: ignore[arg-type]
+    wanted += clock_reminders(view, policy, now, sent, closed_at=closed_at)  # type: ignore[arg-type]
     calendar = view.calendar()
     current_due = {item.id: due_at(view, item, calendar) for _, item in view.items()}
     open_items = {item.id for _, item in view.items() if missing_lanes(view, item)}
@@ -167,6 +175,47 @@ def desired_reminders(
                 next_overdue_planned = True
             wanted.append(Wanted(item.id, reminder.kind, reminder.sequence, due, reminder.planned_at))
     return wanted
+
+
+def clock_reminders(
+    view: CaseView, policy: ReminderPolicy, now: datetime, already: set[tuple[str, str, int, datetime]],
+    *, closed_at: datetime | None = None,
+) -> list[Wanted]:
+    """One reminder per clock run: when the limit is reached, moved out of quiet hours.
+
+    Unlike an item's reminders, a limit already passed when the clock became known (a
+    date set in the past) is still told, once: the coordinators must know the municipality
+    pays. It is planned at its own (past) time, so it goes out at once, and a clock that
+    stopped before its limit wants none.
+    """
+    calendar = view.calendar()
+    wanted: list[Wanted] = []
+    for reading in read_clocks(view, now, closed_at=closed_at):
+        if reading.state not in ("running", "waiting") or reading.limit_at is None:
+            continue
+        limit_at = reading.limit_at.astimezone(timezone.utc)  # stored as text: one zone, or a row would not be found again
+        if (reading.id, CLOCK, 0, limit_at) in already:
+            continue
+        planned = policy.quiet.next_allowed(limit_at, calendar)
+        wanted.append(Wanted(reading.id, CLOCK, 0, limit_at, planned.astimezone(timezone.utc)))
+    return wanted
+
+
+def clock_firing(view: CaseView, clock_id: str, quiet: str | None, now: datetime, *, closed_at: datetime | None = None) -> Firing:
+    """A clock's reminder: drop it when the clock stopped (or was reset) before its limit; wait out quiet hours."""
+    try:
+        clock = view.pathway.clock(clock_id)
+    except KeyError:
+        return Firing("cancel")  # the pathway no longer has this clock
+    reading = read_clock(view, clock, now, closed_at=closed_at)
+    if reading.state == "waiting" and reading.limit_at is not None:
+        return Firing("postpone", reading.limit_at)
+    if reading.state != "running" or not reading.reached:
+        return Firing("cancel")
+    allowed = quiet_hours(quiet).next_allowed(now, view.calendar())
+    if allowed > now:
+        return Firing("postpone", allowed)
+    return Firing("fire")
 
 
 def audience_lanes(view: CaseView, item: Item) -> list[str]:

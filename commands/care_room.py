@@ -31,6 +31,21 @@ from homeward.text import Markdown
 NO_LANE = "-"
 
 
+def closed_at(case: CaseRow) -> datetime | None:
+    """When the case was closed, or None while it is open.
+
+    LEAD, AT MERGE: issue 15 (the coordinator's desk) gives a case `state` and `closed_at`;
+    this reads them defensively until they exist here, so the timeline shows a closed case
+    and its clocks stop at the closing without further wiring.
+    """
+    if getattr(case, "state", "closed") != "closed":
+        return None  # reopened
+    value = getattr(case, "closed_at", None)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if isinstance(value, datetime) else None
+
+
 @dataclass
 class CareRoom:
     """A care room's case inside the transaction of one event."""
@@ -116,10 +131,12 @@ class CareRoom:
         self.bookkeeping += self.db.total_changes - before
         return row
 
-    async def queue_file(self, filename: str, mimetype: str, data: bytes, **extra: Any) -> int:
-        """Queue a file for this room (uploaded encrypted); `extra` are its homeward.* keys."""
+    async def queue_file(
+        self, filename: str, mimetype: str, data: bytes, *, image: outbox.ImageParts | None = None, **extra: Any,
+    ) -> int:
+        """Queue a file for this room (uploaded encrypted; an m.image with its thumbnail when `image`); `extra` are its homeward.* keys."""
         before = self.db.total_changes
-        row = await outbox.enqueue_file(self.db, self.room_id, filename, mimetype, data, self.now, **extra)
+        row = await outbox.enqueue_file(self.db, self.room_id, filename, mimetype, data, self.now, image=image, **extra)
         self.bookkeeping += self.db.total_changes - before
         return row
 
@@ -158,7 +175,7 @@ class CareRoom:
     async def replan(self) -> None:
         """Bring the case's planned reminders in line with its state."""
         rows = await reminder_rows.live_rows(self.db, self.case.id)
-        changes = reconcile(self.view, rows, self.case.quiet, self.now)
+        changes = reconcile(self.view, rows, self.case.quiet, self.now, closed_at=closed_at(self.case))
         if changes:
             await reminder_rows.apply(self.db, self.case.id, changes)
 

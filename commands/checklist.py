@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from homeward.care.calendar import WorkingCalendar
 from homeward.care.case import CaseView, due_at, item_state, missing_lanes
+from homeward.care.clocks import ClockReading, clock_json, read_clocks
 from homeward.care.pathway import Item, Pathway
 from homeward.i18n import render
 from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
@@ -106,8 +107,27 @@ def checklist_content(room: "Speaker", view: CaseView) -> dict[str, Any]:
     return content
 
 
-def case_json(room: "Speaker", view: CaseView, phase_id: str) -> dict[str, Any]:
-    """The machine-readable case for `homeward.case`."""
+def clock_line(room: "Speaker", reading: ClockReading, pathway: Pathway) -> str | None:
+    """One statutory clock as `!status` shows it ("day 3 since …"), or None while it has not started."""
+    if reading.state == "not_started":
+        return None
+    clock = reading.clock
+    values = {
+        "label": clock.label, "days": reading.days, "limit": clock.limit,
+        "start": local_text(reading.started_at, pathway), "limit_at": local_text(reading.limit_at, pathway),
+        "stop": local_text(reading.stopped_at, pathway),
+    }
+    if reading.state == "waiting":
+        key = "clock.waiting"
+    elif reading.state == "stopped":
+        key = "clock.stopped_reached" if reading.reached else "clock.stopped_within"
+    else:
+        key = "clock.running_reached" if reading.reached else "clock.running"
+    return room.t(key, **values)
+
+
+def case_json(room: "Speaker", view: CaseView, phase_id: str, *, closed_at: datetime | None = None) -> dict[str, Any]:
+    """The machine-readable case for `homeward.case`: items with their states, and the statutory clocks."""
     calendar = view.calendar()
     items = []
     for phase, item in view.items():
@@ -125,7 +145,8 @@ def case_json(room: "Speaker", view: CaseView, phase_id: str) -> dict[str, Any]:
                 for a in view.record(item.id).acks
             ],
         })
-    return {"pathway": view.pathway.id, "phase": phase_id, "items": items}
+    clocks = [clock_json(reading) for reading in read_clocks(view, room.now, closed_at=closed_at)]
+    return {"pathway": view.pathway.id, "phase": phase_id, "items": items, "clocks": clocks}
 
 
 def edit_of(original: int, new_content: dict[str, Any], fallback: str) -> dict[str, Any]:

@@ -13,9 +13,10 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from homeward.care.clocks import read_clock
 from homeward.care.pathway import Item
-from homeward.care.reminders import PlannedReminder, firing, how_to, recipients
-from homeward.commands.care_room import CareRoom
+from homeward.care.reminders import CLOCK, PlannedReminder, clock_firing, firing, how_to, recipients
+from homeward.commands.care_room import CareRoom, closed_at
 from homeward.commands.checklist import local_text
 from homeward.render import notice_content
 from homeward.text import mentions
@@ -40,6 +41,8 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
         if room.case.room_id is None:
             await rows.postpone(db, row.id, now + ROOM_NOT_READY)
             return False
+        if row.kind == CLOCK:
+            return await _fire_clock(db, room, row, now)
         item = room.view.item(row.item_id)
         decision = firing(room.view, item, room.case.quiet, await rows.snoozed_until(db, room.case.id, item.id), now)
         if decision.action == "cancel":
@@ -60,6 +63,46 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
         await room.replan()  # an overdue repeat plans the next one
     log.info("room=%s reminder=%d item=%s kind=%s fired", room.room_id, row.id, row.item_id, row.kind)
     return True
+
+
+async def _fire_clock(db: Any, room: CareRoom, row: PlannedReminder, now: Any) -> bool:
+    """A statutory clock reached its limit: tell the coordinators once (in the reminder's transaction)."""
+    decision = clock_firing(room.view, row.item_id, room.case.quiet, now, closed_at=closed_at(room.case))
+    if decision.action == "cancel":
+        await rows.cancel(db, row.id)
+        return False
+    if decision.action == "postpone":
+        assert decision.until is not None
+        await rows.postpone(db, row.id, decision.until)
+        return False
+    late = now - row.planned_at > LATE_AFTER
+    message = await room.queue(clock_reminder_content(room, row, late))
+    if not await rows.mark_fired(db, row.id, now, message):
+        raise RuntimeError("reminder changed while firing")
+    await room.audit("reminder.sent", clock=row.item_id, kind=row.kind, sequence=row.sequence,
+                     planned_at=row.planned_at.isoformat(), late=late)
+    log.info("room=%s reminder=%d clock=%s kind=%s fired", room.room_id, row.id, row.item_id, row.kind)
+    return True
+
+
+def clock_reminder_content(room: CareRoom, row: PlannedReminder, late: bool) -> dict[str, Any]:
+    """The coordinators are told that a clock reached its limit, since when it runs, and where to see it."""
+    view, pathway = room.view, room.view.pathway
+    clock = pathway.clock(row.item_id)
+    reading = read_clock(view, clock, room.now, closed_at=closed_at(room.case))
+    people = view.coordinators()
+    text = room.t(
+        "reminder.clock", people=mentions(people), label=clock.label, limit=clock.limit,
+        start=local_text(reading.started_at, pathway), when=local_text(row.due or row.planned_at, pathway),
+    )
+    content = notice_content(text)
+    content["m.mentions"] = {"user_ids": people}
+    content["homeward.reminder"] = {
+        # "item" is what every reminder is about (here the clock, whose id the row holds), as integrations expect.
+        "item": clock.id, "clock": clock.id, "kind": row.kind, "sequence": row.sequence, "planned_at": row.planned_at.isoformat(),
+        "due": row.due.isoformat() if row.due else None, "late": late, "days": reading.days,
+    }
+    return content
 
 
 def reminder_content(room: CareRoom, row: PlannedReminder, item: Item, late: bool) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from homeward.care.case import CaseView, due_at, item_state
 from homeward.care.consent import Answer, consent_state
 from homeward.care.minutes import Minutes
 from homeward.care.plan import CarePlan
+from homeward.care.timeline import TimelineLayout
 from homeward.exports.document import (
     Action,
     ConsentAnswer,
@@ -33,7 +34,8 @@ def _owner(view: CaseView, owner: str) -> str:
 
 
 def plan_document(
-    view: CaseView, plan: CarePlan, answers: list[Answer], minutes: dict[str, Minutes], now: datetime, opened_by: str
+    view: CaseView, plan: CarePlan, answers: list[Answer], minutes: dict[str, Minutes], now: datetime, opened_by: str,
+    *, timeline: TimelineLayout | None = None,
 ) -> PlanDocument:
     pathway = view.pathway
     calendar = view.calendar()
@@ -90,6 +92,7 @@ def plan_document(
             for phase, item in view.items()
         ),
         meetings=tuple(meetings),
+        timeline=timeline,
     )
 
 

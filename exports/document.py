@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from homeward.care.timeline import TimelineLayout
 
 __all__ = [
     "LANGUAGES",
@@ -241,6 +244,8 @@ class PlanDocument:
     # The plan period, where the team set one; otherwise the exports use the actions' dates.
     period_start: date | None = None
     period_end: date | None = None
+    # The case's timeline (`care.timeline`), drawn into the HTML and PDF of a case export.
+    timeline: "TimelineLayout | None" = None
 
     def __post_init__(self) -> None:
         _one_of(self, "language", LANGUAGES)

@@ -15,6 +15,7 @@ words (Huvudmål, Delmål, Insatser…) come with the document, from the pathway
 
 from __future__ import annotations
 
+import base64
 import re
 import tomllib
 from datetime import date, datetime, timedelta
@@ -164,7 +165,7 @@ def _template_name(doc: Document, extension: str) -> str:
     raise TypeError(f"cannot export a {type(doc).__name__}: give a PlanDocument or a MinutesDocument")
 
 
-def _context(doc: Document) -> dict[str, Any]:
+def _context(doc: Document, *, pictures: bool = False) -> dict[str, Any]:
     w = Words(doc.language, doc.zone)
     title = doc.plan_name if isinstance(doc, PlanDocument) else w("minutes")
     footer = f"{title} · {w('version')} {doc.version} ({w.date(doc.changed_at)})"
@@ -178,7 +179,14 @@ def _context(doc: Document) -> dict[str, Any]:
             if participant.lane not in lanes:
                 lanes.append(participant.lane)
         start, end = doc.period()
+        timeline_png = None
+        if pictures and doc.timeline is not None and not doc.timeline.empty:
+            from homeward.exports.timeline import draw_timeline  # matplotlib loads only for a case with a timeline
+
+            timeline_png = base64.b64encode(draw_timeline(doc.timeline).png).decode("ascii")
         values.update(
+            timeline_png=timeline_png,
+            timeline_empty=doc.timeline is not None and doc.timeline.empty,
             terms=doc.terms,
             coordinators=doc.coordinators(),
             phases=list(phases.items()),
@@ -192,7 +200,7 @@ def _context(doc: Document) -> dict[str, Any]:
 
 def render_html(doc: Document) -> str:
     """The document as one self-contained HTML page (print styles included)."""
-    return _HTML.get_template(_template_name(doc, "html")).render(**_context(doc))
+    return _HTML.get_template(_template_name(doc, "html")).render(**_context(doc, pictures=True))
 
 
 def render_markdown(doc: Document) -> str:

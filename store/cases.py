@@ -112,6 +112,81 @@ def _loaded(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
     return LoadedCase(case, view, row["checklist_outbox"])
 
 
+async def phase_history(db: aiosqlite.Connection, case_id: int) -> list[tuple[str, datetime]]:
+    """When the case entered each phase: the first at its opening, then each `!phase next` (from the audit trail)."""
+    async with db.execute(
+        "SELECT c.opened_at, c.phase_id, (SELECT json_group_array(json_array(a.id, a.at, json_extract(a.details, '$.previous'),"
+        " json_extract(a.details, '$.phase'))) FROM audit a WHERE a.case_id = c.id AND a.action = 'phase.changed') AS j_phases"
+        " FROM cases c WHERE c.id = ?",
+        (case_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise KeyError(f"no case {case_id}")
+    return history_of(row["opened_at"], row["phase_id"], row["j_phases"])
+
+
+def history_of(opened_at: str, phase_id: str, changes_json: str) -> list[tuple[str, datetime]]:
+    """The phase history from a case's opening and its `phase.changed` audit rows (as the JSON sub-select gives them)."""
+    changes = sorted(json.loads(changes_json), key=lambda c: c[0])
+    first = changes[0][2] if changes else phase_id
+    history = [(first, datetime.fromisoformat(opened_at))]
+    history.extend((phase, datetime.fromisoformat(at)) for _, at, _, phase in changes)
+    return history
+
+
+#: Audit actions that close and reopen a case. LEAD, AT MERGE: issue 15 (the coordinator's desk)
+#: writes these; if it names them otherwise, change them here (the statistics' 30-day re-openings).
+CLOSING_ACTIONS = {"case.closed": "closed", "case.reopened": "reopened"}
+
+
+@dataclass(frozen=True)
+class CaseHistory:
+    """A case with when it opened, entered each phase and was closed or reopened: what the statistics need."""
+
+    loaded: LoadedCase
+    opened_at: datetime
+    phases: list[tuple[str, datetime]]
+    closings: list[tuple[str, datetime]]
+
+
+async def coordinated_case_rows(
+    db: aiosqlite.Connection, user_id: str, pathway_id: str | None = None,
+) -> list[aiosqlite.Row]:
+    """Every case `user_id` coordinates (of one pathway, if given) with its history, as rows: one read.
+
+    Turning a thousand rows into case views takes a moment, so `case_histories` does that
+    apart (the caller runs it in a worker thread).
+    """
+    closing = ", ".join(f"'{action}'" for action in CLOSING_ACTIONS)
+    query = (
+        f"SELECT {_CASE_COLUMNS}, c.opened_at,"
+        " (SELECT json_group_array(json_array(a.id, a.at, json_extract(a.details, '$.previous'), json_extract(a.details, '$.phase')))"
+        "   FROM audit a WHERE a.case_id = c.id AND a.action = 'phase.changed') AS j_phases,"
+        f" (SELECT json_group_array(json_array(a.id, a.at, a.action)) FROM audit a WHERE a.case_id = c.id AND a.action IN ({closing}))"
+        "   AS j_closings"
+        " FROM cases c JOIN members m ON m.case_id = c.id AND m.user_id = ? AND m.coordinator = 1"
+        " WHERE c.room_id IS NOT NULL" + (" AND c.pathway_id = ?" if pathway_id else "") + " ORDER BY c.id"
+    )
+    async with db.execute(query, (user_id, pathway_id) if pathway_id else (user_id,)) as cur:
+        return list(await cur.fetchall())
+
+
+def case_histories(rows: list[aiosqlite.Row], pathways: dict[str, Pathway]) -> list[CaseHistory]:
+    """The rows of `coordinated_case_rows` as cases with their history; cases of a pathway no longer configured left out."""
+    found: list[CaseHistory] = []
+    for row in rows:
+        if row["pathway_id"] not in pathways:
+            continue
+        closings = [(CLOSING_ACTIONS[action], datetime.fromisoformat(at))
+                    for _, at, action in sorted(json.loads(row["j_closings"]), key=lambda c: c[0])]
+        found.append(CaseHistory(
+            _loaded(row, pathways), datetime.fromisoformat(row["opened_at"]),
+            history_of(row["opened_at"], row["phase_id"], row["j_phases"]), closings,
+        ))
+    return found
+
+
 async def open_case(
     db: aiosqlite.Connection, *, pathway_id: str, label: str, phase_id: str, opened_by: str, opened_in: str,
     create_outbox: int, now: datetime,

@@ -252,4 +252,31 @@ MIGRATIONS: list[Migration] = [
     """,
     # 9: chain the audit rows and consent answers written before the chain existed.
     chain_existing_rows,
+    # 10: a statutory clock reaching its limit is a reminder too (kind 'clock'; item_id holds the clock's id).
+    # SQLite cannot change a CHECK constraint in place: the table is rebuilt with its rows and ids.
+    # And an index for reading one case's audit rows of one kind (phase changes, closings).
+    """
+    CREATE TABLE reminders_v7 (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id     INTEGER NOT NULL REFERENCES cases (id),
+        item_id     TEXT NOT NULL,            -- the item, or the clock for kind 'clock'
+        kind        TEXT NOT NULL CHECK (kind IN ('before', 'due', 'overdue', 'custom', 'clock')),
+        sequence    INTEGER NOT NULL,
+        due         TEXT,
+        planned_at  TEXT NOT NULL,
+        fire_at     TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'sent', 'cancelled')),
+        fired_at    TEXT,
+        outbox_id   INTEGER,
+        requested_by TEXT,
+        UNIQUE (case_id, item_id, kind, sequence, due)
+    );
+    INSERT INTO reminders_v7 (id, case_id, item_id, kind, sequence, due, planned_at, fire_at, status, fired_at, outbox_id, requested_by)
+        SELECT id, case_id, item_id, kind, sequence, due, planned_at, fire_at, status, fired_at, outbox_id, requested_by FROM reminders;
+    DROP TABLE reminders;
+    ALTER TABLE reminders_v7 RENAME TO reminders;
+    CREATE INDEX reminders_next ON reminders (fire_at) WHERE status = 'planned';
+    -- The timeline and the statistics read a case's phase changes and closings from the audit trail.
+    CREATE INDEX audit_case_action ON audit (case_id, action);
+    """,
 ]

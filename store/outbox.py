@@ -24,8 +24,9 @@ STATE = "state"  # put `content` as state `event_type` (state key in content["st
 CREATE_ROOM = "create_room"  # create a room from `content` (kwargs of nio's room_create)
 INVITE = "invite"  # invite content["user_id"]
 KICK = "kick"  # remove content["user_id"]
-# Upload a file and post it as m.file (encrypted as an attachment in an encrypted room):
-# content = {"filename", "mimetype", "data_b64", "body", "info": {...}, "homeward.*": ...}
+# Upload a file and post it as m.file, or as m.image with a thumbnail (both encrypted as attachments
+# in an encrypted room): content = {"filename", "mimetype", "data_b64", "body", "msgtype", "info": {...},
+# optionally "thumbnail_b64" and "thumbnail_info": {...}, and "homeward.*": ...}
 FILE = "file"
 
 PLACEHOLDER = "$outbox:"
@@ -109,18 +110,47 @@ async def abandon_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: s
 
 
 async def enqueue_file(
-    db: aiosqlite.Connection, room_id: str, filename: str, mimetype: str, data: bytes, now: datetime, **extra: Any
+    db: aiosqlite.Connection, room_id: str, filename: str, mimetype: str, data: bytes, now: datetime, *,
+    image: ImageParts | None = None, encrypted_only: bool = False, **extra: Any,
 ) -> int:
-    """Queue a file for the room (uploaded encrypted in an encrypted room); `extra` are homeward.* keys."""
-    content = {
+    """Queue a file for the room (uploaded encrypted in an encrypted room); `extra` are homeward.* keys.
+
+    With `image` it goes as an m.image: its pixel size in `info` and a thumbnail (uploaded
+    too, encrypted the same way), so clients show it inline. `encrypted_only`: never sent
+    into a room that is not encrypted (care rooms always are; a direct chat may not be).
+    """
+    content: dict[str, Any] = {
         "filename": filename,
         "mimetype": mimetype,
         "data_b64": base64.b64encode(data).decode("ascii"),
         "body": filename,
+        "msgtype": "m.file",
         "info": {"mimetype": mimetype, "size": len(data)},
         **{f"homeward.{key}": value for key, value in extra.items()},
     }
+    if encrypted_only:
+        content["encrypted_only"] = True
+    if image is not None:
+        content["msgtype"] = "m.image"
+        content["info"].update(w=image.width, h=image.height)
+        content["thumbnail_b64"] = base64.b64encode(image.thumbnail).decode("ascii")
+        content["thumbnail_info"] = {
+            "w": image.thumbnail_width, "h": image.thumbnail_height, "mimetype": image.thumbnail_mimetype,
+            "size": len(image.thumbnail),
+        }
     return await enqueue(db, room_id, "m.room.message", content, now, kind=FILE)
+
+
+@dataclass(frozen=True)
+class ImageParts:
+    """What an m.image needs besides its bytes: its size in pixels and a thumbnail."""
+
+    width: int
+    height: int
+    thumbnail: bytes
+    thumbnail_width: int
+    thumbnail_height: int
+    thumbnail_mimetype: str = "image/png"
 
 
 async def pending(db: aiosqlite.Connection, limit: int = 50) -> list[OutboxRow]:

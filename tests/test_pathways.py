@@ -705,3 +705,83 @@ def test_the_example_pathway_in_the_readme_is_valid(tmp_path: Path) -> None:
     pathway = load_pathway(path)
     assert pathway.language == "en"
     assert pathway.meeting("planning_meeting").topic_lines() == ["What matters to you?", "Equipment", "Oxygen", "Feeding pump"]
+
+
+# --- statutory clocks -------------------------------------------------------------------------
+def test_a_clock_must_start_on_an_item_of_the_pathway(tmp_path: Path) -> None:
+    data = raw("orebro")
+    data["clocks"][0]["start"]["item"] = "utskrivningsklar"
+    problems = problems_of(write(tmp_path, "orebro", data))
+    assert len(problems) == 1 and problems[0].startswith(
+        "orebro.yaml: clocks[0].start.item: unknown item 'utskrivningsklar' (known: ")
+
+
+def test_a_clock_on_a_date_names_a_date_of_the_pathway(tmp_path: Path) -> None:
+    data = raw("sthf")
+    data["clocks"][0]["stop"][0]["date"] = "offer_ready"
+    problems = problems_of(write(tmp_path, "sthf", data))
+    assert len(problems) == 1 and problems[0].startswith("sthf.yaml: clocks[0].stop[0].date: unknown date 'offer_ready' (known: ")
+
+
+def test_only_a_notice_is_sent(tmp_path: Path) -> None:
+    data = raw("orebro")
+    data["clocks"][0]["stop"][1]["when"] = "sent"  # hemgang is a task
+    assert problems_of(write(tmp_path, "orebro", data)) == [
+        "orebro.yaml: clocks[0].stop[1].when: 'hemgang' is a task: only a notice is sent (use 'done')"
+    ]
+
+
+def test_a_clock_point_is_an_item_with_when_or_a_date_not_both(tmp_path: Path) -> None:
+    data = raw("orebro")
+    data["clocks"][0]["start"]["date"] = "discharge"
+    del data["clocks"][0]["stop"][0]["when"]
+    assert problems_of(write(tmp_path, "orebro", data)) == [
+        "orebro.yaml: clocks[0].start: give exactly one of 'item' (with 'when') or 'date'",
+        "orebro.yaml: clocks[0].stop[0].when: required with 'item': sent or done",
+    ]
+
+
+def test_a_clock_counts_calendar_or_working_days(tmp_path: Path) -> None:
+    data = raw("orebro")
+    data["clocks"][0]["counting"] = "days"
+    assert problems_of(write(tmp_path, "orebro", data)) == [
+        "orebro.yaml: clocks[0].counting: must be one of calendar_days, working_days (got 'days')"
+    ]
+
+
+def test_a_misspelt_clock_field_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    data = raw("orebro")
+    data["clocks"][0]["limits"] = data["clocks"][0].pop("limit")
+    problems = problems_of(write(tmp_path, "orebro", data))
+    assert "orebro.yaml: clocks[0].limits: unknown field (did you mean 'limit'?)" in problems
+    assert "orebro.yaml: clocks[0].limit: required field is missing" in problems
+
+
+def test_a_clock_needs_its_source(tmp_path: Path) -> None:
+    data = raw("sthf")
+    del data["clocks"][0]["source"]
+    assert problems_of(write(tmp_path, "sthf", data)) == ["sthf.yaml: clocks[0].source: required field is missing"]
+
+
+def test_a_clock_id_is_not_an_item_id_and_is_unique(tmp_path: Path) -> None:
+    data = raw("orebro")
+    data["clocks"].append({**data["clocks"][0], "id": "hemgang"})
+    data["clocks"].append(dict(data["clocks"][0]))
+    assert problems_of(write(tmp_path, "orebro", data)) == [
+        "orebro.yaml: clocks[2].id: duplicate clock id 'betalningsansvar'",
+        "orebro.yaml: clocks[1].id: 'hemgang' is also an item id; a clock needs its own id",
+    ]
+
+
+def test_a_clock_that_stops_as_it_starts_is_an_error(tmp_path: Path) -> None:
+    data = raw("orebro")
+    data["clocks"][0]["stop"].append(dict(data["clocks"][0]["start"]))
+    assert problems_of(write(tmp_path, "orebro", data)) == [
+        "orebro.yaml: clocks[0].stop[2]: is the same as the start: the clock would stop as it starts"
+    ]
+
+
+def test_a_clock_limit_is_a_whole_number_of_days_not_negative(tmp_path: Path) -> None:
+    data = raw("orebro")
+    data["clocks"][0]["limit"] = -1
+    assert problems_of(write(tmp_path, "orebro", data)) == ["orebro.yaml: clocks[0].limit: must be 0 or more (got -1)"]

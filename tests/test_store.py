@@ -59,6 +59,28 @@ async def test_an_existing_store_file_is_tightened_to_owner_only(tmp_path: Path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+async def test_the_clock_reminder_migration_keeps_every_reminder_and_its_id(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as raw:  # a store of the schema before clocks (six migrations)
+        for script in MIGRATIONS[:6]:
+            raw.executescript(script)
+        raw.execute("PRAGMA user_version = 6")
+        raw.execute("INSERT INTO cases (id, pathway_id, label, phase_id, opened_by, opened_at, opened_in, create_outbox)"
+                    " VALUES (1, 'orebro', 'X', 'planering', '@a:x', '2026-11-30T09:00:00+00:00', '!d:x', 1)")
+        raw.execute("INSERT INTO reminders (id, case_id, item_id, kind, sequence, due, planned_at, fire_at, status)"
+                    " VALUES (41, 1, 'kallelse-sip', 'overdue', 2, 'd', 'p', 'f', 'sent')")
+    migrated = await Store.open(path)
+    try:
+        async with migrated.transaction() as db:
+            await db.execute("INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at)"
+                             " VALUES (1, 'betalningsansvar', 'clock', 0, 'd', 'p', 'f')")
+        async with migrated.read() as db, db.execute("SELECT id, item_id, kind, status FROM reminders ORDER BY id") as cur:
+            found = [tuple(r) for r in await cur.fetchall()]
+    finally:
+        await migrated.close()
+    assert found == [(41, "kallelse-sip", "overdue", "sent"), (42, "betalningsansvar", "clock", "planned")]
+
+
 async def test_a_new_store_uses_the_wal_journal(store: Store) -> None:
     assert await scalar(store, "PRAGMA journal_mode") == "wal"
 

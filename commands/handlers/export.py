@@ -1,7 +1,8 @@
 """`!export plan|case|minutes <meeting-id> pdf|html|md|fhir|ics`: the documents, as encrypted files.
 
 An export shares the plan or the minutes, so it is refused while the consent that covers
-exports is missing or withdrawn. Every export is an audited read.
+exports is missing or withdrawn. Every export is an audited read. The whole case's HTML and
+PDF carry its timeline picture (`care.timeline`), drawn with the document in the worker thread.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import json
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
 from homeward.care.permissions import MEMBER
+from homeward.care.timeline import timeline_layout
+from homeward.commands.care_room import closed_at
 from homeward.commands.context import Context, Reply
 from homeward.commands.export_limit import PDF, pdf_limit
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Converter, command
@@ -21,7 +25,7 @@ from homeward.exports.build import minutes_document, plan_document
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
 from homeward.exports.render import render_html, render_markdown, render_pdf
-from homeward.store import consents, plans
+from homeward.store import cases, consents, plans
 
 Renderer = Callable[[object], bytes]
 FORMATS: dict[str, tuple[str, str, Renderer]] = {
@@ -81,7 +85,13 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
         version = held.version
     else:
         plan = await plans.load_plan(ctx.db, case.id)
-        document = plan_document(view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
+        timeline = None
+        if what == "case":  # the whole case carries its timeline picture (drawn with the HTML / PDF)
+            closed = closed_at(case)
+            history = await cases.phase_history(ctx.db, case.id)
+            timeline = timeline_layout(view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed)
+        document = plan_document(view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by,
+                                 timeline=timeline)
         version = plan.version
     suffix, mimetype, renderer = FORMATS[fmt]
     if fmt == "pdf":

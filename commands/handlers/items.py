@@ -5,7 +5,9 @@ from __future__ import annotations
 from homeward.care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
 from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
-from homeward.commands.checklist import case_json, item_line
+from homeward.care.clocks import read_clocks
+from homeward.commands.care_room import closed_at
+from homeward.commands.checklist import case_json, clock_line, item_line
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.team import user_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
@@ -25,9 +27,12 @@ async def status(ctx: Context) -> Reply:
     for phase, item in view.items():  # the pathway's items and the tasks the team added
         lines[phase.id].append(item_line(room, view, item, calendar))
     phases = [{"id": phase.id, "title": phase.title, "lines": lines[phase.id]} for phase in view.pathway.phases]
-    text = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases)
+    closed = closed_at(room.case)
+    clocks = [line for line in (clock_line(room, r, view.pathway) for r in read_clocks(view, ctx.now, closed_at=closed)) if line]
+    text = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases,
+                  clocks=clocks)
     await room.audit("status.read")
-    return ctx.ok(text, case=case_json(room, view, view.phase_id))
+    return ctx.ok(text, case=case_json(room, view, view.phase_id, closed_at=closed))
 
 
 @command("ack", args=[Arg("item-id"), Arg("note", optional=True, rest=True)], where=CASE_ROOM, rule=MEMBER)

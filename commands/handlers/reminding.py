@@ -7,7 +7,7 @@ from datetime import timedelta
 from homeward.care.calendar import parse_quiet
 from homeward.care.case import find_item, missing_lanes
 from homeward.care.deadlines import parse_duration, parse_when
-from homeward.care.reminders import audience_lanes
+from homeward.care.reminders import CLOCK, audience_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
@@ -61,7 +61,7 @@ async def reminders(ctx: Context) -> Reply:
     case, view = ctx.care.case, ctx.care.view
     planned = await rows.planned_for_case(ctx.db, case.id)
     lines = [
-        f"- {local_text(r.fire_at, view.pathway)} · {code(r.item_id)} {escape(view.item(r.item_id).title)} · "
+        f"- {local_text(r.fire_at, view.pathway)} · {code(r.item_id)} {escape(_title(view, r))} · "
         + ctx.t(f"reminders.kind_{r.kind}")
         for r in planned
     ]
@@ -69,6 +69,13 @@ async def reminders(ctx: Context) -> Reply:
     text = ctx.t("reminders.title") + "\n\n" + ("\n".join(lines) or ctx.t("reminders.none")) + "\n\n" + ctx.t("reminders.quiet", quiet=quiet)
     listing = [{"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in planned]
     return ctx.ok(text, reminders=listing)
+
+
+def _title(view, row) -> str:  # noqa: ANN001
+    """What a planned reminder is about: an item's title, or a statutory clock's label."""
+    if row.kind == CLOCK:
+        return view.pathway.clock(row.item_id).label
+    return view.item(row.item_id).title
 
 
 @command("settings quiet", args=[Arg("hours", metavar="20:00-08:00|off")], where=CASE_ROOM, rule=COORDINATOR)

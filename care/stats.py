@@ -1,0 +1,263 @@
+"""The pathway's numbers over a team's cases: only aggregates, and nothing about fewer than five cases.
+
+`pathway_stats` takes the facts of each case (its view, when it opened, when it entered
+each phase, when it was closed or reopened) and gives the figures a hospital and a
+municipality argue about: days per phase and from admission to discharge (median and
+quartiles), days on the statutory clocks, the share of items done late per lane, the
+time receiving lanes take to acknowledge a notice, and re-openings within 30 days where
+they are known.
+
+Small numbers identify people: every figure drawn from fewer than `MIN_CASES` cases is
+suppressed (shown as "< 5"), its count too. No figure carries a case's label.
+
+What each figure counts:
+- days per phase: phases a case has left (the current phase is still running), in days
+  from entering it to entering the next (or the closing);
+- admission to discharge: cases with both dates set and the discharge day passed, in days
+  between the local dates;
+- clocks: clocks that have stopped, in counted days (`care.clocks`), and the share of them
+  that reached their limit;
+- done late: per lane, what it completed against a due time — a task done, a notice sent
+  (the sender) against the notice's own due rule, each receiving lane's acknowledgement
+  against the time to acknowledge;
+- time to acknowledge: per receiving lane, hours from sending to its acknowledgement;
+- re-opened within 30 days: closed cases reopened within 30 days of the closing, among
+  those whose 30 days are over or that were reopened; "not known" while no case was closed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from homeward.care.case import CaseView, done_at, due_at, rule_due_at
+from homeward.care.clocks import read_clocks
+from homeward.care.pathway import Pathway
+
+MIN_CASES = 5
+SUPPRESSED = "< 5"
+REOPEN_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """One case as the figures need it."""
+
+    view: CaseView
+    opened_at: datetime
+    phases: list[tuple[str, datetime]]  # (phase id, entered at), the first at the opening
+    closings: list[tuple[str, datetime]] = field(default_factory=list)  # ("closed" | "reopened", at), in order
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and quartiles of values drawn from `cases` cases (suppressed below MIN_CASES)."""
+
+    cases: int
+    values: int = 0
+    median: float | None = None
+    q1: float | None = None
+    q3: float | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.cases < MIN_CASES
+
+    def json(self) -> dict[str, object]:
+        if self.suppressed:
+            return {"cases": SUPPRESSED, "median": SUPPRESSED, "q1": SUPPRESSED, "q3": SUPPRESSED}
+        return {"cases": self.cases, "median": self.median, "q1": self.q1, "q3": self.q3}
+
+
+@dataclass(frozen=True)
+class Share:
+    """`part` of `whole`, drawn from `cases` cases (suppressed below MIN_CASES)."""
+
+    cases: int
+    part: int = 0
+    whole: int = 0
+
+    @property
+    def suppressed(self) -> bool:
+        return self.cases < MIN_CASES
+
+    @property
+    def share(self) -> float | None:
+        return round(self.part / self.whole, 3) if self.whole and not self.suppressed else None
+
+    def json(self) -> dict[str, object]:
+        if self.suppressed:
+            return {"cases": SUPPRESSED, "share": SUPPRESSED, "part": SUPPRESSED, "whole": SUPPRESSED}
+        return {"cases": self.cases, "share": self.share, "part": self.part, "whole": self.whole}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a figure: what it is about (a phase, a clock, a lane) and its numbers."""
+
+    id: str
+    name: str
+    spread: Spread | None = None
+    share: Share | None = None
+
+
+@dataclass(frozen=True)
+class PathwayStats:
+    pathway_id: str
+    pathway_title: str
+    language: str
+    timezone: str
+    cases: int
+    since: date | None
+    until: date | None
+    phase_days: tuple[Row, ...]
+    stay: Spread
+    clocks: tuple[Row, ...]  # spread: days on the clock; share: reached its limit
+    late: tuple[Row, ...]
+    ack_hours: tuple[Row, ...]
+    reopened: Share | None  # None: no case was closed, not known
+
+    @property
+    def suppressed(self) -> bool:
+        return self.cases < MIN_CASES
+
+
+def spread(by_case: dict[int, list[float]]) -> Spread:
+    """Median and quartiles of every value, counting the cases they came from."""
+    values = sorted(v for found in by_case.values() for v in found)
+    cases = sum(1 for found in by_case.values() if found)
+    if cases < MIN_CASES or not values:
+        return Spread(cases, len(values))
+    q1, median, q3 = statistics.quantiles(values if len(values) > 1 else values * 2, n=4, method="inclusive")
+    return Spread(cases, len(values), round(median, 1), round(q1, 1), round(q3, 1))
+
+
+def share(by_case: dict[int, tuple[int, int]]) -> Share:
+    """(part, whole) summed over the cases that had anything to count."""
+    counted = {case: pw for case, pw in by_case.items() if pw[1]}
+    return Share(len(counted), sum(p for p, _ in counted.values()), sum(w for _, w in counted.values()))
+
+
+def _days(start: datetime, end: datetime) -> float:
+    return (end - start) / timedelta(days=1)
+
+
+def _local_day(value: date | datetime, zone: ZoneInfo) -> date:
+    return value.astimezone(zone).date() if isinstance(value, datetime) else value
+
+
+def in_period(facts: CaseFacts, since: date | None, until: date | None) -> bool:
+    """Whether the case was opened within the local dates `since`..`until` (both included)."""
+    opened = facts.opened_at.astimezone(ZoneInfo(facts.view.pathway.timezone)).date()
+    return (since is None or opened >= since) and (until is None or opened <= until)
+
+
+def pathway_stats(
+    pathway: Pathway, cases: list[CaseFacts], now: datetime, *, since: date | None = None, until: date | None = None,
+) -> PathwayStats:
+    """The figures over the cases of one pathway opened in the period (all of them without one)."""
+    zone = ZoneInfo(pathway.timezone)
+    chosen = [f for f in cases if f.view.pathway.id == pathway.id and in_period(f, since, until)]
+    phase_days: dict[str, dict[int, list[float]]] = {p.id: {} for p in pathway.phases}
+    stay: dict[int, list[float]] = {}
+    clock_days: dict[str, dict[int, list[float]]] = {c.id: {} for c in pathway.clocks}
+    clock_reached: dict[str, dict[int, tuple[int, int]]] = {c.id: {} for c in pathway.clocks}
+    late: dict[str, dict[int, tuple[int, int]]] = {lane.id: {} for lane in pathway.lanes}
+    ack: dict[str, dict[int, list[float]]] = {lane.id: {} for lane in pathway.lanes}
+    reopened: dict[int, tuple[int, int]] = {}
+    any_closed = False
+
+    for n, facts in enumerate(chosen):
+        view = facts.view
+        calendar = view.calendar()
+        closed_at = _closed_at(facts)
+
+        for i, (phase_id, entered) in enumerate(facts.phases):
+            left = facts.phases[i + 1][1] if i + 1 < len(facts.phases) else closed_at
+            if left is not None and phase_id in phase_days:
+                phase_days[phase_id].setdefault(n, []).append(round(_days(entered, left), 2))
+
+        admitted, discharged = view.dates.get("admission"), view.dates.get("discharge")
+        if admitted is not None and discharged is not None:
+            last = _local_day(discharged, zone)
+            if last <= now.astimezone(zone).date():
+                stay.setdefault(n, []).append(float((last - _local_day(admitted, zone)).days))
+
+        for reading in read_clocks(view, now, closed_at=closed_at):
+            if reading.state == "stopped" and reading.days is not None:
+                clock_days[reading.id].setdefault(n, []).append(float(reading.days))
+                clock_reached[reading.id][n] = (int(reading.reached), 1)
+
+        counts: dict[str, list[int]] = {}
+        for _, item in view.items():
+            record = view.record(item.id)
+            if item.kind == "task":
+                due, finished = due_at(view, item, calendar), done_at(view, item)
+                if due is not None and finished is not None:
+                    counts.setdefault(item.lane or "", [0, 0])[0] += finished > due
+                    counts[item.lane or ""][1] += 1
+                continue
+            if record.sent_at is None:
+                continue
+            send_due = rule_due_at(view, item, calendar)  # the notice's own rule: was it sent in time?
+            if send_due is not None:
+                counts.setdefault(item.sender or "", [0, 0])[0] += record.sent_at > send_due
+                counts[item.sender or ""][1] += 1
+            ack_due = due_at(view, item, calendar)
+            for a in record.acks:
+                ack.setdefault(a.lane, {}).setdefault(n, []).append(round((a.at - record.sent_at) / timedelta(hours=1), 2))
+                if ack_due is not None:
+                    counts.setdefault(a.lane, [0, 0])[0] += a.at > ack_due
+                    counts[a.lane][1] += 1
+        for lane, (part, whole) in counts.items():
+            late.setdefault(lane, {})[n] = (part, whole)
+
+        closings = sorted(facts.closings, key=lambda c: c[1])
+        for i, (what, at) in enumerate(closings):
+            if what != "closed":
+                continue
+            any_closed = True
+            back = next((t for w, t in closings[i + 1:] if w == "reopened"), None)
+            again = back is not None and back - at <= REOPEN_WINDOW
+            known = again or now - at >= REOPEN_WINDOW
+            if known:
+                part, whole = reopened.get(n, (0, 0))
+                reopened[n] = (part + int(again), whole + 1)
+
+    lanes = {lane.id: lane.name for lane in pathway.lanes}
+    return PathwayStats(
+        pathway_id=pathway.id, pathway_title=pathway.title, language=pathway.language, timezone=pathway.timezone,
+        cases=len(chosen), since=since, until=until,
+        phase_days=tuple(Row(p.id, p.title, spread=spread(phase_days[p.id])) for p in pathway.phases),
+        stay=spread(stay),
+        clocks=tuple(Row(c.id, c.label, spread=spread(clock_days[c.id]), share=share(clock_reached[c.id]))
+                     for c in pathway.clocks),
+        late=tuple(Row(lane, lanes.get(lane, lane), share=share(by_case)) for lane, by_case in late.items() if by_case),
+        ack_hours=tuple(Row(lane, lanes.get(lane, lane), spread=spread(by_case)) for lane, by_case in ack.items() if by_case),
+        reopened=share(reopened) if any_closed else None,
+    )
+
+
+def _closed_at(facts: CaseFacts) -> datetime | None:
+    """When the case is closed now (its last closing, unless it was reopened after it)."""
+    last = sorted(facts.closings, key=lambda c: c[1])[-1:] if facts.closings else []
+    return last[0][1] if last and last[0][0] == "closed" else None
+
+
+def stats_json(stats: PathwayStats) -> dict[str, object]:
+    """The figures for `homeward.stats`, suppressed exactly as the chart and the CSV are."""
+    return {
+        "pathway": stats.pathway_id,
+        "cases": SUPPRESSED if stats.suppressed else stats.cases,
+        "from": stats.since.isoformat() if stats.since else None,
+        "to": stats.until.isoformat() if stats.until else None,
+        "phase_days": [{"id": r.id, **r.spread.json()} for r in stats.phase_days if r.spread],
+        "admission_to_discharge_days": stats.stay.json(),
+        "clocks": [{"id": r.id, "days": r.spread.json(), "reached_limit": r.share.json()}
+                   for r in stats.clocks if r.spread and r.share],
+        "late_share": [{"lane": r.id, **r.share.json()} for r in stats.late if r.share],
+        "ack_hours": [{"lane": r.id, **r.spread.json()} for r in stats.ack_hours if r.spread],
+        "reopened_30_days": stats.reopened.json() if stats.reopened else {"known": False},
+    }

@@ -1,0 +1,133 @@
+"""Pictures: `!timeline` (a care room's case as a picture) and `!stats` (a coordinator's pathway numbers).
+
+Both draw with matplotlib in a worker thread (`asyncio.to_thread`), like `!export`'s PDF, so
+the sync loop and the decryption of incoming events go on meanwhile, and post the PNG as an
+encrypted `m.image` with a thumbnail through the outbox. The answer carries what the
+picture shows as data (`homeward.timeline`, `homeward.stats`), so nothing is only in pixels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from homeward.care.clocks import read_clocks
+from homeward.care.pathway import Pathway
+from homeward.care.permissions import ANYONE, MEMBER
+from homeward.care.stats import SUPPRESSED, CaseFacts, PathwayStats, pathway_stats, stats_json
+from homeward.care.timeline import timeline_json, timeline_layout
+from homeward.commands.care_room import closed_at
+from homeward.commands.context import Context, Reply
+from homeward.commands.handlers.cases import pathway_arg
+from homeward.commands.handlers.dates import date_arg
+from homeward.commands.registry import CASE_ROOM, DIRECT_ROOM, Arg, CommandError, command
+from homeward.exports.picture import Picture
+from homeward.exports.stats import draw_stats, stats_csv
+from homeward.exports.timeline import draw_timeline
+from homeward.store import cases, outbox
+from homeward.text import Markdown, code
+
+PNG = "image/png"
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def image_parts(picture: Picture) -> outbox.ImageParts:
+    return outbox.ImageParts(picture.width, picture.height, picture.thumbnail, picture.thumbnail_width,
+                             picture.thumbnail_height)
+
+
+def picture_json(picture: Picture) -> dict[str, object]:
+    """How the posted image can be recognised and checked: its size, as announced, and its hash."""
+    return {"w": picture.width, "h": picture.height, "size": len(picture.png), "sha256": hashlib.sha256(picture.png).hexdigest()}
+
+
+@command("timeline", where=CASE_ROOM, rule=MEMBER)
+async def timeline(ctx: Context) -> Reply:
+    """Post the case as a picture: phases, dates, every item with a due time by state, the clocks, today."""
+    room = ctx.care
+    case, view = room.case, room.view
+    closed = closed_at(case)
+    history = await cases.phase_history(ctx.db, case.id)
+    layout = timeline_layout(view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed)
+    shown = timeline_json(layout)
+    if layout.empty:
+        await room.audit("timeline.made", empty=True)
+        return ctx.ok(ctx.t("timeline.nothing_planned"), timeline=shown)
+    picture = await asyncio.to_thread(draw_timeline, layout)  # a big case takes a moment: off the event loop
+    image = picture_json(picture)
+    day = ctx.now.astimezone(ZoneInfo(view.pathway.timezone))
+    name = f"timeline-{case.label}-{day:%Y%m%d-%H%M}.png"
+    await room.queue_file(name, PNG, picture.png, image=image_parts(picture), picture={"kind": "timeline", **image})
+    await room.audit("timeline.made", items=len(layout.marks), sha256=image["sha256"])
+    counts = layout.counts
+    text = ctx.t(
+        "timeline.posted", label=case.label, items=len(layout.marks), overdue=counts.get("overdue", 0),
+        late=counts.get("done_late", 0), dates=len(layout.markers), clocks=len(layout.clocks), name=code(name),
+    )
+    return ctx.ok(text, timeline={**shown, "image": image})
+
+
+@command(
+    "stats",
+    args=[
+        Arg("pathway", optional=True),
+        Arg("from", optional=True, metavar="YYYY-MM-DD"),
+        Arg("to", optional=True, metavar="YYYY-MM-DD"),
+    ],
+    where=DIRECT_ROOM,
+    rule=ANYONE,  # anyone may ask; the figures are over the cases the sender coordinates, and none for nobody
+)
+async def stats(ctx: Context) -> Reply:
+    """The pathway's numbers over the cases you coordinate (opened from–to): one chart and a CSV, aggregates only."""
+    words = [value for value in (ctx.args["pathway"], ctx.args["from"], ctx.args["to"]) if value]
+    chosen: Pathway | None = None
+    if words and not ISO_DATE.match(words[0]):
+        chosen = pathway_arg(words.pop(0), ctx)
+    if len(words) > 2:
+        raise CommandError("error.too_many_arguments", usage=True, extra=words[2][:40])
+    days: list[date] = [date_arg(word, ctx) for word in words]
+    since, until = (days + [None, None])[:2]  # type: ignore[list-item]
+    if since and until and since > until:
+        raise CommandError("stats.from_after_to", usage=True, since=since.isoformat(), until=until.isoformat())
+    pathways = ctx.services.pathways
+    rows = await cases.coordinated_case_rows(ctx.db, ctx.sender, chosen.id if chosen else None)
+    followed = sorted({row["pathway_id"] for row in rows if row["pathway_id"] in pathways})
+    if not followed:
+        raise CommandError("stats.no_cases")
+    if chosen is None:
+        if len(followed) > 1:
+            raise CommandError("stats.which_pathway", pathways=Markdown(", ".join(code(f"!stats {p}") for p in followed)))
+        chosen = pathways[followed[0]]
+    # A thousand cases take a moment to read, count and draw: in a worker thread, off the event loop.
+    figures, picture, table = await asyncio.to_thread(make_stats, chosen, rows, pathways, ctx.now, since, until)
+    summary = stats_json(figures)
+    image = picture_json(picture)
+    stamp = ctx.now.astimezone(ZoneInfo(chosen.timezone))
+    base = f"stats-{chosen.id}-{stamp:%Y%m%d}"
+    await outbox.enqueue_file(ctx.db, ctx.room_id, base + ".png", PNG, picture.png, ctx.now, image=image_parts(picture),
+                              encrypted_only=True, picture={"kind": "stats", **image})
+    await outbox.enqueue_file(ctx.db, ctx.room_id, base + ".csv", "text/csv", table, ctx.now, encrypted_only=True,
+                              stats_csv={"pathway": chosen.id, "sha256": hashlib.sha256(table).hexdigest()})
+    await ctx.audit("stats.made", pathway=chosen.id, cases=summary["cases"], since=summary["from"], until=summary["to"])
+    key = "stats.made_few" if figures.suppressed else "stats.made"
+    text = ctx.t(key, pathway=chosen.title, cases=SUPPRESSED if figures.suppressed else figures.cases,
+                 period=_period(ctx, since, until), name=code(base + ".csv"))
+    return ctx.ok(text, stats={**summary, "image": image})
+
+
+def make_stats(
+    pathway: Pathway, rows: list, pathways: dict[str, Pathway], now: datetime, since: date | None, until: date | None,
+) -> tuple[PathwayStats, Picture, bytes]:
+    """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread)."""
+    facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in cases.case_histories(rows, pathways)]
+    figures = pathway_stats(pathway, facts, now, since=since, until=until)
+    return figures, draw_stats(figures), stats_csv(figures)
+
+
+def _period(ctx: Context, since: date | None, until: date | None) -> Markdown:
+    if since is None and until is None:
+        return ctx.t("stats.all_time")
+    return ctx.t("stats.period", since=since.isoformat() if since else "…", until=until.isoformat() if until else "…")

@@ -1,0 +1,174 @@
+"""The pathway's numbers (`care.stats.PathwayStats`) as one chart (PNG) and as a CSV file.
+
+Both show exactly the same figures, suppressed the same way: a figure drawn from fewer
+than five cases is "< 5", never a number. Neither carries a case's label — only phase,
+clock and lane names from the pathway file.
+
+The chart has four panels — days per phase (and admission to discharge), days on the
+statutory clocks, the share of items done late per lane, hours to acknowledge per
+receiving lane — each a horizontal bar per line (the median, with the quartiles as a
+whisker, or the share), and a footer with the re-openings within 30 days.
+
+The CSV is for spreadsheets: UTF-8 with a byte-order mark (so Excel reads å, ä, ö, ø,
+æ), every field quoted, numbers as plain decimals, and any text that a spreadsheet would
+take for a formula (starting with =, +, -, @, a tab or a carriage return) prefixed with '.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import textwrap
+
+from homeward.care.stats import SUPPRESSED, PathwayStats, Share, Spread
+from homeward.exports.picture import Picture, new_figure, to_picture
+from homeward.exports.render import Words, words
+
+FONT = "DejaVu Sans"
+DPI = 160
+BAR = "#0072B2"
+LATE = "#D55E00"
+WHISKER = "#222222"
+CSV_COLUMNS = ("figure", "id", "name", "unit", "cases", "median", "q1", "q3", "share", "part", "whole")
+
+
+def _period(stats: PathwayStats, w: Words) -> str:
+    cases = SUPPRESSED if stats.suppressed else str(stats.cases)
+    if stats.since is None and stats.until is None:
+        return w("stats.all_time", cases=cases)
+    since = w.date(stats.since) if stats.since else "…"
+    until = w.date(stats.until) if stats.until else "…"
+    return w("stats.period", cases=cases, since=since, until=until)
+
+
+def _spread_panel(axes, rows: list[tuple[str, Spread]], title: str, unit: str) -> None:  # noqa: ANN001
+    names = ["\n".join(textwrap.wrap(name, 24)[:2]) for name, _ in rows]
+    values = [s.median if s.median is not None and not s.suppressed else 0.0 for _, s in rows]
+    top = max([s.q3 or 0.0 for _, s in rows if not s.suppressed] + [1.0])
+    ys = list(range(len(rows)))
+    axes.barh(ys, values, color=BAR, height=0.6, zorder=2)
+    for y, (_, s) in zip(ys, rows):
+        if s.suppressed or s.median is None:
+            axes.text(top * 0.02, y, SUPPRESSED, va="center", ha="left", fontsize=12, fontfamily=FONT, color="#555555")
+            continue
+        axes.plot([s.q1, s.q3], [y, y], color=WHISKER, linewidth=1.6, zorder=3)
+        axes.text(s.q3 + top * 0.02, y, f"{s.median:g}", va="center", ha="left", fontsize=11.5, fontfamily=FONT,
+                  fontweight="bold")
+    _finish(axes, ys, names, title, unit, top * 1.25)
+
+
+def _share_panel(axes, rows: list[tuple[str, Share]], title: str, unit: str) -> None:  # noqa: ANN001
+    names = ["\n".join(textwrap.wrap(name, 24)[:2]) for name, _ in rows]
+    ys = list(range(len(rows)))
+    values = [100 * (s.share or 0.0) for _, s in rows]
+    axes.barh(ys, values, color=LATE, height=0.6, zorder=2)
+    for y, (_, s), value in zip(ys, rows, values):
+        text = SUPPRESSED if s.suppressed else f"{value:.0f} %"
+        axes.text(value + 2, y, text, va="center", ha="left", fontsize=11.5, fontfamily=FONT,
+                  fontweight="normal" if s.suppressed else "bold", color="#555555" if s.suppressed else "#111111")
+    _finish(axes, ys, names, title, unit, 118)
+    axes.set_xticks([0, 25, 50, 75, 100])
+
+
+def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right: float) -> None:  # noqa: ANN001
+    axes.set_title(title, loc="left", fontsize=13, fontweight="bold", fontfamily=FONT)
+    axes.set_yticks(ys)
+    axes.set_yticklabels(names, fontsize=11, fontfamily=FONT)
+    axes.set_ylim(len(ys) - 0.5 if ys else 0.5, -0.5)
+    axes.set_xlim(0, right)
+    axes.set_xlabel(unit, fontsize=11, fontfamily=FONT)
+    axes.tick_params(axis="x", labelsize=10.5)
+    axes.tick_params(axis="y", length=0)
+    axes.grid(axis="x", color="#E0E0E0", zorder=0)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    if not ys:
+        axes.set_yticks([])
+        axes.text(0.02, 0.5, "—", transform=axes.transAxes, fontsize=14, fontfamily=FONT)
+
+
+def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
+    """The chart of the figures: four panels one under the other (a phone's screen is tall), and a footer."""
+    w = words(stats.language, stats.timezone)
+    phases = [(r.name, r.spread) for r in stats.phase_days if r.spread] + [(w("stats.stay"), stats.stay)]
+    clocks = [(r.name, r.spread) for r in stats.clocks if r.spread]
+    late = [(r.name, r.share) for r in stats.late if r.share]
+    acks = [(r.name, r.spread) for r in stats.ack_hours if r.spread]
+    panels = [max(len(rows), 1) for rows in (phases, clocks, late, acks)]
+    width, head, foot, per_row, per_panel = 8.5, 1.55, 1.45, 0.5, 1.15
+    height = head + foot + per_row * sum(panels) + per_panel * len(panels)
+    figure = new_figure(width, height)
+    grid = figure.add_gridspec(len(panels), 1, height_ratios=[n * per_row + per_panel * 0.35 for n in panels],
+                               left=2.55 / width, right=1 - 0.35 / width, top=1 - head / height, bottom=foot / height,
+                               hspace=0.75)
+    _spread_panel(figure.add_subplot(grid[0]), phases, w("stats.phase_days"), w("stats.days"))
+    _spread_panel(figure.add_subplot(grid[1]), clocks, w("stats.clock_days"), w("stats.days"))
+    _share_panel(figure.add_subplot(grid[2]), late, w("stats.late_share"), "%")
+    _spread_panel(figure.add_subplot(grid[3]), acks, w("stats.ack_hours"), w("stats.hours"))
+    title = "\n".join(textwrap.wrap(w("stats.title", pathway=stats.pathway_title), 58)[:2])
+    figure.text(0.3 / width, 1 - 0.2 / height, title, fontsize=15, fontweight="bold", fontfamily=FONT, va="top",
+                linespacing=1.15)
+    figure.text(0.3 / width, 1 - 1.0 / height, _period(stats, w), fontsize=12.5, color="#444444", fontfamily=FONT, va="top")
+    figure.text(0.3 / width, 0.65 / height, f"{w('stats.reopened')}: {_reopened(stats, w)}", fontsize=12.5, fontfamily=FONT)
+    figure.text(0.3 / width, 0.15 / height, "\n".join(textwrap.wrap(w("stats.legend"), 90)), fontsize=10.5, fontfamily=FONT,
+                color="#444444")
+    return to_picture(figure, dpi)
+
+
+def _reopened(stats: PathwayStats, w: Words) -> str:
+    if stats.reopened is None:
+        return w("stats.not_known")
+    if stats.reopened.suppressed:
+        return SUPPRESSED
+    return f"{100 * (stats.reopened.share or 0.0):.0f} % ({stats.reopened.part}/{stats.reopened.whole})"
+
+
+def _text(value: object) -> object:
+    """A text cell a spreadsheet cannot run as a formula; numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _spread_cells(s: Spread) -> list[object]:
+    if s.suppressed:
+        return [SUPPRESSED, SUPPRESSED, SUPPRESSED, SUPPRESSED, "", "", ""]
+    return [s.cases, s.median, s.q1, s.q3, "", "", ""]
+
+
+def _share_cells(s: Share) -> list[object]:
+    if s.suppressed:
+        return [SUPPRESSED, "", "", "", SUPPRESSED, SUPPRESSED, SUPPRESSED]
+    return [s.cases, "", "", "", s.share, s.part, s.whole]
+
+
+def stats_csv(stats: PathwayStats) -> bytes:
+    """The same figures as rows: one per phase, clock and lane, with the case count each is drawn from."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    out = lambda figure, row_id, name, unit, cells: writer.writerow(  # noqa: E731
+        [_text(figure), _text(row_id), _text(name), unit, *cells])
+    out("cases", stats.pathway_id, stats.pathway_title, "cases", [SUPPRESSED if stats.suppressed else stats.cases,
+                                                                 "", "", "", "", "", ""])
+    for row in stats.phase_days:
+        if row.spread:
+            out("phase_days", row.id, row.name, "days", _spread_cells(row.spread))
+    out("admission_to_discharge", "admission-discharge", "", "days", _spread_cells(stats.stay))
+    for row in stats.clocks:
+        if row.spread and row.share:
+            out("clock_days", row.id, row.name, "days", _spread_cells(row.spread))
+            out("clock_reached_limit", row.id, row.name, "share", _share_cells(row.share))
+    for row in stats.late:
+        if row.share:
+            out("late_share", row.id, row.name, "share", _share_cells(row.share))
+    for row in stats.ack_hours:
+        if row.spread:
+            out("ack_hours", row.id, row.name, "hours", _spread_cells(row.spread))
+    if stats.reopened is None:
+        out("reopened_30_days", "", "", "share", ["", "", "", "", "", "", ""])
+    else:
+        out("reopened_30_days", "", "", "share", _share_cells(stats.reopened))
+    return buffer.getvalue().encode("utf-8-sig")
+
+

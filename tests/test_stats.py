@@ -1,0 +1,148 @@
+"""Specification of the pathway's numbers (care/stats.py): what is counted, and that fewer than five cases say nothing.
+
+Cases of the Örebro pathway built by hand, as the store would load them: case n (0..) opens
+on 2 November 2026 + n days, is admitted an hour later, moves to planering after n + 1 days
+and to utskrivning two days after that.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
+from homeward.care.stats import SUPPRESSED, CaseFacts, pathway_stats, stats_json
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+NOW = datetime(2027, 1, 15, 12, tzinfo=STOCKHOLM)
+
+
+def se(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=STOCKHOLM)  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def orebro() -> Pathway:
+    return load_pathways(default_pathways_dir())["orebro"]
+
+
+def facts(pathway: Pathway, n: int, **changes) -> CaseFacts:  # noqa: ANN003
+    opened = se(2026, 11, 2, 9) + timedelta(days=n)
+    view = CaseView(pathway=pathway, label=f"Hemlig-{n}", phase_id="utskrivning", dates={"admission": opened + timedelta(hours=1)},
+                    members={"@c:x": Membership("@c:x", None, True)}, records={})
+    phases = [("identifiering", opened), ("planering", opened + timedelta(days=n + 1)),
+              ("utskrivning", opened + timedelta(days=n + 3))]
+    return CaseFacts(view, opened, changes.pop("phases", phases), changes.pop("closings", []))
+
+
+def cases(pathway: Pathway, count: int) -> list[CaseFacts]:
+    return [facts(pathway, n) for n in range(count)]
+
+
+def row(rows, row_id: str):  # noqa: ANN001, ANN201
+    return next(r for r in rows if r.id == row_id)
+
+
+def test_days_per_phase_are_the_median_and_quartiles_of_the_phases_cases_have_left(orebro: Pathway) -> None:
+    stats = pathway_stats(orebro, cases(orebro, 7), NOW)
+    first = row(stats.phase_days, "identifiering").spread
+    assert (first.cases, first.median, first.q1, first.q3) == (7, 4.0, 2.5, 5.5)  # 1..7 days
+    assert row(stats.phase_days, "planering").spread.median == 2.0
+    assert row(stats.phase_days, "utskrivning").spread.cases == 0  # still running in every case
+
+
+def test_fewer_than_five_cases_suppress_every_figure_and_the_count(orebro: Pathway) -> None:
+    shown = stats_json(pathway_stats(orebro, cases(orebro, 4), NOW))
+    assert shown["cases"] == SUPPRESSED
+    assert shown["phase_days"][0] == {"id": "identifiering", "cases": SUPPRESSED, "median": SUPPRESSED, "q1": SUPPRESSED,
+                                      "q3": SUPPRESSED}
+    assert "4" not in json.dumps(shown["phase_days"])
+
+
+def test_a_figure_drawn_from_fewer_than_five_cases_is_suppressed_among_bigger_ones(orebro: Pathway) -> None:
+    found = cases(orebro, 8)
+    for f in found[:3]:
+        f.view.dates["discharge"] = date(2026, 12, 14)
+    stats = pathway_stats(orebro, found, NOW)
+    assert stats.cases == 8 and stats.stay.suppressed and stats_json(stats)["admission_to_discharge_days"]["median"] == SUPPRESSED
+
+
+def test_admission_to_discharge_counts_the_days_between_the_dates_once_discharge_has_passed(orebro: Pathway) -> None:
+    found = cases(orebro, 6)
+    for n, f in enumerate(found):
+        f.view.dates["discharge"] = (f.opened_at + timedelta(days=10 + n)).date()
+    found[5].view.dates["discharge"] = date(2027, 3, 1)  # still ahead: not counted
+    stay = pathway_stats(orebro, found, NOW).stay
+    assert (stay.cases, stay.median) == (5, 12.0)
+
+
+def test_days_on_the_clock_count_the_clocks_that_stopped_and_how_many_reached_the_limit(orebro: Pathway) -> None:
+    found = cases(orebro, 6)
+    for n, f in enumerate(found):
+        sent = f.opened_at + timedelta(days=5)
+        f.view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=sent)
+        if n < 5:
+            f.view.records["utskrivningsmeddelande"] = ItemRecord(sent_at=sent + timedelta(days=n + 1))
+    clock = row(pathway_stats(orebro, found, NOW).clocks, "betalningsansvar")
+    assert (clock.spread.cases, clock.spread.median) == (5, 3.0)  # 1..5 days; the sixth still runs
+    assert (clock.share.part, clock.share.whole) == (3, 5)  # 3, 4 and 5 days reached the three-day limit
+
+
+def test_items_done_late_are_counted_per_lane_tasks_sending_and_acknowledging(orebro: Pathway) -> None:
+    found = cases(orebro, 5)
+    for n, f in enumerate(found):
+        admitted = f.view.dates["admission"]
+        late = n < 2
+        # inskrivningsmeddelande: due 24 h after admission; sent late in two cases; kommun acknowledges the next day at 15.
+        sent = admitted + timedelta(hours=30 if late else 2)
+        f.view.records["inskrivningsmeddelande"] = ItemRecord(
+            sent_at=sent, acks=[Ack("kommun", "@k:x", sent + timedelta(hours=5)), Ack("oppenvard", "@o:x", sent + timedelta(days=4))])
+        f.view.extra["t1"] = ExtraTask(Item(id="t1", kind="task", title="T", text="T", mandatory=False, lane="kommun"),
+                                       "planering", admitted + timedelta(days=2))
+        f.view.records["t1"] = ItemRecord(acks=[Ack("kommun", "@k:x", admitted + timedelta(days=3 if n == 4 else 1))])
+    stats = pathway_stats(orebro, found, NOW)
+    sender = row(stats.late, "slutenvard").share
+    assert (sender.cases, sender.part, sender.whole) == (5, 2, 5)
+    kommun = row(stats.late, "kommun").share
+    assert (kommun.part, kommun.whole) == (1, 10)  # five acknowledgements in time, one task of five late
+    assert row(stats.late, "oppenvard").share.part == 5  # four days is past the next working day
+    assert row(stats.ack_hours, "kommun").spread.median == 5.0
+
+
+def test_reopenings_are_not_known_while_no_case_was_closed(orebro: Pathway) -> None:
+    shown = stats_json(pathway_stats(orebro, cases(orebro, 6), NOW))
+    assert shown["reopened_30_days"] == {"known": False}
+
+
+def test_reopenings_within_30_days_count_among_closings_whose_30_days_are_over(orebro: Pathway) -> None:
+    found = []
+    for n in range(7):
+        closed = se(2026, 12, 1, 12) + timedelta(days=n)
+        closings = [("closed", closed)]
+        if n < 2:
+            closings.append(("reopened", closed + timedelta(days=10)))
+        if n == 6:
+            closings = [("closed", se(2027, 1, 10, 12))]  # closed five days ago: not known yet
+        found.append(facts(orebro, n, closings=closings))
+    reopened = pathway_stats(orebro, found, NOW).reopened
+    assert reopened is not None and (reopened.cases, reopened.part, reopened.whole) == (6, 2, 6)
+
+
+def test_only_the_cases_opened_in_the_period_are_counted(orebro: Pathway) -> None:
+    stats = pathway_stats(orebro, cases(orebro, 20), NOW, since=date(2026, 11, 5), until=date(2026, 11, 14))
+    assert stats.cases == 10 and row(stats.phase_days, "identifiering").spread.median == 8.5  # cases 3..12: 4..13 days
+
+
+def test_only_aggregates_no_case_label_in_the_figures(orebro: Pathway) -> None:
+    assert "Hemlig" not in json.dumps(stats_json(pathway_stats(orebro, cases(orebro, 9), NOW)))
+
+
+def test_cases_of_another_pathway_are_not_counted(orebro: Pathway) -> None:
+    sthf = load_pathways(default_pathways_dir())["sthf"]
+    other = CaseFacts(CaseView(pathway=sthf, label="N", phase_id=sthf.phases[0].id, dates={}, members={}, records={}),
+                      se(2026, 11, 3), [(sthf.phases[0].id, se(2026, 11, 3))])
+    assert pathway_stats(orebro, [*cases(orebro, 5), other], NOW).cases == 5
