@@ -218,19 +218,31 @@ class URLRefused(ValueError):
     """An export asked for a URL; exports load none."""
 
 
+#: The one kind of URL an export may name: a picture the export carries itself (the case's timeline).
+INLINE_PICTURE = "data:image/png;base64,"
+
+
 def _refuse(url: str, *_: Any, **__: Any) -> Any:
     raise URLRefused("exports load no URL")
 
 
 def _refusing_fetcher() -> Any:
-    """A WeasyPrint URL fetcher that refuses every URL (http, file, data alike), before any request is made."""
+    """A WeasyPrint URL fetcher that refuses every URL (http, file, other data: alike) before any request is
+    made; only a PNG carried inline in the document itself is read (decoded locally, nothing fetched)."""
     try:
         from weasyprint.urls import URLFetcher  # recent WeasyPrint (70 here) wants a URLFetcher
     except ImportError:
-        return _refuse  # older WeasyPrint takes any callable
+        from weasyprint import default_url_fetcher
+
+        def fetch(url: str, *args: Any, **kwargs: Any) -> Any:
+            return default_url_fetcher(url, *args, **kwargs) if url.startswith(INLINE_PICTURE) else _refuse(url)
+
+        return fetch  # older WeasyPrint takes any callable
 
     class RefuseAll(URLFetcher):  # type: ignore[misc, valid-type]
         def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith(INLINE_PICTURE):
+                return super().fetch(url, headers)
             return _refuse(url)
 
     return RefuseAll()

@@ -184,7 +184,7 @@ async def test_the_planned_clock_reminder_is_listed_by_its_label(tmp_path: Path)
     clock = FakeClock(SENT)
     store, services, _ = await _orebro_case(tmp_path, clock)
     try:
-        await handle_command(IncomingCommand(room_id="!r:x", event_id="$r1", sender=CORA, body="!reminders", timestamp_ms=0),
+        await handle_command(IncomingCommand(room_id="!r:x", event_id="$r1", sender=CORA, body="!reminders", timestamp_ms=0, encrypted=True, room_encrypted=True),
                              store, services)
         async with store.read() as db:
             answer = [r for r in await outbox.pending(db) if r.content.get("homeward.command") == "reminders"][0]
@@ -200,7 +200,7 @@ async def test_status_shows_the_running_clock_and_the_case_data_carries_it(tmp_p
     clock = FakeClock(se(2026, 12, 4, 9))
     store, services, _ = await _orebro_case(tmp_path, clock)
     try:
-        await handle_command(IncomingCommand(room_id="!r:x", event_id="$s1", sender=KARL, body="!status", timestamp_ms=0),
+        await handle_command(IncomingCommand(room_id="!r:x", event_id="$s1", sender=KARL, body="!status", timestamp_ms=0, encrypted=True, room_encrypted=True),
                              store, services)
         async with store.read() as db:
             answer = [r for r in await outbox.pending(db) if r.content.get("homeward.command") == "status"][0]

@@ -58,7 +58,7 @@ async def _store(path: Path, pathway: str = "orebro", count: int = 1) -> Store:
 async def _run(store: Store, services: Services, room: str, sender: str, body: str) -> list[outbox.OutboxRow]:
     async with store.read() as db:
         before = {row.id for row in await outbox.pending(db)}
-    await handle_command(IncomingCommand(room_id=room, event_id=f"${abs(hash((room, body, sender)))}", sender=sender, body=body,
+    await handle_command(IncomingCommand(room_id=room, event_id=f"${abs(hash((room, body, sender)))}", sender=sender, body=body, encrypted=True, room_encrypted=True,
                                          timestamp_ms=0), store, services)
     async with store.read() as db:
         return [row for row in await outbox.pending(db) if row.id not in before]
