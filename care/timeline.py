@@ -207,11 +207,11 @@ def timeline_layout(
     # Marks: every item with a due time, in its lane's row; stacked per lane and day.
     raw: list[Mark] = []
     for phase, item in view.items():
-        state, due, finished = mark_state(view, item.id, reading_at)
-        if due is None:
-            continue
+        state, place, finished = mark_state(view, item.id, reading_at)
         lane = item.lane if item.kind == "task" else item.sender
-        raw.append(Mark(item.id, item.title, row_of[lane or ""], local(due), state, STATE_COLOURS[state],
+        if place is None or lane not in row_of:  # no due time; or an added task of a lane the pathway no longer has
+            continue
+        raw.append(Mark(item.id, item.title, row_of[lane], local(place), state, STATE_COLOURS[state],
                         done_at=local(finished) if finished else None, phase_id=phase.id))
     raw.sort(key=lambda m: (m.row, m.at, m.item_id))
     marks: list[Mark] = []

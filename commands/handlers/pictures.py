@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import re
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from homeward.care.clocks import read_clocks
@@ -24,22 +25,22 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.cases import pathway_arg
 from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import CASE_ROOM, DIRECT_ROOM, Arg, CommandError, command
-from homeward.exports.picture import Picture
-from homeward.exports.stats import draw_stats, stats_csv
-from homeward.exports.timeline import draw_timeline
 from homeward.store import cases, outbox
 from homeward.text import Markdown, code
+
+if TYPE_CHECKING:
+    from homeward.exports.picture import Picture
 
 PNG = "image/png"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def image_parts(picture: Picture) -> outbox.ImageParts:
+def image_parts(picture: "Picture") -> outbox.ImageParts:
     return outbox.ImageParts(picture.width, picture.height, picture.thumbnail, picture.thumbnail_width,
                              picture.thumbnail_height)
 
 
-def picture_json(picture: Picture) -> dict[str, object]:
+def picture_json(picture: "Picture") -> dict[str, object]:
     """How the posted image can be recognised and checked: its size, as announced, and its hash."""
     return {"w": picture.width, "h": picture.height, "size": len(picture.png), "sha256": hashlib.sha256(picture.png).hexdigest()}
 
@@ -56,6 +57,8 @@ async def timeline(ctx: Context) -> Reply:
     if layout.empty:
         await room.audit("timeline.made", empty=True)
         return ctx.ok(ctx.t("timeline.nothing_planned"), timeline=shown)
+    from homeward.exports.timeline import draw_timeline  # matplotlib loads on the first picture, not at start-up
+
     picture = await asyncio.to_thread(draw_timeline, layout)  # a big case takes a moment: off the event loop
     image = picture_json(picture)
     day = ctx.now.astimezone(ZoneInfo(view.pathway.timezone))
@@ -120,8 +123,10 @@ async def stats(ctx: Context) -> Reply:
 
 def make_stats(
     pathway: Pathway, rows: list, pathways: dict[str, Pathway], now: datetime, since: date | None, until: date | None,
-) -> tuple[PathwayStats, Picture, bytes]:
+) -> tuple[PathwayStats, "Picture", bytes]:
     """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread)."""
+    from homeward.exports.stats import draw_stats, stats_csv  # matplotlib loads on the first picture
+
     facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in cases.case_histories(rows, pathways)]
     figures = pathway_stats(pathway, facts, now, since=since, until=until)
     return figures, draw_stats(figures), stats_csv(figures)

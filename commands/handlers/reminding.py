@@ -74,7 +74,8 @@ async def reminders(ctx: Context) -> Reply:
 def _title(view, row) -> str:  # noqa: ANN001
     """What a planned reminder is about: an item's title, or a statutory clock's label."""
     if row.kind == CLOCK:
-        return view.pathway.clock(row.item_id).label
+        clock = next((c for c in view.pathway.clocks if c.id == row.item_id), None)
+        return clock.label if clock else row.item_id  # a clock the pathway file no longer has: its id
     return view.item(row.item_id).title
 
 

@@ -18,11 +18,11 @@ GUARDIAN_LANES = {"foresatt", "barn"}
 # Who may run what, written out here rather than read from care/permissions.py.
 EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "send", "reminders", "consents", "remind", "snooze",
                 "plan show", "export plan", "export case", "export minutes", "minutes present", "minutes note",
-                "minutes decision", "minutes action", "minutes topic", "minutes close", "minutes reopen"}
+                "minutes decision", "minutes action", "minutes topic", "minutes close", "minutes reopen", "timeline"}
 COORDINATORS = {"meeting new", "plan goal", "plan subgoal", "plan action", "plan responsible", "plan followup", "plan remove",
                 "plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask"}
 GUARDIANS = {"consent yes", "consent no", "consent revoke"}
-NOWHERE_HERE = {"case new"}  # only outside care rooms
+NOWHERE_HERE = {"case new", "stats"}  # only outside care rooms
 
 SAMPLES = {
     "help": "!help", "ping": "!ping", "pathways": "!pathways", "team": "!team", "status": "!status",
@@ -43,6 +43,7 @@ SAMPLES = {
     "minutes decision": "!minutes meeting1 decision Probe", "minutes action": "!minutes meeting1 action kommunen 2027-01-10 Probe",
     "minutes topic": "!minutes meeting1 topic 1 Probe", "minutes close": "!minutes meeting1 close",
     "minutes reopen": "!minutes meeting1 reopen Probe",
+    "timeline": "!timeline", "stats": "!stats",
 }
 SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
 
