@@ -8,8 +8,8 @@ moment waits for their answer, from Homeward and, in the same run, from the floo
 matrix-nio echo bot (bench/floor.py: decrypt, reply "pong", encrypt, nothing else). The
 figure is Homeward's last answer as a ratio to the floor's (target 1.2), and the same for
 the median answer. Also the ratio of the CPU seconds Synapse spent on each burst: the
-homeserver does most of the work, and its CPU time is the figure that other load on a
-shared machine moves least.
+homeserver does most of the work, and its CPU time measures work rather than waiting, so
+other load on a shared machine moves it less than the times (though it does move it).
 
 Set-up: a local Synapse; `homeward run` and the echo bot, each as its own process; a
 coordinator who opens an Örebro case with `!case new` and `!invite`s `--users` members (each
