@@ -14,8 +14,8 @@ Fair by construction:
 - samples are `--pause` apart (0.2 s: a person reads an answer before typing the next
   command), so what a bot does after its answer (Homeward edits the checklist after
   `!ack`) is not counted against the next command, of either bot;
-- each bot runs in a process of its own (`homeward run`, and this script with
-  `--echo-bot`), as in production, where the users' clients are elsewhere. With
+- each bot runs in a process of its own (`homeward run`, and bench/floor.py, where the
+  echo bot lives), as in production, where the users' clients are elsewhere. With
   `--in-process` both bots share this process's event loop with the client instead:
   then the client's own work (decrypting its message, nio's store) runs between the
   awaits of a bot, which penalises a bot that awaits its database (Homeward) more than
@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import os
 import platform
-import signal
 import statistics
 import sys
 import tempfile
@@ -42,91 +41,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nio import AsyncClient, AsyncClientConfig, MatrixRoom, RoomCreateResponse, RoomMessageText  # noqa: E402
-from nio.api import RoomPreset, RoomVisibility  # noqa: E402
-
-from homeward.commands.rooms import case_room_request  # noqa: E402
+from floor import PASSWORD, EchoBot, EchoProcess  # noqa: E402
 from homeward.care.pathway import default_pathways_dir, load_pathways  # noqa: E402
 from homeward.config import Config  # noqa: E402
 from homeward.devserver import LocalSynapse  # noqa: E402
 from tests.harness import BotProcess, BotRunner, Member, Seen, reply_target  # noqa: E402
 
-PASSWORD = "bench-password"
 PATHWAY = "sthf"
-ROOM_LINE = "echo room "
-
-
-class EchoBot:
-    """The floor: the least a bot can do for a command in an encrypted room."""
-
-    def __init__(self, homeserver: str, user_id: str, store: Path) -> None:
-        store.mkdir(parents=True, exist_ok=True)
-        self.client = AsyncClient(homeserver, user_id, store_path=str(store), config=AsyncClientConfig(encryption_enabled=True))
-        self.task: asyncio.Task[None] | None = None
-
-    async def on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
-        if event.sender == self.client.user_id or not event.body.startswith("!"):
-            return
-        content = {"msgtype": "m.notice", "body": "pong", "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}}}
-        await self.client.room_send(room.room_id, "m.room.message", content, ignore_unverified_devices=True)
-
-    async def start(self) -> None:
-        await self.client.login(PASSWORD)
-        await self.client.keys_upload()
-        await self.client.sync(timeout=0, full_state=True)
-        self.client.add_event_callback(self.on_message, RoomMessageText)
-        self.task = asyncio.create_task(self.client.sync_forever(timeout=30_000))
-
-    async def create_room_like_a_care_room(self, guest: str) -> str:
-        """A room from the very request Homeward creates its care rooms with."""
-        request = case_room_request(name="Echo", topic="floor", bot_id=self.client.user_id, coordinator=guest)
-        response = await self.client.room_create(
-            visibility=RoomVisibility.private, name=request["name"], topic=request["topic"],
-            room_version=request["room_version"], preset=RoomPreset(request["preset"]), invite=request["invite"],
-            initial_state=request["initial_state"], power_level_override=request["power_level_content_override"],
-        )
-        assert isinstance(response, RoomCreateResponse), response
-        return response.room_id
-
-    async def stop(self) -> None:
-        if self.task:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-        await self.client.close()
-
-
-async def run_echo_bot(homeserver: str, user_id: str, store: Path, guest: str) -> None:
-    """`--echo-bot`: the floor as a process of its own; prints its room's id, then answers until SIGTERM."""
-    echo = EchoBot(homeserver, user_id, store)
-    await echo.start()
-    print(ROOM_LINE + await echo.create_room_like_a_care_room(guest), flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await echo.stop()
-
-
-class EchoProcess:
-    def __init__(self, server: LocalSynapse, user_id: str, store: Path, guest: str) -> None:
-        self.args = ["--echo-bot", server.url, user_id, str(store), guest]
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> str:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, *self.args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-        )
-        assert self.process.stdout
-        while True:
-            line = (await asyncio.wait_for(self.process.stdout.readline(), 60)).decode()
-            if not line:
-                raise RuntimeError("the echo bot stopped before creating its room")
-            if line.startswith(ROOM_LINE):
-                return line[len(ROOM_LINE):].strip()
-
-    async def stop(self) -> None:
-        if self.process and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
 
 
 async def timed(member: Member, room: str, body: str) -> tuple[float, Seen]:
@@ -249,10 +170,6 @@ async def main(
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--echo-bot"]:
-        homeserver, user_id, store, guest = sys.argv[2:6]
-        asyncio.run(run_echo_bot(homeserver, user_id, Path(store), guest))
-        sys.exit(0)
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between samples")
