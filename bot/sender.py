@@ -103,8 +103,11 @@ class OutboxSender:
                 self.idle.set()
             timeout = RETRY_S if not delivered_all else checkpoint_in
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+                # arrives as the event is set, and the bot's stop would then wait for this loop forever.
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
 
@@ -355,6 +358,7 @@ class OutboxSender:
         return None
 
     async def _abandon(self, row: outbox.OutboxRow, reason: str) -> None:
+        self._settled_since_checkpoint = True  # its content is cleared too
         async with self.store.transaction() as db:
             await outbox.mark_abandoned(db, row.id, reason, self.clock.now())
         log.error("room=%s outbox=%d (%s) cannot be delivered: %s; given up", row.room_id, row.id, row.kind, reason.split(":")[0])

@@ -298,7 +298,12 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
 
 
 def _error(ctx: Context, refusal: Refusal) -> Reply:
-    text = "⚠️ " + ctx.t(refusal.key, **refusal.values)
+    try:
+        text = "⚠️ " + ctx.t(refusal.key, **refusal.values)
+    except (KeyError, IndexError, ValueError):
+        # A refusal the catalogs cannot say must not stop the bot (this runs outside the handler's guard).
+        log.exception("room=%s event=%s refusal=%s cannot be worded", ctx.room_id, ctx.event.event_id, refusal.key)
+        return Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": refusal.key})
     if getattr(refusal, "usage", False):
         text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.line.prefix)))
     return Reply(text, ok=False, extra={"reason": refusal.key})  # which refusal, for integrations and tests

@@ -301,12 +301,6 @@ async def notice_for_event(db: aiosqlite.Connection, event_id: str) -> tuple[int
     return (row["case_id"], row["item_id"]) if row else None
 
 
-async def checklist_outbox(db: aiosqlite.Connection, case_id: int, phase_id: str) -> int | None:
-    async with db.execute("SELECT outbox_id FROM checklists WHERE case_id = ? AND phase_id = ?", (case_id, phase_id)) as cur:
-        row = await cur.fetchone()
-    return row["outbox_id"] if row else None
-
-
 async def put_checklist(db: aiosqlite.Connection, case_id: int, phase_id: str, outbox_id: int) -> None:
     await db.execute("INSERT OR REPLACE INTO checklists (case_id, phase_id, outbox_id) VALUES (?, ?, ?)", (case_id, phase_id, outbox_id))
 

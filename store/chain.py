@@ -50,14 +50,13 @@ async def head(db: aiosqlite.Connection, table: str, case_id: int | None) -> str
 async def append(db: aiosqlite.Connection, table: str, values: dict[str, Any]) -> int:
     """Insert one row chained to the case's last one; its id. Call inside the write transaction."""
     _check(table)
-    async with db.execute(
+    # One round trip to the connection's thread (execute_fetchall): the audit row is on every command's path.
+    (found,) = await db.execute_fetchall(
         f"SELECT (SELECT hash FROM {table} WHERE case_id IS ? ORDER BY id DESC LIMIT 1) AS head,"
         f" max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0),"
         f"     coalesce((SELECT max(id) FROM {table}), 0)) + 1 AS next_id",
         (values["case_id"],),
-    ) as cur:
-        found = await cur.fetchone()
-    assert found is not None
+    )
     fields = {**values, "id": found["next_id"]}
     prev = found["head"] or GENESIS
     columns = [*CHAINS[table], "prev_hash", "hash"]

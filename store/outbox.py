@@ -73,32 +73,6 @@ async def enqueue(
     return int(cur.lastrowid)  # type: ignore[arg-type]
 
 
-async def queued_after(db: aiosqlite.Connection, row_id: int) -> list[OutboxRow]:
-    """The unsent rows queued after `row_id`: inside one transaction, those its work queued."""
-    async with db.execute(
-        "SELECT id, room_id, event_type, content, attempts, kind FROM outbox WHERE id > ? AND sent_at IS NULL ORDER BY id",
-        (row_id,),
-    ) as cur:
-        rows = await cur.fetchall()
-    return [OutboxRow(r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"], r["kind"]) for r in rows]
-
-
-def is_edit(row: OutboxRow) -> bool:
-    """An m.replace of an earlier message: where it lands in the timeline does not matter."""
-    relation = row.content.get("m.relates_to")
-    return row.kind == EVENT and isinstance(relation, dict) and relation.get("rel_type") == "m.replace"
-
-
-async def set_content(db: aiosqlite.Connection, row_id: int, content: dict[str, Any]) -> None:
-    """Fill in a row queued early to hold its place (a command's answer); never for a row that may be sent."""
-    await db.execute("UPDATE outbox SET content = ? WHERE id = ? AND sent_at IS NULL", (json.dumps(content, ensure_ascii=False), row_id))
-
-
-async def drop(db: aiosqlite.Connection, row_id: int) -> None:
-    """Remove a row queued in the current transaction that is not wanted after all."""
-    await db.execute("DELETE FROM outbox WHERE id = ? AND sent_at IS NULL", (row_id,))
-
-
 async def abandon_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str) -> int:
     """Give up the rows of a room held until `user_id` joins (`homeward.after_join`): they left instead."""
     cur = await db.execute(

@@ -74,7 +74,7 @@ async def test_homeward_run_at_debug_logs_no_care_text(synapse, new_user, make_m
     config = tmp_path / "homeward.toml"
     config.write_text(
         f'homeserver = "{synapse.url}"\nuser_id = "{user_id}"\npassword = "{password}"\ndata_dir = "data"\n'
-        f'allowed_inviters = ["*:{synapse.server_name}"]\nlanguage = "en"\nlog_level = "DEBUG"\n',
+        f'allowed_inviters = ["*:{synapse.server_name}"]\ncase_openers = ["*:{synapse.server_name}"]\nlanguage = "en"\nlog_level = "DEBUG"\n',
         encoding="utf-8",
     )
     process = BotProcess(config, tmp_path / "bot.log")
