@@ -5,6 +5,10 @@ keys in `data_dir/crypto/`. If the keys are lost while the device id is reused, 
 homeserver refuses the key upload ("One time key … already exists") and the other
 members' clients stop trusting the bot. We detect that and log in as a new device, then
 remove the bot's stale devices so they stop receiving room keys.
+
+Once the device's keys are on the server, it is signed with the bot's cross-signing
+identity (homeward.bot.identity), so Element trusts it; a new device after a lost store
+is signed with the same saved identity.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from nio import (
     WhoamiResponse,
 )
 
+from homeward.bot import identity
 from homeward.bot.client import HomewardClient
 
 log = logging.getLogger(__name__)
@@ -89,6 +94,7 @@ class Session:
         self.password = password
         self.access_token = access_token
         self.encryption = encryption
+        self.data_dir = data_dir
         self.credentials_path = data_dir / "credentials.json"
         self.crypto_dir = data_dir / "crypto"
 
@@ -140,7 +146,16 @@ class Session:
                 await client.keys_upload()
         if stale:
             await self.remove_stale_devices(client)
+        if self.encryption:
+            await self._cross_sign(client)
         return client
+
+    async def _cross_sign(self, client: AsyncClient) -> None:
+        """Sign the device with the bot's identity; without it the bot still runs, unverified in Element."""
+        try:
+            await identity.ensure(client, self.data_dir, self.password)
+        except identity.IdentityError as exc:
+            log.error("cross-signing: %s; going on unsigned", exc)
 
     async def _login(self, client: AsyncClient) -> None:
         if self.password:
