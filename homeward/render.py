@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 from markdown_it import MarkdownIt
 
@@ -40,14 +41,37 @@ def to_plain(markdown: str) -> str:
     return "".join(piece if in_code else _ESCAPED.sub(_unescape, piece) for piece, in_code in code_spans(markdown)).strip()
 
 
+# Which kind a message is decides who is notified, and it is decided here, by which of the two
+# functions below builds it. Matrix's default push rules put `.m.rule.suppress_notices` before
+# the mention rules, and Element evaluates them on the decrypted event: an `m.notice` notifies
+# nobody, whoever it mentions. So what must reach a person (a reminder, an escalation, a sent
+# notice, a consent request, a meeting invitation) is an `m.text` naming exactly the people who
+# must act in `m.mentions` (they get a highlight and a sound; the other members the room's
+# ordinary unread count, as for any message), while answers to commands and checklist edits
+# stay `m.notice` with no mentions.
+
+
 def notice_content(markdown: str) -> dict[str, object]:
-    """An m.notice with both bodies; notices never notify anyone unless mentions are added."""
+    """A quiet message (an answer, the checklist and its edits): an m.notice that notifies nobody."""
     return {
         "msgtype": "m.notice",
         "body": to_plain(markdown),
         "format": "org.matrix.custom.html",
         "formatted_body": to_html(markdown),
         "m.mentions": {},
+    }
+
+
+def alert_content(markdown: str, mentions: Iterable[str]) -> dict[str, object]:
+    """A message that must reach people: an m.text that notifies (highlights) exactly `mentions`.
+
+    The Markdown should name them with homeward.text.mention, so Element shows pills and the
+    plain body (what a notification shows) names them too.
+    """
+    return {
+        **notice_content(markdown),
+        "msgtype": "m.text",
+        "m.mentions": {"user_ids": sorted(set(mentions))},
     }
 
 
