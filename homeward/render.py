@@ -1,6 +1,7 @@
 """Turn the Markdown the bot writes into the two bodies of a Matrix message.
 
-The plain `body` is the Markdown itself (readable as is, and what notifications show);
+The plain `body` is the Markdown itself (readable as is, and what notifications show), with
+each mention written as the user id alone;
 `formatted_body` is the HTML that Element renders. Raw HTML in the source is escaped,
 so text typed by users can never inject markup; how a value enters the Markdown is
 decided in homeward.text.
@@ -33,12 +34,21 @@ def _unescape(match: re.Match[str]) -> str:
     return match.group(1) or _UNESCAPED.get(match.group(), "")
 
 
+#: A person as homeward.text.mention writes them: `[escaped user id](https://matrix.to/#/…)`
+#: (the link's destination is percent-encoded, so it holds no parenthesis or space).
+_MENTION = re.compile(r"\[((?:\\.|[^\\\]])*)\]\(https://matrix\.to/#/[^()\s]*\)")
+
+
 def to_plain(markdown: str) -> str:
     """The plain body: the Markdown without what homeward.text.escape added to it.
 
-    Code spans are left as they are: inside them a backslash is shown, not an escape.
+    A mention is the user id alone: the plain body is what a notification shows (Element's,
+    a phone's), and there a link's Markdown would be a screenful of URL. Code spans are left
+    as they are: inside them a backslash is shown, not an escape.
     """
-    return "".join(piece if in_code else _ESCAPED.sub(_unescape, piece) for piece, in_code in code_spans(markdown)).strip()
+    return "".join(
+        piece if in_code else _ESCAPED.sub(_unescape, _MENTION.sub(r"\1", piece)) for piece, in_code in code_spans(markdown)
+    ).strip()
 
 
 # Which kind a message is decides who is notified, and it is decided here, by which of the two
