@@ -37,12 +37,14 @@ async def member_joined(room_id: str, event_id: str, user_id: str, store: Store,
         if not await mark_handled(db, event_id, room_id, now):
             return False
         old = loaded.checklist
-        await room.post_checklist()
+        await room.post_checklist(after_join=user_id)
         if old is not None:
             # Updates of the old one still unsent go first (the outbox keeps order), so the
             # pointer is what the old message finally shows.
+            # Held like the new one (bot/sender.py JOIN_SETTLE_S): sent at the moment of the join,
+            # the newcomer's Element could not decrypt it and would show it as an unreadable message.
             pointer = room.t("checklist.reposted")
-            await room.queue(edit_of(old, notice_content(pointer), pointer))
+            await room.queue({**edit_of(old, notice_content(pointer), pointer), "homeward.after_join": user_id})
     log.info("room=%s event=%s member joined; checklist posted again", room_id, event_id)
     services.wake_outbox()
     return True
