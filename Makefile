@@ -4,9 +4,11 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
 # The Element compatibility test's Node modules (matrix-js-sdk), pinned by the lockfile.
 NODE_STAMP := tests/element/node_modules/.stamp
+# The screenshot walk's Node modules (playwright-core, which drives the system's Chromium).
+UI_STAMP := tests/element/ui/node_modules/.stamp
 PORT   ?= 8008
 
-.PHONY: run test install bench clean-dev
+.PHONY: run test install bench screenshots clean-dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +33,14 @@ run: $(STAMP)
 ## make test: the whole suite, unit and integration (starts its own Synapse)
 test: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/python -m pytest
+
+$(UI_STAMP): tests/element/ui/package.json tests/element/ui/package-lock.json
+	npm ci --prefix tests/element/ui --no-audit --no-fund && touch $(UI_STAMP)
+
+## make screenshots: a demo case walked through the real Element Web (ELEMENT_WEB_DIR, default
+## ../shared/element-web/webapp) in the system's Chromium; PNGs in docs/screens/. Not part of make test.
+screenshots: $(STAMP) $(UI_STAMP)
+	$(VENV)/bin/python tests/element/ui/screenshots.py
 
 ## make bench: every benchmark in bench/, one after the other; figures go in BENCHMARKS.md
 bench: $(STAMP)

@@ -53,6 +53,12 @@ RETRY_S = 5.0
 CHECKPOINT_EVERY_S = 60.0
 # After an invite, how long later messages in the room wait for nio to see it (see _resolve).
 INVITE_SYNC_WAIT_S = 10.0
+# What is posted for a newcomer (their consent requests, the checklist again) waits this long after
+# the bot saw them join. Element with "exclude insecure devices" on (Element Web 1.11.88, Rust crypto)
+# refuses for good a room key that arrives before it has fetched the sender's device keys
+# (UNKNOWN_SENDER_DEVICE), and it fetches the room's members' keys only once it has joined: sent at
+# once, those messages were unreadable to the newcomer in 2 of 5 walks of `make screenshots`.
+JOIN_SETTLE_S = 3.0
 # Errors after which a row can never be delivered (the bot left or was removed, a bad request).
 PERMANENT = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE", "M_UNKNOWN", "M_INVALID_PARAM"}
 MAX_ATTEMPTS = 50
@@ -91,6 +97,8 @@ class OutboxSender:
         self._invited: dict[str, dict[str, float]] = {}  # room -> user -> when we invited them (monotonic)
         self._settled_since_checkpoint = False
         self._last_checkpoint = time.monotonic()
+        self._joined: dict[tuple[str, str], float] = {}  # (room, user) -> when a row first saw them joined (monotonic)
+        self._held: set[int] = set()  # rows waiting for a newcomer in this pass: what refers to them waits too, aside
 
     def wake(self) -> None:
         self._wake.set()
@@ -131,6 +139,7 @@ class OutboxSender:
                 return True
             self.idle.clear()
             waiting: set[str] = set()  # rooms whose earlier row could not go yet: keep their order
+            self._held.clear()
             progressed = False
             for row in rows:
                 if row.room_id in waiting:
@@ -141,6 +150,7 @@ class OutboxSender:
                     waiting.add(row.room_id)
                     continue
                 except _NotJoinedYet:
+                    self._held.add(row.id)
                     continue
                 except _Abandon as abandon:
                     await self._abandon(row, abandon.reason)
@@ -170,6 +180,8 @@ class OutboxSender:
         values: dict[str, str] = {}
         for ref_id in wanted:
             finished, value = found.get(ref_id, (True, None))
+            if not finished and ref_id in self._held:
+                raise _NotJoinedYet()  # e.g. the pin of a checklist held for a newcomer: the room's answers need not wait
             if not finished:
                 raise _Wait()
             if value is None:
@@ -197,7 +209,10 @@ class OutboxSender:
             waiting_for = content.pop("homeward.after_join", None)
             if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
                 # Sent before they join, they could not decrypt it (nio shares the room key with joined devices).
+                self._joined.pop((room_id, waiting_for), None)  # a later join settles anew
                 raise _NotJoinedYet()
+            if waiting_for and self._settling(room_id, waiting_for):
+                raise _NotJoinedYet()  # and give their client time to learn the bot's keys (JOIN_SETTLE_S)
             if care_room and self._invite_not_synced(room_id, room.users):
                 # The history an invitee may read starts at the invite, but nio shares the room key
                 # only with members it knows: wait for the sync that brings the invite.
@@ -207,6 +222,16 @@ class OutboxSender:
                 # encrypt the first messages for the bot alone. Wait for the sync that brings the invite.
                 raise _Wait()
         return room_id, content
+
+    def _settling(self, room_id: str, user_id: str) -> bool:
+        """Whether `user_id` joined less than JOIN_SETTLE_S ago; if so, the sender wakes when the time is up."""
+        now = time.monotonic()
+        since = self._joined.setdefault((room_id, user_id), now)
+        left = since + JOIN_SETTLE_S - now
+        if left <= 0:
+            return False
+        asyncio.get_running_loop().call_later(left, self.wake)
+        return True
 
     def _invite_not_synced(self, room_id: str, known: dict[str, Any]) -> bool:
         """Whether someone we invited in this room is not yet a member to nio (for a while at most)."""

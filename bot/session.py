@@ -5,6 +5,10 @@ keys in `data_dir/crypto/`, pickled with the store key (`bot/store_key.py`). If 
 homeserver refuses the key upload ("One time key … already exists") and the other
 members' clients stop trusting the bot. We detect that and log in as a new device, then
 remove the bot's stale devices so they stop receiving room keys.
+
+Once the device's keys are on the server, it is signed with the bot's cross-signing
+identity (homeward.bot.identity), so Element trusts it; a new device after a lost store
+is signed with the same saved identity.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from nio import (
     WhoamiResponse,
 )
 
+from homeward.bot import identity
 from homeward.bot.client import HomewardClient
 from homeward.bot.store_key import store_key
 
@@ -93,6 +98,7 @@ class Session:
         self.encryption = encryption
         self.configured_store_key = configured_store_key
         self.pickle_key = ""  # decided in connect(), once the saved device is known (bot/store_key.py)
+        self.data_dir = data_dir
         self.credentials_path = data_dir / "credentials.json"
         self.crypto_dir = data_dir / "crypto"
 
@@ -148,7 +154,16 @@ class Session:
                 await client.keys_upload()
         if stale:
             await self.remove_stale_devices(client)
+        if self.encryption:
+            await self._cross_sign(client)
         return client
+
+    async def _cross_sign(self, client: AsyncClient) -> None:
+        """Sign the device with the bot's identity; without it the bot still runs, unverified in Element."""
+        try:
+            await identity.ensure(client, self.data_dir, self.password)
+        except identity.IdentityError as exc:
+            log.error("cross-signing: %s; going on unsigned", exc)
 
     async def _login(self, client: AsyncClient) -> None:
         if self.password:

@@ -144,9 +144,15 @@ class CareRoom:
         """An edit (`edit_of`), queued at the end of the unit of work; the last one per key wins."""
         self._edits[key] = edit
 
-    async def post_checklist(self) -> int:
-        """Post (and pin) the checklist of the current phase; later changes edit this message."""
-        row = await self.queue(checklist_content(self, self.view))
+    async def post_checklist(self, after_join: str | None = None) -> int:
+        """Post (and pin) the checklist of the current phase; later changes edit this message.
+
+        `after_join`: it is posted for that newcomer: it goes once their client can read it (bot/sender.py).
+        """
+        content = checklist_content(self, self.view)
+        if after_join:
+            content["homeward.after_join"] = after_join
+        row = await self.queue(content)
         await cases.put_checklist(self.db, self.case.id, self.view.phase_id, row)
         await self.queue({"content": {"pinned": [outbox.ref(row)]}}, event_type="m.room.pinned_events", kind=outbox.STATE)
         self.loaded = LoadedCase(self.case, self.view, row)

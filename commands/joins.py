@@ -55,21 +55,23 @@ async def member_joined(room_id: str, event_id: str, user_id: str, store: Store,
         else:
             if user_id == loaded.case.opened_by or not await mark_handled(db, event_id, room_id, now):
                 return False
-            await _post_checklist_again(CareRoom(db, services, info, loaded, user_id, event_id, now))
+            await _post_checklist_again(CareRoom(db, services, info, loaded, user_id, event_id, now), user_id)
             outcome = "checklist posted again"
     log.info("room=%s event=%s member joined; %s", room_id, event_id, outcome)
     services.wake_outbox()
     return True
 
 
-async def _post_checklist_again(room: CareRoom) -> None:
+async def _post_checklist_again(room: CareRoom, newcomer: str) -> None:
     old = room.loaded.checklist
-    await room.post_checklist()
+    await room.post_checklist(after_join=newcomer)
     if old is not None:
         # Updates of the old one still unsent go first (the outbox keeps order), so the
         # pointer is what the old message finally shows.
+        # Held like the new one (bot/sender.py JOIN_SETTLE_S): sent at the moment of the join,
+        # the newcomer's Element could not decrypt it and would show it as an unreadable message.
         pointer = room.t("checklist.reposted")
-        await room.queue(edit_of(old, notice_content(pointer), pointer))
+        await room.queue({**edit_of(old, notice_content(pointer), pointer), "homeward.after_join": newcomer})
 
 
 async def remove_strangers(store: Store, services: Services, present: dict[str, set[str]]) -> int:

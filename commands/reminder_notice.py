@@ -18,7 +18,7 @@ from homeward.care.pathway import Item
 from homeward.care.reminders import CLOCK, PlannedReminder, clock_firing, firing, how_to, recipients
 from homeward.commands.care_room import CareRoom, closed_at
 from homeward.commands.checklist import local_text
-from homeward.render import notice_content
+from homeward.render import alert_content, notice_content
 from homeward.text import mentions
 from homeward.services import Services
 from homeward.store import reminders as rows
@@ -120,8 +120,7 @@ def reminder_content(room: CareRoom, row: PlannedReminder, item: Item, late: boo
     text += " " + room.t(how_key, command=command)
     if late:
         text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
-    content = notice_content(text)
-    content["m.mentions"] = {"user_ids": people}
+    content = alert_content(text, people)
     content["homeward.reminder"] = {
         "item": item.id, "kind": row.kind, "sequence": row.sequence, "planned_at": row.planned_at.isoformat(),
         "due": row.due.isoformat() if row.due else None, "late": late,

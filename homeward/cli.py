@@ -1,9 +1,10 @@
-"""The `homeward` command: run the bot, check a configuration or the audit record, or run the local demo."""
+"""The `homeward` command: run the bot, check a configuration or the audit record, run the local demo, or reset the bot's identity."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import importlib.util
 import logging
 import signal
@@ -124,6 +125,47 @@ async def _verify_audit(config: Config) -> int:
     return 1
 
 
+RESET_WARNING = """\
+This replaces the bot's cross-signing identity (its master key) with a new one.
+Every member whose Element had seen the old identity will see a notice that the bot's
+identity was reset, and anyone who had verified the bot must verify it again.
+Do this only when the saved keys ({path}) are lost or leaked.
+"""
+
+
+def _ask_password(user_id: str) -> str:
+    """From the terminal without echo; from standard input when there is no terminal (scripts, tests)."""
+    if sys.stdin.isatty():
+        return getpass.getpass(f"password of {user_id}: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _reset_identity(config: Config, password: str) -> int:
+    from nio import AsyncClient, AsyncClientConfig
+
+    from homeward.bot import identity
+    from homeward.bot.session import load_credentials
+
+    saved = load_credentials(config.credentials_path)
+    if saved is None or (saved.user_id, saved.homeserver) != (config.user_id, config.homeserver):
+        print(f"homeward: no saved device for {config.user_id} in {config.data_dir}: start the bot once "
+              "(homeward run), then reset its identity", file=sys.stderr)
+        return 1
+    # Only HTTP calls with the bot's saved device and token: no encryption store is opened.
+    client = AsyncClient(config.homeserver, config.user_id, config=AsyncClientConfig(encryption_enabled=False))
+    client.restore_login(saved.user_id, saved.device_id, saved.access_token)
+    try:
+        outcome = await identity.reset(client, config.data_dir, password)
+    except identity.IdentityError as exc:
+        print(f"homeward: the identity was not reset: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    print(f"new identity for {config.user_id}: master key {outcome.master}, device {saved.device_id} signed.\n"
+          f"Its keys are in {identity.seeds_path(config.data_dir)}: back that file up with the rest of {config.data_dir}.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="homeward", description="Care-team coordination bot for Matrix.")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -136,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     dev = sub.add_parser("dev", help="start a local Synapse, demo accounts and the bot (what `make run` does)")
     dev.add_argument("--dir", type=Path, default=Path(".dev"), help="where the local homeserver and bot keep their state")
     dev.add_argument("--port", type=int, default=8008)
+    reset = sub.add_parser("reset-identity", help="replace the bot's cross-signing identity (asks for its password)")
+    reset.add_argument("--config", type=Path, required=True)
     args = parser.parse_args(argv)
 
     if args.action == "check-config":
@@ -153,6 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "verify-audit":
         config = _load(args.config)
         return asyncio.run(_verify_audit(config))
+    if args.action == "reset-identity":
+        from homeward.bot.identity import seeds_path
+
+        config = _load(args.config)
+        setup_logging("WARNING")
+        print(RESET_WARNING.format(path=seeds_path(config.data_dir)), file=sys.stderr)
+        password = _ask_password(config.user_id)
+        if not password:
+            print("homeward: no password given; nothing changed", file=sys.stderr)
+            return 1
+        return asyncio.run(_reset_identity(config, password))
     if args.action == "dev":
         setup_logging("INFO")
         return asyncio.run(_demo(args.dir.resolve(), args.port))

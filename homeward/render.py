@@ -1,6 +1,7 @@
 """Turn the Markdown the bot writes into the two bodies of a Matrix message.
 
-The plain `body` is the Markdown itself (readable as is, and what notifications show);
+The plain `body` is the Markdown itself (readable as is, and what notifications show), with
+each mention written as the user id alone;
 `formatted_body` is the HTML that Element renders. Raw HTML in the source is escaped,
 so text typed by users can never inject markup; how a value enters the Markdown is
 decided in homeward.text.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 from markdown_it import MarkdownIt
 
@@ -32,22 +34,54 @@ def _unescape(match: re.Match[str]) -> str:
     return match.group(1) or _UNESCAPED.get(match.group(), "")
 
 
+#: A person as homeward.text.mention writes them: `[escaped user id](https://matrix.to/#/…)`
+#: (the link's destination is percent-encoded, so it holds no parenthesis or space).
+_MENTION = re.compile(r"\[((?:\\.|[^\\\]])*)\]\(https://matrix\.to/#/[^()\s]*\)")
+
+
 def to_plain(markdown: str) -> str:
     """The plain body: the Markdown without what homeward.text.escape added to it.
 
-    Code spans are left as they are: inside them a backslash is shown, not an escape.
+    A mention is the user id alone: the plain body is what a notification shows (Element's,
+    a phone's), and there a link's Markdown would be a screenful of URL. Code spans are left
+    as they are: inside them a backslash is shown, not an escape.
     """
-    return "".join(piece if in_code else _ESCAPED.sub(_unescape, piece) for piece, in_code in code_spans(markdown)).strip()
+    return "".join(
+        piece if in_code else _ESCAPED.sub(_unescape, _MENTION.sub(r"\1", piece)) for piece, in_code in code_spans(markdown)
+    ).strip()
+
+
+# Which kind a message is decides who is notified, and it is decided here, by which of the two
+# functions below builds it. Matrix's default push rules put `.m.rule.suppress_notices` before
+# the mention rules, and Element evaluates them on the decrypted event: an `m.notice` notifies
+# nobody, whoever it mentions. So what must reach a person (a reminder, an escalation, a sent
+# notice, a consent request, a meeting invitation) is an `m.text` naming exactly the people who
+# must act in `m.mentions` (they get a highlight and a sound; the other members the room's
+# ordinary unread count, as for any message), while answers to commands and checklist edits
+# stay `m.notice` with no mentions.
 
 
 def notice_content(markdown: str) -> dict[str, object]:
-    """An m.notice with both bodies; notices never notify anyone unless mentions are added."""
+    """A quiet message (an answer, the checklist and its edits): an m.notice that notifies nobody."""
     return {
         "msgtype": "m.notice",
         "body": to_plain(markdown),
         "format": "org.matrix.custom.html",
         "formatted_body": to_html(markdown),
         "m.mentions": {},
+    }
+
+
+def alert_content(markdown: str, mentions: Iterable[str]) -> dict[str, object]:
+    """A message that must reach people: an m.text that notifies (highlights) exactly `mentions`.
+
+    The Markdown should name them with homeward.text.mention, so Element shows pills and the
+    plain body (what a notification shows) names them too.
+    """
+    return {
+        **notice_content(markdown),
+        "msgtype": "m.text",
+        "m.mentions": {"user_ids": sorted(set(mentions))},
     }
 
 

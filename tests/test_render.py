@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, fit_content, notice_content, to_html, to_plain
-from homeward.text import Markdown, escape
+from homeward.render import EVENT_CONTENT_MAX_BYTES, alert_content, content_size, fit_content, notice_content, to_html, to_plain
+from homeward.text import Markdown, escape, mention
 
 
 def shown(formatted_body: str) -> str:
@@ -114,6 +114,18 @@ def test_notice_content_escapes_user_html_in_the_formatted_body() -> None:
     content = notice_content("Note: " + escape("<script>alert(1)</script>"))
     assert "<script" not in str(content["formatted_body"])
     assert content["body"] == "Note: <script>alert(1)</script>"
+
+
+def test_alert_content_is_an_m_text_that_mentions_exactly_the_people_given() -> None:
+    source = mention("@kari:example.org") + ": **Inskrivningsmeddelande** is due now."
+    content = alert_content(source, ["@kari:example.org", "@anna:example.org", "@kari:example.org"])
+
+    assert content["msgtype"] == "m.text"  # an m.notice is never notified: .m.rule.suppress_notices comes first
+    assert content["m.mentions"] == {"user_ids": ["@anna:example.org", "@kari:example.org"]}
+    assert content["formatted_body"] == (
+        '<p><a href="https://matrix.to/#/@kari:example.org">@kari:example.org</a>: <strong>Inskrivningsmeddelande</strong> is due now.</p>'
+    )
+    assert content["body"] == "@kari:example.org: **Inskrivningsmeddelande** is due now."  # what a notification shows
 
 
 def test_content_that_fits_one_event_is_left_alone():

@@ -227,6 +227,13 @@ def test_a_mention_of_an_odd_id_is_exactly_one_link_to_that_id(user: str) -> Non
     assert shown.tags == ["p", "a"]
 
 
+@pytest.mark.parametrize("user", ODD_USERS + ["@x)(y]:evil.example", "@x](http://evil.example)[y:evil.example", "@a b:c", "@`x`:x", "@a\\b:x"])
+def test_the_plain_body_names_a_mentioned_person_by_id_without_link_markdown(user: str) -> None:
+    # The plain body is what a notification shows: "⏰ @nurse:server: …", not "[@nurse:server](https://matrix.to/…)".
+    plain = to_plain(f"⏰ {mention(user)}, {mention('@b:x')}: {code('!ack x')}")
+    assert plain == f"⏰ {user}, @b:x: `!ack x`"
+
+
 def test_a_plain_id_keeps_the_form_element_writes() -> None:
     assert matrix_to("@under_score:server.org:8448") == "https://matrix.to/#/@under_score:server.org:8448"
 

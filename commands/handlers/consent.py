@@ -14,7 +14,7 @@ from homeward.commands.care_room import CareRoom
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, command
-from homeward.render import notice_content
+from homeward.render import alert_content, notice_content
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import consents
 
@@ -28,8 +28,7 @@ def consent_request(room: CareRoom, consent: Consent) -> dict:
         + room.t("consent.how", people=mentions(people), id=consent.id)
         + " " + rule
     )
-    content = notice_content(text)
-    content["m.mentions"] = {"user_ids": people}
+    content = alert_content(text, people)
     content["homeward.consent_request"] = consent.id
     return content
 

@@ -12,7 +12,7 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.team import user_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
 from homeward.i18n import render
-from homeward.render import notice_content
+from homeward.render import alert_content
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import cases, consents
 
@@ -83,8 +83,7 @@ async def send(ctx: Context) -> Reply:
     lines += ["", ctx.t("send.how_to_ack", item=item.id, people=mentions(receivers))]
     if case.reactions:
         lines[-1] += " " + ctx.t("send.or_react")
-    content = notice_content("\n".join(lines))
-    content["m.mentions"] = {"user_ids": receivers}
+    content = alert_content("\n".join(lines), receivers)
     content["homeward.notice"] = item.id
     row = await room.queue(content)
     await cases.mark_sent(ctx.db, case.id, item.id, ctx.sender, ctx.now, row)

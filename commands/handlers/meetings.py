@@ -21,7 +21,7 @@ from homeward.commands.handlers.team import user_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command, registry
 from homeward.exports.build import plan_document
 from homeward.exports.ics import to_ics
-from homeward.render import notice_content
+from homeward.render import alert_content
 from homeward.text import escape, mention, mentions
 from homeward.store import cases, plans
 
@@ -83,8 +83,7 @@ def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:  # noqa
     if minutes.topics:
         lines += [ctx.t("meeting.agenda"), *[f"{n}. {escape(t)}" for n, t in enumerate(minutes.topics, 1)], ""]
     lines.append(ctx.t("meeting.how", key=key, people=mentions(people)))
-    content = notice_content("\n".join(lines))
-    content["m.mentions"] = {"user_ids": people}
+    content = alert_content("\n".join(lines), people)
     content["homeward.meeting"] = {"id": key, "start": minutes.start.isoformat(), "minutes": int(minutes.duration.total_seconds() // 60)}
     return content
 

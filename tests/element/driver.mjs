@@ -1,17 +1,21 @@
 // Element's side of tests/integration/test_element.py: Homeward driven from matrix-js-sdk
 // (the SDK Element is built on) with its Rust crypto, in Node without a browser.
 //
-//   ELEMENT_PASSWORD=... node driver.mjs <homeserver-url> <user-id> <room-id> <item-to-ack>
+//   ELEMENT_PASSWORD=... node driver.mjs <homeserver-url> <user-id> <room-id> <item-to-ack> <bot-user-id> <bot-device-id>
 //
-// Logs in as a new device, joins the care room it was invited to, sends `!status` and
-// `!ack <item>` encrypted, and waits for the bot's encrypted answers and its checklist edit.
+// Logs in as a new device with Element's *exclude insecure devices* on (MSC4153: room keys
+// only for devices their owner cross-signed, and only such devices' messages decrypted),
+// joins the care room it was invited to, sends `!status` and `!ack <item>` encrypted, and
+// waits for the bot's encrypted answers and its checklist edit. It reports how Element's
+// crypto judges the bot's device and messages (shields) and whether Element would notify
+// for the answers and the edit (the push rules evaluated on the decrypted events).
 // Prints one JSON line on stdout (what it saw, decrypted) and exits 0; on a timeout or
 // any failure it prints {"ok": false, "error": ...} and exits 1. The SDK's own log goes
 // to stderr (debug lines only with ELEMENT_DEBUG=1), so stdout stays one JSON line.
 
 import { createRequire } from "node:module";
 
-const [homeserver, userId, roomId, ackItem] = process.argv.slice(2);
+const [homeserver, userId, roomId, ackItem, botUserId, botDeviceId] = process.argv.slice(2);
 const password = process.env.ELEMENT_PASSWORD;
 const TIMEOUT_MS = Number(process.env.ELEMENT_TIMEOUT_MS || 40_000);
 const started = performance.now();
@@ -35,8 +39,8 @@ function fail(error, extra = {}) {
     finish({ ok: false, step, error: String(error?.stack || error), ...extra }, 1);
 }
 
-if (!homeserver || !userId || !roomId || !ackItem || !password) {
-    fail("usage: ELEMENT_PASSWORD=... node driver.mjs <homeserver-url> <user-id> <room-id> <item-to-ack>");
+if (!homeserver || !userId || !roomId || !ackItem || !botUserId || !botDeviceId || !password) {
+    fail("usage: ELEMENT_PASSWORD=... node driver.mjs <homeserver-url> <user-id> <room-id> <item-to-ack> <bot-user-id> <bot-device-id>");
 }
 
 // One watchdog for the whole run: whatever hangs, the test gets a clear answer in time.
@@ -44,6 +48,8 @@ setTimeout(() => fail(`timed out after ${TIMEOUT_MS} ms`, { seen: summary() }), 
 process.on("unhandledRejection", (error) => fail(error));
 
 const sdk = await import("matrix-js-sdk");
+const { OnlySignedDevicesIsolationMode } = await import("matrix-js-sdk/lib/crypto-api/index.js");
+const { PushProcessor } = await import("matrix-js-sdk/lib/pushprocessor.js");
 
 // -- every event of the room, in arrival order, with what the crypto made of it --------
 const seen = [];
@@ -129,6 +135,12 @@ async function main() {
     step = "initRustCrypto";
     await client.initRustCrypto({ useIndexedDB: false }); // in memory: Node has no IndexedDB
     const cryptoApi = client.getCrypto();
+    // Element's "exclude insecure devices": keys only to, messages only from, cross-signed devices.
+    cryptoApi.setDeviceIsolationMode(new OnlySignedDevicesIsolationMode());
+    // In that mode a sender needs its own cross-signing identity, which Element sets up silently
+    // at a user's first login: the first upload needs no password here (MSC3967).
+    step = "bootstrap cross-signing";
+    await cryptoApi.bootstrapCrossSigning({ authUploadDeviceSigningKeys: (makeRequest) => makeRequest(null).then(() => {}) });
     timings.logged_in = elapsed();
 
     client.on(sdk.ClientEvent.Event, (event) => void record(event));
@@ -178,6 +190,22 @@ async function main() {
     );
     timings.ack_answered = elapsed();
 
+    // How Element's crypto judges the bot: its device, and the shield on each of its messages.
+    step = "trust";
+    await cryptoApi.getUserDeviceInfo([botUserId], true);
+    const deviceStatus = await cryptoApi.getDeviceVerificationStatus(botUserId, botDeviceId);
+    const eventsById = new Map(seen.map(({ event }) => [event.getId(), event]));
+    const shields = {};
+    const pushes = {};
+    const push = new PushProcessor(client);
+    for (const [name, v] of Object.entries({ status, ack, edit })) {
+        const event = eventsById.get(v.event_id);
+        const info = await cryptoApi.getEncryptionInfoForEvent(event);
+        shields[name] = info && { colour: info.shieldColour, reason: info.shieldReason };
+        const actions = push.actionsForEvent(event);
+        pushes[name] = { notify: Boolean(actions.notify), highlight: Boolean(actions.tweaks?.highlight) };
+    }
+
     // Our command as the homeserver stores it: never in clear text.
     const storedCommand = await client.fetchRoomEvent(roomId, statusCommand.event_id);
 
@@ -213,6 +241,14 @@ async function main() {
             sdk_version: createRequire(import.meta.url)("matrix-js-sdk/package.json").version,
             crypto_version: cryptoApi.getVersion(),
             own_command_wire_type: storedCommand.type,
+            isolation_mode: cryptoApi.deviceIsolationMode?.kind ?? null,
+            bot_device: deviceStatus && {
+                signed_by_owner: deviceStatus.signedByOwner,
+                cross_signing_verified: deviceStatus.crossSigningVerified,
+                locally_verified: deviceStatus.localVerified,
+            },
+            shields,
+            pushes,
             status,
             ack,
             edit,

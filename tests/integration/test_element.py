@@ -3,6 +3,9 @@
 Element is built on matrix-js-sdk; tests/element/driver.mjs plays an Element user in Node
 (`make test` installs its pinned modules). Everything else in the suite talks through
 matrix-nio, so this is the one place where another crypto implementation reads the bot.
+The Element user has *exclude insecure devices* on (a hospital will turn it on): it shares
+room keys only with cross-signed devices and decrypts only their messages, so the bot is
+heard and read only because its device carries its identity's signature (bot/identity.py).
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ def require_node_modules() -> None:
         pytest.fail("tests/element/node_modules is missing: run `make test` (it runs `npm ci` in tests/element)")
 
 
-async def run_driver(homeserver: str, user_id: str, password: str, room_id: str, ack_item: str) -> dict:
+async def run_driver(homeserver: str, user_id: str, password: str, room_id: str, ack_item: str, bot_user_id: str, bot_device_id: str) -> dict:
     """Run the Node driver; its one stdout line is what the Element user saw, as JSON."""
     process = await asyncio.create_subprocess_exec(
-        shutil.which("node") or "node", str(DRIVER), homeserver, user_id, room_id, ack_item,
+        shutil.which("node") or "node", str(DRIVER), homeserver, user_id, room_id, ack_item, bot_user_id, bot_device_id,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "ELEMENT_PASSWORD": password}, cwd=ELEMENT_DIR,
     )
@@ -55,7 +58,9 @@ async def run_driver(homeserver: str, user_id: str, password: str, room_id: str,
     return result
 
 
-async def test_an_element_user_reads_the_bots_encrypted_answers_and_checklist_edit(synapse, make_bot, make_member, new_user):
+async def test_an_element_user_excluding_insecure_devices_reads_the_bots_answers_and_checklist_edit_without_a_warning(
+    synapse, make_bot, make_member, new_user
+):
     require_node_modules()
     bot = await make_bot()
     anna = await make_member("anna")
@@ -65,9 +70,16 @@ async def test_an_element_user_reads_the_bots_encrypted_answers_and_checklist_ed
     ok(await anna.command(room, f"!invite {element_user} slutenvard"))
     await anna.wait_for_membership(room, element_user, "invite")
 
-    seen = await run_driver(synapse.url, element_user, password, room, "konsultation")
+    seen = await run_driver(synapse.url, element_user, password, room, "konsultation", bot.user_id, bot.bot.client.device_id)
 
     assert seen["own_command_wire_type"] == "m.room.encrypted"
+    # Exclude insecure devices was on, and still the bot read both commands and was read:
+    # its device is cross-signed by its owner, and none of its messages carries a shield.
+    assert seen["isolation_mode"] == 1  # DeviceIsolationModeKind.OnlySignedDevicesIsolationMode
+    assert seen["bot_device"]["signed_by_owner"] is True
+    assert seen["shields"] == {name: {"colour": 0, "reason": None} for name in ("status", "ack", "edit")}  # EventShieldColour.NONE
+    # Answers and the checklist edit never notify (Element's push rules on the decrypted events).
+    assert seen["pushes"] == {name: {"notify": False, "highlight": False} for name in ("status", "ack", "edit")}
     for answer in (seen["status"], seen["ack"], seen["edit"]):
         assert answer["sender"] == bot.user_id
         assert answer["wire_type"] == "m.room.encrypted" and answer["decrypted"], answer

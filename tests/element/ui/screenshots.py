@@ -1,0 +1,198 @@
+"""`make screenshots`: a demo case walked through the real Element Web, pictures in docs/screens/.
+
+Not a test (it is not part of `make test`): it shows what people see. A fresh local Synapse
+(homeward.devserver), the demo accounts of `make run` (homeward.demo) and the bot in this
+process, on a clock that starts on Monday 30 November 2026, 10:00 in Örebro and jumps a day
+when the walk asks for it (a reminder falls due). Element Web (`ELEMENT_WEB_DIR`, default
+../shared/element-web/webapp) is served on loopback and driven in the system's headless
+Chromium by walk.mjs, through the Playwright library next to it (`npm ci` in this folder; the
+Makefile does it).
+
+    .venv/bin/python tests/element/ui/screenshots.py [--out docs/screens] [--keep]
+
+The PNGs are made palette-based (256 colours, Pillow) so that they stay small in the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import logging
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+DEFAULT_ELEMENT = REPO.parent / "shared" / "element-web" / "webapp"
+OREBRO = ZoneInfo("Europe/Stockholm")
+START = datetime(2026, 11, 30, 10, 0, tzinfo=OREBRO)  # a Monday; the child was admitted at 09:00
+# The Inskrivningsmeddelande is due 24 h after admission: the walk's clock jumps to just before.
+CLOCK = {"inskrivningsmeddelande-due": datetime(2026, 12, 1, 8, 59, 57, tzinfo=OREBRO)}
+LABEL = "Sjöstjärna"
+DISPLAY_NAMES = {"coordinator": "Anna Koordinator", "nurse": "Sara Sjuksköterska", "caseofficer": "Karin Kommun",
+                 "guardian": "Maria Vårdnadshavare"}
+WALK_TIMEOUT_S = 600
+
+log = logging.getLogger("screenshots")
+
+
+def missing_prerequisites(element_dir: Path, chromium: str | None) -> list[str]:
+    problems = []
+    if not (element_dir / "index.html").is_file():
+        problems.append(f"Element Web not found in {element_dir} (set ELEMENT_WEB_DIR to a build of Element Web)")
+    if not chromium:
+        problems.append("Chromium not found (apt-get install -y chromium, or set CHROMIUM=/path/to/chromium)")
+    if shutil.which("node") is None:
+        problems.append("node not found (Node 20+)")
+    if not (HERE / "node_modules" / "playwright-core").is_dir():
+        problems.append(f"{HERE}/node_modules is missing: run `npm ci --prefix {HERE.relative_to(REPO)}` (make screenshots does)")
+    return problems
+
+
+def find_chromium() -> str | None:
+    explicit = os.environ.get("CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).exists() else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def serve(directory: Path) -> tuple[ThreadingHTTPServer, str]:
+    """Element Web on a free loopback port, in a thread, without request logs."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def shrink(png: Path) -> None:
+    """256 colours, optimised: a UI screenshot loses nothing visible and most of its bytes."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small.save(png, optimize=True)
+
+
+async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
+    from homeward.bot.app import HomewardBot
+    from homeward.clock import ShiftedClock
+    from homeward.config import Config
+    from homeward.demo import BOT_LOCALPART, DEMO_ACCOUNTS
+    from homeward.devserver import LocalSynapse, free_port
+
+    synapse = LocalSynapse(work / "synapse", port=free_port())
+    await synapse.start()
+    web, element_url = serve(element_dir)
+    bot = None
+    try:
+        passwords = {name: secrets.token_urlsafe(12) for name in [BOT_LOCALPART, *DEMO_ACCOUNTS]}
+        bot_id = await synapse.register(BOT_LOCALPART, passwords[BOT_LOCALPART], displayname="Homeward")
+        users = {}
+        for name in DEMO_ACCOUNTS:
+            user_id = await synapse.register(name, passwords[name], displayname=DISPLAY_NAMES[name])
+            users[name] = {"user": name, "password": passwords[name], "id": user_id}
+        clock = ShiftedClock.starting_at(START)
+        config = Config.model_validate({
+            "homeserver": synapse.url, "user_id": bot_id, "password": passwords[BOT_LOCALPART],
+            "data_dir": work / "bot", "allowed_inviters": [f"*:{synapse.server_name}"], "timezone": "Europe/Stockholm",
+            "language": "sv",
+        })
+        bot = HomewardBot(config, clock)
+        await bot.start()
+        await asyncio.wait_for(bot.ready.wait(), 60)
+
+        out.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "elementUrl": element_url, "homeserver": synapse.url, "serverName": synapse.server_name, "bot": bot_id,
+            "users": users, "out": str(out), "label": LABEL,
+            "caseRoomName": LABEL,  # the room list's name starts with the label
+        }
+        process = await asyncio.create_subprocess_exec(
+            shutil.which("node") or "node", str(HERE / "walk.mjs"), cwd=HERE,
+            env={**os.environ, "SCREENS": json.dumps(settings), "CHROMIUM": chromium},
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        assert process.stdout and process.stdin
+        last = ""
+        deadline = time.monotonic() + WALK_TIMEOUT_S
+        while True:
+            raw = await asyncio.wait_for(process.stdout.readline(), max(deadline - time.monotonic(), 1))
+            if not raw:
+                break
+            line = raw.decode(errors="replace").rstrip()
+            if line.startswith("@@clock "):
+                name = line.split(" ", 1)[1]
+                clock.jump_to(CLOCK[name])
+                bot.clock_jumped()
+                print(f"  clock: {name} → {CLOCK[name]:%a %d %b %H:%M:%S}", flush=True)
+                process.stdin.write(b"ok\n")
+                await process.stdin.drain()
+                continue
+            if line.startswith("{"):
+                last = line
+            else:
+                print("  " + line, flush=True)
+        await process.wait()
+        summary = json.loads(last) if last else {"ok": False, "error": "the walk printed no summary"}
+        summary["exit"] = process.returncode
+        return summary
+    finally:
+        if bot is not None:
+            await bot.stop()
+        web.shutdown()
+        await synapse.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screens")
+    parser.add_argument("--keep", action="store_true", help="keep the homeserver and bot state (printed)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    element_dir = Path(os.environ.get("ELEMENT_WEB_DIR", DEFAULT_ELEMENT)).resolve()
+    chromium = find_chromium()
+    problems = missing_prerequisites(element_dir, chromium)
+    if problems:
+        for problem in problems:
+            print(f"make screenshots: {problem}", file=sys.stderr)
+        return 2
+    assert chromium is not None
+    work = Path(tempfile.mkdtemp(prefix="homeward-screens-"))
+    started = time.monotonic()
+    try:
+        summary = asyncio.run(walk(args.out.resolve(), element_dir, chromium, work))
+    finally:
+        if args.keep:
+            print(f"state kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    files = [Path(f) for f in summary.get("screenshots", [])]
+    for png in files:
+        shrink(png)
+    total = sum(f.stat().st_size for f in files)
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("screenshots", "timings")}, ensure_ascii=False))
+    for png in files:
+        print(f"  {png.relative_to(REPO) if png.is_relative_to(REPO) else png}  {png.stat().st_size // 1024} KiB")
+    print(f"{len(files)} screenshots, {total / 1024:.0f} KiB in all, in {time.monotonic() - started:.0f} s")
+    return 0 if summary.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    raise SystemExit(main())
