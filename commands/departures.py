@@ -20,7 +20,7 @@ from homeward.care.team import who_names_a_coordinator, without_coordinator
 from homeward.commands.care_room import CareRoom
 from homeward.commands.handlers.consent import announce_answerer_moved
 from homeward.commands.room_state import keep_in_step
-from homeward.render import notice_content
+from homeward.render import alert_content
 from homeward.services import Services
 from homeward.store import cases, outbox
 from homeward.store.cases import load_room
@@ -82,8 +82,7 @@ async def _ask_for_a_coordinator(room: CareRoom, departed: str) -> None:
     """The last coordinator left: ask the care lanes (everyone left, if there are none) to name one."""
     asked = who_names_a_coordinator(room.view)
     text = room.t("team.no_coordinator_left", user=mention(departed), people=mentions(asked))
-    content = notice_content("⚠️ " + text)
-    content["m.mentions"] = {"user_ids": asked}
+    content = alert_content("⚠️ " + text, asked)
     content["homeward.needs_coordinator"] = True
     await room.queue(content)
     await room.audit("case.without_coordinator", departed=departed, asked=asked)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from homeward.commands.care_room import CareRoom
-from homeward.render import notice_content
+from homeward.render import alert_content
 from homeward.services import Services
 from homeward.store import chain
 from homeward.store.chain import Break
@@ -60,8 +60,7 @@ async def _tell(store: Store, services: Services, broken: Break) -> bool:
             "audit.chain_broken", people=mentions(coordinators), label=room.case.label, row=broken.row_id,
             what=room.t(f"audit.chain_{broken.table}"), how=room.t(f"audit.chain_{broken.reason}"),
         )
-        content = notice_content(text)
-        content["m.mentions"] = {"user_ids": coordinators}
+        content = alert_content(text, coordinators)
         content["homeward.status"] = "error"
         content["homeward.chain_broken"] = {"table": broken.table, "row": broken.row_id, "reason": broken.reason}
         await room.queue(content)

@@ -27,7 +27,7 @@ import logging
 
 from homeward.commands.care_room import CareRoom
 from homeward.commands.checklist import edit_of
-from homeward.render import notice_content, to_plain
+from homeward.render import alert_content, notice_content, to_plain
 from homeward.services import Services
 from homeward.store import cases, outbox
 from homeward.store.cases import load_room
@@ -113,8 +113,7 @@ async def _remove_stranger(room: CareRoom, user_id: str) -> bool:
                      kind=outbox.KICK)
     coordinators = room.view.coordinators()
     text = room.t("team.stranger_removed", user=mention(user_id), id=user_id, coordinators=mentions(coordinators))
-    content = notice_content("🚪 " + text)
-    content["m.mentions"] = {"user_ids": coordinators}
+    content = alert_content("🚪 " + text, coordinators)
     content["homeward.removed"] = user_id
     await room.queue(content)
     await room.audit("member.removed_without_lane", user=user_id)

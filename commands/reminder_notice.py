@@ -18,7 +18,7 @@ from homeward.care.pathway import Item
 from homeward.care.reminders import CLOCK, PlannedReminder, clock_firing, firing, how_to, recipients
 from homeward.commands.care_room import CareRoom, closed_at
 from homeward.commands.checklist import local_text
-from homeward.render import alert_content, notice_content
+from homeward.render import alert_content
 from homeward.text import mentions
 from homeward.services import Services
 from homeward.store import reminders as rows
@@ -95,8 +95,7 @@ def clock_reminder_content(room: CareRoom, row: PlannedReminder, late: bool) -> 
         "reminder.clock", people=mentions(people), label=clock.label, limit=clock.limit,
         start=local_text(reading.started_at, pathway), when=local_text(row.due or row.planned_at, pathway),
     )
-    content = notice_content(text)
-    content["m.mentions"] = {"user_ids": people}
+    content = alert_content(text, people)
     content["homeward.reminder"] = {
         # "item" is what every reminder is about (here the clock, whose id the row holds), as integrations expect.
         "item": clock.id, "clock": clock.id, "kind": row.kind, "sequence": row.sequence, "planned_at": row.planned_at.isoformat(),

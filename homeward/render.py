@@ -54,9 +54,11 @@ def to_plain(markdown: str) -> str:
 # Which kind a message is decides who is notified, and it is decided here, by which of the two
 # functions below builds it. Matrix's default push rules put `.m.rule.suppress_notices` before
 # the mention rules, and Element evaluates them on the decrypted event: an `m.notice` notifies
-# nobody, whoever it mentions. So what must reach a person (a reminder, an escalation, a sent
-# notice, a consent request, a meeting invitation) is an `m.text` naming exactly the people who
-# must act in `m.mentions` (they get a highlight and a sound; the other members the room's
+# nobody, whoever it mentions. So what must reach a person (a reminder, an escalation, a statutory
+# clock at its limit, a sent notice, a consent request, a meeting invitation, a call to name a
+# coordinator, someone removed from the room, a consent answerer who moved lane or left, a broken
+# audit chain) is an `m.text` naming exactly the people who must act or be told in `m.mentions`
+# (they get a highlight and a sound; the other members the room's
 # ordinary unread count, as for any message), while answers to commands and checklist edits
 # stay `m.notice` with no mentions.
 

@@ -158,6 +158,7 @@ async def test_the_coordinators_are_told_once_that_the_municipality_now_pays(tmp
     content = told[0].content
     assert content["homeward.reminder"]["clock"] == "betalningsansvar" and content["homeward.reminder"]["days"] == 3
     assert content["m.mentions"] == {"user_ids": [CORA]}  # the coordinators, not the lane
+    assert content["msgtype"] == "m.text"  # an m.text: an m.notice would notify nobody (render.alert_content)
     assert "Kommunens betalningsansvar" in content["body"] and "3 dagar" in content["body"]
 
 

@@ -14,7 +14,7 @@ from homeward.commands.care_room import CareRoom
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, command
-from homeward.render import alert_content, notice_content
+from homeward.render import alert_content
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import consents
 
@@ -83,8 +83,7 @@ async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | No
     guardians = people_with_role(view, "guardian")
     told = sorted({*guardians, *([user_id] if after is not None else [])})
     text += " " + room.t("consent.answers_still_count", guardians=mentions(guardians))
-    content = notice_content(text)
-    content["m.mentions"] = {"user_ids": told}
+    content = alert_content(text, told)
     content["homeward.answerer_moved"] = {"user": user_id, "from": before, "to": after, "consents": sorted(answers)}
     await room.queue(content)
     await room.audit("consent.answerer_moved", user=user_id, previous_lane=before, lane=after, consents=sorted(answers))

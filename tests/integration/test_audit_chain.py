@@ -62,6 +62,7 @@ async def test_a_guardian_s_no_rewritten_as_yes_is_found_at_start_up_told_to_the
     assert told.encrypted and told.sender == bot.user_id
     assert told.content["homeward.chain_broken"] == {"table": "consent_answers", "row": row, "reason": "changed"}
     assert told.content["m.mentions"] == {"user_ids": [ingrid.user_id]}
+    assert told.content["msgtype"] == "m.text"  # an m.text: an m.notice would notify nobody (render.alert_content)
     assert f"rad {row} i samtykkesvarene" in told.content["body"]  # the room speaks Norwegian
 
     code, output = await _verify_audit(config)

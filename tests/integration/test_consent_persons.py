@@ -25,6 +25,7 @@ async def test_a_refusal_counts_for_its_giver_whatever_lane_they_are_moved_to_an
     ok(await ingrid.command(room, f"!role {far.user_id} familien"))
     moved = await mor.wait_for(lambda s: s.room_id == room and (s.content.get("homeward.answerer_moved") or {}).get("to") == "familien")
     assert mor.user_id in mentioned(moved) and far.user_id in mentioned(moved)  # the guardians are told, and the one moved
+    assert moved.content["msgtype"] == "m.text"  # an m.text: an m.notice would notify nobody (render.alert_content)
     assert moved.content["homeward.answerer_moved"]["consents"] == ["dokumentasjon"]
     assert state_of(await ingrid.command(room, "!consents"), "dokumentasjon") == "refused"
     refused(await ingrid.command(room, "!send plo"), "dokumentasjon")
@@ -35,6 +36,7 @@ async def test_a_refusal_counts_for_its_giver_whatever_lane_they_are_moved_to_an
     left = await mor.wait_for(lambda s: s.room_id == room and (s.content.get("homeward.answerer_moved") or {}).get("user") == far.user_id
                               and s.content["homeward.answerer_moved"]["to"] is None)
     assert mentioned(left) == [mor.user_id]
+    assert left.content["msgtype"] == "m.text"  # an m.text: an m.notice would notify nobody (render.alert_content)
     assert state_of(await ingrid.command(room, "!consents"), "dokumentasjon") == "refused"
     refused(await ingrid.command(room, "!send plo"), "dokumentasjon")
 

@@ -54,6 +54,7 @@ async def test_only_the_bot_invites_and_someone_in_the_room_without_a_lane_is_re
     await olle.join(room)
     told = await anna.wait_for(lambda s: s.room_id == room and s.content.get("homeward.removed") == olle.user_id)
     assert mentioned(told) == [anna.user_id] and f"!invite {olle.user_id} <" in told.content["body"]
+    assert told.content["msgtype"] == "m.text"  # an m.text: an m.notice would notify nobody (render.alert_content)
     await anna.wait_for_membership(room, olle.user_id, "leave")
     assert [m["user"] for m in (await anna.command(room, "!team")).content["homeward.team"]] == [anna.user_id]
     checklists = {s.event_id for s in anna.seen + olle.seen if "homeward.checklist" in s.content}
@@ -75,6 +76,7 @@ async def test_the_last_coordinator_cannot_step_down_and_when_they_leave_the_car
     await anna.client.room_leave(room)
     asked = await karin.wait_for(lambda s: s.room_id == room and s.content.get("homeward.needs_coordinator"))
     assert mentioned(asked) == [karin.user_id]  # the care lanes, not the guardian
+    assert asked.content["msgtype"] == "m.text"  # an m.text: an m.notice would notify nobody (render.alert_content)
     assert "!role" in asked.content["body"]
 
     refused(await mor.command(room, f"!role {mor.user_id} vardnadshavare coordinator"))  # a guardian does not coordinate
