@@ -73,12 +73,24 @@ async def enqueue(
     return int(cur.lastrowid)  # type: ignore[arg-type]
 
 
-async def abandon_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str) -> int:
-    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`): they left instead."""
+async def abandon_waiting_for(
+    db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str, *, carrying: str,
+) -> int:
+    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`) whose content has the key `carrying`."""
     cur = await db.execute(
         "UPDATE outbox SET sent_at = ?, last_error = ? WHERE room_id = ? AND sent_at IS NULL"
+        " AND json_extract(content, '$.\"homeward.after_join\"') = ? AND json_type(content, '$.\"' || ? || '\"') IS NOT NULL",
+        (now.isoformat(), reason[:500], room_id, user_id, carrying),
+    )
+    return cur.rowcount
+
+
+async def release_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str) -> int:
+    """Let the rows of a room held until `user_id` joins go without waiting for them."""
+    cur = await db.execute(
+        "UPDATE outbox SET content = json_remove(content, '$.\"homeward.after_join\"') WHERE room_id = ? AND sent_at IS NULL"
         " AND json_extract(content, '$.\"homeward.after_join\"') = ?",
-        (now.isoformat(), reason[:500], room_id, user_id),
+        (room_id, user_id),
     )
     return cur.rowcount
 
