@@ -168,7 +168,7 @@ async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
     await db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
 
 
-# What a settled row keeps of its content (migration 7 cleared the rows sent before it, the same way).
+# What a settled row keeps of its content (migration 8 cleared the rows sent before it, the same way).
 _FORGET_CONTENT = (
     "content_size = length(CAST(content AS BLOB)),"
     " reply_to = json_extract(content, '$.\"m.relates_to\".\"m.in_reply_to\".event_id'),"

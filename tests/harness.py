@@ -31,6 +31,7 @@ from nio import (
 )
 
 from homeward.bot.app import HomewardBot
+from homeward.bot.client import HomewardClient
 from homeward.clock import Clock
 from homeward.config import Config
 
@@ -65,7 +66,9 @@ class Member:
     @classmethod
     async def login(cls, homeserver: str, user_id: str, password: str, store_dir: Path) -> "Member":
         store_dir.mkdir(parents=True, exist_ok=True)
-        client = AsyncClient(
+        # The bot's client class: handling a sync and sending take one lock (bot/client.py), so a
+        # membership change synced while this member sends cannot drop the session being shared.
+        client = HomewardClient(
             homeserver,
             user_id,
             store_path=str(store_dir),
@@ -179,7 +182,8 @@ class Member:
 
     async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
         await self.know_devices(room_id)
-        response = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
+        async with self.client.crypto_lock:
+            response = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
         assert isinstance(response, RoomSendResponse), response
         return response.event_id
 
