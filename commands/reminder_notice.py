@@ -15,7 +15,7 @@ from typing import Any
 
 from homeward.care.clocks import read_clock
 from homeward.care.pathway import Item
-from homeward.care.reminders import CLOCK, PlannedReminder, clock_firing, firing, how_to, recipients
+from homeward.care.reminders import CLOCK, Firing, PlannedReminder, clock_firing, firing, how_to, recipients
 from homeward.commands.care_room import CareRoom, closed_at
 from homeward.commands.checklist import local_text
 from homeward.render import alert_content
@@ -45,12 +45,7 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
             return await _fire_clock(db, room, row, now)
         item = room.view.item(row.item_id)
         decision = firing(room.view, item, room.case.quiet, await rows.snoozed_until(db, room.case.id, item.id), now)
-        if decision.action == "cancel":
-            await rows.cancel(db, row.id)
-            return False
-        if decision.action == "postpone":
-            assert decision.until is not None
-            await rows.postpone(db, row.id, decision.until)
+        if not await _goes_out(db, row, decision):
             return False
         late = now - row.planned_at > LATE_AFTER
         message = await room.queue(reminder_content(room, row, item, late))
@@ -65,15 +60,22 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
     return True
 
 
-async def _fire_clock(db: Any, room: CareRoom, row: PlannedReminder, now: Any) -> bool:
-    """A statutory clock reached its limit: tell the coordinators once (in the reminder's transaction)."""
-    decision = clock_firing(room.view, row.item_id, room.case.quiet, now, closed_at=closed_at(room.case))
+async def _goes_out(db: Any, row: PlannedReminder, decision: Firing) -> bool:
+    """Carry out a decision not to send now (drop the row, or move it to when it may go); True to send."""
     if decision.action == "cancel":
         await rows.cancel(db, row.id)
         return False
     if decision.action == "postpone":
         assert decision.until is not None
         await rows.postpone(db, row.id, decision.until)
+        return False
+    return True
+
+
+async def _fire_clock(db: Any, room: CareRoom, row: PlannedReminder, now: Any) -> bool:
+    """A statutory clock reached its limit: tell the coordinators once (in the reminder's transaction)."""
+    decision = clock_firing(room.view, row.item_id, room.case.quiet, now, closed_at=closed_at(room.case))
+    if not await _goes_out(db, row, decision):
         return False
     late = now - row.planned_at > LATE_AFTER
     message = await room.queue(clock_reminder_content(room, row, late))
