@@ -17,6 +17,7 @@ STATE = "state"  # put `content` as state `event_type` (state key in content["st
 CREATE_ROOM = "create_room"  # create a room from `content` (kwargs of nio's room_create)
 INVITE = "invite"  # invite content["user_id"]
 KICK = "kick"  # remove content["user_id"]
+LEAVE = "leave"  # the bot leaves the room (a case's retention run); then the room's sent content is forgotten
 # Upload a file and post it as m.file (encrypted as an attachment in an encrypted room):
 # content = {"filename", "mimetype", "data_b64", "body", "info": {...}, "homeward.*": ...}
 FILE = "file"
@@ -149,3 +150,14 @@ async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now:
         "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
         (now.isoformat(), error[:500], row_id),
     )
+
+
+async def forget_room(db: aiosqlite.Connection, room_id: str, now: datetime) -> int:
+    """The bot has left `room_id` for good: keep no message content of it, and give up what was
+    still waiting to go there (it never can). The number of rows touched."""
+    cur = await db.execute(
+        "UPDATE outbox SET content = '{}', sent_at = COALESCE(sent_at, ?),"
+        " last_error = CASE WHEN sent_at IS NULL THEN 'the bot left the room' ELSE last_error END WHERE room_id = ?",
+        (now.isoformat(), room_id),
+    )
+    return cur.rowcount
