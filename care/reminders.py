@@ -70,8 +70,11 @@ def reconcile(view: CaseView, rows: list[PlannedReminder], quiet: str | None, no
 
     A planned row whose time has passed while its item is still open and its due time
     unchanged was missed (the bot was down, or has not fired it yet): it stays, and goes
-    out late, once.
+    out late, once. A closed case wants no reminder at all: every planned row is cancelled
+    (reopening plans what is still ahead again).
     """
+    if view.closed:
+        return ReminderChanges(cancel=[r.id for r in rows if r.status == "planned"])
     sent = {r.identity for r in rows if r.status == "sent" and r.due is not None}
     wanted = desired_reminders(view, policy_for(quiet), now, sent)  # type: ignore[arg-type]
     calendar = view.calendar()
@@ -109,8 +112,8 @@ class Firing:
 
 
 def firing(view: CaseView, item: Item, quiet: str | None, snoozed: dict[str, datetime], now: datetime) -> Firing:
-    """Fire now, drop it (the item is done), or wait: for the end of quiet hours, or while every lane snoozed it."""
-    if not missing_lanes(view, item):
+    """Fire now, drop it (the item is done, the case closed), or wait: for the end of quiet hours, or while every lane snoozed it."""
+    if view.closed or not missing_lanes(view, item):
         return Firing("cancel")
     allowed = quiet_hours(quiet).next_allowed(now, view.calendar())
     if allowed > now:  # e.g. missed during the night while the bot was down: wait for the morning
