@@ -18,10 +18,13 @@ from typing import Any
 import aiosqlite
 
 from homeward.care.case import CaseView, Membership
+from homeward.care.desk import retention_due
 from homeward.care.reminders import reconcile
 from homeward.commands.checklist import checklist_content, checklist_markdown, edit_of
+from homeward.commands.desk import plan_worklist
 from homeward.services import Services
 from homeward.store import cases, outbox
+from homeward.store import desk as desk_rows
 from homeward.store import reminders as reminder_rows
 from homeward.store.cases import CaseRow, LoadedCase
 from homeward.store.state import RoomInfo
@@ -144,6 +147,7 @@ class CareRoom:
         before = self.loaded
         await self.reload()
         await self.replan()
+        await self.plan_desk(before.view)
         after = self.loaded
         if after.checklist is None or after.checklist != before.checklist:
             return  # no checklist yet, or a new one was just posted with this very view
@@ -161,6 +165,17 @@ class CareRoom:
         changes = reconcile(self.view, rows, self.case.quiet, self.now)
         if changes:
             await reminder_rows.apply(self.db, self.case.id, changes)
+
+    async def plan_desk(self, before: CaseView | None = None) -> None:
+        """When the case's coordinators or its state changed (or it is new, `before` None): the
+        worklists of everyone who coordinates it, or did, and the case's retention run."""
+        view = self.view
+        if before is not None and before.state == view.state and before.coordinators() == view.coordinators():
+            return
+        people = set(view.coordinators()) | set(before.coordinators() if before else ())
+        for user_id in sorted(people):
+            await plan_worklist(self.db, self.services, user_id, self.now)
+        await desk_rows.plan_retention(self.db, self.case.id, retention_due(view, self.services.config.retention_days))
 
     def discard_edits(self) -> None:
         """The command was refused or failed: its changes were rolled back, so are its edits."""

@@ -29,6 +29,7 @@ class IncomingCommand:
     timestamp_ms: int
     reply_to: str | None = None  # answer in reply to this event instead (a reaction's target)
     thread_root: str | None = None  # sent in this thread (`m.thread`): answered in it
+    private: bool = False  # the room holds nobody but the sender and the bot (joined or invited)
 
 
 def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["Markdown", "code", "code_spans", "escape", "fill", "matrix_to", "mention", "mentions"]
+__all__ = ["Markdown", "code", "code_spans", "escape", "fill", "matrix_to", "mention", "mentions", "room_link"]
 
 
 class Markdown(str):
@@ -110,6 +110,11 @@ def matrix_to(user_id: str) -> str:
 def mention(user_id: str) -> Markdown:
     """A mention of a person: a link to their matrix.to permalink, which Element shows as a pill."""
     return Markdown(f"[{escape(user_id, one_line=True)}]({matrix_to(user_id)})")
+
+
+def room_link(room_id: str, text: str) -> Markdown:
+    """A link to a room (its matrix.to permalink, which Element opens), showing `text` as typed."""
+    return Markdown(f"[{escape(text, one_line=True)}](https://matrix.to/#/{quote(room_id, safe=_FRAGMENT_SAFE)})")
 
 
 def mentions(user_ids: Iterable[str], empty: str = "—") -> Markdown:

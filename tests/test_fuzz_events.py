@@ -232,9 +232,10 @@ def expected_undecryptable(event: Any) -> bool:
 
 
 class NoKeys:
-    """Stands in for the nio client: the bot's own id, and no room keys ever arrive."""
+    """Stands in for the nio client: the bot's own id, no rooms synced, and no room keys ever arrive."""
 
     user_id = BOT
+    rooms: dict[str, Any] = {}
 
     def decrypt_event(self, event: MegolmEvent) -> Any:
         raise EncryptionError("no session")

@@ -1,5 +1,5 @@
 """Importing this package registers every command handler with `commands.registry.registry`."""
 
-from homeward.commands.handlers import audit, cases, consent, core, dates, export, items, meetings, plan, reminding, team
+from homeward.commands.handlers import audit, cases, consent, core, dates, desk, export, items, meetings, plan, reminding, team
 
-__all__ = ["audit", "cases", "consent", "core", "dates", "export", "items", "meetings", "plan", "reminding", "team"]
+__all__ = ["audit", "cases", "consent", "core", "dates", "desk", "export", "items", "meetings", "plan", "reminding", "team"]

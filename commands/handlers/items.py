@@ -5,17 +5,17 @@ from __future__ import annotations
 from homeward.care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
 from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
-from homeward.commands.checklist import case_json, item_line
+from homeward.commands.checklist import case_json, item_line, local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.team import user_arg
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
 from homeward.i18n import render
 from homeward.render import notice_content
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import cases, consents
 
 
-@command("status", where=CASE_ROOM, rule=MEMBER)
+@command("status", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def status(ctx: Context) -> Reply:
     """Every item of the case: state, lane, due time and who acknowledged it."""
     room = ctx.care
@@ -25,7 +25,9 @@ async def status(ctx: Context) -> Reply:
     for phase, item in view.items():  # the pathway's items and the tasks the team added
         lines[phase.id].append(item_line(room, view, item, calendar))
     phases = [{"id": phase.id, "title": phase.title, "lines": lines[phase.id]} for phase in view.pathway.phases]
-    text = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases)
+    closed = ctx.t("status.closed", when=local_text(view.closed_at, view.pathway), reason=view.closed_reason or "—") if view.closed else ""
+    text = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases,
+                  closed=closed)
     await room.audit("status.read")
     return ctx.ok(text, case=case_json(room, view, view.phase_id))
 
