@@ -32,6 +32,7 @@ from nio import (
     RoomGetStateEventResponse,
     RoomInviteResponse,
     RoomKickResponse,
+    RoomLeaveResponse,
     RoomPutStateResponse,
     RoomSendResponse,
     UploadResponse,
@@ -43,6 +44,7 @@ from homeward.clock import Clock
 from homeward.store import outbox
 from homeward.store.cases import bind_room
 from homeward.store.db import Store
+from homeward.store.desk import forget_direct_room
 from homeward.store.state import remember_room, room_info
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ class _NotJoinedYet(Exception):
 
 
 class _Abandon(Exception):
-    """The row can never go (its referent was abandoned)."""
+    """The row can never go (its referent was abandoned, its private chat is not private)."""
 
 
 class OutboxSender:
@@ -113,8 +115,8 @@ class OutboxSender:
                     continue
                 except _NotJoinedYet:
                     continue
-                except _Abandon:
-                    await self._abandon(row, "an earlier message it depends on was never delivered")
+                except _Abandon as why:
+                    await self._abandon(row, str(why) or "an earlier message it depends on was never delivered")
                     progressed = True
                     continue
                 outcome = await self._send(row, *resolved)
@@ -160,6 +162,12 @@ class OutboxSender:
             must_encrypt = self.encryption and room_kind == "case"
             if must_encrypt and not room.encrypted:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
+            only_for = content.pop("homeward.private_to", None)
+            if only_for and not _private(room, only_for, self.client.user_id):
+                # A worklist is for one person: never into a chat someone else has joined or was invited to.
+                async with self.store.transaction() as db:
+                    await forget_direct_room(db, room_id)
+                raise _Abandon("private: the direct chat holds someone else, or the person left it")
             waiting_for = content.pop("homeward.after_join", None)
             if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
                 # Sent before they join, they could not decrypt it (nio shares the room key with joined devices).
@@ -209,6 +217,8 @@ class OutboxSender:
         if result is not None:
             async with self.store.transaction() as db:
                 await outbox.mark_sent(db, row.id, result, self.clock.now())
+                if row.kind == outbox.LEAVE:
+                    await outbox.forget_room(db, room_id, self.clock.now())
                 if row.kind == outbox.CREATE_ROOM:
                     await bind_room(db, row.id, result)
                     await remember_room(db, result, "case", content.get("homeward.language", "en"), self.clock.now())
@@ -248,6 +258,9 @@ class OutboxSender:
         if row.kind == outbox.KICK:
             response = await client.room_kick(room_id, content["user_id"], reason=content.get("reason"))
             return response, "" if isinstance(response, RoomKickResponse) else None
+        if row.kind == outbox.LEAVE:
+            response = await client.room_leave(room_id)
+            return response, "" if isinstance(response, RoomLeaveResponse) else None
         if row.kind == outbox.CREATE_ROOM:
             return await self._create_room(row, content)
         if row.kind == outbox.FILE:
@@ -328,6 +341,12 @@ def file_message(content: dict[str, Any], mxc: str, size: int, keys: dict[str, A
         message["url"] = mxc
     message.update({key: value for key, value in content.items() if key.startswith("homeward.")})
     return message
+
+
+def _private(room: Any, user_id: str, bot_id: str) -> bool:
+    """Whether nio's room holds the person (joined) and nobody else but the bot, joined or invited."""
+    people = set(room.users) | set(getattr(room, "invited_users", {}))
+    return user_id in room.users and user_id not in getattr(room, "invited_users", {}) and people <= {user_id, bot_id}
 
 
 def _collect_refs(value: Any, found: set[int]) -> None:
