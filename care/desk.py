@@ -81,6 +81,7 @@ class CaseSummary:
     member: bool  # the person is on its team; otherwise it is shown only as "no coordinator"
     closed_at: datetime | None = None
     closed_reason: str | None = None
+    checklist_event: str | None = None  # where a link into its room opens it: the pinned checklist
 
     @property
     def open(self) -> bool:
@@ -124,7 +125,7 @@ def coordinator_calendar(country: str, zone: str, language: str) -> WorkingCalen
 
 def summarize(
     view: CaseView, *, case_id: int, room_id: str, answers: list[Answer], last_activity: datetime | None,
-    member: bool, now: datetime, zone: str,
+    member: bool, now: datetime, zone: str, checklist_event: str | None = None,
 ) -> CaseSummary:
     """One case's line: its deadlines, awaited receipts, pending consents and how long it has been quiet.
 
@@ -164,7 +165,7 @@ def summarize(
         quiet_working_days=_working_days_between(calendar, last_activity, today),
         working_today=days.is_working_day(now.astimezone(days.tz).date()),
         coordinators=tuple(view.coordinators()), member=member,
-        closed_at=view.closed_at, closed_reason=view.closed_reason,
+        closed_at=view.closed_at, closed_reason=view.closed_reason, checklist_event=checklist_event,
     )
 
 

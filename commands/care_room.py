@@ -48,6 +48,11 @@ class CareRoom:
     #: Rows written that change nothing about the case: audit rows (reading is audited too) and queued messages.
     bookkeeping: int = 0
     _edits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The case as it was when the unit of work began (a handler may reload it on the way).
+    _began: LoadedCase | None = None
+
+    def __post_init__(self) -> None:
+        self._began = self.loaded
 
     @classmethod
     async def of_case(
@@ -147,7 +152,7 @@ class CareRoom:
         before = self.loaded
         await self.reload()
         await self.replan()
-        await self.plan_desk(before.view)
+        await self.plan_desk((self._began or before).view)
         after = self.loaded
         if after.checklist is None or after.checklist != before.checklist:
             return  # no checklist yet, or a new one was just posted with this very view

@@ -29,8 +29,8 @@ from homeward.text import Markdown, code, escape, room_link
 
 #: At most this many cases are listed in one answer or worklist (one Matrix event must hold them all).
 PAGE_SIZE = 25
-#: At most this many entries in one section of the worklist; the rest are counted.
-SECTION_LINES = 15
+#: At most this many entries in one section of the worklist; the rest are counted (`!cases` has them all).
+SECTION_LINES = 8
 
 
 @dataclass
@@ -59,6 +59,12 @@ class DeskSpeaker:
     def lanes(self, summary: CaseSummary, lane_ids: tuple[str, ...]) -> str:
         return ", ".join(self.lane(summary, lane) for lane in lane_ids) or "—"
 
+    def link(self, summary: CaseSummary) -> Markdown:
+        """The case's label, linking into its room at its pinned checklist (a link to the room alone
+        would show in Element as a pill with the room's name instead of the label)."""
+        via = self.services.config.user_id.split(":", 1)[1]
+        return Markdown(f"**{room_link(summary.room_id, summary.label, summary.checklist_event, via)}**")
+
     def day(self, moment: datetime) -> str:
         local = moment.astimezone(self.zone)
         weekday = str(self.t("desk.weekdays")).split(",")[local.weekday()].strip()
@@ -73,7 +79,8 @@ async def load_desk(
                                 reading=READING_ACTIONS, closed=closed)
     return [
         summarize(c.loaded.view, case_id=c.loaded.case.id, room_id=c.loaded.case.room_id or "", answers=c.answers,
-                  last_activity=c.last_activity, member=c.member, now=now, zone=services.config.timezone)
+                  last_activity=c.last_activity, member=c.member, now=now, zone=services.config.timezone,
+                  checklist_event=c.checklist_event)
         for c in found
     ]
 
@@ -83,7 +90,7 @@ async def load_desk(
 
 def case_line(speaker: DeskSpeaker, summary: CaseSummary) -> str:
     """`- Label · pathway · phase · what is pressing · link`: the label links to the room."""
-    parts = [f"**{room_link(summary.room_id, summary.label)}**", code(summary.pathway), escape(summary.phase_title)]
+    parts = [speaker.link(summary), code(summary.pathway), escape(summary.phase_title)]
     if not summary.open:
         when = speaker.when(summary.closed_at) if summary.closed_at else "—"
         parts.append(speaker.t("desk.closed", when=when, reason=summary.closed_reason or "—"))
@@ -128,30 +135,36 @@ def worklist_markdown(speaker: DeskSpeaker, found: Worklist, *, late_from: datet
     if late_from is not None:
         lines += ["", speaker.t("digest.late", planned=speaker.when(late_from))]
 
-    def link(summary: CaseSummary) -> str:
-        return f"**{room_link(summary.room_id, summary.label)}**"
-
+    link = speaker.link
+    awaited: dict[tuple[int, str], list[Any]] = {}
+    for summary, awaiting in found.awaiting:  # one line per notice: every lane that still owes its receipt
+        awaited.setdefault((summary.case_id, awaiting.item), []).append((summary, awaiting))
+    consents: dict[int, list[Any]] = {}
+    for summary, consent in found.consents:  # one line per case
+        consents.setdefault(summary.case_id, []).append((summary, consent))
     sections: list[tuple[str, list[str]]] = [
         ("digest.due_today", [
-            speaker.t("digest.due_line", case=Markdown(link(s)), item=d.item, title=d.title, lanes=speaker.lanes(s, d.lanes),
+            speaker.t("digest.due_line", case=link(s), item=d.item, title=d.title, lanes=speaker.lanes(s, d.lanes),
                       when=speaker.when(d.at)[-5:], command=d.command)
             for s, d in found.due_today]),
         ("digest.overdue", [
-            speaker.t("digest.overdue_line", case=Markdown(link(s)), item=d.item, title=d.title, lanes=speaker.lanes(s, d.lanes),
+            speaker.t("digest.overdue_line", case=link(s), item=d.item, title=d.title, lanes=speaker.lanes(s, d.lanes),
                       when=speaker.when(d.at), command=d.command)
             for s, d in found.overdue]),
         ("digest.awaiting", [
-            speaker.t("digest.awaiting_line", case=Markdown(link(s)), item=a.item, title=a.title, lane=speaker.lane(s, a.lane),
-                      sent=speaker.when(a.sent_at), command=f"!ack {a.item} {a.lane}")
-            for s, a in found.awaiting]),
+            speaker.t("digest.awaiting_line", case=link(entries[0][0]), item=entries[0][1].item, title=entries[0][1].title,
+                      lane=speaker.lanes(entries[0][0], tuple(a.lane for _, a in entries)),
+                      sent=speaker.when(entries[0][1].sent_at),
+                      command=f"!ack {entries[0][1].item} " + (entries[0][1].lane if len(entries) == 1 else "<lane>"))
+            for entries in awaited.values()]),
         ("digest.consents", [
-            speaker.t("digest.consent_line", case=Markdown(link(s)), consent=c, command=f"!consent ask {c}")
-            for s, c in found.consents]),
+            speaker.t("digest.consent_line", case=link(entries[0][0]),
+                      consents=Markdown(", ".join(code(c) for _, c in entries)), command="!consent ask")
+            for entries in consents.values()]),
         ("digest.quiet", [
-            speaker.t("digest.quiet_line", case=Markdown(link(s)), days=s.quiet_working_days,
-                      when=speaker.when(s.last_activity) if s.last_activity else "—")
+            speaker.t("digest.quiet_line", case=link(s), when=speaker.when(s.last_activity) if s.last_activity else "—")
             for s in found.quiet]),
-        ("digest.no_coordinator", [speaker.t("digest.no_coordinator_line", case=Markdown(link(s))) for s in found.no_coordinator]),
+        ("digest.no_coordinator", [speaker.t("digest.no_coordinator_line", case=link(s)) for s in found.no_coordinator]),
     ]
     for key, entries in sections:
         if not entries:
@@ -165,9 +178,20 @@ def worklist_markdown(speaker: DeskSpeaker, found: Worklist, *, late_from: datet
     return "\n".join(lines)
 
 
+def shown_cases(found: Worklist) -> list[CaseSummary]:
+    """The cases the worklist's text names (each section's first SECTION_LINES), most urgent first."""
+    named: dict[int, CaseSummary] = {}
+    for entries in (found.due_today, found.overdue, found.awaiting, found.consents):
+        for summary, _ in entries[:SECTION_LINES]:
+            named[summary.case_id] = summary
+    for summary in [*found.quiet[:SECTION_LINES], *found.no_coordinator[:SECTION_LINES]]:
+        named[summary.case_id] = summary
+    return [s for s in found.cases if s.case_id in named][:PAGE_SIZE]
+
+
 def worklist_json(found: Worklist) -> list[dict[str, Any]]:
-    """`homeward.digest`: the cases the worklist speaks of, with the fields of `homeward.cases`."""
-    return [s.as_json() for s in found.cases[:PAGE_SIZE * 4]]
+    """`homeward.digest`: the cases the worklist's text names, with the fields of `homeward.cases`."""
+    return [s.as_json() for s in shown_cases(found)]
 
 
 def reaching_content(markdown: str, people: list[str]) -> dict[str, Any]:

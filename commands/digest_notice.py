@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from homeward.care.desk import digest_firing, language_of, worklist
 from homeward.commands.care_room import NO_LANE
 from homeward.commands.desk import DeskSpeaker, load_desk, plan_worklist, reaching_content, worklist_json, worklist_markdown
+from homeward.render import fit_content
 from homeward.services import Services
 from homeward.store import desk as desk_rows
 from homeward.store import outbox
@@ -54,8 +55,10 @@ async def fire_digest(store: Store, services: Services, digest_id: int) -> bool:
         speaker = DeskSpeaker(services.catalog, language_of(summaries, config.language), ZoneInfo(config.timezone), now, services)
         content = reaching_content(worklist_markdown(speaker, found, late_from=row.planned_at if late else None), [row.user_id])
         content["homeward.digest"] = worklist_json(found)
-        content["homeward.digest_run"] = {"day": row.day.isoformat(), "planned_at": row.planned_at.isoformat(), "late": late}
+        content["homeward.digest_run"] = {"day": row.day.isoformat(), "planned_at": row.planned_at.isoformat(), "late": late,
+                                          "cases_total": len(found.cases)}
         content["homeward.private_to"] = row.user_id  # the sender checks, when sending, that nobody else is in the chat
+        content = fit_content(content, speaker.t("digest.shortened"))  # one event, however many cases
         message = await outbox.enqueue(db, person.direct_room, "m.room.message", content, now)
         if not await desk_rows.finish_digest(db, row.id, "sent", now, message):
             raise RuntimeError("digest changed while firing")

@@ -27,6 +27,7 @@ class DeskCase:
     answers: list[Answer]
     last_activity: datetime | None
     member: bool  # the person is on its team (else it is shown because it has no coordinator)
+    checklist_event: str | None = None  # the event of the current checklist, once it was sent: where a link opens the room
 
 
 async def cases_of(
@@ -46,7 +47,9 @@ async def cases_of(
           (SELECT json_group_array(json_array(consent_id, user_id, answer, at, id))
              FROM consent_answers WHERE case_id = c.id) AS j_consents,
           (SELECT MAX(at) FROM audit WHERE case_id = c.id AND actor != ? AND action NOT IN ({marks})) AS last_activity,
-          EXISTS (SELECT 1 FROM members WHERE case_id = c.id AND user_id = ?) AS is_member
+          EXISTS (SELECT 1 FROM members WHERE case_id = c.id AND user_id = ?) AS is_member,
+          (SELECT o.event_id FROM checklists k JOIN outbox o ON o.id = k.outbox_id
+             WHERE k.case_id = c.id AND k.phase_id = c.phase_id) AS checklist_event
         FROM cases c
         WHERE c.room_id IS NOT NULL AND c.purged_at IS NULL AND (? OR c.state = 'open')
           AND (c.id IN (SELECT case_id FROM members WHERE user_id = ?)
@@ -68,7 +71,8 @@ async def cases_of(
                 for consent, user, answer, at, _ in sorted(json.loads(row["j_consents"]), key=lambda a: a[4])
             ]
             last = datetime.fromisoformat(row["last_activity"]) if row["last_activity"] else None
-            found.append(DeskCase(loaded_case(row, pathways), answers, last, bool(row["is_member"])))
+            event = row["checklist_event"] if (row["checklist_event"] or "").startswith("$") else None
+            found.append(DeskCase(loaded_case(row, pathways), answers, last, bool(row["is_member"]), event))
     return found
 
 
@@ -112,10 +116,11 @@ async def set_digest(db: aiosqlite.Connection, user_id: str, setting: str | None
 
 
 async def coordinated_pathways(db: aiosqlite.Connection, user_id: str) -> list[str]:
-    """The pathways of the open cases `user_id` coordinates: whose working days their worklist follows."""
+    """The pathways of the open cases `user_id` coordinates (a room still being created included):
+    whose working days their worklist follows."""
     async with db.execute(
         "SELECT DISTINCT c.pathway_id FROM members m JOIN cases c ON c.id = m.case_id"
-        " WHERE m.user_id = ? AND m.coordinator = 1 AND c.state = 'open' AND c.room_id IS NOT NULL AND c.purged_at IS NULL"
+        " WHERE m.user_id = ? AND m.coordinator = 1 AND c.state = 'open' AND c.purged_at IS NULL"
         " ORDER BY c.pathway_id",
         (user_id,),
     ) as cur:

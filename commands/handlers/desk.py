@@ -92,7 +92,8 @@ async def digest_(ctx: Context) -> Reply:
     if not found:
         key = "digest.nothing" if await desk_rows.coordinated_pathways(ctx.db, ctx.sender) else "digest.not_a_coordinator"
         return ctx.ok(speaker.t(key), digest=[])
-    return ctx.ok(worklist_markdown(speaker, found), digest=worklist_json(found), digest_day=found.day.isoformat())
+    return ctx.ok(worklist_markdown(speaker, found), digest=worklist_json(found), digest_day=found.day.isoformat(),
+                  digest_cases=len(found.cases))
 
 
 @command("settings digest", args=[Arg("time", metavar="HH:MM|off")], where=PRIVATE_CHAT, rule=ANYONE)

@@ -247,7 +247,7 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
     assert datetime.fromisoformat(thursday.content["homeward.digest_run"]["planned_at"]) == at(2026, 12, 31, 7, 30)
     assert [c["label"] for c in thursday.content["homeward.digest"]] == ["Ugle"]
     assert thursday.content["homeward.digest"][0]["consents_pending"] == ["dokumentasjon", "individuell-plan"]
-    assert "!consent ask dokumentasjon" in thursday.content["body"]
+    assert "!consent ask" in thursday.content["body"]
     assert f"https://matrix.to/#/{room}" in thursday.content["formatted_body"]
     assert anna.user_id in thursday.content["m.mentions"]["user_ids"]
     assert await until_status(bot, berit.user_id, "2026-12-31") == "empty"
@@ -307,3 +307,30 @@ async def test_a_worklist_due_while_the_bot_was_killed_comes_once_and_late(synap
     run = worklist.content["homeward.digest_run"]
     assert run["late"] is True and datetime.fromisoformat(run["planned_at"]) == at(2026, 12, 31, 7, 30)
     assert "07:30" in worklist.content["body"]
+
+
+# -- a case's end: retention -------------------------------------------------------------------------
+
+
+async def test_a_closed_case_past_its_retention_is_announced_removed_and_the_bot_leaves_its_room(make_bot, make_member):
+    clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
+    bot = await make_bot(clock=clock, retention_days=30)
+    anna = await make_member("anna")
+    dm = await direct_room(anna, bot)
+    room, _ = await open_case_in(anna, dm, "sthf", "Oter")
+    closed = await anna.command(room, "!case close force the family moved abroad")
+    assert "30" in closed.content["body"]
+
+    clock.jump_to(at(2026, 12, 31, 9, 0, 5))  # 30 days later, a working day, outside quiet hours
+    bot.bot.clock_jumped()
+    notice = await anna.wait_for(lambda s: s.room_id == room and "🗄️" in s.content.get("body", ""))
+    await anna.wait_for_membership(room, bot.user_id, "leave")
+    listed = await anna.command(dm, "!cases all")
+
+    assert "`dokumentasjon`" in notice.content["body"]  # no last export: the consent that covers exports was never given
+    assert listed.content["homeward.cases"] == []
+    async with bot.bot.store.read() as db:
+        async with db.execute("SELECT COUNT(*) FROM outbox WHERE room_id = ? AND content != '{}'", (room,)) as cur:
+            assert (await cur.fetchone())[0] == 0  # nothing the bot said in the room is kept
+        async with db.execute("SELECT action FROM audit WHERE room_id = ? ORDER BY id DESC LIMIT 1", (room,)) as cur:
+            assert (await cur.fetchone())[0] == "case.purged"
