@@ -4,7 +4,8 @@ No homeserver: the cases are written straight into a store (a real file: WAL,
 synchronous=FULL, as in production), alternately Telemark and Örebro, each with a team of
 six (the coordinator, four lanes, a guardian), its dates set, a notice sent and partly
 acknowledged, a consent answered, and 40 audit rows. One coordinator is on all of them (the
-worst case; a full-time coordinator carries 20–50). Then `!cases` and `!digest` are run
+worst case; a full-time coordinator carries 20–50), and again with the 1,000 cases shared by 20
+coordinators (50 each: what one of them waits for on a bot serving a region). Then `!cases` and `!digest` are run
 through the whole dispatch (transaction, handler, answer queued) and timed, and the two
 halves of the handler measured alone: the one store read (`store.desk.cases_of`) and the
 care logic's summaries (`care.desk.summarize`). SQL statements are counted with SQLite's
@@ -54,7 +55,7 @@ TEAMS = {
 }
 
 
-async def seed(store: Store, count: int) -> None:
+async def seed(store: Store, count: int, coordinators: int = 1) -> None:
     start = NOW - timedelta(days=20)
     async with store.transaction() as db:
         await remember_room(db, DM, "direct", "en", start)
@@ -67,7 +68,8 @@ async def seed(store: Store, count: int) -> None:
             case_id = await cases.open_case(db, pathway_id=pathway, label=f"Case{n}", phase_id=phase, opened_by=COORDINATOR,
                                             opened_in=DM, create_outbox=-n - 1, now=start)
             await cases.bind_room(db, -n - 1, room)
-            await cases.put_member(db, case_id, COORDINATOR, None, True, COORDINATOR, start)
+            coordinator = COORDINATOR if n % coordinators == 0 else f"@coord{n % coordinators}:bench"
+            await cases.put_member(db, case_id, coordinator, None, True, coordinator, start)
             for k, lane in enumerate(lanes):
                 await cases.put_member(db, case_id, f"@m{k}-{n}:bench", lane, False, COORDINATOR, start)
             await cases.put_member(db, case_id, f"@g-{n}:bench", guardian_lane, False, COORDINATOR, start)
@@ -87,11 +89,11 @@ def _services(clock: FakeClock) -> Services:
     return Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=load_pathways(default_pathways_dir()))
 
 
-async def measure(count: int, runs: int) -> dict[str, object]:
+async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, object]:
     base = Path(tempfile.mkdtemp(prefix="homeward-bench-cases-"))
     store = await Store.open(base / "homeward.sqlite3")
     began = time.perf_counter()
-    await seed(store, count)
+    await seed(store, count, coordinators)
     seeding = time.perf_counter() - began
     clock = FakeClock(NOW)
     services = _services(clock)
@@ -140,13 +142,15 @@ async def main(counts: list[int], runs: int) -> None:
     header("The coordinator's desk: !cases and !digest over many cases (bench/cases.py), no homeserver",
            f"{runs} per command after 2 warm-ups, one coordinator on every case")
     rows = []
-    for count in counts:
-        f = await measure(count, runs)
+    for count, coordinators in [(c, 1) for c in counts] + [(max(counts), 20)]:
+        f = await measure(count, runs, coordinators)
+        mine = count // coordinators
+        name = f"{count:,} cases" + (f", {mine} of them the coordinator's" if coordinators > 1 else "")
         for command in ("cases", "cases all", "digest"):
             c = f[command]  # type: ignore[index]
-            rows.append((f"{count:,} cases, `!{command}`", f"{c['p50']:.0f}", f"{c['p95']:.0f}", f"{c['sql']:.0f}",
+            rows.append((f"{name}, `!{command}`", f"{c['p50']:.0f}", f"{c['p95']:.0f}", f"{c['sql']:.0f}",
                          f"{c['shown']}", f"{c['bytes'] / 1000:.1f}"))
-        print(f"{count:,} cases: seeded in {f['seed_s']:.1f} s, store {f['db_mb']:.1f} MB; the one read "
+        print(f"{name}: seeded in {f['seed_s']:.1f} s, store {f['db_mb']:.1f} MB; the one read "
               f"(store.desk.cases_of) {f['read']:.0f} ms, the care logic's summaries {f['care']:.0f} ms (medians)")
     print()
     table(rows, ("answer", "p50 ms", "p95 ms", "SQL statements", "cases in the answer", "answer kB"))
