@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
+
+import aiosqlite
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -30,6 +33,10 @@ from homeward.store.db import Store
 log = logging.getLogger(__name__)
 
 JOB_ID = "next-reminder"
+#: Fires one planned row (a reminder, a worklist, a retention run) in its own transaction.
+Fire = Callable[[Store, Services, int], Awaitable[bool]]
+#: Moves a planned row's time (after a failure).
+Postpone = Callable[[aiosqlite.Connection, int, datetime], Awaitable[None]]
 
 
 class ReminderScheduler:
@@ -92,7 +99,7 @@ class ReminderScheduler:
                 self.services.wake_outbox()
         await self.rebuild()
 
-    async def _fire(self, what: str, row_id: int, fire, postpone, now: datetime) -> None:  # noqa: ANN001
+    async def _fire(self, what: str, row_id: int, fire: Fire, postpone: Postpone, now: datetime) -> None:
         """Fire one row in its own transaction; one that fails is tried again in 30 s, the others go on."""
         try:
             await fire(self.store, self.services, row_id)

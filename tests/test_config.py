@@ -292,3 +292,24 @@ def test_check_config_with_a_file_that_is_not_utf8_exits_2_without_traceback(tmp
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 2
     assert str(path) in result.stderr
+
+
+# --- the coordinator's desk -------------------------------------------------------------------
+
+
+def test_the_desk_keys_default_to_a_half_past_seven_worklist_seven_quiet_days_and_no_removal() -> None:
+    config = config_with()
+    assert (config.digest_time, config.quiet_days, config.retention_days) == ("07:30", 7, None)
+
+
+def test_the_desk_keys_come_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + 'digest_time = "08:15"\nquiet_days = 5\n')
+    config = load_config(path, {"HOMEWARD_RETENTION_DAYS": "365"})
+    assert (config.digest_time, config.quiet_days, config.retention_days) == ("08:15", 5, 365)
+
+
+@pytest.mark.parametrize(("line", "key"), [('digest_time = "20:30"', "digest_time"), ('digest_time = "7.30"', "digest_time"),
+                                           ("quiet_days = 0", "quiet_days"), ("retention_days = 0", "retention_days")])
+def test_a_wrong_desk_key_is_named(tmp_path: Path, line: str, key: str) -> None:
+    found = problems(write(tmp_path, VALID + line + "\n"))
+    assert len(found) == 1 and f": {key}:" in found[0], found

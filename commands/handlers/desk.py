@@ -38,6 +38,7 @@ def page_arg(text: str, ctx: Context) -> int:
 
 
 def _speaker(ctx: Context, summaries: list[CaseSummary]) -> DeskSpeaker:
+    """The person's desk speaks their latest case's language; a refusal from here on does too."""
     ctx.language = language_of(summaries, ctx.language)
     return DeskSpeaker(ctx.services.catalog, ctx.language, ZoneInfo(ctx.services.config.timezone), ctx.now, ctx.services)
 

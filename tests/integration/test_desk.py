@@ -41,7 +41,7 @@ def worklists(member: Member, dm: str) -> list[Seen]:
     return [s for s in member.seen if s.room_id == dm and "homeward.digest_run" in s.content]
 
 
-def worklist_of(member: Member, dm: str, day: str):  # noqa: ANN201
+def worklist_of(dm: str, day: str):  # noqa: ANN201
     return lambda s: s.room_id == dm and (s.content.get("homeward.digest_run") or {}).get("day") == day
 
 
@@ -241,7 +241,7 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
 
     clock.jump_to(at(2026, 12, 31, 7, 29, 57))
     bot.bot.clock_jumped()
-    thursday = await anna.wait_for(worklist_of(anna, dm_a, "2026-12-31"))
+    thursday = await anna.wait_for(worklist_of(dm_a, "2026-12-31"))
 
     assert thursday.encrypted and thursday.content["homeward.digest_run"]["late"] is False
     assert datetime.fromisoformat(thursday.content["homeward.digest_run"]["planned_at"]) == at(2026, 12, 31, 7, 30)
@@ -255,14 +255,14 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
 
     clock.jump_to(at(2027, 1, 4, 7, 29, 57))
     bot.bot.clock_jumped()
-    await anna.wait_for(worklist_of(anna, dm_a, "2027-01-04"))
+    await anna.wait_for(worklist_of(dm_a, "2027-01-04"))
     assert [w.content["homeward.digest_run"]["day"] for w in worklists(anna, dm_a)] == ["2026-12-31", "2027-01-04"]
 
     ok(await anna.command(room, f"!handover {berit.user_id} over til deg"))
     assert await planned_days(bot, anna.user_id) == []
     clock.jump_to(at(2027, 1, 5, 7, 29, 57))
     bot.bot.clock_jumped()
-    tuesday = await berit.wait_for(worklist_of(berit, dm_b, "2027-01-05"))
+    tuesday = await berit.wait_for(worklist_of(dm_b, "2027-01-05"))
     await anna.command(dm_a, "!ping")
 
     assert "Ugle" in [c["label"] for c in tuesday.content["homeward.digest"]]
@@ -297,7 +297,7 @@ async def test_a_worklist_due_while_the_bot_was_killed_comes_once_and_late(synap
         _config(config, synapse, user_id, password, shift + 180)
         await bot.start()
 
-        worklist = await anna.wait_for(worklist_of(anna, dm, "2026-12-31"), timeout=60)
+        worklist = await anna.wait_for(worklist_of(dm, "2026-12-31"), timeout=60)
         await anna.command(dm, "!ping", timeout=30)
         await asyncio.sleep(2)  # a second one would have arrived by now
     finally:
