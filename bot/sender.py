@@ -32,6 +32,7 @@ from nio import (
     RoomGetStateEventResponse,
     RoomInviteResponse,
     RoomKickResponse,
+    RoomLeaveResponse,
     RoomPutStateResponse,
     RoomSendResponse,
     UploadResponse,
@@ -43,6 +44,7 @@ from homeward.clock import Clock
 from homeward.store import outbox
 from homeward.store.cases import bind_room
 from homeward.store.db import Store
+from homeward.store.desk import forget_direct_room
 from homeward.store.state import remember_room, room_info
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ class _NotJoinedYet(Exception):
 
 
 class _Abandon(Exception):
-    """The row can never go (its referent was abandoned, or the room is one it must not go to)."""
+    """The row can never go (its referent was abandoned, or the room is one it must not go to:
+    not encrypted for what must be, a private chat that is not private)."""
 
     def __init__(self, reason: str = "an earlier message it depends on was never delivered") -> None:
         super().__init__(reason)
@@ -194,6 +197,12 @@ class OutboxSender:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
             if self.encryption and content.get("encrypted_only") and not room.encrypted:
                 raise _Abandon("the room is not encrypted")  # e.g. statistics asked for in a plain direct chat
+            only_for = content.pop("homeward.private_to", None)
+            if only_for and not _private(room, only_for, self.client.user_id):
+                # A worklist is for one person: never into a chat someone else has joined or was invited to.
+                async with self.store.transaction() as db:
+                    await forget_direct_room(db, room_id)
+                raise _Abandon("private: the direct chat holds someone else, or the person left it")
             waiting_for = content.pop("homeward.after_join", None)
             if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
                 # Sent before they join, they could not decrypt it (nio shares the room key with joined devices).
@@ -244,6 +253,8 @@ class OutboxSender:
             self._settled_since_checkpoint = True
             async with self.store.transaction() as db:
                 await outbox.mark_sent(db, row.id, result, self.clock.now())
+                if row.kind == outbox.LEAVE:
+                    await outbox.forget_room(db, room_id, self.clock.now())
                 if row.kind == outbox.CREATE_ROOM:
                     await bind_room(db, row.id, result)
                     await remember_room(db, result, "case", content.get("homeward.language", "en"), self.clock.now())
@@ -283,6 +294,9 @@ class OutboxSender:
         if row.kind == outbox.KICK:
             response = await client.room_kick(room_id, content["user_id"], reason=content.get("reason"))
             return response, "" if isinstance(response, RoomKickResponse) else None
+        if row.kind == outbox.LEAVE:
+            response = await client.room_leave(room_id)
+            return response, "" if isinstance(response, RoomLeaveResponse) else None
         if row.kind == outbox.CREATE_ROOM:
             return await self._create_room(row, content)
         if row.kind == outbox.FILE:
@@ -394,6 +408,12 @@ def file_message(
         message["url"] = mxc
     message.update({key: value for key, value in content.items() if key.startswith("homeward.")})
     return message
+
+
+def _private(room: Any, user_id: str, bot_id: str) -> bool:
+    """Whether nio's room holds the person (joined) and nobody else but the bot, joined or invited."""
+    people = set(room.users) | set(getattr(room, "invited_users", {}))
+    return user_id in room.users and user_id not in getattr(room, "invited_users", {}) and people <= {user_id, bot_id}
 
 
 def _collect_refs(value: Any, found: set[int]) -> None:
