@@ -12,7 +12,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMemberEvent, RoomMessageText, UnknownBadEvent, UnknownEncryptedEvent
+from nio import (
+    AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomGetStateEventResponse, RoomMemberEvent,
+    RoomMessageText, UnknownBadEvent, UnknownEncryptedEvent,
+)
 from nio.exceptions import EncryptionError
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
@@ -179,13 +182,15 @@ class HomewardBot:
         if isinstance(response, JoinError):
             log.warning("room=%s could not join: %s", room_id, response.message)
             return
+        # A worklist names the person's cases: it goes only into a direct chat that is encrypted.
+        worklist_chat = is_direct and await self._encrypted(room_id)
         now = self.clock.now()
         async with self.store.transaction() as db:
             known = await room_info(db, room_id)
             if known is None:
                 await remember_room(db, room_id, "direct" if is_direct else "other", self.config.language, now)
                 await outbox.enqueue(db, room_id, "m.room.message", notice_content(self.catalog.t(self.config.language, "bot.greeting")), now)
-            if is_direct and (known is None or known.kind != "case"):
+            if worklist_chat and (known is None or known.kind != "case"):
                 await record_direct_chat(db, self.services, inviter, room_id, now)  # where the inviter's worklist goes
         log.info("room=%s joined on invite (direct=%s)", room_id, is_direct)
         self.sender.wake()
@@ -211,6 +216,13 @@ class HomewardBot:
             await self._remember_undecrypted(room_id, event)  # malformed ciphertext: the sender is told too
         elif isinstance(event, (BadEvent, UnknownBadEvent)):
             log.warning("room=%s event=%s malformed event ignored (%s)", room_id, getattr(event, "event_id", "?"), type(event).__name__)
+
+    async def _encrypted(self, room_id: str) -> bool:
+        """Whether a room just joined is end-to-end encrypted: asked of the homeserver (nio learns
+        the room's state only with the next sync)."""
+        assert self.client
+        response = await self.client.room_get_state_event(room_id, "m.room.encryption")
+        return isinstance(response, RoomGetStateEventResponse) and bool(response.content.get("algorithm"))
 
     def _private(self, room_id: str, sender: str) -> bool:
         """Whether the room holds nobody but `sender` and the bot, joined or invited (nio's view of it)."""

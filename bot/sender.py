@@ -195,13 +195,15 @@ class OutboxSender:
             care_room = room_kind == "case"
             if care_room and not room.encrypted:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
-            if self.encryption and content.get("encrypted_only") and not room.encrypted:
+            only_for = content.pop("homeward.private_to", None)  # a worklist: for this one person's eyes
+            encrypted_only = content.pop("encrypted_only", False)
+            if self.encryption and encrypted_only and not room.encrypted:
+                if only_for:
+                    await self._forget_direct_room(room_id)
                 raise _Abandon("the room is not encrypted")  # e.g. statistics asked for in a plain direct chat
-            only_for = content.pop("homeward.private_to", None)
             if only_for and not _private(room, only_for, self.client.user_id):
                 # A worklist is for one person: never into a chat someone else has joined or was invited to.
-                async with self.store.transaction() as db:
-                    await forget_direct_room(db, room_id)
+                await self._forget_direct_room(room_id)
                 raise _Abandon("private: the direct chat holds someone else, or the person left it")
             waiting_for = content.pop("homeward.after_join", None)
             if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
@@ -370,6 +372,11 @@ class OutboxSender:
             if isinstance(state, RoomGetStateEventResponse) and state.content.get("key") == key:
                 return room_id
         return None
+
+    async def _forget_direct_room(self, room_id: str) -> None:
+        """The chat can carry no worklist (not private, not encrypted): nothing more is planned into it."""
+        async with self.store.transaction() as db:
+            await forget_direct_room(db, room_id)
 
     async def _abandon(self, row: outbox.OutboxRow, reason: str) -> None:
         self._settled_since_checkpoint = True  # its content is cleared too

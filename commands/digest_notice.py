@@ -58,6 +58,7 @@ async def fire_digest(store: Store, services: Services, digest_id: int) -> bool:
         content["homeward.digest_run"] = {"day": row.day.isoformat(), "planned_at": row.planned_at.isoformat(), "late": late,
                                           "cases_total": len(found.cases)}
         content["homeward.private_to"] = row.user_id  # the sender checks, when sending, that nobody else is in the chat
+        content["encrypted_only"] = True  # and that the chat is end-to-end encrypted: the worklist names every case
         content = fit_content(content, speaker.t("digest.shortened"))  # one event, however many cases
         message = await outbox.enqueue(db, person.direct_room, "m.room.message", content, now)
         if not await desk_rows.finish_digest(db, row.id, "sent", now, message):

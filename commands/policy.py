@@ -7,6 +7,10 @@ room: their membership and the case, which the care room's unit of work has alre
 loaded, whether the configuration names them in `case_openers`, and whether the chat
 holds only them and the bot. `!help` asks the same gate, so it lists exactly what the
 person may run.
+
+A private chat (`PRIVATE_CHAT`) is the sender and the bot alone, end-to-end encrypted:
+what a command says there (the desk: every case of the person, by label) is nobody
+else's to read, the homeserver's included.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ def check(command: Command, ctx: Context) -> None:
         raise CommandError("error.not_in_case_room", name=command.name)
     if command.where == PRIVATE_CHAT and not event.private:
         raise CommandError("error.only_in_private_chat", name=command.name)
+    if command.where == PRIVATE_CHAT and not (event.encrypted and event.room_encrypted):
+        raise CommandError("error.private_chat_not_encrypted", name=command.name)
     if command.where not in (ANYWHERE, CASE_ROOM, DIRECT_ROOM, PRIVATE_CHAT):
         raise ValueError(f"unknown room scope {command.where!r} on {command.name}")
     member = room.member if room else None

@@ -111,6 +111,19 @@ async def test_cases_is_refused_where_someone_else_could_read_it(bench: Bench):
     assert "Sjostjerne" not in answer["body"]
 
 
+async def test_cases_is_refused_in_a_private_chat_that_is_not_encrypted(bench: Bench):
+    answer = await bench.run("!plain:desk", "!cases", encrypted=False)
+
+    assert answer["homeward.status"] == "error" and answer["homeward.reason"] == "error.private_chat_not_encrypted"
+    assert "Sjostjerne" not in answer["body"]
+
+
+async def test_a_private_chat_that_is_not_encrypted_never_becomes_the_worklists_chat(bench: Bench):
+    await bench.run("!plain:desk", "!ping", encrypted=False)
+
+    assert await bench.scalar("SELECT direct_room FROM people WHERE user_id = ?", ANNA) is None
+
+
 async def test_a_command_in_a_private_chat_makes_it_the_persons_direct_chat_and_plans_their_worklist(bench: Bench):
     await bench.run("!other:desk", "!ping", private=False)
     assert await bench.scalar("SELECT direct_room FROM people WHERE user_id = ?", ANNA) is None

@@ -28,10 +28,10 @@ BOT, ANNA, OTHER, DM = "@bot:x", "@anna:x", "@other:x", "!dm:x"
 class Client:
     """What the sender asks of nio: the rooms it knows, and sending."""
 
-    def __init__(self, users: dict[str, Any], invited: dict[str, Any] | None = None) -> None:
+    def __init__(self, users: dict[str, Any], invited: dict[str, Any] | None = None, encrypted: bool = True) -> None:
         self.user_id = BOT
         self.olm = None
-        self.rooms = {DM: SimpleNamespace(users=users, invited_users=invited or {}, encrypted=True)}
+        self.rooms = {DM: SimpleNamespace(users=users, invited_users=invited or {}, encrypted=encrypted)}
         self.sent: list[dict[str, Any]] = []
 
     async def room_send(self, room_id: str, event_type: str, content: dict[str, Any], tx_id: str, **_: Any) -> RoomSendResponse:
@@ -44,7 +44,8 @@ async def _worklist_for_anna(path: Path) -> Store:
     async with store.transaction() as db:
         await remember_room(db, DM, "direct", "en", NOW)
         await desk.record_direct_room(db, ANNA, DM, NOW)
-        await outbox.enqueue(db, DM, "m.room.message", {"msgtype": "m.notice", "body": "worklist", "homeward.private_to": ANNA}, NOW)
+        await outbox.enqueue(db, DM, "m.room.message", {"msgtype": "m.notice", "body": "worklist", "homeward.private_to": ANNA,
+                                                        "encrypted_only": True}, NOW)
     return store
 
 
@@ -64,7 +65,7 @@ async def test_a_worklist_goes_into_a_chat_of_the_person_and_the_bot_alone(tmp_p
     event_id, _ = await _send(store, client)
 
     assert event_id == "$sent1"
-    assert "homeward.private_to" not in client.sent[0]  # a check for the sender, not part of the message
+    assert "homeward.private_to" not in client.sent[0] and "encrypted_only" not in client.sent[0]  # checks, not the message
     await store.close()
 
 
@@ -89,3 +90,17 @@ async def test_nor_into_one_someone_was_invited_to_or_the_person_left(tmp_path: 
 
         assert client.sent == []
         await store.close()
+
+
+async def test_nor_into_a_chat_of_theirs_alone_that_is_not_encrypted_and_the_chat_is_forgotten(tmp_path: Path) -> None:
+    store = await _worklist_for_anna(tmp_path / "s.sqlite3")
+    client = Client({ANNA: object(), BOT: object()}, encrypted=False)
+
+    event_id, error = await _send(store, client)
+
+    assert client.sent == [] and event_id is None and error == "the room is not encrypted"
+    async with store.read() as db:
+        assert (await desk.person(db, ANNA)).direct_room is None
+        async with db.execute("SELECT content FROM outbox") as cur:
+            assert (await cur.fetchone())["content"] == "{}"  # given up, and nothing of it kept
+    await store.close()
