@@ -254,10 +254,14 @@ async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) ->
 
 
 async def teams_by_room(db: aiosqlite.Connection) -> dict[str, set[str]]:
-    """Every care room's team (who has a member row), by room id: one read for all cases."""
+    """Every care room's team (who has a member row), by room id: one read for all cases.
+
+    A case removed by its retention run is not here: the bot has left its room.
+    """
     teams: dict[str, set[str]] = {}
     async with db.execute(
-        "SELECT c.room_id, m.user_id FROM cases c LEFT JOIN members m ON m.case_id = c.id WHERE c.room_id IS NOT NULL"
+        "SELECT c.room_id, m.user_id FROM cases c LEFT JOIN members m ON m.case_id = c.id"
+        " WHERE c.room_id IS NOT NULL AND c.purged_at IS NULL"
     ) as cur:
         for row in await cur.fetchall():
             team = teams.setdefault(row["room_id"], set())

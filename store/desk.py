@@ -286,7 +286,7 @@ async def postpone_retention(db: aiosqlite.Connection, run_id: int, until: datet
 #: What a retention run removes: the personal content of a case, table by table (README, "Coordinator's desk").
 PURGED_TABLES = (
     "plan_changes", "minutes_changes", "extra_tasks", "case_dates", "acks", "items", "members", "reminders",
-    "snoozes", "checklists",
+    "snoozes", "checklists", "room_state", "removals",
 )
 
 

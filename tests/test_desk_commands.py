@@ -19,11 +19,13 @@ from homeward.commands.context import IncomingCommand
 from homeward.commands.digest_notice import fire_digest
 from homeward.commands.dispatch import handle_command
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, OPEN_CASE, registry
+from homeward.commands.integrity import check_chains
 from homeward.commands.retention import run_retention
+from homeward.commands.room_state import bring_rooms_in_step
 from homeward.config import Config
 from homeward.i18n import Catalog
 from homeward.services import Services
-from homeward.store import cases, consents, desk, outbox
+from homeward.store import cases, chain, consents, desk, outbox, room_state
 from homeward.store.db import Store
 from homeward.store.state import remember_room
 from tests.clock import FakeClock
@@ -329,6 +331,55 @@ async def test_a_retention_run_exports_once_more_removes_the_personal_content_ke
     removed = json.loads(await bench.scalar("SELECT details FROM audit WHERE action = 'case.purged'"))["removed"]
     assert removed["plan_changes"] == 1 and removed["acks"] == 1 and removed["members"] == 3
     assert (await bench.run(DM, "!cases all"))["homeward.cases"] == []
+
+
+async def test_a_retention_run_keeps_the_audit_chain_whole_with_the_removal_as_its_last_link(bench: Bench):
+    run_id = await _closed_with_content(bench)
+    bench.clock.set(START + timedelta(days=30, hours=1))
+
+    assert await run_retention(bench.store, bench.services, run_id) is True
+
+    async with bench.store.read() as db:
+        states = await chain.verify_case(db, 1)
+        breaks = chain.first_breaks(await chain.verify(db))
+    purged = await bench.scalar("SELECT hash FROM audit WHERE case_id = 1 AND action = 'case.purged'")
+    assert breaks == [] and states["audit"].broken is None and states["consent_answers"].broken is None
+    assert states["audit"].head == purged  # the removal is one more link: verify-audit still says intact
+    assert states["consent_answers"].rows == 2
+
+
+async def test_a_removed_case_keeps_no_record_of_its_room_state_or_removals_and_is_left_alone_at_start_up(bench: Bench):
+    async with bench.store.transaction() as db:
+        await room_state.record(db, 1, "m.room.power_levels", {"users": {ANNA: 50}})
+        await cases.start_removal(db, 1, "@stranger:desk", START)
+    run_id = await _closed_with_content(bench)
+    bench.clock.set(START + timedelta(days=30, hours=1))
+    assert await run_retention(bench.store, bench.services, run_id) is True
+    queued = len(await bench.queued(CASE))
+
+    updated = await bring_rooms_in_step(bench.store, bench.services)  # what start-up does for every care room
+    async with bench.store.read() as db:
+        teams = await cases.teams_by_room(db)
+
+    assert await bench.scalar("SELECT COUNT(*) FROM room_state WHERE case_id = 1") == 0
+    assert await bench.scalar("SELECT COUNT(*) FROM removals WHERE case_id = 1") == 0
+    assert updated == 0 and CASE not in teams  # the bot has left: no state, no removal of "strangers" queued there
+    assert len(await bench.queued(CASE)) == queued
+
+
+async def test_a_broken_chain_of_a_removed_case_is_logged_but_nothing_is_sent_into_the_room_the_bot_left(bench: Bench):
+    run_id = await _closed_with_content(bench)
+    bench.clock.set(START + timedelta(days=30, hours=1))
+    assert await run_retention(bench.store, bench.services, run_id) is True
+    queued = len(await bench.queued(CASE))
+    async with bench.store.transaction() as db:  # someone with the file rewrites a row behind the application's back
+        await db.execute("DROP TRIGGER audit_no_update")
+        await db.execute("UPDATE audit SET details = '{}' WHERE case_id = 1 AND action = 'case.closed'")
+
+    breaks = await check_chains(bench.store, bench.services)
+
+    assert [(b.table, b.case_id) for b in breaks] == [("audit", 1)]
+    assert len(await bench.queued(CASE)) == queued
 
 
 async def test_the_plan_history_still_cannot_be_deleted_while_the_case_is_kept(bench: Bench):
