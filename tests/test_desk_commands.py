@@ -256,6 +256,17 @@ async def test_a_handover_to_oneself_or_to_someone_off_the_team_is_refused(bench
     assert stranger["homeward.reason"] == "team.not_member"
 
 
+async def test_a_handover_to_a_guardian_is_refused_since_nobody_answers_consent_and_coordinates(bench: Bench):
+    async with bench.store.transaction() as db:
+        await cases.put_member(db, 1, MOR, "foresatt", False, ANNA, START)
+
+    answer = await bench.run(CASE, "!handover @mor:desk")
+    team = await bench.run(CASE, "!team")
+
+    assert answer["homeward.reason"] == "team.consent_lane_not_coordinator"
+    assert {m["user"]: m["coordinator"] for m in team["homeward.team"]} == {ANNA: True, BERIT: False, MOR: False}
+
+
 # -- the worklist, fired ---------------------------------------------------------------------------
 
 

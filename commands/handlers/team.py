@@ -147,6 +147,9 @@ async def handover(ctx: Context) -> Reply:
     target = view.members.get(user)
     if target is None or user == ctx.services.config.user_id:
         raise CommandError("team.not_member", user=mention(user))
+    if target.lane is not None:
+        # The rules of `!role` hold: nobody in a guardian or child lane coordinates (care.team).
+        check_placement(view, ctx.sender, user, view.pathway.lane(target.lane), True)
     me = room.member
     assert me is not None  # the gate let a coordinator of the case through
     await cases.put_member(ctx.db, room.case.id, user, target.lane, True, ctx.sender, ctx.now)
