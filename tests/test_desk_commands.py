@@ -16,6 +16,7 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.consent import Answer
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
+from homeward.commands.departures import member_left
 from homeward.commands.digest_notice import fire_digest
 from homeward.commands.dispatch import handle_command
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, OPEN_CASE, registry
@@ -265,6 +266,26 @@ async def test_a_handover_to_a_guardian_is_refused_since_nobody_answers_consent_
 
     assert answer["homeward.reason"] == "team.consent_lane_not_coordinator"
     assert {m["user"]: m["coordinator"] for m in team["homeward.team"]} == {ANNA: True, BERIT: False, MOR: False}
+
+
+# -- the last coordinator leaves a closed case --------------------------------------------------------
+
+
+async def test_when_the_last_coordinator_leaves_a_closed_case_the_care_lanes_are_told_to_reopen_it_and_may(bench: Bench):
+    async with bench.store.transaction() as db:
+        await cases.put_member(db, 1, MOR, "foresatt", False, ANNA, START)
+    assert (await bench.run(CASE, "!case close force moved"))["homeward.status"] == "ok"
+
+    assert await member_left(CASE, "$anna-left", ANNA, ANNA, "leave", "join", bench.store, bench.services)
+    asked = next(r for r in await bench.queued(CASE) if r.get("homeward.needs_coordinator"))
+    refused = await bench.run(CASE, "!case reopen we need to continue", sender=MOR)
+    reopened = await bench.run(CASE, "!case reopen we need to continue", sender=BERIT)
+    named = await bench.run(CASE, "!role @berit:desk kommunen coordinator", sender=BERIT)
+
+    assert "!case reopen" in asked["body"] and asked["m.mentions"]["user_ids"] == [BERIT]
+    assert refused["homeward.reason"] == "permission.coordinators_only"  # a guardian's lane is no care lane
+    assert reopened["homeward.status"] == "ok", reopened["body"]
+    assert named["homeward.status"] == "ok", named["body"]
 
 
 # -- the worklist, fired ---------------------------------------------------------------------------

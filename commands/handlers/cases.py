@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from homeward.care.case import close_blockers
 from homeward.care.labels import check_label
 from homeward.care.pathway import Pathway
-from homeward.care.permissions import ANYONE, CASE_OPENER, COORDINATOR
+from homeward.care.permissions import ANYONE, CASE_OPENER, COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE
 from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, CLOSED_CASE, DIRECT_ROOM, Arg, CommandError, command
@@ -129,7 +129,9 @@ async def case_close(ctx: Context) -> Reply:
     return ctx.ok(text, state="closed")
 
 
-@command("case reopen", args=[Arg("reason", rest=True)], where=CASE_ROOM, rule=COORDINATOR, state=CLOSED_CASE)
+# While a closed case has no coordinator (the last one left), a member of a care lane may reopen it, and then name one.
+@command("case reopen", args=[Arg("reason", rest=True)], where=CASE_ROOM, rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
+         state=CLOSED_CASE)
 async def case_reopen(ctx: Context) -> Reply:
     """Open a closed case again, with a reason: its reminders and checklist come back."""
     room = ctx.care
