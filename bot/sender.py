@@ -15,6 +15,10 @@ media file, harmless) but never posts twice.
 Rows may refer to other rows (`store.outbox.ref`): a checklist edit to the checklist's
 event, an invite to the room a previous row created. Such values are filled in when the
 row is sent; a row whose referent was never delivered is abandoned with it.
+
+A leave row (a case's retention run) goes after everything queued before it in its room;
+once the bot is out, whatever was still waiting for that room is given up and no row of
+it keeps content (`store.outbox.forget_room`).
 """
 
 from __future__ import annotations
@@ -154,6 +158,8 @@ class OutboxSender:
                     return False  # homeserver away: pause everything
                 if outcome:
                     progressed = True
+                    if row.kind == outbox.LEAVE:
+                        waiting.add(row.room_id)  # gone: its later rows were given up with it (read again next round)
                 else:
                     waiting.add(row.room_id)
             if not progressed:
@@ -382,6 +388,8 @@ class OutboxSender:
         self._settled_since_checkpoint = True  # its content is cleared too
         async with self.store.transaction() as db:
             await outbox.mark_abandoned(db, row.id, reason, self.clock.now())
+            if row.kind == outbox.LEAVE:  # e.g. removed from the room before it could leave: gone all the same
+                await outbox.forget_room(db, row.room_id, self.clock.now())
         log.error("room=%s outbox=%d (%s) cannot be delivered: %s; given up", row.room_id, row.id, row.kind, reason.split(":")[0])
 
 

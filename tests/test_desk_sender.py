@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from nio import RoomSendResponse
+from nio import RoomLeaveResponse, RoomSendResponse
 
 from homeward.bot.sender import OutboxSender
 from homeward.store import desk, outbox
@@ -33,6 +33,11 @@ class Client:
         self.olm = None
         self.rooms = {DM: SimpleNamespace(users=users, invited_users=invited or {}, encrypted=encrypted)}
         self.sent: list[dict[str, Any]] = []
+        self.left: list[str] = []
+
+    async def room_leave(self, room_id: str) -> RoomLeaveResponse:
+        self.left.append(room_id)
+        return RoomLeaveResponse()
 
     async def room_send(self, room_id: str, event_type: str, content: dict[str, Any], tx_id: str, **_: Any) -> RoomSendResponse:
         self.sent.append(content)
@@ -103,4 +108,27 @@ async def test_nor_into_a_chat_of_theirs_alone_that_is_not_encrypted_and_the_cha
         assert (await desk.person(db, ANNA)).direct_room is None
         async with db.execute("SELECT content FROM outbox") as cur:
             assert (await cur.fetchone())["content"] == "{}"  # given up, and nothing of it kept
+    await store.close()
+
+
+async def test_after_leaving_a_room_nothing_waits_for_it_and_no_row_of_it_keeps_content(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.sqlite3")
+    async with store.transaction() as db:
+        await remember_room(db, DM, "direct", "en", NOW)
+        sent = await outbox.enqueue(db, DM, "m.room.message", {"msgtype": "m.notice", "body": "the last export follows"}, NOW)
+        await outbox.mark_sent(db, sent, "$old", NOW)
+        await outbox.enqueue(db, DM, "m.room.member", {"reason": "retention"}, NOW, kind=outbox.LEAVE)
+        late = await outbox.enqueue(db, DM, "m.room.message", {"msgtype": "m.notice", "body": "queued after the leave"}, NOW)
+    client = Client({ANNA: object(), BOT: object()})
+
+    sender = OutboxSender(client, store, FakeClock(NOW), asyncio.Lock())  # type: ignore[arg-type]
+    assert await sender.flush() is True
+
+    assert client.left == [DM] and client.sent == []
+    async with store.read() as db:
+        async with db.execute("SELECT id, content, content_size, event_id, last_error, sent_at FROM outbox ORDER BY id") as cur:
+            rows = {r["id"]: dict(r) for r in await cur.fetchall()}
+    assert all(r["content"] == "{}" and r["sent_at"] for r in rows.values())
+    assert rows[sent]["event_id"] == "$old" and rows[sent]["content_size"] > 2  # its bookkeeping stays as it was
+    assert rows[late]["event_id"] is None and rows[late]["last_error"] == "the bot left the room"
     await store.close()
