@@ -75,9 +75,11 @@ async def enqueue(
 
 
 async def abandon_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str) -> int:
-    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`): they left instead."""
+    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`): they left instead.
+
+    Given up, a row forgets its content like any settled row (`mark_abandoned`)."""
     cur = await db.execute(
-        "UPDATE outbox SET sent_at = ?, last_error = ? WHERE room_id = ? AND sent_at IS NULL"
+        f"UPDATE outbox SET sent_at = ?, last_error = ?, {_FORGET_CONTENT} WHERE room_id = ? AND sent_at IS NULL"
         " AND json_extract(content, '$.\"homeward.after_join\"') = ?",
         (now.isoformat(), reason[:500], room_id, user_id),
     )
@@ -157,7 +159,7 @@ async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
     await db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
 
 
-# What a settled row keeps of its content (migration 7 cleared the rows sent before it, the same way).
+# What a settled row keeps of its content (migration 8 cleared the rows sent before it, the same way).
 _FORGET_CONTENT = (
     "content_size = length(CAST(content AS BLOB)),"
     " reply_to = json_extract(content, '$.\"m.relates_to\".\"m.in_reply_to\".event_id'),"
