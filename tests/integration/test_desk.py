@@ -88,7 +88,8 @@ async def desk(synapse, tmp_path_factory) -> Desk:  # noqa: ANN001
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
     config = Config.model_validate({
         "homeserver": synapse.url, "user_id": await user("homeward"), "password": TEST_PASSWORD,
-        "data_dir": folder / "bot", "allowed_inviters": [f"*:{synapse.server_name}"], "language": "en",
+        "data_dir": folder / "bot", "allowed_inviters": [f"*:{synapse.server_name}"],
+        "case_openers": [f"*:{synapse.server_name}"], "language": "en",
         "timezone": "Europe/Oslo",
     })
     bot = BotRunner(config, clock)
@@ -273,7 +274,8 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
 def _config(path: Path, synapse, user_id: str, password: str, shift: float) -> None:  # noqa: ANN001
     path.write_text(
         f'homeserver = "{synapse.url}"\nuser_id = "{user_id}"\npassword = "{password}"\n'
-        f'data_dir = "data"\nallowed_inviters = ["*:{synapse.server_name}"]\nlanguage = "en"\n'
+        f'data_dir = "data"\nallowed_inviters = ["*:{synapse.server_name}"]\ncase_openers = ["*:{synapse.server_name}"]\n'
+        f'language = "en"\n'
         f'timezone = "Europe/Oslo"\ntime_shift_seconds = {shift}\n',
         encoding="utf-8",
     )
