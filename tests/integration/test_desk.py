@@ -183,6 +183,24 @@ async def test_cases_is_answered_only_in_a_chat_with_the_bot_alone(desk: Desk):
     assert "Ekorre" not in answer.content["body"] and "homeward.cases" not in answer.content
 
 
+async def test_cases_is_answered_only_when_the_chat_and_the_command_are_end_to_end_encrypted(desk: Desk):
+    anna = desk.people["anna"]
+    plain = await anna.create_room(invite=[desk.bot.user_id], encrypted=False)
+    await anna.wait_for_membership(plain, desk.bot.user_id, "join")
+
+    in_clear = await anna.command(plain, "!cases")
+    sent = await anna.send_unencrypted(desk.dm["anna"], "!cases")  # a clear-text command in her encrypted chat
+    also = await anna.wait_for(lambda s: (s.content.get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == sent)
+    async with desk.bot.bot.store.read() as db:
+        async with db.execute("SELECT direct_room FROM people WHERE user_id = ?", (anna.user_id,)) as cur:
+            worklist_chat = (await cur.fetchone())["direct_room"]
+
+    for answer in (in_clear, also):
+        assert answer.content["homeward.reason"] == "error.private_chat_not_encrypted"
+        assert "Ekorre" not in answer.content["body"] and "homeward.cases" not in answer.content
+    assert worklist_chat == desk.dm["anna"]  # the plain chat never becomes where her worklist goes
+
+
 async def test_closing_is_refused_with_open_mandatory_items_stops_reminders_and_reopening_restores_them(desk: Desk):
     anna, clock, bot = desk.people["anna"], desk.clock, desk.bot
     room, _ = await open_case_in(anna, desk.dm["anna"], "orebro", "Lodjur")
