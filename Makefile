@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/reminders.py
 	$(VENV)/bin/python bench/exports.py
 	$(VENV)/bin/python bench/pictures.py
+	$(VENV)/bin/python bench/cases.py
 
 ## make clean-dev: forget the local demo homeserver and bot state
 clean-dev:

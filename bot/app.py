@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from nio import AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomMemberEvent, RoomMessageText, UnknownBadEvent, UnknownEncryptedEvent
+from nio import (
+    AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomGetStateEventResponse, RoomMemberEvent,
+    RoomMessageText, UnknownBadEvent, UnknownEncryptedEvent,
+)
 from nio.exceptions import EncryptionError
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
@@ -27,6 +31,7 @@ from homeward.bot.reminders import ReminderScheduler
 from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
 from homeward.bot.sync import SyncLoop
+from homeward.commands.desk import record_direct_chat
 from homeward.commands.dispatch import handle_command, handle_reaction
 from homeward.commands.integrity import check_chains
 from homeward.commands.registry import registry
@@ -39,6 +44,7 @@ from homeward.text import mention
 from homeward.services import Services
 from homeward.store import outbox
 from homeward.store.db import Store
+from homeward.store.desk import purged_room
 from homeward.store.state import (
     add_undecrypted,
     forget_undecrypted,
@@ -166,16 +172,26 @@ class HomewardBot:
             await self.client.room_leave(room_id)
             log.warning("room=%s declined an invite from %s (not in allowed_inviters)", room_id, inviter)
             return
+        async with self.store.read() as db:
+            removed = await purged_room(db, room_id)
+        if removed:  # a case whose retention run removed it: the bot does not come back
+            await self.client.room_leave(room_id)
+            log.info("room=%s declined an invite back into a removed case", room_id)
+            return
         response = await self.client.join(room_id)
         if isinstance(response, JoinError):
             log.warning("room=%s could not join: %s", room_id, response.message)
             return
+        # A worklist names the person's cases: it goes only into a direct chat that is encrypted.
+        worklist_chat = is_direct and await self._encrypted(room_id)
         now = self.clock.now()
         async with self.store.transaction() as db:
             known = await room_info(db, room_id)
             if known is None:
                 await remember_room(db, room_id, "direct" if is_direct else "other", self.config.language, now)
                 await outbox.enqueue(db, room_id, "m.room.message", notice_content(self.catalog.t(self.config.language, "bot.greeting")), now)
+            if worklist_chat and (known is None or known.kind != "case"):
+                await record_direct_chat(db, self.services, inviter, room_id, now)  # where the inviter's worklist goes
         log.info("room=%s joined on invite (direct=%s)", room_id, is_direct)
         self.sender.wake()
 
@@ -187,6 +203,7 @@ class HomewardBot:
             room = self.client.rooms.get(room_id)
             incoming = command_from(room_id, event, self.client.user_id, room_encrypted=bool(room and room.encrypted))
             if incoming:
+                incoming = replace(incoming, private=self._private(room_id, incoming.sender))
                 await handle_command(incoming, self.store, self.services)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
@@ -199,6 +216,21 @@ class HomewardBot:
             await self._remember_undecrypted(room_id, event)  # malformed ciphertext: the sender is told too
         elif isinstance(event, (BadEvent, UnknownBadEvent)):
             log.warning("room=%s event=%s malformed event ignored (%s)", room_id, getattr(event, "event_id", "?"), type(event).__name__)
+
+    async def _encrypted(self, room_id: str) -> bool:
+        """Whether a room just joined is end-to-end encrypted: asked of the homeserver (nio learns
+        the room's state only with the next sync)."""
+        assert self.client
+        response = await self.client.room_get_state_event(room_id, "m.room.encryption")
+        return isinstance(response, RoomGetStateEventResponse) and bool(response.content.get("algorithm"))
+
+    def _private(self, room_id: str, sender: str) -> bool:
+        """Whether the room holds nobody but `sender` and the bot, joined or invited (nio's view of it)."""
+        assert self.client
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return False
+        return (set(room.users) | set(room.invited_users)) <= {sender, self.client.user_id}
 
     async def _on_reaction(self, room_id: str, event: ReactionEvent) -> None:
         """✅ or 👍 on the bot's message for a notice counts as `!ack` by the reacting user."""

@@ -1,29 +1,42 @@
 """When reminders fire: APScheduler wakes the bot at the next reminder's time; the store decides.
 
-One scheduler job, always set to the earliest planned reminder. On start-up the job is
-rebuilt from the store, and every reminder whose time passed while the bot was down goes
-out at once, marked late with its original time. What a reminder says, and whether it
-goes out now, is decided in its care room's unit of work (`commands.reminder_notice`).
+One scheduler job, always set to the earliest planned row of the three things that go out
+later: reminders, morning worklists (digests) and retention runs. On start-up every
+worklist and retention run is planned from the store and the configuration, the job is
+rebuilt, and every row whose time passed while the bot was down goes out at once, marked
+late with its original time. What each says, and whether it goes out now, is decided in
+its unit of work (`commands.reminder_notice`, `commands.digest_notice`, `commands.retention`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
+
+import aiosqlite
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from homeward.clock import Clock
+from homeward.commands.desk import plan_everything
+from homeward.commands.digest_notice import fire_digest
 from homeward.commands.reminder_notice import fire_reminder
+from homeward.commands.retention import run_retention
 from homeward.services import Services
+from homeward.store import desk as desk_rows
 from homeward.store import reminders as rows
 from homeward.store.db import Store
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "next-reminder"
+#: Fires one planned row (a reminder, a worklist, a retention run) in its own transaction.
+Fire = Callable[[Store, Services, int], Awaitable[bool]]
+#: Moves a planned row's time (after a failure).
+Postpone = Callable[[aiosqlite.Connection, int, datetime], Awaitable[None]]
 
 
 class ReminderScheduler:
@@ -36,6 +49,8 @@ class ReminderScheduler:
         self._pending_wake: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        async with self.store.transaction() as db:
+            await plan_everything(db, self.services, self.clock.now())
         self.scheduler.start()
         await self.rebuild()
 
@@ -51,7 +66,8 @@ class ReminderScheduler:
     async def rebuild(self) -> None:
         """Point the one job at the earliest planned reminder; fire at once what is already due."""
         async with self.store.read() as db:
-            earliest = await rows.next_fire_at(db)
+            planned = [await rows.next_fire_at(db), await desk_rows.next_digest_at(db), await desk_rows.next_retention_at(db)]
+        earliest = min((at for at in planned if at is not None), default=None)
         if earliest is None:
             if self.scheduler.get_job(JOB_ID):
                 self.scheduler.remove_job(JOB_ID)
@@ -64,20 +80,30 @@ class ReminderScheduler:
         )
 
     async def tick(self) -> None:
-        """Fire every reminder whose time has come, then aim at the next one."""
+        """Fire every reminder, worklist and retention run whose time has come, then aim at the next one."""
         async with self._lock:
             while True:
                 now = self.clock.now()
                 async with self.store.read() as db:
                     due = await rows.due_rows(db, now)
-                if not due:
+                    digests = await desk_rows.due_digests(db, now)
+                    runs = await desk_rows.due_retention(db, now)
+                if not (due or digests or runs):
                     break
                 for row in due:
-                    try:
-                        await fire_reminder(self.store, self.services, row.id)
-                    except Exception:
-                        log.exception("reminder=%d could not be fired; trying again in 30 s", row.id)
-                        async with self.store.transaction() as db:
-                            await rows.postpone(db, row.id, now + timedelta(seconds=30))
+                    await self._fire("reminder", row.id, fire_reminder, rows.postpone, now)
+                for digest in digests:
+                    await self._fire("digest", digest.id, fire_digest, desk_rows.postpone_digest, now)
+                for run in runs:
+                    await self._fire("retention", run.id, run_retention, desk_rows.postpone_retention, now)
                 self.services.wake_outbox()
         await self.rebuild()
+
+    async def _fire(self, what: str, row_id: int, fire: Fire, postpone: Postpone, now: datetime) -> None:
+        """Fire one row in its own transaction; one that fails is tried again in 30 s, the others go on."""
+        try:
+            await fire(self.store, self.services, row_id)
+        except Exception:
+            log.exception("%s=%d could not be fired; trying again in 30 s", what, row_id)
+            async with self.store.transaction() as db:
+                await postpone(db, row_id, now + timedelta(seconds=30))

@@ -15,6 +15,10 @@ media file, harmless) but never posts twice.
 Rows may refer to other rows (`store.outbox.ref`): a checklist edit to the checklist's
 event, an invite to the room a previous row created. Such values are filled in when the
 row is sent; a row whose referent was never delivered is abandoned with it.
+
+A leave row (a case's retention run) goes after everything queued before it in its room;
+once the bot is out, whatever was still waiting for that room is given up and no row of
+it keeps content (`store.outbox.forget_room`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from nio import (
     RoomGetStateEventResponse,
     RoomInviteResponse,
     RoomKickResponse,
+    RoomLeaveResponse,
     RoomPutStateResponse,
     RoomSendResponse,
     UploadResponse,
@@ -43,6 +48,7 @@ from homeward.clock import Clock
 from homeward.store import outbox
 from homeward.store.cases import bind_room
 from homeward.store.db import Store
+from homeward.store.desk import forget_direct_room
 from homeward.store.state import remember_room, room_info
 
 log = logging.getLogger(__name__)
@@ -74,7 +80,8 @@ class _NotJoinedYet(Exception):
 
 
 class _Abandon(Exception):
-    """The row can never go (its referent was abandoned, or the room is one it must not go to)."""
+    """The row can never go (its referent was abandoned, or the room is one it must not go to:
+    not encrypted for what must be, a private chat that is not private)."""
 
     def __init__(self, reason: str = "an earlier message it depends on was never delivered") -> None:
         super().__init__(reason)
@@ -161,6 +168,8 @@ class OutboxSender:
                     return False  # homeserver away: pause everything
                 if outcome:
                     progressed = True
+                    if row.kind == outbox.LEAVE:
+                        waiting.add(row.room_id)  # gone: its later rows were given up with it (read again next round)
                 else:
                     waiting.add(row.room_id)
             if not progressed:
@@ -204,8 +213,16 @@ class OutboxSender:
             care_room = room_kind == "case"
             if care_room and not room.encrypted:
                 raise _Wait()  # never send clear text into a care room, even before its state is synced
-            if self.encryption and content.get("encrypted_only") and not room.encrypted:
+            only_for = content.pop("homeward.private_to", None)  # a worklist: for this one person's eyes
+            encrypted_only = content.pop("encrypted_only", False)
+            if self.encryption and encrypted_only and not room.encrypted:
+                if only_for:
+                    await self._forget_direct_room(room_id)
                 raise _Abandon("the room is not encrypted")  # e.g. statistics asked for in a plain direct chat
+            if only_for and not _private(room, only_for, self.client.user_id):
+                # A worklist is for one person: never into a chat someone else has joined or was invited to.
+                await self._forget_direct_room(room_id)
+                raise _Abandon("private: the direct chat holds someone else, or the person left it")
             waiting_for = content.pop("homeward.after_join", None)
             if waiting_for and (waiting_for not in room.users or waiting_for in room.invited_users):
                 # Sent before they join, they could not decrypt it (nio shares the room key with joined devices).
@@ -269,6 +286,8 @@ class OutboxSender:
             self._settled_since_checkpoint = True
             async with self.store.transaction() as db:
                 await outbox.mark_sent(db, row.id, result, self.clock.now())
+                if row.kind == outbox.LEAVE:
+                    await outbox.forget_room(db, room_id, self.clock.now())
                 if row.kind == outbox.CREATE_ROOM:
                     await bind_room(db, row.id, result)
                     await remember_room(db, result, "case", content.get("homeward.language", "en"), self.clock.now())
@@ -308,6 +327,9 @@ class OutboxSender:
         if row.kind == outbox.KICK:
             response = await client.room_kick(room_id, content["user_id"], reason=content.get("reason"))
             return response, "" if isinstance(response, RoomKickResponse) else None
+        if row.kind == outbox.LEAVE:
+            response = await client.room_leave(room_id)
+            return response, "" if isinstance(response, RoomLeaveResponse) else None
         if row.kind == outbox.CREATE_ROOM:
             return await self._create_room(row, content)
         if row.kind == outbox.FILE:
@@ -382,10 +404,17 @@ class OutboxSender:
                 return room_id
         return None
 
+    async def _forget_direct_room(self, room_id: str) -> None:
+        """The chat can carry no worklist (not private, not encrypted): nothing more is planned into it."""
+        async with self.store.transaction() as db:
+            await forget_direct_room(db, room_id)
+
     async def _abandon(self, row: outbox.OutboxRow, reason: str) -> None:
         self._settled_since_checkpoint = True  # its content is cleared too
         async with self.store.transaction() as db:
             await outbox.mark_abandoned(db, row.id, reason, self.clock.now())
+            if row.kind == outbox.LEAVE:  # e.g. removed from the room before it could leave: gone all the same
+                await outbox.forget_room(db, row.room_id, self.clock.now())
         log.error("room=%s outbox=%d (%s) cannot be delivered: %s; given up", row.room_id, row.id, row.kind, reason.split(":")[0])
 
 
@@ -419,6 +448,12 @@ def file_message(
         message["url"] = mxc
     message.update({key: value for key, value in content.items() if key.startswith("homeward.")})
     return message
+
+
+def _private(room: Any, user_id: str, bot_id: str) -> bool:
+    """Whether nio's room holds the person (joined) and nobody else but the bot, joined or invited."""
+    people = set(room.users) | set(getattr(room, "invited_users", {}))
+    return user_id in room.users and user_id not in getattr(room, "invited_users", {}) and people <= {user_id, bot_id}
 
 
 def _collect_refs(value: Any, found: set[int]) -> None:

@@ -18,6 +18,7 @@ from homeward.care.pathway import Item, Lane, Pathway, Phase
 from homeward.care.refusal import Refusal
 
 ItemState = Literal["open", "done", "overdue"]
+CaseState = Literal["open", "closed"]
 HOLIDAY_LANGUAGES = {"nb": "no", "sv": "sv", "en": "en_US"}  # the `holidays` package's language codes
 
 
@@ -75,6 +76,14 @@ class CaseView:
     members: dict[str, Membership]
     records: dict[str, ItemRecord]
     extra: dict[str, ExtraTask] = field(default_factory=dict)
+    #: A closed case keeps everything but wants nothing more: no reminders, no changes until reopened.
+    state: CaseState = "open"
+    closed_at: datetime | None = None
+    closed_reason: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.state == "closed"
 
     def items(self) -> list[tuple[Phase, Item]]:
         """The pathway's items and the team's added tasks, phase by phase."""
@@ -251,6 +260,15 @@ def decide_send(view: CaseView, item: Item, user_id: str) -> bool:
 def phase_blockers(view: CaseView) -> list[Item]:
     """Mandatory items of the current phase that are not done: they hold the phase."""
     return [i for i in view.phase_items() if i.mandatory and missing_lanes(view, i)]
+
+
+def close_blockers(view: CaseView) -> list[Item]:
+    """Mandatory items of any phase that are not done: they hold the closing of the case.
+
+    A case closed before the end of its pathway leaves the later phases' mandatory items
+    open, so closing early needs `force` and a reason, like moving past an open phase.
+    """
+    return [item for _, item in view.items() if item.mandatory and missing_lanes(view, item)]
 
 
 def next_phase(view: CaseView) -> Phase | None:

@@ -76,8 +76,12 @@ def reconcile(
 
     A planned row whose time has passed while its item is still open and its due time
     unchanged was missed (the bot was down, or has not fired it yet): it stays, and goes
-    out late, once. `closed_at`: a closed case's clocks stopped then, so they remind no more.
+    out late, once. A closed case wants no reminder at all: every planned row is cancelled
+    (reopening plans what is still ahead again). `closed_at`: a case closed then (or
+    earlier) has its clocks stopped at that moment, so they remind no more.
     """
+    if view.closed:
+        return ReminderChanges(cancel=[r.id for r in rows if r.status == "planned"])
     sent = {r.identity for r in rows if r.status == "sent" and r.due is not None}
     policy = policy_for(quiet)
     wanted = desired_reminders(view, policy, now, sent)  # type: ignore[arg-type]
@@ -121,8 +125,8 @@ class Firing:
 
 
 def firing(view: CaseView, item: Item, quiet: str | None, snoozed: dict[str, datetime], now: datetime) -> Firing:
-    """Fire now, drop it (the item is done), or wait: for the end of quiet hours, or while every lane snoozed it."""
-    if not missing_lanes(view, item):
+    """Fire now, drop it (the item is done, the case closed), or wait: for the end of quiet hours, or while every lane snoozed it."""
+    if view.closed or not missing_lanes(view, item):
         return Firing("cancel")
     allowed = quiet_hours(quiet).next_allowed(now, view.calendar())
     if allowed > now:  # e.g. missed during the night while the bot was down: wait for the morning

@@ -18,10 +18,13 @@ from typing import Any
 import aiosqlite
 
 from homeward.care.case import CaseView, Membership
+from homeward.care.desk import retention_due
 from homeward.care.reminders import reconcile
 from homeward.commands.checklist import checklist_content, checklist_markdown, edit_of
+from homeward.commands.desk import plan_worklist
 from homeward.services import Services
 from homeward.store import cases, outbox
+from homeward.store import desk as desk_rows
 from homeward.store import reminders as reminder_rows
 from homeward.store.cases import CaseRow, LoadedCase
 from homeward.store.state import RoomInfo
@@ -32,18 +35,9 @@ NO_LANE = "-"
 
 
 def closed_at(case: CaseRow) -> datetime | None:
-    """When the case was closed, or None while it is open.
-
-    LEAD, AT MERGE: issue 15 (the coordinator's desk) gives a case `state` and `closed_at`;
-    this reads them defensively until they exist here, so the timeline shows a closed case
-    and its clocks stop at the closing without further wiring.
-    """
-    if getattr(case, "state", "closed") != "closed":
-        return None  # reopened
-    value = getattr(case, "closed_at", None)
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if isinstance(value, datetime) else None
+    """When the case was closed, or None while it is open (a reopened case's clocks run on):
+    the timeline shows a closed case, and its clocks stop at the closing."""
+    return case.closed_at if case.state == "closed" else None
 
 
 @dataclass
@@ -60,6 +54,11 @@ class CareRoom:
     #: Rows written that change nothing about the case: audit rows (reading is audited too) and queued messages.
     bookkeeping: int = 0
     _edits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The case as it was when the unit of work began (a handler may reload it on the way).
+    _began: LoadedCase | None = None
+
+    def __post_init__(self) -> None:
+        self._began = self.loaded
 
     @classmethod
     async def of_case(
@@ -167,6 +166,7 @@ class CareRoom:
         before = self.loaded
         await self.reload()
         await self.replan()
+        await self.plan_desk((self._began or before).view)
         after = self.loaded
         if after.checklist is None or after.checklist != before.checklist:
             return  # no checklist yet, or a new one was just posted with this very view
@@ -184,6 +184,17 @@ class CareRoom:
         changes = reconcile(self.view, rows, self.case.quiet, self.now, closed_at=closed_at(self.case))
         if changes:
             await reminder_rows.apply(self.db, self.case.id, changes)
+
+    async def plan_desk(self, before: CaseView | None = None) -> None:
+        """When the case's coordinators or its state changed (or it is new, `before` None): the
+        worklists of everyone who coordinates it, or did, and the case's retention run."""
+        view = self.view
+        if before is not None and before.state == view.state and before.coordinators() == view.coordinators():
+            return
+        people = set(view.coordinators()) | set(before.coordinators() if before else ())
+        for user_id in sorted(people):
+            await plan_worklist(self.db, self.services, user_id, self.now)
+        await desk_rows.plan_retention(self.db, self.case.id, retention_due(view, self.services.config.retention_days))
 
     def discard_edits(self) -> None:
         """The command was refused or failed: its changes were rolled back, so are its edits."""

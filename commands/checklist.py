@@ -83,6 +83,8 @@ def checklist_markdown(room: "Speaker", view: CaseView, compact: bool = False) -
     `compact` leaves out the items that are done (counted instead) and lists at most
     COMPACT_OPEN_LINES open ones: for phases too big for one Matrix event otherwise.
     """
+    if view.closed:
+        return closed_markdown(room, view)
     calendar = view.calendar()
     lines = [item_line(room, view, item, calendar) for item in view.phase_items()]
     done = sum(1 for line in lines if line.state == "done")
@@ -95,6 +97,19 @@ def checklist_markdown(room: "Speaker", view: CaseView, compact: bool = False) -
         t=room.t, phase=view.phase, label=view.label, lanes=list(lanes.values()), done=done, total=len(lines),
         compact=compact, hidden_open=len(lines) - done - len(shown) if compact else 0,
     )
+
+
+def closed_markdown(room: "Speaker", view: CaseView) -> str:
+    """What the pinned checklist of a closed case becomes: when and why it closed, how much was
+    done, the final exports and how to reopen it."""
+    items = [item for _, item in view.items()]
+    done = sum(1 for item in items if not missing_lanes(view, item))
+    return "\n\n".join([
+        room.t("checklist.closed_title", label=view.label, done=done, total=len(items)),
+        room.t("checklist.closed", when=local_text(view.closed_at, view.pathway), reason=view.closed_reason or "—"),
+        room.t("case.final_exports"),
+        room.t("checklist.closed_reopen"),
+    ])
 
 
 def checklist_content(room: "Speaker", view: CaseView) -> dict[str, Any]:
@@ -146,7 +161,10 @@ def case_json(room: "Speaker", view: CaseView, phase_id: str, *, closed_at: date
             ],
         })
     clocks = [clock_json(reading) for reading in read_clocks(view, room.now, closed_at=closed_at)]
-    return {"pathway": view.pathway.id, "phase": phase_id, "items": items, "clocks": clocks}
+    return {
+        "pathway": view.pathway.id, "phase": phase_id, "items": items, "clocks": clocks, "state": view.state,
+        "closed_at": view.closed_at.isoformat() if view.closed_at else None, "closed_reason": view.closed_reason,
+    }
 
 
 def edit_of(original: int, new_content: dict[str, Any], fallback: str) -> dict[str, Any]:

@@ -41,6 +41,8 @@ class IncomingCommand:
     #: A ✅ / 👍 reaction read as `!ack`: it counts only for the reacting person's own lane,
     #: never on behalf of another (reactions are unencrypted, and easy to give by accident).
     reaction: bool = False
+    #: The room holds nobody but the sender and the bot (joined or invited): a private chat.
+    private: bool = False
 
 
 def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:

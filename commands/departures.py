@@ -86,7 +86,9 @@ async def member_left(
 async def _ask_for_a_coordinator(room: CareRoom, departed: str) -> None:
     """The last coordinator left: ask the care lanes (everyone left, if there are none) to name one."""
     asked = who_names_a_coordinator(room.view)
-    text = room.t("team.no_coordinator_left", user=mention(departed), people=mentions(asked))
+    # A closed case changes only once reopened: first `!case reopen`, then `!role` (both open to the care lanes now).
+    key = "team.no_coordinator_left_closed" if room.view.closed else "team.no_coordinator_left"
+    text = room.t(key, user=mention(departed), people=mentions(asked))
     content = alert_content("⚠️ " + text, asked)
     content["homeward.needs_coordinator"] = True
     await room.queue(content)

@@ -31,6 +31,7 @@ from typing import Any
 from homeward.care.refusal import Refusal
 from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, IncomingCommand, Reply, reply_relation
+from homeward.commands.desk import record_direct_chat
 from homeward.commands.parser import CommandLine, ParseError, parse
 from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError
@@ -114,6 +115,9 @@ async def _answer(
     if not await mark_handled(db, event.event_id, event.room_id, now):
         log.info("room=%s event=%s already handled", event.room_id, event.event_id)
         return None
+    if event.private and event.encrypted and event.room_encrypted and (info is None or info.kind != "case"):
+        # Where their worklist goes: a chat of theirs alone, and encrypted (it names their cases).
+        await record_direct_chat(db, services, event.sender, event.room_id, now)
     room = CareRoom(db, services, info, loaded, event.sender, event.event_id, now) if info and loaded else None
     language = info.language if info else services.config.language
     ctx = Context(event=event, line=line, command=Command((line.name,)), language=language, db=db,

@@ -18,6 +18,7 @@ from homeward.services import Services
 from homeward.store import chain
 from homeward.store.chain import Break
 from homeward.store.db import Store
+from homeward.store.desk import purged_room
 from homeward.store.state import get_value, set_value
 from homeward.text import mentions
 
@@ -55,6 +56,8 @@ async def _tell(store: Store, services: Services, broken: Break) -> bool:
             return False
         if room.case.room_id is None:
             return False  # the room was never created: nobody is in it
+        if await purged_room(db, room.case.room_id):
+            return False  # removed by its retention run: the bot left the room, nobody there to tell (logged above)
         coordinators = sorted(user for user, member in room.view.members.items() if member.coordinator)
         text = room.t(
             "audit.chain_broken", people=mentions(coordinators), label=room.case.label, row=broken.row_id,

@@ -32,6 +32,7 @@ from homeward.services import Services
 from homeward.store import cases, outbox
 from homeward.store.cases import load_room
 from homeward.store.db import Store
+from homeward.store.desk import purged_room
 from homeward.store.state import mark_handled
 from homeward.text import mention, mentions
 
@@ -46,6 +47,8 @@ async def member_joined(room_id: str, event_id: str, user_id: str, store: Store,
         if info is None or loaded is None or user_id == services.config.user_id:
             return False
         if user_id not in loaded.view.members:
+            if await purged_room(db, room_id):
+                return False  # removed by its retention run, the bot on its way out: nobody's place to guard
             if not await mark_handled(db, event_id, room_id, now):
                 return False
             # The bot removes them: it is the actor of this unit of work.

@@ -8,6 +8,10 @@ A name with a space ("case new") is a sub-command of its first word. `!help`, th
 line of every refusal and every permission refusal are generated from these
 declarations (the gate is `commands.policy.check`), so there is no table or if-chain to
 keep in step with the code.
+
+`state=` says in which state of its case a care-room command runs: by default only while
+the case is open (it changes the case); `ANY_STATE` for commands that only read it (they
+still work on a closed case), `CLOSED_CASE` for `!case reopen`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ if TYPE_CHECKING:
 ANYWHERE = "anywhere"
 CASE_ROOM = "case"
 DIRECT_ROOM = "direct"
+#: A direct chat between the sender and the bot alone: what it answers there is nobody else's to read.
+PRIVATE_CHAT = "private"
+
+OPEN_CASE = "open"
+CLOSED_CASE = "closed"
+ANY_STATE = "any"
 
 Handler = Callable[["Context"], Awaitable["Reply"]]
 Converter = Callable[[str, "Context"], Any]
@@ -73,6 +83,8 @@ class Command:
     needs_encryption: bool = False
     #: How often one person may run it (the configuration's `rate_limits` can override it).
     rate: Rate | None = None
+    #: The state its case must be in (care rooms): OPEN_CASE, CLOSED_CASE or ANY_STATE.
+    state: str = OPEN_CASE
     subcommands: dict[str, "Command"] = field(default_factory=dict)
     #: Arguments typed before the sub-command's word (`!minutes <meeting-id> note …`).
     lead: list[Arg] = field(default_factory=list)
@@ -118,14 +130,18 @@ class Registry:
         implicit: bool = False,
         needs_encryption: bool = False,
         rate: Rate | None = None,
+        state: str = OPEN_CASE,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as the handler of `name`; `rule` says who may run it.
 
         `implicit`: the last word of `name` is not typed; the sub-command runs when the word
         after its parent names no other sub-command. `needs_encryption`: only from an
         encrypted message in an encrypted room. `rate`: at most so many runs per person
-        and period (`homeward.ratelimit`).
+        and period (`homeward.ratelimit`). `state`: in which state of its case it runs
+        (OPEN_CASE: it changes the case; ANY_STATE: it only reads; CLOSED_CASE).
         """
+        if state not in (OPEN_CASE, CLOSED_CASE, ANY_STATE):
+            raise ValueError(f"unknown case state {state!r} on {name}")
 
         def register(handler: Handler) -> Handler:
             path = tuple(name.split())
@@ -136,6 +152,7 @@ class Registry:
             node.rule = rule
             node.needs_encryption = needs_encryption
             node.rate = rate
+            node.state = state
             if implicit:
                 node.untyped = True
                 self._node(path[:-1]).implicit = node

@@ -69,6 +69,12 @@ class Config(BaseModel):
     # How many PDF exports one person may have rendered within the window (PDFs take seconds of CPU).
     export_pdf_limit: int = Field(default=5, ge=1)
     export_pdf_window_seconds: int = Field(default=600, ge=1)
+    # The coordinator's desk: when the morning worklist goes out (local time, working days),
+    # after how many working days without activity a case is called quiet, and after how many
+    # days a closed case's personal content is removed from the store (None: kept).
+    digest_time: str = "07:30"
+    quiet_days: int = Field(default=7, ge=1, le=365)
+    retention_days: int | None = Field(default=None, ge=1)
     # Demos and tests only: run the bot's clock this many seconds ahead of (or behind) real time.
     time_shift_seconds: float = 0.0
 
@@ -136,6 +142,13 @@ class Config(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone {value!r}, e.g. Europe/Oslo or Europe/Stockholm") from None
         return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()) or value.strip() >= "20:00":
+            raise ValueError("must be a time of day HH:MM before 20:00 (when quiet hours begin), e.g. 07:30")
+        return value.strip()
 
     @model_validator(mode="after")
     def _has_credentials(self) -> "Config":

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["Markdown", "code", "code_spans", "escape", "fill", "matrix_to", "mention", "mentions"]
+__all__ = ["Markdown", "code", "code_spans", "escape", "fill", "matrix_to", "mention", "mentions", "room_link"]
 
 
 class Markdown(str):
@@ -110,6 +110,21 @@ def matrix_to(user_id: str) -> str:
 def mention(user_id: str) -> Markdown:
     """A mention of a person: a link to their matrix.to permalink, which Element shows as a pill."""
     return Markdown(f"[{escape(user_id, one_line=True)}]({matrix_to(user_id)})")
+
+
+def room_link(room_id: str, text: str, event_id: str | None = None, via: str | None = None) -> Markdown:
+    """A link into a room (a matrix.to permalink, which Element opens), showing `text` as typed.
+
+    With `event_id` the link opens the room at that event. Element turns a link to a room into
+    a pill showing the room's name (or its id, for a room one is not in), whatever the link's
+    text; a link to an event with its own text stays that text. `via`: a server that knows the room.
+    """
+    target = quote(room_id, safe=_FRAGMENT_SAFE)
+    if event_id:
+        target += "/" + quote(event_id, safe=_FRAGMENT_SAFE)
+    if via:
+        target += "?via=" + quote(via, safe="")
+    return Markdown(f"[{escape(text, one_line=True)}](https://matrix.to/#/{target})")
 
 
 def mentions(user_ids: Iterable[str], empty: str = "—") -> Markdown:

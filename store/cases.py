@@ -30,12 +30,18 @@ class CaseRow:
     opened_by: str
     reactions: bool
     quiet: str | None = None  # the room's quiet hours ("20:00-08:00", "off"), None for the default
+    state: str = "open"  # "open" or "closed"
+    closed_at: datetime | None = None
+    closed_reason: str | None = None
+    opened_at: datetime | None = None
 
 
 def _case(row: aiosqlite.Row) -> CaseRow:
     return CaseRow(
         row["id"], row["room_id"], row["create_outbox"], row["pathway_id"], row["label"], row["phase_id"],
-        row["opened_by"], bool(row["reactions"]), row["quiet"],
+        row["opened_by"], bool(row["reactions"]), row["quiet"], row["state"],
+        datetime.fromisoformat(row["closed_at"]) if row["closed_at"] else None, row["closed_reason"],
+        datetime.fromisoformat(row["opened_at"]) if row["opened_at"] else None,
     )
 
 
@@ -50,8 +56,9 @@ class LoadedCase:
 
 # One statement loads a room, its case and the whole view: the unit of work of an event
 # reads the store once (each sub-select is a JSON array of that table's rows).
-_CASE_COLUMNS = """
+CASE_COLUMNS = """
     c.id, c.room_id, c.create_outbox, c.pathway_id, c.label, c.phase_id, c.opened_by, c.reactions, c.quiet,
+    c.state, c.closed_at, c.closed_reason, c.opened_at,
     (SELECT json_group_array(json_array(user_id, lane_id, coordinator)) FROM members WHERE case_id = c.id) AS j_members,
     (SELECT json_group_array(json_array(date_id, value)) FROM case_dates WHERE case_id = c.id) AS j_dates,
     (SELECT json_group_array(json_array(item_id, sent_at, sent_by, assigned_to)) FROM items WHERE case_id = c.id) AS j_items,
@@ -67,7 +74,7 @@ async def load_room(
 ) -> tuple[RoomInfo | None, LoadedCase | None]:
     """The room as the bot knows it and, for a care room, its case: one read."""
     async with db.execute(
-        f"SELECT r.kind AS room_kind, r.language AS room_language, {_CASE_COLUMNS}"
+        f"SELECT r.kind AS room_kind, r.language AS room_language, {CASE_COLUMNS}"
         " FROM rooms r LEFT JOIN cases c ON c.room_id = r.room_id WHERE r.room_id = ?",
         (room_id,),
     ) as cur:
@@ -75,19 +82,19 @@ async def load_room(
     if row is None:
         return None, None
     info = RoomInfo(room_id, row["room_kind"], row["room_language"])
-    return info, (_loaded(row, pathways) if row["id"] is not None else None)
+    return info, (loaded_case(row, pathways) if row["id"] is not None else None)
 
 
 async def load_case(db: aiosqlite.Connection, case_id: int, pathways: dict[str, Pathway]) -> LoadedCase:
     """A case by id (a reminder's, or again after a change): one read."""
-    async with db.execute(f"SELECT {_CASE_COLUMNS} FROM cases c WHERE c.id = ?", (case_id,)) as cur:
+    async with db.execute(f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?", (case_id,)) as cur:
         row = await cur.fetchone()
     if row is None:
         raise KeyError(f"no case {case_id}")
-    return _loaded(row, pathways)
+    return loaded_case(row, pathways)
 
 
-def _loaded(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
+def loaded_case(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
     case = _case(row)
     pathway = pathways[case.pathway_id]
     members = {
@@ -107,7 +114,7 @@ def _loaded(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
         extra[item_id] = ExtraTask(item, phase_id, datetime.fromisoformat(due) if due else None)
     view = CaseView(
         pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records,
-        extra=extra,
+        extra=extra, state=case.state, closed_at=case.closed_at, closed_reason=case.closed_reason,  # type: ignore[arg-type]
     )
     return LoadedCase(case, view, row["checklist_outbox"])
 
@@ -135,8 +142,8 @@ def history_of(opened_at: str, phase_id: str, changes_json: str) -> list[tuple[s
     return history
 
 
-#: Audit actions that close and reopen a case. LEAD, AT MERGE: issue 15 (the coordinator's desk)
-#: writes these; if it names them otherwise, change them here (the statistics' 30-day re-openings).
+#: The audit actions of `!case close` and `!case reopen` (commands.handlers.cases): the statistics'
+#: 30-day re-openings read them.
 CLOSING_ACTIONS = {"case.closed": "closed", "case.reopened": "reopened"}
 
 
@@ -160,7 +167,7 @@ async def coordinated_case_rows(
     """
     closing = ", ".join(f"'{action}'" for action in CLOSING_ACTIONS)
     query = (
-        f"SELECT {_CASE_COLUMNS}, c.opened_at,"
+        f"SELECT {CASE_COLUMNS},"
         " (SELECT json_group_array(json_array(a.id, a.at, json_extract(a.details, '$.previous'), json_extract(a.details, '$.phase')))"
         "   FROM audit a WHERE a.case_id = c.id AND a.action = 'phase.changed') AS j_phases,"
         f" (SELECT json_group_array(json_array(a.id, a.at, a.action)) FROM audit a WHERE a.case_id = c.id AND a.action IN ({closing}))"
@@ -181,7 +188,7 @@ def case_histories(rows: list[aiosqlite.Row], pathways: dict[str, Pathway]) -> l
         closings = [(CLOSING_ACTIONS[action], datetime.fromisoformat(at))
                     for _, at, action in sorted(json.loads(row["j_closings"]), key=lambda c: c[0])]
         found.append(CaseHistory(
-            _loaded(row, pathways), datetime.fromisoformat(row["opened_at"]),
+            loaded_case(row, pathways), datetime.fromisoformat(row["opened_at"]),
             history_of(row["opened_at"], row["phase_id"], row["j_phases"]), closings,
         ))
     return found
@@ -211,6 +218,18 @@ async def set_phase(db: aiosqlite.Connection, case_id: int, phase_id: str) -> No
     await db.execute("UPDATE cases SET phase_id = ? WHERE id = ?", (phase_id, case_id))
 
 
+async def close(db: aiosqlite.Connection, case_id: int, by: str, reason: str, now: datetime) -> None:
+    await db.execute(
+        "UPDATE cases SET state = 'closed', closed_at = ?, closed_by = ?, closed_reason = ? WHERE id = ?",
+        (now.isoformat(), by, reason, case_id),
+    )
+
+
+async def reopen(db: aiosqlite.Connection, case_id: int) -> None:
+    """Open again; when and why it was closed stays in the audit trail."""
+    await db.execute("UPDATE cases SET state = 'open', closed_at = NULL, closed_by = NULL, closed_reason = NULL WHERE id = ?", (case_id,))
+
+
 async def set_reactions(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
     await db.execute("UPDATE cases SET reactions = ? WHERE id = ?", (int(enabled), case_id))
 
@@ -235,10 +254,14 @@ async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) ->
 
 
 async def teams_by_room(db: aiosqlite.Connection) -> dict[str, set[str]]:
-    """Every care room's team (who has a member row), by room id: one read for all cases."""
+    """Every care room's team (who has a member row), by room id: one read for all cases.
+
+    A case removed by its retention run is not here: the bot has left its room.
+    """
     teams: dict[str, set[str]] = {}
     async with db.execute(
-        "SELECT c.room_id, m.user_id FROM cases c LEFT JOIN members m ON m.case_id = c.id WHERE c.room_id IS NOT NULL"
+        "SELECT c.room_id, m.user_id FROM cases c LEFT JOIN members m ON m.case_id = c.id"
+        " WHERE c.room_id IS NOT NULL AND c.purged_at IS NULL"
     ) as cur:
         for row in await cur.fetchall():
             team = teams.setdefault(row["room_id"], set())

@@ -279,4 +279,55 @@ MIGRATIONS: list[Migration] = [
     -- The timeline and the statistics read a case's phase changes and closings from the audit trail.
     CREATE INDEX audit_case_action ON audit (case_id, action);
     """,
+    # 11: the coordinator's desk — a case's end (closed, purged after retention), people's direct
+    # chats and worklist settings, one row per planned worklist (digest) and per retention run.
+    """
+    ALTER TABLE cases ADD COLUMN state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed'));
+    ALTER TABLE cases ADD COLUMN closed_at TEXT;
+    ALTER TABLE cases ADD COLUMN closed_by TEXT;
+    ALTER TABLE cases ADD COLUMN closed_reason TEXT;
+    ALTER TABLE cases ADD COLUMN purged_at TEXT;      -- retention ran: personal content removed, the bot left
+    CREATE INDEX members_user ON members (user_id);  -- a person's cases (!cases, the worklist)
+    CREATE INDEX audit_case_at ON audit (case_id, at);  -- a case's last activity
+    -- One row per person the bot has a direct chat with, or a worklist setting for.
+    CREATE TABLE people (
+        user_id      TEXT PRIMARY KEY,
+        direct_room  TEXT,                    -- the direct chat the worklist goes to
+        direct_since TEXT,
+        digest       TEXT                     -- "HH:MM", "off", or NULL for the configured digest_time
+    );
+    -- One row per planned worklist: at most one per person and local day.
+    CREATE TABLE digests (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id    TEXT NOT NULL,
+        day        TEXT NOT NULL,             -- the local date it is the worklist of
+        planned_at TEXT NOT NULL,             -- UTC
+        fire_at    TEXT NOT NULL,             -- planned_at, or later after a failed attempt
+        status     TEXT NOT NULL DEFAULT 'planned'
+                   CHECK (status IN ('planned', 'sent', 'empty', 'dropped', 'cancelled')),
+        fired_at   TEXT,
+        outbox_id  INTEGER,
+        UNIQUE (user_id, day)
+    );
+    CREATE INDEX digests_next ON digests (fire_at) WHERE status = 'planned';
+    -- One row per case whose retention run is planned (a closed case, when retention_days is set).
+    CREATE TABLE retention_runs (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL UNIQUE REFERENCES cases (id),
+        planned_at TEXT NOT NULL,
+        fire_at    TEXT NOT NULL,
+        status     TEXT NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'done', 'cancelled')),
+        fired_at   TEXT
+    );
+    CREATE INDEX retention_next ON retention_runs (fire_at) WHERE status = 'planned';
+    -- The plan's and the minutes' history stay append-only, until the case's retention run removes them.
+    DROP TRIGGER plan_changes_no_delete;
+    DROP TRIGGER minutes_changes_no_delete;
+    CREATE TRIGGER plan_changes_no_delete BEFORE DELETE ON plan_changes
+        WHEN (SELECT purged_at FROM cases WHERE id = OLD.case_id) IS NULL
+        BEGIN SELECT RAISE(ABORT, 'plan history is append-only'); END;
+    CREATE TRIGGER minutes_changes_no_delete BEFORE DELETE ON minutes_changes
+        WHEN (SELECT purged_at FROM cases WHERE id = OLD.case_id) IS NULL
+        BEGIN SELECT RAISE(ABORT, 'minutes history is append-only'); END;
+    """,
 ]

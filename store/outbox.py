@@ -24,6 +24,7 @@ STATE = "state"  # put `content` as state `event_type` (state key in content["st
 CREATE_ROOM = "create_room"  # create a room from `content` (kwargs of nio's room_create)
 INVITE = "invite"  # invite content["user_id"]
 KICK = "kick"  # remove content["user_id"]
+LEAVE = "leave"  # the bot leaves the room for good (a case's retention run): see forget_room
 # Upload a file and post it as m.file, or as m.image with a thumbnail (both encrypted as attachments
 # in an encrypted room): content = {"filename", "mimetype", "data_b64", "body", "msgtype", "info": {...},
 # optionally "thumbnail_b64" and "thumbnail_info": {...}, and "homeward.*": ...}
@@ -76,9 +77,11 @@ async def enqueue(
 async def abandon_waiting_for(
     db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str, *, carrying: str,
 ) -> int:
-    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`) whose content has the key `carrying`."""
+    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`) whose content has the key `carrying`.
+
+    Given up, a row forgets its content like any settled row (`mark_abandoned`)."""
     cur = await db.execute(
-        "UPDATE outbox SET sent_at = ?, last_error = ? WHERE room_id = ? AND sent_at IS NULL"
+        f"UPDATE outbox SET sent_at = ?, last_error = ?, {_FORGET_CONTENT} WHERE room_id = ? AND sent_at IS NULL"
         " AND json_extract(content, '$.\"homeward.after_join\"') = ? AND json_type(content, '$.\"' || ? || '\"') IS NOT NULL",
         (now.isoformat(), reason[:500], room_id, user_id, carrying),
     )
@@ -194,3 +197,16 @@ async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now:
         f"UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = ?, {_FORGET_CONTENT} WHERE id = ? AND sent_at IS NULL",
         (now.isoformat(), error[:500], row_id),
     )
+
+
+async def forget_room(db: aiosqlite.Connection, room_id: str, now: datetime) -> int:
+    """The bot has left `room_id` for good: give up what was still waiting to go there (it never
+    can), and keep no content of any of its rows. Rows settled before are cleared already
+    (`mark_sent`, `mark_abandoned`) and keep their bookkeeping; this clears the rest the same
+    way. The number of rows touched."""
+    cur = await db.execute(
+        "UPDATE outbox SET last_error = CASE WHEN sent_at IS NULL THEN 'the bot left the room' ELSE last_error END,"
+        f" sent_at = COALESCE(sent_at, ?), {_FORGET_CONTENT} WHERE room_id = ? AND content != '{{}}'",
+        (now.isoformat(), room_id),
+    )
+    return cur.rowcount

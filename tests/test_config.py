@@ -370,6 +370,8 @@ def test_rate_limits_from_the_environment_as_json(tmp_path: Path) -> None:
 def test_check_config_names_a_rate_limit_for_a_command_that_does_not_exist(tmp_path: Path) -> None:
     result = run_check_config(write(tmp_path, VALID + '[rate_limits]\n"case neww" = "5/1h"\n'))
     assert result.returncode == 2 and "case neww" in result.stderr
+
+
 def test_the_store_key_and_the_debug_loggers_come_from_the_environment(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, VALID), {"HOMEWARD_STORE_KEY": "kept-in-a-vault", "HOMEWARD_DEBUG_LOGGERS": "nio, aiosqlite"})
     assert config.store_key is not None and config.store_key.get_secret_value() == "kept-in-a-vault"
@@ -383,3 +385,24 @@ def test_a_debug_logger_that_is_no_logger_name_and_a_zero_pdf_limit_are_named(tm
     found = problems(write(tmp_path, VALID + 'debug_loggers = ["nio; rm -rf"]\nexport_pdf_limit = 0\n'))
     assert any("debug_loggers" in p and "logger name" in p for p in found), found
     assert any("export_pdf_limit" in p for p in found), found
+
+
+# --- the coordinator's desk -------------------------------------------------------------------
+
+
+def test_the_desk_keys_default_to_a_half_past_seven_worklist_seven_quiet_days_and_no_removal() -> None:
+    config = config_with()
+    assert (config.digest_time, config.quiet_days, config.retention_days) == ("07:30", 7, None)
+
+
+def test_the_desk_keys_come_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + 'digest_time = "08:15"\nquiet_days = 5\n')
+    config = load_config(path, {"HOMEWARD_RETENTION_DAYS": "365"})
+    assert (config.digest_time, config.quiet_days, config.retention_days) == ("08:15", 5, 365)
+
+
+@pytest.mark.parametrize(("line", "key"), [('digest_time = "20:30"', "digest_time"), ('digest_time = "7.30"', "digest_time"),
+                                           ("quiet_days = 0", "quiet_days"), ("retention_days = 0", "retention_days")])
+def test_a_wrong_desk_key_is_named(tmp_path: Path, line: str, key: str) -> None:
+    found = problems(write(tmp_path, VALID + line + "\n"))
+    assert len(found) == 1 and f": {key}:" in found[0], found

@@ -232,7 +232,7 @@ def expected_undecryptable(event: Any) -> bool:
 
 
 class NoKeys:
-    """Stands in for the nio client: the bot's own id, and no room keys ever arrive."""
+    """Stands in for the nio client: the bot's own id, no rooms synced, and no room keys ever arrive."""
 
     user_id = BOT
     rooms: dict[str, Any] = {}  # no room state known: no room counts as encrypted

@@ -1,4 +1,9 @@
-"""Opening a case: `!pathways` and `!case new`."""
+"""A case's beginning and end: `!pathways`, `!case new`, `!case close`, `!case reopen`.
+
+A closed case keeps everything; it wants no reminders, its checklist becomes a closed
+summary, and commands that would change it are refused (their declaration, `state=`,
+checked by the one gate) until it is reopened. Reading and exporting still work.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ import secrets
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from homeward.care.case import close_blockers
 from homeward.care.labels import check_label
 from homeward.care.pathway import Pathway
-from homeward.care.permissions import ANYONE, CASE_OPENER
+from homeward.care.permissions import ANYONE, CASE_OPENER, COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE
 from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import DIRECT_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, CLOSED_CASE, DIRECT_ROOM, Arg, CommandError, command
 from homeward.commands.room_state import record_created, wanted_state
 from homeward.commands.rooms import case_room_request
 from homeward.ratelimit import Rate
@@ -31,7 +37,7 @@ def label_arg(text: str, ctx: Context) -> str:
     return check_label(text)
 
 
-@command("pathways", rule=ANYONE)
+@command("pathways", rule=ANYONE, state=ANY_STATE)
 async def pathways(ctx: Context) -> Reply:
     """List the pathways a case can follow."""
     lines = [
@@ -82,6 +88,7 @@ async def case_new(ctx: Context) -> Reply:
     await room.queue(_welcome(room, pathway, label))
     await room.post_checklist()
     await room.replan()  # e.g. planning meeting 1 is due 14 days after the start
+    await room.plan_desk()  # the coordinator's worklist now has a case
     return ctx.ok(ctx.t("case.opened", label=label, pathway=pathway.title), room_id=room.room_id, case_label=label,
                   pathway=pathway.id)
 
@@ -90,3 +97,46 @@ def _welcome(room: CareRoom, pathway: Pathway, label: str) -> dict:
     """The first message of the room, in the pathway's language: what the room is for, the lanes."""
     lanes = ", ".join(f"{code(lane.id)} ({escape(lane.name)})" for lane in pathway.lanes)
     return notice_content(room.t("case.welcome", label=label, pathway=pathway.title, lanes=Markdown(lanes)))
+
+
+#: The word that closes a case with mandatory items still open (as `!phase next force`).
+FORCE_WORDS = {"force", "tving", "tvinga"}
+#: At most this many open mandatory items are named in a refusal; the rest are counted.
+BLOCKERS_NAMED = 10
+
+
+@command("case close", args=[Arg("reason", rest=True, metavar="reason")], where=CASE_ROOM, rule=COORDINATOR)
+async def case_close(ctx: Context) -> Reply:
+    """Close the case with a reason; open mandatory items hold it unless you write `force` before the reason."""
+    room = ctx.care
+    view = room.view
+    first, _, rest = ctx.args["reason"].strip().partition(" ")
+    forced = first.lower() in FORCE_WORDS
+    reason = rest.strip() if forced else ctx.args["reason"].strip()
+    if not reason:
+        raise CommandError("case.close_needs_reason", usage=True)
+    blockers = close_blockers(view)
+    if blockers and not forced:
+        named = ", ".join(code(i.id) for i in blockers[:BLOCKERS_NAMED])
+        if len(blockers) > BLOCKERS_NAMED:
+            named += " " + ctx.t("case.close_blocked_more", more=len(blockers) - BLOCKERS_NAMED)
+        raise CommandError("case.close_blocked", count=len(blockers), items=Markdown(named))
+    await cases.close(ctx.db, room.case.id, ctx.sender, reason, ctx.now)
+    await room.audit("case.closed", reason=reason, forced=forced, open_items=[i.id for i in blockers])
+    days = ctx.services.config.retention_days
+    text = ctx.t("case.closed", label=view.label) + "\n\n" + ctx.t("case.final_exports")
+    text += "\n\n" + (ctx.t("case.retention", days=days) if days else ctx.t("case.kept"))
+    return ctx.ok(text, state="closed")
+
+
+# While a closed case has no coordinator (the last one left), a member of a care lane may reopen it, and then name one.
+@command("case reopen", args=[Arg("reason", rest=True)], where=CASE_ROOM, rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
+         state=CLOSED_CASE)
+async def case_reopen(ctx: Context) -> Reply:
+    """Open a closed case again, with a reason: its reminders and checklist come back."""
+    room = ctx.care
+    reason = ctx.args["reason"].strip()
+    await cases.reopen(ctx.db, room.case.id)
+    await room.audit("case.reopened", reason=reason, closed_at=room.view.closed_at.isoformat() if room.view.closed_at else None,
+                     closed_reason=room.view.closed_reason)
+    return ctx.ok(ctx.t("case.reopened", label=room.view.label), state="open")

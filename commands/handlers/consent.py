@@ -13,7 +13,7 @@ from homeward.care.refusal import Refusal
 from homeward.commands.care_room import CareRoom
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import CASE_ROOM, Arg, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, command
 from homeward.render import alert_content
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import consents
@@ -90,7 +90,7 @@ async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | No
     return True
 
 
-@command("consents", where=CASE_ROOM, rule=MEMBER)
+@command("consents", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def list_consents(ctx: Context) -> Reply:
     """Each consent kind with its state, who answered and when."""
     case, view = ctx.care.case, ctx.care.view
@@ -149,7 +149,7 @@ async def consent_no(ctx: Context) -> Reply:
     return await _answer(ctx, "no")
 
 
-@command("consent revoke", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS)
+@command("consent revoke", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS, state=ANY_STATE)
 async def consent_revoke(ctx: Context) -> Reply:
     """Withdraw a consent at any time: what it covers stops at once."""
     return await _answer(ctx, "revoke")

@@ -7,11 +7,11 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.dispatch import resolve
 from homeward.commands.parser import parse
 from homeward.commands.policy import allows
-from homeward.commands.registry import Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, Arg, CommandError, command
 from homeward.text import code
 
 
-@command("help", args=[Arg("command", optional=True, rest=True)], rule=ANYONE)
+@command("help", args=[Arg("command", optional=True, rest=True)], rule=ANYONE, state=ANY_STATE)
 async def help_(ctx: Context) -> Reply:
     """List the commands this user can run in this room, or explain one."""
     registry = ctx.services.registry
@@ -34,7 +34,7 @@ async def help_(ctx: Context) -> Reply:
     return ctx.ok(text, commands=[e.name for e in entries])
 
 
-@command("ping", rule=ANYONE)
+@command("ping", rule=ANYONE, state=ANY_STATE)
 async def ping(ctx: Context) -> Reply:
     """Answer pong: the quickest way to see that the bot is alive and can decrypt."""
     return ctx.ok("pong")

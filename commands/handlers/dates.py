@@ -9,7 +9,7 @@ from homeward.care.case import due_at, missing_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
 from homeward.text import Markdown, code, escape
 from homeward.store import cases
 
@@ -35,7 +35,7 @@ def time_arg(text: str, ctx: Context) -> time:
     return time(hours, minutes)
 
 
-@command("plan", where=CASE_ROOM, rule=MEMBER)
+@command("plan", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def plan(ctx: Context) -> Reply:
     """List the named dates of the case."""
     view = ctx.care.view

@@ -20,7 +20,7 @@ from homeward.care.timeline import timeline_layout
 from homeward.commands.care_room import closed_at
 from homeward.commands.context import Context, Reply
 from homeward.commands.export_limit import PDF, pdf_limit
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Converter, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, command
 from homeward.exports.build import minutes_document, plan_document
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
@@ -51,21 +51,21 @@ def format_arg(allowed: tuple[str, ...]) -> Converter:
 
 
 @command("export plan", args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))], where=CASE_ROOM,
-         rule=MEMBER)
+         rule=MEMBER, state=ANY_STATE)
 async def export_plan(ctx: Context) -> Reply:
     """Export the coordinated plan (SIP / individuell plan) as PDF, HTML, Markdown, FHIR or iCalendar."""
     return await _export(ctx, "plan", ctx.args["format"], None)
 
 
 @command("export case", args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))], where=CASE_ROOM,
-         rule=MEMBER)
+         rule=MEMBER, state=ANY_STATE)
 async def export_case(ctx: Context) -> Reply:
     """Export the whole case (plan, dates, items, minutes) as PDF, HTML, Markdown, FHIR or iCalendar."""
     return await _export(ctx, "case", ctx.args["format"], None)
 
 
 @command("export minutes", args=[Arg("meeting-id"), Arg("format", format_arg(MINUTES_FORMATS), metavar="|".join(MINUTES_FORMATS))],
-         where=CASE_ROOM, rule=MEMBER)
+         where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def export_minutes(ctx: Context) -> Reply:
     """Export one meeting's minutes as PDF, HTML or Markdown."""
     return await _export(ctx, "minutes", ctx.args["format"], ctx.args["meeting-id"].lower())

@@ -7,17 +7,17 @@ from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.clocks import read_clocks
 from homeward.commands.care_room import closed_at
-from homeward.commands.checklist import case_json, clock_line, item_line
+from homeward.commands.checklist import case_json, clock_line, item_line, local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.team import user_arg
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
 from homeward.i18n import render
 from homeward.render import alert_content
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import cases, consents
 
 
-@command("status", where=CASE_ROOM, rule=MEMBER)
+@command("status", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def status(ctx: Context) -> Reply:
     """Every item of the case: state, lane, due time and who acknowledged it."""
     room = ctx.care
@@ -29,8 +29,9 @@ async def status(ctx: Context) -> Reply:
     phases = [{"id": phase.id, "title": phase.title, "lines": lines[phase.id]} for phase in view.pathway.phases]
     closed = closed_at(room.case)
     clocks = [line for line in (clock_line(room, r, view.pathway) for r in read_clocks(view, ctx.now, closed_at=closed)) if line]
+    ended = ctx.t("status.closed", when=local_text(view.closed_at, view.pathway), reason=view.closed_reason or "—") if view.closed else ""
     text = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases,
-                  clocks=clocks)
+                  clocks=clocks, closed=ended)
     await room.audit("status.read")
     return ctx.ok(text, case=case_json(room, view, view.phase_id, closed_at=closed))
 

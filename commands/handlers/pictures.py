@@ -24,7 +24,7 @@ from homeward.commands.care_room import closed_at
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.cases import pathway_arg
 from homeward.commands.handlers.dates import date_arg
-from homeward.commands.registry import CASE_ROOM, DIRECT_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, DIRECT_ROOM, Arg, CommandError, command
 from homeward.store import cases, outbox
 from homeward.text import Markdown, code
 
@@ -45,7 +45,7 @@ def picture_json(picture: "Picture") -> dict[str, object]:
     return {"w": picture.width, "h": picture.height, "size": len(picture.png), "sha256": hashlib.sha256(picture.png).hexdigest()}
 
 
-@command("timeline", where=CASE_ROOM, rule=MEMBER)
+@command("timeline", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)  # a closed case's timeline ends at its closing
 async def timeline(ctx: Context) -> Reply:
     """Post the case as a picture: phases, dates, every item with a due time by state, the clocks, today."""
     room = ctx.care

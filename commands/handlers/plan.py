@@ -16,7 +16,7 @@ from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.plan import PlanChange
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg
-from homeward.commands.registry import CASE_ROOM, Arg, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, command
 from homeward.text import escape
 from homeward.store import cases, consents, plans
 from homeward.store.cases import CaseRow
@@ -93,7 +93,7 @@ async def plan_remove(ctx: Context) -> Reply:
     return await _record(ctx, case, care_plan.remove(current, ctx.args["ref"], ctx.args["reason"], by=ctx.sender, at=ctx.now))
 
 
-@command("plan show", where=CASE_ROOM, rule=MEMBER)
+@command("plan show", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def plan_show(ctx: Context) -> Reply:
     """The plan as it is now, in the pathway's own words, with its version."""
     case, view = ctx.care.case, ctx.care.view

@@ -11,7 +11,7 @@ from homeward.care.reminders import CLOCK, audience_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
 from homeward.ratelimit import Rate
 from homeward.text import code, escape
 from homeward.store import reminders as rows
@@ -55,7 +55,7 @@ async def snooze(ctx: Context) -> Reply:
     return ctx.ok(ctx.t("snooze.set", title=item.title, lane=view.pathway.lane(lane).name, until=local_text(until, view.pathway)))
 
 
-@command("reminders", where=CASE_ROOM, rule=MEMBER)
+@command("reminders", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def reminders(ctx: Context) -> Reply:
     """What is scheduled in this room."""
     case, view = ctx.care.case, ctx.care.view

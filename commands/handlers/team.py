@@ -1,4 +1,4 @@
-"""The care team: `!invite`, `!role`, `!team`. Lanes give people their part in the pathway.
+"""The care team: `!invite`, `!role`, `!team`, `!handover`. Lanes give people their part in the pathway.
 
 Who may be put in which lane is decided in `care.team` (no guardian coordinates, nobody
 puts themselves into the family's lanes, the last coordinator stays). What the room's
@@ -14,11 +14,12 @@ from homeward.care.team import CONSENT_ROLES, check_placement
 from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers import consent as consent_handlers
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
 from homeward.commands.room_state import keep_in_step
+from homeward.render import alert_content
 from homeward.ids import is_user_id
 from homeward.text import code, escape, mention
-from homeward.store import cases, outbox
+from homeward.store import cases, desk, outbox
 
 COORDINATOR_WORDS = {"coordinator", "koordinator", "samordnare", "samordningsansvarig"}
 
@@ -116,7 +117,7 @@ async def role(ctx: Context) -> Reply:
     return ctx.ok(ctx.t(key, user=mention(user), lane=lane.name))
 
 
-@command("team", where=CASE_ROOM, rule=MEMBER)
+@command("team", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def team(ctx: Context) -> Reply:
     """List the members of the case with their lanes."""
     view = ctx.care.view
@@ -132,3 +133,40 @@ async def team(ctx: Context) -> Reply:
     members = [{"user": m.user_id, "lane": m.lane, "coordinator": m.coordinator} for m in view.members.values()]
     text = ctx.t("team.title", label=view.label) + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("team.legend")
     return ctx.ok(text, team=members)
+
+
+@command("handover", args=[Arg("user", user_arg, metavar="@user:server"), Arg("note", optional=True, rest=True)],
+         where=CASE_ROOM, rule=COORDINATOR)
+async def handover(ctx: Context) -> Reply:
+    """Hand the case over: the named member becomes its coordinator, you stay in your lane."""
+    room = ctx.care
+    view = room.view
+    user, note = ctx.args["user"], ctx.args["note"]
+    if user == ctx.sender:
+        raise CommandError("handover.self")
+    target = view.members.get(user)
+    if target is None or user == ctx.services.config.user_id:
+        raise CommandError("team.not_member", user=mention(user))
+    if target.lane is not None:
+        # The rules of `!role` hold: nobody in a guardian or child lane coordinates (care.team).
+        check_placement(view, ctx.sender, user, view.pathway.lane(target.lane), True)
+    me = room.member
+    assert me is not None  # the gate let a coordinator of the case through
+    await cases.put_member(ctx.db, room.case.id, user, target.lane, True, ctx.sender, ctx.now)
+    await cases.put_member(ctx.db, room.case.id, ctx.sender, me.lane, False, ctx.sender, ctx.now)
+    await room.audit("case.handed_over", to=user, lane=target.lane, was_coordinator=target.coordinator, note=note,
+                     previous_lane=me.lane)
+    await room.reload()
+    await update_power_levels(room)
+    # The team is told; the new coordinator, who must act now, is notified and learns where their worklist comes.
+    text = room.t("handover.team", new=mention(user), old=mention(ctx.sender), label=view.label)
+    if note:
+        text += "\n\n" + room.t("handover.note", note=note)
+    if (await desk.person(ctx.db, user)).direct_room is None:
+        text += "\n\n" + room.t("handover.open_direct_chat", user=mention(user))
+    await room.queue(alert_content(text, [user]))
+    if me.lane is None:
+        stays = ctx.t("handover.no_lane")
+    else:
+        stays = ctx.t("handover.your_lane", lane=view.pathway.lane(me.lane).name)
+    return ctx.ok(ctx.t("handover.done", user=mention(user)) + " " + stays, coordinator=user, previous=ctx.sender)

@@ -7,8 +7,12 @@ from tests.integration.conftest import direct_room
 
 
 async def open_case(coordinator: Member, bot: BotRunner, pathway: str, label: str) -> tuple[str, Seen]:
-    """`!case new` from a direct chat; the coordinator joins the new room. (room id, answer)."""
-    dm = await direct_room(coordinator, bot)
+    """`!case new` from a new direct chat; the coordinator joins the new room. (room id, answer)."""
+    return await open_case_in(coordinator, await direct_room(coordinator, bot), pathway, label)
+
+
+async def open_case_in(coordinator: Member, dm: str, pathway: str, label: str) -> tuple[str, Seen]:
+    """`!case new` from the coordinator's direct chat `dm`; they join the new room. (room id, answer)."""
     answer = await coordinator.command(dm, f"!case new {pathway} {label}")
     assert answer.content["homeward.status"] == "ok", answer.content["body"]
     room = answer.content["homeward.room_id"]

@@ -20,9 +20,10 @@ EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "se
                 "plan show", "export plan", "export case", "export minutes", "minutes present", "minutes note",
                 "minutes decision", "minutes action", "minutes topic", "minutes close", "minutes reopen", "timeline"}
 COORDINATORS = {"meeting new", "plan goal", "plan subgoal", "plan action", "plan responsible", "plan followup", "plan remove",
-                "plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask"}
+                "plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask",
+                "case close", "case reopen", "handover"}
 GUARDIANS = {"consent yes", "consent no", "consent revoke"}
-NOWHERE_HERE = {"case new", "stats"}  # only outside care rooms
+NOWHERE_HERE = {"case new", "stats", "cases", "digest", "settings digest"}  # only outside care rooms
 
 SAMPLES = {
     "help": "!help", "ping": "!ping", "pathways": "!pathways", "team": "!team", "status": "!status",
@@ -34,6 +35,10 @@ SAMPLES = {
     "audit": "!audit", "consent ask": "!consent ask", "consent yes": "!consent yes dokumentasjon",
     "consent no": "!consent no individuell-plan", "consent revoke": "!consent revoke individuell-plan",
     "case new": "!case new sthf Probe",
+    # None of these may change the case for the next ones: closing is held by its open items,
+    # reopening refused (it is open), and a handover to oneself refused, after the gate.
+    "case close": "!case close discharged home", "case reopen": "!case reopen probe", "handover": "!handover {me}",
+    "cases": "!cases", "digest": "!digest", "settings digest": "!settings digest 08:00",
     "plan show": "!plan show", "plan goal": "!plan goal Trygg hjemkomst", "plan subgoal": "!plan subgoal 1 Utstyr på plass",
     "plan action": "!plan action 1 kommunen Skaffe utstyr", "plan responsible": "!plan responsible kommunen",
     "plan followup": "!plan followup 2027-02-01", "plan remove": "!plan remove g1 test",
