@@ -225,6 +225,17 @@ async def put_member(
     )
 
 
+async def set_invite_row(db: aiosqlite.Connection, case_id: int, user_id: str, outbox_id: int) -> None:
+    """The outbox row that invites `user_id`: what they can read of the room starts there."""
+    await db.execute("UPDATE members SET invite_outbox = ? WHERE case_id = ? AND user_id = ?", (outbox_id, case_id, user_id))
+
+
+async def invite_rows(db: aiosqlite.Connection, case_id: int) -> dict[str, int | None]:
+    """Each member's invite row (None: invited before it was recorded, or the opener, there from the start)."""
+    async with db.execute("SELECT user_id, invite_outbox FROM members WHERE case_id = ?", (case_id,)) as cur:
+        return {row["user_id"]: row["invite_outbox"] for row in await cur.fetchall()}
+
+
 async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
     """Someone left the room (left, kicked or banned): their lane, coordinator flag and assignments go.
 

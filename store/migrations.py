@@ -279,4 +279,10 @@ MIGRATIONS: list[Migration] = [
     -- The timeline and the statistics read a case's phase changes and closings from the audit trail.
     CREATE INDEX audit_case_action ON audit (case_id, action);
     """,
+    # 11: the outbox row of each member's invite. A care room shows history from the invite on
+    # (history_visibility 'invited'): a message queued after it is one the newcomer can read.
+    # NULL for members from before (and the opener, who is in the room from its creation).
+    """
+    ALTER TABLE members ADD COLUMN invite_outbox INTEGER;
+    """,
 ]
