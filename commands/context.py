@@ -62,6 +62,9 @@ class Reply:
     markdown: str
     ok: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: False: the answer is no reply to the command (someone who cannot see the command reads it);
+    #: it carries the command's event id as `homeward.answers` instead, for integrations and tests.
+    quotes: bool = True
 
 
 @dataclass

@@ -47,10 +47,17 @@ log = logging.getLogger(__name__)
 
 
 def reply_content(command: str, reply: Reply, in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
-    """The event content of an answer: an m.notice reply (in the command's thread) with the homeward.* keys."""
+    """The event content of an answer: an m.notice reply (in the command's thread) with the homeward.* keys.
+
+    An answer that must not quote its command (`Reply.quotes`) has no relation at all: in a
+    thread it would point at a root the reader may not see either.
+    """
+    relation: dict[str, Any] = (
+        {"m.relates_to": reply_relation(in_reply_to, thread_root)} if reply.quotes else {"homeward.answers": in_reply_to}
+    )
     return {
         **notice_content(reply.markdown),
-        "m.relates_to": reply_relation(in_reply_to, thread_root),
+        **relation,
         "homeward.command": command,
         "homeward.status": "ok" if reply.ok else "error",
         **{f"homeward.{key}": value for key, value in reply.extra.items()},

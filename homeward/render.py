@@ -51,6 +51,16 @@ def notice_content(markdown: str) -> dict[str, object]:
     }
 
 
+def addressed_content(markdown: str, mentions: list[str]) -> dict[str, object]:
+    """A message addressed to people, who are named in `m.mentions` (and, as pills, in the Markdown).
+
+    The one place for messages that must reach a person: the greeting of a newcomer and a sent
+    notice. LEAD, AT MERGE: issue 13's `alert_content` (an m.text, so that it notifies) replaces
+    this body; today it is an m.notice like the bot's other messages.
+    """
+    return {**notice_content(markdown), "m.mentions": {"user_ids": sorted(set(mentions))}}
+
+
 #: A message's content, as JSON, stays under this: encrypted (base64, about 4/3) and wrapped
 #: in its event it must fit Synapse's 64 KiB event limit, or the homeserver refuses it for good.
 EVENT_CONTENT_MAX_BYTES = 40_000
