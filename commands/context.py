@@ -41,6 +41,8 @@ class IncomingCommand:
     #: A ✅ / 👍 reaction read as `!ack`: it counts only for the reacting person's own lane,
     #: never on behalf of another (reactions are unencrypted, and easy to give by accident).
     reaction: bool = False
+    #: Whether the answer may quote (reply to) `reply_to`: not when someone on the team cannot read it.
+    quotable: bool = True
 
 
 def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:

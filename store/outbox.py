@@ -4,7 +4,7 @@ A row holds its content only until it is settled: once the homeserver accepted i
 was given up) the content is cleared in the same statement that marks the row, keeping
 what the bookkeeping needs — the event id (which edits, pins and reactions resolve rows
 by), the type, kind, room and times, the content's size, and the event a sent answer
-replied to.
+replied to (or answered without quoting it: `homeward.answers`).
 """
 
 from __future__ import annotations
@@ -159,7 +159,8 @@ async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
 # What a settled row keeps of its content (migration 7 cleared the rows sent before it, the same way).
 _FORGET_CONTENT = (
     "content_size = length(CAST(content AS BLOB)),"
-    " reply_to = json_extract(content, '$.\"m.relates_to\".\"m.in_reply_to\".event_id'),"
+    " reply_to = coalesce(json_extract(content, '$.\"m.relates_to\".\"m.in_reply_to\".event_id'),"
+    " json_extract(content, '$.\"homeward.answers\"')),"
     " content = '{}'"
 )
 

@@ -38,6 +38,8 @@ class Arrival:
     checklists_after_invites: list[Seen]
     second_notice: Seen
     team_after: Seen
+    olle: Member
+    reaction_answer: Seen
 
 
 async def _member(synapse: LocalSynapse, base: Path, name: str) -> Member:
@@ -60,7 +62,7 @@ async def arrival(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactor
         "language": "sv", "timezone": "Europe/Stockholm",
     }))
     await bot.start()
-    anna, maria, karin = [await _member(synapse, base, name) for name in ("anna", "maria", "karin")]
+    anna, maria, karin, olle = [await _member(synapse, base, name) for name in ("anna", "maria", "karin", "olle")]
     try:
         room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
         ok(await anna.command(room, f"!role {anna.user_id} slutenvard coordinator"))
@@ -82,11 +84,19 @@ async def arrival(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactor
         ok(await anna.command(room, "!send inskrivningsmeddelande"))
         second_notice = await karin.wait_for(lambda s: s.room_id == room and _notice(s))
         team_after = await anna.command(room, "!team")
+        # Olle comes after the notice; then Karin acknowledges it with a reaction.
+        ok(await anna.command(room, f"!invite {olle.user_id} oppenvard"))
+        await anna.wait_for_membership(room, olle.user_id, "invite")
+        await olle.join(room)
+        await olle.wait_for(lambda s: s.room_id == room and s.content.get("homeward.greeting") == olle.user_id)
+        reaction = await karin.send_event(room, "m.reaction", {"m.relates_to": {
+            "rel_type": "m.annotation", "event_id": second_notice.event_id, "key": "✅"}})
+        reaction_answer = await olle.wait_for(lambda s: reply_target(s) == reaction)
         yield Arrival(room, anna, maria, karin, team_before, first_send, first_notice, invites, checklists,
-                      second_notice, team_after)
+                      second_notice, team_after, olle, reaction_answer)
     finally:
         await bot.stop()
-        for person in (anna, maria, karin):
+        for person in (anna, maria, karin, olle):
             await person.close()
 
 
@@ -123,12 +133,14 @@ async def test_the_greeting_lists_a_notice_sent_before_the_newcomer_with_its_fac
 
 
 async def test_a_newcomers_view_has_no_reply_to_an_event_they_cannot_see(arrival: Arrival) -> None:
-    for person in (arrival.maria, arrival.karin):
+    checked = 0
+    for person in (arrival.maria, arrival.karin, arrival.olle):
         targets = {reply_target(s) for s in person.seen if s.room_id == arrival.room and
                    ((s.content.get("m.relates_to") or {}).get("m.in_reply_to"))}
-        assert targets, "the newcomer saw no reply at all: the check proves nothing"
         for target in targets:
             assert await _visible(person, arrival.room, target), f"{person.user_id} sees a reply to {target} it cannot read"
+        checked += len(targets)
+    assert checked, "the newcomers saw no reply at all: the check proves nothing"
 
 
 async def test_the_invite_answer_names_the_coordinator_instead_of_quoting_the_command(arrival: Arrival) -> None:
@@ -182,3 +194,11 @@ async def test_a_sent_notice_states_its_dates_sender_and_deadline(arrival: Arriv
     assert "Kvittera senast 2026-12-" in body  # the next working day, 16:00 (settings.default_ack_due)
     assert "Kommunens biståndsenhet" in body  # what the kommun lane is asked to do, in the source's words
     assert arrival.karin.user_id in mentioned(arrival.second_notice)
+
+
+async def test_a_reaction_to_a_notice_a_later_member_cannot_read_is_answered_without_quoting_it(arrival: Arrival) -> None:
+    answer = arrival.reaction_answer
+    ok(answer)
+    assert "m.relates_to" not in answer.content
+    assert f"https://matrix.to/#/{arrival.karin.user_id}" in answer.content["formatted_body"]  # whose reaction it was
+    assert answer.content["homeward.item"] == "inskrivningsmeddelande"
