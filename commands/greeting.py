@@ -35,13 +35,14 @@ def greeting_markdown(room: Speaker, view: CaseView, user_id: str, answers: list
         lines += ["", room.t("greeting.lane", lane=lane.name) + " " + room.t(f"greeting.role_{role}")]
         if member.coordinator:
             lines[-1] += " " + room.t("greeting.coordinator")
-        open_items = open_for_lane(view, lane.id)
+    waiting = consents_waiting_for(view, user_id, answers)
+    if member.lane is not None:
+        open_items = open_for_lane(view, member.lane)
         if open_items:
             lines += ["", room.t("greeting.open", lane=lane.name)]
             lines += [_open_line(room, view, entry) for entry in open_items]
-        else:
+        elif not waiting:  # a consent waiting for them is what is open: said next
             lines += ["", room.t("greeting.nothing_open", lane=lane.name)]
-    waiting = consents_waiting_for(view, user_id, answers)
     if waiting:
         titles = Markdown(", ".join(f"**{escape(c.title)}**" for c in waiting))
         lines += ["", room.t("greeting.consents_waiting", titles=titles)]
