@@ -157,9 +157,14 @@ def due_at(view: CaseView, item: Item, calendar: WorkingCalendar | None = None) 
     calendar = calendar or view.calendar()
     record = view.record(item.id)
     if item.kind == "notice" and record.sent_at is not None:
-        rule = item.ack_due or view.pathway.settings.default_ack_due
-        return resolve_due(record.sent_at, rule.offset, rule.unit, "after", _at(rule.at), calendar)
+        return ack_due_at(view, item, record.sent_at, calendar)
     return rule_due_at(view, item, calendar)
+
+
+def ack_due_at(view: CaseView, item: Item, sent_at: datetime, calendar: WorkingCalendar | None = None) -> datetime:
+    """By when the receivers must acknowledge a notice sent at `sent_at` (its `ack_due`, or the pathway's default)."""
+    rule = item.ack_due or view.pathway.settings.default_ack_due
+    return resolve_due(sent_at, rule.offset, rule.unit, "after", _at(rule.at), calendar or view.calendar())
 
 
 def rule_due_at(view: CaseView, item: Item, calendar: WorkingCalendar | None = None) -> datetime | None:

@@ -196,6 +196,17 @@ class AckDue(_Model):
         return self
 
 
+class Carries(_Model):
+    """What a notice carries, so its message states it and the receiver need not open anything.
+
+    The named dates it carries (e.g. the Inskrivningsmeddelande: the admission date and the
+    preliminary discharge date); a date not set yet is said to be missing. Cited like a rule.
+    """
+
+    dates: list[str] = Field(min_length=1)
+    source: NonEmpty
+
+
 class Item(_Model):
     """One box of the flowchart: a task for one lane, or a notice to acknowledge.
 
@@ -216,6 +227,7 @@ class Item(_Model):
     sets_date: str | None = None
     due: DueRule | None = None
     ack_due: AckDue | None = None
+    carries: Carries | None = None
     meeting: str | None = None
     links: list[NonEmpty] = []
     note: str | None = None
@@ -226,7 +238,7 @@ class Item(_Model):
         if self.kind == "task":
             if self.lane is None:
                 problems.append(("lane", "a task needs the lane that owns it"))
-            for name in ("sender", "ack_due"):
+            for name in ("sender", "ack_due", "carries"):
                 if getattr(self, name) is not None:
                     problems.append((name, "only a notice has this (this item is a task)"))
             for name in ("recipients", "recipient_text"):
@@ -478,6 +490,11 @@ class Pathway(_Model):
             ref(f"{path}.asks_consent", item.asks_consent, consent_ids, "consent")
             ref(f"{path}.sets_date", item.sets_date, date_ids, "date")
             ref(f"{path}.meeting", item.meeting, meeting_ids, "meeting")
+            if item.carries is not None:
+                for r, date in enumerate(item.carries.dates):
+                    ref(f"{path}.carries.dates[{r}]", date, date_ids, "date")
+                if len(set(item.carries.dates)) != len(item.carries.dates):
+                    problems.append((f"{path}.carries.dates", "lists a date twice"))
             if item.due is not None:
                 ref(f"{path}.due.date", item.due.date, date_ids, "date")
                 ref(f"{path}.due.item", item.due.item, item_ids, "item")

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from homeward.care.arrival import empty_lanes
 from homeward.care.calendar import WorkingCalendar
 from homeward.care.case import CaseView, due_at, item_state, missing_lanes
 from homeward.care.clocks import ClockReading, clock_json, read_clocks
@@ -47,6 +48,7 @@ class Line:
     state: str
     lane_name: str
     detail: str
+    lane_id: str = ""
 
 
 def item_line(room: "Speaker", view: CaseView, item: Item, calendar: WorkingCalendar) -> Line:
@@ -59,7 +61,9 @@ def item_line(room: "Speaker", view: CaseView, item: Item, calendar: WorkingCale
     if item.kind == "notice" and record.sent_at is None:
         parts.append(room.t("item.not_sent"))
     elif state != "done":
-        waiting = [pathway.lane(lane).name for lane in missing_lanes(view, item)]
+        empty = empty_lanes(view)
+        waiting = [pathway.lane(lane).name + (f" ({room.t('checklist.nobody_yet')})" if lane in empty else "")
+                   for lane in missing_lanes(view, item)]
         if item.kind == "notice":
             parts.append(room.t("item.waiting_for", lanes=", ".join(waiting)))
     due = due_at(view, item, calendar)
@@ -68,7 +72,7 @@ def item_line(room: "Speaker", view: CaseView, item: Item, calendar: WorkingCale
     if record.assigned_to and state != "done":
         parts.append("→ " + mention(record.assigned_to))
     lane_id = item.lane if item.kind == "task" else item.sender
-    return Line(item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts))
+    return Line(item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts), lane_id or "")
 
 
 #: The checklist must fit one event (homeward.render: the one size rule for messages).
@@ -90,8 +94,11 @@ def checklist_markdown(room: "Speaker", view: CaseView, compact: bool = False) -
     done = sum(1 for line in lines if line.state == "done")
     shown = [line for line in lines if line.state != "done"][:COMPACT_OPEN_LINES] if compact else lines
     lanes: dict[str, dict[str, Any]] = {}
+    empty = empty_lanes(view)
     for line in shown:
-        lanes.setdefault(line.lane_name, {"name": line.lane_name, "lines": []})["lines"].append(line)
+        lane = lanes.setdefault(line.lane_name, {"name": line.lane_name, "id": line.lane_id, "empty": line.lane_id in empty,
+                                                 "lines": []})
+        lane["lines"].append(line)
     return render(
         "messages/checklist.md.j2",
         t=room.t, phase=view.phase, label=view.label, lanes=list(lanes.values()), done=done, total=len(lines),

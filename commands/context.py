@@ -43,6 +43,8 @@ class IncomingCommand:
     reaction: bool = False
     #: The room holds nobody but the sender and the bot (joined or invited): a private chat.
     private: bool = False
+    #: Whether the answer may quote (reply to) `reply_to`: not when someone on the team cannot read it.
+    quotable: bool = True
 
 
 def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
@@ -64,6 +66,9 @@ class Reply:
     markdown: str
     ok: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: False: the answer is no reply to the command (someone who cannot see the command reads it);
+    #: it carries the command's event id as `homeward.answers` instead, for integrations and tests.
+    quotes: bool = True
 
 
 @dataclass

@@ -65,11 +65,11 @@ async def member_left(
         await cases.remove_member(db, room.case.id, user_id)
         await room.audit("member.left", user=user_id, how=how, previous_lane=before.lane,
                          previous_coordinator=before.coordinator)
-        # Held for them (bot/sender.py): their consent requests are theirs alone and are given up;
+        # Held for them (bot/sender.py): their consent requests and greeting are theirs alone and are given up;
         # the checklist posted again at their join, and the old one's pointer, are the room's and go now
         # (given up, the room's checklist would be a message never sent, and its updates with it).
         await outbox.abandon_waiting_for(db, room_id, user_id, now, f"{user_id} {how} before it went out",
-                                         carrying="homeward.consent_request")
+                                         carrying=("homeward.consent_request", "homeward.greeting"))
         await outbox.release_waiting_for(db, room_id, user_id)
         await room.settle()  # the view without them; reminders re-planned (their own ones cancelled), checklist edited
         await keep_in_step(room)  # power levels without them

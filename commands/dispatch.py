@@ -40,7 +40,7 @@ from homeward.ratelimit import Rate
 from homeward.text import Markdown, code, mention
 from homeward.services import Services
 from homeward.store import outbox
-from homeward.store.cases import LoadedCase, load_room, notice_for_event
+from homeward.store.cases import LoadedCase, invited_after, load_room, notice_for_event, sent_row
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
 
@@ -48,10 +48,17 @@ log = logging.getLogger(__name__)
 
 
 def reply_content(command: str, reply: Reply, in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
-    """The event content of an answer: an m.notice reply (in the command's thread) with the homeward.* keys."""
+    """The event content of an answer: an m.notice reply (in the command's thread) with the homeward.* keys.
+
+    An answer that must not quote its command (`Reply.quotes`) has no relation at all: in a
+    thread it would point at a root the reader may not see either.
+    """
+    relation: dict[str, Any] = (
+        {"m.relates_to": reply_relation(in_reply_to, thread_root)} if reply.quotes else {"homeward.answers": in_reply_to}
+    )
     return {
         **notice_content(reply.markdown),
-        "m.relates_to": reply_relation(in_reply_to, thread_root),
+        **relation,
         "homeward.command": command,
         "homeward.status": "ok" if reply.ok else "error",
         **{f"homeward.{key}": value for key, value in reply.extra.items()},
@@ -84,7 +91,8 @@ async def handle_reaction(
 ) -> bool:
     """A ✅ / 👍 on the bot's message of a notice is `!ack <notice>` by the reacting person, for their own lane only.
 
-    Answered in reply to the notice. Reactions are unencrypted and easy to give by
+    Answered in reply to the notice (or, when a member invited since cannot read the notice, with no
+    reply relation). Reactions are unencrypted and easy to give by
     accident, so the command is marked as a reaction: `care.case.decide_ack` then never
     acknowledges on behalf of another lane (a coordinator types `!ack <item> <lane>` for that).
     """
@@ -95,8 +103,12 @@ async def handle_reaction(
         notice = await notice_for_event(db, reacts_to)
         if notice is None or notice[0] != loaded.case.id:
             return False  # a reaction to anything else is just a reaction
+        # Answered in reply to the notice, unless someone on the team came after it and cannot read it.
+        row = await sent_row(db, notice[0], notice[1])
+        quotable = row is not None and not await invited_after(db, notice[0], row)
         event = IncomingCommand(room_id=room_id, event_id=event_id, sender=sender, body=f"!ack {notice[1]}",
-                                timestamp_ms=0, reply_to=reacts_to, reaction=True)
+                                timestamp_ms=0, reply_to=reacts_to if quotable else event_id, reaction=True,
+                                quotable=quotable)
         line = parse(event.body)
         assert line is not None
         outcome = await _answer(db, event, line, info, loaded, services)
@@ -124,6 +136,9 @@ async def _answer(
                   services=services, now=now, room=room, room_kind=info.kind if info else "other")
     command, reply, changed = await _run(ctx)
     name = command.typed_name if command else line.name
+    if not event.quotable:  # a reaction to a notice not everyone can read: say whose reaction it was instead
+        reply.quotes = False
+        reply.markdown = f"{mention(event.sender)}: {reply.markdown}"
     content = reply_content(name, reply, event.reply_to or event.event_id, event.thread_root)
     # A big case's `!status` would pass the homeserver's event limit and be refused for good.
     content = fit_content(content, services.catalog.t(language, "error.shortened"))

@@ -1,12 +1,24 @@
-"""When someone joins a care room: a team member gets the checklist again; anyone else is removed.
+"""When someone joins a care room: a team member is greeted (and given a checklist they can read); anyone else is removed.
+
+Each member of the team who joins gets one greeting addressed to them: what the room is
+for, their lane in plain words, what is open for their lane now, and the one command they
+will use most. It is queued in the join's unit of work, marked handled in the same
+transaction, so a join seen again (a restart, a SIGKILL, a sync replayed) never greets
+twice; a person who left and is invited again joins anew and is greeted anew. The opener
+of the case is not greeted: the room's welcome, posted after their invite, is theirs.
 
 A care room shows history to members from their invitation on (`history_visibility:
-invited`), so the checklist posted before someone was invited is not theirs to read: the
-homeserver answers M_NOT_FOUND, and Element, which shows edits only on their original
-message, then shows none of the checklist's updates either. So when a member of the case
-joins, the bot posts the checklist anew, pins it, makes it the one later updates edit,
-and edits the old message into a pointer to the new one. The opener of the case is in the
-room from its creation, before the first checklist: nobody else is.
+invited`), and its messages are end-to-end encrypted with keys shared only with the
+members of the moment, so a checklist posted before someone was invited is not theirs to
+read: the homeserver answers M_NOT_FOUND, and Element, which shows edits only on their
+original message, would show none of its updates either. So when a member joins and the
+pinned checklist came before their invite (its outbox row before their invite's row:
+a room's rows are sent in order), the bot posts the checklist anew, pins it and makes it
+the one later updates edit. Otherwise it posts nothing: in a join burst (several people
+invited, then joining) the first join reposts and the others can read that one. The old
+message is edited into a pointer to the new one only while someone who could read it is
+still on the team (the opener, or a member invited before it was posted); with nobody
+left to mislead, no stub.
 
 People join a care room through `!invite`, which records their lane; only the bot can
 invite (the room's power levels). Someone who is in the room without a place on the team
@@ -27,9 +39,10 @@ import logging
 
 from homeward.commands.care_room import CareRoom
 from homeward.commands.checklist import edit_of
+from homeward.commands.greeting import greeting_content
 from homeward.render import alert_content, notice_content, to_plain
 from homeward.services import Services
-from homeward.store import cases, outbox
+from homeward.store import cases, consents, outbox
 from homeward.store.cases import load_room
 from homeward.store.db import Store
 from homeward.store.desk import purged_room
@@ -58,23 +71,62 @@ async def member_joined(room_id: str, event_id: str, user_id: str, store: Store,
         else:
             if user_id == loaded.case.opened_by or not await mark_handled(db, event_id, room_id, now):
                 return False
-            await _post_checklist_again(CareRoom(db, services, info, loaded, user_id, event_id, now), user_id)
-            outcome = "checklist posted again"
+            room = CareRoom(db, services, info, loaded, user_id, event_id, now)
+            await greet(room, user_id)
+            outcome = "greeted"
+            if await _checklist_unreadable_for(room, user_id):
+                await _post_checklist_again(room, user_id)
+                outcome += "; checklist posted again"
     log.info("room=%s event=%s member joined; %s", room_id, event_id, outcome)
     services.wake_outbox()
     return True
 
 
+async def greet(room: CareRoom, user_id: str) -> None:
+    """Queue the greeting of a member who joined: held until they are in the room (bot/sender.py), so they can read it."""
+    answers = await consents.answers(room.db, room.case.id)
+    content = greeting_content(room, room.view, user_id, answers)
+    content["homeward.after_join"] = user_id
+    await room.queue(content)
+    await room.audit("member.greeted", user=user_id)
+
+
+async def _checklist_unreadable_for(room: CareRoom, user_id: str) -> bool:
+    """Whether the pinned checklist came before `user_id`'s invite, so they cannot read it."""
+    checklist = room.loaded.checklist
+    if checklist is None:
+        return False  # none yet: the next one posted will be after their invite
+    invited = (await cases.invite_rows(room.db, room.case.id)).get(user_id)
+    if invited is None:
+        return True  # invited before invites were recorded: assume the worst
+    if checklist > invited:
+        return False
+    finished, _ = (await outbox.results(room.db, {checklist})).get(checklist, (True, None))
+    return finished  # an earlier row still unsent (held for someone) goes after their invite: readable
+
+
 async def _post_checklist_again(room: CareRoom, newcomer: str) -> None:
     old = room.loaded.checklist
     await room.post_checklist(after_join=newcomer)
-    if old is not None:
+    if old is not None and await _old_checklist_has_readers(room, old, newcomer):
         # Updates of the old one still unsent go first (the outbox keeps order), so the
         # pointer is what the old message finally shows.
         # Held like the new one (bot/sender.py JOIN_SETTLE_S): sent at the moment of the join,
         # the newcomer's Element could not decrypt it and would show it as an unreadable message.
         pointer = room.t("checklist.reposted")
         await room.queue({**edit_of(old, notice_content(pointer), pointer), "homeward.after_join": newcomer})
+
+
+async def _old_checklist_has_readers(room: CareRoom, old: int, newcomer: str) -> bool:
+    """Whether someone on the team besides the newcomer could read the old checklist (and would read it stale)."""
+    invited = await cases.invite_rows(room.db, room.case.id)
+    for user_id in room.view.members:
+        if user_id == newcomer:
+            continue
+        row = invited.get(user_id)
+        if user_id == room.case.opened_by or row is None or row < old:
+            return True
+    return False
 
 
 async def remove_strangers(store: Store, services: Services, present: dict[str, set[str]]) -> int:

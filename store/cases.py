@@ -244,6 +244,30 @@ async def put_member(
     )
 
 
+async def set_invite_row(db: aiosqlite.Connection, case_id: int, user_id: str, outbox_id: int) -> None:
+    """The outbox row that invites `user_id`: what they can read of the room starts there."""
+    await db.execute("UPDATE members SET invite_outbox = ? WHERE case_id = ? AND user_id = ?", (outbox_id, case_id, user_id))
+
+
+async def invite_rows(db: aiosqlite.Connection, case_id: int) -> dict[str, int | None]:
+    """Each member's invite row (None: invited before it was recorded, or the opener, there from the start)."""
+    async with db.execute("SELECT user_id, invite_outbox FROM members WHERE case_id = ?", (case_id,)) as cur:
+        return {row["user_id"]: row["invite_outbox"] for row in await cur.fetchall()}
+
+
+async def invited_after(db: aiosqlite.Connection, case_id: int, outbox_id: int) -> bool:
+    """Whether a member of the case was invited after row `outbox_id` was queued (so cannot read what it sent)."""
+    async with db.execute("SELECT 1 FROM members WHERE case_id = ? AND invite_outbox > ? LIMIT 1", (case_id, outbox_id)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def sent_row(db: aiosqlite.Connection, case_id: int, item_id: str) -> int | None:
+    """The outbox row that sent the item (a notice), if it was sent."""
+    async with db.execute("SELECT sent_outbox FROM items WHERE case_id = ? AND item_id = ?", (case_id, item_id)) as cur:
+        row = await cur.fetchone()
+    return row["sent_outbox"] if row else None
+
+
 async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
     """Someone left the room (left, kicked or banned): their lane, coordinator flag and assignments go.
 

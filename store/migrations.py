@@ -330,4 +330,10 @@ MIGRATIONS: list[Migration] = [
         WHEN (SELECT purged_at FROM cases WHERE id = OLD.case_id) IS NULL
         BEGIN SELECT RAISE(ABORT, 'minutes history is append-only'); END;
     """,
+    # 12: the outbox row of each member's invite. A care room shows history from the invite on
+    # (history_visibility 'invited'): a message queued after it is one the newcomer can read.
+    # NULL for members from before (and the opener, who is in the room from its creation).
+    """
+    ALTER TABLE members ADD COLUMN invite_outbox INTEGER;
+    """,
 ]

@@ -4,7 +4,7 @@ A row holds its content only until it is settled: once the homeserver accepted i
 was given up) the content is cleared in the same statement that marks the row, keeping
 what the bookkeeping needs — the event id (which edits, pins and reactions resolve rows
 by), the type, kind, room and times, the content's size, and the event a sent answer
-replied to.
+replied to (or answered without quoting it: `homeward.answers`).
 """
 
 from __future__ import annotations
@@ -75,15 +75,16 @@ async def enqueue(
 
 
 async def abandon_waiting_for(
-    db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str, *, carrying: str,
+    db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str, *, carrying: tuple[str, ...],
 ) -> int:
-    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`) whose content has the key `carrying`.
+    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`) whose content has one of the keys `carrying`.
 
     Given up, a row forgets its content like any settled row (`mark_abandoned`)."""
+    has_key = " OR ".join(["json_type(content, '$.\"' || ? || '\"') IS NOT NULL"] * len(carrying))
     cur = await db.execute(
         f"UPDATE outbox SET sent_at = ?, last_error = ?, {_FORGET_CONTENT} WHERE room_id = ? AND sent_at IS NULL"
-        " AND json_extract(content, '$.\"homeward.after_join\"') = ? AND json_type(content, '$.\"' || ? || '\"') IS NOT NULL",
-        (now.isoformat(), reason[:500], room_id, user_id, carrying),
+        f" AND json_extract(content, '$.\"homeward.after_join\"') = ? AND ({has_key})",
+        (now.isoformat(), reason[:500], room_id, user_id, *carrying),
     )
     return cur.rowcount
 
@@ -174,7 +175,8 @@ async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
 # What a settled row keeps of its content (migration 8 cleared the rows sent before it, the same way).
 _FORGET_CONTENT = (
     "content_size = length(CAST(content AS BLOB)),"
-    " reply_to = json_extract(content, '$.\"m.relates_to\".\"m.in_reply_to\".event_id'),"
+    " reply_to = coalesce(json_extract(content, '$.\"m.relates_to\".\"m.in_reply_to\".event_id'),"
+    " json_extract(content, '$.\"homeward.answers\"')),"
     " content = '{}'"
 )
 

@@ -282,7 +282,7 @@ async def test_a_row_given_up_because_its_reader_left_before_joining_forgets_its
     async with store.transaction() as db:
         row_id = await outbox.enqueue(db, ROOM, "m.room.message", {"body": SECRET, "homeward.after_join": "@mor:example.org", "homeward.consent_request": {"consent": "sip"}}, NOW)
         assert await outbox.abandon_waiting_for(
-            db, ROOM, "@mor:example.org", NOW, "@mor:example.org left before joining", carrying="homeward.consent_request") == 1
+            db, ROOM, "@mor:example.org", NOW, "@mor:example.org left before joining", carrying=("homeward.consent_request",)) == 1
     async with store.read() as db, db.execute("SELECT content, content_size, last_error FROM outbox WHERE id = ?", (row_id,)) as cur:
         row = tuple(await cur.fetchone())  # type: ignore[arg-type]
     assert row[0] == "{}" and row[1] > 2 and row[2] == "@mor:example.org left before joining"

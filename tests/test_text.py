@@ -211,7 +211,7 @@ def test_a_consent_request_mentions_the_guardians_as_pills() -> None:
 
 def test_a_user_id_with_link_characters_cannot_inject_a_link() -> None:
     hostile = "@x](http://evil.example)[y:evil.example"
-    shown = Shown(to_html(CATALOG.t("en", "team.invited", user=mention(hostile), lane="Kommune")))
+    shown = Shown(to_html(CATALOG.t("en", "team.role", user=mention(hostile), lane="Kommune")))
     assert len(shown.links) == 1
     href, text = shown.links[0]
     assert text == hostile and unquote(href.removeprefix(MATRIX_TO)) == hostile

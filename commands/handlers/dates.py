@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
+from homeward.care.arrival import renewed_by
 from homeward.care.case import due_at, missing_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.checklist import local_text
@@ -77,7 +78,7 @@ async def plan_set(ctx: Context) -> Reply:
     await room.audit("date.planned", date=named.id, value=value.isoformat(), previous=previous.isoformat() if previous else None)
     renewed = []
     for _, item in view.items():
-        if previous is not None and item.due and named.id in item.due.renew_on and view.record(item.id).sent_at:
+        if view.record(item.id).sent_at and renewed_by(item, named.id, was_set=previous is not None):
             await cases.renew(ctx.db, case.id, item.id)
             await room.audit("item.renewed", item=item.id, because=named.id)
             renewed.append(f"{code(item.id)} {escape(item.title)}")

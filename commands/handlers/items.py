@@ -7,9 +7,11 @@ from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.clocks import read_clocks
 from homeward.commands.care_room import closed_at
+from homeward.care.arrival import empty_lanes
 from homeward.commands.checklist import case_json, clock_line, item_line, local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.team import user_arg
+from homeward.commands.notices import notice_message, unset_dates
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
 from homeward.i18n import render
 from homeward.render import alert_content
@@ -69,27 +71,20 @@ async def send(ctx: Context) -> Reply:
     item = find_item(view, ctx.args["notice-id"])
     on_behalf = decide_send(view, item, ctx.sender)
     require_consent(view, await consents.answers(ctx.db, case.id), f"notice:{item.id}")
-    pathway = view.pathway
-    receivers = [user for lane in item.recipients for user in view.members_of(lane)]
-    lines = [
-        f"📨 **{escape(item.title)}** — {escape(pathway.lane(item.sender or '').name)} → "
-        + ", ".join(escape(pathway.lane(lane).name) for lane in item.recipients),
-        "",
-        escape(item.text),
-    ]
-    for lane in item.recipients:
-        todo = item.recipient_text.get(lane)
-        if todo:
-            lines += ["", f"**{escape(pathway.lane(lane).name)}:** {escape(todo)}"]
-    lines += ["", ctx.t("send.how_to_ack", item=item.id, people=mentions(receivers))]
-    if case.reactions:
-        lines[-1] += " " + ctx.t("send.or_react")
-    content = alert_content("\n".join(lines), receivers)
-    content["homeward.notice"] = item.id
+    content = notice_message(room, view, item, sender=ctx.sender, sent_at=ctx.now, reactions=case.reactions)
     row = await room.queue(content)
     await cases.mark_sent(ctx.db, case.id, item.id, ctx.sender, ctx.now, row)
     await room.audit("notice.sent", item=item.id, on_behalf=on_behalf, recipients=item.recipients)
-    return ctx.ok(ctx.t("send.sent", item=item.title), item=item.id)
+    # Sent and recorded even so (the sending lane's deadline is met by sending), but the sender is told
+    # who cannot acknowledge it yet and what the notice says is missing.
+    text = ctx.t("send.sent", item=item.title)
+    empty = [lane for lane in item.recipients if lane in empty_lanes(view)]
+    for lane in empty:
+        text += "\n\n⚠️ " + ctx.t("send.lane_empty", lane=view.pathway.lane(lane).name, lane_id=lane)
+    unset = unset_dates(view, item)
+    if unset:
+        text += "\n\n⚠️ " + ctx.t("send.dates_unset", dates=", ".join(named.label for named in unset))
+    return ctx.ok(text, item=item.id, nobody_in=empty, dates_unset=[named.id for named in unset])
 
 
 @command("assign", args=[Arg("item-id"), Arg("user", user_arg, metavar="@user:server")], where=CASE_ROOM, rule=COORDINATOR)

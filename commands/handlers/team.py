@@ -85,13 +85,16 @@ async def invite(ctx: Context) -> Reply:
         raise CommandError("team.not_the_bot")
     lane = find_lane(room.view, ctx.args["lane"])
     await _set_member(ctx, user, lane, coordinator, "member.added")
-    await room.queue({"user_id": user}, event_type="m.room.member", kind=outbox.INVITE)
+    invite = await room.queue({"user_id": user}, event_type="m.room.member", kind=outbox.INVITE)
+    await cases.set_invite_row(ctx.db, room.case.id, user, invite)  # what they can read starts here (commands.joins)
     if lane.role in CONSENT_ROLES:
         # A guardian (or the young person) joins: ask for the consents they answer that are not given yet.
         await room.reload()
         await consent_handlers.ask_person(room, user)
     key = "team.invited_coordinator" if coordinator else "team.invited"
-    return ctx.ok(ctx.t(key, user=mention(user), lane=lane.name))
+    # Not a reply: the answer comes after the invite, so the newcomer reads it, but not the command it
+    # would quote (their history starts at the invite). It names the coordinator instead.
+    return Reply(ctx.t(key, by=mention(ctx.sender), user=mention(user), lane=lane.name), quotes=False)
 
 
 @command(
@@ -122,11 +125,13 @@ async def team(ctx: Context) -> Reply:
     """List the members of the case with their lanes."""
     view = ctx.care.view
     lines = []
-    for lane in view.pathway.lanes:
+    for lane in view.pathway.lanes:  # every lane: one with nobody in it is said out loud, with how to fill it
         people = [m for m in view.members.values() if m.lane == lane.id]
         if people:
             names = ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in sorted(people, key=lambda m: m.user_id))
-            lines.append(f"- **{escape(lane.name)}** ({code(lane.id)}): {names}")
+        else:
+            names = ctx.t("team.lane_empty", lane=lane.id)
+        lines.append(f"- **{escape(lane.name)}** ({code(lane.id)}): {names}")
     laneless = [m for m in view.members.values() if m.lane is None]
     if laneless:
         lines.append(f"- **{ctx.t('team.no_lane')}**: " + ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in laneless))

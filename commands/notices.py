@@ -1,0 +1,79 @@
+"""A notice as the room reads it: what it carries, who sent it, what each receiver does, and by when.
+
+A receiver should need nothing else: the dates the notice carries (pathway data, `carries`;
+a date not set yet is said to be missing), the sending lane and person, the source's words
+for each receiving lane, and the moment by which they must acknowledge (`ack_due`). `!send`
+posts it; the greeting of someone who joins after it was sent repeats its facts in one line,
+since a message from before their invite is not theirs to read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from homeward.care.arrival import carried_dates, empty_lanes
+from homeward.care.case import CaseView, ack_due_at
+from homeward.care.pathway import Item, NamedDate
+from homeward.commands.checklist import Speaker, local_text
+from homeward.render import alert_content
+from homeward.text import Markdown, escape, mention, mentions
+
+
+def fact_lines(room: Speaker, view: CaseView, item: Item) -> list[str]:
+    """One Markdown line per date the notice carries: its value, or that it is not set yet."""
+    lines = []
+    for named, value in carried_dates(view, item):
+        if value is None:
+            lines.append(room.t("send.fact_unset", label=named.label, date=named.id))
+        else:
+            lines.append(room.t("send.fact", label=named.label, value=local_text(value, view.pathway)))
+    return lines
+
+
+def unset_dates(view: CaseView, item: Item) -> list[NamedDate]:
+    """The dates the notice carries that are not set yet."""
+    return [named for named, value in carried_dates(view, item) if value is None]
+
+
+def receivers(view: CaseView, item: Item) -> list[str]:
+    """The people who must acknowledge: everyone in the receiving lanes."""
+    return [user for lane in item.recipients for user in view.members_of(lane)]
+
+
+def notice_message(room: Speaker, view: CaseView, item: Item, *, sender: str, sent_at: datetime, reactions: bool) -> dict[str, Any]:
+    """The content of a sent notice, addressed to everyone who must acknowledge it."""
+    pathway = view.pathway
+    people = receivers(view, item)
+    lanes_to = Markdown(", ".join(f"**{escape(pathway.lane(lane).name)}**" for lane in item.recipients))
+    lines = [
+        f"📨 **{escape(item.title)}** — "
+        + room.t("send.from_to", sender=pathway.lane(item.sender or "").name, person=mention(sender), receivers=lanes_to),
+    ]
+    facts = fact_lines(room, view, item)
+    if facts:
+        lines += [""] + [f"- {fact}" for fact in facts]
+    lines += ["", escape(item.text)]
+    for lane in item.recipients:
+        todo = item.recipient_text.get(lane)
+        if todo:
+            lines += ["", f"**{escape(pathway.lane(lane).name)}:** {escape(todo)}"]
+    due = local_text(ack_due_at(view, item, sent_at), pathway)
+    how = room.t("send.ack_by", when=due)
+    if people:
+        how += " " + room.t("send.how_to_ack", item=item.id, people=mentions(people))
+        if reactions:
+            how += " " + room.t("send.or_react")
+    empty = [lane for lane in item.recipients if lane in empty_lanes(view)]
+    if empty:
+        how += " " + room.t("send.nobody_yet", lanes=", ".join(pathway.lane(lane).name for lane in empty))
+    lines += ["", how]
+    content = alert_content("\n".join(lines), people)
+    content["homeward.notice"] = item.id
+    return content
+
+
+def notice_line_facts(room: Speaker, view: CaseView, item: Item) -> str:
+    """The facts of a notice in one line, for someone who cannot read the notice itself (it came before their invite)."""
+    facts = fact_lines(room, view, item)
+    return f" ({'; '.join(facts)})" if facts else ""
