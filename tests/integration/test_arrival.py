@@ -190,7 +190,8 @@ async def test_a_sent_notice_states_its_dates_sender_and_deadline(arrival: Arriv
     body = notice["body"]
     assert "Inskrivning på sjukhus:** 2026-12-01 08:00" in body
     assert "Preliminärt utskrivningsdatum:** 2026-12-08" in body
-    assert "från **Slutenvård** ([" + arrival.anna.user_id + "]" in body  # with a pill of the person who sent it
+    assert "från **Slutenvård** (" + arrival.anna.user_id + ")" in body  # the plain body names the sender by id
+    assert f'<a href="https://matrix.to/#/{arrival.anna.user_id}">' in notice["formatted_body"]  # a pill in Element
     assert "Kvittera senast 2026-12-" in body  # the next working day, 16:00 (settings.default_ack_due)
     assert "Kommunens biståndsenhet" in body  # what the kommun lane is asked to do, in the source's words
     assert arrival.karin.user_id in mentioned(arrival.second_notice)
