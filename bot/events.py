@@ -41,7 +41,29 @@ def command_from(room_id: str, event: RoomMessageText, own_user_id: str, room_en
         thread_root=thread_root(content),
         encrypted=getattr(event, "decrypted", False) is True,
         room_encrypted=room_encrypted,
+        in_reply_to=in_reply_to(content),
+        mentions=mentioned_users(content),
+        formatted_body=content.get("formatted_body") if isinstance(content.get("formatted_body"), str) else None,
     )
+
+
+def in_reply_to(content: dict) -> str | None:
+    """The event a message replies to (also inside a thread, where the reply is not a fallback)."""
+    relates = content.get("m.relates_to")
+    if not isinstance(relates, dict) or relates.get("is_falling_back") is True:
+        return None
+    reply = relates.get("m.in_reply_to")
+    event_id = reply.get("event_id") if isinstance(reply, dict) else None
+    return event_id if isinstance(event_id, str) and event_id else None
+
+
+def mentioned_users(content: dict) -> tuple[str, ...]:
+    """The user ids in `m.mentions` (Element fills it for every pill in the composer)."""
+    mentions = content.get("m.mentions")
+    users = mentions.get("user_ids") if isinstance(mentions, dict) else None
+    if not isinstance(users, list):
+        return ()
+    return tuple(u for u in users if isinstance(u, str))[:50]
 
 
 def thread_root(content: object) -> str | None:

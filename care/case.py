@@ -75,6 +75,8 @@ class CaseView:
     members: dict[str, Membership]
     records: dict[str, ItemRecord]
     extra: dict[str, ExtraTask] = field(default_factory=dict)
+    #: The young person answers their own consents where the pathway allows it (a coordinator's setting; default: the guardians).
+    child_answers: bool = False
 
     def items(self) -> list[tuple[Phase, Item]]:
         """The pathway's items and the team's added tasks, phase by phase."""

@@ -37,6 +37,7 @@ __all__ = [
     "Clock",
     "ClockPoint",
     "Consent",
+    "CoveredBy",
     "DueRule",
     "Item",
     "Lane",
@@ -302,21 +303,34 @@ class Meeting(_Model):
         return found
 
 
+class CoveredBy(_Model):
+    """A pathway rule: another consent, already asked, covers this one, so it is never asked on its own.
+
+    Örebro: the consent registered at admission (inskrivning) covers the SIP at discharge
+    («Inget nytt samtycke registreras»). The rule is shown with its source in `!consents`.
+    """
+
+    consent: str = Field(pattern=ITEM_ID, max_length=40)  # the covering consent's id
+    rule: NonEmpty  # the rule in the pathway's language, as `!consents` shows it
+    source: NonEmpty
+
+
 class Consent(_Model):
     """Something the family must agree to before information may be shared.
 
     ``covers`` names what the consent gates: ``export``, ``plan`` (making and
-    sharing the coordinated plan) or ``notice:<item-id>``.
+    sharing the coordinated plan) or ``notice:<item-id>``. ``purpose`` and
+    ``receivers`` (lane ids) are what a parent reads first in the request.
     """
 
     id: str = Field(pattern=ITEM_ID, max_length=40)
     title: NonEmpty
     text: NonEmpty
+    purpose: str | None = None  # why, in plain words: "so that … can be planned together"
+    receivers: list[str] = []  # the lanes that receive the information
     answered_by: Literal["all_guardians", "any_guardian", "child_or_guardians"] = "all_guardians"
     covers: list[str] = []
-    covered_by_admission_consent: bool = False
-    # Which consent is "the consent given at admission" (required with the flag above).
-    admission_consent: str | None = None
+    covered_by: CoveredBy | None = None
     source: NonEmpty
     quote: str | None = None
 
@@ -506,9 +520,13 @@ class Pathway(_Model):
 
         # Consents: what they gate must exist, and both ends must agree.
         for c, consent in enumerate(self.consents):
-            ref(f"consents[{c}].admission_consent", consent.admission_consent, consent_ids - {consent.id}, "consent")
-            if consent.covered_by_admission_consent and consent.admission_consent is None:
-                problems.append((f"consents[{c}].admission_consent", "required when covered_by_admission_consent is true"))
+            for r, lane in enumerate(consent.receivers):
+                ref(f"consents[{c}].receivers[{r}]", lane, lane_ids, "lane")
+            if consent.covered_by is not None:
+                covering = consent.covered_by.consent
+                ref(f"consents[{c}].covered_by.consent", covering, consent_ids - {consent.id}, "consent")
+                if covering in consent_ids and covering != consent.id and self.consent(covering).covered_by is not None:
+                    problems.append((f"consents[{c}].covered_by.consent", f"'{covering}' is covered itself; name the consent that is asked"))
             for k, cover in enumerate(consent.covers):
                 path = f"consents[{c}].covers[{k}]"
                 if cover in ("export", "plan"):

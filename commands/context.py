@@ -41,6 +41,14 @@ class IncomingCommand:
     #: A ✅ / 👍 reaction read as `!ack`: it counts only for the reacting person's own lane,
     #: never on behalf of another (reactions are unencrypted, and easy to give by accident).
     reaction: bool = False
+    #: The event this message replies to (`m.in_reply_to`), e.g. a consent request answered with "ja".
+    in_reply_to: str | None = None
+    #: A reply to a consent request read as `!consent yes|no <id>`: the same rules, ledger and audit row.
+    by_reply: bool = False
+    #: The people the message mentions (`m.mentions.user_ids`): what Element puts there for a pill.
+    mentions: tuple[str, ...] = ()
+    #: The HTML body (`formatted_body`), where a pill is a matrix.to link.
+    formatted_body: str | None = None
 
 
 def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:

@@ -25,20 +25,22 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from homeward.care.consent import reply_answer, who_answers
 from homeward.care.refusal import Refusal
 from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, IncomingCommand, Reply, reply_relation
-from homeward.commands.parser import CommandLine, ParseError, parse
+from homeward.commands.parser import CommandLine, ParseError, parse, strip_reply_fallback
 from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError
 from homeward.render import fit_content, notice_content
 from homeward.ratelimit import Rate
-from homeward.text import Markdown, code, mention
+from homeward.text import Markdown, code, mention, mentions
 from homeward.services import Services
-from homeward.store import outbox
+from homeward.store import consents, outbox
 from homeward.store.cases import LoadedCase, load_room, notice_for_event
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
@@ -64,7 +66,7 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
     except ParseError as exc:
         line, problem = None, exc
     if line is None and problem is None:
-        return False
+        return await handle_reply(event, store, services) if event.in_reply_to else False
     async with store.transaction() as db:
         info, loaded = await load_room(db, event.room_id, services.pathways)
         name = problem.name if problem is not None else line.name  # type: ignore[union-attr]
@@ -100,6 +102,59 @@ async def handle_reaction(
         assert line is not None
         outcome = await _answer(db, event, line, info, loaded, services)
     return _after(event, outcome, services)
+
+
+async def handle_reply(event: IncomingCommand, store: Store, services: Services) -> bool:
+    """A reply that is no command: to a consent request, "ja" / "nej" / "yes" / "no" is the family's answer.
+
+    It runs as `!consent yes|no <id>` of the request's consent, by the person replying — the
+    same gate, ledger, audit row and confirmation as the command — marked `by_reply`, so a
+    reply to a request its sender already answered changes nothing (`handlers.consent`).
+    Anything else replied to a request by someone it asks is answered with how to reply;
+    a reply to any other message is just chat.
+    """
+    async with store.transaction() as db:
+        info, loaded = await load_room(db, event.room_id, services.pathways)
+        if info is None or info.kind != "case" or loaded is None or event.in_reply_to is None:
+            return False
+        request = await consents.request_for_event(db, loaded.case.id, event.in_reply_to)
+        if request is None:
+            return False
+        word = reply_answer(strip_reply_fallback(event.body))
+        if word is None:
+            if not event.encrypted:
+                return False
+            outcome = await _explain_reply(db, event, request.consent_id, info, loaded, services)
+        else:
+            body = f"!consent {word} {request.consent_id}"
+            answer = replace(event, body=body, by_reply=True)
+            if not event.encrypted:
+                outcome = await _refuse_unencrypted(db, answer, f"consent {word}", info, loaded, services)
+            else:
+                line = parse(body)
+                assert line is not None
+                outcome = await _answer(db, answer, line, info, loaded, services)
+    return _after(event, outcome, services)
+
+
+async def _explain_reply(
+    db: Any, event: IncomingCommand, consent_id: str, info: RoomInfo, loaded: LoadedCase, services: Services,
+) -> Outcome:
+    """Something other than yes or no replied to a request, by one it asks: say how to answer (nothing is recorded)."""
+    view = loaded.view
+    try:
+        consent = view.pathway.consent(consent_id)
+    except KeyError:
+        return None  # a consent the pathway no longer has
+    if event.sender not in who_answers(view, consent):
+        return None  # the team talking about the request: chat
+    now = services.clock.now()
+    if not await mark_handled(db, event.event_id, event.room_id, now):
+        return None
+    text = services.catalog.t(info.language, "consent.reply_help", id=consent.id, coordinators=mentions(view.coordinators()))
+    reply = Reply(text, ok=False, extra={"reason": "consent.reply_help", "consent": {"id": consent.id}})
+    await outbox.enqueue(db, event.room_id, "m.room.message", reply_content("consent", reply, event.event_id, event.thread_root), now)
+    return "consent reply", "explained", False
 
 
 #: What handling a command came to: None when it was handled before; else (command name, outcome, changed).

@@ -51,7 +51,7 @@ class LoadedCase:
 # One statement loads a room, its case and the whole view: the unit of work of an event
 # reads the store once (each sub-select is a JSON array of that table's rows).
 _CASE_COLUMNS = """
-    c.id, c.room_id, c.create_outbox, c.pathway_id, c.label, c.phase_id, c.opened_by, c.reactions, c.quiet,
+    c.id, c.room_id, c.create_outbox, c.pathway_id, c.label, c.phase_id, c.opened_by, c.reactions, c.quiet, c.child_answers,
     (SELECT json_group_array(json_array(user_id, lane_id, coordinator)) FROM members WHERE case_id = c.id) AS j_members,
     (SELECT json_group_array(json_array(date_id, value)) FROM case_dates WHERE case_id = c.id) AS j_dates,
     (SELECT json_group_array(json_array(item_id, sent_at, sent_by, assigned_to)) FROM items WHERE case_id = c.id) AS j_items,
@@ -107,7 +107,7 @@ def _loaded(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
         extra[item_id] = ExtraTask(item, phase_id, datetime.fromisoformat(due) if due else None)
     view = CaseView(
         pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records,
-        extra=extra,
+        extra=extra, child_answers=bool(row["child_answers"]),
     )
     return LoadedCase(case, view, row["checklist_outbox"])
 

@@ -279,4 +279,19 @@ MIGRATIONS: list[Migration] = [
     -- The timeline and the statistics read a case's phase changes and closings from the audit trail.
     CREATE INDEX audit_case_action ON audit (case_id, action);
     """,
+    # 11: consent requests — one message per request, so a reply to it answers that consent and
+    # the message can be edited with the answers; who answers a child_or_guardians consent is a
+    # case setting (off: the guardians).
+    """
+    ALTER TABLE cases ADD COLUMN child_answers INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE consent_requests (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        outbox_id  INTEGER NOT NULL,       -- the request message (its event id once sent)
+        asked_at   TEXT NOT NULL
+    );
+    CREATE INDEX consent_requests_case ON consent_requests (case_id, consent_id);
+    CREATE INDEX consent_requests_outbox ON consent_requests (outbox_id);
+    """,
 ]

@@ -465,7 +465,8 @@ def test_acknowledgements_default_to_the_end_of_the_next_working_day(sthf: Pathw
 # --- consents and plan -------------------------------------------------------
 def test_orebro_sip_consent_is_covered_by_the_admission_consent_as_the_flowchart_says(orebro: Pathway) -> None:
     sip = orebro.consent("sip")
-    assert sip.covered_by_admission_consent is True
+    assert sip.covered_by is not None and sip.covered_by.consent == "informationsoverforing"
+    assert "Inget nytt samtycke registreras" in sip.covered_by.source
     assert "Inget nytt samtycke registreras" in (sip.quote or "")
     assert "utan att patienten varit inlagd" in (sip.quote or "")
     assert {"notice:kallelse-sip", "notice:kallelse-uppfoljning-sip"} <= set(sip.covers)

@@ -203,7 +203,7 @@ def test_an_id_in_a_refusal_can_be_copied_as_typed() -> None:
 
 
 def test_a_consent_request_mentions_the_guardians_as_pills() -> None:
-    text = CATALOG.t("nb", "consent.how", people=mentions(["@guardian:server", "@far_2:server"]), id="dokumentasjon")
+    text = CATALOG.t("nb", "consent.how_reply", people=mentions(["@guardian:server", "@far_2:server"]))
     shown = Shown(to_html(text))
     assert shown.links[:2] == [("https://matrix.to/#/@guardian:server", "@guardian:server"), ("https://matrix.to/#/@far_2:server", "@far_2:server")]
     assert "[@guardian:server]" not in shown.plain
