@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+from urllib.parse import unquote
+
 from nio import RoomMessageText
 
 from homeward.commands.context import IncomingCommand
@@ -43,7 +46,7 @@ def command_from(room_id: str, event: RoomMessageText, own_user_id: str, room_en
         room_encrypted=room_encrypted,
         in_reply_to=in_reply_to(content),
         mentions=mentioned_users(content),
-        formatted_body=content.get("formatted_body") if isinstance(content.get("formatted_body"), str) else None,
+        pills=pills_of(content),
     )
 
 
@@ -83,3 +86,49 @@ def is_ack_reaction(key: str) -> bool:
     """Whether a reaction key means "acknowledged"; variation selectors and skin tones ignored."""
     base = key.replace("\ufe0f", "")
     return any(base.startswith(mark) for mark in ACK_REACTIONS)
+
+
+MATRIX_TO_USER = "https://matrix.to/#/@"
+
+
+class _Pills(HTMLParser):
+    """The matrix.to user links of an HTML body with their text: how Element writes a pill."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            self._href = href if href.startswith(MATRIX_TO_USER) else None
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            user = unquote(self._href.removeprefix("https://matrix.to/#/").split("?", 1)[0])
+            label = " ".join("".join(self._text).split())
+            if label:
+                self.found.append((label, user))
+            self._href = None
+
+
+def pills_of(content: dict) -> tuple[tuple[str, str], ...]:
+    """(shown name, user id) of each person pill in the message: Element puts the display name in the
+    body and a matrix.to link in `formatted_body` (and the id in `m.mentions`)."""
+    html = content.get("formatted_body")
+    if not isinstance(html, str) or "matrix.to" not in html or len(html) > 20_000:
+        return ()
+    parser = _Pills()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # noqa: BLE001 - a malformed body has no pills, it is still a message
+        return ()
+    return tuple(parser.found[:50])

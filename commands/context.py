@@ -47,8 +47,8 @@ class IncomingCommand:
     by_reply: bool = False
     #: The people the message mentions (`m.mentions.user_ids`): what Element puts there for a pill.
     mentions: tuple[str, ...] = ()
-    #: The HTML body (`formatted_body`), where a pill is a matrix.to link.
-    formatted_body: str | None = None
+    #: The person pills of the message: (the name shown, the user id) from its matrix.to links.
+    pills: tuple[tuple[str, str], ...] = ()
 
 
 def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def reply_content(command: str, reply: Reply, in_reply_to: str, thread_root: str
 async def handle_command(event: IncomingCommand, store: Store, services: Services) -> bool:
     """Handle a message that may be a command; True when an answer was queued."""
     try:
-        line, problem = parse(event.body), None
+        line, problem = parse(event.body, tuple(name for name, _ in event.pills)), None
     except ParseError as exc:
         line, problem = None, exc
     if line is None and problem is None:

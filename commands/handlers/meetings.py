@@ -18,6 +18,7 @@ from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg, time_arg
 from homeward.commands.handlers.team import user_arg
+from homeward.commands.people import person_or_lane_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command, registry
 from homeward.exports.build import plan_document
 from homeward.exports.ics import to_ics
@@ -162,7 +163,7 @@ async def minutes_decision(ctx: Context) -> Reply:
 
 @command(
     "minutes action",
-    args=[Arg("owner", optional=True, metavar="lane|@user"), Arg("due", date_arg, optional=True, metavar="YYYY-MM-DD"),
+    args=[Arg("owner", person_or_lane_arg, optional=True, metavar="lane|@user"), Arg("due", date_arg, optional=True, metavar="YYYY-MM-DD"),
           Arg("text", optional=True, rest=True)],
     where=CASE_ROOM, rule=MEMBER,
 )
