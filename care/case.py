@@ -224,6 +224,19 @@ def decide_ack(
     raise Refusal("care.wrong_lane_for_ack", item=item.id, lanes=_lane_names(view, missing))
 
 
+def ack_is_redundant(view: CaseView, item: Item, user_id: str) -> bool:
+    """A ✅ on a sent notice that every lane the reacting person acts for has acknowledged already (or
+    that nobody still owes): nothing to do, and nothing to say — the command form still answers."""
+    member = view.members.get(user_id)
+    if member is None or view.record(item.id).sent_at is None:
+        return False
+    missing = missing_lanes(view, item)
+    if not missing:
+        return True
+    mine = [lane for lane in lanes_to_acknowledge(item) if acts_for(view, member, lane)]
+    return bool(mine) and not any(lane in missing for lane in mine)
+
+
 def acts_for(view: CaseView, member: Membership, lane_id: str) -> bool:
     """Whether a member acts for a lane: their own, and guardians (or the young person) for the family."""
     if member.lane is None:

@@ -29,6 +29,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from homeward.care.case import ack_is_redundant
 from homeward.care.consent import reply_answer, who_answers
 from homeward.care.refusal import Refusal
 from homeward.commands.care_room import CareRoom
@@ -96,6 +97,11 @@ async def handle_reaction(
         notice = await notice_for_event(db, reacts_to)
         if notice is None or notice[0] != loaded.case.id:
             return False  # a reaction to anything else is just a reaction
+        if ack_is_redundant(loaded.view, loaded.view.item(notice[1]), sender):
+            # Already acknowledged: a second ✅ (by this person or a colleague of their lane) is just a reaction.
+            await mark_handled(db, event_id, room_id, services.clock.now())
+            log.info("room=%s event=%s redundant acknowledgement reaction ignored", room_id, event_id)
+            return False
         event = IncomingCommand(room_id=room_id, event_id=event_id, sender=sender, body=f"!ack {notice[1]}",
                                 timestamp_ms=0, reply_to=reacts_to, reaction=True)
         line = parse(event.body)
