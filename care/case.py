@@ -281,7 +281,9 @@ def find_item(view: CaseView, text: str) -> Item:
         if item.id == wanted:
             return item
     near = [i.id for _, i in view.items() if wanted[:4] and i.id.startswith(wanted[:4])]
-    raise Refusal("care.unknown_item", item=text, near=", ".join(near[:5]) or "—")
+    if not near:
+        raise Refusal("care.unknown_item", item=text)  # no "Similar: —" when nothing is
+    raise Refusal("care.unknown_item_near", item=text, near=", ".join(near[:5]))
 
 
 def find_lane(view: CaseView, text: str) -> Lane:

@@ -392,3 +392,10 @@ def test_the_html_export_shows_hostile_text_as_typed(make) -> None:  # type: ign
     page = render_html(_hostile(make()))
     assert "<script>alert" not in page and "<b>bold" not in page and 'href="http://evil' not in page
     assert html.escape(FREE, quote=False) in page
+
+
+@pytest.mark.parametrize("language", ["nb", "sv", "en"])
+def test_a_date_on_a_saturday_is_said_to_be_a_saturday(language: str) -> None:
+    said = CATALOG.t(language, "plan.not_working_day", label="Utskrivning", day="2026-12-05",
+                     why=CATALOG.t(language, "plan.saturday"), proposal="2026-12-07", name="discharge")
+    assert {"nb": "er en lørdag", "sv": "är en lördag", "en": "is a Saturday"}[language] in to_plain(said)

@@ -67,7 +67,7 @@ async def plan_set(ctx: Context) -> Reply:
         raise CommandError("error.missing_argument", usage=True, arg="<YYYY-MM-DD>")
     calendar = view.calendar()
     if named.working_day_only and not calendar.is_working_day(day):
-        why = calendar.holiday_name(day) or ctx.t("plan.weekend")
+        why = calendar.holiday_name(day) or ctx.t({5: "plan.saturday", 6: "plan.sunday"}.get(day.weekday(), "plan.day_off"))
         proposal = calendar.next_working_day(day)
         raise CommandError("plan.not_working_day", label=named.label, day=day.isoformat(), why=why, proposal=proposal.isoformat(), name=named.id)
     value: date | datetime = calendar.local(day, clock) if clock else day
