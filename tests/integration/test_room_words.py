@@ -115,3 +115,13 @@ async def test_a_parents_help_lists_only_what_a_parent_may_use_grouped(case: Roo
     assert "**Samtycke**" in shown.content["body"] and "**Uppgifter och meddelanden**" in shown.content["body"]
     coordinator = await c.anna.command(c.room, "!help")
     assert {"minutes note", "export plan", "invite"} <= set(coordinator.content["homeward.commands"])
+
+
+async def test_status_shows_the_current_phase_and_status_all_everything(case: Room) -> None:
+    c = case
+    now = await c.anna.command(c.room, "!status")
+    everything = await c.anna.command(c.room, "!status all")
+    assert "**Identifiering, Bedömning**" in now.content["body"] and "**Uppföljning**" not in now.content["body"]
+    assert "`!status all`" in now.content["body"]
+    assert "**Uppföljning**" in everything.content["body"]
+    assert now.content["homeward.case"]["items"] == everything.content["homeward.case"]["items"]  # the key keeps every item
