@@ -143,9 +143,18 @@ class NamedDate(_Model):
 
     id: str = Field(pattern=SNAKE_ID, max_length=40)
     label: NonEmpty
+    #: Words in the pathway's language that name this date in `!plan` too (`inskrivning` beside `admission`).
+    aliases: list[NonEmpty] = []
     working_day_only: bool = False
     set_on_case_open: bool = False
     source: str | None = None
+
+    def keys(self) -> set[str]:
+        """All folded words that find this date."""
+        found: set[str] = set()
+        for word in [self.id, *self.aliases]:
+            found |= fold(word)
+        return found
 
     @model_validator(mode="after")
     def _rule_needs_source(self) -> NamedDate:
@@ -477,6 +486,12 @@ class Pathway(_Model):
                 if key in owner and owner[key] != lane.id:
                     problems.append((f"lanes[{i}]", f"'{key}' also finds lane '{owner[key]}'"))
                 owner.setdefault(key, lane.id)
+        named: dict[str, str] = {}
+        for i, date in enumerate(self.dates):
+            for key in sorted(date.keys()):
+                if key in named and named[key] != date.id:
+                    problems.append((f"dates[{i}]", f"'{key}' also finds date '{named[key]}'"))
+                named.setdefault(key, date.id)
         single_roles: tuple[Role, ...] = ("guardian", "child")
         for role in single_roles:
             if len(self.lanes_with_role(role)) > 1:
@@ -587,6 +602,11 @@ class Pathway(_Model):
             if wanted & lane.keys():
                 return lane
         return None
+
+    def find_date(self, text: str) -> NamedDate | None:
+        """The named date a person means by ``text`` (its id or an alias in the pathway's language)."""
+        wanted = fold(text)
+        return next((date for date in self.dates if wanted & date.keys()), None)
 
     def lane(self, lane_id: str) -> Lane:
         """The lane with this id; KeyError if the pathway has none."""

@@ -113,5 +113,11 @@ class Context:
         await audit(self.db, room_id=self.room_id, actor=self.sender, action=action, now=self.now, case_id=case_id,
                     actor_lane=NO_LANE, event_id=self.event.event_id, **details)
 
+    def word(self, shown: str) -> str:
+        """An argument's placeholder in this room's language (`[arg]` of the catalogs), else as declared."""
+        messages = self.services.catalog.messages
+        key = "arg." + shown
+        return messages.get(self.language, {}).get(key) or messages["en"].get(key) or shown
+
     def ok(self, markdown: str, **extra: Any) -> Reply:
         return Reply(markdown, ok=True, extra=extra)

@@ -324,7 +324,7 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
         token = line.tokens[position].text
         values[arg.name] = arg.convert(token, ctx) if arg.convert else token
     if len(free) < len(lead):
-        raise CommandError("error.missing_argument", usage=True, arg=lead[len(free)].usage())
+        raise CommandError("error.missing_argument", usage=True, arg=lead[len(free)].usage(ctx.word))
     free = free[len(lead):]
     index = free[0] if free else len(line.tokens)
     for arg in command.args:
@@ -333,7 +333,7 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
             index = len(line.tokens)
             if not text:
                 if not arg.optional:
-                    raise CommandError("error.missing_argument", usage=True, arg=arg.usage())
+                    raise CommandError("error.missing_argument", usage=True, arg=arg.usage(ctx.word))
                 values[arg.name] = None
                 continue
             values[arg.name] = arg.convert(text, ctx) if arg.convert else text
@@ -342,12 +342,12 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
             items = [t.text for t in line.tokens[index:]]
             index = len(line.tokens)
             if not items and not arg.optional:
-                raise CommandError("error.missing_argument", usage=True, arg=arg.usage())
+                raise CommandError("error.missing_argument", usage=True, arg=arg.usage(ctx.word))
             values[arg.name] = [arg.convert(i, ctx) if arg.convert else i for i in items]
             continue
         if index >= len(line.tokens):
             if not arg.optional:
-                raise CommandError("error.missing_argument", usage=True, arg=arg.usage())
+                raise CommandError("error.missing_argument", usage=True, arg=arg.usage(ctx.word))
             values[arg.name] = None
             continue
         token = line.tokens[index].text
@@ -366,5 +366,5 @@ def _error(ctx: Context, refusal: Refusal) -> Reply:
         log.exception("room=%s event=%s refusal=%s cannot be worded", ctx.room_id, ctx.event.event_id, refusal.key)
         return Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": refusal.key})
     if getattr(refusal, "usage", False):
-        text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.line.prefix)))
+        text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.line.prefix, ctx.word)))
     return Reply(text, ok=False, extra={"reason": refusal.key})  # which refusal, for integrations and tests

@@ -786,3 +786,18 @@ def test_a_clock_limit_is_a_whole_number_of_days_not_negative(tmp_path: Path) ->
     data = raw("orebro")
     data["clocks"][0]["limit"] = -1
     assert problems_of(write(tmp_path, "orebro", data)) == ["orebro.yaml: clocks[0].limit: must be 0 or more (got -1)"]
+
+
+def test_a_named_date_is_found_by_its_id_or_a_word_of_the_pathways_language(orebro: Pathway, sthf: Pathway) -> None:
+    assert orebro.find_date("inskrivning").id == "admission"  # type: ignore[union-attr]
+    assert orebro.find_date("Utskrivning").id == "discharge"  # type: ignore[union-attr]
+    assert orebro.find_date("discharge").id == "discharge"  # type: ignore[union-attr]
+    assert sthf.find_date("innleggelse").id == "admission"  # type: ignore[union-attr]
+    assert orebro.find_date("nonsense") is None
+
+
+def test_two_dates_cannot_share_a_word(orebro: Pathway) -> None:
+    data = orebro.model_dump(mode="json", exclude_none=True)
+    data["dates"][1]["aliases"] = ["inskrivning"]
+    with pytest.raises(Exception, match="also finds date 'admission'"):
+        Pathway.model_validate(data)

@@ -49,7 +49,7 @@ async def help_(ctx: Context) -> Reply:
         mine = [e for e in shown if help_group(e.path[0]) == group]
         if not mine:
             continue
-        lines = [f"- {code(e.usage(prefix))} — {ctx.services.catalog.t(ctx.language, e.help_key)}" for e in mine]
+        lines = [f"- {code(e.usage(prefix, ctx.word))} — {ctx.services.catalog.t(ctx.language, e.help_key)}" for e in mine]
         blocks.append(ctx.t("help.group_" + group) + "\n" + "\n".join(lines))
     text = ctx.t("help.title") + "\n\n" + "\n\n".join(blocks) + "\n\n" + ctx.t("help.footer", prefix=code(prefix))
     return ctx.ok(text, commands=[e.name for e in shown])

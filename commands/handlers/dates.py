@@ -59,9 +59,9 @@ async def plan_set(ctx: Context) -> Reply:
     view, case = room.view, room.case
     pathway = view.pathway
     name, day, clock = ctx.args["date-name"], ctx.args["date"], ctx.args["time"]
-    named = next((d for d in pathway.dates if d.id == name.lower()), None)
+    named = pathway.find_date(name)
     if named is None:
-        valid = ", ".join(f"{code(d.id)} ({escape(d.label)})" for d in pathway.dates)
+        valid = ", ".join(f"{code(d.aliases[0] if d.aliases else d.id)} ({escape(d.label)})" for d in pathway.dates)
         raise CommandError("plan.unknown_date", name=name[:40], valid=Markdown(valid))
     if day is None:
         raise CommandError("error.missing_argument", usage=True, arg="<YYYY-MM-DD>")
