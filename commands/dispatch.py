@@ -42,7 +42,7 @@ from homeward.ratelimit import Rate
 from homeward.text import Markdown, code, mention, mentions
 from homeward.services import Services
 from homeward.store import consents, outbox
-from homeward.store.cases import LoadedCase, load_room, notice_for_event
+from homeward.store.cases import LoadedCase, last_case_language, load_room, notice_for_event
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
 
@@ -176,7 +176,7 @@ async def _answer(
         log.info("room=%s event=%s already handled", event.room_id, event.event_id)
         return None
     room = CareRoom(db, services, info, loaded, event.sender, event.event_id, now) if info and loaded else None
-    language = info.language if info else services.config.language
+    language = await _language(db, info, event.sender, services)
     ctx = Context(event=event, line=line, command=Command((line.name,)), language=language, db=db,
                   services=services, now=now, room=room, room_kind=info.kind if info else "other")
     command, reply, changed = await _run(ctx)
@@ -223,11 +223,21 @@ async def _answer_parse_error(db: Any, event: IncomingCommand, exc: ParseError, 
     now = services.clock.now()
     if not await mark_handled(db, event.event_id, event.room_id, now):
         return None
-    language = info.language if info else services.config.language
+    language = await _language(db, info, event.sender, services)
     text = services.catalog.t(language, exc.key, **exc.values)
     reply = Reply("⚠️ " + text, ok=False, extra={"reason": exc.key})
     await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id, event.thread_root), now)
     return exc.name, "parse-error", False
+
+
+async def _language(db: Any, info: RoomInfo | None, sender: str, services: Services) -> str:
+    """The language to answer in: a care room's own; in a direct chat, that of the sender's last care room
+    (or the configured one, for someone in no case yet)."""
+    if info is not None and info.kind == "case":
+        return info.language
+    if info is not None and info.kind == "direct":
+        return await last_case_language(db, sender) or info.language
+    return info.language if info else services.config.language
 
 
 def resolve(line: CommandLine, services: Services) -> tuple[Command | None, set[int]]:

@@ -225,6 +225,17 @@ async def put_member(
     )
 
 
+async def last_case_language(db: aiosqlite.Connection, user_id: str) -> str | None:
+    """The language of the care room `user_id` was last added to (their direct chat speaks it), if any."""
+    async with db.execute(
+        "SELECT r.language FROM members m JOIN cases c ON c.id = m.case_id JOIN rooms r ON r.room_id = c.room_id"
+        " WHERE m.user_id = ? ORDER BY m.added_at DESC, c.id DESC LIMIT 1",
+        (user_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return row["language"] if row else None
+
+
 async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
     """Someone left the room (left, kicked or banned): their lane, coordinator flag and assignments go.
 

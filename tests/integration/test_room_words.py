@@ -30,6 +30,7 @@ class Room:
     kari: Member
     greta: Member
     room: str
+    dm: str  # Anna's direct chat with the bot
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ async def case(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactory) 
     bot = BotRunner(Config.model_validate({
         "homeserver": synapse.url, "user_id": bot_id, "password": PASSWORD, "data_dir": base / "bot",
         "allowed_inviters": [f"*:{synapse.server_name}"], "case_openers": [f"*:{synapse.server_name}"],
-        "language": "sv", "timezone": "Europe/Stockholm",
+        "language": "en", "timezone": "Europe/Stockholm",  # the care room speaks Swedish (its pathway's language)
     }))
     await bot.start()
     people = []
@@ -48,10 +49,10 @@ async def case(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactory) 
         people.append(await Member.login(synapse.url, user_id, PASSWORD, base / f"client-{name}"))
     anna, kari, greta = people
     try:
-        room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+        room, opened = await open_case(anna, bot, "orebro", "Sjostjerne")
         ok(await anna.command(room, f"!role {anna.user_id} oppenvard coordinator"))
         await bring_in(anna, room, kari, "kommun")
-        yield Room(bot, anna, kari, greta, room)
+        yield Room(bot, anna, kari, greta, room, opened.room_id)
     finally:
         await bot.stop()
         for person in people:
@@ -125,3 +126,11 @@ async def test_status_shows_the_current_phase_and_status_all_everything(case: Ro
     assert "`!status all`" in now.content["body"]
     assert "**Uppföljning**" in everything.content["body"]
     assert now.content["homeward.case"]["items"] == everything.content["homeward.case"]["items"]  # the key keeps every item
+
+
+async def test_the_direct_chat_speaks_the_language_of_the_last_care_room(case: Room) -> None:
+    c = case
+    shown = await c.anna.command(c.dm, "!help")  # the bot's configured language is English
+    assert "**Homeward — kommandon du kan använda här**" in shown.content["body"]
+    refused = await c.anna.command(c.dm, "!status")
+    assert "fungerar bara i ett vårdteamsrum" in refused.content["body"]
