@@ -61,7 +61,7 @@ async def plan_set(ctx: Context) -> Reply:
     name, day, clock = ctx.args["date-name"], ctx.args["date"], ctx.args["time"]
     named = pathway.find_date(name)
     if named is None:
-        valid = ", ".join(f"{code(d.aliases[0] if d.aliases else d.id)} ({escape(d.label)})" for d in pathway.dates)
+        valid = ", ".join(" / ".join(code(w) for w in [*d.aliases[:1], d.id]) + f" ({escape(d.label)})" for d in pathway.dates)
         raise CommandError("plan.unknown_date", name=name[:40], valid=Markdown(valid))
     if day is None:
         raise CommandError("error.missing_argument", usage=True, arg="<YYYY-MM-DD>")
