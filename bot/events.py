@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+from urllib.parse import unquote
+
 from nio import RoomMessageText
 
 from homeward.commands.context import IncomingCommand
@@ -41,7 +44,29 @@ def command_from(room_id: str, event: RoomMessageText, own_user_id: str, room_en
         thread_root=thread_root(content),
         encrypted=getattr(event, "decrypted", False) is True,
         room_encrypted=room_encrypted,
+        in_reply_to=in_reply_to(content),
+        mentions=mentioned_users(content),
+        pills=pills_of(content),
     )
+
+
+def in_reply_to(content: dict) -> str | None:
+    """The event a message replies to (also inside a thread, where the reply is not a fallback)."""
+    relates = content.get("m.relates_to")
+    if not isinstance(relates, dict) or relates.get("is_falling_back") is True:
+        return None
+    reply = relates.get("m.in_reply_to")
+    event_id = reply.get("event_id") if isinstance(reply, dict) else None
+    return event_id if isinstance(event_id, str) and event_id else None
+
+
+def mentioned_users(content: dict) -> tuple[str, ...]:
+    """The user ids in `m.mentions` (Element fills it for every pill in the composer)."""
+    mentions = content.get("m.mentions")
+    users = mentions.get("user_ids") if isinstance(mentions, dict) else None
+    if not isinstance(users, list):
+        return ()
+    return tuple(u for u in users if isinstance(u, str))[:50]
 
 
 def thread_root(content: object) -> str | None:
@@ -61,3 +86,49 @@ def is_ack_reaction(key: str) -> bool:
     """Whether a reaction key means "acknowledged"; variation selectors and skin tones ignored."""
     base = key.replace("\ufe0f", "")
     return any(base.startswith(mark) for mark in ACK_REACTIONS)
+
+
+MATRIX_TO_USER = "https://matrix.to/#/@"
+
+
+class _Pills(HTMLParser):
+    """The matrix.to user links of an HTML body with their text: how Element writes a pill."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            self._href = href if href.startswith(MATRIX_TO_USER) else None
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            user = unquote(self._href.removeprefix("https://matrix.to/#/").split("?", 1)[0])
+            label = " ".join("".join(self._text).split())
+            if label:
+                self.found.append((label, user))
+            self._href = None
+
+
+def pills_of(content: dict) -> tuple[tuple[str, str], ...]:
+    """(shown name, user id) of each person pill in the message: Element puts the display name in the
+    body and a matrix.to link in `formatted_body` (and the id in `m.mentions`)."""
+    html = content.get("formatted_body")
+    if not isinstance(html, str) or "matrix.to" not in html or len(html) > 20_000:
+        return ()
+    parser = _Pills()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # noqa: BLE001 - a malformed body has no pills, it is still a message
+        return ()
+    return tuple(parser.found[:50])

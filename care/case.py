@@ -84,6 +84,8 @@ class CaseView:
     @property
     def closed(self) -> bool:
         return self.state == "closed"
+    #: The young person answers their own consents where the pathway allows it (a coordinator's setting; default: the guardians).
+    child_answers: bool = False
 
     def items(self) -> list[tuple[Phase, Item]]:
         """The pathway's items and the team's added tasks, phase by phase."""
@@ -236,6 +238,19 @@ def decide_ack(
     raise Refusal("care.wrong_lane_for_ack", item=item.id, lanes=_lane_names(view, missing))
 
 
+def ack_is_redundant(view: CaseView, item: Item, user_id: str) -> bool:
+    """A ✅ on a sent notice that every lane the reacting person acts for has acknowledged already (or
+    that nobody still owes): nothing to do, and nothing to say — the command form still answers."""
+    member = view.members.get(user_id)
+    if member is None or view.record(item.id).sent_at is None:
+        return False
+    missing = missing_lanes(view, item)
+    if not missing:
+        return True
+    mine = [lane for lane in lanes_to_acknowledge(item) if acts_for(view, member, lane)]
+    return bool(mine) and not any(lane in missing for lane in mine)
+
+
 def acts_for(view: CaseView, member: Membership, lane_id: str) -> bool:
     """Whether a member acts for a lane: their own, and guardians (or the young person) for the family."""
     if member.lane is None:
@@ -289,7 +304,9 @@ def find_item(view: CaseView, text: str) -> Item:
         if item.id == wanted:
             return item
     near = [i.id for _, i in view.items() if wanted[:4] and i.id.startswith(wanted[:4])]
-    raise Refusal("care.unknown_item", item=text, near=", ".join(near[:5]) or "—")
+    if not near:
+        raise Refusal("care.unknown_item", item=text)  # no "Similar: —" when nothing is
+    raise Refusal("care.unknown_item_near", item=text, near=", ".join(near[:5]))
 
 
 def find_lane(view: CaseView, text: str) -> Lane:

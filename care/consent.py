@@ -10,15 +10,15 @@ changes it — whatever lane they are in now, and even after they left the room.
 refusing guardian to another lane, or out of the room, never turns a "no" into a "yes".
 A "yes" counts only while its giver is asked (in a guardian lane, or the child lane).
 
-Who must answer is a per-kind rule of the pathway file:
+Who must answer is a per-kind rule of the pathway file, and for `child_or_guardians` a
+setting of the case (`CaseView.child_answers`, set by a coordinator; off by default):
 - all_guardians: every member in a guardian lane must answer yes (the Swedish default:
   guardians decide together);
 - any_guardian: one guardian's yes is enough;
-- child_or_guardians: the young person (a member in a child lane) may answer for
-  themselves, or all guardians do.
-A consent marked `covered_by_admission_consent` counts as given when the case has an
-admission date and the consent given at admission is given (the Örebro rule: no new
-consent for a SIP at discharge after an admission).
+- child_or_guardians: the guardians, as all_guardians — or, when the case says the child
+  answers their own consents, the young person (the members of the child lane) instead.
+A consent `covered_by` another one (a pathway rule, with its source) is never asked: it is
+what the covering consent is (Örebro: the consent given at admission covers the SIP).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Literal
 from homeward.care.case import CaseView
 from homeward.care.pathway import Consent
 from homeward.care.refusal import Refusal
+from homeward.text import Markdown, mentions
 
 ConsentState = Literal["pending", "given", "refused", "withdrawn"]
 AnswerWord = Literal["yes", "no", "revoke"]
@@ -55,34 +56,39 @@ def people_with_role(view: CaseView, role: str) -> list[str]:
     return sorted(m.user_id for m in view.members.values() if m.lane in lanes)
 
 
+def child_answers(view: CaseView, consent: Consent) -> bool:
+    """Whether the young person answers this consent themselves (the pathway allows it and the case says so)."""
+    return consent.answered_by == "child_or_guardians" and view.child_answers
+
+
+def covering(view: CaseView, consent: Consent) -> Consent | None:
+    """The consent that covers this one by a pathway rule (then this one is never asked), or None."""
+    return view.pathway.consent(consent.covered_by.consent) if consent.covered_by else None
+
+
 def who_answers(view: CaseView, consent: Consent) -> list[str]:
-    """The members asked for this consent."""
-    people = people_with_role(view, "guardian")
-    if consent.answered_by == "child_or_guardians":
-        people += people_with_role(view, "child")
-    return sorted(set(people))
+    """Exactly the members who must answer this consent in this case (nobody for a covered one)."""
+    if consent.covered_by is not None:
+        return []
+    return people_with_role(view, "child" if child_answers(view, consent) else "guardian")
 
 
 def consent_state(view: CaseView, consent: Consent, answers: list[Answer]) -> ConsentState:
     latest = latest_answers(answers, consent.id)
-    guardians = people_with_role(view, "guardian")
-    children = people_with_role(view, "child") if consent.answered_by == "child_or_guardians" else []
     # Every refusal or withdrawal counts, by whomever it was given (see the module's docstring).
     if any(a.answer == "revoke" for a in latest.values()):
         return "withdrawn"
     if any(a.answer == "no" for a in latest.values()):
         return "refused"
-    said_yes = {user for user, a in latest.items() if a.answer == "yes" and (user in guardians or user in children)}
-    if children and said_yes & set(children):
+    cover = covering(view, consent)
+    if cover is not None:
+        return consent_state(view, cover, answers)
+    asked = set(who_answers(view, consent))
+    said_yes = {user for user, a in latest.items() if a.answer == "yes"} & asked
+    if consent.answered_by == "any_guardian" and said_yes:
         return "given"
-    if consent.answered_by == "any_guardian" and said_yes & set(guardians):
+    if asked and asked <= said_yes:
         return "given"
-    if guardians and set(guardians) <= said_yes:
-        return "given"
-    if consent.covered_by_admission_consent and consent.admission_consent and "admission" in view.dates:
-        covering = view.pathway.consent(consent.admission_consent)
-        if consent_state(view, covering, answers) == "given":
-            return "given"
     return "pending"
 
 
@@ -92,19 +98,43 @@ def require_consent(view: CaseView, answers: list[Answer], covered: str) -> None
         if covered in consent.covers:
             state = consent_state(view, consent, answers)
             if state != "given":
-                raise Refusal("consent.missing", consent=consent.title, id=consent.id, state=state)
+                asked = covering(view, consent) or consent  # what the family answers
+                raise Refusal("consent.missing", consent=asked.title, id=asked.id, state=state)
 
 
 def check_answer(view: CaseView, consent_id: str, user_id: str) -> Consent:
-    """The consent a member may answer; a Refusal for an unknown id or someone not asked."""
+    """The consent a member may answer; a Refusal for an unknown id, a covered consent, or someone not asked."""
     try:
         consent = view.pathway.consent(consent_id.lower())
     except KeyError:
-        ids = ", ".join(c.id for c in view.pathway.consents)
+        ids = ", ".join(c.id for c in view.pathway.consents if c.covered_by is None)
         raise Refusal("consent.unknown", id=consent_id, ids=ids) from None
+    cover = covering(view, consent)
+    if cover is not None:
+        raise Refusal("consent.covered", title=consent.title, covering=cover.title, id=cover.id)
     if user_id not in who_answers(view, consent):
-        raise Refusal("consent.not_asked", id=consent.id)
+        people = who_answers(view, consent)
+        raise Refusal("consent.not_asked_child" if child_answers(view, consent) else "consent.not_asked",
+                      id=consent.id, people=mentions(people) if people else Markdown("—"))
     return consent
+
+
+def next_to_ask(view: CaseView, answers: list[Answer]) -> Consent | None:
+    """The one consent the family is asked now: the first in the pathway's order still pending and askable."""
+    for consent in view.pathway.consents:
+        if who_answers(view, consent) and consent_state(view, consent, answers) == "pending":
+            return consent
+    return None
+
+
+#: A plain answer in a reply to a request, in the rooms' languages or English.
+REPLY_WORDS: dict[str, AnswerWord] = {"ja": "yes", "yes": "yes", "nei": "no", "nej": "no", "no": "no"}
+
+
+def reply_answer(text: str) -> AnswerWord | None:
+    """The answer in a reply such as "Ja", "nej!" or " YES. "; None for anything else (a question, a sentence)."""
+    word = text.strip().strip(".,;:!?¡¿…\"'«»“”„ \t\n").lower()
+    return REPLY_WORDS.get(word)
 
 
 def answered_by(answers: list[Answer], user_id: str) -> dict[str, Answer]:

@@ -37,6 +37,7 @@ __all__ = [
     "Clock",
     "ClockPoint",
     "Consent",
+    "CoveredBy",
     "DueRule",
     "Item",
     "Lane",
@@ -142,9 +143,18 @@ class NamedDate(_Model):
 
     id: str = Field(pattern=SNAKE_ID, max_length=40)
     label: NonEmpty
+    #: Words in the pathway's language that name this date in `!plan` too (`inskrivning` beside `admission`).
+    aliases: list[NonEmpty] = []
     working_day_only: bool = False
     set_on_case_open: bool = False
     source: str | None = None
+
+    def keys(self) -> set[str]:
+        """All folded words that find this date."""
+        found: set[str] = set()
+        for word in [self.id, *self.aliases]:
+            found |= fold(word)
+        return found
 
     @model_validator(mode="after")
     def _rule_needs_source(self) -> NamedDate:
@@ -314,21 +324,34 @@ class Meeting(_Model):
         return found
 
 
+class CoveredBy(_Model):
+    """A pathway rule: another consent, already asked, covers this one, so it is never asked on its own.
+
+    Örebro: the consent registered at admission (inskrivning) covers the SIP at discharge
+    («Inget nytt samtycke registreras»). The rule is shown with its source in `!consents`.
+    """
+
+    consent: str = Field(pattern=ITEM_ID, max_length=40)  # the covering consent's id
+    rule: NonEmpty  # the rule in the pathway's language, as `!consents` shows it
+    source: NonEmpty
+
+
 class Consent(_Model):
     """Something the family must agree to before information may be shared.
 
     ``covers`` names what the consent gates: ``export``, ``plan`` (making and
-    sharing the coordinated plan) or ``notice:<item-id>``.
+    sharing the coordinated plan) or ``notice:<item-id>``. ``purpose`` and
+    ``receivers`` (lane ids) are what a parent reads first in the request.
     """
 
     id: str = Field(pattern=ITEM_ID, max_length=40)
     title: NonEmpty
     text: NonEmpty
+    purpose: str | None = None  # why, in plain words: "so that … can be planned together"
+    receivers: list[str] = []  # the lanes that receive the information
     answered_by: Literal["all_guardians", "any_guardian", "child_or_guardians"] = "all_guardians"
     covers: list[str] = []
-    covered_by_admission_consent: bool = False
-    # Which consent is "the consent given at admission" (required with the flag above).
-    admission_consent: str | None = None
+    covered_by: CoveredBy | None = None
     source: NonEmpty
     quote: str | None = None
 
@@ -475,6 +498,12 @@ class Pathway(_Model):
                 if key in owner and owner[key] != lane.id:
                     problems.append((f"lanes[{i}]", f"'{key}' also finds lane '{owner[key]}'"))
                 owner.setdefault(key, lane.id)
+        named: dict[str, str] = {}
+        for i, date in enumerate(self.dates):
+            for key in sorted(date.keys()):
+                if key in named and named[key] != date.id:
+                    problems.append((f"dates[{i}]", f"'{key}' also finds date '{named[key]}'"))
+                named.setdefault(key, date.id)
         single_roles: tuple[Role, ...] = ("guardian", "child")
         for role in single_roles:
             if len(self.lanes_with_role(role)) > 1:
@@ -523,9 +552,13 @@ class Pathway(_Model):
 
         # Consents: what they gate must exist, and both ends must agree.
         for c, consent in enumerate(self.consents):
-            ref(f"consents[{c}].admission_consent", consent.admission_consent, consent_ids - {consent.id}, "consent")
-            if consent.covered_by_admission_consent and consent.admission_consent is None:
-                problems.append((f"consents[{c}].admission_consent", "required when covered_by_admission_consent is true"))
+            for r, lane in enumerate(consent.receivers):
+                ref(f"consents[{c}].receivers[{r}]", lane, lane_ids, "lane")
+            if consent.covered_by is not None:
+                covering = consent.covered_by.consent
+                ref(f"consents[{c}].covered_by.consent", covering, consent_ids - {consent.id}, "consent")
+                if covering in consent_ids and covering != consent.id and self.consent(covering).covered_by is not None:
+                    problems.append((f"consents[{c}].covered_by.consent", f"'{covering}' is covered itself; name the consent that is asked"))
             for k, cover in enumerate(consent.covers):
                 path = f"consents[{c}].covers[{k}]"
                 if cover in ("export", "plan"):
@@ -586,6 +619,11 @@ class Pathway(_Model):
             if wanted & lane.keys():
                 return lane
         return None
+
+    def find_date(self, text: str) -> NamedDate | None:
+        """The named date a person means by ``text`` (its id or an alias in the pathway's language)."""
+        wanted = fold(text)
+        return next((date for date in self.dates if wanted & date.keys()), None)
 
     def lane(self, lane_id: str) -> Lane:
         """The lane with this id; KeyError if the pathway has none."""

@@ -7,7 +7,8 @@ Every command names its rule where it is registered (`@command(..., rule=COORDIN
 - member: a member of the care room's case (with a lane, or a coordinator);
 - coordinator: a member with the coordinator flag.
 `roles`, when given, limits a rule to members whose lane has one of those roles
-(family, guardian, child, care) — coordinators included: nobody consents on a family's behalf.
+(family, guardian, child, care) — coordinators included: nobody consents on a family's behalf —
+unless `or_coordinator` lets coordinators in too (the care team's minutes and exports).
 `without_coordinator`, when given, lets members of lanes with those roles run a
 coordinators' command while the case has no coordinator at all: so that a case whose
 last coordinator left can name a new one (`!role`), and is never stuck.
@@ -30,6 +31,8 @@ class Rule:
     kind: RuleKind
     roles: frozenset[str] | None = None
     without_coordinator: frozenset[str] | None = None
+    #: With `roles`: coordinators may run it too, whatever their lane (the care team's own work).
+    or_coordinator: bool = False
 
 
 ANYONE = Rule("anyone")
@@ -39,6 +42,8 @@ COORDINATOR = Rule("coordinator")
 CASE_OPENER = Rule("opener")
 #: Coordinators; while the case has none, the members of the care lanes (to name one).
 COORDINATOR_OR_CARE_WITHOUT_ONE = Rule("coordinator", without_coordinator=frozenset({"care"}))
+#: The care team's own work — minutes, exports: members of the care lanes, and coordinators (not the family).
+CARE_TEAM = Rule("member", frozenset({"care"}), or_coordinator=True)
 #: Only guardians (and the young person, where the pathway lets them) answer for the child.
 FAMILY_ANSWERS = Rule("member", frozenset({"guardian", "child"}))
 
@@ -64,7 +69,7 @@ def allowed(rule: Rule, who: Asker) -> bool:
         return False
     if rule.roles is not None:
         # A rule limited to roles holds for coordinators too: a coordinator cannot consent for a family.
-        return who.lane_role in rule.roles
+        return who.lane_role in rule.roles or (rule.or_coordinator and member.coordinator)
     if member.coordinator:
         return True
     if rule.kind == "coordinator":

@@ -180,7 +180,8 @@ def edit_of(original: int, new_content: dict[str, Any], fallback: str) -> dict[s
     `new_content` from `notice_content` carries `m.mentions: {}`, so an edit notifies nobody again.
     """
     return {
-        **notice_content("* " + fallback),
+        # "\\*" (escaped): the plain body starts "* " as the spec's fallback does, the HTML is a sentence, not a list.
+        **notice_content("\\* " + fallback),
         "m.new_content": new_content,
         "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(original)},
     }

@@ -45,6 +45,14 @@ class IncomingCommand:
     private: bool = False
     #: Whether the answer may quote (reply to) `reply_to`: not when someone on the team cannot read it.
     quotable: bool = True
+    #: The event this message replies to (`m.in_reply_to`), e.g. a consent request answered with "ja".
+    in_reply_to: str | None = None
+    #: A reply to a consent request read as `!consent yes|no <id>`: the same rules, ledger and audit row.
+    by_reply: bool = False
+    #: The people the message mentions (`m.mentions.user_ids`): what Element puts there for a pill.
+    mentions: tuple[str, ...] = ()
+    #: The person pills of the message: (the name shown, the user id) from its matrix.to links.
+    pills: tuple[tuple[str, str], ...] = ()
 
 
 def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
@@ -111,6 +119,12 @@ class Context:
             return
         await audit(self.db, room_id=self.room_id, actor=self.sender, action=action, now=self.now, case_id=case_id,
                     actor_lane=NO_LANE, event_id=self.event.event_id, **details)
+
+    def word(self, shown: str) -> str:
+        """An argument's placeholder in this room's language (`[arg]` of the catalogs), else as declared."""
+        messages = self.services.catalog.messages
+        key = "arg." + shown
+        return messages.get(self.language, {}).get(key) or messages["en"].get(key) or shown
 
     def ok(self, markdown: str, **extra: Any) -> Reply:
         return Reply(markdown, ok=True, extra=extra)

@@ -25,22 +25,25 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from homeward.care.case import ack_is_redundant
+from homeward.care.consent import reply_answer, who_answers
 from homeward.care.refusal import Refusal
 from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, IncomingCommand, Reply, reply_relation
 from homeward.commands.desk import record_direct_chat
-from homeward.commands.parser import CommandLine, ParseError, parse
+from homeward.commands.parser import CommandLine, ParseError, parse, strip_reply_fallback
 from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError
 from homeward.render import fit_content, notice_content
 from homeward.ratelimit import Rate
-from homeward.text import Markdown, code, mention
+from homeward.text import Markdown, code, mention, mentions
 from homeward.services import Services
-from homeward.store import outbox
-from homeward.store.cases import LoadedCase, invited_after, load_room, notice_for_event, sent_row
+from homeward.store import consents, outbox
+from homeward.store.cases import LoadedCase, invited_after, last_case_language, load_room, notice_for_event, sent_row
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
 
@@ -68,11 +71,11 @@ def reply_content(command: str, reply: Reply, in_reply_to: str, thread_root: str
 async def handle_command(event: IncomingCommand, store: Store, services: Services) -> bool:
     """Handle a message that may be a command; True when an answer was queued."""
     try:
-        line, problem = parse(event.body), None
+        line, problem = parse(event.body, tuple(name for name, _ in event.pills)), None
     except ParseError as exc:
         line, problem = None, exc
     if line is None and problem is None:
-        return False
+        return await handle_reply(event, store, services) if event.in_reply_to else False
     async with store.transaction() as db:
         info, loaded = await load_room(db, event.room_id, services.pathways)
         name = problem.name if problem is not None else line.name  # type: ignore[union-attr]
@@ -103,6 +106,11 @@ async def handle_reaction(
         notice = await notice_for_event(db, reacts_to)
         if notice is None or notice[0] != loaded.case.id:
             return False  # a reaction to anything else is just a reaction
+        if ack_is_redundant(loaded.view, loaded.view.item(notice[1]), sender):
+            # Already acknowledged: a second ✅ (by this person or a colleague of their lane) is just a reaction.
+            await mark_handled(db, event_id, room_id, services.clock.now())
+            log.info("room=%s event=%s redundant acknowledgement reaction ignored", room_id, event_id)
+            return False
         # Answered in reply to the notice, unless someone on the team came after it and cannot read it.
         row = await sent_row(db, notice[0], notice[1])
         quotable = row is not None and not await invited_after(db, notice[0], row)
@@ -113,6 +121,59 @@ async def handle_reaction(
         assert line is not None
         outcome = await _answer(db, event, line, info, loaded, services)
     return _after(event, outcome, services)
+
+
+async def handle_reply(event: IncomingCommand, store: Store, services: Services) -> bool:
+    """A reply that is no command: to a consent request, "ja" / "nej" / "yes" / "no" is the family's answer.
+
+    It runs as `!consent yes|no <id>` of the request's consent, by the person replying — the
+    same gate, ledger, audit row and confirmation as the command — marked `by_reply`, so a
+    reply to a request its sender already answered changes nothing (`handlers.consent`).
+    Anything else replied to a request by someone it asks is answered with how to reply;
+    a reply to any other message is just chat.
+    """
+    async with store.transaction() as db:
+        info, loaded = await load_room(db, event.room_id, services.pathways)
+        if info is None or info.kind != "case" or loaded is None or event.in_reply_to is None:
+            return False
+        request = await consents.request_for_event(db, loaded.case.id, event.in_reply_to)
+        if request is None:
+            return False
+        word = reply_answer(strip_reply_fallback(event.body))
+        if word is None:
+            if not event.encrypted:
+                return False
+            outcome = await _explain_reply(db, event, request.consent_id, info, loaded, services)
+        else:
+            body = f"!consent {word} {request.consent_id}"
+            answer = replace(event, body=body, by_reply=True)
+            if not event.encrypted:
+                outcome = await _refuse_unencrypted(db, answer, f"consent {word}", info, loaded, services)
+            else:
+                line = parse(body)
+                assert line is not None
+                outcome = await _answer(db, answer, line, info, loaded, services)
+    return _after(event, outcome, services)
+
+
+async def _explain_reply(
+    db: Any, event: IncomingCommand, consent_id: str, info: RoomInfo, loaded: LoadedCase, services: Services,
+) -> Outcome:
+    """Something other than yes or no replied to a request, by one it asks: say how to answer (nothing is recorded)."""
+    view = loaded.view
+    try:
+        consent = view.pathway.consent(consent_id)
+    except KeyError:
+        return None  # a consent the pathway no longer has
+    if event.sender not in who_answers(view, consent):
+        return None  # the team talking about the request: chat
+    now = services.clock.now()
+    if not await mark_handled(db, event.event_id, event.room_id, now):
+        return None
+    text = services.catalog.t(info.language, "consent.reply_help", id=consent.id, coordinators=mentions(view.coordinators()))
+    reply = Reply(text, ok=False, extra={"reason": "consent.reply_help", "consent": {"id": consent.id}})
+    await outbox.enqueue(db, event.room_id, "m.room.message", reply_content("consent", reply, event.event_id, event.thread_root), now)
+    return "consent reply", "explained", False
 
 
 #: What handling a command came to: None when it was handled before; else (command name, outcome, changed).
@@ -131,7 +192,7 @@ async def _answer(
         # Where their worklist goes: a chat of theirs alone, and encrypted (it names their cases).
         await record_direct_chat(db, services, event.sender, event.room_id, now)
     room = CareRoom(db, services, info, loaded, event.sender, event.event_id, now) if info and loaded else None
-    language = info.language if info else services.config.language
+    language = await _language(db, info, event.sender, services)
     ctx = Context(event=event, line=line, command=Command((line.name,)), language=language, db=db,
                   services=services, now=now, room=room, room_kind=info.kind if info else "other")
     command, reply, changed = await _run(ctx)
@@ -181,11 +242,21 @@ async def _answer_parse_error(db: Any, event: IncomingCommand, exc: ParseError, 
     now = services.clock.now()
     if not await mark_handled(db, event.event_id, event.room_id, now):
         return None
-    language = info.language if info else services.config.language
+    language = await _language(db, info, event.sender, services)
     text = services.catalog.t(language, exc.key, **exc.values)
     reply = Reply("⚠️ " + text, ok=False, extra={"reason": exc.key})
     await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id, event.thread_root), now)
     return exc.name, "parse-error", False
+
+
+async def _language(db: Any, info: RoomInfo | None, sender: str, services: Services) -> str:
+    """The language to answer in: a care room's own; in a direct chat, that of the sender's last care room
+    (or the configured one, for someone in no case yet)."""
+    if info is not None and info.kind == "case":
+        return info.language
+    if info is not None and info.kind == "direct":
+        return await last_case_language(db, sender) or info.language
+    return info.language if info else services.config.language
 
 
 def resolve(line: CommandLine, services: Services) -> tuple[Command | None, set[int]]:
@@ -282,7 +353,7 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
         token = line.tokens[position].text
         values[arg.name] = arg.convert(token, ctx) if arg.convert else token
     if len(free) < len(lead):
-        raise CommandError("error.missing_argument", usage=True, arg=lead[len(free)].usage())
+        raise CommandError("error.missing_argument", usage=True, arg=lead[len(free)].usage(ctx.word))
     free = free[len(lead):]
     index = free[0] if free else len(line.tokens)
     for arg in command.args:
@@ -291,7 +362,7 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
             index = len(line.tokens)
             if not text:
                 if not arg.optional:
-                    raise CommandError("error.missing_argument", usage=True, arg=arg.usage())
+                    raise CommandError("error.missing_argument", usage=True, arg=arg.usage(ctx.word))
                 values[arg.name] = None
                 continue
             values[arg.name] = arg.convert(text, ctx) if arg.convert else text
@@ -300,12 +371,12 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
             items = [t.text for t in line.tokens[index:]]
             index = len(line.tokens)
             if not items and not arg.optional:
-                raise CommandError("error.missing_argument", usage=True, arg=arg.usage())
+                raise CommandError("error.missing_argument", usage=True, arg=arg.usage(ctx.word))
             values[arg.name] = [arg.convert(i, ctx) if arg.convert else i for i in items]
             continue
         if index >= len(line.tokens):
             if not arg.optional:
-                raise CommandError("error.missing_argument", usage=True, arg=arg.usage())
+                raise CommandError("error.missing_argument", usage=True, arg=arg.usage(ctx.word))
             values[arg.name] = None
             continue
         token = line.tokens[index].text
@@ -324,5 +395,5 @@ def _error(ctx: Context, refusal: Refusal) -> Reply:
         log.exception("room=%s event=%s refusal=%s cannot be worded", ctx.room_id, ctx.event.event_id, refusal.key)
         return Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": refusal.key})
     if getattr(refusal, "usage", False):
-        text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.line.prefix)))
+        text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.line.prefix, ctx.word)))
     return Reply(text, ok=False, extra={"reason": refusal.key})  # which refusal, for integrations and tests

@@ -69,8 +69,12 @@ def strip_reply_fallback(body: str) -> str:
     return "\n".join(lines[index:]).lstrip("\n")
 
 
-def parse(body: str) -> CommandLine | None:
-    """The command in `body`, or None when the message is ordinary chat."""
+def parse(body: str, names: tuple[str, ...] = ()) -> CommandLine | None:
+    """The command in `body`, or None when the message is ordinary chat.
+
+    `names`: the names shown in the message's person pills (Element writes a pill's display
+    name into the body): a name of several words is one token, as the pill is one thing.
+    """
     text = strip_reply_fallback(body).lstrip().lstrip(INVISIBLE).lstrip()
     head = _HEAD.match(text)
     if head is None:
@@ -79,13 +83,13 @@ def parse(body: str) -> CommandLine | None:
     if len(text) > MAX_COMMAND_LENGTH:
         raise ParseError("error.too_long", name, limit=MAX_COMMAND_LENGTH)
     try:
-        tokens = _tokenize(text, head.end())
+        tokens = _tokenize(text, head.end(), sorted({n for n in names if any(map(_separates, n))}, key=len, reverse=True))
     except ValueError as exc:
         raise ParseError("error.unbalanced_quote", name, quote=str(exc)) from None
     return CommandLine(prefix=text[0], name=name, text=text, tokens=tokens)
 
 
-def _tokenize(text: str, position: int) -> list[Token]:
+def _tokenize(text: str, position: int, names: list[str] | None = None) -> list[Token]:
     tokens: list[Token] = []
     length = len(text)
     while True:
@@ -93,6 +97,12 @@ def _tokenize(text: str, position: int) -> list[Token]:
             position += 1
         if position >= length:
             return tokens
+        name = next((n for n in names or () if text.startswith(n, position)
+                     and (position + len(n) == length or _separates(text[position + len(n)]))), None)
+        if name is not None:
+            tokens.append(Token(name, position))
+            position += len(name)
+            continue
         opening = text[position]
         if opening in _QUOTES:
             closing = _QUOTES[opening]

@@ -39,6 +39,8 @@ ANY_STATE = "any"
 
 Handler = Callable[["Context"], Awaitable["Reply"]]
 Converter = Callable[[str, "Context"], Any]
+#: How a placeholder is shown in the reader's language (`Context.word`); None: as declared.
+Words = Callable[[str], str] | None
 
 
 class CommandError(Refusal):
@@ -60,8 +62,10 @@ class Arg:
     metavar: str | None = None
     repeat: bool = False  # takes all remaining tokens, as a list
 
-    def usage(self) -> str:
+    def usage(self, words: Words = None) -> str:
         shown = self.metavar or self.name
+        if words is not None:
+            shown = words(shown)
         if self.repeat:
             shown += " …"
         elif self.rest:
@@ -107,11 +111,12 @@ class Command:
     def help_key(self) -> str:
         return "help." + "_".join(p.replace("-", "_") for p in self.path)
 
-    def usage(self, prefix: str = "!") -> str:
-        """How the command is typed: `!minutes <meeting-id> note <text>`, `!plan <date-name> <YYYY-MM-DD> [HH:MM]`."""
-        words = list(self.path[:-1] if self.untyped else self.path)
-        lead = [a.usage() for a in self.parent.lead] if self.parent is not None else []
-        return " ".join([prefix + words[0], *lead, *words[1:], *(a.usage() for a in self.args)])
+    def usage(self, prefix: str = "!", words: Words = None) -> str:
+        """How the command is typed: `!minutes <meeting-id> note <text>`, `!plan <date-name> <YYYY-MM-DD> [HH:MM]`;
+        `words` shows each placeholder in the reader's language (`!plan <datumnamn> <ÅÅÅÅ-MM-DD> [TT:MM]`)."""
+        lead = [a.usage(words) for a in self.parent.lead] if self.parent is not None else []
+        typed = list(self.path[:-1] if self.untyped else self.path)
+        return " ".join([prefix + typed[0], *lead, *typed[1:], *(a.usage(words) for a in self.args)])
 
 
 class Registry:

@@ -57,7 +57,7 @@ class LoadedCase:
 # One statement loads a room, its case and the whole view: the unit of work of an event
 # reads the store once (each sub-select is a JSON array of that table's rows).
 CASE_COLUMNS = """
-    c.id, c.room_id, c.create_outbox, c.pathway_id, c.label, c.phase_id, c.opened_by, c.reactions, c.quiet,
+    c.id, c.room_id, c.create_outbox, c.pathway_id, c.label, c.phase_id, c.opened_by, c.reactions, c.quiet, c.child_answers,
     c.state, c.closed_at, c.closed_reason, c.opened_at,
     (SELECT json_group_array(json_array(user_id, lane_id, coordinator)) FROM members WHERE case_id = c.id) AS j_members,
     (SELECT json_group_array(json_array(date_id, value)) FROM case_dates WHERE case_id = c.id) AS j_dates,
@@ -115,6 +115,7 @@ def loaded_case(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
     view = CaseView(
         pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records,
         extra=extra, state=case.state, closed_at=case.closed_at, closed_reason=case.closed_reason,  # type: ignore[arg-type]
+        child_answers=bool(row["child_answers"]),
     )
     return LoadedCase(case, view, row["checklist_outbox"])
 
@@ -266,6 +267,17 @@ async def sent_row(db: aiosqlite.Connection, case_id: int, item_id: str) -> int 
     async with db.execute("SELECT sent_outbox FROM items WHERE case_id = ? AND item_id = ?", (case_id, item_id)) as cur:
         row = await cur.fetchone()
     return row["sent_outbox"] if row else None
+
+
+async def last_case_language(db: aiosqlite.Connection, user_id: str) -> str | None:
+    """The language of the care room `user_id` was last added to (their direct chat speaks it), if any."""
+    async with db.execute(
+        "SELECT r.language FROM members m JOIN cases c ON c.id = m.case_id JOIN rooms r ON r.room_id = c.room_id"
+        " WHERE m.user_id = ? ORDER BY m.added_at DESC, c.id DESC LIMIT 1",
+        (user_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return row["language"] if row else None
 
 
 async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
@@ -22,3 +23,42 @@ async def answers(db: aiosqlite.Connection, case_id: int) -> list[Answer]:
         "SELECT consent_id, user_id, answer, at FROM consent_answers WHERE case_id = ? ORDER BY id", (case_id,)
     ) as cur:
         return [Answer(r["consent_id"], r["user_id"], r["answer"], datetime.fromisoformat(r["at"])) for r in await cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request message the bot posted for one consent (its outbox row)."""
+
+    consent_id: str
+    outbox_id: int
+    asked_at: datetime
+
+
+async def add_request(db: aiosqlite.Connection, case_id: int, consent_id: str, outbox_id: int, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO consent_requests (case_id, consent_id, outbox_id, asked_at) VALUES (?, ?, ?, ?)",
+        (case_id, consent_id, outbox_id, now.isoformat()),
+    )
+
+
+async def requests(db: aiosqlite.Connection, case_id: int) -> list[Request]:
+    """Every request posted in the case, oldest first."""
+    async with db.execute(
+        "SELECT consent_id, outbox_id, asked_at FROM consent_requests WHERE case_id = ? ORDER BY id", (case_id,)
+    ) as cur:
+        return [Request(r["consent_id"], r["outbox_id"], datetime.fromisoformat(r["asked_at"])) for r in await cur.fetchall()]
+
+
+async def request_for_event(db: aiosqlite.Connection, case_id: int, event_id: str) -> Request | None:
+    """The request of this case the bot posted as `event_id` (what a reply answers), if it is one."""
+    async with db.execute(
+        "SELECT r.consent_id, r.outbox_id, r.asked_at FROM consent_requests r JOIN outbox o ON o.id = r.outbox_id"
+        " WHERE o.event_id = ? AND r.case_id = ?",
+        (event_id, case_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return Request(row["consent_id"], row["outbox_id"], datetime.fromisoformat(row["asked_at"])) if row else None
+
+
+async def set_child_answers(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
+    await db.execute("UPDATE cases SET child_answers = ? WHERE id = ?", (int(enabled), case_id))

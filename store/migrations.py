@@ -336,4 +336,19 @@ MIGRATIONS: list[Migration] = [
     """
     ALTER TABLE members ADD COLUMN invite_outbox INTEGER;
     """,
+    # 13: consent requests — one message per request, so a reply to it answers that consent and
+    # the message can be edited with the answers; who answers a child_or_guardians consent is a
+    # case setting (off: the guardians).
+    """
+    ALTER TABLE cases ADD COLUMN child_answers INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE consent_requests (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        outbox_id  INTEGER NOT NULL,       -- the request message (its event id once sent)
+        asked_at   TEXT NOT NULL
+    );
+    CREATE INDEX consent_requests_case ON consent_requests (case_id, consent_id);
+    CREATE INDEX consent_requests_outbox ON consent_requests (outbox_id);
+    """,
 ]

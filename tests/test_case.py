@@ -549,7 +549,7 @@ def test_find_item_finds_items_of_any_phase(orebro: CaseView) -> None:
 
 def test_find_item_refuses_an_unknown_id_with_near_matches(orebro: CaseView) -> None:
     refusal = refused(find_item, orebro, "kallelse")
-    assert refusal.key == "care.unknown_item"
+    assert refusal.key == "care.unknown_item_near"
     assert refusal.values["item"] == "kallelse"
     assert "kallelse-sip" in refusal.values["near"]
     assert "kallelse-uppfoljning-sip" in refusal.values["near"]
@@ -558,7 +558,7 @@ def test_find_item_refuses_an_unknown_id_with_near_matches(orebro: CaseView) -> 
 def test_find_item_refuses_an_unknown_id_without_near_matches(orebro: CaseView) -> None:
     refusal = refused(find_item, orebro, "xyzzy")
     assert refusal.key == "care.unknown_item"
-    assert refusal.values == {"item": "xyzzy", "near": "—"}
+    assert refusal.values == {"item": "xyzzy"}  # no "Similar: —" when nothing is
 
 
 @pytest.mark.parametrize(

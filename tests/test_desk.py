@@ -96,7 +96,7 @@ def test_consents_are_pending_only_when_someone_is_there_to_answer_them(pathways
                  answers=[Answer("npo", MOR, "yes", oslo(2026, 11, 30, 14, 0))])
 
     assert nobody.consents_pending == ()
-    assert asked.consents_pending == ("informationsoverforing", "sip")
+    assert asked.consents_pending == ("informationsoverforing",)  # the SIP consent is covered by the admission consent
 
 
 def test_a_closed_case_has_no_deadlines_and_a_case_off_the_team_shows_no_details(pathways):

@@ -465,7 +465,8 @@ def test_acknowledgements_default_to_the_end_of_the_next_working_day(sthf: Pathw
 # --- consents and plan -------------------------------------------------------
 def test_orebro_sip_consent_is_covered_by_the_admission_consent_as_the_flowchart_says(orebro: Pathway) -> None:
     sip = orebro.consent("sip")
-    assert sip.covered_by_admission_consent is True
+    assert sip.covered_by is not None and sip.covered_by.consent == "informationsoverforing"
+    assert "Inget nytt samtycke registreras" in sip.covered_by.source
     assert "Inget nytt samtycke registreras" in (sip.quote or "")
     assert "utan att patienten varit inlagd" in (sip.quote or "")
     assert {"notice:kallelse-sip", "notice:kallelse-uppfoljning-sip"} <= set(sip.covers)
@@ -785,3 +786,18 @@ def test_a_clock_limit_is_a_whole_number_of_days_not_negative(tmp_path: Path) ->
     data = raw("orebro")
     data["clocks"][0]["limit"] = -1
     assert problems_of(write(tmp_path, "orebro", data)) == ["orebro.yaml: clocks[0].limit: must be 0 or more (got -1)"]
+
+
+def test_a_named_date_is_found_by_its_id_or_a_word_of_the_pathways_language(orebro: Pathway, sthf: Pathway) -> None:
+    assert orebro.find_date("inskrivning").id == "admission"  # type: ignore[union-attr]
+    assert orebro.find_date("Utskrivning").id == "discharge"  # type: ignore[union-attr]
+    assert orebro.find_date("discharge").id == "discharge"  # type: ignore[union-attr]
+    assert sthf.find_date("innleggelse").id == "admission"  # type: ignore[union-attr]
+    assert orebro.find_date("nonsense") is None
+
+
+def test_two_dates_cannot_share_a_word(orebro: Pathway) -> None:
+    data = orebro.model_dump(mode="json", exclude_none=True)
+    data["dates"][1]["aliases"] = ["inskrivning"]
+    with pytest.raises(Exception, match="also finds date 'admission'"):
+        Pathway.model_validate(data)

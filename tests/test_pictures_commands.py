@@ -139,7 +139,8 @@ async def test_stats_over_fewer_than_five_cases_shows_no_number(tmp_path: Path) 
         await store.close()
     content = answer(rows)
     assert content["homeward.stats"]["cases"] == "< 5" and content["homeward.stats"]["from"] == "2026-11-01"
-    assert "fewer than 5" in content["body"] and " 3 " not in content["body"]
+    # The direct chat speaks the language of the coordinator's care rooms (Örebro's: Swedish).
+    assert "färre än 5" in content["body"] and " 3 " not in content["body"]
 
 
 async def test_stats_for_someone_who_coordinates_nothing_gives_no_figures(tmp_path: Path) -> None:

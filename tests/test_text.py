@@ -203,7 +203,7 @@ def test_an_id_in_a_refusal_can_be_copied_as_typed() -> None:
 
 
 def test_a_consent_request_mentions_the_guardians_as_pills() -> None:
-    text = CATALOG.t("nb", "consent.how", people=mentions(["@guardian:server", "@far_2:server"]), id="dokumentasjon")
+    text = CATALOG.t("nb", "consent.how_reply", people=mentions(["@guardian:server", "@far_2:server"]))
     shown = Shown(to_html(text))
     assert shown.links[:2] == [("https://matrix.to/#/@guardian:server", "@guardian:server"), ("https://matrix.to/#/@far_2:server", "@far_2:server")]
     assert "[@guardian:server]" not in shown.plain
@@ -399,3 +399,10 @@ def test_the_html_export_shows_hostile_text_as_typed(make) -> None:  # type: ign
     page = render_html(_hostile(make()))
     assert "<script>alert" not in page and "<b>bold" not in page and 'href="http://evil' not in page
     assert html.escape(FREE, quote=False) in page
+
+
+@pytest.mark.parametrize("language", ["nb", "sv", "en"])
+def test_a_date_on_a_saturday_is_said_to_be_a_saturday(language: str) -> None:
+    said = CATALOG.t(language, "plan.not_working_day", label="Utskrivning", day="2026-12-05",
+                     why=CATALOG.t(language, "plan.saturday"), proposal="2026-12-07", name="discharge")
+    assert {"nb": "er en lørdag", "sv": "är en lördag", "en": "is a Saturday"}[language] in to_plain(said)

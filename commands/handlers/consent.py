@@ -6,60 +6,123 @@ their votes can be undecryptable. A consent is a command, recorded like any othe
 
 from __future__ import annotations
 
-from homeward.care.consent import Answer, answered_by, check_answer, consent_state, latest_answers, people_with_role, who_answers
+from homeward.care.consent import (
+    Answer, answered_by, check_answer, child_answers, consent_state, covering, latest_answers, next_to_ask, people_with_role,
+    who_answers,
+)
 from homeward.care.pathway import Consent
 from homeward.care.permissions import COORDINATOR, FAMILY_ANSWERS, MEMBER
 from homeward.care.refusal import Refusal
 from homeward.commands.care_room import CareRoom
-from homeward.commands.checklist import local_text
+from homeward.commands.checklist import edit_of, local_text
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
 from homeward.render import alert_content
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import consents
 
 
-def consent_request(room: CareRoom, consent: Consent) -> dict:
-    """The message that asks the guardians (and the young person, where allowed) in plain words."""
-    people = who_answers(room.view, consent)
-    rule = room.t(f"consent.rule_{consent.answered_by}")
-    text = (
-        f"🔏 **{escape(consent.title)}** ({code(consent.id)})\n\n{escape(consent.text)}\n\n"
-        + room.t("consent.how", people=mentions(people), id=consent.id)
-        + " " + rule
-    )
-    content = alert_content(text, people)
+def _rule(room: CareRoom, consent: Consent, people: list[str]) -> str:
+    """Who must answer, for this case: said only when it is more than the people named."""
+    if child_answers(room.view, consent):
+        return room.t("consent.rule_child")
+    if len(people) < 2:
+        return ""
+    return room.t("consent.rule_any_guardian" if consent.answered_by == "any_guardian" else "consent.rule_all_guardians")
+
+
+def request_markdown(room: CareRoom, consent: Consent, answers: list[Answer]) -> str:
+    """The request as it reads now: purpose and receivers first, the explanation, then who answers and how,
+    or — once answered — who answered what and when, and how to withdraw or change it."""
+    view = room.view
+    pathway = view.pathway
+    head = [f"🔏 **{escape(consent.title)}**"]
+    if consent.purpose:
+        head.append(room.t("consent.purpose", purpose=consent.purpose))
+    if consent.receivers:
+        head.append(room.t("consent.receivers", lanes=", ".join(pathway.lane(lane).name for lane in consent.receivers)))
+    parts = ["\n".join(head), escape(consent.text)]
+    latest = latest_answers(answers, consent.id)
+    if latest:
+        given = "; ".join(
+            f"{mention(a.user_id)}: **{room.t('consent.answer_' + a.answer)}** ({local_text(a.at, pathway)})"
+            for a in sorted(latest.values(), key=lambda a: a.at)
+        )
+        parts.append(room.t("consent.answers_so_far", answers=Markdown(given)))
+    state = consent_state(view, consent, answers)
+    people = who_answers(view, consent)
+    if state == "pending":
+        waiting = [p for p in people if p not in latest] or people
+        how = room.t("consent.how_reply", people=mentions(waiting))
+        rule = _rule(room, consent, people)
+        parts.append(how + (" " + rule if rule else ""))
+        parts.append(room.t("consent.how_command", id=consent.id))
+    else:
+        parts.append(room.t("consent.now_" + state) + " " + room.t("consent.change_" + state, id=consent.id))
+    return "\n\n".join(parts)
+
+
+def request_content(room: CareRoom, consent: Consent, answers: list[Answer], notify: list[str]) -> dict:
+    """The request message: it notifies `notify` (render.alert_content), marked with its consent."""
+    content = alert_content(request_markdown(room, consent, answers), notify)
     content["homeward.consent_request"] = consent.id
     return content
 
 
-async def ask(room: CareRoom, only: list[Consent] | None = None, after_join: str | None = None) -> list[str]:
-    """Post a request for each consent that is not given yet; the ids asked.
+async def ask(room: CareRoom, consent: Consent, *, notify: list[str] | None = None, after_join: str | None = None) -> None:
+    """Post one request for `consent` (its own message, recorded, so a reply to it answers it), audited.
 
-    `after_join`: hold the message until that person has joined the room, so they can read it.
+    `notify`: whom it mentions (default: those asked who have not answered yet). `after_join`:
+    hold the message until that person has joined the room, so they can read it.
     """
     view = room.view
     answers = await consents.answers(room.db, room.case.id)
-    asked = []
-    for consent in only or view.pathway.consents:
-        if consent_state(view, consent, answers) == "given" or not who_answers(view, consent):
-            continue
-        content = consent_request(room, consent)
-        if after_join:
-            content["homeward.after_join"] = after_join
-        await room.queue(content)
-        await room.audit("consent.asked", consent=consent.id, asked=who_answers(view, consent))
-        asked.append(consent.id)
-    return asked
+    people = who_answers(view, consent)
+    if notify is None:
+        latest = latest_answers(answers, consent.id)
+        notify = [p for p in people if p not in latest] or people
+    content = request_content(room, consent, answers, notify)
+    if after_join:
+        content["homeward.after_join"] = after_join
+    row = await room.queue(content)
+    await consents.add_request(room.db, room.case.id, consent.id, row, room.now)
+    await room.audit("consent.asked", consent=consent.id, asked=people)
+
+
+async def ask_next(room: CareRoom) -> Consent | None:
+    """Ask the family the consent that is next in the pathway's order, if it was never asked (one request at a time)."""
+    current = next_to_ask(room.view, await consents.answers(room.db, room.case.id))
+    if current is None:
+        return None
+    if any(r.consent_id == current.id for r in await consents.requests(room.db, room.case.id)):
+        return None  # asked already: its request is still the one to answer
+    await ask(room, current)
+    return current
 
 
 async def ask_person(room: CareRoom, user_id: str) -> list[str]:
-    """Ask for the consents `user_id` now answers that are not given yet (they were just put in a guardian or child lane).
+    """Ask `user_id` (just put in a guardian or child lane) the consent the family is asked now, if they answer it.
 
-    The request waits in the outbox until they have joined, so they can read it.
+    They could not read a request posted before their invite: they get one of their own,
+    held in the outbox until they have joined. The ids asked.
     """
-    mine = [c for c in room.view.pathway.consents if user_id in who_answers(room.view, c)]
-    return await ask(room, mine, after_join=user_id) if mine else []
+    current = next_to_ask(room.view, await consents.answers(room.db, room.case.id))
+    if current is None or user_id not in who_answers(room.view, current):
+        return []
+    await ask(room, current, notify=[user_id], after_join=user_id)
+    return [current.id]
+
+
+async def edit_requests(room: CareRoom, consent: Consent) -> None:
+    """Edit every request of `consent` to show the answers as they are now (queued at the end of the unit of work)."""
+    answers = await consents.answers(room.db, room.case.id)
+    state = consent_state(room.view, consent, answers)
+    fallback = room.t("consent.request_updated", title=consent.title, state=room.t("consent.state_" + state))
+    for request in await consents.requests(room.db, room.case.id):
+        if request.consent_id == consent.id:
+            content = request_content(room, consent, answers, [])
+            content["m.mentions"] = {}
+            room.edit_later(f"consent-request:{request.outbox_id}", edit_of(request.outbox_id, content, fallback))
 
 
 async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | None, after: str | None) -> bool:
@@ -92,7 +155,7 @@ async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | No
 
 @command("consents", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def list_consents(ctx: Context) -> Reply:
-    """Each consent kind with its state, who answered and when."""
+    """Each consent with its state, who must answer, who answered and when; a covered one with its rule."""
     case, view = ctx.care.case, ctx.care.view
     answers = await consents.answers(ctx.db, case.id)
     lines, listing = [], []
@@ -102,9 +165,18 @@ async def list_consents(ctx: Context) -> Reply:
         who = ", ".join(
             f"{mention(a.user_id)}: {ctx.t('consent.answer_' + a.answer)} {local_text(a.at, view.pathway)}" for a in latest.values()
         )
-        lines.append(f"- {code(consent.id)} {escape(consent.title)} — **{ctx.t('consent.state_' + state)}**" + (f" ({who})" if who else ""))
+        line = f"- {escape(consent.title)} ({code(consent.id)}) — **{ctx.t('consent.state_' + state)}**" + (f" ({who})" if who else "")
+        cover = covering(view, consent)
+        if cover is not None and consent.covered_by is not None:
+            line += "\n  " + ctx.t("consent.covered_line", covering=cover.title, rule=consent.covered_by.rule,
+                                    source=consent.covered_by.source)
+        elif state == "pending":
+            people = who_answers(view, consent)
+            line += "\n  " + (ctx.t("consent.answered_by", people=mentions(people)) if people else ctx.t("consent.nobody_to_ask"))
+        lines.append(line)
         listing.append({
             "id": consent.id, "kind": consent.id, "title": consent.title, "state": state,
+            "covered_by": cover.id if cover else None, "must_answer": who_answers(view, consent),
             "answers": [{"user": a.user_id, "answer": a.answer, "at": a.at.isoformat()} for a in answers if a.consent_id == consent.id],
         })
     await ctx.audit("consents.read")
@@ -113,33 +185,59 @@ async def list_consents(ctx: Context) -> Reply:
 
 @command("consent ask", args=[Arg("consent-id", optional=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def consent_ask(ctx: Context) -> Reply:
-    """Ask the guardians again (all pending consents, or one)."""
-    view = ctx.care.view
-    only = None
+    """Ask the family again: the consent they are asked now, or the one named."""
+    room = ctx.care
+    view = room.view
+    answers = await consents.answers(ctx.db, room.case.id)
     if ctx.args["consent-id"]:
         consent_id = ctx.args["consent-id"].lower()
-        only = [c for c in view.pathway.consents if c.id == consent_id]
-        if not only:
-            raise Refusal("consent.unknown", id=consent_id, ids=", ".join(c.id for c in view.pathway.consents))
-    asked = await ask(ctx.care, only)
-    key = "consent.asked" if asked else "consent.nothing_to_ask"
-    return ctx.ok(ctx.t(key, ids=", ".join(asked)), asked=asked)
+        try:
+            consent = view.pathway.consent(consent_id)
+        except KeyError:
+            raise Refusal("consent.unknown", id=consent_id, ids=", ".join(c.id for c in view.pathway.consents if c.covered_by is None)) from None
+        cover = covering(view, consent)
+        if cover is not None:
+            raise Refusal("consent.covered", title=consent.title, covering=cover.title, id=cover.id)
+        if consent_state(view, consent, answers) == "given" or not who_answers(view, consent):
+            return ctx.ok(ctx.t("consent.nothing_to_ask"), asked=[])
+    else:
+        consent = next_to_ask(view, answers)
+        if consent is None:
+            return ctx.ok(ctx.t("consent.nothing_to_ask"), asked=[])
+    await ask(room, consent)
+    return ctx.ok(ctx.t("consent.asked", title=consent.title, people=mentions(who_answers(view, consent))), asked=[consent.id])
 
 
 async def _answer(ctx: Context, word: str) -> Reply:
-    case, view = ctx.care.case, ctx.care.view
+    """The one way an answer is recorded, typed as a command or given as a reply to a request (`IncomingCommand.by_reply`)."""
+    room = ctx.care
+    case, view = room.case, room.view
     consent = check_answer(view, ctx.args["consent-id"], ctx.sender)
+    before = await consents.answers(ctx.db, case.id)
+    mine = latest_answers(before, consent.id).get(ctx.sender)
+    if ctx.event.by_reply and mine is not None:
+        # A reply to a request already answered by this person (perhaps an old message): their
+        # answer stands; changing it takes the command, typed on purpose.
+        state = consent_state(view, consent, before)
+        text = ctx.t("consent.already_answered", answer=ctx.t("consent.answer_" + mine.answer), at=local_text(mine.at, view.pathway),
+                     title=consent.title) + " " + ctx.t("consent.change_" + state, id=consent.id)
+        return ctx.ok(text, consent={"id": consent.id, "state": state, "unchanged": True})
     entry = Answer(consent.id, ctx.sender, word, ctx.now)  # type: ignore[arg-type]
     await consents.add_answer(ctx.db, case.id, entry, ctx.event.event_id)
     await ctx.audit("consent.answered", consent=consent.id, answer=word)
-    state = consent_state(view, consent, await consents.answers(ctx.db, case.id))
+    answers = await consents.answers(ctx.db, case.id)
+    state = consent_state(view, consent, answers)
+    await edit_requests(room, consent)
     text = ctx.t(f"consent.recorded_{word}", title=consent.title) + " " + ctx.t("consent.now", state=ctx.t("consent.state_" + state))
-    return ctx.ok(text, consent={"id": consent.id, "state": state})
+    asked = None
+    if state != "pending":
+        asked = await ask_next(room)  # the next request, in the same transaction as this answer
+    return ctx.ok(text, consent={"id": consent.id, "state": state}, next_consent=asked.id if asked else None)
 
 
 @command("consent yes", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS)
 async def consent_yes(ctx: Context) -> Reply:
-    """Give consent (guardians; the young person where the pathway allows)."""
+    """Give consent (guardians; the young person where the case says so)."""
     return await _answer(ctx, "yes")
 
 
@@ -153,3 +251,36 @@ async def consent_no(ctx: Context) -> Reply:
 async def consent_revoke(ctx: Context) -> Reply:
     """Withdraw a consent at any time: what it covers stops at once."""
     return await _answer(ctx, "revoke")
+
+
+GUARDIAN_WORDS = {"guardians", "guardian"}
+CHILD_WORDS = {"child", "young-person"}
+
+
+@command("settings consent", args=[Arg("who", metavar="guardians|child")], where=CASE_ROOM, rule=COORDINATOR)
+async def settings_consent(ctx: Context) -> Reply:
+    """Who answers the consents the pathway lets a young person answer: the guardians (default) or the child."""
+    room = ctx.care
+    view = room.view
+    word = ctx.args["who"].lower()
+    if word in GUARDIAN_WORDS | CHILD_WORDS:
+        role = "child" if word in CHILD_WORDS else "guardian"
+    else:
+        lane = view.pathway.find_lane(word)
+        role = lane.role if lane is not None else None
+        if role not in ("guardian", "child"):
+            raise CommandError("settings.consent_who", usage=True, value=word[:40])
+    allowing = [c for c in view.pathway.consents if c.answered_by == "child_or_guardians" and c.covered_by is None]
+    if role == "child" and not allowing:
+        raise Refusal("settings.consent_child_not_in_pathway")
+    enabled = role == "child"
+    await consents.set_child_answers(ctx.db, room.case.id, enabled)
+    await ctx.audit("settings.changed", child_answers=enabled)
+    await room.reload()
+    # Those asked now are others: the consent asked now goes to them, naming exactly them.
+    current = next_to_ask(room.view, await consents.answers(ctx.db, room.case.id))
+    if enabled != view.child_answers and current is not None and current in allowing:
+        await ask(room, current)
+    titles = ", ".join(c.title for c in allowing)
+    return ctx.ok(ctx.t("settings.consent_child" if enabled else "settings.consent_guardians", titles=titles or "—"),
+                  child_answers=enabled)

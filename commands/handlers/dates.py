@@ -60,15 +60,15 @@ async def plan_set(ctx: Context) -> Reply:
     view, case = room.view, room.case
     pathway = view.pathway
     name, day, clock = ctx.args["date-name"], ctx.args["date"], ctx.args["time"]
-    named = next((d for d in pathway.dates if d.id == name.lower()), None)
+    named = pathway.find_date(name)
     if named is None:
-        valid = ", ".join(f"{code(d.id)} ({escape(d.label)})" for d in pathway.dates)
+        valid = ", ".join(" / ".join(code(w) for w in [*d.aliases[:1], d.id]) + f" ({escape(d.label)})" for d in pathway.dates)
         raise CommandError("plan.unknown_date", name=name[:40], valid=Markdown(valid))
     if day is None:
         raise CommandError("error.missing_argument", usage=True, arg="<YYYY-MM-DD>")
     calendar = view.calendar()
     if named.working_day_only and not calendar.is_working_day(day):
-        why = calendar.holiday_name(day) or ctx.t("plan.weekend")
+        why = calendar.holiday_name(day) or ctx.t({5: "plan.saturday", 6: "plan.sunday"}.get(day.weekday(), "plan.day_off"))
         proposal = calendar.next_working_day(day)
         raise CommandError("plan.not_working_day", label=named.label, day=day.isoformat(), why=why, proposal=proposal.isoformat(), name=named.id)
     value: date | datetime = calendar.local(day, clock) if clock else day

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
-from homeward.care.permissions import MEMBER
+from homeward.care.permissions import CARE_TEAM
 from homeward.care.timeline import timeline_layout
 from homeward.commands.care_room import closed_at
 from homeward.commands.context import Context, Reply
@@ -51,21 +51,21 @@ def format_arg(allowed: tuple[str, ...]) -> Converter:
 
 
 @command("export plan", args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))], where=CASE_ROOM,
-         rule=MEMBER, state=ANY_STATE)
+         rule=CARE_TEAM, state=ANY_STATE)
 async def export_plan(ctx: Context) -> Reply:
     """Export the coordinated plan (SIP / individuell plan) as PDF, HTML, Markdown, FHIR or iCalendar."""
     return await _export(ctx, "plan", ctx.args["format"], None)
 
 
 @command("export case", args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))], where=CASE_ROOM,
-         rule=MEMBER, state=ANY_STATE)
+         rule=CARE_TEAM, state=ANY_STATE)
 async def export_case(ctx: Context) -> Reply:
     """Export the whole case (plan, dates, items, minutes) as PDF, HTML, Markdown, FHIR or iCalendar."""
     return await _export(ctx, "case", ctx.args["format"], None)
 
 
 @command("export minutes", args=[Arg("meeting-id"), Arg("format", format_arg(MINUTES_FORMATS), metavar="|".join(MINUTES_FORMATS))],
-         where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+         where=CASE_ROOM, rule=CARE_TEAM, state=ANY_STATE)
 async def export_minutes(ctx: Context) -> Reply:
     """Export one meeting's minutes as PDF, HTML or Markdown."""
     return await _export(ctx, "minutes", ctx.args["format"], ctx.args["meeting-id"].lower())

@@ -19,21 +19,40 @@ from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.store import cases, consents
 
 
-@command("status", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+ALL_WORDS = {"all", "alla", "alle"}
+
+
+@command("status", args=[Arg("all", optional=True, metavar="all")], where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
 async def status(ctx: Context) -> Reply:
-    """Every item of the case: state, lane, due time and who acknowledged it."""
+    """The current phase's items (and what is overdue from earlier phases); `!status all`: every item of the case.
+
+    `"homeward.case"` always carries every item."""
     room = ctx.care
     view = room.view
     calendar = view.calendar()
+    word = (ctx.args["all"] or "").lower()
+    if word and word not in ALL_WORDS:
+        raise CommandError("status.bad_scope", usage=True, value=word[:20])
     lines: dict[str, list] = {phase.id: [] for phase in view.pathway.phases}
     for phase, item in view.items():  # the pathway's items and the tasks the team added
         lines[phase.id].append(item_line(room, view, item, calendar))
-    phases = [{"id": phase.id, "title": phase.title, "lines": lines[phase.id]} for phase in view.pathway.phases]
+    order = [phase.id for phase in view.pathway.phases]
+    now_at = order.index(view.phase_id)
+
+    def shown(phase_id: str) -> list:
+        if word or phase_id == view.phase_id:
+            return lines[phase_id]
+        return [line for line in lines[phase_id] if line.state == "overdue"] if order.index(phase_id) < now_at else []
+
+    phases = [{"id": phase.id, "title": phase.title, "lines": shown(phase.id)} for phase in view.pathway.phases]
+    phases = [phase for phase in phases if phase["lines"] or phase["id"] == view.phase_id]
     closed = closed_at(room.case)
     clocks = [line for line in (clock_line(room, r, view.pathway) for r in read_clocks(view, ctx.now, closed_at=closed)) if line]
     ended = ctx.t("status.closed", when=local_text(view.closed_at, view.pathway), reason=view.closed_reason or "—") if view.closed else ""
     text = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases,
                   clocks=clocks, closed=ended)
+    if not word:
+        text += "\n\n" + ctx.t("status.all_hint")
     await room.audit("status.read")
     return ctx.ok(text, case=case_json(room, view, view.phase_id, closed_at=closed))
 

@@ -13,11 +13,12 @@ from datetime import timedelta
 from homeward.care import minutes as care_minutes
 from homeward.care.deadlines import END_OF_WORKING_DAY, parse_duration
 from homeward.care.minutes import EXTRA, Minutes, MinutesChange
-from homeward.care.permissions import COORDINATOR, MEMBER
+from homeward.care.permissions import CARE_TEAM, COORDINATOR
 from homeward.commands.checklist import local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg, time_arg
 from homeward.commands.handlers.team import user_arg
+from homeward.commands.people import person_or_lane_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command, registry
 from homeward.exports.build import plan_document
 from homeward.exports.ics import to_ics
@@ -136,7 +137,7 @@ async def _record_minutes(ctx: Context, change_of: Callable[[Minutes], MinutesCh
     return ctx.ok(ctx.t("minutes.recorded", meeting=key, version=change.version), meeting=key, minutes_version=change.version)
 
 
-@command("minutes present", args=[Arg("users", user_arg, repeat=True, metavar="@user:server")], where=CASE_ROOM, rule=MEMBER)
+@command("minutes present", args=[Arg("users", user_arg, repeat=True, metavar="@user:server")], where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_present(ctx: Context) -> Reply:
     """Who took part in the meeting."""
     users = ctx.args["users"]
@@ -147,13 +148,13 @@ async def minutes_present(ctx: Context) -> Reply:
 TEXT = Arg("text", optional=True, rest=True)
 
 
-@command("minutes note", args=[TEXT], where=CASE_ROOM, rule=MEMBER)
+@command("minutes note", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_note(ctx: Context) -> Reply:
     """A note in the minutes."""
     return await _record_minutes(ctx, lambda m: care_minutes.add_note(m, ctx.args["text"] or "", by=ctx.sender, at=ctx.now))
 
 
-@command("minutes decision", args=[TEXT], where=CASE_ROOM, rule=MEMBER)
+@command("minutes decision", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_decision(ctx: Context) -> Reply:
     """A decision of the meeting."""
     return await _record_minutes(ctx, lambda m: care_minutes.add_decision(m, ctx.args["text"] or "", by=ctx.sender, at=ctx.now))
@@ -161,9 +162,9 @@ async def minutes_decision(ctx: Context) -> Reply:
 
 @command(
     "minutes action",
-    args=[Arg("owner", optional=True, metavar="lane|@user"), Arg("due", date_arg, optional=True, metavar="YYYY-MM-DD"),
+    args=[Arg("owner", person_or_lane_arg, optional=True, metavar="lane|@user"), Arg("due", date_arg, optional=True, metavar="YYYY-MM-DD"),
           Arg("text", optional=True, rest=True)],
-    where=CASE_ROOM, rule=MEMBER,
+    where=CASE_ROOM, rule=CARE_TEAM,
 )
 async def minutes_action(ctx: Context) -> Reply:
     """An action with who does it and by when: it becomes a task of the case, with reminders."""
@@ -176,20 +177,20 @@ async def minutes_action(ctx: Context) -> Reply:
     )
 
 
-@command("minutes topic", args=[Arg("n", optional=True), TEXT], where=CASE_ROOM, rule=MEMBER)
+@command("minutes topic", args=[Arg("n", optional=True), TEXT], where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_topic(ctx: Context) -> Reply:
     """What was said on agenda topic n."""
     number, text = ctx.args["n"] or "", ctx.args["text"] or ""
     return await _record_minutes(ctx, lambda m: care_minutes.answer_topic(m, number, text, by=ctx.sender, at=ctx.now))
 
 
-@command("minutes close", where=CASE_ROOM, rule=MEMBER)
+@command("minutes close", where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_close(ctx: Context) -> Reply:
     """Close the minutes: they change only after `reopen <reason>`."""
     return await _record_minutes(ctx, lambda m: care_minutes.close(m, by=ctx.sender, at=ctx.now))
 
 
-@command("minutes reopen", args=[Arg("reason", optional=True, rest=True)], where=CASE_ROOM, rule=MEMBER)
+@command("minutes reopen", args=[Arg("reason", optional=True, rest=True)], where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_reopen(ctx: Context) -> Reply:
     """Reopen closed minutes, with the reason (recorded)."""
     return await _record_minutes(ctx, lambda m: care_minutes.reopen(m, ctx.args["reason"] or "", by=ctx.sender, at=ctx.now))

@@ -16,6 +16,7 @@ from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.plan import PlanChange
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers.dates import date_arg
+from homeward.commands.people import person_or_lane_arg
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, command
 from homeward.text import escape
 from homeward.store import cases, consents, plans
@@ -51,7 +52,7 @@ async def plan_subgoal(ctx: Context) -> Reply:
     return await _record(ctx, case, care_plan.add_subgoal(current, ctx.args["goal-n"], ctx.args["text"], by=ctx.sender, at=ctx.now))
 
 
-@command("plan action", args=[Arg("goal-n"), Arg("owner", metavar="lane|@user"), Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
+@command("plan action", args=[Arg("goal-n"), Arg("owner", person_or_lane_arg, metavar="lane|@user"), Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_action(ctx: Context) -> Reply:
     """Add an intervention (Insats / Tiltak) with who is responsible, optionally with from and to dates."""
     case, view, current = await _editable(ctx)

@@ -15,6 +15,7 @@ from homeward.commands.care_room import CareRoom
 from homeward.commands.context import Context, Reply
 from homeward.commands.handlers import consent as consent_handlers
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.people import person_arg
 from homeward.commands.room_state import keep_in_step
 from homeward.render import alert_content
 from homeward.ids import is_user_id
@@ -25,11 +26,8 @@ COORDINATOR_WORDS = {"coordinator", "koordinator", "samordnare", "samordningsans
 
 
 def user_arg(text: str, ctx: Context) -> str:
-    """A Matrix user id; Element pastes mentions as plain ids or matrix.to links."""
-    text = text.strip().removeprefix("https://matrix.to/#/")
-    if not is_user_id(text):
-        raise CommandError("team.bad_user", usage=True, user=text[:80])
-    return text
+    """A person (`commands.people.person_arg`): a user id, a matrix.to link, or an Element pill."""
+    return person_arg(text, ctx)
 
 
 def invitee_arg(text: str, ctx: Context) -> str:

@@ -134,9 +134,9 @@ async def test_audit_is_refused_to_non_coordinators_and_for_bad_dates(make_bot, 
     await bring_in(anna, room, karin, "kommun")
 
     refused(await karin.command(room, "!audit"), "samordnare", "`!audit`")  # the room speaks Swedish
-    refused(await anna.command(room, "!audit 2026-13-01"), "2026-13-01", "!audit [YYYY-MM-DD] [YYYY-MM-DD]")
-    refused(await anna.command(room, "!audit 1.12.2026"), "1.12.2026", "!audit [YYYY-MM-DD] [YYYY-MM-DD]")
-    refused(await anna.command(room, "!audit 2026-12-31 2026-12-01"), "2026-12-31", "2026-12-01", "!audit [YYYY-MM-DD] [YYYY-MM-DD]")
+    refused(await anna.command(room, "!audit 2026-13-01"), "2026-13-01", "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]")  # the usage in the room's language
+    refused(await anna.command(room, "!audit 1.12.2026"), "1.12.2026", "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]")  # the usage in the room's language
+    refused(await anna.command(room, "!audit 2026-12-31 2026-12-01"), "2026-12-31", "2026-12-01", "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]")  # the usage in the room's language
     refused(await anna.command(room, "!audit 2026-12-01 2026-12-31 more"), "more")
 
     # Nothing was uploaded, and nothing was recorded as exported.

@@ -30,7 +30,8 @@ async def test_only_case_openers_open_cases_from_encrypted_rooms_and_not_too_oft
     ok(first)
     ok(await nurse.command(dm, "!case new sthf Probe-2"))
     third = await nurse.command(dm, "!case new sthf Probe-3")
-    refused(third, "`!case new` 2 times within 1 h", "again in 1 h")
+    # The direct chat now speaks the language of the opener's last care room (sthf: Norwegian).
+    refused(third, "`!case new` 2 ganger i løpet av 1 t", "igjen om 1 t")
     assert third.content["homeward.reason"] == "error.rate_limited"
 
     # `!remind` is limited per person too (here to one an hour).

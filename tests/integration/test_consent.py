@@ -78,21 +78,3 @@ async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_
     ]
     assert steps[0][0] == "consent.asked" and steps[0][2] == "dokumentasjon"
 
-
-async def test_orebro_sip_consent_is_covered_by_the_admission_consent(make_bot, make_member):
-    bot = await make_bot()
-    anna, greta = await make_member("anna"), await make_member("greta")
-    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
-    await anna.command(room, f"!role {anna.user_id} oppenvard coordinator")
-    await bring_in(anna, room, greta, "vardnadshavare")
-
-    await greta.command(room, "!consent yes informationsoverforing")
-    before_admission = await anna.command(room, "!consents")
-    await anna.command(room, "!plan admission 2026-12-01 09:00")
-    after_admission = await anna.command(room, "!consents")
-
-    def state(answer, consent_id):  # noqa: ANN001, ANN202
-        return next(c["state"] for c in answer.content["homeward.consents"] if c["id"] == consent_id)
-
-    assert state(before_admission, "sip") == "pending"
-    assert state(after_admission, "sip") == "given"

@@ -17,11 +17,15 @@ GUARDIAN_LANES = {"foresatt", "barn"}
 
 # Who may run what, written out here rather than read from care/permissions.py.
 EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "send", "reminders", "consents", "remind", "snooze",
-                "plan show", "export plan", "export case", "export minutes", "minutes present", "minutes note",
-                "minutes decision", "minutes action", "minutes topic", "minutes close", "minutes reopen", "timeline"}
+                "plan show", "timeline"}
+# The care team's own work: the care lanes and coordinators, not the family (who never see them in !help).
+CARE_TEAM = {"export plan", "export case", "export minutes", "minutes present", "minutes note", "minutes decision",
+             "minutes action", "minutes topic", "minutes close", "minutes reopen"}
+CARE_LANES = {"kommunen", "sykehus"}
 COORDINATORS = {"meeting new", "plan goal", "plan subgoal", "plan action", "plan responsible", "plan followup", "plan remove",
                 "plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask",
-                "case close", "case reopen", "handover"}
+                "case close", "case reopen", "handover",
+                "settings consent"}
 GUARDIANS = {"consent yes", "consent no", "consent revoke"}
 NOWHERE_HERE = {"case new", "stats", "cases", "digest", "settings digest"}  # only outside care rooms
 
@@ -32,6 +36,7 @@ SAMPLES = {
     "remind": "!remind behandlingsteam in 2h", "snooze": "!snooze behandlingsteam 2h",
     "invite": "!invite @nobody-perm:localhost kommunen", "role": "!role {me} {lane} {flag}", "assign": "!assign behandlingsteam {me}",
     "phase next": "!phase next", "settings reactions": "!settings reactions on", "settings quiet": "!settings quiet 20:00-08:00",
+    "settings consent": "!settings consent guardians",
     "audit": "!audit", "consent ask": "!consent ask", "consent yes": "!consent yes dokumentasjon",
     "consent no": "!consent no individuell-plan", "consent revoke": "!consent revoke individuell-plan",
     "case new": "!case new sthf Probe",
@@ -62,6 +67,8 @@ def expected(command: str, lane: str | None, coordinator: bool) -> bool:
         return lane in GUARDIAN_LANES
     if command in COORDINATORS:
         return coordinator
+    if command in CARE_TEAM:
+        return coordinator or lane in CARE_LANES
     return command in EVERY_MEMBER
 
 
