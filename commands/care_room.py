@@ -11,6 +11,7 @@ lands in the timeline does not matter.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,7 @@ class CareRoom:
     #: Rows written that change nothing about the case: audit rows (reading is audited too) and queued messages.
     bookkeeping: int = 0
     _edits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _after_answer: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: The case as it was when the unit of work began (a handler may reload it on the way).
     _began: LoadedCase | None = None
 
@@ -196,12 +198,25 @@ class CareRoom:
             await plan_worklist(self.db, self.services, user_id, self.now)
         await desk_rows.plan_retention(self.db, self.case.id, retention_due(view, self.services.config.retention_days))
 
+    def after_answer(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run `step` (which queues messages) once the command's answer is queued, so they come after it.
+
+        An invitation: the answer must go before the invite, or the invitee's Element receives its room
+        key while it does not know the bot's device yet and shows it as "Unable to decrypt" for good.
+        """
+        self._after_answer.append(step)
+
     def discard_edits(self) -> None:
-        """The command was refused or failed: its changes were rolled back, so are its edits."""
+        """The command was refused or failed: its changes were rolled back, so are its edits and later steps."""
         self._edits.clear()
+        self._after_answer.clear()
 
     async def flush_edits(self) -> None:
-        """Queue the edits held back by `edit_later`: pending edits of the same message replace each other."""
+        """Run the steps held for after the answer, then queue the edits held back by `edit_later`
+        (pending edits of the same message replace each other)."""
+        steps, self._after_answer = self._after_answer, []
+        for step in steps:
+            await step()
         for key, edit in self._edits.items():
             await self.queue(edit, supersede_key=key)
         self._edits.clear()

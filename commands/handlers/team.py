@@ -83,15 +83,20 @@ async def invite(ctx: Context) -> Reply:
         raise CommandError("team.not_the_bot")
     lane = find_lane(room.view, ctx.args["lane"])
     await _set_member(ctx, user, lane, coordinator, "member.added")
-    invite = await room.queue({"user_id": user}, event_type="m.room.member", kind=outbox.INVITE)
-    await cases.set_invite_row(ctx.db, room.case.id, user, invite)  # what they can read starts here (commands.joins)
-    if lane.role in CONSENT_ROLES:
-        # A guardian (or the young person) joins: ask for the consents they answer that are not given yet.
-        await room.reload()
-        await consent_handlers.ask_person(room, user)
+
+    async def invite_them() -> None:
+        invite = await room.queue({"user_id": user}, event_type="m.room.member", kind=outbox.INVITE)
+        await cases.set_invite_row(ctx.db, room.case.id, user, invite)  # what they can read starts here (commands.joins)
+        if lane.role in CONSENT_ROLES:
+            # A guardian (or the young person) joins: ask for the consents they answer that are not given yet.
+            await room.reload()
+            await consent_handlers.ask_person(room, user)
+
+    # The invite goes after the answer: sent before it, the answer is outside the newcomer's history (they
+    # are greeted instead). Still no reply: someone invited just before may not see this command. It names
+    # the coordinator instead.
+    room.after_answer(invite_them)
     key = "team.invited_coordinator" if coordinator else "team.invited"
-    # Not a reply: the answer comes after the invite, so the newcomer reads it, but not the command it
-    # would quote (their history starts at the invite). It names the coordinator instead.
     return Reply(ctx.t(key, by=mention(ctx.sender), user=mention(user), lane=lane.name), quotes=False)
 
 
