@@ -110,6 +110,7 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
         config = Config.model_validate({
             "homeserver": synapse.url, "user_id": bot_id, "password": passwords[BOT_LOCALPART],
             "data_dir": work / "bot", "allowed_inviters": [f"*:{synapse.server_name}"], "timezone": "Europe/Stockholm",
+            "case_openers": [users["coordinator"]["id"]],  # the coordinator opens the case, as in make run's demo
             "language": "sv",
         })
         bot = HomewardBot(config, clock)

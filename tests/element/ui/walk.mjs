@@ -188,12 +188,13 @@ try {
     await botSays("coordinator", "Checklista");
 
     // The team: a hospital nurse, the municipality's case officer, a guardian.
+    const invitesFrom = Date.now(); // the checklist is posted again once, at the first join after it
     for (const [role, lane] of [["nurse", "slutenvard"], ["caseofficer", "kommun"], ["guardian", "vardnadshavare"]]) {
         await say("coordinator", `!invite ${people[role].id} ${lane}`);
         await enterCaseRoom(role);
     }
 
-    people.coordinator.since = Date.now(); // the checklist posted again once the last of them joined
+    people.coordinator.since = invitesFrom;
     await botSays("coordinator", "Checklista —");
     await shot("coordinator", "02-coordinator-pinned-checklist", { show: "Checklista —", block: "end" });
 
@@ -202,8 +203,18 @@ try {
     await botSays("guardian", "Samtycke till informationsöverföringen");
     await settle(g);
     await shot("guardian", "03-guardian-consent-request-phone", { phone: true, show: "Samtycke till informationsöverföringen" });
-    await say("guardian", "!consent yes informationsoverforing");
-    await botSays("guardian", "du samtycker till");
+    // As a parent would: Element's Reply on the request, and "ja".
+    people.guardian.since = Date.now() - 2000;
+    await E.step("guardian: replies ja to the request", async () => {
+        // The request itself (its "who receives it" line), not the greeting that names it too.
+        const request = g.locator(".mx_EventTile", { hasText: "Vem får informationen" }).last();
+        await request.hover();
+        await g.locator(".mx_MessageActionBar").getByRole("button", { name: "Reply" }).first().click();
+        const composer = g.locator(".mx_RoomView_body .mx_BasicMessageComposer_input").first();
+        await composer.fill("ja");
+        await composer.press("Enter");
+    }, timings);
+    await botSays("guardian", "du har svarat");
     await shot("guardian", "04-guardian-consented-phone", { phone: true });
 
     // The coordinator sets the admission date: the deadlines follow.
