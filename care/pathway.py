@@ -491,19 +491,17 @@ class Pathway(_Model):
                 choices = ", ".join(sorted(known)) or "none defined"
                 problems.append((path, f"unknown {kind} '{value}' (known: {choices})"))
 
-        # Lanes: lookup words must not be shared, or find_lane would guess.
-        owner: dict[str, str] = {}
-        for i, lane in enumerate(self.lanes):
-            for key in sorted(lane.keys()):
-                if key in owner and owner[key] != lane.id:
-                    problems.append((f"lanes[{i}]", f"'{key}' also finds lane '{owner[key]}'"))
-                owner.setdefault(key, lane.id)
-        named: dict[str, str] = {}
-        for i, date in enumerate(self.dates):
-            for key in sorted(date.keys()):
-                if key in named and named[key] != date.id:
-                    problems.append((f"dates[{i}]", f"'{key}' also finds date '{named[key]}'"))
-                named.setdefault(key, date.id)
+        def words_unshared(kind: str, things: list[Any], path: str) -> None:
+            """The words that find a lane or a date must not be shared, or the lookup would guess."""
+            owner: dict[str, str] = {}
+            for i, thing in enumerate(things):
+                for key in sorted(thing.keys()):
+                    if key in owner and owner[key] != thing.id:
+                        problems.append((f"{path}[{i}]", f"'{key}' also finds {kind} '{owner[key]}'"))
+                    owner.setdefault(key, thing.id)
+
+        words_unshared("lane", list(self.lanes), "lanes")
+        words_unshared("date", list(self.dates), "dates")
         single_roles: tuple[Role, ...] = ("guardian", "child")
         for role in single_roles:
             if len(self.lanes_with_role(role)) > 1:
