@@ -39,16 +39,23 @@ def _unescape(match: re.Match[str]) -> str:
 _MENTION = re.compile(r"\[((?:\\.|[^\\\]])*)\]\(https://matrix\.to/#/[^()\s]*\)")
 
 
-def to_plain(markdown: str) -> str:
+#: Bold as the catalogs write it (`**…**`), not an escaped asterisk of someone's text.
+_BOLD = re.compile(r"(?<!\\)\*\*")
+
+
+def to_plain(markdown: str, *, bold: bool = True) -> str:
     """The plain body: the Markdown without what homeward.text.escape added to it.
 
     A mention is the user id alone: the plain body is what a notification shows (Element's,
     a phone's), and there a link's Markdown would be a screenful of URL. Code spans are left
-    as they are: inside them a backslash is shown, not an escape.
+    as they are: inside them a backslash is shown, not an escape. `bold=False` leaves out the
+    bold markers too, for a message that notifies: Element's notification shows the body as
+    it is, stars and all.
     """
-    return "".join(
-        piece if in_code else _ESCAPED.sub(_unescape, _MENTION.sub(r"\1", piece)) for piece, in_code in code_spans(markdown)
-    ).strip()
+    def plain(piece: str) -> str:
+        return _ESCAPED.sub(_unescape, _MENTION.sub(r"\1", piece if bold else _BOLD.sub("", piece)))
+
+    return "".join(piece if in_code else plain(piece) for piece, in_code in code_spans(markdown)).strip()
 
 
 # Which kind a message is decides who is notified, and it is decided here, by which of the two
@@ -83,6 +90,7 @@ def alert_content(markdown: str, mentions: Iterable[str]) -> dict[str, object]:
     return {
         **notice_content(markdown),
         "msgtype": "m.text",
+        "body": to_plain(markdown, bold=False),  # what the notification shows
         "m.mentions": {"user_ids": sorted(set(mentions))},
     }
 

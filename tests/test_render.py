@@ -125,7 +125,14 @@ def test_alert_content_is_an_m_text_that_mentions_exactly_the_people_given() -> 
     assert content["formatted_body"] == (
         '<p><a href="https://matrix.to/#/@kari:example.org">@kari:example.org</a>: <strong>Inskrivningsmeddelande</strong> is due now.</p>'
     )
-    assert content["body"] == "@kari:example.org: **Inskrivningsmeddelande** is due now."  # what a notification shows
+    assert content["body"] == "@kari:example.org: Inskrivningsmeddelande is due now."  # what a notification shows: no stars
+
+
+def test_an_alerts_plain_body_drops_the_bold_markers_but_keeps_the_stars_people_typed_and_code():
+    content = alert_content("**" + escape("Dr **Ek**") + "** `!ack **x**`", [])
+
+    assert content["body"] == "Dr **Ek** `!ack **x**`"  # a notification shows it as it reads
+    assert "<strong>Dr **Ek**</strong>" in content["formatted_body"]
 
 
 def test_content_that_fits_one_event_is_left_alone():

@@ -184,17 +184,17 @@ async def test_sending_a_notice_to_an_empty_lane_warns_the_sender_and_still_send
 
 async def test_a_notice_whose_carried_date_is_not_set_says_so(arrival: Arrival) -> None:
     body = arrival.first_notice.content["body"]
-    assert "Inskrivning på sjukhus:** 2026-12-01 08:00" in body
-    assert "Preliminärt utskrivningsdatum:** inte satt än (`!plan discharge <YYYY-MM-DD>`)" in body
+    assert "Inskrivning på sjukhus: 2026-12-01 08:00" in body
+    assert "Preliminärt utskrivningsdatum: inte satt än (`!plan discharge <YYYY-MM-DD>`)" in body
     assert arrival.first_send.content["homeward.dates_unset"] == ["discharge"]
 
 
 async def test_a_sent_notice_states_its_dates_sender_and_deadline(arrival: Arrival) -> None:
     notice = arrival.second_notice.content
     body = notice["body"]
-    assert "Inskrivning på sjukhus:** 2026-12-01 08:00" in body
-    assert "Preliminärt utskrivningsdatum:** 2026-12-08" in body
-    assert "från **Slutenvård** (" + arrival.anna.user_id + ")" in body  # the plain body names the sender by id
+    assert "Inskrivning på sjukhus: 2026-12-01 08:00" in body
+    assert "Preliminärt utskrivningsdatum: 2026-12-08" in body
+    assert "från Slutenvård (" + arrival.anna.user_id + ")" in body  # the plain body names the sender by id
     assert f'<a href="https://matrix.to/#/{arrival.anna.user_id}">' in notice["formatted_body"]  # a pill in Element
     assert "Kvittera senast 2026-12-" in body  # the next working day, 16:00 (settings.default_ack_due)
     assert "Kommunens biståndsenhet" in body  # what the kommun lane is asked to do, in the source's words
