@@ -206,12 +206,12 @@ class CareRoom:
         """
         self._after_answer.append(step)
 
-    def discard_edits(self) -> None:
+    def discard_later(self) -> None:
         """The command was refused or failed: its changes were rolled back, so are its edits and later steps."""
         self._edits.clear()
         self._after_answer.clear()
 
-    async def flush_edits(self) -> None:
+    async def flush_later(self) -> None:
         """Run the steps held for after the answer, then queue the edits held back by `edit_later`
         (pending edits of the same message replace each other)."""
         steps, self._after_answer = self._after_answer, []

@@ -76,7 +76,7 @@ async def member_left(
         await announce_answerer_moved(room, user_id, before.lane, None)
         if before.coordinator and without_coordinator(room.view):
             await _ask_for_a_coordinator(room, user_id)
-        await room.flush_edits()
+        await room.flush_later()
     log.info("room=%s event=%s member %s; lane and flags dropped", room_id, event_id, how)
     services.wake_outbox()
     services.wake_reminders()

@@ -205,7 +205,7 @@ async def _answer(
     content = fit_content(content, services.catalog.t(language, "error.shortened"))
     await outbox.enqueue(db, event.room_id, "m.room.message", content, now)
     if room is not None:
-        await room.flush_edits()
+        await room.flush_later()
     return name, "ok" if reply.ok else "error", changed
 
 
@@ -314,7 +314,7 @@ async def _run(ctx: Context) -> tuple[Command | None, Reply, bool]:
         await db.execute("ROLLBACK TO command")
         changed = False
         if room is not None:
-            room.discard_edits()
+            room.discard_later()
         if isinstance(failure, Refusal):
             reply = _error(ctx, failure)
         else:

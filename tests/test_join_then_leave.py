@@ -1,9 +1,9 @@
 """Someone who joins and leaves before what was posted for them went out leaves the room its checklist.
 
 At a join the bot posts the checklist again, held until the newcomer's client can read it
-(bot/sender.py JOIN_SETTLE_S), with their consent requests. When they leave first (a kick
-within seconds, or a join and a leave seen in one sync after the bot was away), their
-consent requests are theirs alone and are given up; the new checklist, its pin and the old
+(bot/sender.py JOIN_SETTLE_S), with their greeting and consent requests. When they leave first
+(a kick within seconds, or a join and a leave seen in one sync after the bot was away), their
+greeting and consent requests are theirs alone and are given up; the new checklist, its pin and the old
 one's pointer are the room's: given up, the room's checklist would be a message never sent,
 and every later update of it with it.
 """
@@ -32,20 +32,27 @@ from tests.clock import FakeClock
 ROOM, CORA, MOR = "!r:x", "@cora:x", "@mor:x"
 
 
-async def test_a_guardian_who_leaves_before_their_checklist_went_out_loses_their_consent_requests_not_the_rooms_checklist(
-    tmp_path: Path,
-) -> None:
+async def _case(tmp_path: Path) -> tuple[Store, Services, FakeClock, int]:
+    """A store with an Örebro case in ROOM, coordinated by Cora."""
     clock = FakeClock(datetime(2026, 11, 30, 10, tzinfo=ZoneInfo("Europe/Stockholm")))
     store = await Store.open(tmp_path / "homeward.sqlite3")
     config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
     services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=load_pathways(default_pathways_dir()))
+    async with store.transaction() as db:
+        await remember_room(db, ROOM, "case", "sv", clock.now())
+        case_id = await cases.open_case(db, pathway_id="orebro", label="Masen", phase_id="planering", opened_by=CORA,
+                                        opened_in="!d:x", create_outbox=1, now=clock.now())
+        await cases.bind_room(db, case_id, ROOM)
+        await cases.put_member(db, case_id, CORA, None, True, CORA, clock.now())
+    return store, services, clock, case_id
+
+
+async def test_a_guardian_who_leaves_before_their_checklist_went_out_loses_their_consent_requests_not_the_rooms_checklist(
+    tmp_path: Path,
+) -> None:
+    store, services, clock, case_id = await _case(tmp_path)
     try:
         async with store.transaction() as db:
-            await remember_room(db, ROOM, "case", "sv", clock.now())
-            case_id = await cases.open_case(db, pathway_id="orebro", label="Masen", phase_id="planering", opened_by=CORA,
-                                            opened_in="!d:x", create_outbox=1, now=clock.now())
-            await cases.bind_room(db, case_id, ROOM)
-            await cases.put_member(db, case_id, CORA, None, True, CORA, clock.now())
             room = await CareRoom.of_case(db, services, case_id, actor=CORA, event_id=None, now=clock.now())
             first_checklist = await room.post_checklist()
         async with store.transaction() as db:  # the room's first checklist (and all before) went out
@@ -68,6 +75,8 @@ async def test_a_guardian_who_leaves_before_their_checklist_went_out_loses_their
     by_id = {row.id: row.content for row in pending}
     assert {k for k, c in held.items() if "homeward.consent_request" in c}, "her consent requests wait for her join"
     assert not [c for c in by_id.values() if "homeward.consent_request" in c]  # hers alone: given up
+    assert {k for k, c in held.items() if c.get("homeward.greeting") == MOR}, "her greeting waits for her join"
+    assert not [c for c in by_id.values() if "homeward.greeting" in c]  # hers alone too: given up
     assert not [c for c in by_id.values() if "homeward.after_join" in c]  # what is left waits for nobody
     assert loaded is not None and loaded.checklist != first_checklist
     assert "homeward.checklist" in by_id[loaded.checklist]  # the room's checklist goes out
@@ -76,17 +85,9 @@ async def test_a_guardian_who_leaves_before_their_checklist_went_out_loses_their
     assert pointers  # the old one still points to it
 
 async def test_a_guardian_who_leaves_before_joining_has_their_consent_requests_given_up(tmp_path: Path) -> None:
-    clock = FakeClock(datetime(2026, 11, 30, 10, tzinfo=ZoneInfo("Europe/Stockholm")))
-    store = await Store.open(tmp_path / "homeward.sqlite3")
-    config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=load_pathways(default_pathways_dir()))
+    store, services, clock, case_id = await _case(tmp_path)
     try:
         async with store.transaction() as db:
-            await remember_room(db, ROOM, "case", "sv", clock.now())
-            case_id = await cases.open_case(db, pathway_id="orebro", label="Masen", phase_id="planering", opened_by=CORA,
-                                            opened_in="!d:x", create_outbox=1, now=clock.now())
-            await cases.bind_room(db, case_id, ROOM)
-            await cases.put_member(db, case_id, CORA, None, True, CORA, clock.now())
             await cases.put_member(db, case_id, MOR, "vardnadshavare", False, CORA, clock.now())
             room = await CareRoom.of_case(db, services, case_id, actor=CORA, event_id=None, now=clock.now())
             asked = await ask_person(room, MOR)
