@@ -13,7 +13,7 @@ PORT   ?= 8008
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,check]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -15,7 +15,7 @@ Set-up: a local Synapse; `homeward run` and the echo bot, each as its own proces
 coordinator who opens an Örebro case with `!case new` and `!invite`s `--users` members (each
 a matrix-nio client with its own encrypted device) into lanes of care and family, who join.
 The echo bot's room is made from the care room's own createRoom request
-(`homeward.commands.rooms.case_room_request`), with the coordinator as its guest, and the bot
+(`homeward.matrix.rooms.case_room_request`), with the coordinator as its guest, and the bot
 invites the same members, who join: both rooms hold the bot, the coordinator and the same
 `--users` members' devices. Every member says something first in both rooms (a `!ping`),
 so their room keys are shared before the bursts, as in rooms people use.
@@ -75,11 +75,10 @@ from typing import Any
 
 from common import cpu_seconds, header, outbox_drained, percentile, table, write_bot_config
 from floor import PASSWORD, EchoProcess
+from nio import RoomMessagesResponse
 
-from nio import RoomMessagesResponse  # noqa: E402
-
-from homeward.devserver import LocalSynapse  # noqa: E402
-from tests.harness import BotProcess, Member, Seen, reply_target  # noqa: E402
+from homeward.dev.synapse import LocalSynapse
+from tests.harness import BotProcess, Member, Seen, reply_target
 
 LANES = ("kommun", "oppenvard", "slutenvard", "patient")  # no guardians: they would be asked for consent
 MEETING_DAY = date.today() + timedelta(days=7)
@@ -125,8 +124,17 @@ async def server_times(member: Member, room: str) -> dict[str, int]:
 class Setup:
     """Everything both bursts run on: one Synapse, the two bots, the clients, the two rooms."""
 
-    def __init__(self, server: LocalSynapse, bot: BotProcess, echo: EchoProcess, coordinator: Member,
-                 members: list[Member], room: str, echo_room: str, seconds: float) -> None:
+    def __init__(
+        self,
+        server: LocalSynapse,
+        bot: BotProcess,
+        echo: EchoProcess,
+        coordinator: Member,
+        members: list[Member],
+        room: str,
+        echo_room: str,
+        seconds: float,
+    ) -> None:
         self.server, self.bot, self.echo, self.coordinator, self.members = server, bot, echo, coordinator, members
         self.room, self.echo_room, self.seconds = room, echo_room, seconds
 
@@ -137,16 +145,28 @@ async def setup(base: Path, users: int) -> Setup:
     await server.start()
     bot_id = await server.register("homeward", PASSWORD)
     config = base / "homeward.toml"
-    write_bot_config(config, homeserver=server.url, user_id=bot_id, password=PASSWORD, data_dir=base / "bot",
-                     server_name=server.server_name)
+    write_bot_config(
+        config,
+        homeserver=server.url,
+        user_id=bot_id,
+        password=PASSWORD,
+        data_dir=base / "bot",
+        server_name=server.server_name,
+    )
     bot = BotProcess(config, base / "bot.log")
     await bot.start()
     coordinator_id = await server.register("coordinator", PASSWORD)
     member_ids = [await server.register(f"member-{n:02d}", PASSWORD) for n in range(users)]
     # The floor's room: the care room's createRoom request with the coordinator as its guest;
     # then the echo bot invites the members, as Homeward does on `!invite`.
-    echo = EchoProcess(server, await server.register("echo", PASSWORD), base / "echo", coordinator_id, member_ids,
-                       log_path=base / "echo.log")
+    echo = EchoProcess(
+        server,
+        await server.register("echo", PASSWORD),
+        base / "echo",
+        coordinator_id,
+        member_ids,
+        log_path=base / "echo.log",
+    )
     echo_room = await echo.start(timeout=120)
     coordinator = await Member.login(server.url, coordinator_id, PASSWORD, base / "clients" / "coordinator")
     await coordinator.join(echo_room)
@@ -183,8 +203,12 @@ async def plan_tasks(coordinator: Member, members: list[Member], room: str, roun
     key = answer.content["homeward.meeting"]
     items = []
     for n, member in enumerate(members, 1):
-        ok(await coordinator.command(room, f"!minutes {key} action {member.user_id} {MEETING_DAY.isoformat()} "
-                                           f"Ring familjen om hjälpmedel ({n})"))
+        ok(
+            await coordinator.command(
+                room,
+                f"!minutes {key} action {member.user_id} {MEETING_DAY.isoformat()} Ring familjen om hjälpmedel ({n})",
+            )
+        )
         items.append(f"{key}-a{n}")
     return items
 
@@ -248,13 +272,20 @@ async def settled(coordinator: Member, members: list[Member], room: str, sent: S
     stamps = await server_times(coordinator, room)
     first_cmd = min(stamps[e] for e in sent_ids)
     answer_ts = [stamps[answer.event_id] for _, answer in answered] or [first_cmd]
-    unanswered = [(member.user_id, sum(s.room_id == room and s.type == "undecryptable" and s.sender != member.user_id
-                                       for s in member.seen))
-                  for member, (_, answer) in zip(members, sent.answers) if answer is None]
+    unanswered = [
+        (
+            member.user_id,
+            sum(s.room_id == room and s.type == "undecryptable" and s.sender != member.user_id for s in member.seen),
+        )
+        for member, (_, answer) in zip(members, sent.answers)
+        if answer is None
+    ]
     return {
         "unanswered": unanswered,  # (member, events in the room its client still cannot read)
-        "last_sent_s": max(sent.accepted), "first_answer_s": min(arrived),
-        "median_answer_s": percentile(arrived, 50), "last_answer_s": max(arrived),
+        "last_sent_s": max(sent.accepted),
+        "first_answer_s": min(arrived),
+        "median_answer_s": percentile(arrived, 50),
+        "last_answer_s": max(arrived),
         "server_commands_spread_s": (max(stamps[e] for e in sent_ids) - first_cmd) / 1000,
         "server_median_answer_s": (percentile(answer_ts, 50) - first_cmd) / 1000,
         "server_last_answer_s": (max(answer_ts) - first_cmd) / 1000,
@@ -262,7 +293,8 @@ async def settled(coordinator: Member, members: list[Member], room: str, sent: S
         "answers_per_member": [len(member.replies_to(e)) for member, e in zip(members, sent_ids)],
         "statuses": [answer.content.get("homeward.status") for _, answer in answered],
         "bodies": [answer.content.get("body") for _, answer in answered],
-        "first_cmd_ts": first_cmd, "stamps": stamps,
+        "first_cmd_ts": first_cmd,
+        "stamps": stamps,
     }
 
 
@@ -296,8 +328,9 @@ async def floor_burst(coordinator: Member, members: list[Member], room: str, pid
     return result
 
 
-async def homeward_burst(coordinator: Member, members: list[Member], room: str, items: list[str], pids: dict[str, int],
-                         log: Path) -> dict[str, Any]:
+async def homeward_burst(
+    coordinator: Member, members: list[Member], room: str, items: list[str], pids: dict[str, int], log: Path
+) -> dict[str, Any]:
     """Every member `!ack`s their own task at once; also: when the checklist shows them all done."""
     sent = Sent()
 
@@ -315,11 +348,15 @@ async def homeward_burst(coordinator: Member, members: list[Member], room: str, 
     cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
     result = await settled(coordinator, members, room, sent)
     stamps, first_cmd = result.pop("stamps"), result["first_cmd_ts"]
-    result.update({
-        "edit_s": edit_at,
-        "server_edit_s": (stamps[edit_seen.event_id] - first_cmd) / 1000 if edit_seen else None,
-        "cpu_s": cpu, "bot_log": bot_log_spans(log, sent.wall0), "ok": result["statuses"].count("ok"),
-    })
+    result.update(
+        {
+            "edit_s": edit_at,
+            "server_edit_s": (stamps[edit_seen.event_id] - first_cmd) / 1000 if edit_seen else None,
+            "cpu_s": cpu,
+            "bot_log": bot_log_spans(log, sent.wall0),
+            "ok": result["statuses"].count("ok"),
+        }
+    )
     return result
 
 
@@ -327,8 +364,18 @@ async def profile(pid: int, out: Path) -> asyncio.subprocess.Process:
     """py-spy attached to a running process (raw collapsed stacks), for `--py-spy` and `--py-spy-synapse`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     spy = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--rate", "200",
-        "--format", "raw", "--output", str(out), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        str(Path(sys.executable).with_name("py-spy")),
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        "200",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     await asyncio.sleep(1.0)  # attached
     return spy
@@ -370,8 +417,9 @@ def log_counts(log: Path, patterns: dict[str, str]) -> dict[str, int]:
 def unanswered(missing: list[tuple[str, int]]) -> str:
     if not missing:
         return ""
-    return (f"; no answer within {ANSWER_TIMEOUT:.0f} s for " +
-            ", ".join(f"{user} ({unreadable} unreadable events in the room)" for user, unreadable in missing))
+    return f"; no answer within {ANSWER_TIMEOUT:.0f} s for " + ", ".join(
+        f"{user} ({unreadable} unreadable events in the room)" for user, unreadable in missing
+    )
 
 
 def ratio(homeward: float | None, floor: float) -> str:
@@ -392,10 +440,17 @@ async def main(args: argparse.Namespace) -> None:
                 await outbox_drained(store)
                 await asyncio.sleep(2)  # let the members' clients catch up with the checklist edits
                 assert run.bot.process and run.server.pid
-                pids = {"Homeward": run.bot.process.pid, "echo bot": run.echo.pid, "Synapse": run.server.pid,
-                        f"the {args.users + 1} clients (this process)": os.getpid()}
-                spies = [await profile(run.server.pid, args.py_spy_synapse.with_suffix(f".round{round_no}.floor.raw"))
-                         ] if args.py_spy_synapse else []
+                pids = {
+                    "Homeward": run.bot.process.pid,
+                    "echo bot": run.echo.pid,
+                    "Synapse": run.server.pid,
+                    f"the {args.users + 1} clients (this process)": os.getpid(),
+                }
+                spies = (
+                    [await profile(run.server.pid, args.py_spy_synapse.with_suffix(f".round{round_no}.floor.raw"))]
+                    if args.py_spy_synapse
+                    else []
+                )
                 if not args.no_read_receipts:
                     await read_up_to_date([run.coordinator, *run.members], run.echo_room)
                 floor = await floor_burst(run.coordinator, run.members, run.echo_room, pids)
@@ -404,7 +459,9 @@ async def main(args: argparse.Namespace) -> None:
                 if args.py_spy:
                     spies.append(await profile(run.bot.process.pid, args.py_spy.with_suffix(f".round{round_no}.raw")))
                 if args.py_spy_synapse:
-                    spies.append(await profile(run.server.pid, args.py_spy_synapse.with_suffix(f".round{round_no}.homeward.raw")))
+                    spies.append(
+                        await profile(run.server.pid, args.py_spy_synapse.with_suffix(f".round{round_no}.homeward.raw"))
+                    )
                 if not args.no_read_receipts:
                     await read_up_to_date([run.coordinator, *run.members], run.room)
                 result = await homeward_burst(run.coordinator, run.members, run.room, items, pids, base / "bot.log")
@@ -420,61 +477,138 @@ async def main(args: argparse.Namespace) -> None:
             await run.echo.stop()
             await run.bot.stop()
             await run.server.stop()
-        hiccups = log_counts(base / "echo.log", {"no room key yet": "has no room key yet", "decrypted later": "decrypted when",
-                                                 "sends repeated": "sent again", "sync loop restarts": "sync loop restarted",
-                                                 "timeline gaps": "timeline gap"})
-        hiccups_bot = log_counts(base / "bot.log", {"no room key yet": "could not be decrypted yet",
-                                                "decrypted later": "decrypted on retry", "timeline gaps filled": r"backfilled [1-9]\d* event"})
+        hiccups = log_counts(
+            base / "echo.log",
+            {
+                "no room key yet": "has no room key yet",
+                "decrypted later": "decrypted when",
+                "sends repeated": "sent again",
+                "sync loop restarts": "sync loop restarted",
+                "timeline gaps": "timeline gap",
+            },
+        )
+        hiccups_bot = log_counts(
+            base / "bot.log",
+            {
+                "no room key yet": "could not be decrypted yet",
+                "decrypted later": "decrypted on retry",
+                "timeline gaps filled": r"backfilled [1-9]\d* event",
+            },
+        )
 
-    header("Homeward: a burst of acknowledgements in one care room, against the floor (bench/burst.py)",
-           f"{args.rounds} round(s), each {args.users} simultaneous `!ping`s to a bare nio echo bot (the floor), then "
-           f"{args.users} simultaneous `!ack`s to Homeward; rooms alike, one local Synapse, each bot its own process, "
-           "all clients in this process")
+    header(
+        "Homeward: a burst of acknowledgements in one care room, against the floor (bench/burst.py)",
+        f"{args.rounds} round(s), each {args.users} simultaneous `!ping`s to a bare nio echo bot (the floor), then "
+        f"{args.users} simultaneous `!ack`s to Homeward; rooms alike, one local Synapse, each bot its own process, "
+        "all clients in this process",
+    )
     if loadavg:
         print(f"load average before the run: {' '.join(loadavg)}")
-    print("read receipts: " + ("none (--no-read-receipts)" if args.no_read_receipts else
-                               "every client marks the burst's room read up to its last event before the burst"))
-    print(f"set-up ({args.users} encrypted members invited to both rooms, joined, each one `!ping` in each): "
-          f"{run.seconds:.0f} s")
+    print(
+        "read receipts: "
+        + (
+            "none (--no-read-receipts)"
+            if args.no_read_receipts
+            else "every client marks the burst's room read up to its last event before the burst"
+        )
+    )
+    print(
+        f"set-up ({args.users} encrypted members invited to both rooms, joined, each one `!ping` in each): "
+        f"{run.seconds:.0f} s"
+    )
     print()
     rows = []
     for n, r in enumerate(results, 1):
         f = r["floor"]
-        rows.append((
-            f"round {n}", f"{f['median_answer_s']:.2f}", f"{f['last_answer_s']:.2f}",
-            f"{r['median_answer_s']:.2f}", f"{r['last_answer_s']:.2f}",
-            ratio(r["median_answer_s"], f["median_answer_s"]), ratio(r["last_answer_s"], f["last_answer_s"]),
-            ratio(r["server_last_answer_s"], f["server_last_answer_s"]),
-            ratio(r["cpu_s"]["Synapse"], f["cpu_s"]["Synapse"]),
-        ))
-    print("Homeward against the floor (s from each burst's first send, in this process; target: last-answer ratio ≤ 1.2):")
-    table(rows, ("round", "floor median s", "floor last s", "Homeward median s", "Homeward last s",
-                 "ratio median", "ratio last", "ratio last at the homeserver", "ratio of Synapse CPU"))
+        rows.append(
+            (
+                f"round {n}",
+                f"{f['median_answer_s']:.2f}",
+                f"{f['last_answer_s']:.2f}",
+                f"{r['median_answer_s']:.2f}",
+                f"{r['last_answer_s']:.2f}",
+                ratio(r["median_answer_s"], f["median_answer_s"]),
+                ratio(r["last_answer_s"], f["last_answer_s"]),
+                ratio(r["server_last_answer_s"], f["server_last_answer_s"]),
+                ratio(r["cpu_s"]["Synapse"], f["cpu_s"]["Synapse"]),
+            )
+        )
+    print(
+        "Homeward against the floor (s from each burst's first send, in this process; target: last-answer ratio ≤ 1.2):"
+    )
+    table(
+        rows,
+        (
+            "round",
+            "floor median s",
+            "floor last s",
+            "Homeward median s",
+            "Homeward last s",
+            "ratio median",
+            "ratio last",
+            "ratio last at the homeserver",
+            "ratio of Synapse CPU",
+        ),
+    )
     print()
     rows = []
     for n, r in enumerate(results, 1):
         f = r["floor"]
-        rows.append((f"round {n} floor (`!ping` the echo bot)", f"{f['last_sent_s']:.2f}", f"{f['first_answer_s']:.2f}",
-                     f"{f['median_answer_s']:.2f}", f"{f['last_answer_s']:.2f}", "—"))
-        rows.append((
-            f"round {n} Homeward (`!ack`; phase {n}: its own items + {r['tasks']} tasks)",
-            f"{r['last_sent_s']:.2f}", f"{r['first_answer_s']:.2f}", f"{r['median_answer_s']:.2f}",
-            f"{r['last_answer_s']:.2f}", seconds(r["edit_s"]),
-        ))
+        rows.append(
+            (
+                f"round {n} floor (`!ping` the echo bot)",
+                f"{f['last_sent_s']:.2f}",
+                f"{f['first_answer_s']:.2f}",
+                f"{f['median_answer_s']:.2f}",
+                f"{f['last_answer_s']:.2f}",
+                "—",
+            )
+        )
+        rows.append(
+            (
+                f"round {n} Homeward (`!ack`; phase {n}: its own items + {r['tasks']} tasks)",
+                f"{r['last_sent_s']:.2f}",
+                f"{r['first_answer_s']:.2f}",
+                f"{r['median_answer_s']:.2f}",
+                f"{r['last_answer_s']:.2f}",
+                seconds(r["edit_s"]),
+            )
+        )
     print("In this process (perf_counter from the first send; includes the clients' own work):")
-    table(rows, ("burst", "all commands sent s", "first answer s", "median answer s", "last answer s", "checklist edit s"))
+    table(
+        rows, ("burst", "all commands sent s", "first answer s", "median answer s", "last answer s", "checklist edit s")
+    )
     print()
     rows = []
     for n, r in enumerate(results, 1):
-        for name, b, edit in ((f"round {n} floor", r["floor"], "—"), (f"round {n} Homeward", r, seconds(r["server_edit_s"]))):
-            rows.append((
-                name, f"{b['server_commands_spread_s']:.2f}", f"{b['server_median_answer_s']:.2f}",
-                f"{b['server_last_answer_s']:.2f}", edit,
-                f"{percentile(b['server_per_command_ms'], 50):.0f}", f"{max(b['server_per_command_ms']):.0f}",
-            ))
+        for name, b, edit in (
+            (f"round {n} floor", r["floor"], "—"),
+            (f"round {n} Homeward", r, seconds(r["server_edit_s"])),
+        ):
+            rows.append(
+                (
+                    name,
+                    f"{b['server_commands_spread_s']:.2f}",
+                    f"{b['server_median_answer_s']:.2f}",
+                    f"{b['server_last_answer_s']:.2f}",
+                    edit,
+                    f"{percentile(b['server_per_command_ms'], 50):.0f}",
+                    f"{max(b['server_per_command_ms']):.0f}",
+                )
+            )
     print("At the homeserver (origin_server_ts, from the first command to arrive):")
-    table(rows, ("burst", "last command arrives s", "median answer s", "last answer s", "checklist edit s",
-                 "command → its answer p50 ms", "max ms"))
+    table(
+        rows,
+        (
+            "burst",
+            "last command arrives s",
+            "median answer s",
+            "last answer s",
+            "checklist edit s",
+            "command → its answer p50 ms",
+            "max ms",
+        ),
+    )
     print()
     for n, r in enumerate(results, 1):
         for name, b in (("floor", r["floor"]), ("Homeward", r)):
@@ -483,8 +617,12 @@ async def main(args: argparse.Namespace) -> None:
             print(f"round {n} {name}: CPU used from the first send to {until}: {spent}")
         for name, (count, first, last) in r["bot_log"].items():
             print(f"  Homeward's log: {count} {name} from {first:.2f} s to {last:.2f} s after the first send")
-    print("whole run: echo bot's log: " + ", ".join(f"{count} {what}" for what, count in hiccups.items())
-          + "; Homeward's log: " + ", ".join(f"{count} {what}" for what, count in hiccups_bot.items()))
+    print(
+        "whole run: echo bot's log: "
+        + ", ".join(f"{count} {what}" for what, count in hiccups.items())
+        + "; Homeward's log: "
+        + ", ".join(f"{count} {what}" for what, count in hiccups_bot.items())
+    )
     print()
     for n, r in enumerate(results, 1):
         f = r["floor"]
@@ -494,29 +632,54 @@ async def main(args: argparse.Namespace) -> None:
         print(f"round {n} floor: {once}/{args.users} members got exactly one answer, {f['pongs']} `pong` -> {verdict}")
         once = sum(1 for c in r["answers_per_member"] if c == 1)
         acks, audit = r["store"]
-        verdict = ("correct" if once == args.users and r["ok"] == args.users and acks == audit == args.users
-                   and not r["unanswered"] else "WRONG")
+        verdict = (
+            "correct"
+            if once == args.users and r["ok"] == args.users and acks == audit == args.users and not r["unanswered"]
+            else "WRONG"
+        )
         verdict += unanswered(r["unanswered"])
         if r["edit_s"] is None:
             verdict += f"; the checklist edit showing every ack never arrived (waited {EDIT_TIMEOUT:.0f} s)"
         given_up = r["edits_given_up"]
         if given_up:
-            verdict += (f"; {len(given_up)} checklist edit(s) given up so far, the first of {given_up[0][1]:,} bytes of "
-                        f"content: {given_up[0][2].split(':')[0]}")
-        print(f"round {n} Homeward: {once}/{args.users} members got exactly one answer, {r['ok']} ok; store: {acks} acks, "
-              f"{audit} item.acknowledged audit rows -> {verdict}")
+            verdict += (
+                f"; {len(given_up)} checklist edit(s) given up so far, the first of {given_up[0][1]:,} bytes of "
+                f"content: {given_up[0][2].split(':')[0]}"
+            )
+        print(
+            f"round {n} Homeward: {once}/{args.users} members got exactly one answer, {r['ok']} ok; store: {acks} acks, "
+            f"{audit} item.acknowledged audit rows -> {verdict}"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description="Members send a command at the same moment: the last and median answer from Homeward (`!ack`) "
-                    "against a bare nio echo bot's (`!ping`, the floor), in the same run on one local Synapse.")
+        "against a bare nio echo bot's (`!ping`, the floor), in the same run on one local Synapse."
+    )
     parser.add_argument("--users", type=int, default=50, help="members who send at once (default 50)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds, each a floor burst then a Homeward burst (default 2)")
-    parser.add_argument("--py-spy", type=Path, metavar="FILE", help="profile Homeward during each of its bursts (FILE.roundN.raw; `.venv/bin/pip install py-spy` first)")
-    parser.add_argument("--py-spy-synapse", type=Path, metavar="FILE", help="profile Synapse during each burst (FILE.roundN.floor.raw, FILE.roundN.homeward.raw)")
-    parser.add_argument("--no-read-receipts", action="store_true",
-                        help="the clients never mark a room read (as this script did before the floor came in): "
-                             "Synapse then counts each client's unread notifications from the room's first event, every sync")
-    parser.add_argument("--dir", type=Path, help="keep Synapse, the bots' data and Homeward's log here (default: a temporary folder)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds, each a floor burst then a Homeward burst (default 2)"
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="FILE",
+        help="profile Homeward during each of its bursts (FILE.roundN.raw; `.venv/bin/pip install py-spy` first)",
+    )
+    parser.add_argument(
+        "--py-spy-synapse",
+        type=Path,
+        metavar="FILE",
+        help="profile Synapse during each burst (FILE.roundN.floor.raw, FILE.roundN.homeward.raw)",
+    )
+    parser.add_argument(
+        "--no-read-receipts",
+        action="store_true",
+        help="the clients never mark a room read (as this script did before the floor came in): "
+        "Synapse then counts each client's unread notifications from the room's first event, every sync",
+    )
+    parser.add_argument(
+        "--dir", type=Path, help="keep Synapse, the bots' data and Homeward's log here (default: a temporary folder)"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -23,35 +23,39 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import header, percentile, table  # noqa: E402
-import homeward.commands.handlers  # noqa: E402,F401  (registers every command)
-from homeward.care.case import Ack  # noqa: E402
-from homeward.care.consent import Answer  # noqa: E402
-from homeward.care.desk import READING_ACTIONS, summarize  # noqa: E402
-from homeward.care.pathway import default_pathways_dir, load_pathways  # noqa: E402
-from homeward.commands.context import IncomingCommand  # noqa: E402
-from homeward.commands.dispatch import handle_command  # noqa: E402
-from homeward.commands.registry import registry  # noqa: E402
-from homeward.config import Config  # noqa: E402
-from homeward.i18n import Catalog  # noqa: E402
-from homeward.services import Services  # noqa: E402
-from homeward.store import cases, consents, desk, outbox  # noqa: E402
-from homeward.store.db import Store  # noqa: E402
-from homeward.store.state import remember_room  # noqa: E402
-from tests.clock import FakeClock  # noqa: E402
+import homeward.commands.handlers  # noqa: F401  (registers every command)
+from bench.common import header, percentile, table
+from homeward.care.case import Ack
+from homeward.care.consent import Answer
+from homeward.care.desk import READING_ACTIONS, summarize
+from homeward.care.pathway import default_pathways_dir, load_pathways
+from homeward.commands.context import IncomingCommand
+from homeward.commands.dispatch import handle_command
+from homeward.config import Config
+from homeward.messages.catalog import Catalog
+from homeward.store import cases, consents, desk, outbox
+from homeward.store.db import Store
+from homeward.store.state import remember_room
+from homeward.work.services import Services
+from tests.clock import FakeClock
 
 COORDINATOR = "@coord:bench"
 DM = "!dm:bench"
-NOW = datetime(2026, 12, 2, 6, 30, tzinfo=timezone.utc)  # Wednesday, 07:30 in Oslo
+NOW = datetime(2026, 12, 2, 6, 30, tzinfo=UTC)  # Wednesday, 07:30 in Oslo
 TEAMS = {
     "sthf": ("planlegge-utskrivning", ["sykehus", "kommunen", "familien", "kommunen"], "foresatt", "plo", ["kommunen"]),
-    "orebro": ("identifiering", ["slutenvard", "kommun", "oppenvard", "patient"], "vardnadshavare", "inskrivningsmeddelande",
-               ["kommun", "oppenvard"]),
+    "orebro": (
+        "identifiering",
+        ["slutenvard", "kommun", "oppenvard", "patient"],
+        "vardnadshavare",
+        "inskrivningsmeddelande",
+        ["kommun", "oppenvard"],
+    ),
 }
 
 
@@ -65,8 +69,16 @@ async def seed(store: Store, count: int, coordinators: int = 1) -> None:
             phase, lanes, guardian_lane, notice, receivers = TEAMS[pathway]
             room = f"!case{n}:bench"
             await remember_room(db, room, "case", "nb" if pathway == "sthf" else "sv", start)
-            case_id = await cases.open_case(db, pathway_id=pathway, label=f"Case{n}", phase_id=phase, opened_by=COORDINATOR,
-                                            opened_in=DM, create_outbox=-n - 1, now=start)
+            case_id = await cases.open_case(
+                db,
+                pathway_id=pathway,
+                label=f"Case{n}",
+                phase_id=phase,
+                opened_by=COORDINATOR,
+                opened_in=DM,
+                create_outbox=-n - 1,
+                now=start,
+            )
             await cases.bind_room(db, -n - 1, room)
             coordinator = COORDINATOR if n % coordinators == 0 else f"@coord{n % coordinators}:bench"
             await cases.put_member(db, case_id, coordinator, None, True, coordinator, start)
@@ -74,19 +86,35 @@ async def seed(store: Store, count: int, coordinators: int = 1) -> None:
                 await cases.put_member(db, case_id, f"@m{k}-{n}:bench", lane, False, COORDINATOR, start)
             await cases.put_member(db, case_id, f"@g-{n}:bench", guardian_lane, False, COORDINATOR, start)
             await cases.put_date(db, case_id, "admission", start + timedelta(days=n % 15), COORDINATOR, start)
-            await cases.put_date(db, case_id, "discharge", (start + timedelta(days=25 + n % 10)).date(), COORDINATOR, start)
+            await cases.put_date(
+                db, case_id, "discharge", (start + timedelta(days=25 + n % 10)).date(), COORDINATOR, start
+            )
             await cases.mark_sent(db, case_id, notice, f"@m0-{n}:bench", start + timedelta(days=1), 0)
-            await cases.add_ack(db, case_id, notice, Ack(receivers[0], f"@m1-{n}:bench", start + timedelta(days=2)), f"$a{n}")
+            await cases.add_ack(
+                db, case_id, notice, Ack(receivers[0], f"@m1-{n}:bench", start + timedelta(days=2)), f"$a{n}"
+            )
             consent = "dokumentasjon" if pathway == "sthf" else "informationsoverforing"
-            await consents.add_answer(db, case_id, Answer(consent, f"@g-{n}:bench", "yes", start + timedelta(days=1)), f"$c{n}")
+            await consents.add_answer(
+                db, case_id, Answer(consent, f"@g-{n}:bench", "yes", start + timedelta(days=1)), f"$c{n}"
+            )
             for k in range(40):
-                await cases.audit(db, room_id=room, actor=f"@m{k % 4}-{n}:bench", action="status.read" if k % 3 else "item.acknowledged",
-                                  now=start + timedelta(hours=k * 7 + n % 24), case_id=case_id, actor_lane=lanes[k % 4], item=notice)
+                await cases.audit(
+                    db,
+                    room_id=room,
+                    actor=f"@m{k % 4}-{n}:bench",
+                    action="status.read" if k % 3 else "item.acknowledged",
+                    now=start + timedelta(hours=k * 7 + n % 24),
+                    case_id=case_id,
+                    actor_lane=lanes[k % 4],
+                    item=notice,
+                )
 
 
 def _services(clock: FakeClock) -> Services:
-    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:bench", "password": "x", "language": "en"})
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=load_pathways(default_pathways_dir()))
+    config = Config.model_validate(
+        {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:bench", "password": "x", "language": "en"}
+    )
+    return Services(config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir()))
 
 
 async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, object]:
@@ -98,7 +126,7 @@ async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, obj
     clock = FakeClock(NOW)
     services = _services(clock)
     statements: list[str] = []
-    await store._db.set_trace_callback(statements.append)  # noqa: SLF001 - counting, nothing else
+    await store._db.set_trace_callback(statements.append)
     figures: dict[str, object] = {"cases": count, "seed_s": seeding}
     counter = 0
     for command in ("cases", "cases all", "digest"):
@@ -107,8 +135,13 @@ async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, obj
             counter += 1
             statements.clear()
             wall = time.perf_counter()
-            await handle_command(IncomingCommand(DM, f"$e{counter}", COORDINATOR, f"!{command}", 0, private=True,
-                                                 encrypted=True, room_encrypted=True), store, services)
+            await handle_command(
+                IncomingCommand(
+                    DM, f"$e{counter}", COORDINATOR, f"!{command}", 0, private=True, encrypted=True, room_encrypted=True
+                ),
+                store,
+                services,
+            )
             elapsed = (time.perf_counter() - wall) * 1000
             if run >= 2:  # two warm-ups
                 timings.append(elapsed)
@@ -118,19 +151,34 @@ async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, obj
             size = len(json.dumps(row.content))
             for pending in await outbox.pending(db, limit=10_000):
                 await outbox.mark_sent(db, pending.id, "$x", NOW)
-        figures[command] = {"p50": statistics.median(timings), "p95": percentile(timings, 95), "sql": statistics.median(sql),
-                            "bytes": size, "shown": len(row.content.get("homeward.cases") or row.content.get("homeward.digest") or [])}
+        figures[command] = {
+            "p50": statistics.median(timings),
+            "p95": percentile(timings, 95),
+            "sql": statistics.median(sql),
+            "bytes": size,
+            "shown": len(row.content.get("homeward.cases") or row.content.get("homeward.digest") or []),
+        }
     # The two halves of the handler, alone.
     reads, cares = [], []
     for _ in range(runs):
         async with store.read() as db:
             wall = time.perf_counter()
-            found = await desk.cases_of(db, COORDINATOR, services.pathways, bot_id="@bot:bench", reading=READING_ACTIONS, closed=True)
+            found = await desk.cases_of(
+                db, COORDINATOR, services.pathways, bot_id="@bot:bench", reading=READING_ACTIONS, closed=True
+            )
             reads.append((time.perf_counter() - wall) * 1000)
         wall = time.perf_counter()
         for c in found:
-            summarize(c.loaded.view, case_id=c.loaded.case.id, room_id=c.loaded.case.room_id or "", answers=c.answers,
-                      last_activity=c.last_activity, member=c.member, now=NOW, zone="Europe/Oslo")
+            summarize(
+                c.loaded.view,
+                case_id=c.loaded.case.id,
+                room_id=c.loaded.case.room_id or "",
+                answers=c.answers,
+                last_activity=c.last_activity,
+                member=c.member,
+                now=NOW,
+                zone="Europe/Oslo",
+            )
         cares.append((time.perf_counter() - wall) * 1000)
     figures["read"] = statistics.median(reads)
     figures["care"] = statistics.median(cares)
@@ -140,8 +188,10 @@ async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, obj
 
 
 async def main(counts: list[int], runs: int) -> None:
-    header("The coordinator's desk: !cases and !digest over many cases (bench/cases.py), no homeserver",
-           f"{runs} per command after 2 warm-ups, one coordinator on every case")
+    header(
+        "The coordinator's desk: !cases and !digest over many cases (bench/cases.py), no homeserver",
+        f"{runs} per command after 2 warm-ups, one coordinator on every case",
+    )
     rows = []
     for count, coordinators in [(c, 1) for c in counts] + [(max(counts), 20)]:
         f = await measure(count, runs, coordinators)
@@ -149,10 +199,20 @@ async def main(counts: list[int], runs: int) -> None:
         name = f"{count:,} cases" + (f", {mine} of them the coordinator's" if coordinators > 1 else "")
         for command in ("cases", "cases all", "digest"):
             c = f[command]  # type: ignore[index]
-            rows.append((f"{name}, `!{command}`", f"{c['p50']:.0f}", f"{c['p95']:.0f}", f"{c['sql']:.0f}",
-                         f"{c['shown']}", f"{c['bytes'] / 1000:.1f}"))
-        print(f"{name}: seeded in {f['seed_s']:.1f} s, store {f['db_mb']:.1f} MB; the one read "
-              f"(store.desk.cases_of) {f['read']:.0f} ms, the care logic's summaries {f['care']:.0f} ms (medians)")
+            rows.append(
+                (
+                    f"{name}, `!{command}`",
+                    f"{c['p50']:.0f}",
+                    f"{c['p95']:.0f}",
+                    f"{c['sql']:.0f}",
+                    f"{c['shown']}",
+                    f"{c['bytes'] / 1000:.1f}",
+                )
+            )
+        print(
+            f"{name}: seeded in {f['seed_s']:.1f} s, store {f['db_mb']:.1f} MB; the one read "
+            f"(store.desk.cases_of) {f['read']:.0f} ms, the care logic's summaries {f['care']:.0f} ms (medians)"
+        )
     print()
     table(rows, ("answer", "p50 ms", "p95 ms", "SQL statements", "cases in the answer", "answer kB"))
 

@@ -22,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,31 +31,42 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.commands.registry import registry
-from tests.clock import FakeClock as _Clock
 from homeward.config import Config
-from homeward.i18n import Catalog
-from homeward.services import Services
+from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
 from homeward.store.state import remember_room
+from homeward.work.services import Services
+from tests.clock import FakeClock as _Clock
 
 
 def _services(config: Config, clock: object) -> Services:
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=clock,  # type: ignore[arg-type]
-                    pathways=load_pathways(default_pathways_dir()))
+    return Services(
+        config=config,
+        catalog=Catalog(),
+        clock=clock,  # type: ignore[arg-type]
+        pathways=load_pathways(default_pathways_dir()),
+    )
 
 
 COORDINATOR = "@coord:bench"
-START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 async def _case(store: Store, n: int) -> str:
     room = f"!case{n}:bench"
     async with store.transaction() as db:
         await remember_room(db, room, "case", "en", START)
-        case_id = await cases.open_case(db, pathway_id="sthf", label=f"Bench{n}", phase_id="planlegge-utskrivning",
-                                        opened_by=COORDINATOR, opened_in="!dm:bench", create_outbox=-n - 1, now=START)
+        case_id = await cases.open_case(
+            db,
+            pathway_id="sthf",
+            label=f"Bench{n}",
+            phase_id="planlegge-utskrivning",
+            opened_by=COORDINATOR,
+            opened_in="!dm:bench",
+            create_outbox=-n - 1,
+            now=START,
+        )
         await cases.bind_room(db, -n - 1, room)
         await cases.put_member(db, case_id, COORDINATOR, "sykehus", True, COORDINATOR, START)
     return room
@@ -72,11 +83,12 @@ async def _sender_read(store: Store) -> None:
 async def main(runs: int, profile: str | None) -> None:
     base = Path(tempfile.mkdtemp(prefix="homeward-bench-commands-"))
     store = await Store.open(base / "homeward.sqlite3")
-    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:bench", "password": "x",
-                                    "language": "en"})
+    config = Config.model_validate(
+        {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:bench", "password": "x", "language": "en"}
+    )
     services = _services(config, _Clock(START))
     statements: list[str] = []
-    await store._db.set_trace_callback(statements.append)  # noqa: SLF001 - counting, nothing else
+    await store._db.set_trace_callback(statements.append)
     pathway = load_pathways(default_pathways_dir())["sthf"]
     tasks = [item.id for item in pathway.phases[0].items if item.kind == "task" and item.lane == "sykehus"]
     status_room = await _case(store, 0)
@@ -91,7 +103,11 @@ async def main(runs: int, profile: str | None) -> None:
         for _ in range(5):  # warm-up
             counter += 1
             room, body = (status_room, f"!{name}") if name != "ack" else (status_room, "!ping")
-            await handle_command(IncomingCommand(room, f"$w{counter}", COORDINATOR, body, 0, encrypted=True, room_encrypted=True), store, services)
+            await handle_command(
+                IncomingCommand(room, f"$w{counter}", COORDINATOR, body, 0, encrypted=True, room_encrypted=True),
+                store,
+                services,
+            )
             await _sender_read(store)
         figures = results.setdefault(name, {"ms": [], "cpu": [], "sql": []})
         for _ in range(runs):
@@ -108,14 +124,22 @@ async def main(runs: int, profile: str | None) -> None:
             figures["cpu"].append((time.process_time() - cpu) * 1000)
             if profiler and name == profile:
                 profiler.disable()
-            figures["sql"].append(sum(1 for s in statements if not s.startswith(("SELECT * FROM outbox WHERE status", "UPDATE outbox SET status = 'sent'"))))
+            figures["sql"].append(
+                sum(
+                    1
+                    for s in statements
+                    if not s.startswith(("SELECT * FROM outbox WHERE status", "UPDATE outbox SET status = 'sent'"))
+                )
+            )
     await store.close()
     print("Homeward's own share of a command (bench/commands.py): dispatch transaction + sender's read")
-    print(f"date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}, {runs} runs each, store on {base}")
+    print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}, {runs} runs each, store on {base}")
     for name, figures in results.items():
-        print(f"!{name:7} SQL statements per command {statistics.median(figures['sql']):4.0f} (max {max(figures['sql']):.0f})  "
-              f"wall p50 {statistics.median(figures['ms']):6.2f} ms  p95 {sorted(figures['ms'])[int(0.95 * (len(figures['ms']) - 1))]:6.2f} ms  "
-              f"CPU p50 {statistics.median(figures['cpu']):6.2f} ms")
+        print(
+            f"!{name:7} SQL statements per command {statistics.median(figures['sql']):4.0f} (max {max(figures['sql']):.0f})  "
+            f"wall p50 {statistics.median(figures['ms']):6.2f} ms  p95 {sorted(figures['ms'])[int(0.95 * (len(figures['ms']) - 1))]:6.2f} ms  "
+            f"CPU p50 {statistics.median(figures['cpu']):6.2f} ms"
+        )
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
 

@@ -9,7 +9,7 @@ import sqlite3
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,9 +24,11 @@ def header(title: str, runs: str) -> None:
     except AttributeError:
         nproc = os.cpu_count() or 0
     print(title)
-    print(f"date:    {datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds')}")
-    print(f"machine: nproc {nproc}, {platform.machine()}, {platform.system()} {platform.release()}, "
-          f"Python {platform.python_version()}")
+    print(f"date:    {datetime.now(UTC).astimezone().isoformat(timespec='seconds')}")
+    print(
+        f"machine: nproc {nproc}, {platform.machine()}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
     print(f"runs:    {runs}")
     print()
 
@@ -68,7 +70,9 @@ def table(rows: list[tuple[str, ...]], head: tuple[str, ...]) -> None:
         print("| " + " | ".join(row) + " |")
 
 
-def write_bot_config(path: Path, *, homeserver: str, user_id: str, password: str, data_dir: Path, server_name: str) -> None:
+def write_bot_config(
+    path: Path, *, homeserver: str, user_id: str, password: str, data_dir: Path, server_name: str
+) -> None:
     """A `homeward run` configuration like a deployment's: INFO logging, every local user may invite."""
     path.write_text(
         f'homeserver = "{homeserver}"\nuser_id = "{user_id}"\npassword = "{password}"\n'

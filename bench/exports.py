@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 
 from common import header, median, table
 
-from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership  # noqa: E402
-from homeward.care.consent import Answer  # noqa: E402
-from homeward.care.minutes import fold_minutes, new_minutes  # noqa: E402
-from homeward.care.pathway import Item, default_pathways_dir, load_pathways  # noqa: E402
-from homeward.care.plan import CarePlan, add_action, add_goal, add_subgoal, apply_plan, set_followup, set_responsible  # noqa: E402
-from homeward.exports.build import plan_document  # noqa: E402
-from homeward.exports.document import PlanDocument  # noqa: E402
+from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.consent import Answer
+from homeward.care.minutes import fold_minutes, new_minutes
+from homeward.care.pathway import Item, default_pathways_dir, load_pathways
+from homeward.care.plan import CarePlan, add_action, add_goal, add_subgoal, apply_plan, set_followup, set_responsible
+from homeward.exports.build import plan_document
+from homeward.exports.document import PlanDocument
 
 GOALS = 20
 SUBGOALS_PER_GOAL = 2
@@ -48,7 +48,7 @@ def members() -> dict[str, Membership]:
     return {m.user_id: m for m in people}
 
 
-def big_plan(pathway) -> CarePlan:  # noqa: ANN001
+def big_plan(pathway) -> CarePlan:
     """20 goals, each with 2 sub-goals and 5 actions (owners and periods), the responsible lane and a follow-up."""
     plan = CarePlan()
     at = NOW - timedelta(days=30)
@@ -59,23 +59,47 @@ def big_plan(pathway) -> CarePlan:  # noqa: ANN001
         plan = apply_plan(plan, change_of(plan, at))  # type: ignore[arg-type]
 
     for g in range(1, GOALS + 1):
-        step(lambda p, t: add_goal(p, f"Mål {g}: barnet och familjen klarar vardagen hemma med stöd kring nutrition, "
-                                      f"andning och sömn, och vet vem de ringer när något förändras ({g}).", by=CORA, at=t))
+        step(
+            lambda p, t: add_goal(
+                p,
+                f"Mål {g}: barnet och familjen klarar vardagen hemma med stöd kring nutrition, "
+                f"andning och sömn, och vet vem de ringer när något förändras ({g}).",
+                by=CORA,
+                at=t,
+            )
+        )
         for s in range(1, SUBGOALS_PER_GOAL + 1):
-            step(lambda p, t: add_subgoal(p, g, f"Delmål {g}.{s}: vårdnadshavarna sköter hjälpmedlen säkert och följer "
-                                                f"vikten varje vecka.", by=CORA, at=t))
+            step(
+                lambda p, t: add_subgoal(
+                    p,
+                    g,
+                    f"Delmål {g}.{s}: vårdnadshavarna sköter hjälpmedlen säkert och följer vikten varje vecka.",
+                    by=CORA,
+                    at=t,
+                )
+            )
         for a in range(1, ACTIONS_PER_GOAL + 1):
             start = date(2026, 12, 1) + timedelta(days=g + a)
-            step(lambda p, t: add_action(p, pathway, g, f"Insats {g}.{a}: utbildning, uppföljning och samordning med "
-                                                        f"kommunens kontaktperson och hemsjukvården.",
-                                         LANES[(g + a) % len(LANES)], by=CORA, at=t, start=start,
-                                         end=start + timedelta(days=14)))
+            step(
+                lambda p, t: add_action(
+                    p,
+                    pathway,
+                    g,
+                    f"Insats {g}.{a}: utbildning, uppföljning och samordning med "
+                    f"kommunens kontaktperson och hemsjukvården.",
+                    LANES[(g + a) % len(LANES)],
+                    by=CORA,
+                    at=t,
+                    start=start,
+                    end=start + timedelta(days=14),
+                )
+            )
     step(lambda p, t: set_responsible(p, pathway, "oppenvard", by=CORA, at=t))
     step(lambda p, t: set_followup(p, date(2027, 3, 1), by=CORA, at=t))
     return plan
 
 
-def big_case(pathway) -> CaseView:  # noqa: ANN001
+def big_case(pathway) -> CaseView:
     """The Örebro pathway with 100 added tasks (as the minutes' actions add them), a third of them done."""
     extra: dict[str, ExtraTask] = {}
     records: dict[str, ItemRecord] = {}
@@ -91,9 +115,13 @@ def big_case(pathway) -> CaseView:  # noqa: ANN001
             doer = next(m.user_id for m in people.values() if m.lane == lane)
             records[item_id] = ItemRecord(acks=[Ack(lane, doer, NOW - timedelta(hours=n))])
     return CaseView(
-        pathway=pathway, label="orebro-bench", phase_id=phases[1],
+        pathway=pathway,
+        label="orebro-bench",
+        phase_id=phases[1],
         dates={"admission": date(2026, 11, 2), "discharge": date(2026, 12, 14)},
-        members=people, records=records, extra=extra,
+        members=people,
+        records=records,
+        extra=extra,
     )
 
 
@@ -105,7 +133,9 @@ def snapshot() -> PlanDocument:
     answers = [Answer(c.id, guardian, "yes", NOW - timedelta(days=20)) for c in pathway.consents]
     minutes = {}
     for n, meeting in enumerate(pathway.meetings):
-        change = new_minutes(pathway, meeting.id, NOW + timedelta(days=7 * n, hours=1), timedelta(minutes=90), by=CORA, at=NOW)
+        change = new_minutes(
+            pathway, meeting.id, NOW + timedelta(days=7 * n, hours=1), timedelta(minutes=90), by=CORA, at=NOW
+        )
         minutes[meeting.id] = fold_minutes([change])
     return plan_document(view, plan, answers, minutes, NOW, CORA)
 
@@ -142,7 +172,10 @@ def main() -> None:
         # the PDF first: its cold figure includes loading WeasyPrint (Pango, fonts), as the bot's first export does
         ("PDF (WeasyPrint)", lambda: render_pdf(doc)),
         # as commands/handlers/export.py makes the file: the bundle and its JSON text
-        ("FHIR R4 bundle (JSON)", lambda: json.dumps(to_fhir_bundle(doc), ensure_ascii=False, indent=2).encode("utf-8")),
+        (
+            "FHIR R4 bundle (JSON)",
+            lambda: json.dumps(to_fhir_bundle(doc), ensure_ascii=False, indent=2).encode("utf-8"),
+        ),
         ("HTML", lambda: render_html(doc).encode("utf-8")),
         ("Markdown", lambda: render_markdown(doc).encode("utf-8")),
         ("iCalendar", lambda: to_ics(doc)),
@@ -159,11 +192,15 @@ def main() -> None:
     except ImportError:
         pass
 
-    header("Homeward plan exports of a big case (bench/exports.py)",
-           f"1 cold (first call in the process) + {runs} warm per format; one process")
-    print(f"case: Örebro pathway ({len(doc.items) - EXTRA_TASKS} items) + {EXTRA_TASKS} added tasks = {len(doc.items)} items; "
-          f"plan of {len(doc.goals)} goals, {sum(len(g.subgoals) for g in doc.goals)} sub-goals, "
-          f"{sum(len(g.actions) for g in doc.goals)} actions; {len(doc.participants)} participants; PDF {pages} pages")
+    header(
+        "Homeward plan exports of a big case (bench/exports.py)",
+        f"1 cold (first call in the process) + {runs} warm per format; one process",
+    )
+    print(
+        f"case: Örebro pathway ({len(doc.items) - EXTRA_TASKS} items) + {EXTRA_TASKS} added tasks = {len(doc.items)} items; "
+        f"plan of {len(doc.goals)} goals, {sum(len(g.subgoals) for g in doc.goals)} sub-goals, "
+        f"{sum(len(g.actions) for g in doc.goals)} actions; {len(doc.participants)} participants; PDF {pages} pages"
+    )
     print(f"snapshot (care objects -> PlanDocument, with pathway loading and plan folding): {build_ms:.0f} ms")
     print()
     rows = [

@@ -3,7 +3,7 @@
 It does the least a bot can do for a command in an encrypted room: decrypt it, answer
 "pong" as a reply, encrypt the answer (nio's own sync loop, one callback, nothing else).
 Its room is made from the very createRoom request Homeward makes its care rooms with
-(`homeward.commands.rooms.case_room_request`: room version, preset, encryption, history
+(`homeward.matrix.rooms.case_room_request`: room version, preset, encryption, history
 visibility, power levels), with one guest invited by the request, as a care room's
 coordinator is, and any others invited by the bot afterwards, as Homeward invites a team.
 It syncs with Homeward's own sync filter (`homeward.bot.sync.SYNC_FILTER`: up to 100
@@ -28,8 +28,7 @@ import sys
 from pathlib import Path
 
 import common  # noqa: F401 - puts the checkout on sys.path
-
-from nio import (  # noqa: E402
+from nio import (
     AsyncClient,
     AsyncClientConfig,
     EncryptionError,
@@ -42,12 +41,12 @@ from nio import (  # noqa: E402
     RoomMessageText,
     SyncResponse,
 )
-from nio.api import RoomPreset, RoomVisibility  # noqa: E402
+from nio.api import RoomPreset, RoomVisibility
 
-from homeward.commands.rooms import case_room_request, power_levels, server_acl  # noqa: E402
-from homeward.ids import host_of, server_of  # noqa: E402
-from homeward.bot.sync import SYNC_FILTER  # noqa: E402
-from homeward.devserver import LocalSynapse  # noqa: E402
+from homeward.bot.sync import SYNC_FILTER
+from homeward.dev.synapse import LocalSynapse
+from homeward.ids import host_of, server_of
+from homeward.matrix.rooms import case_room_request, power_levels, server_acl
 
 PASSWORD = "bench-password"
 ROOM_LINE = "echo room "
@@ -65,7 +64,9 @@ class EchoBot:
 
     def __init__(self, homeserver: str, user_id: str, store: Path) -> None:
         store.mkdir(parents=True, exist_ok=True)
-        self.client = AsyncClient(homeserver, user_id, store_path=str(store), config=AsyncClientConfig(encryption_enabled=True))
+        self.client = AsyncClient(
+            homeserver, user_id, store_path=str(store), config=AsyncClientConfig(encryption_enabled=True)
+        )
         self.task: asyncio.Task[None] | None = None
         self.undecrypted: list[MegolmEvent] = []
         self.rooms_synced: set[str] = set()  # a room's first sync may be limited; that leaves out no command
@@ -73,7 +74,11 @@ class EchoBot:
     async def on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
         if event.sender == self.client.user_id or not event.body.startswith("!"):
             return
-        content = {"msgtype": "m.notice", "body": "pong", "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}}}
+        content = {
+            "msgtype": "m.notice",
+            "body": "pong",
+            "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}},
+        }
         while True:
             try:
                 await self.client.room_send(room.room_id, "m.room.message", content, ignore_unverified_devices=True)
@@ -84,7 +89,9 @@ class EchoBot:
 
     async def on_sync(self, response: SyncResponse) -> None:
         for room_id, info in response.rooms.join.items():
-            if info.timeline.limited and room_id in self.rooms_synced:  # more than the filter's limit since the last sync
+            if (
+                info.timeline.limited and room_id in self.rooms_synced
+            ):  # more than the filter's limit since the last sync
                 log.warning("room=%s timeline gap: a limited sync, events left out", room_id)
             self.rooms_synced.add(room_id)
 
@@ -127,15 +134,21 @@ class EchoBot:
         """A room from the very request Homeward creates its care rooms with; then `invitees` invited one by one."""
         bot_id = self.client.user_id
         state = {
-            "m.room.name": {"name": "Echo"}, "m.room.topic": {"topic": "floor"},
+            "m.room.name": {"name": "Echo"},
+            "m.room.topic": {"topic": "floor"},
             "m.room.power_levels": power_levels(bot_id, [guest]),
             "m.room.server_acl": server_acl([host_of(server_of(bot_id))], server_of(bot_id)),
         }
         request = case_room_request(state=state, coordinator=guest)
         response = await self.client.room_create(
-            visibility=RoomVisibility.private, name=request["name"], topic=request["topic"],
-            room_version=request["room_version"], preset=RoomPreset(request["preset"]), invite=request["invite"],
-            initial_state=request["initial_state"], power_level_override=request["power_level_content_override"],
+            visibility=RoomVisibility.private,
+            name=request["name"],
+            topic=request["topic"],
+            room_version=request["room_version"],
+            preset=RoomPreset(request["preset"]),
+            invite=request["invite"],
+            initial_state=request["initial_state"],
+            power_level_override=request["power_level_content_override"],
         )
         assert isinstance(response, RoomCreateResponse), response
         for user_id in invitees or []:
@@ -164,8 +177,15 @@ async def run_echo_bot(homeserver: str, user_id: str, store: Path, guest: str, i
 class EchoProcess:
     """The echo bot as its own process (this file), as a bot runs in production."""
 
-    def __init__(self, server: LocalSynapse, user_id: str, store: Path, guest: str, invitees: list[str] | None = None,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        server: LocalSynapse,
+        user_id: str,
+        store: Path,
+        guest: str,
+        invitees: list[str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.args = [server.url, user_id, str(store), guest, *(invitees or [])]
         self.log_path = log_path  # its log (stderr); none by default
         self.process: asyncio.subprocess.Process | None = None
@@ -179,7 +199,10 @@ class EchoProcess:
         """Start the bot; its room's id once the room exists and everyone is invited."""
         log_file = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - handed to the child process
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, *self.args, stdout=asyncio.subprocess.PIPE,
+            sys.executable,
+            __file__,
+            *self.args,
+            stdout=asyncio.subprocess.PIPE,
             stderr=log_file or asyncio.subprocess.DEVNULL,
         )
         if log_file:
@@ -190,7 +213,7 @@ class EchoProcess:
             if not line:
                 raise RuntimeError("the echo bot stopped before creating its room")
             if line.startswith(ROOM_LINE):
-                return line[len(ROOM_LINE):].strip()
+                return line[len(ROOM_LINE) :].strip()
 
     async def stop(self) -> None:
         if self.process and self.process.returncode is None:

@@ -32,22 +32,22 @@ from zoneinfo import ZoneInfo
 
 from common import ROOT, header, median, table
 
-from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership  # noqa: E402
-from homeward.care.clocks import read_clocks  # noqa: E402
-from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways  # noqa: E402
-from homeward.care.stats import CaseFacts, pathway_stats  # noqa: E402
-from homeward.care.timeline import timeline_layout  # noqa: E402
-from homeward.commands.handlers.pictures import make_stats  # noqa: E402
-from homeward.exports.stats import draw_stats  # noqa: E402
-from homeward.exports.timeline import draw_timeline  # noqa: E402
-from homeward.store import cases  # noqa: E402
-from homeward.store.db import Store  # noqa: E402
+from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.clocks import read_clocks
+from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
+from homeward.care.stats import CaseFacts, pathway_stats
+from homeward.care.timeline import timeline_layout
+from homeward.commands.handlers.pictures import make_stats
+from homeward.exports.stats import draw_stats
+from homeward.exports.timeline import draw_timeline
+from homeward.store import cases
+from homeward.store.db import Store
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CORA = "@samordnare:region.example"
 
 
-def _export_bench():  # noqa: ANN202
+def _export_bench():
     """bench/exports.py, whose big case this measures too (its name would clash with the `exports` folder)."""
     import importlib.util
 
@@ -60,33 +60,57 @@ def _export_bench():  # noqa: ANN202
 # --- demo data ----------------------------------------------------------------------------------
 def demo_case(pathway: Pathway) -> tuple[CaseView, list[tuple[str, datetime]], datetime]:
     """An Örebro case in its planning phase: notices sent, the SIP summons late, the payment clock past its limit."""
-    t = lambda day, hour=9, minute=0: datetime(2026, 11, day, hour, minute, tzinfo=STOCKHOLM) if day <= 30 else \
-        datetime(2026, 12, day - 30, hour, minute, tzinfo=STOCKHOLM)  # noqa: E731
+    t = lambda day, hour=9, minute=0: (
+        datetime(2026, 11, day, hour, minute, tzinfo=STOCKHOLM)
+        if day <= 30
+        else datetime(2026, 12, day - 30, hour, minute, tzinfo=STOCKHOLM)
+    )
     now = t(38, 11)  # 8 December
-    people = {CORA: Membership(CORA, "oppenvard", True), "@sara:x": Membership("@sara:x", "slutenvard", False),
-              "@karl:x": Membership("@karl:x", "kommun", False), "@pia:x": Membership("@pia:x", "patient", False)}
+    people = {
+        CORA: Membership(CORA, "oppenvard", True),
+        "@sara:x": Membership("@sara:x", "slutenvard", False),
+        "@karl:x": Membership("@karl:x", "kommun", False),
+        "@pia:x": Membership("@pia:x", "patient", False),
+    }
     view = CaseView(
-        pathway=pathway, label="Sjostjerne", phase_id="planering",
-        dates={"admission": t(16, 10), "discharge": date(2026, 12, 11), "sip_meeting": t(37, 10), "followup": date(2027, 1, 15)},
-        members=people, records={},
+        pathway=pathway,
+        label="Sjostjerne",
+        phase_id="planering",
+        dates={
+            "admission": t(16, 10),
+            "discharge": date(2026, 12, 11),
+            "sip_meeting": t(37, 10),
+            "followup": date(2027, 1, 15),
+        },
+        members=people,
+        records={},
     )
     records = view.records
     records["inskrivning"] = ItemRecord(acks=[Ack("patient", "@pia:x", t(16, 11))])
-    records["inskrivningsmeddelande"] = ItemRecord(sent_at=t(16, 14), acks=[Ack("kommun", "@karl:x", t(17, 9)),
-                                                                              Ack("oppenvard", CORA, t(17, 10))])
+    records["inskrivningsmeddelande"] = ItemRecord(
+        sent_at=t(16, 14), acks=[Ack("kommun", "@karl:x", t(17, 9)), Ack("oppenvard", CORA, t(17, 10))]
+    )
     records["generellt-meddelande"] = ItemRecord(sent_at=t(17, 13), acks=[Ack("kommun", "@karl:x", t(18, 15))])
     records["kontaktperson-kommun"] = ItemRecord(acks=[Ack("kommun", "@karl:x", t(18, 16))])
     records["bedoma-utskrivningsklar"] = ItemRecord(acks=[Ack("slutenvard", "@sara:x", t(30, 9))])
-    records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=t(30, 10), acks=[Ack("kommun", "@karl:x", t(30, 15)),
-                                                                                  Ack("oppenvard", CORA, t(31, 8))])
+    records["utskrivningsklarmeddelande"] = ItemRecord(
+        sent_at=t(30, 10), acks=[Ack("kommun", "@karl:x", t(30, 15)), Ack("oppenvard", CORA, t(31, 8))]
+    )
     records["kallelse-sip"] = ItemRecord(sent_at=t(34, 11), acks=[Ack("kommun", "@karl:x", t(34, 14))])
-    actions = [("kommun", "Hjälpmedel: beställ säng och lyft", t(40, 16)), ("oppenvard", "Läkemedelslista till familjen", t(36, 16)),
-               ("kommun", "Avlösning: ansökan till LSS", t(39, 16)), ("slutenvard", "Träna sondmatning med föräldrarna", t(37, 16)),
-               ("oppenvard", "Boka uppföljning hemsjukvård", t(45, 16))]
+    actions = [
+        ("kommun", "Hjälpmedel: beställ säng och lyft", t(40, 16)),
+        ("oppenvard", "Läkemedelslista till familjen", t(36, 16)),
+        ("kommun", "Avlösning: ansökan till LSS", t(39, 16)),
+        ("slutenvard", "Träna sondmatning med föräldrarna", t(37, 16)),
+        ("oppenvard", "Boka uppföljning hemsjukvård", t(45, 16)),
+    ]
     for n, (lane, text, due) in enumerate(actions, 1):
         item_id = f"sip-meeting-a{n}"
-        view.extra[item_id] = ExtraTask(Item(id=item_id, kind="task", title=text, text=text, mandatory=False, lane=lane),
-                                        "planering" if n < 4 else "utskrivning", due)
+        view.extra[item_id] = ExtraTask(
+            Item(id=item_id, kind="task", title=text, text=text, mandatory=False, lane=lane),
+            "planering" if n < 4 else "utskrivning",
+            due,
+        )
     records["sip-meeting-a4"] = ItemRecord(acks=[Ack("slutenvard", "@sara:x", t(37, 12))])
     history = [("identifiering", t(16, 10)), ("planering", t(19, 11))]
     return view, history, now
@@ -100,21 +124,44 @@ def demo_facts(pathway: Pathway, count: int, seed: int = 16) -> list[CaseFacts]:
     for n in range(count):
         opened = base + timedelta(hours=n * 6 + rng.randrange(0, 5))
         admitted = opened + timedelta(hours=1)
-        view = CaseView(pathway=pathway, label=f"case-{n}", phase_id="planering", dates={"admission": admitted},
-                        members={CORA: Membership(CORA, None, True)}, records={})
+        view = CaseView(
+            pathway=pathway,
+            label=f"case-{n}",
+            phase_id="planering",
+            dates={"admission": admitted},
+            members={CORA: Membership(CORA, None, True)},
+            records={},
+        )
         planning = opened + timedelta(days=rng.uniform(1, 6))
         discharge_phase = planning + timedelta(days=rng.uniform(2, 12))
         follow = discharge_phase + timedelta(days=rng.uniform(1, 6))
-        phases = [("identifiering", opened), ("planering", planning), ("utskrivning", discharge_phase), ("uppfoljning", follow)]
+        phases = [
+            ("identifiering", opened),
+            ("planering", planning),
+            ("utskrivning", discharge_phase),
+            ("uppfoljning", follow),
+        ]
         sent = admitted + timedelta(hours=rng.uniform(1, 40))
-        view.records["inskrivningsmeddelande"] = ItemRecord(sent_at=sent, acks=[
-            Ack("kommun", "@k:x", sent + timedelta(hours=rng.uniform(1, 48))), Ack("oppenvard", "@o:x", sent + timedelta(hours=rng.uniform(1, 30)))])
+        view.records["inskrivningsmeddelande"] = ItemRecord(
+            sent_at=sent,
+            acks=[
+                Ack("kommun", "@k:x", sent + timedelta(hours=rng.uniform(1, 48))),
+                Ack("oppenvard", "@o:x", sent + timedelta(hours=rng.uniform(1, 30))),
+            ],
+        )
         ready = planning + timedelta(days=rng.uniform(0.5, 5))
-        view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=ready, acks=[
-            Ack("kommun", "@k:x", ready + timedelta(hours=rng.uniform(1, 30))), Ack("oppenvard", "@o:x", ready + timedelta(hours=rng.uniform(1, 20)))])
+        view.records["utskrivningsklarmeddelande"] = ItemRecord(
+            sent_at=ready,
+            acks=[
+                Ack("kommun", "@k:x", ready + timedelta(hours=rng.uniform(1, 30))),
+                Ack("oppenvard", "@o:x", ready + timedelta(hours=rng.uniform(1, 20))),
+            ],
+        )
         view.records["kallelse-sip"] = ItemRecord(sent_at=ready + timedelta(days=rng.uniform(0.2, 4.5)))
         gone = ready + timedelta(days=rng.choice([0.5, 1, 2, 2, 3, 4, 5, 6, 9]))
-        view.records["utskrivningsmeddelande"] = ItemRecord(sent_at=gone, acks=[Ack("kommun", "@k:x", gone + timedelta(hours=rng.uniform(1, 20)))])
+        view.records["utskrivningsmeddelande"] = ItemRecord(
+            sent_at=gone, acks=[Ack("kommun", "@k:x", gone + timedelta(hours=rng.uniform(1, 20)))]
+        )
         view.dates["discharge"] = gone.date()
         closings = []
         if rng.random() < 0.8:
@@ -132,8 +179,16 @@ async def store_with_cases(path: Path, pathway: Pathway, count: int) -> Store:
     async with store.transaction() as db:
         for n, facts in enumerate(demo_facts(pathway, count, seed=1000)):
             view = facts.view
-            case_id = await cases.open_case(db, pathway_id=pathway.id, label=view.label, phase_id=facts.phases[-1][0],
-                                            opened_by=CORA, opened_in="!dm:x", create_outbox=n + 1, now=facts.opened_at)
+            case_id = await cases.open_case(
+                db,
+                pathway_id=pathway.id,
+                label=view.label,
+                phase_id=facts.phases[-1][0],
+                opened_by=CORA,
+                opened_in="!dm:x",
+                create_outbox=n + 1,
+                now=facts.opened_at,
+            )
             await cases.bind_room(db, n + 1, f"!room-{n}:x")
             await cases.put_member(db, case_id, CORA, None, True, CORA, facts.opened_at)
             for date_id, value in view.dates.items():
@@ -144,15 +199,26 @@ async def store_with_cases(path: Path, pathway: Pathway, count: int) -> Store:
                 for k, ack in enumerate(record.acks):
                     await cases.add_ack(db, case_id, item_id, ack, f"$ack-{n}-{item_id}-{k}")
             for (previous, _), (phase, at) in zip(facts.phases, facts.phases[1:]):
-                await cases.audit(db, room_id=f"!room-{n}:x", actor=CORA, action="phase.changed", now=at, case_id=case_id,
-                                  previous=previous, phase=phase, forced=False)
+                await cases.audit(
+                    db,
+                    room_id=f"!room-{n}:x",
+                    actor=CORA,
+                    action="phase.changed",
+                    now=at,
+                    case_id=case_id,
+                    previous=previous,
+                    phase=phase,
+                    forced=False,
+                )
             for what, at in facts.closings:
-                await cases.audit(db, room_id=f"!room-{n}:x", actor=CORA, action=f"case.{what}", now=at, case_id=case_id)
+                await cases.audit(
+                    db, room_id=f"!room-{n}:x", actor=CORA, action=f"case.{what}", now=at, case_id=case_id
+                )
     return store
 
 
 # --- timing ----------------------------------------------------------------------------------------
-async def _with_ticker(work):  # noqa: ANN001, ANN202
+async def _with_ticker(work):
     """Run `work()` (a coroutine function) while a 5 ms ticker on the loop records its longest pause; (result, ms, pause ms)."""
     longest = 0.0
     running = True
@@ -179,12 +245,12 @@ async def _with_ticker(work):  # noqa: ANN001, ANN202
 async def bench(runs: int, count: int) -> None:
     pathway = load_pathways(default_pathways_dir())["orebro"]
     export_bench = _export_bench()
-    BIG_NOW = export_bench.NOW  # noqa: N806
+    BIG_NOW = export_bench.NOW
     big = export_bench.big_case(pathway)
     big.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=BIG_NOW - timedelta(days=5))
     history = [("identifiering", BIG_NOW - timedelta(days=21)), ("planering", BIG_NOW - timedelta(days=9))]
 
-    async def timeline():  # noqa: ANN202
+    async def timeline():
         layout = timeline_layout(big, BIG_NOW, history, read_clocks(big, BIG_NOW))
         return layout, await asyncio.to_thread(draw_timeline, layout)
 
@@ -199,7 +265,7 @@ async def bench(runs: int, count: int) -> None:
         pathways = {pathway.id: pathway}
         reads: list[float] = []
 
-        async def stats():  # noqa: ANN202
+        async def stats():
             t1 = time.perf_counter()
             async with store.read() as db:
                 rows = await cases.coordinated_case_rows(db, CORA)
@@ -211,18 +277,32 @@ async def bench(runs: int, count: int) -> None:
     figures, chart, csv_bytes = stats_runs[0][0]
 
     header("Homeward pictures (bench/pictures.py)", f"1 cold (first in the process) + {runs} warm each; one process")
-    print(f"timeline: Örebro case with {len(big.items())} items ({len(layout.marks)} with a due time), "
-          f"PNG {picture.width}×{picture.height} px, {len(picture.png) / 1024:.0f} KiB (thumbnail "
-          f"{picture.thumbnail_width}×{picture.thumbnail_height}, {len(picture.thumbnail) / 1024:.0f} KiB)")
-    print(f"stats: {figures.cases} cases in the store (written in {built:.1f} s), one read of "
-          f"{median(reads[1:]):.0f} ms median; chart {chart.width}×{chart.height} px, CSV {len(csv_bytes)} bytes")
+    print(
+        f"timeline: Örebro case with {len(big.items())} items ({len(layout.marks)} with a due time), "
+        f"PNG {picture.width}×{picture.height} px, {len(picture.png) / 1024:.0f} KiB (thumbnail "
+        f"{picture.thumbnail_width}×{picture.thumbnail_height}, {len(picture.thumbnail) / 1024:.0f} KiB)"
+    )
+    print(
+        f"stats: {figures.cases} cases in the store (written in {built:.1f} s), one read of "
+        f"{median(reads[1:]):.0f} ms median; chart {chart.width}×{chart.height} px, CSV {len(csv_bytes)} bytes"
+    )
     print()
     rows = []
-    for name, found in (("!timeline (127 items): layout + drawing", timeline_runs), (f"!stats ({count} cases): read + count + chart + CSV", stats_runs)):
+    for name, found in (
+        ("!timeline (127 items): layout + drawing", timeline_runs),
+        (f"!stats ({count} cases): read + count + chart + CSV", stats_runs),
+    ):
         warm = [ms for _, ms, _ in found[1:]]
         pauses = [pause for _, _, pause in found]
-        rows.append((name, f"{found[0][1]:.0f}", f"{median(warm):.0f}", f"{max(warm):.0f}",
-                     f"{median(pauses):.0f} / {max(pauses):.0f}"))
+        rows.append(
+            (
+                name,
+                f"{found[0][1]:.0f}",
+                f"{median(warm):.0f}",
+                f"{max(warm):.0f}",
+                f"{median(pauses):.0f} / {max(pauses):.0f}",
+            )
+        )
     table(rows, ("what", "cold ms", f"median ms (of {runs})", "worst ms", "event-loop pause ms (median / worst)"))
 
 

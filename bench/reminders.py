@@ -12,7 +12,7 @@ What it measures
 
 a. Lateness under a burst. 100 care rooms (cases bound to fake room ids, pathway
    `orebro`) and 1,000 `custom` reminders whose planned time is spread uniformly over
-   one minute, starting two seconds after set-up. The real `bot.reminders.
+   one minute, starting two seconds after set-up. The real `work.scheduler.
    ReminderScheduler` runs with a real clock and a real store: APScheduler wakes it,
    `tick()` fires each due reminder in its own transaction (queue the outbox message,
    mark the row sent, audit, re-plan the case). Lateness of one reminder is
@@ -44,23 +44,22 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from homeward.bot.reminders import JOB_ID, ReminderScheduler  # noqa: E402
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways  # noqa: E402
-from homeward.commands.registry import registry  # noqa: E402
 from homeward.clock import Clock  # noqa: E402
 from homeward.config import Config  # noqa: E402
-from homeward.i18n import Catalog  # noqa: E402
-from homeward.services import Services  # noqa: E402
+from homeward.messages.catalog import Catalog  # noqa: E402
 from homeward.store import cases  # noqa: E402
 from homeward.store import reminders as rows  # noqa: E402
 from homeward.store.db import Store  # noqa: E402
+from homeward.work.scheduler import JOB_ID, ReminderScheduler  # noqa: E402
+from homeward.work.services import Services  # noqa: E402
 
 ROOMS = 100
 BURST = 1_000
@@ -82,7 +81,10 @@ def services(pathways: dict[str, Pathway], clock: Clock) -> Services:
         {"homeserver": "http://127.0.0.1:1", "user_id": BOT, "password": "not-used", "data_dir": "/nonexistent"}
     )
     return Services(
-        config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=pathways,
+        config=config,
+        catalog=Catalog(),
+        clock=clock,
+        pathways=pathways,
     )
 
 
@@ -93,8 +95,14 @@ async def make_cases(store: Store, now: datetime) -> list[int]:
         for n in range(ROOMS):
             create_outbox = 1_000_000 + n  # no outbox row needed: the room is bound right away
             case_id = await cases.open_case(
-                db, pathway_id="orebro", label=f"Bench {n}", phase_id="identifiering", opened_by=PEOPLE,
-                opened_in="!bench-lobby:localhost", create_outbox=create_outbox, now=now,
+                db,
+                pathway_id="orebro",
+                label=f"Bench {n}",
+                phase_id="identifiering",
+                opened_by=PEOPLE,
+                opened_in="!bench-lobby:localhost",
+                create_outbox=create_outbox,
+                now=now,
             )
             await cases.bind_room(db, create_outbox, f"!bench-{n}:localhost")
             await cases.put_member(db, case_id, PEOPLE, "slutenvard", True, PEOPLE, now)
@@ -150,7 +158,8 @@ async def lateness(pathways: dict[str, Pathway], workdir: Path) -> None:
         run_s = ((max(fired_at) if fired_at else clock.now()) - started).total_seconds()
         late_ms = [
             (datetime.fromisoformat(r["fired_at"]) - datetime.fromisoformat(r["planned_at"])).total_seconds() * 1000
-            for r in fetched if r["status"] == "sent"
+            for r in fetched
+            if r["status"] == "sent"
         ]
         unsent = {}
         for r in fetched:
@@ -159,7 +168,9 @@ async def lateness(pathways: dict[str, Pathway], workdir: Path) -> None:
     finally:
         await store.close()
 
-    print(f"a. Lateness: {BURST:,} custom reminders due within {BURST_SPAN.total_seconds():.0f} s across {ROOMS} care rooms")
+    print(
+        f"a. Lateness: {BURST:,} custom reminders due within {BURST_SPAN.total_seconds():.0f} s across {ROOMS} care rooms"
+    )
     print("   (Homeward's scheduler + store only: fired_at - planned_at as recorded in the store;")
     print("    delivery by the homeserver is not included and is measured elsewhere)")
     print(f"   fired:          {len(late_ms):,} of {BURST:,}" + (f"  NOT FIRED: {unsent}" if unsent else ""))
@@ -169,8 +180,10 @@ async def lateness(pathways: dict[str, Pathway], workdir: Path) -> None:
         print(f"   p95 late:       {percentile(late_ms, 95):8.1f} ms")
         print(f"   worst late:     {max(late_ms):8.1f} ms")
         print(f"   earliest:       {min(late_ms):8.1f} ms  (negative would mean fired before its time)")
-    print(f"   whole run:      {run_s:8.1f} s   (scheduler start to the last reminder fired; the reminders are due over "
-          f"{(last - first).total_seconds():.1f} s, the first {(first - started).total_seconds():.1f} s after the start)")
+    print(
+        f"   whole run:      {run_s:8.1f} s   (scheduler start to the last reminder fired; the reminders are due over "
+        f"{(last - first).total_seconds():.1f} s, the first {(first - started).total_seconds():.1f} s after the start)"
+    )
 
 
 async def rebuild(pathways: dict[str, Pathway], workdir: Path) -> None:
@@ -211,12 +224,18 @@ async def rebuild(pathways: dict[str, Pathway], workdir: Path) -> None:
     finally:
         await store.close()
 
-    print(f"b. Start-up rebuild: {planned:,} planned reminders over {REBUILD_SPAN.days} days in {ROOMS} cases "
-          f"({path.stat().st_size / 1e6:.1f} MB store)")
-    print(f"   Store.open -> ReminderScheduler.start() with its job aimed: median {statistics.median(start_ms):.1f} ms "
-          f"of {REBUILD_RUNS} (min {min(start_ms):.1f}, max {max(start_ms):.1f})")
-    print(f"   store.reminders.next_fire_at:                             median {statistics.median(query_ms):.3f} ms "
-          f"of {NEXT_FIRE_RUNS} (max {max(query_ms):.3f}); earliest {earliest.isoformat() if earliest else None}")
+    print(
+        f"b. Start-up rebuild: {planned:,} planned reminders over {REBUILD_SPAN.days} days in {ROOMS} cases "
+        f"({path.stat().st_size / 1e6:.1f} MB store)"
+    )
+    print(
+        f"   Store.open -> ReminderScheduler.start() with its job aimed: median {statistics.median(start_ms):.1f} ms "
+        f"of {REBUILD_RUNS} (min {min(start_ms):.1f}, max {max(start_ms):.1f})"
+    )
+    print(
+        f"   store.reminders.next_fire_at:                             median {statistics.median(query_ms):.3f} ms "
+        f"of {NEXT_FIRE_RUNS} (max {max(query_ms):.3f}); earliest {earliest.isoformat() if earliest else None}"
+    )
 
 
 async def main() -> None:
@@ -226,7 +245,7 @@ async def main() -> None:
     except AttributeError:
         nproc = os.cpu_count() or 0
     print("Homeward reminder benchmark (bench/reminders.py)")
-    print(f"date:    {datetime.now(timezone.utc).astimezone().isoformat(timespec='seconds')}")
+    print(f"date:    {datetime.now(UTC).astimezone().isoformat(timespec='seconds')}")
     print(f"machine: nproc {nproc}, {platform.machine()}, {platform.system()} {platform.release()}")
     print(f"python:  {platform.python_version()} ({platform.python_implementation()}), SQLite {sqlite3.sqlite_version}")
     pathways = load_pathways(default_pathways_dir())

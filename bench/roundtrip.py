@@ -6,7 +6,7 @@ and Homeward's ratio to the floor for `!ping`, `!status` on a case with every it
 `!ack` (each one a real acknowledgement of an open task, not "already done").
 
 Fair by construction:
-- both rooms are made from the same createRoom request (`homeward.commands.rooms.case_room_request`:
+- both rooms are made from the same createRoom request (`homeward.matrix.rooms.case_room_request`:
   room version, preset, encryption, history visibility, power levels), created by the
   bot and joined by the same one client, so each has the same two members;
 - floor and Homeward samples are interleaved, one of each in turn (which goes first
@@ -35,17 +35,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from floor import PASSWORD, EchoBot, EchoProcess  # noqa: E402
-from homeward.care.pathway import default_pathways_dir, load_pathways  # noqa: E402
-from homeward.config import Config  # noqa: E402
-from homeward.devserver import LocalSynapse  # noqa: E402
-from tests.harness import BotProcess, BotRunner, Member, Seen, reply_target  # noqa: E402
+from floor import PASSWORD, EchoBot, EchoProcess
+
+from homeward.care.pathway import default_pathways_dir, load_pathways
+from homeward.config import Config
+from homeward.dev.synapse import LocalSynapse
+from tests.harness import BotProcess, BotRunner, Member, Seen, reply_target
 
 PATHWAY = "sthf"
 
@@ -76,16 +77,25 @@ async def open_case(nurse: Member, dm: str, label: str) -> str:
 
 
 async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_process: bool) -> Any:
-    settings = {"homeserver": server.url, "user_id": bot_id, "password": PASSWORD, "data_dir": str(base / "bot"),
-                "allowed_inviters": [f"*:{server.server_name}"], "case_openers": [f"*:{server.server_name}"],
-                "rate_limits": {"case new": "off"}, "language": "en"}
+    settings = {
+        "homeserver": server.url,
+        "user_id": bot_id,
+        "password": PASSWORD,
+        "data_dir": str(base / "bot"),
+        "allowed_inviters": [f"*:{server.server_name}"],
+        "case_openers": [f"*:{server.server_name}"],
+        "rate_limits": {"case new": "off"},
+        "language": "en",
+    }
     if in_process:
         bot = BotRunner(Config.model_validate(settings))
         await bot.start()
         return bot
     config = base / "homeward.toml"
-    config.write_text("".join(f"{key} = {_toml(value)}\n" for key, value in settings.items()) + 'log_level = "WARNING"\n',
-                      encoding="utf-8")
+    config.write_text(
+        "".join(f"{key} = {_toml(value)}\n" for key, value in settings.items()) + 'log_level = "WARNING"\n',
+        encoding="utf-8",
+    )
     bot = BotProcess(config, base / "homeward.log")
     await bot.start()
     return bot
@@ -100,7 +110,10 @@ def _toml(value: object) -> str:
 
 
 async def main(
-    runs: int, in_process: bool = False, pause: float = 0.2, on_sample: Callable[[str, float], Awaitable[None]] | None = None
+    runs: int,
+    in_process: bool = False,
+    pause: float = 0.2,
+    on_sample: Callable[[str, float], Awaitable[None]] | None = None,
 ) -> None:
     base = Path(tempfile.mkdtemp(prefix="homeward-bench-"))
     server = LocalSynapse(base / "synapse")
@@ -124,7 +137,9 @@ async def main(
         await nurse.join(echo_room)
         dm = await nurse.create_room(invite=[bot_id])
         await nurse.wait_for_membership(dm, bot_id, "join")
-        while bot_id not in getattr(nurse.client.rooms.get(dm), "users", {}):  # else the first message has no key for the bot
+        while bot_id not in getattr(
+            nurse.client.rooms.get(dm), "users", {}
+        ):  # else the first message has no key for the bot
             await asyncio.sleep(0.05)
         # Every task of the pathway can be acknowledged once per case: open enough cases.
         tasks = [item.id for _, item in load_pathways(default_pathways_dir())[PATHWAY].items() if item.kind == "task"]
@@ -156,14 +171,18 @@ async def main(
                         await on_sample(side if side == "floor" else name, elapsed)
 
         print("Homeward command round trip against the floor (bench/roundtrip.py)")
-        print(f"date:    {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+        print(f"date:    {datetime.now(UTC).isoformat(timespec='seconds')}")
         print(f"machine: nproc {os.cpu_count()}, {platform.machine()}, Python {platform.python_version()}")
-        print(f"runs:    {runs} per command, interleaved with {len(floor)} floor samples, {pause} s apart; one client, "
-              f"encrypted rooms alike, one local Synapse, bots {'in this process' if in_process else 'in processes of their own'}")
-        print(f"floor (bare nio echo bot, !ping): p50 {p(floor, .5):7.1f} ms  p95 {p(floor, .95):7.1f} ms")
+        print(
+            f"runs:    {runs} per command, interleaved with {len(floor)} floor samples, {pause} s apart; one client, "
+            f"encrypted rooms alike, one local Synapse, bots {'in this process' if in_process else 'in processes of their own'}"
+        )
+        print(f"floor (bare nio echo bot, !ping): p50 {p(floor, 0.5):7.1f} ms  p95 {p(floor, 0.95):7.1f} ms")
         for name, values in results.items():
-            print(f"Homeward {name:8}: p50 {p(values, .5):7.1f} ms  p95 {p(values, .95):7.1f} ms   "
-                  f"ratio to floor p50 {p(values, .5) / p(floor, .5):.2f}  p95 {p(values, .95) / p(floor, .95):.2f}")
+            print(
+                f"Homeward {name:8}: p50 {p(values, 0.5):7.1f} ms  p95 {p(values, 0.95):7.1f} ms   "
+                f"ratio to floor p50 {p(values, 0.5) / p(floor, 0.5):.2f}  p95 {p(values, 0.95) / p(floor, 0.95):.2f}"
+            )
         print(f"(mean floor {statistics.mean(floor):.1f} ms; answers that were not ok: {refused})")
         await nurse.close()
     finally:

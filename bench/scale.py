@@ -3,7 +3,7 @@
     .venv/bin/python bench/scale.py [--rooms 1000] [--runs 20] [--restarts 3] [--rebuild]
 
 Build (once; cached in .bench-cache/scale-<rooms>/, `--rebuild` to start over): a local
-Synapse (rate limits raised, as homeward.devserver.LocalSynapse does) and `homeward run` as
+Synapse (rate limits raised, as homeward.dev.synapse.LocalSynapse does) and `homeward run` as
 its own process. A coordinator with an encrypted nio client opens every case with a real
 `!case new <pathway> <label>` in its direct chat with the bot (Örebro and Telemark
 alternately, `--concurrency` commands in flight), so each care room is created by the bot's
@@ -47,12 +47,11 @@ from typing import Any
 
 import common
 from common import cpu_seconds, header, memory_kb, outbox_drained, percentile, table, write_bot_config
+from nio import AsyncClientConfig, Event, JoinResponse, MegolmEvent, RoomSendResponse
 
-from nio import AsyncClientConfig, Event, JoinResponse, MegolmEvent, RoomSendResponse  # noqa: E402
-
-from homeward.bot.client import HomewardClient  # noqa: E402
-from homeward.devserver import LocalSynapse  # noqa: E402
-from tests.harness import BotProcess, Member, Seen, reply_target  # noqa: E402
+from homeward.bot.client import HomewardClient
+from homeward.dev.synapse import LocalSynapse
+from tests.harness import BotProcess, Member, Seen, reply_target
 
 PASSWORD = "bench-password"
 STAFF = 20
@@ -79,10 +78,14 @@ class Driver:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def login(cls, homeserver: str, user_id: str, store: Path) -> "Driver":
+    async def login(cls, homeserver: str, user_id: str, store: Path) -> Driver:
         store.mkdir(parents=True, exist_ok=True)
-        client = HomewardClient(homeserver, user_id, store_path=str(store),
-                                config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
+        client = HomewardClient(
+            homeserver,
+            user_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
+        )
         response = await client.login(PASSWORD, device_name="bench")
         assert getattr(response, "access_token", None), response
         if client.should_upload_keys:
@@ -97,7 +100,7 @@ class Driver:
         while True:
             try:
                 await self.client.sync_forever(timeout=5_000)
-            except Exception:  # noqa: BLE001 - a real client keeps syncing
+            except Exception:
                 await asyncio.sleep(0.1)
 
     async def _retry(self) -> None:
@@ -106,7 +109,7 @@ class Driver:
             for event in list(self.undecrypted):
                 try:
                     decrypted = self.client.decrypt_event(event)
-                except Exception:  # noqa: BLE001 - still no key
+                except Exception:
                     continue
                 self.undecrypted.remove(event)
                 await self._on_event(self.client.rooms.get(event.room_id), decrypted)
@@ -134,10 +137,11 @@ class Driver:
             if self.client.should_query_keys:
                 try:
                     await self.client.keys_query()
-                except Exception:  # noqa: BLE001 - "no key query required"
+                except Exception:
                     pass
-            response = await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": body},
-                                                   ignore_unverified_devices=True)
+            response = await self.client.room_send(
+                room_id, "m.room.message", {"msgtype": "m.text", "body": body}, ignore_unverified_devices=True
+            )
         assert isinstance(response, RoomSendResponse), response
         return response.event_id
 
@@ -169,7 +173,9 @@ class Driver:
 async def plain_login(homeserver: str, user_id: str, store: Path) -> HomewardClient:
     """A device with keys on the server that never syncs: a staff member who is not online."""
     store.mkdir(parents=True, exist_ok=True)
-    client = HomewardClient(homeserver, user_id, store_path=str(store), config=AsyncClientConfig(encryption_enabled=True))
+    client = HomewardClient(
+        homeserver, user_id, store_path=str(store), config=AsyncClientConfig(encryption_enabled=True)
+    )
     response = await client.login(PASSWORD, device_name="bench")
     assert getattr(response, "access_token", None), response
     await client.keys_upload()
@@ -207,18 +213,30 @@ async def build(base: Path, rooms: int, concurrency: int) -> dict[str, Any]:
         probe_id = await server.register("probe", PASSWORD)
         staff_ids = [await server.register(f"staff-{n:02d}", PASSWORD) for n in range(STAFF)]
         config = base / "homeward.toml"
-        write_bot_config(config, homeserver=server.url, user_id=bot_id, password=PASSWORD, data_dir=base / "bot",
-                         server_name=server.server_name)
+        write_bot_config(
+            config,
+            homeserver=server.url,
+            user_id=bot_id,
+            password=PASSWORD,
+            data_dir=base / "bot",
+            server_name=server.server_name,
+        )
         bot = BotProcess(config, base / "bot-build.log")
         await bot.start()
         coordinator = await Driver.login(server.url, coordinator_id, base / "clients" / "coordinator")
         clients.append(coordinator)
         staff = [await plain_login(server.url, user, base / "clients" / user[1:].split(":")[0]) for user in staff_ids]
         clients += staff
-        direct = (await coordinator.client.room_create(
-            invite=[bot_id], is_direct=True, preset=None,
-            initial_state=[{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}],
-        )).room_id
+        direct = (
+            await coordinator.client.room_create(
+                invite=[bot_id],
+                is_direct=True,
+                preset=None,
+                initial_state=[
+                    {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+                ],
+            )
+        ).room_id
         await join_seen(coordinator, direct, bot_id)
         phases["synapse, users, bot, direct chat"] = time.perf_counter() - started
 
@@ -308,8 +326,21 @@ class ProfiledBot:
         bindir = Path(sys.executable).parent
         with open(self.log, "ab") as log:
             self.spy = await asyncio.create_subprocess_exec(
-                str(bindir / "py-spy"), "record", "--rate", "200", "--format", "raw", "--output", str(self.out), "--",
-                str(bindir / "homeward"), "run", "--config", str(self.config), stdout=log, stderr=log,
+                str(bindir / "py-spy"),
+                "record",
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(self.out),
+                "--",
+                str(bindir / "homeward"),
+                "run",
+                "--config",
+                str(self.config),
+                stdout=log,
+                stderr=log,
             )
         children = Path(f"/proc/{self.spy.pid}/task/{self.spy.pid}/children")
         while not self.pid:
@@ -321,7 +352,6 @@ class ProfiledBot:
         os.kill(self.pid, signal.SIGTERM)
         assert self.spy
         await self.spy.wait()  # py-spy writes its file when the bot has exited
-
 
 
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
@@ -349,8 +379,9 @@ def milestones(log: Path, offset: int, wall0: float) -> dict[str, float]:
     return found
 
 
-async def measure(base: Path, fixture: dict[str, Any], server: LocalSynapse, runs: int, n: int,
-                  profile: Path | None = None) -> dict[str, Any]:
+async def measure(
+    base: Path, fixture: dict[str, Any], server: LocalSynapse, runs: int, n: int, profile: Path | None = None
+) -> dict[str, Any]:
     config = base / "homeward.toml"
     log = base / "bot-measure.log"
     log.touch()
@@ -403,9 +434,15 @@ async def measure(base: Path, fixture: dict[str, Any], server: LocalSynapse, run
             await probe.client.logout()
             await probe.close()
     return {
-        "restart": n, "ready_s": ready, "cpu_ready_s": cpu_ready, "stages": stages, "rss_ready_mb": at_ready["VmRSS"] / 1024,
-        "rss_after_mb": after["VmRSS"] / 1024, "hwm_mb": max(after["VmHWM"], peak_rss) / 1024,
-        "status": status, "ping": ping,
+        "restart": n,
+        "ready_s": ready,
+        "cpu_ready_s": cpu_ready,
+        "stages": stages,
+        "rss_ready_mb": at_ready["VmRSS"] / 1024,
+        "rss_after_mb": after["VmRSS"] / 1024,
+        "hwm_mb": max(after["VmHWM"], peak_rss) / 1024,
+        "status": status,
+        "ping": ping,
     }
 
 
@@ -423,30 +460,58 @@ async def main(args: argparse.Namespace) -> None:
     await server.start()
     synapse_s = time.perf_counter() - t0
     try:
-        results = [await measure(base, fixture, server, args.runs, n + 1, args.py_spy if n == 0 else None)
-                   for n in range(args.restarts)]
+        results = [
+            await measure(base, fixture, server, args.runs, n + 1, args.py_spy if n == 0 else None)
+            for n in range(args.restarts)
+        ]
     finally:
         await server.stop()
 
-    header("Homeward at scale: one bot, many care rooms (bench/scale.py)",
-           f"{args.restarts} restart(s) of the bot on one Synapse; {args.runs} `!status` and `!ping` round trips each "
-           "(after 3 warm-ups), one probe client")
+    header(
+        "Homeward at scale: one bot, many care rooms (bench/scale.py)",
+        f"{args.restarts} restart(s) of the bot on one Synapse; {args.runs} `!status` and `!ping` round trips each "
+        "(after 3 warm-ups), one probe client",
+    )
     counts = fixture["store"]
-    print(f"fixture: {fixture['rooms']} care rooms ({counts['cases']} cases bound to rooms, {counts['members']} case members, "
-          f"{counts['outbox_sent']} events sent, {counts['outbox_abandoned']} abandoned, {counts['audit']} audit rows); "
-          f"3 Matrix members per room (bot, coordinator, staff) + the probe in one")
-    print(f"built {fixture['built_at']} in {fixture['build_seconds']:.0f} s, {fixture['concurrency']} commands in flight:")
+    print(
+        f"fixture: {fixture['rooms']} care rooms ({counts['cases']} cases bound to rooms, {counts['members']} case members, "
+        f"{counts['outbox_sent']} events sent, {counts['outbox_abandoned']} abandoned, {counts['audit']} audit rows); "
+        f"3 Matrix members per room (bot, coordinator, staff) + the probe in one"
+    )
+    print(
+        f"built {fixture['built_at']} in {fixture['build_seconds']:.0f} s, {fixture['concurrency']} commands in flight:"
+    )
     for name, seconds in fixture["phases"].items():
         print(f"  {name}: {seconds:.0f} s")
     print(f"Synapse start (cached data): {synapse_s:.1f} s")
     print()
     rows = []
     for r in results:
-        rows.append((f"restart {r['restart']}", f"{r['ready_s']:.1f}", f"{r['rss_ready_mb']:.0f}", f"{r['rss_after_mb']:.0f}",
-                     f"{r['hwm_mb']:.0f}", f"{percentile(r['status'], 50):.0f}", f"{percentile(r['status'], 95):.0f}",
-                     f"{percentile(r['ping'], 50):.0f}"))
-    table(rows, ("bot start", "ready s (spawn → answer)", "RSS ready MB", "RSS after MB", "peak RSS MB",
-                 "!status p50 ms", "!status p95 ms", "!ping p50 ms"))
+        rows.append(
+            (
+                f"restart {r['restart']}",
+                f"{r['ready_s']:.1f}",
+                f"{r['rss_ready_mb']:.0f}",
+                f"{r['rss_after_mb']:.0f}",
+                f"{r['hwm_mb']:.0f}",
+                f"{percentile(r['status'], 50):.0f}",
+                f"{percentile(r['status'], 95):.0f}",
+                f"{percentile(r['ping'], 50):.0f}",
+            )
+        )
+    table(
+        rows,
+        (
+            "bot start",
+            "ready s (spawn → answer)",
+            "RSS ready MB",
+            "RSS after MB",
+            "peak RSS MB",
+            "!status p50 ms",
+            "!status p95 ms",
+            "!ping p50 ms",
+        ),
+    )
     print()
     if args.py_spy:
         print(f"restart 1 ran under py-spy (profile in {args.py_spy}); its times include the sampling")
@@ -454,12 +519,16 @@ async def main(args: argparse.Namespace) -> None:
         print(f"restart {r['restart']} start-up breakdown (from the bot's log, seconds after the spawn):")
         for name, at in r["stages"].items():
             print(f"  {at:6.2f}  {name}")
-        print(f"  {r['ready_s']:6.2f}  answer received by the probe; the bot had used {r['cpu_ready_s']:.2f} s of CPU by then")
+        print(
+            f"  {r['ready_s']:6.2f}  answer received by the probe; the bot had used {r['cpu_ready_s']:.2f} s of CPU by then"
+        )
     worst_ready = max(r["ready_s"] for r in results)
     worst_hwm = max(r["hwm_mb"] for r in results)
     print()
-    print(f"targets: ready < 15 s: {'met' if worst_ready < 15 else 'MISSED'} (worst {worst_ready:.1f} s); "
-          f"memory < 400 MB: {'met' if worst_hwm < 400 else 'MISSED'} (peak {worst_hwm:.0f} MB)")
+    print(
+        f"targets: ready < 15 s: {'met' if worst_ready < 15 else 'MISSED'} (worst {worst_ready:.1f} s); "
+        f"memory < 400 MB: {'met' if worst_hwm < 400 else 'MISSED'} (peak {worst_hwm:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":
@@ -470,6 +539,10 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=8, help="commands in flight while building")
     parser.add_argument("--cache", type=Path, default=common.ROOT / ".bench-cache")
     parser.add_argument("--rebuild", action="store_true", help="build the fixture again even if it is cached")
-    parser.add_argument("--py-spy", type=Path, metavar="FILE",
-                        help="run the first restart under py-spy (raw collapsed stacks to FILE; `.venv/bin/pip install py-spy` first); its figures are slower")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="FILE",
+        help="run the first restart under py-spy (raw collapsed stacks to FILE; `.venv/bin/pip install py-spy` first); its figures are slower",
+    )
     asyncio.run(main(parser.parse_args()))

@@ -9,12 +9,20 @@ import asyncio
 import json
 import logging
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from nio import (
-    AsyncClient, BadEvent, Event, JoinError, MegolmEvent, ReactionEvent, RoomGetStateEventResponse, RoomMemberEvent,
-    RoomMessageText, UnknownBadEvent, UnknownEncryptedEvent,
+    AsyncClient,
+    BadEvent,
+    Event,
+    JoinError,
+    MegolmEvent,
+    ReactionEvent,
+    RoomGetStateEventResponse,
+    RoomMemberEvent,
+    RoomMessageText,
+    UnknownBadEvent,
+    UnknownEncryptedEvent,
 )
 from nio.exceptions import EncryptionError
 
@@ -22,43 +30,28 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward import logs
 from homeward.bot.data_dir import make_private
 from homeward.bot.events import command_from, is_ack_reaction, thread_root
-from homeward.care.pathway import configured_pathways
-from homeward.commands.departures import member_left
-from homeward.commands.joins import member_joined, remove_strangers
-from homeward.commands.room_state import bring_rooms_in_step
-from homeward.commands.context import IncomingCommand, reply_relation
-from homeward.bot.reminders import ReminderScheduler
 from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
 from homeward.bot.sync import SyncLoop
-from homeward.commands.desk import record_direct_chat
-from homeward.commands.dispatch import handle_command, handle_reaction
-from homeward.commands.integrity import check_chains
-from homeward.commands.registry import registry
+from homeward.care.pathway import configured_pathways
 from homeward.clock import Clock, ShiftedClock
+from homeward.commands.dispatch import handle_command, handle_reaction
+from homeward.commands.registry import registry
 from homeward.config import Config, ConfigError
+from homeward.messages.catalog import Catalog
 from homeward.ratelimit import RateLimiter
-from homeward.i18n import Catalog
-from homeward.render import notice_content
-from homeward.text import mention
-from homeward.services import Services
-from homeward.store import outbox
 from homeward.store.db import Store
-from homeward.store.desk import purged_room
-from homeward.store.state import (
-    add_undecrypted,
-    forget_undecrypted,
-    list_undecrypted,
-    mark_undecrypted_notified,
-    remember_room,
-    room_info,
-    was_handled,
-)
+from homeward.store.state import list_undecrypted
+from homeward.work import invites, undecryptable
+from homeward.work.departures import member_left
+from homeward.work.integrity import check_chains
+from homeward.work.joins import member_joined, remove_strangers
+from homeward.work.room_state import bring_rooms_in_step
+from homeward.work.scheduler import ReminderScheduler
+from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
 
-UNDECRYPTABLE_GRACE_S = 5.0  # room keys usually arrive within a sync or two
-UNDECRYPTABLE_GIVE_UP_S = 3600.0
 UNDECRYPTED_POLL_S = 2.0
 
 
@@ -67,7 +60,9 @@ class HomewardBot:
 
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
-        self.clock = clock or (ShiftedClock(timedelta(seconds=config.time_shift_seconds)) if config.time_shift_seconds else Clock())
+        self.clock = clock or (
+            ShiftedClock(timedelta(seconds=config.time_shift_seconds)) if config.time_shift_seconds else Clock()
+        )
         self.catalog = Catalog()
         self.store: Store | None = None
         self.client: AsyncClient | None = None
@@ -102,9 +97,7 @@ class HomewardBot:
         self.services = Services(
             config=self.config,
             catalog=self.catalog,
-            registry=registry,
             clock=self.clock,
-           
             pathways=pathways,
             wake_outbox=self.sender.wake,
             limiter=RateLimiter(self.config.rate_overrides),
@@ -172,9 +165,7 @@ class HomewardBot:
             await self.client.room_leave(room_id)
             log.warning("room=%s declined an invite from %s (not in allowed_inviters)", room_id, inviter)
             return
-        async with self.store.read() as db:
-            removed = await purged_room(db, room_id)
-        if removed:  # a case whose retention run removed it: the bot does not come back
+        if await invites.was_removed(self.store, room_id):
             await self.client.room_leave(room_id)
             log.info("room=%s declined an invite back into a removed case", room_id)
             return
@@ -184,16 +175,9 @@ class HomewardBot:
             return
         # A worklist names the person's cases: it goes only into a direct chat that is encrypted.
         worklist_chat = is_direct and await self._encrypted(room_id)
-        now = self.clock.now()
-        async with self.store.transaction() as db:
-            known = await room_info(db, room_id)
-            if known is None:
-                await remember_room(db, room_id, "direct" if is_direct else "other", self.config.language, now)
-                await outbox.enqueue(db, room_id, "m.room.message", notice_content(self.catalog.t(self.config.language, "bot.greeting")), now)
-            if worklist_chat and (known is None or known.kind != "case"):
-                await record_direct_chat(db, self.services, inviter, room_id, now)  # where the inviter's worklist goes
-        log.info("room=%s joined on invite (direct=%s)", room_id, is_direct)
-        self.sender.wake()
+        await invites.joined_on_invite(
+            self.store, self.services, room_id, inviter, is_direct=is_direct, worklist_chat=worklist_chat
+        )
 
     async def on_timeline_event(self, room_id: str, event: Event) -> None:
         assert self.client and self.store
@@ -209,13 +193,30 @@ class HomewardBot:
             await self._on_reaction(room_id, event)
         elif isinstance(event, RoomMemberEvent) and event.membership == "join" and event.prev_membership != "join":
             await member_joined(room_id, event.event_id, event.state_key, self.store, self.services)
-        elif isinstance(event, RoomMemberEvent) and event.membership in ("leave", "ban") and event.prev_membership in ("join", "invite"):
-            await member_left(room_id, event.event_id, event.state_key, event.sender, event.membership, event.prev_membership,
-                              self.store, self.services)
+        elif (
+            isinstance(event, RoomMemberEvent)
+            and event.membership in ("leave", "ban")
+            and event.prev_membership in ("join", "invite")
+        ):
+            await member_left(
+                room_id,
+                event.event_id,
+                event.state_key,
+                event.sender,
+                event.membership,
+                event.prev_membership,
+                self.store,
+                self.services,
+            )
         elif isinstance(event, (BadEvent, UnknownBadEvent)) and event.source.get("type") == "m.room.encrypted":
             await self._remember_undecrypted(room_id, event)  # malformed ciphertext: the sender is told too
         elif isinstance(event, (BadEvent, UnknownBadEvent)):
-            log.warning("room=%s event=%s malformed event ignored (%s)", room_id, getattr(event, "event_id", "?"), type(event).__name__)
+            log.warning(
+                "room=%s event=%s malformed event ignored (%s)",
+                room_id,
+                getattr(event, "event_id", "?"),
+                type(event).__name__,
+            )
 
     async def _encrypted(self, room_id: str) -> bool:
         """Whether a room just joined is end-to-end encrypted: asked of the homeserver (nio learns
@@ -251,7 +252,9 @@ class HomewardBot:
 
     # -- events we could not decrypt -----------------------------------------------------
 
-    async def _remember_undecrypted(self, room_id: str, event: MegolmEvent | UnknownEncryptedEvent | BadEvent | UnknownBadEvent) -> None:
+    async def _remember_undecrypted(
+        self, room_id: str, event: MegolmEvent | UnknownEncryptedEvent | BadEvent | UnknownBadEvent
+    ) -> None:
         assert self.store and self.client
         # From the source: nio's UnknownBadEvent (no usable id, sender or timestamp) has no attributes for them.
         source = dict(event.source) if isinstance(event.source, dict) else {}
@@ -261,11 +264,7 @@ class HomewardBot:
             return
         if sender == self.client.user_id:
             return
-        async with self.store.transaction() as db:
-            if await was_handled(db, event_id):
-                return
-            if await add_undecrypted(db, event_id, room_id, sender, source, self.clock.now()):
-                log.info("room=%s event=%s could not be decrypted yet", room_id, event_id)
+        await undecryptable.remember(self.store, self.services, room_id, event_id, sender, source)
 
     async def _retry_undecrypted_forever(self) -> None:
         while True:
@@ -291,43 +290,22 @@ class HomewardBot:
             except EncryptionError:
                 decrypted = None  # still no key for this session
             if decrypted is not None and not isinstance(decrypted, MegolmEvent):
-                async with self.store.transaction() as db:
-                    await forget_undecrypted(db, row["event_id"])
+                await undecryptable.forget(self.store, row["event_id"])
                 log.info("room=%s event=%s decrypted on retry", row["room_id"], row["event_id"])
                 await self.on_timeline_event(row["room_id"], decrypted)
                 continue
             age = (now - datetime.fromisoformat(row["first_seen"])).total_seconds()
-            if age > UNDECRYPTABLE_GIVE_UP_S:
-                async with self.store.transaction() as db:
-                    await forget_undecrypted(db, row["event_id"])
+            if age > undecryptable.GIVE_UP_S:
+                await undecryptable.forget(self.store, row["event_id"])
                 log.warning("room=%s event=%s never became decryptable; given up", row["room_id"], row["event_id"])
-            elif age > UNDECRYPTABLE_GRACE_S and row["notified_at"] is None:
-                await self._tell_undecryptable(row["room_id"], row["event_id"], row["sender"], source, row["first_seen"])
-
-    async def _tell_undecryptable(self, room_id: str, event_id: str, sender: str, source: dict, first_seen: str) -> None:
-        assert self.store
-        now = self.clock.now()
-        local = _local_time(source.get("origin_server_ts"), datetime.fromisoformat(first_seen), ZoneInfo(self.config.timezone))
-        async with self.store.transaction() as db:
-            info = await room_info(db, room_id)
-            language = info.language if info else self.config.language
-            text = self.catalog.t(language, "bot.undecryptable", user=mention(sender), sent=local)
-            content = notice_content(text)
-            content["m.relates_to"] = reply_relation(event_id, thread_root(source.get("content")))  # the relation is in clear text
-            content["homeward.status"] = "error"
-            content["homeward.undecryptable"] = event_id
-            await outbox.enqueue(db, room_id, "m.room.message", content, now)
-            await mark_undecrypted_notified(db, event_id, now)
-        log.warning("room=%s event=%s undecryptable; sender told", room_id, event_id)
-        self.sender.wake()
-
-
-def _local_time(origin_server_ts: object, fallback: datetime, zone: ZoneInfo) -> str:
-    """When the sender's server says the event was sent, in local time; `fallback` when that is no usable time."""
-    moment = fallback
-    if isinstance(origin_server_ts, (int, float)) and not isinstance(origin_server_ts, bool):
-        try:
-            moment = datetime.fromtimestamp(origin_server_ts / 1000, tz=timezone.utc).astimezone(zone)
-        except (OverflowError, OSError, ValueError):
-            pass  # e.g. a year beyond 9999: a remote server's clock is not ours to trust
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            elif age > undecryptable.GRACE_S and row["notified_at"] is None:
+                await undecryptable.tell_sender(
+                    self.store,
+                    self.services,
+                    row["room_id"],
+                    row["event_id"],
+                    row["sender"],
+                    source,
+                    row["first_seen"],
+                    thread_root(source.get("content")),
+                )

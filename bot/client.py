@@ -18,7 +18,7 @@ from nio import AsyncClient, Response, SyncResponse
 
 
 class HomewardClient(AsyncClient):
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - as AsyncClient
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.crypto_lock = asyncio.Lock()
 

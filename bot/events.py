@@ -10,7 +10,9 @@ from nio import RoomMessageText
 from homeward.commands.context import IncomingCommand
 
 
-def command_from(room_id: str, event: RoomMessageText, own_user_id: str, room_encrypted: bool = False) -> IncomingCommand | None:
+def command_from(
+    room_id: str, event: RoomMessageText, own_user_id: str, room_encrypted: bool = False
+) -> IncomingCommand | None:
     """The candidate command in a text message, or None for events that are never commands.
 
     Edits (`m.replace`) are never commands: matrix-nio hands them over as ordinary text
@@ -79,7 +81,7 @@ def thread_root(content: object) -> str | None:
     return None
 
 
-ACK_REACTIONS = ("\u2705", "\U0001F44D")  # ✅ and 👍 (any skin tone)
+ACK_REACTIONS = ("\u2705", "\U0001f44d")  # ✅ and 👍 (any skin tone)
 
 
 def is_ack_reaction(key: str) -> bool:
@@ -129,6 +131,6 @@ def pills_of(content: dict) -> tuple[tuple[str, str], ...]:
     try:
         parser.feed(html)
         parser.close()
-    except Exception:  # noqa: BLE001 - a malformed body has no pills, it is still a message
+    except Exception:
         return ()
     return tuple(parser.found[:50])

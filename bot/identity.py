@@ -2,7 +2,7 @@
 
 Without it Element marks every message of the bot "Encrypted by a device not verified by
 its owner" (a red shield), and a user with *exclude insecure devices* on sends the bot no
-room keys at all. The keys and signed objects are built in homeward.cross_signing; this
+room keys at all. The keys and signed objects are built in homeward.matrix.cross_signing; this
 module talks to the homeserver and keeps the seeds.
 
 The seeds are written before anything is uploaded (owner-only, next to the crypto store,
@@ -23,7 +23,15 @@ from typing import Any
 from aiohttp import ClientError
 from nio import AsyncClient
 
-from homeward.cross_signing import Action, Seeds, SeedsError, ServerIdentity, decide, signatures_body, upload_body
+from homeward.matrix.cross_signing import (
+    Action,
+    Seeds,
+    SeedsError,
+    ServerIdentity,
+    decide,
+    signatures_body,
+    upload_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +105,11 @@ async def query(client: AsyncClient) -> ServerIdentity:
 
 
 def _password_auth(user_id: str, password: str, session: str | None) -> dict[str, Any]:
-    auth: dict[str, Any] = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id}, "password": password}
+    auth: dict[str, Any] = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": user_id},
+        "password": password,
+    }
     if session:
         auth["session"] = session
     return auth
@@ -113,16 +125,24 @@ async def upload_keys(client: AsyncClient, seeds: Seeds, password: str | None) -
     if status == 401 and "flows" in data:
         flows = [flow.get("stages") for flow in data.get("flows", []) if isinstance(flow, dict)]
         if ["m.login.password"] not in flows:
-            raise IdentityError(f"the homeserver wants {flows} to accept cross-signing keys; only a password can be given")
+            raise IdentityError(
+                f"the homeserver wants {flows} to accept cross-signing keys; only a password can be given"
+            )
         if not password:
-            raise IdentityError("the homeserver asks for the bot's password to accept its cross-signing keys; none is configured")
+            raise IdentityError(
+                "the homeserver asks for the bot's password to accept its cross-signing keys; none is configured"
+            )
         status, data = await _request(
-            client, "/keys/device_signing/upload", {**body, "auth": _password_auth(client.user_id, password, data.get("session"))}
+            client,
+            "/keys/device_signing/upload",
+            {**body, "auth": _password_auth(client.user_id, password, data.get("session"))},
         )
         if status == 401:
             raise IdentityError("the homeserver did not accept the password for replacing the cross-signing keys")
     if status != 200:
-        raise IdentityError(f"/keys/device_signing/upload answered {status} {data.get('errcode', '')} {data.get('error', '')}".rstrip())
+        raise IdentityError(
+            f"/keys/device_signing/upload answered {status} {data.get('errcode', '')} {data.get('error', '')}".rstrip()
+        )
 
 
 async def sign_device(client: AsyncClient, server: ServerIdentity, seeds: Seeds) -> None:
@@ -154,7 +174,9 @@ async def ensure(client: AsyncClient, data_dir: Path, password: str | None) -> O
     if action is Action.CREATE:
         seeds = Seeds.generate(client.user_id)
         save_seeds(path, seeds)  # first: never keys on the server that nobody has
-        log.info("cross-signing: new identity, master key %s; seeds saved to %s (back them up)", seeds.public("master"), path)
+        log.info(
+            "cross-signing: new identity, master key %s; seeds saved to %s (back them up)", seeds.public("master"), path
+        )
     assert seeds is not None
     if action in (Action.CREATE, Action.UPLOAD):
         await upload_keys(client, seeds, password)

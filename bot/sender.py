@@ -93,7 +93,9 @@ NEVER_IN_CLEAR = "the room is end-to-end encrypted and encryption = false, so no
 
 
 class OutboxSender:
-    def __init__(self, client: AsyncClient, store: Store, clock: Clock, crypto_lock: asyncio.Lock, encryption: bool = True) -> None:
+    def __init__(
+        self, client: AsyncClient, store: Store, clock: Clock, crypto_lock: asyncio.Lock, encryption: bool = True
+    ) -> None:
         self.client = client
         self.store = store
         self.clock = clock
@@ -293,7 +295,9 @@ class OutboxSender:
                     await remember_room(db, result, "case", content.get("homeward.language", "en"), self.clock.now())
             if row.kind == outbox.INVITE:
                 self._invited.setdefault(room_id, {})[content["user_id"]] = time.monotonic()
-            log.info("room=%s outbox=%d %s done", room_id if row.kind != outbox.CREATE_ROOM else result, row.id, row.kind)
+            log.info(
+                "room=%s outbox=%d %s done", room_id if row.kind != outbox.CREATE_ROOM else result, row.id, row.kind
+            )
             return True
         code = getattr(response, "status_code", None) or "unknown"
         message = getattr(response, "message", "") or ""
@@ -316,10 +320,14 @@ class OutboxSender:
             async with self.crypto_lock:
                 if client.olm and client.should_query_keys:
                     await client.keys_query()
-                response = await client.room_send(room_id, row.event_type, content, tx_id=row.txn_id, ignore_unverified_devices=True)
+                response = await client.room_send(
+                    room_id, row.event_type, content, tx_id=row.txn_id, ignore_unverified_devices=True
+                )
             return response, response.event_id if isinstance(response, RoomSendResponse) else None
         if row.kind == outbox.STATE:
-            response = await client.room_put_state(room_id, row.event_type, content["content"], state_key=content.get("state_key", ""))
+            response = await client.room_put_state(
+                room_id, row.event_type, content["content"], state_key=content.get("state_key", "")
+            )
             return response, response.event_id if isinstance(response, RoomPutStateResponse) else None
         if row.kind == outbox.INVITE:
             response = await client.room_invite(room_id, content["user_id"])
@@ -336,14 +344,19 @@ class OutboxSender:
             return await self._send_file(row, room_id, content)
         raise ValueError(f"unknown outbox kind {row.kind!r}")
 
-    async def _upload(self, data: bytes, mimetype: str, filename: str, encrypted: bool) -> tuple[Any, str | None, dict[str, Any] | None]:
+    async def _upload(
+        self, data: bytes, mimetype: str, filename: str, encrypted: bool
+    ) -> tuple[Any, str | None, dict[str, Any] | None]:
         """Upload bytes (encrypted as an attachment when the room is): (response, mxc URI or None, decryption keys)."""
         # nio calls the provider again after a timeout or a 429; it must return bytes (a str is read as a path).
         # No filename: nio would put it in the upload request's URL, in clear text for the homeserver to keep
         # (the media repository's upload name). The name goes only into the event, encrypted.
         del filename
         upload, keys = await self.client.upload(
-            lambda *_: data, content_type=mimetype, filename=None, encrypt=encrypted,
+            lambda *_: data,
+            content_type=mimetype,
+            filename=None,
+            encrypt=encrypted,
             filesize=len(data),  # Synapse refuses an upload without Content-Length
         )
         if not isinstance(upload, UploadResponse):
@@ -358,8 +371,9 @@ class OutboxSender:
         thumbnail: tuple[str, dict[str, Any] | None] | None = None
         if content.get("thumbnail_b64"):
             small = base64.b64decode(content["thumbnail_b64"])
-            response, mxc, keys = await self._upload(small, content["thumbnail_info"]["mimetype"],
-                                                     "thumbnail-" + content["filename"], encrypted)
+            response, mxc, keys = await self._upload(
+                small, content["thumbnail_info"]["mimetype"], "thumbnail-" + content["filename"], encrypted
+            )
             if mxc is None:
                 return response, None
             thumbnail = (mxc, keys)
@@ -371,7 +385,9 @@ class OutboxSender:
         async with self.crypto_lock:
             if client.olm and client.should_query_keys:
                 await client.keys_query()
-            response = await client.room_send(room_id, "m.room.message", message, tx_id=row.txn_id, ignore_unverified_devices=True)
+            response = await client.room_send(
+                room_id, "m.room.message", message, tx_id=row.txn_id, ignore_unverified_devices=True
+            )
         return response, response.event_id if isinstance(response, RoomSendResponse) else None
 
     async def _create_room(self, row: outbox.OutboxRow, content: dict[str, Any]) -> tuple[Any, str | None]:
@@ -391,7 +407,10 @@ class OutboxSender:
             room_version=request["room_version"],
             preset=RoomPreset(request["preset"]),
             invite=request["invite"],
-            initial_state=[*request["initial_state"], {"type": CASE_KEY_STATE, "state_key": "", "content": {"key": key}}],
+            initial_state=[
+                *request["initial_state"],
+                {"type": CASE_KEY_STATE, "state_key": "", "content": {"key": key}},
+            ],
             power_level_override=request["power_level_content_override"],
         )
         return response, response.room_id if isinstance(response, RoomCreateResponse) else None
@@ -415,11 +434,20 @@ class OutboxSender:
             await outbox.mark_abandoned(db, row.id, reason, self.clock.now())
             if row.kind == outbox.LEAVE:  # e.g. removed from the room before it could leave: gone all the same
                 await outbox.forget_room(db, row.room_id, self.clock.now())
-        log.error("room=%s outbox=%d (%s) cannot be delivered: %s; given up", row.room_id, row.id, row.kind, reason.split(":")[0])
+        log.error(
+            "room=%s outbox=%d (%s) cannot be delivered: %s; given up",
+            row.room_id,
+            row.id,
+            row.kind,
+            reason.split(":")[0],
+        )
 
 
 def file_message(
-    content: dict[str, Any], mxc: str, size: int, keys: dict[str, Any] | None,
+    content: dict[str, Any],
+    mxc: str,
+    size: int,
+    keys: dict[str, Any] | None,
     thumbnail: tuple[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """The m.file (or m.image) event of a FILE row uploaded to `mxc`; `keys` (nio's decryption info) when encrypted.
@@ -459,7 +487,7 @@ def _private(room: Any, user_id: str, bot_id: str) -> bool:
 def _collect_refs(value: Any, found: set[int]) -> None:
     if isinstance(value, str):
         if value.startswith(outbox.PLACEHOLDER):
-            found.add(int(value[len(outbox.PLACEHOLDER):]))
+            found.add(int(value[len(outbox.PLACEHOLDER) :]))
     elif isinstance(value, dict):
         for item in value.values():
             _collect_refs(item, found)

@@ -128,7 +128,9 @@ class Session:
             )
             stale, saved = saved.device_id, None
         if self.encryption:
-            key = store_key(self.crypto_dir, self.configured_store_key, *((saved.user_id, saved.device_id) if saved else ()))
+            key = store_key(
+                self.crypto_dir, self.configured_store_key, *((saved.user_id, saved.device_id) if saved else ())
+            )
             self.pickle_key = key.value
         client = self._client()
         if saved:
@@ -197,7 +199,9 @@ class Session:
         if not stale:
             return
         if not self.password:
-            log.warning("stale devices %s remain: removing them needs the password (access_token only configured)", stale)
+            log.warning(
+                "stale devices %s remain: removing them needs the password (access_token only configured)", stale
+            )
             return
         first = await client.delete_devices(stale)
         session = first.session if isinstance(first, DeleteDevicesAuthResponse) else None

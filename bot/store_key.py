@@ -50,7 +50,9 @@ def key_path(crypto_dir: Path) -> Path:
     return crypto_dir / KEY_FILE
 
 
-def store_key(crypto_dir: Path, configured: str | None, user_id: str | None = None, device_id: str | None = None) -> StoreKey:
+def store_key(
+    crypto_dir: Path, configured: str | None, user_id: str | None = None, device_id: str | None = None
+) -> StoreKey:
     """The key to open the device's store with, migrating the store to it when it was pickled with another.
 
     `user_id` and `device_id` name the saved device (None before the first login: no store yet).
@@ -77,7 +79,10 @@ def store_key(crypto_dir: Path, configured: str | None, user_id: str | None = No
             count = _repickle(crypto_dir, user_id, device_id, old, current.value)  # type: ignore[arg-type]
             log.warning(
                 "re-encrypted the crypto store of device %s with the key from %s (%d sessions; it was %s)",
-                device_id, current.source, count, "nio's default key" if old == NIO_DEFAULT_KEY else f"the key in {path}",
+                device_id,
+                current.source,
+                count,
+                "nio's default key" if old == NIO_DEFAULT_KEY else f"the key in {path}",
             )
             if configured and on_file:
                 path.unlink()  # the configured key is the one now; a stale key file opens nothing

@@ -25,7 +25,6 @@ from nio import (
     SyncError,
     SyncResponse,
 )
-
 from nio.events.misc import BadEvent
 
 from homeward.store.db import Store
@@ -102,7 +101,10 @@ class SyncLoop:
         while True:
             try:
                 response = await self.client.sync(
-                    timeout=0 if first or full_state else LONG_POLL_MS, since=token, sync_filter=SYNC_FILTER, full_state=full_state
+                    timeout=0 if first or full_state else LONG_POLL_MS,
+                    since=token,
+                    sync_filter=SYNC_FILTER,
+                    full_state=full_state,
                 )
             except CONNECTION_ERRORS as exc:
                 backoff = await self._unreachable(backoff, type(exc).__name__)
@@ -183,7 +185,9 @@ class SyncLoop:
         missing: list[Event] = []
         start = from_token
         while True:
-            page = await self.client.room_messages(room_id, start=start, end=to_token, direction=MessageDirection.back, limit=100)
+            page = await self.client.room_messages(
+                room_id, start=start, end=to_token, direction=MessageDirection.back, limit=100
+            )
             if not isinstance(page, RoomMessagesResponse) or not page.chunk:
                 break
             missing.extend(page.chunk)

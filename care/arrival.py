@@ -1,6 +1,6 @@
 """What a person meets in the room: what is open for their lane, which lanes are empty, what a notice carries.
 
-Pure. The greeting of a newcomer (`commands.joins`), `!team`, `!send` and the checklist
+Pure. The greeting of a newcomer (`work.joins`), `!team`, `!send` and the checklist
 read these, so that they all say the same thing.
 """
 
@@ -59,8 +59,10 @@ def carried_dates(view: CaseView, item: Item) -> list[tuple[NamedDate, date | da
 def consents_waiting_for(view: CaseView, user_id: str, answers: list[Answer]) -> list[Consent]:
     """The consents `user_id` is asked to answer that are still pending and that they have not answered."""
     return [
-        consent for consent in view.pathway.consents
-        if user_id in who_answers(view, consent) and consent_state(view, consent, answers) == "pending"
+        consent
+        for consent in view.pathway.consents
+        if user_id in who_answers(view, consent)
+        and consent_state(view, consent, answers) == "pending"
         and user_id not in latest_answers(answers, consent.id)
     ]
 
@@ -75,3 +77,8 @@ def renewed_by(item: Item, date_id: str, *, was_set: bool) -> bool:
     if item.due is None or date_id not in item.due.renew_on:
         return False
     return was_set or (item.carries is not None and date_id in item.carries.dates)
+
+
+def unset_dates(view: CaseView, item: Item) -> list[NamedDate]:
+    """The dates the notice carries that are not set yet."""
+    return [named for named, value in carried_dates(view, item) if value is None]

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -56,9 +56,7 @@ def _plain_date(d: date) -> date:
     use the UTC calendar date, which near midnight is the wrong local day.
     """
     if isinstance(d, datetime):
-        raise TypeError(
-            "pass a date, not a datetime; convert with .astimezone(calendar.tz).date()"
-        )
+        raise TypeError("pass a date, not a datetime; convert with .astimezone(calendar.tz).date()")
     return d
 
 
@@ -70,9 +68,7 @@ def _require_aware(dt: datetime) -> None:
 class WorkingCalendar:
     """Working days and local time for one country (ISO code) and one IANA time zone."""
 
-    def __init__(
-        self, country: str, timezone: str, language: str = DEFAULT_HOLIDAY_LANGUAGE
-    ) -> None:
+    def __init__(self, country: str, timezone: str, language: str = DEFAULT_HOLIDAY_LANGUAGE) -> None:
         self.country = country.upper()
         try:
             self._tz = ZoneInfo(timezone)
@@ -89,9 +85,7 @@ class WorkingCalendar:
         if "de_facto" in probe.supported_categories:
             categories.append("de_facto")
         # Years are filled in lazily by the package as dates are looked up.
-        self._holidays = holidays.country_holidays(
-            self.country, categories=categories, language=language, **options
-        )
+        self._holidays = holidays.country_holidays(self.country, categories=categories, language=language, **options)
 
     def __repr__(self) -> str:
         return f"WorkingCalendar({self.country!r}, {self._tz.key!r})"
@@ -157,7 +151,7 @@ class WorkingCalendar:
         if t.tzinfo is not None:
             raise ValueError("pass a naive time of day; it is read in the calendar's zone")
         wall = datetime.combine(d, t.replace(fold=0), tzinfo=self._tz)
-        utc = wall.astimezone(timezone.utc)
+        utc = wall.astimezone(UTC)
         if utc.astimezone(self._tz).replace(tzinfo=None) == wall.replace(tzinfo=None):
             return utc.astimezone(self._tz)
         return self._end_of_gap(wall)
@@ -169,8 +163,8 @@ class WorkingCalendar:
         or after it (fold=1); the jump lies between those two instants. Transitions
         are on whole seconds, so a binary search to one second finds it exactly.
         """
-        first = wall.replace(fold=1).astimezone(timezone.utc)
-        second = wall.replace(fold=0).astimezone(timezone.utc)
+        first = wall.replace(fold=1).astimezone(UTC)
+        second = wall.replace(fold=0).astimezone(UTC)
         earlier, later = min(first, second), max(first, second)
         new_offset = later.astimezone(self._tz).utcoffset()
         lo = math.floor(earlier.timestamp())  # still the old offset
@@ -274,7 +268,5 @@ def parse_quiet(text: str) -> QuietHours:
         raise ValueError(f"{usage}; {text!r} is not a valid time of day.")
     start, end = time(h1, m1), time(h2, m2)
     if start == end:
-        raise ValueError(
-            f"{usage}; start and end are the same ({text!r}). Use 'off' for never quiet."
-        )
+        raise ValueError(f"{usage}; start and end are the same ({text!r}). Use 'off' for never quiet.")
     return QuietHours(start=start, end=end)

@@ -8,8 +8,8 @@ refusal is a `Refusal` with a catalog key, so the bot can say it in the room's l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Literal
 
 from homeward.care.calendar import WorkingCalendar
@@ -84,6 +84,7 @@ class CaseView:
     @property
     def closed(self) -> bool:
         return self.state == "closed"
+
     #: The young person answers their own consents where the pathway allows it (a coordinator's setting; default: the guardians).
     child_answers: bool = False
 
@@ -114,7 +115,9 @@ class CaseView:
 
     def calendar(self) -> WorkingCalendar:
         """The pathway's working days, with holiday names in the pathway's language."""
-        return calendar_for(self.pathway.country, self.pathway.timezone, HOLIDAY_LANGUAGES.get(self.pathway.language, "en_US"))
+        return calendar_for(
+            self.pathway.country, self.pathway.timezone, HOLIDAY_LANGUAGES.get(self.pathway.language, "en_US")
+        )
 
     def members_of(self, lane_id: str) -> list[str]:
         return sorted(m.user_id for m in self.members.values() if m.lane == lane_id)
@@ -203,7 +206,12 @@ class AckDecision:
 
 
 def decide_ack(
-    view: CaseView, item: Item, user_id: str, lane_hint: str | None = None, *, own_lane_only: bool = False,
+    view: CaseView,
+    item: Item,
+    user_id: str,
+    lane_hint: str | None = None,
+    *,
+    own_lane_only: bool = False,
 ) -> AckDecision:
     """Which lane `user_id` acknowledges for; a Refusal naming who can, otherwise.
 

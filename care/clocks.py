@@ -107,7 +107,11 @@ def limit_instant(start: datetime, limit: int, counting: str, calendar: WorkingC
 
 
 def read_clock(
-    view: CaseView, clock: Clock, now: datetime, *, closed_at: datetime | None = None,
+    view: CaseView,
+    clock: Clock,
+    now: datetime,
+    *,
+    closed_at: datetime | None = None,
     calendar: WorkingCalendar | None = None,
 ) -> ClockReading:
     """The clock at `now`. A closed case (`closed_at`) stops every clock still running at its closing."""
@@ -127,8 +131,9 @@ def read_clock(
         return ClockReading(clock, "waiting", started, None, limit_at, None, False)
     end = stopped or now
     state: ClockState = "stopped" if stopped is not None else "running"
-    return ClockReading(clock, state, started, stopped, limit_at, count_days(started, end, clock.counting, calendar),
-                        limit_at <= end)
+    return ClockReading(
+        clock, state, started, stopped, limit_at, count_days(started, end, clock.counting, calendar), limit_at <= end
+    )
 
 
 def read_clocks(view: CaseView, now: datetime, *, closed_at: datetime | None = None) -> list[ClockReading]:

@@ -114,8 +114,11 @@ def check_answer(view: CaseView, consent_id: str, user_id: str) -> Consent:
         raise Refusal("consent.covered", title=consent.title, covering=cover.title, id=cover.id)
     if user_id not in who_answers(view, consent):
         people = who_answers(view, consent)
-        raise Refusal("consent.not_asked_child" if child_answers(view, consent) else "consent.not_asked",
-                      id=consent.id, people=mentions(people) if people else Markdown("—"))
+        raise Refusal(
+            "consent.not_asked_child" if child_answers(view, consent) else "consent.not_asked",
+            id=consent.id,
+            people=mentions(people) if people else Markdown("—"),
+        )
     return consent
 
 

@@ -15,9 +15,9 @@ which also settles DST gaps and overlaps. Everything is pure: no clock, no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from homeward.care.calendar import QuietHours, WorkingCalendar
@@ -46,7 +46,7 @@ _KIND_RANK: dict[str, int] = {"before": 0, "due": 1, "overdue": 2}
 
 
 def _utc(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def _require_aware(dt: datetime) -> None:
@@ -83,9 +83,7 @@ def resolve_due(
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'after' or 'before'; got {direction!r}")
     if offset < 0:
-        raise ValueError(
-            f"offset must be zero or positive (direction gives the sign); got {offset}"
-        )
+        raise ValueError(f"offset must be zero or positive (direction gives the sign); got {offset}")
     if at is not None and at.tzinfo is not None:
         raise ValueError("'at' is a local time of day; pass a naive time")
     sign = 1 if direction == "after" else -1
@@ -163,9 +161,7 @@ class Reminder:
     sequence: int = 0
 
 
-def _before_instant(
-    due: datetime, policy: ReminderPolicy, calendar: WorkingCalendar
-) -> datetime | None:
+def _before_instant(due: datetime, policy: ReminderPolicy, calendar: WorkingCalendar) -> datetime | None:
     """The unshifted early-reminder instant, or ``None`` if the policy has none."""
     if policy.before is None:
         return None
@@ -178,9 +174,7 @@ def _before_instant(
     return instant if instant < _utc(due) else None
 
 
-def _overdue_reminders(
-    due: datetime, policy: ReminderPolicy, calendar: WorkingCalendar
-) -> Iterator[Reminder]:
+def _overdue_reminders(due: datetime, policy: ReminderPolicy, calendar: WorkingCalendar) -> Iterator[Reminder]:
     """Endless overdue repeats in order, already moved out of quiet hours.
 
     Walks day by day from the previous repeat so planning far ahead stays linear.
@@ -257,9 +251,7 @@ _UNIT_DELTA: dict[str, timedelta] = {
 def _time_of_day(hour: str, minute: str, text: str) -> time:
     h, m = int(hour), int(minute)
     if h > 23 or m > 59:
-        raise ValueError(
-            f"{text!r} has no valid time of day ({hour}:{minute}). Use one of: {WHEN_FORMS}."
-        )
+        raise ValueError(f"{text!r} has no valid time of day ({hour}:{minute}). Use one of: {WHEN_FORMS}.")
     return time(h, m)
 
 

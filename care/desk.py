@@ -14,20 +14,26 @@ person's open cases, and a case is on that day's worklist only on its own workin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from homeward.care.calendar import QuietHours, WorkingCalendar
-from homeward.care.case import CaseView, calendar_for, due_at, missing_lanes, HOLIDAY_LANGUAGES
+from homeward.care.case import HOLIDAY_LANGUAGES, CaseView, calendar_for, due_at, missing_lanes
 from homeward.care.consent import Answer, consent_state, who_answers
 from homeward.care.reminders import audience_lanes, quiet_hours
 
 #: Audit actions that only read the case: they are not "activity" (a case read every day but
 #: never moved on is still a quiet case).
-READING_ACTIONS = frozenset({
-    "status.read", "plan.read", "consents.read", "audit.exported", "export.made",
-})
+READING_ACTIONS = frozenset(
+    {
+        "status.read",
+        "plan.read",
+        "consents.read",
+        "audit.exported",
+        "export.made",
+    }
+)
 
 #: The worklist of a day goes out before the evening's quiet hours begin, or not at all:
 #: one missed for a whole day (the bot was down) is dropped, the next working day's takes over.
@@ -124,8 +130,16 @@ def coordinator_calendar(country: str, zone: str, language: str) -> WorkingCalen
 
 
 def summarize(
-    view: CaseView, *, case_id: int, room_id: str, answers: list[Answer], last_activity: datetime | None,
-    member: bool, now: datetime, zone: str, checklist_event: str | None = None,
+    view: CaseView,
+    *,
+    case_id: int,
+    room_id: str,
+    answers: list[Answer],
+    last_activity: datetime | None,
+    member: bool,
+    now: datetime,
+    zone: str,
+    checklist_event: str | None = None,
 ) -> CaseSummary:
     """One case's line: its deadlines, awaited receipts, pending consents and how long it has been quiet.
 
@@ -150,22 +164,41 @@ def summarize(
             if at is None:
                 continue
             unsent = item.kind == "notice" and record.sent_at is None
-            due.append(Due(item.id, item.title, at, tuple(audience_lanes(view, item)),
-                           f"!send {item.id}" if unsent else f"!ack {item.id}"))
+            due.append(
+                Due(
+                    item.id,
+                    item.title,
+                    at,
+                    tuple(audience_lanes(view, item)),
+                    f"!send {item.id}" if unsent else f"!ack {item.id}",
+                )
+            )
         consents = [
-            c.id for c in pathway.consents
-            if who_answers(view, c) and consent_state(view, c, answers) == "pending"
+            c.id for c in pathway.consents if who_answers(view, c) and consent_state(view, c, answers) == "pending"
         ]
     due.sort(key=lambda d: (d.at, d.item))
     days = coordinator_calendar(pathway.country, zone, pathway.language)
     return CaseSummary(
-        case_id=case_id, room_id=room_id, label=view.label, pathway=pathway.id, language=pathway.language,
-        phase=view.phase_id, phase_title=view.phase.title, state=view.state, due=tuple(due), now=now,
-        awaiting=tuple(awaiting), consents_pending=tuple(consents), last_activity=last_activity,
+        case_id=case_id,
+        room_id=room_id,
+        label=view.label,
+        pathway=pathway.id,
+        language=pathway.language,
+        phase=view.phase_id,
+        phase_title=view.phase.title,
+        state=view.state,
+        due=tuple(due),
+        now=now,
+        awaiting=tuple(awaiting),
+        consents_pending=tuple(consents),
+        last_activity=last_activity,
         quiet_working_days=_working_days_between(calendar, last_activity, today),
         working_today=days.is_working_day(now.astimezone(days.tz).date()),
-        coordinators=tuple(view.coordinators()), member=member,
-        closed_at=view.closed_at, closed_reason=view.closed_reason, checklist_event=checklist_event,
+        coordinators=tuple(view.coordinators()),
+        member=member,
+        closed_at=view.closed_at,
+        closed_reason=view.closed_reason,
+        checklist_event=checklist_event,
     )
 
 
@@ -238,7 +271,9 @@ class Worklist:
         return sorted(found.values(), key=urgency)
 
     def __bool__(self) -> bool:
-        return bool(self.due_today or self.overdue or self.awaiting or self.consents or self.quiet or self.no_coordinator)
+        return bool(
+            self.due_today or self.overdue or self.awaiting or self.consents or self.quiet or self.no_coordinator
+        )
 
 
 def worklist(summaries: list[CaseSummary], now: datetime, zone: str, quiet_days: int, coordinator: str) -> Worklist:
@@ -308,7 +343,9 @@ def parse_digest_time(text: str) -> time | None:
     return moment
 
 
-def next_digest_at(at: time, calendars: list[WorkingCalendar], now: datetime, taken: set[date]) -> tuple[date, datetime] | None:
+def next_digest_at(
+    at: time, calendars: list[WorkingCalendar], now: datetime, taken: set[date]
+) -> tuple[date, datetime] | None:
     """The first day from today that is a working day of any of the calendars, not taken, whose
     `at` (local time of the calendars' zone) is still ahead; the day and that instant in UTC."""
     if not calendars:
@@ -317,14 +354,16 @@ def next_digest_at(at: time, calendars: list[WorkingCalendar], now: datetime, ta
     day = now.astimezone(local.tz).date()
     for _ in range(60):
         if day not in taken and any(c.is_working_day(day) for c in calendars):
-            moment = local.local(day, at).astimezone(timezone.utc)
+            moment = local.local(day, at).astimezone(UTC)
             if moment > now:
                 return day, moment
         day += timedelta(days=1)
     return None
 
 
-def plan_digest(at: time | None, calendars: list[WorkingCalendar], rows: list[PlannedDigest], now: datetime) -> DigestChanges:
+def plan_digest(
+    at: time | None, calendars: list[WorkingCalendar], rows: list[PlannedDigest], now: datetime
+) -> DigestChanges:
     """Bring a person's planned worklist rows in line with their setting and their open cases.
 
     One row per day, ever: a day whose worklist went out (or had nothing to say, or was
@@ -340,11 +379,13 @@ def plan_digest(at: time | None, calendars: list[WorkingCalendar], rows: list[Pl
     today = now.astimezone(local.tz).date()
     missed = [r for r in planned if r.fire_at <= now]
     stale = [r for r in missed if r.day < today]
-    taken = {r.day for r in rows if r.status in ("sent", "empty", "dropped")} | {r.day for r in missed if r.day >= today}
+    taken = {r.day for r in rows if r.status in ("sent", "empty", "dropped")} | {
+        r.day for r in missed if r.day >= today
+    }
     behind = bool(stale) or any(r.status == "dropped" and r.day < today for r in rows)
     wanted = None
     if behind and today not in taken and any(c.is_working_day(today) for c in calendars):
-        slot = local.local(today, at).astimezone(timezone.utc)
+        slot = local.local(today, at).astimezone(UTC)
         if slot <= now and now.astimezone(local.tz).time() < EVENING:
             wanted = (today, slot)  # today's time passed while the bot was down: it goes out now, late
     if wanted is None:
@@ -406,3 +447,14 @@ def retention_firing(view: CaseView, retention_days: int | None, quiet: str | No
     if allowed > now:
         return RetentionFiring("postpone", allowed)
     return RetentionFiring("run")
+
+
+#: At most this many cases are listed in one answer or worklist (one Matrix event must hold them all).
+PAGE_SIZE = 25
+
+
+def page_of(summaries: list[CaseSummary], page: int) -> tuple[list[CaseSummary], int]:
+    """The cases on page `page` (from 1) and the number of pages."""
+    pages = max(1, -(-len(summaries) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    return summaries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], pages

@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 
 from homeward.care.pathway import Pathway
 from homeward.care.plan import MAX_TEXT
-from homeward.ids import is_user_id
 from homeward.care.refusal import Refusal
+from homeward.ids import is_user_id
 
 __all__ = [
     "EXTRA",

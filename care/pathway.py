@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from importlib import resources
 import unicodedata
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -556,7 +556,12 @@ class Pathway(_Model):
                 covering = consent.covered_by.consent
                 ref(f"consents[{c}].covered_by.consent", covering, consent_ids - {consent.id}, "consent")
                 if covering in consent_ids and covering != consent.id and self.consent(covering).covered_by is not None:
-                    problems.append((f"consents[{c}].covered_by.consent", f"'{covering}' is covered itself; name the consent that is asked"))
+                    problems.append(
+                        (
+                            f"consents[{c}].covered_by.consent",
+                            f"'{covering}' is covered itself; name the consent that is asked",
+                        )
+                    )
             for k, cover in enumerate(consent.covers):
                 path = f"consents[{c}].covers[{k}]"
                 if cover in ("export", "plan"):
@@ -584,7 +589,9 @@ class Pathway(_Model):
                     problems.append((f"{where}.when", f"'{point.item}' is a task: only a notice is sent (use 'done')"))
             for s, point in enumerate(clock.stop):
                 if point == clock.start:
-                    problems.append((f"{path}.stop[{s}]", "is the same as the start: the clock would stop as it starts"))
+                    problems.append(
+                        (f"{path}.stop[{s}]", "is the same as the start: the clock would stop as it starts")
+                    )
 
         if problems:
             raise _Problems(problems)
@@ -722,7 +729,7 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise PathwayError([f"{path.name}: cannot read file: {exc}"]) from None
     try:
-        return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_YamlLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
@@ -755,7 +762,22 @@ def _short(value: Any) -> str:
 
 def _all_field_names() -> list[str]:
     names: set[str] = set()
-    for model in (Pathway, Lane, NamedDate, DueRule, AckDue, Item, Phase, Topic, Meeting, Consent, Clock, ClockPoint, Plan, Settings):
+    for model in (
+        Pathway,
+        Lane,
+        NamedDate,
+        DueRule,
+        AckDue,
+        Item,
+        Phase,
+        Topic,
+        Meeting,
+        Consent,
+        Clock,
+        ClockPoint,
+        Plan,
+        Settings,
+    ):
         names.update(model.model_fields)
     return sorted(names)
 

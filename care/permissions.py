@@ -73,7 +73,11 @@ def allowed(rule: Rule, who: Asker) -> bool:
     if member.coordinator:
         return True
     if rule.kind == "coordinator":
-        return bool(rule.without_coordinator) and not who.case_has_coordinator and who.lane_role in rule.without_coordinator
+        return (
+            bool(rule.without_coordinator)
+            and not who.case_has_coordinator
+            and who.lane_role in rule.without_coordinator
+        )
     return True
 
 

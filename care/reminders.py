@@ -12,7 +12,7 @@ would be, and its due time is the moment the limit is reached.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from homeward.care.calendar import QuietHours, parse_quiet
@@ -70,7 +70,12 @@ class ReminderChanges:
 
 
 def reconcile(
-    view: CaseView, rows: list[PlannedReminder], quiet: str | None, now: datetime, *, closed_at: datetime | None = None,
+    view: CaseView,
+    rows: list[PlannedReminder],
+    quiet: str | None,
+    now: datetime,
+    *,
+    closed_at: datetime | None = None,
 ) -> ReminderChanges:
     """Cancel planned rows no longer wanted, add the new ones; sent rows stay as they are.
 
@@ -182,8 +187,12 @@ def desired_reminders(
 
 
 def clock_reminders(
-    view: CaseView, policy: ReminderPolicy, now: datetime, already: set[tuple[str, str, int, datetime]],
-    *, closed_at: datetime | None = None,
+    view: CaseView,
+    policy: ReminderPolicy,
+    now: datetime,
+    already: set[tuple[str, str, int, datetime]],
+    *,
+    closed_at: datetime | None = None,
 ) -> list[Wanted]:
     """One reminder per clock run: when the limit is reached, moved out of quiet hours.
 
@@ -197,15 +206,17 @@ def clock_reminders(
     for reading in read_clocks(view, now, closed_at=closed_at):
         if reading.state not in ("running", "waiting") or reading.limit_at is None:
             continue
-        limit_at = reading.limit_at.astimezone(timezone.utc)  # stored as text: one zone, or a row would not be found again
+        limit_at = reading.limit_at.astimezone(UTC)  # stored as text: one zone, or a row would not be found again
         if (reading.id, CLOCK, 0, limit_at) in already:
             continue
         planned = policy.quiet.next_allowed(limit_at, calendar)
-        wanted.append(Wanted(reading.id, CLOCK, 0, limit_at, planned.astimezone(timezone.utc)))
+        wanted.append(Wanted(reading.id, CLOCK, 0, limit_at, planned.astimezone(UTC)))
     return wanted
 
 
-def clock_firing(view: CaseView, clock_id: str, quiet: str | None, now: datetime, *, closed_at: datetime | None = None) -> Firing:
+def clock_firing(
+    view: CaseView, clock_id: str, quiet: str | None, now: datetime, *, closed_at: datetime | None = None
+) -> Firing:
     """A clock's reminder: drop it when the clock stopped (or was reset) before its limit; wait out quiet hours."""
     try:
         clock = view.pathway.clock(clock_id)
@@ -248,4 +259,3 @@ def how_to(view: CaseView, item: Item) -> tuple[str, str]:
     if item.kind == "notice" and view.record(item.id).sent_at is None:
         return "reminder.how_send", f"!send {item.id}"
     return "reminder.how_ack", f"!ack {item.id}"
-

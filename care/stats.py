@@ -155,7 +155,12 @@ def in_period(facts: CaseFacts, since: date | None, until: date | None) -> bool:
 
 
 def pathway_stats(
-    pathway: Pathway, cases: list[CaseFacts], now: datetime, *, since: date | None = None, until: date | None = None,
+    pathway: Pathway,
+    cases: list[CaseFacts],
+    now: datetime,
+    *,
+    since: date | None = None,
+    until: date | None = None,
 ) -> PathwayStats:
     """The figures over the cases of one pathway opened in the period (all of them without one)."""
     zone = ZoneInfo(pathway.timezone)
@@ -207,7 +212,9 @@ def pathway_stats(
                 counts[item.sender or ""][1] += 1
             ack_due = due_at(view, item, calendar)
             for a in record.acks:
-                ack.setdefault(a.lane, {}).setdefault(n, []).append(round((a.at - record.sent_at) / timedelta(hours=1), 2))
+                ack.setdefault(a.lane, {}).setdefault(n, []).append(
+                    round((a.at - record.sent_at) / timedelta(hours=1), 2)
+                )
                 if ack_due is not None:
                     counts.setdefault(a.lane, [0, 0])[0] += a.at > ack_due
                     counts[a.lane][1] += 1
@@ -219,7 +226,7 @@ def pathway_stats(
             if what != "closed":
                 continue
             any_closed = True
-            back = next((t for w, t in closings[i + 1:] if w == "reopened"), None)
+            back = next((t for w, t in closings[i + 1 :] if w == "reopened"), None)
             again = back is not None and back - at <= REOPEN_WINDOW
             known = again or now - at >= REOPEN_WINDOW
             if known:
@@ -228,14 +235,23 @@ def pathway_stats(
 
     lanes = {lane.id: lane.name for lane in pathway.lanes}
     return PathwayStats(
-        pathway_id=pathway.id, pathway_title=pathway.title, language=pathway.language, timezone=pathway.timezone,
-        cases=len(chosen), since=since, until=until,
+        pathway_id=pathway.id,
+        pathway_title=pathway.title,
+        language=pathway.language,
+        timezone=pathway.timezone,
+        cases=len(chosen),
+        since=since,
+        until=until,
         phase_days=tuple(Row(p.id, p.title, spread=spread(phase_days[p.id])) for p in pathway.phases),
         stay=spread(stay),
-        clocks=tuple(Row(c.id, c.label, spread=spread(clock_days[c.id]), share=share(clock_reached[c.id]))
-                     for c in pathway.clocks),
+        clocks=tuple(
+            Row(c.id, c.label, spread=spread(clock_days[c.id]), share=share(clock_reached[c.id]))
+            for c in pathway.clocks
+        ),
         late=tuple(Row(lane, lanes.get(lane, lane), share=share(by_case)) for lane, by_case in late.items() if by_case),
-        ack_hours=tuple(Row(lane, lanes.get(lane, lane), spread=spread(by_case)) for lane, by_case in ack.items() if by_case),
+        ack_hours=tuple(
+            Row(lane, lanes.get(lane, lane), spread=spread(by_case)) for lane, by_case in ack.items() if by_case
+        ),
         reopened=share(reopened) if any_closed else None,
     )
 
@@ -255,8 +271,11 @@ def stats_json(stats: PathwayStats) -> dict[str, object]:
         "to": stats.until.isoformat() if stats.until else None,
         "phase_days": [{"id": r.id, **r.spread.json()} for r in stats.phase_days if r.spread],
         "admission_to_discharge_days": stats.stay.json(),
-        "clocks": [{"id": r.id, "days": r.spread.json(), "reached_limit": r.share.json()}
-                   for r in stats.clocks if r.spread and r.share],
+        "clocks": [
+            {"id": r.id, "days": r.spread.json(), "reached_limit": r.share.json()}
+            for r in stats.clocks
+            if r.spread and r.share
+        ],
         "late_share": [{"lane": r.id, **r.share.json()} for r in stats.late if r.share],
         "ack_hours": [{"lane": r.id, **r.spread.json()} for r in stats.ack_hours if r.spread],
         "reopened_30_days": stats.reopened.json() if stats.reopened else {"known": False},

@@ -161,7 +161,8 @@ def mark_state(view: CaseView, item_id: str, at: datetime) -> tuple[MarkState, d
         finished = done_at(view, item)
         sent = view.record(item_id).sent_at
         late = (due is not None and finished is not None and finished > due) or (
-            item.kind == "notice" and own is not None and sent is not None and sent > own)
+            item.kind == "notice" and own is not None and sent is not None and sent > own
+        )
         return ("done_late" if late else "done_on_time"), place, finished
     return ("overdue" if due is not None and at > due else "open"), due, None
 
@@ -211,8 +212,18 @@ def timeline_layout(
         lane = item.lane if item.kind == "task" else item.sender
         if place is None or lane not in row_of:  # no due time; or an added task of a lane the pathway no longer has
             continue
-        raw.append(Mark(item.id, item.title, row_of[lane], local(place), state, STATE_COLOURS[state],
-                        done_at=local(finished) if finished else None, phase_id=phase.id))
+        raw.append(
+            Mark(
+                item.id,
+                item.title,
+                row_of[lane],
+                local(place),
+                state,
+                STATE_COLOURS[state],
+                done_at=local(finished) if finished else None,
+                phase_id=phase.id,
+            )
+        )
     raw.sort(key=lambda m: (m.row, m.at, m.item_id))
     marks: list[Mark] = []
     crowds: list[Crowd] = []
@@ -239,8 +250,16 @@ def timeline_layout(
 
     # Clocks that have started: from the start to the stop (or now / the closing).
     bars = tuple(
-        ClockBar(r.id, r.label, local(r.started_at), local(r.stopped_at or max(reading_at, r.started_at)),
-                 local(r.limit_at), r.reached, r.state, r.days)
+        ClockBar(
+            r.id,
+            r.label,
+            local(r.started_at),
+            local(r.stopped_at or max(reading_at, r.started_at)),
+            local(r.limit_at),
+            r.reached,
+            r.state,
+            r.days,
+        )
         for r in (clocks or [])
         if r.started_at is not None and r.limit_at is not None
     )
@@ -258,7 +277,7 @@ def timeline_layout(
     reached = known.index(history[-1][0]) if history else -1
     cursor = end_of_case
     if closed_at is None:
-        for phase in pathway.phases[reached + 1:]:
+        for phase in pathway.phases[reached + 1 :]:
             times = [m.at for m in marks if m.phase_id == phase.id]
             if not times:
                 continue
@@ -268,9 +287,17 @@ def timeline_layout(
                 cursor = finish
 
     empty = not raw and not placed and not bars
-    instants = [end_of_case, *(b.start for b in bands), *(b.end for b in bands), *(m.at for m in marks),
-                *(m.done_at for m in marks if m.done_at), *(p[0] for p in placed),
-                *(c.start for c in bars), *(c.end for c in bars), *(c.limit_at for c in bars if c.reached or c.state != "stopped")]
+    instants = [
+        end_of_case,
+        *(b.start for b in bands),
+        *(b.end for b in bands),
+        *(m.at for m in marks),
+        *(m.done_at for m in marks if m.done_at),
+        *(p[0] for p in placed),
+        *(c.start for c in bars),
+        *(c.end for c in bars),
+        *(c.limit_at for c in bars if c.reached or c.state != "stopped"),
+    ]
     start, finish = min(instants), max(instants)
     if finish - start < MIN_SPAN:
         middle = start + (finish - start) / 2
@@ -280,11 +307,23 @@ def timeline_layout(
 
     markers = tuple(_levels(placed, finish - start))
     return TimelineLayout(
-        label=view.label, pathway_title=pathway.title, language=pathway.language, timezone=pathway.timezone,
-        start=start, end=finish, span=_span(start, finish), rows=rows, bands=tuple(bands), markers=markers,
-        marks=tuple(marks), crowds=tuple(crowds), clocks=bars,
-        today=None if closed_at is not None else local(now), closed_at=local(closed_at) if closed_at else None,
-        empty=empty, counts=counts,
+        label=view.label,
+        pathway_title=pathway.title,
+        language=pathway.language,
+        timezone=pathway.timezone,
+        start=start,
+        end=finish,
+        span=_span(start, finish),
+        rows=rows,
+        bands=tuple(bands),
+        markers=markers,
+        marks=tuple(marks),
+        crowds=tuple(crowds),
+        clocks=bars,
+        today=None if closed_at is not None else local(now),
+        closed_at=local(closed_at) if closed_at else None,
+        empty=empty,
+        counts=counts,
     )
 
 
@@ -318,14 +357,27 @@ def timeline_json(layout: TimelineLayout) -> dict[str, object]:
         "phases": [{"id": b.phase_id, "state": b.state, "from": iso(b.start), "to": iso(b.end)} for b in layout.bands],
         "dates": [{"id": m.date_id, "at": iso(m.at)} for m in layout.markers],
         "items": [
-            {"id": m.item_id, "lane": layout.rows[m.row].lane_id, "due": iso(m.at), "state": m.state, "done": iso(m.done_at),
-             "shown": m.shown}
+            {
+                "id": m.item_id,
+                "lane": layout.rows[m.row].lane_id,
+                "due": iso(m.at),
+                "state": m.state,
+                "done": iso(m.done_at),
+                "shown": m.shown,
+            }
             for m in layout.marks
         ],
         "counts": layout.counts,
         "clocks": [
-            {"id": c.clock_id, "state": c.state, "from": iso(c.start), "to": iso(c.end), "limit_at": iso(c.limit_at),
-             "reached": c.reached, "days": c.days}
+            {
+                "id": c.clock_id,
+                "state": c.state,
+                "from": iso(c.start),
+                "to": iso(c.end),
+                "limit_at": iso(c.limit_at),
+                "reached": c.reached,
+                "days": c.days,
+            }
             for c in layout.clocks
         ],
     }

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
-from homeward.commands.care_room import NO_LANE, CareRoom
-from homeward.store.cases import audit
+from homeward.commands.parser import CommandLine
+from homeward.commands.registry import Command
+from homeward.matrix.content import notice_content
+from homeward.matrix.relations import answer_content
+from homeward.store.cases import NO_LANE, audit
 from homeward.text import Markdown
-
-if TYPE_CHECKING:
-    from homeward.commands.parser import CommandLine
-    from homeward.commands.registry import Command
-    from homeward.services import Services
+from homeward.work.care_room import CareRoom
+from homeward.work.services import Services
 
 
 @dataclass(frozen=True)
@@ -55,18 +55,6 @@ class IncomingCommand:
     pills: tuple[tuple[str, str], ...] = ()
 
 
-def reply_relation(in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
-    """`m.relates_to` of an answer: a reply, inside the thread when the question was in one.
-
-    A reply within a thread is the thread relation with a real (not fallback) `m.in_reply_to`
-    (Matrix spec, client-server API, "Threading: replies within threads").
-    """
-    reply = {"m.in_reply_to": {"event_id": in_reply_to}}
-    if thread_root is None:
-        return reply
-    return {"rel_type": "m.thread", "event_id": thread_root, "is_falling_back": False, **reply}
-
-
 @dataclass
 class Reply:
     """An answer: Markdown text, ok or error, and extra `homeward.*` content keys."""
@@ -78,17 +66,29 @@ class Reply:
     #: it carries the command's event id as `homeward.answers` instead, for integrations and tests.
     quotes: bool = True
 
+    def content(self, command: str, in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
+        """The answer's event content: an m.notice in reply to the command (`matrix.relations.answer_content`)."""
+        return answer_content(
+            notice_content(self.markdown),
+            command=command,
+            ok=self.ok,
+            in_reply_to=in_reply_to,
+            thread_root=thread_root,
+            quotes=self.quotes,
+            extra=self.extra,
+        )
+
 
 @dataclass
 class Context:
     """One command being handled, inside the transaction that will record its effects."""
 
     event: IncomingCommand
-    line: "CommandLine"
-    command: "Command"
+    line: CommandLine
+    command: Command
     language: str
     db: aiosqlite.Connection
-    services: "Services"
+    services: Services
     now: datetime
     room: CareRoom | None = None  # in a care room: its case, view and the sender's membership, loaded once
     room_kind: str = "other"  # 'case', 'direct' or 'other' (a room the bot does not know yet)
@@ -117,8 +117,17 @@ class Context:
         if self.room is not None:
             await self.room.audit(action, **details)
             return
-        await audit(self.db, room_id=self.room_id, actor=self.sender, action=action, now=self.now, case_id=case_id,
-                    actor_lane=NO_LANE, event_id=self.event.event_id, **details)
+        await audit(
+            self.db,
+            room_id=self.room_id,
+            actor=self.sender,
+            action=action,
+            now=self.now,
+            case_id=case_id,
+            actor_lane=NO_LANE,
+            event_id=self.event.event_id,
+            **details,
+        )
 
     def word(self, shown: str) -> str:
         """An argument's placeholder in this room's language (`[arg]` of the catalogs), else as declared."""

@@ -32,40 +32,22 @@ from typing import Any
 from homeward.care.case import ack_is_redundant
 from homeward.care.consent import reply_answer, who_answers
 from homeward.care.refusal import Refusal
-from homeward.commands.care_room import CareRoom
-from homeward.commands.context import Context, IncomingCommand, Reply, reply_relation
-from homeward.commands.desk import record_direct_chat
+from homeward.commands.context import Context, IncomingCommand, Reply
 from homeward.commands.parser import CommandLine, ParseError, parse, strip_reply_fallback
 from homeward.commands.policy import check
-from homeward.commands.registry import Command, CommandError
-from homeward.render import fit_content, notice_content
+from homeward.commands.registry import Command, CommandError, registry
+from homeward.matrix.content import fit_content
 from homeward.ratelimit import Rate
-from homeward.text import Markdown, code, mention, mentions
-from homeward.services import Services
 from homeward.store import consents, outbox
 from homeward.store.cases import LoadedCase, invited_after, last_case_language, load_room, notice_for_event, sent_row
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
+from homeward.text import Markdown, code, mention, mentions
+from homeward.work.care_room import CareRoom
+from homeward.work.services import Services
+from homeward.work.worklists import record_direct_chat
 
 log = logging.getLogger(__name__)
-
-
-def reply_content(command: str, reply: Reply, in_reply_to: str, thread_root: str | None = None) -> dict[str, Any]:
-    """The event content of an answer: an m.notice reply (in the command's thread) with the homeward.* keys.
-
-    An answer that must not quote its command (`Reply.quotes`) has no relation at all: in a
-    thread it would point at a root the reader may not see either.
-    """
-    relation: dict[str, Any] = (
-        {"m.relates_to": reply_relation(in_reply_to, thread_root)} if reply.quotes else {"homeward.answers": in_reply_to}
-    )
-    return {
-        **notice_content(reply.markdown),
-        **relation,
-        "homeward.command": command,
-        "homeward.status": "ok" if reply.ok else "error",
-        **{f"homeward.{key}": value for key, value in reply.extra.items()},
-    }
 
 
 async def handle_command(event: IncomingCommand, store: Store, services: Services) -> bool:
@@ -114,9 +96,16 @@ async def handle_reaction(
         # Answered in reply to the notice, unless someone on the team came after it and cannot read it.
         row = await sent_row(db, notice[0], notice[1])
         quotable = row is not None and not await invited_after(db, notice[0], row)
-        event = IncomingCommand(room_id=room_id, event_id=event_id, sender=sender, body=f"!ack {notice[1]}",
-                                timestamp_ms=0, reply_to=reacts_to if quotable else event_id, reaction=True,
-                                quotable=quotable)
+        event = IncomingCommand(
+            room_id=room_id,
+            event_id=event_id,
+            sender=sender,
+            body=f"!ack {notice[1]}",
+            timestamp_ms=0,
+            reply_to=reacts_to if quotable else event_id,
+            reaction=True,
+            quotable=quotable,
+        )
         line = parse(event.body)
         assert line is not None
         outcome = await _answer(db, event, line, info, loaded, services)
@@ -157,7 +146,12 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
 
 
 async def _explain_reply(
-    db: Any, event: IncomingCommand, consent_id: str, info: RoomInfo, loaded: LoadedCase, services: Services,
+    db: Any,
+    event: IncomingCommand,
+    consent_id: str,
+    info: RoomInfo,
+    loaded: LoadedCase,
+    services: Services,
 ) -> Outcome:
     """Something other than yes or no replied to a request, by one it asks: say how to answer (nothing is recorded)."""
     view = loaded.view
@@ -170,9 +164,13 @@ async def _explain_reply(
     now = services.clock.now()
     if not await mark_handled(db, event.event_id, event.room_id, now):
         return None
-    text = services.catalog.t(info.language, "consent.reply_help", id=consent.id, coordinators=mentions(view.coordinators()))
+    text = services.catalog.t(
+        info.language, "consent.reply_help", id=consent.id, coordinators=mentions(view.coordinators())
+    )
     reply = Reply(text, ok=False, extra={"reason": "consent.reply_help", "consent": {"id": consent.id}})
-    await outbox.enqueue(db, event.room_id, "m.room.message", reply_content("consent", reply, event.event_id, event.thread_root), now)
+    await outbox.enqueue(
+        db, event.room_id, "m.room.message", reply.content("consent", event.event_id, event.thread_root), now
+    )
     return "consent reply", "explained", False
 
 
@@ -181,7 +179,12 @@ Outcome = tuple[str, str, bool] | None
 
 
 async def _answer(
-    db: Any, event: IncomingCommand, line: CommandLine, info: RoomInfo | None, loaded: LoadedCase | None, services: Services,
+    db: Any,
+    event: IncomingCommand,
+    line: CommandLine,
+    info: RoomInfo | None,
+    loaded: LoadedCase | None,
+    services: Services,
 ) -> Outcome:
     """Inside the event's transaction: mark it handled, run the command, queue its answer, then the edits."""
     now = services.clock.now()
@@ -193,14 +196,23 @@ async def _answer(
         await record_direct_chat(db, services, event.sender, event.room_id, now)
     room = CareRoom(db, services, info, loaded, event.sender, event.event_id, now) if info and loaded else None
     language = await _language(db, info, event.sender, services)
-    ctx = Context(event=event, line=line, command=Command((line.name,)), language=language, db=db,
-                  services=services, now=now, room=room, room_kind=info.kind if info else "other")
+    ctx = Context(
+        event=event,
+        line=line,
+        command=Command((line.name,)),
+        language=language,
+        db=db,
+        services=services,
+        now=now,
+        room=room,
+        room_kind=info.kind if info else "other",
+    )
     command, reply, changed = await _run(ctx)
     name = command.typed_name if command else line.name
     if not event.quotable:  # a reaction to a notice not everyone can read: say whose reaction it was instead
         reply.quotes = False
         reply.markdown = f"{mention(event.sender)}: {reply.markdown}"
-    content = reply_content(name, reply, event.reply_to or event.event_id, event.thread_root)
+    content = reply.content(name, event.reply_to or event.event_id, event.thread_root)
     # A big case's `!status` would pass the homeserver's event limit and be refused for good.
     content = fit_content(content, services.catalog.t(language, "error.shortened"))
     await outbox.enqueue(db, event.room_id, "m.room.message", content, now)
@@ -210,7 +222,12 @@ async def _answer(
 
 
 async def _refuse_unencrypted(
-    db: Any, event: IncomingCommand, name: str, info: RoomInfo, loaded: LoadedCase | None, services: Services,
+    db: Any,
+    event: IncomingCommand,
+    name: str,
+    info: RoomInfo,
+    loaded: LoadedCase | None,
+    services: Services,
 ) -> Outcome:
     """A command sent unencrypted into a care room: not run; answered once (encrypted, like every
     message into a care room) and audited, so the team sees that someone tried."""
@@ -222,7 +239,9 @@ async def _refuse_unencrypted(
         await room.audit("command.unencrypted_refused", command=name)
     text = services.catalog.t(info.language, "error.unencrypted", user=mention(event.sender))
     reply = Reply("⚠️ " + text, ok=False, extra={"reason": "error.unencrypted"})
-    await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(name, reply, event.event_id, event.thread_root), now)
+    await outbox.enqueue(
+        db, event.room_id, "m.room.message", reply.content(name, event.event_id, event.thread_root), now
+    )
     return name, "refused-unencrypted", False
 
 
@@ -238,14 +257,18 @@ def _after(event: IncomingCommand, outcome: Outcome, services: Services) -> bool
     return True
 
 
-async def _answer_parse_error(db: Any, event: IncomingCommand, exc: ParseError, info: RoomInfo | None, services: Services) -> Outcome:
+async def _answer_parse_error(
+    db: Any, event: IncomingCommand, exc: ParseError, info: RoomInfo | None, services: Services
+) -> Outcome:
     now = services.clock.now()
     if not await mark_handled(db, event.event_id, event.room_id, now):
         return None
     language = await _language(db, info, event.sender, services)
     text = services.catalog.t(language, exc.key, **exc.values)
     reply = Reply("⚠️ " + text, ok=False, extra={"reason": exc.key})
-    await outbox.enqueue(db, event.room_id, "m.room.message", reply_content(exc.name, reply, event.event_id, event.thread_root), now)
+    await outbox.enqueue(
+        db, event.room_id, "m.room.message", reply.content(exc.name, event.event_id, event.thread_root), now
+    )
     return exc.name, "parse-error", False
 
 
@@ -259,14 +282,14 @@ async def _language(db: Any, info: RoomInfo | None, sender: str, services: Servi
     return info.language if info else services.config.language
 
 
-def resolve(line: CommandLine, services: Services) -> tuple[Command | None, set[int]]:
+def resolve(line: CommandLine) -> tuple[Command | None, set[int]]:
     """The command named by the line, and the positions of the tokens that were its words.
 
     Sub-command words are looked for after the parent's lead arguments (`!minutes
     <meeting-id> note …`); a word that names no sub-command leaves the parent's implicit
     one, if it has one (`!plan admission 2026-12-01` is `plan set`).
     """
-    node = services.registry.find(line.name)
+    node = registry.find(line.name)
     words: set[int] = set()
     at = 0
     while node is not None:
@@ -286,9 +309,13 @@ def resolve(line: CommandLine, services: Services) -> tuple[Command | None, set[
 
 async def _run(ctx: Context) -> tuple[Command | None, Reply, bool]:
     """The command, its reply, and whether it changed anything (then its case was settled in the same transaction)."""
-    command, words = resolve(ctx.line, ctx.services)
+    command, words = resolve(ctx.line)
     if command is None:
-        return None, _error(ctx, CommandError("error.unknown_command", name=ctx.line.name, prefix=ctx.line.prefix)), False
+        return (
+            None,
+            _error(ctx, CommandError("error.unknown_command", name=ctx.line.name, prefix=ctx.line.prefix)),
+            False,
+        )
     ctx.command = command
     db, room = ctx.db, ctx.room
     await db.execute("SAVEPOINT command")
@@ -318,7 +345,9 @@ async def _run(ctx: Context) -> tuple[Command | None, Reply, bool]:
         if isinstance(failure, Refusal):
             reply = _error(ctx, failure)
         else:
-            log.exception("room=%s event=%s command=%s outcome=internal-error", ctx.room_id, ctx.event.event_id, command.name)
+            log.exception(
+                "room=%s event=%s command=%s outcome=internal-error", ctx.room_id, ctx.event.event_id, command.name
+            )
             reply = Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": "error.internal"})
     await db.execute("RELEASE command")
     return command, reply, changed
@@ -328,8 +357,13 @@ def _check_rate(ctx: Context, command: Command, rate: Rate) -> None:
     """Refuse, saying for how long, when the sender has run this command as often as its rate allows."""
     wait = ctx.services.limiter.wait(ctx.sender, command.name, rate, ctx.now)
     if wait is not None:
-        raise CommandError("error.rate_limited", name=command.typed_name, count=rate.count,
-                           period=_span(ctx, rate.period), wait=_span(ctx, wait))
+        raise CommandError(
+            "error.rate_limited",
+            name=command.typed_name,
+            count=rate.count,
+            period=_span(ctx, rate.period),
+            wait=_span(ctx, wait),
+        )
 
 
 def _span(ctx: Context, span: timedelta) -> str:
@@ -354,7 +388,7 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
         values[arg.name] = arg.convert(token, ctx) if arg.convert else token
     if len(free) < len(lead):
         raise CommandError("error.missing_argument", usage=True, arg=lead[len(free)].usage(ctx.word))
-    free = free[len(lead):]
+    free = free[len(lead) :]
     index = free[0] if free else len(line.tokens)
     for arg in command.args:
         if arg.rest:

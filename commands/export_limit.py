@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from homeward.services import Services
+from homeward.work.services import Services
 
 
 @dataclass
@@ -49,5 +49,7 @@ def pdf_limit(services: Services) -> RateLimit:
     limit = services.limits.get(PDF)
     if limit is None:
         config = services.config
-        limit = services.limits[PDF] = RateLimit(config.export_pdf_limit, timedelta(seconds=config.export_pdf_window_seconds))
+        limit = services.limits[PDF] = RateLimit(
+            config.export_pdf_limit, timedelta(seconds=config.export_pdf_window_seconds)
+        )
     return limit  # type: ignore[return-value]

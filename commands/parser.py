@@ -83,7 +83,9 @@ def parse(body: str, names: tuple[str, ...] = ()) -> CommandLine | None:
     if len(text) > MAX_COMMAND_LENGTH:
         raise ParseError("error.too_long", name, limit=MAX_COMMAND_LENGTH)
     try:
-        tokens = _tokenize(text, head.end(), sorted({n for n in names if any(map(_separates, n))}, key=len, reverse=True))
+        tokens = _tokenize(
+            text, head.end(), sorted({n for n in names if any(map(_separates, n))}, key=len, reverse=True)
+        )
     except ValueError as exc:
         raise ParseError("error.unbalanced_quote", name, quote=str(exc)) from None
     return CommandLine(prefix=text[0], name=name, text=text, tokens=tokens)
@@ -97,8 +99,14 @@ def _tokenize(text: str, position: int, names: list[str] | None = None) -> list[
             position += 1
         if position >= length:
             return tokens
-        name = next((n for n in names or () if text.startswith(n, position)
-                     and (position + len(n) == length or _separates(text[position + len(n)]))), None)
+        name = next(
+            (
+                n
+                for n in names or ()
+                if text.startswith(n, position) and (position + len(n) == length or _separates(text[position + len(n)]))
+            ),
+            None,
+        )
         if name is not None:
             tokens.append(Token(name, position))
             position += len(name)

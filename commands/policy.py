@@ -18,7 +18,14 @@ from __future__ import annotations
 from homeward.care.permissions import Asker, allowed, refusal_key
 from homeward.commands.context import Context
 from homeward.commands.registry import (
-    ANY_STATE, ANYWHERE, CASE_ROOM, DIRECT_ROOM, OPEN_CASE, PRIVATE_CHAT, Command, CommandError,
+    ANY_STATE,
+    ANYWHERE,
+    CASE_ROOM,
+    DIRECT_ROOM,
+    OPEN_CASE,
+    PRIVATE_CHAT,
+    Command,
+    CommandError,
 )
 
 
@@ -49,7 +56,9 @@ def check(command: Command, ctx: Context) -> None:
         raise CommandError(refusal_key(command.rule, who), name=command.typed_name)
     if command.rule.kind == "opener" and not config.server_allowed(ctx.sender):
         # A care room admits only the servers the region trusts: its opener could not even join it.
-        raise CommandError("permission.server_not_allowed", name=command.typed_name, servers=", ".join(config.allowed_servers or []))
+        raise CommandError(
+            "permission.server_not_allowed", name=command.typed_name, servers=", ".join(config.allowed_servers or [])
+        )
     if command.needs_encryption and not (event.encrypted and event.room_encrypted):
         raise CommandError("error.needs_encryption", name=command.typed_name)
     if room is not None and command.state != ANY_STATE and room.view.state != command.state:

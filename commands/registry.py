@@ -18,14 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeward.care.permissions import ANYONE, Rule
 from homeward.care.refusal import Refusal
 from homeward.ratelimit import Rate
-
-if TYPE_CHECKING:
-    from homeward.commands.context import Context, Reply
 
 ANYWHERE = "anywhere"
 CASE_ROOM = "case"
@@ -37,8 +34,10 @@ OPEN_CASE = "open"
 CLOSED_CASE = "closed"
 ANY_STATE = "any"
 
-Handler = Callable[["Context"], Awaitable["Reply"]]
-Converter = Callable[[str, "Context"], Any]
+#: A handler takes the command's `commands.context.Context` and returns its `Reply`; a converter takes a
+#: token and the Context. Typed loosely here: the Context names the Command, so naming it back would be a circle.
+Handler = Callable[[Any], Awaitable[Any]]
+Converter = Callable[[str, Any], Any]
 #: How a placeholder is shown in the reader's language (`Context.word`); None: as declared.
 Words = Callable[[str], str] | None
 
@@ -66,9 +65,7 @@ class Arg:
         shown = self.metavar or self.name
         if words is not None:
             shown = words(shown)
-        if self.repeat:
-            shown += " …"
-        elif self.rest:
+        if self.repeat or self.rest:
             shown += " …"
         return f"[{shown}]" if self.optional else f"<{shown}>"
 
@@ -89,14 +86,14 @@ class Command:
     rate: Rate | None = None
     #: The state its case must be in (care rooms): OPEN_CASE, CLOSED_CASE or ANY_STATE.
     state: str = OPEN_CASE
-    subcommands: dict[str, "Command"] = field(default_factory=dict)
+    subcommands: dict[str, Command] = field(default_factory=dict)
     #: Arguments typed before the sub-command's word (`!minutes <meeting-id> note …`).
     lead: list[Arg] = field(default_factory=list)
     #: The sub-command taken when the next word names none (`!plan admission 2026-12-01` is `plan set`).
-    implicit: "Command | None" = None
+    implicit: Command | None = None
     #: The last word of the path is not typed (an implicit sub-command).
     untyped: bool = False
-    parent: "Command | None" = field(default=None, repr=False, compare=False)
+    parent: Command | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -183,8 +180,9 @@ class Registry:
         """One problem line per name in the configuration's `rate_limits` that names no command."""
         known = {c.name for c in self.all()}
         return [
-            f"rate_limits: there is no command {name!r}; write a command's name as in !help, e.g. \"case new\" or \"remind\""
-            for name in sorted(names) if name not in known
+            f'rate_limits: there is no command {name!r}; write a command\'s name as in !help, e.g. "case new" or "remind"'
+            for name in sorted(names)
+            if name not in known
         ]
 
     def all(self) -> list[Command]:

@@ -34,21 +34,35 @@ def _owner(view: CaseView, owner: str) -> str:
 
 
 def plan_document(
-    view: CaseView, plan: CarePlan, answers: list[Answer], minutes: dict[str, Minutes], now: datetime, opened_by: str,
-    *, timeline: TimelineLayout | None = None,
+    view: CaseView,
+    plan: CarePlan,
+    answers: list[Answer],
+    minutes: dict[str, Minutes],
+    now: datetime,
+    opened_by: str,
+    *,
+    timeline: TimelineLayout | None = None,
 ) -> PlanDocument:
     pathway = view.pathway
     calendar = view.calendar()
-    terms = {key: getattr(pathway.plan, key) for key in ("goal", "subgoal", "action", "responsible", "followup", "coordinator")}
+    terms = {
+        key: getattr(pathway.plan, key)
+        for key in ("goal", "subgoal", "action", "responsible", "followup", "coordinator")
+    }
     terms["period"] = pathway.plan.period or terms["followup"]
     meetings = []
     for meeting in pathway.meetings:
         held = minutes.get(meeting.id)
-        meetings.append(MeetingLine(
-            id=meeting.id, title=meeting.title, start=held.start if held else None,
-            duration_minutes=int(held.duration.total_seconds() // 60) if held else 60,
-            participants=tuple(meeting.participants), topics=tuple(meeting.topic_lines()),
-        ))
+        meetings.append(
+            MeetingLine(
+                id=meeting.id,
+                title=meeting.title,
+                start=held.start if held else None,
+                duration_minutes=int(held.duration.total_seconds() // 60) if held else 60,
+                participants=tuple(meeting.participants),
+                topics=tuple(meeting.topic_lines()),
+            )
+        )
     return PlanDocument(
         case_label=view.label,
         pathway_id=pathway.id,
@@ -64,7 +78,8 @@ def plan_document(
         generated_at=now,
         goals=tuple(
             Goal(
-                ref=goal.ref, text=goal.text,
+                ref=goal.ref,
+                text=goal.text,
                 subgoals=tuple(SubGoal(s.ref, s.text) for s in goal.subgoals),
                 actions=tuple(Action(a.ref, _owner(view, a.owner), a.text, a.start, a.end) for a in goal.actions),
             )
@@ -78,16 +93,22 @@ def plan_document(
         ),
         consents=tuple(
             ConsentLine(
-                c.id, c.title, consent_state(view, c, answers),
+                c.id,
+                c.title,
+                consent_state(view, c, answers),
                 tuple(ConsentAnswer(a.user_id, a.answer, a.at) for a in answers if a.consent_id == c.id),
             )
             for c in pathway.consents
         ),
         items=tuple(
             ItemLine(
-                id=item.id, phase=phase.title, kind=item.kind, title=item.title,
+                id=item.id,
+                phase=phase.title,
+                kind=item.kind,
+                title=item.title,
                 lane=pathway.lane((item.lane if item.kind == "task" else item.sender) or "").name,
-                state=item_state(view, item, now, calendar), due=due_at(view, item, calendar),
+                state=item_state(view, item, now, calendar),
+                due=due_at(view, item, calendar),
             )
             for phase, item in view.items()
         ),

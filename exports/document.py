@@ -213,7 +213,9 @@ class MeetingLine:
     def __post_init__(self) -> None:
         _aware(self, "start", optional=True)
         if not isinstance(self.duration_minutes, int) or self.duration_minutes <= 0:
-            raise ValueError(f"MeetingLine.duration_minutes: must be a positive whole number (got {self.duration_minutes!r})")
+            raise ValueError(
+                f"MeetingLine.duration_minutes: must be a positive whole number (got {self.duration_minutes!r})"
+            )
         _freeze(self, "participants", str)
         _freeze(self, "topics", str)
 
@@ -245,7 +247,7 @@ class PlanDocument:
     period_start: date | None = None
     period_end: date | None = None
     # The case's timeline (`care.timeline`), drawn into the HTML and PDF of a case export.
-    timeline: "TimelineLayout | None" = None
+    timeline: TimelineLayout | None = None
 
     def __post_init__(self) -> None:
         _one_of(self, "language", LANGUAGES)
@@ -339,7 +341,9 @@ class MinutesDocument:
         _aware(self, "changed_at")
         _aware(self, "generated_at")
         if not isinstance(self.duration_minutes, int) or self.duration_minutes <= 0:
-            raise ValueError(f"MinutesDocument.duration_minutes: must be a positive whole number (got {self.duration_minutes!r})")
+            raise ValueError(
+                f"MinutesDocument.duration_minutes: must be a positive whole number (got {self.duration_minutes!r})"
+            )
         _freeze(self, "present", str)
         _freeze(self, "notes", str)
         _freeze(self, "decisions", str)
@@ -352,4 +356,3 @@ class MinutesDocument:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-

@@ -105,7 +105,10 @@ def _consent(ident: str, line: ConsentLine, patient: dict[str, Any], language: s
             "text": line.title,
         },
         "category": [
-            {"coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}], "text": line.title}
+            {
+                "coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}],
+                "text": line.title,
+            }
         ],
         "patient": patient,
         # R4 invariant ppc-1 wants a policy or a policy rule; the family opted in (or not).

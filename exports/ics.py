@@ -15,12 +15,12 @@ recommended participants of the pathway are in the description, word for word.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from homeward.exports.document import MeetingLine, Participant, PlanDocument
-from homeward.exports.render import Words
+from homeward.exports.wording import Words
 
 __all__ = ["PRODID", "event_uid", "to_ics"]
 
@@ -60,7 +60,7 @@ def _common(event: Event, doc: PlanDocument, key: str, stamp: datetime) -> None:
     event.add("uid", event_uid(doc, key))
     event.add("dtstamp", stamp)
     event.add("sequence", doc.version)
-    event.add("last-modified", doc.changed_at.astimezone(timezone.utc))
+    event.add("last-modified", doc.changed_at.astimezone(UTC))
     coordinators = doc.coordinators()
     if coordinators:
         event.add("organizer", _address(coordinators[0]))
@@ -74,7 +74,7 @@ def to_ics(doc: PlanDocument) -> bytes:
         raise TypeError(f"to_ics needs a PlanDocument (got {type(doc).__name__})")
     zone = doc.zone
     w = Words(doc.language, zone)
-    stamp = doc.generated_at.astimezone(timezone.utc)
+    stamp = doc.generated_at.astimezone(UTC)
 
     calendar = Calendar()
     calendar.add("prodid", PRODID)

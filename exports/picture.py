@@ -34,7 +34,12 @@ class Picture:
         return {"w": self.width, "h": self.height, "mimetype": "image/png", "size": len(self.png)}
 
     def thumbnail_info(self) -> dict[str, object]:
-        return {"w": self.thumbnail_width, "h": self.thumbnail_height, "mimetype": "image/png", "size": len(self.thumbnail)}
+        return {
+            "w": self.thumbnail_width,
+            "h": self.thumbnail_height,
+            "mimetype": "image/png",
+            "size": len(self.thumbnail),
+        }
 
 
 def new_figure(width_in: float, height_in: float) -> Figure:

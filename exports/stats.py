@@ -22,7 +22,7 @@ import textwrap
 
 from homeward.care.stats import SUPPRESSED, PathwayStats, Share, Spread
 from homeward.exports.picture import Picture, new_figure, to_picture
-from homeward.exports.render import Words, words
+from homeward.exports.wording import Words, words
 
 FONT = "DejaVu Sans"
 DPI = 160
@@ -41,7 +41,7 @@ def _period(stats: PathwayStats, w: Words) -> str:
     return w("stats.period", cases=cases, since=since, until=until)
 
 
-def _spread_panel(axes, rows: list[tuple[str, Spread]], title: str, unit: str) -> None:  # noqa: ANN001
+def _spread_panel(axes, rows: list[tuple[str, Spread]], title: str, unit: str) -> None:
     names = ["\n".join(textwrap.wrap(name, 24)[:2]) for name, _ in rows]
     values = [s.median if s.median is not None and not s.suppressed else 0.0 for _, s in rows]
     top = max([s.q3 or 0.0 for _, s in rows if not s.suppressed] + [1.0])
@@ -52,25 +52,42 @@ def _spread_panel(axes, rows: list[tuple[str, Spread]], title: str, unit: str) -
             axes.text(top * 0.02, y, SUPPRESSED, va="center", ha="left", fontsize=12, fontfamily=FONT, color="#555555")
             continue
         axes.plot([s.q1, s.q3], [y, y], color=WHISKER, linewidth=1.6, zorder=3)
-        axes.text(s.q3 + top * 0.02, y, f"{s.median:g}", va="center", ha="left", fontsize=11.5, fontfamily=FONT,
-                  fontweight="bold")
+        axes.text(
+            s.q3 + top * 0.02,
+            y,
+            f"{s.median:g}",
+            va="center",
+            ha="left",
+            fontsize=11.5,
+            fontfamily=FONT,
+            fontweight="bold",
+        )
     _finish(axes, ys, names, title, unit, top * 1.25)
 
 
-def _share_panel(axes, rows: list[tuple[str, Share]], title: str, unit: str) -> None:  # noqa: ANN001
+def _share_panel(axes, rows: list[tuple[str, Share]], title: str, unit: str) -> None:
     names = ["\n".join(textwrap.wrap(name, 24)[:2]) for name, _ in rows]
     ys = list(range(len(rows)))
     values = [100 * (s.share or 0.0) for _, s in rows]
     axes.barh(ys, values, color=LATE, height=0.6, zorder=2)
     for y, (_, s), value in zip(ys, rows, values):
         text = SUPPRESSED if s.suppressed else f"{value:.0f} %"
-        axes.text(value + 2, y, text, va="center", ha="left", fontsize=11.5, fontfamily=FONT,
-                  fontweight="normal" if s.suppressed else "bold", color="#555555" if s.suppressed else "#111111")
+        axes.text(
+            value + 2,
+            y,
+            text,
+            va="center",
+            ha="left",
+            fontsize=11.5,
+            fontfamily=FONT,
+            fontweight="normal" if s.suppressed else "bold",
+            color="#555555" if s.suppressed else "#111111",
+        )
     _finish(axes, ys, names, title, unit, 118)
     axes.set_xticks([0, 25, 50, 75, 100])
 
 
-def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right: float) -> None:  # noqa: ANN001
+def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right: float) -> None:
     axes.set_title(title, loc="left", fontsize=13, fontweight="bold", fontfamily=FONT)
     axes.set_yticks(ys)
     axes.set_yticklabels(names, fontsize=11, fontfamily=FONT)
@@ -98,20 +115,45 @@ def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
     width, head, foot, per_row, per_panel = 8.5, 1.55, 1.45, 0.5, 1.15
     height = head + foot + per_row * sum(panels) + per_panel * len(panels)
     figure = new_figure(width, height)
-    grid = figure.add_gridspec(len(panels), 1, height_ratios=[n * per_row + per_panel * 0.35 for n in panels],
-                               left=2.55 / width, right=1 - 0.35 / width, top=1 - head / height, bottom=foot / height,
-                               hspace=0.75)
+    grid = figure.add_gridspec(
+        len(panels),
+        1,
+        height_ratios=[n * per_row + per_panel * 0.35 for n in panels],
+        left=2.55 / width,
+        right=1 - 0.35 / width,
+        top=1 - head / height,
+        bottom=foot / height,
+        hspace=0.75,
+    )
     _spread_panel(figure.add_subplot(grid[0]), phases, w("stats.phase_days"), w("stats.days"))
     _spread_panel(figure.add_subplot(grid[1]), clocks, w("stats.clock_days"), w("stats.days"))
     _share_panel(figure.add_subplot(grid[2]), late, w("stats.late_share"), "%")
     _spread_panel(figure.add_subplot(grid[3]), acks, w("stats.ack_hours"), w("stats.hours"))
     title = "\n".join(textwrap.wrap(w("stats.title", pathway=stats.pathway_title), 58)[:2])
-    figure.text(0.3 / width, 1 - 0.2 / height, title, fontsize=15, fontweight="bold", fontfamily=FONT, va="top",
-                linespacing=1.15)
-    figure.text(0.3 / width, 1 - 1.0 / height, _period(stats, w), fontsize=12.5, color="#444444", fontfamily=FONT, va="top")
-    figure.text(0.3 / width, 0.65 / height, f"{w('stats.reopened')}: {_reopened(stats, w)}", fontsize=12.5, fontfamily=FONT)
-    figure.text(0.3 / width, 0.15 / height, "\n".join(textwrap.wrap(w("stats.legend"), 90)), fontsize=10.5, fontfamily=FONT,
-                color="#444444")
+    figure.text(
+        0.3 / width,
+        1 - 0.2 / height,
+        title,
+        fontsize=15,
+        fontweight="bold",
+        fontfamily=FONT,
+        va="top",
+        linespacing=1.15,
+    )
+    figure.text(
+        0.3 / width, 1 - 1.0 / height, _period(stats, w), fontsize=12.5, color="#444444", fontfamily=FONT, va="top"
+    )
+    figure.text(
+        0.3 / width, 0.65 / height, f"{w('stats.reopened')}: {_reopened(stats, w)}", fontsize=12.5, fontfamily=FONT
+    )
+    figure.text(
+        0.3 / width,
+        0.15 / height,
+        "\n".join(textwrap.wrap(w("stats.legend"), 90)),
+        fontsize=10.5,
+        fontfamily=FONT,
+        color="#444444",
+    )
     return to_picture(figure, dpi)
 
 
@@ -148,9 +190,15 @@ def stats_csv(stats: PathwayStats) -> bytes:
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     out = lambda figure, row_id, name, unit, cells: writer.writerow(  # noqa: E731
-        [_text(figure), _text(row_id), _text(name), unit, *cells])
-    out("cases", stats.pathway_id, stats.pathway_title, "cases", [SUPPRESSED if stats.suppressed else stats.cases,
-                                                                 "", "", "", "", "", ""])
+        [_text(figure), _text(row_id), _text(name), unit, *cells]
+    )
+    out(
+        "cases",
+        stats.pathway_id,
+        stats.pathway_title,
+        "cases",
+        [SUPPRESSED if stats.suppressed else stats.cases, "", "", "", "", "", ""],
+    )
     for row in stats.phase_days:
         if row.spread:
             out("phase_days", row.id, row.name, "days", _spread_cells(row.spread))
@@ -170,5 +218,3 @@ def stats_csv(stats: PathwayStats) -> bytes:
     else:
         out("reopened_30_days", "", "", "share", _share_cells(stats.reopened))
     return buffer.getvalue().encode("utf-8-sig")
-
-

@@ -24,7 +24,7 @@ from matplotlib.ticker import FuncFormatter
 
 from homeward.care.timeline import CLOCK_COLOURS, LABEL_CHAR, MAX_STACK, STATE_COLOURS, TimelineLayout
 from homeward.exports.picture import Picture, new_figure, to_picture
-from homeward.exports.render import Words, words
+from homeward.exports.wording import Words, words
 
 WIDTH_IN = 9.5
 DPI = 150
@@ -75,8 +75,10 @@ def _title(text: str, width: float, per_char: float) -> str:
     room = int(width / per_char)
     if room < 4:
         return ""
-    lines = [line if len(line) <= room else line[: room - 1] + "…"
-             for line in textwrap.wrap(text, room, break_long_words=False) or [""]]
+    lines = [
+        line if len(line) <= room else line[: room - 1] + "…"
+        for line in textwrap.wrap(text, room, break_long_words=False) or [""]
+    ]
     if len(lines) > 2:
         lines = [lines[0], lines[1][: room - 1] + "…"]
     return "\n".join(lines)
@@ -106,8 +108,14 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     height_in = TOP_IN + clocks * CLOCK_IN + rows * ROW_IN + DATES_IN + BOTTOM_IN
     figure = new_figure(width_in, height_in)
     left_in = 2.35
-    axes = figure.add_axes((left_in / width_in, BOTTOM_IN / height_in, 1 - (left_in + 0.3) / width_in,
-                            (clocks * CLOCK_IN + rows * ROW_IN + DATES_IN) / height_in))
+    axes = figure.add_axes(
+        (
+            left_in / width_in,
+            BOTTOM_IN / height_in,
+            1 - (left_in + 0.3) / width_in,
+            (clocks * CLOCK_IN + rows * ROW_IN + DATES_IN) / height_in,
+        )
+    )
     x0, x1 = _wall(layout.start, layout), _wall(layout.end, layout)
     # y: clock rows on top (negative), lane rows 0..n-1, the dates strip below them.
     clock_y = [-(clocks - n) * (CLOCK_IN / ROW_IN) for n in range(clocks)]
@@ -132,14 +140,30 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     for band in layout.bands:
         b0, b1 = _wall(band.start, layout), _wall(band.end, layout)
         planned = band.state == "planned"
-        axes.axvspan(b0, b1, facecolor=band.colour, zorder=0, linewidth=0, hatch="//" if planned else None,
-                     edgecolor="#E2E2E2" if planned else band.colour)
+        axes.axvspan(
+            b0,
+            b1,
+            facecolor=band.colour,
+            zorder=0,
+            linewidth=0,
+            hatch="//" if planned else None,
+            edgecolor="#E2E2E2" if planned else band.colour,
+        )
         title = _title(band.title, min(b1, x1) - max(b0, x0), per_char)
         if title:
-            axes.text((max(b0, x0) + min(b1, x1)) / 2, top, title, ha="center", va="bottom", fontsize=12.5, fontfamily=FONT,
-                      linespacing=1.1,
-                      fontweight="bold" if band.state == "current" else "normal",
-                      color="#222222" if band.state != "planned" else "#777777", clip_on=False)
+            axes.text(
+                (max(b0, x0) + min(b1, x1)) / 2,
+                top,
+                title,
+                ha="center",
+                va="bottom",
+                fontsize=12.5,
+                fontfamily=FONT,
+                linespacing=1.1,
+                fontweight="bold" if band.state == "current" else "normal",
+                color="#222222" if band.state != "planned" else "#777777",
+                clip_on=False,
+            )
     for n in range(rows):
         axes.axhline(n + 0.5, color="#D0D0D0", linewidth=0.8, zorder=1)
     if clocks:
@@ -152,21 +176,44 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
         y = rows - 0.5 + strip * (0.22 + 0.28 * marker.level)
         half = (x1 - x0) * LABEL_CHAR * (len(marker.label) + 2) / 2
         align, at = ("left", x0) if x - half < x0 else ("right", x1) if x + half > x1 else ("center", x)
-        axes.text(at, y, marker.label, ha=align, va="center", fontsize=12, fontfamily=FONT, color="#333333", zorder=5,
-                  bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#BBBBBB", "linewidth": 0.6})
+        axes.text(
+            at,
+            y,
+            marker.label,
+            ha=align,
+            va="center",
+            fontsize=12,
+            fontfamily=FONT,
+            color="#333333",
+            zorder=5,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#BBBBBB", "linewidth": 0.6},
+        )
 
     # Statutory clocks: grey until the limit, red after it.
     for y, bar in zip(clock_y, layout.clocks):
         s, e, lim = _wall(bar.start, layout), _wall(bar.end, layout), _wall(bar.limit_at, layout)
         before_end = min(e, lim) if bar.reached else e
-        axes.add_patch(Rectangle((s, y - 0.14), max(before_end - s, 0), 0.28, color=CLOCK_COLOURS["before_limit"], zorder=3))
+        axes.add_patch(
+            Rectangle((s, y - 0.14), max(before_end - s, 0), 0.28, color=CLOCK_COLOURS["before_limit"], zorder=3)
+        )
         if bar.reached:
-            axes.add_patch(Rectangle((lim, y - 0.14), max(e - lim, 0), 0.28, color=CLOCK_COLOURS["after_limit"], zorder=3))
+            axes.add_patch(
+                Rectangle((lim, y - 0.14), max(e - lim, 0), 0.28, color=CLOCK_COLOURS["after_limit"], zorder=3)
+            )
         if bar.state != "stopped" or bar.reached:
             axes.vlines(lim, y - 0.3, y + 0.3, colors="#222222", linewidth=1.6, zorder=4)
         if bar.days is not None:
-            axes.text(e, y, "  " + w("timeline.clock_days", days=bar.days), ha="left", va="center", fontsize=13,
-                      fontfamily=FONT, fontweight="bold", zorder=5)
+            axes.text(
+                e,
+                y,
+                "  " + w("timeline.clock_days", days=bar.days),
+                ha="left",
+                va="center",
+                fontsize=13,
+                fontfamily=FONT,
+                fontweight="bold",
+                zorder=5,
+            )
 
     # Marks: late ones with a thin line from the due time to when they were done.
     for mark in layout.marks:
@@ -176,36 +223,98 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
         if mark.state == "done_late" and mark.done_at is not None:
             axes.plot([x, _wall(mark.done_at, layout)], [y, y], color=mark.colour, linewidth=1.4, zorder=3)
         hollow = mark.state == "open"
-        axes.scatter([x], [y], s=120, marker=SHAPES[mark.state], zorder=4, linewidths=2.0,
-                     facecolors="white" if hollow else mark.colour, edgecolors=mark.colour)
+        axes.scatter(
+            [x],
+            [y],
+            s=120,
+            marker=SHAPES[mark.state],
+            zorder=4,
+            linewidths=2.0,
+            facecolors="white" if hollow else mark.colour,
+            edgecolors=mark.colour,
+        )
     for crowd in layout.crowds:
         y = crowd.row + _offset(MAX_STACK - 1)
-        axes.text(_wall(crowd.at, layout), y, "  " + w("timeline.more", n=crowd.hidden), ha="left", va="center",
-                  fontsize=12.5, fontfamily=FONT, fontweight="bold", color="#333333", zorder=5)
+        axes.text(
+            _wall(crowd.at, layout),
+            y,
+            "  " + w("timeline.more", n=crowd.hidden),
+            ha="left",
+            va="center",
+            fontsize=12.5,
+            fontfamily=FONT,
+            fontweight="bold",
+            color="#333333",
+            zorder=5,
+        )
 
     # Today, or the closing.
-    line_at, line_word = (layout.today, w("timeline.today")) if layout.today else (layout.closed_at, w("timeline.closed"))
+    line_at, line_word = (
+        (layout.today, w("timeline.today")) if layout.today else (layout.closed_at, w("timeline.closed"))
+    )
     if line_at is not None:
         x = _wall(line_at, layout)
         axes.axvline(x, color="#111111", linewidth=2.0, zorder=6)
-        axes.text(x, rows - 0.5, " " + line_word, ha="left", va="bottom", fontsize=13, fontfamily=FONT, fontweight="bold",
-                  color="#111111", zorder=6)
+        axes.text(
+            x,
+            rows - 0.5,
+            " " + line_word,
+            ha="left",
+            va="bottom",
+            fontsize=13,
+            fontfamily=FONT,
+            fontweight="bold",
+            color="#111111",
+            zorder=6,
+        )
 
     # Title and legend.
-    figure.text(0.3 / width_in, 1 - 0.25 / height_in, w("timeline.title", label=layout.label), ha="left", va="top",
-                fontsize=18, fontweight="bold", fontfamily=FONT)
+    figure.text(
+        0.3 / width_in,
+        1 - 0.25 / height_in,
+        w("timeline.title", label=layout.label),
+        ha="left",
+        va="top",
+        fontsize=18,
+        fontweight="bold",
+        fontfamily=FONT,
+    )
     when = layout.closed_at or layout.today
     subtitle = w("timeline.closed_on" if layout.closed_at else "timeline.as_of", when=w.datetime(when)) if when else ""
-    figure.text(0.3 / width_in, 1 - 0.7 / height_in, subtitle, ha="left", va="top", fontsize=13, color="#444444",
-                fontfamily=FONT)
+    figure.text(
+        0.3 / width_in,
+        1 - 0.7 / height_in,
+        subtitle,
+        ha="left",
+        va="top",
+        fontsize=13,
+        color="#444444",
+        fontfamily=FONT,
+    )
     handles = [
-        Line2D([], [], linestyle="none", marker=SHAPES[state], markersize=10, markeredgewidth=2,
-               markerfacecolor="white" if state == "open" else colour, markeredgecolor=colour,
-               label=f"{w('timeline.' + state)} ({layout.counts.get(state, 0)})")
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker=SHAPES[state],
+            markersize=10,
+            markeredgewidth=2,
+            markerfacecolor="white" if state == "open" else colour,
+            markeredgecolor=colour,
+            label=f"{w('timeline.' + state)} ({layout.counts.get(state, 0)})",
+        )
         for state, colour in STATE_COLOURS.items()
     ]
     if layout.clocks:
         handles.append(Line2D([], [], color=CLOCK_COLOURS["after_limit"], linewidth=8, label=w("timeline.clock_after")))
-    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False,
-                  bbox_to_anchor=(0.5, 0.0), handletextpad=0.4, columnspacing=1.2, prop={"family": FONT, "size": 12.5})
+    figure.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=min(len(handles), 5),
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+        handletextpad=0.4,
+        columnspacing=1.2,
+        prop={"family": FONT, "size": 12.5},
+    )
     return to_picture(figure, dpi)

@@ -61,10 +61,12 @@ def _cancel_on_signals() -> None:
 
 async def _demo(directory: Path, port: int) -> int:
     if importlib.util.find_spec("synapse") is None:
-        print("homeward dev: the local homeserver needs the dev extra: pip install 'homeward[dev]' (make run does)",
-              file=sys.stderr)
+        print(
+            "homeward dev: the local homeserver needs the dev extra: pip install 'homeward[dev]' (make run does)",
+            file=sys.stderr,
+        )
         return 2
-    from homeward.demo import run_demo
+    from homeward.dev.demo import run_demo
 
     _cancel_on_signals()
     try:
@@ -114,7 +116,9 @@ async def _verify_audit(config: Config) -> int:
     finally:
         await db.close()
     breaks = first_breaks(states)
-    counts = {table: sum(s.rows for (t, _), s in states.items() if t == table) for table in ("audit", "consent_answers")}
+    counts = {
+        table: sum(s.rows for (t, _), s in states.items() if t == table) for table in ("audit", "consent_answers")
+    }
     summary = f"{counts['audit']} audit rows, {counts['consent_answers']} consent answers in {len({c for _, c in states})} chain(s)"
     if not breaks:
         print(f"{config.store_path}: intact ({summary})")
@@ -148,8 +152,11 @@ async def _reset_identity(config: Config, password: str) -> int:
 
     saved = load_credentials(config.credentials_path)
     if saved is None or (saved.user_id, saved.homeserver) != (config.user_id, config.homeserver):
-        print(f"homeward: no saved device for {config.user_id} in {config.data_dir}: start the bot once "
-              "(homeward run), then reset its identity", file=sys.stderr)
+        print(
+            f"homeward: no saved device for {config.user_id} in {config.data_dir}: start the bot once "
+            "(homeward run), then reset its identity",
+            file=sys.stderr,
+        )
         return 1
     # Only HTTP calls with the bot's saved device and token: no encryption store is opened.
     client = AsyncClient(config.homeserver, config.user_id, config=AsyncClientConfig(encryption_enabled=False))
@@ -161,8 +168,10 @@ async def _reset_identity(config: Config, password: str) -> int:
         return 1
     finally:
         await client.close()
-    print(f"new identity for {config.user_id}: master key {outcome.master}, device {saved.device_id} signed.\n"
-          f"Its keys are in {identity.seeds_path(config.data_dir)}: back that file up with the rest of {config.data_dir}.")
+    print(
+        f"new identity for {config.user_id}: master key {outcome.master}, device {saved.device_id} signed.\n"
+        f"Its keys are in {identity.seeds_path(config.data_dir)}: back that file up with the rest of {config.data_dir}."
+    )
     return 0
 
 
@@ -173,10 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", type=Path, required=True, help="path to the TOML configuration")
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("--config", type=Path, required=True)
-    verify = sub.add_parser("verify-audit", help="check that the audit trail and the consent answers were not changed; exit 1 naming the first broken row")
+    verify = sub.add_parser(
+        "verify-audit",
+        help="check that the audit trail and the consent answers were not changed; exit 1 naming the first broken row",
+    )
     verify.add_argument("--config", type=Path, required=True)
     dev = sub.add_parser("dev", help="start a local Synapse, demo accounts and the bot (what `make run` does)")
-    dev.add_argument("--dir", type=Path, default=Path(".dev"), help="where the local homeserver and bot keep their state")
+    dev.add_argument(
+        "--dir", type=Path, default=Path(".dev"), help="where the local homeserver and bot keep their state"
+    )
     dev.add_argument("--port", type=int, default=8008)
     reset = sub.add_parser("reset-identity", help="replace the bot's cross-signing identity (asks for its password)")
     reset.add_argument("--config", type=Path, required=True)

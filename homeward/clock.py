@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class Clock:
     """Wall-clock time in UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ShiftedClock(Clock):
@@ -23,14 +23,14 @@ class ShiftedClock(Clock):
         self.offset = offset
 
     @classmethod
-    def starting_at(cls, moment: datetime) -> "ShiftedClock":
-        return cls(moment - datetime.now(timezone.utc))
+    def starting_at(cls, moment: datetime) -> ShiftedClock:
+        return cls(moment - datetime.now(UTC))
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
     def jump(self, delta: timedelta) -> None:
         self.offset += delta
 
     def jump_to(self, moment: datetime) -> None:
-        self.offset = moment - datetime.now(timezone.utc)
+        self.offset = moment - datetime.now(UTC)

@@ -22,7 +22,9 @@ from homeward.ratelimit import Rate, parse_rate
 
 ENV_PREFIX = "HOMEWARD_"
 SERVER_PATTERN = re.compile(rf"^\*:{SERVER_NAME}$")  # every user of one server
-HOST_NAME = re.compile(r"^(?=.{1,255}$)[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$")
+HOST_NAME = re.compile(
+    r"^(?=.{1,255}$)[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$"
+)
 #: Config keys that are lists: from the environment as JSON or comma-separated text.
 LIST_KEYS = ("allowed_inviters", "case_openers", "allowed_servers")
 PATTERN_HELP = "each entry must be a user id (@nurse:example.org), a server pattern (*:example.org) or *"
@@ -126,6 +128,7 @@ class Config(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return {" ".join(name.lower().split()): str(text) for name, text in value.items()}
+
     @field_validator("debug_loggers")
     @classmethod
     def _logger_names(cls, value: list[str]) -> list[str]:
@@ -151,13 +154,13 @@ class Config(BaseModel):
         return value.strip()
 
     @model_validator(mode="after")
-    def _has_credentials(self) -> "Config":
+    def _has_credentials(self) -> Config:
         if self.password is None and self.access_token is None:
             raise ValueError(CREDENTIALS_MISSING)
         return self
 
     @model_validator(mode="after")
-    def _own_server_allowed(self) -> "Config":
+    def _own_server_allowed(self) -> Config:
         """The bot's own server is always allowed: an ACL without it locks the bot out of its rooms."""
         own = host_of(server_of(self.user_id)).lower()
         if is_ip_literal(own):
@@ -233,8 +236,9 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             try:
                 overrides[name] = json.loads(raw)
             except json.JSONDecodeError as exc:
-                raise ConfigError([f"{ENV_PREFIX}RATE_LIMITS: not valid JSON ({exc.msg}); "
-                                   'write e.g. {"case new": "5/1h"}']) from None
+                raise ConfigError(
+                    [f'{ENV_PREFIX}RATE_LIMITS: not valid JSON ({exc.msg}); write e.g. {{"case new": "5/1h"}}']
+                ) from None
         elif field.annotation is bool:
             word = raw.strip().lower()
             if word not in TRUE_WORDS | FALSE_WORDS:
@@ -282,7 +286,11 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
     except ValidationError as exc:
         problems = [_describe(e, path, set(overrides)) for e in exc.errors()]
         # The credentials check runs only once every field is valid; report it with the rest.
-        if not data.get("password") and not data.get("access_token") and not any(CREDENTIALS_MISSING in p for p in problems):
+        if (
+            not data.get("password")
+            and not data.get("access_token")
+            and not any(CREDENTIALS_MISSING in p for p in problems)
+        ):
             problems.append(f"{path}: {CREDENTIALS_MISSING}")
         raise ConfigError(problems) from None
     if not config.data_dir.is_absolute():

@@ -19,8 +19,20 @@ from collections.abc import Iterable
 
 #: The libraries Homeward runs (and theirs) that log; held at WARNING unless named in `debug_loggers`.
 LIBRARIES = (
-    "aiosqlite", "nio", "peewee", "apscheduler", "aiohttp", "asyncio", "weasyprint", "fontTools", "PIL",
-    "markdown_it", "urllib3", "tzlocal", "holidays", "jinja2",
+    "aiosqlite",
+    "nio",
+    "peewee",
+    "apscheduler",
+    "aiohttp",
+    "asyncio",
+    "weasyprint",
+    "fontTools",
+    "PIL",
+    "markdown_it",
+    "urllib3",
+    "tzlocal",
+    "holidays",
+    "jinja2",
 )
 LIBRARY_LEVEL = logging.WARNING
 

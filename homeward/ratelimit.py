@@ -47,7 +47,7 @@ def parse_rate(text: str) -> Rate | None:
         return None
     match = _RATE.match(text)
     if match is None or int(match.group(1)) < 1 or match.group(2) == "0":
-        raise ValueError(f"{text!r}: write a count per period, e.g. \"5/1h\", \"30/10m\", \"3/1d\", or \"off\"")
+        raise ValueError(f'{text!r}: write a count per period, e.g. "5/1h", "30/10m", "3/1d", or "off"')
     count, amount, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
     return Rate(count, timedelta(seconds=amount * UNITS[unit]))
 

@@ -12,7 +12,7 @@ By where it goes:
 
 `fill` formats a catalog message by these rules, reading each placeholder's place from
 the template itself: the translator decides where an id goes, the code follows.
-The renderer is markdown-it in CommonMark mode (homeward.render); every escape here is
+The renderer is markdown-it in CommonMark mode (homeward.matrix.content); every escape here is
 a CommonMark backslash escape, which the HTML never shows.
 """
 
@@ -51,7 +51,7 @@ def _line_start(match: re.Match[str]) -> str:
 def escape(text: object, *, one_line: bool = False) -> str:
     """Free text as Markdown that shows exactly that text (a `Markdown` value is returned as is).
 
-    What is added the HTML never shows, and homeward.render.to_plain removes it again, so
+    What is added the HTML never shows, and homeward.matrix.content.to_plain removes it again, so
     the plain body shows the text byte for byte: backslash escapes, a character reference
     for the space or tab that starts a line, and a backslash (a hard line break) on an
     empty line, which would otherwise end the paragraph the text was put in. `one_line`
@@ -90,7 +90,11 @@ def code(text: str) -> Markdown:
     if not text:
         return Markdown("")
     fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
-    padded = text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ") and bool(text.strip(" ")))
+    padded = (
+        text.startswith("`")
+        or text.endswith("`")
+        or (text.startswith(" ") and text.endswith(" ") and bool(text.strip(" ")))
+    )
     pad = " " if padded else ""
     return Markdown(f"{fence}{pad}{text}{pad}{fence}")
 
@@ -163,7 +167,9 @@ def fill(template: str, values: Mapping[str, Any]) -> Markdown:
     numbered = iter(fields)
     for piece, in_code in code_spans("".join(skeleton)):
         if not in_code:
-            out.append("".join(escape(next(numbered)) if part == _FIELD else part for part in re.split(f"({_FIELD})", piece)))
+            out.append(
+                "".join(escape(next(numbered)) if part == _FIELD else part for part in re.split(f"({_FIELD})", piece))
+            )
         elif _FIELD not in piece:
             out.append(piece)
         else:
@@ -184,7 +190,7 @@ def _span_content(span: str, values: Iterable[Any]) -> str:
 def code_spans(markdown: str) -> list[tuple[str, bool]]:
     """`markdown` cut into pieces outside and inside code spans (a span keeps its fences).
 
-    `fill` and homeward.render.to_plain both cut with this, so they agree on what is code.
+    `fill` and homeward.matrix.content.to_plain both cut with this, so they agree on what is code.
     The CommonMark rule: a run of backticks opens a span closed by the next run of the
     same length; a backslash-escaped backtick opens nothing; an unclosed run is text.
     """
@@ -212,4 +218,3 @@ def code_spans(markdown: str) -> list[tuple[str, bool]]:
     if start < len(markdown):
         pieces.append((markdown[start:], False))
     return pieces
-

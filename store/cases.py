@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import aiosqlite
@@ -38,9 +38,18 @@ class CaseRow:
 
 def _case(row: aiosqlite.Row) -> CaseRow:
     return CaseRow(
-        row["id"], row["room_id"], row["create_outbox"], row["pathway_id"], row["label"], row["phase_id"],
-        row["opened_by"], bool(row["reactions"]), row["quiet"], row["state"],
-        datetime.fromisoformat(row["closed_at"]) if row["closed_at"] else None, row["closed_reason"],
+        row["id"],
+        row["room_id"],
+        row["create_outbox"],
+        row["pathway_id"],
+        row["label"],
+        row["phase_id"],
+        row["opened_by"],
+        bool(row["reactions"]),
+        row["quiet"],
+        row["state"],
+        datetime.fromisoformat(row["closed_at"]) if row["closed_at"] else None,
+        row["closed_reason"],
         datetime.fromisoformat(row["opened_at"]) if row["opened_at"] else None,
     )
 
@@ -113,8 +122,16 @@ def loaded_case(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
         item = Item(id=item_id, kind="task", title=title[:120], text=title, mandatory=False, lane=lane)
         extra[item_id] = ExtraTask(item, phase_id, datetime.fromisoformat(due) if due else None)
     view = CaseView(
-        pathway=pathway, label=case.label, phase_id=case.phase_id, dates=dates, members=members, records=records,
-        extra=extra, state=case.state, closed_at=case.closed_at, closed_reason=case.closed_reason,  # type: ignore[arg-type]
+        pathway=pathway,
+        label=case.label,
+        phase_id=case.phase_id,
+        dates=dates,
+        members=members,
+        records=records,
+        extra=extra,
+        state=case.state,
+        closed_at=case.closed_at,
+        closed_reason=case.closed_reason,  # type: ignore[arg-type]
         child_answers=bool(row["child_answers"]),
     )
     return LoadedCase(case, view, row["checklist_outbox"])
@@ -159,7 +176,9 @@ class CaseHistory:
 
 
 async def coordinated_case_rows(
-    db: aiosqlite.Connection, user_id: str, pathway_id: str | None = None,
+    db: aiosqlite.Connection,
+    user_id: str,
+    pathway_id: str | None = None,
 ) -> list[aiosqlite.Row]:
     """Every case `user_id` coordinates (of one pathway, if given) with its history, as rows: one read.
 
@@ -186,18 +205,31 @@ def case_histories(rows: list[aiosqlite.Row], pathways: dict[str, Pathway]) -> l
     for row in rows:
         if row["pathway_id"] not in pathways:
             continue
-        closings = [(CLOSING_ACTIONS[action], datetime.fromisoformat(at))
-                    for _, at, action in sorted(json.loads(row["j_closings"]), key=lambda c: c[0])]
-        found.append(CaseHistory(
-            loaded_case(row, pathways), datetime.fromisoformat(row["opened_at"]),
-            history_of(row["opened_at"], row["phase_id"], row["j_phases"]), closings,
-        ))
+        closings = [
+            (CLOSING_ACTIONS[action], datetime.fromisoformat(at))
+            for _, at, action in sorted(json.loads(row["j_closings"]), key=lambda c: c[0])
+        ]
+        found.append(
+            CaseHistory(
+                loaded_case(row, pathways),
+                datetime.fromisoformat(row["opened_at"]),
+                history_of(row["opened_at"], row["phase_id"], row["j_phases"]),
+                closings,
+            )
+        )
     return found
 
 
 async def open_case(
-    db: aiosqlite.Connection, *, pathway_id: str, label: str, phase_id: str, opened_by: str, opened_in: str,
-    create_outbox: int, now: datetime,
+    db: aiosqlite.Connection,
+    *,
+    pathway_id: str,
+    label: str,
+    phase_id: str,
+    opened_by: str,
+    opened_in: str,
+    create_outbox: int,
+    now: datetime,
 ) -> int:
     cur = await db.execute(
         "INSERT INTO cases (pathway_id, label, phase_id, opened_by, opened_at, opened_in, create_outbox) "
@@ -228,7 +260,10 @@ async def close(db: aiosqlite.Connection, case_id: int, by: str, reason: str, no
 
 async def reopen(db: aiosqlite.Connection, case_id: int) -> None:
     """Open again; when and why it was closed stays in the audit trail."""
-    await db.execute("UPDATE cases SET state = 'open', closed_at = NULL, closed_by = NULL, closed_reason = NULL WHERE id = ?", (case_id,))
+    await db.execute(
+        "UPDATE cases SET state = 'open', closed_at = NULL, closed_by = NULL, closed_reason = NULL WHERE id = ?",
+        (case_id,),
+    )
 
 
 async def set_reactions(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
@@ -247,7 +282,9 @@ async def put_member(
 
 async def set_invite_row(db: aiosqlite.Connection, case_id: int, user_id: str, outbox_id: int) -> None:
     """The outbox row that invites `user_id`: what they can read of the room starts there."""
-    await db.execute("UPDATE members SET invite_outbox = ? WHERE case_id = ? AND user_id = ?", (outbox_id, case_id, user_id))
+    await db.execute(
+        "UPDATE members SET invite_outbox = ? WHERE case_id = ? AND user_id = ?", (outbox_id, case_id, user_id)
+    )
 
 
 async def invite_rows(db: aiosqlite.Connection, case_id: int) -> dict[str, int | None]:
@@ -258,7 +295,9 @@ async def invite_rows(db: aiosqlite.Connection, case_id: int) -> dict[str, int |
 
 async def invited_after(db: aiosqlite.Connection, case_id: int, outbox_id: int) -> bool:
     """Whether a member of the case was invited after row `outbox_id` was queued (so cannot read what it sent)."""
-    async with db.execute("SELECT 1 FROM members WHERE case_id = ? AND invite_outbox > ? LIMIT 1", (case_id, outbox_id)) as cur:
+    async with db.execute(
+        "SELECT 1 FROM members WHERE case_id = ? AND invite_outbox > ? LIMIT 1", (case_id, outbox_id)
+    ) as cur:
         return await cur.fetchone() is not None
 
 
@@ -308,8 +347,9 @@ async def teams_by_room(db: aiosqlite.Connection) -> dict[str, set[str]]:
 
 async def start_removal(db: aiosqlite.Connection, case_id: int, user_id: str, now: datetime) -> bool:
     """Note that the bot removes `user_id` (no place on the team); False if it already is."""
-    cur = await db.execute("INSERT OR IGNORE INTO removals (case_id, user_id, since) VALUES (?, ?, ?)",
-                           (case_id, user_id, now.isoformat()))
+    cur = await db.execute(
+        "INSERT OR IGNORE INTO removals (case_id, user_id, since) VALUES (?, ?, ?)", (case_id, user_id, now.isoformat())
+    )
     return cur.rowcount == 1
 
 
@@ -318,7 +358,9 @@ async def end_removal(db: aiosqlite.Connection, case_id: int, user_id: str) -> N
     await db.execute("DELETE FROM removals WHERE case_id = ? AND user_id = ?", (case_id, user_id))
 
 
-async def put_date(db: aiosqlite.Connection, case_id: int, date_id: str, value: date | datetime, by: str, now: datetime) -> None:
+async def put_date(
+    db: aiosqlite.Connection, case_id: int, date_id: str, value: date | datetime, by: str, now: datetime
+) -> None:
     await db.execute(
         "INSERT INTO case_dates (case_id, date_id, value, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (case_id, date_id) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
@@ -330,7 +372,9 @@ async def _ensure_item(db: aiosqlite.Connection, case_id: int, item_id: str) -> 
     await db.execute("INSERT OR IGNORE INTO items (case_id, item_id) VALUES (?, ?)", (case_id, item_id))
 
 
-async def mark_sent(db: aiosqlite.Connection, case_id: int, item_id: str, by: str, now: datetime, outbox_id: int) -> None:
+async def mark_sent(
+    db: aiosqlite.Connection, case_id: int, item_id: str, by: str, now: datetime, outbox_id: int
+) -> None:
     await _ensure_item(db, case_id, item_id)
     await db.execute(
         "UPDATE items SET sent_at = ?, sent_by = ?, sent_outbox = ? WHERE case_id = ? AND item_id = ?",
@@ -361,7 +405,10 @@ async def notice_for_event(db: aiosqlite.Connection, event_id: str) -> tuple[int
 
 
 async def put_checklist(db: aiosqlite.Connection, case_id: int, phase_id: str, outbox_id: int) -> None:
-    await db.execute("INSERT OR REPLACE INTO checklists (case_id, phase_id, outbox_id) VALUES (?, ?, ?)", (case_id, phase_id, outbox_id))
+    await db.execute(
+        "INSERT OR REPLACE INTO checklists (case_id, phase_id, outbox_id) VALUES (?, ?, ?)",
+        (case_id, phase_id, outbox_id),
+    )
 
 
 def _parse_when(text: str) -> date | datetime:
@@ -369,25 +416,63 @@ def _parse_when(text: str) -> date | datetime:
 
 
 async def add_extra_task(
-    db: aiosqlite.Connection, case_id: int, item_id: str, phase_id: str, lane: str, title: str,
-    due: datetime | None, source: str, now: datetime,
+    db: aiosqlite.Connection,
+    case_id: int,
+    item_id: str,
+    phase_id: str,
+    lane: str,
+    title: str,
+    due: datetime | None,
+    source: str,
+    now: datetime,
 ) -> None:
     """A task the team added (e.g. an action from the minutes), tracked like the pathway's own."""
     await db.execute(
         "INSERT INTO extra_tasks (case_id, item_id, phase_id, lane_id, title, due, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (case_id, item_id, phase_id, lane, title, due.astimezone(timezone.utc).isoformat() if due else None, source, now.isoformat()),
+        (
+            case_id,
+            item_id,
+            phase_id,
+            lane,
+            title,
+            due.astimezone(UTC).isoformat() if due else None,
+            source,
+            now.isoformat(),
+        ),
     )
 
 
+#: What the audit trail records as the lane of an actor who has none (the bot, a coordinator without a lane).
+NO_LANE = "-"
+
+
 async def audit(
-    db: aiosqlite.Connection, *, room_id: str, actor: str, action: str, now: datetime, case_id: int | None = None,
-    actor_lane: str | None = None, event_id: str | None = None, **details: Any,
+    db: aiosqlite.Connection,
+    *,
+    room_id: str,
+    actor: str,
+    action: str,
+    now: datetime,
+    case_id: int | None = None,
+    actor_lane: str | None = None,
+    event_id: str | None = None,
+    **details: Any,
 ) -> None:
     """Append one row to the audit trail (who, what, when, where, the causing event), chained to the case's last row."""
-    await chain.append(db, "audit", {
-        "case_id": case_id, "room_id": room_id, "at": now.isoformat(), "actor": actor, "actor_lane": actor_lane,
-        "action": action, "details": json.dumps(details, ensure_ascii=False, default=str), "event_id": event_id,
-    })
+    await chain.append(
+        db,
+        "audit",
+        {
+            "case_id": case_id,
+            "room_id": room_id,
+            "at": now.isoformat(),
+            "actor": actor,
+            "actor_lane": actor_lane,
+            "action": action,
+            "details": json.dumps(details, ensure_ascii=False, default=str),
+            "event_id": event_id,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -405,7 +490,10 @@ class AuditRow:
 
 
 async def audit_rows(
-    db: aiosqlite.Connection, case_id: int, since: datetime | None = None, until: datetime | None = None,
+    db: aiosqlite.Connection,
+    case_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[AuditRow]:
     """The audit trail of a case in the order it was written; `since` inclusive, `until` exclusive.
 
@@ -417,14 +505,27 @@ async def audit_rows(
             at = datetime.fromisoformat(row["at"])
             if (since is not None and at < since) or (until is not None and at >= until):
                 continue
-            found.append(AuditRow(
-                row["id"], row["case_id"], row["room_id"], at, row["actor"], row["actor_lane"], row["action"],
-                row["details"], row["event_id"], row["hash"],
-            ))
+            found.append(
+                AuditRow(
+                    row["id"],
+                    row["case_id"],
+                    row["room_id"],
+                    at,
+                    row["actor"],
+                    row["actor_lane"],
+                    row["action"],
+                    row["details"],
+                    row["event_id"],
+                    row["hash"],
+                )
+            )
     return found
 
 
 async def renew(db: aiosqlite.Connection, case_id: int, item_id: str) -> None:
     """A notice whose content changed must be sent (and acknowledged) again; the audit keeps the old round."""
-    await db.execute("UPDATE items SET sent_at = NULL, sent_by = NULL, sent_outbox = NULL WHERE case_id = ? AND item_id = ?", (case_id, item_id))
+    await db.execute(
+        "UPDATE items SET sent_at = NULL, sent_by = NULL, sent_outbox = NULL WHERE case_id = ? AND item_id = ?",
+        (case_id, item_id),
+    )
     await db.execute("DELETE FROM acks WHERE case_id = ? AND item_id = ?", (case_id, item_id))

@@ -140,7 +140,10 @@ async def chain_existing_rows(db: aiosqlite.Connection) -> None:
             prev = heads.get(row["case_id"], GENESIS)
             if row["hash"] is None:
                 row["prev_hash"], row["hash"] = prev, row_hash(table, row, prev)
-                await db.execute(f"UPDATE {table} SET prev_hash = ?, hash = ? WHERE id = ?", (row["prev_hash"], row["hash"], row["id"]))
+                await db.execute(
+                    f"UPDATE {table} SET prev_hash = ?, hash = ? WHERE id = ?",
+                    (row["prev_hash"], row["hash"], row["id"]),
+                )
             heads[row["case_id"]] = row["hash"]
         for sql in triggers.values():
             await db.execute(sql)

@@ -12,17 +12,28 @@ from homeward.store import chain
 
 
 async def add_answer(db: aiosqlite.Connection, case_id: int, answer: Answer, event_id: str) -> None:
-    await chain.append(db, "consent_answers", {
-        "case_id": case_id, "consent_id": answer.consent_id, "user_id": answer.user_id, "answer": answer.answer,
-        "at": answer.at.isoformat(), "event_id": event_id,
-    })
+    await chain.append(
+        db,
+        "consent_answers",
+        {
+            "case_id": case_id,
+            "consent_id": answer.consent_id,
+            "user_id": answer.user_id,
+            "answer": answer.answer,
+            "at": answer.at.isoformat(),
+            "event_id": event_id,
+        },
+    )
 
 
 async def answers(db: aiosqlite.Connection, case_id: int) -> list[Answer]:
     async with db.execute(
         "SELECT consent_id, user_id, answer, at FROM consent_answers WHERE case_id = ? ORDER BY id", (case_id,)
     ) as cur:
-        return [Answer(r["consent_id"], r["user_id"], r["answer"], datetime.fromisoformat(r["at"])) for r in await cur.fetchall()]
+        return [
+            Answer(r["consent_id"], r["user_id"], r["answer"], datetime.fromisoformat(r["at"]))
+            for r in await cur.fetchall()
+        ]
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,10 @@ async def requests(db: aiosqlite.Connection, case_id: int) -> list[Request]:
     async with db.execute(
         "SELECT consent_id, outbox_id, asked_at FROM consent_requests WHERE case_id = ? ORDER BY id", (case_id,)
     ) as cur:
-        return [Request(r["consent_id"], r["outbox_id"], datetime.fromisoformat(r["asked_at"])) for r in await cur.fetchall()]
+        return [
+            Request(r["consent_id"], r["outbox_id"], datetime.fromisoformat(r["asked_at"]))
+            for r in await cur.fetchall()
+        ]
 
 
 async def request_for_event(db: aiosqlite.Connection, case_id: int, event_id: str) -> Request | None:

@@ -36,7 +36,7 @@ class Store:
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path) -> "Store":
+    async def open(cls, path: Path) -> Store:
         """Open (creating with owner-only permissions) and migrate the database."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
@@ -139,8 +139,11 @@ async def open_read_only(path: Path) -> aiosqlite.Connection:
         await db.close()
         raise StoreError(
             f"{path}: the database has schema version {version}, this Homeward reads version {len(MIGRATIONS)}: "
-            + ("start this Homeward once to migrate it (that also chains the rows written before), then verify again."
-               if version < len(MIGRATIONS) else "it was written by a newer Homeward; verify it with that one.")
+            + (
+                "start this Homeward once to migrate it (that also chains the rows written before), then verify again."
+                if version < len(MIGRATIONS)
+                else "it was written by a newer Homeward; verify it with that one."
+            )
         )
     return db
 

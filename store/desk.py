@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import aiosqlite
@@ -27,12 +27,20 @@ class DeskCase:
     answers: list[Answer]
     last_activity: datetime | None
     member: bool  # the person is on its team (else it is shown because it has no coordinator)
-    checklist_event: str | None = None  # the event of the current checklist, once it was sent: where a link opens the room
+    checklist_event: str | None = (
+        None  # the event of the current checklist, once it was sent: where a link opens the room
+    )
 
 
 async def cases_of(
-    db: aiosqlite.Connection, user_id: str, pathways: dict[str, Pathway], *, bot_id: str, reading: frozenset[str],
-    closed: bool = False, orphans: bool = True,
+    db: aiosqlite.Connection,
+    user_id: str,
+    pathways: dict[str, Pathway],
+    *,
+    bot_id: str,
+    reading: frozenset[str],
+    closed: bool = False,
+    orphans: bool = True,
 ) -> list[DeskCase]:
     """Every case `user_id` is a member of (the closed ones too with `closed`) and, with `orphans`,
     every open case without a coordinator on a pathway they coordinate an open case of.
@@ -142,8 +150,12 @@ async def worklist_people(db: aiosqlite.Connection) -> list[str]:
 
 def _digest(r: aiosqlite.Row) -> PlannedDigest:
     return PlannedDigest(
-        r["id"], r["user_id"], date.fromisoformat(r["day"]), datetime.fromisoformat(r["planned_at"]),
-        datetime.fromisoformat(r["fire_at"]), r["status"],
+        r["id"],
+        r["user_id"],
+        date.fromisoformat(r["day"]),
+        datetime.fromisoformat(r["planned_at"]),
+        datetime.fromisoformat(r["fire_at"]),
+        r["status"],
     )
 
 
@@ -160,10 +172,12 @@ async def apply_digest(db: aiosqlite.Connection, user_id: str, changes: DigestCh
     """Write what `care.desk.plan_digest` decided; a day cancelled before and wanted again is planned again."""
     if changes.cancel:
         marks = ",".join("?" * len(changes.cancel))
-        await db.execute(f"UPDATE digests SET status = 'cancelled' WHERE status = 'planned' AND id IN ({marks})", changes.cancel)
+        await db.execute(
+            f"UPDATE digests SET status = 'cancelled' WHERE status = 'planned' AND id IN ({marks})", changes.cancel
+        )
     if changes.add is not None:
         day, at = changes.add
-        at = at.astimezone(timezone.utc)  # stored as UTC text: compared as text with other instants
+        at = at.astimezone(UTC)  # stored as UTC text: compared as text with other instants
         await db.execute(
             "INSERT INTO digests (user_id, day, planned_at, fire_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (user_id, day) DO UPDATE SET status = 'planned', planned_at = excluded.planned_at,"
@@ -192,7 +206,9 @@ async def next_digest_at(db: aiosqlite.Connection) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-async def finish_digest(db: aiosqlite.Connection, digest_id: int, status: str, now: datetime, outbox_id: int | None = None) -> bool:
+async def finish_digest(
+    db: aiosqlite.Connection, digest_id: int, status: str, now: datetime, outbox_id: int | None = None
+) -> bool:
     """Planned → sent / empty / dropped, once: False when another path already did it."""
     cur = await db.execute(
         "UPDATE digests SET status = ?, fired_at = ?, outbox_id = ? WHERE id = ? AND status = 'planned'",
@@ -202,8 +218,10 @@ async def finish_digest(db: aiosqlite.Connection, digest_id: int, status: str, n
 
 
 async def postpone_digest(db: aiosqlite.Connection, digest_id: int, until: datetime) -> None:
-    await db.execute("UPDATE digests SET fire_at = ? WHERE id = ? AND status = 'planned'",
-                     (until.astimezone(timezone.utc).isoformat(), digest_id))
+    await db.execute(
+        "UPDATE digests SET fire_at = ? WHERE id = ? AND status = 'planned'",
+        (until.astimezone(UTC).isoformat(), digest_id),
+    )
 
 
 # -- retention runs --------------------------------------------------------------------------------
@@ -219,7 +237,13 @@ class RetentionRun:
 
 
 def _run(r: aiosqlite.Row) -> RetentionRun:
-    return RetentionRun(r["id"], r["case_id"], datetime.fromisoformat(r["planned_at"]), datetime.fromisoformat(r["fire_at"]), r["status"])
+    return RetentionRun(
+        r["id"],
+        r["case_id"],
+        datetime.fromisoformat(r["planned_at"]),
+        datetime.fromisoformat(r["fire_at"]),
+        r["status"],
+    )
 
 
 async def retention_run(db: aiosqlite.Connection, case_id: int) -> RetentionRun | None:
@@ -231,9 +255,11 @@ async def retention_run(db: aiosqlite.Connection, case_id: int) -> RetentionRun 
 async def plan_retention(db: aiosqlite.Connection, case_id: int, at: datetime | None) -> None:
     """Plan the case's retention run at `at` (moving a planned one), or cancel it (None). A done one stays done."""
     if at is None:
-        await db.execute("UPDATE retention_runs SET status = 'cancelled' WHERE case_id = ? AND status = 'planned'", (case_id,))
+        await db.execute(
+            "UPDATE retention_runs SET status = 'cancelled' WHERE case_id = ? AND status = 'planned'", (case_id,)
+        )
         return
-    at = at.astimezone(timezone.utc)
+    at = at.astimezone(UTC)
     await db.execute(
         "INSERT INTO retention_runs (case_id, planned_at, fire_at) VALUES (?, ?, ?)"
         " ON CONFLICT (case_id) DO UPDATE SET status = 'planned', planned_at = excluded.planned_at,"
@@ -273,20 +299,33 @@ async def next_retention_at(db: aiosqlite.Connection) -> datetime | None:
 
 async def finish_retention(db: aiosqlite.Connection, run_id: int, status: str, now: datetime) -> bool:
     cur = await db.execute(
-        "UPDATE retention_runs SET status = ?, fired_at = ? WHERE id = ? AND status = 'planned'", (status, now.isoformat(), run_id)
+        "UPDATE retention_runs SET status = ?, fired_at = ? WHERE id = ? AND status = 'planned'",
+        (status, now.isoformat(), run_id),
     )
     return cur.rowcount == 1
 
 
 async def postpone_retention(db: aiosqlite.Connection, run_id: int, until: datetime) -> None:
-    await db.execute("UPDATE retention_runs SET fire_at = ? WHERE id = ? AND status = 'planned'",
-                     (until.astimezone(timezone.utc).isoformat(), run_id))
+    await db.execute(
+        "UPDATE retention_runs SET fire_at = ? WHERE id = ? AND status = 'planned'",
+        (until.astimezone(UTC).isoformat(), run_id),
+    )
 
 
 #: What a retention run removes: the personal content of a case, table by table (README, "Coordinator's desk").
 PURGED_TABLES = (
-    "plan_changes", "minutes_changes", "extra_tasks", "case_dates", "acks", "items", "members", "reminders",
-    "snoozes", "checklists", "room_state", "removals",
+    "plan_changes",
+    "minutes_changes",
+    "extra_tasks",
+    "case_dates",
+    "acks",
+    "items",
+    "members",
+    "reminders",
+    "snoozes",
+    "checklists",
+    "room_state",
+    "removals",
 )
 
 
@@ -296,7 +335,7 @@ async def purge_case(db: aiosqlite.Connection, case_id: int, room_id: str, now: 
     await db.execute("UPDATE cases SET purged_at = ?, closed_reason = NULL WHERE id = ?", (now.isoformat(), case_id))
     removed: dict[str, int] = {}
     for table in PURGED_TABLES:
-        cur = await db.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))  # noqa: S608 - fixed names
+        cur = await db.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
         removed[table] = cur.rowcount
     cur = await db.execute("DELETE FROM undecrypted WHERE room_id = ?", (room_id,))
     removed["undecrypted"] = cur.rowcount

@@ -17,7 +17,6 @@ from typing import Any
 
 import aiosqlite
 
-
 # What an outbox row asks the homeserver to do.
 EVENT = "event"  # send `content` as a room event of `event_type`
 STATE = "state"  # put `content` as state `event_type` (state key in content["state_key"])
@@ -75,7 +74,13 @@ async def enqueue(
 
 
 async def abandon_waiting_for(
-    db: aiosqlite.Connection, room_id: str, user_id: str, now: datetime, reason: str, *, carrying: tuple[str, ...],
+    db: aiosqlite.Connection,
+    room_id: str,
+    user_id: str,
+    now: datetime,
+    reason: str,
+    *,
+    carrying: tuple[str, ...],
 ) -> int:
     """Give up the rows of a room held until `user_id` joins (`homeward.after_join`) whose content has one of the keys `carrying`.
 
@@ -100,8 +105,16 @@ async def release_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: s
 
 
 async def enqueue_file(
-    db: aiosqlite.Connection, room_id: str, filename: str, mimetype: str, data: bytes, now: datetime, *,
-    image: ImageParts | None = None, encrypted_only: bool = False, **extra: Any,
+    db: aiosqlite.Connection,
+    room_id: str,
+    filename: str,
+    mimetype: str,
+    data: bytes,
+    now: datetime,
+    *,
+    image: ImageParts | None = None,
+    encrypted_only: bool = False,
+    **extra: Any,
 ) -> int:
     """Queue a file for the room (uploaded encrypted in an encrypted room); `extra` are homeward.* keys.
 
@@ -125,7 +138,9 @@ async def enqueue_file(
         content["info"].update(w=image.width, h=image.height)
         content["thumbnail_b64"] = base64.b64encode(image.thumbnail).decode("ascii")
         content["thumbnail_info"] = {
-            "w": image.thumbnail_width, "h": image.thumbnail_height, "mimetype": image.thumbnail_mimetype,
+            "w": image.thumbnail_width,
+            "h": image.thumbnail_height,
+            "mimetype": image.thumbnail_mimetype,
             "size": len(image.thumbnail),
         }
     return await enqueue(db, room_id, "m.room.message", content, now, kind=FILE)
@@ -152,7 +167,9 @@ async def pending(db: aiosqlite.Connection, limit: int = 50) -> list[OutboxRow]:
     ) as cur:
         rows = await cur.fetchall()
     return [
-        OutboxRow(r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"], r["kind"], r["room_kind"])
+        OutboxRow(
+            r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"], r["kind"], r["room_kind"]
+        )
         for r in rows
     ]
 
@@ -175,7 +192,7 @@ async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
 # What a settled row keeps of its content (migration 8 cleared the rows sent before it, the same way).
 _FORGET_CONTENT = (
     "content_size = length(CAST(content AS BLOB)),"
-    " reply_to = coalesce(json_extract(content, '$.\"m.relates_to\".\"m.in_reply_to\".event_id'),"
+    ' reply_to = coalesce(json_extract(content, \'$."m.relates_to"."m.in_reply_to".event_id\'),'
     " json_extract(content, '$.\"homeward.answers\"')),"
     " content = '{}'"
 )

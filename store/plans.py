@@ -25,13 +25,16 @@ async def add_plan_change(db: aiosqlite.Connection, case_id: int, change: PlanCh
 
 async def load_minutes(db: aiosqlite.Connection, case_id: int, meeting_key: str) -> Minutes | None:
     async with db.execute(
-        "SELECT record FROM minutes_changes WHERE case_id = ? AND meeting_key = ? ORDER BY version", (case_id, meeting_key)
+        "SELECT record FROM minutes_changes WHERE case_id = ? AND meeting_key = ? ORDER BY version",
+        (case_id, meeting_key),
     ) as cur:
         changes = [MinutesChange.from_record(json.loads(r["record"])) for r in await cur.fetchall()]
     return fold_minutes(changes) if changes else None
 
 
-async def add_minutes_change(db: aiosqlite.Connection, case_id: int, meeting_key: str, change: MinutesChange, event_id: str) -> None:
+async def add_minutes_change(
+    db: aiosqlite.Connection, case_id: int, meeting_key: str, change: MinutesChange, event_id: str
+) -> None:
     await db.execute(
         "INSERT INTO minutes_changes (case_id, meeting_key, version, record, event_id) VALUES (?, ?, ?, ?, ?)",
         (case_id, meeting_key, change.version, json.dumps(change.to_record(), ensure_ascii=False), event_id),

@@ -17,16 +17,25 @@ from homeward.care.reminders import PlannedReminder, ReminderChanges
 
 def _row(r: aiosqlite.Row) -> PlannedReminder:
     return PlannedReminder(
-        r["id"], r["case_id"], r["item_id"], r["kind"], r["sequence"],
+        r["id"],
+        r["case_id"],
+        r["item_id"],
+        r["kind"],
+        r["sequence"],
         datetime.fromisoformat(r["due"]) if r["due"] else None,
-        datetime.fromisoformat(r["planned_at"]), datetime.fromisoformat(r["fire_at"]),
-        r["status"], r["requested_by"], r["outbox_id"],
+        datetime.fromisoformat(r["planned_at"]),
+        datetime.fromisoformat(r["fire_at"]),
+        r["status"],
+        r["requested_by"],
+        r["outbox_id"],
     )
 
 
 async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[PlannedReminder]:
     """The planned and the sent reminders of a case: what `reconcile` compares with what is wanted."""
-    async with db.execute("SELECT * FROM reminders WHERE case_id = ? AND status IN ('planned', 'sent')", (case_id,)) as cur:
+    async with db.execute(
+        "SELECT * FROM reminders WHERE case_id = ? AND status IN ('planned', 'sent')", (case_id,)
+    ) as cur:
         return [_row(r) for r in await cur.fetchall()]
 
 
@@ -38,21 +47,37 @@ async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges
     """
     if changes.cancel:
         marks = ",".join("?" * len(changes.cancel))
-        await db.execute(f"UPDATE reminders SET status = 'cancelled' WHERE status = 'planned' AND id IN ({marks})", changes.cancel)
+        await db.execute(
+            f"UPDATE reminders SET status = 'cancelled' WHERE status = 'planned' AND id IN ({marks})", changes.cancel
+        )
     for row_id, at in changes.move:
-        await db.execute("UPDATE reminders SET planned_at = ?, fire_at = ? WHERE id = ?", (at.isoformat(), at.isoformat(), row_id))
+        await db.execute(
+            "UPDATE reminders SET planned_at = ?, fire_at = ? WHERE id = ?", (at.isoformat(), at.isoformat(), row_id)
+        )
     if changes.add:
         await db.executemany(
             "INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (case_id, item_id, kind, sequence, due) DO UPDATE"
             " SET status = 'planned', planned_at = excluded.planned_at, fire_at = excluded.fire_at WHERE status = 'cancelled'",
-            [(case_id, w.item_id, w.kind, w.sequence, w.due.isoformat(), w.planned_at.isoformat(), w.planned_at.isoformat())
-             for w in changes.add],
+            [
+                (
+                    case_id,
+                    w.item_id,
+                    w.kind,
+                    w.sequence,
+                    w.due.isoformat(),
+                    w.planned_at.isoformat(),
+                    w.planned_at.isoformat(),
+                )
+                for w in changes.add
+            ],
         )
 
 
 async def add_custom(db: aiosqlite.Connection, case_id: int, item_id: str, at: datetime, by: str) -> int:
-    async with db.execute("SELECT COALESCE(MAX(sequence), 0) + 1 FROM reminders WHERE case_id = ? AND kind = 'custom'", (case_id,)) as cur:
+    async with db.execute(
+        "SELECT COALESCE(MAX(sequence), 0) + 1 FROM reminders WHERE case_id = ? AND kind = 'custom'", (case_id,)
+    ) as cur:
         (sequence,) = await cur.fetchone()  # type: ignore[misc]
     cur = await db.execute(
         "INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at, requested_by) VALUES (?, ?, 'custom', ?, NULL, ?, ?, ?)",
@@ -91,7 +116,9 @@ async def mark_fired(db: aiosqlite.Connection, reminder_id: int, now: datetime, 
 
 
 async def postpone(db: aiosqlite.Connection, reminder_id: int, until: datetime) -> None:
-    await db.execute("UPDATE reminders SET fire_at = ? WHERE id = ? AND status = 'planned'", (until.isoformat(), reminder_id))
+    await db.execute(
+        "UPDATE reminders SET fire_at = ? WHERE id = ? AND status = 'planned'", (until.isoformat(), reminder_id)
+    )
 
 
 async def cancel(db: aiosqlite.Connection, reminder_id: int) -> None:
@@ -114,11 +141,11 @@ async def snooze(db: aiosqlite.Connection, case_id: int, item_id: str, lane: str
 
 
 async def snoozed_until(db: aiosqlite.Connection, case_id: int, item_id: str) -> dict[str, datetime]:
-    async with db.execute("SELECT lane_id, until FROM snoozes WHERE case_id = ? AND item_id = ?", (case_id, item_id)) as cur:
+    async with db.execute(
+        "SELECT lane_id, until FROM snoozes WHERE case_id = ? AND item_id = ?", (case_id, item_id)
+    ) as cur:
         return {r["lane_id"]: datetime.fromisoformat(r["until"]) for r in await cur.fetchall()}
 
 
 async def set_quiet(db: aiosqlite.Connection, case_id: int, setting: str | None) -> None:
     await db.execute("UPDATE cases SET quiet = ? WHERE id = ?", (setting, case_id))
-
-

@@ -1,6 +1,6 @@
 """What the bot last asked each care room's state to be, by event type (name, topic, power levels, ACL).
 
-Decides nothing: `commands.room_state` compares it with what the room should say now and
+Decides nothing: `work.room_state` compares it with what the room should say now and
 queues only what differs.
 """
 

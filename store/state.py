@@ -59,7 +59,9 @@ async def room_info(db: aiosqlite.Connection, room_id: str) -> RoomInfo | None:
     return RoomInfo(room_id, row["kind"], row["language"]) if row else None
 
 
-async def add_undecrypted(db: aiosqlite.Connection, event_id: str, room_id: str, sender: str, source: dict[str, Any], now: datetime) -> bool:
+async def add_undecrypted(
+    db: aiosqlite.Connection, event_id: str, room_id: str, sender: str, source: dict[str, Any], now: datetime
+) -> bool:
     cur = await db.execute(
         "INSERT OR IGNORE INTO undecrypted (event_id, room_id, sender, event_json, first_seen) VALUES (?, ?, ?, ?, ?)",
         (event_id, room_id, sender, json.dumps(source), now.isoformat()),

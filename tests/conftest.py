@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from homeward.devserver import LocalSynapse
+from homeward.dev.synapse import LocalSynapse
 
 #: Every user made by ``new_user`` gets this password; tests never need another.
 TEST_PASSWORD = "test-password"
@@ -48,13 +48,9 @@ def new_user(synapse: LocalSynapse) -> NewUser:
     users. Optional keyword arguments: ``prefix``, ``admin``, ``displayname``.
     """
 
-    async def make(
-        prefix: str = "u", admin: bool = False, displayname: str | None = None
-    ) -> tuple[str, str]:
+    async def make(prefix: str = "u", admin: bool = False, displayname: str | None = None) -> tuple[str, str]:
         localpart = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        user_id = await synapse.register(
-            localpart, TEST_PASSWORD, admin=admin, displayname=displayname
-        )
+        user_id = await synapse.register(localpart, TEST_PASSWORD, admin=admin, displayname=displayname)
         return user_id, TEST_PASSWORD
 
     return make

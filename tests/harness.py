@@ -21,12 +21,10 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     Event,
-    InviteMemberEvent,
     JoinedMembersResponse,
     LocalProtocolError,
     MegolmEvent,
     RoomCreateResponse,
-    RoomMemberEvent,
     RoomSendResponse,
 )
 
@@ -64,7 +62,7 @@ class Member:
     _undecrypted: list[MegolmEvent] = field(default_factory=list)
 
     @classmethod
-    async def login(cls, homeserver: str, user_id: str, password: str, store_dir: Path) -> "Member":
+    async def login(cls, homeserver: str, user_id: str, password: str, store_dir: Path) -> Member:
         store_dir.mkdir(parents=True, exist_ok=True)
         # The bot's client class: handling a sync and sending take one lock (bot/client.py), so a
         # membership change synced while this member sends cannot drop the session being shared.
@@ -101,7 +99,7 @@ class Member:
             for event in list(self._undecrypted):
                 try:
                     decrypted = self.client.decrypt_event(event)
-                except Exception:  # noqa: BLE001 - still no key
+                except Exception:
                     continue
                 self._undecrypted.remove(event)
                 room = self.client.rooms.get(event.room_id)
@@ -140,12 +138,18 @@ class Member:
     async def create_room(self, invite: list[str], encrypted: bool = True, direct: bool = True) -> str:
         initial_state = []
         if encrypted:
-            initial_state.append({"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}})
-        response = await self.client.room_create(invite=invite, is_direct=direct, initial_state=initial_state, preset=None)
+            initial_state.append(
+                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+            )
+        response = await self.client.room_create(
+            invite=invite, is_direct=direct, initial_state=initial_state, preset=None
+        )
         assert isinstance(response, RoomCreateResponse), response
         return response.room_id
 
-    async def wait_for_membership(self, room_id: str, user_id: str, membership: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    async def wait_for_membership(
+        self, room_id: str, user_id: str, membership: str, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             response = await self.client.joined_members(room_id)
@@ -174,8 +178,9 @@ class Member:
     async def send_unencrypted(self, room_id: str, body: str) -> str:
         """Post a clear-text message even into an encrypted room: what anyone holding this member's
         access token, but none of their device keys, can do. Its event id."""
-        method, path, data = Api.room_send(self.client.access_token, room_id, "m.room.message",
-                                           {"msgtype": "m.text", "body": body}, uuid.uuid4().hex)
+        method, path, data = Api.room_send(
+            self.client.access_token, room_id, "m.room.message", {"msgtype": "m.text", "body": body}, uuid.uuid4().hex
+        )
         response = await self.client._send(RoomSendResponse, method, path, data, (room_id,))
         assert isinstance(response, RoomSendResponse), response
         return response.event_id
@@ -197,11 +202,14 @@ class Member:
                         return seen
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    recent = [(s.room_id[-6:], s.type, s.sender.split(":")[0][-10:], reply_target(s), sorted(s.content)[:6]) for s in self.seen[-8:]]
+                    recent = [
+                        (s.room_id[-6:], s.type, s.sender.split(":")[0][-10:], reply_target(s), sorted(s.content)[:6])
+                        for s in self.seen[-8:]
+                    ]
                     raise AssertionError(f"{self.user_id}: no matching event within {timeout} s; last seen: {recent}")
                 try:
                     await asyncio.wait_for(self._changed.wait(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     async def know_devices(self, room_id: str, timeout: float = 5.0) -> None:
@@ -293,8 +301,14 @@ class BotProcess:
     async def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         self.process = await asyncio.create_subprocess_exec(
-            str(self.homeward), "run", "--config", str(self.config_path),
-            stdout=log, stderr=log, cwd=self.cwd, env=self.env,
+            str(self.homeward),
+            "run",
+            "--config",
+            str(self.config_path),
+            stdout=log,
+            stderr=log,
+            cwd=self.cwd,
+            env=self.env,
         )
         log.close()
 
@@ -309,6 +323,6 @@ class BotProcess:
             self.process.terminate()
             try:
                 await asyncio.wait_for(self.process.wait(), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.process.kill()
                 await self.process.wait()

@@ -17,9 +17,9 @@ from homeward.care.arrival import carried_dates, consents_waiting_for, empty_lan
 from homeward.care.case import CaseView, ItemRecord, Membership
 from homeward.care.consent import Answer
 from homeward.care.pathway import Pathway, PathwayError, default_pathways_dir, load_pathway, load_pathways
-from homeward.commands.greeting import greeting_content
-from homeward.commands.notices import notice_message
-from homeward.i18n import Catalog
+from homeward.messages.catalog import Catalog
+from homeward.messages.greeting import greeting_content
+from homeward.messages.notices import notice_message
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=STOCKHOLM)  # a Tuesday
@@ -45,9 +45,15 @@ def orebro() -> Pathway:
 
 def case(orebro: Pathway, **dates: date | datetime) -> CaseView:
     return CaseView(
-        pathway=orebro, label="Måsen", phase_id="identifiering", dates=dict(dates),
-        members={SARA: Membership(SARA, "slutenvard", True), KARL: Membership(KARL, "kommun", False),
-                 MARIA: Membership(MARIA, "vardnadshavare", False)},
+        pathway=orebro,
+        label="Måsen",
+        phase_id="identifiering",
+        dates=dict(dates),
+        members={
+            SARA: Membership(SARA, "slutenvard", True),
+            KARL: Membership(KARL, "kommun", False),
+            MARIA: Membership(MARIA, "vardnadshavare", False),
+        },
         records={},
     )
 
@@ -55,11 +61,16 @@ def case(orebro: Pathway, **dates: date | datetime) -> CaseView:
 def test_open_for_a_lane_are_its_tasks_the_notices_it_sends_and_those_sent_to_it(orebro: Pathway) -> None:
     view = case(orebro)
     assert [(o.item.id, o.part) for o in open_for_lane(view, "slutenvard")] == [
-        ("konsultation", "do"), ("inskrivningsmeddelande", "send"), ("generellt-meddelande", "send")]
+        ("konsultation", "do"),
+        ("inskrivningsmeddelande", "send"),
+        ("generellt-meddelande", "send"),
+    ]
     assert [o.item.id for o in open_for_lane(view, "kommun")] == ["kontaktperson-kommun"]  # nothing sent to it yet
     view.records["inskrivningsmeddelande"] = ItemRecord(sent_at=NOW, sent_by=SARA)
     assert [(o.item.id, o.part) for o in open_for_lane(view, "kommun")] == [
-        ("inskrivningsmeddelande", "acknowledge"), ("kontaktperson-kommun", "do")]
+        ("inskrivningsmeddelande", "acknowledge"),
+        ("kontaktperson-kommun", "do"),
+    ]
 
 
 def test_empty_lanes_are_those_with_nobody_in_them(orebro: Pathway) -> None:
@@ -91,7 +102,9 @@ def test_consents_wait_for_a_guardian_until_they_answer(orebro: Pathway) -> None
 
 def test_the_notice_states_its_dates_sender_what_to_do_and_by_when(orebro: Pathway) -> None:
     view = case(orebro, admission=datetime(2026, 12, 1, 8, 0, tzinfo=STOCKHOLM), discharge=date(2026, 12, 8))
-    content = notice_message(Room(), view, orebro.item("inskrivningsmeddelande"), sender=SARA, sent_at=NOW, reactions=True)
+    content = notice_message(
+        Room(), view, orebro.item("inskrivningsmeddelande"), sender=SARA, sent_at=NOW, reactions=True
+    )
     body = content["body"]
     assert "Inskrivning på sjukhus: 2026-12-01 08:00" in body
     assert "Preliminärt utskrivningsdatum: 2026-12-08" in body
@@ -103,7 +116,9 @@ def test_the_notice_states_its_dates_sender_what_to_do_and_by_when(orebro: Pathw
 
 def test_a_notice_with_a_date_not_set_says_so(orebro: Pathway) -> None:
     view = case(orebro, admission=datetime(2026, 12, 1, 8, 0, tzinfo=STOCKHOLM))
-    body = notice_message(Room(), view, orebro.item("inskrivningsmeddelande"), sender=SARA, sent_at=NOW, reactions=False)["body"]
+    body = notice_message(
+        Room(), view, orebro.item("inskrivningsmeddelande"), sender=SARA, sent_at=NOW, reactions=False
+    )["body"]
     assert "Preliminärt utskrivningsdatum: inte satt än (`!plan discharge <YYYY-MM-DD>`)" in body
     assert "✅" not in body  # reactions off: not offered
 
@@ -113,8 +128,11 @@ def test_a_guardian_is_greeted_with_their_lane_and_to_reply_yes_or_no(orebro: Pa
     content = greeting_content(Room(language=language), case(orebro), MARIA, [])
     assert content["m.mentions"] == {"user_ids": [MARIA]} and content["homeward.greeting"] == MARIA
     assert "Vårdnadshavare" in content["body"]
-    reply = {"nb": "svar ja eller nei på forespørselen", "sv": "svara ja eller nej på förfrågan",
-             "en": "reply yes or no to the request"}[language]
+    reply = {
+        "nb": "svar ja eller nei på forespørselen",
+        "sv": "svara ja eller nej på förfrågan",
+        "en": "reply yes or no to the request",
+    }[language]
     assert reply in content["body"]
     assert "!ack" not in content["body"]
 
@@ -132,13 +150,18 @@ def test_a_care_member_is_greeted_with_what_is_open_for_their_lane_and_ack(orebr
 def test_a_member_with_nothing_open_is_told_so(orebro: Pathway) -> None:
     view = case(orebro)
     view.members["@olle:example.org"] = Membership("@olle:example.org", "oppenvard", False)
-    assert "Nothing is open for Öppenvård right now." in greeting_content(Room(language="en"), view, "@olle:example.org", [])["body"]
+    assert (
+        "Nothing is open for Öppenvård right now."
+        in greeting_content(Room(language="en"), view, "@olle:example.org", [])["body"]
+    )
 
 
-def _broken(tmp_path: Path, change) -> list[str]:  # noqa: ANN001
+def _broken(tmp_path: Path, change) -> list[str]:
     data = yaml.safe_load((default_pathways_dir() / "orebro.yaml").read_text(encoding="utf-8"))
-    change(next(i for p in data["phases"] for i in p["items"] if i["id"] == "inskrivningsmeddelande"),
-           next(i for p in data["phases"] for i in p["items"] if i["id"] == "konsultation"))
+    change(
+        next(i for p in data["phases"] for i in p["items"] if i["id"] == "inskrivningsmeddelande"),
+        next(i for p in data["phases"] for i in p["items"] if i["id"] == "konsultation"),
+    )
     path = tmp_path / "orebro.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     with pytest.raises(PathwayError) as caught:
@@ -147,19 +170,23 @@ def _broken(tmp_path: Path, change) -> list[str]:  # noqa: ANN001
 
 
 def test_a_notice_carries_only_dates_the_pathway_has(tmp_path: Path) -> None:
-    def change(notice, task):  # noqa: ANN001, ANN202
+    def change(notice, task):
         notice["carries"] = {"dates": ["admission", "utskrivning"], "source": "Flödesschema"}
+
     assert [p for p in _broken(tmp_path, change) if "carries" in p] == [
-        "orebro.yaml: phases[0].items[2].carries.dates[1]: unknown date 'utskrivning' (known: admission, discharge, followup, sip_meeting)"]
+        "orebro.yaml: phases[0].items[2].carries.dates[1]: unknown date 'utskrivning' (known: admission, discharge, followup, sip_meeting)"
+    ]
 
 
 def test_what_a_notice_carries_cites_its_source(tmp_path: Path) -> None:
-    def change(notice, task):  # noqa: ANN001, ANN202
+    def change(notice, task):
         del notice["carries"]["source"]
+
     assert _broken(tmp_path, change) == ["orebro.yaml: phases[0].items[2].carries.source: required field is missing"]
 
 
 def test_only_a_notice_carries_facts(tmp_path: Path) -> None:
-    def change(notice, task):  # noqa: ANN001, ANN202
+    def change(notice, task):
         task["carries"] = {"dates": ["admission"], "source": "x"}
+
     assert any("carries" in p and "only a notice" in p for p in _broken(tmp_path, change))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from homeward.bot.sender import file_message
@@ -17,8 +17,17 @@ OSLO = ZoneInfo("Europe/Oslo")
 
 
 def test_the_csv_has_a_bom_quotes_every_field_and_keeps_nordic_letters() -> None:
-    row = AuditRow(7, 1, "!r:x", datetime(2026, 7, 1, 22, 30, tzinfo=timezone.utc), "@anna:x", None, "item.acknowledged",
-                   json.dumps({"note": "Ringt, «ok»; æøå"}, ensure_ascii=False), "$e")
+    row = AuditRow(
+        7,
+        1,
+        "!r:x",
+        datetime(2026, 7, 1, 22, 30, tzinfo=UTC),
+        "@anna:x",
+        None,
+        "item.acknowledged",
+        json.dumps({"note": "Ringt, «ok»; æøå"}, ensure_ascii=False),
+        "$e",
+    )
     data = audit_csv([row], OSLO)
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
@@ -30,14 +39,18 @@ def test_the_csv_has_a_bom_quotes_every_field_and_keeps_nordic_letters() -> None
 
 def test_local_dates_are_whole_local_days() -> None:
     start, end = local_bounds(date(2026, 3, 29), date(2026, 3, 29), OSLO)  # daylight saving starts that night
-    assert start.astimezone(timezone.utc) == datetime(2026, 3, 28, 23, 0, tzinfo=timezone.utc)
-    assert end.astimezone(timezone.utc) == datetime(2026, 3, 29, 22, 0, tzinfo=timezone.utc)
+    assert start.astimezone(UTC) == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
+    assert end.astimezone(UTC) == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
     assert local_bounds(None, None, OSLO) == (None, None)
 
 
 CONTENT = {
-    "filename": "audit-Sjostjerne-20261201.csv", "mimetype": "text/csv", "data_b64": "", "body": "audit-Sjostjerne-20261201.csv",
-    "info": {"mimetype": "text/csv", "size": 3}, "homeward.audit": {"rows": 2},
+    "filename": "audit-Sjostjerne-20261201.csv",
+    "mimetype": "text/csv",
+    "data_b64": "",
+    "body": "audit-Sjostjerne-20261201.csv",
+    "info": {"mimetype": "text/csv", "size": 3},
+    "homeward.audit": {"rows": 2},
 }
 
 
@@ -58,11 +71,20 @@ def test_a_plain_file_event_has_a_top_level_url() -> None:
 
 
 def test_no_cell_of_the_csv_starts_a_spreadsheet_formula() -> None:
-    hostile = AuditRow(8, 1, "@SUM(A1:A9)", datetime(2026, 7, 1, 8, 0, tzinfo=timezone.utc), "=HYPERLINK(\"http://x\",\"klikk\")",
-                       "+47 22 33", "-2+3", "\tkommune", "\r=1+1")
+    hostile = AuditRow(
+        8,
+        1,
+        "@SUM(A1:A9)",
+        datetime(2026, 7, 1, 8, 0, tzinfo=UTC),
+        '=HYPERLINK("http://x","klikk")',
+        "+47 22 33",
+        "-2+3",
+        "\tkommune",
+        "\r=1+1",
+    )
     text = audit_csv([hostile], OSLO).decode("utf-8-sig")
     cells = next(csv.DictReader(io.StringIO(text)))
-    assert cells["actor"] == "'=HYPERLINK(\"http://x\",\"klikk\")"
+    assert cells["actor"] == '\'=HYPERLINK("http://x","klikk")'
     assert cells["actor_lane"] == "'+47 22 33" and cells["action"] == "'-2+3" and cells["room_id"] == "'@SUM(A1:A9)"
     assert cells["event_id"] == "'\r=1+1" and cells["details"] == "'\tkommune"
     assert cells["id"] == "8" and cells["at_utc"] == "2026-07-01T08:00:00Z"  # harmless cells stay as they are
@@ -70,13 +92,25 @@ def test_no_cell_of_the_csv_starts_a_spreadsheet_formula() -> None:
 
 
 def test_the_csv_ends_with_the_heads_of_the_case_s_chains() -> None:
-    row = AuditRow(3, 1, "!r:x", datetime(2026, 7, 1, 8, 0, tzinfo=timezone.utc), "@anna:x", "sykehus", "case.opened", "{}", "$e",
-                   "ab" * 32)
+    row = AuditRow(
+        3,
+        1,
+        "!r:x",
+        datetime(2026, 7, 1, 8, 0, tzinfo=UTC),
+        "@anna:x",
+        "sykehus",
+        "case.opened",
+        "{}",
+        "$e",
+        "ab" * 32,
+    )
     heads = {
         "audit": ChainState(12, "cd" * 32, None),
         "consent_answers": ChainState(2, "ef" * 32, Break("consent_answers", 5, 1, "changed")),
     }
-    rows = list(csv.DictReader(io.StringIO(audit_csv([row], OSLO, heads, datetime(2026, 7, 2, tzinfo=timezone.utc)).decode("utf-8-sig"))))
+    rows = list(
+        csv.DictReader(io.StringIO(audit_csv([row], OSLO, heads, datetime(2026, 7, 2, tzinfo=UTC)).decode("utf-8-sig")))
+    )
     assert rows[0]["hash"] == "ab" * 32
     assert [(r["action"], r["hash"], json.loads(r["details"])) for r in rows[1:]] == [
         ("chain.audit.head", "cd" * 32, {"rows": 12, "intact": True}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -51,7 +51,7 @@ def test_any_country_the_holidays_package_knows_works() -> None:
 
 def test_a_datetime_is_refused_where_a_local_date_is_meant(norway: WorkingCalendar) -> None:
     with pytest.raises(TypeError):
-        norway.is_working_day(datetime(2026, 6, 8, 23, 30, tzinfo=timezone.utc))
+        norway.is_working_day(datetime(2026, 6, 8, 23, 30, tzinfo=UTC))
 
 
 # --- ordinary days and weekends -----------------------------------------------------
@@ -63,9 +63,7 @@ def test_an_ordinary_weekday_is_a_working_day(norway: WorkingCalendar) -> None:
 
 
 @pytest.mark.parametrize("day", [date(2026, 6, 13), date(2026, 6, 14)])
-def test_saturday_and_sunday_are_not_working_days(
-    norway: WorkingCalendar, sweden: WorkingCalendar, day: date
-) -> None:
+def test_saturday_and_sunday_are_not_working_days(norway: WorkingCalendar, sweden: WorkingCalendar, day: date) -> None:
     assert not norway.is_working_day(day)
     assert not sweden.is_working_day(day)
 
@@ -85,9 +83,7 @@ def test_an_ordinary_sunday_has_no_holiday_name_in_sweden(sweden: WorkingCalenda
         (date(2026, 4, 6), "Easter Monday"),
     ],
 )
-def test_norwegian_easter_holidays_include_maundy_thursday(
-    norway: WorkingCalendar, day: date, name: str
-) -> None:
+def test_norwegian_easter_holidays_include_maundy_thursday(norway: WorkingCalendar, day: date, name: str) -> None:
     assert not norway.is_working_day(day)
     assert norway.holiday_name(day) == name
 
@@ -124,9 +120,7 @@ def test_17_may_is_an_ordinary_working_day_in_sweden(sweden: WorkingCalendar) ->
     assert sweden.is_working_day(date(2028, 5, 17))
 
 
-def test_epiphany_is_a_holiday_in_sweden_but_not_in_norway(
-    norway: WorkingCalendar, sweden: WorkingCalendar
-) -> None:
+def test_epiphany_is_a_holiday_in_sweden_but_not_in_norway(norway: WorkingCalendar, sweden: WorkingCalendar) -> None:
     assert not sweden.is_working_day(date(2026, 1, 6))
     assert norway.is_working_day(date(2026, 1, 6))
 
@@ -181,9 +175,7 @@ def test_new_years_day_is_a_holiday(country: str) -> None:
     assert calendar.holiday_name(date(2026, 1, 1)) == "New Year's Day"
 
 
-def test_new_years_eve_is_a_de_facto_day_off_in_sweden_only(
-    norway: WorkingCalendar, sweden: WorkingCalendar
-) -> None:
+def test_new_years_eve_is_a_de_facto_day_off_in_sweden_only(norway: WorkingCalendar, sweden: WorkingCalendar) -> None:
     assert not sweden.is_working_day(date(2026, 12, 31))
     assert norway.is_working_day(date(2026, 12, 31))
 
@@ -246,14 +238,14 @@ def test_add_zero_working_days_moves_a_day_off_to_the_next_working_day(
 def test_local_is_aware_in_the_calendars_zone(norway: WorkingCalendar) -> None:
     moment = norway.local(date(2026, 6, 9), time(10, 0))
     assert moment.tzinfo == OSLO
-    assert moment.astimezone(timezone.utc) == datetime(2026, 6, 9, 8, 0, tzinfo=timezone.utc)
+    assert moment.astimezone(UTC) == datetime(2026, 6, 9, 8, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("zone", ["Europe/Oslo", "Europe/Stockholm"])
 def test_a_nonexistent_spring_forward_time_moves_to_the_first_valid_instant(zone: str) -> None:
     calendar = WorkingCalendar("NO", zone)
     moment = calendar.local(date(2026, 3, 29), time(2, 30))
-    assert moment.astimezone(timezone.utc) == datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc)
+    assert moment.astimezone(UTC) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
     assert (moment.hour, moment.minute) == (3, 0)
     assert moment.utcoffset() == timedelta(hours=2)
 
@@ -263,14 +255,12 @@ def test_an_ambiguous_fall_back_time_is_the_first_occurrence(zone: str) -> None:
     calendar = WorkingCalendar("SE", zone)
     moment = calendar.local(date(2026, 10, 25), time(2, 30))
     assert moment.utcoffset() == timedelta(hours=2)
-    assert moment.astimezone(timezone.utc) == datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)
+    assert moment.astimezone(UTC) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
 
 
 def test_times_just_outside_the_spring_gap_are_unchanged(norway: WorkingCalendar) -> None:
     assert norway.local(date(2026, 3, 29), time(1, 59)).utcoffset() == timedelta(hours=1)
-    assert norway.local(date(2026, 3, 29), time(3, 0)).astimezone(timezone.utc) == datetime(
-        2026, 3, 29, 1, 0, tzinfo=timezone.utc
-    )
+    assert norway.local(date(2026, 3, 29), time(3, 0)).astimezone(UTC) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
 
 
 # --- quiet hours --------------------------------------------------------------------
@@ -296,7 +286,7 @@ def test_default_quiet_hours_run_from_20_to_08_across_midnight(
 
 def test_quiet_hours_are_judged_in_the_calendars_local_time(norway: WorkingCalendar) -> None:
     # 18:30 UTC is 20:30 in Oslo in summer.
-    assert QuietHours().is_quiet(datetime(2026, 6, 9, 18, 30, tzinfo=timezone.utc), norway)
+    assert QuietHours().is_quiet(datetime(2026, 6, 9, 18, 30, tzinfo=UTC), norway)
 
 
 def test_weekends_are_quiet_all_day_by_default(norway: WorkingCalendar) -> None:
@@ -352,9 +342,9 @@ def test_next_allowed_on_saturday_morning_with_weekends_allowed(norway: WorkingC
 
 
 def test_next_allowed_keeps_the_callers_time_zone(norway: WorkingCalendar) -> None:
-    shifted = QuietHours().next_allowed(datetime(2026, 6, 9, 19, 0, tzinfo=timezone.utc), norway)
-    assert shifted == datetime(2026, 6, 10, 6, 0, tzinfo=timezone.utc)
-    assert shifted.tzinfo == timezone.utc
+    shifted = QuietHours().next_allowed(datetime(2026, 6, 9, 19, 0, tzinfo=UTC), norway)
+    assert shifted == datetime(2026, 6, 10, 6, 0, tzinfo=UTC)
+    assert shifted.tzinfo == UTC
 
 
 def test_naive_datetimes_are_refused(norway: WorkingCalendar) -> None:

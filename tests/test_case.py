@@ -7,7 +7,7 @@ phase moves on.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,7 +35,7 @@ from homeward.care.refusal import Refusal
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
-UTC = timezone.utc
+UTC = UTC
 
 # People of the Örebro case.
 SLUTENVARD = "@sara:example.org"
@@ -102,7 +102,7 @@ def ack(view: CaseView, item_id: str, lane: str, at: datetime, user_id: str = "@
     view.records.setdefault(item_id, ItemRecord()).acks.append(Ack(lane=lane, user_id=user_id, at=at))
 
 
-def refused(call, *args, **kwargs) -> Refusal:  # noqa: ANN001 - any care function
+def refused(call, *args, **kwargs) -> Refusal:
     with pytest.raises(Refusal) as caught:
         call(*args, **kwargs)
     return caught.value
@@ -474,8 +474,7 @@ def test_asking_for_a_state_does_not_change_the_records(orebro: CaseView) -> Non
     """
     orebro.records["kallelse-sip"] = ItemRecord(assigned_to=OPPENVARD)  # not sent yet
     states = {
-        item_id: item_state(orebro, orebro.pathway.item(item_id), se(2026, 3, 2, 10))
-        for item_id in orebro.records
+        item_id: item_state(orebro, orebro.pathway.item(item_id), se(2026, 3, 2, 10)) for item_id in orebro.records
     }
     assert states == {"kallelse-sip": "open"}
     assert set(orebro.records) == {"kallelse-sip"}

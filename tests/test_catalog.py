@@ -1,4 +1,4 @@
-"""Specification of the message catalogs (templates/locale/*.toml, homeward/i18n.py)."""
+"""Specification of the message catalogs (templates/locale/*.toml, messages/catalog.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.commands.registry import registry
-from homeward.i18n import FALLBACK, LANGUAGES, TEMPLATES_DIR, Catalog
+from homeward.messages.catalog import FALLBACK, LANGUAGES, TEMPLATES_DIR, Catalog
 
 LOCALE = TEMPLATES_DIR / "locale"
 OTHERS = [language for language in LANGUAGES if language != FALLBACK]

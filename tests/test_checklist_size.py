@@ -8,21 +8,29 @@ phase made a 41 kB edit.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, default_pathways_dir, load_pathways
-from homeward.commands.checklist import CHECKLIST_MAX_BYTES, checklist_content
 from homeward.commands.context import Context, IncomingCommand
-from homeward.i18n import Catalog
+from homeward.messages.catalog import Catalog
+from homeward.messages.checklist import CHECKLIST_MAX_BYTES, checklist_content
 
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PATHWAYS = load_pathways(default_pathways_dir())
 
 
 def _context() -> Context:
-    event = IncomingCommand(room_id="!r:localhost", event_id="$e", sender="@anna:localhost", body="", timestamp_ms=0, encrypted=True, room_encrypted=True)
+    event = IncomingCommand(
+        room_id="!r:localhost",
+        event_id="$e",
+        sender="@anna:localhost",
+        body="",
+        timestamp_ms=0,
+        encrypted=True,
+        room_encrypted=True,
+    )
     services = SimpleNamespace(catalog=Catalog())
     return Context(event=event, line=None, command=None, language="sv", db=None, services=services, now=NOW)  # type: ignore[arg-type]
 
@@ -30,14 +38,28 @@ def _context() -> Context:
 def _case_with_tasks(count: int, done: int) -> CaseView:
     pathway = PATHWAYS["orebro"]
     phase = pathway.phases[0].id
-    members = {f"@staff-member-with-a-long-id-{n:03}:hospital.example.org": Membership(f"@staff-member-with-a-long-id-{n:03}:hospital.example.org", "kommun", False) for n in range(count)}
+    members = {
+        f"@staff-member-with-a-long-id-{n:03}:hospital.example.org": Membership(
+            f"@staff-member-with-a-long-id-{n:03}:hospital.example.org", "kommun", False
+        )
+        for n in range(count)
+    }
     extra, records = {}, {}
     for n, user in enumerate(members):
-        item = Item(id=f"action-{n}", kind="task", title=f"Åtgärd {n} från mötet om hemgång och utrustning", text="Åtgärd", mandatory=False, lane="kommun")
+        item = Item(
+            id=f"action-{n}",
+            kind="task",
+            title=f"Åtgärd {n} från mötet om hemgång och utrustning",
+            text="Åtgärd",
+            mandatory=False,
+            lane="kommun",
+        )
         extra[item.id] = ExtraTask(item, phase, NOW + timedelta(days=2))
         if n < done:
             records[item.id] = ItemRecord(acks=[Ack("kommun", user, NOW)])
-    return CaseView(pathway=pathway, label="Sjostjerne", phase_id=phase, dates={}, members=members, records=records, extra=extra)
+    return CaseView(
+        pathway=pathway, label="Sjostjerne", phase_id=phase, dates={}, members=members, records=records, extra=extra
+    )
 
 
 def test_a_checklist_of_a_small_phase_lists_every_item():

@@ -1,7 +1,7 @@
 """A statutory clock reaching its limit is a reminder to the coordinators, like an overdue item.
 
 Planned by `care.reminders.reconcile` as a row of kind `clock` (the clock's id where an
-item's would be), fired once by the reminder scheduler through `commands.reminder_notice`,
+item's would be), fired once by the reminder scheduler through `work.reminders`,
 in one transaction with its message; dropped when the clock stopped before its limit.
 The running example: an Örebro case whose Utskrivningsklarmeddelande goes out on Monday
 30 November 2026 at 10:00; the municipality pays from Thursday 3 December (00:00), and the
@@ -10,33 +10,32 @@ reminder goes out when the quiet hours end, at 08:00.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
-from homeward.bot.reminders import ReminderScheduler
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
 from homeward.care.reminders import CLOCK, PlannedReminder, reconcile
-from homeward.commands.care_room import CareRoom
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.commands.registry import registry
 from homeward.config import Config
-from homeward.i18n import Catalog
-from homeward.services import Services
+from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store import reminders as rows
 from homeward.store.db import Store
 from homeward.store.state import remember_room
+from homeward.work.care_room import CareRoom
+from homeward.work.scheduler import ReminderScheduler
+from homeward.work.services import Services
 from tests.clock import FakeClock
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
-UTC = timezone.utc
+UTC = UTC
 CORA, KARL = "@cora:x", "@karl:x"
 
 
@@ -55,11 +54,18 @@ def pathways() -> dict[str, Pathway]:
 
 
 def view_of(pathway: Pathway) -> CaseView:
-    members = {CORA: Membership(CORA, None, True), KARL: Membership(KARL, "kommun" if pathway.id == "orebro" else "kommunen", False)}
-    return CaseView(pathway=pathway, label="Måsen", phase_id=pathway.phases[1].id, dates={}, members=members, records={})
+    members = {
+        CORA: Membership(CORA, None, True),
+        KARL: Membership(KARL, "kommun" if pathway.id == "orebro" else "kommunen", False),
+    }
+    return CaseView(
+        pathway=pathway, label="Måsen", phase_id=pathway.phases[1].id, dates={}, members=members, records={}
+    )
 
 
-def clock_adds(view: CaseView, existing: list[PlannedReminder], now: datetime, **kw) -> list[tuple[str, datetime, datetime]]:  # noqa: ANN003
+def clock_adds(
+    view: CaseView, existing: list[PlannedReminder], now: datetime, **kw
+) -> list[tuple[str, datetime, datetime]]:
     changes = reconcile(view, existing, None, now, **kw)
     return [(w.item_id, w.due, w.planned_at) for w in changes.add if w.kind == CLOCK]
 
@@ -68,7 +74,9 @@ def test_no_clock_reminder_before_the_clock_starts(pathways: dict[str, Pathway])
     assert clock_adds(view_of(pathways["orebro"]), [], se(2026, 11, 30, 9)) == []
 
 
-def test_the_limit_is_planned_when_the_notice_goes_out_and_told_when_quiet_hours_end(pathways: dict[str, Pathway]) -> None:
+def test_the_limit_is_planned_when_the_notice_goes_out_and_told_when_quiet_hours_end(
+    pathways: dict[str, Pathway],
+) -> None:
     view = view_of(pathways["orebro"])
     view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=SENT)
     assert clock_adds(view, [], SENT) == [("betalningsansvar", LIMIT.astimezone(UTC), TOLD.astimezone(UTC))]
@@ -85,8 +93,9 @@ def test_a_limit_already_passed_when_the_clock_becomes_known_is_still_told_once(
 def test_a_clock_reminder_that_went_out_is_not_wanted_again(pathways: dict[str, Pathway]) -> None:
     view = view_of(pathways["orebro"])
     view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=SENT)
-    sent = PlannedReminder(1, 1, "betalningsansvar", CLOCK, 0, LIMIT.astimezone(UTC), TOLD.astimezone(UTC),
-                           TOLD.astimezone(UTC), "sent")
+    sent = PlannedReminder(
+        1, 1, "betalningsansvar", CLOCK, 0, LIMIT.astimezone(UTC), TOLD.astimezone(UTC), TOLD.astimezone(UTC), "sent"
+    )
     assert clock_adds(view, [sent], se(2026, 12, 4, 9)) == []
 
 
@@ -94,8 +103,9 @@ def test_a_clock_stopped_before_its_limit_cancels_its_reminder(pathways: dict[st
     view = view_of(pathways["orebro"])
     view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=SENT)
     view.records["hemgang"] = ItemRecord(acks=[Ack("patient", "@p:x", se(2026, 12, 2, 14))])
-    planned = PlannedReminder(7, 1, "betalningsansvar", CLOCK, 0, LIMIT.astimezone(UTC), TOLD.astimezone(UTC),
-                              TOLD.astimezone(UTC), "planned")
+    planned = PlannedReminder(
+        7, 1, "betalningsansvar", CLOCK, 0, LIMIT.astimezone(UTC), TOLD.astimezone(UTC), TOLD.astimezone(UTC), "planned"
+    )
     changes = reconcile(view, [planned], None, se(2026, 12, 2, 15))
     assert changes.cancel == [7] and not [w for w in changes.add if w.kind == CLOCK]
 
@@ -118,11 +128,19 @@ async def _orebro_case(tmp_path: Path, clock: FakeClock) -> tuple[Store, Service
     pathways = load_pathways(default_pathways_dir())
     store = await Store.open(tmp_path / "s.sqlite3")
     config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=pathways)
+    services = Services(config=config, catalog=Catalog(), clock=clock, pathways=pathways)
     async with store.transaction() as db:
         await remember_room(db, "!r:x", "case", "sv", clock.now())
-        case_id = await cases.open_case(db, pathway_id="orebro", label="Masen", phase_id="planering", opened_by=CORA,
-                                        opened_in="!d:x", create_outbox=1, now=clock.now())
+        case_id = await cases.open_case(
+            db,
+            pathway_id="orebro",
+            label="Masen",
+            phase_id="planering",
+            opened_by=CORA,
+            opened_in="!d:x",
+            create_outbox=1,
+            now=clock.now(),
+        )
         await cases.bind_room(db, 1, "!r:x")
         await cases.put_member(db, case_id, CORA, None, True, CORA, clock.now())
         await cases.put_member(db, case_id, KARL, "kommun", False, CORA, clock.now())
@@ -185,15 +203,30 @@ async def test_the_planned_clock_reminder_is_listed_by_its_label(tmp_path: Path)
     clock = FakeClock(SENT)
     store, services, _ = await _orebro_case(tmp_path, clock)
     try:
-        await handle_command(IncomingCommand(room_id="!r:x", event_id="$r1", sender=CORA, body="!reminders", timestamp_ms=0, encrypted=True, room_encrypted=True),
-                             store, services)
+        await handle_command(
+            IncomingCommand(
+                room_id="!r:x",
+                event_id="$r1",
+                sender=CORA,
+                body="!reminders",
+                timestamp_ms=0,
+                encrypted=True,
+                room_encrypted=True,
+            ),
+            store,
+            services,
+        )
         async with store.read() as db:
             answer = [r for r in await outbox.pending(db) if r.content.get("homeward.command") == "reminders"][0]
     finally:
         await store.close()
     assert answer.content["homeward.status"] == "ok", answer.content["body"]
-    assert {"item": "betalningsansvar", "kind": "clock", "sequence": 0, "at": TOLD.astimezone(UTC).isoformat()} in \
-        answer.content["homeward.reminders"]
+    assert {
+        "item": "betalningsansvar",
+        "kind": "clock",
+        "sequence": 0,
+        "at": TOLD.astimezone(UTC).isoformat(),
+    } in answer.content["homeward.reminders"]
     assert "Kommunens betalningsansvar" in answer.content["body"]
 
 
@@ -201,8 +234,19 @@ async def test_status_shows_the_running_clock_and_the_case_data_carries_it(tmp_p
     clock = FakeClock(se(2026, 12, 4, 9))
     store, services, _ = await _orebro_case(tmp_path, clock)
     try:
-        await handle_command(IncomingCommand(room_id="!r:x", event_id="$s1", sender=KARL, body="!status", timestamp_ms=0, encrypted=True, room_encrypted=True),
-                             store, services)
+        await handle_command(
+            IncomingCommand(
+                room_id="!r:x",
+                event_id="$s1",
+                sender=KARL,
+                body="!status",
+                timestamp_ms=0,
+                encrypted=True,
+                room_encrypted=True,
+            ),
+            store,
+            services,
+        )
         async with store.read() as db:
             answer = [r for r in await outbox.pending(db) if r.content.get("homeward.command") == "status"][0]
     finally:

@@ -9,7 +9,7 @@ ready (another date) or the child has gone home.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,7 @@ from homeward.care.pathway import Clock, Pathway, default_pathways_dir, load_pat
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
-UTC = timezone.utc
+UTC = UTC
 SE = WorkingCalendar("SE", "Europe/Stockholm")
 NO = WorkingCalendar("NO", "Europe/Oslo")
 
@@ -40,8 +40,10 @@ def pathways() -> dict[str, Pathway]:
 
 
 def case(pathway: Pathway) -> CaseView:
-    people = {"@k:x": Membership("@k:x", "kommun" if pathway.id == "orebro" else "kommunen", False),
-              "@c:x": Membership("@c:x", None, True)}
+    people = {
+        "@k:x": Membership("@k:x", "kommun" if pathway.id == "orebro" else "kommunen", False),
+        "@c:x": Membership("@c:x", None, True),
+    }
     return CaseView(pathway=pathway, label="Måsen", phase_id=pathway.phases[0].id, dates={}, members=people, records={})
 
 
@@ -59,7 +61,7 @@ def sent(view: CaseView, item_id: str, at: datetime) -> None:
     view.records.setdefault(item_id, ItemRecord()).sent_at = at
 
 
-def payment(view: CaseView, now: datetime, **kw):  # noqa: ANN003, ANN201
+def payment(view: CaseView, now: datetime, **kw):
     return read_clocks(view, now, **kw)[0]
 
 
@@ -71,12 +73,19 @@ def working(clock: Clock) -> Clock:
 # --- the pathway files --------------------------------------------------------------
 def test_orebro_has_the_payment_clock_of_the_swedish_law_three_calendar_days(pathways: dict[str, Pathway]) -> None:
     clock = pathways["orebro"].clock("betalningsansvar")
-    assert (clock.start.item, clock.start.when, clock.counting, clock.limit) == ("utskrivningsklarmeddelande", "sent", "calendar_days", 3)
+    assert (clock.start.item, clock.start.when, clock.counting, clock.limit) == (
+        "utskrivningsklarmeddelande",
+        "sent",
+        "calendar_days",
+        3,
+    )
     assert [(s.item, s.when) for s in clock.stop] == [("utskrivningsmeddelande", "sent"), ("hemgang", "done")]
     assert "2017:612" in clock.source and "tre kalenderdagar" in clock.source and clock.note
 
 
-def test_sthf_has_the_payment_clock_of_the_norwegian_regulation_from_the_day_itself(pathways: dict[str, Pathway]) -> None:
+def test_sthf_has_the_payment_clock_of_the_norwegian_regulation_from_the_day_itself(
+    pathways: dict[str, Pathway],
+) -> None:
     clock = pathways["sthf"].clock("betalingsplikt")
     assert (clock.start.date, clock.counting, clock.limit) == ("ready_for_discharge", "calendar_days", 0)
     assert [(s.date, s.item) for s in clock.stop] == [("municipal_offer_ready", None), (None, "hjemreise")]
@@ -156,7 +165,12 @@ def test_the_swedish_clock_stops_when_the_discharge_notice_is_sent(orebro: CaseV
     sent(orebro, "utskrivningsklarmeddelande", se(2026, 11, 30, 10))
     sent(orebro, "utskrivningsmeddelande", se(2026, 12, 5, 11))
     reading = payment(orebro, se(2026, 12, 20, 9))
-    assert (reading.state, reading.stopped_at, reading.days, reading.reached) == ("stopped", se(2026, 12, 5, 11), 5, True)
+    assert (reading.state, reading.stopped_at, reading.days, reading.reached) == (
+        "stopped",
+        se(2026, 12, 5, 11),
+        5,
+        True,
+    )
 
 
 def test_the_swedish_clock_stops_at_the_first_of_its_stops(orebro: CaseView) -> None:
@@ -183,14 +197,24 @@ def test_working_days_counting_reaches_the_limit_after_the_weekend(orebro: CaseV
 def test_a_closed_case_stops_its_running_clock_at_the_closing(orebro: CaseView) -> None:
     sent(orebro, "utskrivningsklarmeddelande", se(2026, 11, 30, 10))
     reading = payment(orebro, se(2026, 12, 20, 9), closed_at=se(2026, 12, 2, 16))
-    assert (reading.state, reading.stopped_at, reading.days, reading.reached) == ("stopped", se(2026, 12, 2, 16), 2, False)
+    assert (reading.state, reading.stopped_at, reading.days, reading.reached) == (
+        "stopped",
+        se(2026, 12, 2, 16),
+        2,
+        False,
+    )
 
 
 # --- Norway: the payment duty -------------------------------------------------------------
 def test_the_norwegian_clock_counts_from_the_day_declared_ready_and_pays_that_day(sthf: CaseView) -> None:
     sthf.dates["ready_for_discharge"] = date(2026, 12, 10)
     reading = payment(sthf, no(2026, 12, 10, 9))
-    assert (reading.state, reading.started_at, reading.days, reading.reached) == ("running", no(2026, 12, 10, 0, 0), 0, True)
+    assert (reading.state, reading.started_at, reading.days, reading.reached) == (
+        "running",
+        no(2026, 12, 10, 0, 0),
+        0,
+        True,
+    )
     assert reading.limit_at == reading.started_at
 
 

@@ -267,7 +267,10 @@ def run_check_config(path: Path) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
     return subprocess.run(
         [str(HOMEWARD), "check-config", "--config", str(path)],
-        capture_output=True, text=True, env=environ, timeout=60,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
     )
 
 
@@ -330,7 +333,12 @@ def test_care_rooms_admit_only_the_bots_own_server_by_default() -> None:
 
 def test_allowed_servers_must_include_the_bots_own_server(tmp_path: Path) -> None:
     found = problems(write(tmp_path, VALID + 'allowed_servers = ["partner.example"]\n'))
-    assert len(found) == 1 and "allowed_servers" in found[0] and "'example.org'" in found[0] and "locks itself out" in found[0]
+    assert (
+        len(found) == 1
+        and "allowed_servers" in found[0]
+        and "'example.org'" in found[0]
+        and "locks itself out" in found[0]
+    )
 
 
 @pytest.mark.parametrize("server", ["example.org:8448", "10.0.0.7", "[::1]", "*.example.org", "exa mple.org"])
@@ -354,7 +362,10 @@ def test_allowed_servers_from_the_environment(tmp_path: Path) -> None:
 
 def test_rate_limits_override_by_command_name(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, VALID + '[rate_limits]\n"case new" = "5/1h"\nremind = "off"\n'), {})
-    assert {name: str(rate) if rate else None for name, rate in config.rate_overrides.items()} == {"case new": "5/1h", "remind": None}
+    assert {name: str(rate) if rate else None for name, rate in config.rate_overrides.items()} == {
+        "case new": "5/1h",
+        "remind": None,
+    }
 
 
 def test_a_malformed_rate_limit_is_named(tmp_path: Path) -> None:
@@ -373,12 +384,19 @@ def test_check_config_names_a_rate_limit_for_a_command_that_does_not_exist(tmp_p
 
 
 def test_the_store_key_and_the_debug_loggers_come_from_the_environment(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, VALID), {"HOMEWARD_STORE_KEY": "kept-in-a-vault", "HOMEWARD_DEBUG_LOGGERS": "nio, aiosqlite"})
+    config = load_config(
+        write(tmp_path, VALID), {"HOMEWARD_STORE_KEY": "kept-in-a-vault", "HOMEWARD_DEBUG_LOGGERS": "nio, aiosqlite"}
+    )
     assert config.store_key is not None and config.store_key.get_secret_value() == "kept-in-a-vault"
     assert "kept-in-a-vault" not in repr(config)  # a secret, like the password
     assert config.debug_loggers == ["nio", "aiosqlite"]
     defaults = load_config(write(tmp_path, VALID), {})
-    assert (defaults.store_key, defaults.debug_loggers, defaults.export_pdf_limit, defaults.export_pdf_window_seconds) == (None, [], 5, 600)
+    assert (
+        defaults.store_key,
+        defaults.debug_loggers,
+        defaults.export_pdf_limit,
+        defaults.export_pdf_window_seconds,
+    ) == (None, [], 5, 600)
 
 
 def test_a_debug_logger_that_is_no_logger_name_and_a_zero_pdf_limit_are_named(tmp_path: Path) -> None:
@@ -401,8 +419,15 @@ def test_the_desk_keys_come_from_the_file_or_the_environment(tmp_path: Path) -> 
     assert (config.digest_time, config.quiet_days, config.retention_days) == ("08:15", 5, 365)
 
 
-@pytest.mark.parametrize(("line", "key"), [('digest_time = "20:30"', "digest_time"), ('digest_time = "7.30"', "digest_time"),
-                                           ("quiet_days = 0", "quiet_days"), ("retention_days = 0", "retention_days")])
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('digest_time = "20:30"', "digest_time"),
+        ('digest_time = "7.30"', "digest_time"),
+        ("quiet_days = 0", "quiet_days"),
+        ("retention_days = 0", "retention_days"),
+    ],
+)
 def test_a_wrong_desk_key_is_named(tmp_path: Path, line: str, key: str) -> None:
     found = problems(write(tmp_path, VALID + line + "\n"))
     assert len(found) == 1 and f": {key}:" in found[0], found

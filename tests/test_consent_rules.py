@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from homeward.care.case import CaseView, Membership
 from pydantic import ValidationError
 
-from homeward.care.consent import Answer, answered_by, check_answer, consent_state, next_to_ask, reply_answer, who_answers
+from homeward.care.case import CaseView, Membership
+from homeward.care.consent import (
+    Answer,
+    answered_by,
+    check_answer,
+    consent_state,
+    next_to_ask,
+    reply_answer,
+    who_answers,
+)
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
 from homeward.care.refusal import Refusal
 
 MOR, FAR, KARL = "@mor:example.org", "@far:example.org", "@karl:example.org"
-T0 = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +32,9 @@ def pathways() -> dict[str, Pathway]:
 def view(pathway: Pathway, **lanes: str | None) -> CaseView:
     people = {"mor": MOR, "far": FAR, "karl": KARL}
     members = {people[name]: Membership(people[name], lane, False) for name, lane in lanes.items() if lane is not None}
-    return CaseView(pathway=pathway, label="Maane", phase_id="planlegge-utskrivning", dates={}, members=members, records={})
+    return CaseView(
+        pathway=pathway, label="Maane", phase_id="planlegge-utskrivning", dates={}, members=members, records={}
+    )
 
 
 def answers(*given: tuple[str, str]) -> list[Answer]:
@@ -33,7 +42,9 @@ def answers(*given: tuple[str, str]) -> list[Answer]:
 
 
 @pytest.mark.parametrize("far_now", ["familien", "kommunen", None], ids=["family lane", "care lane", "left the room"])
-def test_a_refusal_keeps_counting_whatever_lane_its_giver_is_in_now(pathways: dict[str, Pathway], far_now: str | None) -> None:
+def test_a_refusal_keeps_counting_whatever_lane_its_giver_is_in_now(
+    pathways: dict[str, Pathway], far_now: str | None
+) -> None:
     sthf = pathways["sthf"]
     consent = sthf.consent("dokumentasjon")
     given = answers((MOR, "yes"), (FAR, "no"))
@@ -72,8 +83,15 @@ GRETA, BARN = "@greta:example.org", "@barn:example.org"
 
 def orebro_view(pathways: dict[str, Pathway], *, child_answers: bool = False) -> CaseView:
     members = {GRETA: Membership(GRETA, "vardnadshavare", False), BARN: Membership(BARN, "barn", False)}
-    return CaseView(pathway=pathways["orebro"], label="Sjostjerne", phase_id="identifiering", dates={}, members=members,
-                    records={}, child_answers=child_answers)
+    return CaseView(
+        pathway=pathways["orebro"],
+        label="Sjostjerne",
+        phase_id="identifiering",
+        dates={},
+        members=members,
+        records={},
+        child_answers=child_answers,
+    )
 
 
 def test_the_guardians_answer_unless_the_case_says_the_child_answers_their_own(pathways: dict[str, Pathway]) -> None:
@@ -89,7 +107,9 @@ def test_a_childs_yes_counts_only_when_the_case_says_the_child_answers(pathways:
     assert consent_state(orebro_view(pathways, child_answers=True), consent, yes) == "given"
 
 
-def test_the_child_setting_never_changes_a_consent_the_pathway_leaves_to_the_guardians(pathways: dict[str, Pathway]) -> None:
+def test_the_child_setting_never_changes_a_consent_the_pathway_leaves_to_the_guardians(
+    pathways: dict[str, Pathway],
+) -> None:
     sthf = pathways["sthf"]
     v = view(sthf, mor="foresatt", karl="barn")
     v.child_answers = True
@@ -105,7 +125,9 @@ def test_a_covered_consent_is_asked_of_nobody_and_is_what_its_covering_consent_i
     assert consent_state(v, sip, [Answer("informationsoverforing", GRETA, "no", T0)]) == "refused"
 
 
-def test_answering_a_covered_consent_on_its_own_is_refused_naming_the_covering_one(pathways: dict[str, Pathway]) -> None:
+def test_answering_a_covered_consent_on_its_own_is_refused_naming_the_covering_one(
+    pathways: dict[str, Pathway],
+) -> None:
     with pytest.raises(Refusal) as refused:
         check_answer(orebro_view(pathways), "sip", GRETA)
     assert refused.value.key == "consent.covered" and refused.value.values["id"] == "informationsoverforing"
@@ -120,11 +142,25 @@ def test_the_consent_asked_now_is_the_first_pending_one_in_the_pathways_order(pa
     assert next_to_ask(v, both) is None  # the SIP is covered: never asked
 
 
-@pytest.mark.parametrize("text, word", [
-    ("ja", "yes"), ("Ja!", "yes"), (" JA. ", "yes"), ("yes", "yes"), ("Yes!!", "yes"),
-    ("nei", "no"), ("Nej.", "no"), ("NO", "no"), ("«nei»", "no"),
-    ("ja, men", None), ("Hva betyr dette?", None), ("", None), ("jaa", None), ("ok", None),
-])
+@pytest.mark.parametrize(
+    "text, word",
+    [
+        ("ja", "yes"),
+        ("Ja!", "yes"),
+        (" JA. ", "yes"),
+        ("yes", "yes"),
+        ("Yes!!", "yes"),
+        ("nei", "no"),
+        ("Nej.", "no"),
+        ("NO", "no"),
+        ("«nei»", "no"),
+        ("ja, men", None),
+        ("Hva betyr dette?", None),
+        ("", None),
+        ("jaa", None),
+        ("ok", None),
+    ],
+)
 def test_a_reply_is_an_answer_only_when_it_is_a_plain_yes_or_no(text: str, word: str | None) -> None:
     assert reply_answer(text) == word
 

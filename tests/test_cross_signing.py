@@ -6,7 +6,7 @@ import pytest
 from signedjson.key import decode_verify_key_bytes
 from signedjson.sign import SignatureVerifyException, verify_signed_json
 
-from homeward.cross_signing import (
+from homeward.matrix.cross_signing import (
     Action,
     Seeds,
     SeedsError,
@@ -52,7 +52,9 @@ def test_the_device_is_signed_by_the_self_signing_key_and_keeps_its_own_signatur
 
     verify(signed, BOT, seeds.public("self_signing"))
     assert signed["signatures"][BOT]["ed25519:ABCDEFGHIJ"] == "s" * 86
-    assert {k: v for k, v in signed.items() if k != "signatures"} == {k: v for k, v in DEVICE.items() if k not in ("signatures", "unsigned")}
+    assert {k: v for k, v in signed.items() if k != "signatures"} == {
+        k: v for k, v in DEVICE.items() if k not in ("signatures", "unsigned")
+    }
     with pytest.raises(SignatureVerifyException):
         verify({**signed, "device_id": "OTHER"}, BOT, seeds.public("self_signing"))
 

@@ -21,7 +21,7 @@ def mode(path: Path) -> int:
 
 
 @pytest.fixture
-def umask_restored():  # noqa: ANN201 - make_private sets the process umask: give the test process its own back
+def umask_restored():
     old = os.umask(0o022)
     os.umask(old)
     yield
@@ -33,7 +33,11 @@ def test_an_existing_data_folder_becomes_owner_only_whatever_its_modes(tmp_path:
     (data / "crypto").mkdir(parents=True)
     os.chmod(data, 0o755)
     os.chmod(data / "crypto", 0o755)  # as nio and older Homewards left it
-    for name, file_mode in (("homeward.sqlite3", 0o644), ("crypto/@homeward:x_D.db", 0o644), ("credentials.json", 0o666)):
+    for name, file_mode in (
+        ("homeward.sqlite3", 0o644),
+        ("crypto/@homeward:x_D.db", 0o644),
+        ("credentials.json", 0o666),
+    ):
         (data / name).write_text("x")
         os.chmod(data / name, file_mode)
     outside = tmp_path / "elsewhere.txt"
@@ -43,7 +47,13 @@ def test_an_existing_data_folder_becomes_owner_only_whatever_its_modes(tmp_path:
 
     changed = make_private(data)
 
-    assert {p.relative_to(data).as_posix() for p in changed} == {".", "crypto", "homeward.sqlite3", "crypto/@homeward:x_D.db", "credentials.json"}
+    assert {p.relative_to(data).as_posix() for p in changed} == {
+        ".",
+        "crypto",
+        "homeward.sqlite3",
+        "crypto/@homeward:x_D.db",
+        "credentials.json",
+    }
     assert [mode(p) for p in (data, data / "crypto")] == [0o700, 0o700]
     assert {mode(p) for p in data.rglob("*") if p.is_file() and not p.is_symlink()} == {0o600}
     assert mode(outside) == 0o644  # a symbolic link's target is left alone
@@ -67,7 +77,7 @@ def _opens_with(crypto: Path, key: str) -> str | None:
     try:
         account = store.load_account()
         return account.identity_keys["ed25519"] if account else None
-    except Exception:  # noqa: BLE001 - a wrong key raises vodozemac's pickle errors
+    except Exception:
         return None
     finally:
         store.database.close()
@@ -82,7 +92,9 @@ def test_the_first_start_generates_a_key_owner_only(tmp_path: Path, umask_restor
     assert store_key(crypto, "from-the-environment").value == "from-the-environment"
 
 
-def test_a_store_pickled_with_nio_s_default_key_is_re_pickled_with_the_new_one_as_the_same_device(tmp_path: Path) -> None:
+def test_a_store_pickled_with_nio_s_default_key_is_re_pickled_with_the_new_one_as_the_same_device(
+    tmp_path: Path,
+) -> None:
     crypto = tmp_path / "crypto"
     identity = _legacy_store(crypto)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,7 @@ from homeward.care.deadlines import (
 
 OSLO = ZoneInfo("Europe/Oslo")
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_the_anchor_is_read_in_the_calendars_local_time(norway: WorkingCalendar)
 def test_a_date_anchor_without_time_is_due_at_end_of_working_day(
     norway: WorkingCalendar,
 ) -> None:
-    assert END_OF_WORKING_DAY == time(16, 0)
+    assert time(16, 0) == END_OF_WORKING_DAY
     due = resolve_due(date(2026, 6, 9), 2, "days", "after", None, norway)
     assert local(due) == (2026, 6, 11, 16, 0)
 
@@ -194,9 +194,7 @@ def test_zero_working_days_before_a_day_off_is_the_last_working_day(
     ("offset", "unit", "direction"),
     [(1, "weeks", "after"), (1, "days", "around"), (-1, "days", "after")],
 )
-def test_bad_rules_are_refused(
-    norway: WorkingCalendar, offset: int, unit: str, direction: str
-) -> None:
+def test_bad_rules_are_refused(norway: WorkingCalendar, offset: int, unit: str, direction: str) -> None:
     with pytest.raises(ValueError):
         resolve_due(oslo(2026, 6, 9, 12, 0), offset, unit, direction, None, norway)
 
@@ -212,9 +210,7 @@ def test_a_naive_anchor_is_refused(norway: WorkingCalendar) -> None:
 def test_an_item_due_monday_10_is_announced_the_friday_before_at_10(
     norway: WorkingCalendar,
 ) -> None:
-    schedule = reminder_schedule(
-        oslo(2026, 6, 8, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 10, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 8, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 10, 12, 0))
     assert planned(schedule) == [
         ("before", 0, (2026, 6, 5, 10, 0)),
         ("due", 0, (2026, 6, 8, 10, 0)),
@@ -224,16 +220,12 @@ def test_an_item_due_monday_10_is_announced_the_friday_before_at_10(
 
 
 def test_reminder_times_are_utc(norway: WorkingCalendar) -> None:
-    schedule = reminder_schedule(
-        oslo(2026, 6, 8, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 10, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 8, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 10, 12, 0))
     assert all(r.planned_at.tzinfo == UTC for r in schedule)
 
 
 def test_an_item_due_at_21_is_reminded_at_08_next_working_day(norway: WorkingCalendar) -> None:
-    schedule = reminder_schedule(
-        oslo(2026, 6, 9, 21, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 10, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 9, 21, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 10, 12, 0))
     assert planned(schedule) == [
         ("before", 0, (2026, 6, 9, 8, 0)),  # Monday 21:00, shifted
         ("due", 0, (2026, 6, 10, 8, 0)),
@@ -241,18 +233,12 @@ def test_an_item_due_at_21_is_reminded_at_08_next_working_day(norway: WorkingCal
 
 
 def test_an_item_due_friday_at_21_is_reminded_monday_at_08(norway: WorkingCalendar) -> None:
-    schedule = reminder_schedule(
-        oslo(2026, 6, 12, 21, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 15, 12, 0)
-    )
-    assert [r for r in schedule if r.kind == "due"] == [
-        Reminder("due", oslo(2026, 6, 15, 8, 0).astimezone(UTC))
-    ]
+    schedule = reminder_schedule(oslo(2026, 6, 12, 21, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 15, 12, 0))
+    assert [r for r in schedule if r.kind == "due"] == [Reminder("due", oslo(2026, 6, 15, 8, 0).astimezone(UTC))]
 
 
 def test_overdue_repeats_skip_norwegian_easter(norway: WorkingCalendar) -> None:
-    schedule = reminder_schedule(
-        oslo(2026, 4, 1, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 4, 8, 23, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 4, 1, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 4, 8, 23, 0))
     assert [local(r.planned_at) for r in schedule if r.kind == "overdue"] == [
         (2026, 4, 7, 10, 0),
         (2026, 4, 8, 10, 0),
@@ -260,9 +246,7 @@ def test_overdue_repeats_skip_norwegian_easter(norway: WorkingCalendar) -> None:
 
 
 def test_overdue_repeats_skip_a_weekday_holiday(norway: WorkingCalendar) -> None:
-    schedule = reminder_schedule(
-        oslo(2028, 5, 16, 10, 0), ReminderPolicy(), norway, until=oslo(2028, 5, 19, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2028, 5, 16, 10, 0), ReminderPolicy(), norway, until=oslo(2028, 5, 19, 12, 0))
     assert [(r.sequence, local(r.planned_at)) for r in schedule if r.kind == "overdue"] == [
         (1, (2028, 5, 18, 10, 0)),
         (2, (2028, 5, 19, 10, 0)),
@@ -281,9 +265,7 @@ def test_overdue_repeats_in_sweden_fall_on_maundy_thursday(sweden: WorkingCalend
 
 def test_overdue_repeats_every_second_working_day(norway: WorkingCalendar) -> None:
     policy = ReminderPolicy(overdue_every_working_days=2)
-    schedule = reminder_schedule(
-        oslo(2026, 6, 8, 10, 0), policy, norway, until=oslo(2026, 6, 15, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 8, 10, 0), policy, norway, until=oslo(2026, 6, 15, 12, 0))
     assert [local(r.planned_at) for r in schedule if r.kind == "overdue"] == [
         (2026, 6, 10, 10, 0),
         (2026, 6, 12, 10, 0),
@@ -291,16 +273,12 @@ def test_overdue_repeats_every_second_working_day(norway: WorkingCalendar) -> No
 
 
 def test_until_limits_only_the_overdue_repeats(norway: WorkingCalendar) -> None:
-    schedule = reminder_schedule(
-        oslo(2026, 6, 8, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 1, 0, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 8, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 1, 0, 0))
     assert [r.kind for r in schedule] == ["before", "due"]
 
 
 def test_until_is_inclusive(norway: WorkingCalendar) -> None:
-    schedule = reminder_schedule(
-        oslo(2026, 6, 8, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 9, 10, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 8, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 6, 9, 10, 0))
     assert [r.kind for r in schedule] == ["before", "due", "overdue"]
 
 
@@ -308,9 +286,7 @@ def test_before_and_due_shifted_to_the_same_instant_keep_only_due(
     norway: WorkingCalendar,
 ) -> None:
     policy = ReminderPolicy(before=timedelta(hours=1))
-    schedule = reminder_schedule(
-        oslo(2026, 6, 8, 7, 0), policy, norway, until=oslo(2026, 6, 8, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 8, 7, 0), policy, norway, until=oslo(2026, 6, 8, 12, 0))
     assert planned(schedule) == [("due", 0, (2026, 6, 8, 8, 0))]
 
 
@@ -320,33 +296,25 @@ def test_due_and_first_overdue_on_the_same_instant_keep_overdue(
     # Due Sunday 07:00: the due reminder and the first repeat (Monday 07:00) both
     # wait for Monday 08:00.
     policy = ReminderPolicy(before=None)
-    schedule = reminder_schedule(
-        oslo(2026, 6, 14, 7, 0), policy, norway, until=oslo(2026, 6, 15, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 14, 7, 0), policy, norway, until=oslo(2026, 6, 15, 12, 0))
     assert planned(schedule) == [("overdue", 1, (2026, 6, 15, 8, 0))]
 
 
 def test_before_can_be_an_exact_duration(norway: WorkingCalendar) -> None:
     policy = ReminderPolicy(before=timedelta(hours=2))
-    schedule = reminder_schedule(
-        oslo(2026, 6, 8, 10, 0), policy, norway, until=oslo(2026, 6, 8, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 8, 10, 0), policy, norway, until=oslo(2026, 6, 8, 12, 0))
     assert planned(schedule)[0] == ("before", 0, (2026, 6, 8, 8, 0))
 
 
 def test_before_can_be_several_working_days(norway: WorkingCalendar) -> None:
     policy = ReminderPolicy(before=WorkingDays(2))
-    schedule = reminder_schedule(
-        oslo(2026, 4, 7, 10, 0), policy, norway, until=oslo(2026, 4, 7, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 4, 7, 10, 0), policy, norway, until=oslo(2026, 4, 7, 12, 0))
     assert planned(schedule)[0] == ("before", 0, (2026, 3, 31, 10, 0))
 
 
 def test_no_early_reminder_and_no_due_reminder_when_turned_off(norway: WorkingCalendar) -> None:
     policy = ReminderPolicy(before=None, at_due=False)
-    schedule = reminder_schedule(
-        oslo(2026, 6, 8, 10, 0), policy, norway, until=oslo(2026, 6, 9, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 8, 10, 0), policy, norway, until=oslo(2026, 6, 9, 12, 0))
     assert [r.kind for r in schedule] == ["overdue"]
 
 
@@ -354,9 +322,7 @@ def test_without_quiet_hours_an_evening_due_stays_in_the_evening(
     norway: WorkingCalendar,
 ) -> None:
     policy = ReminderPolicy(quiet=QuietHours.off())
-    schedule = reminder_schedule(
-        oslo(2026, 6, 13, 21, 0), policy, norway, until=oslo(2026, 6, 15, 22, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 6, 13, 21, 0), policy, norway, until=oslo(2026, 6, 15, 22, 0))
     assert planned(schedule) == [
         ("before", 0, (2026, 6, 12, 21, 0)),
         ("due", 0, (2026, 6, 13, 21, 0)),
@@ -365,9 +331,7 @@ def test_without_quiet_hours_an_evening_due_stays_in_the_evening(
 
 
 def test_overdue_repeats_keep_the_due_local_time_across_dst(norway: WorkingCalendar) -> None:
-    schedule = reminder_schedule(
-        oslo(2026, 10, 23, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 10, 27, 12, 0)
-    )
+    schedule = reminder_schedule(oslo(2026, 10, 23, 10, 0), ReminderPolicy(), norway, until=oslo(2026, 10, 27, 12, 0))
     assert [local(r.planned_at) for r in schedule if r.kind == "overdue"] == [
         (2026, 10, 26, 10, 0),
         (2026, 10, 27, 10, 0),
@@ -424,9 +388,7 @@ def test_parse_when_days_keep_the_local_time_across_dst(norway: WorkingCalendar)
 
 
 @pytest.mark.parametrize("text", ["next week", "in 2 weeks", "soon", "", "tomorrow 25:00"])
-def test_parse_when_rejects_other_forms_naming_the_accepted_ones(
-    norway: WorkingCalendar, text: str
-) -> None:
+def test_parse_when_rejects_other_forms_naming_the_accepted_ones(norway: WorkingCalendar, text: str) -> None:
     with pytest.raises(ValueError, match="in 2h") as error:
         parse_when(text, NOW, norway)
     assert "tomorrow 09:00" in str(error.value)

@@ -1,11 +1,11 @@
-"""`make run`'s demo configuration (homeward/demo.py): its staff may open cases, its guardian may not."""
+"""`make run`'s demo configuration (dev/demo.py): its staff may open cases, its guardian may not."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from homeward.config import load_config
-from homeward.demo import _write_bot_config
+from homeward.dev.demo import _write_bot_config
 
 
 class FakeServer:
@@ -24,6 +24,8 @@ def test_the_demos_staff_may_open_cases_and_its_guardian_may_not(tmp_path: Path)
 
 def test_a_demo_configuration_from_before_case_openers_gets_them(tmp_path: Path) -> None:
     path = _write_bot_config(tmp_path, FakeServer(), "pw")  # type: ignore[arg-type]
-    path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("case_openers")) + "\n")
+    path.write_text(
+        "\n".join(line for line in path.read_text().splitlines() if not line.startswith("case_openers")) + "\n"
+    )
     config = load_config(_write_bot_config(tmp_path, FakeServer(), "pw"), {})  # type: ignore[arg-type]
     assert config.case_opener("@nurse:localhost") and not config.case_opener("@guardian:localhost")

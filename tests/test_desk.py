@@ -10,7 +10,7 @@ case of a coordinator in Oslo.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,14 +18,24 @@ import pytest
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership, close_blockers
 from homeward.care.consent import Answer
 from homeward.care.desk import (
-    PlannedDigest, coordinator_calendar, digest_firing, next_digest_at, parse_digest_time, plan_digest, retention_due,
-    retention_firing, select, summarize, urgency, worklist,
+    PlannedDigest,
+    coordinator_calendar,
+    digest_firing,
+    next_digest_at,
+    parse_digest_time,
+    plan_digest,
+    retention_due,
+    retention_firing,
+    select,
+    summarize,
+    urgency,
+    worklist,
 )
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
 from homeward.care.reminders import PlannedReminder, firing, reconcile
 
 OSLO = ZoneInfo("Europe/Oslo")
-UTC = timezone.utc
+UTC = UTC
 ZONE = "Europe/Oslo"
 ANNA = "@anna:example.org"  # coordinator, no lane
 SARA = "@sara:example.org"  # slutenvård
@@ -43,21 +53,44 @@ def pathways() -> dict[str, Pathway]:
     return load_pathways(default_pathways_dir())
 
 
-def orebro(pathways: dict[str, Pathway], **changes) -> CaseView:  # noqa: ANN003
+def orebro(pathways: dict[str, Pathway], **changes) -> CaseView:
     members = {
-        ANNA: Membership(ANNA, None, True), SARA: Membership(SARA, "slutenvard", False), KARL: Membership(KARL, "kommun", False),
+        ANNA: Membership(ANNA, None, True),
+        SARA: Membership(SARA, "slutenvard", False),
+        KARL: Membership(KARL, "kommun", False),
     }
-    view = CaseView(pathway=pathways["orebro"], label="Ekorre", phase_id="identifiering",
-                    dates={"admission": oslo(2026, 11, 30, 10, 0)}, members=members, records={})
+    view = CaseView(
+        pathway=pathways["orebro"],
+        label="Ekorre",
+        phase_id="identifiering",
+        dates={"admission": oslo(2026, 11, 30, 10, 0)},
+        members=members,
+        records={},
+    )
     for key, value in changes.items():
         setattr(view, key, value)
     return view
 
 
-def line(view: CaseView, now: datetime, *, member: bool = True, answers: list[Answer] | None = None,
-         last: datetime | None = None, case_id: int = 1):  # noqa: ANN201
-    return summarize(view, case_id=case_id, room_id=f"!r{case_id}:x", answers=answers or [], last_activity=last,
-                     member=member, now=now, zone=ZONE)
+def line(
+    view: CaseView,
+    now: datetime,
+    *,
+    member: bool = True,
+    answers: list[Answer] | None = None,
+    last: datetime | None = None,
+    case_id: int = 1,
+):
+    return summarize(
+        view,
+        case_id=case_id,
+        room_id=f"!r{case_id}:x",
+        answers=answers or [],
+        last_activity=last,
+        member=member,
+        now=now,
+        zone=ZONE,
+    )
 
 
 # -- a case's line -----------------------------------------------------------------------------
@@ -67,7 +100,11 @@ def test_the_next_deadline_is_the_earliest_open_item_still_ahead_with_the_lane_t
     summary = line(orebro(pathways), oslo(2026, 12, 1, 9, 0))
 
     assert summary.next_due is not None
-    assert (summary.next_due.item, summary.next_due.at, summary.next_due.lanes) == (NOTICE, oslo(2026, 12, 1, 10, 0), ("slutenvard",))
+    assert (summary.next_due.item, summary.next_due.at, summary.next_due.lanes) == (
+        NOTICE,
+        oslo(2026, 12, 1, 10, 0),
+        ("slutenvard",),
+    )
     assert summary.next_due.command == f"!send {NOTICE}"  # not sent yet: sending moves it on
     assert summary.overdue == ()
 
@@ -81,8 +118,11 @@ def test_an_item_past_its_due_time_counts_as_overdue_not_as_next(pathways):
 
 
 def test_a_sent_notice_waits_for_a_receipt_from_each_lane_that_has_not_acknowledged(pathways):
-    records = {NOTICE: ItemRecord(sent_at=oslo(2026, 11, 30, 12, 0), sent_by=SARA,
-                                  acks=[Ack("kommun", KARL, oslo(2026, 11, 30, 13, 0))])}
+    records = {
+        NOTICE: ItemRecord(
+            sent_at=oslo(2026, 11, 30, 12, 0), sent_by=SARA, acks=[Ack("kommun", KARL, oslo(2026, 11, 30, 13, 0))]
+        )
+    }
     summary = line(orebro(pathways, records=records), oslo(2026, 12, 1, 9, 0))
 
     assert summary.as_json()["awaiting"] == [{"item": NOTICE, "lane": "oppenvard"}]
@@ -92,16 +132,21 @@ def test_a_sent_notice_waits_for_a_receipt_from_each_lane_that_has_not_acknowled
 def test_consents_are_pending_only_when_someone_is_there_to_answer_them(pathways):
     nobody = line(orebro(pathways), oslo(2026, 12, 1, 9, 0))
     members = {**orebro(pathways).members, MOR: Membership(MOR, "vardnadshavare", False)}
-    asked = line(orebro(pathways, members=members), oslo(2026, 12, 1, 9, 0),
-                 answers=[Answer("npo", MOR, "yes", oslo(2026, 11, 30, 14, 0))])
+    asked = line(
+        orebro(pathways, members=members),
+        oslo(2026, 12, 1, 9, 0),
+        answers=[Answer("npo", MOR, "yes", oslo(2026, 11, 30, 14, 0))],
+    )
 
     assert nobody.consents_pending == ()
     assert asked.consents_pending == ("informationsoverforing",)  # the SIP consent is covered by the admission consent
 
 
 def test_a_closed_case_has_no_deadlines_and_a_case_off_the_team_shows_no_details(pathways):
-    closed = line(orebro(pathways, state="closed", closed_at=oslo(2026, 12, 1, 8, 0), closed_reason="moved"),
-                  oslo(2026, 12, 1, 11, 0))
+    closed = line(
+        orebro(pathways, state="closed", closed_at=oslo(2026, 12, 1, 8, 0), closed_reason="moved"),
+        oslo(2026, 12, 1, 11, 0),
+    )
     stranger = line(orebro(pathways), oslo(2026, 12, 1, 11, 0), member=False)
 
     assert (closed.state, closed.due, closed.overdue, closed.next_due) == ("closed", (), (), None)
@@ -170,7 +215,9 @@ def test_a_case_is_left_off_the_worklist_on_a_day_off_of_its_own_country(pathway
     now = oslo(2027, 6, 4, 7, 30)  # Friday 4 June 2027 is a working day in Norway and Sweden…
     assert worklist([line(orebro(pathways, dates={"admission": oslo(2027, 6, 3, 10, 0)}), now)], now, ZONE, 7, ANNA)
     holiday = oslo(2027, 5, 6, 7, 30)  # …Ascension Day, 6 May 2027, is a day off in both
-    assert not worklist([line(orebro(pathways, dates={"admission": oslo(2027, 5, 5, 10, 0)}), holiday)], holiday, ZONE, 7, ANNA)
+    assert not worklist(
+        [line(orebro(pathways, dates={"admission": oslo(2027, 5, 5, 10, 0)}), holiday)], holiday, ZONE, 7, ANNA
+    )
 
 
 # -- when the worklist goes out ----------------------------------------------------------------
@@ -185,9 +232,15 @@ def row(n: int, day: date, at: datetime, status: str = "planned") -> PlannedDige
 
 
 def test_the_next_worklist_is_the_next_working_day_at_its_time():
-    assert next_digest_at(time(7, 30), norway(), oslo(2026, 12, 31, 7, 0), set()) == (date(2026, 12, 31), oslo(2026, 12, 31, 7, 30))
+    assert next_digest_at(time(7, 30), norway(), oslo(2026, 12, 31, 7, 0), set()) == (
+        date(2026, 12, 31),
+        oslo(2026, 12, 31, 7, 30),
+    )
     # after Thursday's time: not New Year's Day, not the weekend, but Monday
-    assert next_digest_at(time(7, 30), norway(), oslo(2026, 12, 31, 8, 0), set()) == (date(2027, 1, 4), oslo(2027, 1, 4, 7, 30))
+    assert next_digest_at(time(7, 30), norway(), oslo(2026, 12, 31, 8, 0), set()) == (
+        date(2027, 1, 4),
+        oslo(2027, 1, 4, 7, 30),
+    )
 
 
 def test_a_day_whose_worklist_went_out_is_never_planned_again_even_at_a_later_time():
@@ -235,7 +288,9 @@ def test_a_worklist_goes_out_on_its_own_day_before_the_evening_or_is_dropped():
     assert digest_firing(planned, oslo(2026, 12, 2, 7, 31), ZONE) == "drop"
 
 
-@pytest.mark.parametrize(("text", "expected"), [("07:30", time(7, 30)), ("7:30", time(7, 30)), ("19:59", time(19, 59)), ("OFF", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("07:30", time(7, 30)), ("7:30", time(7, 30)), ("19:59", time(19, 59)), ("OFF", None)]
+)
 def test_a_worklist_time_is_hh_mm_before_the_evening_or_off(text: str, expected: time | None):
     assert parse_digest_time(text) == expected
 
@@ -251,9 +306,12 @@ def test_other_worklist_times_are_refused(text: str):
 
 def test_a_closed_case_wants_no_reminder_and_one_coming_due_is_dropped(pathways):
     view = orebro(pathways, state="closed", closed_at=oslo(2026, 12, 1, 8, 0))
-    planned = PlannedReminder(9, 1, NOTICE, "due", 0, oslo(2026, 12, 1, 10, 0), oslo(2026, 12, 1, 10, 0),
-                              oslo(2026, 12, 1, 10, 0), "planned")
-    custom = PlannedReminder(10, 1, NOTICE, "custom", 1, None, oslo(2026, 12, 1, 9, 0), oslo(2026, 12, 1, 9, 0), "planned")
+    planned = PlannedReminder(
+        9, 1, NOTICE, "due", 0, oslo(2026, 12, 1, 10, 0), oslo(2026, 12, 1, 10, 0), oslo(2026, 12, 1, 10, 0), "planned"
+    )
+    custom = PlannedReminder(
+        10, 1, NOTICE, "custom", 1, None, oslo(2026, 12, 1, 9, 0), oslo(2026, 12, 1, 9, 0), "planned"
+    )
 
     changes = reconcile(view, [planned, custom], None, oslo(2026, 12, 1, 9, 30))
 

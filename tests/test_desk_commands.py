@@ -6,7 +6,7 @@ query, a closed case refuses what would change it (from each command's declarati
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +16,23 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.consent import Answer
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
-from homeward.commands.departures import member_left
-from homeward.commands.digest_notice import fire_digest
 from homeward.commands.dispatch import handle_command
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, OPEN_CASE, registry
-from homeward.commands.integrity import check_chains
-from homeward.commands.retention import run_retention
-from homeward.commands.room_state import bring_rooms_in_step
 from homeward.config import Config
-from homeward.i18n import Catalog
-from homeward.services import Services
-from homeward.store import cases, chain, consents, desk, outbox, room_state
+from homeward.messages.catalog import Catalog
+from homeward.store import cases, chain, consents, outbox, room_state
 from homeward.store.db import Store
 from homeward.store.state import remember_room
+from homeward.work.departures import member_left
+from homeward.work.integrity import check_chains
+from homeward.work.retention import run_retention
+from homeward.work.room_state import bring_rooms_in_step
+from homeward.work.services import Services
+from homeward.work.worklists import fire_digest
 from tests.clock import FakeClock
 from tests.stores import seed_case
 
-START = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)  # Tuesday, 09:00 in Oslo
+START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # Tuesday, 09:00 in Oslo
 ANNA, BERIT, MOR = "@anna:desk", "@berit:desk", "@mor:desk"
 CASE, DM = "!case:desk", "!dm:desk"
 PATHWAYS = load_pathways(default_pathways_dir())
@@ -44,17 +44,32 @@ class Bench:
 
     def __init__(self, store: Store, clock: FakeClock, **config: Any) -> None:
         self.store, self.clock, self.n = store, clock, 0
-        settings = {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:desk", "password": "x", "language": "en", **config}
-        self.services = Services(config=Config.model_validate(settings), catalog=Catalog(), registry=registry, clock=clock,
-                                 pathways=PATHWAYS)
+        settings = {
+            "homeserver": "http://127.0.0.1:1",
+            "user_id": "@bot:desk",
+            "password": "x",
+            "language": "en",
+            **config,
+        }
+        self.services = Services(
+            config=Config.model_validate(settings), catalog=Catalog(), clock=clock, pathways=PATHWAYS
+        )
 
-    async def run(self, room: str, body: str, sender: str = ANNA, private: bool = True, encrypted: bool = True) -> dict[str, Any]:
+    async def run(
+        self, room: str, body: str, sender: str = ANNA, private: bool = True, encrypted: bool = True
+    ) -> dict[str, Any]:
         """Run a command (end-to-end encrypted, in an encrypted room, unless told otherwise); its answer's content."""
         self.n += 1
         event_id = f"$e{self.n}"
-        incoming = IncomingCommand(room, event_id, sender, body, 0, private=private, encrypted=encrypted, room_encrypted=encrypted)
+        incoming = IncomingCommand(
+            room, event_id, sender, body, 0, private=private, encrypted=encrypted, room_encrypted=encrypted
+        )
         await handle_command(incoming, self.store, self.services)
-        return next(r for r in await self.queued() if (r.get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == event_id)
+        return next(
+            r
+            for r in await self.queued()
+            if (r.get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == event_id
+        )
 
     async def queued(self, room: str | None = None) -> list[dict[str, Any]]:
         async with self.store.read() as db:
@@ -63,17 +78,18 @@ class Bench:
         return [{**json.loads(r["content"]), "_kind": r["kind"]} for r in rows if room is None or r["room_id"] == room]
 
     async def scalar(self, sql: str, *args: Any) -> Any:
-        async with self.store.read() as db:
-            async with db.execute(sql, args) as cur:
-                row = await cur.fetchone()
+        async with self.store.read() as db, db.execute(sql, args) as cur:
+            row = await cur.fetchone()
         return row[0] if row else None
 
 
 @pytest.fixture
-async def bench(tmp_path: Path):  # noqa: ANN201
+async def bench(tmp_path: Path):
     store = await Store.open(tmp_path / "homeward.sqlite3")
     async with store.transaction() as db:
-        case_id = await seed_case(db, case_room=CASE, direct_room=DM, coordinator=ANNA, label="Sjostjerne", language="en", now=START)
+        case_id = await seed_case(
+            db, case_room=CASE, direct_room=DM, coordinator=ANNA, label="Sjostjerne", language="en", now=START
+        )
         await cases.put_member(db, case_id, BERIT, "kommunen", False, ANNA, START)
         checklist = await outbox.enqueue(db, CASE, "m.room.message", {"body": "checklist"}, START)
         await cases.put_checklist(db, case_id, "planlegge-utskrivning", checklist)
@@ -86,7 +102,7 @@ async def bench(tmp_path: Path):  # noqa: ANN201
 
 async def test_cases_reads_every_case_in_one_query_whatever_their_number(bench: Bench):
     statements: list[str] = []
-    await bench.store._db.set_trace_callback(statements.append)  # noqa: SLF001 - counting, nothing else
+    await bench.store._db.set_trace_callback(statements.append)
 
     async def reads_of_cases() -> int:
         statements.clear()
@@ -98,8 +114,16 @@ async def test_cases_reads_every_case_in_one_query_whatever_their_number(bench: 
     async with bench.store.transaction() as db:
         for n in range(30):
             await remember_room(db, f"!more{n}:desk", "case", "en", START)
-            case_id = await cases.open_case(db, pathway_id="orebro" if n % 2 else "sthf", label=f"Case{n}", phase_id="identifiering" if n % 2 else "planlegge-utskrivning",
-                                            opened_by=ANNA, opened_in=DM, create_outbox=100 + n, now=START)
+            case_id = await cases.open_case(
+                db,
+                pathway_id="orebro" if n % 2 else "sthf",
+                label=f"Case{n}",
+                phase_id="identifiering" if n % 2 else "planlegge-utskrivning",
+                opened_by=ANNA,
+                opened_in=DM,
+                create_outbox=100 + n,
+                now=START,
+            )
             await cases.bind_room(db, 100 + n, f"!more{n}:desk")
             await cases.put_member(db, case_id, ANNA, None, True, ANNA, START)
     thirty_one = await reads_of_cases()
@@ -145,7 +169,7 @@ async def test_a_worklist_time_is_per_person_and_off_plans_none(bench: Bench):
     refused = await bench.run(DM, "!settings digest 22:00")
 
     assert later["homeward.status"] == "ok" and "08:15" in later["body"]
-    assert datetime.fromisoformat(planned) == datetime(2026, 12, 2, 7, 15, tzinfo=timezone.utc)  # 08:15 in Oslo
+    assert datetime.fromisoformat(planned) == datetime(2026, 12, 2, 7, 15, tzinfo=UTC)  # 08:15 in Oslo
     assert off["homeward.status"] == "ok"
     assert await bench.scalar("SELECT COUNT(*) FROM digests WHERE user_id = ? AND status = 'planned'", ANNA) == 0
     assert refused["homeward.status"] == "error" and "20:00" in refused["body"]
@@ -156,7 +180,7 @@ async def test_a_worklist_time_is_per_person_and_off_plans_none(bench: Bench):
 CARE_COMMANDS = [c for c in registry.all() if c.where == CASE_ROOM or c.name in ("help", "ping")]
 
 
-def typed(command) -> str:  # noqa: ANN001
+def typed(command) -> str:
     """The command as someone would start typing it: lead arguments and an implicit sub-command's first words filled in."""
     words = list(command.path[:-1] if command.untyped else command.path)
     lead = ["meeting1"] * len(command.parent.lead) if command.parent is not None else []
@@ -165,7 +189,7 @@ def typed(command) -> str:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("command", [c for c in CARE_COMMANDS if c.state == OPEN_CASE], ids=lambda c: c.name)
-async def test_a_closed_case_refuses_each_command_that_would_change_it_naming_case_reopen(bench: Bench, command):  # noqa: ANN001
+async def test_a_closed_case_refuses_each_command_that_would_change_it_naming_case_reopen(bench: Bench, command):
     async with bench.store.transaction() as db:
         await cases.put_member(db, 1, MOR, "foresatt", False, ANNA, START)  # for what only guardians may run
     assert (await bench.run(CASE, "!case close force moved away"))["homeward.status"] == "ok"
@@ -178,7 +202,7 @@ async def test_a_closed_case_refuses_each_command_that_would_change_it_naming_ca
 
 
 @pytest.mark.parametrize("command", [c for c in CARE_COMMANDS if c.state == ANY_STATE], ids=lambda c: c.name)
-async def test_a_closed_case_can_still_be_read_exported_and_audited(bench: Bench, command):  # noqa: ANN001
+async def test_a_closed_case_can_still_be_read_exported_and_audited(bench: Bench, command):
     async with bench.store.transaction() as db:
         await cases.put_member(db, 1, MOR, "foresatt", False, ANNA, START)
     assert (await bench.run(CASE, "!case close force moved away"))["homeward.status"] == "ok"
@@ -191,8 +215,22 @@ async def test_a_closed_case_can_still_be_read_exported_and_audited(bench: Bench
 
 def test_reading_exporting_auditing_and_withdrawing_consent_are_declared_to_work_on_a_closed_case():
     readers = {c.name for c in CARE_COMMANDS if c.state == ANY_STATE}
-    assert {"status", "plan show", "plan", "export plan", "export case", "export minutes", "audit", "team", "consents",
-            "reminders", "consent revoke", "timeline", "help", "ping"} == readers
+    assert {
+        "status",
+        "plan show",
+        "plan",
+        "export plan",
+        "export case",
+        "export minutes",
+        "audit",
+        "team",
+        "consents",
+        "reminders",
+        "consent revoke",
+        "timeline",
+        "help",
+        "ping",
+    } == readers
     assert registry.find("case").subcommands["reopen"].state == "closed"
 
 
@@ -244,7 +282,9 @@ async def test_a_handover_makes_the_member_coordinator_keeps_the_sender_in_their
 
     assert answer["homeward.status"] == "ok" and "**STHF**" in answer["body"]  # Anna stays in her lane
     assert {m["user"]: (m["lane"], m["coordinator"]) for m in team["homeward.team"]} == {
-        ANNA: ("sykehus", False), BERIT: ("kommunen", True)}
+        ANNA: ("sykehus", False),
+        BERIT: ("kommunen", True),
+    }
     assert told["msgtype"] == "m.text" and told["m.mentions"]["user_ids"] == [BERIT]  # the new coordinator is notified
     assert "I am on leave from Monday" in told["body"] and "!cases" in told["body"]  # Berit has no direct chat yet
     assert power == {"@bot:desk": 100, BERIT: 50}
@@ -273,7 +313,9 @@ async def test_a_handover_to_a_guardian_is_refused_since_nobody_answers_consent_
 # -- the last coordinator leaves a closed case --------------------------------------------------------
 
 
-async def test_when_the_last_coordinator_leaves_a_closed_case_the_care_lanes_are_told_to_reopen_it_and_may(bench: Bench):
+async def test_when_the_last_coordinator_leaves_a_closed_case_the_care_lanes_are_told_to_reopen_it_and_may(
+    bench: Bench,
+):
     async with bench.store.transaction() as db:
         await cases.put_member(db, 1, MOR, "foresatt", False, ANNA, START)
     assert (await bench.run(CASE, "!case close force moved"))["homeward.status"] == "ok"
@@ -303,7 +345,7 @@ async def test_a_worklist_is_queued_once_and_the_next_one_planned(bench: Bench):
     await _guardian_waiting(bench)
     await bench.run(DM, "!ping")  # Anna's direct chat: her worklist is planned for Wednesday 07:30
     digest_id = await bench.scalar("SELECT id FROM digests WHERE user_id = ? AND status = 'planned'", ANNA)
-    bench.clock.set(datetime(2026, 12, 2, 6, 30, 1, tzinfo=timezone.utc))
+    bench.clock.set(datetime(2026, 12, 2, 6, 30, 1, tzinfo=UTC))
 
     first = await fire_digest(bench.store, bench.services, digest_id)
     again = await fire_digest(bench.store, bench.services, digest_id)
@@ -312,7 +354,9 @@ async def test_a_worklist_is_queued_once_and_the_next_one_planned(bench: Bench):
     assert (first, again) == (True, False)
     assert len(sent) == 1 and sent[0]["homeward.private_to"] == ANNA
     assert [c["label"] for c in sent[0]["homeward.digest"]] == ["Sjostjerne"]
-    assert "`dokumentasjon`, `individuell-plan` — spør igjen: `!consent ask`" in sent[0]["body"]  # the case speaks Norwegian
+    assert (
+        "`dokumentasjon`, `individuell-plan` — spør igjen: `!consent ask`" in sent[0]["body"]
+    )  # the case speaks Norwegian
     assert await bench.scalar("SELECT day FROM digests WHERE user_id = ? AND status = 'planned'", ANNA) == "2026-12-03"
     assert await bench.scalar("SELECT COUNT(*) FROM audit WHERE action = 'digest.sent'") == 1
 
@@ -320,7 +364,7 @@ async def test_a_worklist_is_queued_once_and_the_next_one_planned(bench: Bench):
 async def test_a_worklist_with_nothing_to_say_is_not_sent(bench: Bench):
     await bench.run(DM, "!ping")
     digest_id = await bench.scalar("SELECT id FROM digests WHERE user_id = ? AND status = 'planned'", ANNA)
-    bench.clock.set(datetime(2026, 12, 2, 6, 30, 1, tzinfo=timezone.utc))
+    bench.clock.set(datetime(2026, 12, 2, 6, 30, 1, tzinfo=UTC))
 
     assert await fire_digest(bench.store, bench.services, digest_id) is False
     assert await bench.scalar("SELECT status FROM digests WHERE id = ?", digest_id) == "empty"
@@ -336,8 +380,12 @@ async def _closed_with_content(bench: Bench) -> int:
         await cases.put_member(db, 1, MOR, "foresatt", False, ANNA, START)
         for consent in ("dokumentasjon", "individuell-plan"):
             await consents.add_answer(db, 1, Answer(consent, MOR, "yes", START), "$yes")
-    for body in ("!plan goal Home before Christmas", "!ack behandlingsteam called the mother", "!plan discharge 2026-12-14",
-                 "!case close force moved to another region"):
+    for body in (
+        "!plan goal Home before Christmas",
+        "!ack behandlingsteam called the mother",
+        "!plan discharge 2026-12-14",
+        "!case close force moved to another region",
+    ):
         answer = await bench.run(CASE, body)
         assert answer["homeward.status"] == "ok", answer["body"]
     return int(await bench.scalar("SELECT id FROM retention_runs WHERE case_id = 1"))
@@ -358,10 +406,14 @@ async def test_a_retention_run_exports_once_more_removes_the_personal_content_ke
     assert last[1]["homeward.export"]["what"] == "case" and last[1]["filename"].endswith("-final.pdf")
     for table in ("plan_changes", "acks", "items", "case_dates", "members", "checklists", "reminders"):
         assert await bench.scalar(f"SELECT COUNT(*) FROM {table} WHERE case_id = 1") == 0, table
-    assert await bench.scalar("SELECT COUNT(*) FROM consent_answers WHERE case_id = 1") == 2  # the evidence of consent stays
+    assert (
+        await bench.scalar("SELECT COUNT(*) FROM consent_answers WHERE case_id = 1") == 2
+    )  # the evidence of consent stays
     assert await bench.scalar("SELECT label FROM cases WHERE id = 1") == "Sjostjerne"
     assert await bench.scalar("SELECT closed_reason FROM cases WHERE id = 1") is None
-    assert await bench.scalar("SELECT COUNT(*) FROM audit") == audit_before + 1  # nothing rewritten, the removal recorded
+    assert (
+        await bench.scalar("SELECT COUNT(*) FROM audit") == audit_before + 1
+    )  # nothing rewritten, the removal recorded
     removed = json.loads(await bench.scalar("SELECT details FROM audit WHERE action = 'case.purged'"))["removed"]
     assert removed["plan_changes"] == 1 and removed["acks"] == 1 and removed["members"] == 3
     assert (await bench.run(DM, "!cases all"))["homeward.cases"] == []
@@ -448,6 +500,5 @@ async def test_a_reopened_case_is_not_removed(bench: Bench):
 
 
 async def _rows(bench: Bench, sql: str) -> list[tuple]:
-    async with bench.store.read() as db:
-        async with db.execute(sql) as cur:
-            return [tuple(r) for r in await cur.fetchall()]
+    async with bench.store.read() as db, db.execute(sql) as cur:
+        return [tuple(r) for r in await cur.fetchall()]

@@ -8,7 +8,7 @@ the chat is no longer used for worklists. A private one goes out.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,7 +21,7 @@ from homeward.store.db import Store
 from homeward.store.state import remember_room
 from tests.clock import FakeClock
 
-NOW = datetime(2026, 12, 2, 6, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 2, 6, 30, tzinfo=UTC)
 BOT, ANNA, OTHER, DM = "@bot:x", "@anna:x", "@other:x", "!dm:x"
 
 
@@ -39,7 +39,9 @@ class Client:
         self.left.append(room_id)
         return RoomLeaveResponse()
 
-    async def room_send(self, room_id: str, event_type: str, content: dict[str, Any], tx_id: str, **_: Any) -> RoomSendResponse:
+    async def room_send(
+        self, room_id: str, event_type: str, content: dict[str, Any], tx_id: str, **_: Any
+    ) -> RoomSendResponse:
         self.sent.append(content)
         return RoomSendResponse.from_dict({"event_id": f"$sent{len(self.sent)}"}, room_id)
 
@@ -49,17 +51,21 @@ async def _worklist_for_anna(path: Path) -> Store:
     async with store.transaction() as db:
         await remember_room(db, DM, "direct", "en", NOW)
         await desk.record_direct_room(db, ANNA, DM, NOW)
-        await outbox.enqueue(db, DM, "m.room.message", {"msgtype": "m.notice", "body": "worklist", "homeward.private_to": ANNA,
-                                                        "encrypted_only": True}, NOW)
+        await outbox.enqueue(
+            db,
+            DM,
+            "m.room.message",
+            {"msgtype": "m.notice", "body": "worklist", "homeward.private_to": ANNA, "encrypted_only": True},
+            NOW,
+        )
     return store
 
 
 async def _send(store: Store, client: Client) -> tuple[str | None, str | None]:
     sender = OutboxSender(client, store, FakeClock(NOW), asyncio.Lock())  # type: ignore[arg-type]
     await sender.flush()
-    async with store.read() as db:
-        async with db.execute("SELECT event_id, last_error FROM outbox") as cur:
-            row = await cur.fetchone()
+    async with store.read() as db, db.execute("SELECT event_id, last_error FROM outbox") as cur:
+        row = await cur.fetchone()
     return row["event_id"], row["last_error"]
 
 
@@ -70,7 +76,9 @@ async def test_a_worklist_goes_into_a_chat_of_the_person_and_the_bot_alone(tmp_p
     event_id, _ = await _send(store, client)
 
     assert event_id == "$sent1"
-    assert "homeward.private_to" not in client.sent[0] and "encrypted_only" not in client.sent[0]  # checks, not the message
+    assert (
+        "homeward.private_to" not in client.sent[0] and "encrypted_only" not in client.sent[0]
+    )  # checks, not the message
     await store.close()
 
 
@@ -115,19 +123,25 @@ async def test_after_leaving_a_room_nothing_waits_for_it_and_no_row_of_it_keeps_
     store = await Store.open(tmp_path / "s.sqlite3")
     async with store.transaction() as db:
         await remember_room(db, DM, "direct", "en", NOW)
-        sent = await outbox.enqueue(db, DM, "m.room.message", {"msgtype": "m.notice", "body": "the last export follows"}, NOW)
+        sent = await outbox.enqueue(
+            db, DM, "m.room.message", {"msgtype": "m.notice", "body": "the last export follows"}, NOW
+        )
         await outbox.mark_sent(db, sent, "$old", NOW)
         await outbox.enqueue(db, DM, "m.room.member", {"reason": "retention"}, NOW, kind=outbox.LEAVE)
-        late = await outbox.enqueue(db, DM, "m.room.message", {"msgtype": "m.notice", "body": "queued after the leave"}, NOW)
+        late = await outbox.enqueue(
+            db, DM, "m.room.message", {"msgtype": "m.notice", "body": "queued after the leave"}, NOW
+        )
     client = Client({ANNA: object(), BOT: object()})
 
     sender = OutboxSender(client, store, FakeClock(NOW), asyncio.Lock())  # type: ignore[arg-type]
     assert await sender.flush() is True
 
     assert client.left == [DM] and client.sent == []
-    async with store.read() as db:
-        async with db.execute("SELECT id, content, content_size, event_id, last_error, sent_at FROM outbox ORDER BY id") as cur:
-            rows = {r["id"]: dict(r) for r in await cur.fetchall()}
+    async with (
+        store.read() as db,
+        db.execute("SELECT id, content, content_size, event_id, last_error, sent_at FROM outbox ORDER BY id") as cur,
+    ):
+        rows = {r["id"]: dict(r) for r in await cur.fetchall()}
     assert all(r["content"] == "{}" and r["sent_at"] for r in rows.values())
     assert rows[sent]["event_id"] == "$old" and rows[sent]["content_size"] > 2  # its bookkeeping stays as it was
     assert rows[late]["event_id"] is None and rows[late]["last_error"] == "the bot left the room"

@@ -1,4 +1,4 @@
-"""Spec of homeward.devserver.LocalSynapse: the local homeserver for dev and tests."""
+"""Spec of homeward.dev.synapse.LocalSynapse: the local homeserver for dev and tests."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from nio import (
     RoomSendResponse,
 )
 
-from homeward.devserver import LocalSynapse, SynapseStartError, free_port
+from homeward.dev.synapse import LocalSynapse, SynapseStartError, free_port
 
 # --------------------------------------------------------------------------- config
 # These run Synapse's config generator only, never the server.
@@ -83,10 +83,9 @@ async def test_start_fails_fast_and_clearly_when_the_port_is_taken(tmp_path: Pat
 
 
 async def test_server_answers_versions(synapse: LocalSynapse) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{synapse.url}/_matrix/client/versions") as resp:
-            assert resp.status == 200
-            assert "versions" in await resp.json()
+    async with aiohttp.ClientSession() as http, http.get(f"{synapse.url}/_matrix/client/versions") as resp:
+        assert resp.status == 200
+        assert "versions" in await resp.json()
 
 
 async def test_registering_the_same_user_twice_returns_the_same_id(
@@ -100,14 +99,10 @@ async def test_registering_the_same_user_twice_returns_the_same_id(
     assert await synapse.login_token(first, "pw-one")
 
 
-async def test_registered_user_logs_in_with_nio_and_creates_rooms_without_429(
-    synapse: LocalSynapse, new_user
-) -> None:
+async def test_registered_user_logs_in_with_nio_and_creates_rooms_without_429(synapse: LocalSynapse, new_user) -> None:
     user_id, password = await new_user(displayname="Nurse Test")
     # Plain client: this is about the server, not about encryption.
-    client = AsyncClient(
-        synapse.url, user_id, config=AsyncClientConfig(encryption_enabled=False)
-    )
+    client = AsyncClient(synapse.url, user_id, config=AsyncClientConfig(encryption_enabled=False))
     try:
         login = await client.login(password, device_name="test")
         assert isinstance(login, LoginResponse), login
@@ -117,14 +112,10 @@ async def test_registered_user_logs_in_with_nio_and_creates_rooms_without_429(
         # throttled server shows up here as a timeout, not as an error response.
         async def burst() -> None:
             for i in range(12):
-                room = await client.room_create(
-                    name=f"room {i}", preset=RoomPreset.private_chat
-                )
+                room = await client.room_create(name=f"room {i}", preset=RoomPreset.private_chat)
                 assert isinstance(room, RoomCreateResponse), room
             for i in range(15):
-                sent = await client.room_send(
-                    room.room_id, "m.room.message", {"msgtype": "m.text", "body": f"#{i}"}
-                )
+                sent = await client.room_send(room.room_id, "m.room.message", {"msgtype": "m.text", "body": f"#{i}"})
                 assert isinstance(sent, RoomSendResponse), sent
 
         await asyncio.wait_for(burst(), timeout=20)

@@ -7,39 +7,58 @@ else the command queued (a notice, a new room), which the answer may speak of.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.commands.registry import registry
-from tests.clock import FakeClock
 from homeward.config import Config
-from homeward.i18n import Catalog
-from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
-from homeward.services import Services
+from homeward.matrix.content import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
+from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
+from homeward.work.services import Services
+from tests.clock import FakeClock
 from tests.stores import seed_case
 
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:order", "!dm:order", "@coord:order"
-START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def _services(woken: list[str]) -> Services:
-    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:order", "password": "x", "language": "en",
-                                   "case_openers": ["*"]})
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=FakeClock(START),
-                    pathways=load_pathways(default_pathways_dir()), wake_reminders=lambda: woken.append("reminders"))
+    config = Config.model_validate(
+        {
+            "homeserver": "http://127.0.0.1:1",
+            "user_id": "@bot:order",
+            "password": "x",
+            "language": "en",
+            "case_openers": ["*"],
+        }
+    )
+    return Services(
+        config=config,
+        catalog=Catalog(),
+        clock=FakeClock(START),
+        pathways=load_pathways(default_pathways_dir()),
+        wake_reminders=lambda: woken.append("reminders"),
+    )
 
 
 async def _store_with_a_case(path: Path) -> Store:
     """A care room with its checklist posted and one coordinator; a direct room."""
     store = await Store.open(path)
     async with store.transaction() as db:
-        case_id = await seed_case(db, case_room=CASE_ROOM, direct_room=DIRECT_ROOM, coordinator=COORDINATOR, label="Order", language="en", now=START)
+        case_id = await seed_case(
+            db,
+            case_room=CASE_ROOM,
+            direct_room=DIRECT_ROOM,
+            coordinator=COORDINATOR,
+            label="Order",
+            language="en",
+            now=START,
+        )
         checklist = await outbox.enqueue(db, CASE_ROOM, "m.room.message", notice_content("checklist"), START)
         await cases.put_checklist(db, case_id, "planlegge-utskrivning", checklist)
         for row in await outbox.pending(db):
@@ -51,7 +70,19 @@ async def _command(store: Store, services: Services, room: str, body: str, n: in
     """Run one command; the rows it queued, in the order they will be sent."""
     async with store.read() as db:
         before = {row.id for row in await outbox.pending(db)}
-    await handle_command(IncomingCommand(room_id=room, event_id=f"$cmd-{n}", sender=COORDINATOR, body=body, timestamp_ms=0, encrypted=True, room_encrypted=True), store, services)
+    await handle_command(
+        IncomingCommand(
+            room_id=room,
+            event_id=f"$cmd-{n}",
+            sender=COORDINATOR,
+            body=body,
+            timestamp_ms=0,
+            encrypted=True,
+            room_encrypted=True,
+        ),
+        store,
+        services,
+    )
     async with store.read() as db:
         return [row for row in await outbox.pending(db) if row.id not in before]
 
@@ -62,7 +93,10 @@ async def test_the_answer_to_ack_goes_out_before_the_checklist_edit(tmp_path: Pa
         rows = await _command(store, _services([]), CASE_ROOM, "!ack behandlingsteam", 1)
     finally:
         await store.close()
-    assert [row.content.get("homeward.command") or row.content["m.relates_to"].get("rel_type") for row in rows] == ["ack", "m.replace"]
+    assert [row.content.get("homeward.command") or row.content["m.relates_to"].get("rel_type") for row in rows] == [
+        "ack",
+        "m.replace",
+    ]
     assert rows[0].content["homeward.status"] == "ok"
 
 
@@ -96,8 +130,17 @@ async def test_status_of_a_case_too_big_for_one_message_is_answered_shortened_no
     try:
         async with store.transaction() as db:
             for n in range(400):
-                await cases.add_extra_task(db, 1, f"action-{n}", "planlegge-utskrivning", "kommunen",
-                                           f"Åtgärd {n} från mötet om hemgång, utrustning och opplæring", None, "minutes", START)
+                await cases.add_extra_task(
+                    db,
+                    1,
+                    f"action-{n}",
+                    "planlegge-utskrivning",
+                    "kommunen",
+                    f"Åtgärd {n} från mötet om hemgång, utrustning och opplæring",
+                    None,
+                    "minutes",
+                    START,
+                )
         rows = await _command(store, _services([]), CASE_ROOM, "!status", 1)
     finally:
         await store.close()
@@ -111,7 +154,9 @@ async def test_status_lists_the_tasks_the_team_added_with_the_pathways_own(tmp_p
     store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
     try:
         async with store.transaction() as db:
-            await cases.add_extra_task(db, 1, "action-1", "planlegge-utskrivning", "kommunen", "Bestille seng", None, "minutes", START)
+            await cases.add_extra_task(
+                db, 1, "action-1", "planlegge-utskrivning", "kommunen", "Bestille seng", None, "minutes", START
+            )
         rows = await _command(store, _services([]), CASE_ROOM, "!status", 1)
     finally:
         await store.close()

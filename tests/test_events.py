@@ -7,8 +7,13 @@ from nio import Event
 from homeward.bot.events import command_from
 
 BOT = "@bot:example.org"
-RAW = {"type": "m.room.message", "sender": "@anna:example.org", "event_id": "$e", "origin_server_ts": 1,
-       "content": {"msgtype": "m.text", "body": "!status"}}
+RAW = {
+    "type": "m.room.message",
+    "sender": "@anna:example.org",
+    "event_id": "$e",
+    "origin_server_ts": 1,
+    "content": {"msgtype": "m.text", "body": "!status"},
+}
 
 
 def test_a_clear_text_command_is_marked_unencrypted_even_in_an_encrypted_room() -> None:

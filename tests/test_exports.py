@@ -31,7 +31,15 @@ from homeward.exports import (
 )
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import event_uid, to_ics
-from homeward.exports.render import WORDS_FILE, css_string, md_escape, print_pdf, render_html, render_markdown, render_pdf
+from homeward.exports.render import (
+    css_string,
+    md_escape,
+    print_pdf,
+    render_html,
+    render_markdown,
+    render_pdf,
+)
+from homeward.exports.wording import WORDS_FILE
 
 # WeasyPrint falls back to fontTools where the machine has no HarfBuzz-Subset library.
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
@@ -73,8 +81,16 @@ def swedish_plan() -> PlanDocument:
                     SubGoal("1.2", "Vikten följer kurvan under de första fyra veckorna hemma"),
                 ],
                 actions=[
-                    Action("1a", "Slutenvård", "Utbildning i sondmatning för båda vårdnadshavarna", date(2026, 1, 23), date(2026, 2, 6)),
-                    Action("1b", "Öppenvård", "Dietist följer upp vikt och nutrition", date(2026, 2, 9), date(2026, 3, 2)),
+                    Action(
+                        "1a",
+                        "Slutenvård",
+                        "Utbildning i sondmatning för båda vårdnadshavarna",
+                        date(2026, 1, 23),
+                        date(2026, 2, 6),
+                    ),
+                    Action(
+                        "1b", "Öppenvård", "Dietist följer upp vikt och nutrition", date(2026, 2, 9), date(2026, 3, 2)
+                    ),
                     Action("1c", "Öppenvård", "Återbesök på barnmottagningen", date(2026, 2, 16), date(2026, 2, 16)),
                 ],
             ),
@@ -83,7 +99,13 @@ def swedish_plan() -> PlanDocument:
                 text="Familjen får avlösning så att syskonen kan gå i förskolan",
                 subgoals=[SubGoal("2.1", "Ärendet om avlösarservice är beslutat före utskrivningen")],
                 actions=[
-                    Action("2a", "Kommun", "Handläggning av ansökan om avlösning enligt LSS", date(2026, 1, 26), date(2026, 2, 13)),
+                    Action(
+                        "2a",
+                        "Kommun",
+                        "Handläggning av ansökan om avlösning enligt LSS",
+                        date(2026, 1, 26),
+                        date(2026, 2, 13),
+                    ),
                 ],
             ),
         ],
@@ -102,13 +124,42 @@ def swedish_plan() -> PlanDocument:
                 "given",
                 [ConsentAnswer("@vardnadshavare1:example.org", "given", at(12, 9, 5))],
             ),
-            ConsentLine("npo", "Samtycke till sammanhållen journalföring (NPÖ)", "refused", [("@vardnadshavare1:example.org", "no", at(12, 9, 7))]),
+            ConsentLine(
+                "npo",
+                "Samtycke till sammanhållen journalföring (NPÖ)",
+                "refused",
+                [("@vardnadshavare1:example.org", "no", at(12, 9, 7))],
+            ),
             ConsentLine("sip", "Samtycke till SIP", "pending"),
         ],
         items=[
-            ItemLine("inskrivning", "Identifiering, Bedömning", "task", "Blir inskriven på sjukhus", "Slutenvård", "done", at(12, 16)),
-            ItemLine("inskrivningsmeddelande", "Identifiering, Bedömning", "notice", "Inskrivningsmeddelande", "Slutenvård", "done", at(13, 16)),
-            ItemLine("samtycke-sip", "Identifiering, Bedömning", "task", "Tillfrågas om samtycke till SIP", "Vårdnadshavare", "overdue", at(19, 16)),
+            ItemLine(
+                "inskrivning",
+                "Identifiering, Bedömning",
+                "task",
+                "Blir inskriven på sjukhus",
+                "Slutenvård",
+                "done",
+                at(12, 16),
+            ),
+            ItemLine(
+                "inskrivningsmeddelande",
+                "Identifiering, Bedömning",
+                "notice",
+                "Inskrivningsmeddelande",
+                "Slutenvård",
+                "done",
+                at(13, 16),
+            ),
+            ItemLine(
+                "samtycke-sip",
+                "Identifiering, Bedömning",
+                "task",
+                "Tillfrågas om samtycke till SIP",
+                "Vårdnadshavare",
+                "overdue",
+                at(19, 16),
+            ),
             ItemLine("kallelse-sip", "Planering", "task", "Kallelse till SIP-möte", "Öppenvård", "open", at(23, 16)),
         ],
         meetings=[
@@ -153,13 +204,33 @@ def norwegian_plan() -> PlanDocument:
             Goal(
                 "1",
                 "Barnet får sove hjemme med trygg overvåkning om natten",
-                [SubGoal("1.1", "Foreldrene kjenner igjen tegn på forverring og vet hvem de ringer"), SubGoal("1.2", "Øvelse på særlige situasjoner: Åpen retur til barneavdelingen")],
                 [
-                    Action("1a", "STHF", "Opplæring i bruk av pustestøtte og metningsmåler", date(2026, 2, 9), date(2026, 2, 20)),
-                    Action("1b", "Kommunen", "Nattevakt fra hjemmesykepleien de første ukene", date(2026, 2, 23), date(2026, 4, 30)),
+                    SubGoal("1.1", "Foreldrene kjenner igjen tegn på forverring og vet hvem de ringer"),
+                    SubGoal("1.2", "Øvelse på særlige situasjoner: Åpen retur til barneavdelingen"),
+                ],
+                [
+                    Action(
+                        "1a",
+                        "STHF",
+                        "Opplæring i bruk av pustestøtte og metningsmåler",
+                        date(2026, 2, 9),
+                        date(2026, 2, 20),
+                    ),
+                    Action(
+                        "1b",
+                        "Kommunen",
+                        "Nattevakt fra hjemmesykepleien de første ukene",
+                        date(2026, 2, 23),
+                        date(2026, 4, 30),
+                    ),
                 ],
             ),
-            Goal("2", "Søsken og foreldre får hverdagen til å gå rundt", [], [Action("2a", "Kommunen", "Avlastning to helger i måneden")]),
+            Goal(
+                "2",
+                "Søsken og foreldre får hverdagen til å gå rundt",
+                [],
+                [Action("2a", "Kommunen", "Avlastning to helger i måneden")],
+            ),
         ],
         responsible="Kommunen",
         followup=date(2026, 4, 14),
@@ -169,13 +240,39 @@ def norwegian_plan() -> PlanDocument:
             Participant("@forelder:example.org", "Foresatte"),
         ],
         consents=[
-            ConsentLine("dokumentasjon", "Samtykke til utsending av dokumentasjon", "given", [("@forelder:example.org", "yes", at(2, 10))]),
-            ConsentLine("individuell-plan", "Samtykke til individuell plan", "withdrawn", [("@forelder:example.org", "yes", at(2, 10)), ("@forelder:example.org", "revoke", at(3, 12))]),
+            ConsentLine(
+                "dokumentasjon",
+                "Samtykke til utsending av dokumentasjon",
+                "given",
+                [("@forelder:example.org", "yes", at(2, 10))],
+            ),
+            ConsentLine(
+                "individuell-plan",
+                "Samtykke til individuell plan",
+                "withdrawn",
+                [("@forelder:example.org", "yes", at(2, 10)), ("@forelder:example.org", "revoke", at(3, 12))],
+            ),
         ],
         items=[
-            ItemLine("behandlingsteam", "Planlegge utskrivning", "task", "Etablere behandlingsteam", "STHF", "done", at(2, 16)),
+            ItemLine(
+                "behandlingsteam",
+                "Planlegge utskrivning",
+                "task",
+                "Etablere behandlingsteam",
+                "STHF",
+                "done",
+                at(2, 16),
+            ),
             ItemLine("plo", "Planlegge utskrivning", "notice", "Sende PLO", "STHF", "open", at(5, 16)),
-            ItemLine("soknad", "Søknad om helse- og omsorgstjenester", "notice", "Søknad om helse- og omsorgstjenester", "Foresatte", "overdue", at(3, 16)),
+            ItemLine(
+                "soknad",
+                "Søknad om helse- og omsorgstjenester",
+                "notice",
+                "Søknad om helse- og omsorgstjenester",
+                "Foresatte",
+                "overdue",
+                at(3, 16),
+            ),
         ],
         meetings=[
             MeetingLine(
@@ -184,7 +281,11 @@ def norwegian_plan() -> PlanDocument:
                 at(10, 13),
                 60,
                 participants=["Foresatte", "Lege sykehuset", "Saksbehandler kommunen", "Barnekoordinator"],
-                topics=["Sykehuset kommuniserer barnets helsetilstand/bistandsbehov", "«Hva er viktig for deg?»", "Individuell plan"],
+                topics=[
+                    "Sykehuset kommuniserer barnets helsetilstand/bistandsbehov",
+                    "«Hva er viktig for deg?»",
+                    "Individuell plan",
+                ],
             )
         ],
     )
@@ -203,8 +304,14 @@ def swedish_minutes(closed: bool = True) -> MinutesDocument:
         present=["@samordnare:region.se — Öppenvård", "@vardnadshavare1:example.org — Vårdnadshavare"],
         notes=["Familjen önskar att få träffa kommunens sjuksköterska före hemgång."],
         decisions=["Utskrivning planeras till vecka 6.", "Öppenvården är samordningsansvarig."],
-        actions=[MinutesAction("Kommun", date(2026, 2, 3), "Boka hembesök"), ("Slutenvård", None, "Skicka läkemedelslista")],
-        topic_answers=[TopicAnswer(1, "Barnets behov efter utskrivningen", "Sondmatning, nattlig övervakning."), (2, "Vem gör vad, och när?", "Se åtgärder.")],
+        actions=[
+            MinutesAction("Kommun", date(2026, 2, 3), "Boka hembesök"),
+            ("Slutenvård", None, "Skicka läkemedelslista"),
+        ],
+        topic_answers=[
+            TopicAnswer(1, "Barnets behov efter utskrivningen", "Sondmatning, nattlig övervakning."),
+            (2, "Vem gör vad, och när?", "Se åtgärder."),
+        ],
         closed=closed,
         version=2,
         changed_at=at(12, 5),
@@ -376,7 +483,9 @@ def test_html_escapes_user_text() -> None:
     evil = '<script>alert("x")</script>'
     plan = swedish_plan()
     goal = dataclasses.replace(plan.goals[0], text=f"Äta själv {evil}")
-    plan = dataclasses.replace(plan, goals=[goal, *plan.goals[1:]], case_label='orebro-7"><b>', changed_by="<img src=x onerror=alert(1)>")
+    plan = dataclasses.replace(
+        plan, goals=[goal, *plan.goals[1:]], case_label='orebro-7"><b>', changed_by="<img src=x onerror=alert(1)>"
+    )
     html = render_html(plan)
     assert "<script>" not in html and "<img" not in html and '"><b>' not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
@@ -389,12 +498,12 @@ def test_html_escapes_user_text() -> None:
 
 
 @pytest.fixture
-def counting_server():  # noqa: ANN201
+def counting_server():
     """An HTTP server on loopback that counts the requests it gets: (base URL, the paths requested)."""
     hits: list[str] = []
 
     class Count(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             hits.append(self.path)
             self.send_response(404)
             self.end_headers()
@@ -410,14 +519,14 @@ def counting_server():  # noqa: ANN201
     server.server_close()
 
 
-def test_a_pdf_export_loads_no_url_whatever_the_markup_asks_for(counting_server, tmp_path) -> None:  # noqa: ANN001
+def test_a_pdf_export_loads_no_url_whatever_the_markup_asks_for(counting_server, tmp_path) -> None:
     base, hits = counting_server
     local = tmp_path / "secret.css"
     local.write_text("body { color: red }")
     html = (
         f'<html><head><link rel="stylesheet" href="{base}/link.css"><link rel="stylesheet" href="file://{local}">'
         f'<style>@import url({base}/import.css); body {{ background: url("{base}/background.png") }}'
-        f'@font-face {{ font-family: x; src: url({base}/font.woff) }}</style></head>'
+        f"@font-face {{ font-family: x; src: url({base}/font.woff) }}</style></head>"
         f'<body><img src="{base}/pixel.png"><object data="{base}/object"></object>Plan</body></html>'
     )
     from weasyprint import HTML
@@ -431,7 +540,7 @@ def test_a_pdf_export_loads_no_url_whatever_the_markup_asks_for(counting_server,
     assert pdf.startswith(b"%PDF") and hits == []
 
 
-def test_a_document_whose_text_names_a_url_fetches_nothing(counting_server) -> None:  # noqa: ANN001
+def test_a_document_whose_text_names_a_url_fetches_nothing(counting_server) -> None:
     base, hits = counting_server
     plan = swedish_plan()
     attempt = f'<img src="{base}/goal.png"> </style><style>body{{background:url({base}/css)}}</style>'
@@ -620,7 +729,9 @@ def test_fhir_bundle_content() -> None:
     assert all(t["intent"] == "order" for t in kinds["Task"])
 
     # No identity: the patient is the case label, nothing else.
-    patients = [r for kind in kinds.values() for res in kind for k, r in res.items() if k in ("subject", "patient", "for")]
+    patients = [
+        r for kind in kinds.values() for res in kind for k, r in res.items() if k in ("subject", "patient", "for")
+    ]
     assert patients and all(p == {"display": "orebro-7", "type": "Patient"} for p in patients)
     assert "Patient" not in kinds
 

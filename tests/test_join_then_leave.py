@@ -16,17 +16,16 @@ from zoneinfo import ZoneInfo
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
-from homeward.commands.care_room import CareRoom
-from homeward.commands.departures import member_left
-from homeward.commands.handlers.consent import ask_person
-from homeward.commands.joins import member_joined
-from homeward.commands.registry import registry
 from homeward.config import Config
-from homeward.i18n import Catalog
-from homeward.services import Services
+from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
 from homeward.store.state import remember_room
+from homeward.work.care_room import CareRoom
+from homeward.work.consents import ask_person
+from homeward.work.departures import member_left
+from homeward.work.joins import member_joined
+from homeward.work.services import Services
 from tests.clock import FakeClock
 
 ROOM, CORA, MOR = "!r:x", "@cora:x", "@mor:x"
@@ -37,11 +36,19 @@ async def _case(tmp_path: Path) -> tuple[Store, Services, FakeClock, int]:
     clock = FakeClock(datetime(2026, 11, 30, 10, tzinfo=ZoneInfo("Europe/Stockholm")))
     store = await Store.open(tmp_path / "homeward.sqlite3")
     config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=load_pathways(default_pathways_dir()))
+    services = Services(config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir()))
     async with store.transaction() as db:
         await remember_room(db, ROOM, "case", "sv", clock.now())
-        case_id = await cases.open_case(db, pathway_id="orebro", label="Masen", phase_id="planering", opened_by=CORA,
-                                        opened_in="!d:x", create_outbox=1, now=clock.now())
+        case_id = await cases.open_case(
+            db,
+            pathway_id="orebro",
+            label="Masen",
+            phase_id="planering",
+            opened_by=CORA,
+            opened_in="!d:x",
+            create_outbox=1,
+            now=clock.now(),
+        )
         await cases.bind_room(db, case_id, ROOM)
         await cases.put_member(db, case_id, CORA, None, True, CORA, clock.now())
     return store, services, clock, case_id
@@ -80,9 +87,16 @@ async def test_a_guardian_who_leaves_before_their_checklist_went_out_loses_their
     assert not [c for c in by_id.values() if "homeward.after_join" in c]  # what is left waits for nobody
     assert loaded is not None and loaded.checklist != first_checklist
     assert "homeward.checklist" in by_id[loaded.checklist]  # the room's checklist goes out
-    assert [c for c in by_id.values() if c.get("content") == {"pinned": [outbox.ref(loaded.checklist)]}]  # and is pinned
-    pointers = [c for c in by_id.values() if c.get("m.relates_to") == {"rel_type": "m.replace", "event_id": outbox.ref(first_checklist)}]
+    assert [
+        c for c in by_id.values() if c.get("content") == {"pinned": [outbox.ref(loaded.checklist)]}
+    ]  # and is pinned
+    pointers = [
+        c
+        for c in by_id.values()
+        if c.get("m.relates_to") == {"rel_type": "m.replace", "event_id": outbox.ref(first_checklist)}
+    ]
     assert pointers  # the old one still points to it
+
 
 async def test_a_guardian_who_leaves_before_joining_has_their_consent_requests_given_up(tmp_path: Path) -> None:
     store, services, clock, case_id = await _case(tmp_path)

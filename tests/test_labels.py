@@ -42,9 +42,7 @@ def refusal_of(text: str) -> Refusal:
 # --- good labels -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "label", ["Sjøstjerne", "case-17", "Måsen_2", "A", "Ørn", "Älgen", "x" * MAX_LABEL_LENGTH]
-)
+@pytest.mark.parametrize("label", ["Sjøstjerne", "case-17", "Måsen_2", "A", "Ørn", "Älgen", "x" * MAX_LABEL_LENGTH])
 def test_a_good_label_is_returned_unchanged(label: str) -> None:
     assert check_label(label) == label
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -51,14 +51,15 @@ def test_homeward_run_s_set_up_keeps_every_other_logger_at_warning(levels_restor
     assert logging.getLogger("homeward").isEnabledFor(logging.DEBUG)
 
 
-async def test_the_store_s_sql_parameters_stay_out_of_a_debug_log(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                                   levels_restored: None) -> None:
+async def test_the_store_s_sql_parameters_stay_out_of_a_debug_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, levels_restored: None
+) -> None:
     caplog.set_level(logging.DEBUG)  # the root logger at DEBUG: aiosqlite logs every call with its parameters
     logs.configure("DEBUG")
     store = await Store.open(tmp_path / "homeward.sqlite3")
     try:
         async with store.transaction() as db:
-            await outbox.enqueue(db, "!r:x", "m.room.message", {"body": PLAN_TEXT}, datetime.now(timezone.utc))
+            await outbox.enqueue(db, "!r:x", "m.room.message", {"body": PLAN_TEXT}, datetime.now(UTC))
     finally:
         await store.close()
     assert PLAN_TEXT not in caplog.text

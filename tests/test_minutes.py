@@ -13,7 +13,7 @@ pasientrettigheter"), planned for Thursday 10 December 2026 at 13:00 in Oslo.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,7 +40,7 @@ from homeward.care.plan import MAX_TEXT
 from homeward.care.refusal import Refusal
 
 OSLO = ZoneInfo("Europe/Oslo")
-UTC = timezone.utc
+UTC = UTC
 START = datetime(2026, 12, 10, 13, 0, tzinfo=OSLO)
 HOUR = timedelta(hours=1)
 T0 = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
@@ -186,7 +186,9 @@ def test_an_action_becomes_task_data_with_owner_lane_and_due_date(meeting1: Minu
 
 
 def test_an_action_may_be_owned_by_a_person_without_a_due_date(meeting1: Minutes, sthf: Pathway) -> None:
-    minutes = apply_minutes(meeting1, assign_action(meeting1, sthf, "Bestille utstyr", KARL, by=CORA, at=tick(meeting1)))
+    minutes = apply_minutes(
+        meeting1, assign_action(meeting1, sthf, "Bestille utstyr", KARL, by=CORA, at=tick(meeting1))
+    )
     action = minutes.actions[0]
     assert (action.owner, action.owner_is_lane, action.due) == (KARL, False, None)
 
@@ -264,7 +266,9 @@ def test_a_note_longer_than_the_limit_is_refused(meeting1: Minutes) -> None:
 
 
 def test_a_struck_action_leaves_the_minutes_but_stays_in_history(meeting1: Minutes, sthf: Pathway) -> None:
-    minutes = apply_minutes(meeting1, assign_action(meeting1, sthf, "Søke om BPA", "kommunen", by=CORA, at=tick(meeting1)))
+    minutes = apply_minutes(
+        meeting1, assign_action(meeting1, sthf, "Søke om BPA", "kommunen", by=CORA, at=tick(meeting1))
+    )
     minutes = apply_minutes(minutes, strike(minutes, "a1", "Dobbelt registrert", by=CORA, at=tick(minutes)))
     assert minutes.actions == ()
     assert [(c.kind, c.ref, c.reason) for c in minutes.changes[-2:]] == [
@@ -344,7 +348,13 @@ def test_a_reopening_is_recorded_with_its_reason(meeting1: Minutes) -> None:
     minutes = closed(meeting1)
     minutes = apply_minutes(minutes, reopen(minutes, "Glemte vedtak", by=KARL, at=tick(minutes)))
     last = minutes.changes[-1]
-    assert (last.version, last.kind, last.by, last.reason, minutes.closed_at) == (3, "reopened", KARL, "Glemte vedtak", None)
+    assert (last.version, last.kind, last.by, last.reason, minutes.closed_at) == (
+        3,
+        "reopened",
+        KARL,
+        "Glemte vedtak",
+        None,
+    )
 
 
 @pytest.mark.parametrize("reason", ["", "   "])

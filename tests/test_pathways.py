@@ -266,7 +266,14 @@ def test_sthf_step2_municipality_starts_case_and_resource_team(sthf: Pathway) ->
     phase = "saksbehandling"
     the(sthf, phase, "Starte saksbehandling", lane="kommunen")
     team = the(sthf, phase, "Etablere ressursteam", lane="kommunen")
-    for member in ("Fast saksbehandler", "Barnekoordinator", "Fastlege", "Koordinator", "Helsesykepleier", "Andre aktuelle"):
+    for member in (
+        "Fast saksbehandler",
+        "Barnekoordinator",
+        "Fastlege",
+        "Koordinator",
+        "Helsesykepleier",
+        "Andre aktuelle",
+    ):
         assert f"- {member}" in team.text
 
 
@@ -303,7 +310,13 @@ def test_sthf_step7_municipality_tells_training_needs_and_hospital_plans_trainin
     needs = the(sthf, phase, "Formidle opplæringsbehov til sykehus", lane="kommunen")
     assert (needs.kind, needs.recipients) == ("notice", ["sykehus"])
     plan = the(sthf, phase, "Plan for opplæring", lane="sykehus")
-    for line in ("Starte planlegging for opplæring", "- Teoretisk", "- Praktisk", "- Hospitering/følgevakter", "- Digitalt/tilstede"):
+    for line in (
+        "Starte planlegging for opplæring",
+        "- Teoretisk",
+        "- Praktisk",
+        "- Hospitering/følgevakter",
+        "- Digitalt/tilstede",
+    ):
         assert line in plan.text
 
 
@@ -320,7 +333,11 @@ def test_sthf_step9_child_goes_home_as_agreed(sthf: Pathway) -> None:
 def test_sthf_step10_follow_up_and_information_exchange(sthf: Pathway) -> None:
     phase = "videre-oppfolging"
     follow = the(sthf, phase, "Videre oppfølging", lane="sykehus")
-    for line in ("- Innleggelser", "- Poliklinisk oppfølging/Hjemmesykehus ambulerende barneteam?", "- Barnepalliasjonsteam"):
+    for line in (
+        "- Innleggelser",
+        "- Poliklinisk oppfølging/Hjemmesykehus ambulerende barneteam?",
+        "- Barnepalliasjonsteam",
+    ):
         assert line in follow.text
     assert any("palliativ-behandling-for-barn-og-unge" in link for link in follow.links)
     assert any("hjemmesykehus-for-barn-og-unge" in link for link in follow.links)
@@ -369,7 +386,12 @@ def test_sthf_planning_meeting_1_has_the_recommended_participants_and_topics_wor
         "Sykehuset beskriver planlagt videre oppfølging",
     ]
     rights = meeting.topics[3]
-    assert [sub.title for sub in rights.subtopics] == ["Individuell plan", "Barnekoordinator", "Forløpskoordinator", "Ansvarsgruppe"]
+    assert [sub.title for sub in rights.subtopics] == [
+        "Individuell plan",
+        "Barnekoordinator",
+        "Forløpskoordinator",
+        "Ansvarsgruppe",
+    ]
 
 
 def test_sthf_meeting_before_discharge_repeats_meeting_1_participants_and_says_so(sthf: Pathway) -> None:
@@ -396,22 +418,44 @@ def test_sthf_meeting_before_discharge_has_the_special_agreements_agenda_word_fo
         "Avklare digitale samhandlingsplattformer",
     ]
     information = meeting.topics[0].subtopics[7]
-    assert [sub.title for sub in information.subtopics] == ["Ved poliklinisk oppfølging", "Ved innleggelse", "Ved nye tjenestebehov"]
+    assert [sub.title for sub in information.subtopics] == [
+        "Ved poliklinisk oppfølging",
+        "Ved innleggelse",
+        "Ved nye tjenestebehov",
+    ]
 
 
 def test_orebro_sip_meetings_are_convened_by_oppenvard_without_invented_participants(orebro: Pathway) -> None:
     sip = orebro.meeting("sip_meeting")
     follow = orebro.meeting("sip_followup")
-    assert (sip.title, sip.convened_by, sip.date, sip.phase) == ("SIP-möte på sjukhus", "oppenvard", "sip_meeting", "planering")
-    assert (follow.title, follow.convened_by, follow.date, follow.phase) == ("Uppföljning SIP", "oppenvard", "followup", "uppfoljning")
+    assert (sip.title, sip.convened_by, sip.date, sip.phase) == (
+        "SIP-möte på sjukhus",
+        "oppenvard",
+        "sip_meeting",
+        "planering",
+    )
+    assert (follow.title, follow.convened_by, follow.date, follow.phase) == (
+        "Uppföljning SIP",
+        "oppenvard",
+        "followup",
+        "uppfoljning",
+    )
     assert sip.participants == sip.topics == follow.participants == follow.topics == []
 
 
 # --- rules ---------------------------------------------------------------------
-def test_orebro_inskrivningsmeddelande_is_due_24_hours_after_admission_and_again_when_discharge_changes(orebro: Pathway) -> None:
+def test_orebro_inskrivningsmeddelande_is_due_24_hours_after_admission_and_again_when_discharge_changes(
+    orebro: Pathway,
+) -> None:
     due = orebro.item("inskrivningsmeddelande").due
     assert due is not None
-    assert (due.date, due.offset, due.unit, due.direction, due.renew_on) == ("admission", 24, "hours", "after", ["discharge"])
+    assert (due.date, due.offset, due.unit, due.direction, due.renew_on) == (
+        "admission",
+        24,
+        "hours",
+        "after",
+        ["discharge"],
+    )
     assert "Lag (2017:612)" in due.source and "4 kap. 1 §" in due.source
 
 
@@ -645,14 +689,18 @@ def test_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_a_key_written_twice_is_an_error_naming_the_line(tmp_path: Path) -> None:
-    text = (PATHWAYS / "orebro.yaml").read_text(encoding="utf-8").replace(
-        "title: Kallelse SIP\n", "title: Kallelse SIP\n        title: Kallelse\n", 1
+    text = (
+        (PATHWAYS / "orebro.yaml")
+        .read_text(encoding="utf-8")
+        .replace("title: Kallelse SIP\n", "title: Kallelse SIP\n        title: Kallelse\n", 1)
     )
     path = tmp_path / "orebro.yaml"
     path.write_text(text, encoding="utf-8")
     line = text.splitlines().index("        title: Kallelse") + 1
     problems = problems_of(path)
-    assert problems == [f"orebro.yaml: line {line}, column 9: YAML syntax error: duplicate key 'title' (while reading a mapping)"]
+    assert problems == [
+        f"orebro.yaml: line {line}, column 9: YAML syntax error: duplicate key 'title' (while reading a mapping)"
+    ]
 
 
 def test_unquoted_NO_and_times_are_read_as_text_not_false_and_minutes(tmp_path: Path) -> None:
@@ -705,7 +753,12 @@ def test_the_example_pathway_in_the_readme_is_valid(tmp_path: Path) -> None:
     path.write_text(readme_example(), encoding="utf-8")
     pathway = load_pathway(path)
     assert pathway.language == "en"
-    assert pathway.meeting("planning_meeting").topic_lines() == ["What matters to you?", "Equipment", "Oxygen", "Feeding pump"]
+    assert pathway.meeting("planning_meeting").topic_lines() == [
+        "What matters to you?",
+        "Equipment",
+        "Oxygen",
+        "Feeding pump",
+    ]
 
 
 # --- statutory clocks -------------------------------------------------------------------------
@@ -714,14 +767,17 @@ def test_a_clock_must_start_on_an_item_of_the_pathway(tmp_path: Path) -> None:
     data["clocks"][0]["start"]["item"] = "utskrivningsklar"
     problems = problems_of(write(tmp_path, "orebro", data))
     assert len(problems) == 1 and problems[0].startswith(
-        "orebro.yaml: clocks[0].start.item: unknown item 'utskrivningsklar' (known: ")
+        "orebro.yaml: clocks[0].start.item: unknown item 'utskrivningsklar' (known: "
+    )
 
 
 def test_a_clock_on_a_date_names_a_date_of_the_pathway(tmp_path: Path) -> None:
     data = raw("sthf")
     data["clocks"][0]["stop"][0]["date"] = "offer_ready"
     problems = problems_of(write(tmp_path, "sthf", data))
-    assert len(problems) == 1 and problems[0].startswith("sthf.yaml: clocks[0].stop[0].date: unknown date 'offer_ready' (known: ")
+    assert len(problems) == 1 and problems[0].startswith(
+        "sthf.yaml: clocks[0].stop[0].date: unknown date 'offer_ready' (known: "
+    )
 
 
 def test_only_a_notice_is_sent(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Specification: a person named in a command by an Element pill (bot/events.py, commands/parser.py, commands/people.py)."""
+"""Specification: a person named in a command by an Element pill (bot/events.py, commands/parser.py, commands/arguments.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from homeward.bot.events import pills_of
+from homeward.commands.arguments import person_arg, person_or_lane_arg
 from homeward.commands.parser import parse
-from homeward.commands.people import person_arg, person_or_lane_arg
 from homeward.commands.registry import CommandError
 
 KARI = "@kari:example.org"

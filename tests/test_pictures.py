@@ -42,15 +42,32 @@ def pathways() -> dict[str, Pathway]:
 def busy_case(pathway: Pathway, extra: int = 12) -> CaseView:
     """A case in its second phase with dates, a sent notice, and `extra` added tasks, a third of them done."""
     lanes = [lane.id for lane in pathway.lanes if lane.role in ("care", "family")]
-    view = CaseView(pathway=pathway, label="Sjöstjärna-2", phase_id=pathway.phases[1].id,
-                    dates={"admission": NOW - timedelta(days=6)}, members={"@c:x": Membership("@c:x", None, True)}, records={})
+    view = CaseView(
+        pathway=pathway,
+        label="Sjöstjärna-2",
+        phase_id=pathway.phases[1].id,
+        dates={"admission": NOW - timedelta(days=6)},
+        members={"@c:x": Membership("@c:x", None, True)},
+        records={},
+    )
     if "discharge" in {d.id for d in pathway.dates}:
         view.dates["discharge"] = (NOW + timedelta(days=10)).date()
     for n in range(extra):
-        item = Item(id=f"a{n}", kind="task", title=f"Åtgärd {n}: ø æ å ä ö", text="x", mandatory=False, lane=lanes[n % len(lanes)])
-        view.extra[item.id] = ExtraTask(item, pathway.phases[n % len(pathway.phases)].id, NOW + timedelta(days=n - 4, hours=n))
+        item = Item(
+            id=f"a{n}",
+            kind="task",
+            title=f"Åtgärd {n}: ø æ å ä ö",
+            text="x",
+            mandatory=False,
+            lane=lanes[n % len(lanes)],
+        )
+        view.extra[item.id] = ExtraTask(
+            item, pathway.phases[n % len(pathway.phases)].id, NOW + timedelta(days=n - 4, hours=n)
+        )
         if n % 3 == 0:
-            view.records[item.id] = ItemRecord(acks=[Ack(item.lane or "", "@c:x", NOW + timedelta(days=n - 4, hours=n + (n % 2) * 30))])
+            view.records[item.id] = ItemRecord(
+                acks=[Ack(item.lane or "", "@c:x", NOW + timedelta(days=n - 4, hours=n + (n % 2) * 30))]
+            )
     return view
 
 
@@ -66,13 +83,19 @@ def decode(png: bytes) -> Image.Image:
 
 
 @pytest.mark.parametrize("pathway_id", ["orebro", "sthf"])
-def test_the_timeline_is_a_png_of_the_size_it_announces_with_a_thumbnail(pathways: dict[str, Pathway], pathway_id: str) -> None:
+def test_the_timeline_is_a_png_of_the_size_it_announces_with_a_thumbnail(
+    pathways: dict[str, Pathway], pathway_id: str
+) -> None:
     pathway = pathways[pathway_id]
     view = busy_case(pathway)
     picture = draw_timeline(timeline_layout(view, NOW, history(pathway), read_clocks(view, NOW)))
     image, small = decode(picture.png), decode(picture.thumbnail)
     assert image.size == (picture.width, picture.height) and picture.info() == {
-        "w": picture.width, "h": picture.height, "mimetype": "image/png", "size": len(picture.png)}
+        "w": picture.width,
+        "h": picture.height,
+        "mimetype": "image/png",
+        "size": len(picture.png),
+    }
     assert small.size == (picture.thumbnail_width, picture.thumbnail_height)
     assert small.width <= THUMBNAIL_BOX[0] and small.height <= THUMBNAIL_BOX[1]
     assert abs(small.width / small.height - image.width / image.height) < 0.02  # the same picture, smaller
@@ -123,15 +146,18 @@ def test_the_case_pdf_has_the_timeline_as_an_image_and_the_plan_pdf_none(pathway
 def test_the_case_html_embeds_the_timeline_as_a_data_uri_and_fetches_nothing(pathways: dict[str, Pathway]) -> None:
     pathway = pathways["orebro"]
     view = busy_case(pathway)
-    html = render_html(plan_document(view, CarePlan(), [], {}, NOW, "@c:x",
-                                     timeline=timeline_layout(view, NOW, history(pathway))))
+    html = render_html(
+        plan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=timeline_layout(view, NOW, history(pathway)))
+    )
     assert '<img class="timeline" src="data:image/png;base64,' in html and "file:" not in html
 
 
 def test_a_case_with_nothing_planned_says_so_in_the_pdf(pathways: dict[str, Pathway]) -> None:
     pathway = pathways["orebro"]
     view = CaseView(pathway=pathway, label="X", phase_id="identifiering", dates={}, members={}, records={})
-    html = render_html(plan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=timeline_layout(view, NOW, history(pathway))))
+    html = render_html(
+        plan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=timeline_layout(view, NOW, history(pathway)))
+    )
     assert "Inget är planerat ännu" in html and "data:image/png" not in html
 
 
@@ -140,12 +166,22 @@ def figures(pathway: Pathway, cases: int = 12) -> PathwayStats:
     spread = Spread(cases, cases * 2, 4.0, 2.5, 6.0)
     few = Spread(MIN_CASES - 1, 9, 1.0, 1.0, 1.0)
     return PathwayStats(
-        pathway_id=pathway.id, pathway_title=pathway.title, language=pathway.language, timezone=pathway.timezone,
-        cases=cases, since=None, until=None,
-        phase_days=tuple(Row(p.id, p.title, spread=spread if n % 2 == 0 else few) for n, p in enumerate(pathway.phases)),
+        pathway_id=pathway.id,
+        pathway_title=pathway.title,
+        language=pathway.language,
+        timezone=pathway.timezone,
+        cases=cases,
+        since=None,
+        until=None,
+        phase_days=tuple(
+            Row(p.id, p.title, spread=spread if n % 2 == 0 else few) for n, p in enumerate(pathway.phases)
+        ),
         stay=spread,
         clocks=tuple(Row(c.id, c.label, spread=spread, share=Share(cases, 3, cases)) for c in pathway.clocks),
-        late=(Row("kommun", "=HYPERLINK(\"http://x\")", share=Share(cases, 4, 20)), Row("oppenvard", "Öppenvård", share=Share(2, 1, 2))),
+        late=(
+            Row("kommun", '=HYPERLINK("http://x")', share=Share(cases, 4, 20)),
+            Row("oppenvard", "Öppenvård", share=Share(2, 1, 2)),
+        ),
         ack_hours=(Row("kommun", "Kommun", spread=spread),),
         reopened=Share(3, 1, 3),
     )
@@ -160,11 +196,17 @@ def test_the_stats_chart_is_a_png_of_the_size_it_announces(pathways: dict[str, P
 
 def test_the_stats_csv_opens_in_a_spreadsheet_with_small_cells_suppressed(pathways: dict[str, Pathway]) -> None:
     text = stats_csv(figures(pathways["orebro"])).decode("utf-8")
-    assert text.startswith("\ufeff") and text.splitlines()[0] == '\ufeff"figure","id","name","unit","cases","median","q1","q3","share","part","whole"'
+    assert (
+        text.startswith("\ufeff")
+        and text.splitlines()[0]
+        == '\ufeff"figure","id","name","unit","cases","median","q1","q3","share","part","whole"'
+    )
     lines = text.splitlines()
     assert '"phase_days","planering","Planering","days","< 5","< 5","< 5","< 5","","",""' in lines
     assert '"phase_days","identifiering","Identifiering, Bedömning","days","12","4.0","2.5","6.0","","",""' in lines
-    assert '"late_share","kommun","\'=HYPERLINK(""http://x"")","share","12","","","","0.2","4","20"' in lines  # not a formula
+    assert (
+        '"late_share","kommun","\'=HYPERLINK(""http://x"")","share","12","","","","0.2","4","20"' in lines
+    )  # not a formula
     assert '"late_share","oppenvard","Öppenvård","share","< 5","","","","< 5","< 5","< 5"' in lines
     assert '"reopened_30_days","","","share","< 5","","","","< 5","< 5","< 5"' in lines
 

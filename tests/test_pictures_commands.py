@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image
@@ -18,23 +18,24 @@ from homeward.bot.sender import file_message
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.commands.registry import registry
 from homeward.config import Config
-from homeward.i18n import Catalog
-from homeward.services import Services
+from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
 from homeward.store.state import remember_room
+from homeward.work.services import Services
 from tests.clock import FakeClock
 
-START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CORA, KARL, NOBODY = "@cora:x", "@karl:x", "@nobody:x"
 DM = "!dm:x"
 
 
 def _services(clock: FakeClock) -> Services:
-    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:x", "password": "x", "language": "en"})
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=load_pathways(default_pathways_dir()))
+    config = Config.model_validate(
+        {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:x", "password": "x", "language": "en"}
+    )
+    return Services(config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir()))
 
 
 async def _store(path: Path, pathway: str = "orebro", count: int = 1) -> Store:
@@ -46,20 +47,41 @@ async def _store(path: Path, pathway: str = "orebro", count: int = 1) -> Store:
         for n in range(count):
             room = f"!case-{pathway}-{n}:x"
             await remember_room(db, room, "case", "sv" if pathway == "orebro" else "nb", START)
-            case_id = await cases.open_case(db, pathway_id=pathway, label=f"Hemlig{n}", phase_id=phase, opened_by=CORA,
-                                            opened_in=DM, create_outbox=1000 + n, now=START - timedelta(days=n))
+            case_id = await cases.open_case(
+                db,
+                pathway_id=pathway,
+                label=f"Hemlig{n}",
+                phase_id=phase,
+                opened_by=CORA,
+                opened_in=DM,
+                create_outbox=1000 + n,
+                now=START - timedelta(days=n),
+            )
             await cases.bind_room(db, 1000 + n, room)
             await cases.put_member(db, case_id, CORA, None, True, CORA, START)
             if n == 0:
-                await cases.put_member(db, case_id, KARL, "kommun" if pathway == "orebro" else "kommunen", False, CORA, START)
+                await cases.put_member(
+                    db, case_id, KARL, "kommun" if pathway == "orebro" else "kommunen", False, CORA, START
+                )
     return store
 
 
 async def _run(store: Store, services: Services, room: str, sender: str, body: str) -> list[outbox.OutboxRow]:
     async with store.read() as db:
         before = {row.id for row in await outbox.pending(db)}
-    await handle_command(IncomingCommand(room_id=room, event_id=f"${abs(hash((room, body, sender)))}", sender=sender, body=body, encrypted=True, room_encrypted=True,
-                                         timestamp_ms=0), store, services)
+    await handle_command(
+        IncomingCommand(
+            room_id=room,
+            event_id=f"${abs(hash((room, body, sender)))}",
+            sender=sender,
+            body=body,
+            encrypted=True,
+            room_encrypted=True,
+            timestamp_ms=0,
+        ),
+        store,
+        services,
+    )
     async with store.read() as db:
         return [row for row in await outbox.pending(db) if row.id not in before]
 
@@ -86,7 +108,12 @@ async def test_timeline_posts_an_image_with_its_size_and_thumbnail_before_the_an
     clock = FakeClock(START)
     services = _services(clock)
     try:
-        assert answer(await _run(store, services, "!case-orebro-0:x", CORA, "!plan admission 2026-11-30 10:00"))["homeward.status"] == "ok"
+        assert (
+            answer(await _run(store, services, "!case-orebro-0:x", CORA, "!plan admission 2026-11-30 10:00"))[
+                "homeward.status"
+            ]
+            == "ok"
+        )
         rows = await _run(store, services, "!case-orebro-0:x", KARL, "!timeline")
     finally:
         await store.close()
@@ -157,8 +184,16 @@ async def test_stats_asks_which_pathway_when_the_cases_follow_two(tmp_path: Path
     try:
         async with store.transaction() as db:
             await remember_room(db, "!no:x", "case", "nb", START)
-            case_id = await cases.open_case(db, pathway_id="sthf", label="N", phase_id="planlegge-utskrivning", opened_by=CORA,
-                                            opened_in=DM, create_outbox=99, now=START)
+            case_id = await cases.open_case(
+                db,
+                pathway_id="sthf",
+                label="N",
+                phase_id="planlegge-utskrivning",
+                opened_by=CORA,
+                opened_in=DM,
+                create_outbox=99,
+                now=START,
+            )
             await cases.bind_room(db, 99, "!no:x")
             await cases.put_member(db, case_id, CORA, None, True, CORA, START)
         services = _services(FakeClock(START))
@@ -188,9 +223,15 @@ async def test_stats_refuses_wrong_input_clearly(tmp_path: Path) -> None:
 
 # --- the m.image event ---------------------------------------------------------------------------------
 IMAGE = {
-    "filename": "timeline-X.png", "mimetype": "image/png", "data_b64": "", "body": "timeline-X.png", "msgtype": "m.image",
-    "info": {"mimetype": "image/png", "size": 9, "w": 1430, "h": 900}, "thumbnail_b64": "",
-    "thumbnail_info": {"w": 800, "h": 503, "mimetype": "image/png", "size": 4}, "homeward.picture": {"kind": "timeline"},
+    "filename": "timeline-X.png",
+    "mimetype": "image/png",
+    "data_b64": "",
+    "body": "timeline-X.png",
+    "msgtype": "m.image",
+    "info": {"mimetype": "image/png", "size": 9, "w": 1430, "h": 900},
+    "thumbnail_b64": "",
+    "thumbnail_info": {"w": 800, "h": 503, "mimetype": "image/png", "size": 4},
+    "homeward.picture": {"kind": "timeline"},
     "encrypted_only": True,
 }
 KEYS = {"v": "v2", "key": {"k": "K", "alg": "A256CTR"}, "iv": "IV", "hashes": {"sha256": "H"}}
@@ -199,7 +240,9 @@ THUMB_KEYS = {"v": "v2", "key": {"k": "T", "alg": "A256CTR"}, "iv": "TIV", "hash
 
 def test_an_encrypted_image_announces_its_size_and_an_encrypted_thumbnail() -> None:
     message = file_message(IMAGE, "mxc://x/big", 9, KEYS, ("mxc://x/small", THUMB_KEYS))
-    assert message["msgtype"] == "m.image" and message["file"] == {**KEYS, "url": "mxc://x/big"} and "url" not in message
+    assert (
+        message["msgtype"] == "m.image" and message["file"] == {**KEYS, "url": "mxc://x/big"} and "url" not in message
+    )
     info = message["info"]
     assert (info["w"], info["h"], info["mimetype"], info["size"]) == (1430, 900, "image/png", 9)
     assert info["thumbnail_info"] == {"w": 800, "h": 503, "mimetype": "image/png", "size": 4}
@@ -230,7 +273,11 @@ async def test_the_case_export_carries_the_timeline_and_the_plan_export_does_not
     finally:
         await store.close()
     assert answer(case_rows)["homeward.status"] == "ok", answer(case_rows)["body"]
-    case_html = base64.b64decode(next(r for r in case_rows if r.kind == outbox.FILE).content["data_b64"]).decode("utf-8")
-    plan_html = base64.b64decode(next(r for r in plan_rows if r.kind == outbox.FILE).content["data_b64"]).decode("utf-8")
+    case_html = base64.b64decode(next(r for r in case_rows if r.kind == outbox.FILE).content["data_b64"]).decode(
+        "utf-8"
+    )
+    plan_html = base64.b64decode(next(r for r in plan_rows if r.kind == outbox.FILE).content["data_b64"]).decode(
+        "utf-8"
+    )
     assert '<img class="timeline" src="data:image/png;base64,' in case_html and "Tidslinje" in case_html
     assert "data:image/png" not in plan_html

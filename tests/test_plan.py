@@ -12,7 +12,7 @@ way within their goal.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -35,7 +35,7 @@ from homeward.care.plan import (
 )
 from homeward.care.refusal import Refusal
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CORA = "@cora:example.org"
 KARL = "@karl:example.org"

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from homeward.ratelimit import Rate, RateLimiter, parse_rate
 
-T0 = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 HOURLY = Rate(2, timedelta(hours=1))
 
 
-@pytest.mark.parametrize(("text", "rate"), [("5/1h", Rate(5, timedelta(hours=1))), ("30/10m", Rate(30, timedelta(minutes=10))),
-                                            ("3/d", Rate(3, timedelta(days=1))), (" 1 / 90s ", Rate(1, timedelta(seconds=90))),
-                                            ("off", None), ("OFF", None)])
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("5/1h", Rate(5, timedelta(hours=1))),
+        ("30/10m", Rate(30, timedelta(minutes=10))),
+        ("3/d", Rate(3, timedelta(days=1))),
+        (" 1 / 90s ", Rate(1, timedelta(seconds=90))),
+        ("off", None),
+        ("OFF", None),
+    ],
+)
 def test_a_rate_is_written_as_a_count_per_period(text: str, rate: Rate | None) -> None:
     assert parse_rate(text) == rate
 

@@ -1,20 +1,21 @@
 """Reminder rows and the scheduler, on a real store with a fake clock (no homeserver)."""
+
 from __future__ import annotations
+
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from homeward.bot.reminders import ReminderScheduler
 from homeward.care.pathway import default_pathways_dir, load_pathways
-from homeward.commands.care_room import CareRoom
-from homeward.commands.registry import registry
-from tests.clock import FakeClock
 from homeward.config import Config
-from homeward.i18n import Catalog
-from homeward.services import Services
+from homeward.messages.catalog import Catalog
 from homeward.store import cases
 from homeward.store import reminders as rows
 from homeward.store.db import Store
+from homeward.work.care_room import CareRoom
+from homeward.work.scheduler import ReminderScheduler
+from homeward.work.services import Services
+from tests.clock import FakeClock
 
 SE = ZoneInfo("Europe/Stockholm")
 
@@ -24,10 +25,18 @@ async def test_reminders_missed_while_the_bot_was_down_all_go_out_late_once(tmp_
     clock = FakeClock(datetime(2026, 11, 30, 9, 0, tzinfo=SE))
     store = await Store.open(tmp_path / "s.sqlite3")
     config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), registry=registry, clock=clock, pathways=pathways)
+    services = Services(config=config, catalog=Catalog(), clock=clock, pathways=pathways)
     async with store.transaction() as db:
-        case_id = await cases.open_case(db, pathway_id="orebro", label="X", phase_id="identifiering", opened_by="@a:x",
-                                        opened_in="!l:x", create_outbox=1, now=clock.now())
+        case_id = await cases.open_case(
+            db,
+            pathway_id="orebro",
+            label="X",
+            phase_id="identifiering",
+            opened_by="@a:x",
+            opened_in="!l:x",
+            create_outbox=1,
+            now=clock.now(),
+        )
         await cases.bind_room(db, 1, "!r:x")
         await cases.put_member(db, case_id, "@a:x", "slutenvard", True, "@a:x", clock.now())
         await cases.put_date(db, case_id, "admission", datetime(2026, 11, 30, 10, 0, tzinfo=SE), "@a:x", clock.now())
@@ -42,8 +51,7 @@ async def test_reminders_missed_while_the_bot_was_down_all_go_out_late_once(tmp_
     scheduler.scheduler.start()
     await scheduler.tick()
     scheduler.stop()
-    async with store.read() as db:
-        async with db.execute("SELECT kind, sequence, status FROM reminders ORDER BY id") as cur:
-            result = [tuple(r) for r in await cur.fetchall()]
+    async with store.read() as db, db.execute("SELECT kind, sequence, status FROM reminders ORDER BY id") as cur:
+        result = [tuple(r) for r in await cur.fetchall()]
     await store.close()
     assert result == [("before", 0, "sent"), ("due", 0, "sent"), ("overdue", 1, "sent"), ("overdue", 2, "planned")]

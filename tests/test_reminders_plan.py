@@ -12,7 +12,7 @@ Monday 30 November 2026 at 10:00, it is due Tuesday 1 December at 10:00.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +24,7 @@ from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_path
 from homeward.care.reminders import audience_lanes, desired_reminders, how_to, policy_for, quiet_hours, recipients
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-UTC = timezone.utc
+UTC = UTC
 NOTICE = "inskrivningsmeddelande"
 
 # People of the Örebro case.
@@ -113,7 +113,9 @@ def plan(
     return [(w.item_id, w.kind, w.sequence, wall(w.planned_at)) for w in wanted]
 
 
-def sent_key(kind: str, sequence: int = 0, due: datetime = DUE, item_id: str = NOTICE) -> tuple[str, str, int, datetime]:
+def sent_key(
+    kind: str, sequence: int = 0, due: datetime = DUE, item_id: str = NOTICE
+) -> tuple[str, str, int, datetime]:
     """The identity of a reminder that went out, as `store.reminders.sent_keys` gives it."""
     return (item_id, kind, sequence, due.astimezone(UTC))
 
@@ -191,7 +193,11 @@ def test_early_and_due_reminders_that_went_out_are_not_wanted_again(admitted: Ca
 
 def test_reminders_sent_for_an_earlier_due_time_do_not_count_after_the_date_moved(admitted: CaseView) -> None:
     earlier_due = DUE - timedelta(days=7)
-    already = {sent_key("before", due=earlier_due), sent_key("due", due=earlier_due), sent_key("overdue", 1, due=earlier_due)}
+    already = {
+        sent_key("before", due=earlier_due),
+        sent_key("due", due=earlier_due),
+        sent_key("overdue", 1, due=earlier_due),
+    }
     assert plan(admitted, se(2026, 11, 30, 9, 0), already) == [
         (NOTICE, "before", 0, (2026, 11, 30, 10, 0)),
         (NOTICE, "due", 0, (2026, 12, 1, 10, 0)),
@@ -363,4 +369,3 @@ def test_a_sent_notice_says_to_acknowledge_it(case: CaseView) -> None:
 
 def test_a_task_says_to_acknowledge_it(case: CaseView) -> None:
     assert how_to(case, item(case, "kontaktperson-kommun")) == ("reminder.how_ack", "!ack kontaktperson-kommun")
-

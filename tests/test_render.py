@@ -1,4 +1,4 @@
-"""Specification of message rendering (homeward/render.py): Markdown in, two safe bodies out."""
+"""Specification of message rendering (matrix/content.py): Markdown in, two safe bodies out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homeward.render import EVENT_CONTENT_MAX_BYTES, alert_content, content_size, fit_content, notice_content, to_html, to_plain
+from homeward.matrix.content import (
+    EVENT_CONTENT_MAX_BYTES,
+    alert_content,
+    content_size,
+    fit_content,
+    notice_content,
+    to_html,
+    to_plain,
+)
 from homeward.text import Markdown, escape, mention
 
 
@@ -125,7 +133,9 @@ def test_alert_content_is_an_m_text_that_mentions_exactly_the_people_given() -> 
     assert content["formatted_body"] == (
         '<p><a href="https://matrix.to/#/@kari:example.org">@kari:example.org</a>: <strong>Inskrivningsmeddelande</strong> is due now.</p>'
     )
-    assert content["body"] == "@kari:example.org: Inskrivningsmeddelande is due now."  # what a notification shows: no stars
+    assert (
+        content["body"] == "@kari:example.org: Inskrivningsmeddelande is due now."
+    )  # what a notification shows: no stars
 
 
 def test_an_alerts_plain_body_drops_the_bold_markers_but_keeps_the_stars_people_typed_and_code():
@@ -142,7 +152,11 @@ def test_content_that_fits_one_event_is_left_alone():
 
 
 def test_an_answer_too_big_for_one_event_loses_its_machine_readable_copy_first():
-    content = {**notice_content("- line\n" * 500), "homeward.case": {"items": ["x" * 100] * 500}, "homeward.status": "ok"}
+    content = {
+        **notice_content("- line\n" * 500),
+        "homeward.case": {"items": ["x" * 100] * 500},
+        "homeward.status": "ok",
+    }
 
     fitted = fit_content(content, "shortened")
 

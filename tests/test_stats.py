@@ -30,12 +30,21 @@ def orebro() -> Pathway:
     return load_pathways(default_pathways_dir())["orebro"]
 
 
-def facts(pathway: Pathway, n: int, **changes) -> CaseFacts:  # noqa: ANN003
+def facts(pathway: Pathway, n: int, **changes) -> CaseFacts:
     opened = se(2026, 11, 2, 9) + timedelta(days=n)
-    view = CaseView(pathway=pathway, label=f"Hemlig-{n}", phase_id="utskrivning", dates={"admission": opened + timedelta(hours=1)},
-                    members={"@c:x": Membership("@c:x", None, True)}, records={})
-    phases = [("identifiering", opened), ("planering", opened + timedelta(days=n + 1)),
-              ("utskrivning", opened + timedelta(days=n + 3))]
+    view = CaseView(
+        pathway=pathway,
+        label=f"Hemlig-{n}",
+        phase_id="utskrivning",
+        dates={"admission": opened + timedelta(hours=1)},
+        members={"@c:x": Membership("@c:x", None, True)},
+        records={},
+    )
+    phases = [
+        ("identifiering", opened),
+        ("planering", opened + timedelta(days=n + 1)),
+        ("utskrivning", opened + timedelta(days=n + 3)),
+    ]
     return CaseFacts(view, opened, changes.pop("phases", phases), changes.pop("closings", []))
 
 
@@ -43,7 +52,7 @@ def cases(pathway: Pathway, count: int) -> list[CaseFacts]:
     return [facts(pathway, n) for n in range(count)]
 
 
-def row(rows, row_id: str):  # noqa: ANN001, ANN201
+def row(rows, row_id: str):
     return next(r for r in rows if r.id == row_id)
 
 
@@ -58,8 +67,13 @@ def test_days_per_phase_are_the_median_and_quartiles_of_the_phases_cases_have_le
 def test_fewer_than_five_cases_suppress_every_figure_and_the_count(orebro: Pathway) -> None:
     shown = stats_json(pathway_stats(orebro, cases(orebro, 4), NOW))
     assert shown["cases"] == SUPPRESSED
-    assert shown["phase_days"][0] == {"id": "identifiering", "cases": SUPPRESSED, "median": SUPPRESSED, "q1": SUPPRESSED,
-                                      "q3": SUPPRESSED}
+    assert shown["phase_days"][0] == {
+        "id": "identifiering",
+        "cases": SUPPRESSED,
+        "median": SUPPRESSED,
+        "q1": SUPPRESSED,
+        "q3": SUPPRESSED,
+    }
     assert "4" not in json.dumps(shown["phase_days"])
 
 
@@ -68,7 +82,11 @@ def test_a_figure_drawn_from_fewer_than_five_cases_is_suppressed_among_bigger_on
     for f in found[:3]:
         f.view.dates["discharge"] = date(2026, 12, 14)
     stats = pathway_stats(orebro, found, NOW)
-    assert stats.cases == 8 and stats.stay.suppressed and stats_json(stats)["admission_to_discharge_days"]["median"] == SUPPRESSED
+    assert (
+        stats.cases == 8
+        and stats.stay.suppressed
+        and stats_json(stats)["admission_to_discharge_days"]["median"] == SUPPRESSED
+    )
 
 
 def test_admission_to_discharge_counts_the_days_between_the_dates_once_discharge_has_passed(orebro: Pathway) -> None:
@@ -100,9 +118,14 @@ def test_items_done_late_are_counted_per_lane_tasks_sending_and_acknowledging(or
         # inskrivningsmeddelande: due 24 h after admission; sent late in two cases; kommun acknowledges the next day at 15.
         sent = admitted + timedelta(hours=30 if late else 2)
         f.view.records["inskrivningsmeddelande"] = ItemRecord(
-            sent_at=sent, acks=[Ack("kommun", "@k:x", sent + timedelta(hours=5)), Ack("oppenvard", "@o:x", sent + timedelta(days=4))])
-        f.view.extra["t1"] = ExtraTask(Item(id="t1", kind="task", title="T", text="T", mandatory=False, lane="kommun"),
-                                       "planering", admitted + timedelta(days=2))
+            sent_at=sent,
+            acks=[Ack("kommun", "@k:x", sent + timedelta(hours=5)), Ack("oppenvard", "@o:x", sent + timedelta(days=4))],
+        )
+        f.view.extra["t1"] = ExtraTask(
+            Item(id="t1", kind="task", title="T", text="T", mandatory=False, lane="kommun"),
+            "planering",
+            admitted + timedelta(days=2),
+        )
         f.view.records["t1"] = ItemRecord(acks=[Ack("kommun", "@k:x", admitted + timedelta(days=3 if n == 4 else 1))])
     stats = pathway_stats(orebro, found, NOW)
     sender = row(stats.late, "slutenvard").share
@@ -143,6 +166,9 @@ def test_only_aggregates_no_case_label_in_the_figures(orebro: Pathway) -> None:
 
 def test_cases_of_another_pathway_are_not_counted(orebro: Pathway) -> None:
     sthf = load_pathways(default_pathways_dir())["sthf"]
-    other = CaseFacts(CaseView(pathway=sthf, label="N", phase_id=sthf.phases[0].id, dates={}, members={}, records={}),
-                      se(2026, 11, 3), [(sthf.phases[0].id, se(2026, 11, 3))])
+    other = CaseFacts(
+        CaseView(pathway=sthf, label="N", phase_id=sthf.phases[0].id, dates={}, members={}, records={}),
+        se(2026, 11, 3),
+        [(sthf.phases[0].id, se(2026, 11, 3))],
+    )
     assert pathway_stats(orebro, [*cases(orebro, 5), other], NOW).cases == 5

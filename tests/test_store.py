@@ -6,7 +6,7 @@ import json
 import sqlite3
 import stat
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from homeward.store.db import Store, StoreError
 from homeward.store.migrations import MIGRATIONS
 from homeward.store.state import get_value, mark_handled, set_value, was_handled
 
-NOW = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 ROOM = "!case:example.org"
 
 
@@ -65,16 +65,25 @@ async def test_the_clock_reminder_migration_keeps_every_reminder_and_its_id(tmp_
         for script in MIGRATIONS[:6]:
             raw.executescript(script)
         raw.execute("PRAGMA user_version = 6")
-        raw.execute("INSERT INTO cases (id, pathway_id, label, phase_id, opened_by, opened_at, opened_in, create_outbox)"
-                    " VALUES (1, 'orebro', 'X', 'planering', '@a:x', '2026-11-30T09:00:00+00:00', '!d:x', 1)")
-        raw.execute("INSERT INTO reminders (id, case_id, item_id, kind, sequence, due, planned_at, fire_at, status)"
-                    " VALUES (41, 1, 'kallelse-sip', 'overdue', 2, 'd', 'p', 'f', 'sent')")
+        raw.execute(
+            "INSERT INTO cases (id, pathway_id, label, phase_id, opened_by, opened_at, opened_in, create_outbox)"
+            " VALUES (1, 'orebro', 'X', 'planering', '@a:x', '2026-11-30T09:00:00+00:00', '!d:x', 1)"
+        )
+        raw.execute(
+            "INSERT INTO reminders (id, case_id, item_id, kind, sequence, due, planned_at, fire_at, status)"
+            " VALUES (41, 1, 'kallelse-sip', 'overdue', 2, 'd', 'p', 'f', 'sent')"
+        )
     migrated = await Store.open(path)
     try:
         async with migrated.transaction() as db:
-            await db.execute("INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at)"
-                             " VALUES (1, 'betalningsansvar', 'clock', 0, 'd', 'p', 'f')")
-        async with migrated.read() as db, db.execute("SELECT id, item_id, kind, status FROM reminders ORDER BY id") as cur:
+            await db.execute(
+                "INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at)"
+                " VALUES (1, 'betalningsansvar', 'clock', 0, 'd', 'p', 'f')"
+            )
+        async with (
+            migrated.read() as db,
+            db.execute("SELECT id, item_id, kind, status FROM reminders ORDER BY id") as cur,
+        ):
             found = [tuple(r) for r in await cur.fetchall()]
     finally:
         await migrated.close()
@@ -263,7 +272,12 @@ async def test_a_sent_row_keeps_its_event_id_reply_and_size_but_not_its_content(
         refs = await outbox.results(db, {row_id})
         pending = await outbox.pending(db)
     assert row["content"] == "{}"
-    assert (row["event_id"], row["reply_to"], row["event_type"], row["kind"]) == ("$sent", "$command", "m.room.message", "event")
+    assert (row["event_id"], row["reply_to"], row["event_type"], row["kind"]) == (
+        "$sent",
+        "$command",
+        "m.room.message",
+        "event",
+    )
     assert row["content_size"] == len(json.dumps(content, ensure_ascii=False).encode())
     assert refs[row_id] == (True, "$sent")  # a later edit still finds the event it edits
     assert [r.id for r in pending] == [edit]
@@ -280,10 +294,28 @@ async def test_an_abandoned_row_forgets_its_content_and_keeps_the_reason(store: 
 
 async def test_a_row_given_up_because_its_reader_left_before_joining_forgets_its_content(store: Store) -> None:
     async with store.transaction() as db:
-        row_id = await outbox.enqueue(db, ROOM, "m.room.message", {"body": SECRET, "homeward.after_join": "@mor:example.org", "homeward.consent_request": {"consent": "sip"}}, NOW)
-        assert await outbox.abandon_waiting_for(
-            db, ROOM, "@mor:example.org", NOW, "@mor:example.org left before joining", carrying=("homeward.consent_request",)) == 1
-    async with store.read() as db, db.execute("SELECT content, content_size, last_error FROM outbox WHERE id = ?", (row_id,)) as cur:
+        row_id = await outbox.enqueue(
+            db,
+            ROOM,
+            "m.room.message",
+            {"body": SECRET, "homeward.after_join": "@mor:example.org", "homeward.consent_request": {"consent": "sip"}},
+            NOW,
+        )
+        assert (
+            await outbox.abandon_waiting_for(
+                db,
+                ROOM,
+                "@mor:example.org",
+                NOW,
+                "@mor:example.org left before joining",
+                carrying=("homeward.consent_request",),
+            )
+            == 1
+        )
+    async with (
+        store.read() as db,
+        db.execute("SELECT content, content_size, last_error FROM outbox WHERE id = ?", (row_id,)) as cur,
+    ):
         row = tuple(await cur.fetchone())  # type: ignore[arg-type]
     assert row[0] == "{}" and row[1] > 2 and row[2] == "@mor:example.org left before joining"
 
@@ -300,7 +332,7 @@ async def test_a_sent_message_s_text_is_gone_from_the_database_files(tmp_path: P
             await outbox.mark_sent(db, long, "$2", NOW)
         await store.checkpoint()  # what the sender does a while after rows were sent
         files = [p for p in tmp_path.iterdir() if p.name.startswith("homeward.sqlite3")]
-        needle = "oksygen hjemme".encode()
+        needle = b"oksygen hjemme"
         assert [p.name for p in files if needle in p.read_bytes()] == []
     finally:
         await store.close()
@@ -314,13 +346,20 @@ async def test_the_migration_clears_the_rows_sent_before_it(tmp_path: Path) -> N
             raw.executescript(script)
         raw.execute("PRAGMA user_version = 6")
         answer = json.dumps({"body": SECRET, "m.relates_to": {"m.in_reply_to": {"event_id": "$cmd"}}})
-        raw.execute("INSERT INTO outbox (room_id, event_type, content, created_at, sent_at, event_id) VALUES (?, 'm.room.message', ?, 't', 't', '$a')",
-                    (ROOM, answer))
-        raw.execute("INSERT INTO outbox (room_id, event_type, content, created_at) VALUES (?, 'm.room.message', ?, 't')",
-                    (ROOM, json.dumps({"body": "not sent yet"})))
+        raw.execute(
+            "INSERT INTO outbox (room_id, event_type, content, created_at, sent_at, event_id) VALUES (?, 'm.room.message', ?, 't', 't', '$a')",
+            (ROOM, answer),
+        )
+        raw.execute(
+            "INSERT INTO outbox (room_id, event_type, content, created_at) VALUES (?, 'm.room.message', ?, 't')",
+            (ROOM, json.dumps({"body": "not sent yet"})),
+        )
     store = await Store.open(path)
     try:
-        async with store.read() as db, db.execute("SELECT content, reply_to, content_size FROM outbox ORDER BY id") as cur:
+        async with (
+            store.read() as db,
+            db.execute("SELECT content, reply_to, content_size FROM outbox ORDER BY id") as cur,
+        ):
             rows = [tuple(r) for r in await cur.fetchall()]
     finally:
         await store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from homeward.store.cases import audit, audit_rows
 from homeward.store.db import Store
 
 ROOM = "!case:example.org"
-T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,9 +22,25 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     try:
         async with opened.transaction() as db:
             await audit(db, room_id=ROOM, actor="@anna:x", action="case.opened", now=T0, case_id=1, label="Sjøstjerne")
-            await audit(db, room_id=ROOM, actor="@anna:x", action="member.added", now=T0 + timedelta(days=1), case_id=1, user="@karin:x")
+            await audit(
+                db,
+                room_id=ROOM,
+                actor="@anna:x",
+                action="member.added",
+                now=T0 + timedelta(days=1),
+                case_id=1,
+                user="@karin:x",
+            )
             await audit(db, room_id=ROOM, actor="@other:x", action="case.opened", now=T0, case_id=2)
-            await audit(db, room_id=ROOM, actor="@karin:x", action="item.acknowledged", now=T0 + timedelta(days=2), case_id=1, actor_lane="kommun")
+            await audit(
+                db,
+                room_id=ROOM,
+                actor="@karin:x",
+                action="item.acknowledged",
+                now=T0 + timedelta(days=2),
+                case_id=1,
+                actor_lane="kommun",
+            )
         yield opened
     finally:
         await opened.close()

@@ -1,5 +1,5 @@
 """Specification of the audit trail's and the consent answers' hash chains (store/chain.py), their check at
-start-up (commands/integrity.py) and `homeward verify-audit` (homeward/cli.py).
+start-up (work/integrity.py) and `homeward verify-audit` (homeward/cli.py).
 
 The attack is the issue's: someone with the database file drops the trigger, rewrites a
 guardian's "no" as "yes", and puts the trigger back.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,48 +19,74 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.consent import Answer
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.cli import main
-from homeward.commands.integrity import check_chains
-from homeward.commands.registry import registry
 from homeward.config import Config
-from homeward.i18n import Catalog
-from homeward.services import Services
+from homeward.messages.catalog import Catalog
 from homeward.store import chain, outbox
 from homeward.store.cases import audit
 from homeward.store.consents import add_answer
 from homeward.store.db import Store
 from homeward.store.migrations import MIGRATIONS
+from homeward.work.integrity import check_chains
+from homeward.work.services import Services
 from tests.clock import FakeClock
 from tests.stores import seed_case
 
 CASE_ROOM, DIRECT_ROOM, COORDINATOR, GUARDIAN = "!case:chain", "!dm:chain", "@coord:chain", "@mor:chain"
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def _services() -> Services:
-    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:chain", "password": "x", "language": "en"})
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=FakeClock(T0 + timedelta(days=1)),
-                    pathways=load_pathways(default_pathways_dir()))
+    config = Config.model_validate(
+        {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:chain", "password": "x", "language": "en"}
+    )
+    return Services(
+        config=config,
+        catalog=Catalog(),
+        clock=FakeClock(T0 + timedelta(days=1)),
+        pathways=load_pathways(default_pathways_dir()),
+    )
 
 
 async def _case_with_answers(path: Path) -> tuple[Store, int]:
     """A care room (sthf) where the guardian said no to the plan consent and yes to documentation."""
     store = await Store.open(path)
     async with store.transaction() as db:
-        case_id = await seed_case(db, case_room=CASE_ROOM, direct_room=DIRECT_ROOM, coordinator=COORDINATOR, label="Kjede",
-                                  language="nb", now=T0)
-        await audit(db, room_id=CASE_ROOM, actor=COORDINATOR, action="case.opened", now=T0, case_id=case_id, label="Kjede")
+        case_id = await seed_case(
+            db,
+            case_room=CASE_ROOM,
+            direct_room=DIRECT_ROOM,
+            coordinator=COORDINATOR,
+            label="Kjede",
+            language="nb",
+            now=T0,
+        )
+        await audit(
+            db, room_id=CASE_ROOM, actor=COORDINATOR, action="case.opened", now=T0, case_id=case_id, label="Kjede"
+        )
         await add_answer(db, case_id, Answer("individuell-plan", GUARDIAN, "no", T0 + timedelta(minutes=1)), "$no")
-        await audit(db, room_id=CASE_ROOM, actor=GUARDIAN, action="consent.answered", now=T0 + timedelta(minutes=1),
-                    case_id=case_id, consent="individuell-plan", answer="no")
+        await audit(
+            db,
+            room_id=CASE_ROOM,
+            actor=GUARDIAN,
+            action="consent.answered",
+            now=T0 + timedelta(minutes=1),
+            case_id=case_id,
+            consent="individuell-plan",
+            answer="no",
+        )
         await add_answer(db, case_id, Answer("dokumentasjon", GUARDIAN, "yes", T0 + timedelta(minutes=2)), "$yes")
-        await audit(db, room_id=DIRECT_ROOM, actor=COORDINATOR, action="pathways.listed", now=T0)  # no case: a chain of its own
+        await audit(
+            db, room_id=DIRECT_ROOM, actor=COORDINATOR, action="pathways.listed", now=T0
+        )  # no case: a chain of its own
     return store, case_id
 
 
 def _tamper(path: Path, sql: str, table: str = "consent_answers") -> None:
     """What someone with the file can do: drop the trigger, change the row, put the trigger back."""
     with sqlite3.connect(path) as raw:
-        triggers = raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)).fetchall()
+        triggers = raw.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+        ).fetchall()
         for name, _ in triggers:
             raw.execute(f"DROP TRIGGER {name}")
         raw.execute(sql)
@@ -147,11 +173,15 @@ async def test_the_start_up_check_tells_the_coordinators_once_and_records_it(tmp
 
 def _config_file(tmp_path: Path, data_dir: Path) -> Path:
     path = tmp_path / "homeward.toml"
-    path.write_text(f'homeserver = "http://127.0.0.1:1"\nuser_id = "@bot:chain"\npassword = "x"\ndata_dir = "{data_dir}"\n')
+    path.write_text(
+        f'homeserver = "http://127.0.0.1:1"\nuser_id = "@bot:chain"\npassword = "x"\ndata_dir = "{data_dir}"\n'
+    )
     return path
 
 
-def test_verify_audit_exits_0_when_intact_and_1_naming_the_first_broken_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_audit_exits_0_when_intact_and_1_naming_the_first_broken_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     store, case_id = asyncio.run(_case_with_answers(data / "homeward.sqlite3"))
@@ -186,11 +216,18 @@ async def test_the_migration_chains_the_rows_written_before_and_keeps_the_trigge
             assert isinstance(script, str)
             raw.executescript(script)
         raw.execute("PRAGMA user_version = 6")
-        raw.execute("INSERT INTO cases (pathway_id, label, phase_id, opened_by, opened_at, opened_in, create_outbox, room_id)"
-                    " VALUES ('sthf', 'Gammel', 'p', 'c', 't', 'd', 0, '!old:x')")
+        raw.execute(
+            "INSERT INTO cases (pathway_id, label, phase_id, opened_by, opened_at, opened_in, create_outbox, room_id)"
+            " VALUES ('sthf', 'Gammel', 'p', 'c', 't', 'd', 0, '!old:x')"
+        )
         for n in range(3):
-            raw.execute("INSERT INTO audit (case_id, room_id, at, actor, action, details) VALUES (1, '!old:x', ?, '@a:x', 'x', '{}')", (f"t{n}",))
-        raw.execute("INSERT INTO consent_answers (case_id, consent_id, user_id, answer, at, event_id) VALUES (1, 'c', '@m:x', 'no', 't', '$e')")
+            raw.execute(
+                "INSERT INTO audit (case_id, room_id, at, actor, action, details) VALUES (1, '!old:x', ?, '@a:x', 'x', '{}')",
+                (f"t{n}",),
+            )
+        raw.execute(
+            "INSERT INTO consent_answers (case_id, consent_id, user_id, answer, at, event_id) VALUES (1, 'c', '@m:x', 'no', 't', '$e')"
+        )
     store = await Store.open(path)
     try:
         assert await _breaks(store) == []

@@ -19,7 +19,7 @@ import signal
 import sqlite3
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,9 +29,14 @@ from homeward.store.migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:durable", "!dm:durable", "@coord:durable"
-START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-COMMANDS = [(CASE_ROOM, "!remind behandlingsteam in 2h"), (CASE_ROOM, "!snooze behandlingsteam 2h"), (CASE_ROOM, "!minutes meeting1 note {n}"),
-            (CASE_ROOM, "!status"), (DIRECT_ROOM, "!ping")]
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+COMMANDS = [
+    (CASE_ROOM, "!remind behandlingsteam in 2h"),
+    (CASE_ROOM, "!snooze behandlingsteam 2h"),
+    (CASE_ROOM, "!minutes meeting1 note {n}"),
+    (CASE_ROOM, "!status"),
+    (DIRECT_ROOM, "!ping"),
+]
 
 
 # -- the child ------------------------------------------------------------------------------
@@ -42,17 +47,18 @@ def say(*words: object) -> None:
     os.write(1, (" ".join(map(str, words)) + "\n").encode())
 
 
-def _services():  # noqa: ANN202 - imports inside: the migration child must not touch the store before it patches it
+def _services():
     import homeward.commands.handlers  # noqa: F401
     from homeward.care.pathway import default_pathways_dir, load_pathways
-    from homeward.commands.registry import registry
     from homeward.clock import Clock
     from homeward.config import Config
-    from homeward.i18n import Catalog
-    from homeward.services import Services
+    from homeward.messages.catalog import Catalog
+    from homeward.work.services import Services
 
-    config = Config.model_validate({"homeserver": "http://127.0.0.1:1", "user_id": "@bot:durable", "password": "x", "language": "en"})
-    return Services(config=config, catalog=Catalog(), registry=registry, clock=Clock(), pathways=load_pathways(default_pathways_dir()))
+    config = Config.model_validate(
+        {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:durable", "password": "x", "language": "en"}
+    )
+    return Services(config=config, catalog=Catalog(), clock=Clock(), pathways=load_pathways(default_pathways_dir()))
 
 
 async def child_write(path: Path, run: str) -> None:
@@ -69,7 +75,19 @@ async def child_write(path: Path, run: str) -> None:
     while True:
         room, body = COMMANDS[n % len(COMMANDS)]
         event_id = f"${run}-{n}"
-        await handle_command(IncomingCommand(room_id=room, event_id=event_id, sender=COORDINATOR, body=body.format(n=n), timestamp_ms=0, encrypted=True, room_encrypted=True), store, services)
+        await handle_command(
+            IncomingCommand(
+                room_id=room,
+                event_id=event_id,
+                sender=COORDINATOR,
+                body=body.format(n=n),
+                timestamp_ms=0,
+                encrypted=True,
+                room_encrypted=True,
+            ),
+            store,
+            services,
+        )
         say("command", event_id)
         if n % 3 == 2:  # what the outbox sender and the sync loop write
             async with store.transaction() as db:
@@ -85,7 +103,7 @@ async def child_migrate(path: Path) -> None:
     """Open (and so migrate) the store slowly, saying after each statement where it is."""
     import homeward.store.db as db_module
 
-    async def slowly(db, script: str) -> None:  # noqa: ANN001
+    async def slowly(db, script: str) -> None:
         for statement in db_module._split_sql(script):
             await db.execute(statement)
             async with db.execute("PRAGMA user_version") as cur:
@@ -103,8 +121,15 @@ async def child_migrate(path: Path) -> None:
 
 
 async def _spawn(*args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.test_store_durability", *args, cwd=ROOT,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.test_store_durability",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 def words_of(line: bytes) -> list[str]:
@@ -130,13 +155,34 @@ async def _fresh_store(path: Path) -> None:
 
     store = await Store.open(path)
     async with store.transaction() as db:
-        await seed_case(db, case_room=CASE_ROOM, direct_room=DIRECT_ROOM, coordinator=COORDINATOR, label="Durable", language="nb", now=START)
-    await handle_command(IncomingCommand(room_id=CASE_ROOM, event_id="$setup", sender=COORDINATOR, body="!meeting new meeting1 2026-12-10 10:00",
-                                         timestamp_ms=0, encrypted=True, room_encrypted=True), store, _services())
+        await seed_case(
+            db,
+            case_room=CASE_ROOM,
+            direct_room=DIRECT_ROOM,
+            coordinator=COORDINATOR,
+            label="Durable",
+            language="nb",
+            now=START,
+        )
+    await handle_command(
+        IncomingCommand(
+            room_id=CASE_ROOM,
+            event_id="$setup",
+            sender=COORDINATOR,
+            body="!meeting new meeting1 2026-12-10 10:00",
+            timestamp_ms=0,
+            encrypted=True,
+            room_encrypted=True,
+        ),
+        store,
+        _services(),
+    )
     await store.close()
 
 
-async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction_and_start_up_accepts_the_store(tmp_path: Path) -> None:
+async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction_and_start_up_accepts_the_store(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "homeward.sqlite3"
     await _fresh_store(path)
     rng = random.Random(int(os.environ.get("DURABILITY_SEED", time.time_ns())))
@@ -177,14 +223,18 @@ async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction
                     handled = {r[0] for r in await cur.fetchall()}
                 async with db.execute("SELECT content, reply_to, sent_at FROM outbox WHERE kind = 'event'") as cur:
                     rows = await cur.fetchall()
-                async with db.execute("SELECT count(*) FROM outbox WHERE id <= ? AND sent_at IS NULL", (sent_up_to,)) as cur:
+                async with db.execute(
+                    "SELECT count(*) FROM outbox WHERE id <= ? AND sent_at IS NULL", (sent_up_to,)
+                ) as cur:
                     (unsent,) = await cur.fetchone()  # type: ignore[misc]
                 async with db.execute("SELECT value FROM kv WHERE key = 'sync_token'") as cur:
                     row = await cur.fetchone()
         finally:
             await store.close()
         assert set(acknowledged) <= handled, f"run {run}: acknowledged but lost: {set(acknowledged) - handled}"
-        unacknowledged = handled - set(acknowledged) - {"$setup"}  # committed, killed before it said so: one per kill at most
+        unacknowledged = (
+            handled - set(acknowledged) - {"$setup"}
+        )  # committed, killed before it said so: one per kill at most
         assert all(sum(e.startswith(f"$r{k}-") for e in unacknowledged) <= 1 for k in range(run + 1)), unacknowledged
         replies: dict[str, int] = {}
         for content, reply_to, sent_at in rows:
@@ -192,7 +242,11 @@ async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction
                 target = reply_to
             else:
                 answer = json.loads(content)
-                target = answer.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") if "homeward.status" in answer else None
+                target = (
+                    answer.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+                    if "homeward.status" in answer
+                    else None
+                )
             if target is not None:
                 replies[target] = replies.get(target, 0) + 1
         assert all(replies.get(event_id) == 1 for event_id in handled), "a handled command without exactly one answer"
@@ -203,7 +257,9 @@ async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction
 
 
 @pytest.mark.parametrize("older", [1, 3])
-async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_migrates_it(tmp_path: Path, older: int) -> None:
+async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_migrates_it(
+    tmp_path: Path, older: int
+) -> None:
     path = tmp_path / "homeward.sqlite3"
     with sqlite3.connect(path) as raw:  # a store written by an older Homeward, with data in it
         for script in MIGRATIONS[:older]:
@@ -222,7 +278,9 @@ async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_mig
             break
         child = await _spawn("migrate", str(path))
         assert child.stdout
-        wanted = rng.randint(1, statements_left - 1)  # never after the last statement: the kill lands inside a migration
+        wanted = rng.randint(
+            1, statements_left - 1
+        )  # never after the last statement: the kill lands inside a migration
         version_at_kill = current + 1
         for _ in range(wanted):
             words = words_of(await child.stdout.readline())
@@ -240,7 +298,11 @@ async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_mig
         assert version in (version_at_kill - 1, version_at_kill, len(MIGRATIONS))
         assert ("kind" in columns) == (version >= 2) and ("reminders" in tables) == (version >= 3)
         assert ("consent_answers" in tables) == (version >= 4) and ("plan_changes" in tables) == (version >= 5)
-        assert ("extra_tasks" in tables) == (version >= 6) and ("room_state" in tables) == (version >= 7) and ("content_size" in columns) == (version >= 8)
+        assert (
+            ("extra_tasks" in tables) == (version >= 6)
+            and ("room_state" in tables) == (version >= 7)
+            and ("content_size" in columns) == (version >= 8)
+        )
     assert any(v < len(MIGRATIONS) for v in versions_left)  # at least one kill was inside a migration
 
     store = await _start_up_check(path)

@@ -23,7 +23,11 @@ def pathways() -> dict[str, Pathway]:
 @pytest.fixture
 def sthf(pathways: dict[str, Pathway]) -> CaseView:
     return CaseView(
-        pathway=pathways["sthf"], label="Maane", phase_id="planlegge-utskrivning", dates={}, records={},
+        pathway=pathways["sthf"],
+        label="Maane",
+        phase_id="planlegge-utskrivning",
+        dates={},
+        records={},
         members={
             CORA: Membership(CORA, "sykehus", coordinator=True),
             KARL: Membership(KARL, "kommunen", coordinator=False),

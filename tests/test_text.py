@@ -14,7 +14,7 @@ import dataclasses
 import html
 import re
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from types import SimpleNamespace
 from urllib.parse import unquote
@@ -26,11 +26,11 @@ from markdown_it import MarkdownIt
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, default_pathways_dir, load_pathways
-from homeward.commands.checklist import checklist_markdown, item_line
 from homeward.commands.context import Context, IncomingCommand
 from homeward.exports.render import render_html, render_markdown
-from homeward.i18n import LANGUAGES, Catalog, render
-from homeward.render import notice_content, to_html, to_plain
+from homeward.matrix.content import notice_content, to_html, to_plain
+from homeward.messages.catalog import LANGUAGES, Catalog, render
+from homeward.messages.checklist import checklist_markdown, item_line
 from homeward.text import Markdown, code, escape, fill, matrix_to, mention, mentions
 from tests.test_exports import swedish_minutes, swedish_plan
 
@@ -45,7 +45,12 @@ FREE_LINES = "    indented first\n- not a list\n\n    not code\n1) nor this\n===
 #: Ids and words people must type, placed in code spans; user-typed ones can hold anything.
 IDS = ["samtykke-dokumentasjon", "a_b.c-d", "!ack", "*x*", "[l](http://evil.example)", "<b>", "a`b", r"a\-b"]
 #: Federated user ids may hold Markdown and link characters.
-ODD_USERS = ["@a_b-c.d:example.org", "@x)(y]:evil.example", "@under_score:server.org:8448", "@[l](http://evil.example):x.org"]
+ODD_USERS = [
+    "@a_b-c.d:example.org",
+    "@x)(y]:evil.example",
+    "@under_score:server.org:8448",
+    "@[l](http://evil.example):x.org",
+]
 #: Messages whose `{user}`/`{users}` is text, not a person: what was typed instead of a
 #: user id, and care logic's plain list (care/minutes.py).
 NOT_PEOPLE = {"team.bad_user", "plan.bad_user", "minutes.bad_user", "minutes.already_present"}
@@ -165,7 +170,8 @@ def test_every_catalog_message_shows_hostile_values_as_typed(language: str, key:
 
 
 PEOPLE_MESSAGES = [
-    (language, key) for language, key in MESSAGES
+    (language, key)
+    for language, key in MESSAGES
     if key not in NOT_PEOPLE and PEOPLE & set(fields(CATALOG.messages[language][key]))
 ]
 
@@ -195,7 +201,9 @@ def test_a_placeholder_is_code_in_every_language_or_in_none(key: str) -> None:
 
 # --- the refusals users copy from ---------------------------------------------------------------
 def test_an_id_in_a_refusal_can_be_copied_as_typed() -> None:
-    text = CATALOG.t("nb", "consent.missing", consent="Samtykke til dokumentasjon", id="samtykke-dokumentasjon", state="ventende")
+    text = CATALOG.t(
+        "nb", "consent.missing", consent="Samtykke til dokumentasjon", id="samtykke-dokumentasjon", state="ventende"
+    )
     shown = Shown(to_html(text))
     assert "!consent yes samtykke-dokumentasjon" in shown.codes
     assert "\\" not in "".join(shown.codes)
@@ -205,7 +213,10 @@ def test_an_id_in_a_refusal_can_be_copied_as_typed() -> None:
 def test_a_consent_request_mentions_the_guardians_as_pills() -> None:
     text = CATALOG.t("nb", "consent.how_reply", people=mentions(["@guardian:server", "@far_2:server"]))
     shown = Shown(to_html(text))
-    assert shown.links[:2] == [("https://matrix.to/#/@guardian:server", "@guardian:server"), ("https://matrix.to/#/@far_2:server", "@far_2:server")]
+    assert shown.links[:2] == [
+        ("https://matrix.to/#/@guardian:server", "@guardian:server"),
+        ("https://matrix.to/#/@far_2:server", "@far_2:server"),
+    ]
     assert "[@guardian:server]" not in shown.plain
 
 
@@ -218,7 +229,9 @@ def test_a_user_id_with_link_characters_cannot_inject_a_link() -> None:
     assert "http://evil.example" not in href.removeprefix(MATRIX_TO).replace("%", "")
 
 
-@pytest.mark.parametrize("user", ODD_USERS + ["@x)(y]:evil.example", "@a b:c", "@%41:x", "@a/b?c#d:x", "@<b>:x", "@`x`:x"])
+@pytest.mark.parametrize(
+    "user", ODD_USERS + ["@x)(y]:evil.example", "@a b:c", "@%41:x", "@a/b?c#d:x", "@<b>:x", "@`x`:x"]
+)
 def test_a_mention_of_an_odd_id_is_exactly_one_link_to_that_id(user: str) -> None:
     shown = Shown(to_html(f"before {mention(user)} after"))
     assert len(shown.links) == 1
@@ -227,7 +240,10 @@ def test_a_mention_of_an_odd_id_is_exactly_one_link_to_that_id(user: str) -> Non
     assert shown.tags == ["p", "a"]
 
 
-@pytest.mark.parametrize("user", ODD_USERS + ["@x)(y]:evil.example", "@x](http://evil.example)[y:evil.example", "@a b:c", "@`x`:x", "@a\\b:x"])
+@pytest.mark.parametrize(
+    "user",
+    ODD_USERS + ["@x)(y]:evil.example", "@x](http://evil.example)[y:evil.example", "@a b:c", "@`x`:x", "@a\\b:x"],
+)
 def test_the_plain_body_names_a_mentioned_person_by_id_without_link_markdown(user: str) -> None:
     # The plain body is what a notification shows: "⏰ @nurse:server: …", not "[@nurse:server](https://matrix.to/…)".
     plain = to_plain(f"⏰ {mention(user)}, {mention('@b:x')}: {code('!ack x')}")
@@ -295,7 +311,7 @@ def test_catalog_messages_are_markdown_so_they_nest_unescaped() -> None:
 
 
 # --- the message templates ------------------------------------------------------------------
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PATHWAYS = load_pathways(default_pathways_dir())
 HOSTILE_TITLE = "*Tittel* _x_ [link](http://evil.example) <b>b</b> `c` a-b.c_d"
 HOSTILE_LANE = "Kommune <i>x</i> *y* [z](http://evil.example)"
@@ -303,8 +319,24 @@ HOSTILE_LABEL = "Sjø_stjerne-2 *x*"
 
 
 def _context(language: str) -> Context:
-    event = IncomingCommand(room_id="!r:localhost", event_id="$e", sender="@anna:localhost", body="", timestamp_ms=0, encrypted=True, room_encrypted=True)
-    return Context(event=event, line=None, command=None, language=language, db=None, services=SimpleNamespace(catalog=CATALOG), now=NOW)  # type: ignore[arg-type]
+    event = IncomingCommand(
+        room_id="!r:localhost",
+        event_id="$e",
+        sender="@anna:localhost",
+        body="",
+        timestamp_ms=0,
+        encrypted=True,
+        room_encrypted=True,
+    )
+    return Context(
+        event=event,
+        line=None,
+        command=None,
+        language=language,
+        db=None,
+        services=SimpleNamespace(catalog=CATALOG),
+        now=NOW,
+    )  # type: ignore[arg-type]
 
 
 def _hostile_case() -> CaseView:
@@ -320,8 +352,15 @@ def _hostile_case() -> CaseView:
     records = {task.id: ItemRecord(acks=[Ack(lane, ODD_USERS[1], NOW)])}
     other = pathway.phases[0].items[0]
     records[other.id] = ItemRecord(assigned_to=ODD_USERS[0])
-    return CaseView(pathway=pathway, label=HOSTILE_LABEL, phase_id=phase, dates={}, members=members, records=records,
-                    extra={task.id: ExtraTask(task, phase, NOW + timedelta(days=2))})
+    return CaseView(
+        pathway=pathway,
+        label=HOSTILE_LABEL,
+        phase_id=phase,
+        dates={},
+        members=members,
+        records=records,
+        extra={task.id: ExtraTask(task, phase, NOW + timedelta(days=2))},
+    )
 
 
 def _check_template_output(markdown: str, view: CaseView) -> Shown:
@@ -353,7 +392,9 @@ def test_the_status_shows_hostile_titles_as_typed_and_people_as_pills(language: 
     for phase, item in view.items():
         lines[phase.id].append(item_line(ctx, view, item, calendar))
     phases = [{"id": phase.id, "title": phase.title, "lines": lines[phase.id]} for phase in view.pathway.phases]
-    markdown = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases)
+    markdown = render(
+        "messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases
+    )
     shown = _check_template_output(markdown, view)
     assert {text for _, text in shown.links} == {ODD_USERS[0], ODD_USERS[1]}
     assert {item.id for _, item in view.items()} <= set(shown.codes)
@@ -403,6 +444,13 @@ def test_the_html_export_shows_hostile_text_as_typed(make) -> None:  # type: ign
 
 @pytest.mark.parametrize("language", ["nb", "sv", "en"])
 def test_a_date_on_a_saturday_is_said_to_be_a_saturday(language: str) -> None:
-    said = CATALOG.t(language, "plan.not_working_day", label="Utskrivning", day="2026-12-05",
-                     why=CATALOG.t(language, "plan.saturday"), proposal="2026-12-07", name="discharge")
+    said = CATALOG.t(
+        language,
+        "plan.not_working_day",
+        label="Utskrivning",
+        day="2026-12-05",
+        why=CATALOG.t(language, "plan.saturday"),
+        proposal="2026-12-07",
+        name="discharge",
+    )
     assert {"nb": "er en lørdag", "sv": "är en lördag", "en": "is a Saturday"}[language] in to_plain(said)

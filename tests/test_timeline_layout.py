@@ -7,7 +7,7 @@ planned yet, a single day, a year, 100+ items, a daylight-saving change, a close
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +24,7 @@ from homeward.care.timeline import (
 )
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-UTC = timezone.utc
+UTC = UTC
 
 
 def se(*parts: int) -> datetime:
@@ -52,15 +52,16 @@ HISTORY = [("identifiering", OPENED), ("planering", PLANNING)]
 
 
 def task(view: CaseView, item_id: str, lane: str, due: datetime | None, phase: str = "planering") -> None:
-    view.extra[item_id] = ExtraTask(Item(id=item_id, kind="task", title=f"Uppgift {item_id}", text="x", mandatory=False,
-                                         lane=lane), phase, due)
+    view.extra[item_id] = ExtraTask(
+        Item(id=item_id, kind="task", title=f"Uppgift {item_id}", text="x", mandatory=False, lane=lane), phase, due
+    )
 
 
 def done(view: CaseView, item_id: str, lane: str, at: datetime) -> None:
     view.records.setdefault(item_id, ItemRecord()).acks.append(Ack(lane, "@k:x", at))
 
 
-def mark(layout, item_id: str):  # noqa: ANN001, ANN201
+def mark(layout, item_id: str):
     return next(m for m in layout.marks if m.item_id == item_id)
 
 
@@ -86,7 +87,9 @@ def test_a_phase_ahead_with_dated_items_is_a_planned_band_after_today(view: Case
     task(view, "a1", "kommun", se(2026, 12, 10, 12), phase="utskrivning")
     task(view, "a2", "kommun", se(2026, 12, 14, 12), phase="utskrivning")
     planned = [b for b in timeline_layout(view, NOW, HISTORY).bands if b.state == "planned"]
-    assert [(b.phase_id, b.start, b.end) for b in planned] == [("utskrivning", se(2026, 12, 10, 12), se(2026, 12, 14, 12))]
+    assert [(b.phase_id, b.start, b.end) for b in planned] == [
+        ("utskrivning", se(2026, 12, 10, 12), se(2026, 12, 14, 12))
+    ]
     assert planned[0].colour == BAND_COLOURS["planned"][0]
 
 
@@ -136,7 +139,10 @@ def test_the_named_dates_that_are_set_are_markers_meetings_marked_as_such(view: 
     view.dates["sip_meeting"] = se(2026, 12, 8, 10)
     markers = {m.date_id: m for m in timeline_layout(view, NOW, HISTORY).markers}
     assert set(markers) == {"admission", "discharge", "sip_meeting"}
-    assert markers["discharge"].at == se(2026, 12, 14, 12) and markers["discharge"].label == "Preliminärt utskrivningsdatum"
+    assert (
+        markers["discharge"].at == se(2026, 12, 14, 12)
+        and markers["discharge"].label == "Preliminärt utskrivningsdatum"
+    )
     assert markers["sip_meeting"].kind == "meeting" and markers["admission"].kind == "date"
 
 
@@ -152,7 +158,12 @@ def test_a_running_clock_is_a_bar_until_now_past_its_limit(view: CaseView) -> No
     view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=se(2026, 11, 30, 10))
     layout = timeline_layout(view, NOW, HISTORY, read_clocks(view, NOW))
     [bar] = layout.clocks
-    assert (bar.clock_id, bar.start, bar.end, bar.limit_at) == ("betalningsansvar", se(2026, 11, 30, 10), NOW, se(2026, 12, 3, 0, 0))
+    assert (bar.clock_id, bar.start, bar.end, bar.limit_at) == (
+        "betalningsansvar",
+        se(2026, 11, 30, 10),
+        NOW,
+        se(2026, 12, 3, 0, 0),
+    )
     assert (bar.reached, bar.days, bar.state) == (True, 4, "running")
     assert not layout.empty  # a running clock alone is something to show
 
@@ -176,7 +187,12 @@ def test_a_case_spanning_a_year_ticks_in_months(view: CaseView) -> None:
 def test_more_than_a_hundred_items_stack_per_lane_and_day_and_the_rest_are_counted(view: CaseView) -> None:
     view.dates["admission"] = ADMITTED
     for n in range(100):
-        task(view, f"a{n}", ("kommun", "oppenvard", "slutenvard", "patient")[n % 4], se(2026, 12, 5, 16) + timedelta(days=n % 25))
+        task(
+            view,
+            f"a{n}",
+            ("kommun", "oppenvard", "slutenvard", "patient")[n % 4],
+            se(2026, 12, 5, 16) + timedelta(days=n % 25),
+        )
     for n in range(8):  # eight on one lane's day
         task(view, f"same{n}", "kommun", se(2026, 12, 30, 10 + n))
     layout = timeline_layout(view, NOW, HISTORY)
@@ -208,8 +224,10 @@ def test_a_closed_case_ends_at_its_closing_without_a_today_line(view: CaseView) 
     later = se(2027, 1, 20, 9)
     layout = timeline_layout(view, later, HISTORY, read_clocks(view, later, closed_at=closed), closed_at=closed)
     assert layout.today is None and layout.closed_at == closed
-    assert [(b.phase_id, b.state, b.end) for b in layout.bands] == [("identifiering", "done", PLANNING),
-                                                                   ("planering", "done", closed)]
+    assert [(b.phase_id, b.state, b.end) for b in layout.bands] == [
+        ("identifiering", "done", PLANNING),
+        ("planering", "done", closed),
+    ]
     assert mark(layout, "after-closing").state == "open"  # read at the closing, not "overdue" weeks later
     [bar] = layout.clocks
     assert (bar.state, bar.end, bar.days) == ("stopped", closed, 2)
@@ -230,6 +248,7 @@ def test_the_timeline_as_data_lists_phases_items_and_clocks_with_their_states(vi
 def test_a_notice_sent_after_its_own_due_time_is_done_late_and_marked_at_that_time(view: CaseView) -> None:
     view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=se(2026, 11, 30, 10))
     view.records["kallelse-sip"] = ItemRecord(  # due three days after the utskrivningsklarmeddelande; sent a day late
-        sent_at=se(2026, 12, 4, 9), acks=[Ack("kommun", "@k:x", se(2026, 12, 4, 11))])
+        sent_at=se(2026, 12, 4, 9), acks=[Ack("kommun", "@k:x", se(2026, 12, 4, 11))]
+    )
     summons = mark(timeline_layout(view, NOW, HISTORY), "kallelse-sip")
     assert (summons.at, summons.state, summons.done_at) == (se(2026, 12, 3, 10), "done_late", se(2026, 12, 4, 11))

@@ -21,17 +21,17 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from homeward.care.permissions import COORDINATOR
+from homeward.commands.arguments import date_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
-from homeward.text import Markdown, code
 from homeward.store import cases, chain
 from homeward.store.cases import AuditRow
 from homeward.store.chain import ChainState
+from homeward.text import Markdown, code
 
 COLUMNS = ("id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details", "hash")
 MIMETYPE = "text/csv"
@@ -47,39 +47,58 @@ def cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def audit_csv(rows: Iterable[AuditRow], zone: ZoneInfo, heads: dict[str, ChainState] | None = None,
-              now: datetime | None = None) -> bytes:
+def audit_csv(
+    rows: Iterable[AuditRow], zone: ZoneInfo, heads: dict[str, ChainState] | None = None, now: datetime | None = None
+) -> bytes:
     """The rows as CSV: a header, every field quoted, UTF-8 with a BOM (so Excel reads å, ä, ö, ø, æ); then the chain heads."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([cell(value) for value in (
-            row.id,
-            _utc(row.at),
-            row.at.astimezone(zone).isoformat(timespec="seconds"),
-            row.actor,
-            row.actor_lane or "",
-            row.action,
-            row.room_id,
-            row.event_id or "",
-            row.details,
-            row.hash or "",
-        )])
+        writer.writerow(
+            [
+                cell(value)
+                for value in (
+                    row.id,
+                    _utc(row.at),
+                    row.at.astimezone(zone).isoformat(timespec="seconds"),
+                    row.actor,
+                    row.actor_lane or "",
+                    row.action,
+                    row.room_id,
+                    row.event_id or "",
+                    row.details,
+                    row.hash or "",
+                )
+            ]
+        )
     for table, state in (heads or {}).items():
         details = {"rows": state.rows, "intact": state.broken is None}
         if state.broken is not None:
             details["first_broken_row"] = state.broken.row_id
-        at = now or datetime.now(timezone.utc)
-        writer.writerow([cell(value) for value in (
-            "", _utc(at), at.astimezone(zone).isoformat(timespec="seconds"), "", "", CHAIN_HEAD[table], "", "",
-            json.dumps(details), state.head,
-        )])
+        at = now or datetime.now(UTC)
+        writer.writerow(
+            [
+                cell(value)
+                for value in (
+                    "",
+                    _utc(at),
+                    at.astimezone(zone).isoformat(timespec="seconds"),
+                    "",
+                    "",
+                    CHAIN_HEAD[table],
+                    "",
+                    "",
+                    json.dumps(details),
+                    state.head,
+                )
+            ]
+        )
     return buffer.getvalue().encode("utf-8-sig")
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def local_bounds(since: date | None, until: date | None, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:

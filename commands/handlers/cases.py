@@ -15,22 +15,16 @@ from homeward.care.case import close_blockers
 from homeward.care.labels import check_label
 from homeward.care.pathway import Pathway
 from homeward.care.permissions import ANYONE, CASE_OPENER, COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE
-from homeward.commands.care_room import CareRoom
+from homeward.commands.arguments import pathway_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, CLOSED_CASE, DIRECT_ROOM, Arg, CommandError, command
-from homeward.commands.room_state import record_created, wanted_state
-from homeward.commands.rooms import case_room_request
+from homeward.matrix.content import notice_content
+from homeward.matrix.rooms import case_room_request
 from homeward.ratelimit import Rate
-from homeward.render import notice_content
-from homeward.text import Markdown, code, escape
 from homeward.store import cases, outbox
-
-
-def pathway_arg(text: str, ctx: Context) -> Pathway:
-    pathway = ctx.services.pathways.get(text.strip().lower())
-    if pathway is None:
-        raise CommandError("case.unknown_pathway", usage=True, pathway=text, known=", ".join(sorted(ctx.services.pathways)))
-    return pathway
+from homeward.text import Markdown, code, escape
+from homeward.work.care_room import CareRoom
+from homeward.work.room_state import record_created, wanted_state
 
 
 def label_arg(text: str, ctx: Context) -> str:
@@ -44,7 +38,10 @@ async def pathways(ctx: Context) -> Reply:
         f"- {code(p.id)} — {ctx.t('case.pathway_line', title=p.title, country=p.country, language=p.language)}"
         for p in sorted(ctx.services.pathways.values(), key=lambda p: p.id)
     ]
-    listing = [{"id": p.id, "title": p.title, "country": p.country, "language": p.language} for p in ctx.services.pathways.values()]
+    listing = [
+        {"id": p.id, "title": p.title, "country": p.country, "language": p.language}
+        for p in ctx.services.pathways.values()
+    ]
     return ctx.ok(ctx.t("case.pathways_title") + "\n\n" + "\n".join(lines), pathways=listing)
 
 
@@ -52,8 +49,14 @@ async def pathways(ctx: Context) -> Reply:
 CASE_NEW_RATE = Rate(10, timedelta(hours=1))
 
 
-@command("case new", args=[Arg("pathway-id", pathway_arg), Arg("label", label_arg, rest=True)], where=DIRECT_ROOM,
-         rule=CASE_OPENER, needs_encryption=True, rate=CASE_NEW_RATE)
+@command(
+    "case new",
+    args=[Arg("pathway-id", pathway_arg), Arg("label", label_arg, rest=True)],
+    where=DIRECT_ROOM,
+    rule=CASE_OPENER,
+    needs_encryption=True,
+    rate=CASE_NEW_RATE,
+)
 async def case_new(ctx: Context) -> Reply:
     """Create the care-team room of a new case and invite the sender as its coordinator.
 
@@ -66,14 +69,23 @@ async def case_new(ctx: Context) -> Reply:
     state = wanted_state(ctx.services, label=label, language=pathway.language, coordinators=[ctx.sender])
     request = case_room_request(state=state, coordinator=ctx.sender)
     create = await outbox.enqueue(
-        ctx.db, ctx.room_id, "m.room.create",
+        ctx.db,
+        ctx.room_id,
+        "m.room.create",
         {"request": request, "case_key": secrets.token_hex(16), "homeward.language": pathway.language},
-        ctx.now, kind=outbox.CREATE_ROOM,
+        ctx.now,
+        kind=outbox.CREATE_ROOM,
     )
     first_phase = pathway.phases[0]
     case_id = await cases.open_case(
-        ctx.db, pathway_id=pathway.id, label=label, phase_id=first_phase.id, opened_by=ctx.sender,
-        opened_in=ctx.room_id, create_outbox=create, now=ctx.now,
+        ctx.db,
+        pathway_id=pathway.id,
+        label=label,
+        phase_id=first_phase.id,
+        opened_by=ctx.sender,
+        opened_in=ctx.room_id,
+        create_outbox=create,
+        now=ctx.now,
     )
     await cases.put_member(ctx.db, case_id, ctx.sender, None, True, ctx.sender, ctx.now)
     today = ctx.now.astimezone(ZoneInfo(pathway.timezone)).date()
@@ -82,15 +94,26 @@ async def case_new(ctx: Context) -> Reply:
             await cases.put_date(ctx.db, case_id, named.id, today, ctx.sender, ctx.now)
     await ctx.audit("case.opened", case_id=case_id, pathway=pathway.id, label=label)
     # The new room's unit of work: it speaks the pathway's language; the room is the one being created.
-    room = await CareRoom.of_case(ctx.db, ctx.services, case_id, actor=ctx.sender, event_id=ctx.event.event_id,
-                                  now=ctx.now, room_id=outbox.ref(create))
+    room = await CareRoom.of_case(
+        ctx.db,
+        ctx.services,
+        case_id,
+        actor=ctx.sender,
+        event_id=ctx.event.event_id,
+        now=ctx.now,
+        room_id=outbox.ref(create),
+    )
     await record_created(room, state)
     await room.queue(_welcome(room, pathway, label))
     await room.post_checklist()
     await room.replan()  # e.g. planning meeting 1 is due 14 days after the start
     await room.plan_desk()  # the coordinator's worklist now has a case
-    return ctx.ok(ctx.t("case.opened", label=label, pathway=pathway.title), room_id=room.room_id, case_label=label,
-                  pathway=pathway.id)
+    return ctx.ok(
+        ctx.t("case.opened", label=label, pathway=pathway.title),
+        room_id=room.room_id,
+        case_label=label,
+        pathway=pathway.id,
+    )
 
 
 def _welcome(room: CareRoom, pathway: Pathway, label: str) -> dict:
@@ -130,13 +153,22 @@ async def case_close(ctx: Context) -> Reply:
 
 
 # While a closed case has no coordinator (the last one left), a member of a care lane may reopen it, and then name one.
-@command("case reopen", args=[Arg("reason", rest=True)], where=CASE_ROOM, rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
-         state=CLOSED_CASE)
+@command(
+    "case reopen",
+    args=[Arg("reason", rest=True)],
+    where=CASE_ROOM,
+    rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
+    state=CLOSED_CASE,
+)
 async def case_reopen(ctx: Context) -> Reply:
     """Open a closed case again, with a reason: its reminders and checklist come back."""
     room = ctx.care
     reason = ctx.args["reason"].strip()
     await cases.reopen(ctx.db, room.case.id)
-    await room.audit("case.reopened", reason=reason, closed_at=room.view.closed_at.isoformat() if room.view.closed_at else None,
-                     closed_reason=room.view.closed_reason)
+    await room.audit(
+        "case.reopened",
+        reason=reason,
+        closed_at=room.view.closed_at.isoformat() if room.view.closed_at else None,
+        closed_reason=room.view.closed_reason,
+    )
     return ctx.ok(ctx.t("case.reopened", label=room.view.label), state="open")

@@ -7,150 +7,22 @@ their votes can be undecryptable. A consent is a command, recorded like any othe
 from __future__ import annotations
 
 from homeward.care.consent import (
-    Answer, answered_by, check_answer, child_answers, consent_state, covering, latest_answers, next_to_ask, people_with_role,
+    Answer,
+    check_answer,
+    consent_state,
+    covering,
+    latest_answers,
+    next_to_ask,
     who_answers,
 )
-from homeward.care.pathway import Consent
 from homeward.care.permissions import COORDINATOR, FAMILY_ANSWERS, MEMBER
 from homeward.care.refusal import Refusal
-from homeward.commands.care_room import CareRoom
-from homeward.commands.checklist import edit_of, local_text
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
-from homeward.render import alert_content
-from homeward.text import Markdown, code, escape, mention, mentions
+from homeward.messages.speaker import local_text
 from homeward.store import consents
-
-
-def _rule(room: CareRoom, consent: Consent, people: list[str]) -> str:
-    """Who must answer, for this case: said only when it is more than the people named."""
-    if child_answers(room.view, consent):
-        return room.t("consent.rule_child")
-    if len(people) < 2:
-        return ""
-    return room.t("consent.rule_any_guardian" if consent.answered_by == "any_guardian" else "consent.rule_all_guardians")
-
-
-def request_markdown(room: CareRoom, consent: Consent, answers: list[Answer]) -> str:
-    """The request as it reads now: purpose and receivers first, the explanation, then who answers and how,
-    or — once answered — who answered what and when, and how to withdraw or change it."""
-    view = room.view
-    pathway = view.pathway
-    head = [f"🔏 **{escape(consent.title)}**"]
-    if consent.purpose:
-        head.append(room.t("consent.purpose", purpose=consent.purpose))
-    if consent.receivers:
-        head.append(room.t("consent.receivers", lanes=", ".join(pathway.lane(lane).name for lane in consent.receivers)))
-    parts = ["\n".join(head), escape(consent.text)]
-    latest = latest_answers(answers, consent.id)
-    if latest:
-        given = "; ".join(
-            f"{mention(a.user_id)}: **{room.t('consent.answer_' + a.answer)}** ({local_text(a.at, pathway)})"
-            for a in sorted(latest.values(), key=lambda a: a.at)
-        )
-        parts.append(room.t("consent.answers_so_far", answers=Markdown(given)))
-    state = consent_state(view, consent, answers)
-    people = who_answers(view, consent)
-    if state == "pending":
-        waiting = [p for p in people if p not in latest] or people
-        how = room.t("consent.how_reply", people=mentions(waiting))
-        rule = _rule(room, consent, people)
-        parts.append(how + (" " + rule if rule else ""))
-        parts.append(room.t("consent.how_command", id=consent.id))
-    else:
-        parts.append(room.t("consent.now_" + state) + " " + room.t("consent.change_" + state, id=consent.id))
-    return "\n\n".join(parts)
-
-
-def request_content(room: CareRoom, consent: Consent, answers: list[Answer], notify: list[str]) -> dict:
-    """The request message: it notifies `notify` (render.alert_content), marked with its consent."""
-    content = alert_content(request_markdown(room, consent, answers), notify)
-    content["homeward.consent_request"] = consent.id
-    return content
-
-
-async def ask(room: CareRoom, consent: Consent, *, notify: list[str] | None = None, after_join: str | None = None) -> None:
-    """Post one request for `consent` (its own message, recorded, so a reply to it answers it), audited.
-
-    `notify`: whom it mentions (default: those asked who have not answered yet). `after_join`:
-    hold the message until that person has joined the room, so they can read it.
-    """
-    view = room.view
-    answers = await consents.answers(room.db, room.case.id)
-    people = who_answers(view, consent)
-    if notify is None:
-        latest = latest_answers(answers, consent.id)
-        notify = [p for p in people if p not in latest] or people
-    content = request_content(room, consent, answers, notify)
-    if after_join:
-        content["homeward.after_join"] = after_join
-    row = await room.queue(content)
-    await consents.add_request(room.db, room.case.id, consent.id, row, room.now)
-    await room.audit("consent.asked", consent=consent.id, asked=people)
-
-
-async def ask_next(room: CareRoom) -> Consent | None:
-    """Ask the family the consent that is next in the pathway's order, if it was never asked (one request at a time)."""
-    current = next_to_ask(room.view, await consents.answers(room.db, room.case.id))
-    if current is None:
-        return None
-    if any(r.consent_id == current.id for r in await consents.requests(room.db, room.case.id)):
-        return None  # asked already: its request is still the one to answer
-    await ask(room, current)
-    return current
-
-
-async def ask_person(room: CareRoom, user_id: str) -> list[str]:
-    """Ask `user_id` (just put in a guardian or child lane) the consent the family is asked now, if they answer it.
-
-    They could not read a request posted before their invite: they get one of their own,
-    held in the outbox until they have joined. The ids asked.
-    """
-    current = next_to_ask(room.view, await consents.answers(room.db, room.case.id))
-    if current is None or user_id not in who_answers(room.view, current):
-        return []
-    await ask(room, current, notify=[user_id], after_join=user_id)
-    return [current.id]
-
-
-async def edit_requests(room: CareRoom, consent: Consent) -> None:
-    """Edit every request of `consent` to show the answers as they are now (queued at the end of the unit of work)."""
-    answers = await consents.answers(room.db, room.case.id)
-    state = consent_state(room.view, consent, answers)
-    fallback = room.t("consent.request_updated", title=consent.title, state=room.t("consent.state_" + state))
-    for request in await consents.requests(room.db, room.case.id):
-        if request.consent_id == consent.id:
-            content = request_content(room, consent, answers, [])
-            content["m.mentions"] = {}
-            room.edit_later(f"consent-request:{request.outbox_id}", edit_of(request.outbox_id, content, fallback))
-
-
-async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | None, after: str | None) -> bool:
-    """Tell the room, mentioning the guardians, that someone who answered a consent changed lane (or left); audited.
-
-    Their answers keep counting (`care.consent`): the room is told so nobody takes the
-    move for a change of the consent. Nothing is said for someone who never answered.
-    """
-    answers = answered_by(await consents.answers(room.db, room.case.id), user_id)
-    if not answers:
-        return False
-    view = room.view
-    pathway = view.pathway
-    given = ", ".join(f"{code(cid)} ({room.t('consent.answer_' + a.answer)})" for cid, a in sorted(answers.items()))
-    lane_name = lambda lane: pathway.lane(lane).name if lane else room.t("team.no_lane")  # noqa: E731
-    if after is None:
-        text = room.t("consent.answerer_left", user=mention(user_id), before=lane_name(before), answers=Markdown(given))
-    else:
-        text = room.t("consent.answerer_moved", user=mention(user_id), before=lane_name(before), after=lane_name(after),
-                      answers=Markdown(given))
-    guardians = people_with_role(view, "guardian")
-    told = sorted({*guardians, *([user_id] if after is not None else [])})
-    text += " " + room.t("consent.answers_still_count", guardians=mentions(guardians))
-    content = alert_content(text, told)
-    content["homeward.answerer_moved"] = {"user": user_id, "from": before, "to": after, "consents": sorted(answers)}
-    await room.queue(content)
-    await room.audit("consent.answerer_moved", user=user_id, previous_lane=before, lane=after, consents=sorted(answers))
-    return True
+from homeward.text import code, escape, mention, mentions
+from homeward.work.consents import ask, ask_next, edit_requests
 
 
 @command("consents", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
@@ -163,22 +35,41 @@ async def list_consents(ctx: Context) -> Reply:
         state = consent_state(view, consent, answers)
         latest = latest_answers(answers, consent.id)
         who = ", ".join(
-            f"{mention(a.user_id)}: {ctx.t('consent.answer_' + a.answer)} {local_text(a.at, view.pathway)}" for a in latest.values()
+            f"{mention(a.user_id)}: {ctx.t('consent.answer_' + a.answer)} {local_text(a.at, view.pathway)}"
+            for a in latest.values()
         )
-        line = f"- {escape(consent.title)} ({code(consent.id)}) — **{ctx.t('consent.state_' + state)}**" + (f" ({who})" if who else "")
+        line = f"- {escape(consent.title)} ({code(consent.id)}) — **{ctx.t('consent.state_' + state)}**" + (
+            f" ({who})" if who else ""
+        )
         cover = covering(view, consent)
         if cover is not None and consent.covered_by is not None:
-            line += "\n  " + ctx.t("consent.covered_line", covering=cover.title, rule=consent.covered_by.rule,
-                                    source=consent.covered_by.source)
+            line += "\n  " + ctx.t(
+                "consent.covered_line",
+                covering=cover.title,
+                rule=consent.covered_by.rule,
+                source=consent.covered_by.source,
+            )
         elif state == "pending":
             people = who_answers(view, consent)
-            line += "\n  " + (ctx.t("consent.answered_by", people=mentions(people)) if people else ctx.t("consent.nobody_to_ask"))
+            line += "\n  " + (
+                ctx.t("consent.answered_by", people=mentions(people)) if people else ctx.t("consent.nobody_to_ask")
+            )
         lines.append(line)
-        listing.append({
-            "id": consent.id, "kind": consent.id, "title": consent.title, "state": state,
-            "covered_by": cover.id if cover else None, "must_answer": who_answers(view, consent),
-            "answers": [{"user": a.user_id, "answer": a.answer, "at": a.at.isoformat()} for a in answers if a.consent_id == consent.id],
-        })
+        listing.append(
+            {
+                "id": consent.id,
+                "kind": consent.id,
+                "title": consent.title,
+                "state": state,
+                "covered_by": cover.id if cover else None,
+                "must_answer": who_answers(view, consent),
+                "answers": [
+                    {"user": a.user_id, "answer": a.answer, "at": a.at.isoformat()}
+                    for a in answers
+                    if a.consent_id == consent.id
+                ],
+            }
+        )
     await ctx.audit("consents.read")
     return ctx.ok(ctx.t("consent.title") + "\n\n" + "\n".join(lines), consents=listing)
 
@@ -194,7 +85,11 @@ async def consent_ask(ctx: Context) -> Reply:
         try:
             consent = view.pathway.consent(consent_id)
         except KeyError:
-            raise Refusal("consent.unknown", id=consent_id, ids=", ".join(c.id for c in view.pathway.consents if c.covered_by is None)) from None
+            raise Refusal(
+                "consent.unknown",
+                id=consent_id,
+                ids=", ".join(c.id for c in view.pathway.consents if c.covered_by is None),
+            ) from None
         cover = covering(view, consent)
         if cover is not None:
             raise Refusal("consent.covered", title=consent.title, covering=cover.title, id=cover.id)
@@ -205,7 +100,9 @@ async def consent_ask(ctx: Context) -> Reply:
         if consent is None:
             return ctx.ok(ctx.t("consent.nothing_to_ask"), asked=[])
     await ask(room, consent)
-    return ctx.ok(ctx.t("consent.asked", title=consent.title, people=mentions(who_answers(view, consent))), asked=[consent.id])
+    return ctx.ok(
+        ctx.t("consent.asked", title=consent.title, people=mentions(who_answers(view, consent))), asked=[consent.id]
+    )
 
 
 async def _answer(ctx: Context, word: str) -> Reply:
@@ -219,8 +116,16 @@ async def _answer(ctx: Context, word: str) -> Reply:
         # A reply to a request already answered by this person (perhaps an old message): their
         # answer stands; changing it takes the command, typed on purpose.
         state = consent_state(view, consent, before)
-        text = ctx.t("consent.already_answered", answer=ctx.t("consent.answer_" + mine.answer), at=local_text(mine.at, view.pathway),
-                     title=consent.title) + " " + ctx.t("consent.change_" + state, id=consent.id)
+        text = (
+            ctx.t(
+                "consent.already_answered",
+                answer=ctx.t("consent.answer_" + mine.answer),
+                at=local_text(mine.at, view.pathway),
+                title=consent.title,
+            )
+            + " "
+            + ctx.t("consent.change_" + state, id=consent.id)
+        )
         return ctx.ok(text, consent={"id": consent.id, "state": state, "unchanged": True})
     entry = Answer(consent.id, ctx.sender, word, ctx.now)  # type: ignore[arg-type]
     await consents.add_answer(ctx.db, case.id, entry, ctx.event.event_id)
@@ -228,7 +133,11 @@ async def _answer(ctx: Context, word: str) -> Reply:
     answers = await consents.answers(ctx.db, case.id)
     state = consent_state(view, consent, answers)
     await edit_requests(room, consent)
-    text = ctx.t(f"consent.recorded_{word}", title=consent.title) + " " + ctx.t("consent.now", state=ctx.t("consent.state_" + state))
+    text = (
+        ctx.t(f"consent.recorded_{word}", title=consent.title)
+        + " "
+        + ctx.t("consent.now", state=ctx.t("consent.state_" + state))
+    )
     asked = None
     if state != "pending":
         asked = await ask_next(room)  # the next request, in the same transaction as this answer
@@ -282,5 +191,7 @@ async def settings_consent(ctx: Context) -> Reply:
     if enabled != view.child_answers and current is not None and current in allowing:
         await ask(room, current)
     titles = ", ".join(c.title for c in allowing)
-    return ctx.ok(ctx.t("settings.consent_child" if enabled else "settings.consent_guardians", titles=titles or "—"),
-                  child_answers=enabled)
+    return ctx.ok(
+        ctx.t("settings.consent_child" if enabled else "settings.consent_guardians", titles=titles or "—"),
+        child_answers=enabled,
+    )

@@ -7,9 +7,8 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.dispatch import resolve
 from homeward.commands.parser import parse
 from homeward.commands.policy import allows
-from homeward.commands.registry import ANY_STATE, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, Arg, CommandError, command, registry
 from homeward.text import code
-
 
 #: `!help` in groups by what the commands are for, each group by the top-level command's name;
 #: a command not named here is listed last, under "other". Which commands show is the gate's (`allows`).
@@ -32,12 +31,11 @@ def help_group(name: str) -> str:
 @command("help", args=[Arg("command", optional=True, rest=True)], rule=ANYONE, state=ANY_STATE)
 async def help_(ctx: Context) -> Reply:
     """List the commands this user can run in this room, or explain one."""
-    registry = ctx.services.registry
     prefix = ctx.line.prefix
     topic = ctx.args["command"]
     if topic:
         line = parse("!" + topic.lstrip("!/"))
-        found, _ = resolve(line, ctx.services) if line else (None, 0)
+        found, _ = resolve(line) if line else (None, 0)
         if found is None:
             raise CommandError("error.unknown_command", name=topic.split()[0].lstrip("!/"), prefix=prefix)
         entries = [c for c in registry.all() if c.path[: len(found.path)] == found.path]
@@ -50,7 +48,9 @@ async def help_(ctx: Context) -> Reply:
         mine = [e for e in shown if help_group(e.path[0]) == group]
         if not mine:
             continue
-        lines = [f"- {code(e.usage(prefix, ctx.word))} — {ctx.services.catalog.t(ctx.language, e.help_key)}" for e in mine]
+        lines = [
+            f"- {code(e.usage(prefix, ctx.word))} — {ctx.services.catalog.t(ctx.language, e.help_key)}" for e in mine
+        ]
         blocks.append(ctx.t("help.group_" + group) + "\n" + "\n".join(lines))
     text = ctx.t("help.title") + "\n\n" + "\n\n".join(blocks) + "\n\n" + ctx.t("help.footer", prefix=code(prefix))
     return ctx.ok(text, commands=[e.name for e in shown])

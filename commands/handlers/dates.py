@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from homeward.care.arrival import renewed_by
 from homeward.care.case import due_at, missing_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
-from homeward.commands.checklist import local_text
+from homeward.commands.arguments import date_arg, time_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
-from homeward.text import Markdown, code, escape
+from homeward.messages.speaker import local_text
 from homeward.store import cases
-
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CLOCK = re.compile(r"^\d{1,2}[:.]\d{2}$")
-
-
-def date_arg(text: str, ctx: Context) -> date:
-    if not ISO_DATE.match(text):
-        raise CommandError("plan.bad_date", usage=True, value=text[:40])
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise CommandError("plan.no_such_date", usage=True, value=text) from None
-
-
-def time_arg(text: str, ctx: Context) -> time:
-    if not CLOCK.match(text):
-        raise CommandError("plan.bad_time", usage=True, value=text[:40])
-    hours, minutes = (int(p) for p in re.split(r"[:.]", text))
-    if hours > 23 or minutes > 59:
-        raise CommandError("plan.bad_time", usage=True, value=text)
-    return time(hours, minutes)
+from homeward.text import Markdown, code, escape
 
 
 @command("plan", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
@@ -62,20 +41,33 @@ async def plan_set(ctx: Context) -> Reply:
     name, day, clock = ctx.args["date-name"], ctx.args["date"], ctx.args["time"]
     named = pathway.find_date(name)
     if named is None:
-        valid = ", ".join(" / ".join(code(w) for w in [*d.aliases[:1], d.id]) + f" ({escape(d.label)})" for d in pathway.dates)
+        valid = ", ".join(
+            " / ".join(code(w) for w in [*d.aliases[:1], d.id]) + f" ({escape(d.label)})" for d in pathway.dates
+        )
         raise CommandError("plan.unknown_date", name=name[:40], valid=Markdown(valid))
     if day is None:
         raise CommandError("error.missing_argument", usage=True, arg="<YYYY-MM-DD>")
     calendar = view.calendar()
     if named.working_day_only and not calendar.is_working_day(day):
-        why = calendar.holiday_name(day) or ctx.t({5: "plan.saturday", 6: "plan.sunday"}.get(day.weekday(), "plan.day_off"))
+        why = calendar.holiday_name(day) or ctx.t(
+            {5: "plan.saturday", 6: "plan.sunday"}.get(day.weekday(), "plan.day_off")
+        )
         proposal = calendar.next_working_day(day)
-        raise CommandError("plan.not_working_day", label=named.label, day=day.isoformat(), why=why, proposal=proposal.isoformat(), name=named.id)
+        raise CommandError(
+            "plan.not_working_day",
+            label=named.label,
+            day=day.isoformat(),
+            why=why,
+            proposal=proposal.isoformat(),
+            name=named.id,
+        )
     value: date | datetime = calendar.local(day, clock) if clock else day
     before = {item.id: due_at(view, item, calendar) for _, item in view.items() if missing_lanes(view, item)}
     previous = view.dates.get(named.id)
     await cases.put_date(ctx.db, case.id, named.id, value, ctx.sender, ctx.now)
-    await room.audit("date.planned", date=named.id, value=value.isoformat(), previous=previous.isoformat() if previous else None)
+    await room.audit(
+        "date.planned", date=named.id, value=value.isoformat(), previous=previous.isoformat() if previous else None
+    )
     renewed = []
     for _, item in view.items():
         if view.record(item.id).sent_at and renewed_by(item, named.id, was_set=previous is not None):
@@ -88,7 +80,9 @@ async def plan_set(ctx: Context) -> Reply:
     for item_id, old in before.items():
         new = due_at(view, view.item(item_id), calendar)
         if new != old:
-            moved[item_id] = f"- {code(item_id)} {escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
+            moved[item_id] = (
+                f"- {code(item_id)} {escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
+            )
     text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:
         text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved.values())
@@ -97,7 +91,7 @@ async def plan_set(ctx: Context) -> Reply:
     return ctx.ok(text, dates=_dates_json(view), moved=list(moved))
 
 
-def _listing(ctx: Context, view) -> str:  # noqa: ANN001
+def _listing(ctx: Context, view) -> str:
     lines = [
         f"- {code(d.id)} {escape(d.label)}: **{local_text(view.dates.get(d.id), view.pathway)}**"
         + (" " + ctx.t("plan.working_days_only") if d.working_day_only else "")
@@ -106,5 +100,5 @@ def _listing(ctx: Context, view) -> str:  # noqa: ANN001
     return ctx.t("plan.title") + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("plan.how")
 
 
-def _dates_json(view) -> dict[str, str | None]:  # noqa: ANN001
+def _dates_json(view) -> dict[str, str | None]:
     return {d.id: (view.dates[d.id].isoformat() if d.id in view.dates else None) for d in view.pathway.dates}

@@ -8,17 +8,25 @@ language for someone in no case.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from homeward.care.desk import CaseSummary, language_of, parse_digest_time, select, worklist
+from homeward.care.desk import CaseSummary, language_of, page_of, parse_digest_time, select, worklist
 from homeward.care.permissions import ANYONE
 from homeward.commands.context import Context, Reply
-from homeward.commands.desk import DeskSpeaker, case_line, load_desk, page_of, plan_worklist, worklist_json, worklist_markdown
 from homeward.commands.registry import PRIVATE_CHAT, Arg, CommandError, command
+from homeward.messages.desk import DeskSpeaker, case_line, worklist_json, worklist_markdown
 from homeward.store import desk as desk_rows
+from homeward.work.worklists import desk_speaker, load_desk, plan_worklist
 
-FILTERS = {"all": "all", "alle": "all", "alla": "all", "overdue": "overdue", "forfalt": "overdue", "forfalte": "overdue",
-           "forsenade": "overdue", "försenade": "overdue", "open": "open"}
+FILTERS = {
+    "all": "all",
+    "alle": "all",
+    "alla": "all",
+    "overdue": "overdue",
+    "forfalt": "overdue",
+    "forfalte": "overdue",
+    "forsenade": "overdue",
+    "försenade": "overdue",
+    "open": "open",
+}
 
 
 def filter_arg(text: str, ctx: Context) -> str:
@@ -40,7 +48,7 @@ def page_arg(text: str, ctx: Context) -> int:
 def _speaker(ctx: Context, summaries: list[CaseSummary]) -> DeskSpeaker:
     """The person's desk speaks their latest case's language; a refusal from here on does too."""
     ctx.language = language_of(summaries, ctx.language)
-    return DeskSpeaker(ctx.services.catalog, ctx.language, ZoneInfo(ctx.services.config.timezone), ctx.now, ctx.services)
+    return desk_speaker(ctx.services, ctx.language, ctx.now)
 
 
 async def _worklist_footer(ctx: Context, speaker: DeskSpeaker) -> str:
@@ -53,8 +61,12 @@ async def _worklist_footer(ctx: Context, speaker: DeskSpeaker) -> str:
     return speaker.t("desk.footer", time=setting)
 
 
-@command("cases", args=[Arg("which", filter_arg, optional=True, metavar="all|overdue"), Arg("page", page_arg, optional=True)],
-         where=PRIVATE_CHAT, rule=ANYONE)
+@command(
+    "cases",
+    args=[Arg("which", filter_arg, optional=True, metavar="all|overdue"), Arg("page", page_arg, optional=True)],
+    where=PRIVATE_CHAT,
+    rule=ANYONE,
+)
 async def cases_(ctx: Context) -> Reply:
     """Every case you coordinate or are a member of, one line each, the most urgent first."""
     which, page = ctx.args["which"] or "open", ctx.args["page"] or 1
@@ -91,10 +103,16 @@ async def digest_(ctx: Context) -> Reply:
     found = worklist(summaries, ctx.now, ctx.services.config.timezone, ctx.services.config.quiet_days, ctx.sender)
     await ctx.audit("digest.read", cases=[s.case_id for s in found.cases])
     if not found:
-        key = "digest.nothing" if await desk_rows.coordinated_pathways(ctx.db, ctx.sender) else "digest.not_a_coordinator"
+        key = (
+            "digest.nothing" if await desk_rows.coordinated_pathways(ctx.db, ctx.sender) else "digest.not_a_coordinator"
+        )
         return ctx.ok(speaker.t(key), digest=[])
-    return ctx.ok(worklist_markdown(speaker, found), digest=worklist_json(found), digest_day=found.day.isoformat(),
-                  digest_cases=len(found.cases))
+    return ctx.ok(
+        worklist_markdown(speaker, found),
+        digest=worklist_json(found),
+        digest_day=found.day.isoformat(),
+        digest_cases=len(found.cases),
+    )
 
 
 @command("settings digest", args=[Arg("time", metavar="HH:MM|off")], where=PRIVATE_CHAT, rule=ANYONE)

@@ -17,7 +17,6 @@ from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
 from homeward.care.permissions import CARE_TEAM
 from homeward.care.timeline import timeline_layout
-from homeward.commands.care_room import closed_at
 from homeward.commands.context import Context, Reply
 from homeward.commands.export_limit import PDF, pdf_limit
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, command
@@ -26,13 +25,18 @@ from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
 from homeward.exports.render import render_html, render_markdown, render_pdf
 from homeward.store import cases, consents, plans
+from homeward.work.care_room import closed_at
 
 Renderer = Callable[[object], bytes]
 FORMATS: dict[str, tuple[str, str, Renderer]] = {
     "pdf": ("pdf", "application/pdf", render_pdf),  # type: ignore[dict-item]
     "html": ("html", "text/html", lambda doc: render_html(doc).encode("utf-8")),  # type: ignore[arg-type]
     "md": ("md", "text/markdown", lambda doc: render_markdown(doc).encode("utf-8")),  # type: ignore[arg-type]
-    "fhir": ("fhir.json", "application/fhir+json", lambda doc: json.dumps(to_fhir_bundle(doc), ensure_ascii=False, indent=2).encode("utf-8")),  # type: ignore[arg-type]
+    "fhir": (
+        "fhir.json",
+        "application/fhir+json",
+        lambda doc: json.dumps(to_fhir_bundle(doc), ensure_ascii=False, indent=2).encode("utf-8"),
+    ),  # type: ignore[arg-type]
     "ics": ("ics", "text/calendar", to_ics),  # type: ignore[dict-item]
 }
 MINUTES_FORMATS = ("pdf", "html", "md")
@@ -50,22 +54,37 @@ def format_arg(allowed: tuple[str, ...]) -> Converter:
     return convert
 
 
-@command("export plan", args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))], where=CASE_ROOM,
-         rule=CARE_TEAM, state=ANY_STATE)
+@command(
+    "export plan",
+    args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
+    state=ANY_STATE,
+)
 async def export_plan(ctx: Context) -> Reply:
     """Export the coordinated plan (SIP / individuell plan) as PDF, HTML, Markdown, FHIR or iCalendar."""
     return await _export(ctx, "plan", ctx.args["format"], None)
 
 
-@command("export case", args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))], where=CASE_ROOM,
-         rule=CARE_TEAM, state=ANY_STATE)
+@command(
+    "export case",
+    args=[Arg("format", format_arg(tuple(FORMATS)), metavar="|".join(FORMATS))],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
+    state=ANY_STATE,
+)
 async def export_case(ctx: Context) -> Reply:
     """Export the whole case (plan, dates, items, minutes) as PDF, HTML, Markdown, FHIR or iCalendar."""
     return await _export(ctx, "case", ctx.args["format"], None)
 
 
-@command("export minutes", args=[Arg("meeting-id"), Arg("format", format_arg(MINUTES_FORMATS), metavar="|".join(MINUTES_FORMATS))],
-         where=CASE_ROOM, rule=CARE_TEAM, state=ANY_STATE)
+@command(
+    "export minutes",
+    args=[Arg("meeting-id"), Arg("format", format_arg(MINUTES_FORMATS), metavar="|".join(MINUTES_FORMATS))],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
+    state=ANY_STATE,
+)
 async def export_minutes(ctx: Context) -> Reply:
     """Export one meeting's minutes as PDF, HTML or Markdown."""
     return await _export(ctx, "minutes", ctx.args["format"], ctx.args["meeting-id"].lower())
@@ -89,9 +108,12 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
         if what == "case":  # the whole case carries its timeline picture (drawn with the HTML / PDF)
             closed = closed_at(case)
             history = await cases.phase_history(ctx.db, case.id)
-            timeline = timeline_layout(view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed)
-        document = plan_document(view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by,
-                                 timeline=timeline)
+            timeline = timeline_layout(
+                view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed
+            )
+        document = plan_document(
+            view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by, timeline=timeline
+        )
         version = plan.version
     suffix, mimetype, renderer = FORMATS[fmt]
     if fmt == "pdf":
@@ -99,7 +121,9 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
         again = limit.next_allowed(ctx.sender, PDF, ctx.now)
         if again is not None:
             raise CommandError(
-                "export.too_many_pdf", count=limit.count, minutes=max(1, round(limit.window.total_seconds() / 60)),
+                "export.too_many_pdf",
+                count=limit.count,
+                minutes=max(1, round(limit.window.total_seconds() / 60)),
                 time=again.astimezone(ZoneInfo(view.pathway.timezone)).strftime("%H:%M"),
             )
     # A big PDF takes seconds (bench/exports.py): render in a worker thread so the sync loop,
@@ -107,7 +131,12 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     data = await asyncio.to_thread(renderer, document)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{what}{'-' + meeting if meeting else ''}-{case.label}-v{version}.{suffix}"
-    info = {"what": what if meeting is None else f"minutes {meeting}", "format": fmt, "version": version, "sha256": digest}
+    info = {
+        "what": what if meeting is None else f"minutes {meeting}",
+        "format": fmt,
+        "version": version,
+        "sha256": digest,
+    }
     await room.queue_file(name, mimetype, data, export=info)
     await room.audit("export.made", **info)
     if fmt == "pdf":

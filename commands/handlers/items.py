@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+from homeward.care.arrival import empty_lanes, unset_dates
 from homeward.care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
+from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
-from homeward.care.clocks import read_clocks
-from homeward.commands.care_room import closed_at
-from homeward.care.arrival import empty_lanes
-from homeward.commands.checklist import case_json, clock_line, item_line, local_text
+from homeward.commands.arguments import person_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.handlers.team import user_arg
-from homeward.commands.notices import notice_message, unset_dates
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
-from homeward.i18n import render
-from homeward.render import alert_content
-from homeward.text import Markdown, code, escape, mention, mentions
+from homeward.messages.catalog import render
+from homeward.messages.checklist import case_json, clock_line, item_line
+from homeward.messages.notices import notice_message
+from homeward.messages.speaker import local_text
 from homeward.store import cases, consents
-
+from homeward.text import Markdown, code, mention
+from homeward.work.care_room import closed_at
 
 ALL_WORDS = {"all", "alla", "alle"}
 
@@ -47,10 +46,26 @@ async def status(ctx: Context) -> Reply:
     phases = [{"id": phase.id, "title": phase.title, "lines": shown(phase.id)} for phase in view.pathway.phases]
     phases = [phase for phase in phases if phase["lines"] or phase["id"] == view.phase_id]
     closed = closed_at(room.case)
-    clocks = [line for line in (clock_line(room, r, view.pathway) for r in read_clocks(view, ctx.now, closed_at=closed)) if line]
-    ended = ctx.t("status.closed", when=local_text(view.closed_at, view.pathway), reason=view.closed_reason or "—") if view.closed else ""
-    text = render("messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases,
-                  clocks=clocks, closed=ended)
+    clocks = [
+        line
+        for line in (clock_line(room, r, view.pathway) for r in read_clocks(view, ctx.now, closed_at=closed))
+        if line
+    ]
+    ended = (
+        ctx.t("status.closed", when=local_text(view.closed_at, view.pathway), reason=view.closed_reason or "—")
+        if view.closed
+        else ""
+    )
+    text = render(
+        "messages/status.md.j2",
+        t=ctx.t,
+        label=view.label,
+        pathway=view.pathway,
+        current=view.phase,
+        phases=phases,
+        clocks=clocks,
+        closed=ended,
+    )
     if not word:
         text += "\n\n" + ctx.t("status.all_hint")
     await room.audit("status.read")
@@ -106,7 +121,9 @@ async def send(ctx: Context) -> Reply:
     return ctx.ok(text, item=item.id, nobody_in=empty, dates_unset=[named.id for named in unset])
 
 
-@command("assign", args=[Arg("item-id"), Arg("user", user_arg, metavar="@user:server")], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "assign", args=[Arg("item-id"), Arg("user", person_arg, metavar="@user:server")], where=CASE_ROOM, rule=COORDINATOR
+)
 async def assign(ctx: Context) -> Reply:
     """Name the person within the lane who does an item."""
     room = ctx.care
@@ -123,8 +140,12 @@ async def assign(ctx: Context) -> Reply:
     return ctx.ok(ctx.t("assign.done", item=item.title, user=mention(user)), item=item.id, user=user)
 
 
-@command("phase next", args=[Arg("force", optional=True), Arg("reason", optional=True, rest=True)], where=CASE_ROOM,
-         rule=COORDINATOR)
+@command(
+    "phase next",
+    args=[Arg("force", optional=True), Arg("reason", optional=True, rest=True)],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+)
 async def phase_next(ctx: Context) -> Reply:
     """Move to the next phase; open mandatory items hold it unless forced with a reason."""
     room = ctx.care
@@ -144,7 +165,11 @@ async def phase_next(ctx: Context) -> Reply:
         raise CommandError("phase.blocked", phase=view.phase.title, items=Markdown(listing))
     await cases.set_phase(ctx.db, room.case.id, following.id)
     await room.audit(
-        "phase.changed", previous=view.phase_id, phase=following.id, forced=forced is not None, reason=reason,
+        "phase.changed",
+        previous=view.phase_id,
+        phase=following.id,
+        forced=forced is not None,
+        reason=reason,
         open_items=[i.id for i in blockers],
     )
     await room.reload()

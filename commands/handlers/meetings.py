@@ -14,17 +14,15 @@ from homeward.care import minutes as care_minutes
 from homeward.care.deadlines import END_OF_WORKING_DAY, parse_duration
 from homeward.care.minutes import EXTRA, Minutes, MinutesChange
 from homeward.care.permissions import CARE_TEAM, COORDINATOR
-from homeward.commands.checklist import local_text
+from homeward.commands.arguments import date_arg, person_arg, person_or_lane_arg, time_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.handlers.dates import date_arg, time_arg
-from homeward.commands.handlers.team import user_arg
-from homeward.commands.people import person_or_lane_arg
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command, registry
 from homeward.exports.build import plan_document
 from homeward.exports.ics import to_ics
-from homeward.render import alert_content
-from homeward.text import escape, mention, mentions
+from homeward.matrix.content import alert_content
+from homeward.messages.speaker import local_text
 from homeward.store import cases, plans
+from homeward.text import escape, mention, mentions
 
 DEFAULT_DURATION = timedelta(minutes=60)
 
@@ -38,8 +36,12 @@ def duration_arg(text: str, ctx: Context) -> timedelta:
 
 @command(
     "meeting new",
-    args=[Arg("meeting-id"), Arg("date", date_arg, metavar="YYYY-MM-DD"), Arg("time", time_arg, metavar="HH:MM"),
-          Arg("duration", duration_arg, optional=True, metavar="1h|90m")],
+    args=[
+        Arg("meeting-id"),
+        Arg("date", date_arg, metavar="YYYY-MM-DD"),
+        Arg("time", time_arg, metavar="HH:MM"),
+        Arg("duration", duration_arg, optional=True, metavar="1h|90m"),
+    ],
     where=CASE_ROOM,
     rule=COORDINATOR,
 )
@@ -54,7 +56,9 @@ async def meeting_new(ctx: Context) -> Reply:
     key = wanted
     if wanted == EXTRA:
         key = f"{EXTRA}-{sum(1 for k in await plans.meeting_keys(ctx.db, case.id) if k.startswith(EXTRA)) + 1}"
-        change = care_minutes.new_minutes(pathway, EXTRA, start, duration, by=ctx.sender, at=ctx.now, title=str(ctx.t("meeting.extra_title")))
+        change = care_minutes.new_minutes(
+            pathway, EXTRA, start, duration, by=ctx.sender, at=ctx.now, title=str(ctx.t("meeting.extra_title"))
+        )
     else:
         if await plans.load_minutes(ctx.db, case.id, key) is not None:
             raise CommandError("meeting.exists", meeting=key)
@@ -63,14 +67,20 @@ async def meeting_new(ctx: Context) -> Reply:
     minutes = care_minutes.fold_minutes([change])
     if wanted != EXTRA:
         await cases.put_date(ctx.db, case.id, pathway.meeting(wanted).date, start, ctx.sender, ctx.now)
-    await room.audit("meeting.planned", meeting=key, start=start.isoformat(), minutes=int(duration.total_seconds() // 60))
+    await room.audit(
+        "meeting.planned", meeting=key, start=start.isoformat(), minutes=int(duration.total_seconds() // 60)
+    )
     await room.queue(_invitation(ctx, view, key, minutes))
     if wanted != EXTRA:
         await _attach_calendar(ctx, key)
-    return ctx.ok(ctx.t("meeting.planned", title=minutes.title, when=local_text(start, pathway), key=key), meeting=key, start=start.isoformat())
+    return ctx.ok(
+        ctx.t("meeting.planned", title=minutes.title, when=local_text(start, pathway), key=key),
+        meeting=key,
+        start=start.isoformat(),
+    )
 
 
-def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:  # noqa: ANN001
+def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:
     pathway = view.pathway
     people = sorted(view.members)
     lines = [
@@ -85,7 +95,11 @@ def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:  # noqa
         lines += [ctx.t("meeting.agenda"), *[f"{n}. {escape(t)}" for n, t in enumerate(minutes.topics, 1)], ""]
     lines.append(ctx.t("meeting.how", key=key, people=mentions(people)))
     content = alert_content("\n".join(lines), people)
-    content["homeward.meeting"] = {"id": key, "start": minutes.start.isoformat(), "minutes": int(minutes.duration.total_seconds() // 60)}
+    content["homeward.meeting"] = {
+        "id": key,
+        "start": minutes.start.isoformat(),
+        "minutes": int(minutes.duration.total_seconds() // 60),
+    }
     return content
 
 
@@ -112,7 +126,9 @@ async def _action_becomes_task(ctx: Context, key: str, minutes: Minutes) -> None
         lane = action.owner
     due = view.calendar().local(action.due, END_OF_WORKING_DAY) if action.due else None
     item_id = f"{key}-{action.ref}".replace("_", "-")
-    await cases.add_extra_task(ctx.db, case.id, item_id, view.phase_id, lane, action.text, due, f"minutes:{key}:{action.ref}", ctx.now)
+    await cases.add_extra_task(
+        ctx.db, case.id, item_id, view.phase_id, lane, action.text, due, f"minutes:{key}:{action.ref}", ctx.now
+    )
     if action.owner.startswith("@"):
         await cases.assign(ctx.db, case.id, item_id, action.owner)
 
@@ -134,10 +150,17 @@ async def _record_minutes(ctx: Context, change_of: Callable[[Minutes], MinutesCh
     if change.kind == "action":
         await _action_becomes_task(ctx, key, care_minutes.apply_minutes(current, change))
     await room.audit("minutes.changed", meeting=key, version=change.version, kind=change.kind)
-    return ctx.ok(ctx.t("minutes.recorded", meeting=key, version=change.version), meeting=key, minutes_version=change.version)
+    return ctx.ok(
+        ctx.t("minutes.recorded", meeting=key, version=change.version), meeting=key, minutes_version=change.version
+    )
 
 
-@command("minutes present", args=[Arg("users", user_arg, repeat=True, metavar="@user:server")], where=CASE_ROOM, rule=CARE_TEAM)
+@command(
+    "minutes present",
+    args=[Arg("users", person_arg, repeat=True, metavar="@user:server")],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
+)
 async def minutes_present(ctx: Context) -> Reply:
     """Who took part in the meeting."""
     users = ctx.args["users"]
@@ -151,20 +174,28 @@ TEXT = Arg("text", optional=True, rest=True)
 @command("minutes note", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_note(ctx: Context) -> Reply:
     """A note in the minutes."""
-    return await _record_minutes(ctx, lambda m: care_minutes.add_note(m, ctx.args["text"] or "", by=ctx.sender, at=ctx.now))
+    return await _record_minutes(
+        ctx, lambda m: care_minutes.add_note(m, ctx.args["text"] or "", by=ctx.sender, at=ctx.now)
+    )
 
 
 @command("minutes decision", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_decision(ctx: Context) -> Reply:
     """A decision of the meeting."""
-    return await _record_minutes(ctx, lambda m: care_minutes.add_decision(m, ctx.args["text"] or "", by=ctx.sender, at=ctx.now))
+    return await _record_minutes(
+        ctx, lambda m: care_minutes.add_decision(m, ctx.args["text"] or "", by=ctx.sender, at=ctx.now)
+    )
 
 
 @command(
     "minutes action",
-    args=[Arg("owner", person_or_lane_arg, optional=True, metavar="lane|@user"), Arg("due", date_arg, optional=True, metavar="YYYY-MM-DD"),
-          Arg("text", optional=True, rest=True)],
-    where=CASE_ROOM, rule=CARE_TEAM,
+    args=[
+        Arg("owner", person_or_lane_arg, optional=True, metavar="lane|@user"),
+        Arg("due", date_arg, optional=True, metavar="YYYY-MM-DD"),
+        Arg("text", optional=True, rest=True),
+    ],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
 )
 async def minutes_action(ctx: Context) -> Reply:
     """An action with who does it and by when: it becomes a task of the case, with reminders."""
@@ -193,4 +224,6 @@ async def minutes_close(ctx: Context) -> Reply:
 @command("minutes reopen", args=[Arg("reason", optional=True, rest=True)], where=CASE_ROOM, rule=CARE_TEAM)
 async def minutes_reopen(ctx: Context) -> Reply:
     """Reopen closed minutes, with the reason (recorded)."""
-    return await _record_minutes(ctx, lambda m: care_minutes.reopen(m, ctx.args["reason"] or "", by=ctx.sender, at=ctx.now))
+    return await _record_minutes(
+        ctx, lambda m: care_minutes.reopen(m, ctx.args["reason"] or "", by=ctx.sender, at=ctx.now)
+    )

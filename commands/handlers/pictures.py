@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -20,29 +19,33 @@ from homeward.care.pathway import Pathway
 from homeward.care.permissions import ANYONE, MEMBER
 from homeward.care.stats import SUPPRESSED, CaseFacts, PathwayStats, pathway_stats, stats_json
 from homeward.care.timeline import timeline_json, timeline_layout
-from homeward.commands.care_room import closed_at
+from homeward.commands.arguments import ISO_DATE, date_arg, pathway_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.handlers.cases import pathway_arg
-from homeward.commands.handlers.dates import date_arg
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, DIRECT_ROOM, Arg, CommandError, command
 from homeward.store import cases, outbox
 from homeward.text import Markdown, code
+from homeward.work.care_room import closed_at
 
 if TYPE_CHECKING:
     from homeward.exports.picture import Picture
 
 PNG = "image/png"
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def image_parts(picture: "Picture") -> outbox.ImageParts:
-    return outbox.ImageParts(picture.width, picture.height, picture.thumbnail, picture.thumbnail_width,
-                             picture.thumbnail_height)
+def image_parts(picture: Picture) -> outbox.ImageParts:
+    return outbox.ImageParts(
+        picture.width, picture.height, picture.thumbnail, picture.thumbnail_width, picture.thumbnail_height
+    )
 
 
-def picture_json(picture: "Picture") -> dict[str, object]:
+def picture_json(picture: Picture) -> dict[str, object]:
     """How the posted image can be recognised and checked: its size, as announced, and its hash."""
-    return {"w": picture.width, "h": picture.height, "size": len(picture.png), "sha256": hashlib.sha256(picture.png).hexdigest()}
+    return {
+        "w": picture.width,
+        "h": picture.height,
+        "size": len(picture.png),
+        "sha256": hashlib.sha256(picture.png).hexdigest(),
+    }
 
 
 @command("timeline", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)  # a closed case's timeline ends at its closing
@@ -67,8 +70,14 @@ async def timeline(ctx: Context) -> Reply:
     await room.audit("timeline.made", items=len(layout.marks), sha256=image["sha256"])
     counts = layout.counts
     text = ctx.t(
-        "timeline.posted", label=case.label, items=len(layout.marks), overdue=counts.get("overdue", 0),
-        late=counts.get("done_late", 0), dates=len(layout.markers), clocks=len(layout.clocks), name=code(name),
+        "timeline.posted",
+        label=case.label,
+        items=len(layout.marks),
+        overdue=counts.get("overdue", 0),
+        late=counts.get("done_late", 0),
+        dates=len(layout.markers),
+        clocks=len(layout.clocks),
+        name=code(name),
     )
     return ctx.ok(text, timeline={**shown, "image": image})
 
@@ -102,7 +111,9 @@ async def stats(ctx: Context) -> Reply:
         raise CommandError("stats.no_cases")
     if chosen is None:
         if len(followed) > 1:
-            raise CommandError("stats.which_pathway", pathways=Markdown(", ".join(code(f"!stats {p}") for p in followed)))
+            raise CommandError(
+                "stats.which_pathway", pathways=Markdown(", ".join(code(f"!stats {p}") for p in followed))
+            )
         chosen = pathways[followed[0]]
     # A thousand cases take a moment to read, count and draw: in a worker thread, off the event loop.
     figures, picture, table = await asyncio.to_thread(make_stats, chosen, rows, pathways, ctx.now, since, until)
@@ -110,20 +121,47 @@ async def stats(ctx: Context) -> Reply:
     image = picture_json(picture)
     stamp = ctx.now.astimezone(ZoneInfo(chosen.timezone))
     base = f"stats-{chosen.id}-{stamp:%Y%m%d}"
-    await outbox.enqueue_file(ctx.db, ctx.room_id, base + ".png", PNG, picture.png, ctx.now, image=image_parts(picture),
-                              encrypted_only=True, picture={"kind": "stats", **image})
-    await outbox.enqueue_file(ctx.db, ctx.room_id, base + ".csv", "text/csv", table, ctx.now, encrypted_only=True,
-                              stats_csv={"pathway": chosen.id, "sha256": hashlib.sha256(table).hexdigest()})
+    await outbox.enqueue_file(
+        ctx.db,
+        ctx.room_id,
+        base + ".png",
+        PNG,
+        picture.png,
+        ctx.now,
+        image=image_parts(picture),
+        encrypted_only=True,
+        picture={"kind": "stats", **image},
+    )
+    await outbox.enqueue_file(
+        ctx.db,
+        ctx.room_id,
+        base + ".csv",
+        "text/csv",
+        table,
+        ctx.now,
+        encrypted_only=True,
+        stats_csv={"pathway": chosen.id, "sha256": hashlib.sha256(table).hexdigest()},
+    )
     await ctx.audit("stats.made", pathway=chosen.id, cases=summary["cases"], since=summary["from"], until=summary["to"])
     key = "stats.made_few" if figures.suppressed else "stats.made"
-    text = ctx.t(key, pathway=chosen.title, cases=SUPPRESSED if figures.suppressed else figures.cases,
-                 period=_period(ctx, since, until), name=code(base + ".csv"))
+    text = ctx.t(
+        key,
+        pathway=chosen.title,
+        cases=SUPPRESSED if figures.suppressed else figures.cases,
+        period=_period(ctx, since, until),
+        name=code(base + ".csv"),
+    )
     return ctx.ok(text, stats={**summary, "image": image})
 
 
 def make_stats(
-    pathway: Pathway, rows: list, pathways: dict[str, Pathway], now: datetime, since: date | None, until: date | None,
-) -> tuple[PathwayStats, "Picture", bytes]:
+    pathway: Pathway,
+    rows: list,
+    pathways: dict[str, Pathway],
+    now: datetime,
+    since: date | None,
+    until: date | None,
+) -> tuple[PathwayStats, Picture, bytes]:
     """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread)."""
     from homeward.exports.stats import draw_stats, stats_csv  # matplotlib loads on the first picture
 

@@ -14,13 +14,12 @@ from homeward.care import plan as care_plan
 from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.plan import PlanChange
+from homeward.commands.arguments import date_arg, person_or_lane_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.handlers.dates import date_arg
-from homeward.commands.people import person_or_lane_arg
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, command
-from homeward.text import escape
 from homeward.store import cases, consents, plans
 from homeward.store.cases import CaseRow
+from homeward.text import escape
 
 TRAILING_DATES = re.compile(r"(?:\s+(\d{4}-\d{2}-\d{2}))?(?:\s+(\d{4}-\d{2}-\d{2}))?\s*$")
 
@@ -28,10 +27,14 @@ TRAILING_DATES = re.compile(r"(?:\s+(\d{4}-\d{2}-\d{2}))?(?:\s+(\d{4}-\d{2}-\d{2
 async def _record(ctx: Context, case: CaseRow, change: PlanChange) -> Reply:
     await plans.add_plan_change(ctx.db, case.id, change, ctx.event.event_id)
     await ctx.audit("plan.changed", version=change.version, kind=change.kind, ref=change.ref)
-    return ctx.ok(ctx.t("plan.version", version=change.version, ref=change.ref or "—"), plan_version=change.version, ref=change.ref)
+    return ctx.ok(
+        ctx.t("plan.version", version=change.version, ref=change.ref or "—"),
+        plan_version=change.version,
+        ref=change.ref,
+    )
 
 
-async def _editable(ctx: Context):  # noqa: ANN202
+async def _editable(ctx: Context):
     """The case, its view and plan — once the consent that covers making the plan is given."""
     case, view = ctx.care.case, ctx.care.view
     require_consent(view, await consents.answers(ctx.db, case.id), "plan")
@@ -49,10 +52,17 @@ async def plan_goal(ctx: Context) -> Reply:
 async def plan_subgoal(ctx: Context) -> Reply:
     """Add a sub-goal (Delmål) to goal n."""
     case, view, current = await _editable(ctx)
-    return await _record(ctx, case, care_plan.add_subgoal(current, ctx.args["goal-n"], ctx.args["text"], by=ctx.sender, at=ctx.now))
+    return await _record(
+        ctx, case, care_plan.add_subgoal(current, ctx.args["goal-n"], ctx.args["text"], by=ctx.sender, at=ctx.now)
+    )
 
 
-@command("plan action", args=[Arg("goal-n"), Arg("owner", person_or_lane_arg, metavar="lane|@user"), Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "plan action",
+    args=[Arg("goal-n"), Arg("owner", person_or_lane_arg, metavar="lane|@user"), Arg("text", rest=True)],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+)
 async def plan_action(ctx: Context) -> Reply:
     """Add an intervention (Insats / Tiltak) with who is responsible, optionally with from and to dates."""
     case, view, current = await _editable(ctx)
@@ -64,7 +74,15 @@ async def plan_action(ctx: Context) -> Reply:
         end = date_arg(found.group(2), ctx) if found.group(2) else None
         text = text[: found.start()].strip()
     change = care_plan.add_action(
-        current, view.pathway, ctx.args["goal-n"], text, ctx.args["owner"], by=ctx.sender, at=ctx.now, start=start, end=end
+        current,
+        view.pathway,
+        ctx.args["goal-n"],
+        text,
+        ctx.args["owner"],
+        by=ctx.sender,
+        at=ctx.now,
+        start=start,
+        end=end,
     )
     return await _record(ctx, case, change)
 
@@ -73,7 +91,9 @@ async def plan_action(ctx: Context) -> Reply:
 async def plan_responsible(ctx: Context) -> Reply:
     """The lane with overall responsibility (samordningsansvar / koordinator)."""
     case, view, current = await _editable(ctx)
-    return await _record(ctx, case, care_plan.set_responsible(current, view.pathway, ctx.args["lane"], by=ctx.sender, at=ctx.now))
+    return await _record(
+        ctx, case, care_plan.set_responsible(current, view.pathway, ctx.args["lane"], by=ctx.sender, at=ctx.now)
+    )
 
 
 @command("plan followup", args=[Arg("date", date_arg, metavar="YYYY-MM-DD")], where=CASE_ROOM, rule=COORDINATOR)
@@ -87,11 +107,18 @@ async def plan_followup(ctx: Context) -> Reply:
     return reply
 
 
-@command("plan remove", args=[Arg("ref", metavar="g2|g2.s1|g2.a1"), Arg("reason", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "plan remove",
+    args=[Arg("ref", metavar="g2|g2.s1|g2.a1"), Arg("reason", rest=True)],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+)
 async def plan_remove(ctx: Context) -> Reply:
     """Remove a goal, sub-goal or action, with a reason; it stays in the plan's history."""
     case, view, current = await _editable(ctx)
-    return await _record(ctx, case, care_plan.remove(current, ctx.args["ref"], ctx.args["reason"], by=ctx.sender, at=ctx.now))
+    return await _record(
+        ctx, case, care_plan.remove(current, ctx.args["ref"], ctx.args["reason"], by=ctx.sender, at=ctx.now)
+    )
 
 
 @command("plan show", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)

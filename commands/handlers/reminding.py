@@ -7,15 +7,14 @@ from datetime import timedelta
 from homeward.care.calendar import parse_quiet
 from homeward.care.case import find_item, missing_lanes
 from homeward.care.deadlines import parse_duration, parse_when
-from homeward.care.reminders import CLOCK, audience_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
-from homeward.commands.checklist import local_text
+from homeward.care.reminders import CLOCK, audience_lanes
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.messages.speaker import local_text
 from homeward.ratelimit import Rate
-from homeward.text import code, escape
 from homeward.store import reminders as rows
-
+from homeward.text import code, escape
 
 #: How many extra reminders one person may ask for per hour unless the configuration says otherwise.
 REMIND_RATE = Rate(30, timedelta(hours=1))
@@ -34,7 +33,11 @@ async def remind(ctx: Context) -> Reply:
         raise CommandError("remind.bad_when", usage=True, value=ctx.args["when"][:60]) from None
     reminder = await rows.add_custom(ctx.db, case.id, item.id, at, ctx.sender)
     await ctx.audit("reminder.requested", item=item.id, at=at.isoformat())
-    return ctx.ok(ctx.t("remind.set", title=item.title, when=local_text(at, view.pathway)), reminder_id=reminder, at=at.isoformat())
+    return ctx.ok(
+        ctx.t("remind.set", title=item.title, when=local_text(at, view.pathway)),
+        reminder_id=reminder,
+        at=at.isoformat(),
+    )
 
 
 @command("snooze", args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")], where=CASE_ROOM, rule=MEMBER)
@@ -52,7 +55,9 @@ async def snooze(ctx: Context) -> Reply:
     until = ctx.now + span
     await rows.snooze(ctx.db, case.id, item.id, lane, until)
     await ctx.audit("reminder.snoozed", item=item.id, until=until.isoformat())
-    return ctx.ok(ctx.t("snooze.set", title=item.title, lane=view.pathway.lane(lane).name, until=local_text(until, view.pathway)))
+    return ctx.ok(
+        ctx.t("snooze.set", title=item.title, lane=view.pathway.lane(lane).name, until=local_text(until, view.pathway))
+    )
 
 
 @command("reminders", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
@@ -66,12 +71,20 @@ async def reminders(ctx: Context) -> Reply:
         for r in planned
     ]
     quiet = case.quiet or "20:00-08:00"
-    text = ctx.t("reminders.title") + "\n\n" + ("\n".join(lines) or ctx.t("reminders.none")) + "\n\n" + ctx.t("reminders.quiet", quiet=quiet)
-    listing = [{"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in planned]
+    text = (
+        ctx.t("reminders.title")
+        + "\n\n"
+        + ("\n".join(lines) or ctx.t("reminders.none"))
+        + "\n\n"
+        + ctx.t("reminders.quiet", quiet=quiet)
+    )
+    listing = [
+        {"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in planned
+    ]
     return ctx.ok(text, reminders=listing)
 
 
-def _title(view, row) -> str:  # noqa: ANN001
+def _title(view, row) -> str:
     """What a planned reminder is about: an item's title, or a statutory clock's label."""
     if row.kind == CLOCK:
         clock = next((c for c in view.pathway.clocks if c.id == row.item_id), None)

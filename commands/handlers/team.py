@@ -2,7 +2,7 @@
 
 Who may be put in which lane is decided in `care.team` (no guardian coordinates, nobody
 puts themselves into the family's lanes, the last coordinator stays). What the room's
-state says about the team (power levels) follows in `commands.room_state`.
+state says about the team (power levels) follows in `work.room_state`.
 """
 
 from __future__ import annotations
@@ -11,31 +11,27 @@ from homeward.care.case import find_lane
 from homeward.care.pathway import Lane
 from homeward.care.permissions import COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE, MEMBER
 from homeward.care.team import CONSENT_ROLES, check_placement
-from homeward.commands.care_room import CareRoom
+from homeward.commands.arguments import person_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.handlers import consent as consent_handlers
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
-from homeward.commands.people import person_arg
-from homeward.commands.room_state import keep_in_step
-from homeward.render import alert_content
-from homeward.ids import is_user_id
-from homeward.text import code, escape, mention
+from homeward.matrix.content import alert_content
 from homeward.store import cases, desk, outbox
+from homeward.text import code, escape, mention
+from homeward.work.care_room import CareRoom
+from homeward.work.consents import announce_answerer_moved, ask_person
+from homeward.work.room_state import keep_in_step
 
 COORDINATOR_WORDS = {"coordinator", "koordinator", "samordnare", "samordningsansvarig"}
 
 
-def user_arg(text: str, ctx: Context) -> str:
-    """A person (`commands.people.person_arg`): a user id, a matrix.to link, or an Element pill."""
-    return person_arg(text, ctx)
-
-
 def invitee_arg(text: str, ctx: Context) -> str:
     """A Matrix user id on a server the region trusts (`allowed_servers`): care rooms federate with no other."""
-    user = user_arg(text, ctx)
+    user = person_arg(text, ctx)
     config = ctx.services.config
     if not config.server_allowed(user):
-        raise CommandError("team.server_not_allowed", user=mention(user), servers=", ".join(config.allowed_servers or []))
+        raise CommandError(
+            "team.server_not_allowed", user=mention(user), servers=", ".join(config.allowed_servers or [])
+        )
     return user
 
 
@@ -59,19 +55,27 @@ async def _set_member(ctx: Context, user: str, lane: Lane, coordinator: bool, ac
     before = view.members.get(user)
     await cases.put_member(ctx.db, room.case.id, user, lane.id, coordinator, ctx.sender, ctx.now)
     await room.audit(
-        action, user=user, lane=lane.id, coordinator=coordinator,
-        previous_lane=before.lane if before else None, previous_coordinator=before.coordinator if before else None,
+        action,
+        user=user,
+        lane=lane.id,
+        coordinator=coordinator,
+        previous_lane=before.lane if before else None,
+        previous_coordinator=before.coordinator if before else None,
     )
     if coordinator != (before.coordinator if before else False):
         await update_power_levels(room)
     if before is not None and before.lane != lane.id:
         await room.reload()
-        await consent_handlers.announce_answerer_moved(room, user, before.lane, lane.id)
+        await announce_answerer_moved(room, user, before.lane, lane.id)
 
 
 @command(
     "invite",
-    args=[Arg("user", invitee_arg, metavar="@user:server"), Arg("lane"), Arg("coordinator", coordinator_arg, optional=True)],
+    args=[
+        Arg("user", invitee_arg, metavar="@user:server"),
+        Arg("lane"),
+        Arg("coordinator", coordinator_arg, optional=True),
+    ],
     where=CASE_ROOM,
     rule=COORDINATOR,
 )
@@ -86,11 +90,11 @@ async def invite(ctx: Context) -> Reply:
 
     async def invite_them() -> None:
         invite = await room.queue({"user_id": user}, event_type="m.room.member", kind=outbox.INVITE)
-        await cases.set_invite_row(ctx.db, room.case.id, user, invite)  # what they can read starts here (commands.joins)
+        await cases.set_invite_row(ctx.db, room.case.id, user, invite)  # what they can read starts here (work.joins)
         if lane.role in CONSENT_ROLES:
             # A guardian (or the young person) joins: ask for the consents they answer that are not given yet.
             await room.reload()
-            await consent_handlers.ask_person(room, user)
+            await ask_person(room, user)
 
     # The invite goes after the answer: sent before it, the answer is outside the newcomer's history (they
     # are greeted instead). Still no reply: someone invited just before may not see this command. It names
@@ -102,7 +106,11 @@ async def invite(ctx: Context) -> Reply:
 
 @command(
     "role",
-    args=[Arg("user", user_arg, metavar="@user:server"), Arg("lane"), Arg("coordinator", coordinator_arg, optional=True)],
+    args=[
+        Arg("user", person_arg, metavar="@user:server"),
+        Arg("lane"),
+        Arg("coordinator", coordinator_arg, optional=True),
+    ],
     where=CASE_ROOM,
     rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
 )
@@ -118,7 +126,7 @@ async def role(ctx: Context) -> Reply:
     if lane.role in CONSENT_ROLES and before.lane != lane.id:
         # Now one of those who answer: ask them, as `!invite` into the lane does.
         await room.reload()
-        await consent_handlers.ask_person(room, user)
+        await ask_person(room, user)
     key = "team.role_coordinator" if coordinator else "team.role"
     return ctx.ok(ctx.t(key, user=mention(user), lane=lane.name))
 
@@ -131,20 +139,29 @@ async def team(ctx: Context) -> Reply:
     for lane in view.pathway.lanes:  # every lane: one with nobody in it is said out loud, with how to fill it
         people = [m for m in view.members.values() if m.lane == lane.id]
         if people:
-            names = ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in sorted(people, key=lambda m: m.user_id))
+            names = ", ".join(
+                mention(m.user_id) + (" ★" if m.coordinator else "") for m in sorted(people, key=lambda m: m.user_id)
+            )
         else:
             names = ctx.t("team.lane_empty", lane=lane.id)
         lines.append(f"- **{escape(lane.name)}** ({code(lane.id)}): {names}")
     laneless = [m for m in view.members.values() if m.lane is None]
     if laneless:
-        lines.append(f"- **{ctx.t('team.no_lane')}**: " + ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in laneless))
+        lines.append(
+            f"- **{ctx.t('team.no_lane')}**: "
+            + ", ".join(mention(m.user_id) + (" ★" if m.coordinator else "") for m in laneless)
+        )
     members = [{"user": m.user_id, "lane": m.lane, "coordinator": m.coordinator} for m in view.members.values()]
     text = ctx.t("team.title", label=view.label) + "\n\n" + "\n".join(lines) + "\n\n" + ctx.t("team.legend")
     return ctx.ok(text, team=members)
 
 
-@command("handover", args=[Arg("user", user_arg, metavar="@user:server"), Arg("note", optional=True, rest=True)],
-         where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "handover",
+    args=[Arg("user", person_arg, metavar="@user:server"), Arg("note", optional=True, rest=True)],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+)
 async def handover(ctx: Context) -> Reply:
     """Hand the case over: the named member becomes its coordinator, you stay in your lane."""
     room = ctx.care
@@ -162,8 +179,14 @@ async def handover(ctx: Context) -> Reply:
     assert me is not None  # the gate let a coordinator of the case through
     await cases.put_member(ctx.db, room.case.id, user, target.lane, True, ctx.sender, ctx.now)
     await cases.put_member(ctx.db, room.case.id, ctx.sender, me.lane, False, ctx.sender, ctx.now)
-    await room.audit("case.handed_over", to=user, lane=target.lane, was_coordinator=target.coordinator, note=note,
-                     previous_lane=me.lane)
+    await room.audit(
+        "case.handed_over",
+        to=user,
+        lane=target.lane,
+        was_coordinator=target.coordinator,
+        note=note,
+        previous_lane=me.lane,
+    )
     await room.reload()
     await update_power_levels(room)
     # The team is told; the new coordinator, who must act now, is notified and learns where their worklist comes.

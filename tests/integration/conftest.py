@@ -11,7 +11,7 @@ import pytest
 
 from homeward.clock import Clock
 from homeward.config import Config
-from homeward.devserver import LocalSynapse
+from homeward.dev.synapse import LocalSynapse
 from tests.harness import BotRunner, Member
 
 MakeBot = Callable[..., Awaitable[BotRunner]]

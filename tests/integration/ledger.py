@@ -51,7 +51,7 @@ class Ledger:
             response = await member.client.room_send(
                 self.room_id, "m.room.message", {"msgtype": "m.text", "body": text}, ignore_unverified_devices=True
             )
-        except Exception:  # noqa: BLE001 - a send that failed was never accepted
+        except Exception:
             self.rejected += 1
             return
         if isinstance(response, RoomSendResponse):
@@ -69,7 +69,9 @@ class Ledger:
         deadline = time.monotonic() + timeout
         while (missing := self.unanswered()) and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
-        assert not missing, f"{len(missing)} of {len(self.sent)} accepted commands got no answer, e.g. {missing[0].text!r}"
+        assert not missing, (
+            f"{len(missing)} of {len(self.sent)} accepted commands got no answer, e.g. {missing[0].text!r}"
+        )
 
     def reminders_seen(self, member: Member) -> list[tuple]:
         return [
@@ -85,15 +87,23 @@ class Ledger:
         assert not doubled, f"{len(doubled)} commands were answered more or less than once: {doubled[:5]}"
 
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-            handled = {row[0] for row in db.execute("SELECT event_id FROM handled_events WHERE room_id = ?", (self.room_id,))}
-            audit = Counter(row[0] for row in db.execute("SELECT event_id FROM audit WHERE room_id = ?", (self.room_id,)))
+            handled = {
+                row[0] for row in db.execute("SELECT event_id FROM handled_events WHERE room_id = ?", (self.room_id,))
+            }
+            audit = Counter(
+                row[0] for row in db.execute("SELECT event_id FROM audit WHERE room_id = ?", (self.room_id,))
+            )
             plan = Counter(row[0] for row in db.execute("SELECT event_id FROM plan_changes"))
             goals = [json.loads(row[0]).get("text") for row in db.execute("SELECT record FROM plan_changes")]
             acks = Counter(row[0] for row in db.execute("SELECT event_id FROM acks"))
-            pending = db.execute("SELECT count(*) FROM outbox WHERE room_id = ? AND sent_at IS NULL", (self.room_id,)).fetchone()[0]
+            pending = db.execute(
+                "SELECT count(*) FROM outbox WHERE room_id = ? AND sent_at IS NULL", (self.room_id,)
+            ).fetchone()[0]
             answer_rows = Counter()
             # A sent row keeps no content, only the event it replied to (store/outbox.py).
-            for (target,) in db.execute("SELECT reply_to FROM outbox WHERE room_id = ? AND event_id IS NOT NULL", (self.room_id,)):
+            for (target,) in db.execute(
+                "SELECT reply_to FROM outbox WHERE room_id = ? AND event_id IS NOT NULL", (self.room_id,)
+            ):
                 answer_rows[target] += 1
             reminders_sent = db.execute("SELECT count(*) FROM reminders WHERE status = 'sent'").fetchone()[0]
 
@@ -104,18 +114,30 @@ class Ledger:
         for s in self.sent:
             assert answer_rows[s.event_id] == 1, f"{s.text!r} has {answer_rows[s.event_id]} answers in the outbox"
             expected = 1 if s.event_id in ok and s.name not in UNAUDITED else 0
-            assert audit[s.event_id] == expected, f"{s.text!r} ({'ok' if s.event_id in ok else 'error'}) has {audit[s.event_id]} audit rows"
+            assert audit[s.event_id] == expected, (
+                f"{s.text!r} ({'ok' if s.event_id in ok else 'error'}) has {audit[s.event_id]} audit rows"
+            )
             if s.text.startswith("!plan goal"):
-                assert plan[s.event_id] == (1 if s.event_id in ok else 0), f"{s.text!r} is {plan[s.event_id]} times in the plan"
+                assert plan[s.event_id] == (1 if s.event_id in ok else 0), (
+                    f"{s.text!r} is {plan[s.event_id]} times in the plan"
+                )
             if s.name == "ack":
-                assert acks[s.event_id] == (1 if s.event_id in ok else 0), f"{s.text!r} recorded {acks[s.event_id]} times"
+                assert acks[s.event_id] == (1 if s.event_id in ok else 0), (
+                    f"{s.text!r} recorded {acks[s.event_id]} times"
+                )
         goal_texts = [g for g in goals if g]
         assert len(goal_texts) == len(set(goal_texts)), "a goal is in the plan twice"
 
         reminders = self.reminders_seen(watcher)
-        assert len(reminders) == len(set(reminders)), f"a reminder reached the room twice: {Counter(reminders).most_common(1)}"
+        assert len(reminders) == len(set(reminders)), (
+            f"a reminder reached the room twice: {Counter(reminders).most_common(1)}"
+        )
         assert len(reminders) == reminders_sent, f"{reminders_sent} reminders sent by the store, {len(reminders)} seen"
         return {
-            "accepted": len(self.sent), "ok": len(ok), "audit rows": sum(audit.values()),
-            "plan changes": sum(plan.values()), "acks": sum(acks.values()), "reminders": len(reminders),
+            "accepted": len(self.sent),
+            "ok": len(ok),
+            "audit rows": sum(audit.values()),
+            "plan changes": sum(plan.values()),
+            "acks": sum(acks.values()),
+            "reminders": len(reminders),
         }

@@ -18,7 +18,7 @@ import pytest
 from nio import RoomGetEventError
 
 from homeward.config import Config
-from homeward.devserver import LocalSynapse
+from homeward.dev.synapse import LocalSynapse
 from tests.harness import BotRunner, Member, Seen, reply_target
 from tests.integration.care import mentioned, ok, open_case
 
@@ -56,11 +56,20 @@ def _notice(seen: Seen) -> bool:
 async def arrival(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Arrival]:
     base = tmp_path_factory.mktemp("arrival")
     bot_id = await synapse.register(f"homeward-{uuid.uuid4().hex[:6]}", PASSWORD)
-    bot = BotRunner(Config.model_validate({
-        "homeserver": synapse.url, "user_id": bot_id, "password": PASSWORD, "data_dir": base / "bot",
-        "allowed_inviters": [f"*:{synapse.server_name}"], "case_openers": [f"*:{synapse.server_name}"],
-        "language": "sv", "timezone": "Europe/Stockholm",
-    }))
+    bot = BotRunner(
+        Config.model_validate(
+            {
+                "homeserver": synapse.url,
+                "user_id": bot_id,
+                "password": PASSWORD,
+                "data_dir": base / "bot",
+                "allowed_inviters": [f"*:{synapse.server_name}"],
+                "case_openers": [f"*:{synapse.server_name}"],
+                "language": "sv",
+                "timezone": "Europe/Stockholm",
+            }
+        )
+    )
     await bot.start()
     anna, maria, karin, olle = [await _member(synapse, base, name) for name in ("anna", "maria", "karin", "olle")]
     try:
@@ -71,13 +80,17 @@ async def arrival(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactor
         first_send = await anna.command(room, "!send inskrivningsmeddelande")
         first_notice = await anna.wait_for(lambda s: s.room_id == room and _notice(s))
         mark = len(anna.seen)
-        invites = [await anna.command(room, f"!invite {maria.user_id} vardnadshavare"),
-                   await anna.command(room, f"!invite {karin.user_id} kommun")]
+        invites = [
+            await anna.command(room, f"!invite {maria.user_id} vardnadshavare"),
+            await anna.command(room, f"!invite {karin.user_id} kommun"),
+        ]
         for person in (maria, karin):
             await anna.wait_for_membership(room, person.user_id, "invite")
             await person.join(room)
         for person in (maria, karin):
-            await person.wait_for(lambda s, p=person: s.room_id == room and s.content.get("homeward.greeting") == p.user_id)
+            await person.wait_for(
+                lambda s, p=person: s.room_id == room and s.content.get("homeward.greeting") == p.user_id
+            )
         # Anything the joins queued is out once a later answer is.
         ok(await anna.command(room, "!plan discharge 2026-12-08"))
         checklists = [s for s in anna.seen[mark:] if s.room_id == room and "homeward.checklist" in s.content]
@@ -89,11 +102,27 @@ async def arrival(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactor
         await anna.wait_for_membership(room, olle.user_id, "invite")
         await olle.join(room)
         await olle.wait_for(lambda s: s.room_id == room and s.content.get("homeward.greeting") == olle.user_id)
-        reaction = await karin.send_event(room, "m.reaction", {"m.relates_to": {
-            "rel_type": "m.annotation", "event_id": second_notice.event_id, "key": "✅"}})
+        reaction = await karin.send_event(
+            room,
+            "m.reaction",
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": second_notice.event_id, "key": "✅"}},
+        )
         reaction_answer = await olle.wait_for(lambda s: reply_target(s) == reaction)
-        yield Arrival(room, anna, maria, karin, team_before, first_send, first_notice, invites, checklists,
-                      second_notice, team_after, olle, reaction_answer)
+        yield Arrival(
+            room,
+            anna,
+            maria,
+            karin,
+            team_before,
+            first_send,
+            first_notice,
+            invites,
+            checklists,
+            second_notice,
+            team_after,
+            olle,
+            reaction_answer,
+        )
     finally:
         await bot.stop()
         for person in (anna, maria, karin, olle):
@@ -135,10 +164,15 @@ async def test_the_greeting_lists_a_notice_sent_before_the_newcomer_with_its_fac
 async def test_a_newcomers_view_has_no_reply_to_an_event_they_cannot_see(arrival: Arrival) -> None:
     checked = 0
     for person in (arrival.maria, arrival.karin, arrival.olle):
-        targets = {reply_target(s) for s in person.seen if s.room_id == arrival.room and
-                   ((s.content.get("m.relates_to") or {}).get("m.in_reply_to"))}
+        targets = {
+            reply_target(s)
+            for s in person.seen
+            if s.room_id == arrival.room and ((s.content.get("m.relates_to") or {}).get("m.in_reply_to"))
+        }
         for target in targets:
-            assert await _visible(person, arrival.room, target), f"{person.user_id} sees a reply to {target} it cannot read"
+            assert await _visible(person, arrival.room, target), (
+                f"{person.user_id} sees a reply to {target} it cannot read"
+            )
         checked += len(targets)
     assert checked, "the newcomers saw no reply at all: the check proves nothing"
 
@@ -156,7 +190,9 @@ async def test_the_invite_answer_names_the_coordinator_and_goes_before_the_invit
     assert all(s.event_id != arrival.invites[0].event_id for s in arrival.maria.seen)
 
 
-async def test_the_checklist_is_posted_again_once_per_join_burst_and_each_newcomer_can_read_the_pinned_one(arrival: Arrival) -> None:
+async def test_the_checklist_is_posted_again_once_per_join_burst_and_each_newcomer_can_read_the_pinned_one(
+    arrival: Arrival,
+) -> None:
     assert len(arrival.checklists_after_invites) == 1  # the first join; the second newcomer can read that one
     pinned = arrival.checklists_after_invites[0].event_id
     for person in (arrival.maria, arrival.karin):
@@ -201,7 +237,9 @@ async def test_a_sent_notice_states_its_dates_sender_and_deadline(arrival: Arriv
     assert arrival.karin.user_id in mentioned(arrival.second_notice)
 
 
-async def test_a_reaction_to_a_notice_a_later_member_cannot_read_is_answered_without_quoting_it(arrival: Arrival) -> None:
+async def test_a_reaction_to_a_notice_a_later_member_cannot_read_is_answered_without_quoting_it(
+    arrival: Arrival,
+) -> None:
     answer = arrival.reaction_answer
     ok(answer)
     assert "m.relates_to" not in answer.content

@@ -48,16 +48,19 @@ def cell(user_id: str) -> str:
     return "'" + user_id
 
 
-async def media_info(synapse, new_user, mxc: str) -> dict:  # noqa: ANN001
+async def media_info(synapse, new_user, mxc: str) -> dict:
     """What the homeserver's media repository keeps about an upload (Synapse's admin API)."""
     admin, password = await new_user(prefix="admin", admin=True)
     token = await synapse.login_token(admin, password)
     server, media_id = mxc.removeprefix("mxc://").split("/", 1)
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{synapse.url}/_synapse/admin/v1/media/{server}/{media_id}",
-                               headers={"Authorization": f"Bearer {token}"}) as response:
-            assert response.status == 200, await response.text()
-            return (await response.json())["media_info"]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{synapse.url}/_synapse/admin/v1/media/{server}/{media_id}", headers={"Authorization": f"Bearer {token}"}
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+        return (await response.json())["media_info"]
 
 
 async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_bot, make_member, synapse, new_user):
@@ -88,7 +91,18 @@ async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_
     assert stored.get("upload_name") is None  # the name is only in the encrypted event
     assert stored["media_type"] == "application/octet-stream"  # and so is the type
     assert len(rows) == answer.content["homeward.rows"] == event.content["homeward.audit"]["rows"]
-    assert list(rows[0]) == ["id", "at_utc", "at_local", "actor", "actor_lane", "action", "room_id", "event_id", "details", "hash"]
+    assert list(rows[0]) == [
+        "id",
+        "at_utc",
+        "at_local",
+        "actor",
+        "actor_lane",
+        "action",
+        "room_id",
+        "event_id",
+        "details",
+        "hash",
+    ]
     wanted = ["case.opened", "member.added", "date.planned", "notice.sent", "item.acknowledged"]
     assert [(r["action"], r["actor"]) for r in rows if r["action"] in wanted] == [
         ("case.opened", cell(anna.user_id)),
@@ -98,7 +112,9 @@ async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_
         ("item.acknowledged", cell(karin.user_id)),
     ]
     # The file closes with the heads of the case's chains: the audit head is the last row's hash.
-    heads = {r["action"]: (r["hash"], json.loads(r["details"])) for r in csv_rows(plain) if r["action"].startswith("chain.")}
+    heads = {
+        r["action"]: (r["hash"], json.loads(r["details"])) for r in csv_rows(plain) if r["action"].startswith("chain.")
+    }
     assert heads["chain.audit.head"] == (rows[-1]["hash"], {"rows": len(rows), "intact": True})
     assert heads["chain.consent_answers.head"][1]["intact"] is True
     assert event.content["homeward.audit"]["chain_heads"]["audit"] == rows[-1]["hash"]
@@ -134,9 +150,18 @@ async def test_audit_is_refused_to_non_coordinators_and_for_bad_dates(make_bot, 
     await bring_in(anna, room, karin, "kommun")
 
     refused(await karin.command(room, "!audit"), "samordnare", "`!audit`")  # the room speaks Swedish
-    refused(await anna.command(room, "!audit 2026-13-01"), "2026-13-01", "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]")  # the usage in the room's language
-    refused(await anna.command(room, "!audit 1.12.2026"), "1.12.2026", "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]")  # the usage in the room's language
-    refused(await anna.command(room, "!audit 2026-12-31 2026-12-01"), "2026-12-31", "2026-12-01", "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]")  # the usage in the room's language
+    refused(
+        await anna.command(room, "!audit 2026-13-01"), "2026-13-01", "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]"
+    )  # the usage in the room's language
+    refused(
+        await anna.command(room, "!audit 1.12.2026"), "1.12.2026", "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]"
+    )  # the usage in the room's language
+    refused(
+        await anna.command(room, "!audit 2026-12-31 2026-12-01"),
+        "2026-12-31",
+        "2026-12-01",
+        "!audit [ÅÅÅÅ-MM-DD] [ÅÅÅÅ-MM-DD]",
+    )  # the usage in the room's language
     refused(await anna.command(room, "!audit 2026-12-01 2026-12-31 more"), "more")
 
     # Nothing was uploaded, and nothing was recorded as exported.

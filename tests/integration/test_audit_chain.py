@@ -20,7 +20,9 @@ from tests.integration.test_audit import audit_file, csv_rows, read_file
 def _rewrite_no_as_yes(database: Path, user_id: str) -> int:
     """Drop the trigger, turn the person's "no" into "yes", re-create the trigger; the row's id."""
     with sqlite3.connect(database) as raw:
-        (row_id,) = raw.execute("SELECT id FROM consent_answers WHERE user_id = ? AND answer = 'no'", (user_id,)).fetchone()
+        (row_id,) = raw.execute(
+            "SELECT id FROM consent_answers WHERE user_id = ? AND answer = 'no'", (user_id,)
+        ).fetchone()
         (create,) = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'consent_answers_no_update'").fetchone()
         raw.execute("DROP TRIGGER consent_answers_no_update")
         raw.execute("UPDATE consent_answers SET answer = 'yes' WHERE id = ?", (row_id,))
@@ -30,8 +32,14 @@ def _rewrite_no_as_yes(database: Path, user_id: str) -> int:
 
 async def _verify_audit(config: Path) -> tuple[int, str]:
     homeward = Path(sys.executable).with_name("homeward")
-    process = await asyncio.create_subprocess_exec(str(homeward), "verify-audit", "--config", str(config),
-                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        str(homeward),
+        "verify-audit",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await process.communicate()
     return process.returncode or 0, (out + err).decode()
 
@@ -46,8 +54,11 @@ async def test_a_guardian_s_no_rewritten_as_yes_is_found_at_start_up_told_to_the
     await bring_in(ingrid, room, mor, "foresatt")
     ok(await mor.command(room, "!consent no individuell-plan"))
     config = tmp_path / "homeward.toml"
-    config.write_text(f'homeserver = "{synapse.url}"\nuser_id = "{bot.user_id}"\npassword = "x"\n'
-                      f'data_dir = "{bot.config.data_dir}"\n', encoding="utf-8")
+    config.write_text(
+        f'homeserver = "{synapse.url}"\nuser_id = "{bot.user_id}"\npassword = "x"\n'
+        f'data_dir = "{bot.config.data_dir}"\n',
+        encoding="utf-8",
+    )
     code, output = await _verify_audit(config)  # beside the running bot, reading only
     assert code == 0 and "intact" in output, output
     await bot.stop()

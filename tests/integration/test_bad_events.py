@@ -32,14 +32,17 @@ async def test_a_100_kb_message_is_refused_by_the_homeserver_so_it_never_reaches
     alice = await make_member("alice")
     room = await direct_room(alice, bot)
 
-    response = await alice.client.room_send(room, "m.room.message", {"msgtype": "m.text", "body": "!ping " + "x" * 100_000},
-                                            ignore_unverified_devices=True)
+    response = await alice.client.room_send(
+        room, "m.room.message", {"msgtype": "m.text", "body": "!ping " + "x" * 100_000}, ignore_unverified_devices=True
+    )
 
     assert isinstance(response, RoomSendError) and response.status_code == "M_TOO_LARGE"  # Synapse: 64 KiB per event
     assert (await alice.command(room, "!ping")).content["body"] == "pong"
 
 
-async def test_the_longest_command_an_encrypted_event_can_carry_gets_a_too_long_error_and_ping_still_works(make_bot, make_member):
+async def test_the_longest_command_an_encrypted_event_can_carry_gets_a_too_long_error_and_ping_still_works(
+    make_bot, make_member
+):
     bot = await make_bot()
     alice = await make_member("alice")
     room = await direct_room(alice, bot)
@@ -69,8 +72,14 @@ async def test_an_edit_that_turns_chat_into_a_command_is_not_run(make_bot, make_
     room = await direct_room(alice, bot)
     chat = await alice.send(room, "hello")
 
-    edit = await alice.send(room, "* !ping", {"m.new_content": {"msgtype": "m.text", "body": "!ping"},
-                                              "m.relates_to": {"rel_type": "m.replace", "event_id": chat}})
+    edit = await alice.send(
+        room,
+        "* !ping",
+        {
+            "m.new_content": {"msgtype": "m.text", "body": "!ping"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": chat},
+        },
+    )
     await alice.command(room, "!help")  # answered after the edit was seen: events are handled in order
 
     assert answers(alice, chat) == [] and answers(alice, edit) == []
@@ -83,17 +92,34 @@ async def test_a_command_in_a_thread_is_answered_in_that_thread(make_bot, make_m
     root = await alice.send(room, "Questions about the discharge")
 
     # As Element sends a message in a thread: the thread relation with a reply fallback.
-    command = await alice.send(room, "!ping", {"m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": True,
-                                                                "m.in_reply_to": {"event_id": root}}})
+    command = await alice.send(
+        room,
+        "!ping",
+        {
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            }
+        },
+    )
 
     answer = await alice.wait_for(lambda s: s in answers(alice, command))
-    assert answer.content["m.relates_to"] == {"rel_type": "m.thread", "event_id": root, "is_falling_back": False,
-                                              "m.in_reply_to": {"event_id": command}}
+    assert answer.content["m.relates_to"] == {
+        "rel_type": "m.thread",
+        "event_id": root,
+        "is_falling_back": False,
+        "m.in_reply_to": {"event_id": command},
+    }
     client = alice.client  # the homeserver files the (encrypted) answer under the thread too
-    async with aiohttp.ClientSession() as http, http.get(
-        f"{client.homeserver}/_matrix/client/v1/rooms/{room}/relations/{root}/m.thread",
-        headers={"Authorization": f"Bearer {client.access_token}"},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{client.homeserver}/_matrix/client/v1/rooms/{room}/relations/{root}/m.thread",
+            headers={"Authorization": f"Bearer {client.access_token}"},
+        ) as response,
+    ):
         in_thread = [e["event_id"] for e in (await response.json())["chunk"]]
     assert answer.event_id in in_thread and command in in_thread
 
@@ -105,7 +131,9 @@ async def test_a_command_sent_as_a_reply_to_the_bots_message_is_answered(make_bo
     pong = await alice.command(room, "!ping")
 
     # An older client's reply: the quoted fallback lines before the command.
-    command = await alice.send(room, f"> <{bot.user_id}> pong\n\n!ping", {"m.relates_to": {"m.in_reply_to": {"event_id": pong.event_id}}})
+    command = await alice.send(
+        room, f"> <{bot.user_id}> pong\n\n!ping", {"m.relates_to": {"m.in_reply_to": {"event_id": pong.event_id}}}
+    )
 
     answer = await alice.wait_for(lambda s: s in answers(alice, command))
     assert answer.content["body"] == "pong"
@@ -120,15 +148,24 @@ async def test_a_command_with_a_malformed_relation_is_still_answered(make_bot, m
     command = await alice.send(room, "!ping", {"m.relates_to": "not an object"})
 
     answer = await alice.wait_for(lambda s: s in answers(alice, command))
-    assert answer.content["body"] == "pong" and answer.content["m.relates_to"] == {"m.in_reply_to": {"event_id": command}}
+    assert answer.content["body"] == "pong" and answer.content["m.relates_to"] == {
+        "m.in_reply_to": {"event_id": command}
+    }
 
 
 async def test_control_characters_rtl_and_zero_width_in_arguments_get_a_clear_answer(make_bot, make_member):
     bot = await make_bot()
     alice = await make_member("alice")
     room = await direct_room(alice, bot)
-    bodies = ["!ping \u200b", "!help \u202eping", "!help pi\u200dng", "!pathways \x00\x07\x1b[31m", "!remind plo in \ufeff2h",
-              "!ping\u00a0", "!plan goal \u2066Trygg\u2069 hjemkomst"]
+    bodies = [
+        "!ping \u200b",
+        "!help \u202eping",
+        "!help pi\u200dng",
+        "!pathways \x00\x07\x1b[31m",
+        "!remind plo in \ufeff2h",
+        "!ping\u00a0",
+        "!plan goal \u2066Trygg\u2069 hjemkomst",
+    ]
 
     seen = [await alice.command(room, body) for body in bodies]
 
@@ -136,7 +173,9 @@ async def test_control_characters_rtl_and_zero_width_in_arguments_get_a_clear_an
         assert answer.content["homeward.status"] in ("ok", "error"), body
         assert answer.content.get("homeward.reason") != "error.internal", body
         assert answer.content["body"].strip(), body
-    assert [len(answers(alice, a.content["m.relates_to"]["m.in_reply_to"]["event_id"])) for a in seen] == [1] * len(bodies)
+    assert [len(answers(alice, a.content["m.relates_to"]["m.in_reply_to"]["event_id"])) for a in seen] == [1] * len(
+        bodies
+    )
 
 
 async def test_a_reaction_with_an_unknown_key_on_a_notice_acknowledges_nothing(make_bot, make_member):
@@ -149,14 +188,18 @@ async def test_a_reaction_with_an_unknown_key_on_a_notice_acknowledges_nothing(m
     notice = await karin.wait_for(lambda s: s.content.get("homeward.notice") == "inskrivningsmeddelande")
 
     for key in ("🎉", "❌", "ok", "\u200b"):
-        await karin.send_event(room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": key}})
+        await karin.send_event(
+            room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": key}}
+        )
     status = await anna.command(room, "!status")
 
     assert item(status, "inskrivningsmeddelande")["acks"] == []
     assert answers(karin, notice.event_id) == []
 
 
-async def test_after_being_removed_from_a_room_the_bot_answers_elsewhere_and_again_when_invited_back(make_bot, make_member):
+async def test_after_being_removed_from_a_room_the_bot_answers_elsewhere_and_again_when_invited_back(
+    make_bot, make_member
+):
     bot = await make_bot()
     alice = await make_member("alice")
     removed, other = await direct_room(alice, bot), await direct_room(alice, bot)

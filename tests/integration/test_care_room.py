@@ -48,7 +48,9 @@ async def test_with_reactions_off_a_reaction_is_not_an_acknowledgement(make_bot,
     notice = await karin.wait_for(lambda s: s.content.get("homeward.notice") == "inskrivningsmeddelande")
     assert "✅" not in notice.content["body"]
 
-    await karin.send_event(room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "✅"}})
+    await karin.send_event(
+        room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "✅"}}
+    )
     status = await anna.command(room, "!status")
 
     assert item(status, "inskrivningsmeddelande")["acks"] == []
@@ -96,14 +98,27 @@ async def test_a_member_who_joins_later_gets_the_checklist_posted_again_and_its_
     await anna.command(room, f"!role {anna.user_id} slutenvard coordinator")
 
     await bring_in(anna, room, karin, "kommun")
-    again = await karin.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content and s.event_id != first.event_id)
-    pinned = await karin.wait_for(lambda s: s.room_id == room and s.type == "m.room.pinned_events" and s.content["pinned"] == [again.event_id])
+    again = await karin.wait_for(
+        lambda s: s.room_id == room and "homeward.checklist" in s.content and s.event_id != first.event_id
+    )
+    pinned = await karin.wait_for(
+        lambda s: s.room_id == room and s.type == "m.room.pinned_events" and s.content["pinned"] == [again.event_id]
+    )
     await anna.command(room, "!ack konsultation")
     # (the old one is edited too, for those who read it: Kommun has somebody now)
-    edit = await karin.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content.get("m.new_content", {})
-                                and s.content["m.relates_to"]["event_id"] == again.event_id)
-    pointer = await anna.wait_for(lambda s: (s.content.get("m.relates_to") or {}).get("event_id") == first.event_id
-                                  and "homeward.checklist" not in s.content["m.new_content"])
+    edit = await karin.wait_for(
+        lambda s: (
+            s.room_id == room
+            and "homeward.checklist" in s.content.get("m.new_content", {})
+            and s.content["m.relates_to"]["event_id"] == again.event_id
+        )
+    )
+    pointer = await anna.wait_for(
+        lambda s: (
+            (s.content.get("m.relates_to") or {}).get("event_id") == first.event_id
+            and "homeward.checklist" not in s.content["m.new_content"]
+        )
+    )
 
     assert again.encrypted and "Inskrivningsmeddelande" in again.content["body"]
     assert pinned.content["pinned"] == [again.event_id]

@@ -9,7 +9,7 @@ from tests.integration.care import bring_in, open_case
 from tests.integration.test_audit import audit_file, read_csv
 
 
-def status_of(answer) -> str:  # noqa: ANN001
+def status_of(answer) -> str:
     return answer.content["homeward.status"]
 
 
@@ -24,8 +24,11 @@ async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_
 
     # Asked in the room, mentioning the guardians, in plain words (Norwegian room).
     request = await far.wait_for(
-        lambda s: s.room_id == room and s.content.get("homeward.consent_request") == "dokumentasjon"
-        and far.user_id in s.content.get("m.mentions", {}).get("user_ids", [])
+        lambda s: (
+            s.room_id == room
+            and s.content.get("homeward.consent_request") == "dokumentasjon"
+            and far.user_id in s.content.get("m.mentions", {}).get("user_ids", [])
+        )
     )
     assert "!consent yes dokumentasjon" in request.content["body"]
     # Element shows the guardians as pills, and the command as code exactly as it is typed.
@@ -65,8 +68,14 @@ async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_
     assert status_of(await ingrid.command(room, "!audit")) == "ok"
     _, rows = await read_csv(ingrid, await audit_file(ingrid, room, set()))
     steps = [  # each actor as the spreadsheet-safe cell holds it, '@mor:…, without its quote
-        (r["action"], r["actor"].removeprefix("'"), json.loads(r["details"]).get("consent") or json.loads(r["details"]).get("item"), json.loads(r["details"]).get("answer"))
-        for r in rows if r["action"] in ("consent.asked", "consent.answered", "notice.sent")
+        (
+            r["action"],
+            r["actor"].removeprefix("'"),
+            json.loads(r["details"]).get("consent") or json.loads(r["details"]).get("item"),
+            json.loads(r["details"]).get("answer"),
+        )
+        for r in rows
+        if r["action"] in ("consent.asked", "consent.answered", "notice.sent")
     ]
     answered = [(actor, what, answer) for action, actor, what, answer in steps if action != "consent.asked"]
     assert answered == [
@@ -77,4 +86,3 @@ async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_
         (mor.user_id, "soknad", None),
     ]
     assert steps[0][0] == "consent.asked" and steps[0][2] == "dokumentasjon"
-

@@ -11,16 +11,14 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from homeward.care.pathway import default_pathways_dir
 from homeward.config import Config
-from homeward.devserver import LocalSynapse
+from homeward.dev.synapse import LocalSynapse
 from tests.harness import BotRunner, Member, Seen, reply_target
 from tests.integration.care import audit_trail, bring_in, mentioned, ok, open_case
-from tests.integration.conftest import direct_room
 
 PASSWORD = "consent-password"
 
@@ -44,14 +42,26 @@ async def cases(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactory)
     english = base / "pathways"
     english.mkdir()
     sthf = (default_pathways_dir() / "sthf.yaml").read_text(encoding="utf-8")
-    (english / "sthf_en.yaml").write_text(sthf.replace("\nid: sthf\n", "\nid: sthf_en\n").replace("\nlanguage: nb\n", "\nlanguage: en\n"),
-                                          encoding="utf-8")
+    (english / "sthf_en.yaml").write_text(
+        sthf.replace("\nid: sthf\n", "\nid: sthf_en\n").replace("\nlanguage: nb\n", "\nlanguage: en\n"),
+        encoding="utf-8",
+    )
     bot_id = await synapse.register(f"homeward-{uuid.uuid4().hex[:6]}", PASSWORD)
-    bot = BotRunner(Config.model_validate({
-        "homeserver": synapse.url, "user_id": bot_id, "password": PASSWORD, "data_dir": base / "bot",
-        "allowed_inviters": [f"*:{synapse.server_name}"], "case_openers": [f"*:{synapse.server_name}"],
-        "language": "en", "timezone": "Europe/Oslo", "pathways_dir": english,
-    }))
+    bot = BotRunner(
+        Config.model_validate(
+            {
+                "homeserver": synapse.url,
+                "user_id": bot_id,
+                "password": PASSWORD,
+                "data_dir": base / "bot",
+                "allowed_inviters": [f"*:{synapse.server_name}"],
+                "case_openers": [f"*:{synapse.server_name}"],
+                "language": "en",
+                "timezone": "Europe/Oslo",
+                "pathways_dir": english,
+            }
+        )
+    )
     await bot.start()
     people = []
     for name in ("ingrid", "kari", "mor", "far", "greta"):
@@ -78,14 +88,24 @@ async def cases(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactory)
 
 
 def requests(member: Member, room: str, consent: str | None = None) -> list[Seen]:
-    return [s for s in member.seen if s.room_id == room and "homeward.consent_request" in s.content
-            and (consent is None or s.content["homeward.consent_request"] == consent)]
+    return [
+        s
+        for s in member.seen
+        if s.room_id == room
+        and "homeward.consent_request" in s.content
+        and (consent is None or s.content["homeward.consent_request"] == consent)
+    ]
 
 
 async def request_for(member: Member, room: str, consent: str) -> Seen:
     """The request of `consent` that mentions `member` (the one they were asked with)."""
-    return await member.wait_for(lambda s: s.room_id == room and s.content.get("homeward.consent_request") == consent
-                                 and member.user_id in mentioned(s))
+    return await member.wait_for(
+        lambda s: (
+            s.room_id == room
+            and s.content.get("homeward.consent_request") == consent
+            and member.user_id in mentioned(s)
+        )
+    )
 
 
 async def reply(member: Member, room: str, to: str, body: str, bot: BotRunner) -> Seen:
@@ -96,11 +116,17 @@ async def reply(member: Member, room: str, to: str, body: str, bot: BotRunner) -
 
 async def edit_showing(member: Member, room: str, original: str, *words: str) -> Seen:
     """The edit (m.replace) of `original` whose new text contains every one of `words`."""
+
     def matches(s: Seen) -> bool:
         relates = s.content.get("m.relates_to") or {}
         new = s.content.get("m.new_content") or {}
-        return (s.room_id == room and relates.get("rel_type") == "m.replace" and relates.get("event_id") == original
-                and all(w in new.get("body", "") for w in words))
+        return (
+            s.room_id == room
+            and relates.get("rel_type") == "m.replace"
+            and relates.get("event_id") == original
+            and all(w in new.get("body", "") for w in words)
+        )
+
     return await member.wait_for(matches)
 
 
@@ -135,8 +161,15 @@ async def test_guardians_answer_by_replying_ja_and_nei_and_each_request_shows_wh
     no = await reply(c.far, room, asked_far.event_id, "nei.", bot)
     assert no.content["homeward.consent"] == {"id": "dokumentasjon", "state": "refused"}
     assert no.content["homeward.next_consent"] == "individuell-plan"
-    edited = await edit_showing(c.mor, room, asked_mor.event_id, c.mor.user_id, c.far.user_id, "Samtykket er nektet",
-                                "!consent yes dokumentasjon")
+    edited = await edit_showing(
+        c.mor,
+        room,
+        asked_mor.event_id,
+        c.mor.user_id,
+        c.far.user_id,
+        "Samtykket er nektet",
+        "!consent yes dokumentasjon",
+    )
     assert edited.content["m.new_content"]["m.mentions"] == {} and edited.content["body"].startswith("* Forespørselen")
     assert "<ul>" not in edited.content["formatted_body"]  # the fallback is a sentence, not a one-item list
     plan_request = await request_for(c.mor, room, "individuell-plan")
@@ -148,11 +181,17 @@ async def test_guardians_answer_by_replying_ja_and_nei_and_each_request_shows_wh
     ok(again)
     assert again.content["homeward.consent"]["unchanged"] is True and "allerede svart **ja**" in again.content["body"]
     dokumentasjon = next(x for x in listing.content["homeward.consents"] if x["id"] == "dokumentasjon")
-    assert [(a["user"], a["answer"]) for a in dokumentasjon["answers"]] == [(c.mor.user_id, "yes"), (c.far.user_id, "no")]
+    assert [(a["user"], a["answer"]) for a in dokumentasjon["answers"]] == [
+        (c.mor.user_id, "yes"),
+        (c.far.user_id, "no"),
+    ]
 
     # The same audit rows as the command, with the reply as the causing event.
     rows = [r for r in await audit_trail(c.ingrid, room) if r["action"] == "consent.answered"]
-    assert [(r["actor"], json.loads(r["details"])["answer"]) for r in rows] == [(c.mor.user_id, "yes"), (c.far.user_id, "no")]
+    assert [(r["actor"], json.loads(r["details"])["answer"]) for r in rows] == [
+        (c.mor.user_id, "yes"),
+        (c.far.user_id, "no"),
+    ]
     assert plan_request.event_id
 
 
@@ -167,7 +206,9 @@ async def test_a_reply_by_someone_who_may_not_answer_gets_the_commands_refusal(c
     assert by_reply.content["homeward.reason"] == by_command.content["homeward.reason"] == "permission.wrong_role"
     assert by_reply.content["body"] == by_command.content["body"]
     # A nurse's chat in reply to a request is chat: no answer.
-    chat = await c.kari.send(room, "Jeg ringer dere i morgen om dette.", {"m.relates_to": {"m.in_reply_to": {"event_id": asked.event_id}}})
+    chat = await c.kari.send(
+        room, "Jeg ringer dere i morgen om dette.", {"m.relates_to": {"m.in_reply_to": {"event_id": asked.event_id}}}
+    )
     await c.kari.command(room, "!consents")
     assert c.kari.replies_to(chat) == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,20 +19,22 @@ OSLO = ZoneInfo("Europe/Oslo")
 DUE = datetime(2026, 12, 1, 10, 0, tzinfo=STOCKHOLM)
 
 
-def _config(path: Path, synapse, user_id: str, password: str, shift: float) -> None:  # noqa: ANN001
+def _config(path: Path, synapse, user_id: str, password: str, shift: float) -> None:
     path.write_text(
         f'homeserver = "{synapse.url}"\nuser_id = "{user_id}"\npassword = "{password}"\n'
         f'data_dir = "data"\nallowed_inviters = ["*:{synapse.server_name}"]\ncase_openers = ["*:{synapse.server_name}"]\nlanguage = "en"\n'
-        f"time_shift_seconds = {shift}\nlog_level = \"INFO\"\n",
+        f'time_shift_seconds = {shift}\nlog_level = "INFO"\n',
         encoding="utf-8",
     )
 
 
 def _shift_to(moment: datetime) -> float:
-    return (moment - datetime.now(timezone.utc)).total_seconds()
+    return (moment - datetime.now(UTC)).total_seconds()
 
 
-async def test_reminders_due_while_the_bot_was_killed_are_sent_once_and_marked_late(synapse, new_user, make_member, tmp_path):
+async def test_reminders_due_while_the_bot_was_killed_are_sent_once_and_marked_late(
+    synapse, new_user, make_member, tmp_path
+):
     user_id, password = await new_user(prefix="homeward")
     config = tmp_path / "homeward.toml"
     shift = _shift_to(DUE) - 40  # the bot's clock starts 40 s before the reminders are due
@@ -54,13 +56,18 @@ async def test_reminders_due_while_the_bot_was_killed_are_sent_once_and_marked_l
         _config(config, synapse, user_id, password, shift + 180)  # and it stays dead for three minutes of its time
         await bot.start()
 
-        expected = {("inskrivningsmeddelande", "due"), ("generellt-meddelande", "custom"),
-                    ("kontaktperson-kommun", "custom"), ("konsultation", "custom")}
+        expected = {
+            ("inskrivningsmeddelande", "due"),
+            ("generellt-meddelande", "custom"),
+            ("kontaktperson-kommun", "custom"),
+            ("konsultation", "custom"),
+        }
 
         def sent() -> list[tuple[str, str]]:
             return [
                 (s.content["homeward.reminder"]["item"], s.content["homeward.reminder"]["kind"])
-                for s in anna.seen if s.room_id == room and "homeward.reminder" in s.content
+                for s in anna.seen
+                if s.room_id == room and "homeward.reminder" in s.content
             ]
 
         for _ in range(120):
@@ -80,7 +87,9 @@ async def test_reminders_due_while_the_bot_was_killed_are_sent_once_and_marked_l
         await bot.stop()
 
 
-async def test_three_users_and_two_hundred_commands_survive_five_kills_exactly_once(synapse, new_user, make_member, tmp_path):
+async def test_three_users_and_two_hundred_commands_survive_five_kills_exactly_once(
+    synapse, new_user, make_member, tmp_path
+):
     """The issue's crash test: SIGKILL at random moments while three people work in one case.
 
     Afterwards every command the homeserver accepted was applied once, answered once,
@@ -109,9 +118,27 @@ async def test_three_users_and_two_hundred_commands_survive_five_kills_exactly_o
 
         ledger = Ledger(room)
         scripts = [
-            (ingrid, [f"!plan goal Mål {n}" if n % 2 else rng.choice(["!status", "!ping", "!reminders"]) for n in range(67)]),
-            (kari, [rng.choice(["!ack starte-saksbehandling", "!ack ressursteam", "!ack planleggingsmote-1", "!ack plo",
-                               "!status", "!snooze ressursteam 2h", "!plan goal Ikke min"]) for _ in range(67)]),
+            (
+                ingrid,
+                [f"!plan goal Mål {n}" if n % 2 else rng.choice(["!status", "!ping", "!reminders"]) for n in range(67)],
+            ),
+            (
+                kari,
+                [
+                    rng.choice(
+                        [
+                            "!ack starte-saksbehandling",
+                            "!ack ressursteam",
+                            "!ack planleggingsmote-1",
+                            "!ack plo",
+                            "!status",
+                            "!snooze ressursteam 2h",
+                            "!plan goal Ikke min",
+                        ]
+                    )
+                    for _ in range(67)
+                ],
+            ),
             (per, [rng.choice(["!status", "!consents", "!ping", "!ack hjemreise", "!team"]) for _ in range(66)]),
         ]
 
@@ -126,7 +153,7 @@ async def test_three_users_and_two_hundred_commands_survive_five_kills_exactly_o
             await asyncio.sleep(rng.uniform(1.5, 5.0))
             await bot.kill()
             kills += 1
-            kill_times.append(datetime.now(timezone.utc) + timedelta(seconds=shift))
+            kill_times.append(datetime.now(UTC) + timedelta(seconds=shift))
             await asyncio.sleep(rng.uniform(0.2, 1.5))
             await bot.start()
         await burst
@@ -143,8 +170,10 @@ async def test_three_users_and_two_hundred_commands_survive_five_kills_exactly_o
         await bot.stop()
 
     counts = ledger.verify(tmp_path / "data" / "homeward.sqlite3", watcher=kari)
-    print(f"{kills} kills: {counts}; answers committed before a kill and sent after it: "
-          f"{_answers_across_kills(tmp_path / 'data' / 'homeward.sqlite3', room, kill_times)}")
+    print(
+        f"{kills} kills: {counts}; answers committed before a kill and sent after it: "
+        f"{_answers_across_kills(tmp_path / 'data' / 'homeward.sqlite3', room, kill_times)}"
+    )
     assert kills >= 5 and counts["accepted"] == 200
     assert {r[:2] for r in ledger.reminders_seen(kari)} >= expected
     assert counts["plan changes"] >= 10 and counts["acks"] >= 1
@@ -155,12 +184,14 @@ def _answers_across_kills(database: Path, room_id: str, kills: list[datetime]) -
     import sqlite3
 
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT created_at, sent_at FROM outbox WHERE room_id = ? AND sent_at IS NOT NULL", (room_id,)).fetchall()
+        rows = db.execute(
+            "SELECT created_at, sent_at FROM outbox WHERE room_id = ? AND sent_at IS NOT NULL", (room_id,)
+        ).fetchall()
     spans = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in rows]
     return sum(any(created < kill < sent for kill in kills) for created, sent in spans)
 
 
-async def _hold_the_outbox(runner) -> None:  # noqa: ANN001
+async def _hold_the_outbox(runner) -> None:
     """Fault injection: from now on this bot queues answers but sends none, as if it died first."""
 
     async def hold() -> bool:
@@ -169,7 +200,7 @@ async def _hold_the_outbox(runner) -> None:  # noqa: ANN001
     runner.bot.sender.flush = hold
 
 
-async def _pending_answer(runner, event_id: str):  # noqa: ANN001, ANN202
+async def _pending_answer(runner, event_id: str):
     for _ in range(100):
         async with runner.bot.store.read() as db:
             for row in await outbox.pending(db):
@@ -179,7 +210,9 @@ async def _pending_answer(runner, event_id: str):  # noqa: ANN001, ANN202
     raise AssertionError("the command was not handled")
 
 
-async def test_a_command_applied_but_not_answered_before_the_bot_went_down_is_answered_once_after(make_bot, make_member):
+async def test_a_command_applied_but_not_answered_before_the_bot_went_down_is_answered_once_after(
+    make_bot, make_member
+):
     bot = await make_bot()
     anna = await make_member("anna")
     room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
@@ -208,7 +241,9 @@ async def test_an_answer_the_homeserver_took_just_before_the_bot_died_is_not_pos
     command = await alice.send(room, "!ping")
     row = await _pending_answer(bot, command)
     # What the sender does, up to the moment it would mark the row sent: the bot "dies" there.
-    first = await bot.bot.client.room_send(room, row.event_type, row.content, tx_id=row.txn_id, ignore_unverified_devices=True)
+    first = await bot.bot.client.room_send(
+        room, row.event_type, row.content, tx_id=row.txn_id, ignore_unverified_devices=True
+    )
     await bot.stop()
     await bot.start()
     await alice.command(room, "!ping")  # the restarted bot has flushed its outbox by the time this is answered

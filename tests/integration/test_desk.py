@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,14 +41,16 @@ def worklists(member: Member, dm: str) -> list[Seen]:
     return [s for s in member.seen if s.room_id == dm and "homeward.digest_run" in s.content]
 
 
-def worklist_of(dm: str, day: str):  # noqa: ANN201
+def worklist_of(dm: str, day: str):
     return lambda s: s.room_id == dm and (s.content.get("homeward.digest_run") or {}).get("day") == day
 
 
 async def planned_days(bot: BotRunner, user_id: str) -> list[str]:
-    async with bot.bot.store.read() as db:
-        async with db.execute("SELECT day FROM digests WHERE user_id = ? AND status = 'planned' ORDER BY day", (user_id,)) as cur:
-            return [r["day"] for r in await cur.fetchall()]
+    async with (
+        bot.bot.store.read() as db,
+        db.execute("SELECT day FROM digests WHERE user_id = ? AND status = 'planned' ORDER BY day", (user_id,)) as cur,
+    ):
+        return [r["day"] for r in await cur.fetchall()]
 
 
 async def until_status(bot: BotRunner, user_id: str, day: str, timeout: float = 30) -> str:
@@ -76,7 +78,7 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-async def desk(synapse, tmp_path_factory) -> Desk:  # noqa: ANN001
+async def desk(synapse, tmp_path_factory) -> Desk:
     """Tuesday 1 December 2026, 09:00. Anna coordinates Ekorre (Örebro, Inskrivningsmeddelande due
     10:00, Sven and Karin on the team) and Blaval (Telemark); Berit coordinates Gran (Telemark) and
     Hare (Örebro). Olle is on no case."""
@@ -86,12 +88,18 @@ async def desk(synapse, tmp_path_factory) -> Desk:  # noqa: ANN001
         return await synapse.register(f"{prefix}-{uuid.uuid4().hex[:8]}", TEST_PASSWORD)
 
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
-    config = Config.model_validate({
-        "homeserver": synapse.url, "user_id": await user("homeward"), "password": TEST_PASSWORD,
-        "data_dir": folder / "bot", "allowed_inviters": [f"*:{synapse.server_name}"],
-        "case_openers": [f"*:{synapse.server_name}"], "language": "en",
-        "timezone": "Europe/Oslo",
-    })
+    config = Config.model_validate(
+        {
+            "homeserver": synapse.url,
+            "user_id": await user("homeward"),
+            "password": TEST_PASSWORD,
+            "data_dir": folder / "bot",
+            "allowed_inviters": [f"*:{synapse.server_name}"],
+            "case_openers": [f"*:{synapse.server_name}"],
+            "language": "en",
+            "timezone": "Europe/Oslo",
+        }
+    )
     bot = BotRunner(config, clock)
     await bot.start()
     people = {}
@@ -100,8 +108,12 @@ async def desk(synapse, tmp_path_factory) -> Desk:  # noqa: ANN001
     try:
         dm = {name: await direct_room(people[name], bot) for name in ("anna", "berit", "sven", "olle")}
         rooms = {}
-        for coordinator, pathway, label in (("anna", "orebro", "Ekorre"), ("anna", "sthf", "Blaval"),
-                                            ("berit", "sthf", "Gran"), ("berit", "orebro", "Hare")):
+        for coordinator, pathway, label in (
+            ("anna", "orebro", "Ekorre"),
+            ("anna", "sthf", "Blaval"),
+            ("berit", "sthf", "Gran"),
+            ("berit", "orebro", "Hare"),
+        ):
             rooms[label], _ = await open_case_in(people[coordinator], dm[coordinator], pathway, label)
         anna = people["anna"]
         ok(await anna.command(rooms["Ekorre"], "!plan admission 2026-11-30 10:00"))
@@ -124,7 +136,12 @@ async def test_each_coordinator_gets_a_line_per_case_of_their_own_the_most_urgen
     assert [c["label"] for c in mine.content["homeward.cases"]] == ["Ekorre", "Blaval"]
     assert set(lines(theirs)) == {"Gran", "Hare"}
     ekorre, blaval = lines(mine)["Ekorre"], lines(mine)["Blaval"]
-    assert (ekorre["pathway"], ekorre["phase"], ekorre["state"], ekorre["room_id"]) == ("orebro", "identifiering", "open", desk.rooms["Ekorre"])
+    assert (ekorre["pathway"], ekorre["phase"], ekorre["state"], ekorre["room_id"]) == (
+        "orebro",
+        "identifiering",
+        "open",
+        desk.rooms["Ekorre"],
+    )
     assert ekorre["next_due"]["item"] == "inskrivningsmeddelande" and ekorre["next_due"]["lane"] == "slutenvard"
     assert datetime.fromisoformat(ekorre["next_due"]["at"]) == at(2026, 12, 1, 10, 0)
     assert (ekorre["overdue"], ekorre["awaiting"], ekorre["consents_pending"]) == (0, [], [])
@@ -151,8 +168,10 @@ async def test_after_a_notice_is_sent_and_acknowledged_the_line_shows_who_still_
     ok(await karin.command(desk.rooms["Ekorre"], "!ack inskrivningsmeddelande"))
     after = lines(await anna.command(desk.dm["anna"], "!cases"))["Ekorre"]
 
-    assert waiting["awaiting"] == [{"item": "inskrivningsmeddelande", "lane": "kommun"},
-                                   {"item": "inskrivningsmeddelande", "lane": "oppenvard"}]
+    assert waiting["awaiting"] == [
+        {"item": "inskrivningsmeddelande", "lane": "kommun"},
+        {"item": "inskrivningsmeddelande", "lane": "oppenvard"},
+    ]
     assert after["awaiting"] == [{"item": "inskrivningsmeddelande", "lane": "oppenvard"}]
     assert datetime.fromisoformat(after["last_activity"]) > datetime.fromisoformat(waiting["last_activity"])
 
@@ -168,7 +187,9 @@ async def test_a_closed_case_leaves_the_list_shows_in_cases_all_and_comes_back_w
     assert set(lines(open_)) == {"Ekorre"}
     assert [c["label"] for c in everything.content["homeward.cases"]] == ["Ekorre", "Blaval"]  # closed ones last
     assert lines(everything)["Blaval"]["state"] == "closed" and lines(everything)["Blaval"]["next_due"] is None
-    assert lines(again)["Blaval"]["state"] == "open" and lines(again)["Blaval"]["next_due"]["item"] == "planleggingsmote-1"
+    assert (
+        lines(again)["Blaval"]["state"] == "open" and lines(again)["Blaval"]["next_due"]["item"] == "planleggingsmote-1"
+    )
 
 
 async def test_cases_is_answered_only_in_a_chat_with_the_bot_alone(desk: Desk):
@@ -190,7 +211,9 @@ async def test_cases_is_answered_only_when_the_chat_and_the_command_are_end_to_e
 
     in_clear = await anna.command(plain, "!cases")
     sent = await anna.send_unencrypted(desk.dm["anna"], "!cases")  # a clear-text command in her encrypted chat
-    also = await anna.wait_for(lambda s: (s.content.get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == sent)
+    also = await anna.wait_for(
+        lambda s: (s.content.get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == sent
+    )
     async with desk.bot.bot.store.read() as db:
         async with db.execute("SELECT direct_room FROM people WHERE user_id = ?", (anna.user_id,)) as cur:
             worklist_chat = (await cur.fetchone())["direct_room"]
@@ -212,7 +235,9 @@ async def test_closing_is_refused_with_open_mandatory_items_stops_reminders_and_
     none = await anna.command(room, "!reminders")
     change = await anna.command(room, "!plan discharge 2026-12-14")
     status = await anna.command(room, "!status")
-    summary = await anna.wait_for(lambda s: s.room_id == room and "!case reopen" in (s.content.get("m.new_content") or {}).get("body", ""))
+    summary = await anna.wait_for(
+        lambda s: s.room_id == room and "!case reopen" in (s.content.get("m.new_content") or {}).get("body", "")
+    )
 
     assert ("inskrivningsmeddelande", "due") in [(r["item"], r["kind"]) for r in before.content["homeward.reminders"]]
     refused(blocked, "!case close force")
@@ -233,17 +258,23 @@ async def test_closing_is_refused_with_open_mandatory_items_stops_reminders_and_
 
     ok(await anna.command(room, "!case reopen closed in the wrong room"))
     planned = await anna.command(room, "!reminders")
-    assert ("inskrivningsmeddelande", "overdue") in [(r["item"], r["kind"]) for r in planned.content["homeward.reminders"]]
+    assert ("inskrivningsmeddelande", "overdue") in [
+        (r["item"], r["kind"]) for r in planned.content["homeward.reminders"]
+    ]
     clock.jump_to(at(2026, 12, 2, 9, 59, 57))  # the first overdue repeat: the next working day, 10:00
     bot.bot.clock_jumped()
-    overdue = await anna.wait_for(lambda s: s.room_id == room and (s.content.get("homeward.reminder") or {}).get("kind") == "overdue")
+    overdue = await anna.wait_for(
+        lambda s: s.room_id == room and (s.content.get("homeward.reminder") or {}).get("kind") == "overdue"
+    )
     assert overdue.content["homeward.reminder"]["item"] == "inskrivningsmeddelande"
 
 
 # -- the morning worklist -----------------------------------------------------------------------
 
 
-async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_and_follows_a_handover(make_bot, make_member):
+async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_and_follows_a_handover(
+    make_bot, make_member
+):
     """Thursday 31 December 2026, 07:30: Anna's worklist comes (her case waits for a guardian's
     consents); Berit's case has nothing to say, so she gets none. Friday 1 January is a public
     holiday and then the weekend: the next is Monday's. Anna hands her case to Berit: on Tuesday
@@ -290,7 +321,7 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
     assert len(worklists(anna, dm_a)) == 2
 
 
-def _config(path: Path, synapse, user_id: str, password: str, shift: float) -> None:  # noqa: ANN001
+def _config(path: Path, synapse, user_id: str, password: str, shift: float) -> None:
     path.write_text(
         f'homeserver = "{synapse.url}"\nuser_id = "{user_id}"\npassword = "{password}"\n'
         f'data_dir = "data"\nallowed_inviters = ["*:{synapse.server_name}"]\ncase_openers = ["*:{synapse.server_name}"]\n'
@@ -303,7 +334,7 @@ def _config(path: Path, synapse, user_id: str, password: str, shift: float) -> N
 async def test_a_worklist_due_while_the_bot_was_killed_comes_once_and_late(synapse, new_user, make_member, tmp_path):
     user_id, password = await new_user(prefix="homeward")
     config = tmp_path / "homeward.toml"
-    shift = (at(2026, 12, 31, 7, 28, 30) - datetime.now(timezone.utc)).total_seconds()
+    shift = (at(2026, 12, 31, 7, 28, 30) - datetime.now(UTC)).total_seconds()
     _config(config, synapse, user_id, password, shift)
     bot = BotProcess(config, tmp_path / "bot.log")
     await bot.start()
@@ -314,7 +345,7 @@ async def test_a_worklist_due_while_the_bot_was_killed_comes_once_and_late(synap
         room, _ = await open_case_in(anna, dm, "sthf", "Ugle")
         ok(await anna.command(room, f"!invite {mor.user_id} foresatt"))
         await bot.kill()  # SIGKILL before 07:30 of its clock; it comes back three minutes (of its time) later
-        assert datetime.now(timezone.utc).timestamp() + shift < at(2026, 12, 31, 7, 30).timestamp()
+        assert datetime.now(UTC).timestamp() + shift < at(2026, 12, 31, 7, 30).timestamp()
         _config(config, synapse, user_id, password, shift + 180)
         await bot.start()
 
@@ -348,7 +379,9 @@ async def test_a_closed_case_past_its_retention_is_announced_removed_and_the_bot
     await anna.wait_for_membership(room, bot.user_id, "leave")
     listed = await anna.command(dm, "!cases all")
 
-    assert "`dokumentasjon`" in notice.content["body"]  # no last export: the consent that covers exports was never given
+    assert (
+        "`dokumentasjon`" in notice.content["body"]
+    )  # no last export: the consent that covers exports was never given
     assert listed.content["homeward.cases"] == []
     async with bot.bot.store.read() as db:
         async with db.execute("SELECT COUNT(*) FROM outbox WHERE room_id = ? AND content != '{}'", (room,)) as cur:

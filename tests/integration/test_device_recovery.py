@@ -57,8 +57,12 @@ async def test_a_replaced_encryption_store_for_the_same_device_is_detected_at_ke
     await bot.stop()
     shutil.rmtree(bot.config.crypto_dir)
     saved = load_credentials(bot.config.credentials_path)
-    impostor = AsyncClient(bot.config.homeserver, saved.user_id, store_path=str(bot.config.crypto_dir),
-                           config=AsyncClientConfig(encryption_enabled=True))
+    impostor = AsyncClient(
+        bot.config.homeserver,
+        saved.user_id,
+        store_path=str(bot.config.crypto_dir),
+        config=AsyncClientConfig(encryption_enabled=True),
+    )
     bot.config.crypto_dir.mkdir()
     impostor.restore_login(saved.user_id, saved.device_id, saved.access_token)  # new keys, same device id
     await impostor.close()

@@ -24,7 +24,9 @@ ELEMENT_DIR = Path(__file__).resolve().parents[1] / "element"
 DRIVER = ELEMENT_DIR / "driver.mjs"
 DRIVER_TIMEOUT = 50.0
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the Element (matrix-js-sdk) test needs Node 20+")
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None, reason="node is not installed: the Element (matrix-js-sdk) test needs Node 20+"
+)
 
 
 def require_node_modules() -> None:
@@ -33,16 +35,27 @@ def require_node_modules() -> None:
         pytest.fail("tests/element/node_modules is missing: run `make test` (it runs `npm ci` in tests/element)")
 
 
-async def run_driver(homeserver: str, user_id: str, password: str, room_id: str, ack_item: str, bot_user_id: str, bot_device_id: str) -> dict:
+async def run_driver(
+    homeserver: str, user_id: str, password: str, room_id: str, ack_item: str, bot_user_id: str, bot_device_id: str
+) -> dict:
     """Run the Node driver; its one stdout line is what the Element user saw, as JSON."""
     process = await asyncio.create_subprocess_exec(
-        shutil.which("node") or "node", str(DRIVER), homeserver, user_id, room_id, ack_item, bot_user_id, bot_device_id,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "ELEMENT_PASSWORD": password}, cwd=ELEMENT_DIR,
+        shutil.which("node") or "node",
+        str(DRIVER),
+        homeserver,
+        user_id,
+        room_id,
+        ack_item,
+        bot_user_id,
+        bot_device_id,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "ELEMENT_PASSWORD": password},
+        cwd=ELEMENT_DIR,
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), DRIVER_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         await process.wait()
         pytest.fail(f"the Element driver did not finish within {DRIVER_TIMEOUT} s")
@@ -53,7 +66,9 @@ async def run_driver(homeserver: str, user_id: str, password: str, room_id: str,
         result = {"stdout": lines[-5:]}
     if process.returncode != 0 or not result.get("ok"):
         log = "\n".join(err.decode(errors="replace").splitlines()[-40:])
-        pytest.fail(f"Element driver failed (exit {process.returncode}): {json.dumps(result, indent=1)[:4000]}\n--- stderr (tail) ---\n{log}")
+        pytest.fail(
+            f"Element driver failed (exit {process.returncode}): {json.dumps(result, indent=1)[:4000]}\n--- stderr (tail) ---\n{log}"
+        )
     print(json.dumps(result, ensure_ascii=False))  # shown with -s, or when the test fails
     return result
 
@@ -70,14 +85,18 @@ async def test_an_element_user_excluding_insecure_devices_reads_the_bots_answers
     ok(await anna.command(room, f"!invite {element_user} slutenvard"))
     await anna.wait_for_membership(room, element_user, "invite")
 
-    seen = await run_driver(synapse.url, element_user, password, room, "konsultation", bot.user_id, bot.bot.client.device_id)
+    seen = await run_driver(
+        synapse.url, element_user, password, room, "konsultation", bot.user_id, bot.bot.client.device_id
+    )
 
     assert seen["own_command_wire_type"] == "m.room.encrypted"
     # Exclude insecure devices was on, and still the bot read both commands and was read:
     # its device is cross-signed by its owner, and none of its messages carries a shield.
     assert seen["isolation_mode"] == 1  # DeviceIsolationModeKind.OnlySignedDevicesIsolationMode
     assert seen["bot_device"]["signed_by_owner"] is True
-    assert seen["shields"] == {name: {"colour": 0, "reason": None} for name in ("status", "ack", "edit")}  # EventShieldColour.NONE
+    assert seen["shields"] == {
+        name: {"colour": 0, "reason": None} for name in ("status", "ack", "edit")
+    }  # EventShieldColour.NONE
     # Answers and the checklist edit never notify (Element's push rules on the decrypted events).
     assert seen["pushes"] == {name: {"notify": False, "highlight": False} for name in ("status", "ack", "edit")}
     for answer in (seen["status"], seen["ack"], seen["edit"]):

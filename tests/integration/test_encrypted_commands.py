@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.care import audit_trail, bring_in, item, ok, open_case, refused
 from tests.harness import reply_target
+from tests.integration.care import audit_trail, bring_in, item, ok, open_case, refused
 
 
-async def test_an_unencrypted_command_in_a_care_room_is_not_run_but_answered_once_encrypted_and_audited(make_bot, make_member):
+async def test_an_unencrypted_command_in_a_care_room_is_not_run_but_answered_once_encrypted_and_audited(
+    make_bot, make_member
+):
     bot = await make_bot()
     ingrid = await make_member("ingrid")
     room, _ = await open_case(ingrid, bot, "sthf", "Maane")
@@ -39,19 +41,31 @@ async def test_a_coordinators_reaction_never_acknowledges_on_behalf_of_another_l
     notice = await karin.wait_for(lambda s: s.content.get("homeward.notice") == "inskrivningsmeddelande")
     ok(await karin.command(room, "!ack inskrivningsmeddelande"))  # only Öppenvård is missing now
 
-    def react(member, key: str):  # noqa: ANN001, ANN202
-        return member.send_event(room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": key}})
+    def react(member, key: str):
+        return member.send_event(
+            room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": key}}
+        )
 
     # The coordinator's 👍 is for their own lane (Slutenvård sends this notice, it does not receive it): nothing acknowledged, and why.
     thumbs = await react(anna, "👍")
     why = await anna.wait_for(lambda s: s.content.get("homeward.reason") == "care.reaction_own_lane_only")
     assert reply_target(why) == notice.event_id and "!ack inskrivningsmeddelande" in why.content["body"]
-    assert [a["lane"] for a in item(await anna.command(room, "!status"), "inskrivningsmeddelande")["acks"]] == ["kommun"]
+    assert [a["lane"] for a in item(await anna.command(room, "!status"), "inskrivningsmeddelande")["acks"]] == [
+        "kommun"
+    ]
 
     # The receiving lane's own ✅ acknowledges, for that lane, not on behalf.
     await react(olle, "✅")
-    done = await olle.wait_for(lambda s: s.content.get("homeward.command") == "ack" and s.content.get("homeward.status") == "ok"
-                               and s.content.get("homeward.lane") == "oppenvard")
+    done = await olle.wait_for(
+        lambda s: (
+            s.content.get("homeward.command") == "ack"
+            and s.content.get("homeward.status") == "ok"
+            and s.content.get("homeward.lane") == "oppenvard"
+        )
+    )
     acks = item(await anna.command(room, "!status"), "inskrivningsmeddelande")["acks"]
-    assert [(a["lane"], a["user"], a["on_behalf"]) for a in acks] == [("kommun", karin.user_id, False), ("oppenvard", olle.user_id, False)]
+    assert [(a["lane"], a["user"], a["on_behalf"]) for a in acks] == [
+        ("kommun", karin.user_id, False),
+        ("oppenvard", olle.user_id, False),
+    ]
     assert done.content["homeward.state"] == "done" and thumbs

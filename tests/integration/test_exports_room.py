@@ -14,11 +14,13 @@ from tests.integration.care import bring_in, ok, open_case, refused
 from tests.integration.test_audit import read_file
 
 
-async def _export(member, room: str, command: str):  # noqa: ANN001, ANN202
+async def _export(member, room: str, command: str):
     answer = await member.command(room, command)
     ok(answer)
     info = answer.content["homeward.export"]
-    event = await member.wait_for(lambda s: s.room_id == room and s.content.get("homeward.export", {}).get("sha256") == info["sha256"])
+    event = await member.wait_for(
+        lambda s: s.room_id == room and s.content.get("homeward.export", {}).get("sha256") == info["sha256"]
+    )
     data = await read_file(member, event)
     assert hashlib.sha256(data).hexdigest() == info["sha256"]
     return info, data
@@ -57,7 +59,9 @@ async def test_plan_and_minutes_exports_need_consent_and_read_back(make_bot, mak
     assert kinds.count("CarePlan") == 1 and kinds.count("Goal") >= 2 and "CareTeam" in kinds and "Consent" in kinds
 
     _, ics = await _export(kari, room, "!export case ics")
-    event = next(c for c in icalendar.Calendar.from_ical(ics).walk("VEVENT") if c["DTSTART"].dt.__class__.__name__ == "datetime")
+    event = next(
+        c for c in icalendar.Calendar.from_ical(ics).walk("VEVENT") if c["DTSTART"].dt.__class__.__name__ == "datetime"
+    )
     assert str(event["DTSTART"].dt.tzinfo) == "Europe/Oslo" and event["DTSTART"].dt.hour == 10
 
     _, minutes_pdf = await _export(kari, room, "!export minutes meeting1 pdf")

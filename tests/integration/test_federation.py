@@ -23,11 +23,15 @@ async def test_invite_refuses_other_servers_and_the_room_acl_follows_the_setting
     await runner.stop()
     runner.config = runner.config.model_copy(update={"allowed_servers": ["localhost", "partner.example"]})
     await runner.start()
-    acl = await anna.wait_for(lambda s: s.room_id == room and s.type == "m.room.server_acl" and "partner.example" in s.content["allow"])
+    acl = await anna.wait_for(
+        lambda s: s.room_id == room and s.type == "m.room.server_acl" and "partner.example" in s.content["allow"]
+    )
     assert acl.content == {"allow": ["localhost", "partner.example"], "deny": [], "allow_ip_literals": False}
 
 
-async def test_a_room_of_an_older_release_is_renamed_fixed_and_cleared_of_people_without_a_lane_at_start_up(make_bot, make_member):
+async def test_a_room_of_an_older_release_is_renamed_fixed_and_cleared_of_people_without_a_lane_at_start_up(
+    make_bot, make_member
+):
     runner = await make_bot()
     anna, olle = await make_member("anna"), await make_member("olle")
     room, _ = await open_case(anna, runner, "orebro", "Sjostjerne")
@@ -45,8 +49,14 @@ async def test_a_room_of_an_older_release_is_renamed_fixed_and_cleared_of_people
 
     await runner.start()
     for event_type, key, value in (("m.room.power_levels", "invite", 100), ("m.room.name", "name", "Sjostjerne")):
-        await anna.wait_for(lambda s: s.event_id not in before and s.room_id == room and s.type == event_type  # noqa: B023
-                            and s.content.get(key) == value)  # noqa: B023
+        await anna.wait_for(
+            lambda s: (
+                s.event_id not in before
+                and s.room_id == room
+                and s.type == event_type  # noqa: B023
+                and s.content.get(key) == value
+            )
+        )
     events = (await anna.client.room_get_state(room)).events
     assert state_of(events, "m.room.name") == {"name": "Sjostjerne"}
     assert "Utskrivning" not in state_of(events, "m.room.topic")["topic"]
@@ -65,8 +75,11 @@ async def test_a_user_id_with_markdown_and_link_characters_cannot_inject_a_link(
     # (anything printable but a colon): a protocol-relative link, emphasis and HTML.
     hostile = "@x](//evil.example/)[*y*_<b>:localhost"
 
-    answers = [await anna.command(room, f"!role {hostile} kommun"), await anna.command(room, f"!invite {hostile} kommun"),
-               await anna.command(room, "!team")]
+    answers = [
+        await anna.command(room, f"!role {hostile} kommun"),
+        await anna.command(room, f"!invite {hostile} kommun"),
+        await anna.command(room, "!team"),
+    ]
 
     for answer in answers:
         html = answer.content["formatted_body"]

@@ -17,7 +17,13 @@ async def test_planning_meeting_1_from_invitation_to_closed_minutes(make_bot, ma
     ok(planned)
     invitation = await kari.wait_for(lambda s: s.room_id == room and "homeward.meeting" in s.content)
     body = invitation.content["body"]
-    for words in ("Planleggingsmøte 1", "Foresatte", "Lege sykehuset", "Hva er viktig for deg?", "Ny tentativ møtedato"):
+    for words in (
+        "Planleggingsmøte 1",
+        "Foresatte",
+        "Lege sykehuset",
+        "Hva er viktig for deg?",
+        "Ny tentativ møtedato",
+    ):
         assert words in body, words
     assert kari.user_id in invitation.content["m.mentions"]["user_ids"]
     assert f'<a href="{matrix_to(kari.user_id)}">' in invitation.content["formatted_body"]  # a pill, not Markdown text
@@ -59,7 +65,9 @@ async def test_the_invitation_carries_an_icalendar_file_in_the_pathways_time_zon
     ok(await ingrid.command(room, f"!role {ingrid.user_id} oppenvard coordinator"))
 
     ok(await ingrid.command(room, "!meeting new sip_meeting 2026-12-03 10:00"))
-    attachment = await ingrid.wait_for(lambda s: s.room_id == room and s.content.get("homeward.calendar") == "sip_meeting")
+    attachment = await ingrid.wait_for(
+        lambda s: s.room_id == room and s.content.get("homeward.calendar") == "sip_meeting"
+    )
     calendar = icalendar.Calendar.from_ical(await read_file(ingrid, attachment))
 
     assert str(calendar["METHOD"]) == "REQUEST"

@@ -23,16 +23,24 @@ async def test_a_member_who_leaves_or_is_removed_loses_lane_power_and_reminders(
     # Olle is removed from Element by a coordinator; Karin, a coordinator, leaves by herself.
     await anna.client.room_kick(room, olle.user_id)
     await karin.client.room_leave(room)
-    levels = await anna.wait_for(lambda s: s.room_id == room and s.type == "m.room.power_levels" and karin.user_id not in s.content["users"])
+    levels = await anna.wait_for(
+        lambda s: s.room_id == room and s.type == "m.room.power_levels" and karin.user_id not in s.content["users"]
+    )
 
     assert levels.content["users"] == {bot.user_id: 100, anna.user_id: 50}  # Karin's coordinator power is gone
     team = (await anna.command(room, "!team")).content["homeward.team"]
     assert [m["user"] for m in team] == [anna.user_id]
     reminders = (await anna.command(room, "!reminders")).content["homeward.reminders"]
     assert [r for r in reminders if r["kind"] == "custom"] == []  # Olle's own reminder is cancelled
-    rows = [json.loads(r["details"]) | {"actor": r["actor"]} for r in await audit_trail(anna, room) if r["action"] == "member.left"]
+    rows = [
+        json.loads(r["details"]) | {"actor": r["actor"]}
+        for r in await audit_trail(anna, room)
+        if r["action"] == "member.left"
+    ]
     assert [(r["user"], r["how"], r["actor"], r["previous_lane"]) for r in rows] == [
-        (olle.user_id, "removed", anna.user_id, "oppenvard"), (karin.user_id, "left", karin.user_id, "kommun")]
+        (olle.user_id, "removed", anna.user_id, "oppenvard"),
+        (karin.user_id, "left", karin.user_id, "kommun"),
+    ]
 
 
 async def test_only_the_bot_invites_and_someone_in_the_room_without_a_lane_is_removed(make_bot, make_member):
@@ -42,7 +50,9 @@ async def test_only_the_bot_invites_and_someone_in_the_room_without_a_lane_is_re
     await bring_in(anna, room, olle, "oppenvard")
     await olle.wait_for(lambda s: s.room_id == room and "homeward.checklist" in s.content)  # posted again for him
     await anna.client.room_kick(room, olle.user_id)
-    await anna.wait_for(lambda s: s.room_id == room and s.type == "m.room.member" and s.content.get("membership") == "leave")
+    await anna.wait_for(
+        lambda s: s.room_id == room and s.type == "m.room.member" and s.content.get("membership") == "leave"
+    )
 
     # A coordinator cannot invite from Element (no lane would be recorded): only the bot invites.
     assert isinstance(await anna.client.room_invite(room, olle.user_id), RoomInviteError)
@@ -63,7 +73,9 @@ async def test_only_the_bot_invites_and_someone_in_the_room_without_a_lane_is_re
     assert "member.removed_without_lane" in actions
 
 
-async def test_the_last_coordinator_cannot_step_down_and_when_they_leave_the_care_lanes_are_asked_to_name_one(make_bot, make_member):
+async def test_the_last_coordinator_cannot_step_down_and_when_they_leave_the_care_lanes_are_asked_to_name_one(
+    make_bot, make_member
+):
     bot = await make_bot()
     anna, karin, mor = await make_member("anna"), await make_member("karin"), await make_member("mor")
     room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
@@ -79,9 +91,13 @@ async def test_the_last_coordinator_cannot_step_down_and_when_they_leave_the_car
     assert asked.content["msgtype"] == "m.text"  # an m.text: an m.notice would notify nobody (render.alert_content)
     assert "!role" in asked.content["body"]
 
-    refused(await mor.command(room, f"!role {mor.user_id} vardnadshavare coordinator"))  # a guardian does not coordinate
+    refused(
+        await mor.command(room, f"!role {mor.user_id} vardnadshavare coordinator")
+    )  # a guardian does not coordinate
     refused(await karin.command(room, f"!role {mor.user_id} kommun"))  # only naming a coordinator, nothing else
     ok(await karin.command(room, f"!role {karin.user_id} kommun coordinator"))
-    levels = await karin.wait_for(lambda s: s.room_id == room and s.type == "m.room.power_levels" and karin.user_id in s.content["users"])
+    levels = await karin.wait_for(
+        lambda s: s.room_id == room and s.type == "m.room.power_levels" and karin.user_id in s.content["users"]
+    )
     assert levels.content["users"][karin.user_id] == 50
     ok(await karin.command(room, "!plan discharge 2027-01-15"))  # the case runs again

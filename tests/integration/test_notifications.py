@@ -25,7 +25,9 @@ from tests.harness import Member, Seen, reply_target
 from tests.integration.care import bring_in, ok, open_case
 from tests.integration.test_element import ELEMENT_DIR, require_node_modules
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: Element's push evaluation needs Node 20+")
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None, reason="node is not installed: Element's push evaluation needs Node 20+"
+)
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 HIGHLIGHT = {"notify": True, "highlight": True, "sound": "default"}  # a red badge, a sound, a buzz on the phone
@@ -48,21 +50,36 @@ async def element_verdicts(room: str, events: dict[str, Seen], members: list[Mem
         "state": state,
         "users": {m.user_id: await _get(m, "/_matrix/client/v3/pushrules/") for m in members},
         "events": {
-            name: {"type": s.type, "content": s.content, "sender": s.sender, "event_id": s.event_id, "origin_server_ts": 0}
+            name: {
+                "type": s.type,
+                "content": s.content,
+                "sender": s.sender,
+                "event_id": s.event_id,
+                "origin_server_ts": 0,
+            }
             for name, s in events.items()
         },
     }
     process = await asyncio.create_subprocess_exec(
-        shutil.which("node") or "node", str(ELEMENT_DIR / "push.mjs"), cwd=ELEMENT_DIR,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        shutil.which("node") or "node",
+        str(ELEMENT_DIR / "push.mjs"),
+        cwd=ELEMENT_DIR,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(json.dumps(payload).encode()), 30)
     assert process.returncode == 0, err.decode()[-2000:]
     verdicts = json.loads(out)
-    return {name: {user: {k: v[k] for k in ("notify", "highlight", "sound")} for user, v in by_user.items()} for name, by_user in verdicts.items()}
+    return {
+        name: {user: {k: v[k] for k in ("notify", "highlight", "sound")} for user, v in by_user.items()}
+        for name, by_user in verdicts.items()
+    }
 
 
-async def test_messages_that_must_reach_people_notify_exactly_them_and_answers_and_checklist_edits_nobody(make_bot, make_member):
+async def test_messages_that_must_reach_people_notify_exactly_them_and_answers_and_checklist_edits_nobody(
+    make_bot, make_member
+):
     clock = ShiftedClock.starting_at(datetime(2026, 12, 1, 9, 0, tzinfo=STOCKHOLM))
     bot = await make_bot(clock=clock)
     anna, sven, karin, mor = [await make_member(n) for n in ("anna", "sven", "karin", "mor")]
@@ -81,16 +98,29 @@ async def test_messages_that_must_reach_people_notify_exactly_them_and_answers_a
     send_answer = await sven.wait_for(lambda s: reply_target(s) == send_command)
     notice = await karin.wait_for(lambda s: s.content.get("homeward.notice") == "inskrivningsmeddelande")
     edit = await karin.wait_for(
-        lambda s: s.room_id == room and "homeward.checklist" in s.content.get("m.new_content", {}) and karin.seen.index(s) >= before_send
+        lambda s: (
+            s.room_id == room
+            and "homeward.checklist" in s.content.get("m.new_content", {})
+            and karin.seen.index(s) >= before_send
+        )
     )
     ok(await anna.command(room, "!meeting new sip_meeting 2026-12-03 10:00"))
     invitation = await karin.wait_for(lambda s: s.room_id == room and "homeward.meeting" in s.content)
     status = await karin.command(room, "!status")
 
-    verdict = await element_verdicts(room, {
-        "reminder": reminder, "notice": notice, "consent_request": consent_request, "invitation": invitation,
-        "send_answer": send_answer, "status_answer": status, "checklist_edit": edit,
-    }, [anna, sven, karin, mor])
+    verdict = await element_verdicts(
+        room,
+        {
+            "reminder": reminder,
+            "notice": notice,
+            "consent_request": consent_request,
+            "invitation": invitation,
+            "send_answer": send_answer,
+            "status_answer": status,
+            "checklist_edit": edit,
+        },
+        [anna, sven, karin, mor],
+    )
 
     # The reminder to send the notice: the sending lane (Slutenvård), nobody else.
     assert verdict["reminder"][sven.user_id] == HIGHLIGHT

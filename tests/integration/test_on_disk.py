@@ -30,7 +30,7 @@ ACK_NOTE = "Hjelpemidler bestilt hos NAV"
 DISPLAY_NAMES = {"ingrid": "Ingrid Sykepleiersen", "kari": "Kari Saksbehandlersen", "mor": "Hanne Morsdottir"}
 
 
-async def _care_scenario(bot: BotRunner | object, make_member) -> tuple[str, dict[str, Member]]:  # noqa: ANN001
+async def _care_scenario(bot: BotRunner | object, make_member) -> tuple[str, dict[str, Member]]:
     """Case, invites, consent, plan goal, minutes note and an acknowledgement with a note, by people with display names."""
     people = {name: await make_member(name) for name in DISPLAY_NAMES}
     for name, member in people.items():
@@ -126,7 +126,7 @@ async def test_an_old_data_folder_is_made_owner_only_and_its_store_re_keyed_as_t
         try:
             store.load_account()
             opened = True
-        except Exception:  # noqa: BLE001 - vodozemac's pickle errors
+        except Exception:
             opened = False
         finally:
             store.database.close()
@@ -139,7 +139,9 @@ async def test_with_encryption_off_nothing_goes_into_an_encrypted_room(make_bot,
     encrypted = await alice.create_room(invite=[bot.user_id])  # an encrypted direct chat: not a care room
     plain = await alice.create_room(invite=[bot.user_id], encrypted=False)
 
-    greeting = await alice.wait_for(lambda s: s.room_id == plain and s.sender == bot.user_id and s.type == "m.room.message")
+    greeting = await alice.wait_for(
+        lambda s: s.room_id == plain and s.sender == bot.user_id and s.type == "m.room.message"
+    )
     assert not greeting.encrypted  # where the room is not encrypted, the bot still talks
     await alice.wait_for_membership(encrypted, bot.user_id, "join")
     deadline = time.monotonic() + 30

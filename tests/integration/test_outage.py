@@ -39,7 +39,9 @@ async def test_the_bot_reconnects_by_itself_after_the_homeserver_was_down(make_b
     assert sum("unreachable" in m for m in messages) < 10
 
 
-async def test_a_thirty_second_outage_in_the_middle_of_a_burst_loses_and_doubles_nothing(make_bot, make_member, synapse, caplog):
+async def test_a_thirty_second_outage_in_the_middle_of_a_burst_loses_and_doubles_nothing(
+    make_bot, make_member, synapse, caplog
+):
     """The issue's outage test: the same checks as the crash test (tests/integration/ledger.py).
 
     Three people keep working while the homeserver is stopped for 30 s; their clients queue
@@ -60,7 +62,13 @@ async def test_a_thirty_second_outage_in_the_middle_of_a_burst_loses_and_doubles
     ledger = Ledger(room)
     scripts: list[tuple[Member, list[str]]] = [
         (ingrid, [f"!plan goal Mål {n}" if n % 2 else "!status" for n in range(20)]),
-        (kari, [rng.choice(["!ack starte-saksbehandling", "!ack ressursteam", "!status", "!plan goal Ikke min"]) for _ in range(20)]),
+        (
+            kari,
+            [
+                rng.choice(["!ack starte-saksbehandling", "!ack ressursteam", "!status", "!plan goal Ikke min"])
+                for _ in range(20)
+            ],
+        ),
         (per, [rng.choice(["!status", "!consents", "!ping", "!ack hjemreise"]) for _ in range(20)]),
     ]
 

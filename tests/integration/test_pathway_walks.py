@@ -16,7 +16,10 @@ async def test_orebro_walk_with_refusals_reactions_and_a_restart(make_bot, make_
 
     team = await anna.command(room, "!team")
     assert {m["user"]: m["lane"] for m in team.content["homeward.team"]} == {
-        anna.user_id: "slutenvard", karin.user_id: "kommun", olle.user_id: "oppenvard", greta.user_id: "vardnadshavare",
+        anna.user_id: "slutenvard",
+        karin.user_id: "kommun",
+        olle.user_id: "oppenvard",
+        greta.user_id: "vardnadshavare",
     }
 
     # Dates: only coordinators plan; discharge only on a working day; bad input is explained.
@@ -34,14 +37,18 @@ async def test_orebro_walk_with_refusals_reactions_and_a_restart(make_bot, make_
     refused(await karin.command(room, "!ack inskrivningsmeddelande"), "!send inskrivningsmeddelande")
     refused(await karin.command(room, "!send inskrivningsmeddelande"), "Slutenvård")
     ok(await anna.command(room, "!send inskrivningsmeddelande"))
-    notice = await olle.wait_for(lambda s: s.room_id == room and s.content.get("homeward.notice") == "inskrivningsmeddelande")
+    notice = await olle.wait_for(
+        lambda s: s.room_id == room and s.content.get("homeward.notice") == "inskrivningsmeddelande"
+    )
     assert olle.user_id in notice.content["m.mentions"]["user_ids"]
     ok(await karin.command(room, "!ack inskrivningsmeddelande"))
     refused(await karin.command(room, "!ack inskrivningsmeddelande"), "inskrivningsmeddelande")
     reaction = await olle.send_event(
         room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "✅"}}
     )
-    by_reaction = await olle.wait_for(lambda s: s.content.get("homeward.command") == "ack" and s.content.get("homeward.lane") == "oppenvard")
+    by_reaction = await olle.wait_for(
+        lambda s: s.content.get("homeward.command") == "ack" and s.content.get("homeward.lane") == "oppenvard"
+    )
     assert by_reaction.content["homeward.state"] == "done"
     refused(await olle.command(room, "!ack inskrivning"), "Patient/Närstående")
     refused(await anna.command(room, "!ack no-such-item"), "!status")
@@ -59,7 +66,9 @@ async def test_orebro_walk_with_refusals_reactions_and_a_restart(make_bot, make_
     await bot.stop()
     while_down = await karin.send(room, "!ack kontaktperson-kommun Ringt handläggaren")
     await bot.start()
-    answer = await karin.wait_for(lambda s: s.content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == while_down)
+    answer = await karin.wait_for(
+        lambda s: s.content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == while_down
+    )
     ok(answer)
 
     status = await anna.command(room, "!status")
@@ -67,14 +76,20 @@ async def test_orebro_walk_with_refusals_reactions_and_a_restart(make_bot, make_
     assert case["pathway"] == "orebro" and case["phase"] == "identifiering"
     notice_state = item(status, "inskrivningsmeddelande")
     assert notice_state["state"] == "done"
-    assert {(a["user"], a["lane"]) for a in notice_state["acks"]} == {(karin.user_id, "kommun"), (olle.user_id, "oppenvard")}
+    assert {(a["user"], a["lane"]) for a in notice_state["acks"]} == {
+        (karin.user_id, "kommun"),
+        (olle.user_id, "oppenvard"),
+    }
     assert item(status, "kontaktperson-kommun")["state"] == "done"
     assert item(status, "inskrivningsmeddelande")["due"] is not None
 
     # The checklist was edited in place to show the acknowledgements.
     edit = await anna.wait_for(
-        lambda s: s.room_id == room and s.content.get("m.relates_to", {}).get("rel_type") == "m.replace"
-        and "☑ `kontaktperson-kommun`" in s.content.get("m.new_content", {}).get("body", "")
+        lambda s: (
+            s.room_id == room
+            and s.content.get("m.relates_to", {}).get("rel_type") == "m.replace"
+            and "☑ `kontaktperson-kommun`" in s.content.get("m.new_content", {}).get("body", "")
+        )
     )
     assert edit.content["m.new_content"]["m.mentions"] == {}
 

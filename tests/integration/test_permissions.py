@@ -16,44 +16,116 @@ LANES = ["familien", "foresatt", "barn", "kommunen", "sykehus"]
 GUARDIAN_LANES = {"foresatt", "barn"}
 
 # Who may run what, written out here rather than read from care/permissions.py.
-EVERY_MEMBER = {"help", "ping", "pathways", "team", "status", "plan", "ack", "send", "reminders", "consents", "remind", "snooze",
-                "plan show", "timeline"}
+EVERY_MEMBER = {
+    "help",
+    "ping",
+    "pathways",
+    "team",
+    "status",
+    "plan",
+    "ack",
+    "send",
+    "reminders",
+    "consents",
+    "remind",
+    "snooze",
+    "plan show",
+    "timeline",
+}
 # The care team's own work: the care lanes and coordinators, not the family (who never see them in !help).
-CARE_TEAM = {"export plan", "export case", "export minutes", "minutes present", "minutes note", "minutes decision",
-             "minutes action", "minutes topic", "minutes close", "minutes reopen"}
+CARE_TEAM = {
+    "export plan",
+    "export case",
+    "export minutes",
+    "minutes present",
+    "minutes note",
+    "minutes decision",
+    "minutes action",
+    "minutes topic",
+    "minutes close",
+    "minutes reopen",
+}
 CARE_LANES = {"kommunen", "sykehus"}
-COORDINATORS = {"meeting new", "plan goal", "plan subgoal", "plan action", "plan responsible", "plan followup", "plan remove",
-                "plan set", "invite", "role", "assign", "phase next", "settings reactions", "settings quiet", "audit", "consent ask",
-                "case close", "case reopen", "handover",
-                "settings consent"}
+COORDINATORS = {
+    "meeting new",
+    "plan goal",
+    "plan subgoal",
+    "plan action",
+    "plan responsible",
+    "plan followup",
+    "plan remove",
+    "plan set",
+    "invite",
+    "role",
+    "assign",
+    "phase next",
+    "settings reactions",
+    "settings quiet",
+    "audit",
+    "consent ask",
+    "case close",
+    "case reopen",
+    "handover",
+    "settings consent",
+}
 GUARDIANS = {"consent yes", "consent no", "consent revoke"}
 NOWHERE_HERE = {"case new", "stats", "cases", "digest", "settings digest"}  # only outside care rooms
 
 SAMPLES = {
-    "help": "!help", "ping": "!ping", "pathways": "!pathways", "team": "!team", "status": "!status",
-    "plan": "!plan", "plan set": "!plan discharge 2027-01-15", "ack": "!ack behandlingsteam",
-    "send": "!send soknad", "reminders": "!reminders", "consents": "!consents",
-    "remind": "!remind behandlingsteam in 2h", "snooze": "!snooze behandlingsteam 2h",
-    "invite": "!invite @nobody-perm:localhost kommunen", "role": "!role {me} {lane} {flag}", "assign": "!assign behandlingsteam {me}",
-    "phase next": "!phase next", "settings reactions": "!settings reactions on", "settings quiet": "!settings quiet 20:00-08:00",
+    "help": "!help",
+    "ping": "!ping",
+    "pathways": "!pathways",
+    "team": "!team",
+    "status": "!status",
+    "plan": "!plan",
+    "plan set": "!plan discharge 2027-01-15",
+    "ack": "!ack behandlingsteam",
+    "send": "!send soknad",
+    "reminders": "!reminders",
+    "consents": "!consents",
+    "remind": "!remind behandlingsteam in 2h",
+    "snooze": "!snooze behandlingsteam 2h",
+    "invite": "!invite @nobody-perm:localhost kommunen",
+    "role": "!role {me} {lane} {flag}",
+    "assign": "!assign behandlingsteam {me}",
+    "phase next": "!phase next",
+    "settings reactions": "!settings reactions on",
+    "settings quiet": "!settings quiet 20:00-08:00",
     "settings consent": "!settings consent guardians",
-    "audit": "!audit", "consent ask": "!consent ask", "consent yes": "!consent yes dokumentasjon",
-    "consent no": "!consent no individuell-plan", "consent revoke": "!consent revoke individuell-plan",
+    "audit": "!audit",
+    "consent ask": "!consent ask",
+    "consent yes": "!consent yes dokumentasjon",
+    "consent no": "!consent no individuell-plan",
+    "consent revoke": "!consent revoke individuell-plan",
     "case new": "!case new sthf Probe",
     # None of these may change the case for the next ones: closing is held by its open items,
     # reopening refused (it is open), and a handover to oneself refused, after the gate.
-    "case close": "!case close discharged home", "case reopen": "!case reopen probe", "handover": "!handover {me}",
-    "cases": "!cases", "digest": "!digest", "settings digest": "!settings digest 08:00",
-    "plan show": "!plan show", "plan goal": "!plan goal Trygg hjemkomst", "plan subgoal": "!plan subgoal 1 Utstyr på plass",
-    "plan action": "!plan action 1 kommunen Skaffe utstyr", "plan responsible": "!plan responsible kommunen",
-    "plan followup": "!plan followup 2027-02-01", "plan remove": "!plan remove g1 test",
-    "export plan": "!export plan md", "export case": "!export case md", "export minutes": "!export minutes meeting1 md",
+    "case close": "!case close discharged home",
+    "case reopen": "!case reopen probe",
+    "handover": "!handover {me}",
+    "cases": "!cases",
+    "digest": "!digest",
+    "settings digest": "!settings digest 08:00",
+    "plan show": "!plan show",
+    "plan goal": "!plan goal Trygg hjemkomst",
+    "plan subgoal": "!plan subgoal 1 Utstyr på plass",
+    "plan action": "!plan action 1 kommunen Skaffe utstyr",
+    "plan responsible": "!plan responsible kommunen",
+    "plan followup": "!plan followup 2027-02-01",
+    "plan remove": "!plan remove g1 test",
+    "export plan": "!export plan md",
+    "export case": "!export case md",
+    "export minutes": "!export minutes meeting1 md",
     "meeting new": "!meeting new meeting1 2027-01-05 10:00",
-    "minutes present": "!minutes meeting1 present {me}", "minutes note": "!minutes meeting1 note Probe",
-    "minutes decision": "!minutes meeting1 decision Probe", "minutes action": "!minutes meeting1 action kommunen 2027-01-10 Probe",
-    "minutes topic": "!minutes meeting1 topic 1 Probe", "minutes close": "!minutes meeting1 close",
+    "minutes present": "!minutes meeting1 present {me}",
+    "minutes note": "!minutes meeting1 note Probe",
+    "minutes decision": "!minutes meeting1 decision Probe",
+    "minutes action": "!minutes meeting1 action kommunen 2027-01-10 Probe",
+    "minutes topic": "!minutes meeting1 topic 1 Probe",
+    "minutes close": "!minutes meeting1 close",
     "minutes reopen": "!minutes meeting1 reopen Probe",
-    "timeline": "!timeline", "stats": "!stats",
+    "timeline": "!timeline",
+    "stats": "!stats",
 }
 SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
 
@@ -72,7 +144,7 @@ def expected(command: str, lane: str | None, coordinator: bool) -> bool:
     return command in EVERY_MEMBER
 
 
-def passed_the_gate(answer) -> bool:  # noqa: ANN001
+def passed_the_gate(answer) -> bool:
     reason = answer.content.get("homeward.reason") or ""
     return not reason.startswith(SCOPE_OR_PERMISSION)
 
@@ -98,6 +170,8 @@ async def test_every_command_for_every_lane_coordinator_or_not(make_bot, make_me
             text = SAMPLES[name].format(me=member.user_id, lane=lane or "kommunen", flag=flag).strip()
             answer = await member.command(room, text)
             if passed_the_gate(answer) != expected(name, lane, coordinator):
-                mismatches.append((name, lane, coordinator, answer.content.get("homeward.reason"), answer.content["body"][:80]))
+                mismatches.append(
+                    (name, lane, coordinator, answer.content.get("homeward.reason"), answer.content["body"][:80])
+                )
         await asyncio.sleep(0)
     assert mismatches == []

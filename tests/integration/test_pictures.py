@@ -24,7 +24,9 @@ async def _decrypted(member: Member, file: dict) -> bytes:
 
 async def _picture(member: Member, room: str, sha256: str) -> tuple[Seen, Image.Image, Image.Image]:
     """The m.image with this hash: the picture and its thumbnail, decrypted, checked against what the event announces."""
-    event = await member.wait_for(lambda s: s.room_id == room and s.content.get("homeward.picture", {}).get("sha256") == sha256)
+    event = await member.wait_for(
+        lambda s: s.room_id == room and s.content.get("homeward.picture", {}).get("sha256") == sha256
+    )
     content = event.content
     assert event.encrypted and content["msgtype"] == "m.image" and "url" not in content
     info = content["info"]
@@ -49,7 +51,10 @@ async def test_timeline_and_stats_are_encrypted_images_that_decode_as_announced(
     answer = await anna.command(room, "!timeline")
     ok(answer)
     shown = answer.content["homeward.timeline"]
-    assert shown["clocks"][0]["id"] == "betalningsansvar" and {d["id"] for d in shown["dates"]} == {"admission", "discharge"}
+    assert shown["clocks"][0]["id"] == "betalningsansvar" and {d["id"] for d in shown["dates"]} == {
+        "admission",
+        "discharge",
+    }
     _, image, _ = await _picture(anna, room, shown["image"]["sha256"])
     assert image.size == (shown["image"]["w"], shown["image"]["h"])
 

@@ -32,7 +32,13 @@ async def test_an_individuell_plan_with_two_goals_and_actions_needs_consent_and_
 
     assert shown.content["homeward.plan_version"] == 7
     body = shown.content["body"]
-    for words in ("Trygg hjemkomst", "Utstyr levert før hjemreise", "Skaffe medisinteknisk utstyr", "Søke barnehageplass", "2027-02-01"):
+    for words in (
+        "Trygg hjemkomst",
+        "Utstyr levert før hjemreise",
+        "Skaffe medisinteknisk utstyr",
+        "Søke barnehageplass",
+        "2027-02-01",
+    ):
         assert words in body
     ok(await ingrid.command(room, "!plan remove g2 Flyttet til egen plan"))
     after = await kari.command(room, "!plan show")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from homeward.clock import ShiftedClock
@@ -16,11 +16,13 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=STOCKHOLM)
 
 
-def reminders(member, room: str, item: str) -> list:  # noqa: ANN001
-    return [s for s in member.seen if s.room_id == room and (s.content.get("homeward.reminder") or {}).get("item") == item]
+def reminders(member, room: str, item: str) -> list:
+    return [
+        s for s in member.seen if s.room_id == room and (s.content.get("homeward.reminder") or {}).get("item") == item
+    ]
 
 
-async def _case_with_due_notice(make_bot, make_member, clock):  # noqa: ANN001, ANN202
+async def _case_with_due_notice(make_bot, make_member, clock):
     """An Örebro case whose Inskrivningsmeddelande is due Tuesday 1 Dec 10:00 (24 h after admission)."""
     bot = await make_bot(clock=clock)
     anna, sven = await make_member("anna"), await make_member("sven")
@@ -35,7 +37,9 @@ async def test_a_reminder_arrives_at_its_time_and_mentions_the_lane(make_bot, ma
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 59, 50))
     bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
 
-    reminder = await sven.wait_for(lambda s: (s.content.get("homeward.reminder") or {}).get("kind") == "due", timeout=30)
+    reminder = await sven.wait_for(
+        lambda s: (s.content.get("homeward.reminder") or {}).get("kind") == "due", timeout=30
+    )
 
     assert reminder.encrypted
     assert reminder.content["homeward.reminder"]["item"] == "inskrivningsmeddelande"
@@ -49,11 +53,15 @@ async def test_an_overdue_item_escalates_to_the_coordinator(make_bot, make_membe
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 11, 0))  # already past due: no "due" reminder made up
     bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
     listed = await anna.command(room, "!reminders")
-    assert [(r["item"], r["kind"]) for r in listed.content["homeward.reminders"]] == [("inskrivningsmeddelande", "overdue")]
+    assert [(r["item"], r["kind"]) for r in listed.content["homeward.reminders"]] == [
+        ("inskrivningsmeddelande", "overdue")
+    ]
 
     clock.jump_to(at(2026, 12, 2, 9, 59, 58))  # the first overdue repeat: next working day, 10:00
     bot.bot.clock_jumped()
-    overdue = await anna.wait_for(lambda s: (s.content.get("homeward.reminder") or {}).get("kind") == "overdue", timeout=30)
+    overdue = await anna.wait_for(
+        lambda s: (s.content.get("homeward.reminder") or {}).get("kind") == "overdue", timeout=30
+    )
 
     assert set(overdue.content["m.mentions"]["user_ids"]) == {sven.user_id, anna.user_id}
     assert len(reminders(anna, room, "inskrivningsmeddelande")) == 1
@@ -118,10 +126,21 @@ async def test_a_homeserver_down_for_20_seconds_loses_no_reminder(make_bot, make
     await asyncio.sleep(20)
     await synapse.start()
 
-    reminder = await sven.wait_for(lambda s: (s.content.get("homeward.reminder") or {}).get("kind") == "due", timeout=60)
+    reminder = await sven.wait_for(
+        lambda s: (s.content.get("homeward.reminder") or {}).get("kind") == "due", timeout=60
+    )
     await anna.command(room, "!ping")  # everything before this answer has been delivered
     assert reminder.content["homeward.reminder"]["item"] == "inskrivningsmeddelande"
-    assert len([r for r in reminders(sven, room, "inskrivningsmeddelande") if r.content["homeward.reminder"]["kind"] == "due"]) == 1
+    assert (
+        len(
+            [
+                r
+                for r in reminders(sven, room, "inskrivningsmeddelande")
+                if r.content["homeward.reminder"]["kind"] == "due"
+            ]
+        )
+        == 1
+    )
 
 
 async def test_a_new_discharge_date_renews_the_inskrivningsmeddelande(make_bot, make_member):

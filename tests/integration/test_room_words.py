@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from homeward.config import Config
-from homeward.devserver import LocalSynapse
+from homeward.dev.synapse import LocalSynapse
 from homeward.text import matrix_to
 from tests.harness import BotRunner, Member, Seen, reply_target
 from tests.integration.care import bring_in, ok, open_case
@@ -37,11 +37,20 @@ class Room:
 async def case(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Room]:
     base: Path = tmp_path_factory.mktemp("room-words")
     bot_id = await synapse.register(f"homeward-{uuid.uuid4().hex[:6]}", PASSWORD)
-    bot = BotRunner(Config.model_validate({
-        "homeserver": synapse.url, "user_id": bot_id, "password": PASSWORD, "data_dir": base / "bot",
-        "allowed_inviters": [f"*:{synapse.server_name}"], "case_openers": [f"*:{synapse.server_name}"],
-        "language": "en", "timezone": "Europe/Stockholm",  # the care room speaks Swedish (its pathway's language)
-    }))
+    bot = BotRunner(
+        Config.model_validate(
+            {
+                "homeserver": synapse.url,
+                "user_id": bot_id,
+                "password": PASSWORD,
+                "data_dir": base / "bot",
+                "allowed_inviters": [f"*:{synapse.server_name}"],
+                "case_openers": [f"*:{synapse.server_name}"],
+                "language": "en",
+                "timezone": "Europe/Stockholm",  # the care room speaks Swedish (its pathway's language)
+            }
+        )
+    )
     await bot.start()
     people = []
     for name, shown in (("anna", "Anna"), ("kari", "Kari Sjuksköterska"), ("greta", "Greta")):
@@ -63,8 +72,11 @@ async def with_pill(member: Member, room: str, before: str, who: Member, name: s
     """Send a command as Element's composer does with a pill: the name in the body, the link in the HTML, the id in m.mentions."""
     body = f"{before} {name}{(' ' + after) if after else ''}"
     html = f'{before} <a href="{matrix_to(who.user_id)}">{name}</a>{(" " + after) if after else ""}'
-    event_id = await member.send(room, body, {"format": "org.matrix.custom.html", "formatted_body": html,
-                                              "m.mentions": {"user_ids": [who.user_id]}})
+    event_id = await member.send(
+        room,
+        body,
+        {"format": "org.matrix.custom.html", "formatted_body": html, "m.mentions": {"user_ids": [who.user_id]}},
+    )
     return await member.wait_for(lambda s: reply_target(s) == event_id)
 
 
@@ -93,11 +105,17 @@ async def test_invite_role_and_assign_take_the_person_from_an_element_pill(case:
 async def test_a_redundant_acknowledgement_reaction_is_not_answered(case: Room) -> None:
     c = case
     ok(await c.anna.command(c.room, "!send inskrivningsmeddelande"))
-    notice = await c.kari.wait_for(lambda s: s.room_id == c.room and s.content.get("homeward.notice") == "inskrivningsmeddelande")
-    first = await c.kari.send_event(c.room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "✅"}})
+    notice = await c.kari.wait_for(
+        lambda s: s.room_id == c.room and s.content.get("homeward.notice") == "inskrivningsmeddelande"
+    )
+    first = await c.kari.send_event(
+        c.room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "✅"}}
+    )
     acked = await c.kari.wait_for(lambda s: reply_target(s) == notice.event_id and s.sender == c.bot.user_id)
     ok(acked)
-    await c.kari.send_event(c.room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "👍"}})
+    await c.kari.send_event(
+        c.room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "👍"}}
+    )
     # The command form still answers; it comes after anything the second reaction would have caused.
     typed = await c.kari.command(c.room, "!ack inskrivningsmeddelande")
     assert typed.content["homeward.reason"] == "care.lane_already_acked"
@@ -111,7 +129,9 @@ async def test_a_parents_help_lists_only_what_a_parent_may_use_grouped(case: Roo
     ok(shown)
     commands = set(shown.content["homeward.commands"])
     assert {"consent yes", "consents", "status", "ack"} <= commands
-    assert not any(name.startswith(("minutes", "export", "invite", "role", "audit", "settings", "meeting")) for name in commands)
+    assert not any(
+        name.startswith(("minutes", "export", "invite", "role", "audit", "settings", "meeting")) for name in commands
+    )
     assert "!minutes" not in shown.content["body"] and "!export" not in shown.content["body"]
     assert "**Samtycke**" in shown.content["body"] and "**Uppgifter och meddelanden**" in shown.content["body"]
     coordinator = await c.anna.command(c.room, "!help")
@@ -125,7 +145,9 @@ async def test_status_shows_the_current_phase_and_status_all_everything(case: Ro
     assert "**Identifiering, Bedömning**" in now.content["body"] and "**Uppföljning**" not in now.content["body"]
     assert "`!status all`" in now.content["body"]
     assert "**Uppföljning**" in everything.content["body"]
-    assert now.content["homeward.case"]["items"] == everything.content["homeward.case"]["items"]  # the key keeps every item
+    assert (
+        now.content["homeward.case"]["items"] == everything.content["homeward.case"]["items"]
+    )  # the key keeps every item
 
 
 async def test_the_direct_chat_speaks_the_language_of_the_last_care_room(case: Room) -> None:

@@ -76,7 +76,10 @@ async def test_an_edited_command_is_not_run_again(make_bot, make_member):
     edit = await alice.send(
         room,
         "* !ping",
-        {"m.new_content": {"msgtype": "m.text", "body": "!ping"}, "m.relates_to": {"rel_type": "m.replace", "event_id": original}},
+        {
+            "m.new_content": {"msgtype": "m.text", "body": "!ping"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+        },
     )
 
     await alice.command(room, "!help")  # answered after the edit was seen, since events are handled in order
@@ -106,7 +109,9 @@ async def test_after_a_restart_new_commands_are_answered_and_old_ones_are_not_an
 
     await bot.start()
     after = await alice.command(room, "!ping")
-    await alice.wait_for(lambda s: s.content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == while_down)
+    await alice.wait_for(
+        lambda s: s.content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == while_down
+    )
 
     assert after.content["body"] == "pong"
     original_command = before.content["m.relates_to"]["m.in_reply_to"]["event_id"]
@@ -130,7 +135,9 @@ async def test_an_invite_from_an_allowed_inviter_is_accepted_with_a_greeting(mak
 
     room = await trusted.create_room(invite=[bot.user_id])
 
-    greeting = await trusted.wait_for(lambda s: s.room_id == room and s.sender == bot.user_id and s.type == "m.room.message")
+    greeting = await trusted.wait_for(
+        lambda s: s.room_id == room and s.sender == bot.user_id and s.type == "m.room.message"
+    )
     assert "!help" in greeting.content["body"]
     assert greeting.encrypted
 

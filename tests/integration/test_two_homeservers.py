@@ -1,6 +1,6 @@
 """A care team across organisations: the hospital's and the municipality's homeservers, federated.
 
-Two Synapses on loopback federate with each other (homeward/devserver.py, `federation_port`:
+Two Synapses on loopback federate with each other (dev/synapse.py, `federation_port`:
 TLS with a throw-away certificate that is not verified, loopback allowed for outbound
 federation, no notary key server, fast retries — each setting explained there). They are
 named `hospital.homeward.test:<port>` and `kommun.homeward.test:<port>`: a server name with
@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ import pytest
 
 from homeward.clock import ShiftedClock
 from homeward.config import Config
-from homeward.devserver import LocalSynapse, free_port
+from homeward.dev.synapse import LocalSynapse, free_port
 from tests.harness import BotRunner, Member, Seen, reply_target
 from tests.integration.care import ok
 from tests.integration.ledger import Ledger
@@ -104,13 +104,19 @@ async def case(region: Region) -> AsyncIterator[Case]:
     """An Örebro case opened on the hospital's server with two members from the municipality's."""
     clock = ShiftedClock.starting_at(datetime(2026, 12, 1, 9, 0, tzinfo=STOCKHOLM))  # a Tuesday
     bot_id = await region.hospital.register(f"homeward-{uuid.uuid4().hex[:6]}", PASSWORD)
-    config = Config.model_validate({
-        "homeserver": region.hospital.url, "user_id": bot_id, "password": PASSWORD,
-        "data_dir": region.base / "bot", "language": "sv", "timezone": "Europe/Stockholm",
-        "allowed_inviters": [f"*:{region.hospital.server_name}"],
-        "allowed_servers": [HOSPITAL, KOMMUN],
-        "case_openers": [f"*:{region.hospital.server_name}"],
-    })
+    config = Config.model_validate(
+        {
+            "homeserver": region.hospital.url,
+            "user_id": bot_id,
+            "password": PASSWORD,
+            "data_dir": region.base / "bot",
+            "language": "sv",
+            "timezone": "Europe/Stockholm",
+            "allowed_inviters": [f"*:{region.hospital.server_name}"],
+            "allowed_servers": [HOSPITAL, KOMMUN],
+            "case_openers": [f"*:{region.hospital.server_name}"],
+        }
+    )
     bot = BotRunner(config, clock)
     await bot.start()
     anna = await region.member(region.hospital, "anna")
@@ -152,21 +158,34 @@ def _in_room(case: Case, predicate: Callable[[Seen], bool]) -> Callable[[Seen], 
 
 async def test_members_on_the_municipalitys_server_read_the_checklist(case: Case) -> None:
     for person in (case.karin, case.greta):
-        checklist = await person.wait_for(_in_room(case, lambda s: "homeward.checklist" in s.content), timeout=FEDERATED_TIMEOUT)
+        checklist = await person.wait_for(
+            _in_room(case, lambda s: "homeward.checklist" in s.content), timeout=FEDERATED_TIMEOUT
+        )
         assert checklist.encrypted and checklist.sender == case.bot.user_id
         assert "inskrivningsmeddelande" in checklist.content["body"]
 
 
-async def test_a_municipal_acknowledgement_is_recorded_for_its_lane_and_the_edit_reaches_its_members(case: Case) -> None:
+async def test_a_municipal_acknowledgement_is_recorded_for_its_lane_and_the_edit_reaches_its_members(
+    case: Case,
+) -> None:
     ok(await case.anna.command(case.room, "!send inskrivningsmeddelande"))
-    await case.karin.wait_for(_in_room(case, lambda s: s.content.get("homeward.notice") == "inskrivningsmeddelande"),
-                              timeout=FEDERATED_TIMEOUT)
+    await case.karin.wait_for(
+        _in_room(case, lambda s: s.content.get("homeward.notice") == "inskrivningsmeddelande"),
+        timeout=FEDERATED_TIMEOUT,
+    )
     answer = await case.karin.command(case.room, "!ack inskrivningsmeddelande", timeout=FEDERATED_TIMEOUT)
     ok(answer)
     assert answer.encrypted and answer.content["homeward.lane"] == "kommun"
-    edit = await case.karin.wait_for(_in_room(case, lambda s: (s.content.get("m.relates_to") or {}).get("rel_type") == "m.replace"
-                                              and case.karin.user_id in s.content.get("m.new_content", {}).get("formatted_body", "")),
-                                     timeout=FEDERATED_TIMEOUT)
+    edit = await case.karin.wait_for(
+        _in_room(
+            case,
+            lambda s: (
+                (s.content.get("m.relates_to") or {}).get("rel_type") == "m.replace"
+                and case.karin.user_id in s.content.get("m.new_content", {}).get("formatted_body", "")
+            ),
+        ),
+        timeout=FEDERATED_TIMEOUT,
+    )
     assert edit.encrypted
 
 
@@ -176,7 +195,12 @@ async def test_a_guardians_consent_from_the_municipalitys_server_is_recorded(cas
     consents = await case.anna.command(case.room, "!consents")
     state = {c["id"]: c["state"] for c in consents.content["homeward.consents"]}
     assert state["informationsoverforing"] == "given"
-    who = [a["user"] for c in consents.content["homeward.consents"] if c["id"] == "informationsoverforing" for a in c["answers"]]
+    who = [
+        a["user"]
+        for c in consents.content["homeward.consents"]
+        if c["id"] == "informationsoverforing"
+        for a in c["answers"]
+    ]
     assert who == [case.greta.user_id]
 
 
@@ -191,13 +215,15 @@ async def test_a_reminder_reaches_a_member_on_the_municipalitys_server(case: Cas
     assert reminder.encrypted and case.karin.user_id in reminder.content["m.mentions"]["user_ids"]
 
 
-async def test_a_user_of_a_server_the_region_does_not_trust_cannot_be_invited_and_the_acl_keeps_it_out(case: Case) -> None:
+async def test_a_user_of_a_server_the_region_does_not_trust_cannot_be_invited_and_the_acl_keeps_it_out(
+    case: Case,
+) -> None:
     stranger = "@someone:elsewhere.homeward.test"  # a server outside allowed_servers (it need not exist)
     answer = await case.anna.command(case.room, f"!invite {stranger} kommun")
     assert answer.content["homeward.status"] == "error"
     acl = await case.anna.client.room_get_state_event(case.room, "m.room.server_acl")
     allowed = set(acl.content["allow"])
-    assert allowed == {HOSPITAL, KOMMUN, case.region.hospital.server_name}  # see commands/rooms.py server_acl
+    assert allowed == {HOSPITAL, KOMMUN, case.region.hospital.server_name}  # see matrix/rooms.py server_acl
     assert acl.content["allow_ip_literals"] is False
 
 
@@ -205,20 +231,28 @@ async def test_the_federated_round_trip_against_the_same_command_on_one_server(c
     """Timing, printed with -s: a municipality member's `!status` against the coordinator's."""
     figures: dict[str, list[float]] = {"hospital member (one server)": [], "municipality member (federated)": []}
     for _ in range(8):
-        for label, person in (("hospital member (one server)", case.anna), ("municipality member (federated)", case.karin)):
+        for label, person in (
+            ("hospital member (one server)", case.anna),
+            ("municipality member (federated)", case.karin),
+        ):
             start = time.perf_counter()
             event_id = await person.send(case.room, "!status")
             await person.wait_for(lambda s, e=event_id: reply_target(s) == e, timeout=FEDERATED_TIMEOUT)
             figures[label].append((time.perf_counter() - start) * 1000)
             await asyncio.sleep(0.2)
     medians = {label: statistics.median(values) for label, values in figures.items()}
-    print("!status round trip, p50 of 8:", {k: f"{v:.0f} ms" for k, v in medians.items()},
-          f"ratio {medians['municipality member (federated)'] / medians['hospital member (one server)']:.2f}")
+    print(
+        "!status round trip, p50 of 8:",
+        {k: f"{v:.0f} ms" for k, v in medians.items()},
+        f"ratio {medians['municipality member (federated)'] / medians['hospital member (one server)']:.2f}",
+    )
     assert all(values for values in figures.values())
 
 
 async def test_a_new_login_on_the_municipalitys_server_reads_the_bots_next_messages(case: Case) -> None:
-    again = await Member.login(case.region.kommun.url, case.karin.user_id, PASSWORD, case.region.base / f"karin-new-{uuid.uuid4().hex[:4]}")
+    again = await Member.login(
+        case.region.kommun.url, case.karin.user_id, PASSWORD, case.region.base / f"karin-new-{uuid.uuid4().hex[:4]}"
+    )
     try:
         await asyncio.sleep(1)  # the new device's keys reach the hospital's server through a device-list update
         answer = await case.anna.command(case.room, "!team")
@@ -241,8 +275,15 @@ async def test_the_municipalitys_server_down_for_thirty_seconds_loses_and_double
         case.clock.jump_to(datetime(2026, 12, 1, 10, 59, 58, tzinfo=STOCKHOLM))  # the reminder comes due meanwhile
         case.bot.bot.clock_jumped()
         await ledger.wait_until_answered(timeout=FEDERATED_TIMEOUT)
-        await case.anna.wait_for(_in_room(case, lambda s: (s.content.get("homeward.reminder") or {}).get("planned_at", "")
-                                          .startswith("2026-12-01T10:00")), timeout=FEDERATED_TIMEOUT)
+        await case.anna.wait_for(
+            _in_room(
+                case,
+                lambda s: (
+                    (s.content.get("homeward.reminder") or {}).get("planned_at", "").startswith("2026-12-01T10:00")
+                ),
+            ),
+            timeout=FEDERATED_TIMEOUT,
+        )
         await asyncio.sleep(OUTAGE_S - 5)
     finally:
         await case.region.kommun.start()
@@ -250,11 +291,18 @@ async def test_the_municipalitys_server_down_for_thirty_seconds_loses_and_double
     await ledger.wait_until_answered(timeout=FEDERATED_TIMEOUT)
     for sent in ledger.sent:
         await case.karin.wait_for(lambda s, e=sent.event_id: reply_target(s) == e, timeout=FEDERATED_TIMEOUT * 2)
-    await case.karin.wait_for(_in_room(case, lambda s: (s.content.get("homeward.reminder") or {}).get("planned_at", "")
-                                       .startswith("2026-12-01T10:00")), timeout=FEDERATED_TIMEOUT)
+    await case.karin.wait_for(
+        _in_room(
+            case,
+            lambda s: (s.content.get("homeward.reminder") or {}).get("planned_at", "").startswith("2026-12-01T10:00"),
+        ),
+        timeout=FEDERATED_TIMEOUT,
+    )
     await asyncio.sleep(3)  # a doubled answer or reminder would have arrived by now
     sent_ids = {x.event_id for x in ledger.sent}
-    assert len([s for s in case.karin.seen if s.room_id == case.room and reply_target(s) in sent_ids]) == len(ledger.sent)
+    assert len([s for s in case.karin.seen if s.room_id == case.room and reply_target(s) in sent_ids]) == len(
+        ledger.sent
+    )
     await case.bot.stop()
     counts = ledger.verify(case.bot.config.store_path, watcher=case.karin)
     print(f"municipality down {OUTAGE_S} s: {counts}")

@@ -48,8 +48,17 @@ from tests.integration.conftest import direct_room
 REPO = Path(__file__).resolve().parents[2]
 # What a build must not see: state of the checkout, not sources.
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", ".dev", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-    ".hypothesis", ".bench-cache", "node_modules",
+    ".git",
+    ".venv",
+    ".dev",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".hypothesis",
+    ".bench-cache",
+    "node_modules",
 )
 
 
@@ -67,7 +76,9 @@ class Installed:
         return json.loads(out)
 
 
-async def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> tuple[int, str, str]:
+async def _run(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         *map(str, args), cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -111,8 +122,9 @@ async def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     done = time.monotonic()
     print(f"\nwheel: built in {built - started:.1f} s, fresh venv and `pip install` in {done - built:.1f} s")
 
-    _, out, _ = await _run(venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-                           cwd=cwd, env=env)
+    _, out, _ = await _run(
+        venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=cwd, env=env
+    )
     return Installed(wheel, venv, Path(out.strip()), cwd, env)
 
 
@@ -138,8 +150,8 @@ async def test_the_installed_package_reads_pathways_and_templates_from_its_site_
         from zoneinfo import ZoneInfo
         import homeward
         from homeward.care.pathway import configured_pathways, default_pathways_dir
-        from homeward.exports.render import Words
-        from homeward.i18n import TEMPLATES_DIR, Catalog
+        from homeward.exports.wording import Words
+        from homeward.messages.catalog import TEMPLATES_DIR, Catalog
         print(json.dumps({
             "sys_path": sys.path,
             "homeward_file": homeward.__file__,
@@ -159,7 +171,13 @@ async def test_the_installed_package_reads_pathways_and_templates_from_its_site_
 
     assert Path(found["templates_dir"]) == package / "templates"
     assert _files(package / "templates") == _files(REPO / "templates")
-    for name in ("locale/en.toml", "messages/checklist.md.j2", "exports/plan.html.j2", "exports/print.css", "exports/words.toml"):
+    for name in (
+        "locale/en.toml",
+        "messages/checklist.md.j2",
+        "exports/plan.html.j2",
+        "exports/print.css",
+        "exports/words.toml",
+    ):
         assert (package / "templates" / name).is_file(), name
     assert found["catalog_languages"] == ["en", "nb", "sv"]
     assert found["export_words"] == ["Pathway", "Forløp", "Process"]
@@ -177,8 +195,15 @@ async def test_homeward_imports_without_synapse_and_dev_asks_for_the_dev_extra(i
     """)
     assert synapse == {"findable": False, "loaded": []}
 
-    rc, _, stderr = await _run(installed.venv / "bin" / "homeward", "dev", "--dir", installed.cwd / ".dev",
-                               cwd=installed.cwd, env=installed.env, check=False)
+    rc, _, stderr = await _run(
+        installed.venv / "bin" / "homeward",
+        "dev",
+        "--dir",
+        installed.cwd / ".dev",
+        cwd=installed.cwd,
+        env=installed.env,
+        check=False,
+    )
     assert rc == 2
     assert "needs the dev extra" in stderr and "homeward[dev]" in stderr
     assert not (installed.cwd / ".dev").exists()

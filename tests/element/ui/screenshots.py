@@ -1,7 +1,7 @@
 """`make screenshots`: a demo case walked through the real Element Web, pictures in docs/screens/.
 
 Not a test (it is not part of `make test`): it shows what people see. A fresh local Synapse
-(homeward.devserver), the demo accounts of `make run` (homeward.demo) and the bot in this
+(homeward.dev.synapse), the demo accounts of `make run` (homeward.dev.demo) and the bot in this
 process, on a clock that starts on Monday 30 November 2026, 10:00 in Örebro and jumps a day
 when the walk asks for it (a reminder falls due). Element Web (`ELEMENT_WEB_DIR`, default
 ../shared/element-web/webapp) is served on loopback and driven in the system's headless
@@ -40,8 +40,12 @@ START = datetime(2026, 11, 30, 10, 0, tzinfo=OREBRO)  # a Monday; the child was 
 # The Inskrivningsmeddelande is due 24 h after admission: the walk's clock jumps to just before.
 CLOCK = {"inskrivningsmeddelande-due": datetime(2026, 12, 1, 8, 59, 57, tzinfo=OREBRO)}
 LABEL = "Sjöstjärna"
-DISPLAY_NAMES = {"coordinator": "Anna Koordinator", "nurse": "Sara Sjuksköterska", "caseofficer": "Karin Kommun",
-                 "guardian": "Maria Vårdnadshavare"}
+DISPLAY_NAMES = {
+    "coordinator": "Anna Koordinator",
+    "nurse": "Sara Sjuksköterska",
+    "caseofficer": "Karin Kommun",
+    "guardian": "Maria Vårdnadshavare",
+}
 WALK_TIMEOUT_S = 600
 
 log = logging.getLogger("screenshots")
@@ -56,7 +60,9 @@ def missing_prerequisites(element_dir: Path, chromium: str | None) -> list[str]:
     if shutil.which("node") is None:
         problems.append("node not found (Node 20+)")
     if not (HERE / "node_modules" / "playwright-core").is_dir():
-        problems.append(f"{HERE}/node_modules is missing: run `npm ci --prefix {HERE.relative_to(REPO)}` (make screenshots does)")
+        problems.append(
+            f"{HERE}/node_modules is missing: run `npm ci --prefix {HERE.relative_to(REPO)}` (make screenshots does)"
+        )
     return problems
 
 
@@ -92,8 +98,8 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
     from homeward.bot.app import HomewardBot
     from homeward.clock import ShiftedClock
     from homeward.config import Config
-    from homeward.demo import BOT_LOCALPART, DEMO_ACCOUNTS
-    from homeward.devserver import LocalSynapse, free_port
+    from homeward.dev.demo import BOT_LOCALPART, DEMO_ACCOUNTS
+    from homeward.dev.synapse import LocalSynapse, free_port
 
     synapse = LocalSynapse(work / "synapse", port=free_port())
     await synapse.start()
@@ -107,26 +113,41 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
             user_id = await synapse.register(name, passwords[name], displayname=DISPLAY_NAMES[name])
             users[name] = {"user": name, "password": passwords[name], "id": user_id}
         clock = ShiftedClock.starting_at(START)
-        config = Config.model_validate({
-            "homeserver": synapse.url, "user_id": bot_id, "password": passwords[BOT_LOCALPART],
-            "data_dir": work / "bot", "allowed_inviters": [f"*:{synapse.server_name}"], "timezone": "Europe/Stockholm",
-            "case_openers": [users["coordinator"]["id"]],  # the coordinator opens the case, as in make run's demo
-            "language": "sv",
-        })
+        config = Config.model_validate(
+            {
+                "homeserver": synapse.url,
+                "user_id": bot_id,
+                "password": passwords[BOT_LOCALPART],
+                "data_dir": work / "bot",
+                "allowed_inviters": [f"*:{synapse.server_name}"],
+                "timezone": "Europe/Stockholm",
+                "case_openers": [users["coordinator"]["id"]],  # the coordinator opens the case, as in make run's demo
+                "language": "sv",
+            }
+        )
         bot = HomewardBot(config, clock)
         await bot.start()
         await asyncio.wait_for(bot.ready.wait(), 60)
 
         out.mkdir(parents=True, exist_ok=True)
         settings = {
-            "elementUrl": element_url, "homeserver": synapse.url, "serverName": synapse.server_name, "bot": bot_id,
-            "users": users, "out": str(out), "label": LABEL,
+            "elementUrl": element_url,
+            "homeserver": synapse.url,
+            "serverName": synapse.server_name,
+            "bot": bot_id,
+            "users": users,
+            "out": str(out),
+            "label": LABEL,
             "caseRoomName": LABEL,  # the room list's name starts with the label
         }
         process = await asyncio.create_subprocess_exec(
-            shutil.which("node") or "node", str(HERE / "walk.mjs"), cwd=HERE,
+            shutil.which("node") or "node",
+            str(HERE / "walk.mjs"),
+            cwd=HERE,
             env={**os.environ, "SCREENS": json.dumps(settings), "CHROMIUM": chromium},
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         assert process.stdout and process.stdin
         last = ""

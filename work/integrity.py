@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import logging
 
-from homeward.commands.care_room import CareRoom
-from homeward.render import alert_content
-from homeward.services import Services
+from homeward.matrix.content import alert_content
 from homeward.store import chain
 from homeward.store.chain import Break
 from homeward.store.db import Store
 from homeward.store.desk import purged_room
 from homeward.store.state import get_value, set_value
 from homeward.text import mentions
+from homeward.work.care_room import CareRoom
+from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ async def _tell(store: Store, services: Services, broken: Break) -> bool:
         if await get_value(db, told_key(broken)) is not None:
             return False
         try:
-            room = await CareRoom.of_case(db, services, broken.case_id, actor=services.config.user_id, event_id=None, now=now)  # type: ignore[arg-type]
+            room = await CareRoom.of_case(
+                db, services, broken.case_id, actor=services.config.user_id, event_id=None, now=now
+            )  # type: ignore[arg-type]
         except KeyError:
             log.error("%s names case %s, which does not exist: nobody to tell", broken.table, broken.case_id)
             return False
@@ -60,8 +62,12 @@ async def _tell(store: Store, services: Services, broken: Break) -> bool:
             return False  # removed by its retention run: the bot left the room, nobody there to tell (logged above)
         coordinators = sorted(user for user, member in room.view.members.items() if member.coordinator)
         text = room.t(
-            "audit.chain_broken", people=mentions(coordinators), label=room.case.label, row=broken.row_id,
-            what=room.t(f"audit.chain_{broken.table}"), how=room.t(f"audit.chain_{broken.reason}"),
+            "audit.chain_broken",
+            people=mentions(coordinators),
+            label=room.case.label,
+            row=broken.row_id,
+            what=room.t(f"audit.chain_{broken.table}"),
+            how=room.t(f"audit.chain_{broken.reason}"),
         )
         content = alert_content(text, coordinators)
         content["homeward.status"] = "error"

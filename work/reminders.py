@@ -16,13 +16,13 @@ from typing import Any
 from homeward.care.clocks import read_clock
 from homeward.care.pathway import Item
 from homeward.care.reminders import CLOCK, Firing, PlannedReminder, clock_firing, firing, how_to, recipients
-from homeward.commands.care_room import CareRoom, closed_at
-from homeward.commands.checklist import local_text
-from homeward.render import alert_content
-from homeward.text import mentions
-from homeward.services import Services
+from homeward.matrix.content import alert_content
+from homeward.messages.speaker import local_text
 from homeward.store import reminders as rows
 from homeward.store.db import Store
+from homeward.text import mentions
+from homeward.work.care_room import CareRoom, closed_at
+from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,11 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
         if not await rows.mark_fired(db, row.id, now, message):
             raise RuntimeError("reminder changed while firing")
         await room.audit(
-            "reminder.sent", item=item.id, kind=row.kind, sequence=row.sequence, planned_at=row.planned_at.isoformat(),
+            "reminder.sent",
+            item=item.id,
+            kind=row.kind,
+            sequence=row.sequence,
+            planned_at=row.planned_at.isoformat(),
             late=late,
         )
         await room.replan()  # an overdue repeat plans the next one
@@ -81,8 +85,14 @@ async def _fire_clock(db: Any, room: CareRoom, row: PlannedReminder, now: Any) -
     message = await room.queue(clock_reminder_content(room, row, late))
     if not await rows.mark_fired(db, row.id, now, message):
         raise RuntimeError("reminder changed while firing")
-    await room.audit("reminder.sent", clock=row.item_id, kind=row.kind, sequence=row.sequence,
-                     planned_at=row.planned_at.isoformat(), late=late)
+    await room.audit(
+        "reminder.sent",
+        clock=row.item_id,
+        kind=row.kind,
+        sequence=row.sequence,
+        planned_at=row.planned_at.isoformat(),
+        late=late,
+    )
     log.info("room=%s reminder=%d clock=%s kind=%s fired", room.room_id, row.id, row.item_id, row.kind)
     return True
 
@@ -94,14 +104,24 @@ def clock_reminder_content(room: CareRoom, row: PlannedReminder, late: bool) -> 
     reading = read_clock(view, clock, room.now, closed_at=closed_at(room.case))
     people = view.coordinators()
     text = room.t(
-        "reminder.clock", people=mentions(people), label=clock.label, limit=clock.limit,
-        start=local_text(reading.started_at, pathway), when=local_text(row.due or row.planned_at, pathway),
+        "reminder.clock",
+        people=mentions(people),
+        label=clock.label,
+        limit=clock.limit,
+        start=local_text(reading.started_at, pathway),
+        when=local_text(row.due or row.planned_at, pathway),
     )
     content = alert_content(text, people)
     content["homeward.reminder"] = {
         # "item" is what every reminder is about (here the clock, whose id the row holds), as integrations expect.
-        "item": clock.id, "clock": clock.id, "kind": row.kind, "sequence": row.sequence, "planned_at": row.planned_at.isoformat(),
-        "due": row.due.isoformat() if row.due else None, "late": late, "days": reading.days,
+        "item": clock.id,
+        "clock": clock.id,
+        "kind": row.kind,
+        "sequence": row.sequence,
+        "planned_at": row.planned_at.isoformat(),
+        "due": row.due.isoformat() if row.due else None,
+        "late": late,
+        "days": reading.days,
     }
     return content
 
@@ -116,16 +136,21 @@ def reminder_content(room: CareRoom, row: PlannedReminder, item: Item, late: boo
     when = local_text(row.due or row.planned_at, pathway)
     text = room.t(
         f"reminder.{row.kind}",
-        people=mentions(people), title=item.title, id=item.id, when=when,
+        people=mentions(people),
+        title=item.title,
+        id=item.id,
+        when=when,
     )
     text += " " + room.t(how_key, command=command)
     if late:
         text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
     content = alert_content(text, people)
     content["homeward.reminder"] = {
-        "item": item.id, "kind": row.kind, "sequence": row.sequence, "planned_at": row.planned_at.isoformat(),
-        "due": row.due.isoformat() if row.due else None, "late": late,
+        "item": item.id,
+        "kind": row.kind,
+        "sequence": row.sequence,
+        "planned_at": row.planned_at.isoformat(),
+        "due": row.due.isoformat() if row.due else None,
+        "late": late,
     }
     return content
-
-

@@ -54,7 +54,7 @@ class Seeds:
     user_signing: bytes
 
     @classmethod
-    def generate(cls, user_id: str) -> "Seeds":
+    def generate(cls, user_id: str) -> Seeds:
         return cls(user_id, *(Ed25519PrivateKey.generate().private_bytes_raw() for _ in USAGES))
 
     def seed(self, usage: str) -> bytes:
@@ -71,7 +71,7 @@ class Seeds:
         )
 
     @classmethod
-    def from_json(cls, text: str, user_id: str) -> "Seeds":
+    def from_json(cls, text: str, user_id: str) -> Seeds:
         try:
             data = json.loads(text)
             seeds = [from_unpadded_b64(data[u]) for u in USAGES]
@@ -108,7 +108,9 @@ def has_valid_signature(obj: dict[str, Any], user_id: str, public: str) -> bool:
     if not isinstance(signature, str):
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(from_unpadded_b64(public)).verify(from_unpadded_b64(signature), signed_bytes(obj))
+        Ed25519PublicKey.from_public_bytes(from_unpadded_b64(public)).verify(
+            from_unpadded_b64(signature), signed_bytes(obj)
+        )
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -142,7 +144,11 @@ def signatures_body(device_keys: dict[str, Any], seeds: Seeds) -> dict[str, Any]
 def _only_key(obj: Any) -> str | None:
     """The one ed25519 public key of a cross-signing key object, if it has exactly one."""
     keys = obj.get("keys") if isinstance(obj, dict) else None
-    values = [v for k, v in keys.items() if isinstance(k, str) and k.startswith("ed25519:")] if isinstance(keys, dict) else []
+    values = (
+        [v for k, v in keys.items() if isinstance(k, str) and k.startswith("ed25519:")]
+        if isinstance(keys, dict)
+        else []
+    )
     return values[0] if len(values) == 1 and isinstance(values[0], str) else None
 
 
@@ -156,19 +162,26 @@ class ServerIdentity:
     device_keys: dict[str, Any] | None
 
     @classmethod
-    def from_query(cls, response: dict[str, Any], user_id: str, device_id: str) -> "ServerIdentity":
+    def from_query(cls, response: dict[str, Any], user_id: str, device_id: str) -> ServerIdentity:
         def key(section: str) -> str | None:
             return _only_key((response.get(section) or {}).get(user_id))
 
         device = ((response.get("device_keys") or {}).get(user_id) or {}).get(device_id)
-        return cls(key("master_keys"), key("self_signing_keys"), key("user_signing_keys"), device if isinstance(device, dict) else None)
+        return cls(
+            key("master_keys"),
+            key("self_signing_keys"),
+            key("user_signing_keys"),
+            device if isinstance(device, dict) else None,
+        )
 
     def matches(self, seeds: Seeds) -> bool:
         """The keys on the server are the saved ones (all three)."""
         return (self.master, self.self_signing, self.user_signing) == tuple(seeds.public(u) for u in USAGES)
 
     def device_signed_by(self, seeds: Seeds) -> bool:
-        return self.device_keys is not None and has_valid_signature(self.device_keys, seeds.user_id, seeds.public("self_signing"))
+        return self.device_keys is not None and has_valid_signature(
+            self.device_keys, seeds.user_id, seeds.public("self_signing")
+        )
 
 
 class Action(Enum):
@@ -186,5 +199,7 @@ def decide(seeds: Seeds | None, server: ServerIdentity) -> Action:
     if seeds is None or server.master != seeds.public("master"):
         return Action.FOREIGN
     if not server.matches(seeds):
-        return Action.UPLOAD  # same master, other sub-keys (set by hand?): put ours back (the server asks for the password)
+        return (
+            Action.UPLOAD
+        )  # same master, other sub-keys (set by hand?): put ours back (the server asks for the password)
     return Action.NOTHING if server.device_signed_by(seeds) else Action.SIGN_DEVICE

@@ -17,19 +17,21 @@ import json
 import logging
 from typing import Any
 
-from homeward.commands.care_room import CareRoom
-from homeward.commands.rooms import power_levels, room_name, server_acl
 from homeward.ids import server_of
-from homeward.render import to_plain
-from homeward.services import Services
+from homeward.matrix.content import to_plain
+from homeward.matrix.rooms import power_levels, room_name, server_acl
 from homeward.store import outbox
 from homeward.store import room_state as rows
 from homeward.store.db import Store
+from homeward.work.care_room import CareRoom
+from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
 
 
-def wanted_state(services: Services, *, label: str, language: str, coordinators: list[str]) -> dict[str, dict[str, Any]]:
+def wanted_state(
+    services: Services, *, label: str, language: str, coordinators: list[str]
+) -> dict[str, dict[str, Any]]:
     """The state events a care room should carry now, by type (all with the empty state key)."""
     config = services.config
     return {
@@ -41,8 +43,9 @@ def wanted_state(services: Services, *, label: str, language: str, coordinators:
 
 
 def room_wanted_state(room: CareRoom) -> dict[str, dict[str, Any]]:
-    return wanted_state(room.services, label=room.case.label, language=room.view.pathway.language,
-                        coordinators=room.view.coordinators())
+    return wanted_state(
+        room.services, label=room.case.label, language=room.view.pathway.language, coordinators=room.view.coordinators()
+    )
 
 
 async def record_created(room: CareRoom, state: dict[str, dict[str, Any]]) -> None:
@@ -57,8 +60,12 @@ async def keep_in_step(room: CareRoom) -> list[str]:
     last = await rows.last_queued(room.db, room.case.id)
     changed = [event_type for event_type, content in wanted.items() if last.get(event_type) != content]
     for event_type in changed:
-        await room.queue({"content": wanted[event_type]}, event_type=event_type, kind=outbox.STATE,
-                         supersede_key=f"state:{room.case.id}:{event_type}")
+        await room.queue(
+            {"content": wanted[event_type]},
+            event_type=event_type,
+            kind=outbox.STATE,
+            supersede_key=f"state:{room.case.id}:{event_type}",
+        )
         await rows.record(room.db, room.case.id, event_type, wanted[event_type])
     return changed
 
@@ -73,13 +80,19 @@ async def bring_rooms_in_step(store: Store, services: Services) -> int:
         if pathway is None:
             continue  # a pathway no longer configured: its case cannot be loaded (logged where it is used)
         last = json.loads(row["j_state"] or "{}")
-        wanted = wanted_state(services, label=row["label"], language=pathway.language,
-                              coordinators=json.loads(row["j_coordinators"] or "[]"))
+        wanted = wanted_state(
+            services,
+            label=row["label"],
+            language=pathway.language,
+            coordinators=json.loads(row["j_coordinators"] or "[]"),
+        )
         if all(last.get(event_type) == content for event_type, content in wanted.items()):
             continue  # the common case: one read for every room, nothing written
         now = services.clock.now()
         async with store.transaction() as db:
-            room = await CareRoom.of_case(db, services, row["id"], actor=services.config.user_id, event_id=None, now=now)
+            room = await CareRoom.of_case(
+                db, services, row["id"], actor=services.config.user_id, event_id=None, now=now
+            )
             changed = await keep_in_step(room)
             if changed:
                 await room.audit("room.state_updated", types=changed)

@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from homeward.config import load_config
-from homeward.devserver import LocalSynapse
+from homeward.dev.synapse import LocalSynapse
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ def _write_bot_config(base: Path, server: LocalSynapse, password: str) -> Path:
             f'password = "{password}"\n'
             'device_name = "Homeward"\n'
             'data_dir = "bot"\n'
-            f'allowed_inviters = ["*:{server.server_name}"]\n'
-            + _case_openers(server) +
-            'timezone = "Europe/Oslo"\n'
+            f'allowed_inviters = ["*:{server.server_name}"]\n' + _case_openers(server) + 'timezone = "Europe/Oslo"\n'
             'language = "en"\n'
             "encryption = true\n",
             encoding="utf-8",

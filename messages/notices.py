@@ -14,9 +14,9 @@ from typing import Any
 
 from homeward.care.arrival import carried_dates, empty_lanes
 from homeward.care.case import CaseView, ack_due_at
-from homeward.care.pathway import Item, NamedDate
-from homeward.commands.checklist import Speaker, local_text
-from homeward.render import alert_content
+from homeward.care.pathway import Item
+from homeward.matrix.content import alert_content
+from homeward.messages.speaker import Speaker, local_text
 from homeward.text import Markdown, escape, mention, mentions
 
 
@@ -31,24 +31,23 @@ def fact_lines(room: Speaker, view: CaseView, item: Item) -> list[str]:
     return lines
 
 
-def unset_dates(view: CaseView, item: Item) -> list[NamedDate]:
-    """The dates the notice carries that are not set yet."""
-    return [named for named, value in carried_dates(view, item) if value is None]
-
-
 def receivers(view: CaseView, item: Item) -> list[str]:
     """The people who must acknowledge: everyone in the receiving lanes."""
     return [user for lane in item.recipients for user in view.members_of(lane)]
 
 
-def notice_message(room: Speaker, view: CaseView, item: Item, *, sender: str, sent_at: datetime, reactions: bool) -> dict[str, Any]:
+def notice_message(
+    room: Speaker, view: CaseView, item: Item, *, sender: str, sent_at: datetime, reactions: bool
+) -> dict[str, Any]:
     """The content of a sent notice, addressed to everyone who must acknowledge it."""
     pathway = view.pathway
     people = receivers(view, item)
     lanes_to = Markdown(", ".join(f"**{escape(pathway.lane(lane).name)}**" for lane in item.recipients))
     lines = [
         f"📨 **{escape(item.title)}** — "
-        + room.t("send.from_to", sender=pathway.lane(item.sender or "").name, person=mention(sender), receivers=lanes_to),
+        + room.t(
+            "send.from_to", sender=pathway.lane(item.sender or "").name, person=mention(sender), receivers=lanes_to
+        ),
     ]
     facts = fact_lines(room, view, item)
     if facts:

@@ -21,18 +21,16 @@ import aiosqlite
 from homeward.care.case import CaseView, Membership
 from homeward.care.desk import retention_due
 from homeward.care.reminders import reconcile
-from homeward.commands.checklist import checklist_content, checklist_markdown, edit_of
-from homeward.commands.desk import plan_worklist
-from homeward.services import Services
+from homeward.matrix.relations import edit_of
+from homeward.messages.checklist import checklist_content, checklist_markdown
 from homeward.store import cases, outbox
 from homeward.store import desk as desk_rows
 from homeward.store import reminders as reminder_rows
-from homeward.store.cases import CaseRow, LoadedCase
+from homeward.store.cases import NO_LANE, CaseRow, LoadedCase
 from homeward.store.state import RoomInfo
 from homeward.text import Markdown
-
-#: What the audit trail records as the lane of an actor who has none (the bot, a coordinator without a lane).
-NO_LANE = "-"
+from homeward.work.services import Services
+from homeward.work.worklists import plan_worklist
 
 
 def closed_at(case: CaseRow) -> datetime | None:
@@ -64,9 +62,16 @@ class CareRoom:
 
     @classmethod
     async def of_case(
-        cls, db: aiosqlite.Connection, services: Services, case_id: int, *, actor: str, event_id: str | None,
-        now: datetime, room_id: str | None = None,
-    ) -> "CareRoom":
+        cls,
+        db: aiosqlite.Connection,
+        services: Services,
+        case_id: int,
+        *,
+        actor: str,
+        event_id: str | None,
+        now: datetime,
+        room_id: str | None = None,
+    ) -> CareRoom:
         """A case by id (a reminder's, a case just opened); `room_id` when its room is not created yet."""
         loaded = await cases.load_case(db, case_id, services.pathways)
         room = room_id or loaded.case.room_id or ""
@@ -117,23 +122,42 @@ class CareRoom:
         """Append to the audit trail: who, their lane, the room, the time and the causing event are filled in."""
         before = self.db.total_changes
         await cases.audit(
-            self.db, room_id=self.room_id, actor=self.actor, action=action, now=self.now, case_id=self.case.id,
-            actor_lane=self.lane or NO_LANE, event_id=self.event_id, **details,
+            self.db,
+            room_id=self.room_id,
+            actor=self.actor,
+            action=action,
+            now=self.now,
+            case_id=self.case.id,
+            actor_lane=self.lane or NO_LANE,
+            event_id=self.event_id,
+            **details,
         )
         self.bookkeeping += self.db.total_changes - before
 
     async def queue(
-        self, content: dict[str, Any], *, event_type: str = "m.room.message", kind: str = outbox.EVENT,
+        self,
+        content: dict[str, Any],
+        *,
+        event_type: str = "m.room.message",
+        kind: str = outbox.EVENT,
         supersede_key: str | None = None,
     ) -> int:
         """Queue an event for this room, in order; its outbox row id."""
         before = self.db.total_changes
-        row = await outbox.enqueue(self.db, self.room_id, event_type, content, self.now, kind=kind, supersede_key=supersede_key)
+        row = await outbox.enqueue(
+            self.db, self.room_id, event_type, content, self.now, kind=kind, supersede_key=supersede_key
+        )
         self.bookkeeping += self.db.total_changes - before
         return row
 
     async def queue_file(
-        self, filename: str, mimetype: str, data: bytes, *, image: outbox.ImageParts | None = None, **extra: Any,
+        self,
+        filename: str,
+        mimetype: str,
+        data: bytes,
+        *,
+        image: outbox.ImageParts | None = None,
+        **extra: Any,
     ) -> int:
         """Queue a file for this room (uploaded encrypted; an m.image with its thumbnail when `image`); `extra` are its homeward.* keys."""
         before = self.db.total_changes
@@ -155,7 +179,9 @@ class CareRoom:
             content["homeward.after_join"] = after_join
         row = await self.queue(content)
         await cases.put_checklist(self.db, self.case.id, self.view.phase_id, row)
-        await self.queue({"content": {"pinned": [outbox.ref(row)]}}, event_type="m.room.pinned_events", kind=outbox.STATE)
+        await self.queue(
+            {"content": {"pinned": [outbox.ref(row)]}}, event_type="m.room.pinned_events", kind=outbox.STATE
+        )
         self.loaded = LoadedCase(self.case, self.view, row)
         return row
 
@@ -177,8 +203,10 @@ class CareRoom:
         # The fallback for clients without edits is a short line, not the checklist again:
         # twice the checklist would not fit in one event for a big phase.
         fallback = self.t("checklist.updated", phase=after.view.phase.title)
-        self.edit_later(f"checklist:{after.checklist}",
-                        edit_of(after.checklist, checklist_content(self, after.view), fallback))
+        self.edit_later(
+            f"checklist:{after.checklist}",
+            edit_of(outbox.ref(after.checklist), checklist_content(self, after.view), fallback),
+        )
 
     async def replan(self) -> None:
         """Bring the case's planned reminders in line with its state."""

@@ -52,6 +52,7 @@ def to_plain(markdown: str, *, bold: bool = True) -> str:
     bold markers too, for a message that notifies: Element's notification shows the body as
     it is, stars and all.
     """
+
     def plain(piece: str) -> str:
         return _ESCAPED.sub(_unescape, _MENTION.sub(r"\1", piece if bold else _BOLD.sub("", piece)))
 
@@ -104,7 +105,9 @@ def content_size(content: dict[str, object]) -> int:
     return len(json.dumps(content))
 
 
-def fit_content(content: dict[str, object], shortened_note: str, limit: int = EVENT_CONTENT_MAX_BYTES) -> dict[str, object]:
+def fit_content(
+    content: dict[str, object], shortened_note: str, limit: int = EVENT_CONTENT_MAX_BYTES
+) -> dict[str, object]:
     """The content, made small enough for one event if it is not: never an answer refused.
 
     In order, until it fits: leave out the big machine-readable `homeward.*` values (their

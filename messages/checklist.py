@@ -8,36 +8,18 @@ burst of acknowledgements costs one edit, not fifty.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any
 
 from homeward.care.arrival import empty_lanes
 from homeward.care.calendar import WorkingCalendar
 from homeward.care.case import CaseView, due_at, item_state, missing_lanes
 from homeward.care.clocks import ClockReading, clock_json, read_clocks
 from homeward.care.pathway import Item, Pathway
-from homeward.i18n import render
-from homeward.render import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
+from homeward.matrix.content import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
+from homeward.messages.catalog import render
+from homeward.messages.speaker import Speaker, local_text
 from homeward.text import escape, mention
-from homeward.store import outbox
-
-
-class Speaker(Protocol):
-    """Who writes: a room's language (`t`) at one moment (`now`)."""
-
-    now: datetime
-
-    def t(self, key: str, /, **values: Any) -> str: ...
-
-
-def local_text(moment: date | datetime | None, pathway: Pathway) -> str:
-    """A date or time as people read it, in the pathway's time zone."""
-    if moment is None:
-        return "—"
-    if isinstance(moment, datetime):
-        return moment.astimezone(ZoneInfo(pathway.timezone)).strftime("%Y-%m-%d %H:%M")
-    return moment.isoformat()
 
 
 @dataclass
@@ -51,7 +33,7 @@ class Line:
     lane_id: str = ""
 
 
-def item_line(room: "Speaker", view: CaseView, item: Item, calendar: WorkingCalendar) -> Line:
+def item_line(room: Speaker, view: CaseView, item: Item, calendar: WorkingCalendar) -> Line:
     pathway = view.pathway
     state = item_state(view, item, room.now, calendar)
     record = view.record(item.id)
@@ -62,8 +44,10 @@ def item_line(room: "Speaker", view: CaseView, item: Item, calendar: WorkingCale
         parts.append(room.t("item.not_sent"))
     elif state != "done":
         empty = empty_lanes(view)
-        waiting = [pathway.lane(lane).name + (f" ({room.t('checklist.nobody_yet')})" if lane in empty else "")
-                   for lane in missing_lanes(view, item)]
+        waiting = [
+            pathway.lane(lane).name + (f" ({room.t('checklist.nobody_yet')})" if lane in empty else "")
+            for lane in missing_lanes(view, item)
+        ]
         if item.kind == "notice":
             parts.append(room.t("item.waiting_for", lanes=", ".join(waiting)))
     due = due_at(view, item, calendar)
@@ -72,16 +56,18 @@ def item_line(room: "Speaker", view: CaseView, item: Item, calendar: WorkingCale
     if record.assigned_to and state != "done":
         parts.append("→ " + mention(record.assigned_to))
     lane_id = item.lane if item.kind == "task" else item.sender
-    return Line(item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts), lane_id or "")
+    return Line(
+        item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts), lane_id or ""
+    )
 
 
-#: The checklist must fit one event (homeward.render: the one size rule for messages).
+#: The checklist must fit one event (homeward.matrix.content: the one size rule for messages).
 CHECKLIST_MAX_BYTES = EVENT_CONTENT_MAX_BYTES
 #: In the compact form, at most this many open items are listed (the rest are counted).
 COMPACT_OPEN_LINES = 40
 
 
-def checklist_markdown(room: "Speaker", view: CaseView, compact: bool = False) -> str:
+def checklist_markdown(room: Speaker, view: CaseView, compact: bool = False) -> str:
     """The checklist of the current phase, grouped by the lane that owns (or sends) each item.
 
     `compact` leaves out the items that are done (counted instead) and lists at most
@@ -96,30 +82,39 @@ def checklist_markdown(room: "Speaker", view: CaseView, compact: bool = False) -
     lanes: dict[str, dict[str, Any]] = {}
     empty = empty_lanes(view)
     for line in shown:
-        lane = lanes.setdefault(line.lane_name, {"name": line.lane_name, "id": line.lane_id, "empty": line.lane_id in empty,
-                                                 "lines": []})
+        lane = lanes.setdefault(
+            line.lane_name, {"name": line.lane_name, "id": line.lane_id, "empty": line.lane_id in empty, "lines": []}
+        )
         lane["lines"].append(line)
     return render(
         "messages/checklist.md.j2",
-        t=room.t, phase=view.phase, label=view.label, lanes=list(lanes.values()), done=done, total=len(lines),
-        compact=compact, hidden_open=len(lines) - done - len(shown) if compact else 0,
+        t=room.t,
+        phase=view.phase,
+        label=view.label,
+        lanes=list(lanes.values()),
+        done=done,
+        total=len(lines),
+        compact=compact,
+        hidden_open=len(lines) - done - len(shown) if compact else 0,
     )
 
 
-def closed_markdown(room: "Speaker", view: CaseView) -> str:
+def closed_markdown(room: Speaker, view: CaseView) -> str:
     """What the pinned checklist of a closed case becomes: when and why it closed, how much was
     done, the final exports and how to reopen it."""
     items = [item for _, item in view.items()]
     done = sum(1 for item in items if not missing_lanes(view, item))
-    return "\n\n".join([
-        room.t("checklist.closed_title", label=view.label, done=done, total=len(items)),
-        room.t("checklist.closed", when=local_text(view.closed_at, view.pathway), reason=view.closed_reason or "—"),
-        room.t("case.final_exports"),
-        room.t("checklist.closed_reopen"),
-    ])
+    return "\n\n".join(
+        [
+            room.t("checklist.closed_title", label=view.label, done=done, total=len(items)),
+            room.t("checklist.closed", when=local_text(view.closed_at, view.pathway), reason=view.closed_reason or "—"),
+            room.t("case.final_exports"),
+            room.t("checklist.closed_reopen"),
+        ]
+    )
 
 
-def checklist_content(room: "Speaker", view: CaseView) -> dict[str, Any]:
+def checklist_content(room: Speaker, view: CaseView) -> dict[str, Any]:
     """The checklist as message content: in full, or compact when the full one is too big."""
     for compact in (False, True):
         content = notice_content(checklist_markdown(room, view, compact=compact))
@@ -129,14 +124,17 @@ def checklist_content(room: "Speaker", view: CaseView) -> dict[str, Any]:
     return content
 
 
-def clock_line(room: "Speaker", reading: ClockReading, pathway: Pathway) -> str | None:
+def clock_line(room: Speaker, reading: ClockReading, pathway: Pathway) -> str | None:
     """One statutory clock as `!status` shows it ("day 3 since …"), or None while it has not started."""
     if reading.state == "not_started":
         return None
     clock = reading.clock
     values = {
-        "label": clock.label, "days": reading.days, "limit": clock.limit,
-        "start": local_text(reading.started_at, pathway), "limit_at": local_text(reading.limit_at, pathway),
+        "label": clock.label,
+        "days": reading.days,
+        "limit": clock.limit,
+        "start": local_text(reading.started_at, pathway),
+        "limit_at": local_text(reading.limit_at, pathway),
         "stop": local_text(reading.stopped_at, pathway),
     }
     if reading.state == "waiting":
@@ -148,42 +146,34 @@ def clock_line(room: "Speaker", reading: ClockReading, pathway: Pathway) -> str 
     return room.t(key, **values)
 
 
-def case_json(room: "Speaker", view: CaseView, phase_id: str, *, closed_at: datetime | None = None) -> dict[str, Any]:
+def case_json(room: Speaker, view: CaseView, phase_id: str, *, closed_at: datetime | None = None) -> dict[str, Any]:
     """The machine-readable case for `homeward.case`: items with their states, and the statutory clocks."""
     calendar = view.calendar()
     items = []
     for phase, item in view.items():
         due = due_at(view, item, calendar)
-        items.append({
-            "id": item.id,
-            "phase": phase.id,
-            "kind": item.kind,
-            "title": item.title,
-            "lane": item.lane if item.kind == "task" else item.sender,
-            "state": item_state(view, item, room.now, calendar),
-            "due": due.isoformat() if due else None,
-            "acks": [
-                {"user": a.user_id, "lane": a.lane, "at": a.at.isoformat(), "on_behalf": a.on_behalf}
-                for a in view.record(item.id).acks
-            ],
-        })
+        items.append(
+            {
+                "id": item.id,
+                "phase": phase.id,
+                "kind": item.kind,
+                "title": item.title,
+                "lane": item.lane if item.kind == "task" else item.sender,
+                "state": item_state(view, item, room.now, calendar),
+                "due": due.isoformat() if due else None,
+                "acks": [
+                    {"user": a.user_id, "lane": a.lane, "at": a.at.isoformat(), "on_behalf": a.on_behalf}
+                    for a in view.record(item.id).acks
+                ],
+            }
+        )
     clocks = [clock_json(reading) for reading in read_clocks(view, room.now, closed_at=closed_at)]
     return {
-        "pathway": view.pathway.id, "phase": phase_id, "items": items, "clocks": clocks, "state": view.state,
-        "closed_at": view.closed_at.isoformat() if view.closed_at else None, "closed_reason": view.closed_reason,
+        "pathway": view.pathway.id,
+        "phase": phase_id,
+        "items": items,
+        "clocks": clocks,
+        "state": view.state,
+        "closed_at": view.closed_at.isoformat() if view.closed_at else None,
+        "closed_reason": view.closed_reason,
     }
-
-
-def edit_of(original: int, new_content: dict[str, Any], fallback: str) -> dict[str, Any]:
-    """An edit (`m.replace`) of outbox row `original`; clients without edits show `* fallback`.
-
-    `new_content` from `notice_content` carries `m.mentions: {}`, so an edit notifies nobody again.
-    """
-    return {
-        # "\\*" (escaped): the plain body starts "* " as the spec's fallback does, the HTML is a sentence, not a list.
-        **notice_content("\\* " + fallback),
-        "m.new_content": new_content,
-        "m.relates_to": {"rel_type": "m.replace", "event_id": outbox.ref(original)},
-    }
-
-

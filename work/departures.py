@@ -17,16 +17,16 @@ from __future__ import annotations
 import logging
 
 from homeward.care.team import who_names_a_coordinator, without_coordinator
-from homeward.commands.care_room import CareRoom
-from homeward.commands.handlers.consent import announce_answerer_moved
-from homeward.commands.room_state import keep_in_step
-from homeward.render import alert_content
-from homeward.services import Services
+from homeward.matrix.content import alert_content
 from homeward.store import cases, outbox
 from homeward.store.cases import load_room
 from homeward.store.db import Store
 from homeward.store.state import mark_handled
 from homeward.text import mention, mentions
+from homeward.work.care_room import CareRoom
+from homeward.work.consents import announce_answerer_moved
+from homeward.work.room_state import keep_in_step
+from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,14 @@ def how_they_left(membership: str, prev_membership: str | None, sender: str, use
 
 
 async def member_left(
-    room_id: str, event_id: str, user_id: str, sender: str, membership: str, prev_membership: str | None,
-    store: Store, services: Services,
+    room_id: str,
+    event_id: str,
+    user_id: str,
+    sender: str,
+    membership: str,
+    prev_membership: str | None,
+    store: Store,
+    services: Services,
 ) -> bool:
     """Handle a leave, kick or ban in a care room (once per event); True when the team changed."""
     now = services.clock.now()
@@ -63,13 +69,20 @@ async def member_left(
         how = how_they_left(membership, prev_membership, sender, user_id)
         room = CareRoom(db, services, info, loaded, sender, event_id, now)
         await cases.remove_member(db, room.case.id, user_id)
-        await room.audit("member.left", user=user_id, how=how, previous_lane=before.lane,
-                         previous_coordinator=before.coordinator)
+        await room.audit(
+            "member.left", user=user_id, how=how, previous_lane=before.lane, previous_coordinator=before.coordinator
+        )
         # Held for them (bot/sender.py): their consent requests and greeting are theirs alone and are given up;
         # the checklist posted again at their join, and the old one's pointer, are the room's and go now
         # (given up, the room's checklist would be a message never sent, and its updates with it).
-        await outbox.abandon_waiting_for(db, room_id, user_id, now, f"{user_id} {how} before it went out",
-                                         carrying=("homeward.consent_request", "homeward.greeting"))
+        await outbox.abandon_waiting_for(
+            db,
+            room_id,
+            user_id,
+            now,
+            f"{user_id} {how} before it went out",
+            carrying=("homeward.consent_request", "homeward.greeting"),
+        )
         await outbox.release_waiting_for(db, room_id, user_id)
         await room.settle()  # the view without them; reminders re-planned (their own ones cancelled), checklist edited
         await keep_in_step(room)  # power levels without them

@@ -37,17 +37,17 @@ from __future__ import annotations
 
 import logging
 
-from homeward.commands.care_room import CareRoom
-from homeward.commands.checklist import edit_of
-from homeward.commands.greeting import greeting_content
-from homeward.render import alert_content, notice_content, to_plain
-from homeward.services import Services
+from homeward.matrix.content import alert_content, notice_content, to_plain
+from homeward.matrix.relations import edit_of
+from homeward.messages.greeting import greeting_content
 from homeward.store import cases, consents, outbox
 from homeward.store.cases import load_room
 from homeward.store.db import Store
 from homeward.store.desk import purged_room
 from homeward.store.state import mark_handled
 from homeward.text import mention, mentions
+from homeward.work.care_room import CareRoom
+from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ async def member_joined(room_id: str, event_id: str, user_id: str, store: Store,
             if not await mark_handled(db, event_id, room_id, now):
                 return False
             # The bot removes them: it is the actor of this unit of work.
-            if not await _remove_stranger(CareRoom(db, services, info, loaded, services.config.user_id, event_id, now), user_id):
+            if not await _remove_stranger(
+                CareRoom(db, services, info, loaded, services.config.user_id, event_id, now), user_id
+            ):
                 return False
             outcome = "removed: no place on the team"
         else:
@@ -114,7 +116,9 @@ async def _post_checklist_again(room: CareRoom, newcomer: str) -> None:
         # Held like the new one (bot/sender.py JOIN_SETTLE_S): sent at the moment of the join,
         # the newcomer's Element could not decrypt it and would show it as an unreadable message.
         pointer = room.t("checklist.reposted")
-        await room.queue({**edit_of(old, notice_content(pointer), pointer), "homeward.after_join": newcomer})
+        await room.queue(
+            {**edit_of(outbox.ref(old), notice_content(pointer), pointer), "homeward.after_join": newcomer}
+        )
 
 
 async def _old_checklist_has_readers(room: CareRoom, old: int, newcomer: str) -> bool:
@@ -164,8 +168,11 @@ async def _remove_stranger(room: CareRoom, user_id: str) -> bool:
     if not await cases.start_removal(room.db, room.case.id, user_id, room.now):
         return False  # being removed already (the join seen again, or at start-up before their leave arrived)
     # The reason is state, readable by every server in the room: it says nothing about the case.
-    await room.queue({"user_id": user_id, "reason": to_plain(room.t("team.removed_reason"))}, event_type="m.room.member",
-                     kind=outbox.KICK)
+    await room.queue(
+        {"user_id": user_id, "reason": to_plain(room.t("team.removed_reason"))},
+        event_type="m.room.member",
+        kind=outbox.KICK,
+    )
     coordinators = room.view.coordinators()
     text = room.t("team.stranger_removed", user=mention(user_id), id=user_id, coordinators=mentions(coordinators))
     content = alert_content("🚪 " + text, coordinators)

@@ -5,7 +5,7 @@ later: reminders, morning worklists (digests) and retention runs. On start-up ev
 worklist and retention run is planned from the store and the configuration, the job is
 rebuilt, and every row whose time passed while the bot was down goes out at once, marked
 late with its original time. What each says, and whether it goes out now, is decided in
-its unit of work (`commands.reminder_notice`, `commands.digest_notice`, `commands.retention`).
+its unit of work (`work.reminders`, `work.worklists`, `work.retention`).
 """
 
 from __future__ import annotations
@@ -13,22 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiosqlite
-
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from homeward.clock import Clock
-from homeward.commands.desk import plan_everything
-from homeward.commands.digest_notice import fire_digest
-from homeward.commands.reminder_notice import fire_reminder
-from homeward.commands.retention import run_retention
-from homeward.services import Services
 from homeward.store import desk as desk_rows
 from homeward.store import reminders as rows
 from homeward.store.db import Store
+from homeward.work.reminders import fire_reminder
+from homeward.work.retention import run_retention
+from homeward.work.services import Services
+from homeward.work.worklists import fire_digest, plan_everything
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +42,7 @@ class ReminderScheduler:
         self.store = store
         self.services = services
         self.clock = clock
-        self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._lock = asyncio.Lock()
         self._pending_wake: asyncio.Task[None] | None = None
 
@@ -66,17 +64,25 @@ class ReminderScheduler:
     async def rebuild(self) -> None:
         """Point the one job at the earliest planned reminder; fire at once what is already due."""
         async with self.store.read() as db:
-            planned = [await rows.next_fire_at(db), await desk_rows.next_digest_at(db), await desk_rows.next_retention_at(db)]
+            planned = [
+                await rows.next_fire_at(db),
+                await desk_rows.next_digest_at(db),
+                await desk_rows.next_retention_at(db),
+            ]
         earliest = min((at for at in planned if at is not None), default=None)
         if earliest is None:
             if self.scheduler.get_job(JOB_ID):
                 self.scheduler.remove_job(JOB_ID)
             return
         delay = (earliest - self.clock.now()).total_seconds()
-        run_at = datetime.now(timezone.utc) + timedelta(seconds=max(delay, 0))
+        run_at = datetime.now(UTC) + timedelta(seconds=max(delay, 0))
         self.scheduler.add_job(
-            self.tick, DateTrigger(run_date=run_at), id=JOB_ID, replace_existing=True,
-            misfire_grace_time=None, coalesce=True,
+            self.tick,
+            DateTrigger(run_date=run_at),
+            id=JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
         )
 
     async def tick(self) -> None:

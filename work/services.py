@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from homeward.care.pathway import Pathway
-from homeward.commands.registry import Registry
 from homeward.clock import Clock
 from homeward.config import Config
-from homeward.i18n import Catalog
+from homeward.messages.catalog import Catalog
 from homeward.ratelimit import RateLimiter
 
 
@@ -18,7 +17,6 @@ from homeward.ratelimit import RateLimiter
 class Services:
     config: Config
     catalog: Catalog
-    registry: Registry
     clock: Clock
     pathways: dict[str, Pathway] = field(default_factory=dict)
     wake_outbox: Callable[[], None] = field(default=lambda: None)

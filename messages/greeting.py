@@ -16,9 +16,9 @@ from homeward.care.arrival import OpenItem, consents_waiting_for, open_for_lane
 from homeward.care.case import CaseView, due_at
 from homeward.care.consent import Answer
 from homeward.care.team import CONSENT_ROLES
-from homeward.commands.checklist import Speaker, local_text
-from homeward.commands.notices import notice_line_facts
-from homeward.render import alert_content
+from homeward.matrix.content import alert_content
+from homeward.messages.notices import notice_line_facts
+from homeward.messages.speaker import Speaker, local_text
 from homeward.text import Markdown, code, escape, mention
 
 
@@ -72,7 +72,7 @@ def _open_line(room: Speaker, view: CaseView, entry: OpenItem) -> str:
 
 
 def greeting_content(room: Speaker, view: CaseView, user_id: str, answers: list[Answer]) -> dict[str, Any]:
-    """The greeting as message content, addressed to the newcomer (homeward.render.alert_content)."""
+    """The greeting as message content, addressed to the newcomer (homeward.matrix.content.alert_content)."""
     content = alert_content(greeting_markdown(room, view, user_id, answers), [user_id])
     content["homeward.greeting"] = user_id
     return content

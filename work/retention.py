@@ -18,15 +18,15 @@ import logging
 from homeward.care.consent import require_consent
 from homeward.care.desk import retention_firing
 from homeward.care.refusal import Refusal
-from homeward.commands.care_room import CareRoom
-from homeward.commands.desk import plan_worklist
 from homeward.exports.build import plan_document
 from homeward.exports.render import render_pdf
-from homeward.render import notice_content
-from homeward.services import Services
+from homeward.matrix.content import notice_content
 from homeward.store import consents, outbox, plans
 from homeward.store import desk as desk_rows
 from homeward.store.db import Store
+from homeward.work.care_room import CareRoom
+from homeward.work.services import Services
+from homeward.work.worklists import plan_worklist
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,19 @@ async def run_retention(store: Store, services: Services, run_id: int) -> bool:
         try:
             require_consent(view, answers, "export")
         except Refusal as refusal:
-            note = room.t("retention.no_export", consent=refusal.values.get("consent", ""), id=refusal.values.get("id", ""))
+            note = room.t(
+                "retention.no_export", consent=refusal.values.get("consent", ""), id=refusal.values.get("id", "")
+            )
         else:
             plan = await plans.load_plan(db, case.id)
             document = plan_document(view, plan, answers, await plans.all_minutes(db, case.id), now, case.opened_by)
             data = await asyncio.to_thread(render_pdf, document)
-            exported = {"what": "case", "format": "pdf", "version": plan.version, "sha256": hashlib.sha256(data).hexdigest()}
+            exported = {
+                "what": "case",
+                "format": "pdf",
+                "version": plan.version,
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
             name = f"case-{case.label}-v{plan.version}-final.pdf"
             note = room.t("retention.export_follows", name=name)
         days = services.config.retention_days
@@ -66,8 +73,13 @@ async def run_retention(store: Store, services: Services, run_id: int) -> bool:
         if exported is not None:
             await room.queue_file(name, "application/pdf", data, export=exported)
         removed = await desk_rows.purge_case(db, case.id, case.room_id, now)
-        await room.audit("case.purged", retention_days=days, closed_at=view.closed_at.isoformat() if view.closed_at else None,
-                         exported=exported, removed=removed)
+        await room.audit(
+            "case.purged",
+            retention_days=days,
+            closed_at=view.closed_at.isoformat() if view.closed_at else None,
+            exported=exported,
+            removed=removed,
+        )
         await room.queue({"reason": "retention"}, event_type="m.room.member", kind=outbox.LEAVE)
         await desk_rows.finish_retention(db, row.id, "done", now)
         for user_id in view.coordinators():  # the case leaves their worklists
