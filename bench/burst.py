@@ -260,7 +260,7 @@ async def at_once(members: list[Member], room: str, bodies: list[str], sent: Sen
     # Know every device of the room before the clock starts (Member.send asks again, then at once).
     await asyncio.gather(*(member.know_devices(room) for member in members))
     sent.t0, sent.wall0 = time.perf_counter(), time.time()
-    sent.answers = await asyncio.gather(*(one(member, body) for member, body in zip(members, bodies)))
+    sent.answers = await asyncio.gather(*(one(member, body) for member, body in zip(members, bodies, strict=True)))
 
 
 async def settled(coordinator: Member, members: list[Member], room: str, sent: Sent) -> dict[str, Any]:
@@ -277,7 +277,7 @@ async def settled(coordinator: Member, members: list[Member], room: str, sent: S
             member.user_id,
             sum(s.room_id == room and s.type == "undecryptable" and s.sender != member.user_id for s in member.seen),
         )
-        for member, (_, answer) in zip(members, sent.answers)
+        for member, (_, answer) in zip(members, sent.answers, strict=True)
         if answer is None
     ]
     return {
@@ -290,7 +290,7 @@ async def settled(coordinator: Member, members: list[Member], room: str, sent: S
         "server_median_answer_s": (percentile(answer_ts, 50) - first_cmd) / 1000,
         "server_last_answer_s": (max(answer_ts) - first_cmd) / 1000,
         "server_per_command_ms": [stamps[answer.event_id] - stamps[e] for e, answer in answered] or [float("nan")],
-        "answers_per_member": [len(member.replies_to(e)) for member, e in zip(members, sent_ids)],
+        "answers_per_member": [len(member.replies_to(e)) for member, e in zip(members, sent_ids, strict=True)],
         "statuses": [answer.content.get("homeward.status") for _, answer in answered],
         "bodies": [answer.content.get("body") for _, answer in answered],
         "first_cmd_ts": first_cmd,
@@ -389,7 +389,10 @@ async def stop_profiling(spies: list[asyncio.subprocess.Process]) -> None:
 
 
 def checklist_failures(store: Path) -> list[tuple[int, int, str]]:
-    """Checklist edits the bot gave up on: (outbox id, content bytes as queued, error); the content itself is cleared."""
+    """Checklist edits the bot gave up on: (outbox id, content bytes as queued, error).
+
+    The content itself is cleared.
+    """
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10) as db:
         return db.execute(
             "SELECT id, content_size, last_error FROM outbox WHERE supersede_key LIKE 'checklist:%' "
@@ -402,7 +405,8 @@ def acks_in_store(store: Path, items: list[str]) -> tuple[int, int]:
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10) as db:
         acks = db.execute(f"SELECT COUNT(*) FROM acks WHERE item_id IN ({marks})", items).fetchone()[0]
         audit = db.execute(
-            f"SELECT COUNT(*) FROM audit WHERE action = 'item.acknowledged' AND json_extract(details, '$.item') IN ({marks})",
+            "SELECT COUNT(*) FROM audit WHERE action = 'item.acknowledged'"
+            f" AND json_extract(details, '$.item') IN ({marks})",
             items,
         ).fetchone()[0]
     return acks, audit
@@ -647,8 +651,8 @@ async def main(args: argparse.Namespace) -> None:
                 f"content: {given_up[0][2].split(':')[0]}"
             )
         print(
-            f"round {n} Homeward: {once}/{args.users} members got exactly one answer, {r['ok']} ok; store: {acks} acks, "
-            f"{audit} item.acknowledged audit rows -> {verdict}"
+            f"round {n} Homeward: {once}/{args.users} members got exactly one answer, {r['ok']} ok; "
+            f"store: {acks} acks, {audit} item.acknowledged audit rows -> {verdict}"
         )
 
 

@@ -60,7 +60,7 @@ def big_plan(pathway) -> CarePlan:
 
     for g in range(1, GOALS + 1):
         step(
-            lambda p, t: add_goal(
+            lambda p, t, g=g: add_goal(
                 p,
                 f"Mål {g}: barnet och familjen klarar vardagen hemma med stöd kring nutrition, "
                 f"andning och sömn, och vet vem de ringer när något förändras ({g}).",
@@ -70,7 +70,7 @@ def big_plan(pathway) -> CarePlan:
         )
         for s in range(1, SUBGOALS_PER_GOAL + 1):
             step(
-                lambda p, t: add_subgoal(
+                lambda p, t, g=g, s=s: add_subgoal(
                     p,
                     g,
                     f"Delmål {g}.{s}: vårdnadshavarna sköter hjälpmedlen säkert och följer vikten varje vecka.",
@@ -81,7 +81,7 @@ def big_plan(pathway) -> CarePlan:
         for a in range(1, ACTIONS_PER_GOAL + 1):
             start = date(2026, 12, 1) + timedelta(days=g + a)
             step(
-                lambda p, t: add_action(
+                lambda p, t, g=g, a=a, start=start: add_action(
                     p,
                     pathway,
                     g,
@@ -197,7 +197,8 @@ def main() -> None:
         f"1 cold (first call in the process) + {runs} warm per format; one process",
     )
     print(
-        f"case: Örebro pathway ({len(doc.items) - EXTRA_TASKS} items) + {EXTRA_TASKS} added tasks = {len(doc.items)} items; "
+        f"case: Örebro pathway ({len(doc.items) - EXTRA_TASKS} items) + {EXTRA_TASKS} added tasks "
+        f"= {len(doc.items)} items; "
         f"plan of {len(doc.goals)} goals, {sum(len(g.subgoals) for g in doc.goals)} sub-goals, "
         f"{sum(len(g.actions) for g in doc.goals)} actions; {len(doc.participants)} participants; PDF {pages} pages"
     )

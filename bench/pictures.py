@@ -11,9 +11,9 @@ a fresh store with `--cases` Örebro cases written with the store's own function
 notices sent and acknowledged, tasks done, phase changes and closings in the audit trail),
 all coordinated by one person; timed as `!stats` does it — the one read
 (`store.cases.coordinated_case_rows`) on the loop; turning the rows into cases, counting,
-drawing and the CSV in a worker thread. Meanwhile a ticker on the event loop measures its longest pause, which is how long
-the bot would answer nothing else. Each is run once cold (first call in the process:
-fonts and matplotlib load) and then `--runs` times.
+drawing and the CSV in a worker thread. Meanwhile a ticker on the event loop measures its
+longest pause, which is how long the bot would answer nothing else. Each is run once cold
+(first call in the process: fonts and matplotlib load) and then `--runs` times.
 
 `--readme DIR` draws the two pictures the README shows, from demo data made here: one
 Örebro case in its second week and 60 cases for the numbers.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import tempfile
 import time
@@ -60,11 +61,12 @@ def _export_bench():
 # --- demo data ----------------------------------------------------------------------------------
 def demo_case(pathway: Pathway) -> tuple[CaseView, list[tuple[str, datetime]], datetime]:
     """An Örebro case in its planning phase: notices sent, the SIP summons late, the payment clock past its limit."""
-    t = lambda day, hour=9, minute=0: (
-        datetime(2026, 11, day, hour, minute, tzinfo=STOCKHOLM)
-        if day <= 30
-        else datetime(2026, 12, day - 30, hour, minute, tzinfo=STOCKHOLM)
-    )
+
+    def t(day: int, hour: int = 9, minute: int = 0) -> datetime:
+        if day <= 30:
+            return datetime(2026, 11, day, hour, minute, tzinfo=STOCKHOLM)
+        return datetime(2026, 12, day - 30, hour, minute, tzinfo=STOCKHOLM)
+
     now = t(38, 11)  # 8 December
     people = {
         CORA: Membership(CORA, "oppenvard", True),
@@ -198,7 +200,7 @@ async def store_with_cases(path: Path, pathway: Pathway, count: int) -> Store:
                     await cases.mark_sent(db, case_id, item_id, CORA, record.sent_at, 0)
                 for k, ack in enumerate(record.acks):
                     await cases.add_ack(db, case_id, item_id, ack, f"$ack-{n}-{item_id}-{k}")
-            for (previous, _), (phase, at) in zip(facts.phases, facts.phases[1:]):
+            for (previous, _), (phase, at) in itertools.pairwise(facts.phases):
                 await cases.audit(
                     db,
                     room_id=f"!room-{n}:x",
@@ -219,7 +221,10 @@ async def store_with_cases(path: Path, pathway: Pathway, count: int) -> Store:
 
 # --- timing ----------------------------------------------------------------------------------------
 async def _with_ticker(work):
-    """Run `work()` (a coroutine function) while a 5 ms ticker on the loop records its longest pause; (result, ms, pause ms)."""
+    """Run `work()` (a coroutine function) while a 5 ms ticker on the loop records its longest pause.
+
+    Returns (result, ms, pause ms).
+    """
     longest = 0.0
     running = True
 

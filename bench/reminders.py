@@ -141,9 +141,8 @@ async def lateness(pathways: dict[str, Pathway], workdir: Path) -> None:
         await scheduler.start()
         give_up = last + BURST_TIMEOUT
         while clock.now() < give_up:
-            async with store.read() as db:
-                async with db.execute("SELECT COUNT(*) FROM reminders WHERE status = 'planned'") as cur:
-                    (left,) = await cur.fetchone()  # type: ignore[misc]
+            async with store.read() as db, db.execute("SELECT COUNT(*) FROM reminders WHERE status = 'planned'") as cur:
+                (left,) = await cur.fetchone()  # type: ignore[misc]
             if left == 0:
                 break
             await asyncio.sleep(0.25)
@@ -169,7 +168,8 @@ async def lateness(pathways: dict[str, Pathway], workdir: Path) -> None:
         await store.close()
 
     print(
-        f"a. Lateness: {BURST:,} custom reminders due within {BURST_SPAN.total_seconds():.0f} s across {ROOMS} care rooms"
+        f"a. Lateness: {BURST:,} custom reminders due within {BURST_SPAN.total_seconds():.0f} s "
+        f"across {ROOMS} care rooms"
     )
     print("   (Homeward's scheduler + store only: fired_at - planned_at as recorded in the store;")
     print("    delivery by the homeserver is not included and is measured elsewhere)")
@@ -193,9 +193,8 @@ async def rebuild(pathways: dict[str, Pathway], workdir: Path) -> None:
     try:
         case_ids = await make_cases(store, clock.now())
         await add_reminders(store, case_ids, clock.now() + timedelta(minutes=5), REBUILD_SPAN, REBUILD_ROWS)
-        async with store.read() as db:
-            async with db.execute("SELECT COUNT(*) FROM reminders WHERE status = 'planned'") as cur:
-                (planned,) = await cur.fetchone()  # type: ignore[misc]
+        async with store.read() as db, db.execute("SELECT COUNT(*) FROM reminders WHERE status = 'planned'") as cur:
+            (planned,) = await cur.fetchone()  # type: ignore[misc]
     finally:
         await store.close()
 

@@ -61,7 +61,7 @@ async def timed(member: Member, room: str, body: str) -> tuple[float, Seen]:
 
 def p(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def open_case(nurse: Member, dm: str, label: str) -> str:
@@ -175,7 +175,8 @@ async def main(
         print(f"machine: nproc {os.cpu_count()}, {platform.machine()}, Python {platform.python_version()}")
         print(
             f"runs:    {runs} per command, interleaved with {len(floor)} floor samples, {pause} s apart; one client, "
-            f"encrypted rooms alike, one local Synapse, bots {'in this process' if in_process else 'in processes of their own'}"
+            "encrypted rooms alike, one local Synapse, "
+            f"bots {'in this process' if in_process else 'in processes of their own'}"
         )
         print(f"floor (bare nio echo bot, !ping): p50 {p(floor, 0.5):7.1f} ms  p95 {p(floor, 0.95):7.1f} ms")
         for name, values in results.items():

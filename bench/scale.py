@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -135,10 +136,8 @@ class Driver:
     async def send(self, room_id: str, body: str) -> str:
         async with self.client.crypto_lock:
             if self.client.should_query_keys:
-                try:
+                with contextlib.suppress(Exception):
                     await self.client.keys_query()
-                except Exception:
-                    pass
             response = await self.client.room_send(
                 room_id, "m.room.message", {"msgtype": "m.text", "body": body}, ignore_unverified_devices=True
             )
@@ -474,7 +473,8 @@ async def main(args: argparse.Namespace) -> None:
     )
     counts = fixture["store"]
     print(
-        f"fixture: {fixture['rooms']} care rooms ({counts['cases']} cases bound to rooms, {counts['members']} case members, "
+        f"fixture: {fixture['rooms']} care rooms ({counts['cases']} cases bound to rooms, "
+        f"{counts['members']} case members, "
         f"{counts['outbox_sent']} events sent, {counts['outbox_abandoned']} abandoned, {counts['audit']} audit rows); "
         f"3 Matrix members per room (bot, coordinator, staff) + the probe in one"
     )
@@ -520,7 +520,8 @@ async def main(args: argparse.Namespace) -> None:
         for name, at in r["stages"].items():
             print(f"  {at:6.2f}  {name}")
         print(
-            f"  {r['ready_s']:6.2f}  answer received by the probe; the bot had used {r['cpu_ready_s']:.2f} s of CPU by then"
+            f"  {r['ready_s']:6.2f}  answer received by the probe; "
+            f"the bot had used {r['cpu_ready_s']:.2f} s of CPU by then"
         )
     worst_ready = max(r["ready_s"] for r in results)
     worst_hwm = max(r["hwm_mb"] for r in results)
@@ -543,6 +544,7 @@ if __name__ == "__main__":
         "--py-spy",
         type=Path,
         metavar="FILE",
-        help="run the first restart under py-spy (raw collapsed stacks to FILE; `.venv/bin/pip install py-spy` first); its figures are slower",
+        help="run the first restart under py-spy (raw collapsed stacks to FILE; "
+        "`.venv/bin/pip install py-spy` first); its figures are slower",
     )
     asyncio.run(main(parser.parse_args()))
