@@ -102,7 +102,8 @@ class HomewardBot:
             wake_outbox=self.sender.wake,
             limiter=RateLimiter(self.config.rate_overrides),
         )
-        # Rooms named, levelled or fenced by an older release or setting: brought in step once (state rows in the outbox).
+        # Rooms named, levelled or fenced by an older release or setting: brought in step once
+        # (state rows in the outbox).
         await bring_rooms_in_step(self.store, self.services)
         self.reminders = ReminderScheduler(self.store, self.services, self.clock)
         self.services.wake_reminders = self.reminders.wake

@@ -129,7 +129,10 @@ class OutboxSender:
             self._wake.clear()
 
     async def _checkpoint_when_due(self) -> float | None:
-        """Empty the store's WAL once a while after rows were settled; seconds until the next one is due (None: none)."""
+        """Empty the store's WAL once a while after rows were settled.
+
+        Returns the seconds until the next one is due (None: none).
+        """
         if not self._settled_since_checkpoint:
             return None
         due_in = CHECKPOINT_EVERY_S - (time.monotonic() - self._last_checkpoint)
@@ -192,7 +195,8 @@ class OutboxSender:
         for ref_id in wanted:
             finished, value = found.get(ref_id, (True, None))
             if not finished and ref_id in self._held:
-                raise _NotJoinedYet()  # e.g. the pin of a checklist held for a newcomer: the room's answers need not wait
+                # e.g. the pin of a checklist held for a newcomer: the room's answers need not wait
+                raise _NotJoinedYet()
             if not finished:
                 raise _Wait()
             if value is None:
@@ -364,7 +368,10 @@ class OutboxSender:
         return upload, upload.content_uri, keys if encrypted else None
 
     async def _send_file(self, row: outbox.OutboxRow, room_id: str, content: dict[str, Any]) -> tuple[Any, str | None]:
-        """Upload the row's bytes (and an image's thumbnail), then post them as m.file / m.image with the row's transaction id."""
+        """Upload the row's bytes (and an image's thumbnail), then post them as m.file / m.image.
+
+        The event is sent with the row's transaction id.
+        """
         client = self.client
         room = client.rooms.get(room_id)
         encrypted = room is not None and room.encrypted

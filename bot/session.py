@@ -1,10 +1,11 @@
 """Logging in once and staying the same device, with its encryption keys, across restarts.
 
 The access token and device id are kept in `data_dir/credentials.json`; the Olm/Megolm
-keys in `data_dir/crypto/`, pickled with the store key (`bot/store_key.py`). If the keys are lost while the device id is reused, the
-homeserver refuses the key upload ("One time key … already exists") and the other
-members' clients stop trusting the bot. We detect that and log in as a new device, then
-remove the bot's stale devices so they stop receiving room keys.
+keys in `data_dir/crypto/`, pickled with the store key (`bot/store_key.py`). If the keys
+are lost while the device id is reused, the homeserver refuses the key upload ("One time
+key … already exists") and the other members' clients stop trusting the bot. We detect
+that and log in as a new device, then remove the bot's stale devices so they stop
+receiving room keys.
 
 Once the device's keys are on the server, it is signed with the bot's cross-signing
 identity (homeward.bot.identity), so Element trusts it; a new device after a lost store

@@ -50,7 +50,10 @@ def empty_lanes(view: CaseView) -> set[str]:
 
 
 def carried_dates(view: CaseView, item: Item) -> list[tuple[NamedDate, date | datetime | None]]:
-    """The dates a notice carries (pathway data, `carries`), each with its value in the case or None when not set yet."""
+    """The dates a notice carries (pathway data, `carries`).
+
+    Each comes with its value in the case, or None when it is not set yet.
+    """
     if item.carries is None:
         return []
     return [(view.pathway.date(date_id), view.dates.get(date_id)) for date_id in item.carries.dates]

@@ -85,7 +85,8 @@ class CaseView:
     def closed(self) -> bool:
         return self.state == "closed"
 
-    #: The young person answers their own consents where the pathway allows it (a coordinator's setting; default: the guardians).
+    #: The young person answers their own consents where the pathway allows it
+    #: (a coordinator's setting; default: the guardians).
     child_answers: bool = False
 
     def items(self) -> list[tuple[Phase, Item]]:
@@ -320,7 +321,7 @@ def find_item(view: CaseView, text: str) -> Item:
 def find_lane(view: CaseView, text: str) -> Lane:
     lane = view.pathway.find_lane(text)
     if lane is None:
-        raise Refusal("care.unknown_lane", lane=text, lanes=", ".join(l.id for l in view.pathway.lanes))
+        raise Refusal("care.unknown_lane", lane=text, lanes=", ".join(known.id for known in view.pathway.lanes))
     return lane
 
 

@@ -130,7 +130,10 @@ class Firing:
 
 
 def firing(view: CaseView, item: Item, quiet: str | None, snoozed: dict[str, datetime], now: datetime) -> Firing:
-    """Fire now, drop it (the item is done, the case closed), or wait: for the end of quiet hours, or while every lane snoozed it."""
+    """Fire now, drop it (the item is done, the case closed), or wait.
+
+    It waits for the end of quiet hours, or while every lane snoozed it.
+    """
     if view.closed or not missing_lanes(view, item):
         return Firing("cancel")
     allowed = quiet_hours(quiet).next_allowed(now, view.calendar())

@@ -193,7 +193,10 @@ def timeline_layout(
     *,
     closed_at: datetime | None = None,
 ) -> TimelineLayout:
-    """The timeline of a case at `now`; `phase_history` is when each phase began, in order (the first at the opening)."""
+    """The timeline of a case at `now`.
+
+    `phase_history` is when each phase began, in order (the first at the opening).
+    """
     pathway = view.pathway
     zone = ZoneInfo(pathway.timezone)
     local = lambda moment: moment.astimezone(zone)  # noqa: E731
