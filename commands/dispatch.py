@@ -383,7 +383,7 @@ def _bind(ctx: Context, command: Command, line: CommandLine, words: set[int]) ->
     values: dict[str, Any] = {}
     lead = command.parent.lead if command.parent is not None else []
     free = [i for i in range(len(line.tokens)) if i not in words]
-    for arg, position in zip(lead, free):
+    for arg, position in zip(lead, free, strict=False):  # fewer free tokens than lead arguments: refused below
         token = line.tokens[position].text
         values[arg.name] = arg.convert(token, ctx) if arg.convert else token
     if len(free) < len(lead):

@@ -180,7 +180,8 @@ class Registry:
         """One problem line per name in the configuration's `rate_limits` that names no command."""
         known = {c.name for c in self.all()}
         return [
-            f'rate_limits: there is no command {name!r}; write a command\'s name as in !help, e.g. "case new" or "remind"'
+            f"rate_limits: there is no command {name!r}; "
+            'write a command\'s name as in !help, e.g. "case new" or "remind"'
             for name in sorted(names)
             if name not in known
         ]

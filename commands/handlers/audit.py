@@ -42,7 +42,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: object) -> str:
-    """A value as a CSV cell no spreadsheet runs as a formula: a leading = + - @ tab or CR gets a single quote before it."""
+    """A value as a CSV cell no spreadsheet runs as a formula.
+
+    A leading = + - @ tab or CR gets a single quote before it.
+    """
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
 
@@ -50,7 +53,10 @@ def cell(value: object) -> str:
 def audit_csv(
     rows: Iterable[AuditRow], zone: ZoneInfo, heads: dict[str, ChainState] | None = None, now: datetime | None = None
 ) -> bytes:
-    """The rows as CSV: a header, every field quoted, UTF-8 with a BOM (so Excel reads å, ä, ö, ø, æ); then the chain heads."""
+    """The rows as CSV: a header, every field quoted, UTF-8 with a BOM (so Excel reads å, ä, ö, ø, æ).
+
+    The chain heads follow the rows.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(COLUMNS)

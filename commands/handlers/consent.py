@@ -106,7 +106,10 @@ async def consent_ask(ctx: Context) -> Reply:
 
 
 async def _answer(ctx: Context, word: str) -> Reply:
-    """The one way an answer is recorded, typed as a command or given as a reply to a request (`IncomingCommand.by_reply`)."""
+    """The one way an answer is recorded.
+
+    It is typed as a command or given as a reply to a request (`IncomingCommand.by_reply`).
+    """
     room = ctx.care
     case, view = room.case, room.view
     consent = check_answer(view, ctx.args["consent-id"], ctx.sender)

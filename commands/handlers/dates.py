@@ -81,7 +81,8 @@ async def plan_set(ctx: Context) -> Reply:
         new = due_at(view, view.item(item_id), calendar)
         if new != old:
             moved[item_id] = (
-                f"- {code(item_id)} {escape(view.item(item_id).title)}: {local_text(old, pathway)} → **{local_text(new, pathway)}**"
+                f"- {code(item_id)} {escape(view.item(item_id).title)}: "
+                f"{local_text(old, pathway)} → **{local_text(new, pathway)}**"
             )
     text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:

@@ -79,8 +79,10 @@ async def cases_(ctx: Context) -> Reply:
     if not chosen:
         if not summaries:
             key = "desk.none"
+        elif which == "overdue":
+            key = "desk.none_overdue"
         else:
-            key = "desk.none_overdue" if which == "overdue" else "desk.only_closed"
+            key = "desk.only_closed"
         return ctx.ok(speaker.t(key), cases=[], cases_total=0)
     shown, pages = page_of(chosen, page)
     page = min(page, pages)

@@ -83,8 +83,9 @@ async def meeting_new(ctx: Context) -> Reply:
 def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:
     pathway = view.pathway
     people = sorted(view.members)
+    length_min = int(minutes.duration.total_seconds() // 60)
     lines = [
-        f"📅 **{escape(minutes.title)}** — {local_text(minutes.start, pathway)} ({int(minutes.duration.total_seconds() // 60)} min)",
+        f"📅 **{escape(minutes.title)}** — {local_text(minutes.start, pathway)} ({length_min} min)",
         "",
     ]
     if key in {m.id for m in pathway.meetings}:

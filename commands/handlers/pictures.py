@@ -101,7 +101,7 @@ async def stats(ctx: Context) -> Reply:
     if len(words) > 2:
         raise CommandError("error.too_many_arguments", usage=True, extra=words[2][:40])
     days: list[date] = [date_arg(word, ctx) for word in words]
-    since, until = (days + [None, None])[:2]  # type: ignore[list-item]
+    since, until = [*days, None, None][:2]
     if since and until and since > until:
         raise CommandError("stats.from_after_to", usage=True, since=since.isoformat(), until=until.isoformat())
     pathways = ctx.services.pathways

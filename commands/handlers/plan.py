@@ -44,14 +44,14 @@ async def _editable(ctx: Context):
 @command("plan goal", args=[Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_goal(ctx: Context) -> Reply:
     """Add a goal (Huvudmål / Mål)."""
-    case, view, current = await _editable(ctx)
+    case, _view, current = await _editable(ctx)
     return await _record(ctx, case, care_plan.add_goal(current, ctx.args["text"], by=ctx.sender, at=ctx.now))
 
 
 @command("plan subgoal", args=[Arg("goal-n"), Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
 async def plan_subgoal(ctx: Context) -> Reply:
     """Add a sub-goal (Delmål) to goal n."""
-    case, view, current = await _editable(ctx)
+    case, _view, current = await _editable(ctx)
     return await _record(
         ctx, case, care_plan.add_subgoal(current, ctx.args["goal-n"], ctx.args["text"], by=ctx.sender, at=ctx.now)
     )
@@ -115,7 +115,7 @@ async def plan_followup(ctx: Context) -> Reply:
 )
 async def plan_remove(ctx: Context) -> Reply:
     """Remove a goal, sub-goal or action, with a reason; it stays in the plan's history."""
-    case, view, current = await _editable(ctx)
+    case, _view, current = await _editable(ctx)
     return await _record(
         ctx, case, care_plan.remove(current, ctx.args["ref"], ctx.args["reason"], by=ctx.sender, at=ctx.now)
     )

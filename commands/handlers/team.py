@@ -42,7 +42,10 @@ def coordinator_arg(text: str, ctx: Context) -> bool:
 
 
 async def update_power_levels(room: CareRoom) -> None:
-    """Room power levels follow the coordinator flags: the bot highest (and the only one who invites), coordinators remove."""
+    """Room power levels follow the coordinator flags.
+
+    The bot is highest (and the only one who invites); coordinators remove.
+    """
     await room.reload()
     await keep_in_step(room)
 
