@@ -702,9 +702,11 @@ class LocalSynapse:
         }
         if device_id is not None:
             body["device_id"] = device_id
-        async with aiohttp.ClientSession(timeout=_HTTP_TIMEOUT) as session:
-            async with session.post(f"{self.url}/_matrix/client/v3/login", json=body) as resp:
-                data = await resp.json(content_type=None)
-                if resp.status != 200:
-                    raise RuntimeError(f"login {user_id} failed: {resp.status} {data}")
-                return str(data["access_token"])
+        async with (
+            aiohttp.ClientSession(timeout=_HTTP_TIMEOUT) as session,
+            session.post(f"{self.url}/_matrix/client/v3/login", json=body) as resp,
+        ):
+            data = await resp.json(content_type=None)
+            if resp.status != 200:
+                raise RuntimeError(f"login {user_id} failed: {resp.status} {data}")
+            return str(data["access_token"])

@@ -30,7 +30,10 @@ class Picture:
     thumbnail_height: int
 
     def info(self) -> dict[str, object]:
-        """The `info` of an m.image: size in pixels, mimetype and bytes (the thumbnail's are added when it is uploaded)."""
+        """The `info` of an m.image: size in pixels, mimetype and bytes.
+
+        The thumbnail's are added when it is uploaded.
+        """
         return {"w": self.width, "h": self.height, "mimetype": "image/png", "size": len(self.png)}
 
     def thumbnail_info(self) -> dict[str, object]:
@@ -58,7 +61,8 @@ def to_picture(figure: Figure, dpi: int) -> Picture:
         width, height = image.size
         small = image.convert("RGB")
         small.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
-        # A palette of 256 (octree, no dithering) keeps the state colours and makes the thumbnail a fraction of the picture.
+        # A palette of 256 (octree, no dithering) keeps the state colours and makes the thumbnail
+        # a fraction of the picture.
         small = small.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
         out = io.BytesIO()
         small.save(out, format="PNG", optimize=True)

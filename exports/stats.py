@@ -47,7 +47,7 @@ def _spread_panel(axes, rows: list[tuple[str, Spread]], title: str, unit: str) -
     top = max([s.q3 or 0.0 for _, s in rows if not s.suppressed] + [1.0])
     ys = list(range(len(rows)))
     axes.barh(ys, values, color=BAR, height=0.6, zorder=2)
-    for y, (_, s) in zip(ys, rows):
+    for y, (_, s) in enumerate(rows):
         if s.suppressed or s.median is None:
             axes.text(top * 0.02, y, SUPPRESSED, va="center", ha="left", fontsize=12, fontfamily=FONT, color="#555555")
             continue
@@ -70,7 +70,7 @@ def _share_panel(axes, rows: list[tuple[str, Share]], title: str, unit: str) -> 
     ys = list(range(len(rows)))
     values = [100 * (s.share or 0.0) for _, s in rows]
     axes.barh(ys, values, color=LATE, height=0.6, zorder=2)
-    for y, (_, s), value in zip(ys, rows, values):
+    for y, (_, s), value in zip(ys, rows, values, strict=True):
         text = SUPPRESSED if s.suppressed else f"{value:.0f} %"
         axes.text(
             value + 2,

@@ -190,7 +190,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
         )
 
     # Statutory clocks: grey until the limit, red after it.
-    for y, bar in zip(clock_y, layout.clocks):
+    for y, bar in zip(clock_y, layout.clocks, strict=True):
         s, e, lim = _wall(bar.start, layout), _wall(bar.end, layout), _wall(bar.limit_at, layout)
         before_end = min(e, lim) if bar.reached else e
         axes.add_patch(

@@ -1,4 +1,5 @@
-"""The `homeward` command: run the bot, check a configuration or the audit record, run the local demo, or reset the bot's identity."""
+"""The `homeward` command: run the bot, check a configuration or the audit record, run the local demo,
+or reset the bot's identity."""
 
 from __future__ import annotations
 
@@ -119,7 +120,8 @@ async def _verify_audit(config: Config) -> int:
     counts = {
         table: sum(s.rows for (t, _), s in states.items() if t == table) for table in ("audit", "consent_answers")
     }
-    summary = f"{counts['audit']} audit rows, {counts['consent_answers']} consent answers in {len({c for _, c in states})} chain(s)"
+    chains = len({case for _, case in states})
+    summary = f"{counts['audit']} audit rows, {counts['consent_answers']} consent answers in {chains} chain(s)"
     if not breaks:
         print(f"{config.store_path}: intact ({summary})")
         return 0

@@ -61,7 +61,7 @@ class RateLimiter:
 
     def rate_for(self, command: str, declared: Rate | None) -> Rate | None:
         """The limit that holds for `command`: the configured one if there is one, else the declared one."""
-        return self.overrides[command] if command in self.overrides else declared
+        return self.overrides.get(command, declared)
 
     def wait(self, user_id: str, command: str, rate: Rate, now: datetime) -> timedelta | None:
         """How long `user_id` must wait before running `command` again; None when they may run it now."""

@@ -129,7 +129,10 @@ def upload_body(seeds: Seeds) -> dict[str, Any]:
 
 
 def signed_device(device_keys: dict[str, Any], seeds: Seeds) -> dict[str, Any]:
-    """The device's keys exactly as the server holds them (without `unsigned`, which the server adds), plus the self-signing key's signature."""
+    """The device's keys exactly as the server holds them, plus the self-signing key's signature.
+
+    `unsigned` is left out: the server adds it.
+    """
     return sign_json({k: v for k, v in device_keys.items() if k != "unsigned"}, seeds.user_id, seeds.self_signing)
 
 

@@ -73,6 +73,9 @@ def notice_message(
 
 
 def notice_line_facts(room: Speaker, view: CaseView, item: Item) -> str:
-    """The facts of a notice in one line, for someone who cannot read the notice itself (it came before their invite)."""
+    """The facts of a notice in one line.
+
+    For someone who cannot read the notice itself (it came before their invite).
+    """
     facts = fact_lines(room, view, item)
     return f" ({'; '.join(facts)})" if facts else ""

@@ -159,7 +159,10 @@ class CareRoom:
         image: outbox.ImageParts | None = None,
         **extra: Any,
     ) -> int:
-        """Queue a file for this room (uploaded encrypted; an m.image with its thumbnail when `image`); `extra` are its homeward.* keys."""
+        """Queue a file for this room (uploaded encrypted; an m.image with its thumbnail when `image`).
+
+        `extra` are its homeward.* keys.
+        """
         before = self.db.total_changes
         row = await outbox.enqueue_file(self.db, self.room_id, filename, mimetype, data, self.now, image=image, **extra)
         self.bookkeeping += self.db.total_changes - before

@@ -1,4 +1,5 @@
-"""When someone joins a care room: a team member is greeted (and given a checklist they can read); anyone else is removed.
+"""When someone joins a care room: a team member is greeted (and given a checklist they can read);
+anyone else is removed.
 
 Each member of the team who joins gets one greeting addressed to them: what the room is
 for, their lane in plain words, what is open for their lane now, and the one command they
@@ -85,7 +86,10 @@ async def member_joined(room_id: str, event_id: str, user_id: str, store: Store,
 
 
 async def greet(room: CareRoom, user_id: str) -> None:
-    """Queue the greeting of a member who joined: held until they are in the room (bot/sender.py), so they can read it."""
+    """Queue the greeting of a member who joined.
+
+    It is held until they are in the room (bot/sender.py), so they can read it.
+    """
     answers = await consents.answers(room.db, room.case.id)
     content = greeting_content(room, room.view, user_id, answers)
     content["homeward.after_join"] = user_id
@@ -164,7 +168,10 @@ async def remove_strangers(store: Store, services: Services, present: dict[str, 
 
 
 async def _remove_stranger(room: CareRoom, user_id: str) -> bool:
-    """Remove someone in the room without a place on the team, tell the coordinators, audit it; False if already done."""
+    """Remove someone in the room without a place on the team, tell the coordinators, audit it.
+
+    False if that was done already.
+    """
     if not await cases.start_removal(room.db, room.case.id, user_id, room.now):
         return False  # being removed already (the join seen again, or at start-up before their leave arrived)
     # The reason is state, readable by every server in the room: it says nothing about the case.

@@ -8,6 +8,7 @@ is given up. Decrypting is the bot's (`bot.app`); what is kept and said is decid
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -75,8 +76,7 @@ def _local_time(origin_server_ts: object, fallback: datetime, zone: ZoneInfo) ->
     """When the sender's server says the event was sent, in local time; `fallback` when that is no usable time."""
     moment = fallback
     if isinstance(origin_server_ts, (int, float)) and not isinstance(origin_server_ts, bool):
-        try:
+        # e.g. a year beyond 9999: a remote server's clock is not ours to trust
+        with contextlib.suppress(OverflowError, OSError, ValueError):
             moment = datetime.fromtimestamp(origin_server_ts / 1000, tz=UTC).astimezone(zone)
-        except (OverflowError, OSError, ValueError):
-            pass  # e.g. a year beyond 9999: a remote server's clock is not ours to trust
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
