@@ -66,12 +66,14 @@ class LoadedCase:
 # One statement loads a room, its case and the whole view: the unit of work of an event
 # reads the store once (each sub-select is a JSON array of that table's rows).
 CASE_COLUMNS = """
-    c.id, c.room_id, c.create_outbox, c.pathway_id, c.label, c.phase_id, c.opened_by, c.reactions, c.quiet, c.child_answers,
-    c.state, c.closed_at, c.closed_reason, c.opened_at,
+    c.id, c.room_id, c.create_outbox, c.pathway_id, c.label, c.phase_id, c.opened_by, c.reactions, c.quiet,
+    c.child_answers, c.state, c.closed_at, c.closed_reason, c.opened_at,
     (SELECT json_group_array(json_array(user_id, lane_id, coordinator)) FROM members WHERE case_id = c.id) AS j_members,
     (SELECT json_group_array(json_array(date_id, value)) FROM case_dates WHERE case_id = c.id) AS j_dates,
-    (SELECT json_group_array(json_array(item_id, sent_at, sent_by, assigned_to)) FROM items WHERE case_id = c.id) AS j_items,
-    (SELECT json_group_array(json_array(item_id, lane_id, user_id, at, on_behalf, note, id)) FROM acks WHERE case_id = c.id) AS j_acks,
+    (SELECT json_group_array(json_array(item_id, sent_at, sent_by, assigned_to))
+       FROM items WHERE case_id = c.id) AS j_items,
+    (SELECT json_group_array(json_array(item_id, lane_id, user_id, at, on_behalf, note, id))
+       FROM acks WHERE case_id = c.id) AS j_acks,
     (SELECT json_group_array(json_array(item_id, phase_id, lane_id, title, due, created_at, id))
        FROM extra_tasks WHERE case_id = c.id) AS j_extra,
     (SELECT outbox_id FROM checklists WHERE case_id = c.id AND phase_id = c.phase_id) AS checklist_outbox
@@ -140,8 +142,10 @@ def loaded_case(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
 async def phase_history(db: aiosqlite.Connection, case_id: int) -> list[tuple[str, datetime]]:
     """When the case entered each phase: the first at its opening, then each `!phase next` (from the audit trail)."""
     async with db.execute(
-        "SELECT c.opened_at, c.phase_id, (SELECT json_group_array(json_array(a.id, a.at, json_extract(a.details, '$.previous'),"
-        " json_extract(a.details, '$.phase'))) FROM audit a WHERE a.case_id = c.id AND a.action = 'phase.changed') AS j_phases"
+        "SELECT c.opened_at, c.phase_id,"
+        " (SELECT json_group_array(json_array(a.id, a.at, json_extract(a.details, '$.previous'),"
+        " json_extract(a.details, '$.phase')))"
+        " FROM audit a WHERE a.case_id = c.id AND a.action = 'phase.changed') AS j_phases"
         " FROM cases c WHERE c.id = ?",
         (case_id,),
     ) as cur:
@@ -152,7 +156,10 @@ async def phase_history(db: aiosqlite.Connection, case_id: int) -> list[tuple[st
 
 
 def history_of(opened_at: str, phase_id: str, changes_json: str) -> list[tuple[str, datetime]]:
-    """The phase history from a case's opening and its `phase.changed` audit rows (as the JSON sub-select gives them)."""
+    """The phase history from a case's opening and its `phase.changed` audit rows.
+
+    `changes_json` is what the JSON sub-select gives.
+    """
     changes = sorted(json.loads(changes_json), key=lambda c: c[0])
     first = changes[0][2] if changes else phase_id
     history = [(first, datetime.fromisoformat(opened_at))]
@@ -188,10 +195,11 @@ async def coordinated_case_rows(
     closing = ", ".join(f"'{action}'" for action in CLOSING_ACTIONS)
     query = (
         f"SELECT {CASE_COLUMNS},"
-        " (SELECT json_group_array(json_array(a.id, a.at, json_extract(a.details, '$.previous'), json_extract(a.details, '$.phase')))"
+        " (SELECT json_group_array(json_array(a.id, a.at, json_extract(a.details, '$.previous'),"
+        " json_extract(a.details, '$.phase')))"
         "   FROM audit a WHERE a.case_id = c.id AND a.action = 'phase.changed') AS j_phases,"
-        f" (SELECT json_group_array(json_array(a.id, a.at, a.action)) FROM audit a WHERE a.case_id = c.id AND a.action IN ({closing}))"
-        "   AS j_closings"
+        " (SELECT json_group_array(json_array(a.id, a.at, a.action))"
+        f"   FROM audit a WHERE a.case_id = c.id AND a.action IN ({closing})) AS j_closings"
         " FROM cases c JOIN members m ON m.case_id = c.id AND m.user_id = ? AND m.coordinator = 1"
         " WHERE c.room_id IS NOT NULL" + (" AND c.pathway_id = ?" if pathway_id else "") + " ORDER BY c.id"
     )
@@ -200,7 +208,10 @@ async def coordinated_case_rows(
 
 
 def case_histories(rows: list[aiosqlite.Row], pathways: dict[str, Pathway]) -> list[CaseHistory]:
-    """The rows of `coordinated_case_rows` as cases with their history; cases of a pathway no longer configured left out."""
+    """The rows of `coordinated_case_rows` as cases with their history.
+
+    Cases of a pathway no longer configured are left out.
+    """
     found: list[CaseHistory] = []
     for row in rows:
         if row["pathway_id"] not in pathways:
@@ -363,7 +374,8 @@ async def put_date(
 ) -> None:
     await db.execute(
         "INSERT INTO case_dates (case_id, date_id, value, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (case_id, date_id) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
+        "ON CONFLICT (case_id, date_id)"
+        " DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
         (case_id, date_id, value.isoformat(), by, now.isoformat()),
     )
 
@@ -389,7 +401,8 @@ async def assign(db: aiosqlite.Connection, case_id: int, item_id: str, user_id: 
 
 async def add_ack(db: aiosqlite.Connection, case_id: int, item_id: str, ack: Ack, event_id: str) -> None:
     await db.execute(
-        "INSERT INTO acks (case_id, item_id, lane_id, user_id, at, on_behalf, note, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO acks (case_id, item_id, lane_id, user_id, at, on_behalf, note, event_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (case_id, item_id, ack.lane, ack.user_id, ack.at.isoformat(), int(ack.on_behalf), ack.note, event_id),
     )
 
@@ -397,7 +410,8 @@ async def add_ack(db: aiosqlite.Connection, case_id: int, item_id: str, ack: Ack
 async def notice_for_event(db: aiosqlite.Connection, event_id: str) -> tuple[int, str] | None:
     """(case id, item id) of the notice the bot posted as `event_id`."""
     async with db.execute(
-        "SELECT items.case_id, items.item_id FROM items JOIN outbox ON outbox.id = items.sent_outbox WHERE outbox.event_id = ?",
+        "SELECT items.case_id, items.item_id FROM items JOIN outbox ON outbox.id = items.sent_outbox"
+        " WHERE outbox.event_id = ?",
         (event_id,),
     ) as cur:
         row = await cur.fetchone()
@@ -428,7 +442,8 @@ async def add_extra_task(
 ) -> None:
     """A task the team added (e.g. an action from the minutes), tracked like the pathway's own."""
     await db.execute(
-        "INSERT INTO extra_tasks (case_id, item_id, phase_id, lane_id, title, due, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO extra_tasks (case_id, item_id, phase_id, lane_id, title, due, source, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             case_id,
             item_id,

@@ -72,12 +72,15 @@ class Break:
     table: str
     row_id: int
     case_id: int | None
-    reason: str  # "changed": the row no longer matches its hash; "unlinked": a row before it was changed, removed or inserted
+    # "changed": the row no longer matches its hash; "unlinked": a row before it was changed, removed or inserted
+    reason: str
 
     def describe(self) -> str:
         what = {
             "changed": "its content does not match its hash (the row was changed)",
-            "unlinked": "it does not follow the row before it in its case (a row before it was changed, removed or inserted)",
+            "unlinked": (
+                "it does not follow the row before it in its case (a row before it was changed, removed or inserted)"
+            ),
         }[self.reason]
         return f"{self.table} row {self.row_id} (case {self.case_id if self.case_id is not None else '-'}): {what}"
 
@@ -152,12 +155,16 @@ async def chain_existing_rows(db: aiosqlite.Connection) -> None:
 # The append-only triggers of migrations 2 and 4, word for word: re-created after chaining existing rows.
 _TRIGGERS: dict[str, dict[str, str]] = {
     "audit": {
-        "audit_no_update": "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-        "audit_no_delete": "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+        "audit_no_update": "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+        " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+        "audit_no_delete": "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+        " BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
     },
     "consent_answers": {
-        "consent_answers_no_update": "CREATE TRIGGER consent_answers_no_update BEFORE UPDATE ON consent_answers BEGIN SELECT RAISE(ABORT, 'consent answers are never changed'); END",
-        "consent_answers_no_delete": "CREATE TRIGGER consent_answers_no_delete BEFORE DELETE ON consent_answers BEGIN SELECT RAISE(ABORT, 'consent answers are never deleted'); END",
+        "consent_answers_no_update": "CREATE TRIGGER consent_answers_no_update BEFORE UPDATE ON consent_answers"
+        " BEGIN SELECT RAISE(ABORT, 'consent answers are never changed'); END",
+        "consent_answers_no_delete": "CREATE TRIGGER consent_answers_no_delete BEFORE DELETE ON consent_answers"
+        " BEGIN SELECT RAISE(ABORT, 'consent answers are never deleted'); END",
     },
 }
 

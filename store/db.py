@@ -128,7 +128,10 @@ class Store:
 
 
 async def open_read_only(path: Path) -> aiosqlite.Connection:
-    """The database for reading only (`homeward verify-audit`): never migrated, never written, safe beside a running bot."""
+    """The database for reading only (`homeward verify-audit`).
+
+    Never migrated, never written, safe beside a running bot.
+    """
     if not path.exists():
         raise StoreError(f"{path}: no database there (is data_dir right?)")
     db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)

@@ -118,7 +118,8 @@ async def forget_direct_room(db: aiosqlite.Connection, room_id: str) -> None:
 
 async def set_digest(db: aiosqlite.Connection, user_id: str, setting: str | None) -> None:
     await db.execute(
-        "INSERT INTO people (user_id, digest) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET digest = excluded.digest",
+        "INSERT INTO people (user_id, digest) VALUES (?, ?)"
+        " ON CONFLICT (user_id) DO UPDATE SET digest = excluded.digest",
         (user_id, setting),
     )
 

@@ -135,7 +135,7 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-    """,
+    """,  # noqa: E501 — a released migration is never edited, not even its line breaks
     # 3: deadlines and reminders — every planned reminder is a row; the store is the truth.
     """
     ALTER TABLE cases ADD COLUMN quiet TEXT;  -- "20:00-08:00", "off", or NULL for the default
@@ -177,7 +177,7 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX consent_answers_case ON consent_answers (case_id, consent_id);
     CREATE TRIGGER consent_answers_no_update BEFORE UPDATE ON consent_answers BEGIN SELECT RAISE(ABORT, 'consent answers are never changed'); END;
     CREATE TRIGGER consent_answers_no_delete BEFORE DELETE ON consent_answers BEGIN SELECT RAISE(ABORT, 'consent answers are never deleted'); END;
-    """,
+    """,  # noqa: E501 — a released migration is never edited, not even its line breaks
     # 5: the coordinated plan and meeting minutes, as append-only change logs (versions).
     """
     CREATE TABLE plan_changes (
@@ -199,7 +199,7 @@ MIGRATIONS: list[Migration] = [
     CREATE TRIGGER plan_changes_no_delete BEFORE DELETE ON plan_changes BEGIN SELECT RAISE(ABORT, 'plan history is append-only'); END;
     CREATE TRIGGER minutes_changes_no_update BEFORE UPDATE ON minutes_changes BEGIN SELECT RAISE(ABORT, 'minutes history is append-only'); END;
     CREATE TRIGGER minutes_changes_no_delete BEFORE DELETE ON minutes_changes BEGIN SELECT RAISE(ABORT, 'minutes history is append-only'); END;
-    """,
+    """,  # noqa: E501 — a released migration is never edited, not even its line breaks
     # 6: tasks the team adds (actions from the minutes), alongside the pathway's own items.
     """
     CREATE TABLE extra_tasks (
@@ -278,7 +278,7 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX reminders_next ON reminders (fire_at) WHERE status = 'planned';
     -- The timeline and the statistics read a case's phase changes and closings from the audit trail.
     CREATE INDEX audit_case_action ON audit (case_id, action);
-    """,
+    """,  # noqa: E501 — a released migration is never edited, not even its line breaks
     # 11: the coordinator's desk — a case's end (closed, purged after retention), people's direct
     # chats and worklist settings, one row per planned worklist (digest) and per retention run.
     """

@@ -82,7 +82,8 @@ async def abandon_waiting_for(
     *,
     carrying: tuple[str, ...],
 ) -> int:
-    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`) whose content has one of the keys `carrying`.
+    """Give up the rows of a room held until `user_id` joins (`homeward.after_join`)
+    whose content has one of the keys `carrying`.
 
     Given up, a row forgets its content like any settled row (`mark_abandoned`)."""
     has_key = " OR ".join(["json_type(content, '$.\"' || ? || '\"') IS NOT NULL"] * len(carrying))
@@ -97,8 +98,8 @@ async def abandon_waiting_for(
 async def release_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str) -> int:
     """Let the rows of a room held until `user_id` joins go without waiting for them."""
     cur = await db.execute(
-        "UPDATE outbox SET content = json_remove(content, '$.\"homeward.after_join\"') WHERE room_id = ? AND sent_at IS NULL"
-        " AND json_extract(content, '$.\"homeward.after_join\"') = ?",
+        "UPDATE outbox SET content = json_remove(content, '$.\"homeward.after_join\"')"
+        " WHERE room_id = ? AND sent_at IS NULL AND json_extract(content, '$.\"homeward.after_join\"') = ?",
         (room_id, user_id),
     )
     return cur.rowcount
@@ -211,9 +212,13 @@ async def mark_failed(db: aiosqlite.Connection, row_id: int, error: str) -> None
 
 
 async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now: datetime) -> None:
-    """Never deliverable (e.g. the bot was removed from the room): stop retrying, keep the reason, forget the content."""
+    """Never deliverable (e.g. the bot was removed from the room).
+
+    Stop retrying, keep the reason, forget the content.
+    """
     await db.execute(
-        f"UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = ?, {_FORGET_CONTENT} WHERE id = ? AND sent_at IS NULL",
+        f"UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = ?, {_FORGET_CONTENT}"
+        " WHERE id = ? AND sent_at IS NULL",
         (now.isoformat(), error[:500], row_id),
     )
 

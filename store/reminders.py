@@ -56,9 +56,11 @@ async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges
         )
     if changes.add:
         await db.executemany(
-            "INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (case_id, item_id, kind, sequence, due) DO UPDATE"
-            " SET status = 'planned', planned_at = excluded.planned_at, fire_at = excluded.fire_at WHERE status = 'cancelled'",
+            " SET status = 'planned', planned_at = excluded.planned_at, fire_at = excluded.fire_at"
+            " WHERE status = 'cancelled'",
             [
                 (
                     case_id,
@@ -80,7 +82,8 @@ async def add_custom(db: aiosqlite.Connection, case_id: int, item_id: str, at: d
     ) as cur:
         (sequence,) = await cur.fetchone()  # type: ignore[misc]
     cur = await db.execute(
-        "INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at, requested_by) VALUES (?, ?, 'custom', ?, NULL, ?, ?, ?)",
+        "INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at, requested_by)"
+        " VALUES (?, ?, 'custom', ?, NULL, ?, ?, ?)",
         (case_id, item_id, sequence, at.isoformat(), at.isoformat(), by),
     )
     return int(cur.lastrowid)  # type: ignore[arg-type]

@@ -30,7 +30,8 @@ async def case_rooms(db: aiosqlite.Connection) -> list[aiosqlite.Row]:
     pathway, label, its coordinators and the state last queued."""
     async with db.execute(
         "SELECT c.id, c.room_id, c.pathway_id, c.label,"
-        " (SELECT json_group_array(user_id) FROM members m WHERE m.case_id = c.id AND m.coordinator = 1) AS j_coordinators,"
+        " (SELECT json_group_array(user_id) FROM members m"
+        " WHERE m.case_id = c.id AND m.coordinator = 1) AS j_coordinators,"
         " (SELECT json_group_object(event_type, json(content)) FROM room_state s WHERE s.case_id = c.id) AS j_state"
         " FROM cases c WHERE c.room_id IS NOT NULL AND c.purged_at IS NULL ORDER BY c.id"
     ) as cur:
