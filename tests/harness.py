@@ -9,6 +9,7 @@ config and data folder, and can stop and start it again on the same data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -153,9 +154,12 @@ class Member:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             response = await self.client.joined_members(room_id)
-            if membership == "join" and isinstance(response, JoinedMembersResponse):
-                if any(m.user_id == user_id for m in response.members):
-                    return
+            if (
+                membership == "join"
+                and isinstance(response, JoinedMembersResponse)
+                and any(m.user_id == user_id for m in response.members)
+            ):
+                return
             if membership != "join":
                 state = await self.client.room_get_state_event(room_id, "m.room.member", user_id)
                 if getattr(state, "content", {}).get("membership") == membership:
@@ -207,10 +211,8 @@ class Member:
                         for s in self.seen[-8:]
                     ]
                     raise AssertionError(f"{self.user_id}: no matching event within {timeout} s; last seen: {recent}")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    pass
 
     async def know_devices(self, room_id: str, timeout: float = 5.0) -> None:
         """Know every joined member's devices before sending, as Element does.
@@ -228,10 +230,8 @@ class Member:
             if not self.client.should_query_keys and not unknown:
                 return
             self.client.olm.users_for_key_query.update(unknown)
-            try:
+            with contextlib.suppress(LocalProtocolError):  # the sync loop is querying right now
                 await self.client.keys_query()
-            except LocalProtocolError:  # the sync loop is querying right now
-                pass
             if time.monotonic() > deadline:
                 return
             await asyncio.sleep(0.05)

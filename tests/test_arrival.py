@@ -174,7 +174,8 @@ def test_a_notice_carries_only_dates_the_pathway_has(tmp_path: Path) -> None:
         notice["carries"] = {"dates": ["admission", "utskrivning"], "source": "Flödesschema"}
 
     assert [p for p in _broken(tmp_path, change) if "carries" in p] == [
-        "orebro.yaml: phases[0].items[2].carries.dates[1]: unknown date 'utskrivning' (known: admission, discharge, followup, sip_meeting)"
+        "orebro.yaml: phases[0].items[2].carries.dates[1]: unknown date 'utskrivning' "
+        "(known: admission, discharge, followup, sip_meeting)"
     ]
 
 

@@ -98,5 +98,5 @@ def test_t_fills_in_placeholders(catalog: Catalog) -> None:
 
 
 def test_a_key_missing_everywhere_is_a_key_error(catalog: Catalog) -> None:
-    with pytest.raises(KeyError, match="no.such.key"):
+    with pytest.raises(KeyError, match=r"no\.such\.key"):
         catalog.t("nb", "no.such.key")

@@ -217,7 +217,7 @@ async def test_the_planned_clock_reminder_is_listed_by_its_label(tmp_path: Path)
             services,
         )
         async with store.read() as db:
-            answer = [r for r in await outbox.pending(db) if r.content.get("homeward.command") == "reminders"][0]
+            answer = next(r for r in await outbox.pending(db) if r.content.get("homeward.command") == "reminders")
     finally:
         await store.close()
     assert answer.content["homeward.status"] == "ok", answer.content["body"]
@@ -248,7 +248,7 @@ async def test_status_shows_the_running_clock_and_the_case_data_carries_it(tmp_p
             services,
         )
         async with store.read() as db:
-            answer = [r for r in await outbox.pending(db) if r.content.get("homeward.command") == "status"][0]
+            answer = next(r for r in await outbox.pending(db) if r.content.get("homeward.command") == "status")
     finally:
         await store.close()
     assert "Kommunens betalningsansvar**: dag 4 sedan 2026-11-30 10:00" in answer.content["body"]

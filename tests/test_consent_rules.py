@@ -136,7 +136,7 @@ def test_answering_a_covered_consent_on_its_own_is_refused_naming_the_covering_o
 def test_the_consent_asked_now_is_the_first_pending_one_in_the_pathways_order(pathways: dict[str, Pathway]) -> None:
     v = orebro_view(pathways)
     first = [Answer("informationsoverforing", GRETA, "yes", T0)]
-    both = first + [Answer("npo", GRETA, "no", T0 + timedelta(minutes=1))]
+    both = [*first, Answer("npo", GRETA, "no", T0 + timedelta(minutes=1))]
     assert next_to_ask(v, []).id == "informationsoverforing"  # type: ignore[union-attr]
     assert next_to_ask(v, first).id == "npo"  # type: ignore[union-attr]
     assert next_to_ask(v, both) is None  # the SIP is covered: never asked

@@ -72,9 +72,8 @@ class Bench:
         )
 
     async def queued(self, room: str | None = None) -> list[dict[str, Any]]:
-        async with self.store.read() as db:
-            async with db.execute("SELECT room_id, kind, content FROM outbox ORDER BY id") as cur:
-                rows = await cur.fetchall()
+        async with self.store.read() as db, db.execute("SELECT room_id, kind, content FROM outbox ORDER BY id") as cur:
+            rows = await cur.fetchall()
         return [{**json.loads(r["content"]), "_kind": r["kind"]} for r in rows if room is None or r["room_id"] == room]
 
     async def scalar(self, sql: str, *args: Any) -> Any:
@@ -181,7 +180,10 @@ CARE_COMMANDS = [c for c in registry.all() if c.where == CASE_ROOM or c.name in 
 
 
 def typed(command) -> str:
-    """The command as someone would start typing it: lead arguments and an implicit sub-command's first words filled in."""
+    """The command as someone would start typing it.
+
+    Lead arguments and an implicit sub-command's first words are filled in.
+    """
     words = list(command.path[:-1] if command.untyped else command.path)
     lead = ["meeting1"] * len(command.parent.lead) if command.parent is not None else []
     extra = ["discharge", "2026-12-14"] if command.untyped else []

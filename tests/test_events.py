@@ -1,4 +1,7 @@
-"""What the bot takes from a text event (bot/events.py): whether it came encrypted is nio's mark, never the content's."""
+"""What the bot takes from a text event (bot/events.py).
+
+Whether it came encrypted is nio's mark, never the content's.
+"""
 
 from __future__ import annotations
 

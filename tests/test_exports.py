@@ -334,10 +334,17 @@ def big_plan(goals: int = 20, items: int = 100) -> PlanDocument:
     ]
     states = ("open", "done", "overdue")
     many_items = [
-        ItemLine(f"punkt-{i}", f"Fas {i // 25 + 1}", "task" if i % 2 else "notice", f"Uppgift {i} med ärende", "Slutenvård", states[i % 3],
-                 datetime(2026, 1, 26, 16, tzinfo=STOCKHOLM) + timedelta(days=i))
+        ItemLine(
+            f"punkt-{i}",
+            f"Fas {i // 25 + 1}",
+            "task" if i % 2 else "notice",
+            f"Uppgift {i} med ärende",
+            "Slutenvård",
+            states[i % 3],
+            datetime(2026, 1, 26, 16, tzinfo=STOCKHOLM) + timedelta(days=i),
+        )
         for i in range(items)
-    ]  # fmt: skip
+    ]
     return dataclasses.replace(plan, goals=many_goals, items=many_items)
 
 

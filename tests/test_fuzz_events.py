@@ -18,7 +18,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -391,7 +391,7 @@ class NoKeys:
     """Stands in for the nio client: the bot's own id, no rooms synced, and no room keys ever arrive."""
 
     user_id = BOT
-    rooms: dict[str, Any] = {}  # no room state known: no room counts as encrypted
+    rooms: ClassVar[dict[str, Any]] = {}  # no room state known: no room counts as encrypted
 
     def decrypt_event(self, event: MegolmEvent) -> Any:
         raise EncryptionError("no session")
@@ -443,9 +443,11 @@ async def _bot(path: Path, clock: FakeClock) -> HomewardBot:
 
 
 async def _answers(store: Store, after: int) -> list[dict[str, Any]]:
-    async with store.read() as db:
-        async with db.execute("SELECT content FROM outbox WHERE id > ? AND kind = 'event'", (after,)) as cur:
-            rows = [json.loads(r["content"]) for r in await cur.fetchall()]
+    async with (
+        store.read() as db,
+        db.execute("SELECT content FROM outbox WHERE id > ? AND kind = 'event'", (after,)) as cur,
+    ):
+        rows = [json.loads(r["content"]) for r in await cur.fetchall()]
     return [r for r in rows if "homeward.status" in r]
 
 
@@ -557,9 +559,15 @@ def test_any_event_is_answered_once_if_it_is_a_command_and_never_otherwise(
             await bot.store.close()
 
         command = expected_command(event)
-        label(
-            f"{type(event).__name__}: {'command' if command else 'ack' if expected_ack(event, room) else 'undecryptable' if expected_undecryptable(event) else 'nothing'}"
-        )
+        if command:
+            kind = "command"
+        elif expected_ack(event, room):
+            kind = "ack"
+        elif expected_undecryptable(event):
+            kind = "undecryptable"
+        else:
+            kind = "nothing"
+        label(f"{type(event).__name__}: {kind}")
         if command:
             label("command in a thread" if thread_root(event) else "command, no thread")
             label("command over 10,000 characters" if len(event.body) > 10_000 else "command up to 10,000 characters")

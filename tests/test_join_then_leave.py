@@ -54,7 +54,7 @@ async def _case(tmp_path: Path) -> tuple[Store, Services, FakeClock, int]:
     return store, services, clock, case_id
 
 
-async def test_a_guardian_who_leaves_before_their_checklist_went_out_loses_their_consent_requests_not_the_rooms_checklist(
+async def test_a_guardian_leaving_before_their_checklist_went_out_loses_their_consent_requests_not_the_rooms_checklist(
     tmp_path: Path,
 ) -> None:
     store, services, clock, case_id = await _case(tmp_path)

@@ -624,7 +624,8 @@ def test_unknown_lane_reference_is_an_error(tmp_path: Path) -> None:
     data["phases"][p]["items"][i]["recipients"] = ["kommune"]  # an alias, not the lane id
     problems = problems_of(write(tmp_path, "sthf", data))
     assert problems == [
-        f"sthf.yaml: phases[{p}].items[{i}].recipients[0]: unknown lane 'kommune' (known: barn, familien, foresatt, kommunen, sykehus)"
+        f"sthf.yaml: phases[{p}].items[{i}].recipients[0]: unknown lane 'kommune' "
+        "(known: barn, familien, foresatt, kommunen, sykehus)"
     ]
 
 
@@ -636,7 +637,8 @@ def test_every_problem_is_reported_on_its_own_line(tmp_path: Path) -> None:
     with pytest.raises(PathwayError) as caught:
         load_pathway(write(tmp_path, "sthf", data))
     assert str(caught.value).splitlines() == [
-        f"sthf.yaml: phases[{p}].items[{i}].sender: unknown lane 'legen' (known: barn, familien, foresatt, kommunen, sykehus)",
+        f"sthf.yaml: phases[{p}].items[{i}].sender: unknown lane 'legen' "
+        "(known: barn, familien, foresatt, kommunen, sykehus)",
         "sthf.yaml: meetings[0].convened_by: unknown lane 'ingen' (known: barn, familien, foresatt, kommunen, sykehus)",
     ]
 
@@ -658,7 +660,8 @@ def test_a_due_rule_needs_exactly_one_anchor(tmp_path: Path) -> None:
     data["phases"][p]["items"][i]["due"]["date"] = "admission"
     problems = problems_of(write(tmp_path, "orebro", data))
     assert problems == [
-        f"orebro.yaml: phases[{p}].items[{i}].due: give exactly one of 'date' (a named date) or 'item' (another item's completion)"
+        f"orebro.yaml: phases[{p}].items[{i}].due: "
+        "give exactly one of 'date' (a named date) or 'item' (another item's completion)"
     ]
 
 

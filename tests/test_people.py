@@ -1,4 +1,7 @@
-"""Specification: a person named in a command by an Element pill (bot/events.py, commands/parser.py, commands/arguments.py)."""
+"""Specification: a person named in a command by an Element pill.
+
+The code: bot/events.py, commands/parser.py, commands/arguments.py.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,10 @@ def ctx(*pills: tuple[str, str]) -> SimpleNamespace:
 
 
 def test_the_pills_of_a_message_are_its_matrix_to_user_links_with_their_names() -> None:
-    html = f"!assign konsultation {pill(KARI, 'Nurse Kari')} and <a href='https://example.org'>x</a> {pill('@a%3Ab:x', 'A')}"
+    html = (
+        f"!assign konsultation {pill(KARI, 'Nurse Kari')} and <a href='https://example.org'>x</a> "
+        f"{pill('@a%3Ab:x', 'A')}"
+    )
     assert pills_of({"formatted_body": html}) == (("Nurse Kari", KARI), ("A", "@a:b:x"))
     assert pills_of({"body": "no html"}) == ()
     assert pills_of({"formatted_body": "<a href='https://matrix.to/#/!room:x'>room</a>"}) == ()

@@ -131,7 +131,8 @@ def test_alert_content_is_an_m_text_that_mentions_exactly_the_people_given() -> 
     assert content["msgtype"] == "m.text"  # an m.notice is never notified: .m.rule.suppress_notices comes first
     assert content["m.mentions"] == {"user_ids": ["@anna:example.org", "@kari:example.org"]}
     assert content["formatted_body"] == (
-        '<p><a href="https://matrix.to/#/@kari:example.org">@kari:example.org</a>: <strong>Inskrivningsmeddelande</strong> is due now.</p>'
+        '<p><a href="https://matrix.to/#/@kari:example.org">@kari:example.org</a>: '
+        "<strong>Inskrivningsmeddelande</strong> is due now.</p>"
     )
     assert (
         content["body"] == "@kari:example.org: Inskrivningsmeddelande is due now."

@@ -115,7 +115,8 @@ def test_items_done_late_are_counted_per_lane_tasks_sending_and_acknowledging(or
     for n, f in enumerate(found):
         admitted = f.view.dates["admission"]
         late = n < 2
-        # inskrivningsmeddelande: due 24 h after admission; sent late in two cases; kommun acknowledges the next day at 15.
+        # inskrivningsmeddelande: due 24 h after admission; sent late in two cases;
+        # kommun acknowledges the next day at 15.
         sent = admitted + timedelta(hours=30 if late else 2)
         f.view.records["inskrivningsmeddelande"] = ItemRecord(
             sent_at=sent,

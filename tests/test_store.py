@@ -347,7 +347,8 @@ async def test_the_migration_clears_the_rows_sent_before_it(tmp_path: Path) -> N
         raw.execute("PRAGMA user_version = 6")
         answer = json.dumps({"body": SECRET, "m.relates_to": {"m.in_reply_to": {"event_id": "$cmd"}}})
         raw.execute(
-            "INSERT INTO outbox (room_id, event_type, content, created_at, sent_at, event_id) VALUES (?, 'm.room.message', ?, 't', 't', '$a')",
+            "INSERT INTO outbox (room_id, event_type, content, created_at, sent_at, event_id)"
+            " VALUES (?, 'm.room.message', ?, 't', 't', '$a')",
             (ROOM, answer),
         )
         raw.execute(

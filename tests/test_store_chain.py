@@ -123,9 +123,8 @@ async def test_a_no_rewritten_as_yes_behind_the_triggers_is_found_naming_the_row
     store = await Store.open(path)
     try:
         breaks = await _breaks(store)
-        async with store.read() as db:
-            async with db.execute("SELECT id FROM consent_answers WHERE event_id = '$no'") as cur:
-                (row_id,) = await cur.fetchone()  # type: ignore[misc]
+        async with store.read() as db, db.execute("SELECT id FROM consent_answers WHERE event_id = '$no'") as cur:
+            (row_id,) = await cur.fetchone()  # type: ignore[misc]
         assert breaks == [chain.Break("consent_answers", row_id, case_id, "changed")]
         assert f"consent_answers row {row_id} (case {case_id})" in breaks[0].describe()
     finally:
@@ -148,7 +147,7 @@ async def test_a_row_removed_or_rehashed_breaks_the_link_of_the_row_after_it(tmp
 
 async def test_the_start_up_check_tells_the_coordinators_once_and_records_it(tmp_path: Path) -> None:
     path = tmp_path / "homeward.sqlite3"
-    store, case_id = await _case_with_answers(path)
+    store, _case_id = await _case_with_answers(path)
     await store.close()
     _tamper(path, "UPDATE consent_answers SET answer = 'yes' WHERE event_id = '$no'")
     services = _services()
@@ -184,7 +183,7 @@ def test_verify_audit_exits_0_when_intact_and_1_naming_the_first_broken_row(
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    store, case_id = asyncio.run(_case_with_answers(data / "homeward.sqlite3"))
+    store, _case_id = asyncio.run(_case_with_answers(data / "homeward.sqlite3"))
     asyncio.run(store.close())
     config = _config_file(tmp_path, data)
 
@@ -222,11 +221,13 @@ async def test_the_migration_chains_the_rows_written_before_and_keeps_the_trigge
         )
         for n in range(3):
             raw.execute(
-                "INSERT INTO audit (case_id, room_id, at, actor, action, details) VALUES (1, '!old:x', ?, '@a:x', 'x', '{}')",
+                "INSERT INTO audit (case_id, room_id, at, actor, action, details)"
+                " VALUES (1, '!old:x', ?, '@a:x', 'x', '{}')",
                 (f"t{n}",),
             )
         raw.execute(
-            "INSERT INTO consent_answers (case_id, consent_id, user_id, answer, at, event_id) VALUES (1, 'c', '@m:x', 'no', 't', '$e')"
+            "INSERT INTO consent_answers (case_id, consent_id, user_id, answer, at, event_id)"
+            " VALUES (1, 'c', '@m:x', 'no', 't', '$e')"
         )
     store = await Store.open(path)
     try:

@@ -38,7 +38,10 @@ CATALOG = Catalog()
 MATRIX_TO = "https://matrix.to/#/"
 
 #: Free text as users type it: Markdown and HTML specials, a link, backticks, `-`, `_`, `.`, backslashes.
-FREE = r"*x* _y_ [link](http://evil.example) <b>bold</b> <script>alert(1)</script> `tick` ``two`` a-b a_b a.b 1. - + # > | ~~s~~ &amp; AT&T back\slash !ack x-y end\ "
+FREE = (
+    r"*x* _y_ [link](http://evil.example) <b>bold</b> <script>alert(1)</script> `tick` ``two`` "
+    r"a-b a_b a.b 1. - + # > | ~~s~~ &amp; AT&T back\slash !ack x-y end\ "
+)
 FREE = FREE.strip()
 #: Over several lines, each of which would start a block of its own, and a blank line.
 FREE_LINES = "    indented first\n- not a list\n\n    not code\n1) nor this\n===\n> nor a quote\n# nor a heading"
@@ -230,7 +233,7 @@ def test_a_user_id_with_link_characters_cannot_inject_a_link() -> None:
 
 
 @pytest.mark.parametrize(
-    "user", ODD_USERS + ["@x)(y]:evil.example", "@a b:c", "@%41:x", "@a/b?c#d:x", "@<b>:x", "@`x`:x"]
+    "user", [*ODD_USERS, "@x)(y]:evil.example", "@a b:c", "@%41:x", "@a/b?c#d:x", "@<b>:x", "@`x`:x"]
 )
 def test_a_mention_of_an_odd_id_is_exactly_one_link_to_that_id(user: str) -> None:
     shown = Shown(to_html(f"before {mention(user)} after"))
@@ -242,7 +245,7 @@ def test_a_mention_of_an_odd_id_is_exactly_one_link_to_that_id(user: str) -> Non
 
 @pytest.mark.parametrize(
     "user",
-    ODD_USERS + ["@x)(y]:evil.example", "@x](http://evil.example)[y:evil.example", "@a b:c", "@`x`:x", "@a\\b:x"],
+    [*ODD_USERS, "@x)(y]:evil.example", "@x](http://evil.example)[y:evil.example", "@a b:c", "@`x`:x", "@a\\b:x"],
 )
 def test_the_plain_body_names_a_mentioned_person_by_id_without_link_markdown(user: str) -> None:
     # The plain body is what a notification shows: "⏰ @nurse:server: …", not "[@nurse:server](https://matrix.to/…)".

@@ -1,4 +1,5 @@
-"""A change made to the database behind Homeward's back shows: at start-up, to the coordinators, in verify-audit, in the CSV.
+"""A change made to the database behind Homeward's back shows: at start-up, to the coordinators,
+in verify-audit, in the CSV.
 
 The attack from the issue: with the bot stopped, someone with the file drops the trigger,
 rewrites a guardian's "no" as "yes" in the consent answers, and puts the trigger back.

@@ -169,7 +169,7 @@ async def test_control_characters_rtl_and_zero_width_in_arguments_get_a_clear_an
 
     seen = [await alice.command(room, body) for body in bodies]
 
-    for body, answer in zip(bodies, seen):
+    for body, answer in zip(bodies, seen, strict=True):
         assert answer.content["homeward.status"] in ("ok", "error"), body
         assert answer.content.get("homeward.reason") != "error.internal", body
         assert answer.content["body"].strip(), body

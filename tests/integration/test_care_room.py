@@ -10,7 +10,7 @@ async def test_case_new_creates_an_encrypted_private_room_with_the_sender_as_coo
     bot = await make_bot()
     anna = await make_member("anna")
 
-    room, answer = await open_case(anna, bot, "orebro", "Sjostjerne")
+    room, _answer = await open_case(anna, bot, "orebro", "Sjostjerne")
 
     client = anna.client
     state = {e["type"]: e for e in (await client.room_get_state(room)).events}

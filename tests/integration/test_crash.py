@@ -22,7 +22,8 @@ DUE = datetime(2026, 12, 1, 10, 0, tzinfo=STOCKHOLM)
 def _config(path: Path, synapse, user_id: str, password: str, shift: float) -> None:
     path.write_text(
         f'homeserver = "{synapse.url}"\nuser_id = "{user_id}"\npassword = "{password}"\n'
-        f'data_dir = "data"\nallowed_inviters = ["*:{synapse.server_name}"]\ncase_openers = ["*:{synapse.server_name}"]\nlanguage = "en"\n'
+        f'data_dir = "data"\nallowed_inviters = ["*:{synapse.server_name}"]\n'
+        f'case_openers = ["*:{synapse.server_name}"]\nlanguage = "en"\n'
         f'time_shift_seconds = {shift}\nlog_level = "INFO"\n',
         encoding="utf-8",
     )

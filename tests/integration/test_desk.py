@@ -56,9 +56,11 @@ async def planned_days(bot: BotRunner, user_id: str) -> list[str]:
 async def until_status(bot: BotRunner, user_id: str, day: str, timeout: float = 30) -> str:
     """The status of a person's worklist row of `day`, once it is no longer planned."""
     for _ in range(int(timeout / 0.1)):
-        async with bot.bot.store.read() as db:
-            async with db.execute("SELECT status FROM digests WHERE user_id = ? AND day = ?", (user_id, day)) as cur:
-                row = await cur.fetchone()
+        async with (
+            bot.bot.store.read() as db,
+            db.execute("SELECT status FROM digests WHERE user_id = ? AND day = ?", (user_id, day)) as cur,
+        ):
+            row = await cur.fetchone()
         if row is not None and row["status"] != "planned":
             return row["status"]
         await asyncio.sleep(0.1)
@@ -214,9 +216,11 @@ async def test_cases_is_answered_only_when_the_chat_and_the_command_are_end_to_e
     also = await anna.wait_for(
         lambda s: (s.content.get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == sent
     )
-    async with desk.bot.bot.store.read() as db:
-        async with db.execute("SELECT direct_room FROM people WHERE user_id = ?", (anna.user_id,)) as cur:
-            worklist_chat = (await cur.fetchone())["direct_room"]
+    async with (
+        desk.bot.bot.store.read() as db,
+        db.execute("SELECT direct_room FROM people WHERE user_id = ?", (anna.user_id,)) as cur,
+    ):
+        worklist_chat = (await cur.fetchone())["direct_room"]
 
     for answer in (in_clear, also):
         assert answer.content["homeward.reason"] == "error.private_chat_not_encrypted"
@@ -324,7 +328,8 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
 def _config(path: Path, synapse, user_id: str, password: str, shift: float) -> None:
     path.write_text(
         f'homeserver = "{synapse.url}"\nuser_id = "{user_id}"\npassword = "{password}"\n'
-        f'data_dir = "data"\nallowed_inviters = ["*:{synapse.server_name}"]\ncase_openers = ["*:{synapse.server_name}"]\n'
+        f'data_dir = "data"\nallowed_inviters = ["*:{synapse.server_name}"]\n'
+        f'case_openers = ["*:{synapse.server_name}"]\n'
         f'language = "en"\n'
         f'timezone = "Europe/Oslo"\ntime_shift_seconds = {shift}\n',
         encoding="utf-8",

@@ -67,7 +67,8 @@ async def run_driver(
     if process.returncode != 0 or not result.get("ok"):
         log = "\n".join(err.decode(errors="replace").splitlines()[-40:])
         pytest.fail(
-            f"Element driver failed (exit {process.returncode}): {json.dumps(result, indent=1)[:4000]}\n--- stderr (tail) ---\n{log}"
+            f"Element driver failed (exit {process.returncode}): {json.dumps(result, indent=1)[:4000]}\n"
+            f"--- stderr (tail) ---\n{log}"
         )
     print(json.dumps(result, ensure_ascii=False))  # shown with -s, or when the test fails
     return result

@@ -46,7 +46,8 @@ async def test_a_coordinators_reaction_never_acknowledges_on_behalf_of_another_l
             room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": key}}
         )
 
-    # The coordinator's 👍 is for their own lane (Slutenvård sends this notice, it does not receive it): nothing acknowledged, and why.
+    # The coordinator's 👍 is for their own lane (Slutenvård sends this notice, it does not receive it):
+    # nothing acknowledged, and why.
     thumbs = await react(anna, "👍")
     why = await anna.wait_for(lambda s: s.content.get("homeward.reason") == "care.reaction_own_lane_only")
     assert reply_target(why) == notice.event_id and "!ack inskrivningsmeddelande" in why.content["body"]

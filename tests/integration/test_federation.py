@@ -50,11 +50,8 @@ async def test_a_room_of_an_older_release_is_renamed_fixed_and_cleared_of_people
     await runner.start()
     for event_type, key, value in (("m.room.power_levels", "invite", 100), ("m.room.name", "name", "Sjostjerne")):
         await anna.wait_for(
-            lambda s: (
-                s.event_id not in before
-                and s.room_id == room
-                and s.type == event_type  # noqa: B023
-                and s.content.get(key) == value
+            lambda s, event_type=event_type, key=key, value=value: (
+                s.event_id not in before and s.room_id == room and s.type == event_type and s.content.get(key) == value
             )
         )
     events = (await anna.client.room_get_state(room)).events

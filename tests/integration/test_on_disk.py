@@ -31,7 +31,10 @@ DISPLAY_NAMES = {"ingrid": "Ingrid Sykepleiersen", "kari": "Kari Saksbehandlerse
 
 
 async def _care_scenario(bot: BotRunner | object, make_member) -> tuple[str, dict[str, Member]]:
-    """Case, invites, consent, plan goal, minutes note and an acknowledgement with a note, by people with display names."""
+    """Case, invites, consent, plan goal, minutes note and an acknowledgement with a note.
+
+    All by people with display names.
+    """
     people = {name: await make_member(name) for name in DISPLAY_NAMES}
     for name, member in people.items():
         await member.client.set_displayname(DISPLAY_NAMES[name])
@@ -62,7 +65,7 @@ async def test_the_bot_at_debug_logs_no_care_text_and_keeps_no_sent_message(make
     caplog.set_level(logging.DEBUG)  # the root logger at DEBUG, as a test runner or a careless set-up has it
     bot = await make_bot(log_level="DEBUG")
 
-    room, people = await _care_scenario(bot, make_member)
+    _room, _people = await _care_scenario(bot, make_member)
 
     assert "command=plan goal outcome=ok" in caplog.text  # the bot did log what happened
     assert _care_text_in(caplog.text) == []
@@ -74,7 +77,8 @@ async def test_homeward_run_at_debug_logs_no_care_text(synapse, new_user, make_m
     config = tmp_path / "homeward.toml"
     config.write_text(
         f'homeserver = "{synapse.url}"\nuser_id = "{user_id}"\npassword = "{password}"\ndata_dir = "data"\n'
-        f'allowed_inviters = ["*:{synapse.server_name}"]\ncase_openers = ["*:{synapse.server_name}"]\nlanguage = "en"\nlog_level = "DEBUG"\n',
+        f'allowed_inviters = ["*:{synapse.server_name}"]\ncase_openers = ["*:{synapse.server_name}"]\n'
+        'language = "en"\nlog_level = "DEBUG"\n',
         encoding="utf-8",
     )
     process = BotProcess(config, tmp_path / "bot.log")

@@ -23,7 +23,10 @@ async def _decrypted(member: Member, file: dict) -> bytes:
 
 
 async def _picture(member: Member, room: str, sha256: str) -> tuple[Seen, Image.Image, Image.Image]:
-    """The m.image with this hash: the picture and its thumbnail, decrypted, checked against what the event announces."""
+    """The m.image with this hash: the picture and its thumbnail, decrypted.
+
+    Both are checked against what the event announces.
+    """
     event = await member.wait_for(
         lambda s: s.room_id == room and s.content.get("homeward.picture", {}).get("sha256") == sha256
     )

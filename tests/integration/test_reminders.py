@@ -35,7 +35,7 @@ async def _case_with_due_notice(make_bot, make_member, clock):
 
 async def test_a_reminder_arrives_at_its_time_and_mentions_the_lane(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 59, 50))
-    bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
+    _bot, _anna, sven, _room = await _case_with_due_notice(make_bot, make_member, clock)
 
     reminder = await sven.wait_for(
         lambda s: (s.content.get("homeward.reminder") or {}).get("kind") == "due", timeout=30
@@ -69,7 +69,7 @@ async def test_an_overdue_item_escalates_to_the_coordinator(make_bot, make_membe
 
 async def test_acknowledging_stops_the_reminders_of_the_item(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
-    bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
+    _bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
     karin, olle = await make_member("karin"), await make_member("olle")
     await bring_in(anna, room, karin, "kommun")
     await bring_in(anna, room, olle, "oppenvard")
@@ -86,7 +86,7 @@ async def test_acknowledging_stops_the_reminders_of_the_item(make_bot, make_memb
 
 async def test_quiet_hours_move_a_reminder_to_the_morning(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
-    bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
+    _bot, anna, _sven, room = await _case_with_due_notice(make_bot, make_member, clock)
 
     await anna.command(room, "!plan admission 2026-11-30 21:30")  # due Tue 21:30, inside quiet hours
     listed = await anna.command(room, "!reminders")
@@ -102,7 +102,7 @@ async def test_quiet_hours_move_a_reminder_to_the_morning(make_bot, make_member)
 
 async def test_remind_and_snooze_answer_bad_input_clearly(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
-    bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
+    _bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
 
     bad_when = await anna.command(room, "!remind inskrivningsmeddelande next blue moon")
     bad_span = await sven.command(room, "!snooze inskrivningsmeddelande forever")
@@ -145,7 +145,7 @@ async def test_a_homeserver_down_for_20_seconds_loses_no_reminder(make_bot, make
 
 async def test_a_new_discharge_date_renews_the_inskrivningsmeddelande(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
-    bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
+    _bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
     karin = await make_member("karin")
     await bring_in(anna, room, karin, "kommun")
     await anna.command(room, "!plan discharge 2026-12-14")

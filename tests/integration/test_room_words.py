@@ -69,7 +69,10 @@ async def case(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactory) 
 
 
 async def with_pill(member: Member, room: str, before: str, who: Member, name: str, after: str = "") -> Seen:
-    """Send a command as Element's composer does with a pill: the name in the body, the link in the HTML, the id in m.mentions."""
+    """Send a command as Element's composer does with a pill.
+
+    The name is in the body, the link in the HTML, the id in m.mentions.
+    """
     body = f"{before} {name}{(' ' + after) if after else ''}"
     html = f'{before} <a href="{matrix_to(who.user_id)}">{name}</a>{(" " + after) if after else ""}'
     event_id = await member.send(

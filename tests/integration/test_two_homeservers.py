@@ -7,10 +7,10 @@ named `hospital.homeward.test:<port>` and `kommun.homeward.test:<port>`: a serve
 a port needs no .well-known or SRV lookup, and the two must differ in their *host*, since
 room server ACLs compare hosts without ports (`allowed_servers` does the same). `.test` is
 the top-level domain reserved for testing; `HOSTS_LINE` maps both to 127.0.0.1 in
-/etc/hosts (the tests run as root here and in CI), added once and left in place. The bot lives on the hospital's server; the municipal case
-officer and a guardian live on the municipality's. One Örebro case is set up once for the
-module (federated joins are slow); the tests then run in file order on it, each about one
-behaviour, the outage last.
+/etc/hosts (the tests run as root here and in CI), added once and left in place. The bot
+lives on the hospital's server; the municipal case officer and a guardian live on the
+municipality's. One Örebro case is set up once for the module (federated joins are slow);
+the tests then run in file order on it, each about one behaviour, the outage last.
 """
 
 from __future__ import annotations
