@@ -252,6 +252,8 @@ class Worklist:
     """What one person's worklist says on one day, each entry with the case it belongs to."""
 
     day: date
+    #: A case with no activity for this many working days is quiet (the configuration's `quiet_days`).
+    quiet_days: int
     due_today: list[tuple[CaseSummary, Due]] = field(default_factory=list)
     overdue: list[tuple[CaseSummary, Due]] = field(default_factory=list)
     awaiting: list[tuple[CaseSummary, Awaited]] = field(default_factory=list)
@@ -283,7 +285,7 @@ def worklist(summaries: list[CaseSummary], now: datetime, zone: str, quiet_days:
     pathway has a working day today."""
     tz = ZoneInfo(zone)
     day = now.astimezone(tz).date()
-    found = Worklist(day)
+    found = Worklist(day, quiet_days)
     for summary in sorted(summaries, key=urgency):
         if not summary.open or not summary.working_today:
             continue

@@ -185,7 +185,7 @@ def worklist_markdown(speaker: DeskSpeaker, found: Worklist, *, late_from: datet
     for key, entries in sections:
         if not entries:
             continue
-        title = speaker.t(key, days=speaker.services.config.quiet_days) if key == "digest.quiet" else speaker.t(key)
+        title = speaker.t(key, days=found.quiet_days) if key == "digest.quiet" else speaker.t(key)
         lines += ["", f"**{title}**", ""]
         lines += [f"- {entry}" for entry in entries[:SECTION_LINES]]
         if len(entries) > SECTION_LINES:

@@ -33,6 +33,8 @@ from homeward.care.desk import (
 )
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
 from homeward.care.reminders import PlannedReminder, firing, reconcile
+from homeward.messages.catalog import Catalog
+from homeward.messages.desk import DeskSpeaker, worklist_markdown
 
 OSLO = ZoneInfo("Europe/Oslo")
 UTC = UTC
@@ -204,6 +206,18 @@ def test_a_case_without_a_coordinator_is_on_the_worklist_as_such_and_quiet_cases
 
     assert [s.case_id for s in found.no_coordinator] == [1]
     assert [s.case_id for s in found.quiet] == [2]  # 1–9 December: seven working days without activity
+
+
+def test_the_worklist_text_heads_the_quiet_cases_with_the_number_of_working_days(pathways):
+    now = oslo(2026, 12, 10, 7, 30)
+    quiet = line(orebro(pathways, dates={}), now, case_id=2, last=oslo(2026, 11, 30, 9, 0))
+    found = worklist([quiet], now, ZONE, 7, ANNA)
+    speaker = DeskSpeaker(Catalog(), "en", OSLO, now, pathways, "example.org")
+
+    text = worklist_markdown(speaker, found)
+
+    assert "**No activity for 7 working days or more**" in text
+    assert "last activity 2026-11-30 09:00" in text
 
 
 def test_nothing_to_say_is_an_empty_worklist(pathways):
