@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from nio import (
     AsyncClient,
@@ -117,9 +119,9 @@ class HomewardBot:
         ]
         log.info("bot %s started as device %s", self.config.user_id, self.client.device_id)
 
-    async def _guard(self, job: object, name: str) -> None:
+    async def _guard(self, job: Coroutine[Any, Any, None], name: str) -> None:
         try:
-            await job  # type: ignore[misc]
+            await job
         except asyncio.CancelledError:
             raise
         except Exception:

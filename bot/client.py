@@ -27,7 +27,7 @@ class HomewardClient(AsyncClient):
         store = self.store
         if store is not None and "save_encrypted_rooms" not in vars(store):
             save = store.save_encrypted_rooms
-            store.save_encrypted_rooms = lambda rooms: save(rooms) if rooms else None  # type: ignore[method-assign]
+            store.save_encrypted_rooms = lambda rooms: save(rooms) if rooms else None
 
     async def receive_response(self, response: Response) -> None:
         if isinstance(response, SyncResponse):

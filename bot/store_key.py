@@ -71,12 +71,13 @@ def store_key(
             _write_key(path, current.value)
         return current
     # The store was pickled with an earlier key: the key file's (now overridden) or nio's default.
+    assert user_id and device_id  # they name the store that exists
     earlier = [k for k in (on_file, NIO_DEFAULT_KEY) if k and k != current.value]
     for old in earlier:
         if _opens(crypto_dir, user_id, device_id, old):
             if not configured and not on_file:
                 _write_key(path, current.value)  # durable before the store depends on it
-            count = _repickle(crypto_dir, user_id, device_id, old, current.value)  # type: ignore[arg-type]
+            count = _repickle(crypto_dir, user_id, device_id, old, current.value)
             log.warning(
                 "re-encrypted the crypto store of device %s with the key from %s (%d sessions; it was %s)",
                 device_id,

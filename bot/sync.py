@@ -43,7 +43,7 @@ def _tolerate_non_numeric_timestamps() -> None:
     such events on from federation unchecked. nio already makes an `UnknownBadEvent` of
     an event whose fields are missing (KeyError); a timestamp of the wrong type becomes one too.
     """
-    original = BadEvent.from_dict.__func__  # type: ignore[attr-defined]
+    original = BadEvent.from_dict.__func__
     if getattr(original, "homeward_tolerant", False):
         return
 
@@ -53,8 +53,8 @@ def _tolerate_non_numeric_timestamps() -> None:
         except TypeError:
             raise KeyError("origin_server_ts") from None  # both callers in nio answer a KeyError with UnknownBadEvent
 
-    from_dict.homeward_tolerant = True  # type: ignore[attr-defined]
-    BadEvent.from_dict = classmethod(from_dict)  # type: ignore[method-assign, assignment]
+    from_dict.homeward_tolerant = True  # type: ignore[attr-defined]  # a mark on the function, which mypy does not model
+    BadEvent.from_dict = classmethod(from_dict)
 
 
 _tolerate_non_numeric_timestamps()

@@ -38,6 +38,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -74,7 +75,7 @@ class WorkingCalendar:
             self._tz = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {timezone!r}") from exc
-        options: dict[str, object] = {}
+        options: dict[str, Any] = {}  # country_holidays(**options: Any)
         if self.country in _COUNTRIES_WITH_SUNDAY_OPTION:
             options["include_sundays"] = False
         try:

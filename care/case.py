@@ -91,7 +91,7 @@ class CaseView:
 
     def items(self) -> list[tuple[Phase, Item]]:
         """The pathway's items and the team's added tasks, phase by phase."""
-        found = []
+        found: list[tuple[Phase, Item]] = []
         for phase in self.pathway.phases:
             found.extend((phase, item) for item in phase.items)
             found.extend((phase, extra.item) for extra in self.extra.values() if extra.phase_id == phase.id)

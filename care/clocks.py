@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from homeward.care.calendar import WorkingCalendar
 from homeward.care.case import CaseView, done_at
@@ -142,7 +142,7 @@ def read_clocks(view: CaseView, now: datetime, *, closed_at: datetime | None = N
     return [read_clock(view, clock, now, closed_at=closed_at, calendar=calendar) for clock in view.pathway.clocks]
 
 
-def clock_json(reading: ClockReading) -> dict[str, object]:
+def clock_json(reading: ClockReading) -> dict[str, Any]:
     """A clock for `homeward.case` / `homeward.timeline`: what it is, when it ran, how many days, its source."""
     clock = reading.clock
     return {

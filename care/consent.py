@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Literal
 
 from homeward.care.case import CaseView
-from homeward.care.pathway import Consent
+from homeward.care.pathway import Consent, Role
 from homeward.care.refusal import Refusal
 from homeward.text import Markdown, mentions
 
@@ -51,8 +51,8 @@ def latest_answers(answers: list[Answer], consent_id: str) -> dict[str, Answer]:
     return latest
 
 
-def people_with_role(view: CaseView, role: str) -> list[str]:
-    lanes = {lane.id for lane in view.pathway.lanes_with_role(role)}  # type: ignore[arg-type]
+def people_with_role(view: CaseView, role: Role) -> list[str]:
+    lanes = {lane.id for lane in view.pathway.lanes_with_role(role)}
     return sorted(m.user_id for m in view.members.values() if m.lane in lanes)
 
 

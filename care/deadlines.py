@@ -289,7 +289,8 @@ def parse_when(text: str, now: datetime, calendar: WorkingCalendar) -> datetime:
         at = DEFAULT_REMINDER_TIME if hour is None else _time_of_day(hour, minute, text)
         when = calendar.local(on, at)
     elif match := _CLOCK_RE.match(cleaned):
-        at = _time_of_day(*match.groups(), text)
+        hour, minute = match.groups()
+        at = _time_of_day(hour, minute, text)
         when = calendar.local(today, at)
         if when <= now:
             when = calendar.local(today + timedelta(days=1), at)

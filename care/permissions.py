@@ -74,7 +74,7 @@ def allowed(rule: Rule, who: Asker) -> bool:
         return True
     if rule.kind == "coordinator":
         return (
-            bool(rule.without_coordinator)
+            rule.without_coordinator is not None
             and not who.case_has_coordinator
             and who.lane_role in rule.without_coordinator
         )

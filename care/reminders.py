@@ -36,6 +36,10 @@ class Wanted:
     planned_at: datetime
 
 
+#: What makes a reminder the same one: (item, kind, sequence, due); `due` is None for one asked for.
+Identity = tuple[str, str, int, datetime | None]
+
+
 @dataclass(frozen=True)
 class PlannedReminder:
     """A reminder row as the store keeps it: planned, sent or cancelled."""
@@ -53,7 +57,7 @@ class PlannedReminder:
     outbox_id: int | None = None
 
     @property
-    def identity(self) -> tuple[str, str, int, datetime | None]:
+    def identity(self) -> Identity:
         return (self.item_id, self.kind, self.sequence, self.due)
 
 
@@ -89,8 +93,8 @@ def reconcile(
         return ReminderChanges(cancel=[r.id for r in rows if r.status == "planned"])
     sent = {r.identity for r in rows if r.status == "sent" and r.due is not None}
     policy = policy_for(quiet)
-    wanted = desired_reminders(view, policy, now, sent)  # type: ignore[arg-type]
-    wanted += clock_reminders(view, policy, now, sent, closed_at=closed_at)  # type: ignore[arg-type]
+    wanted = desired_reminders(view, policy, now, sent)
+    wanted += clock_reminders(view, policy, now, sent, closed_at=closed_at)
     calendar = view.calendar()
     current_due = {item.id: due_at(view, item, calendar) for _, item in view.items()}
     open_items = {item.id for _, item in view.items() if missing_lanes(view, item)}
@@ -155,9 +159,7 @@ def policy_for(setting: str | None) -> ReminderPolicy:
     return ReminderPolicy(quiet=quiet_hours(setting))
 
 
-def desired_reminders(
-    view: CaseView, policy: ReminderPolicy, now: datetime, already: set[tuple[str, str, int, datetime]]
-) -> list[Wanted]:
+def desired_reminders(view: CaseView, policy: ReminderPolicy, now: datetime, already: set[Identity]) -> list[Wanted]:
     """Every reminder the open items of the case should have from now on.
 
     `already` holds the identities of reminders sent before: an overdue repeat that
@@ -193,7 +195,7 @@ def clock_reminders(
     view: CaseView,
     policy: ReminderPolicy,
     now: datetime,
-    already: set[tuple[str, str, int, datetime]],
+    already: set[Identity],
     *,
     closed_at: datetime | None = None,
 ) -> list[Wanted]:

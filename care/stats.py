@@ -30,6 +30,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from homeward.care.case import CaseView, done_at, due_at, rule_due_at
@@ -65,7 +66,7 @@ class Spread:
     def suppressed(self) -> bool:
         return self.cases < MIN_CASES
 
-    def json(self) -> dict[str, object]:
+    def json(self) -> dict[str, Any]:
         if self.suppressed:
             return {"cases": SUPPRESSED, "median": SUPPRESSED, "q1": SUPPRESSED, "q3": SUPPRESSED}
         return {"cases": self.cases, "median": self.median, "q1": self.q1, "q3": self.q3}
@@ -87,7 +88,7 @@ class Share:
     def share(self) -> float | None:
         return round(self.part / self.whole, 3) if self.whole and not self.suppressed else None
 
-    def json(self) -> dict[str, object]:
+    def json(self) -> dict[str, Any]:
         if self.suppressed:
             return {"cases": SUPPRESSED, "share": SUPPRESSED, "part": SUPPRESSED, "whole": SUPPRESSED}
         return {"cases": self.cases, "share": self.share, "part": self.part, "whole": self.whole}
@@ -262,7 +263,7 @@ def _closed_at(facts: CaseFacts) -> datetime | None:
     return last[0][1] if last and last[0][0] == "closed" else None
 
 
-def stats_json(stats: PathwayStats) -> dict[str, object]:
+def stats_json(stats: PathwayStats) -> dict[str, Any]:
     """The figures for `homeward.stats`, suppressed exactly as the chart and the CSV are."""
     return {
         "pathway": stats.pathway_id,

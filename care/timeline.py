@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from homeward.care.case import CaseView, done_at, due_at, missing_lanes, rule_due_at
@@ -71,12 +71,17 @@ class Band:
     colour: str
 
 
+MarkerKind = Literal["date", "meeting"]
+#: A named date on the axis before its label gets a level: (when, date id, label, kind).
+Placed = tuple[datetime, str, str, MarkerKind]
+
+
 @dataclass(frozen=True)
 class DateMarker:
     date_id: str
     label: str
     at: datetime
-    kind: Literal["date", "meeting"]
+    kind: MarkerKind
     level: int = 0  # label height, so labels of dates close together do not overlap
 
 
@@ -242,7 +247,7 @@ def timeline_layout(
 
     # Markers: the named dates that are set.
     meeting_dates = {meeting.date for meeting in pathway.meetings}
-    placed = sorted(
+    placed: list[Placed] = sorted(
         (
             (_marker_time(view.dates[d.id], zone), d.id, d.label, "meeting" if d.id in meeting_dates else "date")
             for d in pathway.dates
@@ -274,9 +279,9 @@ def timeline_layout(
     for n, (pid, began) in enumerate(history):
         ends = history[n + 1][1] if n + 1 < len(history) else end_of_case
         current = n + 1 == len(history) and closed_at is None
-        state: BandState = "current" if current else "done"
-        fills = BAND_COLOURS[state]
-        bands.append(Band(pid, pathway.phase(pid).title, began, max(ends, began), state, fills[n % len(fills)]))
+        band_state: BandState = "current" if current else "done"
+        fills = BAND_COLOURS[band_state]
+        bands.append(Band(pid, pathway.phase(pid).title, began, max(ends, began), band_state, fills[n % len(fills)]))
     reached = known.index(history[-1][0]) if history else -1
     cursor = end_of_case
     if closed_at is None:
@@ -330,7 +335,7 @@ def timeline_layout(
     )
 
 
-def _levels(placed: list[tuple[datetime, str, str, str]], width: timedelta) -> list[DateMarker]:
+def _levels(placed: list[Placed], width: timedelta) -> list[DateMarker]:
     """Markers with label levels: a label that would overlap one already placed goes a level down (three levels).
 
     A label's extent on the axis is estimated from its length (`LABEL_CHAR` of the axis per character).
@@ -343,11 +348,11 @@ def _levels(placed: list[tuple[datetime, str, str, str]], width: timedelta) -> l
         free = [n for n in spans if all(right <= a or left >= b for a, b in spans[n])]
         level = free[0] if free else len(found) % 3
         spans[level].append((left, right))
-        found.append(DateMarker(date_id, label, at, kind, level))  # type: ignore[arg-type]
+        found.append(DateMarker(date_id, label, at, kind, level))
     return found
 
 
-def timeline_json(layout: TimelineLayout) -> dict[str, object]:
+def timeline_json(layout: TimelineLayout) -> dict[str, Any]:
     """What the picture shows, for `homeward.timeline`: phases, dates, items and clocks with their times and states."""
     iso = lambda moment: moment.isoformat() if moment else None  # noqa: E731
     return {

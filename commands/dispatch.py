@@ -52,15 +52,20 @@ log = logging.getLogger(__name__)
 
 async def handle_command(event: IncomingCommand, store: Store, services: Services) -> bool:
     """Handle a message that may be a command; True when an answer was queued."""
+    line: CommandLine | None = None
+    problem: ParseError | None = None
     try:
-        line, problem = parse(event.body, tuple(name for name, _ in event.pills)), None
+        line = parse(event.body, tuple(name for name, _ in event.pills))
     except ParseError as exc:
-        line, problem = None, exc
-    if line is None and problem is None:
+        problem = exc
+    if problem is not None:
+        name = problem.name
+    elif line is not None:
+        name = line.name
+    else:
         return await handle_reply(event, store, services) if event.in_reply_to else False
     async with store.transaction() as db:
         info, loaded = await load_room(db, event.room_id, services.pathways)
-        name = problem.name if problem is not None else line.name  # type: ignore[union-attr]
         if info is not None and info.kind == "case" and not event.encrypted:
             outcome = await _refuse_unencrypted(db, event, name, info, loaded, services)
         elif problem is not None:

@@ -52,4 +52,4 @@ def pdf_limit(services: Services) -> RateLimit:
         limit = services.limits[PDF] = RateLimit(
             config.export_pdf_limit, timedelta(seconds=config.export_pdf_window_seconds)
         )
-    return limit  # type: ignore[return-value]
+    return limit

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -29,14 +30,14 @@ class Picture:
     thumbnail_width: int
     thumbnail_height: int
 
-    def info(self) -> dict[str, object]:
+    def info(self) -> dict[str, Any]:
         """The `info` of an m.image: size in pixels, mimetype and bytes.
 
         The thumbnail's are added when it is uploaded.
         """
         return {"w": self.width, "h": self.height, "mimetype": "image/png", "size": len(self.png)}
 
-    def thumbnail_info(self) -> dict[str, object]:
+    def thumbnail_info(self) -> dict[str, Any]:
         return {
             "w": self.thumbnail_width,
             "h": self.thumbnail_height,

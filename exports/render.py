@@ -154,7 +154,7 @@ def _refusing_fetcher() -> Any:
 
         return fetch  # older WeasyPrint takes any callable
 
-    class RefuseAll(URLFetcher):  # type: ignore[misc, valid-type]
+    class RefuseAll(URLFetcher):
         def fetch(self, url: str, headers: Any = None) -> Any:
             if url.startswith(INLINE_PICTURE):
                 return super().fetch(url, headers)

@@ -48,7 +48,7 @@ def _spread_panel(axes, rows: list[tuple[str, Spread]], title: str, unit: str) -
     ys = list(range(len(rows)))
     axes.barh(ys, values, color=BAR, height=0.6, zorder=2)
     for y, (_, s) in enumerate(rows):
-        if s.suppressed or s.median is None:
+        if s.suppressed or s.median is None or s.q1 is None or s.q3 is None:  # the three are set together
             axes.text(top * 0.02, y, SUPPRESSED, va="center", ha="left", fontsize=12, fontfamily=FONT, color="#555555")
             continue
         axes.plot([s.q1, s.q3], [y, y], color=WHISKER, linewidth=1.6, zorder=3)

@@ -16,6 +16,8 @@ from homeward.exports.document import LANGUAGES
 from homeward.messages.catalog import TEMPLATES_DIR
 
 WORDS_FILE = TEMPLATES_DIR / "exports" / "words.toml"
+#: The class, by a name `Words.datetime` (a method the templates call) does not hide in the class body.
+Moment = datetime
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +71,7 @@ class Words:
             return ""
         return self("datetime", date=self.date(value), time=self.time(value))
 
-    def span(self, start: datetime, minutes: int) -> str:
+    def span(self, start: Moment, minutes: int) -> str:
         """'2026-01-20 kl. 10:00–11:30' (the end on another day gets its own date)."""
         end = start + timedelta(minutes=minutes)
         if end.astimezone(self.zone).date() == start.astimezone(self.zone).date():

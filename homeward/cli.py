@@ -55,9 +55,10 @@ async def _run_until_stopped(config: Config) -> int:
 def _cancel_on_signals() -> None:
     """Ctrl-C and SIGTERM cancel the main task, so every `finally` runs and state is saved."""
     main = asyncio.current_task()
+    assert main is not None  # called from within the main task
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, main.cancel)  # type: ignore[union-attr]
+        loop.add_signal_handler(sig, main.cancel)
 
 
 async def _demo(directory: Path, port: int) -> int:

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from homeward.ids import SERVER_NAME, host_of, is_ip_literal, is_user_id, server_of
 from homeward.ratelimit import Rate, parse_rate
@@ -250,7 +251,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     return overrides
 
 
-def _describe(error: dict[str, Any], source: Path, from_env: set[str]) -> str:
+def _describe(error: ErrorDetails, source: Path, from_env: set[str]) -> str:
     key = ".".join(str(p) for p in error["loc"])
     if error["loc"] and error["loc"][0] in from_env:
         where = f"{ENV_PREFIX}{str(error['loc'][0]).upper()}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from markdown_it import MarkdownIt
 
@@ -71,7 +72,7 @@ def to_plain(markdown: str, *, bold: bool = True) -> str:
 # stay `m.notice` with no mentions.
 
 
-def notice_content(markdown: str) -> dict[str, object]:
+def notice_content(markdown: str) -> dict[str, Any]:
     """A quiet message (an answer, the checklist and its edits): an m.notice that notifies nobody."""
     return {
         "msgtype": "m.notice",
@@ -82,7 +83,7 @@ def notice_content(markdown: str) -> dict[str, object]:
     }
 
 
-def alert_content(markdown: str, mentions: Iterable[str]) -> dict[str, object]:
+def alert_content(markdown: str, mentions: Iterable[str]) -> dict[str, Any]:
     """A message that must reach people: an m.text that notifies (highlights) exactly `mentions`.
 
     The Markdown should name them with homeward.text.mention, so Element shows pills and the
@@ -101,13 +102,11 @@ def alert_content(markdown: str, mentions: Iterable[str]) -> dict[str, object]:
 EVENT_CONTENT_MAX_BYTES = 40_000
 
 
-def content_size(content: dict[str, object]) -> int:
+def content_size(content: dict[str, Any]) -> int:
     return len(json.dumps(content))
 
 
-def fit_content(
-    content: dict[str, object], shortened_note: str, limit: int = EVENT_CONTENT_MAX_BYTES
-) -> dict[str, object]:
+def fit_content(content: dict[str, Any], shortened_note: str, limit: int = EVENT_CONTENT_MAX_BYTES) -> dict[str, Any]:
     """The content, made small enough for one event if it is not: never an answer refused.
 
     In order, until it fits: leave out the big machine-readable `homeward.*` values (their

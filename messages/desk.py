@@ -99,7 +99,7 @@ def case_line(speaker: DeskSpeaker, summary: CaseSummary) -> str:
 
 def worklist_markdown(speaker: DeskSpeaker, found: Worklist, *, late_from: datetime | None = None) -> str:
     """The worklist as the person reads it: each entry with its case's room link and the command that moves it on."""
-    lines = [speaker.t("digest.title", day=speaker.day(speaker.now), count=len(found.cases))]
+    lines: list[str] = [speaker.t("digest.title", day=speaker.day(speaker.now), count=len(found.cases))]
     if late_from is not None:
         lines += ["", speaker.t("digest.late", planned=speaker.when(late_from))]
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import aiosqlite
 
-from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.case import Ack, CaseState, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, Pathway
 from homeward.store import chain
+from homeward.store.rows import inserted_id
 from homeward.store.state import RoomInfo
 
 
@@ -30,7 +31,7 @@ class CaseRow:
     opened_by: str
     reactions: bool
     quiet: str | None = None  # the room's quiet hours ("20:00-08:00", "off"), None for the default
-    state: str = "open"  # "open" or "closed"
+    state: CaseState = "open"
     closed_at: datetime | None = None
     closed_reason: str | None = None
     opened_at: datetime | None = None
@@ -133,7 +134,7 @@ def loaded_case(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
         extra=extra,
         state=case.state,
         closed_at=case.closed_at,
-        closed_reason=case.closed_reason,  # type: ignore[arg-type]
+        closed_reason=case.closed_reason,
         child_answers=bool(row["child_answers"]),
     )
     return LoadedCase(case, view, row["checklist_outbox"])
@@ -247,7 +248,7 @@ async def open_case(
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (pathway_id, label, phase_id, opened_by, now.isoformat(), opened_in, create_outbox),
     )
-    return int(cur.lastrowid)  # type: ignore[arg-type]
+    return inserted_id(cur)
 
 
 async def bind_room(db: aiosqlite.Connection, create_outbox: int, room_id: str) -> int | None:

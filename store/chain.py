@@ -172,6 +172,7 @@ _TRIGGERS: dict[str, dict[str, str]] = {
 async def _rows(db: aiosqlite.Connection, table: str, case_id: int | None) -> AsyncIterator[aiosqlite.Row]:
     """The table's rows in id order: all of them, or one case's (`case_id` not None)."""
     _check(table)
+    params: tuple[int, ...]
     if case_id is None:
         query, params = f"SELECT * FROM {table} ORDER BY id", ()
     else:

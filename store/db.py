@@ -19,6 +19,7 @@ from pathlib import Path
 import aiosqlite
 
 from homeward.store.migrations import MIGRATIONS
+from homeward.store.rows import one_row
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class Store:
 
     async def _migrate(self) -> None:
         async with self._db.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()  # type: ignore[misc]
+            (version,) = await one_row(cur)
         known = len(MIGRATIONS)
         if version > known:
             raise StoreError(
@@ -137,7 +138,7 @@ async def open_read_only(path: Path) -> aiosqlite.Connection:
     db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
     db.row_factory = aiosqlite.Row
     async with db.execute("PRAGMA user_version") as cur:
-        (version,) = await cur.fetchone()  # type: ignore[misc]
+        (version,) = await one_row(cur)
     if version != len(MIGRATIONS):
         await db.close()
         raise StoreError(

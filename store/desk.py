@@ -17,6 +17,7 @@ from homeward.care.consent import Answer
 from homeward.care.desk import DigestChanges, PlannedDigest
 from homeward.care.pathway import Pathway
 from homeward.store.cases import CASE_COLUMNS, LoadedCase, loaded_case
+from homeward.store.rows import one_row
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ async def due_digests(db: aiosqlite.Connection, now: datetime, limit: int = 200)
 
 async def next_digest_at(db: aiosqlite.Connection) -> datetime | None:
     async with db.execute("SELECT MIN(fire_at) FROM digests WHERE status = 'planned'") as cur:
-        (value,) = await cur.fetchone()  # type: ignore[misc]
+        (value,) = await one_row(cur)
     return datetime.fromisoformat(value) if value else None
 
 
@@ -294,7 +295,7 @@ async def due_retention(db: aiosqlite.Connection, now: datetime, limit: int = 20
 
 async def next_retention_at(db: aiosqlite.Connection) -> datetime | None:
     async with db.execute("SELECT MIN(fire_at) FROM retention_runs WHERE status = 'planned'") as cur:
-        (value,) = await cur.fetchone()  # type: ignore[misc]
+        (value,) = await one_row(cur)
     return datetime.fromisoformat(value) if value else None
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import aiosqlite
 
+from homeward.store.rows import inserted_id
+
 # What an outbox row asks the homeserver to do.
 EVENT = "event"  # send `content` as a room event of `event_type`
 STATE = "state"  # put `content` as state `event_type` (state key in content["state_key"])
@@ -70,7 +72,7 @@ async def enqueue(
         "INSERT INTO outbox (room_id, event_type, content, created_at, kind, supersede_key) VALUES (?, ?, ?, ?, ?, ?)",
         (room_id, event_type, json.dumps(content, ensure_ascii=False), now.isoformat(), kind, supersede_key),
     )
-    return int(cur.lastrowid)  # type: ignore[arg-type]
+    return inserted_id(cur)
 
 
 async def abandon_waiting_for(

@@ -13,6 +13,7 @@ from datetime import datetime
 import aiosqlite
 
 from homeward.care.reminders import PlannedReminder, ReminderChanges
+from homeward.store.rows import inserted_id, one_row
 
 
 def _row(r: aiosqlite.Row) -> PlannedReminder:
@@ -80,18 +81,18 @@ async def add_custom(db: aiosqlite.Connection, case_id: int, item_id: str, at: d
     async with db.execute(
         "SELECT COALESCE(MAX(sequence), 0) + 1 FROM reminders WHERE case_id = ? AND kind = 'custom'", (case_id,)
     ) as cur:
-        (sequence,) = await cur.fetchone()  # type: ignore[misc]
+        (sequence,) = await one_row(cur)
     cur = await db.execute(
         "INSERT INTO reminders (case_id, item_id, kind, sequence, due, planned_at, fire_at, requested_by)"
         " VALUES (?, ?, 'custom', ?, NULL, ?, ?, ?)",
         (case_id, item_id, sequence, at.isoformat(), at.isoformat(), by),
     )
-    return int(cur.lastrowid)  # type: ignore[arg-type]
+    return inserted_id(cur)
 
 
 async def next_fire_at(db: aiosqlite.Connection) -> datetime | None:
     async with db.execute("SELECT MIN(fire_at) FROM reminders WHERE status = 'planned'") as cur:
-        (value,) = await cur.fetchone()  # type: ignore[misc]
+        (value,) = await one_row(cur)
     return datetime.fromisoformat(value) if value else None
 
 

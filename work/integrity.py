@@ -37,22 +37,20 @@ async def check_chains(store: Store, services: Services) -> list[Break]:
         log.error("the audit record was changed outside Homeward: %s", broken.describe())
     told = 0
     for broken in breaks:
-        if broken.case_id is not None and await _tell(store, services, broken):
+        if broken.case_id is not None and await _tell(store, services, broken, broken.case_id):
             told += 1
     if told:
         services.wake_outbox()
     return breaks
 
 
-async def _tell(store: Store, services: Services, broken: Break) -> bool:
+async def _tell(store: Store, services: Services, broken: Break, case_id: int) -> bool:
     now = services.clock.now()
     async with store.transaction() as db:
         if await get_value(db, told_key(broken)) is not None:
             return False
         try:
-            room = await CareRoom.of_case(
-                db, services, broken.case_id, actor=services.config.user_id, event_id=None, now=now
-            )  # type: ignore[arg-type]
+            room = await CareRoom.of_case(db, services, case_id, actor=services.config.user_id, event_id=None, now=now)
         except KeyError:
             log.error("%s names case %s, which does not exist: nobody to tell", broken.table, broken.case_id)
             return False

@@ -134,7 +134,7 @@ def reminder_content(room: CareRoom, row: PlannedReminder, item: Item, late: boo
         people = sorted({*people, row.requested_by})
     how_key, command = how_to(view, item)
     when = local_text(row.due or row.planned_at, pathway)
-    text = room.t(
+    text: str = room.t(
         f"reminder.{row.kind}",
         people=mentions(people),
         title=item.title,

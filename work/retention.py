@@ -40,7 +40,8 @@ async def run_retention(store: Store, services: Services, run_id: int) -> bool:
             return False
         room = await CareRoom.of_case(db, services, row.case_id, actor=services.config.user_id, event_id=None, now=now)
         decision = retention_firing(room.view, services.config.retention_days, room.case.quiet, now)
-        if decision.action == "cancel" or room.case.room_id is None:
+        room_id = room.case.room_id
+        if decision.action == "cancel" or room_id is None:
             await desk_rows.finish_retention(db, row.id, "cancelled", now)
             return False
         if decision.action == "postpone":
@@ -72,7 +73,7 @@ async def run_retention(store: Store, services: Services, run_id: int) -> bool:
         await room.queue(notice_content(room.t("retention.notice", label=view.label, days=days) + "\n\n" + note))
         if exported is not None:
             await room.queue_file(name, "application/pdf", data, export=exported)
-        removed = await desk_rows.purge_case(db, case.id, case.room_id, now)
+        removed = await desk_rows.purge_case(db, case.id, room_id, now)
         await room.audit(
             "case.purged",
             retention_days=days,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from homeward.care.consent import (
     Answer,
+    AnswerWord,
     check_answer,
     consent_state,
     covering,
@@ -15,6 +16,7 @@ from homeward.care.consent import (
     next_to_ask,
     who_answers,
 )
+from homeward.care.pathway import Consent
 from homeward.care.permissions import COORDINATOR, FAMILY_ANSWERS, MEMBER
 from homeward.care.refusal import Refusal
 from homeward.commands.context import Context, Reply
@@ -80,6 +82,7 @@ async def consent_ask(ctx: Context) -> Reply:
     room = ctx.care
     view = room.view
     answers = await consents.answers(ctx.db, room.case.id)
+    consent: Consent | None
     if ctx.args["consent-id"]:
         consent_id = ctx.args["consent-id"].lower()
         try:
@@ -105,7 +108,7 @@ async def consent_ask(ctx: Context) -> Reply:
     )
 
 
-async def _answer(ctx: Context, word: str) -> Reply:
+async def _answer(ctx: Context, word: AnswerWord) -> Reply:
     """The one way an answer is recorded.
 
     It is typed as a command or given as a reply to a request (`IncomingCommand.by_reply`).
@@ -130,7 +133,7 @@ async def _answer(ctx: Context, word: str) -> Reply:
             + ctx.t("consent.change_" + state, id=consent.id)
         )
         return ctx.ok(text, consent={"id": consent.id, "state": state, "unchanged": True})
-    entry = Answer(consent.id, ctx.sender, word, ctx.now)  # type: ignore[arg-type]
+    entry = Answer(consent.id, ctx.sender, word, ctx.now)
     await consents.add_answer(ctx.db, case.id, entry, ctx.event.event_id)
     await ctx.audit("consent.answered", consent=consent.id, answer=word)
     answers = await consents.answers(ctx.db, case.id)
@@ -175,6 +178,7 @@ async def settings_consent(ctx: Context) -> Reply:
     room = ctx.care
     view = room.view
     word = ctx.args["who"].lower()
+    role: str | None
     if word in GUARDIAN_WORDS | CHILD_WORDS:
         role = "child" if word in CHILD_WORDS else "guardian"
     else:

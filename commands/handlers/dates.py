@@ -84,7 +84,7 @@ async def plan_set(ctx: Context) -> Reply:
                 f"- {code(item_id)} {escape(view.item(item_id).title)}: "
                 f"{local_text(old, pathway)} → **{local_text(new, pathway)}**"
             )
-    text = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
+    text: str = ctx.t("plan.set", label=named.label, value=local_text(value, pathway))
     if moved:
         text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved.values())
     if renewed:

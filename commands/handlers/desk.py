@@ -8,7 +8,7 @@ language for someone in no case.
 
 from __future__ import annotations
 
-from homeward.care.desk import CaseSummary, language_of, page_of, parse_digest_time, select, worklist
+from homeward.care.desk import CasesFilter, CaseSummary, language_of, page_of, parse_digest_time, select, worklist
 from homeward.care.permissions import ANYONE
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import PRIVATE_CHAT, Arg, CommandError, command
@@ -16,7 +16,8 @@ from homeward.messages.desk import DeskSpeaker, case_line, worklist_json, workli
 from homeward.store import desk as desk_rows
 from homeward.work.worklists import desk_speaker, load_desk, plan_worklist
 
-FILTERS = {
+#: The words of `!cases <which>`, and the filter each means (a filter's own word included).
+FILTERS: dict[str, CasesFilter] = {
     "all": "all",
     "alle": "all",
     "alla": "all",
@@ -69,12 +70,13 @@ async def _worklist_footer(ctx: Context, speaker: DeskSpeaker) -> str:
 )
 async def cases_(ctx: Context) -> Reply:
     """Every case you coordinate or are a member of, one line each, the most urgent first."""
-    which, page = ctx.args["which"] or "open", ctx.args["page"] or 1
-    if which.isdigit():
-        which, page = "open", int(which)
+    word, page = ctx.args["which"] or "open", ctx.args["page"] or 1
+    if word.isdigit():
+        word, page = "open", int(word)
+    which = FILTERS[word]  # filter_arg gave a filter's own word
     summaries = await load_desk(ctx.db, ctx.services, ctx.sender, ctx.now, closed=True)  # one read, closed ones too
     speaker = _speaker(ctx, summaries)
-    chosen = select(summaries, which)  # type: ignore[arg-type]
+    chosen = select(summaries, which)
     await ctx.audit("cases.listed", which=which, count=len(chosen))
     if not chosen:
         if not summaries:
@@ -133,7 +135,7 @@ async def settings_digest(ctx: Context) -> Reply:
     speaker = _speaker(ctx, summaries)
     if at is None:
         return ctx.ok(speaker.t("settings.digest_off"), digest_time=None)
-    text = speaker.t("settings.digest_set", time=stored)
+    text: str = speaker.t("settings.digest_set", time=stored)
     if not await desk_rows.coordinated_pathways(ctx.db, ctx.sender):
         text += " " + speaker.t("settings.digest_no_cases")
     return ctx.ok(text, digest_time=stored)

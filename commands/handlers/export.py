@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from homeward.care.clocks import read_clocks
@@ -21,25 +22,31 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.export_limit import PDF, pdf_limit
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, command
 from homeward.exports.build import minutes_document, plan_document
+from homeward.exports.document import PlanDocument
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
-from homeward.exports.render import render_html, render_markdown, render_pdf
+from homeward.exports.render import Document, render_html, render_markdown, render_pdf
 from homeward.store import cases, consents, plans
 from homeward.work.care_room import closed_at
 
-Renderer = Callable[[object], bytes]
-FORMATS: dict[str, tuple[str, str, Renderer]] = {
-    "pdf": ("pdf", "application/pdf", render_pdf),  # type: ignore[dict-item]
-    "html": ("html", "text/html", lambda doc: render_html(doc).encode("utf-8")),  # type: ignore[arg-type]
-    "md": ("md", "text/markdown", lambda doc: render_markdown(doc).encode("utf-8")),  # type: ignore[arg-type]
+# A format: the file's suffix and mimetype, and how a document becomes the file's bytes.
+#: The formats of every document, the minutes too.
+DOCUMENT_FORMATS: dict[str, tuple[str, str, Callable[[Document], bytes]]] = {
+    "pdf": ("pdf", "application/pdf", render_pdf),
+    "html": ("html", "text/html", lambda doc: render_html(doc).encode("utf-8")),
+    "md": ("md", "text/markdown", lambda doc: render_markdown(doc).encode("utf-8")),
+}
+#: The formats of the plan and the whole case.
+FORMATS: dict[str, tuple[str, str, Callable[[PlanDocument], bytes]]] = {
+    **DOCUMENT_FORMATS,
     "fhir": (
         "fhir.json",
         "application/fhir+json",
         lambda doc: json.dumps(to_fhir_bundle(doc), ensure_ascii=False, indent=2).encode("utf-8"),
-    ),  # type: ignore[arg-type]
-    "ics": ("ics", "text/calendar", to_ics),  # type: ignore[dict-item]
+    ),
+    "ics": ("ics", "text/calendar", to_ics),
 }
-MINUTES_FORMATS = ("pdf", "html", "md")
+MINUTES_FORMATS = tuple(DOCUMENT_FORMATS)
 
 
 def format_arg(allowed: tuple[str, ...]) -> Converter:
@@ -96,11 +103,13 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     case, view = room.case, room.view
     answers = await consents.answers(ctx.db, case.id)
     require_consent(view, answers, "export")
+    render: Callable[[], bytes]  # the document in the format asked for
     if meeting is not None:
         held = await plans.load_minutes(ctx.db, case.id, meeting)
         if held is None:
             raise CommandError("minutes.no_meeting", meeting=meeting)
-        document = minutes_document(view, held, ctx.now)
+        suffix, mimetype, render_minutes = DOCUMENT_FORMATS[fmt]
+        render = partial(render_minutes, minutes_document(view, held, ctx.now))
         version = held.version
     else:
         plan = await plans.load_plan(ctx.db, case.id)
@@ -114,8 +123,9 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
         document = plan_document(
             view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by, timeline=timeline
         )
+        suffix, mimetype, render_plan = FORMATS[fmt]
+        render = partial(render_plan, document)
         version = plan.version
-    suffix, mimetype, renderer = FORMATS[fmt]
     if fmt == "pdf":
         limit = pdf_limit(ctx.services)
         again = limit.next_allowed(ctx.sender, PDF, ctx.now)
@@ -128,7 +138,7 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
             )
     # A big PDF takes seconds (bench/exports.py): render in a worker thread so the sync loop,
     # the decryption of incoming events and the homeserver connection keep going meanwhile.
-    data = await asyncio.to_thread(renderer, document)
+    data = await asyncio.to_thread(render)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{what}{'-' + meeting if meeting else ''}-{case.label}-v{version}.{suffix}"
     info = {

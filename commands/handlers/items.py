@@ -92,7 +92,7 @@ async def ack(ctx: Context) -> Reply:
     lane_name = view.pathway.lane(decision.lane).name
     waiting = [view.pathway.lane(lane).name for lane in missing_lanes(view, item) if lane != decision.lane]
     key = "ack.on_behalf" if decision.on_behalf else "ack.recorded"
-    text = ctx.t(key, item=item.title, lane=lane_name)
+    text: str = ctx.t(key, item=item.title, lane=lane_name)
     text += " " + (ctx.t("ack.waiting", lanes=", ".join(waiting)) if waiting else ctx.t("ack.done"))
     return ctx.ok(text, item=item.id, lane=decision.lane, state="open" if waiting else "done")
 
@@ -111,7 +111,7 @@ async def send(ctx: Context) -> Reply:
     await room.audit("notice.sent", item=item.id, on_behalf=on_behalf, recipients=item.recipients)
     # Sent and recorded even so (the sending lane's deadline is met by sending), but the sender is told
     # who cannot acknowledge it yet and what the notice says is missing.
-    text = ctx.t("send.sent", item=item.title)
+    text: str = ctx.t("send.sent", item=item.title)
     empty = [lane for lane in item.recipients if lane in empty_lanes(view)]
     for lane in empty:
         text += "\n\n⚠️ " + ctx.t("send.lane_empty", lane=view.pathway.lane(lane).name, lane_id=lane)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from homeward.care.clocks import read_clocks
@@ -38,7 +38,7 @@ def image_parts(picture: Picture) -> outbox.ImageParts:
     )
 
 
-def picture_json(picture: Picture) -> dict[str, object]:
+def picture_json(picture: Picture) -> dict[str, Any]:
     """How the posted image can be recognised and checked: its size, as announced, and its hash."""
     return {
         "w": picture.width,

@@ -193,7 +193,7 @@ async def handover(ctx: Context) -> Reply:
     await room.reload()
     await update_power_levels(room)
     # The team is told; the new coordinator, who must act now, is notified and learns where their worklist comes.
-    text = room.t("handover.team", new=mention(user), old=mention(ctx.sender), label=view.label)
+    text: str = room.t("handover.team", new=mention(user), old=mention(ctx.sender), label=view.label)
     if note:
         text += "\n\n" + room.t("handover.note", note=note)
     if (await desk.person(ctx.db, user)).direct_room is None:
