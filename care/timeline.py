@@ -204,7 +204,10 @@ def timeline_layout(
     """
     pathway = view.pathway
     zone = ZoneInfo(pathway.timezone)
-    local = lambda moment: moment.astimezone(zone)  # noqa: E731
+
+    def local(moment: datetime) -> datetime:
+        return moment.astimezone(zone)
+
     reading_at = closed_at if closed_at is not None else now
     end_of_case = local(reading_at)
 
@@ -354,7 +357,10 @@ def _levels(placed: list[Placed], width: timedelta) -> list[DateMarker]:
 
 def timeline_json(layout: TimelineLayout) -> dict[str, Any]:
     """What the picture shows, for `homeward.timeline`: phases, dates, items and clocks with their times and states."""
-    iso = lambda moment: moment.isoformat() if moment else None  # noqa: E731
+
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
     return {
         "empty": layout.empty,
         "from": iso(layout.start),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
+from collections.abc import Sequence
 
 from homeward.care.stats import SUPPRESSED, PathwayStats, Share, Spread
 from homeward.exports.picture import Picture, new_figure, to_picture
@@ -189,9 +190,10 @@ def stats_csv(stats: PathwayStats) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    out = lambda figure, row_id, name, unit, cells: writer.writerow(  # noqa: E731
-        [_text(figure), _text(row_id), _text(name), unit, *cells]
-    )
+
+    def out(figure: str, row_id: str, name: str, unit: str, cells: Sequence[object]) -> None:
+        writer.writerow([_text(figure), _text(row_id), _text(name), unit, *cells])
+
     out(
         "cases",
         stats.pathway_id,

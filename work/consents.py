@@ -85,7 +85,10 @@ async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | No
     view = room.view
     pathway = view.pathway
     given = ", ".join(f"{code(cid)} ({room.t('consent.answer_' + a.answer)})" for cid, a in sorted(answers.items()))
-    lane_name = lambda lane: pathway.lane(lane).name if lane else room.t("team.no_lane")  # noqa: E731
+
+    def lane_name(lane: str | None) -> str:
+        return pathway.lane(lane).name if lane else room.t("team.no_lane")
+
     text: str
     if after is None:
         text = room.t("consent.answerer_left", user=mention(user_id), before=lane_name(before), answers=Markdown(given))
