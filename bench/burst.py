@@ -521,7 +521,7 @@ async def main(args: argparse.Namespace) -> None:
         f"{run.seconds:.0f} s"
     )
     print()
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for n, r in enumerate(results, 1):
         f = r["floor"]
         rows.append(

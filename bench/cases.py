@@ -20,16 +20,15 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import header, percentile, table  # like every benchmark: its sibling, which puts the checkout on sys.path
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
-from bench.common import header, percentile, table
 from homeward.care.case import Ack
 from homeward.care.consent import Answer
 from homeward.care.desk import READING_ACTIONS, summarize
@@ -117,7 +116,7 @@ def _services(clock: FakeClock) -> Services:
     return Services(config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir()))
 
 
-async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, object]:
+async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, Any]:
     base = Path(tempfile.mkdtemp(prefix="homeward-bench-cases-"))
     store = await Store.open(base / "homeward.sqlite3")
     began = time.perf_counter()
@@ -127,7 +126,7 @@ async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, obj
     services = _services(clock)
     statements: list[str] = []
     await store._db.set_trace_callback(statements.append)
-    figures: dict[str, object] = {"cases": count, "seed_s": seeding}
+    figures: dict[str, Any] = {"cases": count, "seed_s": seeding}
     counter = 0
     for command in ("cases", "cases all", "digest"):
         timings, sql = [], []
@@ -198,7 +197,7 @@ async def main(counts: list[int], runs: int) -> None:
         mine = count // coordinators
         name = f"{count:,} cases" + (f", {mine} of them the coordinator's" if coordinators > 1 else "")
         for command in ("cases", "cases all", "digest"):
-            c = f[command]  # type: ignore[index]
+            c = f[command]
             rows.append(
                 (
                     f"{name}, `!{command}`",

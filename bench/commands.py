@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
+from homeward.clock import Clock
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
 from homeward.config import Config
@@ -40,11 +41,11 @@ from homeward.work.services import Services
 from tests.clock import FakeClock as _Clock
 
 
-def _services(config: Config, clock: object) -> Services:
+def _services(config: Config, clock: Clock) -> Services:
     return Services(
         config=config,
         catalog=Catalog(),
-        clock=clock,  # type: ignore[arg-type]
+        clock=clock,
         pathways=load_pathways(default_pathways_dir()),
     )
 

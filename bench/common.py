@@ -9,6 +9,7 @@ import sqlite3
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,14 +34,14 @@ def header(title: str, runs: str) -> None:
     print()
 
 
-def percentile(values: list[float], p: float) -> float:
+def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100), as bench/reminders.py computes it."""
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
 
 
-def median(values: list[float]) -> float:
+def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
@@ -62,7 +63,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def table(rows: list[tuple[str, ...]], head: tuple[str, ...]) -> None:
+def table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> None:
     """A Markdown table (BENCHMARKS.md takes it as is); first column left, the others right."""
     print("| " + " | ".join(head) + " |")
     print("| --- |" + " ---: |" * (len(head) - 1))
@@ -86,7 +87,10 @@ def write_bot_config(
 def store_counts(store: Path) -> dict[str, int]:
     """Counts from the bot's SQLite file, read-only while the bot runs (WAL lets a reader in)."""
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10) as db:
-        one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+
+        def one(sql: str) -> int:
+            return db.execute(sql).fetchone()[0]
+
         return {
             "cases": one("SELECT COUNT(*) FROM cases WHERE room_id IS NOT NULL"),
             "members": one("SELECT COUNT(*) FROM members"),

@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from common import header, median, table
@@ -26,8 +27,17 @@ from common import header, median, table
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.consent import Answer
 from homeward.care.minutes import fold_minutes, new_minutes
-from homeward.care.pathway import Item, default_pathways_dir, load_pathways
-from homeward.care.plan import CarePlan, add_action, add_goal, add_subgoal, apply_plan, set_followup, set_responsible
+from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
+from homeward.care.plan import (
+    CarePlan,
+    PlanChange,
+    add_action,
+    add_goal,
+    add_subgoal,
+    apply_plan,
+    set_followup,
+    set_responsible,
+)
 from homeward.exports.build import plan_document
 from homeward.exports.document import PlanDocument
 
@@ -48,54 +58,43 @@ def members() -> dict[str, Membership]:
     return {m.user_id: m for m in people}
 
 
-def big_plan(pathway) -> CarePlan:
+def big_plan(pathway: Pathway) -> CarePlan:
     """20 goals, each with 2 sub-goals and 5 actions (owners and periods), the responsible lane and a follow-up."""
     plan = CarePlan()
     at = NOW - timedelta(days=30)
 
-    def step(change_of: Callable[[CarePlan, datetime], object]) -> None:
+    def step(change: Callable[..., PlanChange], *args: Any, **kwargs: Any) -> None:
+        """Apply `change(plan, *args, by=CORA, at=…, **kwargs)`, three minutes after the change before."""
         nonlocal plan, at
         at += timedelta(minutes=3)
-        plan = apply_plan(plan, change_of(plan, at))  # type: ignore[arg-type]
+        plan = apply_plan(plan, change(plan, *args, by=CORA, at=at, **kwargs))
 
     for g in range(1, GOALS + 1):
         step(
-            lambda p, t, g=g: add_goal(
-                p,
-                f"Mål {g}: barnet och familjen klarar vardagen hemma med stöd kring nutrition, "
-                f"andning och sömn, och vet vem de ringer när något förändras ({g}).",
-                by=CORA,
-                at=t,
-            )
+            add_goal,
+            f"Mål {g}: barnet och familjen klarar vardagen hemma med stöd kring nutrition, "
+            f"andning och sömn, och vet vem de ringer när något förändras ({g}).",
         )
         for s in range(1, SUBGOALS_PER_GOAL + 1):
             step(
-                lambda p, t, g=g, s=s: add_subgoal(
-                    p,
-                    g,
-                    f"Delmål {g}.{s}: vårdnadshavarna sköter hjälpmedlen säkert och följer vikten varje vecka.",
-                    by=CORA,
-                    at=t,
-                )
+                add_subgoal,
+                g,
+                f"Delmål {g}.{s}: vårdnadshavarna sköter hjälpmedlen säkert och följer vikten varje vecka.",
             )
         for a in range(1, ACTIONS_PER_GOAL + 1):
             start = date(2026, 12, 1) + timedelta(days=g + a)
             step(
-                lambda p, t, g=g, a=a, start=start: add_action(
-                    p,
-                    pathway,
-                    g,
-                    f"Insats {g}.{a}: utbildning, uppföljning och samordning med "
-                    f"kommunens kontaktperson och hemsjukvården.",
-                    LANES[(g + a) % len(LANES)],
-                    by=CORA,
-                    at=t,
-                    start=start,
-                    end=start + timedelta(days=14),
-                )
+                add_action,
+                pathway,
+                g,
+                f"Insats {g}.{a}: utbildning, uppföljning och samordning med "
+                f"kommunens kontaktperson och hemsjukvården.",
+                LANES[(g + a) % len(LANES)],
+                start=start,
+                end=start + timedelta(days=14),
             )
-    step(lambda p, t: set_responsible(p, pathway, "oppenvard", by=CORA, at=t))
-    step(lambda p, t: set_followup(p, date(2027, 3, 1), by=CORA, at=t))
+    step(set_responsible, pathway, "oppenvard")
+    step(set_followup, date(2027, 3, 1))
     return plan
 
 

@@ -53,8 +53,9 @@ def _export_bench():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_exports", ROOT / "bench" / "exports.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 

@@ -41,25 +41,23 @@ import os
 import platform
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import common  # noqa: F401 - puts the checkout on sys.path, as in every benchmark
 
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways  # noqa: E402
-from homeward.clock import Clock  # noqa: E402
-from homeward.config import Config  # noqa: E402
-from homeward.messages.catalog import Catalog  # noqa: E402
-from homeward.store import cases  # noqa: E402
-from homeward.store import reminders as rows  # noqa: E402
-from homeward.store.db import Store  # noqa: E402
-from homeward.work.scheduler import JOB_ID, ReminderScheduler  # noqa: E402
-from homeward.work.services import Services  # noqa: E402
+from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.clock import Clock
+from homeward.config import Config
+from homeward.messages.catalog import Catalog
+from homeward.store import cases
+from homeward.store import reminders as rows
+from homeward.store.db import Store
+from homeward.store.rows import one_row
+from homeward.work.scheduler import JOB_ID, ReminderScheduler
+from homeward.work.services import Services
 
 ROOMS = 100
 BURST = 1_000
@@ -142,7 +140,7 @@ async def lateness(pathways: dict[str, Pathway], workdir: Path) -> None:
         give_up = last + BURST_TIMEOUT
         while clock.now() < give_up:
             async with store.read() as db, db.execute("SELECT COUNT(*) FROM reminders WHERE status = 'planned'") as cur:
-                (left,) = await cur.fetchone()  # type: ignore[misc]
+                (left,) = await one_row(cur)
             if left == 0:
                 break
             await asyncio.sleep(0.25)
@@ -152,7 +150,7 @@ async def lateness(pathways: dict[str, Pathway], workdir: Path) -> None:
             async with db.execute("SELECT status, planned_at, fired_at FROM reminders") as cur:
                 fetched = await cur.fetchall()
             async with db.execute("SELECT COUNT(*) FROM outbox") as cur:
-                (queued,) = await cur.fetchone()  # type: ignore[misc]
+                (queued,) = await one_row(cur)
         fired_at = [datetime.fromisoformat(r["fired_at"]) for r in fetched if r["fired_at"]]
         run_s = ((max(fired_at) if fired_at else clock.now()) - started).total_seconds()
         late_ms = [
@@ -160,7 +158,7 @@ async def lateness(pathways: dict[str, Pathway], workdir: Path) -> None:
             for r in fetched
             if r["status"] == "sent"
         ]
-        unsent = {}
+        unsent: dict[str, int] = {}
         for r in fetched:
             if r["status"] != "sent":
                 unsent[r["status"]] = unsent.get(r["status"], 0) + 1
@@ -194,7 +192,7 @@ async def rebuild(pathways: dict[str, Pathway], workdir: Path) -> None:
         case_ids = await make_cases(store, clock.now())
         await add_reminders(store, case_ids, clock.now() + timedelta(minutes=5), REBUILD_SPAN, REBUILD_ROWS)
         async with store.read() as db, db.execute("SELECT COUNT(*) FROM reminders WHERE status = 'planned'") as cur:
-            (planned,) = await cur.fetchone()  # type: ignore[misc]
+            (planned,) = await one_row(cur)
     finally:
         await store.close()
 

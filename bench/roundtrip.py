@@ -76,7 +76,7 @@ async def open_case(nurse: Member, dm: str, label: str) -> str:
     return room
 
 
-async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_process: bool) -> Any:
+async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_process: bool) -> BotRunner | BotProcess:
     settings = {
         "homeserver": server.url,
         "user_id": bot_id,
@@ -88,9 +88,9 @@ async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_proce
         "language": "en",
     }
     if in_process:
-        bot = BotRunner(Config.model_validate(settings))
-        await bot.start()
-        return bot
+        runner = BotRunner(Config.model_validate(settings))
+        await runner.start()
+        return runner
     config = base / "homeward.toml"
     config.write_text(
         "".join(f"{key} = {_toml(value)}\n" for key, value in settings.items()) + 'log_level = "WARNING"\n',

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nio import (
     Api,
@@ -33,6 +33,7 @@ from homeward.bot.app import HomewardBot
 from homeward.bot.client import HomewardClient
 from homeward.clock import Clock
 from homeward.config import Config
+from homeward.store.db import Store
 
 DEFAULT_TIMEOUT = 30.0
 # Up to 100 events per room in a sync, not Synapse's default 10: after an outage a burst of
@@ -252,6 +253,25 @@ def reply_target(seen: Seen) -> str | None:
     return (relates.get("m.in_reply_to") or {}).get("event_id") or seen.content.get("homeward.answers")
 
 
+def replying_to(event_id: str) -> Callable[[Seen], bool]:
+    """`Member.wait_for`'s test for the answer to `event_id`."""
+    return lambda seen: reply_target(seen) == event_id
+
+
+class Account(Protocol):
+    """The bot as its members see it: a Matrix account (a `BotRunner`, or a `BotAccount`)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class BotAccount:
+    """The account of a bot that runs elsewhere (its own process): all a member needs to talk to it."""
+
+    user_id: str
+
+
 class BotRunner:
     """Homeward in-process, stoppable and restartable on the same data folder."""
 
@@ -270,6 +290,19 @@ class BotRunner:
         if self.bot:
             await self.bot.stop()
             self.bot = None
+
+    @property
+    def running(self) -> HomewardBot:
+        """The bot, between `start` and `stop`."""
+        assert self.bot is not None, "the bot is not running"
+        return self.bot
+
+    @property
+    def store(self) -> Store:
+        """The running bot's store."""
+        store = self.running.store
+        assert store is not None, "the bot has not opened its store"
+        return store
 
     @property
     def user_id(self) -> str:

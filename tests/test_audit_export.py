@@ -39,6 +39,7 @@ def test_the_csv_has_a_bom_quotes_every_field_and_keeps_nordic_letters() -> None
 
 def test_local_dates_are_whole_local_days() -> None:
     start, end = local_bounds(date(2026, 3, 29), date(2026, 3, 29), OSLO)  # daylight saving starts that night
+    assert start is not None and end is not None
     assert start.astimezone(UTC) == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
     assert end.astimezone(UTC) == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
     assert local_bounds(None, None, OSLO) == (None, None)

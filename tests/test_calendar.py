@@ -22,8 +22,8 @@ def sweden() -> WorkingCalendar:
     return WorkingCalendar("SE", "Europe/Stockholm")
 
 
-def oslo(*args: int) -> datetime:
-    return datetime(*args, tzinfo=OSLO)
+def oslo(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=OSLO)
 
 
 # --- construction -------------------------------------------------------------------

@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import cast
+
+import aiosqlite
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, default_pathways_dir, load_pathways
 from homeward.commands.context import Context, IncomingCommand
+from homeward.commands.parser import CommandLine
+from homeward.commands.registry import Command
 from homeward.messages.catalog import Catalog
 from homeward.messages.checklist import CHECKLIST_MAX_BYTES, checklist_content
+from homeward.work.services import Services
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PATHWAYS = load_pathways(default_pathways_dir())
@@ -31,8 +37,17 @@ def _context() -> Context:
         encrypted=True,
         room_encrypted=True,
     )
-    services = SimpleNamespace(catalog=Catalog())
-    return Context(event=event, line=None, command=None, language="sv", db=None, services=services, now=NOW)  # type: ignore[arg-type]
+    # Only what `Context.t` reads is real: the language and the services' catalog.
+    services = cast(Services, SimpleNamespace(catalog=Catalog()))
+    return Context(
+        event=event,
+        line=cast(CommandLine, None),
+        command=cast(Command, None),
+        language="sv",
+        db=cast(aiosqlite.Connection, None),
+        services=services,
+        now=NOW,
+    )
 
 
 def _case_with_tasks(count: int, done: int) -> CaseView:

@@ -39,8 +39,8 @@ UTC = UTC
 CORA, KARL = "@cora:x", "@karl:x"
 
 
-def se(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=STOCKHOLM)  # type: ignore[misc]
+def se(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=STOCKHOLM)
 
 
 SENT = se(2026, 11, 30, 10)  # Monday

@@ -26,12 +26,12 @@ SE = WorkingCalendar("SE", "Europe/Stockholm")
 NO = WorkingCalendar("NO", "Europe/Oslo")
 
 
-def se(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=STOCKHOLM)  # type: ignore[misc]
+def se(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=STOCKHOLM)
 
 
-def no(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=OSLO)  # type: ignore[misc]
+def no(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=OSLO)
 
 
 @pytest.fixture(scope="module")

@@ -46,8 +46,8 @@ MOR = "@mor:example.org"  # vårdnadshavare
 NOTICE = "inskrivningsmeddelande"
 
 
-def oslo(*args: int) -> datetime:
-    return datetime(*args, tzinfo=OSLO)
+def oslo(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=OSLO)
 
 
 @pytest.fixture(scope="module")

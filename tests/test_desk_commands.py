@@ -233,7 +233,8 @@ def test_reading_exporting_auditing_and_withdrawing_consent_are_declared_to_work
         "help",
         "ping",
     } == readers
-    assert registry.find("case").subcommands["reopen"].state == "closed"
+    case = registry.find("case")
+    assert case is not None and case.subcommands["reopen"].state == "closed"
 
 
 async def test_closing_needs_a_reason_and_force_while_mandatory_items_are_open(bench: Bench):

@@ -5,12 +5,14 @@ Whether it came encrypted is nio's mark, never the content's.
 
 from __future__ import annotations
 
+from typing import Any
+
 from nio import Event
 
 from homeward.bot.events import command_from
 
 BOT = "@bot:example.org"
-RAW = {
+RAW: dict[str, Any] = {
     "type": "m.room.message",
     "sender": "@anna:example.org",
     "event_id": "$e",

@@ -18,7 +18,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -31,6 +31,7 @@ from nio.schemas import Schemas
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.bot.app import HomewardBot
+from homeward.bot.sender import OutboxSender
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.parser import ParseError, parse
 from homeward.commands.registry import registry
@@ -38,6 +39,7 @@ from homeward.config import Config
 from homeward.messages.catalog import Catalog
 from homeward.store import outbox
 from homeward.store.db import Store
+from homeward.store.rows import one_row
 from homeward.work import undecryptable
 from homeward.work.services import Services
 from tests.clock import FakeClock
@@ -434,8 +436,8 @@ async def _bot(path: Path, clock: FakeClock) -> HomewardBot:
     )
     bot = HomewardBot(config, clock)
     bot.store = await Store.open(path)
-    bot.client = NoKeys()  # type: ignore[assignment]
-    bot.sender = SimpleNamespace(wake=lambda: None)  # type: ignore[assignment]
+    bot.client = NoKeys()
+    bot.sender = cast(OutboxSender, SimpleNamespace(wake=lambda: None))  # the events wake it, nothing more
     bot.services = Services(
         config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir())
     )
@@ -546,17 +548,19 @@ def test_any_event_is_answered_once_if_it_is_a_command_and_never_otherwise(
         path = tmp_path_factory.mktemp("ev") / "s.sqlite3"
         shutil.copy(template, path)
         bot = await _bot(path, clock)
+        store = bot.store
+        assert store is not None
         try:
-            async with bot.store.read() as db, db.execute("SELECT max(id) FROM outbox") as cur:
-                (baseline,) = await cur.fetchone()
+            async with store.read() as db, db.execute("SELECT max(id) FROM outbox") as cur:
+                (baseline,) = await one_row(cur)
             await bot.on_timeline_event(room, event)
             await bot.on_timeline_event(room, event)  # delivered twice (a sync replayed after a crash)
             clock.advance(timedelta(seconds=undecryptable.GRACE_S + 1))
             await bot.retry_undecrypted()
             await bot.retry_undecrypted()
-            answers = await _answers(bot.store, baseline)
+            answers = await _answers(store, baseline)
         finally:
-            await bot.store.close()
+            await store.close()
 
         command = expected_command(event)
         if command:

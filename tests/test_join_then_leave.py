@@ -85,7 +85,7 @@ async def test_a_guardian_leaving_before_their_checklist_went_out_loses_their_co
     assert {k for k, c in held.items() if c.get("homeward.greeting") == MOR}, "her greeting waits for her join"
     assert not [c for c in by_id.values() if "homeward.greeting" in c]  # hers alone too: given up
     assert not [c for c in by_id.values() if "homeward.after_join" in c]  # what is left waits for nobody
-    assert loaded is not None and loaded.checklist != first_checklist
+    assert loaded is not None and loaded.checklist is not None and loaded.checklist != first_checklist
     assert "homeward.checklist" in by_id[loaded.checklist]  # the room's checklist goes out
     assert [
         c for c in by_id.values() if c.get("content") == {"pinned": [outbox.ref(loaded.checklist)]}

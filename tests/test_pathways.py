@@ -713,7 +713,8 @@ def test_unquoted_NO_and_times_are_read_as_text_not_false_and_minutes(tmp_path: 
     path.write_text(text, encoding="utf-8")
     pathway = load_pathway(path)
     assert pathway.country == "NO"
-    assert pathway.item("referral").due is not None and pathway.item("referral").due.at == "12:00"
+    due = pathway.item("referral").due
+    assert due is not None and due.at == "12:00"
 
 
 def test_an_unknown_time_zone_is_an_error(tmp_path: Path) -> None:
@@ -848,10 +849,14 @@ def test_a_clock_limit_is_a_whole_number_of_days_not_negative(tmp_path: Path) ->
 
 
 def test_a_named_date_is_found_by_its_id_or_a_word_of_the_pathways_language(orebro: Pathway, sthf: Pathway) -> None:
-    assert orebro.find_date("inskrivning").id == "admission"  # type: ignore[union-attr]
-    assert orebro.find_date("Utskrivning").id == "discharge"  # type: ignore[union-attr]
-    assert orebro.find_date("discharge").id == "discharge"  # type: ignore[union-attr]
-    assert sthf.find_date("innleggelse").id == "admission"  # type: ignore[union-attr]
+    def found(pathway: Pathway, text: str) -> str | None:
+        named = pathway.find_date(text)
+        return named.id if named is not None else None
+
+    assert found(orebro, "inskrivning") == "admission"
+    assert found(orebro, "Utskrivning") == "discharge"
+    assert found(orebro, "discharge") == "discharge"
+    assert found(sthf, "innleggelse") == "admission"
     assert orebro.find_date("nonsense") is None
 
 

@@ -6,11 +6,13 @@ The code: bot/events.py, commands/parser.py, commands/arguments.py.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from homeward.bot.events import pills_of
 from homeward.commands.arguments import person_arg, person_or_lane_arg
+from homeward.commands.context import Context
 from homeward.commands.parser import parse
 from homeward.commands.registry import CommandError
 
@@ -21,8 +23,9 @@ def pill(user: str, name: str) -> str:
     return f'<a href="https://matrix.to/#/{user}">{name}</a>'
 
 
-def ctx(*pills: tuple[str, str]) -> SimpleNamespace:
-    return SimpleNamespace(event=SimpleNamespace(pills=tuple(pills)))
+def ctx(*pills: tuple[str, str]) -> Context:
+    """A stand-in for the command's context: the converters read only the event's pills."""
+    return cast(Context, SimpleNamespace(event=SimpleNamespace(pills=tuple(pills))))
 
 
 def test_the_pills_of_a_message_are_its_matrix_to_user_links_with_their_names() -> None:

@@ -137,7 +137,8 @@ def test_the_case_pdf_has_the_timeline_as_an_image_and_the_plan_pdf_none(pathway
     images = list({image.data: image for page in pdf.pages for image in page.images}.values())  # pages share resources
     assert len(images) == 1
     drawn = draw_timeline(layout)
-    assert images[0].image.size == (drawn.width, drawn.height)  # the very picture, at full resolution
+    picture = images[0].image
+    assert picture is not None and picture.size == (drawn.width, drawn.height)  # the very picture, at full resolution
     assert "Tidslinje" in "\n".join(page.extract_text() for page in pdf.pages)
     without = PdfReader(io.BytesIO(render_pdf(plan_document(view, CarePlan(), [], {}, NOW, "@c:x"))))
     assert [image for page in without.pages for image in page.images] == []

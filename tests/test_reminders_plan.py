@@ -21,7 +21,15 @@ from homeward.care.calendar import QuietHours
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership, due_at
 from homeward.care.deadlines import ReminderPolicy
 from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
-from homeward.care.reminders import audience_lanes, desired_reminders, how_to, policy_for, quiet_hours, recipients
+from homeward.care.reminders import (
+    Identity,
+    audience_lanes,
+    desired_reminders,
+    how_to,
+    policy_for,
+    quiet_hours,
+    recipients,
+)
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 UTC = UTC
@@ -105,7 +113,7 @@ def wall(moment: datetime) -> tuple[int, int, int, int, int]:
 def plan(
     view: CaseView,
     now: datetime,
-    already: set[tuple[str, str, int, datetime]] | None = None,
+    already: set[Identity] | None = None,
     policy: ReminderPolicy | None = None,
 ) -> list[tuple[str, str, int, tuple[int, ...]]]:
     """desired_reminders as (item, kind, sequence, planned wall clock), in planning order."""
@@ -113,9 +121,7 @@ def plan(
     return [(w.item_id, w.kind, w.sequence, wall(w.planned_at)) for w in wanted]
 
 
-def sent_key(
-    kind: str, sequence: int = 0, due: datetime = DUE, item_id: str = NOTICE
-) -> tuple[str, str, int, datetime]:
+def sent_key(kind: str, sequence: int = 0, due: datetime = DUE, item_id: str = NOTICE) -> Identity:
     """The identity of a reminder that went out, as `store.reminders.sent_keys` gives it."""
     return (item_id, kind, sequence, due.astimezone(UTC))
 

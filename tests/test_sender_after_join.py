@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from nio.rooms import MatrixRoom
 
+from homeward import clock as clocks
 from homeward.bot import sender as sender_module
 from homeward.bot.sender import JOIN_SETTLE_S, OutboxSender, _NotJoinedYet
+from homeward.store.db import Store
 from homeward.store.outbox import OutboxRow
 
 ROOM, BOT, COORDINATOR, GUARDIAN = "!case:x", "@homeward:x", "@anna:x", "@mor:x"
@@ -44,13 +47,20 @@ def care_room() -> MatrixRoom:
     return room
 
 
+def bare_sender(room: MatrixRoom) -> OutboxSender:
+    """A sender that knows the room and nothing else: it decides, it sends and stores nothing."""
+    return OutboxSender(
+        SimpleNamespace(rooms={ROOM: room}), cast(Store, None), cast(clocks.Clock, None), asyncio.Lock()
+    )
+
+
 def row(content: dict) -> OutboxRow:
     return OutboxRow(1, ROOM, "m.room.message", {"msgtype": "m.text", "body": "…", **content}, 0, room_kind="case")
 
 
 async def test_a_message_for_a_newcomer_waits_for_their_join_and_then_for_their_client(clock: Clock) -> None:
     room = care_room()
-    sender = OutboxSender(SimpleNamespace(rooms={ROOM: room}), None, None, asyncio.Lock())  # type: ignore[arg-type]
+    sender = bare_sender(room)
     consent_request = row({"homeward.after_join": GUARDIAN})
 
     with pytest.raises(_NotJoinedYet):
@@ -72,7 +82,7 @@ async def test_messages_for_the_others_do_not_wait_for_a_newcomer(clock: Clock) 
     room = care_room()
     room.remove_member(GUARDIAN)
     room.add_member(GUARDIAN, "Mor", None)
-    sender = OutboxSender(SimpleNamespace(rooms={ROOM: room}), None, None, asyncio.Lock())  # type: ignore[arg-type]
+    sender = bare_sender(room)
 
     room_id, content = await sender._resolve(row({}))
 

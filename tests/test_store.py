@@ -14,6 +14,7 @@ import pytest
 from homeward.store import outbox
 from homeward.store.db import Store, StoreError
 from homeward.store.migrations import MIGRATIONS
+from homeward.store.rows import one_row
 from homeward.store.state import get_value, mark_handled, set_value, was_handled
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -32,6 +33,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def scalar(store: Store, sql: str) -> object:
     async with store.read() as db, db.execute(sql) as cur:
         row = await cur.fetchone()
+    assert row is not None
     return row[0]
 
 
@@ -63,6 +65,7 @@ async def test_the_clock_reminder_migration_keeps_every_reminder_and_its_id(tmp_
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as raw:  # a store of the schema before clocks (six migrations)
         for script in MIGRATIONS[:6]:
+            assert isinstance(script, str)  # the first migrations are all SQL
             raw.executescript(script)
         raw.execute("PRAGMA user_version = 6")
         raw.execute(
@@ -268,7 +271,7 @@ async def test_a_sent_row_keeps_its_event_id_reply_and_size_but_not_its_content(
     async with store.transaction() as db:
         await outbox.mark_sent(db, row_id, "$sent", NOW)
     async with store.read() as db, db.execute("SELECT * FROM outbox WHERE id = ?", (row_id,)) as cur:
-        row = dict(await cur.fetchone())  # type: ignore[arg-type]
+        row = dict(await one_row(cur))
         refs = await outbox.results(db, {row_id})
         pending = await outbox.pending(db)
     assert row["content"] == "{}"
@@ -289,7 +292,7 @@ async def test_an_abandoned_row_forgets_its_content_and_keeps_the_reason(store: 
     async with store.transaction() as db:
         await outbox.mark_abandoned(db, row_id, "M_FORBIDDEN: not in the room", NOW)
     async with store.read() as db, db.execute("SELECT content, last_error FROM outbox WHERE id = ?", (row_id,)) as cur:
-        assert tuple(await cur.fetchone()) == ("{}", "M_FORBIDDEN: not in the room")  # type: ignore[arg-type]
+        assert tuple(await one_row(cur)) == ("{}", "M_FORBIDDEN: not in the room")
 
 
 async def test_a_row_given_up_because_its_reader_left_before_joining_forgets_its_content(store: Store) -> None:
@@ -316,7 +319,7 @@ async def test_a_row_given_up_because_its_reader_left_before_joining_forgets_its
         store.read() as db,
         db.execute("SELECT content, content_size, last_error FROM outbox WHERE id = ?", (row_id,)) as cur,
     ):
-        row = tuple(await cur.fetchone())  # type: ignore[arg-type]
+        row = tuple(await one_row(cur))
     assert row[0] == "{}" and row[1] > 2 and row[2] == "@mor:example.org left before joining"
 
 

@@ -26,6 +26,7 @@ from homeward.store.cases import audit
 from homeward.store.consents import add_answer
 from homeward.store.db import Store
 from homeward.store.migrations import MIGRATIONS
+from homeward.store.rows import one_row
 from homeward.work.integrity import check_chains
 from homeward.work.services import Services
 from tests.clock import FakeClock
@@ -124,7 +125,7 @@ async def test_a_no_rewritten_as_yes_behind_the_triggers_is_found_naming_the_row
     try:
         breaks = await _breaks(store)
         async with store.read() as db, db.execute("SELECT id FROM consent_answers WHERE event_id = '$no'") as cur:
-            (row_id,) = await cur.fetchone()  # type: ignore[misc]
+            (row_id,) = await one_row(cur)
         assert breaks == [chain.Break("consent_answers", row_id, case_id, "changed")]
         assert f"consent_answers row {row_id} (case {case_id})" in breaks[0].describe()
     finally:

@@ -26,6 +26,7 @@ import pytest
 
 from homeward.store.db import Store, _split_sql
 from homeward.store.migrations import MIGRATIONS
+from homeward.store.rows import one_row
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:durable", "!dm:durable", "@coord:durable"
@@ -48,7 +49,7 @@ def say(*words: object) -> None:
 
 
 def _services():
-    import homeward.commands.handlers  # noqa: F401
+    import homeward.commands.handlers  # noqa: F401  (registers every command)
     from homeward.care.pathway import default_pathways_dir, load_pathways
     from homeward.clock import Clock
     from homeward.config import Config
@@ -192,13 +193,13 @@ async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction
     kills = 6
     for run in range(kills):
         child = await _spawn("write", str(path), f"r{run}")
-        assert child.stdout
-        assert (await child.stdout.readline()).startswith(b"open"), (await child.stderr.read()).decode()[-2000:]  # type: ignore[union-attr]
+        assert child.stdout and child.stderr
+        assert (await child.stdout.readline()).startswith(b"open"), (await child.stderr.read()).decode()[-2000:]
         wanted = rng.randint(0, 40)  # commits to wait for; 0 kills right after start-up
         seen = 0
         while seen < wanted:
             words = words_of(await child.stdout.readline())
-            assert words, (await child.stderr.read()).decode()[-2000:]  # type: ignore[union-attr]
+            assert words, (await child.stderr.read()).decode()[-2000:]
             if words[0] == "command":
                 acknowledged.append(words[1])
                 seen += 1
@@ -226,7 +227,7 @@ async def test_sigkill_at_random_moments_never_loses_an_acknowledged_transaction
                 async with db.execute(
                     "SELECT count(*) FROM outbox WHERE id <= ? AND sent_at IS NULL", (sent_up_to,)
                 ) as cur:
-                    (unsent,) = await cur.fetchone()  # type: ignore[misc]
+                    (unsent,) = await one_row(cur)
                 async with db.execute("SELECT value FROM kv WHERE key = 'sync_token'") as cur:
                     row = await cur.fetchone()
         finally:
@@ -309,9 +310,9 @@ async def test_sigkill_during_a_migration_leaves_the_old_schema_and_start_up_mig
     try:
         async with store.read() as db:
             async with db.execute("PRAGMA user_version") as cur:
-                assert (await cur.fetchone())[0] == len(MIGRATIONS)  # type: ignore[index]
+                assert (await one_row(cur))[0] == len(MIGRATIONS)
             async with db.execute("SELECT value FROM kv WHERE key = 'sync_token'") as cur:
-                assert (await cur.fetchone())[0] == "old"  # type: ignore[index]
+                assert (await one_row(cur))[0] == "old"
     finally:
         await store.close()
 

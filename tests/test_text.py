@@ -14,11 +14,14 @@ import dataclasses
 import html
 import re
 import string
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from types import SimpleNamespace
+from typing import Any, cast
 from urllib.parse import unquote
 
+import aiosqlite
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,11 +30,14 @@ from markdown_it import MarkdownIt
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, default_pathways_dir, load_pathways
 from homeward.commands.context import Context, IncomingCommand
-from homeward.exports.render import render_html, render_markdown
+from homeward.commands.parser import CommandLine
+from homeward.commands.registry import Command
+from homeward.exports.render import Document, render_html, render_markdown
 from homeward.matrix.content import notice_content, to_html, to_plain
 from homeward.messages.catalog import LANGUAGES, Catalog, render
 from homeward.messages.checklist import checklist_markdown, item_line
 from homeward.text import Markdown, code, escape, fill, matrix_to, mention, mentions
+from homeward.work.services import Services
 from tests.test_exports import swedish_minutes, swedish_plan
 
 CATALOG = Catalog()
@@ -331,15 +337,16 @@ def _context(language: str) -> Context:
         encrypted=True,
         room_encrypted=True,
     )
+    # Only what `Context.t` reads is real: the language and the services' catalog.
     return Context(
         event=event,
-        line=None,
-        command=None,
+        line=cast(CommandLine, None),
+        command=cast(Command, None),
         language=language,
-        db=None,
-        services=SimpleNamespace(catalog=CATALOG),
+        db=cast(aiosqlite.Connection, None),
+        services=cast(Services, SimpleNamespace(catalog=CATALOG)),
         now=NOW,
-    )  # type: ignore[arg-type]
+    )
 
 
 def _hostile_case() -> CaseView:
@@ -407,7 +414,7 @@ def test_the_status_shows_hostile_titles_as_typed_and_people_as_pills(language: 
 KEEP = {"language", "timezone", "country", "pathway_id", "state", "kind", "answer", "id", "ref", "phase"}
 
 
-def _hostile(value: object, name: str = "", seen: dict[str, str] | None = None) -> object:
+def _hostile(value: Any, name: str = "", seen: dict[str, str] | None = None) -> Any:
     """The document with every text people or pathways wrote replaced by hostile text.
 
     Equal texts stay equal (and different ones different), so the document keeps its shape.
@@ -428,7 +435,7 @@ def _hostile(value: object, name: str = "", seen: dict[str, str] | None = None) 
 
 
 @pytest.mark.parametrize("make", [swedish_plan, swedish_minutes], ids=["plan", "minutes"])
-def test_the_markdown_export_shows_hostile_text_as_typed_and_keeps_its_tables(make) -> None:  # type: ignore[no-untyped-def]
+def test_the_markdown_export_shows_hostile_text_as_typed_and_keeps_its_tables(make: Callable[[], Document]) -> None:
     harmless, hostile = render_markdown(make()), render_markdown(_hostile(make()))
     reader = MarkdownIt("commonmark", {"html": True}).enable("table")  # even a renderer that lets HTML through
     plain_tags, shown = Shown(reader.render(harmless)).tags, Shown(reader.render(hostile))
@@ -439,7 +446,7 @@ def test_the_markdown_export_shows_hostile_text_as_typed_and_keeps_its_tables(ma
 
 
 @pytest.mark.parametrize("make", [swedish_plan, swedish_minutes], ids=["plan", "minutes"])
-def test_the_html_export_shows_hostile_text_as_typed(make) -> None:  # type: ignore[no-untyped-def]
+def test_the_html_export_shows_hostile_text_as_typed(make: Callable[[], Document]) -> None:
     page = render_html(_hostile(make()))
     assert "<script>alert" not in page and "<b>bold" not in page and 'href="http://evil' not in page
     assert html.escape(FREE, quote=False) in page

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.harness import BotRunner, Member, Seen
+from tests.harness import Account, Member, Seen
 from tests.integration.conftest import direct_room
 
 
-async def open_case(coordinator: Member, bot: BotRunner, pathway: str, label: str) -> tuple[str, Seen]:
+async def open_case(coordinator: Member, bot: Account, pathway: str, label: str) -> tuple[str, Seen]:
     """`!case new` from a new direct chat; the coordinator joins the new room. (room id, answer)."""
     return await open_case_in(coordinator, await direct_room(coordinator, bot), pathway, label)
 

@@ -12,7 +12,7 @@ import pytest
 from homeward.clock import Clock
 from homeward.config import Config
 from homeward.dev.synapse import LocalSynapse
-from tests.harness import BotRunner, Member
+from tests.harness import Account, BotRunner, Member
 
 MakeBot = Callable[..., Awaitable[BotRunner]]
 MakeMember = Callable[..., Awaitable[Member]]
@@ -62,7 +62,7 @@ async def make_member(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncI
         await member.close()
 
 
-async def direct_room(member: Member, bot: BotRunner) -> str:
+async def direct_room(member: Member, bot: Account) -> str:
     """An encrypted direct chat between a member and the bot, with the bot joined."""
     room_id = await member.create_room(invite=[bot.user_id])
     await member.wait_for_membership(room_id, bot.user_id, "join")

@@ -99,7 +99,7 @@ class Ledger:
             pending = db.execute(
                 "SELECT count(*) FROM outbox WHERE room_id = ? AND sent_at IS NULL", (self.room_id,)
             ).fetchone()[0]
-            answer_rows = Counter()
+            answer_rows: Counter[str] = Counter()
             # A sent row keeps no content, only the event it replied to (store/outbox.py).
             for (target,) in db.execute(
                 "SELECT reply_to FROM outbox WHERE room_id = ? AND event_id IS NOT NULL", (self.room_id,)

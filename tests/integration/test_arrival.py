@@ -10,7 +10,7 @@ and sends it again. Each test asserts one thing the people saw.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +87,12 @@ async def arrival(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactor
         for person in (maria, karin):
             await anna.wait_for_membership(room, person.user_id, "invite")
             await person.join(room)
+
+        def greeted(user_id: str) -> Callable[[Seen], bool]:
+            return lambda s: s.room_id == room and s.content.get("homeward.greeting") == user_id
+
         for person in (maria, karin):
-            await person.wait_for(
-                lambda s, p=person: s.room_id == room and s.content.get("homeward.greeting") == p.user_id
-            )
+            await person.wait_for(greeted(person.user_id))
         # Anything the joins queued is out once a later answer is.
         ok(await anna.command(room, "!plan discharge 2026-12-08"))
         checklists = [s for s in anna.seen[mark:] if s.room_id == room and "homeward.checklist" in s.content]
@@ -170,7 +172,7 @@ async def test_a_newcomers_view_has_no_reply_to_an_event_they_cannot_see(arrival
             if s.room_id == arrival.room and ((s.content.get("m.relates_to") or {}).get("m.in_reply_to"))
         }
         for target in targets:
-            assert await _visible(person, arrival.room, target), (
+            assert target is not None and await _visible(person, arrival.room, target), (
                 f"{person.user_id} sees a reply to {target} it cannot read"
             )
         checked += len(targets)

@@ -253,5 +253,5 @@ async def test_an_answer_the_homeserver_took_just_before_the_bot_died_is_not_pos
     answers = alice.replies_to(command)
     assert [a.event_id for a in answers] == [first.event_id]  # the resend with the same transaction id was a no-op
     async with bot.bot.store.read() as db:
-        results = await outbox.results(db, [row.id])
+        results = await outbox.results(db, {row.id})
     assert results[row.id] == (True, first.event_id)

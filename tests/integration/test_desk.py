@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from homeward.clock import ShiftedClock
 from homeward.config import Config
+from homeward.store.rows import one_row
 from tests.conftest import TEST_PASSWORD
 from tests.harness import BotProcess, BotRunner, Member, Seen
 from tests.integration.care import bring_in, ok, open_case_in, refused
@@ -27,8 +29,8 @@ from tests.integration.conftest import direct_room
 OSLO = ZoneInfo("Europe/Oslo")
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=OSLO)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=OSLO)
 
 
 def lines(answer: Seen) -> dict[str, dict]:
@@ -47,7 +49,7 @@ def worklist_of(dm: str, day: str):
 
 async def planned_days(bot: BotRunner, user_id: str) -> list[str]:
     async with (
-        bot.bot.store.read() as db,
+        bot.store.read() as db,
         db.execute("SELECT day FROM digests WHERE user_id = ? AND status = 'planned' ORDER BY day", (user_id,)) as cur,
     ):
         return [r["day"] for r in await cur.fetchall()]
@@ -57,7 +59,7 @@ async def until_status(bot: BotRunner, user_id: str, day: str, timeout: float = 
     """The status of a person's worklist row of `day`, once it is no longer planned."""
     for _ in range(int(timeout / 0.1)):
         async with (
-            bot.bot.store.read() as db,
+            bot.store.read() as db,
             db.execute("SELECT status FROM digests WHERE user_id = ? AND day = ?", (user_id, day)) as cur,
         ):
             row = await cur.fetchone()
@@ -80,7 +82,7 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-async def desk(synapse, tmp_path_factory) -> Desk:
+async def desk(synapse, tmp_path_factory) -> AsyncIterator[Desk]:
     """Tuesday 1 December 2026, 09:00. Anna coordinates Ekorre (Örebro, Inskrivningsmeddelande due
     10:00, Sven and Karin on the team) and Blaval (Telemark); Berit coordinates Gran (Telemark) and
     Hare (Örebro). Olle is on no case."""
@@ -217,10 +219,10 @@ async def test_cases_is_answered_only_when_the_chat_and_the_command_are_end_to_e
         lambda s: (s.content.get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id") == sent
     )
     async with (
-        desk.bot.bot.store.read() as db,
+        desk.bot.store.read() as db,
         db.execute("SELECT direct_room FROM people WHERE user_id = ?", (anna.user_id,)) as cur,
     ):
-        worklist_chat = (await cur.fetchone())["direct_room"]
+        worklist_chat = (await one_row(cur))["direct_room"]
 
     for answer in (in_clear, also):
         assert answer.content["homeward.reason"] == "error.private_chat_not_encrypted"
@@ -255,7 +257,7 @@ async def test_closing_is_refused_with_open_mandatory_items_stops_reminders_and_
     assert "homeward.checklist" in summary.content["m.new_content"]
 
     clock.jump_to(at(2026, 12, 1, 10, 0, 5))  # past the due time: no reminder may come
-    bot.bot.clock_jumped()
+    bot.running.clock_jumped()
     await anna.command(room, "!ping")
     await asyncio.sleep(2)
     assert not [s for s in anna.seen if s.room_id == room and "homeward.reminder" in s.content]
@@ -266,7 +268,7 @@ async def test_closing_is_refused_with_open_mandatory_items_stops_reminders_and_
         (r["item"], r["kind"]) for r in planned.content["homeward.reminders"]
     ]
     clock.jump_to(at(2026, 12, 2, 9, 59, 57))  # the first overdue repeat: the next working day, 10:00
-    bot.bot.clock_jumped()
+    bot.running.clock_jumped()
     overdue = await anna.wait_for(
         lambda s: s.room_id == room and (s.content.get("homeward.reminder") or {}).get("kind") == "overdue"
     )
@@ -294,7 +296,7 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
     assert clock.now() < at(2026, 12, 31, 7, 30)
 
     clock.jump_to(at(2026, 12, 31, 7, 29, 57))
-    bot.bot.clock_jumped()
+    bot.running.clock_jumped()
     thursday = await anna.wait_for(worklist_of(dm_a, "2026-12-31"))
 
     assert thursday.encrypted and thursday.content["homeward.digest_run"]["late"] is False
@@ -309,14 +311,14 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
     assert await planned_days(bot, anna.user_id) == ["2027-01-04"]  # not on New Year's Day, not on the weekend
 
     clock.jump_to(at(2027, 1, 4, 7, 29, 57))
-    bot.bot.clock_jumped()
+    bot.running.clock_jumped()
     await anna.wait_for(worklist_of(dm_a, "2027-01-04"))
     assert [w.content["homeward.digest_run"]["day"] for w in worklists(anna, dm_a)] == ["2026-12-31", "2027-01-04"]
 
     ok(await anna.command(room, f"!handover {berit.user_id} over til deg"))
     assert await planned_days(bot, anna.user_id) == []
     clock.jump_to(at(2027, 1, 5, 7, 29, 57))
-    bot.bot.clock_jumped()
+    bot.running.clock_jumped()
     tuesday = await berit.wait_for(worklist_of(dm_b, "2027-01-05"))
     await anna.command(dm_a, "!ping")
 
@@ -379,7 +381,7 @@ async def test_a_closed_case_past_its_retention_is_announced_removed_and_the_bot
     assert "30" in closed.content["body"]
 
     clock.jump_to(at(2026, 12, 31, 9, 0, 5))  # 30 days later, a working day, outside quiet hours
-    bot.bot.clock_jumped()
+    bot.running.clock_jumped()
     notice = await anna.wait_for(lambda s: s.room_id == room and "🗄️" in s.content.get("body", ""))
     await anna.wait_for_membership(room, bot.user_id, "leave")
     listed = await anna.command(dm, "!cases all")
@@ -388,8 +390,8 @@ async def test_a_closed_case_past_its_retention_is_announced_removed_and_the_bot
         "`dokumentasjon`" in notice.content["body"]
     )  # no last export: the consent that covers exports was never given
     assert listed.content["homeward.cases"] == []
-    async with bot.bot.store.read() as db:
+    async with bot.store.read() as db:
         async with db.execute("SELECT COUNT(*) FROM outbox WHERE room_id = ? AND content != '{}'", (room,)) as cur:
-            assert (await cur.fetchone())[0] == 0  # nothing the bot said in the room is kept
+            assert (await one_row(cur))[0] == 0  # nothing the bot said in the room is kept
         async with db.execute("SELECT action FROM audit WHERE room_id = ? ORDER BY id DESC LIMIT 1", (room,)) as cur:
-            assert (await cur.fetchone())[0] == "case.purged"
+            assert (await one_row(cur))[0] == "case.purged"

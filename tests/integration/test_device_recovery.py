@@ -57,6 +57,7 @@ async def test_a_replaced_encryption_store_for_the_same_device_is_detected_at_ke
     await bot.stop()
     shutil.rmtree(bot.config.crypto_dir)
     saved = load_credentials(bot.config.credentials_path)
+    assert saved is not None
     impostor = AsyncClient(
         bot.config.homeserver,
         saved.user_id,

@@ -72,5 +72,5 @@ async def test_the_invitation_carries_an_icalendar_file_in_the_pathways_time_zon
 
     assert str(calendar["METHOD"]) == "REQUEST"
     event = next(c for c in calendar.walk("VEVENT") if "SIP" in str(c["SUMMARY"]))
-    start = event["DTSTART"].dt
+    start = event.decoded("DTSTART")
     assert str(start.tzinfo) == "Europe/Stockholm" and (start.hour, start.minute) == (10, 0)

@@ -18,7 +18,7 @@ from nio.store import DefaultStore
 
 from homeward.bot.sender import NEVER_IN_CLEAR
 from homeward.bot.store_key import KEY_FILE, NIO_DEFAULT_KEY
-from tests.harness import BotProcess, BotRunner, Member
+from tests.harness import Account, BotAccount, BotProcess, Member
 from tests.integration.care import bring_in, ok, open_case
 from tests.integration.conftest import direct_room
 
@@ -30,7 +30,7 @@ ACK_NOTE = "Hjelpemidler bestilt hos NAV"
 DISPLAY_NAMES = {"ingrid": "Ingrid Sykepleiersen", "kari": "Kari Saksbehandlersen", "mor": "Hanne Morsdottir"}
 
 
-async def _care_scenario(bot: BotRunner | object, make_member) -> tuple[str, dict[str, Member]]:
+async def _care_scenario(bot: Account, make_member) -> tuple[str, dict[str, Member]]:
     """Case, invites, consent, plan goal, minutes note and an acknowledgement with a note.
 
     All by people with display names.
@@ -39,7 +39,7 @@ async def _care_scenario(bot: BotRunner | object, make_member) -> tuple[str, dic
     for name, member in people.items():
         await member.client.set_displayname(DISPLAY_NAMES[name])
     ingrid, kari, mor = people["ingrid"], people["kari"], people["mor"]
-    room, _ = await open_case(ingrid, bot, "sthf", LABEL)  # type: ignore[arg-type]
+    room, _ = await open_case(ingrid, bot, "sthf", LABEL)
     ok(await ingrid.command(room, f"!role {ingrid.user_id} sykehus coordinator"))
     await bring_in(ingrid, room, kari, "kommunen")
     await bring_in(ingrid, room, mor, "foresatt")
@@ -84,8 +84,7 @@ async def test_homeward_run_at_debug_logs_no_care_text(synapse, new_user, make_m
     process = BotProcess(config, tmp_path / "bot.log")
     await process.start()
     try:
-        runner = type("Runner", (), {"user_id": user_id})()
-        await _care_scenario(runner, make_member)
+        await _care_scenario(BotAccount(user_id), make_member)
     finally:
         await process.stop()
     log = (tmp_path / "bot.log").read_text(encoding="utf-8", errors="replace")

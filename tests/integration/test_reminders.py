@@ -12,8 +12,8 @@ from tests.integration.care import bring_in, open_case
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=STOCKHOLM)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=STOCKHOLM)
 
 
 def reminders(member, room: str, item: str) -> list:

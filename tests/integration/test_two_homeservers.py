@@ -32,7 +32,7 @@ import pytest
 from homeward.clock import ShiftedClock
 from homeward.config import Config
 from homeward.dev.synapse import LocalSynapse, free_port
-from tests.harness import BotRunner, Member, Seen, reply_target
+from tests.harness import BotRunner, Member, Seen, reply_target, replying_to
 from tests.integration.care import ok
 from tests.integration.ledger import Ledger
 
@@ -207,7 +207,7 @@ async def test_a_guardians_consent_from_the_municipalitys_server_is_recorded(cas
 async def test_a_reminder_reaches_a_member_on_the_municipalitys_server(case: Case) -> None:
     ok(await case.karin.command(case.room, "!remind kontaktperson-kommun 2026-12-01 10:00", timeout=FEDERATED_TIMEOUT))
     case.clock.jump_to(datetime(2026, 12, 1, 9, 59, 57, tzinfo=STOCKHOLM))
-    case.bot.bot.clock_jumped()
+    case.bot.running.clock_jumped()
     reminder = await case.karin.wait_for(
         _in_room(case, lambda s: (s.content.get("homeward.reminder") or {}).get("item") == "kontaktperson-kommun"),
         timeout=FEDERATED_TIMEOUT,
@@ -237,7 +237,7 @@ async def test_the_federated_round_trip_against_the_same_command_on_one_server(c
         ):
             start = time.perf_counter()
             event_id = await person.send(case.room, "!status")
-            await person.wait_for(lambda s, e=event_id: reply_target(s) == e, timeout=FEDERATED_TIMEOUT)
+            await person.wait_for(replying_to(event_id), timeout=FEDERATED_TIMEOUT)
             figures[label].append((time.perf_counter() - start) * 1000)
             await asyncio.sleep(0.2)
     medians = {label: statistics.median(values) for label, values in figures.items()}
@@ -273,7 +273,7 @@ async def test_the_municipalitys_server_down_for_thirty_seconds_loses_and_double
             await ledger.send(case.anna, text)
             await asyncio.sleep(0.5)
         case.clock.jump_to(datetime(2026, 12, 1, 10, 59, 58, tzinfo=STOCKHOLM))  # the reminder comes due meanwhile
-        case.bot.bot.clock_jumped()
+        case.bot.running.clock_jumped()
         await ledger.wait_until_answered(timeout=FEDERATED_TIMEOUT)
         await case.anna.wait_for(
             _in_room(
@@ -290,7 +290,7 @@ async def test_the_municipalitys_server_down_for_thirty_seconds_loses_and_double
     await ledger.send(case.anna, "!ping")  # new traffic wakes the hospital's federation sender for the peer
     await ledger.wait_until_answered(timeout=FEDERATED_TIMEOUT)
     for sent in ledger.sent:
-        await case.karin.wait_for(lambda s, e=sent.event_id: reply_target(s) == e, timeout=FEDERATED_TIMEOUT * 2)
+        await case.karin.wait_for(replying_to(sent.event_id), timeout=FEDERATED_TIMEOUT * 2)
     await case.karin.wait_for(
         _in_room(
             case,

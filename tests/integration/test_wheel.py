@@ -37,12 +37,11 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from tests.harness import BotProcess
+from tests.harness import BotAccount, BotProcess
 from tests.integration.conftest import direct_room
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,15 +225,17 @@ async def test_homeward_run_from_the_wheel_answers_ping(installed: Installed, sy
         nurse = await make_member("nurse")
 
         async def ping() -> Any:
-            room = await direct_room(nurse, SimpleNamespace(user_id=user_id))
+            room = await direct_room(nurse, BotAccount(user_id))
             return await nurse.command(room, "!ping")
 
         # If the bot stops at start-up (as in the issue), say so with its log, not a 30 s timeout.
-        answer_task, exited = asyncio.ensure_future(ping()), asyncio.ensure_future(bot.process.wait())
+        process = bot.process
+        assert process is not None
+        answer_task, exited = asyncio.ensure_future(ping()), asyncio.ensure_future(process.wait())
         await asyncio.wait({answer_task, exited}, return_when=asyncio.FIRST_COMPLETED)
         if not answer_task.done():
             answer_task.cancel()
-            pytest.fail(f"homeward run exited with {bot.process.returncode}:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"homeward run exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         exited.cancel()
         answer = answer_task.result()
         print(f"wheel: `homeward run` answered !ping {time.monotonic() - started:.1f} s after it was started")
