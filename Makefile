@@ -8,7 +8,7 @@ NODE_STAMP := tests/element/node_modules/.stamp
 UI_STAMP := tests/element/ui/node_modules/.stamp
 PORT   ?= 8008
 
-.PHONY: run test install bench screenshots clean-dev
+.PHONY: run test check install bench screenshots clean-dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ $(NODE_STAMP): tests/element/package.json tests/element/package-lock.json
 ## make run: local Synapse on 127.0.0.1:$(PORT) under .dev/, demo accounts, and the bot
 run: $(STAMP)
 	$(VENV)/bin/homeward dev --dir .dev --port $(PORT)
+
+## make check: the formatter, the linter and the type checker (mypy over the package, tests and bench)
+check: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m homeward.dev.typecheck
 
 ## make test: the whole suite, unit and integration (starts its own Synapse)
 test: $(STAMP) $(NODE_STAMP)
