@@ -7,9 +7,11 @@ The checkout's folders are mapped into `homeward.*` by pyproject's
 tree of symbolic links is built under `build/typecheck/` with the layout Python sees once
 the package is installed: `homeward/` holds the root package's own files, each linked one by
 one, and a link per sub-package folder; `tests` and `bench` are linked beside it. mypy runs
-in that folder on `homeward` (the whole package), `tests` and `bench`, with the settings of pyproject's
-`[tool.mypy]`. Its output names the checkout's files (`build/typecheck/homeward/bot/app.py`
-is printed as `bot/app.py`), so an editor can jump to them; the exit status is mypy's.
+in that folder, with `MYPYPATH` pointing at it, on the folders `homeward` (the whole
+package: `-p homeward` cannot be given together with folders), `tests` and `bench`, with the
+settings of pyproject's `[tool.mypy]` and its cache in `build/mypy-cache/`. Its output names
+the checkout's files (`build/typecheck/homeward/bot/app.py` is printed as `bot/app.py`), so
+an editor can jump to them; the exit status is mypy's.
 
 mypy runs from the tree, not from the checkout: it searches the current folder first, and
 the checkout's own `homeward/` folder holds only the root package.
@@ -23,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def build_tree(tree: Path = TREE, root: Path = ROOT) -> dict[str, str]:
     """(Re)build the tree of links; what each top-level path of mypy's output stands for in the checkout.
 
     The returned prefixes are relative to `tree` (`homeward/bot/`), longest first; each maps
-    to a folder relative to `root` (`bot/`). mypy's cache under the tree is kept.
+    to a folder relative to `root` (`bot/`).
     """
     dirs = package_dirs(root)
     package_root = tree / "homeward"
@@ -106,14 +107,9 @@ def mypy_command(extra_args: list[str], root: Path = ROOT) -> list[str]:
         "--cache-dir",
         str(root / "build" / "mypy-cache"),
         *extra_args,
-        "homeward",  # a folder of the tree: the whole package, as `-p homeward` (which cannot go with folders)
+        "homeward",  # the tree's folder: the whole package
         *EXTRA,
     ]
-
-
-def _lines(stream: Iterator[str], mapping: dict[str, str]) -> Iterator[str]:
-    for line in stream:
-        yield to_checkout(line, mapping)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         text=True,
     ) as process:
         assert process.stdout is not None
-        for line in _lines(process.stdout, mapping):
-            sys.stdout.write(line)
+        for line in process.stdout:
+            sys.stdout.write(to_checkout(line, mapping))
             sys.stdout.flush()
     return process.returncode
 
