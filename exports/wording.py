@@ -16,7 +16,7 @@ from homeward.exports.document import LANGUAGES
 from homeward.messages.catalog import TEMPLATES_DIR
 
 WORDS_FILE = TEMPLATES_DIR / "exports" / "words.toml"
-#: The class, by a name `Words.datetime` (a method the templates call) does not hide in the class body.
+#: `datetime` by another name: inside `Words` that name is its method `datetime` (the templates call it).
 Moment = datetime
 
 
