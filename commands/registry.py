@@ -116,6 +116,18 @@ class Command:
         return " ".join([prefix + typed[0], *lead, *typed[1:], *(a.usage(words) for a in self.args)])
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """A command with its argument values, ready for the gate: what a ✅ reaction or a "ja" reply means.
+
+    A typed command is parsed and its tokens bound to its arguments (`commands.dispatch`); an
+    invocation carries the values already, so nothing is written out as text and parsed back.
+    """
+
+    command: Command
+    args: dict[str, Any]
+
+
 class Registry:
     """All commands of the bot, by name."""
 
@@ -175,6 +187,20 @@ class Registry:
 
     def find(self, name: str) -> Command | None:
         return self.commands.get(name)
+
+    def invocation(self, name: str, args: dict[str, Any]) -> Invocation:
+        """The runnable command `name` ("consent yes") with these values; an optional one left out: as if untyped."""
+        node = self.commands.get(name.split()[0])
+        for word in name.split()[1:]:
+            node = node.subcommands.get(word) if node is not None else None
+        if node is None or node.handler is None:
+            raise KeyError(f"no command {name!r}")
+        declared = [*(node.parent.lead if node.parent is not None else []), *node.args]
+        unknown = set(args) - {arg.name for arg in declared}
+        missing = [arg.name for arg in declared if not arg.optional and arg.name not in args]
+        if unknown or missing:
+            raise ValueError(f"{name}: arguments {sorted(unknown)} are not declared, {missing} are missing")
+        return Invocation(node, {arg.name: args.get(arg.name, [] if arg.repeat else None) for arg in declared})
 
     def unknown_rate_limits(self, names: dict[str, str] | list[str]) -> list[str]:
         """One problem line per name in the configuration's `rate_limits` that names no command."""

@@ -32,7 +32,7 @@ def _context() -> Context:
         room_encrypted=True,
     )
     services = SimpleNamespace(catalog=Catalog())
-    return Context(event=event, line=None, command=None, language="sv", db=None, services=services, now=NOW)  # type: ignore[arg-type]
+    return Context(event=event, command=None, language="sv", db=None, services=services, now=NOW)  # type: ignore[arg-type]
 
 
 def _case_with_tasks(count: int, done: int) -> CaseView:

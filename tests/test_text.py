@@ -330,7 +330,6 @@ def _context(language: str) -> Context:
     )
     return Context(
         event=event,
-        line=None,
         command=None,
         language=language,
         db=None,

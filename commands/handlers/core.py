@@ -31,7 +31,7 @@ def help_group(name: str) -> str:
 @command("help", args=[Arg("command", optional=True, rest=True)], rule=ANYONE, state=ANY_STATE)
 async def help_(ctx: Context) -> Reply:
     """List the commands this user can run in this room, or explain one."""
-    prefix = ctx.line.prefix
+    prefix = ctx.prefix
     topic = ctx.args["command"]
     if topic:
         line = parse("!" + topic.lstrip("!/"))
