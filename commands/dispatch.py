@@ -42,6 +42,7 @@ from homeward.commands.registry import Command, CommandError, Invocation, regist
 from homeward.matrix.content import fit_content
 from homeward.ratelimit import Rate
 from homeward.store import consents, outbox
+from homeward.store.changes import recording
 from homeward.store.cases import LoadedCase, invited_after, last_case_language, load_room, notice_for_event, sent_row
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
@@ -337,10 +338,11 @@ async def _run(ctx: Context, request: CommandLine | Invocation) -> tuple[Command
         rate = ctx.services.limiter.rate_for(command.name, command.rate)
         if rate is not None:
             _check_rate(ctx, command, rate)
-        before = db.total_changes
-        reply = await command.handler(ctx)
-        # Reading is audited too: a command whose only writes were audit rows and messages changed nothing.
-        changed = db.total_changes - before - (room.bookkeeping if room else 0) > 0
+        with recording() as changes:
+            reply = await command.handler(ctx)
+        # Reading is audited too: a command whose only writes were audit rows and messages changed nothing
+        # (the store functions that write say which kind of write theirs is: `store.changes`).
+        changed = changes.case
         if changed and room is not None:
             await room.settle()
         if rate is not None and reply.ok:

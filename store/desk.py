@@ -17,6 +17,7 @@ from homeward.care.consent import Answer
 from homeward.care.desk import DigestChanges, PlannedDigest
 from homeward.care.pathway import Pathway
 from homeward.store.cases import CASE_COLUMNS, LoadedCase, loaded_case
+from homeward.store.changes import bookkeeping, changes_case
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ async def person(db: aiosqlite.Connection, user_id: str) -> Person:
     return Person(user_id, row["direct_room"], row["digest"]) if row else Person(user_id, None, None)
 
 
+@bookkeeping
 async def record_direct_room(db: aiosqlite.Connection, user_id: str, room_id: str, now: datetime) -> bool:
     """Remember `room_id` as the person's direct chat with the bot; True when that changed it."""
     cur = await db.execute(
@@ -111,11 +113,13 @@ async def record_direct_room(db: aiosqlite.Connection, user_id: str, room_id: st
     return cur.rowcount == 1
 
 
+@bookkeeping
 async def forget_direct_room(db: aiosqlite.Connection, room_id: str) -> None:
     """The direct chat can no longer carry a worklist (someone else is in it, the person left)."""
     await db.execute("UPDATE people SET direct_room = NULL WHERE direct_room = ?", (room_id,))
 
 
+@changes_case
 async def set_digest(db: aiosqlite.Connection, user_id: str, setting: str | None) -> None:
     await db.execute(
         "INSERT INTO people (user_id, digest) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET digest = excluded.digest",
@@ -168,6 +172,7 @@ async def digest_rows(db: aiosqlite.Connection, user_id: str, since: date) -> li
         return [_digest(r) for r in await cur.fetchall()]
 
 
+@changes_case
 async def apply_digest(db: aiosqlite.Connection, user_id: str, changes: DigestChanges) -> None:
     """Write what `care.desk.plan_digest` decided; a day cancelled before and wanted again is planned again."""
     if changes.cancel:
@@ -206,6 +211,7 @@ async def next_digest_at(db: aiosqlite.Connection) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+@bookkeeping
 async def finish_digest(
     db: aiosqlite.Connection, digest_id: int, status: str, now: datetime, outbox_id: int | None = None
 ) -> bool:
@@ -217,6 +223,7 @@ async def finish_digest(
     return cur.rowcount == 1
 
 
+@bookkeeping
 async def postpone_digest(db: aiosqlite.Connection, digest_id: int, until: datetime) -> None:
     await db.execute(
         "UPDATE digests SET fire_at = ? WHERE id = ? AND status = 'planned'",
@@ -252,6 +259,7 @@ async def retention_run(db: aiosqlite.Connection, case_id: int) -> RetentionRun 
     return _run(row) if row else None
 
 
+@changes_case
 async def plan_retention(db: aiosqlite.Connection, case_id: int, at: datetime | None) -> None:
     """Plan the case's retention run at `at` (moving a planned one), or cancel it (None). A done one stays done."""
     if at is None:
@@ -297,6 +305,7 @@ async def next_retention_at(db: aiosqlite.Connection) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+@bookkeeping
 async def finish_retention(db: aiosqlite.Connection, run_id: int, status: str, now: datetime) -> bool:
     cur = await db.execute(
         "UPDATE retention_runs SET status = ?, fired_at = ? WHERE id = ? AND status = 'planned'",
@@ -305,6 +314,7 @@ async def finish_retention(db: aiosqlite.Connection, run_id: int, status: str, n
     return cur.rowcount == 1
 
 
+@bookkeeping
 async def postpone_retention(db: aiosqlite.Connection, run_id: int, until: datetime) -> None:
     await db.execute(
         "UPDATE retention_runs SET fire_at = ? WHERE id = ? AND status = 'planned'",
@@ -329,6 +339,7 @@ PURGED_TABLES = (
 )
 
 
+@changes_case
 async def purge_case(db: aiosqlite.Connection, case_id: int, room_id: str, now: datetime) -> dict[str, int]:
     """Remove the case's personal content; keep the case row (id, pathway, label, times), the audit
     trail and the consent answers. The number of rows removed per table."""

@@ -17,6 +17,8 @@ from typing import Any
 
 import aiosqlite
 
+from homeward.store.changes import bookkeeping
+
 # What an outbox row asks the homeserver to do.
 EVENT = "event"  # send `content` as a room event of `event_type`
 STATE = "state"  # put `content` as state `event_type` (state key in content["state_key"])
@@ -53,6 +55,7 @@ class OutboxRow:
         return f"homeward-{self.id}"
 
 
+@bookkeeping
 async def enqueue(
     db: aiosqlite.Connection,
     room_id: str,
@@ -73,6 +76,7 @@ async def enqueue(
     return int(cur.lastrowid)  # type: ignore[arg-type]
 
 
+@bookkeeping
 async def abandon_waiting_for(
     db: aiosqlite.Connection,
     room_id: str,
@@ -94,6 +98,7 @@ async def abandon_waiting_for(
     return cur.rowcount
 
 
+@bookkeeping
 async def release_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str) -> int:
     """Let the rows of a room held until `user_id` joins go without waiting for them."""
     cur = await db.execute(
@@ -104,6 +109,7 @@ async def release_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: s
     return cur.rowcount
 
 
+@bookkeeping
 async def enqueue_file(
     db: aiosqlite.Connection,
     room_id: str,
@@ -184,6 +190,7 @@ async def results(db: aiosqlite.Connection, row_ids: set[int]) -> dict[int, tupl
     return {r["id"]: (r["sent_at"] is not None, r["event_id"]) for r in rows}
 
 
+@bookkeeping
 async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
     """Note that a non-idempotent request (room creation) is about to be made."""
     await db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
@@ -198,6 +205,7 @@ _FORGET_CONTENT = (
 )
 
 
+@bookkeeping
 async def mark_sent(db: aiosqlite.Connection, row_id: int, event_id: str, now: datetime) -> None:
     """The homeserver took the row: record its event id and forget its content."""
     await db.execute(
@@ -206,10 +214,12 @@ async def mark_sent(db: aiosqlite.Connection, row_id: int, event_id: str, now: d
     )
 
 
+@bookkeeping
 async def mark_failed(db: aiosqlite.Connection, row_id: int, error: str) -> None:
     await db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], row_id))
 
 
+@bookkeeping
 async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now: datetime) -> None:
     """Never deliverable (e.g. the bot was removed from the room): stop retrying, keep the reason, forget the content."""
     await db.execute(
@@ -218,6 +228,7 @@ async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now:
     )
 
 
+@bookkeeping
 async def forget_room(db: aiosqlite.Connection, room_id: str, now: datetime) -> int:
     """The bot has left `room_id` for good: give up what was still waiting to go there (it never
     can), and keep no content of any of its rows. Rows settled before are cleared already

@@ -8,6 +8,7 @@ import aiosqlite
 
 from homeward.care.minutes import Minutes, MinutesChange, fold_minutes
 from homeward.care.plan import CarePlan, PlanChange, fold_plan
+from homeward.store.changes import changes_case
 
 
 async def load_plan(db: aiosqlite.Connection, case_id: int) -> CarePlan:
@@ -16,6 +17,7 @@ async def load_plan(db: aiosqlite.Connection, case_id: int) -> CarePlan:
     return fold_plan(changes)
 
 
+@changes_case
 async def add_plan_change(db: aiosqlite.Connection, case_id: int, change: PlanChange, event_id: str) -> None:
     await db.execute(
         "INSERT INTO plan_changes (case_id, version, record, event_id) VALUES (?, ?, ?, ?)",
@@ -32,6 +34,7 @@ async def load_minutes(db: aiosqlite.Connection, case_id: int, meeting_key: str)
     return fold_minutes(changes) if changes else None
 
 
+@changes_case
 async def add_minutes_change(
     db: aiosqlite.Connection, case_id: int, meeting_key: str, change: MinutesChange, event_id: str
 ) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 import aiosqlite
 
 from homeward.care.reminders import PlannedReminder, ReminderChanges
+from homeward.store.changes import bookkeeping, changes_case
 
 
 def _row(r: aiosqlite.Row) -> PlannedReminder:
@@ -39,6 +40,7 @@ async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[PlannedRemin
         return [_row(r) for r in await cur.fetchall()]
 
 
+@changes_case
 async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges) -> None:
     """Write the changes `care.reminders.reconcile` decided.
 
@@ -74,6 +76,7 @@ async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges
         )
 
 
+@changes_case
 async def add_custom(db: aiosqlite.Connection, case_id: int, item_id: str, at: datetime, by: str) -> int:
     async with db.execute(
         "SELECT COALESCE(MAX(sequence), 0) + 1 FROM reminders WHERE case_id = ? AND kind = 'custom'", (case_id,)
@@ -106,6 +109,7 @@ async def get(db: aiosqlite.Connection, reminder_id: int) -> PlannedReminder | N
     return _row(row) if row else None
 
 
+@bookkeeping
 async def mark_fired(db: aiosqlite.Connection, reminder_id: int, now: datetime, outbox_id: int) -> bool:
     """Planned → sent, once: False when another path already fired or cancelled it."""
     cur = await db.execute(
@@ -115,12 +119,14 @@ async def mark_fired(db: aiosqlite.Connection, reminder_id: int, now: datetime, 
     return cur.rowcount == 1
 
 
+@bookkeeping
 async def postpone(db: aiosqlite.Connection, reminder_id: int, until: datetime) -> None:
     await db.execute(
         "UPDATE reminders SET fire_at = ? WHERE id = ? AND status = 'planned'", (until.isoformat(), reminder_id)
     )
 
 
+@changes_case
 async def cancel(db: aiosqlite.Connection, reminder_id: int) -> None:
     await db.execute("UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'planned'", (reminder_id,))
 
@@ -132,6 +138,7 @@ async def planned_for_case(db: aiosqlite.Connection, case_id: int) -> list[Plann
         return [_row(r) for r in await cur.fetchall()]
 
 
+@changes_case
 async def snooze(db: aiosqlite.Connection, case_id: int, item_id: str, lane: str, until: datetime) -> None:
     await db.execute(
         "INSERT INTO snoozes (case_id, item_id, lane_id, until) VALUES (?, ?, ?, ?) "
@@ -147,5 +154,6 @@ async def snoozed_until(db: aiosqlite.Connection, case_id: int, item_id: str) ->
         return {r["lane_id"]: datetime.fromisoformat(r["until"]) for r in await cur.fetchall()}
 
 
+@changes_case
 async def set_quiet(db: aiosqlite.Connection, case_id: int, setting: str | None) -> None:
     await db.execute("UPDATE cases SET quiet = ? WHERE id = ?", (setting, case_id))

@@ -23,6 +23,7 @@ from homeward.matrix.content import EVENT_CONTENT_MAX_BYTES, content_size, notic
 from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
+from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
 from tests.clock import FakeClock
 from tests.stores import seed_case
@@ -127,6 +128,34 @@ async def test_a_command_that_writes_nothing_does_not_replan_reminders_but_a_cha
     finally:
         await store.close()
     assert [row.content["homeward.command"] for row in pong] == ["ping"]
+
+
+async def test_a_command_that_only_reads_and_audits_settles_nothing_and_one_that_changes_the_case_does(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """`!status` writes an audit row (reading is audited) and changes nothing: no re-planning; `!plan` changes it."""
+    woken: list[str] = []
+    settled: list[int] = []
+    settle = CareRoom.settle
+
+    async def counted(room: CareRoom) -> None:
+        settled.append(room.case.id)
+        await settle(room)
+
+    monkeypatch.setattr(CareRoom, "settle", counted)
+    store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
+    try:
+        services = _services(woken)
+        status = await _command(store, services, CASE_ROOM, "!status", 1)
+        async with store.read() as db:
+            audited = [row.action for row in await cases.audit_rows(db, 1)]
+        assert "status.read" in audited  # it wrote, but only bookkeeping
+        assert (settled, woken) == ([], [])
+        await _command(store, services, CASE_ROOM, "!plan discharge 2026-12-20", 2)
+        assert (settled, woken) == ([1], ["reminders"])
+    finally:
+        await store.close()
+    assert status[0].content["homeward.status"] == "ok"
 
 
 async def test_status_of_a_case_too_big_for_one_message_is_answered_shortened_not_lost(tmp_path: Path) -> None:

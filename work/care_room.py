@@ -50,8 +50,6 @@ class CareRoom:
     actor: str  # who caused this unit of work: the sender, the joiner, or the bot itself
     event_id: str | None  # the event that caused it (None for the bot's own timers)
     now: datetime
-    #: Rows written that change nothing about the case: audit rows (reading is audited too) and queued messages.
-    bookkeeping: int = 0
     _edits: dict[str, dict[str, Any]] = field(default_factory=dict)
     _after_answer: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: The case as it was when the unit of work began (a handler may reload it on the way).
@@ -120,7 +118,6 @@ class CareRoom:
 
     async def audit(self, action: str, **details: Any) -> None:
         """Append to the audit trail: who, their lane, the room, the time and the causing event are filled in."""
-        before = self.db.total_changes
         await cases.audit(
             self.db,
             room_id=self.room_id,
@@ -132,7 +129,6 @@ class CareRoom:
             event_id=self.event_id,
             **details,
         )
-        self.bookkeeping += self.db.total_changes - before
 
     async def queue(
         self,
@@ -143,12 +139,9 @@ class CareRoom:
         supersede_key: str | None = None,
     ) -> int:
         """Queue an event for this room, in order; its outbox row id."""
-        before = self.db.total_changes
-        row = await outbox.enqueue(
+        return await outbox.enqueue(
             self.db, self.room_id, event_type, content, self.now, kind=kind, supersede_key=supersede_key
         )
-        self.bookkeeping += self.db.total_changes - before
-        return row
 
     async def queue_file(
         self,
@@ -160,10 +153,9 @@ class CareRoom:
         **extra: Any,
     ) -> int:
         """Queue a file for this room (uploaded encrypted; an m.image with its thumbnail when `image`); `extra` are its homeward.* keys."""
-        before = self.db.total_changes
-        row = await outbox.enqueue_file(self.db, self.room_id, filename, mimetype, data, self.now, image=image, **extra)
-        self.bookkeeping += self.db.total_changes - before
-        return row
+        return await outbox.enqueue_file(
+            self.db, self.room_id, filename, mimetype, data, self.now, image=image, **extra
+        )
 
     def edit_later(self, key: str, edit: dict[str, Any]) -> None:
         """An edit (`edit_of`), queued at the end of the unit of work; the last one per key wins."""
