@@ -18,12 +18,12 @@ from homeward.care.consent import require_consent
 from homeward.care.permissions import CARE_TEAM
 from homeward.care.timeline import timeline_layout
 from homeward.commands.context import Context, Reply
-from homeward.commands.export_limit import PDF, pdf_limit
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, command
 from homeward.exports.build import minutes_document, plan_document
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
 from homeward.exports.render import render_html, render_markdown, render_pdf
+from homeward.ratelimit import PDF_EXPORTS
 from homeward.store import cases, consents, plans
 from homeward.work.care_room import closed_at
 
@@ -116,15 +116,16 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
         )
         version = plan.version
     suffix, mimetype, renderer = FORMATS[fmt]
-    if fmt == "pdf":
-        limit = pdf_limit(ctx.services)
-        again = limit.next_allowed(ctx.sender, PDF, ctx.now)
-        if again is not None:
+    limiter = ctx.services.limiter
+    rate = limiter.rate_for(PDF_EXPORTS, None) if fmt == "pdf" else None  # `export_pdf_limit`, per person
+    if rate is not None:
+        wait = limiter.wait(ctx.sender, PDF_EXPORTS, rate, ctx.now)
+        if wait is not None:
             raise CommandError(
                 "export.too_many_pdf",
-                count=limit.count,
-                minutes=max(1, round(limit.window.total_seconds() / 60)),
-                time=again.astimezone(ZoneInfo(view.pathway.timezone)).strftime("%H:%M"),
+                count=rate.count,
+                minutes=max(1, round(rate.period.total_seconds() / 60)),
+                time=(ctx.now + wait).astimezone(ZoneInfo(view.pathway.timezone)).strftime("%H:%M"),
             )
     # A big PDF takes seconds (bench/exports.py): render in a worker thread so the sync loop,
     # the decryption of incoming events and the homeserver connection keep going meanwhile.
@@ -139,6 +140,6 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     }
     await room.queue_file(name, mimetype, data, export=info)
     await room.audit("export.made", **info)
-    if fmt == "pdf":
-        pdf_limit(ctx.services).record(ctx.sender, PDF, ctx.now)
+    if rate is not None:
+        limiter.record(ctx.sender, PDF_EXPORTS, rate, ctx.now)
     return ctx.ok(ctx.t("export.done", name=name, version=version), export=info)
