@@ -42,8 +42,8 @@ from homeward.commands.registry import Command, CommandError, Invocation, regist
 from homeward.matrix.content import fit_content
 from homeward.ratelimit import Rate
 from homeward.store import consents, outbox
-from homeward.store.changes import recording
 from homeward.store.cases import LoadedCase, invited_after, last_case_language, load_room, notice_for_event, sent_row
+from homeward.store.changes import recording
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
 from homeward.text import Markdown, code, mention, mentions
@@ -132,7 +132,8 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
         request = await consents.request_for_event(db, loaded.case.id, event.in_reply_to)
         if request is None:
             return False
-        word = reply_answer(strip_reply_fallback(event.body))
+        words = services.catalog.words
+        word = reply_answer(strip_reply_fallback(event.body), yes=words("yes"), no=words("no"))
         if word is None:
             if not event.encrypted:
                 return False

@@ -42,6 +42,28 @@ Converter = Callable[[str, Any], Any]
 Words = Callable[[str], str] | None
 
 
+@dataclass(frozen=True)
+class HelpSection:
+    """Where `!help` lists a command: a heading (`help.group_<name>` in the catalogs), in `order`."""
+
+    name: str
+    order: int
+
+
+class Section:
+    """The sections of `!help`, in the order it lists them; each handler names its own (`help_section=`)."""
+
+    ITEMS = HelpSection("items", 10)
+    DATES = HelpSection("dates", 20)
+    CONSENT = HelpSection("consent", 30)
+    TEAM = HelpSection("team", 40)
+    MEETINGS = HelpSection("meetings", 50)
+    DOCUMENTS = HelpSection("documents", 60)
+    DESK = HelpSection("desk", 70)
+    ROOM = HelpSection("room", 80)
+    OTHER = HelpSection("other", 1000)
+
+
 class CommandError(Refusal):
     """A refusal of the command layer (wrong argument, wrong room), optionally with usage."""
 
@@ -86,6 +108,8 @@ class Command:
     rate: Rate | None = None
     #: The state its case must be in (care rooms): OPEN_CASE, CLOSED_CASE or ANY_STATE.
     state: str = OPEN_CASE
+    #: Where `!help` lists it.
+    help_section: HelpSection = Section.OTHER
     subcommands: dict[str, Command] = field(default_factory=dict)
     #: Arguments typed before the sub-command's word (`!minutes <meeting-id> note …`).
     lead: list[Arg] = field(default_factory=list)
@@ -145,6 +169,7 @@ class Registry:
         needs_encryption: bool = False,
         rate: Rate | None = None,
         state: str = OPEN_CASE,
+        help_section: HelpSection = Section.OTHER,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as the handler of `name`; `rule` says who may run it.
 
@@ -152,7 +177,8 @@ class Registry:
         after its parent names no other sub-command. `needs_encryption`: only from an
         encrypted message in an encrypted room. `rate`: at most so many runs per person
         and period (`homeward.ratelimit`). `state`: in which state of its case it runs
-        (OPEN_CASE: it changes the case; ANY_STATE: it only reads; CLOSED_CASE).
+        (OPEN_CASE: it changes the case; ANY_STATE: it only reads; CLOSED_CASE). `help_section`:
+        under which heading `!help` lists it.
         """
         if state not in (OPEN_CASE, CLOSED_CASE, ANY_STATE):
             raise ValueError(f"unknown case state {state!r} on {name}")
@@ -167,6 +193,7 @@ class Registry:
             node.needs_encryption = needs_encryption
             node.rate = rate
             node.state = state
+            node.help_section = help_section
             if implicit:
                 node.untyped = True
                 self._node(path[:-1]).implicit = node

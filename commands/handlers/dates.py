@@ -9,13 +9,13 @@ from homeward.care.case import due_at, missing_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.arguments import date_arg, time_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.messages.speaker import local_text
 from homeward.store import cases
 from homeward.text import Markdown, code, escape
 
 
-@command("plan", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+@command("plan", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.DATES)
 async def plan(ctx: Context) -> Reply:
     """List the named dates of the case."""
     view = ctx.care.view
@@ -32,6 +32,7 @@ async def plan(ctx: Context) -> Reply:
     where=CASE_ROOM,
     rule=COORDINATOR,
     implicit=True,
+    help_section=Section.DATES,
 )
 async def plan_set(ctx: Context) -> Reply:
     """Set a named date of the case; the deadlines that hang on it move."""

@@ -11,22 +11,13 @@ from __future__ import annotations
 from homeward.care.desk import CaseSummary, language_of, page_of, parse_digest_time, select, worklist
 from homeward.care.permissions import ANYONE
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import PRIVATE_CHAT, Arg, CommandError, command
+from homeward.commands.registry import PRIVATE_CHAT, Arg, CommandError, Section, command
 from homeward.messages.desk import DeskSpeaker, case_line, worklist_json, worklist_markdown
 from homeward.store import desk as desk_rows
 from homeward.work.worklists import desk_speaker, load_desk, plan_worklist
 
-FILTERS = {
-    "all": "all",
-    "alle": "all",
-    "alla": "all",
-    "overdue": "overdue",
-    "forfalt": "overdue",
-    "forfalte": "overdue",
-    "forsenade": "overdue",
-    "försenade": "overdue",
-    "open": "open",
-}
+#: The filters of `!cases`, each typed as one of the catalogs' words of its name.
+FILTERS = ("all", "overdue", "open")
 
 
 def filter_arg(text: str, ctx: Context) -> str:
@@ -34,9 +25,10 @@ def filter_arg(text: str, ctx: Context) -> str:
     word = text.strip().lower()
     if word.isdigit():
         return word
-    if word not in FILTERS:
+    chosen = next((name for name in FILTERS if word in ctx.services.catalog.words(name)), None)
+    if chosen is None:
         raise CommandError("desk.bad_filter", usage=True, word=word[:20])
-    return FILTERS[word]
+    return chosen
 
 
 def page_arg(text: str, ctx: Context) -> int:
@@ -66,6 +58,7 @@ async def _worklist_footer(ctx: Context, speaker: DeskSpeaker) -> str:
     args=[Arg("which", filter_arg, optional=True, metavar="all|overdue"), Arg("page", page_arg, optional=True)],
     where=PRIVATE_CHAT,
     rule=ANYONE,
+    help_section=Section.DESK,
 )
 async def cases_(ctx: Context) -> Reply:
     """Every case you coordinate or are a member of, one line each, the most urgent first."""
@@ -95,7 +88,7 @@ async def cases_(ctx: Context) -> Reply:
     return ctx.ok("\n".join(lines), cases=[s.as_json() for s in shown], cases_total=len(chosen), page=page, pages=pages)
 
 
-@command("digest", where=PRIVATE_CHAT, rule=ANYONE)
+@command("digest", where=PRIVATE_CHAT, rule=ANYONE, help_section=Section.DESK)
 async def digest_(ctx: Context) -> Reply:
     """Your worklist as it is now: due today, overdue, receipts awaited, consents pending, quiet cases."""
     summaries = await load_desk(ctx.db, ctx.services, ctx.sender, ctx.now)
@@ -115,10 +108,18 @@ async def digest_(ctx: Context) -> Reply:
     )
 
 
-@command("settings digest", args=[Arg("time", metavar="HH:MM|off")], where=PRIVATE_CHAT, rule=ANYONE)
+@command(
+    "settings digest",
+    args=[Arg("time", metavar="HH:MM|off")],
+    where=PRIVATE_CHAT,
+    rule=ANYONE,
+    help_section=Section.ROOM,
+)
 async def settings_digest(ctx: Context) -> Reply:
     """When your morning worklist comes on working days (your local time), or `off`."""
     value = ctx.args["time"].strip().lower()
+    if value in ctx.services.catalog.words("off"):
+        value = "off"
     try:
         at = parse_digest_time(value)
     except ValueError:

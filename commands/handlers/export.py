@@ -18,7 +18,7 @@ from homeward.care.consent import require_consent
 from homeward.care.permissions import CARE_TEAM
 from homeward.care.timeline import timeline_layout
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, Section, command
 from homeward.exports.build import minutes_document, plan_document
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
@@ -60,6 +60,7 @@ def format_arg(allowed: tuple[str, ...]) -> Converter:
     where=CASE_ROOM,
     rule=CARE_TEAM,
     state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
 )
 async def export_plan(ctx: Context) -> Reply:
     """Export the coordinated plan (SIP / individuell plan) as PDF, HTML, Markdown, FHIR or iCalendar."""
@@ -72,6 +73,7 @@ async def export_plan(ctx: Context) -> Reply:
     where=CASE_ROOM,
     rule=CARE_TEAM,
     state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
 )
 async def export_case(ctx: Context) -> Reply:
     """Export the whole case (plan, dates, items, minutes) as PDF, HTML, Markdown, FHIR or iCalendar."""
@@ -84,6 +86,7 @@ async def export_case(ctx: Context) -> Reply:
     where=CASE_ROOM,
     rule=CARE_TEAM,
     state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
 )
 async def export_minutes(ctx: Context) -> Reply:
     """Export one meeting's minutes as PDF, HTML or Markdown."""

@@ -16,7 +16,7 @@ from homeward.care.minutes import EXTRA, Minutes, MinutesChange
 from homeward.care.permissions import CARE_TEAM, COORDINATOR
 from homeward.commands.arguments import date_arg, person_arg, person_or_lane_arg, time_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command, registry
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Section, command, registry
 from homeward.exports.build import plan_document
 from homeward.exports.ics import to_ics
 from homeward.matrix.content import alert_content
@@ -44,6 +44,7 @@ def duration_arg(text: str, ctx: Context) -> timedelta:
     ],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.MEETINGS,
 )
 async def meeting_new(ctx: Context) -> Reply:
     """Plan one of the pathway's meetings (or `extra`): invitation with participants and agenda."""
@@ -160,6 +161,7 @@ async def _record_minutes(ctx: Context, change_of: Callable[[Minutes], MinutesCh
     args=[Arg("users", person_arg, repeat=True, metavar="@user:server")],
     where=CASE_ROOM,
     rule=CARE_TEAM,
+    help_section=Section.MEETINGS,
 )
 async def minutes_present(ctx: Context) -> Reply:
     """Who took part in the meeting."""
@@ -171,7 +173,7 @@ async def minutes_present(ctx: Context) -> Reply:
 TEXT = Arg("text", optional=True, rest=True)
 
 
-@command("minutes note", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM)
+@command("minutes note", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM, help_section=Section.MEETINGS)
 async def minutes_note(ctx: Context) -> Reply:
     """A note in the minutes."""
     return await _record_minutes(
@@ -179,7 +181,7 @@ async def minutes_note(ctx: Context) -> Reply:
     )
 
 
-@command("minutes decision", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM)
+@command("minutes decision", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM, help_section=Section.MEETINGS)
 async def minutes_decision(ctx: Context) -> Reply:
     """A decision of the meeting."""
     return await _record_minutes(
@@ -196,6 +198,7 @@ async def minutes_decision(ctx: Context) -> Reply:
     ],
     where=CASE_ROOM,
     rule=CARE_TEAM,
+    help_section=Section.MEETINGS,
 )
 async def minutes_action(ctx: Context) -> Reply:
     """An action with who does it and by when: it becomes a task of the case, with reminders."""
@@ -208,20 +211,32 @@ async def minutes_action(ctx: Context) -> Reply:
     )
 
 
-@command("minutes topic", args=[Arg("n", optional=True), TEXT], where=CASE_ROOM, rule=CARE_TEAM)
+@command(
+    "minutes topic",
+    args=[Arg("n", optional=True), TEXT],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
+    help_section=Section.MEETINGS,
+)
 async def minutes_topic(ctx: Context) -> Reply:
     """What was said on agenda topic n."""
     number, text = ctx.args["n"] or "", ctx.args["text"] or ""
     return await _record_minutes(ctx, lambda m: care_minutes.answer_topic(m, number, text, by=ctx.sender, at=ctx.now))
 
 
-@command("minutes close", where=CASE_ROOM, rule=CARE_TEAM)
+@command("minutes close", where=CASE_ROOM, rule=CARE_TEAM, help_section=Section.MEETINGS)
 async def minutes_close(ctx: Context) -> Reply:
     """Close the minutes: they change only after `reopen <reason>`."""
     return await _record_minutes(ctx, lambda m: care_minutes.close(m, by=ctx.sender, at=ctx.now))
 
 
-@command("minutes reopen", args=[Arg("reason", optional=True, rest=True)], where=CASE_ROOM, rule=CARE_TEAM)
+@command(
+    "minutes reopen",
+    args=[Arg("reason", optional=True, rest=True)],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
+    help_section=Section.MEETINGS,
+)
 async def minutes_reopen(ctx: Context) -> Reply:
     """Reopen closed minutes, with the reason (recorded)."""
     return await _record_minutes(

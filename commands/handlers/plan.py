@@ -16,7 +16,7 @@ from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.plan import PlanChange
 from homeward.commands.arguments import date_arg, person_or_lane_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, Section, command
 from homeward.store import cases, consents, plans
 from homeward.store.cases import CaseRow
 from homeward.text import escape
@@ -41,14 +41,20 @@ async def _editable(ctx: Context):
     return case, view, await plans.load_plan(ctx.db, case.id)
 
 
-@command("plan goal", args=[Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
+@command("plan goal", args=[Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR, help_section=Section.DATES)
 async def plan_goal(ctx: Context) -> Reply:
     """Add a goal (Huvudmål / Mål)."""
     case, view, current = await _editable(ctx)
     return await _record(ctx, case, care_plan.add_goal(current, ctx.args["text"], by=ctx.sender, at=ctx.now))
 
 
-@command("plan subgoal", args=[Arg("goal-n"), Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "plan subgoal",
+    args=[Arg("goal-n"), Arg("text", rest=True)],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.DATES,
+)
 async def plan_subgoal(ctx: Context) -> Reply:
     """Add a sub-goal (Delmål) to goal n."""
     case, view, current = await _editable(ctx)
@@ -62,6 +68,7 @@ async def plan_subgoal(ctx: Context) -> Reply:
     args=[Arg("goal-n"), Arg("owner", person_or_lane_arg, metavar="lane|@user"), Arg("text", rest=True)],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.DATES,
 )
 async def plan_action(ctx: Context) -> Reply:
     """Add an intervention (Insats / Tiltak) with who is responsible, optionally with from and to dates."""
@@ -87,7 +94,7 @@ async def plan_action(ctx: Context) -> Reply:
     return await _record(ctx, case, change)
 
 
-@command("plan responsible", args=[Arg("lane")], where=CASE_ROOM, rule=COORDINATOR)
+@command("plan responsible", args=[Arg("lane")], where=CASE_ROOM, rule=COORDINATOR, help_section=Section.DATES)
 async def plan_responsible(ctx: Context) -> Reply:
     """The lane with overall responsibility (samordningsansvar / koordinator)."""
     case, view, current = await _editable(ctx)
@@ -96,7 +103,13 @@ async def plan_responsible(ctx: Context) -> Reply:
     )
 
 
-@command("plan followup", args=[Arg("date", date_arg, metavar="YYYY-MM-DD")], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "plan followup",
+    args=[Arg("date", date_arg, metavar="YYYY-MM-DD")],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.DATES,
+)
 async def plan_followup(ctx: Context) -> Reply:
     """The follow-up date; it is also the case's `followup` date, so its deadlines and reminders follow."""
     case, view, current = await _editable(ctx)
@@ -112,6 +125,7 @@ async def plan_followup(ctx: Context) -> Reply:
     args=[Arg("ref", metavar="g2|g2.s1|g2.a1"), Arg("reason", rest=True)],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.DATES,
 )
 async def plan_remove(ctx: Context) -> Reply:
     """Remove a goal, sub-goal or action, with a reason; it stays in the plan's history."""
@@ -121,7 +135,7 @@ async def plan_remove(ctx: Context) -> Reply:
     )
 
 
-@command("plan show", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+@command("plan show", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.DATES)
 async def plan_show(ctx: Context) -> Reply:
     """The plan as it is now, in the pathway's own words, with its version."""
     case, view = ctx.care.case, ctx.care.view

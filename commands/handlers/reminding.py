@@ -10,7 +10,7 @@ from homeward.care.deadlines import parse_duration, parse_when
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.reminders import CLOCK, audience_lanes
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.messages.speaker import local_text
 from homeward.ratelimit import Rate
 from homeward.store import reminders as rows
@@ -20,7 +20,14 @@ from homeward.text import code, escape
 REMIND_RATE = Rate(30, timedelta(hours=1))
 
 
-@command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM, rule=MEMBER, rate=REMIND_RATE)
+@command(
+    "remind",
+    args=[Arg("item-id"), Arg("when", rest=True)],
+    where=CASE_ROOM,
+    rule=MEMBER,
+    rate=REMIND_RATE,
+    help_section=Section.ITEMS,
+)
 async def remind(ctx: Context) -> Reply:
     """An extra reminder about an item, for you: `in 2h`, `tomorrow 09:00`, `2026-12-01 10:00`."""
     case, view = ctx.care.case, ctx.care.view
@@ -40,7 +47,13 @@ async def remind(ctx: Context) -> Reply:
     )
 
 
-@command("snooze", args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")], where=CASE_ROOM, rule=MEMBER)
+@command(
+    "snooze",
+    args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")],
+    where=CASE_ROOM,
+    rule=MEMBER,
+    help_section=Section.ITEMS,
+)
 async def snooze(ctx: Context) -> Reply:
     """Postpone the reminders of one item, only for your own lane."""
     case, view = ctx.care.case, ctx.care.view
@@ -60,7 +73,7 @@ async def snooze(ctx: Context) -> Reply:
     )
 
 
-@command("reminders", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+@command("reminders", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.ITEMS)
 async def reminders(ctx: Context) -> Reply:
     """What is scheduled in this room."""
     case, view = ctx.care.case, ctx.care.view
@@ -92,11 +105,19 @@ def _title(view, row) -> str:
     return view.item(row.item_id).title
 
 
-@command("settings quiet", args=[Arg("hours", metavar="20:00-08:00|off")], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "settings quiet",
+    args=[Arg("hours", metavar="20:00-08:00|off")],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.ROOM,
+)
 async def settings_quiet(ctx: Context) -> Reply:
     """Quiet hours of this room: no reminders then; one that falls inside goes out when they end."""
     case = ctx.care.case
     value = ctx.args["hours"].strip().lower()
+    if value in ctx.services.catalog.words("off"):
+        value = "off"
     try:
         parse_quiet(value)
     except ValueError:

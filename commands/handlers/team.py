@@ -13,15 +13,13 @@ from homeward.care.permissions import COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_O
 from homeward.care.team import CONSENT_ROLES, check_placement
 from homeward.commands.arguments import person_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.matrix.content import alert_content
 from homeward.store import cases, desk, outbox
 from homeward.text import code, escape, mention
 from homeward.work.care_room import CareRoom
 from homeward.work.consents import announce_answerer_moved, ask_person
 from homeward.work.room_state import keep_in_step
-
-COORDINATOR_WORDS = {"coordinator", "koordinator", "samordnare", "samordningsansvarig"}
 
 
 def invitee_arg(text: str, ctx: Context) -> str:
@@ -36,7 +34,7 @@ def invitee_arg(text: str, ctx: Context) -> str:
 
 
 def coordinator_arg(text: str, ctx: Context) -> bool:
-    if text.strip().lower() not in COORDINATOR_WORDS:
+    if text.strip().lower() not in ctx.services.catalog.words("coordinator"):
         raise CommandError("team.bad_flag", usage=True, word=text[:40])
     return True
 
@@ -78,6 +76,7 @@ async def _set_member(ctx: Context, user: str, lane: Lane, coordinator: bool, ac
     ],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.TEAM,
 )
 async def invite(ctx: Context) -> Reply:
     """Invite a person into the care room with a lane (and optionally coordinator rights)."""
@@ -113,6 +112,7 @@ async def invite(ctx: Context) -> Reply:
     ],
     where=CASE_ROOM,
     rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
+    help_section=Section.TEAM,
 )
 async def role(ctx: Context) -> Reply:
     """Change a member's lane or coordinator flag (while a case has no coordinator, a care lane names one)."""
@@ -131,7 +131,7 @@ async def role(ctx: Context) -> Reply:
     return ctx.ok(ctx.t(key, user=mention(user), lane=lane.name))
 
 
-@command("team", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+@command("team", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.TEAM)
 async def team(ctx: Context) -> Reply:
     """List the members of the case with their lanes."""
     view = ctx.care.view
@@ -161,6 +161,7 @@ async def team(ctx: Context) -> Reply:
     args=[Arg("user", person_arg, metavar="@user:server"), Arg("note", optional=True, rest=True)],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.TEAM,
 )
 async def handover(ctx: Context) -> Reply:
     """Hand the case over: the named member becomes its coordinator, you stay in your lane."""
