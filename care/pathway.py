@@ -18,7 +18,6 @@ import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import yaml
@@ -31,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails
+
+from homeward.clock import time_zone
 
 __all__ = [
     "AckDue",
@@ -444,10 +445,7 @@ class Pathway(_Model):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         """Deadlines are computed in local time, so the zone must exist."""
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Oslo')") from None
+        time_zone(value)
         return value
 
     @field_validator("country")

@@ -2,8 +2,8 @@
 
 The plan is a legal document that several services sign up to, so nobody may quietly
 rewrite it: every edit is a `PlanChange` (what, by whom, when, why) and the plan people
-see, `CarePlan`, is only the fold of those changes. Removing a goal takes it out of the
-snapshot, never out of the history.
+see, `CarePlan`, is only the fold of those changes (`care.versions`, shared with the
+minutes). Removing a goal takes it out of the snapshot, never out of the history.
 
 Pure, like the rest of `care`: an operation looks at the current plan, decides, and
 returns the one change record to store, or raises a `Refusal` with a catalog key. The
@@ -21,14 +21,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from homeward.care.pathway import Pathway
 from homeward.care.refusal import Refusal
-from homeward.ids import is_user_id
+from homeward.care.versions import (
+    MAX_TEXT,
+    Change,
+    Versioned,
+    checked_text,
+    fold,
+    follows,
+    next_change,
+    owner_id,
+)
 
 __all__ = [
     "MAX_TEXT",
@@ -52,9 +61,6 @@ __all__ = [
     "set_responsible",
 ]
 
-#: Longest text (goal, sub-goal, action, reason) a person may write; the plan is read in chat.
-MAX_TEXT = 2000
-
 ChangeKind = Literal["goal_added", "subgoal_added", "action_added", "responsible_set", "followup_set", "removed"]
 
 #: A Matrix user id "@local:server", the other kind of owner besides a lane.
@@ -65,17 +71,14 @@ _REF = re.compile(r"^g?(\d+)(?:\.([sa])(\d+))?$")
 
 
 @dataclass(frozen=True)
-class PlanChange:
+class PlanChange(Change):
     """One edit of the plan, as stored: never changed or deleted once recorded.
 
     ``ref`` names what the change creates or removes (``g3``, ``g3.s1``, ``g3.a2``);
     the other fields are the payload of its ``kind``.
     """
 
-    version: int
     kind: ChangeKind
-    at: datetime
-    by: str
     ref: str | None = None
     text: str | None = None
     owner: str | None = None
@@ -84,36 +87,6 @@ class PlanChange:
     lane: str | None = None
     day: date | None = None
     reason: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        """A JSON-safe dict for the store (dates and times in ISO 8601)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.isoformat() if isinstance(value, (date, datetime)) else value
-        return out
-
-    @classmethod
-    def from_record(cls, data: dict[str, Any]) -> PlanChange:
-        """The change that `to_record` wrote."""
-
-        def day(key: str) -> date | None:
-            return date.fromisoformat(data[key]) if data.get(key) else None
-
-        return cls(
-            version=int(data["version"]),
-            kind=data["kind"],
-            at=datetime.fromisoformat(data["at"]),
-            by=data["by"],
-            ref=data.get("ref"),
-            text=data.get("text"),
-            owner=data.get("owner"),
-            start=day("start"),
-            end=day("end"),
-            lane=data.get("lane"),
-            day=day("day"),
-            reason=data.get("reason"),
-        )
 
 
 # --- the snapshot -----------------------------------------------------------------------
@@ -163,26 +136,13 @@ class Goal:
 
 
 @dataclass(frozen=True)
-class CarePlan:
-    """The plan as it stands after its changes; `changes` is the full history."""
+class CarePlan(Versioned):
+    """The plan as it stands after its changes; `changes` is the full history (version 0: none yet)."""
 
     changes: tuple[PlanChange, ...] = ()
     goals: tuple[Goal, ...] = ()
     responsible: str | None = None  # lane id
     followup: date | None = None
-
-    @property
-    def version(self) -> int:
-        """0 for a plan nobody has written yet; each change adds one."""
-        return self.changes[-1].version if self.changes else 0
-
-    @property
-    def changed_at(self) -> datetime | None:
-        return self.changes[-1].at if self.changes else None
-
-    @property
-    def changed_by(self) -> str | None:
-        return self.changes[-1].by if self.changes else None
 
     def goal(self, number: int) -> Goal | None:
         """The goal with this number, if it is in the plan (not removed)."""
@@ -226,8 +186,7 @@ def parse_ref(text: str) -> Ref | None:
 
 def apply_plan(plan: CarePlan, change: PlanChange) -> CarePlan:
     """The plan after one more change; ValueError if the change does not fit (stale or corrupt)."""
-    if change.version != plan.version + 1:
-        raise ValueError(f"plan change version {change.version} does not follow version {plan.version}")
+    follows("plan", plan.version, change)
     goals = plan.goals
     responsible, followup = plan.responsible, plan.followup
     ref = parse_ref(change.ref) if change.ref else None
@@ -276,10 +235,7 @@ def _edit_goal(goals: tuple[Goal, ...], number: int, edit: Callable[[Goal], Goal
 
 def fold_plan(changes: Iterable[PlanChange]) -> CarePlan:
     """The plan that the stored changes describe (in version order, whatever order they come in)."""
-    plan = CarePlan()
-    for change in sorted(changes, key=lambda c: c.version):
-        plan = apply_plan(plan, change)
-    return plan
+    return fold(changes, apply_plan, CarePlan())
 
 
 def history(plan: CarePlan, ref: str | None = None) -> list[PlanChange]:
@@ -328,11 +284,11 @@ def add_action(
     """Record an action for goal ``goal``, owned by a lane (id, name or alias) or a person (``@x:y``)."""
     number = _goal_number(plan, goal)
     cleaned = _text(text)
-    owner_id = _owner(pathway, owner)
+    owner = owner_id(pathway, owner, "plan")
     if start is not None and end is not None and end < start:
         raise Refusal("plan.bad_period", start=start.isoformat(), end=end.isoformat())
     ref = f"g{number}.a{_next_in_goal(plan, number, 'a')}"
-    return _change(plan, "action_added", by, at, reason, ref=ref, text=cleaned, owner=owner_id, start=start, end=end)
+    return _change(plan, "action_added", by, at, reason, ref=ref, text=cleaned, owner=owner, start=start, end=end)
 
 
 def set_responsible(
@@ -364,20 +320,13 @@ def remove(plan: CarePlan, ref: str, reason: str, *, by: str, at: datetime) -> P
 
 
 def _change(plan: CarePlan, kind: ChangeKind, by: str, at: datetime, reason: str | None, **payload: Any) -> PlanChange:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("a plan change needs an aware datetime")
     cleaned = _text(reason) if reason is not None and reason.strip() else None
-    return PlanChange(version=plan.version + 1, kind=kind, at=at, by=by, reason=cleaned, **payload)
+    return next_change(PlanChange, plan.version, kind, by, at, reason=cleaned, **payload)
 
 
 def _text(text: str) -> str:
     """One line of plan text: the plan is rendered line by line, so whitespace is collapsed."""
-    cleaned = " ".join(text.split())
-    if not cleaned:
-        raise Refusal("plan.empty_text")
-    if len(cleaned) > MAX_TEXT:
-        raise Refusal("plan.too_long", limit=MAX_TEXT, length=len(cleaned))
-    return cleaned
+    return checked_text(" ".join(text.split()), "plan")
 
 
 def _goal_number(plan: CarePlan, goal: int | str) -> int:
@@ -402,19 +351,6 @@ def _next_in_goal(plan: CarePlan, goal: int, part: Literal["s", "a"]) -> int:
     prefix = f"g{goal}.{part}"
     kind = "subgoal_added" if part == "s" else "action_added"
     return 1 + sum(1 for c in plan.changes if c.kind == kind and c.ref is not None and c.ref.startswith(prefix))
-
-
-def _owner(pathway: Pathway, owner: str) -> str:
-    """A lane id (found by id, name or alias) or a well-formed Matrix user id."""
-    text = owner.strip()
-    if text.startswith("@"):
-        if not is_user_id(text):
-            raise Refusal("plan.bad_user", user=text)
-        return text
-    lane = pathway.find_lane(text) if text else None
-    if lane is None:
-        raise Refusal("plan.unknown_lane", lane=text, lanes=", ".join(x.id for x in pathway.lanes))
-    return lane.id
 
 
 # --- showing ------------------------------------------------------------------------------

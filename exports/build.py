@@ -139,7 +139,7 @@ def minutes_document(view: CaseView, minutes: Minutes, now: datetime) -> Minutes
         topic_answers=tuple(TopicAnswer(a.n, a.topic, a.text) for a in minutes.answers),
         closed=minutes.closed,
         version=minutes.version,
-        changed_at=minutes.changed_at,
-        changed_by=minutes.changed_by,
+        changed_at=minutes.changes[-1].at,  # minutes always hold their opening
+        changed_by=minutes.changes[-1].by,
         generated_at=now,
     )

@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from homeward.clock import time_zone
 
 if TYPE_CHECKING:
     from homeward.care.timeline import TimelineLayout
@@ -82,11 +84,10 @@ def _one_of(obj: Any, name: str, allowed: tuple[str, ...]) -> None:
 
 
 def _zone(obj: Any, name: str) -> None:
-    value = getattr(obj, name)
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"{type(obj).__name__}.{name}: unknown IANA time zone {value!r}") from None
+        time_zone(getattr(obj, name))
+    except ValueError as exc:
+        raise ValueError(f"{type(obj).__name__}.{name}: {exc}") from None
 
 
 def _unique(where: str, ids: list[str]) -> None:

@@ -1,8 +1,19 @@
-"""The one source of the current time, so tests can drive days of a case in seconds."""
+"""The one source of the current time, so tests can drive days of a case in seconds; and the one check
+that a time zone exists."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name`; a ValueError naming it when there is none (the configuration's,
+    a pathway's, an export's and a working calendar's zone are all checked here)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown IANA time zone {name!r} (e.g. 'Europe/Oslo')") from None
 
 
 class Clock:

@@ -14,10 +14,10 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, get_origin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from homeward.clock import time_zone
 from homeward.ids import SERVER_NAME, host_of, is_ip_literal, is_user_id, server_of
 from homeward.ratelimit import PDF_EXPORTS, Rate, parse_rate
 
@@ -142,10 +142,7 @@ class Config(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}, e.g. Europe/Oslo or Europe/Stockholm") from None
+        time_zone(value)
         return value
 
     @field_validator("digest_time")
