@@ -26,7 +26,7 @@ class Clock:
 class ShiftedClock(Clock):
     """Real time moved by a fixed offset: demos and tests live "on 1 December" at normal speed.
 
-    `jump` moves the offset (a day passes in a second); the bot re-aims its reminder
+    `jump_to` moves the offset (a day passes in a second); the bot re-aims its reminder
     scheduler after a jump (`HomewardBot.clock_jumped`).
     """
 
@@ -39,9 +39,6 @@ class ShiftedClock(Clock):
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
-
-    def jump(self, delta: timedelta) -> None:
-        self.offset += delta
 
     def jump_to(self, moment: datetime) -> None:
         self.offset = moment - datetime.now(UTC)

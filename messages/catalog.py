@@ -51,9 +51,6 @@ class Catalog:
                     name = key[len(WORDS) :]
                     self._words[name] = self._words.get(name, frozenset()) | set(text.lower().split())
 
-    def has(self, key: str) -> bool:
-        return key in self.messages[FALLBACK]
-
     def words(self, name: str) -> frozenset[str]:
         """The words that mean `name` (`words.<name>` of the catalogs), lower-case, in any of the languages:
         `words("force")` is {"force", "tving", "tvinga"}. Every room accepts all of them."""

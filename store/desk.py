@@ -253,12 +253,6 @@ def _run(r: aiosqlite.Row) -> RetentionRun:
     )
 
 
-async def retention_run(db: aiosqlite.Connection, case_id: int) -> RetentionRun | None:
-    async with db.execute("SELECT * FROM retention_runs WHERE case_id = ?", (case_id,)) as cur:
-        row = await cur.fetchone()
-    return _run(row) if row else None
-
-
 @changes_case
 async def plan_retention(db: aiosqlite.Connection, case_id: int, at: datetime | None) -> None:
     """Plan the case's retention run at `at` (moving a planned one), or cancel it (None). A done one stays done."""

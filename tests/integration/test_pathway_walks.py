@@ -43,7 +43,7 @@ async def test_orebro_walk_with_refusals_reactions_and_a_restart(make_bot, make_
     assert olle.user_id in notice.content["m.mentions"]["user_ids"]
     ok(await karin.command(room, "!ack inskrivningsmeddelande"))
     refused(await karin.command(room, "!ack inskrivningsmeddelande"), "inskrivningsmeddelande")
-    reaction = await olle.send_event(
+    await olle.send_event(
         room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": notice.event_id, "key": "✅"}}
     )
     by_reaction = await olle.wait_for(
