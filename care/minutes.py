@@ -3,7 +3,7 @@
 Minutes record what the team agreed, and actions agreed in a meeting become tasks of
 the case, so they must be trustworthy afterwards: every entry is a `MinutesChange`
 (what, by whom, when, why) and `Minutes` is only the fold of those changes
-(`care.versions`, shared with the plan). Closing
+(`care.changelog`, shared with the plan). Closing
 locks the minutes; changing them again takes a reopen with a reason, and both stay in
 the history. A wrong entry is struck with a reason, never deleted.
 
@@ -29,9 +29,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from homeward.care.pathway import Pathway
-from homeward.care.refusal import Refusal
-from homeward.care.versions import (
+from homeward.care.changelog import (
     Change,
     Versioned,
     checked_text,
@@ -41,6 +39,8 @@ from homeward.care.versions import (
     owner_id,
     require_aware,
 )
+from homeward.care.pathway import Pathway
+from homeward.care.refusal import Refusal
 from homeward.ids import is_user_id
 
 __all__ = [
@@ -68,7 +68,7 @@ __all__ = [
 
 #: The meeting id of minutes for a meeting the pathway does not list.
 EXTRA = "extra"
-#: Longest planned meeting; anything longer is a typo (minutes instead of hours).
+#: Longest scheduled meeting; anything longer is a typo (minutes instead of hours).
 MAX_DURATION = timedelta(hours=24)
 
 MinutesKind = Literal[
@@ -308,7 +308,7 @@ def reschedule(
     at: datetime,
     reason: str | None = None,
 ) -> MinutesChange:
-    """Move the planned start (and maybe the duration) of the meeting."""
+    """Move the scheduled start (and maybe the duration) of the meeting."""
     _open(minutes)
     require_aware(start)
     if duration is not None:

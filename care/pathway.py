@@ -47,7 +47,7 @@ __all__ = [
     "Pathway",
     "PathwayError",
     "Phase",
-    "Plan",
+    "CarePlanTerms",
     "Settings",
     "Topic",
     "configured_pathways",
@@ -357,7 +357,7 @@ class Consent(_Model):
     quote: str | None = None
 
 
-class Plan(_Model):
+class CarePlanTerms(_Model):
     """The words of the coordinated plan (SIP / individuell plan) in the pathway's language."""
 
     name: NonEmpty
@@ -438,7 +438,7 @@ class Pathway(_Model):
     meetings: list[Meeting] = []
     consents: list[Consent] = []
     clocks: list[Clock] = []
-    plan: Plan
+    plan: CarePlanTerms
     settings: Settings
 
     @field_validator("timezone")
@@ -773,7 +773,7 @@ def _all_field_names() -> list[str]:
         Consent,
         Clock,
         ClockPoint,
-        Plan,
+        CarePlanTerms,
         Settings,
     ):
         names.update(model.model_fields)

@@ -11,7 +11,7 @@ decides from the command's own declaration, and after a change the case is settl
 (view, reminders, checklist). The answer is what the person who typed the command waits
 for: it goes after anything else the command queued (a notice, a new room, which the
 answer may name) and before the checklist edit, whose place in the timeline does not
-matter. A command that wrote nothing but audit rows does not re-plan its case.
+matter. A command that wrote nothing but audit rows does not reschedule its case.
 
 In a care room only a command that came end-to-end encrypted runs: one that arrives in
 clear text (anyone holding a member's access token but none of their device keys can send

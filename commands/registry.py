@@ -2,7 +2,7 @@
 
     @command("plan set", args=[Arg("date-name"), Arg("date", date_arg, metavar="YYYY-MM-DD")],
              where=CASE_ROOM, rule=COORDINATOR, implicit=True)
-    async def plan_set(ctx: Context) -> Reply: ...
+    async def date_set(ctx: Context) -> Reply: ...
 
 A name with a space ("case new") is a sub-command of its first word. `!help`, the usage
 line of every refusal and every permission refusal are generated from these

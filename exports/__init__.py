@@ -7,6 +7,7 @@ package does not depend on the bot, the store or Matrix.
 
 from homeward.exports.document import (
     Action,
+    CarePlanDocument,
     ConsentAnswer,
     ConsentLine,
     Goal,
@@ -15,7 +16,6 @@ from homeward.exports.document import (
     MinutesAction,
     MinutesDocument,
     Participant,
-    PlanDocument,
     SubGoal,
     TopicAnswer,
 )
@@ -30,7 +30,7 @@ __all__ = [
     "MinutesAction",
     "MinutesDocument",
     "Participant",
-    "PlanDocument",
+    "CarePlanDocument",
     "SubGoal",
     "TopicAnswer",
 ]

@@ -35,7 +35,7 @@ __all__ = [
     "MinutesAction",
     "MinutesDocument",
     "Participant",
-    "PlanDocument",
+    "CarePlanDocument",
     "SubGoal",
     "TopicAnswer",
 ]
@@ -222,7 +222,7 @@ class MeetingLine:
 
 
 @dataclass(frozen=True)
-class PlanDocument:
+class CarePlanDocument:
     """The coordinated individual plan (SIP / individuell plan) of one case."""
 
     case_label: str
@@ -259,24 +259,24 @@ class PlanDocument:
         _day(self, "period_start")
         _day(self, "period_end")
         if not isinstance(self.version, int) or self.version < 0:
-            raise ValueError(f"PlanDocument.version: must be a whole number ≥ 0 (got {self.version!r})")
+            raise ValueError(f"CarePlanDocument.version: must be a whole number ≥ 0 (got {self.version!r})")
         terms = dict(self.terms or {})
         missing = [key for key in TERM_KEYS if key != "period" and not terms.get(key)]
         if missing:
-            raise ValueError(f"PlanDocument.terms: missing {', '.join(missing)}")
+            raise ValueError(f"CarePlanDocument.terms: missing {', '.join(missing)}")
         object.__setattr__(self, "terms", terms)
-        _freeze(self, "goals", _instance(Goal, "PlanDocument.goals"))
-        _freeze(self, "participants", _instance(Participant, "PlanDocument.participants"))
-        _freeze(self, "consents", _instance(ConsentLine, "PlanDocument.consents"))
-        _freeze(self, "items", _instance(ItemLine, "PlanDocument.items"))
-        _freeze(self, "meetings", _instance(MeetingLine, "PlanDocument.meetings"))
+        _freeze(self, "goals", _instance(Goal, "CarePlanDocument.goals"))
+        _freeze(self, "participants", _instance(Participant, "CarePlanDocument.participants"))
+        _freeze(self, "consents", _instance(ConsentLine, "CarePlanDocument.consents"))
+        _freeze(self, "items", _instance(ItemLine, "CarePlanDocument.items"))
+        _freeze(self, "meetings", _instance(MeetingLine, "CarePlanDocument.meetings"))
         # Ids must be unique: the FHIR and iCalendar exports derive stable ids from them.
-        _unique("PlanDocument.goals", [g.ref for g in self.goals])
+        _unique("CarePlanDocument.goals", [g.ref for g in self.goals])
         for goal in self.goals:
             _unique(f"Goal {goal.ref!r} subgoals", [s.ref for s in goal.subgoals])
-        _unique("PlanDocument.consents", [c.id for c in self.consents])
-        _unique("PlanDocument.items", [i.id for i in self.items])
-        _unique("PlanDocument.meetings", [m.id for m in self.meetings])
+        _unique("CarePlanDocument.consents", [c.id for c in self.consents])
+        _unique("CarePlanDocument.items", [i.id for i in self.items])
+        _unique("CarePlanDocument.meetings", [m.id for m in self.meetings])
 
     @property
     def zone(self) -> ZoneInfo:

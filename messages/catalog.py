@@ -76,6 +76,6 @@ _env.filters["md"] = escape
 _env.filters["code"] = code
 
 
-def render(name: str, **values: Any) -> str:
+def render_template(name: str, **values: Any) -> str:
     """A message template under `templates/messages/` (checklists, status), as Markdown."""
     return _env.get_template(name).render(**values).strip()

@@ -3,8 +3,10 @@
 Every store function that writes declares which of two kinds its write is:
 
 - `@changes_case`: it changes what the case is — its team, dates, items, phase, consents,
-  plan, minutes, reminders, settings. A command that made such a write settles its case
-  (view, reminders, worklists, checklist) and wakes the scheduler (`commands.dispatch`).
+  care plan, minutes, reminders, settings — or what the scheduler must know of it (a
+  person's worklist setting and scheduled worklists, a retention run). A command that made
+  such a write settles its case (view, reminders, worklists, checklist) and wakes the
+  scheduler (`commands.dispatch`).
 - `@bookkeeping`: it records that something happened or is to be sent — audit rows (reading
   is audited too), queued messages, handled events, the scheduler's own marks. A command
   whose only writes were these changed nothing.

@@ -12,12 +12,12 @@ from datetime import datetime
 
 import aiosqlite
 
-from homeward.care.reminders import PlannedReminder, ReminderChanges
+from homeward.care.reminders import ReminderChanges, ScheduledReminder
 from homeward.store.changes import bookkeeping, changes_case
 
 
-def _row(r: aiosqlite.Row) -> PlannedReminder:
-    return PlannedReminder(
+def _row(r: aiosqlite.Row) -> ScheduledReminder:
+    return ScheduledReminder(
         r["id"],
         r["case_id"],
         r["item_id"],
@@ -32,8 +32,8 @@ def _row(r: aiosqlite.Row) -> PlannedReminder:
     )
 
 
-async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[PlannedReminder]:
-    """The planned and the sent reminders of a case: what `reconcile` compares with what is wanted."""
+async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[ScheduledReminder]:
+    """The scheduled and the sent reminders of a case: what `reconcile` compares with what is wanted."""
     async with db.execute(
         "SELECT * FROM reminders WHERE case_id = ? AND status IN ('planned', 'sent')", (case_id,)
     ) as cur:
@@ -44,7 +44,7 @@ async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[PlannedRemin
 async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges) -> None:
     """Write the changes `care.reminders.reconcile` decided.
 
-    A reminder wanted again after it was cancelled (a date moved and moved back) is planned
+    A reminder wanted again after it was cancelled (a date moved and moved back) is scheduled
     again: its row exists, cancelled, under the same identity.
     """
     if changes.cancel:
@@ -95,7 +95,7 @@ async def next_fire_at(db: aiosqlite.Connection) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-async def due_rows(db: aiosqlite.Connection, now: datetime, limit: int = 200) -> list[PlannedReminder]:
+async def due_rows(db: aiosqlite.Connection, now: datetime, limit: int = 200) -> list[ScheduledReminder]:
     async with db.execute(
         "SELECT * FROM reminders WHERE status = 'planned' AND fire_at <= ? ORDER BY fire_at, id LIMIT ?",
         (now.isoformat(), limit),
@@ -103,7 +103,7 @@ async def due_rows(db: aiosqlite.Connection, now: datetime, limit: int = 200) ->
         return [_row(r) for r in await cur.fetchall()]
 
 
-async def get(db: aiosqlite.Connection, reminder_id: int) -> PlannedReminder | None:
+async def get(db: aiosqlite.Connection, reminder_id: int) -> ScheduledReminder | None:
     async with db.execute("SELECT * FROM reminders WHERE id = ?", (reminder_id,)) as cur:
         row = await cur.fetchone()
     return _row(row) if row else None
@@ -131,7 +131,7 @@ async def cancel(db: aiosqlite.Connection, reminder_id: int) -> None:
     await db.execute("UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'planned'", (reminder_id,))
 
 
-async def planned_for_case(db: aiosqlite.Connection, case_id: int) -> list[PlannedReminder]:
+async def scheduled_for_case(db: aiosqlite.Connection, case_id: int) -> list[ScheduledReminder]:
     async with db.execute(
         "SELECT * FROM reminders WHERE case_id = ? AND status = 'planned' ORDER BY fire_at, id", (case_id,)
     ) as cur:

@@ -17,6 +17,7 @@ from pypdf import PdfReader
 
 from homeward.exports import (
     Action,
+    CarePlanDocument,
     ConsentAnswer,
     ConsentLine,
     Goal,
@@ -25,7 +26,6 @@ from homeward.exports import (
     MinutesAction,
     MinutesDocument,
     Participant,
-    PlanDocument,
     SubGoal,
     TopicAnswer,
 )
@@ -49,10 +49,10 @@ OSLO = ZoneInfo("Europe/Oslo")
 
 
 # --- sample documents -----------------------------------------------------------------
-def swedish_plan() -> PlanDocument:
+def swedish_plan() -> CarePlanDocument:
     """Region Örebro län's pathway, as the bot would snapshot a case in January."""
     at = lambda d, h, m=0: datetime(2026, 1, d, h, m, tzinfo=STOCKHOLM)  # noqa: E731
-    return PlanDocument(
+    return CarePlanDocument(
         case_label="orebro-7",
         pathway_id="orebro",
         pathway_title="Utskrivningsprocess för barn och unga från Barn- och ungdomskliniken",
@@ -176,10 +176,10 @@ def swedish_plan() -> PlanDocument:
     )
 
 
-def norwegian_plan() -> PlanDocument:
+def norwegian_plan() -> CarePlanDocument:
     """Sykehuset Telemark's pathway."""
     at = lambda d, h, m=0: datetime(2026, 2, d, h, m, tzinfo=OSLO)  # noqa: E731
-    return PlanDocument(
+    return CarePlanDocument(
         case_label="tele-12",
         pathway_id="sthf",
         pathway_title="Pasientflyt - Nyetablering av kommunale en-til-en helsetjenester for barn (0-18 år)",
@@ -320,7 +320,7 @@ def swedish_minutes(closed: bool = True) -> MinutesDocument:
     )
 
 
-def big_plan(goals: int = 20, items: int = 100) -> PlanDocument:
+def big_plan(goals: int = 20, items: int = 100) -> CarePlanDocument:
     plan = swedish_plan()
     start = date(2026, 1, 26)
     many_goals = [

@@ -116,8 +116,8 @@ async def case_new(ctx: Context) -> Reply:
     await record_created(room, state)
     await room.queue(_welcome(room, pathway, label))
     await room.post_checklist()
-    await room.replan()  # e.g. planning meeting 1 is due 14 days after the start
-    await room.plan_desk()  # the coordinator's worklist now has a case
+    await room.reschedule_reminders()  # e.g. planning meeting 1 is due 14 days after the start
+    await room.reschedule_worklists_and_retention()  # the coordinator's worklist now has a case
     return ctx.ok(
         ctx.t("case.opened", label=label, pathway=pathway.title),
         room_id=room.room_id,

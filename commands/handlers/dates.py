@@ -16,7 +16,7 @@ from homeward.text import Markdown, code, escape
 
 
 @command("plan", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.DATES)
-async def plan(ctx: Context) -> Reply:
+async def dates_list(ctx: Context) -> Reply:
     """List the named dates of the case."""
     view = ctx.care.view
     return ctx.ok(_listing(ctx, view), dates=_dates_json(view))
@@ -34,7 +34,7 @@ async def plan(ctx: Context) -> Reply:
     implicit=True,
     help_section=Section.DATES,
 )
-async def plan_set(ctx: Context) -> Reply:
+async def date_set(ctx: Context) -> Reply:
     """Set a named date of the case; the deadlines that hang on it move."""
     room = ctx.care
     view, case = room.view, room.case

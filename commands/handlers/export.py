@@ -19,12 +19,12 @@ from homeward.care.permissions import CARE_TEAM
 from homeward.care.timeline import timeline_layout
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, Section, command
-from homeward.exports.build import minutes_document, plan_document
+from homeward.exports.build import careplan_document, minutes_document
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
 from homeward.exports.render import render_html, render_markdown, render_pdf
 from homeward.ratelimit import PDF_EXPORTS
-from homeward.store import cases, consents, plans
+from homeward.store import cases, changelogs, consents
 from homeward.work.care_room import closed_at
 
 Renderer = Callable[[object], bytes]
@@ -100,13 +100,13 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     answers = await consents.answers(ctx.db, case.id)
     require_consent(view, answers, "export")
     if meeting is not None:
-        held = await plans.load_minutes(ctx.db, case.id, meeting)
+        held = await changelogs.load_minutes(ctx.db, case.id, meeting)
         if held is None:
             raise CommandError("minutes.no_meeting", meeting=meeting)
         document = minutes_document(view, held, ctx.now)
         version = held.version
     else:
-        plan = await plans.load_plan(ctx.db, case.id)
+        plan = await changelogs.load_careplan(ctx.db, case.id)
         timeline = None
         if what == "case":  # the whole case carries its timeline picture (drawn with the HTML / PDF)
             closed = closed_at(case)
@@ -114,8 +114,14 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
             timeline = timeline_layout(
                 view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed
             )
-        document = plan_document(
-            view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by, timeline=timeline
+        document = careplan_document(
+            view,
+            plan,
+            answers,
+            await changelogs.all_minutes(ctx.db, case.id),
+            ctx.now,
+            case.opened_by,
+            timeline=timeline,
         )
         version = plan.version
     suffix, mimetype, renderer = FORMATS[fmt]

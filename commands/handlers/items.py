@@ -10,7 +10,7 @@ from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.arguments import person_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
-from homeward.messages.catalog import render
+from homeward.messages.catalog import render_template
 from homeward.messages.checklist import case_json, clock_line, item_line
 from homeward.messages.notices import notice_message
 from homeward.messages.speaker import local_text
@@ -61,7 +61,7 @@ async def status(ctx: Context) -> Reply:
         if view.closed
         else ""
     )
-    text = render(
+    text = render_template(
         "messages/status.md.j2",
         t=ctx.t,
         label=view.label,

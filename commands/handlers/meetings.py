@@ -17,11 +17,11 @@ from homeward.care.permissions import CARE_TEAM, COORDINATOR
 from homeward.commands.arguments import date_arg, person_arg, person_or_lane_arg, time_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Section, command, registry
-from homeward.exports.build import plan_document
+from homeward.exports.build import careplan_document
 from homeward.exports.ics import to_ics
 from homeward.matrix.content import alert_content
 from homeward.messages.speaker import local_text
-from homeward.store import cases, plans
+from homeward.store import cases, changelogs
 from homeward.text import escape, mention, mentions
 
 DEFAULT_DURATION = timedelta(minutes=60)
@@ -47,7 +47,7 @@ def duration_arg(text: str, ctx: Context) -> timedelta:
     help_section=Section.MEETINGS,
 )
 async def meeting_new(ctx: Context) -> Reply:
-    """Plan one of the pathway's meetings (or `extra`): invitation with participants and agenda."""
+    """Schedule one of the pathway's meetings (or `extra`): invitation with participants and agenda."""
     room = ctx.care
     case, view = room.case, room.view
     pathway = view.pathway
@@ -56,15 +56,15 @@ async def meeting_new(ctx: Context) -> Reply:
     duration = ctx.args["duration"] or DEFAULT_DURATION
     key = wanted
     if wanted == EXTRA:
-        key = f"{EXTRA}-{sum(1 for k in await plans.meeting_keys(ctx.db, case.id) if k.startswith(EXTRA)) + 1}"
+        key = f"{EXTRA}-{sum(1 for k in await changelogs.meeting_keys(ctx.db, case.id) if k.startswith(EXTRA)) + 1}"
         change = care_minutes.new_minutes(
             pathway, EXTRA, start, duration, by=ctx.sender, at=ctx.now, title=str(ctx.t("meeting.extra_title"))
         )
     else:
-        if await plans.load_minutes(ctx.db, case.id, key) is not None:
+        if await changelogs.load_minutes(ctx.db, case.id, key) is not None:
             raise CommandError("meeting.exists", meeting=key)
         change = care_minutes.new_minutes(pathway, wanted, start, duration, by=ctx.sender, at=ctx.now)
-    await plans.add_minutes_change(ctx.db, case.id, key, change, ctx.event.event_id)
+    await changelogs.add_minutes_change(ctx.db, case.id, key, change, ctx.event.event_id)
     minutes = care_minutes.fold_minutes([change])
     if wanted != EXTRA:
         await cases.put_date(ctx.db, case.id, pathway.meeting(wanted).date, start, ctx.sender, ctx.now)
@@ -109,8 +109,8 @@ async def _attach_calendar(ctx: Context, key: str) -> None:
     room = ctx.care
     await room.reload()  # with the meeting's date just set
     case, view = room.case, room.view
-    plan = await plans.load_plan(ctx.db, case.id)
-    document = plan_document(view, plan, [], await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
+    plan = await changelogs.load_careplan(ctx.db, case.id)
+    document = careplan_document(view, plan, [], await changelogs.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
     await room.queue_file(f"{key}.ics", "text/calendar", to_ics(document), calendar=key)
 
 
@@ -143,11 +143,11 @@ async def _record_minutes(ctx: Context, change_of: Callable[[Minutes], MinutesCh
     """One change of a meeting's minutes: recorded as a new version; an action also becomes a task."""
     room = ctx.care
     key = ctx.args["meeting-id"].lower()
-    current = await plans.load_minutes(ctx.db, room.case.id, key)
+    current = await changelogs.load_minutes(ctx.db, room.case.id, key)
     if current is None:
         raise CommandError("minutes.no_meeting", meeting=key)
     change = change_of(current)
-    await plans.add_minutes_change(ctx.db, room.case.id, key, change, ctx.event.event_id)
+    await changelogs.add_minutes_change(ctx.db, room.case.id, key, change, ctx.event.event_id)
     if change.kind == "action":
         await _action_becomes_task(ctx, key, care_minutes.apply_minutes(current, change))
     await room.audit("minutes.changed", meeting=key, version=change.version, kind=change.kind)

@@ -77,11 +77,11 @@ async def snooze(ctx: Context) -> Reply:
 async def reminders(ctx: Context) -> Reply:
     """What is scheduled in this room."""
     case, view = ctx.care.case, ctx.care.view
-    planned = await rows.planned_for_case(ctx.db, case.id)
+    scheduled = await rows.scheduled_for_case(ctx.db, case.id)
     lines = [
         f"- {local_text(r.fire_at, view.pathway)} · {code(r.item_id)} {escape(_title(view, r))} · "
         + ctx.t(f"reminders.kind_{r.kind}")
-        for r in planned
+        for r in scheduled
     ]
     quiet = case.quiet or "20:00-08:00"
     text = (
@@ -92,13 +92,13 @@ async def reminders(ctx: Context) -> Reply:
         + ctx.t("reminders.quiet", quiet=quiet)
     )
     listing = [
-        {"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in planned
+        {"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in scheduled
     ]
     return ctx.ok(text, reminders=listing)
 
 
 def _title(view, row) -> str:
-    """What a planned reminder is about: an item's title, or a statutory clock's label."""
+    """What a scheduled reminder is about: an item's title, or a statutory clock's label."""
     if row.kind == CLOCK:
         clock = next((c for c in view.pathway.clocks if c.id == row.item_id), None)
         return clock.label if clock else row.item_id  # a clock the pathway file no longer has: its id

@@ -15,7 +15,8 @@ from homeward.commands.arguments import person_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.matrix.content import alert_content
-from homeward.store import cases, desk, outbox
+from homeward.store import cases, outbox
+from homeward.store import people as people_rows
 from homeward.text import code, escape, mention
 from homeward.work.care_room import CareRoom
 from homeward.work.consents import announce_answerer_moved, ask_person
@@ -194,7 +195,7 @@ async def handover(ctx: Context) -> Reply:
     text = room.t("handover.team", new=mention(user), old=mention(ctx.sender), label=view.label)
     if note:
         text += "\n\n" + room.t("handover.note", note=note)
-    if (await desk.person(ctx.db, user)).direct_room is None:
+    if (await people_rows.person(ctx.db, user)).direct_room is None:
         text += "\n\n" + room.t("handover.open_direct_chat", user=mention(user))
     await room.queue(alert_content(text, [user]))
     if me.lane is None:

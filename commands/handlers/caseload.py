@@ -1,20 +1,22 @@
 """The coordinator's desk, in the direct chat: `!cases`, `!digest`, `!settings digest`.
 
-A person's cases are read in one query whatever their number (`store.desk.cases_of`); the
-care logic (`care.desk`) says what each line holds and which come first. The answers
+A person's cases are read in one query whatever their number (`store.caseload.cases_of`); the
+care logic (`care.caseload`) says what each line holds and which come first. The answers
 speak the language of the person's latest case (their region's), or the bot's configured
 language for someone in no case.
 """
 
 from __future__ import annotations
 
-from homeward.care.desk import CaseSummary, language_of, page_of, parse_digest_time, select, worklist
+from homeward.care.caseload import CaseSummary, language_of, page_of, select
 from homeward.care.permissions import ANYONE
+from homeward.care.worklist import parse_digest_time, worklist
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import PRIVATE_CHAT, Arg, CommandError, Section, command
-from homeward.messages.desk import DeskSpeaker, case_line, worklist_json, worklist_markdown
-from homeward.store import desk as desk_rows
-from homeward.work.worklists import desk_speaker, load_desk, plan_worklist
+from homeward.messages.caseload import CaseloadSpeaker, case_line, worklist_json, worklist_markdown
+from homeward.store import caseload as caseload_rows
+from homeward.store import people as people_rows
+from homeward.work.worklists import caseload_speaker, load_caseload, schedule_worklist
 
 #: The filters of `!cases`, each typed as one of the catalogs' words of its name.
 FILTERS = ("all", "overdue", "open")
@@ -37,17 +39,17 @@ def page_arg(text: str, ctx: Context) -> int:
     return int(text)
 
 
-def _speaker(ctx: Context, summaries: list[CaseSummary]) -> DeskSpeaker:
+def _speaker(ctx: Context, summaries: list[CaseSummary]) -> CaseloadSpeaker:
     """The person's desk speaks their latest case's language; a refusal from here on does too."""
     ctx.language = language_of(summaries, ctx.language)
-    return desk_speaker(ctx.services, ctx.language, ctx.now)
+    return caseload_speaker(ctx.services, ctx.language, ctx.now)
 
 
-async def _worklist_footer(ctx: Context, speaker: DeskSpeaker) -> str:
+async def _worklist_footer(ctx: Context, speaker: CaseloadSpeaker) -> str:
     """When the person's worklist comes, or how to turn it on; nothing for someone who coordinates no open case."""
-    if not await desk_rows.coordinated_pathways(ctx.db, ctx.sender):
+    if not await caseload_rows.coordinated_pathways(ctx.db, ctx.sender):
         return ""
-    setting = (await desk_rows.person(ctx.db, ctx.sender)).digest or ctx.services.config.digest_time
+    setting = (await people_rows.person(ctx.db, ctx.sender)).digest or ctx.services.config.digest_time
     if setting == "off":
         return speaker.t("desk.footer_off")
     return speaker.t("desk.footer", time=setting)
@@ -65,7 +67,7 @@ async def cases_(ctx: Context) -> Reply:
     which, page = ctx.args["which"] or "open", ctx.args["page"] or 1
     if which.isdigit():
         which, page = "open", int(which)
-    summaries = await load_desk(ctx.db, ctx.services, ctx.sender, ctx.now, closed=True)  # one read, closed ones too
+    summaries = await load_caseload(ctx.db, ctx.services, ctx.sender, ctx.now, closed=True)  # one read, closed ones too
     speaker = _speaker(ctx, summaries)
     chosen = select(summaries, which)  # type: ignore[arg-type]
     await ctx.audit("cases.listed", which=which, count=len(chosen))
@@ -91,13 +93,15 @@ async def cases_(ctx: Context) -> Reply:
 @command("digest", where=PRIVATE_CHAT, rule=ANYONE, help_section=Section.DESK)
 async def digest_(ctx: Context) -> Reply:
     """Your worklist as it is now: due today, overdue, receipts awaited, consents pending, quiet cases."""
-    summaries = await load_desk(ctx.db, ctx.services, ctx.sender, ctx.now)
+    summaries = await load_caseload(ctx.db, ctx.services, ctx.sender, ctx.now)
     speaker = _speaker(ctx, summaries)
     found = worklist(summaries, ctx.now, ctx.services.config.timezone, ctx.services.config.quiet_days, ctx.sender)
     await ctx.audit("digest.read", cases=[s.case_id for s in found.cases])
     if not found:
         key = (
-            "digest.nothing" if await desk_rows.coordinated_pathways(ctx.db, ctx.sender) else "digest.not_a_coordinator"
+            "digest.nothing"
+            if await caseload_rows.coordinated_pathways(ctx.db, ctx.sender)
+            else "digest.not_a_coordinator"
         )
         return ctx.ok(speaker.t(key), digest=[])
     return ctx.ok(
@@ -125,14 +129,14 @@ async def settings_digest(ctx: Context) -> Reply:
     except ValueError:
         raise CommandError("settings.bad_digest", usage=True, value=value[:20]) from None
     stored = "off" if at is None else at.strftime("%H:%M")
-    await desk_rows.set_digest(ctx.db, ctx.sender, stored)
-    await plan_worklist(ctx.db, ctx.services, ctx.sender, ctx.now)
+    await people_rows.set_digest(ctx.db, ctx.sender, stored)
+    await schedule_worklist(ctx.db, ctx.services, ctx.sender, ctx.now)
     await ctx.audit("settings.changed", digest=stored)
-    summaries = await load_desk(ctx.db, ctx.services, ctx.sender, ctx.now)
+    summaries = await load_caseload(ctx.db, ctx.services, ctx.sender, ctx.now)
     speaker = _speaker(ctx, summaries)
     if at is None:
         return ctx.ok(speaker.t("settings.digest_off"), digest_time=None)
     text = speaker.t("settings.digest_set", time=stored)
-    if not await desk_rows.coordinated_pathways(ctx.db, ctx.sender):
+    if not await caseload_rows.coordinated_pathways(ctx.db, ctx.sender):
         text += " " + speaker.t("settings.digest_no_cases")
     return ctx.ok(text, digest_time=stored)

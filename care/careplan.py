@@ -1,14 +1,14 @@
 """The coordinated plan of a case (SIP / individuell plan) as an event-sourced, versioned value.
 
 The plan is a legal document that several services sign up to, so nobody may quietly
-rewrite it: every edit is a `PlanChange` (what, by whom, when, why) and the plan people
-see, `CarePlan`, is only the fold of those changes (`care.versions`, shared with the
+rewrite it: every edit is a `CarePlanChange` (what, by whom, when, why) and the plan people
+see, `CarePlan`, is only the fold of those changes (`care.changelog`, shared with the
 minutes). Removing a goal takes it out of the snapshot, never out of the history.
 
 Pure, like the rest of `care`: an operation looks at the current plan, decides, and
 returns the one change record to store, or raises a `Refusal` with a catalog key. The
-store keeps the records (`PlanChange.to_record` / `from_record`), `fold_plan` rebuilds
-the plan, `apply_plan` adds one change to it.
+store keeps the records (`CarePlanChange.to_record` / `from_record`), `fold_careplan` rebuilds
+the plan, `apply_careplan` adds one change to it.
 
 Numbering: goals are numbered g1, g2, … in the order they are added, and a number is
 never reused. After g2 is removed, g3 stays g3 and the next goal is g4, because people
@@ -26,9 +26,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from homeward.care.pathway import Pathway
-from homeward.care.refusal import Refusal
-from homeward.care.versions import (
+from homeward.care.changelog import (
     MAX_TEXT,
     Change,
     Versioned,
@@ -38,30 +36,34 @@ from homeward.care.versions import (
     next_change,
     owner_id,
 )
+from homeward.care.pathway import Pathway
+from homeward.care.refusal import Refusal
 
 __all__ = [
     "MAX_TEXT",
     "CarePlan",
-    "ChangeKind",
+    "CarePlanChangeKind",
     "Goal",
-    "PlanAction",
-    "PlanChange",
+    "CarePlanAction",
+    "CarePlanChange",
     "Ref",
     "SubGoal",
     "add_action",
     "add_goal",
     "add_subgoal",
-    "apply_plan",
-    "fold_plan",
+    "apply_careplan",
+    "fold_careplan",
     "history",
     "parse_ref",
     "remove",
-    "render_lines",
+    "text_lines",
     "set_followup",
     "set_responsible",
 ]
 
-ChangeKind = Literal["goal_added", "subgoal_added", "action_added", "responsible_set", "followup_set", "removed"]
+CarePlanChangeKind = Literal[
+    "goal_added", "subgoal_added", "action_added", "responsible_set", "followup_set", "removed"
+]
 
 #: A Matrix user id "@local:server", the other kind of owner besides a lane.
 _REF = re.compile(r"^g?(\d+)(?:\.([sa])(\d+))?$")
@@ -71,14 +73,14 @@ _REF = re.compile(r"^g?(\d+)(?:\.([sa])(\d+))?$")
 
 
 @dataclass(frozen=True)
-class PlanChange(Change):
+class CarePlanChange(Change):
     """One edit of the plan, as stored: never changed or deleted once recorded.
 
     ``ref`` names what the change creates or removes (``g3``, ``g3.s1``, ``g3.a2``);
     the other fields are the payload of its ``kind``.
     """
 
-    kind: ChangeKind
+    kind: CarePlanChangeKind
     ref: str | None = None
     text: str | None = None
     owner: str | None = None
@@ -103,7 +105,7 @@ class SubGoal:
 
 
 @dataclass(frozen=True)
-class PlanAction:
+class CarePlanAction:
     """Something a service or a person does for a goal (Insatser / Tiltak), maybe for a period."""
 
     ref: str
@@ -128,7 +130,7 @@ class Goal:
     added_at: datetime
     added_by: str
     subgoals: tuple[SubGoal, ...] = ()
-    actions: tuple[PlanAction, ...] = ()
+    actions: tuple[CarePlanAction, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -139,7 +141,7 @@ class Goal:
 class CarePlan(Versioned):
     """The plan as it stands after its changes; `changes` is the full history (version 0: none yet)."""
 
-    changes: tuple[PlanChange, ...] = ()
+    changes: tuple[CarePlanChange, ...] = ()
     goals: tuple[Goal, ...] = ()
     responsible: str | None = None  # lane id
     followup: date | None = None
@@ -184,7 +186,7 @@ def parse_ref(text: str) -> Ref | None:
 # --- folding ----------------------------------------------------------------------------
 
 
-def apply_plan(plan: CarePlan, change: PlanChange) -> CarePlan:
+def apply_careplan(plan: CarePlan, change: CarePlanChange) -> CarePlan:
     """The plan after one more change; ValueError if the change does not fit (stale or corrupt)."""
     follows("plan", plan.version, change)
     goals = plan.goals
@@ -200,7 +202,7 @@ def apply_plan(plan: CarePlan, change: PlanChange) -> CarePlan:
         sub = SubGoal(str(ref), text, change.at, change.by)
         goals = _edit_goal(goals, ref.goal, lambda g: replace(g, subgoals=(*g.subgoals, sub)))
     elif change.kind == "action_added" and ref is not None:
-        action = PlanAction(str(ref), text, owner, change.start, change.end, change.at, change.by)
+        action = CarePlanAction(str(ref), text, owner, change.start, change.end, change.at, change.by)
         goals = _edit_goal(goals, ref.goal, lambda g: replace(g, actions=(*g.actions, action)))
     elif change.kind == "responsible_set":
         responsible = change.lane
@@ -233,12 +235,12 @@ def _edit_goal(goals: tuple[Goal, ...], number: int, edit: Callable[[Goal], Goal
     return tuple(edit(g) if g.number == number else g for g in goals)
 
 
-def fold_plan(changes: Iterable[PlanChange]) -> CarePlan:
+def fold_careplan(changes: Iterable[CarePlanChange]) -> CarePlan:
     """The plan that the stored changes describe (in version order, whatever order they come in)."""
-    return fold(changes, apply_plan, CarePlan())
+    return fold(changes, apply_careplan, CarePlan())
 
 
-def history(plan: CarePlan, ref: str | None = None) -> list[PlanChange]:
+def history(plan: CarePlan, ref: str | None = None) -> list[CarePlanChange]:
     """The changes, or those about one reference and what it holds (``g2`` includes ``g2.s1``)."""
     if ref is None:
         return list(plan.changes)
@@ -252,7 +254,7 @@ def history(plan: CarePlan, ref: str | None = None) -> list[PlanChange]:
 # --- operations -------------------------------------------------------------------------
 
 
-def add_goal(plan: CarePlan, text: str, *, by: str, at: datetime, reason: str | None = None) -> PlanChange:
+def add_goal(plan: CarePlan, text: str, *, by: str, at: datetime, reason: str | None = None) -> CarePlanChange:
     """Record a new goal; it gets the next goal number, never one used before."""
     number = 1 + sum(1 for c in plan.changes if c.kind == "goal_added")
     return _change(plan, "goal_added", by, at, reason, ref=f"g{number}", text=_text(text))
@@ -260,7 +262,7 @@ def add_goal(plan: CarePlan, text: str, *, by: str, at: datetime, reason: str | 
 
 def add_subgoal(
     plan: CarePlan, goal: int | str, text: str, *, by: str, at: datetime, reason: str | None = None
-) -> PlanChange:
+) -> CarePlanChange:
     """Record a sub-goal of goal ``goal`` (a number as users see it: 3 or "g3")."""
     number = _goal_number(plan, goal)
     cleaned = _text(text)
@@ -280,7 +282,7 @@ def add_action(
     start: date | None = None,
     end: date | None = None,
     reason: str | None = None,
-) -> PlanChange:
+) -> CarePlanChange:
     """Record an action for goal ``goal``, owned by a lane (id, name or alias) or a person (``@x:y``)."""
     number = _goal_number(plan, goal)
     cleaned = _text(text)
@@ -293,7 +295,7 @@ def add_action(
 
 def set_responsible(
     plan: CarePlan, pathway: Pathway, lane: str, *, by: str, at: datetime, reason: str | None = None
-) -> PlanChange:
+) -> CarePlanChange:
     """Record the lane responsible for the plan as a whole (Ansvarig / Ansvarlig)."""
     found = pathway.find_lane(lane)
     if found is None:
@@ -301,12 +303,12 @@ def set_responsible(
     return _change(plan, "responsible_set", by, at, reason, lane=found.id)
 
 
-def set_followup(plan: CarePlan, day: date, *, by: str, at: datetime, reason: str | None = None) -> PlanChange:
+def set_followup(plan: CarePlan, day: date, *, by: str, at: datetime, reason: str | None = None) -> CarePlanChange:
     """Record the date the plan is to be followed up (Uppföljningsdatum / Oppfølgingsdato)."""
     return _change(plan, "followup_set", by, at, reason, day=day)
 
 
-def remove(plan: CarePlan, ref: str, reason: str, *, by: str, at: datetime) -> PlanChange:
+def remove(plan: CarePlan, ref: str, reason: str, *, by: str, at: datetime) -> CarePlanChange:
     """Take a goal (with what it holds), sub-goal or action out of the plan; the reason is required.
 
     The thing stays in `history`; its number is never given to anything else.
@@ -319,9 +321,11 @@ def remove(plan: CarePlan, ref: str, reason: str, *, by: str, at: datetime) -> P
     return _change(plan, "removed", by, at, reason, ref=str(wanted))
 
 
-def _change(plan: CarePlan, kind: ChangeKind, by: str, at: datetime, reason: str | None, **payload: Any) -> PlanChange:
+def _change(
+    plan: CarePlan, kind: CarePlanChangeKind, by: str, at: datetime, reason: str | None, **payload: Any
+) -> CarePlanChange:
     cleaned = _text(reason) if reason is not None and reason.strip() else None
-    return next_change(PlanChange, plan.version, kind, by, at, reason=cleaned, **payload)
+    return next_change(CarePlanChange, plan.version, kind, by, at, reason=cleaned, **payload)
 
 
 def _text(text: str) -> str:
@@ -356,7 +360,7 @@ def _next_in_goal(plan: CarePlan, goal: int, part: Literal["s", "a"]) -> int:
 # --- showing ------------------------------------------------------------------------------
 
 
-def render_lines(plan: CarePlan, pathway: Pathway) -> list[str]:
+def text_lines(plan: CarePlan, pathway: Pathway) -> list[str]:
     """The plan in the pathway's own words (SIP: Huvudmål/Delmål/Insatser…; IP: Mål/Delmål/Tiltak…).
 
     Plain text, one line each, two spaces of indent per level; the caller escapes and

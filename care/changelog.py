@@ -1,4 +1,4 @@
-"""A document kept as its change log: the coordinated plan (`care.plan`) and a meeting's minutes (`care.minutes`).
+"""A document kept as its change log: the coordinated plan (`care.careplan`) and a meeting's minutes (`care.minutes`).
 
 Both are records several services rely on, so nothing in them is rewritten: each edit is a
 `Change` — its version, its kind, when, by whom, and its payload — stored once and never
