@@ -7,8 +7,8 @@ acknowledged, a consent answered, and 40 audit rows. One coordinator is on all o
 worst case; a full-time coordinator carries 20–50), and again with the 1,000 cases shared by 20
 coordinators (50 each: what one of them waits for on a bot serving a region). Then `!cases` and `!digest` are run
 through the whole dispatch (transaction, handler, answer queued) and timed, and the two
-halves of the handler measured alone: the one store read (`store.desk.cases_of`) and the
-care logic's summaries (`care.desk.summarize`). SQL statements are counted with SQLite's
+halves of the handler measured alone: the one store read (`store.caseload.cases_of`) and the
+care logic's summaries (`care.caseload.summarize`). SQL statements are counted with SQLite's
 trace callback.
 
     .venv/bin/python bench/cases.py [--cases 1000] [--runs 20]
@@ -30,14 +30,16 @@ from common import header, percentile, table  # like every benchmark: its siblin
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.case import Ack
+from homeward.care.caseload import READING_ACTIONS, summarize
 from homeward.care.consent import Answer
-from homeward.care.desk import READING_ACTIONS, summarize
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
 from homeward.config import Config
 from homeward.messages.catalog import Catalog
-from homeward.store import cases, consents, desk, outbox
+from homeward.store import caseload as caseload_rows
+from homeward.store import cases, consents, outbox
+from homeward.store import people as people_rows
 from homeward.store.db import Store
 from homeward.store.state import remember_room
 from homeward.work.services import Services
@@ -62,7 +64,7 @@ async def seed(store: Store, count: int, coordinators: int = 1) -> None:
     start = NOW - timedelta(days=20)
     async with store.transaction() as db:
         await remember_room(db, DM, "direct", "en", start)
-        await desk.record_direct_room(db, COORDINATOR, DM, start)
+        await people_rows.record_direct_room(db, COORDINATOR, DM, start)
         for n in range(count):
             pathway = "sthf" if n % 2 == 0 else "orebro"
             phase, lanes, guardian_lane, notice, receivers = TEAMS[pathway]
@@ -162,7 +164,7 @@ async def measure(count: int, runs: int, coordinators: int = 1) -> dict[str, Any
     for _ in range(runs):
         async with store.read() as db:
             wall = time.perf_counter()
-            found = await desk.cases_of(
+            found = await caseload_rows.cases_of(
                 db, COORDINATOR, services.pathways, bot_id="@bot:bench", reading=READING_ACTIONS, closed=True
             )
             reads.append((time.perf_counter() - wall) * 1000)
@@ -210,7 +212,7 @@ async def main(counts: list[int], runs: int) -> None:
             )
         print(
             f"{name}: seeded in {f['seed_s']:.1f} s, store {f['db_mb']:.1f} MB; the one read "
-            f"(store.desk.cases_of) {f['read']:.0f} ms, the care logic's summaries {f['care']:.0f} ms (medians)"
+            f"(store.caseload.cases_of) {f['read']:.0f} ms, the care logic's summaries {f['care']:.0f} ms (medians)"
         )
     print()
     table(rows, ("answer", "p50 ms", "p95 ms", "SQL statements", "cases in the answer", "answer kB"))

@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/exports.py [--runs 10]
 
-No homeserver: the case is built with the care logic itself (`care.plan` operations folded
+No homeserver: the case is built with the care logic itself (`care.careplan` operations folded
 into a `CarePlan`, a `CaseView` of the Örebro pathway with 100 tasks added as the minutes
-add them, members, consent answers, meetings), snapshotted with `exports.build.plan_document`
+add them, members, consent answers, meetings), snapshotted with `exports.build.careplan_document`
 — what `!export plan <format>` does after loading the case — and rendered with the same
 functions the handler calls. Each format is timed with `time.perf_counter`: the first call
 in this fresh process (cold: WeasyPrint and its fonts load on the first PDF) and then the
@@ -24,22 +24,22 @@ from zoneinfo import ZoneInfo
 
 from common import header, median, table
 
+from homeward.care.careplan import (
+    CarePlan,
+    CarePlanChange,
+    add_action,
+    add_goal,
+    add_subgoal,
+    apply_careplan,
+    set_followup,
+    set_responsible,
+)
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.consent import Answer
 from homeward.care.minutes import fold_minutes, new_minutes
 from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
-from homeward.care.plan import (
-    CarePlan,
-    PlanChange,
-    add_action,
-    add_goal,
-    add_subgoal,
-    apply_plan,
-    set_followup,
-    set_responsible,
-)
-from homeward.exports.build import plan_document
-from homeward.exports.document import PlanDocument
+from homeward.exports.build import careplan_document
+from homeward.exports.document import CarePlanDocument
 
 GOALS = 20
 SUBGOALS_PER_GOAL = 2
@@ -63,11 +63,11 @@ def big_plan(pathway: Pathway) -> CarePlan:
     plan = CarePlan()
     at = NOW - timedelta(days=30)
 
-    def step(change: Callable[..., PlanChange], *args: Any, **kwargs: Any) -> None:
+    def step(change: Callable[..., CarePlanChange], *args: Any, **kwargs: Any) -> None:
         """Apply `change(plan, *args, by=CORA, at=…, **kwargs)`, three minutes after the change before."""
         nonlocal plan, at
         at += timedelta(minutes=3)
-        plan = apply_plan(plan, change(plan, *args, by=CORA, at=at, **kwargs))
+        plan = apply_careplan(plan, change(plan, *args, by=CORA, at=at, **kwargs))
 
     for g in range(1, GOALS + 1):
         step(
@@ -124,7 +124,7 @@ def big_case(pathway) -> CaseView:
     )
 
 
-def snapshot() -> PlanDocument:
+def snapshot() -> CarePlanDocument:
     pathway = load_pathways(default_pathways_dir())["orebro"]
     view = big_case(pathway)
     plan = big_plan(pathway)
@@ -136,7 +136,7 @@ def snapshot() -> PlanDocument:
             pathway, meeting.id, NOW + timedelta(days=7 * n, hours=1), timedelta(minutes=90), by=CORA, at=NOW
         )
         minutes[meeting.id] = fold_minutes([change])
-    return plan_document(view, plan, answers, minutes, NOW, CORA)
+    return careplan_document(view, plan, answers, minutes, NOW, CORA)
 
 
 def timed(render: Callable[[], bytes], runs: int) -> tuple[float, list[float], int]:
@@ -201,7 +201,7 @@ def main() -> None:
         f"plan of {len(doc.goals)} goals, {sum(len(g.subgoals) for g in doc.goals)} sub-goals, "
         f"{sum(len(g.actions) for g in doc.goals)} actions; {len(doc.participants)} participants; PDF {pages} pages"
     )
-    print(f"snapshot (care objects -> PlanDocument, with pathway loading and plan folding): {build_ms:.0f} ms")
+    print(f"snapshot (care objects -> CarePlanDocument, with pathway loading and plan folding): {build_ms:.0f} ms")
     print()
     rows = [
         (name, f"{cold:.0f}", f"{median(warm):.0f}", f"{max(warm):.0f}", f"{size / 1024:.0f}")

@@ -41,7 +41,6 @@ from homeward.commands.dispatch import handle_command, handle_reaction
 from homeward.commands.registry import registry
 from homeward.config import Config, ConfigError
 from homeward.messages.catalog import Catalog
-from homeward.ratelimit import RateLimiter
 from homeward.store.db import Store
 from homeward.store.state import list_undecrypted
 from homeward.work import invites, undecryptable
@@ -102,7 +101,6 @@ class HomewardBot:
             clock=self.clock,
             pathways=pathways,
             wake_outbox=self.sender.wake,
-            limiter=RateLimiter(self.config.rate_overrides),
         )
         # Rooms named, levelled or fenced by an older release or setting: brought in step once
         # (state rows in the outbox).

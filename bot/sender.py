@@ -48,7 +48,7 @@ from homeward.clock import Clock
 from homeward.store import outbox
 from homeward.store.cases import bind_room
 from homeward.store.db import Store
-from homeward.store.desk import forget_direct_room
+from homeward.store.people import forget_direct_room
 from homeward.store.state import remember_room, room_info
 
 log = logging.getLogger(__name__)
@@ -431,7 +431,7 @@ class OutboxSender:
         return None
 
     async def _forget_direct_room(self, room_id: str) -> None:
-        """The chat can carry no worklist (not private, not encrypted): nothing more is planned into it."""
+        """The chat can carry no worklist (not private, not encrypted): nothing more is scheduled into it."""
         async with self.store.transaction() as db:
             await forget_direct_room(db, room_id)
 

@@ -39,9 +39,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays
+
+from homeward.clock import time_zone
 
 #: Countries whose ``holidays`` entry can list all Sundays as holidays; we turn that off.
 _COUNTRIES_WITH_SUNDAY_OPTION = frozenset({"NO", "NOR", "SE", "SWE"})
@@ -71,10 +73,7 @@ class WorkingCalendar:
 
     def __init__(self, country: str, timezone: str, language: str = DEFAULT_HOLIDAY_LANGUAGE) -> None:
         self.country = country.upper()
-        try:
-            self._tz = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {timezone!r}") from exc
+        self._tz = time_zone(timezone)
         options: dict[str, Any] = {}  # country_holidays(**options: Any)
         if self.country in _COUNTRIES_WITH_SUNDAY_OPTION:
             options["include_sundays"] = False

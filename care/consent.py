@@ -23,6 +23,7 @@ what the covering consent is (Örebro: the consent given at admission covers the
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -130,14 +131,13 @@ def next_to_ask(view: CaseView, answers: list[Answer]) -> Consent | None:
     return None
 
 
-#: A plain answer in a reply to a request, in the rooms' languages or English.
-REPLY_WORDS: dict[str, AnswerWord] = {"ja": "yes", "yes": "yes", "nei": "no", "nej": "no", "no": "no"}
+def reply_answer(text: str, yes: Collection[str], no: Collection[str]) -> AnswerWord | None:
+    """The answer in a reply such as "Ja", "nej!" or " YES. "; None for anything else (a question, a sentence).
 
-
-def reply_answer(text: str) -> AnswerWord | None:
-    """The answer in a reply such as "Ja", "nej!" or " YES. "; None for anything else (a question, a sentence)."""
+    `yes` and `no`: the lower-case words that mean each, in the rooms' languages or English (the
+    catalogs' `words.yes` and `words.no`, which the caller reads: care knows no catalog)."""
     word = text.strip().strip(".,;:!?¡¿…\"'«»“”„ \t\n").lower()
-    return REPLY_WORDS.get(word)
+    return "yes" if word in yes else "no" if word in no else None
 
 
 def answered_by(answers: list[Answer], user_id: str) -> dict[str, Answer]:

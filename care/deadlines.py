@@ -2,7 +2,7 @@
 
 Pathways say things like "prescription renewed 2 working days before discharge"
 or "follow-up call within 3 days". ``resolve_due`` turns such a rule plus an anchor
-(discharge time, a date) into an instant. ``reminder_schedule`` plans
+(discharge time, a date) into an instant. ``reminder_schedule`` schedules
 the reminders for that instant; ``parse_when`` and
 ``parse_duration`` read what people type after ``!remind`` and ``!snooze``.
 
@@ -133,7 +133,7 @@ class ReminderPolicy:
     ``overdue_every_working_days``: until the item is done, repeat every n-th working
     day at the due's local time of day (at least 1; the product rule is that
     overdue items are never silently dropped).
-    ``quiet``: every planned time is moved out of these quiet hours.
+    ``quiet``: every scheduled time is moved out of these quiet hours.
     """
 
     before: timedelta | WorkingDays | None = WorkingDays(1)
@@ -150,7 +150,7 @@ class ReminderPolicy:
 
 @dataclass(frozen=True)
 class Reminder:
-    """One planned reminder, ``planned_at`` in UTC.
+    """One scheduled reminder, ``planned_at`` in UTC.
 
     ``sequence`` is 0 for ``before`` and ``due`` and counts overdue repeats 1, 2, 3…,
     so ``(item, kind, sequence)`` is a stable storage key for the bot.
@@ -177,7 +177,7 @@ def _before_instant(due: datetime, policy: ReminderPolicy, calendar: WorkingCale
 def _overdue_reminders(due: datetime, policy: ReminderPolicy, calendar: WorkingCalendar) -> Iterator[Reminder]:
     """Endless overdue repeats in order, already moved out of quiet hours.
 
-    Walks day by day from the previous repeat so planning far ahead stays linear.
+    Walks day by day from the previous repeat so scheduling far ahead stays linear.
     Times never decrease, which lets callers stop at the first one past a limit.
     """
     local_due = due.astimezone(calendar.tz)
@@ -187,8 +187,8 @@ def _overdue_reminders(due: datetime, policy: ReminderPolicy, calendar: WorkingC
     while True:
         sequence += 1
         day = calendar.add_working_days(day, policy.overdue_every_working_days)
-        planned = policy.quiet.next_allowed(calendar.local(day, time_of_day), calendar)
-        yield Reminder(kind="overdue", planned_at=_utc(planned), sequence=sequence)
+        scheduled = policy.quiet.next_allowed(calendar.local(day, time_of_day), calendar)
+        yield Reminder(kind="overdue", planned_at=_utc(scheduled), sequence=sequence)
 
 
 def reminder_schedule(
@@ -204,19 +204,19 @@ def reminder_schedule(
     """
     _require_aware(due)
     _require_aware(until)
-    planned: list[Reminder] = []
+    scheduled: list[Reminder] = []
     before = _before_instant(due, policy, calendar)
     if before is not None:
-        planned.append(Reminder("before", _utc(policy.quiet.next_allowed(before, calendar))))
+        scheduled.append(Reminder("before", _utc(policy.quiet.next_allowed(before, calendar))))
     if policy.at_due:
-        planned.append(Reminder("due", _utc(policy.quiet.next_allowed(_utc(due), calendar))))
+        scheduled.append(Reminder("due", _utc(policy.quiet.next_allowed(_utc(due), calendar))))
     for reminder in _overdue_reminders(due, policy, calendar):
         if reminder.planned_at > _utc(until):
             break
-        planned.append(reminder)
+        scheduled.append(reminder)
 
     by_instant: dict[datetime, Reminder] = {}
-    for reminder in planned:
+    for reminder in scheduled:
         kept = by_instant.get(reminder.planned_at)
         if kept is None or _KIND_RANK[reminder.kind] >= _KIND_RANK[kept.kind]:
             by_instant[reminder.planned_at] = reminder

@@ -2,7 +2,8 @@
 
 Minutes record what the team agreed, and actions agreed in a meeting become tasks of
 the case, so they must be trustworthy afterwards: every entry is a `MinutesChange`
-(what, by whom, when, why) and `Minutes` is only the fold of those changes. Closing
+(what, by whom, when, why) and `Minutes` is only the fold of those changes
+(`care.changelog`, shared with the plan). Closing
 locks the minutes; changing them again takes a reopen with a reason, and both stay in
 the history. A wrong entry is struck with a reason, never deleted.
 
@@ -23,13 +24,22 @@ by their user id. An action is data for the bot to store as a task of the case: 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from homeward.care.changelog import (
+    Change,
+    Versioned,
+    checked_text,
+    fold,
+    follows,
+    next_change,
+    owner_id,
+    require_aware,
+)
 from homeward.care.pathway import Pathway
-from homeward.care.plan import MAX_TEXT
 from homeward.care.refusal import Refusal
 from homeward.ids import is_user_id
 
@@ -58,7 +68,7 @@ __all__ = [
 
 #: The meeting id of minutes for a meeting the pathway does not list.
 EXTRA = "extra"
-#: Longest planned meeting; anything longer is a typo (minutes instead of hours).
+#: Longest scheduled meeting; anything longer is a typo (minutes instead of hours).
 MAX_DURATION = timedelta(hours=24)
 
 MinutesKind = Literal[
@@ -70,17 +80,14 @@ MinutesKind = Literal[
 
 
 @dataclass(frozen=True)
-class MinutesChange:
+class MinutesChange(Change):
     """One entry of the minutes' history, as stored: never changed or deleted once recorded.
 
     ``ref`` names what the change creates or strikes (``n1``, ``d1``, ``a1``, ``t3`` or a
     user id); the other fields are the payload of its ``kind``.
     """
 
-    version: int
     kind: MinutesKind
-    at: datetime
-    by: str
     ref: str | None = None
     text: str | None = None
     users: tuple[str, ...] = ()
@@ -93,42 +100,6 @@ class MinutesChange:
     duration: timedelta | None = None
     topics: tuple[str, ...] = ()
     reason: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        """A JSON-safe dict for the store (ISO 8601 times, durations in seconds, lists)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, (date, datetime)):
-                value = value.isoformat()
-            elif isinstance(value, timedelta):
-                value = int(value.total_seconds())
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
-
-    @classmethod
-    def from_record(cls, data: dict[str, Any]) -> MinutesChange:
-        """The change that `to_record` wrote."""
-        return cls(
-            version=int(data["version"]),
-            kind=data["kind"],
-            at=datetime.fromisoformat(data["at"]),
-            by=data["by"],
-            ref=data.get("ref"),
-            text=data.get("text"),
-            users=tuple(data.get("users") or ()),
-            owner=data.get("owner"),
-            due=date.fromisoformat(data["due"]) if data.get("due") else None,
-            topic=data.get("topic"),
-            meeting=data.get("meeting"),
-            title=data.get("title"),
-            start=datetime.fromisoformat(data["start"]) if data.get("start") else None,
-            duration=timedelta(seconds=data["duration"]) if data.get("duration") is not None else None,
-            topics=tuple(data.get("topics") or ()),
-            reason=data.get("reason"),
-        )
 
 
 # --- the snapshot -----------------------------------------------------------------------
@@ -176,8 +147,8 @@ class TopicAnswer:
 
 
 @dataclass(frozen=True)
-class Minutes:
-    """The minutes as they stand after their changes; `changes` is the full history."""
+class Minutes(Versioned):
+    """The minutes as they stand after their changes; `changes` is the full history, from their opening."""
 
     changes: tuple[MinutesChange, ...]
     meeting: str  # a meeting id of the pathway, or EXTRA
@@ -191,18 +162,6 @@ class Minutes:
     actions: tuple[MinutesAction, ...] = ()
     answers: tuple[TopicAnswer, ...] = ()  # by agenda number
     closed: bool = False
-
-    @property
-    def version(self) -> int:
-        return self.changes[-1].version
-
-    @property
-    def changed_at(self) -> datetime:
-        return self.changes[-1].at
-
-    @property
-    def changed_by(self) -> str:
-        return self.changes[-1].by
 
     @property
     def end(self) -> datetime:
@@ -258,8 +217,7 @@ def apply_minutes(minutes: Minutes | None, change: MinutesChange) -> Minutes:
             duration=change.duration,
             topics=change.topics,
         )
-    if change.version != minutes.version + 1:
-        raise ValueError(f"minutes change version {change.version} does not follow version {minutes.version}")
+    follows("minutes", minutes.version, change)
     m = replace(minutes, changes=(*minutes.changes, change))
     text, ref = change.text or "", change.ref or ""
     if change.kind == "rescheduled":
@@ -298,9 +256,7 @@ def apply_minutes(minutes: Minutes | None, change: MinutesChange) -> Minutes:
 
 def fold_minutes(changes: Iterable[MinutesChange]) -> Minutes:
     """The minutes that the stored changes describe (in version order); ValueError if none."""
-    minutes: Minutes | None = None
-    for change in sorted(changes, key=lambda c: c.version):
-        minutes = apply_minutes(minutes, change)
+    minutes = fold(changes, apply_minutes, None)
     if minutes is None:
         raise ValueError("no minutes changes to fold")
     return minutes
@@ -325,7 +281,7 @@ def new_minutes(
     ``title`` is required for an extra meeting and optional otherwise; ``topics`` is the
     agenda of an extra meeting (a pathway meeting's agenda comes from the pathway).
     """
-    _aware(start)
+    require_aware(start)
     _check_duration(duration)
     if meeting == EXTRA:
         name = _line(title or "")
@@ -352,9 +308,9 @@ def reschedule(
     at: datetime,
     reason: str | None = None,
 ) -> MinutesChange:
-    """Move the planned start (and maybe the duration) of the meeting."""
+    """Move the scheduled start (and maybe the duration) of the meeting."""
     _open(minutes)
-    _aware(start)
+    require_aware(start)
     if duration is not None:
         _check_duration(duration)
     return _change(minutes, "rescheduled", by, at, reason, start=start, duration=duration or minutes.duration)
@@ -405,13 +361,13 @@ def assign_action(
     """
     _open(minutes)
     cleaned = _line(text)
-    owner_id = _owner(pathway, owner)
+    owner = owner_id(pathway, owner, "minutes")
     if due is not None:
         day = minutes.start.astimezone(ZoneInfo(pathway.timezone)).date()
         if due < day:
             raise Refusal("minutes.due_before_meeting", due=due.isoformat(), day=day.isoformat())
     ref = f"a{_count(minutes, 'action') + 1}"
-    return _change(minutes, "action", by, at, None, ref=ref, text=cleaned, owner=owner_id, due=due)
+    return _change(minutes, "action", by, at, None, ref=ref, text=cleaned, owner=owner, due=due)
 
 
 def answer_topic(minutes: Minutes, n: int | str, text: str, *, by: str, at: datetime) -> MinutesChange:
@@ -457,26 +413,19 @@ def reopen(minutes: Minutes, reason: str, *, by: str, at: datetime) -> MinutesCh
 
 
 def _first(by: str, at: datetime, **payload: Any) -> MinutesChange:
-    _aware(at)
-    return MinutesChange(version=1, kind="opened", at=at, by=by, **payload)
+    return next_change(MinutesChange, 0, "opened", by, at, **payload)
 
 
 def _change(
     minutes: Minutes, kind: MinutesKind, by: str, at: datetime, reason: str | None, **payload: Any
 ) -> MinutesChange:
-    _aware(at)
     cleaned = _lines(reason) if reason is not None and reason.strip() else None
-    return MinutesChange(version=minutes.version + 1, kind=kind, at=at, by=by, reason=cleaned, **payload)
+    return next_change(MinutesChange, minutes.version, kind, by, at, reason=cleaned, **payload)
 
 
 def _open(minutes: Minutes) -> None:
     if minutes.closed:
         raise Refusal("minutes.closed")
-
-
-def _aware(moment: datetime) -> None:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("minutes need aware datetimes")
 
 
 def _check_duration(duration: timedelta) -> None:
@@ -496,32 +445,11 @@ def _topic_number(n: int | str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _check_length(text: str) -> str:
-    if not text:
-        raise Refusal("minutes.empty_text")
-    if len(text) > MAX_TEXT:
-        raise Refusal("minutes.too_long", limit=MAX_TEXT, length=len(text))
-    return text
-
-
 def _line(text: str) -> str:
     """One line (titles, agenda lines, action texts that become task titles)."""
-    return _check_length(" ".join(text.split()))
+    return checked_text(" ".join(text.split()), "minutes")
 
 
 def _lines(text: str) -> str:
     """Text whose line breaks matter (notes, decisions, answers, reasons)."""
-    return _check_length("\n".join(line.rstrip() for line in text.strip().splitlines()))
-
-
-def _owner(pathway: Pathway, owner: str) -> str:
-    """A lane id (found by id, name or alias) or a well-formed Matrix user id."""
-    text = owner.strip()
-    if text.startswith("@"):
-        if not is_user_id(text):
-            raise Refusal("minutes.bad_user", user=text)
-        return text
-    lane = pathway.find_lane(text) if text else None
-    if lane is None:
-        raise Refusal("minutes.unknown_lane", lane=text, lanes=", ".join(x.id for x in pathway.lanes))
-    return lane.id
+    return checked_text("\n".join(line.rstrip() for line in text.strip().splitlines()), "minutes")

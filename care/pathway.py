@@ -18,7 +18,6 @@ import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import yaml
@@ -32,8 +31,11 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from homeward.clock import time_zone
+
 __all__ = [
     "AckDue",
+    "CarePlanTerms",
     "Clock",
     "ClockPoint",
     "Consent",
@@ -46,7 +48,6 @@ __all__ = [
     "Pathway",
     "PathwayError",
     "Phase",
-    "Plan",
     "Settings",
     "Topic",
     "configured_pathways",
@@ -356,7 +357,7 @@ class Consent(_Model):
     quote: str | None = None
 
 
-class Plan(_Model):
+class CarePlanTerms(_Model):
     """The words of the coordinated plan (SIP / individuell plan) in the pathway's language."""
 
     name: NonEmpty
@@ -437,17 +438,14 @@ class Pathway(_Model):
     meetings: list[Meeting] = []
     consents: list[Consent] = []
     clocks: list[Clock] = []
-    plan: Plan
+    plan: CarePlanTerms
     settings: Settings
 
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         """Deadlines are computed in local time, so the zone must exist."""
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Oslo')") from None
+        time_zone(value)
         return value
 
     @field_validator("country")
@@ -775,7 +773,7 @@ def _all_field_names() -> list[str]:
         Consent,
         Clock,
         ClockPoint,
-        Plan,
+        CarePlanTerms,
         Settings,
     ):
         names.update(model.model_fields)

@@ -1,9 +1,9 @@
 """Which reminders a case should have now, and what each one says to whom.
 
-Pure: the store keeps one row per planned reminder and asks `desired_reminders` after
+Pure: the store keeps one row per scheduled reminder and asks `desired_reminders` after
 every change of the case. Rows that are no longer wanted (the item was done, its due
 time moved) are cancelled; new ones are added; rows already sent are never sent again.
-Overdue repeats are planned one at a time: the next one is added when the previous
+Overdue repeats are scheduled one at a time: the next one is added when the previous
 one went out. A statutory clock reaching its limit (`care.clocks`) is a reminder too, of
 the kind `clock`, for the coordinators: its row carries the clock's id where an item's
 would be, and its due time is the moment the limit is reached.
@@ -41,8 +41,8 @@ Identity = tuple[str, str, int, datetime | None]
 
 
 @dataclass(frozen=True)
-class PlannedReminder:
-    """A reminder row as the store keeps it: planned, sent or cancelled."""
+class ScheduledReminder:
+    """A reminder row as the store keeps it: its status "planned" (scheduled), "sent" or "cancelled"."""
 
     id: int
     case_id: int
@@ -75,18 +75,18 @@ class ReminderChanges:
 
 def reconcile(
     view: CaseView,
-    rows: list[PlannedReminder],
+    rows: list[ScheduledReminder],
     quiet: str | None,
     now: datetime,
     *,
     closed_at: datetime | None = None,
 ) -> ReminderChanges:
-    """Cancel planned rows no longer wanted, add the new ones; sent rows stay as they are.
+    """Cancel scheduled rows no longer wanted, add the new ones; sent rows stay as they are.
 
-    A planned row whose time has passed while its item is still open and its due time
+    A scheduled row whose time has passed while its item is still open and its due time
     unchanged was missed (the bot was down, or has not fired it yet): it stays, and goes
-    out late, once. A closed case wants no reminder at all: every planned row is cancelled
-    (reopening plans what is still ahead again). `closed_at`: a case closed then (or
+    out late, once. A closed case wants no reminder at all: every scheduled row is cancelled
+    (reopening schedules what is still ahead again). `closed_at`: a case closed then (or
     earlier) has its clocks stopped at that moment, so they remind no more.
     """
     if view.closed:
@@ -100,9 +100,9 @@ def reconcile(
     open_items = {item.id for _, item in view.items() if missing_lanes(view, item)}
     wanted_keys = {(w.item_id, w.kind, w.sequence, w.due) for w in wanted}
     changes = ReminderChanges()
-    planned = {r.identity: r for r in rows if r.status == "planned"}
+    scheduled = {r.identity: r for r in rows if r.status == "planned"}
     kept: set[tuple[str, str, int, datetime | None]] = set()
-    for key, row in planned.items():
+    for key, row in scheduled.items():
         missed = row.fire_at <= now and row.item_id in open_items and row.due == current_due.get(row.item_id)
         if row.kind == "custom":
             # Someone's own reminder lives while its item is open and they are on the team.
@@ -117,8 +117,8 @@ def reconcile(
         key = (w.item_id, w.kind, w.sequence, w.due)
         if key not in kept:
             changes.add.append(w)
-        elif planned[key].planned_at != w.planned_at:
-            changes.move.append((planned[key].id, w.planned_at))
+        elif scheduled[key].planned_at != w.planned_at:
+            changes.move.append((scheduled[key].id, w.planned_at))
     return changes
 
 
@@ -164,8 +164,8 @@ def desired_reminders(view: CaseView, policy: ReminderPolicy, now: datetime, alr
 
     `already` holds the identities of reminders sent before: an overdue repeat that
     went out is followed by the next one, never by itself again. Reminders whose time
-    has passed before they were ever planned are not made up (setting a date in the
-    past must not flood the room); those planned earlier and missed while the bot was
+    has passed before they were ever scheduled are not made up (setting a date in the
+    past must not flood the room); those scheduled earlier and missed while the bot was
     down are still in the store and go out late, once.
     """
     calendar = view.calendar()
@@ -183,7 +183,7 @@ def desired_reminders(view: CaseView, policy: ReminderPolicy, now: datetime, alr
             if (item.id, reminder.kind, reminder.sequence, due) in already or reminder.planned_at <= now:
                 continue
             if reminder.kind == "overdue":
-                # Only the next repeat; it is planned when the previous one went out.
+                # Only the next repeat; it is scheduled when the previous one went out.
                 if reminder.sequence <= last_sent or next_overdue_planned:
                     continue
                 next_overdue_planned = True
@@ -203,7 +203,7 @@ def clock_reminders(
 
     Unlike an item's reminders, a limit already passed when the clock became known (a
     date set in the past) is still told, once: the coordinators must know the municipality
-    pays. It is planned at its own (past) time, so it goes out at once, and a clock that
+    pays. It is scheduled at its own (past) time, so it goes out at once, and a clock that
     stopped before its limit wants none.
     """
     calendar = view.calendar()
@@ -214,8 +214,8 @@ def clock_reminders(
         limit_at = reading.limit_at.astimezone(UTC)  # stored as text: one zone, or a row would not be found again
         if (reading.id, CLOCK, 0, limit_at) in already:
             continue
-        planned = policy.quiet.next_allowed(limit_at, calendar)
-        wanted.append(Wanted(reading.id, CLOCK, 0, limit_at, planned.astimezone(UTC)))
+        scheduled = policy.quiet.next_allowed(limit_at, calendar)
+        wanted.append(Wanted(reading.id, CLOCK, 0, limit_at, scheduled.astimezone(UTC)))
     return wanted
 
 

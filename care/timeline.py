@@ -10,7 +10,7 @@ Times are aware datetimes in the pathway's zone: the axis is local wall-clock ti
 deadline at 16:00 is drawn at 16:00 on both sides of a daylight-saving change.
 
 The awkward cases, decided here:
-- nothing planned yet (no item has a due time, no date is set, no clock has started):
+- nothing scheduled yet (no item has a due time, no date is set, no clock has started):
   `empty` is true and nothing is drawn — the answer says so instead of showing an empty axis;
 - a single day: the axis is at least a day wide and ticks in hours;
 - a year or more: ticks in months;
@@ -42,7 +42,7 @@ STATE_COLOURS: dict[str, str] = {
     "open": "#0072B2",  # blue
     "overdue": "#D55E00",  # vermillion
 }
-#: Phases that are over alternate between two light fills; the current phase stands out; planned ones are pale.
+#: Phases that are over alternate between two light fills; the current phase stands out; the ones ahead are pale.
 BAND_COLOURS: dict[str, tuple[str, ...]] = {
     "done": ("#E4E9EF", "#EFEBE1"),
     "current": ("#CFE3F5",),

@@ -8,7 +8,6 @@ from typing import Any
 
 import aiosqlite
 
-from homeward.commands.parser import CommandLine
 from homeward.commands.registry import Command
 from homeward.matrix.content import notice_content
 from homeward.matrix.relations import answer_content
@@ -20,7 +19,7 @@ from homeward.work.services import Services
 
 @dataclass(frozen=True)
 class IncomingCommand:
-    """A text message that starts like a command (or a reaction read as one); nothing else of the event.
+    """A text message that starts like a command (or a reaction or reply run as one); nothing else of the event.
 
     The flags default to the safe side: a command nobody said was encrypted is not.
     """
@@ -28,7 +27,7 @@ class IncomingCommand:
     room_id: str
     event_id: str
     sender: str
-    body: str
+    body: str  # the message's text; "" for a reaction
     timestamp_ms: int
     reply_to: str | None = None  # answer in reply to this event instead (a reaction's target)
     thread_root: str | None = None  # sent in this thread (`m.thread`): answered in it
@@ -38,7 +37,7 @@ class IncomingCommand:
     encrypted: bool = False
     #: The room is an encrypted room (its state has `m.room.encryption`): the answer goes encrypted.
     room_encrypted: bool = False
-    #: A ✅ / 👍 reaction read as `!ack`: it counts only for the reacting person's own lane,
+    #: A ✅ / 👍 reaction run as `ack`: it counts only for the reacting person's own lane,
     #: never on behalf of another (reactions are unencrypted, and easy to give by accident).
     reaction: bool = False
     #: The room holds nobody but the sender and the bot (joined or invited): a private chat.
@@ -47,7 +46,7 @@ class IncomingCommand:
     quotable: bool = True
     #: The event this message replies to (`m.in_reply_to`), e.g. a consent request answered with "ja".
     in_reply_to: str | None = None
-    #: A reply to a consent request read as `!consent yes|no <id>`: the same rules, ledger and audit row.
+    #: A reply to a consent request run as `consent yes|no <id>`: the same rules, ledger and audit row.
     by_reply: bool = False
     #: The people the message mentions (`m.mentions.user_ids`): what Element puts there for a pill.
     mentions: tuple[str, ...] = ()
@@ -84,7 +83,6 @@ class Context:
     """One command being handled, inside the transaction that will record its effects."""
 
     event: IncomingCommand
-    line: CommandLine
     command: Command
     language: str
     db: aiosqlite.Connection
@@ -93,6 +91,8 @@ class Context:
     room: CareRoom | None = None  # in a care room: its case, view and the sender's membership, loaded once
     room_kind: str = "other"  # 'case', 'direct' or 'other' (a room the bot does not know yet)
     args: dict[str, Any] = field(default_factory=dict)
+    #: The prefix the command was typed with ("!" or "/"); "!" for a reaction or a reply read as a command.
+    prefix: str = "!"
 
     @property
     def sender(self) -> str:

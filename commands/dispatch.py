@@ -11,14 +11,17 @@ decides from the command's own declaration, and after a change the case is settl
 (view, reminders, checklist). The answer is what the person who typed the command waits
 for: it goes after anything else the command queued (a notice, a new room, which the
 answer may name) and before the checklist edit, whose place in the timeline does not
-matter. A command that wrote nothing but audit rows does not re-plan its case.
+matter. A command that wrote nothing but audit rows does not reschedule its case.
 
 In a care room only a command that came end-to-end encrypted runs: one that arrives in
 clear text (anyone holding a member's access token but none of their device keys can send
 one) is answered once — encrypted, like every message into a care room — and audited,
-and nothing else happens. A ✅ / 👍 reaction is read as `!ack` for the reacting person's
-own lane only. Rate-limited commands (`rate=` on the declaration) are counted here, per
-person, when they succeed.
+and nothing else happens. A ✅ / 👍 reaction runs `ack` for the reacting person's
+own lane only, and a "ja" replied to a consent request runs `consent yes`: each as an
+`Invocation` (the registry's command and its argument values), through the same gate,
+rate, savepoint, audit and answer as a typed command, with no text parsed back.
+Rate-limited commands (`rate=` on the declaration) are counted here, per person, when
+they succeed.
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ from homeward.care.refusal import Refusal
 from homeward.commands.context import Context, IncomingCommand, Reply
 from homeward.commands.parser import CommandLine, ParseError, parse, strip_reply_fallback
 from homeward.commands.policy import check
-from homeward.commands.registry import Command, CommandError, registry
+from homeward.commands.registry import Command, CommandError, Invocation, registry
 from homeward.matrix.content import fit_content
 from homeward.ratelimit import Rate
 from homeward.store import consents, outbox
 from homeward.store.cases import LoadedCase, invited_after, last_case_language, load_room, notice_for_event, sent_row
+from homeward.store.changes import recording
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
 from homeward.text import Markdown, code, mention, mentions
@@ -79,7 +83,7 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
 async def handle_reaction(
     room_id: str, event_id: str, sender: str, reacts_to: str, store: Store, services: Services
 ) -> bool:
-    """A ✅ / 👍 on the bot's message of a notice is `!ack <notice>` by the reacting person, for their own lane only.
+    """A ✅ / 👍 on the bot's message of a notice runs `ack <notice>` by the reacting person, for their own lane only.
 
     Answered in reply to the notice (or, when a member invited since cannot read the notice, with no
     reply relation). Reactions are unencrypted and easy to give by
@@ -105,24 +109,24 @@ async def handle_reaction(
             room_id=room_id,
             event_id=event_id,
             sender=sender,
-            body=f"!ack {notice[1]}",
+            body="",
             timestamp_ms=0,
             reply_to=reacts_to if quotable else event_id,
             reaction=True,
             quotable=quotable,
         )
-        line = parse(event.body)
-        assert line is not None
-        outcome = await _answer(db, event, line, info, loaded, services)
+        invocation = registry.invocation("ack", {"item-id": notice[1]})
+        outcome = await _answer(db, event, invocation, info, loaded, services)
     return _after(event, outcome, services)
 
 
 async def handle_reply(event: IncomingCommand, store: Store, services: Services) -> bool:
     """A reply that is no command: to a consent request, "ja" / "nej" / "yes" / "no" is the family's answer.
 
-    It runs as `!consent yes|no <id>` of the request's consent, by the person replying — the
-    same gate, ledger, audit row and confirmation as the command — marked `by_reply`, so a
-    reply to a request its sender already answered changes nothing (`handlers.consent`).
+    It runs the command `consent yes|no` with the request's consent as its argument, by the
+    person replying — the same gate, ledger, audit row and confirmation as when typed —
+    marked `by_reply`, so a reply to a request its sender already answered changes nothing
+    (`handlers.consent`).
     Anything else replied to a request by someone it asks is answered with how to reply;
     a reply to any other message is just chat.
     """
@@ -133,20 +137,19 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
         request = await consents.request_for_event(db, loaded.case.id, event.in_reply_to)
         if request is None:
             return False
-        word = reply_answer(strip_reply_fallback(event.body))
+        words = services.catalog.words
+        word = reply_answer(strip_reply_fallback(event.body), yes=words("yes"), no=words("no"))
         if word is None:
             if not event.encrypted:
                 return False
             outcome = await _explain_reply(db, event, request.consent_id, info, loaded, services)
         else:
-            body = f"!consent {word} {request.consent_id}"
-            answer = replace(event, body=body, by_reply=True)
+            invocation = registry.invocation(f"consent {word}", {"consent-id": request.consent_id})
+            answer = replace(event, by_reply=True)
             if not event.encrypted:
-                outcome = await _refuse_unencrypted(db, answer, f"consent {word}", info, loaded, services)
+                outcome = await _refuse_unencrypted(db, answer, invocation.command.typed_name, info, loaded, services)
             else:
-                line = parse(body)
-                assert line is not None
-                outcome = await _answer(db, answer, line, info, loaded, services)
+                outcome = await _answer(db, answer, invocation, info, loaded, services)
     return _after(event, outcome, services)
 
 
@@ -186,7 +189,7 @@ Outcome = tuple[str, str, bool] | None
 async def _answer(
     db: Any,
     event: IncomingCommand,
-    line: CommandLine,
+    request: CommandLine | Invocation,
     info: RoomInfo | None,
     loaded: LoadedCase | None,
     services: Services,
@@ -203,17 +206,17 @@ async def _answer(
     language = await _language(db, info, event.sender, services)
     ctx = Context(
         event=event,
-        line=line,
-        command=Command((line.name,)),
+        command=Command((request.name,)) if isinstance(request, CommandLine) else request.command,
         language=language,
         db=db,
         services=services,
         now=now,
         room=room,
         room_kind=info.kind if info else "other",
+        prefix=request.prefix if isinstance(request, CommandLine) else "!",
     )
-    command, reply, changed = await _run(ctx)
-    name = command.typed_name if command else line.name
+    command, reply, changed = await _run(ctx, request)
+    name = command.typed_name if command else ctx.command.name  # an unknown command: the name as typed
     if not event.quotable:  # a reaction to a notice not everyone can read: say whose reaction it was instead
         reply.quotes = False
         reply.markdown = f"{mention(event.sender)}: {reply.markdown}"
@@ -312,32 +315,40 @@ def resolve(line: CommandLine) -> tuple[Command | None, set[int]]:
     return node, words
 
 
-async def _run(ctx: Context) -> tuple[Command | None, Reply, bool]:
-    """The command, its reply, and whether it changed anything (then its case was settled in the same transaction)."""
-    command, words = resolve(ctx.line)
-    if command is None:
-        return (
-            None,
-            _error(ctx, CommandError("error.unknown_command", name=ctx.line.name, prefix=ctx.line.prefix)),
-            False,
-        )
+async def _run(ctx: Context, request: CommandLine | Invocation) -> tuple[Command | None, Reply, bool]:
+    """The command, its reply, and whether it changed anything (then its case was settled in the same transaction).
+
+    A typed line is resolved to its command and its tokens bound to the arguments; an invocation
+    (a reaction, a reply) names both. Either way the same gate, rate, savepoint and audit apply.
+    """
+    if isinstance(request, CommandLine):
+        command, words = resolve(request)
+        if command is None:
+            return (
+                None,
+                _error(ctx, CommandError("error.unknown_command", name=request.name, prefix=request.prefix)),
+                False,
+            )
+    else:
+        command, words = request.command, set()
     ctx.command = command
     db, room = ctx.db, ctx.room
     await db.execute("SAVEPOINT command")
     changed = False
     try:
         if command.handler is None:
-            choices = Markdown(_subcommand_list(command, ctx.line.prefix))
+            choices = Markdown(_subcommand_list(command, ctx.prefix))
             raise CommandError("error.choose_subcommand", usage=False, name=command.name, choices=choices)
         check(command, ctx)
-        ctx.args = _bind(ctx, command, ctx.line, words)
+        ctx.args = _bind(ctx, command, request, words) if isinstance(request, CommandLine) else dict(request.args)
         rate = ctx.services.limiter.rate_for(command.name, command.rate)
         if rate is not None:
             _check_rate(ctx, command, rate)
-        before = db.total_changes
-        reply = await command.handler(ctx)
-        # Reading is audited too: a command whose only writes were audit rows and messages changed nothing.
-        changed = db.total_changes - before - (room.bookkeeping if room else 0) > 0
+        with recording() as changes:
+            reply = await command.handler(ctx)
+        # Reading is audited too: a command whose only writes were audit rows and messages changed nothing
+        # (the store functions that write say which kind of write theirs is: `store.changes`).
+        changed = changes.case
         if changed and room is not None:
             await room.settle()
         if rate is not None and reply.ok:
@@ -434,5 +445,5 @@ def _error(ctx: Context, refusal: Refusal) -> Reply:
         log.exception("room=%s event=%s refusal=%s cannot be worded", ctx.room_id, ctx.event.event_id, refusal.key)
         return Reply("⚠️ " + ctx.t("error.internal"), ok=False, extra={"reason": refusal.key})
     if getattr(refusal, "usage", False):
-        text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.line.prefix, ctx.word)))
+        text += "\n\n" + ctx.t("error.usage", usage=code(ctx.command.usage(ctx.prefix, ctx.word)))
     return Reply(text, ok=False, extra={"reason": refusal.key})  # which refusal, for integrations and tests

@@ -2,7 +2,7 @@
 
     @command("plan set", args=[Arg("date-name"), Arg("date", date_arg, metavar="YYYY-MM-DD")],
              where=CASE_ROOM, rule=COORDINATOR, implicit=True)
-    async def plan_set(ctx: Context) -> Reply: ...
+    async def date_set(ctx: Context) -> Reply: ...
 
 A name with a space ("case new") is a sub-command of its first word. `!help`, the usage
 line of every refusal and every permission refusal are generated from these
@@ -40,6 +40,28 @@ Handler = Callable[[Any], Awaitable[Any]]
 Converter = Callable[[str, Any], Any]
 #: How a placeholder is shown in the reader's language (`Context.word`); None: as declared.
 Words = Callable[[str], str] | None
+
+
+@dataclass(frozen=True)
+class HelpSection:
+    """Where `!help` lists a command: a heading (`help.group_<name>` in the catalogs), in `order`."""
+
+    name: str
+    order: int
+
+
+class Section:
+    """The sections of `!help`, in the order it lists them; each handler names its own (`help_section=`)."""
+
+    ITEMS = HelpSection("items", 10)
+    DATES = HelpSection("dates", 20)
+    CONSENT = HelpSection("consent", 30)
+    TEAM = HelpSection("team", 40)
+    MEETINGS = HelpSection("meetings", 50)
+    DOCUMENTS = HelpSection("documents", 60)
+    DESK = HelpSection("desk", 70)
+    ROOM = HelpSection("room", 80)
+    OTHER = HelpSection("other", 1000)
 
 
 class CommandError(Refusal):
@@ -86,6 +108,8 @@ class Command:
     rate: Rate | None = None
     #: The state its case must be in (care rooms): OPEN_CASE, CLOSED_CASE or ANY_STATE.
     state: str = OPEN_CASE
+    #: Where `!help` lists it.
+    help_section: HelpSection = Section.OTHER
     subcommands: dict[str, Command] = field(default_factory=dict)
     #: Arguments typed before the sub-command's word (`!minutes <meeting-id> note …`).
     lead: list[Arg] = field(default_factory=list)
@@ -116,6 +140,18 @@ class Command:
         return " ".join([prefix + typed[0], *lead, *typed[1:], *(a.usage(words) for a in self.args)])
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """A command with its argument values, ready for the gate: what a ✅ reaction or a "ja" reply means.
+
+    A typed command is parsed and its tokens bound to its arguments (`commands.dispatch`); an
+    invocation carries the values already, so nothing is written out as text and parsed back.
+    """
+
+    command: Command
+    args: dict[str, Any]
+
+
 class Registry:
     """All commands of the bot, by name."""
 
@@ -133,6 +169,7 @@ class Registry:
         needs_encryption: bool = False,
         rate: Rate | None = None,
         state: str = OPEN_CASE,
+        help_section: HelpSection = Section.OTHER,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated coroutine as the handler of `name`; `rule` says who may run it.
 
@@ -140,7 +177,8 @@ class Registry:
         after its parent names no other sub-command. `needs_encryption`: only from an
         encrypted message in an encrypted room. `rate`: at most so many runs per person
         and period (`homeward.ratelimit`). `state`: in which state of its case it runs
-        (OPEN_CASE: it changes the case; ANY_STATE: it only reads; CLOSED_CASE).
+        (OPEN_CASE: it changes the case; ANY_STATE: it only reads; CLOSED_CASE). `help_section`:
+        under which heading `!help` lists it.
         """
         if state not in (OPEN_CASE, CLOSED_CASE, ANY_STATE):
             raise ValueError(f"unknown case state {state!r} on {name}")
@@ -155,6 +193,7 @@ class Registry:
             node.needs_encryption = needs_encryption
             node.rate = rate
             node.state = state
+            node.help_section = help_section
             if implicit:
                 node.untyped = True
                 self._node(path[:-1]).implicit = node
@@ -175,6 +214,20 @@ class Registry:
 
     def find(self, name: str) -> Command | None:
         return self.commands.get(name)
+
+    def invocation(self, name: str, args: dict[str, Any]) -> Invocation:
+        """The runnable command `name` ("consent yes") with these values; an optional one left out: as if untyped."""
+        node = self.commands.get(name.split()[0])
+        for word in name.split()[1:]:
+            node = node.subcommands.get(word) if node is not None else None
+        if node is None or node.handler is None:
+            raise KeyError(f"no command {name!r}")
+        declared = [*(node.parent.lead if node.parent is not None else []), *node.args]
+        unknown = set(args) - {arg.name for arg in declared}
+        missing = [arg.name for arg in declared if not arg.optional and arg.name not in args]
+        if unknown or missing:
+            raise ValueError(f"{name}: arguments {sorted(unknown)} are not declared, {missing} are missing")
+        return Invocation(node, {arg.name: args.get(arg.name, [] if arg.repeat else None) for arg in declared})
 
     def unknown_rate_limits(self, names: dict[str, str] | list[str]) -> list[str]:
         """One problem line per name in the configuration's `rate_limits` that names no command."""

@@ -590,13 +590,6 @@ class LocalSynapse:
         logger.info("Synapse killed")
         self._proc = None
 
-    async def restart(self, downtime: float = 0.0) -> None:
-        """Stop, stay down for ``downtime`` seconds, start again (outage tests)."""
-        await self.stop()
-        if downtime > 0:
-            await asyncio.sleep(downtime)
-        await self.start()
-
     def start_blocking(self, timeout: float = _START_TIMEOUT_S) -> None:
         """Synchronous :meth:`start` for CLIs (not inside a running event loop)."""
         asyncio.run(self.start(timeout))

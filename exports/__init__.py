@@ -7,6 +7,7 @@ package does not depend on the bot, the store or Matrix.
 
 from homeward.exports.document import (
     Action,
+    CarePlanDocument,
     ConsentAnswer,
     ConsentLine,
     Goal,
@@ -15,13 +16,13 @@ from homeward.exports.document import (
     MinutesAction,
     MinutesDocument,
     Participant,
-    PlanDocument,
     SubGoal,
     TopicAnswer,
 )
 
 __all__ = [
     "Action",
+    "CarePlanDocument",
     "ConsentAnswer",
     "ConsentLine",
     "Goal",
@@ -30,7 +31,6 @@ __all__ = [
     "MinutesAction",
     "MinutesDocument",
     "Participant",
-    "PlanDocument",
     "SubGoal",
     "TopicAnswer",
 ]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from homeward.care.careplan import CarePlan
 from homeward.care.case import CaseView, due_at, item_state
 from homeward.care.consent import Answer, consent_state
 from homeward.care.minutes import Minutes
-from homeward.care.plan import CarePlan
 from homeward.care.timeline import TimelineLayout
 from homeward.exports.document import (
     Action,
+    CarePlanDocument,
     ConsentAnswer,
     ConsentLine,
     Goal,
@@ -23,7 +24,6 @@ from homeward.exports.document import (
     MinutesAction,
     MinutesDocument,
     Participant,
-    PlanDocument,
     SubGoal,
     TopicAnswer,
 )
@@ -33,7 +33,7 @@ def _owner(view: CaseView, owner: str) -> str:
     return owner if owner.startswith("@") else view.pathway.lane(owner).name
 
 
-def plan_document(
+def careplan_document(
     view: CaseView,
     plan: CarePlan,
     answers: list[Answer],
@@ -42,7 +42,7 @@ def plan_document(
     opened_by: str,
     *,
     timeline: TimelineLayout | None = None,
-) -> PlanDocument:
+) -> CarePlanDocument:
     pathway = view.pathway
     calendar = view.calendar()
     terms = {
@@ -63,7 +63,7 @@ def plan_document(
                 topics=tuple(meeting.topic_lines()),
             )
         )
-    return PlanDocument(
+    return CarePlanDocument(
         case_label=view.label,
         pathway_id=pathway.id,
         pathway_title=pathway.title,
@@ -139,7 +139,7 @@ def minutes_document(view: CaseView, minutes: Minutes, now: datetime) -> Minutes
         topic_answers=tuple(TopicAnswer(a.n, a.topic, a.text) for a in minutes.answers),
         closed=minutes.closed,
         version=minutes.version,
-        changed_at=minutes.changed_at,
-        changed_by=minutes.changed_by,
+        changed_at=minutes.changes[-1].at,  # minutes always hold their opening
+        changed_by=minutes.changes[-1].by,
         generated_at=now,
     )

@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from homeward.clock import time_zone
 
 if TYPE_CHECKING:
     from homeward.care.timeline import TimelineLayout
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LANGUAGES",
     "Action",
+    "CarePlanDocument",
     "ConsentAnswer",
     "ConsentLine",
     "Goal",
@@ -33,7 +36,6 @@ __all__ = [
     "MinutesAction",
     "MinutesDocument",
     "Participant",
-    "PlanDocument",
     "SubGoal",
     "TopicAnswer",
 ]
@@ -82,11 +84,10 @@ def _one_of(obj: Any, name: str, allowed: tuple[str, ...]) -> None:
 
 
 def _zone(obj: Any, name: str) -> None:
-    value = getattr(obj, name)
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"{type(obj).__name__}.{name}: unknown IANA time zone {value!r}") from None
+        time_zone(getattr(obj, name))
+    except ValueError as exc:
+        raise ValueError(f"{type(obj).__name__}.{name}: {exc}") from None
 
 
 def _unique(where: str, ids: list[str]) -> None:
@@ -221,7 +222,7 @@ class MeetingLine:
 
 
 @dataclass(frozen=True)
-class PlanDocument:
+class CarePlanDocument:
     """The coordinated individual plan (SIP / individuell plan) of one case."""
 
     case_label: str
@@ -258,24 +259,24 @@ class PlanDocument:
         _day(self, "period_start")
         _day(self, "period_end")
         if not isinstance(self.version, int) or self.version < 0:
-            raise ValueError(f"PlanDocument.version: must be a whole number ≥ 0 (got {self.version!r})")
+            raise ValueError(f"CarePlanDocument.version: must be a whole number ≥ 0 (got {self.version!r})")
         terms = dict(self.terms or {})
         missing = [key for key in TERM_KEYS if key != "period" and not terms.get(key)]
         if missing:
-            raise ValueError(f"PlanDocument.terms: missing {', '.join(missing)}")
+            raise ValueError(f"CarePlanDocument.terms: missing {', '.join(missing)}")
         object.__setattr__(self, "terms", terms)
-        _freeze(self, "goals", _instance(Goal, "PlanDocument.goals"))
-        _freeze(self, "participants", _instance(Participant, "PlanDocument.participants"))
-        _freeze(self, "consents", _instance(ConsentLine, "PlanDocument.consents"))
-        _freeze(self, "items", _instance(ItemLine, "PlanDocument.items"))
-        _freeze(self, "meetings", _instance(MeetingLine, "PlanDocument.meetings"))
+        _freeze(self, "goals", _instance(Goal, "CarePlanDocument.goals"))
+        _freeze(self, "participants", _instance(Participant, "CarePlanDocument.participants"))
+        _freeze(self, "consents", _instance(ConsentLine, "CarePlanDocument.consents"))
+        _freeze(self, "items", _instance(ItemLine, "CarePlanDocument.items"))
+        _freeze(self, "meetings", _instance(MeetingLine, "CarePlanDocument.meetings"))
         # Ids must be unique: the FHIR and iCalendar exports derive stable ids from them.
-        _unique("PlanDocument.goals", [g.ref for g in self.goals])
+        _unique("CarePlanDocument.goals", [g.ref for g in self.goals])
         for goal in self.goals:
             _unique(f"Goal {goal.ref!r} subgoals", [s.ref for s in goal.subgoals])
-        _unique("PlanDocument.consents", [c.id for c in self.consents])
-        _unique("PlanDocument.items", [i.id for i in self.items])
-        _unique("PlanDocument.meetings", [m.id for m in self.meetings])
+        _unique("CarePlanDocument.consents", [c.id for c in self.consents])
+        _unique("CarePlanDocument.items", [i.id for i in self.items])
+        _unique("CarePlanDocument.meetings", [m.id for m in self.meetings])
 
     @property
     def zone(self) -> ZoneInfo:

@@ -30,7 +30,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from homeward.exports.document import ConsentLine, Goal, ItemLine, PlanDocument
+from homeward.exports.document import CarePlanDocument, ConsentLine, Goal, ItemLine
 
 __all__ = ["CONSENT_STATUS", "TASK_STATUS", "to_fhir_bundle"]
 
@@ -62,7 +62,7 @@ def _display(text: str, kind: str | None = None) -> dict[str, Any]:
 class _Ids:
     """Stable urn:uuid ids for the resources of one case."""
 
-    def __init__(self, doc: PlanDocument) -> None:
+    def __init__(self, doc: CarePlanDocument) -> None:
         self._base = f"{doc.pathway_id}/{doc.case_label}"
 
     def __call__(self, *parts: str) -> str:
@@ -125,7 +125,7 @@ def _consent(ident: str, line: ConsentLine, patient: dict[str, Any], language: s
 
 
 def _task(
-    ident: str, item: ItemLine, patient: dict[str, Any], plan: dict[str, Any], doc: PlanDocument
+    ident: str, item: ItemLine, patient: dict[str, Any], plan: dict[str, Any], doc: CarePlanDocument
 ) -> dict[str, Any]:
     task: dict[str, Any] = {
         "resourceType": "Task",
@@ -155,10 +155,10 @@ def _activity_status(start: date | None, today: date) -> str:
     return "scheduled" if start > today else "in-progress"
 
 
-def to_fhir_bundle(doc: PlanDocument) -> dict[str, Any]:
+def to_fhir_bundle(doc: CarePlanDocument) -> dict[str, Any]:
     """The plan as a FHIR R4 Bundle (type collection), as plain JSON-ready data."""
-    if not isinstance(doc, PlanDocument):
-        raise TypeError(f"to_fhir_bundle needs a PlanDocument (got {type(doc).__name__})")
+    if not isinstance(doc, CarePlanDocument):
+        raise TypeError(f"to_fhir_bundle needs a CarePlanDocument (got {type(doc).__name__})")
     ids = _Ids(doc)
     patient = _display(doc.case_label, "Patient")
     language = doc.language

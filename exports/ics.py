@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
-from homeward.exports.document import MeetingLine, Participant, PlanDocument
+from homeward.exports.document import CarePlanDocument, MeetingLine, Participant
 from homeward.exports.wording import Words
 
 __all__ = ["PRODID", "event_uid", "to_ics"]
@@ -28,7 +28,7 @@ PRODID = "-//Homeward//Homeward care plan export//EN"
 _NAMESPACE = uuid.UUID("5d1f7c0e-2b7a-4e0c-8f3e-9a4b6c2d1e07")  # Homeward calendar
 
 
-def event_uid(doc: PlanDocument, key: str) -> str:
+def event_uid(doc: CarePlanDocument, key: str) -> str:
     """The stable UID of a case's meeting (or of its follow-up: key ``followup``)."""
     return f"{uuid.uuid5(_NAMESPACE, f'{doc.pathway_id}/{doc.case_label}/{key}')}@homeward"
 
@@ -47,7 +47,7 @@ def _attendee(participant: Participant) -> vCalAddress:
     return address
 
 
-def _description(doc: PlanDocument, w: Words, meeting: MeetingLine) -> str:
+def _description(doc: CarePlanDocument, w: Words, meeting: MeetingLine) -> str:
     lines = [f"{w('case')}: {doc.case_label}", f"{w('pathway')}: {doc.pathway_title}"]
     if meeting.participants:
         lines += ["", f"{w('recommended')}:"] + [f"- {who}" for who in meeting.participants]
@@ -56,7 +56,7 @@ def _description(doc: PlanDocument, w: Words, meeting: MeetingLine) -> str:
     return "\n".join(lines)
 
 
-def _common(event: Event, doc: PlanDocument, key: str, stamp: datetime) -> None:
+def _common(event: Event, doc: CarePlanDocument, key: str, stamp: datetime) -> None:
     event.add("uid", event_uid(doc, key))
     event.add("dtstamp", stamp)
     event.add("sequence", doc.version)
@@ -68,10 +68,10 @@ def _common(event: Event, doc: PlanDocument, key: str, stamp: datetime) -> None:
         event.add("attendee", _attendee(participant))
 
 
-def to_ics(doc: PlanDocument) -> bytes:
+def to_ics(doc: CarePlanDocument) -> bytes:
     """The plan's scheduled meetings and follow-up date as an .ics file (UTF-8, CRLF)."""
-    if not isinstance(doc, PlanDocument):
-        raise TypeError(f"to_ics needs a PlanDocument (got {type(doc).__name__})")
+    if not isinstance(doc, CarePlanDocument):
+        raise TypeError(f"to_ics needs a CarePlanDocument (got {type(doc).__name__})")
     zone = doc.zone
     w = Words(doc.language, zone)
     stamp = doc.generated_at.astimezone(UTC)

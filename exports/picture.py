@@ -37,14 +37,6 @@ class Picture:
         """
         return {"w": self.width, "h": self.height, "mimetype": "image/png", "size": len(self.png)}
 
-    def thumbnail_info(self) -> dict[str, Any]:
-        return {
-            "w": self.thumbnail_width,
-            "h": self.thumbnail_height,
-            "mimetype": "image/png",
-            "size": len(self.thumbnail),
-        }
-
 
 def new_figure(width_in: float, height_in: float) -> Figure:
     """A figure of its own (not pyplot's), with the Agg canvas attached."""

@@ -22,14 +22,14 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from homeward.exports.document import MinutesDocument, PlanDocument
+from homeward.exports.document import CarePlanDocument, MinutesDocument
 from homeward.exports.wording import Words, words
 from homeward.messages.catalog import TEMPLATES_DIR
 from homeward.text import escape
 
 __all__ = ["TEMPLATES_DIR", "Words", "md_escape", "print_pdf", "render_html", "render_markdown", "render_pdf", "words"]
 
-Document = PlanDocument | MinutesDocument
+Document = CarePlanDocument | MinutesDocument
 
 
 # --- escaping -----------------------------------------------------------------------
@@ -73,19 +73,19 @@ _MARKDOWN = _environment(html=False)
 
 
 def _template_name(doc: Document, extension: str) -> str:
-    if isinstance(doc, PlanDocument):
+    if isinstance(doc, CarePlanDocument):
         return f"exports/plan.{extension}.j2"
     if isinstance(doc, MinutesDocument):
         return f"exports/minutes.{extension}.j2"
-    raise TypeError(f"cannot export a {type(doc).__name__}: give a PlanDocument or a MinutesDocument")
+    raise TypeError(f"cannot export a {type(doc).__name__}: give a CarePlanDocument or a MinutesDocument")
 
 
 def _context(doc: Document, *, pictures: bool = False) -> dict[str, Any]:
     w = Words(doc.language, doc.zone)
-    title = doc.plan_name if isinstance(doc, PlanDocument) else w("minutes")
+    title = doc.plan_name if isinstance(doc, CarePlanDocument) else w("minutes")
     footer = f"{title} · {w('version')} {doc.version} ({w.date(doc.changed_at)})"
     values: dict[str, Any] = {"doc": doc, "w": w, "title": title, "footer": footer}
-    if isinstance(doc, PlanDocument):
+    if isinstance(doc, CarePlanDocument):
         phases: dict[str, list[Any]] = {}
         for item in doc.items:
             phases.setdefault(item.phase, []).append(item)

@@ -11,15 +11,16 @@ import json
 import os
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, get_origin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from homeward.clock import time_zone
 from homeward.ids import SERVER_NAME, host_of, is_ip_literal, is_user_id, server_of
-from homeward.ratelimit import Rate, parse_rate
+from homeward.ratelimit import PDF_EXPORTS, Rate, parse_rate
 
 ENV_PREFIX = "HOMEWARD_"
 SERVER_PATTERN = re.compile(rf"^\*:{SERVER_NAME}$")  # every user of one server
@@ -69,7 +70,8 @@ class Config(BaseModel):
     debug_loggers: list[str] = Field(default_factory=list)
     # The passphrase of the crypto store; without it one is generated into data_dir/crypto/store.key.
     store_key: SecretStr | None = None
-    # How many PDF exports one person may have rendered within the window (PDFs take seconds of CPU).
+    # How many PDF exports one person may have rendered within the window (PDFs take seconds of CPU):
+    # the limit `PDF_EXPORTS` of the one rate limiter (`rate_limiter_limits`).
     export_pdf_limit: int = Field(default=5, ge=1)
     export_pdf_window_seconds: int = Field(default=600, ge=1)
     # The coordinator's desk: when the morning worklist goes out (local time, working days),
@@ -141,10 +143,7 @@ class Config(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}, e.g. Europe/Oslo or Europe/Stockholm") from None
+        time_zone(value)
         return value
 
     @field_validator("digest_time")
@@ -193,6 +192,13 @@ class Config(BaseModel):
     def rate_overrides(self) -> dict[str, Rate | None]:
         """The configured rate limits by command name (None: no limit)."""
         return {name: parse_rate(text) for name, text in self.rate_limits.items()}
+
+    @property
+    def rate_limiter_limits(self) -> dict[str, Rate | None]:
+        """Every configured limit of the one rate limiter, by what it counts: `rate_limits` by command name,
+        and the PDF exports' (`export_pdf_limit` per `export_pdf_window_seconds`) as `PDF_EXPORTS`."""
+        pdf = Rate(self.export_pdf_limit, timedelta(seconds=self.export_pdf_window_seconds))
+        return {**self.rate_overrides, PDF_EXPORTS: pdf}
 
     @property
     def store_path(self) -> Path:

@@ -1,10 +1,15 @@
-"""Per-person rate limits of commands: how often one person may run one command.
+"""Per-person rate limits of commands: how often one person may run one command, or one variant of it.
 
 A command declares its default on its handler (`@command("case new", ..., rate=Rate(10,
 timedelta(hours=1)))`); the configuration's `rate_limits` overrides it by command name
 (`"case new" = "5/1h"`, `"remind" = "off"`). The dispatcher asks `RateLimiter.wait` before
 the handler runs and calls `RateLimiter.record` when it succeeded: a refused or failed
 command does not count, so a typo never locks anyone out.
+
+A limit may count a variant of a command instead (`limit_key`): `"export pdf"` counts the
+PDFs of every `!export` (one takes seconds of CPU; the other formats are cheap). Its handler
+asks the same limiter once it knows the format; the configuration sets it with
+`export_pdf_limit` per `export_pdf_window_seconds` (`Config.rate_limiter_limits`).
 
 Counts are kept in memory, per process: a restart forgets them. A limit here is a brake on
 floods and on mistakes (a loop in a script, a stolen session opening rooms under the
@@ -52,30 +57,39 @@ def parse_rate(text: str) -> Rate | None:
     return Rate(count, timedelta(seconds=amount * UNITS[unit]))
 
 
+def limit_key(command: str, variant: str | None = None) -> str:
+    """What one limit counts: a command's runs (`"case new"`), or those of one variant of it (`"export pdf"`)."""
+    return f"{command} {variant}" if variant else command
+
+
+#: The PDFs of `!export plan|case|minutes … pdf`, counted together.
+PDF_EXPORTS = limit_key("export", "pdf")
+
+
 class RateLimiter:
-    """Sliding-window counts per (person, command)."""
+    """Sliding-window counts per (person, limit key): a command's name or a command and variant."""
 
     def __init__(self, overrides: dict[str, Rate | None] | None = None) -> None:
         self.overrides = dict(overrides or {})
         self._runs: dict[tuple[str, str], deque[datetime]] = {}
 
-    def rate_for(self, command: str, declared: Rate | None) -> Rate | None:
-        """The limit that holds for `command`: the configured one if there is one, else the declared one."""
-        return self.overrides.get(command, declared)
+    def rate_for(self, key: str, declared: Rate | None) -> Rate | None:
+        """The limit that holds for `key`: the configured one if there is one, else the declared one."""
+        return self.overrides.get(key, declared)
 
-    def wait(self, user_id: str, command: str, rate: Rate, now: datetime) -> timedelta | None:
-        """How long `user_id` must wait before running `command` again; None when they may run it now."""
-        runs = self._recent(user_id, command, rate, now)
+    def wait(self, user_id: str, key: str, rate: Rate, now: datetime) -> timedelta | None:
+        """How long `user_id` must wait before running `key` again; None when they may run it now."""
+        runs = self._recent(user_id, key, rate, now)
         if len(runs) < rate.count:
             return None
-        return runs[0] + rate.period - now
+        return runs[-rate.count] + rate.period - now
 
-    def record(self, user_id: str, command: str, rate: Rate, now: datetime) -> None:
-        """`user_id` ran `command` successfully at `now`."""
-        self._recent(user_id, command, rate, now).append(now)
+    def record(self, user_id: str, key: str, rate: Rate, now: datetime) -> None:
+        """`user_id` ran `key` successfully at `now`."""
+        self._recent(user_id, key, rate, now).append(now)
 
-    def _recent(self, user_id: str, command: str, rate: Rate, now: datetime) -> deque[datetime]:
-        runs = self._runs.setdefault((user_id, command), deque())
+    def _recent(self, user_id: str, key: str, rate: Rate, now: datetime) -> deque[datetime]:
+        runs = self._runs.setdefault((user_id, key), deque())
         while runs and runs[0] <= now - rate.period:
             runs.popleft()
         return runs

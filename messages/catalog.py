@@ -20,6 +20,8 @@ from homeward.text import Markdown, code, escape, fill
 LANGUAGES = ("nb", "sv", "en")
 FALLBACK = "en"
 TEMPLATES_DIR = Path(str(resources.files("homeward.templates")))  # package data
+#: The catalogs' section of words people type as arguments (`Catalog.words`).
+WORDS = "words."
 
 
 def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
@@ -41,9 +43,18 @@ class Catalog:
             flat: dict[str, str] = {}
             _flatten("", table, flat)
             self.messages[language] = flat
+        #: The words people may type as arguments (`[words]`), each the union of all the languages' own.
+        self._words: dict[str, frozenset[str]] = {}
+        for language in LANGUAGES:
+            for key, text in self.messages[language].items():
+                if key.startswith(WORDS):
+                    name = key[len(WORDS) :]
+                    self._words[name] = self._words.get(name, frozenset()) | set(text.lower().split())
 
-    def has(self, key: str) -> bool:
-        return key in self.messages[FALLBACK]
+    def words(self, name: str) -> frozenset[str]:
+        """The words that mean `name` (`words.<name>` of the catalogs), lower-case, in any of the languages:
+        `words("force")` is {"force", "tving", "tvinga"}. Every room accepts all of them."""
+        return self._words[name]
 
     def t(self, language: str, key: str, /, **values: Any) -> Markdown:
         """The message `key` in `language`, with `values` filled in by where each goes (homeward.text.fill)."""
@@ -65,6 +76,6 @@ _env.filters["md"] = escape
 _env.filters["code"] = code
 
 
-def render(name: str, **values: Any) -> str:
+def render_template(name: str, **values: Any) -> str:
     """A message template under `templates/messages/` (checklists, status), as Markdown."""
     return _env.get_template(name).render(**values).strip()

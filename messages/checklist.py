@@ -17,7 +17,7 @@ from homeward.care.case import CaseView, due_at, item_state, missing_lanes
 from homeward.care.clocks import ClockReading, clock_json, read_clocks
 from homeward.care.pathway import Item, Pathway
 from homeward.matrix.content import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
-from homeward.messages.catalog import render
+from homeward.messages.catalog import render_template
 from homeward.messages.speaker import Speaker, local_text
 from homeward.text import escape, mention
 
@@ -86,7 +86,7 @@ def checklist_markdown(room: Speaker, view: CaseView, compact: bool = False) -> 
             line.lane_name, {"name": line.lane_name, "id": line.lane_id, "empty": line.lane_id in empty, "lines": []}
         )
         lane["lines"].append(line)
-    return render(
+    return render_template(
         "messages/checklist.md.j2",
         t=room.t,
         phase=view.phase,

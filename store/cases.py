@@ -16,6 +16,7 @@ import aiosqlite
 from homeward.care.case import Ack, CaseState, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, Pathway
 from homeward.store import chain
+from homeward.store.changes import bookkeeping, changes_case
 from homeward.store.rows import inserted_id
 from homeward.store.state import RoomInfo
 
@@ -232,6 +233,7 @@ def case_histories(rows: list[aiosqlite.Row], pathways: dict[str, Pathway]) -> l
     return found
 
 
+@changes_case
 async def open_case(
     db: aiosqlite.Connection,
     *,
@@ -251,6 +253,7 @@ async def open_case(
     return inserted_id(cur)
 
 
+@changes_case
 async def bind_room(db: aiosqlite.Connection, create_outbox: int, room_id: str) -> int | None:
     """Record the room the homeserver created for a case; the case id, if it was one."""
     await db.execute("UPDATE cases SET room_id = ? WHERE create_outbox = ?", (room_id, create_outbox))
@@ -259,10 +262,12 @@ async def bind_room(db: aiosqlite.Connection, create_outbox: int, room_id: str) 
     return row["id"] if row else None
 
 
+@changes_case
 async def set_phase(db: aiosqlite.Connection, case_id: int, phase_id: str) -> None:
     await db.execute("UPDATE cases SET phase_id = ? WHERE id = ?", (phase_id, case_id))
 
 
+@changes_case
 async def close(db: aiosqlite.Connection, case_id: int, by: str, reason: str, now: datetime) -> None:
     await db.execute(
         "UPDATE cases SET state = 'closed', closed_at = ?, closed_by = ?, closed_reason = ? WHERE id = ?",
@@ -270,6 +275,7 @@ async def close(db: aiosqlite.Connection, case_id: int, by: str, reason: str, no
     )
 
 
+@changes_case
 async def reopen(db: aiosqlite.Connection, case_id: int) -> None:
     """Open again; when and why it was closed stays in the audit trail."""
     await db.execute(
@@ -278,10 +284,12 @@ async def reopen(db: aiosqlite.Connection, case_id: int) -> None:
     )
 
 
+@changes_case
 async def set_reactions(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
     await db.execute("UPDATE cases SET reactions = ? WHERE id = ?", (int(enabled), case_id))
 
 
+@changes_case
 async def put_member(
     db: aiosqlite.Connection, case_id: int, user_id: str, lane: str | None, coordinator: bool, by: str, now: datetime
 ) -> None:
@@ -292,6 +300,7 @@ async def put_member(
     )
 
 
+@changes_case
 async def set_invite_row(db: aiosqlite.Connection, case_id: int, user_id: str, outbox_id: int) -> None:
     """The outbox row that invites `user_id`: what they can read of the room starts there."""
     await db.execute(
@@ -331,6 +340,7 @@ async def last_case_language(db: aiosqlite.Connection, user_id: str) -> str | No
     return row["language"] if row else None
 
 
+@changes_case
 async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
     """Someone left the room (left, kicked or banned): their lane, coordinator flag and assignments go.
 
@@ -357,6 +367,7 @@ async def teams_by_room(db: aiosqlite.Connection) -> dict[str, set[str]]:
     return teams
 
 
+@changes_case
 async def start_removal(db: aiosqlite.Connection, case_id: int, user_id: str, now: datetime) -> bool:
     """Note that the bot removes `user_id` (no place on the team); False if it already is."""
     cur = await db.execute(
@@ -365,11 +376,13 @@ async def start_removal(db: aiosqlite.Connection, case_id: int, user_id: str, no
     return cur.rowcount == 1
 
 
+@changes_case
 async def end_removal(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
     """`user_id` is out of the room (their leave arrived): a later time in it is a new removal."""
     await db.execute("DELETE FROM removals WHERE case_id = ? AND user_id = ?", (case_id, user_id))
 
 
+@changes_case
 async def put_date(
     db: aiosqlite.Connection, case_id: int, date_id: str, value: date | datetime, by: str, now: datetime
 ) -> None:
@@ -385,6 +398,7 @@ async def _ensure_item(db: aiosqlite.Connection, case_id: int, item_id: str) -> 
     await db.execute("INSERT OR IGNORE INTO items (case_id, item_id) VALUES (?, ?)", (case_id, item_id))
 
 
+@changes_case
 async def mark_sent(
     db: aiosqlite.Connection, case_id: int, item_id: str, by: str, now: datetime, outbox_id: int
 ) -> None:
@@ -395,11 +409,13 @@ async def mark_sent(
     )
 
 
+@changes_case
 async def assign(db: aiosqlite.Connection, case_id: int, item_id: str, user_id: str) -> None:
     await _ensure_item(db, case_id, item_id)
     await db.execute("UPDATE items SET assigned_to = ? WHERE case_id = ? AND item_id = ?", (user_id, case_id, item_id))
 
 
+@changes_case
 async def add_ack(db: aiosqlite.Connection, case_id: int, item_id: str, ack: Ack, event_id: str) -> None:
     await db.execute(
         "INSERT INTO acks (case_id, item_id, lane_id, user_id, at, on_behalf, note, event_id)"
@@ -419,6 +435,7 @@ async def notice_for_event(db: aiosqlite.Connection, event_id: str) -> tuple[int
     return (row["case_id"], row["item_id"]) if row else None
 
 
+@changes_case
 async def put_checklist(db: aiosqlite.Connection, case_id: int, phase_id: str, outbox_id: int) -> None:
     await db.execute(
         "INSERT OR REPLACE INTO checklists (case_id, phase_id, outbox_id) VALUES (?, ?, ?)",
@@ -430,6 +447,7 @@ def _parse_when(text: str) -> date | datetime:
     return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
 
 
+@changes_case
 async def add_extra_task(
     db: aiosqlite.Connection,
     case_id: int,
@@ -462,6 +480,7 @@ async def add_extra_task(
 NO_LANE = "-"
 
 
+@bookkeeping
 async def audit(
     db: aiosqlite.Connection,
     *,
@@ -538,6 +557,7 @@ async def audit_rows(
     return found
 
 
+@changes_case
 async def renew(db: aiosqlite.Connection, case_id: int, item_id: str) -> None:
     """A notice whose content changed must be sent (and acknowledged) again; the audit keeps the old round."""
     await db.execute(

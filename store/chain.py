@@ -23,6 +23,8 @@ from typing import Any
 import aiosqlite
 from canonicaljson import encode_canonical_json
 
+from homeward.store.changes import bookkeeping
+
 #: `prev_hash` of the first row of a case's chain.
 GENESIS = "0" * 64
 
@@ -47,6 +49,7 @@ async def head(db: aiosqlite.Connection, table: str, case_id: int | None) -> str
     return row["hash"] if row and row["hash"] else GENESIS
 
 
+@bookkeeping
 async def append(db: aiosqlite.Connection, table: str, values: dict[str, Any]) -> int:
     """Insert one row chained to the case's last one; its id. Call inside the write transaction."""
     _check(table)
@@ -127,6 +130,7 @@ def first_breaks(states: dict[tuple[str, int | None], ChainState]) -> list[Break
     return sorted(breaks, key=lambda b: (list(CHAINS).index(b.table), b.row_id))
 
 
+@bookkeeping
 async def chain_existing_rows(db: aiosqlite.Connection) -> None:
     """Migration: chain the rows written before the chain existed, in id order per case.
 

@@ -9,8 +9,10 @@ import aiosqlite
 
 from homeward.care.consent import Answer
 from homeward.store import chain
+from homeward.store.changes import changes_case
 
 
+@changes_case
 async def add_answer(db: aiosqlite.Connection, case_id: int, answer: Answer, event_id: str) -> None:
     await chain.append(
         db,
@@ -45,6 +47,7 @@ class Request:
     asked_at: datetime
 
 
+@changes_case
 async def add_request(db: aiosqlite.Connection, case_id: int, consent_id: str, outbox_id: int, now: datetime) -> None:
     await db.execute(
         "INSERT INTO consent_requests (case_id, consent_id, outbox_id, asked_at) VALUES (?, ?, ?, ?)",
@@ -74,5 +77,6 @@ async def request_for_event(db: aiosqlite.Connection, case_id: int, event_id: st
     return Request(row["consent_id"], row["outbox_id"], datetime.fromisoformat(row["asked_at"])) if row else None
 
 
+@changes_case
 async def set_child_answers(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
     await db.execute("UPDATE cases SET child_answers = ? WHERE id = ?", (int(enabled), case_id))

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from homeward.store.changes import bookkeeping
 from homeward.store.rows import inserted_id
 
 # What an outbox row asks the homeserver to do.
@@ -55,6 +56,7 @@ class OutboxRow:
         return f"homeward-{self.id}"
 
 
+@bookkeeping
 async def enqueue(
     db: aiosqlite.Connection,
     room_id: str,
@@ -75,6 +77,7 @@ async def enqueue(
     return inserted_id(cur)
 
 
+@bookkeeping
 async def abandon_waiting_for(
     db: aiosqlite.Connection,
     room_id: str,
@@ -97,6 +100,7 @@ async def abandon_waiting_for(
     return cur.rowcount
 
 
+@bookkeeping
 async def release_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str) -> int:
     """Let the rows of a room held until `user_id` joins go without waiting for them."""
     cur = await db.execute(
@@ -107,6 +111,7 @@ async def release_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: s
     return cur.rowcount
 
 
+@bookkeeping
 async def enqueue_file(
     db: aiosqlite.Connection,
     room_id: str,
@@ -187,6 +192,7 @@ async def results(db: aiosqlite.Connection, row_ids: set[int]) -> dict[int, tupl
     return {r["id"]: (r["sent_at"] is not None, r["event_id"]) for r in rows}
 
 
+@bookkeeping
 async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
     """Note that a non-idempotent request (room creation) is about to be made."""
     await db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
@@ -201,6 +207,7 @@ _FORGET_CONTENT = (
 )
 
 
+@bookkeeping
 async def mark_sent(db: aiosqlite.Connection, row_id: int, event_id: str, now: datetime) -> None:
     """The homeserver took the row: record its event id and forget its content."""
     await db.execute(
@@ -209,10 +216,12 @@ async def mark_sent(db: aiosqlite.Connection, row_id: int, event_id: str, now: d
     )
 
 
+@bookkeeping
 async def mark_failed(db: aiosqlite.Connection, row_id: int, error: str) -> None:
     await db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], row_id))
 
 
+@bookkeeping
 async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now: datetime) -> None:
     """Never deliverable (e.g. the bot was removed from the room).
 
@@ -225,6 +234,7 @@ async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now:
     )
 
 
+@bookkeeping
 async def forget_room(db: aiosqlite.Connection, room_id: str, now: datetime) -> int:
     """The bot has left `room_id` for good: give up what was still waiting to go there (it never
     can), and keep no content of any of its rows. Rows settled before are cleared already

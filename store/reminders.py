@@ -12,12 +12,13 @@ from datetime import datetime
 
 import aiosqlite
 
-from homeward.care.reminders import PlannedReminder, ReminderChanges
+from homeward.care.reminders import ReminderChanges, ScheduledReminder
+from homeward.store.changes import bookkeeping, changes_case
 from homeward.store.rows import inserted_id, one_row
 
 
-def _row(r: aiosqlite.Row) -> PlannedReminder:
-    return PlannedReminder(
+def _row(r: aiosqlite.Row) -> ScheduledReminder:
+    return ScheduledReminder(
         r["id"],
         r["case_id"],
         r["item_id"],
@@ -32,18 +33,19 @@ def _row(r: aiosqlite.Row) -> PlannedReminder:
     )
 
 
-async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[PlannedReminder]:
-    """The planned and the sent reminders of a case: what `reconcile` compares with what is wanted."""
+async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[ScheduledReminder]:
+    """The scheduled and the sent reminders of a case: what `reconcile` compares with what is wanted."""
     async with db.execute(
         "SELECT * FROM reminders WHERE case_id = ? AND status IN ('planned', 'sent')", (case_id,)
     ) as cur:
         return [_row(r) for r in await cur.fetchall()]
 
 
+@changes_case
 async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges) -> None:
     """Write the changes `care.reminders.reconcile` decided.
 
-    A reminder wanted again after it was cancelled (a date moved and moved back) is planned
+    A reminder wanted again after it was cancelled (a date moved and moved back) is scheduled
     again: its row exists, cancelled, under the same identity.
     """
     if changes.cancel:
@@ -77,6 +79,7 @@ async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges
         )
 
 
+@changes_case
 async def add_custom(db: aiosqlite.Connection, case_id: int, item_id: str, at: datetime, by: str) -> int:
     async with db.execute(
         "SELECT COALESCE(MAX(sequence), 0) + 1 FROM reminders WHERE case_id = ? AND kind = 'custom'", (case_id,)
@@ -96,7 +99,7 @@ async def next_fire_at(db: aiosqlite.Connection) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-async def due_rows(db: aiosqlite.Connection, now: datetime, limit: int = 200) -> list[PlannedReminder]:
+async def due_rows(db: aiosqlite.Connection, now: datetime, limit: int = 200) -> list[ScheduledReminder]:
     async with db.execute(
         "SELECT * FROM reminders WHERE status = 'planned' AND fire_at <= ? ORDER BY fire_at, id LIMIT ?",
         (now.isoformat(), limit),
@@ -104,12 +107,13 @@ async def due_rows(db: aiosqlite.Connection, now: datetime, limit: int = 200) ->
         return [_row(r) for r in await cur.fetchall()]
 
 
-async def get(db: aiosqlite.Connection, reminder_id: int) -> PlannedReminder | None:
+async def get(db: aiosqlite.Connection, reminder_id: int) -> ScheduledReminder | None:
     async with db.execute("SELECT * FROM reminders WHERE id = ?", (reminder_id,)) as cur:
         row = await cur.fetchone()
     return _row(row) if row else None
 
 
+@bookkeeping
 async def mark_fired(db: aiosqlite.Connection, reminder_id: int, now: datetime, outbox_id: int) -> bool:
     """Planned → sent, once: False when another path already fired or cancelled it."""
     cur = await db.execute(
@@ -119,23 +123,26 @@ async def mark_fired(db: aiosqlite.Connection, reminder_id: int, now: datetime, 
     return cur.rowcount == 1
 
 
+@bookkeeping
 async def postpone(db: aiosqlite.Connection, reminder_id: int, until: datetime) -> None:
     await db.execute(
         "UPDATE reminders SET fire_at = ? WHERE id = ? AND status = 'planned'", (until.isoformat(), reminder_id)
     )
 
 
+@changes_case
 async def cancel(db: aiosqlite.Connection, reminder_id: int) -> None:
     await db.execute("UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'planned'", (reminder_id,))
 
 
-async def planned_for_case(db: aiosqlite.Connection, case_id: int) -> list[PlannedReminder]:
+async def scheduled_for_case(db: aiosqlite.Connection, case_id: int) -> list[ScheduledReminder]:
     async with db.execute(
         "SELECT * FROM reminders WHERE case_id = ? AND status = 'planned' ORDER BY fire_at, id", (case_id,)
     ) as cur:
         return [_row(r) for r in await cur.fetchall()]
 
 
+@changes_case
 async def snooze(db: aiosqlite.Connection, case_id: int, item_id: str, lane: str, until: datetime) -> None:
     await db.execute(
         "INSERT INTO snoozes (case_id, item_id, lane_id, until) VALUES (?, ?, ?, ?) "
@@ -151,5 +158,6 @@ async def snoozed_until(db: aiosqlite.Connection, case_id: int, item_id: str) ->
         return {r["lane_id"]: datetime.fromisoformat(r["until"]) for r in await cur.fetchall()}
 
 
+@changes_case
 async def set_quiet(db: aiosqlite.Connection, case_id: int, setting: str | None) -> None:
     await db.execute("UPDATE cases SET quiet = ? WHERE id = ?", (setting, case_id))

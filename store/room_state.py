@@ -11,12 +11,15 @@ from typing import Any
 
 import aiosqlite
 
+from homeward.store.changes import changes_case
+
 
 async def last_queued(db: aiosqlite.Connection, case_id: int) -> dict[str, dict[str, Any]]:
     async with db.execute("SELECT event_type, content FROM room_state WHERE case_id = ?", (case_id,)) as cur:
         return {row["event_type"]: json.loads(row["content"]) for row in await cur.fetchall()}
 
 
+@changes_case
 async def record(db: aiosqlite.Connection, case_id: int, event_type: str, content: dict[str, Any]) -> None:
     await db.execute(
         "INSERT INTO room_state (case_id, event_type, content) VALUES (?, ?, ?) "

@@ -9,6 +9,8 @@ from typing import Any
 
 import aiosqlite
 
+from homeward.store.changes import bookkeeping
+
 
 async def get_value(db: aiosqlite.Connection, key: str) -> str | None:
     async with db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cur:
@@ -16,6 +18,7 @@ async def get_value(db: aiosqlite.Connection, key: str) -> str | None:
     return row["value"] if row else None
 
 
+@bookkeeping
 async def set_value(db: aiosqlite.Connection, key: str, value: str) -> None:
     await db.execute(
         "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -23,6 +26,7 @@ async def set_value(db: aiosqlite.Connection, key: str, value: str) -> None:
     )
 
 
+@bookkeeping
 async def mark_handled(db: aiosqlite.Connection, event_id: str, room_id: str, now: datetime) -> bool:
     """Record that `event_id` was acted on; False if it already was (then do nothing)."""
     cur = await db.execute(
@@ -37,6 +41,7 @@ async def was_handled(db: aiosqlite.Connection, event_id: str) -> bool:
         return await cur.fetchone() is not None
 
 
+@bookkeeping
 async def remember_room(db: aiosqlite.Connection, room_id: str, kind: str, language: str, now: datetime) -> None:
     await db.execute(
         "INSERT OR IGNORE INTO rooms (room_id, kind, language, joined_at) VALUES (?, ?, ?, ?)",
@@ -59,6 +64,7 @@ async def room_info(db: aiosqlite.Connection, room_id: str) -> RoomInfo | None:
     return RoomInfo(room_id, row["kind"], row["language"]) if row else None
 
 
+@bookkeeping
 async def add_undecrypted(
     db: aiosqlite.Connection, event_id: str, room_id: str, sender: str, source: dict[str, Any], now: datetime
 ) -> bool:
@@ -74,9 +80,11 @@ async def list_undecrypted(db: aiosqlite.Connection) -> list[aiosqlite.Row]:
         return list(await cur.fetchall())
 
 
+@bookkeeping
 async def forget_undecrypted(db: aiosqlite.Connection, event_id: str) -> None:
     await db.execute("DELETE FROM undecrypted WHERE event_id = ?", (event_id,))
 
 
+@bookkeeping
 async def mark_undecrypted_notified(db: aiosqlite.Connection, event_id: str, now: datetime) -> None:
     await db.execute("UPDATE undecrypted SET notified_at = ? WHERE event_id = ?", (now.isoformat(), event_id))

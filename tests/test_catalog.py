@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
-from homeward.commands.registry import registry
+from homeward.commands.registry import Section, registry
 from homeward.messages.catalog import FALLBACK, LANGUAGES, TEMPLATES_DIR, Catalog
 
 LOCALE = TEMPLATES_DIR / "locale"
@@ -75,6 +75,88 @@ def test_registry_has_commands() -> None:
 def test_every_registered_command_has_help_in_the_catalog(language: str, catalog: Catalog) -> None:
     missing = [c.help_key for c in registry.all() if c.help_key not in catalog.messages[language]]
     assert missing == []
+
+
+@pytest.mark.parametrize("language", ["nb", "sv", "en"])
+def test_every_command_names_its_help_section_and_the_catalog_has_its_heading(language: str, catalog: Catalog) -> None:
+    """Each handler says where `!help` lists it (`help_section=`): none is left to "other"."""
+    assert [c.name for c in registry.all() if c.help_section == Section.OTHER] == []
+    headings = {"help.group_" + c.help_section.name for c in registry.all()} | {"help.group_other"}
+    assert headings <= set(catalog.messages[language])
+
+
+def test_help_lists_the_commands_in_the_sections_they_had() -> None:
+    sections: dict[str, list[str]] = {}
+    for c in registry.all():
+        sections.setdefault(c.help_section.name, []).append(c.name)
+    assert sections == {
+        "items": ["ack", "assign", "phase next", "remind", "reminders", "send", "snooze", "status"],
+        "documents": ["audit", "export case", "export minutes", "export plan", "stats"],
+        "room": [
+            "case close",
+            "case new",
+            "case reopen",
+            "help",
+            "pathways",
+            "ping",
+            "settings consent",
+            "settings digest",
+            "settings quiet",
+            "settings reactions",
+        ],
+        "desk": ["cases", "digest"],
+        "consent": ["consent ask", "consent no", "consent revoke", "consent yes", "consents"],
+        "team": ["handover", "invite", "role", "team"],
+        "meetings": [
+            "meeting new",
+            "minutes action",
+            "minutes close",
+            "minutes decision",
+            "minutes note",
+            "minutes present",
+            "minutes reopen",
+            "minutes topic",
+        ],
+        "dates": [
+            "plan",
+            "plan action",
+            "plan followup",
+            "plan goal",
+            "plan remove",
+            "plan responsible",
+            "plan set",
+            "plan show",
+            "plan subgoal",
+            "timeline",
+        ],
+    }
+    order = sorted({c.help_section for c in registry.all()}, key=lambda section: section.order)
+    assert [s.name for s in order] == ["items", "dates", "consent", "team", "meetings", "documents", "desk", "room"]
+
+
+def test_the_words_people_type_are_those_of_all_three_catalogs(catalog: Catalog) -> None:
+    """Each word is written once, in its language's catalog; every room accepts all of them."""
+    assert {name: set(catalog.words(name)) for name in ("force", "all", "overdue", "open", "on", "off")} == {
+        "force": {"force", "tving", "tvinga"},
+        "all": {"all", "alle", "alla"},
+        "overdue": {"overdue", "forfalt", "forfalte", "forsenade", "försenade"},
+        "open": {"open"},
+        "on": {"on"},
+        "off": {"off"},
+    }
+    assert catalog.words("yes") == {"ja", "yes"} and catalog.words("no") == {"nei", "nej", "no"}
+    assert catalog.words("coordinator") == {"coordinator", "koordinator", "samordnare", "samordningsansvarig"}
+    assert catalog.words("guardians") == {"guardians", "guardian"}
+    assert catalog.words("child") == {"child", "young-person"}
+
+
+def test_no_word_means_two_things(catalog: Catalog) -> None:
+    names = ["force", "all", "overdue", "open", "on", "off", "yes", "no", "coordinator", "guardians", "child"]
+    seen: dict[str, str] = {}
+    for name in names:
+        for word in catalog.words(name):
+            assert word not in seen, f"{word!r} means both {seen[word]!r} and {name!r}"
+            seen[word] = name
 
 
 def test_a_key_missing_in_another_language_falls_back_to_english(tmp_path: Path) -> None:

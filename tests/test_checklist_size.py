@@ -17,7 +17,6 @@ import aiosqlite
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, default_pathways_dir, load_pathways
 from homeward.commands.context import Context, IncomingCommand
-from homeward.commands.parser import CommandLine
 from homeward.commands.registry import Command
 from homeward.messages.catalog import Catalog
 from homeward.messages.checklist import CHECKLIST_MAX_BYTES, checklist_content
@@ -41,7 +40,6 @@ def _context() -> Context:
     services = cast(Services, SimpleNamespace(catalog=Catalog()))
     return Context(
         event=event,
-        line=cast(CommandLine, None),
         command=cast(Command, None),
         language="sv",
         db=cast(aiosqlite.Connection, None),

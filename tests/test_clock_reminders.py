@@ -19,7 +19,7 @@ import pytest
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
-from homeward.care.reminders import CLOCK, PlannedReminder, reconcile
+from homeward.care.reminders import CLOCK, ScheduledReminder, reconcile
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
 from homeward.config import Config
@@ -64,7 +64,7 @@ def view_of(pathway: Pathway) -> CaseView:
 
 
 def clock_adds(
-    view: CaseView, existing: list[PlannedReminder], now: datetime, **kw
+    view: CaseView, existing: list[ScheduledReminder], now: datetime, **kw
 ) -> list[tuple[str, datetime, datetime]]:
     changes = reconcile(view, existing, None, now, **kw)
     return [(w.item_id, w.due, w.planned_at) for w in changes.add if w.kind == CLOCK]
@@ -93,7 +93,7 @@ def test_a_limit_already_passed_when_the_clock_becomes_known_is_still_told_once(
 def test_a_clock_reminder_that_went_out_is_not_wanted_again(pathways: dict[str, Pathway]) -> None:
     view = view_of(pathways["orebro"])
     view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=SENT)
-    sent = PlannedReminder(
+    sent = ScheduledReminder(
         1, 1, "betalningsansvar", CLOCK, 0, LIMIT.astimezone(UTC), TOLD.astimezone(UTC), TOLD.astimezone(UTC), "sent"
     )
     assert clock_adds(view, [sent], se(2026, 12, 4, 9)) == []
@@ -103,7 +103,7 @@ def test_a_clock_stopped_before_its_limit_cancels_its_reminder(pathways: dict[st
     view = view_of(pathways["orebro"])
     view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=SENT)
     view.records["hemgang"] = ItemRecord(acks=[Ack("patient", "@p:x", se(2026, 12, 2, 14))])
-    planned = PlannedReminder(
+    planned = ScheduledReminder(
         7, 1, "betalningsansvar", CLOCK, 0, LIMIT.astimezone(UTC), TOLD.astimezone(UTC), TOLD.astimezone(UTC), "planned"
     )
     changes = reconcile(view, [planned], None, se(2026, 12, 2, 15))
@@ -146,7 +146,7 @@ async def _orebro_case(tmp_path: Path, clock: FakeClock) -> tuple[Store, Service
         await cases.put_member(db, case_id, KARL, "kommun", False, CORA, clock.now())
         await cases.mark_sent(db, case_id, "utskrivningsklarmeddelande", CORA, SENT, 0)
         room = await CareRoom.of_case(db, services, case_id, actor=CORA, event_id=None, now=clock.now())
-        await room.replan()
+        await room.reschedule_reminders()
     return store, services, case_id
 
 
@@ -168,7 +168,7 @@ async def test_the_coordinators_are_told_once_that_the_municipality_now_pays(tmp
             told = [r for r in await outbox.pending(db) if "clock" in r.content.get("homeward.reminder", {})]
             async with db.execute("SELECT status FROM reminders WHERE kind = 'clock'") as cur:
                 statuses = [r["status"] for r in await cur.fetchall()]
-            planned_again = [r for r in await rows.planned_for_case(db, case_id) if r.kind == CLOCK]
+            planned_again = [r for r in await rows.scheduled_for_case(db, case_id) if r.kind == CLOCK]
     finally:
         await store.close()
     assert statuses == ["sent"] and planned_again == []
@@ -187,7 +187,7 @@ async def test_a_clock_stopped_before_its_limit_tells_nobody(tmp_path: Path) -> 
         async with store.transaction() as db:
             await cases.mark_sent(db, case_id, "utskrivningsmeddelande", CORA, se(2026, 12, 2, 11), 0)
             room = await CareRoom.of_case(db, services, case_id, actor=CORA, event_id=None, now=se(2026, 12, 2, 11))
-            await room.replan()
+            await room.reschedule_reminders()
         clock.set(se(2026, 12, 3, 9))
         await _tick(store, services, clock)
         async with store.read() as db:

@@ -20,6 +20,7 @@ from homeward.care.consent import (
 )
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
 from homeward.care.refusal import Refusal
+from homeward.messages.catalog import Catalog
 
 MOR, FAR, KARL = "@mor:example.org", "@far:example.org", "@karl:example.org"
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -163,7 +164,8 @@ def test_the_consent_asked_now_is_the_first_pending_one_in_the_pathways_order(pa
     ],
 )
 def test_a_reply_is_an_answer_only_when_it_is_a_plain_yes_or_no(text: str, word: str | None) -> None:
-    assert reply_answer(text) == word
+    words = Catalog().words  # the catalogs' `words.yes` / `words.no`, as the dispatcher passes them
+    assert reply_answer(text, yes=words("yes"), no=words("no")) == word
 
 
 def test_a_pathway_rule_that_covers_a_consent_must_name_a_consent_that_is_asked(pathways: dict[str, Pathway]) -> None:

@@ -1,5 +1,5 @@
-"""Specification of the coordinator's desk (care/desk.py): what each case's line says, which
-come first, what the morning worklist holds, when it is planned and whether it still goes
+"""Specification of the coordinator's desk (care/caseload.py, care/worklist.py, care/retention.py): what
+each case's line says, which come first, what the morning worklist holds, when it is scheduled and whether it still goes
 out, and when a closed case's retention run is due. Pure: views built by hand as the store
 loads them, on the real pathway files.
 
@@ -16,25 +16,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership, close_blockers
+from homeward.care.caseload import coordinator_calendar, select, summarize, urgency
 from homeward.care.consent import Answer
-from homeward.care.desk import (
-    PlannedDigest,
-    coordinator_calendar,
+from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.reminders import ScheduledReminder, firing, reconcile
+from homeward.care.retention import retention_due, retention_firing
+from homeward.care.worklist import (
+    ScheduledDigest,
     digest_firing,
     next_digest_at,
     parse_digest_time,
-    plan_digest,
-    retention_due,
-    retention_firing,
-    select,
-    summarize,
-    urgency,
+    schedule_digest,
     worklist,
 )
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
-from homeward.care.reminders import PlannedReminder, firing, reconcile
+from homeward.messages.caseload import CaseloadSpeaker, worklist_markdown
 from homeward.messages.catalog import Catalog
-from homeward.messages.desk import DeskSpeaker, worklist_markdown
 
 OSLO = ZoneInfo("Europe/Oslo")
 UTC = UTC
@@ -212,7 +208,7 @@ def test_the_worklist_text_heads_the_quiet_cases_with_the_number_of_working_days
     now = oslo(2026, 12, 10, 7, 30)
     quiet = line(orebro(pathways, dates={}), now, case_id=2, last=oslo(2026, 11, 30, 9, 0))
     found = worklist([quiet], now, ZONE, 7, ANNA)
-    speaker = DeskSpeaker(Catalog(), "en", OSLO, now, pathways, "example.org")
+    speaker = CaseloadSpeaker(Catalog(), "en", OSLO, now, pathways, "example.org")
 
     text = worklist_markdown(speaker, found)
 
@@ -241,8 +237,8 @@ def norway() -> list:
     return [coordinator_calendar("NO", ZONE, "nb")]
 
 
-def row(n: int, day: date, at: datetime, status: str = "planned") -> PlannedDigest:
-    return PlannedDigest(n, ANNA, day, at.astimezone(UTC), at.astimezone(UTC), status)
+def row(n: int, day: date, at: datetime, status: str = "planned") -> ScheduledDigest:
+    return ScheduledDigest(n, ANNA, day, at.astimezone(UTC), at.astimezone(UTC), status)
 
 
 def test_the_next_worklist_is_the_next_working_day_at_its_time():
@@ -259,17 +255,17 @@ def test_the_next_worklist_is_the_next_working_day_at_its_time():
 
 def test_a_day_whose_worklist_went_out_is_never_planned_again_even_at_a_later_time():
     sent = row(1, date(2026, 12, 1), oslo(2026, 12, 1, 7, 30), "sent")
-    changes = plan_digest(time(9, 0), norway(), [sent], oslo(2026, 12, 1, 8, 0))
+    changes = schedule_digest(time(9, 0), norway(), [sent], oslo(2026, 12, 1, 8, 0))
 
     assert changes.add == (date(2026, 12, 2), oslo(2026, 12, 2, 9, 0))
 
 
 def test_a_new_time_replaces_the_planned_row_and_off_cancels_it():
     planned = row(7, date(2026, 12, 2), oslo(2026, 12, 2, 7, 30))
-    moved = plan_digest(time(8, 15), norway(), [planned], oslo(2026, 12, 1, 12, 0))
-    off = plan_digest(None, norway(), [planned], oslo(2026, 12, 1, 12, 0))
-    no_cases = plan_digest(time(7, 30), [], [planned], oslo(2026, 12, 1, 12, 0))
-    same = plan_digest(time(7, 30), norway(), [planned], oslo(2026, 12, 1, 12, 0))
+    moved = schedule_digest(time(8, 15), norway(), [planned], oslo(2026, 12, 1, 12, 0))
+    off = schedule_digest(None, norway(), [planned], oslo(2026, 12, 1, 12, 0))
+    no_cases = schedule_digest(time(7, 30), [], [planned], oslo(2026, 12, 1, 12, 0))
+    same = schedule_digest(time(7, 30), norway(), [planned], oslo(2026, 12, 1, 12, 0))
 
     assert (moved.cancel, moved.add) == ([7], (date(2026, 12, 2), oslo(2026, 12, 2, 8, 15)))
     assert (off.cancel, off.add) == ([7], None)
@@ -279,7 +275,7 @@ def test_a_new_time_replaces_the_planned_row_and_off_cancels_it():
 
 def test_a_missed_worklist_of_today_stays_to_go_out_late():
     missed = row(3, date(2026, 12, 1), oslo(2026, 12, 1, 7, 30))
-    changes = plan_digest(time(7, 30), norway(), [missed], oslo(2026, 12, 1, 7, 33))
+    changes = schedule_digest(time(7, 30), norway(), [missed], oslo(2026, 12, 1, 7, 33))
 
     assert 3 not in changes.cancel
     assert changes.add == (date(2026, 12, 2), oslo(2026, 12, 2, 7, 30))
@@ -287,8 +283,8 @@ def test_a_missed_worklist_of_today_stays_to_go_out_late():
 
 def test_one_missed_on_an_earlier_day_gives_way_to_todays_sent_at_once_before_the_evening():
     stale = row(4, date(2026, 12, 1), oslo(2026, 12, 1, 7, 30))
-    morning = plan_digest(time(7, 30), norway(), [stale], oslo(2026, 12, 2, 9, 0))
-    evening = plan_digest(time(7, 30), norway(), [stale], oslo(2026, 12, 2, 20, 30))
+    morning = schedule_digest(time(7, 30), norway(), [stale], oslo(2026, 12, 2, 9, 0))
+    evening = schedule_digest(time(7, 30), norway(), [stale], oslo(2026, 12, 2, 20, 30))
 
     assert (morning.cancel, morning.add) == ([4], (date(2026, 12, 2), oslo(2026, 12, 2, 7, 30)))
     assert (evening.cancel, evening.add) == ([4], (date(2026, 12, 3), oslo(2026, 12, 3, 7, 30)))
@@ -320,10 +316,10 @@ def test_other_worklist_times_are_refused(text: str):
 
 def test_a_closed_case_wants_no_reminder_and_one_coming_due_is_dropped(pathways):
     view = orebro(pathways, state="closed", closed_at=oslo(2026, 12, 1, 8, 0))
-    planned = PlannedReminder(
+    planned = ScheduledReminder(
         9, 1, NOTICE, "due", 0, oslo(2026, 12, 1, 10, 0), oslo(2026, 12, 1, 10, 0), oslo(2026, 12, 1, 10, 0), "planned"
     )
-    custom = PlannedReminder(
+    custom = ScheduledReminder(
         10, 1, NOTICE, "custom", 1, None, oslo(2026, 12, 1, 9, 0), oslo(2026, 12, 1, 9, 0), "planned"
     )
 

@@ -16,7 +16,8 @@ from typing import Any
 from nio import RoomLeaveResponse, RoomSendResponse
 
 from homeward.bot.sender import OutboxSender
-from homeward.store import desk, outbox
+from homeward.store import outbox
+from homeward.store import people as people_rows
 from homeward.store.db import Store
 from homeward.store.state import remember_room
 from tests.clock import FakeClock
@@ -50,7 +51,7 @@ async def _worklist_for_anna(path: Path) -> Store:
     store = await Store.open(path)
     async with store.transaction() as db:
         await remember_room(db, DM, "direct", "en", NOW)
-        await desk.record_direct_room(db, ANNA, DM, NOW)
+        await people_rows.record_direct_room(db, ANNA, DM, NOW)
         await outbox.enqueue(
             db,
             DM,
@@ -91,7 +92,7 @@ async def test_a_worklist_is_not_sent_into_a_chat_someone_else_joined_and_the_ch
 
     assert client.sent == [] and event_id is None and error is not None and error.startswith("private")
     async with store.read() as db:
-        assert (await desk.person(db, ANNA)).direct_room is None
+        assert (await people_rows.person(db, ANNA)).direct_room is None
     await store.close()
 
 
@@ -114,7 +115,7 @@ async def test_nor_into_a_chat_of_theirs_alone_that_is_not_encrypted_and_the_cha
 
     assert client.sent == [] and event_id is None and error == "the room is not encrypted"
     async with store.read() as db:
-        assert (await desk.person(db, ANNA)).direct_room is None
+        assert (await people_rows.person(db, ANNA)).direct_room is None
         async with db.execute("SELECT content FROM outbox") as cur:
             row = await cur.fetchone()
         assert row is not None and row["content"] == "{}"  # given up, and nothing of it kept

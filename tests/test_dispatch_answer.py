@@ -10,15 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
+from homeward.commands import dispatch
 from homeward.commands.context import IncomingCommand
-from homeward.commands.dispatch import handle_command
+from homeward.commands.dispatch import handle_command, handle_reaction
+from homeward.commands.registry import registry
 from homeward.config import Config
 from homeward.matrix.content import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
 from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
+from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
 from tests.clock import FakeClock
 from tests.stores import seed_case
@@ -125,6 +130,34 @@ async def test_a_command_that_writes_nothing_does_not_replan_reminders_but_a_cha
     assert [row.content["homeward.command"] for row in pong] == ["ping"]
 
 
+async def test_a_command_that_only_reads_and_audits_settles_nothing_and_one_that_changes_the_case_does(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """`!status` writes an audit row (reading is audited) and changes nothing: no re-planning; `!plan` changes it."""
+    woken: list[str] = []
+    settled: list[int] = []
+    settle = CareRoom.settle
+
+    async def counted(room: CareRoom) -> None:
+        settled.append(room.case.id)
+        await settle(room)
+
+    monkeypatch.setattr(CareRoom, "settle", counted)
+    store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
+    try:
+        services = _services(woken)
+        status = await _command(store, services, CASE_ROOM, "!status", 1)
+        async with store.read() as db:
+            audited = [row.action for row in await cases.audit_rows(db, 1)]
+        assert "status.read" in audited  # it wrote, but only bookkeeping
+        assert (settled, woken) == ([], [])
+        await _command(store, services, CASE_ROOM, "!plan discharge 2026-12-20", 2)
+        assert (settled, woken) == ([1], ["reminders"])
+    finally:
+        await store.close()
+    assert status[0].content["homeward.status"] == "ok"
+
+
 async def test_status_of_a_case_too_big_for_one_message_is_answered_shortened_not_lost(tmp_path: Path) -> None:
     store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
     try:
@@ -162,3 +195,41 @@ async def test_status_lists_the_tasks_the_team_added_with_the_pathways_own(tmp_p
         await store.close()
     assert "`action-1` Bestille seng" in rows[0].content["body"]
     assert "`behandlingsteam`" in rows[0].content["body"]
+
+
+def test_an_invocation_is_the_registry_s_command_with_its_declared_arguments() -> None:
+    ack = registry.invocation("ack", {"item-id": "plo"})
+    assert ack.command is registry.find("ack") and ack.args == {"item-id": "plo", "note": None}
+    yes = registry.invocation("consent yes", {"consent-id": "sip"})
+    assert yes.command.typed_name == "consent yes" and yes.args == {"consent-id": "sip"}
+    with pytest.raises(ValueError):
+        registry.invocation("ack", {"item": "plo"})  # no such argument, and item-id missing
+    with pytest.raises(KeyError):
+        registry.invocation("consent maybe", {"consent-id": "sip"})
+
+
+async def test_a_reaction_runs_ack_as_an_invocation_and_no_text_is_parsed(tmp_path: Path, monkeypatch) -> None:
+    store = await _store_with_a_case(tmp_path / "homeward.sqlite3")
+
+    def no_parsing(*_: object, **__: object) -> None:
+        raise AssertionError("a reaction is no text to parse")
+
+    monkeypatch.setattr(dispatch, "parse", no_parsing)
+    try:
+        async with store.transaction() as db:
+            notice = await outbox.enqueue(db, CASE_ROOM, "m.room.message", notice_content("Innkalling"), START)
+            await outbox.mark_sent(db, notice, "$notice", START)
+            await db.execute(
+                "INSERT INTO items (case_id, item_id, sent_at, sent_by, sent_outbox)"
+                " VALUES (1, 'innkalling-mote-1', ?, ?, ?)",
+                (START.isoformat(), COORDINATOR, notice),
+            )
+        assert await handle_reaction(CASE_ROOM, "$react", COORDINATOR, "$notice", store, _services([]))
+        async with store.read() as db:
+            answers = [row.content for row in await outbox.pending(db) if "homeward.command" in row.content]
+    finally:
+        await store.close()
+    assert [(a["homeward.command"], a["homeward.status"], a.get("homeward.lane")) for a in answers] == [
+        ("ack", "ok", "sykehus")
+    ]
+    assert answers[0]["m.relates_to"] == {"m.in_reply_to": {"event_id": "$notice"}}

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 
 from homeward.exports import (
     Action,
+    CarePlanDocument,
     ConsentAnswer,
     ConsentLine,
     Goal,
@@ -27,7 +28,6 @@ from homeward.exports import (
     MinutesAction,
     MinutesDocument,
     Participant,
-    PlanDocument,
     SubGoal,
     TopicAnswer,
 )
@@ -54,13 +54,13 @@ OSLO = ZoneInfo("Europe/Oslo")
 
 
 # --- sample documents -----------------------------------------------------------------
-def swedish_plan() -> PlanDocument:
+def swedish_plan() -> CarePlanDocument:
     """Region Örebro län's pathway, as the bot would snapshot a case in January."""
 
     def at(d: int, h: int, m: int = 0) -> datetime:
         return datetime(2026, 1, d, h, m, tzinfo=STOCKHOLM)
 
-    return PlanDocument(
+    return CarePlanDocument(
         case_label="orebro-7",
         pathway_id="orebro",
         pathway_title="Utskrivningsprocess för barn och unga från Barn- och ungdomskliniken",
@@ -184,13 +184,13 @@ def swedish_plan() -> PlanDocument:
     )
 
 
-def norwegian_plan() -> PlanDocument:
+def norwegian_plan() -> CarePlanDocument:
     """Sykehuset Telemark's pathway."""
 
     def at(d: int, h: int, m: int = 0) -> datetime:
         return datetime(2026, 2, d, h, m, tzinfo=OSLO)
 
-    return PlanDocument(
+    return CarePlanDocument(
         case_label="tele-12",
         pathway_id="sthf",
         pathway_title="Pasientflyt - Nyetablering av kommunale en-til-en helsetjenester for barn (0-18 år)",
@@ -337,7 +337,7 @@ def swedish_minutes(closed: bool = True) -> MinutesDocument:
     )
 
 
-def big_plan(goals: int = 20, items: int = 100) -> PlanDocument:
+def big_plan(goals: int = 20, items: int = 100) -> CarePlanDocument:
     plan = swedish_plan()
     start = date(2026, 1, 26)
     many_goals = [
@@ -678,7 +678,7 @@ def _kinds(bundle: dict) -> dict[str, list[dict]]:
 
 
 @pytest.mark.parametrize("make", [swedish_plan, norwegian_plan])
-def test_fhir_bundle_validates(make: Callable[[], PlanDocument]) -> None:
+def test_fhir_bundle_validates(make: Callable[[], CarePlanDocument]) -> None:
     doc = make()
     bundle = to_fhir_bundle(doc)
     parsed = _validate(bundle)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from homeward.care.careplan import MAX_TEXT
 from homeward.care.minutes import (
     EXTRA,
     Minutes,
@@ -36,7 +37,6 @@ from homeward.care.minutes import (
     strike,
 )
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
-from homeward.care.plan import MAX_TEXT
 from homeward.care.refusal import Refusal
 
 OSLO = ZoneInfo("Europe/Oslo")

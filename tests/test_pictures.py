@@ -17,13 +17,13 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from homeward.care.careplan import CarePlan
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.clocks import read_clocks
 from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
-from homeward.care.plan import CarePlan
 from homeward.care.stats import MIN_CASES, PathwayStats, Row, Share, Spread
 from homeward.care.timeline import timeline_layout
-from homeward.exports.build import plan_document
+from homeward.exports.build import careplan_document
 from homeward.exports.picture import THUMBNAIL_BOX
 from homeward.exports.render import render_html, render_pdf
 from homeward.exports.stats import draw_stats, stats_csv
@@ -132,7 +132,7 @@ def test_the_case_pdf_has_the_timeline_as_an_image_and_the_plan_pdf_none(pathway
     pathway = pathways["orebro"]
     view = busy_case(pathway)
     layout = timeline_layout(view, NOW, history(pathway), read_clocks(view, NOW))
-    with_timeline = plan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=layout)
+    with_timeline = careplan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=layout)
     pdf = PdfReader(io.BytesIO(render_pdf(with_timeline)))
     images = list({image.data: image for page in pdf.pages for image in page.images}.values())  # pages share resources
     assert len(images) == 1
@@ -140,7 +140,7 @@ def test_the_case_pdf_has_the_timeline_as_an_image_and_the_plan_pdf_none(pathway
     picture = images[0].image
     assert picture is not None and picture.size == (drawn.width, drawn.height)  # the very picture, at full resolution
     assert "Tidslinje" in "\n".join(page.extract_text() for page in pdf.pages)
-    without = PdfReader(io.BytesIO(render_pdf(plan_document(view, CarePlan(), [], {}, NOW, "@c:x"))))
+    without = PdfReader(io.BytesIO(render_pdf(careplan_document(view, CarePlan(), [], {}, NOW, "@c:x"))))
     assert [image for page in without.pages for image in page.images] == []
 
 
@@ -148,7 +148,7 @@ def test_the_case_html_embeds_the_timeline_as_a_data_uri_and_fetches_nothing(pat
     pathway = pathways["orebro"]
     view = busy_case(pathway)
     html = render_html(
-        plan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=timeline_layout(view, NOW, history(pathway)))
+        careplan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=timeline_layout(view, NOW, history(pathway)))
     )
     assert '<img class="timeline" src="data:image/png;base64,' in html and "file:" not in html
 
@@ -157,7 +157,7 @@ def test_a_case_with_nothing_planned_says_so_in_the_pdf(pathways: dict[str, Path
     pathway = pathways["orebro"]
     view = CaseView(pathway=pathway, label="X", phase_id="identifiering", dates={}, members={}, records={})
     html = render_html(
-        plan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=timeline_layout(view, NOW, history(pathway)))
+        careplan_document(view, CarePlan(), [], {}, NOW, "@c:x", timeline=timeline_layout(view, NOW, history(pathway)))
     )
     assert "Inget är planerat ännu" in html and "data:image/png" not in html
 

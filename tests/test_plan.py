@@ -1,4 +1,4 @@
-"""Specification of the coordinated plan (care/plan.py) on the real pathway files.
+"""Specification of the coordinated plan (care/careplan.py) on the real pathway files.
 
 The plan is the fold of its change records. Each test builds a plan by applying the
 changes the operations return, as the bot would after storing them, and checks one
@@ -16,23 +16,23 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
-from homeward.care.plan import (
+from homeward.care.careplan import (
     MAX_TEXT,
     CarePlan,
-    PlanChange,
+    CarePlanChange,
     add_action,
     add_goal,
     add_subgoal,
-    apply_plan,
-    fold_plan,
+    apply_careplan,
+    fold_careplan,
     history,
     parse_ref,
     remove,
-    render_lines,
     set_followup,
     set_responsible,
+    text_lines,
 )
+from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
 from homeward.care.refusal import Refusal
 
 UTC = UTC
@@ -65,7 +65,7 @@ def goals(*texts: str) -> CarePlan:
     """A plan with these goals, g1, g2, … in order."""
     plan = CarePlan()
     for text in texts:
-        plan = apply_plan(plan, add_goal(plan, text, by=CORA, at=tick(plan)))
+        plan = apply_careplan(plan, add_goal(plan, text, by=CORA, at=tick(plan)))
     return plan
 
 
@@ -84,16 +84,16 @@ def test_an_unwritten_plan_has_version_0_and_no_author() -> None:
 def test_each_change_bumps_the_version_by_one() -> None:
     plan = goals("Hemma före jul")
     assert plan.version == 1
-    plan = apply_plan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
     assert plan.version == 2
-    plan = apply_plan(plan, set_followup(plan, date(2027, 1, 15), by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, set_followup(plan, date(2027, 1, 15), by=CORA, at=tick(plan)))
     assert plan.version == 3
 
 
 def test_the_snapshot_knows_when_and_by_whom_it_last_changed() -> None:
     plan = goals("Hemma före jul")
     change = add_subgoal(plan, 1, "Äter själv", by=KARL, at=T0 + timedelta(hours=2))
-    plan = apply_plan(plan, change)
+    plan = apply_careplan(plan, change)
     assert (plan.changed_at, plan.changed_by) == (T0 + timedelta(hours=2), KARL)
 
 
@@ -115,13 +115,13 @@ def test_a_change_that_does_not_follow_the_current_version_is_not_applied() -> N
     plan = goals("Hemma före jul")
     stale = add_goal(CarePlan(), "Något annat", by=KARL, at=T0)  # made from version 0
     with pytest.raises(ValueError):
-        apply_plan(plan, stale)
+        apply_careplan(plan, stale)
 
 
 def test_folding_the_stored_changes_gives_the_same_plan_in_any_order() -> None:
     plan = goals("Hemma före jul", "Trygg nattsömn")
-    plan = apply_plan(plan, remove(plan, "g1", "Fel barn", by=CORA, at=tick(plan)))
-    assert fold_plan(reversed(plan.changes)) == plan
+    plan = apply_careplan(plan, remove(plan, "g1", "Fel barn", by=CORA, at=tick(plan)))
+    assert fold_careplan(reversed(plan.changes)) == plan
 
 
 def test_a_change_survives_the_store_round_trip(orebro: Pathway) -> None:
@@ -129,7 +129,7 @@ def test_a_change_survives_the_store_round_trip(orebro: Pathway) -> None:
     change = add_action(
         plan, orebro, 1, "Hemsjukvård", "kommun", by=CORA, at=T0, start=date(2026, 12, 20), end=date(2027, 3, 1)
     )
-    assert PlanChange.from_record(change.to_record()) == change
+    assert CarePlanChange.from_record(change.to_record()) == change
 
 
 # --- removal and numbering ----------------------------------------------------------------
@@ -137,14 +137,14 @@ def test_a_change_survives_the_store_round_trip(orebro: Pathway) -> None:
 
 def test_a_removed_goal_leaves_the_snapshot() -> None:
     plan = goals("Hemma före jul", "Trygg nattsömn", "Förskola")
-    plan = apply_plan(plan, remove(plan, "g2", "Ingår i g1", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g2", "Ingår i g1", by=CORA, at=tick(plan)))
     assert [g.text for g in plan.goals] == ["Hemma före jul", "Förskola"]
 
 
 def test_a_removed_goal_stays_in_history_with_its_reason() -> None:
     plan = goals("Hemma före jul", "Trygg nattsömn")
-    plan = apply_plan(plan, add_subgoal(plan, 2, "Larm vid andningsuppehåll", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, remove(plan, "g2", "Ingår i g1", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_subgoal(plan, 2, "Larm vid andningsuppehåll", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g2", "Ingår i g1", by=CORA, at=tick(plan)))
     assert [(c.kind, c.ref, c.text, c.reason) for c in history(plan, "g2")] == [
         ("goal_added", "g2", "Trygg nattsömn", None),
         ("subgoal_added", "g2.s1", "Larm vid andningsuppehåll", None),
@@ -154,44 +154,44 @@ def test_a_removed_goal_stays_in_history_with_its_reason() -> None:
 
 def test_removing_a_goal_removes_its_subgoals_and_actions_from_the_snapshot(orebro: Pathway) -> None:
     plan = goals("Hemma före jul")
-    plan = apply_plan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, add_action(plan, orebro, 1, "Hemsjukvård", "kommun", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, remove(plan, "g1", "Fel ärende", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_action(plan, orebro, 1, "Hemsjukvård", "kommun", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g1", "Fel ärende", by=CORA, at=tick(plan)))
     assert (plan.goals, plan.refs()) == ((), [])
 
 
 def test_goal_numbers_stay_the_same_after_an_earlier_goal_is_removed() -> None:
     plan = goals("Hemma före jul", "Trygg nattsömn", "Förskola")
-    plan = apply_plan(plan, remove(plan, "g2", "Ingår i g1", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g2", "Ingår i g1", by=CORA, at=tick(plan)))
     assert [(g.ref, g.text) for g in plan.goals] == [("g1", "Hemma före jul"), ("g3", "Förskola")]
 
 
 def test_a_removed_goal_number_is_never_given_to_a_new_goal() -> None:
     plan = goals("Hemma före jul", "Trygg nattsömn")
-    plan = apply_plan(plan, remove(plan, "g2", "Ingår i g1", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g2", "Ingår i g1", by=CORA, at=tick(plan)))
     change = add_goal(plan, "Förskola", by=CORA, at=tick(plan))
     assert change.ref == "g3"
 
 
 def test_a_removed_subgoal_number_is_never_given_to_a_new_subgoal() -> None:
     plan = goals("Hemma före jul")
-    plan = apply_plan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, remove(plan, "g1.s1", "Felskrivning", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g1.s1", "Felskrivning", by=CORA, at=tick(plan)))
     assert add_subgoal(plan, 1, "Äter själv med stöd", by=CORA, at=tick(plan)).ref == "g1.s2"
 
 
 def test_subgoals_and_actions_number_in_their_own_series(orebro: Pathway) -> None:
     plan = goals("Hemma före jul")
-    plan = apply_plan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, add_action(plan, orebro, 1, "Hemsjukvård", "kommun", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_action(plan, orebro, 1, "Hemsjukvård", "kommun", by=CORA, at=tick(plan)))
     assert plan.refs() == ["g1", "g1.s1", "g1.a1"]
 
 
 def test_a_removed_action_leaves_the_goal_and_its_other_parts(orebro: Pathway) -> None:
     plan = goals("Hemma före jul")
-    plan = apply_plan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, add_action(plan, orebro, 1, "Hemsjukvård", "kommun", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, remove(plan, "g1.a1", "Ersatt", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_action(plan, orebro, 1, "Hemsjukvård", "kommun", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g1.a1", "Ersatt", by=CORA, at=tick(plan)))
     assert plan.refs() == ["g1", "g1.s1"]
 
 
@@ -217,7 +217,7 @@ def test_an_action_owner_may_be_a_lane_name_with_or_without_diacritics(orebro: P
 
 def test_an_action_owner_may_be_a_person(orebro: Pathway) -> None:
     plan = goals("Hemma före jul")
-    plan = apply_plan(plan, add_action(plan, orebro, 1, "Beställa sondmat", KARL, by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_action(plan, orebro, 1, "Beställa sondmat", KARL, by=CORA, at=tick(plan)))
     action = plan.goals[0].actions[0]
     assert (action.owner, action.owner_is_lane) == (KARL, False)
 
@@ -227,16 +227,16 @@ def test_an_action_keeps_its_period(orebro: Pathway) -> None:
     change = add_action(
         plan, orebro, 1, "Hemsjukvård", "kommun", by=CORA, at=T0, start=date(2026, 12, 20), end=date(2027, 3, 1)
     )
-    plan = apply_plan(plan, change)
+    plan = apply_careplan(plan, change)
     action = plan.goals[0].actions[0]
     assert (action.start, action.end) == (date(2026, 12, 20), date(2027, 3, 1))
 
 
 def test_responsible_lane_and_followup_date_are_set_and_replaced(orebro: Pathway) -> None:
     plan = CarePlan()
-    plan = apply_plan(plan, set_responsible(plan, orebro, "kommun", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, set_responsible(plan, orebro, "Öppenvården", by=CORA, at=tick(plan)))
-    plan = apply_plan(plan, set_followup(plan, date(2027, 1, 15), by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, set_responsible(plan, orebro, "kommun", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, set_responsible(plan, orebro, "Öppenvården", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, set_followup(plan, date(2027, 1, 15), by=CORA, at=tick(plan)))
     assert (plan.responsible, plan.followup) == ("oppenvard", date(2027, 1, 15))
 
 
@@ -250,17 +250,17 @@ def test_plan_text_is_kept_on_one_line() -> None:
 
 def full_plan(pathway: Pathway, lane: str, responsible: str) -> CarePlan:
     plan = goals("Hemma före jul")
-    plan = apply_plan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, add_subgoal(plan, 1, "Äter själv", by=CORA, at=tick(plan)))
     change = add_action(
         plan, pathway, 1, "Hemsjukvård", lane, by=CORA, at=tick(plan), start=date(2026, 12, 20), end=date(2027, 3, 1)
     )
-    plan = apply_plan(plan, change)
-    plan = apply_plan(plan, set_responsible(plan, pathway, responsible, by=CORA, at=tick(plan)))
-    return apply_plan(plan, set_followup(plan, date(2027, 1, 15), by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, change)
+    plan = apply_careplan(plan, set_responsible(plan, pathway, responsible, by=CORA, at=tick(plan)))
+    return apply_careplan(plan, set_followup(plan, date(2027, 1, 15), by=CORA, at=tick(plan)))
 
 
 def test_orebro_renders_the_plan_in_sip_words(orebro: Pathway) -> None:
-    lines = render_lines(full_plan(orebro, "kommun", "oppenvard"), orebro)
+    lines = text_lines(full_plan(orebro, "kommun", "oppenvard"), orebro)
     assert lines == [
         f"SIP – samordnad individuell plan · v5 · 2026-12-01 10:04 · {CORA}",
         "Ansvarig: Öppenvård",
@@ -274,7 +274,7 @@ def test_orebro_renders_the_plan_in_sip_words(orebro: Pathway) -> None:
 
 
 def test_sthf_renders_the_plan_in_the_words_of_individuell_plan(sthf: Pathway) -> None:
-    lines = render_lines(full_plan(sthf, "kommunen", "kommunen"), sthf)
+    lines = text_lines(full_plan(sthf, "kommunen", "kommunen"), sthf)
     assert lines == [
         f"Individuell plan · v5 · 2026-12-01 10:04 · {CORA}",
         "Ansvarlig: Kommunen",
@@ -288,7 +288,7 @@ def test_sthf_renders_the_plan_in_the_words_of_individuell_plan(sthf: Pathway) -
 
 
 def test_an_empty_plan_renders_its_header_and_no_goals(sthf: Pathway) -> None:
-    assert render_lines(CarePlan(), sthf) == [
+    assert text_lines(CarePlan(), sthf) == [
         "Individuell plan · v0",
         "Ansvarlig: —",
         "Oppfølgingsdato: —",
@@ -298,8 +298,8 @@ def test_an_empty_plan_renders_its_header_and_no_goals(sthf: Pathway) -> None:
 
 def test_removed_goals_are_not_rendered(orebro: Pathway) -> None:
     plan = goals("Hemma före jul", "Trygg nattsömn")
-    plan = apply_plan(plan, remove(plan, "g1", "Klart", by=CORA, at=tick(plan)))
-    assert [line for line in render_lines(plan, orebro) if "Huvudmål" in line] == ["g2 Huvudmål: Trygg nattsömn"]
+    plan = apply_careplan(plan, remove(plan, "g1", "Klart", by=CORA, at=tick(plan)))
+    assert [line for line in text_lines(plan, orebro) if "Huvudmål" in line] == ["g2 Huvudmål: Trygg nattsömn"]
 
 
 # --- refusals -------------------------------------------------------------------------------
@@ -336,7 +336,7 @@ def test_a_subgoal_of_an_unknown_goal_is_refused_with_the_goals_there_are() -> N
 
 def test_a_subgoal_of_a_removed_goal_is_refused() -> None:
     plan = goals("Hemma före jul", "Trygg nattsömn")
-    plan = apply_plan(plan, remove(plan, "g1", "Klart", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g1", "Klart", by=CORA, at=tick(plan)))
     with pytest.raises(Refusal) as excinfo:
         add_subgoal(plan, 1, "Äter själv", by=CORA, at=T0)
     assert refusal_of(excinfo) == ("plan.unknown_goal", {"n": 1, "count": 1, "goals": "g2"})
@@ -391,7 +391,7 @@ def test_removing_an_unknown_reference_is_refused_with_the_references_there_are(
 
 def test_removing_something_already_removed_is_refused() -> None:
     plan = goals("Hemma före jul", "Trygg nattsömn")
-    plan = apply_plan(plan, remove(plan, "g1", "Klart", by=CORA, at=tick(plan)))
+    plan = apply_careplan(plan, remove(plan, "g1", "Klart", by=CORA, at=tick(plan)))
     with pytest.raises(Refusal) as excinfo:
         remove(plan, "g1", "Igen", by=CORA, at=T0)
     assert excinfo.value.key == "plan.unknown_ref"

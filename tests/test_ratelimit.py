@@ -1,4 +1,4 @@
-"""Specification of per-person command rate limits (homeward/ratelimit.py)."""
+"""Specification of per-person command rate limits (homeward/ratelimit.py), the PDF exports' among them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from homeward.ratelimit import Rate, RateLimiter, parse_rate
+from homeward.config import Config
+from homeward.ratelimit import PDF_EXPORTS, Rate, RateLimiter, limit_key, parse_rate
+from homeward.work.services import Services
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 HOURLY = Rate(2, timedelta(hours=1))
@@ -60,3 +62,43 @@ def test_the_configuration_overrides_a_declared_rate_or_turns_it_off() -> None:
     assert limiter.rate_for("case new", HOURLY) == Rate(1, timedelta(minutes=5))
     assert limiter.rate_for("remind", HOURLY) is None
     assert limiter.rate_for("export plan", HOURLY) == HOURLY
+
+
+def test_a_limit_counts_a_command_or_one_variant_of_it() -> None:
+    assert limit_key("case new") == "case new"
+    assert limit_key("export", "pdf") == PDF_EXPORTS == "export pdf"
+
+
+def test_the_pdf_limit_allows_count_uses_within_the_window_and_says_when_the_next_one_may_come() -> None:
+    limiter, rate = RateLimiter(), Rate(2, timedelta(minutes=10))
+    assert limiter.wait("@kari:x", PDF_EXPORTS, rate, T0) is None
+    limiter.record("@kari:x", PDF_EXPORTS, rate, T0)
+    limiter.record("@kari:x", PDF_EXPORTS, rate, T0 + timedelta(minutes=3))
+    at = T0 + timedelta(minutes=4)
+    wait = limiter.wait("@kari:x", PDF_EXPORTS, rate, at)
+    assert wait is not None and at + wait == T0 + timedelta(minutes=10)
+    # the first use has left the window
+    assert limiter.wait("@kari:x", PDF_EXPORTS, rate, T0 + timedelta(minutes=10)) is None
+    limiter.record("@kari:x", PDF_EXPORTS, rate, T0 + timedelta(minutes=10))
+    at = T0 + timedelta(minutes=11)
+    wait = limiter.wait("@kari:x", PDF_EXPORTS, rate, at)
+    assert wait is not None and at + wait == T0 + timedelta(minutes=13)
+
+
+def test_each_person_and_limit_has_its_own_count() -> None:
+    limiter, rate = RateLimiter(), Rate(1, timedelta(minutes=10))
+    limiter.record("@kari:x", PDF_EXPORTS, rate, T0)
+    assert limiter.wait("@kari:x", PDF_EXPORTS, rate, T0) is not None
+    assert limiter.wait("@ingrid:x", PDF_EXPORTS, rate, T0) is None
+    assert limiter.wait("@kari:x", "case new", rate, T0) is None
+
+
+def test_the_pdf_export_settings_are_the_limit_of_pdf_exports_in_the_one_limiter() -> None:
+    settings = {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:x", "password": "x"}
+    assert Config.model_validate(settings).rate_limiter_limits[PDF_EXPORTS] == Rate(5, timedelta(minutes=10))
+    config = Config.model_validate(
+        settings | {"export_pdf_limit": 2, "export_pdf_window_seconds": 3600, "rate_limits": {"remind": "off"}}
+    )
+    assert config.rate_limiter_limits == {PDF_EXPORTS: Rate(2, timedelta(hours=1)), "remind": None}
+    services = Services(config=config, catalog=None, clock=None)  # type: ignore[arg-type]
+    assert services.limiter.rate_for(PDF_EXPORTS, None) == Rate(2, timedelta(hours=1))

@@ -41,9 +41,9 @@ async def test_reminders_missed_while_the_bot_was_down_all_go_out_late_once(tmp_
         await cases.put_member(db, case_id, "@a:x", "slutenvard", True, "@a:x", clock.now())
         await cases.put_date(db, case_id, "admission", datetime(2026, 11, 30, 10, 0, tzinfo=SE), "@a:x", clock.now())
         room = await CareRoom.of_case(db, services, case_id, actor="@a:x", event_id=None, now=clock.now())
-        await room.replan()
+        await room.reschedule_reminders()
     async with store.read() as db:
-        planned = [(r.kind, r.sequence) for r in await rows.planned_for_case(db, case_id)]
+        planned = [(r.kind, r.sequence) for r in await rows.scheduled_for_case(db, case_id)]
     assert planned == [("before", 0), ("due", 0), ("overdue", 1)]
 
     clock.set(datetime(2026, 12, 2, 11, 0, tzinfo=SE))  # the bot was down Mon 09:00 – Wed 11:00

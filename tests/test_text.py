@@ -30,11 +30,10 @@ from markdown_it import MarkdownIt
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, default_pathways_dir, load_pathways
 from homeward.commands.context import Context, IncomingCommand
-from homeward.commands.parser import CommandLine
 from homeward.commands.registry import Command
 from homeward.exports.render import Document, render_html, render_markdown
 from homeward.matrix.content import notice_content, to_html, to_plain
-from homeward.messages.catalog import LANGUAGES, Catalog, render
+from homeward.messages.catalog import LANGUAGES, Catalog, render_template
 from homeward.messages.checklist import checklist_markdown, item_line
 from homeward.text import Markdown, code, escape, fill, matrix_to, mention, mentions
 from homeward.work.services import Services
@@ -340,7 +339,6 @@ def _context(language: str) -> Context:
     # Only what `Context.t` reads is real: the language and the services' catalog.
     return Context(
         event=event,
-        line=cast(CommandLine, None),
         command=cast(Command, None),
         language=language,
         db=cast(aiosqlite.Connection, None),
@@ -402,7 +400,7 @@ def test_the_status_shows_hostile_titles_as_typed_and_people_as_pills(language: 
     for phase, item in view.items():
         lines[phase.id].append(item_line(ctx, view, item, calendar))
     phases = [{"id": phase.id, "title": phase.title, "lines": lines[phase.id]} for phase in view.pathway.phases]
-    markdown = render(
+    markdown = render_template(
         "messages/status.md.j2", t=ctx.t, label=view.label, pathway=view.pathway, current=view.phase, phases=phases
     )
     shown = _check_template_output(markdown, view)

@@ -4,7 +4,7 @@ Everything that happens in a care room — a command, a join, a reminder coming 
 inside one store transaction through a `CareRoom`: it is loaded with one read, the
 actor's membership and lane come from it, every audit row is written through it (who,
 lane, room, time and causing event filled in), and after a change `settle` is the one
-place where the view is recomputed, the reminders re-planned and the pinned checklist
+place where the view is recomputed, the reminders rescheduled and the pinned checklist
 edited. Edits are queued last, after the answer the person is waiting for: where an edit
 lands in the timeline does not matter.
 """
@@ -19,18 +19,18 @@ from typing import Any
 import aiosqlite
 
 from homeward.care.case import CaseView, Membership
-from homeward.care.desk import retention_due
 from homeward.care.reminders import reconcile
+from homeward.care.retention import retention_due
 from homeward.matrix.relations import edit_of
 from homeward.messages.checklist import checklist_content, checklist_markdown
 from homeward.store import cases, outbox
-from homeward.store import desk as desk_rows
 from homeward.store import reminders as reminder_rows
+from homeward.store import retention as retention_rows
 from homeward.store.cases import NO_LANE, CaseRow, LoadedCase
 from homeward.store.state import RoomInfo
 from homeward.text import Markdown
 from homeward.work.services import Services
-from homeward.work.worklists import plan_worklist
+from homeward.work.worklists import schedule_worklist
 
 
 def closed_at(case: CaseRow) -> datetime | None:
@@ -50,8 +50,6 @@ class CareRoom:
     actor: str  # who caused this unit of work: the sender, the joiner, or the bot itself
     event_id: str | None  # the event that caused it (None for the bot's own timers)
     now: datetime
-    #: Rows written that change nothing about the case: audit rows (reading is audited too) and queued messages.
-    bookkeeping: int = 0
     _edits: dict[str, dict[str, Any]] = field(default_factory=dict)
     _after_answer: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: The case as it was when the unit of work began (a handler may reload it on the way).
@@ -120,7 +118,6 @@ class CareRoom:
 
     async def audit(self, action: str, **details: Any) -> None:
         """Append to the audit trail: who, their lane, the room, the time and the causing event are filled in."""
-        before = self.db.total_changes
         await cases.audit(
             self.db,
             room_id=self.room_id,
@@ -132,7 +129,6 @@ class CareRoom:
             event_id=self.event_id,
             **details,
         )
-        self.bookkeeping += self.db.total_changes - before
 
     async def queue(
         self,
@@ -143,12 +139,9 @@ class CareRoom:
         supersede_key: str | None = None,
     ) -> int:
         """Queue an event for this room, in order; its outbox row id."""
-        before = self.db.total_changes
-        row = await outbox.enqueue(
+        return await outbox.enqueue(
             self.db, self.room_id, event_type, content, self.now, kind=kind, supersede_key=supersede_key
         )
-        self.bookkeeping += self.db.total_changes - before
-        return row
 
     async def queue_file(
         self,
@@ -163,10 +156,9 @@ class CareRoom:
 
         `extra` are its homeward.* keys.
         """
-        before = self.db.total_changes
-        row = await outbox.enqueue_file(self.db, self.room_id, filename, mimetype, data, self.now, image=image, **extra)
-        self.bookkeeping += self.db.total_changes - before
-        return row
+        return await outbox.enqueue_file(
+            self.db, self.room_id, filename, mimetype, data, self.now, image=image, **extra
+        )
 
     def edit_later(self, key: str, edit: dict[str, Any]) -> None:
         """An edit (`edit_of`), queued at the end of the unit of work; the last one per key wins."""
@@ -193,11 +185,11 @@ class CareRoom:
         self.loaded = await cases.load_case(self.db, self.case.id, self.services.pathways)
 
     async def settle(self) -> None:
-        """After a change: recompute the view, re-plan the reminders, and edit the checklist if it changed."""
+        """After a change: recompute the view, reschedule the reminders, and edit the checklist if it changed."""
         before = self.loaded
         await self.reload()
-        await self.replan()
-        await self.plan_desk((self._began or before).view)
+        await self.reschedule_reminders()
+        await self.reschedule_worklists_and_retention((self._began or before).view)
         after = self.loaded
         if after.checklist is None or after.checklist != before.checklist:
             return  # no checklist yet, or a new one was just posted with this very view
@@ -211,14 +203,14 @@ class CareRoom:
             edit_of(outbox.ref(after.checklist), checklist_content(self, after.view), fallback),
         )
 
-    async def replan(self) -> None:
-        """Bring the case's planned reminders in line with its state."""
+    async def reschedule_reminders(self) -> None:
+        """Bring the case's scheduled reminders in line with its state."""
         rows = await reminder_rows.live_rows(self.db, self.case.id)
         changes = reconcile(self.view, rows, self.case.quiet, self.now, closed_at=closed_at(self.case))
         if changes:
             await reminder_rows.apply(self.db, self.case.id, changes)
 
-    async def plan_desk(self, before: CaseView | None = None) -> None:
+    async def reschedule_worklists_and_retention(self, before: CaseView | None = None) -> None:
         """When the case's coordinators or its state changed (or it is new, `before` None): the
         worklists of everyone who coordinates it, or did, and the case's retention run."""
         view = self.view
@@ -226,8 +218,10 @@ class CareRoom:
             return
         people = set(view.coordinators()) | set(before.coordinators() if before else ())
         for user_id in sorted(people):
-            await plan_worklist(self.db, self.services, user_id, self.now)
-        await desk_rows.plan_retention(self.db, self.case.id, retention_due(view, self.services.config.retention_days))
+            await schedule_worklist(self.db, self.services, user_id, self.now)
+        await retention_rows.schedule_retention(
+            self.db, self.case.id, retention_due(view, self.services.config.retention_days)
+        )
 
     def after_answer(self, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` (which queues messages) once the command's answer is queued, so they come after it.

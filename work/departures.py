@@ -3,7 +3,7 @@
 One unit of work per membership event, marked handled in the same transaction (exactly
 once, also when a sync is seen again after a crash). Their lane, coordinator flag and
 assignments go, so they no longer count for the last-coordinator rule, are no longer
-mentioned or reminded (their own `!remind`s are cancelled by the re-planning, and a
+mentioned or reminded (their own `!remind`s are cancelled by the rescheduling, and a
 consent request still waiting for them to join is given up), and the room's power levels
 drop them. Coming back takes a new `!invite`: nothing of the old place returns by itself.
 
@@ -84,7 +84,7 @@ async def member_left(
             carrying=("homeward.consent_request", "homeward.greeting"),
         )
         await outbox.release_waiting_for(db, room_id, user_id)
-        await room.settle()  # the view without them; reminders re-planned (their own ones cancelled), checklist edited
+        await room.settle()  # the view without them; reminders rescheduled (their own ones cancelled), checklist edited
         await keep_in_step(room)  # power levels without them
         await announce_answerer_moved(room, user_id, before.lane, None)
         if before.coordinator and without_coordinator(room.view):

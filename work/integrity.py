@@ -16,7 +16,7 @@ from homeward.matrix.content import alert_content
 from homeward.store import chain
 from homeward.store.chain import Break
 from homeward.store.db import Store
-from homeward.store.desk import purged_room
+from homeward.store.retention import purged_room
 from homeward.store.state import get_value, set_value
 from homeward.text import mentions
 from homeward.work.care_room import CareRoom

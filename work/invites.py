@@ -12,7 +12,7 @@ import logging
 from homeward.matrix.content import notice_content
 from homeward.store import outbox
 from homeward.store.db import Store
-from homeward.store.desk import purged_room
+from homeward.store.retention import purged_room
 from homeward.store.state import remember_room, room_info
 from homeward.work.services import Services
 from homeward.work.worklists import record_direct_chat

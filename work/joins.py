@@ -44,7 +44,7 @@ from homeward.messages.greeting import greeting_content
 from homeward.store import cases, consents, outbox
 from homeward.store.cases import load_room
 from homeward.store.db import Store
-from homeward.store.desk import purged_room
+from homeward.store.retention import purged_room
 from homeward.store.state import mark_handled
 from homeward.text import mention, mentions
 from homeward.work.care_room import CareRoom

@@ -15,7 +15,7 @@ from typing import Any
 
 from homeward.care.clocks import read_clock
 from homeward.care.pathway import Item
-from homeward.care.reminders import CLOCK, Firing, PlannedReminder, clock_firing, firing, how_to, recipients
+from homeward.care.reminders import CLOCK, Firing, ScheduledReminder, clock_firing, firing, how_to, recipients
 from homeward.matrix.content import alert_content
 from homeward.messages.speaker import local_text
 from homeward.store import reminders as rows
@@ -31,7 +31,7 @@ ROOM_NOT_READY = timedelta(seconds=5)  # the case's room is still being created:
 
 
 async def fire_reminder(store: Store, services: Services, reminder_id: int) -> bool:
-    """Fire one planned reminder if its time has come; True when a message was queued."""
+    """Fire one scheduled reminder if its time has come; True when a message was queued."""
     now = services.clock.now()
     async with store.transaction() as db:
         row = await rows.get(db, reminder_id)
@@ -59,12 +59,12 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
             planned_at=row.planned_at.isoformat(),
             late=late,
         )
-        await room.replan()  # an overdue repeat plans the next one
+        await room.reschedule_reminders()  # an overdue repeat schedules the next one
     log.info("room=%s reminder=%d item=%s kind=%s fired", room.room_id, row.id, row.item_id, row.kind)
     return True
 
 
-async def _goes_out(db: Any, row: PlannedReminder, decision: Firing) -> bool:
+async def _goes_out(db: Any, row: ScheduledReminder, decision: Firing) -> bool:
     """Carry out a decision not to send now (drop the row, or move it to when it may go); True to send."""
     if decision.action == "cancel":
         await rows.cancel(db, row.id)
@@ -76,7 +76,7 @@ async def _goes_out(db: Any, row: PlannedReminder, decision: Firing) -> bool:
     return True
 
 
-async def _fire_clock(db: Any, room: CareRoom, row: PlannedReminder, now: Any) -> bool:
+async def _fire_clock(db: Any, room: CareRoom, row: ScheduledReminder, now: Any) -> bool:
     """A statutory clock reached its limit: tell the coordinators once (in the reminder's transaction)."""
     decision = clock_firing(room.view, row.item_id, room.case.quiet, now, closed_at=closed_at(room.case))
     if not await _goes_out(db, row, decision):
@@ -97,7 +97,7 @@ async def _fire_clock(db: Any, room: CareRoom, row: PlannedReminder, now: Any) -
     return True
 
 
-def clock_reminder_content(room: CareRoom, row: PlannedReminder, late: bool) -> dict[str, Any]:
+def clock_reminder_content(room: CareRoom, row: ScheduledReminder, late: bool) -> dict[str, Any]:
     """The coordinators are told that a clock reached its limit, since when it runs, and where to see it."""
     view, pathway = room.view, room.view.pathway
     clock = pathway.clock(row.item_id)
@@ -126,7 +126,7 @@ def clock_reminder_content(room: CareRoom, row: PlannedReminder, late: bool) -> 
     return content
 
 
-def reminder_content(room: CareRoom, row: PlannedReminder, item: Item, late: bool) -> dict[str, Any]:
+def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: bool) -> dict[str, Any]:
     """The reminder as the room reads it: who it is for (mentioned), what is due when, and the one command to use."""
     view, pathway = room.view, room.view.pathway
     people = recipients(view, item, row.kind if row.kind != "custom" else "due")

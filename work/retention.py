@@ -1,7 +1,7 @@
 """A closed case's retention run: the last export to the room, its personal content removed
 from the store, a record of that in the audit trail, and the bot leaving the room.
 
-One planned row per closed case (`retention_days` after it was closed), fired like a
+One scheduled row per closed case (`retention_days` after it was closed), fired like a
 reminder: everything happens in one transaction of the case's unit of work — the export
 and a notice queued, the content deleted, the audit row written, the leave queued and
 the row marked done — so after a crash either all of it happened or none did. The outbox
@@ -16,37 +16,36 @@ import hashlib
 import logging
 
 from homeward.care.consent import require_consent
-from homeward.care.desk import retention_firing
 from homeward.care.refusal import Refusal
-from homeward.exports.build import plan_document
+from homeward.care.retention import retention_firing
+from homeward.exports.build import careplan_document
 from homeward.exports.render import render_pdf
 from homeward.matrix.content import notice_content
-from homeward.store import consents, outbox, plans
-from homeward.store import desk as desk_rows
+from homeward.store import changelogs, consents, outbox
+from homeward.store import retention as retention_rows
 from homeward.store.db import Store
 from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
-from homeward.work.worklists import plan_worklist
+from homeward.work.worklists import schedule_worklist
 
 log = logging.getLogger(__name__)
 
 
 async def run_retention(store: Store, services: Services, run_id: int) -> bool:
-    """Carry out one planned retention run if its time has come; True when the case was removed."""
+    """Carry out one scheduled retention run if its time has come; True when the case was removed."""
     now = services.clock.now()
     async with store.transaction() as db:
-        row = await desk_rows.retention_by_id(db, run_id)
+        row = await retention_rows.retention_by_id(db, run_id)
         if row is None or row.status != "planned" or row.fire_at > now:
             return False
         room = await CareRoom.of_case(db, services, row.case_id, actor=services.config.user_id, event_id=None, now=now)
         decision = retention_firing(room.view, services.config.retention_days, room.case.quiet, now)
-        room_id = room.case.room_id
-        if decision.action == "cancel" or room_id is None:
-            await desk_rows.finish_retention(db, row.id, "cancelled", now)
+        if decision.action == "cancel" or room.case.room_id is None:
+            await retention_rows.finish_retention(db, row.id, "cancelled", now)
             return False
         if decision.action == "postpone":
             assert decision.until is not None
-            await desk_rows.postpone_retention(db, row.id, decision.until)
+            await retention_rows.postpone_retention(db, row.id, decision.until)
             return False
         view, case = room.view, room.case
         answers = await consents.answers(db, case.id)
@@ -58,8 +57,10 @@ async def run_retention(store: Store, services: Services, run_id: int) -> bool:
                 "retention.no_export", consent=refusal.values.get("consent", ""), id=refusal.values.get("id", "")
             )
         else:
-            plan = await plans.load_plan(db, case.id)
-            document = plan_document(view, plan, answers, await plans.all_minutes(db, case.id), now, case.opened_by)
+            plan = await changelogs.load_careplan(db, case.id)
+            document = careplan_document(
+                view, plan, answers, await changelogs.all_minutes(db, case.id), now, case.opened_by
+            )
             data = await asyncio.to_thread(render_pdf, document)
             exported = {
                 "what": "case",
@@ -73,7 +74,8 @@ async def run_retention(store: Store, services: Services, run_id: int) -> bool:
         await room.queue(notice_content(room.t("retention.notice", label=view.label, days=days) + "\n\n" + note))
         if exported is not None:
             await room.queue_file(name, "application/pdf", data, export=exported)
-        removed = await desk_rows.purge_case(db, case.id, room_id, now)
+        assert case.room_id is not None  # a case without a room was cancelled above
+        removed = await retention_rows.purge_case(db, case.id, case.room_id, now)
         await room.audit(
             "case.purged",
             retention_days=days,
@@ -82,8 +84,8 @@ async def run_retention(store: Store, services: Services, run_id: int) -> bool:
             removed=removed,
         )
         await room.queue({"reason": "retention"}, event_type="m.room.member", kind=outbox.LEAVE)
-        await desk_rows.finish_retention(db, row.id, "done", now)
+        await retention_rows.finish_retention(db, row.id, "done", now)
         for user_id in view.coordinators():  # the case leaves their worklists
-            await plan_worklist(db, services, user_id, now)
+            await schedule_worklist(db, services, user_id, now)
     log.info("room=%s case=%d retention run: personal content removed, leaving the room", room.room_id, row.case_id)
     return True

@@ -1,8 +1,8 @@
 """When reminders fire: APScheduler wakes the bot at the next reminder's time; the store decides.
 
-One scheduler job, always set to the earliest planned row of the three things that go out
+One scheduler job, always set to the earliest scheduled row of the three things that go out
 later: reminders, morning worklists (digests) and retention runs. On start-up every
-worklist and retention run is planned from the store and the configuration, the job is
+worklist and retention run is scheduled from the store and the configuration, the job is
 rebuilt, and every row whose time passed while the bot was down goes out at once, marked
 late with its original time. What each says, and whether it goes out now, is decided in
 its unit of work (`work.reminders`, `work.worklists`, `work.retention`).
@@ -20,20 +20,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from homeward.clock import Clock
-from homeward.store import desk as desk_rows
+from homeward.store import digests as digest_rows
 from homeward.store import reminders as rows
+from homeward.store import retention as retention_rows
 from homeward.store.db import Store
 from homeward.work.reminders import fire_reminder
 from homeward.work.retention import run_retention
 from homeward.work.services import Services
-from homeward.work.worklists import fire_digest, plan_everything
+from homeward.work.worklists import fire_digest, schedule_everything
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "next-reminder"
-#: Fires one planned row (a reminder, a worklist, a retention run) in its own transaction.
+#: Fires one scheduled row (a reminder, a worklist, a retention run) in its own transaction.
 Fire = Callable[[Store, Services, int], Awaitable[bool]]
-#: Moves a planned row's time (after a failure).
+#: Moves a scheduled row's time (after a failure).
 Postpone = Callable[[aiosqlite.Connection, int, datetime], Awaitable[None]]
 
 
@@ -48,7 +49,7 @@ class ReminderScheduler:
 
     async def start(self) -> None:
         async with self.store.transaction() as db:
-            await plan_everything(db, self.services, self.clock.now())
+            await schedule_everything(db, self.services, self.clock.now())
         self.scheduler.start()
         await self.rebuild()
 
@@ -62,14 +63,14 @@ class ReminderScheduler:
             self._pending_wake = asyncio.get_running_loop().create_task(self.rebuild())
 
     async def rebuild(self) -> None:
-        """Point the one job at the earliest planned reminder; fire at once what is already due."""
+        """Point the one job at the earliest scheduled reminder; fire at once what is already due."""
         async with self.store.read() as db:
-            planned = [
+            scheduled = [
                 await rows.next_fire_at(db),
-                await desk_rows.next_digest_at(db),
-                await desk_rows.next_retention_at(db),
+                await digest_rows.next_digest_at(db),
+                await retention_rows.next_retention_at(db),
             ]
-        earliest = min((at for at in planned if at is not None), default=None)
+        earliest = min((at for at in scheduled if at is not None), default=None)
         if earliest is None:
             if self.scheduler.get_job(JOB_ID):
                 self.scheduler.remove_job(JOB_ID)
@@ -92,16 +93,16 @@ class ReminderScheduler:
                 now = self.clock.now()
                 async with self.store.read() as db:
                     due = await rows.due_rows(db, now)
-                    digests = await desk_rows.due_digests(db, now)
-                    runs = await desk_rows.due_retention(db, now)
+                    digests = await digest_rows.due_digests(db, now)
+                    runs = await retention_rows.due_retention(db, now)
                 if not (due or digests or runs):
                     break
                 for row in due:
                     await self._fire("reminder", row.id, fire_reminder, rows.postpone, now)
                 for digest in digests:
-                    await self._fire("digest", digest.id, fire_digest, desk_rows.postpone_digest, now)
+                    await self._fire("digest", digest.id, fire_digest, digest_rows.postpone_digest, now)
                 for run in runs:
-                    await self._fire("retention", run.id, run_retention, desk_rows.postpone_retention, now)
+                    await self._fire("retention", run.id, run_retention, retention_rows.postpone_retention, now)
                 self.services.wake_outbox()
         await self.rebuild()
 

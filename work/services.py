@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from homeward.care.pathway import Pathway
 from homeward.clock import Clock
@@ -21,7 +20,8 @@ class Services:
     pathways: dict[str, Pathway] = field(default_factory=dict)
     wake_outbox: Callable[[], None] = field(default=lambda: None)
     wake_reminders: Callable[[], None] = field(default=lambda: None)
-    #: Per-person counts of rate-limited commands (in memory; `homeward.ratelimit`).
-    limiter: RateLimiter = field(default_factory=RateLimiter)
-    #: The rate limits' counters, by command (e.g. commands/export_limit.py), for as long as the bot runs.
-    limits: dict[str, Any] = field(default_factory=dict)
+    #: Per-person counts of rate-limited commands and their configured limits (in memory; `homeward.ratelimit`).
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.config.rate_limiter_limits)

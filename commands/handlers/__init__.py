@@ -2,32 +2,32 @@
 
 from homeward.commands.handlers import (
     audit,
+    careplan,
+    caseload,
     cases,
     consent,
     core,
     dates,
-    desk,
     export,
     items,
     meetings,
     pictures,
-    plan,
     reminding,
     team,
 )
 
 __all__ = [
     "audit",
+    "careplan",
+    "caseload",
     "cases",
     "consent",
     "core",
     "dates",
-    "desk",
     "export",
     "items",
     "meetings",
     "pictures",
-    "plan",
     "reminding",
     "team",
 ]

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from homeward.care.permissions import COORDINATOR
 from homeward.commands.arguments import date_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.store import cases, chain
 from homeward.store.cases import AuditRow
 from homeward.store.chain import ChainState
@@ -123,6 +123,7 @@ def local_bounds(since: date | None, until: date | None, zone: ZoneInfo) -> tupl
     where=CASE_ROOM,
     rule=COORDINATOR,
     state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
 )
 async def audit(ctx: Context) -> Reply:
     """Upload the case's audit trail (optionally only the local dates from–to) as a CSV file."""

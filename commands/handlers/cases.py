@@ -17,7 +17,16 @@ from homeward.care.pathway import Pathway
 from homeward.care.permissions import ANYONE, CASE_OPENER, COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE
 from homeward.commands.arguments import pathway_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, CLOSED_CASE, DIRECT_ROOM, Arg, CommandError, command
+from homeward.commands.registry import (
+    ANY_STATE,
+    CASE_ROOM,
+    CLOSED_CASE,
+    DIRECT_ROOM,
+    Arg,
+    CommandError,
+    Section,
+    command,
+)
 from homeward.matrix.content import notice_content
 from homeward.matrix.rooms import case_room_request
 from homeward.ratelimit import Rate
@@ -31,7 +40,7 @@ def label_arg(text: str, ctx: Context) -> str:
     return check_label(text)
 
 
-@command("pathways", rule=ANYONE, state=ANY_STATE)
+@command("pathways", rule=ANYONE, state=ANY_STATE, help_section=Section.ROOM)
 async def pathways(ctx: Context) -> Reply:
     """List the pathways a case can follow."""
     lines = [
@@ -56,6 +65,7 @@ CASE_NEW_RATE = Rate(10, timedelta(hours=1))
     rule=CASE_OPENER,
     needs_encryption=True,
     rate=CASE_NEW_RATE,
+    help_section=Section.ROOM,
 )
 async def case_new(ctx: Context) -> Reply:
     """Create the care-team room of a new case and invite the sender as its coordinator.
@@ -106,8 +116,8 @@ async def case_new(ctx: Context) -> Reply:
     await record_created(room, state)
     await room.queue(_welcome(room, pathway, label))
     await room.post_checklist()
-    await room.replan()  # e.g. planning meeting 1 is due 14 days after the start
-    await room.plan_desk()  # the coordinator's worklist now has a case
+    await room.reschedule_reminders()  # e.g. planning meeting 1 is due 14 days after the start
+    await room.reschedule_worklists_and_retention()  # the coordinator's worklist now has a case
     return ctx.ok(
         ctx.t("case.opened", label=label, pathway=pathway.title),
         room_id=room.room_id,
@@ -122,19 +132,23 @@ def _welcome(room: CareRoom, pathway: Pathway, label: str) -> dict:
     return notice_content(room.t("case.welcome", label=label, pathway=pathway.title, lanes=Markdown(lanes)))
 
 
-#: The word that closes a case with mandatory items still open (as `!phase next force`).
-FORCE_WORDS = {"force", "tving", "tvinga"}
 #: At most this many open mandatory items are named in a refusal; the rest are counted.
 BLOCKERS_NAMED = 10
 
 
-@command("case close", args=[Arg("reason", rest=True, metavar="reason")], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "case close",
+    args=[Arg("reason", rest=True, metavar="reason")],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.ROOM,
+)
 async def case_close(ctx: Context) -> Reply:
     """Close the case with a reason; open mandatory items hold it unless you write `force` before the reason."""
     room = ctx.care
     view = room.view
     first, _, rest = ctx.args["reason"].strip().partition(" ")
-    forced = first.lower() in FORCE_WORDS
+    forced = first.lower() in ctx.services.catalog.words("force")  # as `!phase next force`
     reason = rest.strip() if forced else ctx.args["reason"].strip()
     if not reason:
         raise CommandError("case.close_needs_reason", usage=True)
@@ -159,6 +173,7 @@ async def case_close(ctx: Context) -> Reply:
     where=CASE_ROOM,
     rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
     state=CLOSED_CASE,
+    help_section=Section.ROOM,
 )
 async def case_reopen(ctx: Context) -> Reply:
     """Open a closed case again, with a reason: its reminders and checklist come back."""

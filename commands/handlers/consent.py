@@ -20,14 +20,14 @@ from homeward.care.pathway import Consent
 from homeward.care.permissions import COORDINATOR, FAMILY_ANSWERS, MEMBER
 from homeward.care.refusal import Refusal
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.messages.speaker import local_text
 from homeward.store import consents
 from homeward.text import code, escape, mention, mentions
 from homeward.work.consents import ask, ask_next, edit_requests
 
 
-@command("consents", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+@command("consents", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.CONSENT)
 async def list_consents(ctx: Context) -> Reply:
     """Each consent with its state, who must answer, who answered and when; a covered one with its rule."""
     case, view = ctx.care.case, ctx.care.view
@@ -76,7 +76,13 @@ async def list_consents(ctx: Context) -> Reply:
     return ctx.ok(ctx.t("consent.title") + "\n\n" + "\n".join(lines), consents=listing)
 
 
-@command("consent ask", args=[Arg("consent-id", optional=True)], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "consent ask",
+    args=[Arg("consent-id", optional=True)],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.CONSENT,
+)
 async def consent_ask(ctx: Context) -> Reply:
     """Ask the family again: the consent they are asked now, or the one named."""
     room = ctx.care
@@ -150,37 +156,47 @@ async def _answer(ctx: Context, word: AnswerWord) -> Reply:
     return ctx.ok(text, consent={"id": consent.id, "state": state}, next_consent=asked.id if asked else None)
 
 
-@command("consent yes", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS)
+@command("consent yes", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS, help_section=Section.CONSENT)
 async def consent_yes(ctx: Context) -> Reply:
     """Give consent (guardians; the young person where the case says so)."""
     return await _answer(ctx, "yes")
 
 
-@command("consent no", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS)
+@command("consent no", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS, help_section=Section.CONSENT)
 async def consent_no(ctx: Context) -> Reply:
     """Refuse consent."""
     return await _answer(ctx, "no")
 
 
-@command("consent revoke", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS, state=ANY_STATE)
+@command(
+    "consent revoke",
+    args=[Arg("consent-id")],
+    where=CASE_ROOM,
+    rule=FAMILY_ANSWERS,
+    state=ANY_STATE,
+    help_section=Section.CONSENT,
+)
 async def consent_revoke(ctx: Context) -> Reply:
     """Withdraw a consent at any time: what it covers stops at once."""
     return await _answer(ctx, "revoke")
 
 
-GUARDIAN_WORDS = {"guardians", "guardian"}
-CHILD_WORDS = {"child", "young-person"}
-
-
-@command("settings consent", args=[Arg("who", metavar="guardians|child")], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "settings consent",
+    args=[Arg("who", metavar="guardians|child")],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.ROOM,
+)
 async def settings_consent(ctx: Context) -> Reply:
     """Who answers the consents the pathway lets a young person answer: the guardians (default) or the child."""
     room = ctx.care
     view = room.view
     word = ctx.args["who"].lower()
     role: str | None
-    if word in GUARDIAN_WORDS | CHILD_WORDS:
-        role = "child" if word in CHILD_WORDS else "guardian"
+    guardians, child = ctx.services.catalog.words("guardians"), ctx.services.catalog.words("child")
+    if word in guardians | child:
+        role = "child" if word in child else "guardian"
     else:
         lane = view.pathway.find_lane(word)
         role = lane.role if lane is not None else None

@@ -9,14 +9,14 @@ from homeward.care.case import due_at, missing_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.arguments import date_arg, time_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.messages.speaker import local_text
 from homeward.store import cases
 from homeward.text import Markdown, code, escape
 
 
-@command("plan", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
-async def plan(ctx: Context) -> Reply:
+@command("plan", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.DATES)
+async def dates_list(ctx: Context) -> Reply:
     """List the named dates of the case."""
     view = ctx.care.view
     return ctx.ok(_listing(ctx, view), dates=_dates_json(view))
@@ -32,8 +32,9 @@ async def plan(ctx: Context) -> Reply:
     where=CASE_ROOM,
     rule=COORDINATOR,
     implicit=True,
+    help_section=Section.DATES,
 )
-async def plan_set(ctx: Context) -> Reply:
+async def date_set(ctx: Context) -> Reply:
     """Set a named date of the case; the deadlines that hang on it move."""
     room = ctx.care
     view, case = room.view, room.case

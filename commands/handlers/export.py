@@ -19,14 +19,14 @@ from homeward.care.consent import require_consent
 from homeward.care.permissions import CARE_TEAM
 from homeward.care.timeline import timeline_layout
 from homeward.commands.context import Context, Reply
-from homeward.commands.export_limit import PDF, pdf_limit
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, command
-from homeward.exports.build import minutes_document, plan_document
-from homeward.exports.document import PlanDocument
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, Section, command
+from homeward.exports.build import careplan_document, minutes_document
+from homeward.exports.document import CarePlanDocument
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
 from homeward.exports.render import Document, render_html, render_markdown, render_pdf
-from homeward.store import cases, consents, plans
+from homeward.ratelimit import PDF_EXPORTS
+from homeward.store import cases, changelogs, consents
 from homeward.work.care_room import closed_at
 
 # A format: the file's suffix and mimetype, and how a document becomes the file's bytes.
@@ -37,7 +37,7 @@ DOCUMENT_FORMATS: dict[str, tuple[str, str, Callable[[Document], bytes]]] = {
     "md": ("md", "text/markdown", lambda doc: render_markdown(doc).encode("utf-8")),
 }
 #: The formats of the plan and the whole case.
-FORMATS: dict[str, tuple[str, str, Callable[[PlanDocument], bytes]]] = {
+FORMATS: dict[str, tuple[str, str, Callable[[CarePlanDocument], bytes]]] = {
     **DOCUMENT_FORMATS,
     "fhir": (
         "fhir.json",
@@ -67,6 +67,7 @@ def format_arg(allowed: tuple[str, ...]) -> Converter:
     where=CASE_ROOM,
     rule=CARE_TEAM,
     state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
 )
 async def export_plan(ctx: Context) -> Reply:
     """Export the coordinated plan (SIP / individuell plan) as PDF, HTML, Markdown, FHIR or iCalendar."""
@@ -79,6 +80,7 @@ async def export_plan(ctx: Context) -> Reply:
     where=CASE_ROOM,
     rule=CARE_TEAM,
     state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
 )
 async def export_case(ctx: Context) -> Reply:
     """Export the whole case (plan, dates, items, minutes) as PDF, HTML, Markdown, FHIR or iCalendar."""
@@ -91,6 +93,7 @@ async def export_case(ctx: Context) -> Reply:
     where=CASE_ROOM,
     rule=CARE_TEAM,
     state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
 )
 async def export_minutes(ctx: Context) -> Reply:
     """Export one meeting's minutes as PDF, HTML or Markdown."""
@@ -105,14 +108,14 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     require_consent(view, answers, "export")
     render: Callable[[], bytes]  # the document in the format asked for
     if meeting is not None:
-        held = await plans.load_minutes(ctx.db, case.id, meeting)
+        held = await changelogs.load_minutes(ctx.db, case.id, meeting)
         if held is None:
             raise CommandError("minutes.no_meeting", meeting=meeting)
         suffix, mimetype, render_minutes = DOCUMENT_FORMATS[fmt]
         render = partial(render_minutes, minutes_document(view, held, ctx.now))
         version = held.version
     else:
-        plan = await plans.load_plan(ctx.db, case.id)
+        plan = await changelogs.load_careplan(ctx.db, case.id)
         timeline = None
         if what == "case":  # the whole case carries its timeline picture (drawn with the HTML / PDF)
             closed = closed_at(case)
@@ -120,21 +123,28 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
             timeline = timeline_layout(
                 view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed
             )
-        document = plan_document(
-            view, plan, answers, await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by, timeline=timeline
+        document = careplan_document(
+            view,
+            plan,
+            answers,
+            await changelogs.all_minutes(ctx.db, case.id),
+            ctx.now,
+            case.opened_by,
+            timeline=timeline,
         )
         suffix, mimetype, render_plan = FORMATS[fmt]
         render = partial(render_plan, document)
         version = plan.version
-    if fmt == "pdf":
-        limit = pdf_limit(ctx.services)
-        again = limit.next_allowed(ctx.sender, PDF, ctx.now)
-        if again is not None:
+    limiter = ctx.services.limiter
+    rate = limiter.rate_for(PDF_EXPORTS, None) if fmt == "pdf" else None  # `export_pdf_limit`, per person
+    if rate is not None:
+        wait = limiter.wait(ctx.sender, PDF_EXPORTS, rate, ctx.now)
+        if wait is not None:
             raise CommandError(
                 "export.too_many_pdf",
-                count=limit.count,
-                minutes=max(1, round(limit.window.total_seconds() / 60)),
-                time=again.astimezone(ZoneInfo(view.pathway.timezone)).strftime("%H:%M"),
+                count=rate.count,
+                minutes=max(1, round(rate.period.total_seconds() / 60)),
+                time=(ctx.now + wait).astimezone(ZoneInfo(view.pathway.timezone)).strftime("%H:%M"),
             )
     # A big PDF takes seconds (bench/exports.py): render in a worker thread so the sync loop,
     # the decryption of incoming events and the homeserver connection keep going meanwhile.
@@ -149,6 +159,6 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     }
     await room.queue_file(name, mimetype, data, export=info)
     await room.audit("export.made", **info)
-    if fmt == "pdf":
-        pdf_limit(ctx.services).record(ctx.sender, PDF, ctx.now)
+    if rate is not None:
+        limiter.record(ctx.sender, PDF_EXPORTS, rate, ctx.now)
     return ctx.ok(ctx.t("export.done", name=name, version=version), export=info)

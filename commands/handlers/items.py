@@ -9,8 +9,8 @@ from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.arguments import person_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
-from homeward.messages.catalog import render
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
+from homeward.messages.catalog import render_template
 from homeward.messages.checklist import case_json, clock_line, item_line
 from homeward.messages.notices import notice_message
 from homeward.messages.speaker import local_text
@@ -18,10 +18,15 @@ from homeward.store import cases, consents
 from homeward.text import Markdown, code, mention
 from homeward.work.care_room import closed_at
 
-ALL_WORDS = {"all", "alla", "alle"}
 
-
-@command("status", args=[Arg("all", optional=True, metavar="all")], where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+@command(
+    "status",
+    args=[Arg("all", optional=True, metavar="all")],
+    where=CASE_ROOM,
+    rule=MEMBER,
+    state=ANY_STATE,
+    help_section=Section.ITEMS,
+)
 async def status(ctx: Context) -> Reply:
     """The current phase's items (and what is overdue from earlier phases); `!status all`: every item of the case.
 
@@ -30,7 +35,7 @@ async def status(ctx: Context) -> Reply:
     view = room.view
     calendar = view.calendar()
     word = (ctx.args["all"] or "").lower()
-    if word and word not in ALL_WORDS:
+    if word and word not in ctx.services.catalog.words("all"):
         raise CommandError("status.bad_scope", usage=True, value=word[:20])
     lines: dict[str, list] = {phase.id: [] for phase in view.pathway.phases}
     for phase, item in view.items():  # the pathway's items and the tasks the team added
@@ -56,7 +61,7 @@ async def status(ctx: Context) -> Reply:
         if view.closed
         else ""
     )
-    text = render(
+    text = render_template(
         "messages/status.md.j2",
         t=ctx.t,
         label=view.label,
@@ -72,7 +77,13 @@ async def status(ctx: Context) -> Reply:
     return ctx.ok(text, case=case_json(room, view, view.phase_id, closed_at=closed))
 
 
-@command("ack", args=[Arg("item-id"), Arg("note", optional=True, rest=True)], where=CASE_ROOM, rule=MEMBER)
+@command(
+    "ack",
+    args=[Arg("item-id"), Arg("note", optional=True, rest=True)],
+    where=CASE_ROOM,
+    rule=MEMBER,
+    help_section=Section.ITEMS,
+)
 async def ack(ctx: Context) -> Reply:
     """Mark a task done, or acknowledge (kvittera) a notice for your lane (which lane: care.case.decide_ack)."""
     room = ctx.care
@@ -97,7 +108,7 @@ async def ack(ctx: Context) -> Reply:
     return ctx.ok(text, item=item.id, lane=decision.lane, state="open" if waiting else "done")
 
 
-@command("send", args=[Arg("notice-id")], where=CASE_ROOM, rule=MEMBER)
+@command("send", args=[Arg("notice-id")], where=CASE_ROOM, rule=MEMBER, help_section=Section.ITEMS)
 async def send(ctx: Context) -> Reply:
     """Send a notice to the receiving lanes, who must each acknowledge it (which lane sends: care.case.decide_send)."""
     room = ctx.care
@@ -122,7 +133,11 @@ async def send(ctx: Context) -> Reply:
 
 
 @command(
-    "assign", args=[Arg("item-id"), Arg("user", person_arg, metavar="@user:server")], where=CASE_ROOM, rule=COORDINATOR
+    "assign",
+    args=[Arg("item-id"), Arg("user", person_arg, metavar="@user:server")],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.ITEMS,
 )
 async def assign(ctx: Context) -> Reply:
     """Name the person within the lane who does an item."""
@@ -145,6 +160,7 @@ async def assign(ctx: Context) -> Reply:
     args=[Arg("force", optional=True), Arg("reason", optional=True, rest=True)],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.ITEMS,
 )
 async def phase_next(ctx: Context) -> Reply:
     """Move to the next phase; open mandatory items hold it unless forced with a reason."""
@@ -152,7 +168,7 @@ async def phase_next(ctx: Context) -> Reply:
     view = room.view
     forced = ctx.args["force"]
     reason = ctx.args["reason"]
-    if forced is not None and forced.lower() not in {"force", "tving", "tvinga"}:
+    if forced is not None and forced.lower() not in ctx.services.catalog.words("force"):
         raise CommandError("phase.bad_force", usage=True, word=forced[:40])
     if forced is not None and not reason:
         raise CommandError("phase.force_needs_reason", usage=True)
@@ -178,12 +194,20 @@ async def phase_next(ctx: Context) -> Reply:
     return ctx.ok(ctx.t(key, phase=following.title), phase=following.id)
 
 
-@command("settings reactions", args=[Arg("on-off", metavar="on|off")], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "settings reactions",
+    args=[Arg("on-off", metavar="on|off")],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.ROOM,
+)
 async def settings_reactions(ctx: Context) -> Reply:
     """Let ✅ / 👍 reactions on a notice count as `!ack` (on by default), or not."""
-    word = ctx.args["on-off"].lower()
-    if word not in {"on", "off"}:
-        raise CommandError("settings.on_off", usage=True, value=word[:20])
+    typed = ctx.args["on-off"].lower()
+    words = ctx.services.catalog.words
+    word = "on" if typed in words("on") else "off" if typed in words("off") else None
+    if word is None:
+        raise CommandError("settings.on_off", usage=True, value=typed[:20])
     await cases.set_reactions(ctx.db, ctx.care.case.id, word == "on")
     await ctx.audit("settings.changed", reactions=word == "on")
     return ctx.ok(ctx.t("settings.reactions_" + word))

@@ -16,12 +16,12 @@ from homeward.care.minutes import EXTRA, Minutes, MinutesChange
 from homeward.care.permissions import CARE_TEAM, COORDINATOR
 from homeward.commands.arguments import date_arg, person_arg, person_or_lane_arg, time_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import CASE_ROOM, Arg, CommandError, command, registry
-from homeward.exports.build import plan_document
+from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Section, command, registry
+from homeward.exports.build import careplan_document
 from homeward.exports.ics import to_ics
 from homeward.matrix.content import alert_content
 from homeward.messages.speaker import local_text
-from homeward.store import cases, plans
+from homeward.store import cases, changelogs
 from homeward.text import escape, mention, mentions
 
 DEFAULT_DURATION = timedelta(minutes=60)
@@ -44,9 +44,10 @@ def duration_arg(text: str, ctx: Context) -> timedelta:
     ],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.MEETINGS,
 )
 async def meeting_new(ctx: Context) -> Reply:
-    """Plan one of the pathway's meetings (or `extra`): invitation with participants and agenda."""
+    """Schedule one of the pathway's meetings (or `extra`): invitation with participants and agenda."""
     room = ctx.care
     case, view = room.case, room.view
     pathway = view.pathway
@@ -55,15 +56,15 @@ async def meeting_new(ctx: Context) -> Reply:
     duration = ctx.args["duration"] or DEFAULT_DURATION
     key = wanted
     if wanted == EXTRA:
-        key = f"{EXTRA}-{sum(1 for k in await plans.meeting_keys(ctx.db, case.id) if k.startswith(EXTRA)) + 1}"
+        key = f"{EXTRA}-{sum(1 for k in await changelogs.meeting_keys(ctx.db, case.id) if k.startswith(EXTRA)) + 1}"
         change = care_minutes.new_minutes(
             pathway, EXTRA, start, duration, by=ctx.sender, at=ctx.now, title=str(ctx.t("meeting.extra_title"))
         )
     else:
-        if await plans.load_minutes(ctx.db, case.id, key) is not None:
+        if await changelogs.load_minutes(ctx.db, case.id, key) is not None:
             raise CommandError("meeting.exists", meeting=key)
         change = care_minutes.new_minutes(pathway, wanted, start, duration, by=ctx.sender, at=ctx.now)
-    await plans.add_minutes_change(ctx.db, case.id, key, change, ctx.event.event_id)
+    await changelogs.add_minutes_change(ctx.db, case.id, key, change, ctx.event.event_id)
     minutes = care_minutes.fold_minutes([change])
     if wanted != EXTRA:
         await cases.put_date(ctx.db, case.id, pathway.meeting(wanted).date, start, ctx.sender, ctx.now)
@@ -109,8 +110,8 @@ async def _attach_calendar(ctx: Context, key: str) -> None:
     room = ctx.care
     await room.reload()  # with the meeting's date just set
     case, view = room.case, room.view
-    plan = await plans.load_plan(ctx.db, case.id)
-    document = plan_document(view, plan, [], await plans.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
+    plan = await changelogs.load_careplan(ctx.db, case.id)
+    document = careplan_document(view, plan, [], await changelogs.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
     await room.queue_file(f"{key}.ics", "text/calendar", to_ics(document), calendar=key)
 
 
@@ -143,11 +144,11 @@ async def _record_minutes(ctx: Context, change_of: Callable[[Minutes], MinutesCh
     """One change of a meeting's minutes: recorded as a new version; an action also becomes a task."""
     room = ctx.care
     key = ctx.args["meeting-id"].lower()
-    current = await plans.load_minutes(ctx.db, room.case.id, key)
+    current = await changelogs.load_minutes(ctx.db, room.case.id, key)
     if current is None:
         raise CommandError("minutes.no_meeting", meeting=key)
     change = change_of(current)
-    await plans.add_minutes_change(ctx.db, room.case.id, key, change, ctx.event.event_id)
+    await changelogs.add_minutes_change(ctx.db, room.case.id, key, change, ctx.event.event_id)
     if change.kind == "action":
         await _action_becomes_task(ctx, key, care_minutes.apply_minutes(current, change))
     await room.audit("minutes.changed", meeting=key, version=change.version, kind=change.kind)
@@ -161,6 +162,7 @@ async def _record_minutes(ctx: Context, change_of: Callable[[Minutes], MinutesCh
     args=[Arg("users", person_arg, repeat=True, metavar="@user:server")],
     where=CASE_ROOM,
     rule=CARE_TEAM,
+    help_section=Section.MEETINGS,
 )
 async def minutes_present(ctx: Context) -> Reply:
     """Who took part in the meeting."""
@@ -172,7 +174,7 @@ async def minutes_present(ctx: Context) -> Reply:
 TEXT = Arg("text", optional=True, rest=True)
 
 
-@command("minutes note", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM)
+@command("minutes note", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM, help_section=Section.MEETINGS)
 async def minutes_note(ctx: Context) -> Reply:
     """A note in the minutes."""
     return await _record_minutes(
@@ -180,7 +182,7 @@ async def minutes_note(ctx: Context) -> Reply:
     )
 
 
-@command("minutes decision", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM)
+@command("minutes decision", args=[TEXT], where=CASE_ROOM, rule=CARE_TEAM, help_section=Section.MEETINGS)
 async def minutes_decision(ctx: Context) -> Reply:
     """A decision of the meeting."""
     return await _record_minutes(
@@ -197,6 +199,7 @@ async def minutes_decision(ctx: Context) -> Reply:
     ],
     where=CASE_ROOM,
     rule=CARE_TEAM,
+    help_section=Section.MEETINGS,
 )
 async def minutes_action(ctx: Context) -> Reply:
     """An action with who does it and by when: it becomes a task of the case, with reminders."""
@@ -209,20 +212,32 @@ async def minutes_action(ctx: Context) -> Reply:
     )
 
 
-@command("minutes topic", args=[Arg("n", optional=True), TEXT], where=CASE_ROOM, rule=CARE_TEAM)
+@command(
+    "minutes topic",
+    args=[Arg("n", optional=True), TEXT],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
+    help_section=Section.MEETINGS,
+)
 async def minutes_topic(ctx: Context) -> Reply:
     """What was said on agenda topic n."""
     number, text = ctx.args["n"] or "", ctx.args["text"] or ""
     return await _record_minutes(ctx, lambda m: care_minutes.answer_topic(m, number, text, by=ctx.sender, at=ctx.now))
 
 
-@command("minutes close", where=CASE_ROOM, rule=CARE_TEAM)
+@command("minutes close", where=CASE_ROOM, rule=CARE_TEAM, help_section=Section.MEETINGS)
 async def minutes_close(ctx: Context) -> Reply:
     """Close the minutes: they change only after `reopen <reason>`."""
     return await _record_minutes(ctx, lambda m: care_minutes.close(m, by=ctx.sender, at=ctx.now))
 
 
-@command("minutes reopen", args=[Arg("reason", optional=True, rest=True)], where=CASE_ROOM, rule=CARE_TEAM)
+@command(
+    "minutes reopen",
+    args=[Arg("reason", optional=True, rest=True)],
+    where=CASE_ROOM,
+    rule=CARE_TEAM,
+    help_section=Section.MEETINGS,
+)
 async def minutes_reopen(ctx: Context) -> Reply:
     """Reopen closed minutes, with the reason (recorded)."""
     return await _record_minutes(

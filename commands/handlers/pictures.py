@@ -21,7 +21,7 @@ from homeward.care.stats import SUPPRESSED, CaseFacts, PathwayStats, pathway_sta
 from homeward.care.timeline import timeline_json, timeline_layout
 from homeward.commands.arguments import ISO_DATE, date_arg, pathway_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, DIRECT_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, DIRECT_ROOM, Arg, CommandError, Section, command
 from homeward.store import cases, outbox
 from homeward.text import Markdown, code
 from homeward.work.care_room import closed_at
@@ -48,7 +48,9 @@ def picture_json(picture: Picture) -> dict[str, Any]:
     }
 
 
-@command("timeline", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)  # a closed case's timeline ends at its closing
+@command(
+    "timeline", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.DATES
+)  # a closed case's timeline ends at its closing
 async def timeline(ctx: Context) -> Reply:
     """Post the case as a picture: phases, dates, every item with a due time by state, the clocks, today."""
     room = ctx.care
@@ -91,6 +93,7 @@ async def timeline(ctx: Context) -> Reply:
     ],
     where=DIRECT_ROOM,
     rule=ANYONE,  # anyone may ask; the figures are over the cases the sender coordinates, and none for nobody
+    help_section=Section.DOCUMENTS,
 )
 async def stats(ctx: Context) -> Reply:
     """The pathway's numbers over the cases you coordinate (opened from–to): one chart and a CSV, aggregates only."""

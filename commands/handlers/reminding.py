@@ -10,7 +10,7 @@ from homeward.care.deadlines import parse_duration, parse_when
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.care.reminders import CLOCK, audience_lanes
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.messages.speaker import local_text
 from homeward.ratelimit import Rate
 from homeward.store import reminders as rows
@@ -20,7 +20,14 @@ from homeward.text import code, escape
 REMIND_RATE = Rate(30, timedelta(hours=1))
 
 
-@command("remind", args=[Arg("item-id"), Arg("when", rest=True)], where=CASE_ROOM, rule=MEMBER, rate=REMIND_RATE)
+@command(
+    "remind",
+    args=[Arg("item-id"), Arg("when", rest=True)],
+    where=CASE_ROOM,
+    rule=MEMBER,
+    rate=REMIND_RATE,
+    help_section=Section.ITEMS,
+)
 async def remind(ctx: Context) -> Reply:
     """An extra reminder about an item, for you: `in 2h`, `tomorrow 09:00`, `2026-12-01 10:00`."""
     case, view = ctx.care.case, ctx.care.view
@@ -40,7 +47,13 @@ async def remind(ctx: Context) -> Reply:
     )
 
 
-@command("snooze", args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")], where=CASE_ROOM, rule=MEMBER)
+@command(
+    "snooze",
+    args=[Arg("item-id"), Arg("duration", metavar="2h|30m|1d")],
+    where=CASE_ROOM,
+    rule=MEMBER,
+    help_section=Section.ITEMS,
+)
 async def snooze(ctx: Context) -> Reply:
     """Postpone the reminders of one item, only for your own lane."""
     case, view = ctx.care.case, ctx.care.view
@@ -60,15 +73,15 @@ async def snooze(ctx: Context) -> Reply:
     )
 
 
-@command("reminders", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+@command("reminders", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.ITEMS)
 async def reminders(ctx: Context) -> Reply:
     """What is scheduled in this room."""
     case, view = ctx.care.case, ctx.care.view
-    planned = await rows.planned_for_case(ctx.db, case.id)
+    scheduled = await rows.scheduled_for_case(ctx.db, case.id)
     lines = [
         f"- {local_text(r.fire_at, view.pathway)} · {code(r.item_id)} {escape(_title(view, r))} · "
         + ctx.t(f"reminders.kind_{r.kind}")
-        for r in planned
+        for r in scheduled
     ]
     quiet = case.quiet or "20:00-08:00"
     text = (
@@ -79,24 +92,32 @@ async def reminders(ctx: Context) -> Reply:
         + ctx.t("reminders.quiet", quiet=quiet)
     )
     listing = [
-        {"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in planned
+        {"item": r.item_id, "kind": r.kind, "sequence": r.sequence, "at": r.fire_at.isoformat()} for r in scheduled
     ]
     return ctx.ok(text, reminders=listing)
 
 
 def _title(view, row) -> str:
-    """What a planned reminder is about: an item's title, or a statutory clock's label."""
+    """What a scheduled reminder is about: an item's title, or a statutory clock's label."""
     if row.kind == CLOCK:
         clock = next((c for c in view.pathway.clocks if c.id == row.item_id), None)
         return clock.label if clock else row.item_id  # a clock the pathway file no longer has: its id
     return view.item(row.item_id).title
 
 
-@command("settings quiet", args=[Arg("hours", metavar="20:00-08:00|off")], where=CASE_ROOM, rule=COORDINATOR)
+@command(
+    "settings quiet",
+    args=[Arg("hours", metavar="20:00-08:00|off")],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.ROOM,
+)
 async def settings_quiet(ctx: Context) -> Reply:
     """Quiet hours of this room: no reminders then; one that falls inside goes out when they end."""
     case = ctx.care.case
     value = ctx.args["hours"].strip().lower()
+    if value in ctx.services.catalog.words("off"):
+        value = "off"
     try:
         parse_quiet(value)
     except ValueError:

@@ -13,15 +13,14 @@ from homeward.care.permissions import COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_O
 from homeward.care.team import CONSENT_ROLES, check_placement
 from homeward.commands.arguments import person_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, command
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.matrix.content import alert_content
-from homeward.store import cases, desk, outbox
+from homeward.store import cases, outbox
+from homeward.store import people as people_rows
 from homeward.text import code, escape, mention
 from homeward.work.care_room import CareRoom
 from homeward.work.consents import announce_answerer_moved, ask_person
 from homeward.work.room_state import keep_in_step
-
-COORDINATOR_WORDS = {"coordinator", "koordinator", "samordnare", "samordningsansvarig"}
 
 
 def invitee_arg(text: str, ctx: Context) -> str:
@@ -36,7 +35,7 @@ def invitee_arg(text: str, ctx: Context) -> str:
 
 
 def coordinator_arg(text: str, ctx: Context) -> bool:
-    if text.strip().lower() not in COORDINATOR_WORDS:
+    if text.strip().lower() not in ctx.services.catalog.words("coordinator"):
         raise CommandError("team.bad_flag", usage=True, word=text[:40])
     return True
 
@@ -81,6 +80,7 @@ async def _set_member(ctx: Context, user: str, lane: Lane, coordinator: bool, ac
     ],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.TEAM,
 )
 async def invite(ctx: Context) -> Reply:
     """Invite a person into the care room with a lane (and optionally coordinator rights)."""
@@ -116,6 +116,7 @@ async def invite(ctx: Context) -> Reply:
     ],
     where=CASE_ROOM,
     rule=COORDINATOR_OR_CARE_WITHOUT_ONE,
+    help_section=Section.TEAM,
 )
 async def role(ctx: Context) -> Reply:
     """Change a member's lane or coordinator flag (while a case has no coordinator, a care lane names one)."""
@@ -134,7 +135,7 @@ async def role(ctx: Context) -> Reply:
     return ctx.ok(ctx.t(key, user=mention(user), lane=lane.name))
 
 
-@command("team", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
+@command("team", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.TEAM)
 async def team(ctx: Context) -> Reply:
     """List the members of the case with their lanes."""
     view = ctx.care.view
@@ -164,6 +165,7 @@ async def team(ctx: Context) -> Reply:
     args=[Arg("user", person_arg, metavar="@user:server"), Arg("note", optional=True, rest=True)],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.TEAM,
 )
 async def handover(ctx: Context) -> Reply:
     """Hand the case over: the named member becomes its coordinator, you stay in your lane."""
@@ -196,7 +198,7 @@ async def handover(ctx: Context) -> Reply:
     text: str = room.t("handover.team", new=mention(user), old=mention(ctx.sender), label=view.label)
     if note:
         text += "\n\n" + room.t("handover.note", note=note)
-    if (await desk.person(ctx.db, user)).direct_room is None:
+    if (await people_rows.person(ctx.db, user)).direct_room is None:
         text += "\n\n" + room.t("handover.open_direct_chat", user=mention(user))
     await room.queue(alert_content(text, [user]))
     if me.lane is None:

@@ -1,7 +1,7 @@
 """The coordinator's desk as people read it: one line per case (`!cases`) and the morning worklist.
 
-Loading a person's cases and planning their worklist are units of work (`work.worklists`);
-which cases are urgent and what a worklist holds is care logic (`care.desk`).
+Loading a person's cases and scheduling their worklist are units of work (`work.worklists`);
+which cases are urgent and what a worklist holds is care logic (`care.caseload`, `care.worklist`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from homeward.care.desk import PAGE_SIZE, CaseSummary, Worklist
+from homeward.care.caseload import PAGE_SIZE, CaseSummary
 from homeward.care.pathway import Pathway
+from homeward.care.worklist import Worklist
 from homeward.messages.catalog import Catalog
 from homeward.text import Markdown, code, escape, room_link
 
@@ -21,7 +22,7 @@ SECTION_LINES = 8
 
 
 @dataclass
-class DeskSpeaker:
+class CaseloadSpeaker:
     """Writes a person's desk: their language, the bot's time zone, one moment."""
 
     catalog: Catalog
@@ -59,7 +60,7 @@ class DeskSpeaker:
         return f"{weekday} {local:%Y-%m-%d}"
 
 
-def case_line(speaker: DeskSpeaker, summary: CaseSummary) -> str:
+def case_line(speaker: CaseloadSpeaker, summary: CaseSummary) -> str:
     """`- Label · pathway · phase · what is pressing · link`: the label links to the room."""
     parts = [speaker.link(summary), code(summary.pathway), escape(summary.phase_title)]
     if not summary.open:
@@ -97,7 +98,7 @@ def case_line(speaker: DeskSpeaker, summary: CaseSummary) -> str:
 # -- the morning worklist -----------------------------------------------------------------------
 
 
-def worklist_markdown(speaker: DeskSpeaker, found: Worklist, *, late_from: datetime | None = None) -> str:
+def worklist_markdown(speaker: CaseloadSpeaker, found: Worklist, *, late_from: datetime | None = None) -> str:
     """The worklist as the person reads it: each entry with its case's room link and the command that moves it on."""
     lines: list[str] = [speaker.t("digest.title", day=speaker.day(speaker.now), count=len(found.cases))]
     if late_from is not None:

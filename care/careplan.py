@@ -1,14 +1,14 @@
 """The coordinated plan of a case (SIP / individuell plan) as an event-sourced, versioned value.
 
 The plan is a legal document that several services sign up to, so nobody may quietly
-rewrite it: every edit is a `PlanChange` (what, by whom, when, why) and the plan people
-see, `CarePlan`, is only the fold of those changes. Removing a goal takes it out of the
-snapshot, never out of the history.
+rewrite it: every edit is a `CarePlanChange` (what, by whom, when, why) and the plan people
+see, `CarePlan`, is only the fold of those changes (`care.changelog`, shared with the
+minutes). Removing a goal takes it out of the snapshot, never out of the history.
 
 Pure, like the rest of `care`: an operation looks at the current plan, decides, and
 returns the one change record to store, or raises a `Refusal` with a catalog key. The
-store keeps the records (`PlanChange.to_record` / `from_record`), `fold_plan` rebuilds
-the plan, `apply_plan` adds one change to it.
+store keeps the records (`CarePlanChange.to_record` / `from_record`), `fold_careplan` rebuilds
+the plan, `apply_careplan` adds one change to it.
 
 Numbering: goals are numbered g1, g2, … in the order they are added, and a number is
 never reused. After g2 is removed, g3 stays g3 and the next goal is g4, because people
@@ -21,41 +21,49 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from homeward.care.changelog import (
+    MAX_TEXT,
+    Change,
+    Versioned,
+    checked_text,
+    fold,
+    follows,
+    next_change,
+    owner_id,
+)
 from homeward.care.pathway import Pathway
 from homeward.care.refusal import Refusal
-from homeward.ids import is_user_id
 
 __all__ = [
     "MAX_TEXT",
     "CarePlan",
-    "ChangeKind",
+    "CarePlanAction",
+    "CarePlanChange",
+    "CarePlanChangeKind",
     "Goal",
-    "PlanAction",
-    "PlanChange",
     "Ref",
     "SubGoal",
     "add_action",
     "add_goal",
     "add_subgoal",
-    "apply_plan",
-    "fold_plan",
+    "apply_careplan",
+    "fold_careplan",
     "history",
     "parse_ref",
     "remove",
-    "render_lines",
     "set_followup",
     "set_responsible",
+    "text_lines",
 ]
 
-#: Longest text (goal, sub-goal, action, reason) a person may write; the plan is read in chat.
-MAX_TEXT = 2000
-
-ChangeKind = Literal["goal_added", "subgoal_added", "action_added", "responsible_set", "followup_set", "removed"]
+CarePlanChangeKind = Literal[
+    "goal_added", "subgoal_added", "action_added", "responsible_set", "followup_set", "removed"
+]
 
 #: A Matrix user id "@local:server", the other kind of owner besides a lane.
 _REF = re.compile(r"^g?(\d+)(?:\.([sa])(\d+))?$")
@@ -65,17 +73,14 @@ _REF = re.compile(r"^g?(\d+)(?:\.([sa])(\d+))?$")
 
 
 @dataclass(frozen=True)
-class PlanChange:
+class CarePlanChange(Change):
     """One edit of the plan, as stored: never changed or deleted once recorded.
 
     ``ref`` names what the change creates or removes (``g3``, ``g3.s1``, ``g3.a2``);
     the other fields are the payload of its ``kind``.
     """
 
-    version: int
-    kind: ChangeKind
-    at: datetime
-    by: str
+    kind: CarePlanChangeKind
     ref: str | None = None
     text: str | None = None
     owner: str | None = None
@@ -84,36 +89,6 @@ class PlanChange:
     lane: str | None = None
     day: date | None = None
     reason: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        """A JSON-safe dict for the store (dates and times in ISO 8601)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.isoformat() if isinstance(value, (date, datetime)) else value
-        return out
-
-    @classmethod
-    def from_record(cls, data: dict[str, Any]) -> PlanChange:
-        """The change that `to_record` wrote."""
-
-        def day(key: str) -> date | None:
-            return date.fromisoformat(data[key]) if data.get(key) else None
-
-        return cls(
-            version=int(data["version"]),
-            kind=data["kind"],
-            at=datetime.fromisoformat(data["at"]),
-            by=data["by"],
-            ref=data.get("ref"),
-            text=data.get("text"),
-            owner=data.get("owner"),
-            start=day("start"),
-            end=day("end"),
-            lane=data.get("lane"),
-            day=day("day"),
-            reason=data.get("reason"),
-        )
 
 
 # --- the snapshot -----------------------------------------------------------------------
@@ -130,7 +105,7 @@ class SubGoal:
 
 
 @dataclass(frozen=True)
-class PlanAction:
+class CarePlanAction:
     """Something a service or a person does for a goal (Insatser / Tiltak), maybe for a period."""
 
     ref: str
@@ -155,7 +130,7 @@ class Goal:
     added_at: datetime
     added_by: str
     subgoals: tuple[SubGoal, ...] = ()
-    actions: tuple[PlanAction, ...] = ()
+    actions: tuple[CarePlanAction, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -163,26 +138,13 @@ class Goal:
 
 
 @dataclass(frozen=True)
-class CarePlan:
-    """The plan as it stands after its changes; `changes` is the full history."""
+class CarePlan(Versioned):
+    """The plan as it stands after its changes; `changes` is the full history (version 0: none yet)."""
 
-    changes: tuple[PlanChange, ...] = ()
+    changes: tuple[CarePlanChange, ...] = ()
     goals: tuple[Goal, ...] = ()
     responsible: str | None = None  # lane id
     followup: date | None = None
-
-    @property
-    def version(self) -> int:
-        """0 for a plan nobody has written yet; each change adds one."""
-        return self.changes[-1].version if self.changes else 0
-
-    @property
-    def changed_at(self) -> datetime | None:
-        return self.changes[-1].at if self.changes else None
-
-    @property
-    def changed_by(self) -> str | None:
-        return self.changes[-1].by if self.changes else None
 
     def goal(self, number: int) -> Goal | None:
         """The goal with this number, if it is in the plan (not removed)."""
@@ -224,10 +186,9 @@ def parse_ref(text: str) -> Ref | None:
 # --- folding ----------------------------------------------------------------------------
 
 
-def apply_plan(plan: CarePlan, change: PlanChange) -> CarePlan:
+def apply_careplan(plan: CarePlan, change: CarePlanChange) -> CarePlan:
     """The plan after one more change; ValueError if the change does not fit (stale or corrupt)."""
-    if change.version != plan.version + 1:
-        raise ValueError(f"plan change version {change.version} does not follow version {plan.version}")
+    follows("plan", plan.version, change)
     goals = plan.goals
     responsible, followup = plan.responsible, plan.followup
     ref = parse_ref(change.ref) if change.ref else None
@@ -241,7 +202,7 @@ def apply_plan(plan: CarePlan, change: PlanChange) -> CarePlan:
         sub = SubGoal(str(ref), text, change.at, change.by)
         goals = _edit_goal(goals, ref.goal, lambda g: replace(g, subgoals=(*g.subgoals, sub)))
     elif change.kind == "action_added" and ref is not None:
-        action = PlanAction(str(ref), text, owner, change.start, change.end, change.at, change.by)
+        action = CarePlanAction(str(ref), text, owner, change.start, change.end, change.at, change.by)
         goals = _edit_goal(goals, ref.goal, lambda g: replace(g, actions=(*g.actions, action)))
     elif change.kind == "responsible_set":
         responsible = change.lane
@@ -274,15 +235,12 @@ def _edit_goal(goals: tuple[Goal, ...], number: int, edit: Callable[[Goal], Goal
     return tuple(edit(g) if g.number == number else g for g in goals)
 
 
-def fold_plan(changes: Iterable[PlanChange]) -> CarePlan:
+def fold_careplan(changes: Iterable[CarePlanChange]) -> CarePlan:
     """The plan that the stored changes describe (in version order, whatever order they come in)."""
-    plan = CarePlan()
-    for change in sorted(changes, key=lambda c: c.version):
-        plan = apply_plan(plan, change)
-    return plan
+    return fold(changes, apply_careplan, CarePlan())
 
 
-def history(plan: CarePlan, ref: str | None = None) -> list[PlanChange]:
+def history(plan: CarePlan, ref: str | None = None) -> list[CarePlanChange]:
     """The changes, or those about one reference and what it holds (``g2`` includes ``g2.s1``)."""
     if ref is None:
         return list(plan.changes)
@@ -296,7 +254,7 @@ def history(plan: CarePlan, ref: str | None = None) -> list[PlanChange]:
 # --- operations -------------------------------------------------------------------------
 
 
-def add_goal(plan: CarePlan, text: str, *, by: str, at: datetime, reason: str | None = None) -> PlanChange:
+def add_goal(plan: CarePlan, text: str, *, by: str, at: datetime, reason: str | None = None) -> CarePlanChange:
     """Record a new goal; it gets the next goal number, never one used before."""
     number = 1 + sum(1 for c in plan.changes if c.kind == "goal_added")
     return _change(plan, "goal_added", by, at, reason, ref=f"g{number}", text=_text(text))
@@ -304,7 +262,7 @@ def add_goal(plan: CarePlan, text: str, *, by: str, at: datetime, reason: str | 
 
 def add_subgoal(
     plan: CarePlan, goal: int | str, text: str, *, by: str, at: datetime, reason: str | None = None
-) -> PlanChange:
+) -> CarePlanChange:
     """Record a sub-goal of goal ``goal`` (a number as users see it: 3 or "g3")."""
     number = _goal_number(plan, goal)
     cleaned = _text(text)
@@ -324,20 +282,20 @@ def add_action(
     start: date | None = None,
     end: date | None = None,
     reason: str | None = None,
-) -> PlanChange:
+) -> CarePlanChange:
     """Record an action for goal ``goal``, owned by a lane (id, name or alias) or a person (``@x:y``)."""
     number = _goal_number(plan, goal)
     cleaned = _text(text)
-    owner_id = _owner(pathway, owner)
+    owner = owner_id(pathway, owner, "plan")
     if start is not None and end is not None and end < start:
         raise Refusal("plan.bad_period", start=start.isoformat(), end=end.isoformat())
     ref = f"g{number}.a{_next_in_goal(plan, number, 'a')}"
-    return _change(plan, "action_added", by, at, reason, ref=ref, text=cleaned, owner=owner_id, start=start, end=end)
+    return _change(plan, "action_added", by, at, reason, ref=ref, text=cleaned, owner=owner, start=start, end=end)
 
 
 def set_responsible(
     plan: CarePlan, pathway: Pathway, lane: str, *, by: str, at: datetime, reason: str | None = None
-) -> PlanChange:
+) -> CarePlanChange:
     """Record the lane responsible for the plan as a whole (Ansvarig / Ansvarlig)."""
     found = pathway.find_lane(lane)
     if found is None:
@@ -345,12 +303,12 @@ def set_responsible(
     return _change(plan, "responsible_set", by, at, reason, lane=found.id)
 
 
-def set_followup(plan: CarePlan, day: date, *, by: str, at: datetime, reason: str | None = None) -> PlanChange:
+def set_followup(plan: CarePlan, day: date, *, by: str, at: datetime, reason: str | None = None) -> CarePlanChange:
     """Record the date the plan is to be followed up (Uppföljningsdatum / Oppfølgingsdato)."""
     return _change(plan, "followup_set", by, at, reason, day=day)
 
 
-def remove(plan: CarePlan, ref: str, reason: str, *, by: str, at: datetime) -> PlanChange:
+def remove(plan: CarePlan, ref: str, reason: str, *, by: str, at: datetime) -> CarePlanChange:
     """Take a goal (with what it holds), sub-goal or action out of the plan; the reason is required.
 
     The thing stays in `history`; its number is never given to anything else.
@@ -363,21 +321,16 @@ def remove(plan: CarePlan, ref: str, reason: str, *, by: str, at: datetime) -> P
     return _change(plan, "removed", by, at, reason, ref=str(wanted))
 
 
-def _change(plan: CarePlan, kind: ChangeKind, by: str, at: datetime, reason: str | None, **payload: Any) -> PlanChange:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("a plan change needs an aware datetime")
+def _change(
+    plan: CarePlan, kind: CarePlanChangeKind, by: str, at: datetime, reason: str | None, **payload: Any
+) -> CarePlanChange:
     cleaned = _text(reason) if reason is not None and reason.strip() else None
-    return PlanChange(version=plan.version + 1, kind=kind, at=at, by=by, reason=cleaned, **payload)
+    return next_change(CarePlanChange, plan.version, kind, by, at, reason=cleaned, **payload)
 
 
 def _text(text: str) -> str:
     """One line of plan text: the plan is rendered line by line, so whitespace is collapsed."""
-    cleaned = " ".join(text.split())
-    if not cleaned:
-        raise Refusal("plan.empty_text")
-    if len(cleaned) > MAX_TEXT:
-        raise Refusal("plan.too_long", limit=MAX_TEXT, length=len(cleaned))
-    return cleaned
+    return checked_text(" ".join(text.split()), "plan")
 
 
 def _goal_number(plan: CarePlan, goal: int | str) -> int:
@@ -404,23 +357,10 @@ def _next_in_goal(plan: CarePlan, goal: int, part: Literal["s", "a"]) -> int:
     return 1 + sum(1 for c in plan.changes if c.kind == kind and c.ref is not None and c.ref.startswith(prefix))
 
 
-def _owner(pathway: Pathway, owner: str) -> str:
-    """A lane id (found by id, name or alias) or a well-formed Matrix user id."""
-    text = owner.strip()
-    if text.startswith("@"):
-        if not is_user_id(text):
-            raise Refusal("plan.bad_user", user=text)
-        return text
-    lane = pathway.find_lane(text) if text else None
-    if lane is None:
-        raise Refusal("plan.unknown_lane", lane=text, lanes=", ".join(x.id for x in pathway.lanes))
-    return lane.id
-
-
 # --- showing ------------------------------------------------------------------------------
 
 
-def render_lines(plan: CarePlan, pathway: Pathway) -> list[str]:
+def text_lines(plan: CarePlan, pathway: Pathway) -> list[str]:
     """The plan in the pathway's own words (SIP: Huvudmål/Delmål/Insatser…; IP: Mål/Delmål/Tiltak…).
 
     Plain text, one line each, two spaces of indent per level; the caller escapes and

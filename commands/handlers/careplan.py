@@ -10,22 +10,22 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from homeward.care import plan as care_plan
+from homeward.care import careplan
+from homeward.care.careplan import CarePlanChange
 from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
-from homeward.care.plan import PlanChange
 from homeward.commands.arguments import date_arg, person_or_lane_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, command
-from homeward.store import cases, consents, plans
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, Section, command
+from homeward.store import cases, changelogs, consents
 from homeward.store.cases import CaseRow
 from homeward.text import escape
 
 TRAILING_DATES = re.compile(r"(?:\s+(\d{4}-\d{2}-\d{2}))?(?:\s+(\d{4}-\d{2}-\d{2}))?\s*$")
 
 
-async def _record(ctx: Context, case: CaseRow, change: PlanChange) -> Reply:
-    await plans.add_plan_change(ctx.db, case.id, change, ctx.event.event_id)
+async def _record(ctx: Context, case: CaseRow, change: CarePlanChange) -> Reply:
+    await changelogs.add_careplan_change(ctx.db, case.id, change, ctx.event.event_id)
     await ctx.audit("plan.changed", version=change.version, kind=change.kind, ref=change.ref)
     return ctx.ok(
         ctx.t("plan.version", version=change.version, ref=change.ref or "—"),
@@ -38,22 +38,28 @@ async def _editable(ctx: Context):
     """The case, its view and plan — once the consent that covers making the plan is given."""
     case, view = ctx.care.case, ctx.care.view
     require_consent(view, await consents.answers(ctx.db, case.id), "plan")
-    return case, view, await plans.load_plan(ctx.db, case.id)
+    return case, view, await changelogs.load_careplan(ctx.db, case.id)
 
 
-@command("plan goal", args=[Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
-async def plan_goal(ctx: Context) -> Reply:
+@command("plan goal", args=[Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR, help_section=Section.DATES)
+async def careplan_goal(ctx: Context) -> Reply:
     """Add a goal (Huvudmål / Mål)."""
     case, _view, current = await _editable(ctx)
-    return await _record(ctx, case, care_plan.add_goal(current, ctx.args["text"], by=ctx.sender, at=ctx.now))
+    return await _record(ctx, case, careplan.add_goal(current, ctx.args["text"], by=ctx.sender, at=ctx.now))
 
 
-@command("plan subgoal", args=[Arg("goal-n"), Arg("text", rest=True)], where=CASE_ROOM, rule=COORDINATOR)
-async def plan_subgoal(ctx: Context) -> Reply:
+@command(
+    "plan subgoal",
+    args=[Arg("goal-n"), Arg("text", rest=True)],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.DATES,
+)
+async def careplan_subgoal(ctx: Context) -> Reply:
     """Add a sub-goal (Delmål) to goal n."""
     case, _view, current = await _editable(ctx)
     return await _record(
-        ctx, case, care_plan.add_subgoal(current, ctx.args["goal-n"], ctx.args["text"], by=ctx.sender, at=ctx.now)
+        ctx, case, careplan.add_subgoal(current, ctx.args["goal-n"], ctx.args["text"], by=ctx.sender, at=ctx.now)
     )
 
 
@@ -62,8 +68,9 @@ async def plan_subgoal(ctx: Context) -> Reply:
     args=[Arg("goal-n"), Arg("owner", person_or_lane_arg, metavar="lane|@user"), Arg("text", rest=True)],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.DATES,
 )
-async def plan_action(ctx: Context) -> Reply:
+async def careplan_action(ctx: Context) -> Reply:
     """Add an intervention (Insats / Tiltak) with who is responsible, optionally with from and to dates."""
     case, view, current = await _editable(ctx)
     text: str = ctx.args["text"]
@@ -73,7 +80,7 @@ async def plan_action(ctx: Context) -> Reply:
         start = date_arg(found.group(1), ctx)
         end = date_arg(found.group(2), ctx) if found.group(2) else None
         text = text[: found.start()].strip()
-    change = care_plan.add_action(
+    change = careplan.add_action(
         current,
         view.pathway,
         ctx.args["goal-n"],
@@ -87,21 +94,27 @@ async def plan_action(ctx: Context) -> Reply:
     return await _record(ctx, case, change)
 
 
-@command("plan responsible", args=[Arg("lane")], where=CASE_ROOM, rule=COORDINATOR)
-async def plan_responsible(ctx: Context) -> Reply:
+@command("plan responsible", args=[Arg("lane")], where=CASE_ROOM, rule=COORDINATOR, help_section=Section.DATES)
+async def careplan_responsible(ctx: Context) -> Reply:
     """The lane with overall responsibility (samordningsansvar / koordinator)."""
     case, view, current = await _editable(ctx)
     return await _record(
-        ctx, case, care_plan.set_responsible(current, view.pathway, ctx.args["lane"], by=ctx.sender, at=ctx.now)
+        ctx, case, careplan.set_responsible(current, view.pathway, ctx.args["lane"], by=ctx.sender, at=ctx.now)
     )
 
 
-@command("plan followup", args=[Arg("date", date_arg, metavar="YYYY-MM-DD")], where=CASE_ROOM, rule=COORDINATOR)
-async def plan_followup(ctx: Context) -> Reply:
+@command(
+    "plan followup",
+    args=[Arg("date", date_arg, metavar="YYYY-MM-DD")],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    help_section=Section.DATES,
+)
+async def careplan_followup(ctx: Context) -> Reply:
     """The follow-up date; it is also the case's `followup` date, so its deadlines and reminders follow."""
     case, view, current = await _editable(ctx)
     day: date = ctx.args["date"]
-    reply = await _record(ctx, case, care_plan.set_followup(current, day, by=ctx.sender, at=ctx.now))
+    reply = await _record(ctx, case, careplan.set_followup(current, day, by=ctx.sender, at=ctx.now))
     if any(d.id == "followup" for d in view.pathway.dates):
         await cases.put_date(ctx.db, case.id, "followup", day, ctx.sender, ctx.now)
     return reply
@@ -112,21 +125,22 @@ async def plan_followup(ctx: Context) -> Reply:
     args=[Arg("ref", metavar="g2|g2.s1|g2.a1"), Arg("reason", rest=True)],
     where=CASE_ROOM,
     rule=COORDINATOR,
+    help_section=Section.DATES,
 )
-async def plan_remove(ctx: Context) -> Reply:
+async def careplan_remove(ctx: Context) -> Reply:
     """Remove a goal, sub-goal or action, with a reason; it stays in the plan's history."""
     case, _view, current = await _editable(ctx)
     return await _record(
-        ctx, case, care_plan.remove(current, ctx.args["ref"], ctx.args["reason"], by=ctx.sender, at=ctx.now)
+        ctx, case, careplan.remove(current, ctx.args["ref"], ctx.args["reason"], by=ctx.sender, at=ctx.now)
     )
 
 
-@command("plan show", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE)
-async def plan_show(ctx: Context) -> Reply:
+@command("plan show", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.DATES)
+async def careplan_show(ctx: Context) -> Reply:
     """The plan as it is now, in the pathway's own words, with its version."""
     case, view = ctx.care.case, ctx.care.view
-    current = await plans.load_plan(ctx.db, case.id)
-    lines = care_plan.render_lines(current, view.pathway)
+    current = await changelogs.load_careplan(ctx.db, case.id)
+    lines = careplan.text_lines(current, view.pathway)
     body = "\n".join("  " * ((len(line) - len(line.lstrip(" "))) // 2) + "- " + escape(line.strip()) for line in lines)
     text = f"**{escape(view.pathway.plan.name)}** — {escape(case.label)}\n\n" + (body or ctx.t("plan.empty"))
     await ctx.audit("plan.read", version=current.version)

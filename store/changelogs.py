@@ -6,17 +6,19 @@ import json
 
 import aiosqlite
 
+from homeward.care.careplan import CarePlan, CarePlanChange, fold_careplan
 from homeward.care.minutes import Minutes, MinutesChange, fold_minutes
-from homeward.care.plan import CarePlan, PlanChange, fold_plan
+from homeward.store.changes import changes_case
 
 
-async def load_plan(db: aiosqlite.Connection, case_id: int) -> CarePlan:
+async def load_careplan(db: aiosqlite.Connection, case_id: int) -> CarePlan:
     async with db.execute("SELECT record FROM plan_changes WHERE case_id = ? ORDER BY version", (case_id,)) as cur:
-        changes = [PlanChange.from_record(json.loads(r["record"])) for r in await cur.fetchall()]
-    return fold_plan(changes)
+        changes = [CarePlanChange.from_record(json.loads(r["record"])) for r in await cur.fetchall()]
+    return fold_careplan(changes)
 
 
-async def add_plan_change(db: aiosqlite.Connection, case_id: int, change: PlanChange, event_id: str) -> None:
+@changes_case
+async def add_careplan_change(db: aiosqlite.Connection, case_id: int, change: CarePlanChange, event_id: str) -> None:
     await db.execute(
         "INSERT INTO plan_changes (case_id, version, record, event_id) VALUES (?, ?, ?, ?)",
         (case_id, change.version, json.dumps(change.to_record(), ensure_ascii=False), event_id),
@@ -32,6 +34,7 @@ async def load_minutes(db: aiosqlite.Connection, case_id: int, meeting_key: str)
     return fold_minutes(changes) if changes else None
 
 
+@changes_case
 async def add_minutes_change(
     db: aiosqlite.Connection, case_id: int, meeting_key: str, change: MinutesChange, event_id: str
 ) -> None:
@@ -42,7 +45,7 @@ async def add_minutes_change(
 
 
 async def all_minutes(db: aiosqlite.Connection, case_id: int) -> dict[str, Minutes]:
-    """The minutes of every meeting planned in the case, by meeting key."""
+    """The minutes of every meeting scheduled in the case, by meeting key."""
     found = {}
     for key in await meeting_keys(db, case_id):
         minutes = await load_minutes(db, case_id, key)
