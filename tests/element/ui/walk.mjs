@@ -75,8 +75,12 @@ async function shot(who, name, { phone = false, show, block } = {}) {
         await page.waitForTimeout(700); // Element lays the timeline out again
     }
     await E.dismissOnce(page, met);
-    await page.mouse.move(page.viewportSize().width - 40, 100); // no tooltip of whatever the pointer was over
     if (show) await reveal(page, show, block);
+    // No hover and no focus: the pointer in the window's bottom-right corner (no message, button or
+    // tooltip there), and nothing focused (Element shows a focused button's tooltip).
+    await page.mouse.move(page.viewportSize().width - 2, page.viewportSize().height - 2);
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.waitForTimeout(300);
     const file = `${cfg.out}/${name}.png`;
     await page.screenshot({ path: file });
     shots.push(file);
@@ -204,13 +208,17 @@ try {
 
     people.coordinator.since = invitesFrom;
     await botSays("coordinator", "Checklista —");
-    await shot("coordinator", "02-coordinator-pinned-checklist", { show: "Checklista —", block: "end" });
 
     // The guardian is asked for consent, by name, and answers.
     const g = people.guardian.page;
-    await botSays("guardian", "Samtycke till informationsöverföringen");
+    await botSays("guardian", "Vem får informationen"); // the request (the greeting names the consent too)
     await settle(g);
-    await shot("guardian", "03-guardian-consent-request-phone", { phone: true, show: "Samtycke till informationsöverföringen" });
+    await shot("guardian", "03-guardian-consent-request-phone", { phone: true, show: "Vem får informationen" });
+    // The checklist once nothing more comes after it (the greeting and the request came last), so
+    // Element does not scroll it away while the picture is taken.
+    people.coordinator.since = invitesFrom;
+    await botSays("coordinator", "Vem får informationen");
+    await shot("coordinator", "02-coordinator-pinned-checklist", { show: "Checklista —", block: "end" });
     // As a parent would: Element's Reply on the request, and "ja".
     people.guardian.since = Date.now() - 2000;
     await E.step("guardian: replies ja to the request", async () => {
