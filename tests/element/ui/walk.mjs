@@ -138,7 +138,15 @@ async function reveal(page, text, block = "center") {
         await page.locator(".mx_RoomView_messagePanel").evaluate((panel) => panel.scrollBy(0, -600));
         await page.waitForTimeout(300);
     }
-    await tile.evaluate((node, block) => node.scrollIntoView({ block }), block);
+    // Scroll the timeline's own panel only: scrollIntoView would scroll Element's outer layout
+    // too, and the picture would lose the room header at the top.
+    await tile.evaluate((node, block) => {
+        const panel = node.closest(".mx_ScrollPanel");
+        const tile = node.getBoundingClientRect();
+        const view = panel.getBoundingClientRect();
+        const by = { start: tile.top - view.top - 8, end: tile.bottom - view.bottom + 8 }[block] ?? (tile.top + tile.bottom - view.top - view.bottom) / 2;
+        panel.scrollTop += by;
+    }, block);
     await page.waitForTimeout(300);
 }
 /** `who` opens the case room from the room list, accepting the invitation when there is one. */
