@@ -43,9 +43,12 @@ test: $(STAMP) $(NODE_STAMP)
 $(UI_STAMP): tests/element/ui/package.json tests/element/ui/package-lock.json
 	npm ci --prefix tests/element/ui --no-audit --no-fund && touch $(UI_STAMP)
 
-## make screenshots: a demo case walked through the real Element Web (ELEMENT_WEB_DIR, default
-## ../shared/element-web/webapp) in the system's Chromium; PNGs in docs/screens/. Not part of make test.
+## make screenshots: every picture the README shows. A demo case walked through the real Element Web
+## (ELEMENT_WEB_DIR, default ../shared/element-web/webapp) in the system's Chromium, PNGs in docs/screens/;
+## the timeline and the numbers drawn from demo data, docs/timeline.png and docs/stats.png.
+## Needs Node 20+ (npm), Chromium and an Element Web build. Not part of make test.
 screenshots: $(STAMP) $(UI_STAMP)
+	$(VENV)/bin/python bench/pictures.py --readme docs
 	$(VENV)/bin/python tests/element/ui/screenshots.py
 
 ## make bench: every benchmark in bench/, one after the other; figures go in BENCHMARKS.md

@@ -1,7 +1,8 @@
 """Turn the Markdown the bot writes into the two bodies of a Matrix message.
 
-The plain `body` is the Markdown itself (readable as is, and what notifications show), with
-each mention written as the user id alone;
+The plain `body` of an answer is the Markdown itself (readable as is in a client without
+HTML), with each mention written as the user id alone. The plain `body` of an alert is what
+a desktop or phone notification shows, so it is plain text: no Markdown at all (`to_text`).
 `formatted_body` is the HTML that Element renders. Raw HTML in the source is escaped,
 so text typed by users can never inject markup; how a value enters the Markdown is
 decided in homeward.text.
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
 
 from homeward.text import code_spans
 
@@ -40,24 +42,71 @@ def _unescape(match: re.Match[str]) -> str:
 _MENTION = re.compile(r"\[((?:\\.|[^\\\]])*)\]\(https://matrix\.to/#/[^()\s]*\)")
 
 
-#: Bold as the catalogs write it (`**…**`), not an escaped asterisk of someone's text.
-_BOLD = re.compile(r"(?<!\\)\*\*")
+def to_plain(markdown: str) -> str:
+    """The plain body of an answer: the Markdown without what homeward.text.escape added to it.
 
-
-def to_plain(markdown: str, *, bold: bool = True) -> str:
-    """The plain body: the Markdown without what homeward.text.escape added to it.
-
-    A mention is the user id alone: the plain body is what a notification shows (Element's,
-    a phone's), and there a link's Markdown would be a screenful of URL. Code spans are left
-    as they are: inside them a backslash is shown, not an escape. `bold=False` leaves out the
-    bold markers too, for a message that notifies: Element's notification shows the body as
-    it is, stars and all.
+    A mention is the user id alone: a link's Markdown would be a screenful of URL. Code spans
+    are left as they are: inside them a backslash is shown, not an escape. (An alert's body,
+    which a notification shows, is `to_text`: no Markdown at all.)
     """
 
     def plain(piece: str) -> str:
-        return _ESCAPED.sub(_unescape, _MENTION.sub(r"\1", piece if bold else _BOLD.sub("", piece)))
+        return _ESCAPED.sub(_unescape, _MENTION.sub(r"\1", piece))
 
     return "".join(piece if in_code else plain(piece) for piece, in_code in code_spans(markdown)).strip()
+
+
+def to_text(markdown: str) -> str:
+    """Plain text with no Markdown left: what a notification shows (an alert's `body`).
+
+    Read from the same parse as the HTML (markdown-it), so it agrees with `formatted_body` on
+    what is markup: a code span is its text without backticks, bold and emphasis lose their
+    markers, a link is its text (a mention: the user id, which is all a notification has to
+    name a person by), an escaped character is the character. Lines and paragraphs stay as
+    written; a list item keeps its bullet or number, as plain text writes one.
+    """
+    lines = markdown.splitlines()
+    return _blocks(SyntaxTreeNode(_md.parse(markdown)).children, lines).strip()
+
+
+def _blocks(nodes: list[SyntaxTreeNode], lines: list[str]) -> str:
+    """Block nodes one after the other, with a blank line between them where the source has one."""
+    out = ""
+    for node in nodes:
+        text = _block(node, lines)
+        if out:
+            start = node.map[0] if node.map else 0
+            blank = start > 0 and start <= len(lines) and not lines[start - 1].strip()
+            out += "\n\n" if blank else "\n"
+        out += text
+    return out
+
+
+def _block(node: SyntaxTreeNode, lines: list[str]) -> str:
+    if node.type in ("bullet_list", "ordered_list"):
+        items = []
+        for item in node.children:
+            marker = f"{item.info}{item.markup} " if node.type == "ordered_list" else f"{item.markup} "
+            body = _blocks(item.children, lines).replace("\n", "\n" + " " * len(marker))
+            items.append(marker + body)
+        return "\n".join(items)
+    if node.type in ("fence", "code_block"):
+        return node.content.rstrip("\n")
+    if node.type == "hr":
+        return "———"
+    if node.type == "inline":
+        return _inline(node)
+    if node.type == "tr":
+        return " | ".join(_blocks(cell.children, lines) for cell in node.children)
+    return _blocks(node.children, lines)  # paragraph, heading, blockquote, table, thead, tbody, th, td
+
+
+def _inline(node: SyntaxTreeNode) -> str:
+    if node.type in ("text", "code_inline"):
+        return node.content
+    if node.type in ("softbreak", "hardbreak"):
+        return "\n"
+    return "".join(_inline(child) for child in node.children)  # strong, em, s, link, image: their text
 
 
 # Which kind a message is decides who is notified, and it is decided here, by which of the two
@@ -92,7 +141,7 @@ def alert_content(markdown: str, mentions: Iterable[str]) -> dict[str, Any]:
     return {
         **notice_content(markdown),
         "msgtype": "m.text",
-        "body": to_plain(markdown, bold=False),  # what the notification shows
+        "body": to_text(markdown),  # what the notification shows: plain text
         "m.mentions": {"user_ids": sorted(set(mentions))},
     }
 

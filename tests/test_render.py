@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+import string
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
 
 from homeward.matrix.content import (
     EVENT_CONTENT_MAX_BYTES,
@@ -18,7 +21,8 @@ from homeward.matrix.content import (
     to_html,
     to_plain,
 )
-from homeward.text import Markdown, escape, mention
+from homeward.messages.catalog import LANGUAGES, Catalog
+from homeward.text import Markdown, escape, fill, mention, mentions
 
 
 def shown(formatted_body: str) -> str:
@@ -142,8 +146,62 @@ def test_alert_content_is_an_m_text_that_mentions_exactly_the_people_given() -> 
 def test_an_alerts_plain_body_drops_the_bold_markers_but_keeps_the_stars_people_typed_and_code():
     content = alert_content("**" + escape("Dr **Ek**") + "** `!ack **x**`", [])
 
-    assert content["body"] == "Dr **Ek** `!ack **x**`"  # a notification shows it as it reads
+    assert content["body"] == "Dr **Ek** !ack **x**"  # a notification shows it as it reads: plain text
     assert "<strong>Dr **Ek**</strong>" in content["formatted_body"]
+
+
+def test_an_alerts_plain_body_is_plain_text_as_a_notification_shows_it():
+    source = (
+        "⏰ " + mention("@kari_x:example.org") + ": `inskrivningsmeddelande` **Inskrivningsmeddelande** is due.\n"
+        "_Late: planned for 09:00, while I was offline._ *one* [Ekorre](https://matrix.to/#/%21r:x)\n\n"
+        "- " + escape("a_b *typed* `x`") + "\n2. two"
+    )
+
+    assert alert_content(source, [])["body"] == (
+        "⏰ @kari_x:example.org: inskrivningsmeddelande Inskrivningsmeddelande is due.\n"
+        "Late: planned for 09:00, while I was offline. one Ekorre\n\n"
+        "- a_b *typed* `x`\n2. two"
+    )
+    # An answer's body stays the readable Markdown a client without HTML shows.
+    assert notice_content("`x` _y_")["body"] == "`x` _y_"
+
+
+def _markup(text: str) -> set[str]:
+    """The Markdown markup a text would still carry if it were read as Markdown again."""
+    found: set[str] = set()
+
+    def walk(node: SyntaxTreeNode) -> None:
+        if node.type in ("em", "strong", "code_inline", "s") or (node.type == "link" and node.markup != "autolink"):
+            found.add(node.type)
+        for child in node.children:
+            walk(child)
+
+    walk(SyntaxTreeNode(MarkdownIt("commonmark").parse(text)))
+    return found
+
+
+CATALOG = Catalog()
+ALL_MESSAGES = [(language, key) for language in LANGUAGES for key in sorted(CATALOG.messages[language])]
+
+
+@pytest.mark.parametrize(("language", "key"), ALL_MESSAGES)
+def test_every_catalog_message_as_an_alert_body_has_no_markdown_left(language: str, key: str) -> None:
+    # Every message, so every one an alert is made of (reminders, notices, consent requests,
+    # greetings, worklists, invitations, the room's safeguards): a notification shows the body as is.
+    template = CATALOG.messages[language][key]
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    values = {
+        name: mentions(["@kari:example.org", "@a_b:example.org"])
+        if name in ("user", "users", "people")
+        else "Zq" + name
+        for name in names
+    }
+    body = str(alert_content(fill(template, values), [])["body"])
+
+    assert "`" not in body and "](" not in body and "**" not in body, body
+    assert not _markup(body), (body, _markup(body))
+    if "users" in values or "user" in values or "people" in values:
+        assert "@kari:example.org" in body and "matrix.to" not in body
 
 
 def test_content_that_fits_one_event_is_left_alone():

@@ -223,7 +223,7 @@ async def test_sending_a_notice_to_an_empty_lane_warns_the_sender_and_still_send
 async def test_a_notice_whose_carried_date_is_not_set_says_so(arrival: Arrival) -> None:
     body = arrival.first_notice.content["body"]
     assert "Inskrivning på sjukhus: 2026-12-01 08:00" in body
-    assert "Preliminärt utskrivningsdatum: inte satt än (`!plan discharge <YYYY-MM-DD>`)" in body
+    assert "Preliminärt utskrivningsdatum: inte satt än (!plan discharge <YYYY-MM-DD>)" in body  # plain text
     assert arrival.first_send.content["homeward.dates_unset"] == ["discharge"]
 
 

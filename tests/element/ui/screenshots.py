@@ -6,11 +6,16 @@ process, on a clock that starts on Monday 30 November 2026, 10:00 in Örebro and
 when the walk asks for it (a reminder falls due). Element Web (`ELEMENT_WEB_DIR`, default
 ../shared/element-web/webapp) is served on loopback and driven in the system's headless
 Chromium by walk.mjs, through the Playwright library next to it (`npm ci` in this folder; the
-Makefile does it).
+Makefile does it). When the walk asks for them (`@@cases`), the coordinator opens two more
+cases from a second device of theirs (a matrix-nio client, logged out again afterwards), so
+that the desk pictures at the end show more than one case.
 
     .venv/bin/python tests/element/ui/screenshots.py [--out docs/screens] [--keep]
 
 The PNGs are made palette-based (256 colours, Pillow) so that they stay small in the repository.
+After a walk that went through, any other PNG in the output folder is removed: what lies there
+is what this walk made. A failed walk leaves each person's window as FAILED-<person>.png in a
+scratch folder it names, never in docs/.
 """
 
 from __future__ import annotations
@@ -46,6 +51,13 @@ DISPLAY_NAMES = {
     "caseofficer": "Karin Kommun",
     "guardian": "Maria Vårdnadshavare",
 }
+#: The coordinator's other cases (`@@cases`): a label and when the child was admitted. The
+#: Inskrivningsmeddelande is due 24 h after admission: overdue for the first when the walk's
+#: day comes, due that day for the second.
+MORE_CASES = [
+    ("Ekorre", "2026-11-26 09:00"),
+    ("Hare", "2026-11-30 14:00"),
+]
 WALK_TIMEOUT_S = 600
 
 log = logging.getLogger("screenshots")
@@ -83,6 +95,41 @@ def serve(directory: Path) -> tuple[ThreadingHTTPServer, str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path) -> None:
+    """The coordinator opens MORE_CASES from a second device of theirs and sets each admission date.
+
+    Their Element is already logged in, so it can read everything said in those rooms. The
+    device's own chat with the bot is left and the device logged out afterwards: Element shows
+    the case rooms, nothing else of it."""
+    sys.path.insert(0, str(REPO))
+    from tests.harness import Member
+
+    member = await Member.login(homeserver, coordinator["id"], coordinator["password"], work / "second-device")
+    try:
+        dm = await member.create_room(invite=[bot_id])
+        await member.wait_for_membership(dm, bot_id, "join")
+        for _ in range(100):  # the member's own client has seen the join, so it shares the room key with the bot
+            room = member.client.rooms.get(dm)
+            if room is not None and bot_id in room.users and bot_id not in room.invited_users:
+                break
+            await asyncio.sleep(0.05)
+        for label, admitted in MORE_CASES:
+            opened = await member.command(dm, f"!case new orebro {label}")
+            if opened.content.get("homeward.status") != "ok":
+                raise RuntimeError(f"!case new {label}: {opened.content.get('body')}")
+            room_id = opened.content["homeward.room_id"]
+            await member.join(room_id)
+            await member.wait_for(lambda s, room_id=room_id: s.room_id == room_id and "homeward.checklist" in s.content)
+            answer = await member.command(room_id, f"!plan admission {admitted}")
+            if answer.content.get("homeward.status") != "ok":
+                raise RuntimeError(f"!plan admission in {label}: {answer.content.get('body')}")
+        await member.client.room_leave(dm)
+        await member.client.room_forget(dm)
+        await member.client.logout()
+    finally:
+        await member.close()
 
 
 def shrink(png: Path) -> None:
@@ -137,6 +184,7 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
             "bot": bot_id,
             "users": users,
             "out": str(out),
+            "failures": str(work),
             "label": LABEL,
             "caseRoomName": LABEL,  # the room list's name starts with the label
         }
@@ -163,6 +211,15 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
                 bot.clock_jumped()
                 print(f"  clock: {name} → {CLOCK[name]:%a %d %b %H:%M:%S}", flush=True)
                 process.stdin.write(b"ok\n")
+                await process.stdin.drain()
+                continue
+            if line == "@@cases":
+                try:
+                    await more_cases(synapse.url, bot_id, users["coordinator"], work)
+                    print(f"  the coordinator's other cases: {', '.join(label for label, _ in MORE_CASES)}", flush=True)
+                    process.stdin.write(b"ok\n")
+                except Exception as error:  # the walk fails with the reason
+                    process.stdin.write(f"{type(error).__name__}: {error}\n".encode())
                 await process.stdin.drain()
                 continue
             if line.startswith("{"):
@@ -200,13 +257,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = asyncio.run(walk(args.out.resolve(), element_dir, chromium, work))
     finally:
-        if args.keep:
-            print(f"state kept in {work}")
+        failed = sorted(work.glob("FAILED-*.png"))
+        if args.keep or failed:
+            print(f"state kept in {work}" + "".join(f"\n  {png}" for png in failed))
         else:
             shutil.rmtree(work, ignore_errors=True)
     files = [Path(f) for f in summary.get("screenshots", [])]
     for png in files:
         shrink(png)
+    if summary.get("ok"):  # what lies in the folder is what this walk made
+        for stale in sorted(set(args.out.resolve().glob("*.png")) - {f.resolve() for f in files}):
+            stale.unlink()
+            print(
+                f"  removed {stale.relative_to(REPO) if stale.is_relative_to(REPO) else stale} (not made by this walk)"
+            )
     total = sum(f.stat().st_size for f in files)
     print(json.dumps({k: v for k, v in summary.items() if k not in ("screenshots", "timings")}, ensure_ascii=False))
     for png in files:

@@ -4,7 +4,9 @@
 //
 // Driven by tests/element/ui/screenshots.py, which runs the homeserver and the bot. When the walk
 // needs time to pass (a reminder), it prints `@@clock <name>` on stdout and waits for a line on
-// stdin. Every other stdout line is a log line; the last one is a JSON summary.
+// stdin; `@@cases` asks it to open the coordinator's other cases (for the desk pictures) the same
+// way. Every other stdout line is a log line; the last one is a JSON summary. A walk that fails
+// leaves a picture of each person's window in `failures` (a scratch folder, never docs/).
 //
 // Four people, one browser context (profile, device) each, all logged in before anything is sent
 // (a device that logs in later cannot read earlier messages). Element runs with its "exclude
@@ -25,11 +27,13 @@ const blocked = new Set();
 
 const stdin = readline.createInterface({ input: process.stdin });
 const lines = stdin[Symbol.asyncIterator]();
-async function clock(name) {
-    console.log(`@@clock ${name}`);
+/** Ask screenshots.py to do something outside Element (`@@clock <name>`, `@@cases`) and wait until it is done. */
+async function ask(request) {
+    console.log(`@@${request}`);
     const { value } = await lines.next();
-    if (value?.trim() !== "ok") throw new Error(`clock ${name}: ${value}`);
+    if (value?.trim() !== "ok") throw new Error(`${request}: ${value}`);
 }
+const clock = (name) => ask(`clock ${name}`);
 
 const browser = await E.launch();
 const people = {};
@@ -71,8 +75,12 @@ async function shot(who, name, { phone = false, show, block } = {}) {
         await page.waitForTimeout(700); // Element lays the timeline out again
     }
     await E.dismissOnce(page, met);
-    await page.mouse.move(page.viewportSize().width - 40, 100); // no tooltip of whatever the pointer was over
     if (show) await reveal(page, show, block);
+    // No hover and no focus: the pointer in the window's bottom-right corner (no message, button or
+    // tooltip there), and nothing focused (Element shows a focused button's tooltip).
+    await page.mouse.move(page.viewportSize().width - 2, page.viewportSize().height - 2);
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.waitForTimeout(300);
     const file = `${cfg.out}/${name}.png`;
     await page.screenshot({ path: file });
     shots.push(file);
@@ -130,7 +138,15 @@ async function reveal(page, text, block = "center") {
         await page.locator(".mx_RoomView_messagePanel").evaluate((panel) => panel.scrollBy(0, -600));
         await page.waitForTimeout(300);
     }
-    await tile.evaluate((node, block) => node.scrollIntoView({ block }), block);
+    // Scroll the timeline's own panel only: scrollIntoView would scroll Element's outer layout
+    // too, and the picture would lose the room header at the top.
+    await tile.evaluate((node, block) => {
+        const panel = node.closest(".mx_ScrollPanel");
+        const tile = node.getBoundingClientRect();
+        const view = panel.getBoundingClientRect();
+        const by = { start: tile.top - view.top - 8, end: tile.bottom - view.bottom + 8 }[block] ?? (tile.top + tile.bottom - view.top - view.bottom) / 2;
+        panel.scrollTop += by;
+    }, block);
     await page.waitForTimeout(300);
 }
 /** `who` opens the case room from the room list, accepting the invitation when there is one. */
@@ -167,6 +183,10 @@ try {
     const exclude = await people.coordinator.page.evaluate(() => window.mxSettingsStore?.getValue("feature_exclude_insecure_devices"));
     E.log("exclude insecure devices:", exclude);
 
+    // A coordinator carries several children: two more cases, opened from another of the
+    // coordinator's devices (screenshots.py), so that the desk at the end has more than one line.
+    await E.step("coordinator: two more cases", () => ask("cases"), timings);
+
     // The coordinator starts a chat with the bot and opens the case.
     const c = people.coordinator.page;
     await E.step("coordinator: chat with the bot", () => E.createRoom(c, "Homeward"), timings);
@@ -196,13 +216,17 @@ try {
 
     people.coordinator.since = invitesFrom;
     await botSays("coordinator", "Checklista —");
-    await shot("coordinator", "02-coordinator-pinned-checklist", { show: "Checklista —", block: "end" });
 
     // The guardian is asked for consent, by name, and answers.
     const g = people.guardian.page;
-    await botSays("guardian", "Samtycke till informationsöverföringen");
+    await botSays("guardian", "Vem får informationen"); // the request (the greeting names the consent too)
     await settle(g);
-    await shot("guardian", "03-guardian-consent-request-phone", { phone: true, show: "Samtycke till informationsöverföringen" });
+    await shot("guardian", "03-guardian-consent-request-phone", { phone: true, show: "Vem får informationen" });
+    // The checklist once nothing more comes after it (the greeting and the request came last), so
+    // Element does not scroll it away while the picture is taken.
+    people.coordinator.since = invitesFrom;
+    await botSays("coordinator", "Vem får informationen");
+    await shot("coordinator", "02-coordinator-pinned-checklist", { show: "Checklista —", block: "end" });
     // As a parent would: Element's Reply on the request, and "ja".
     people.guardian.since = Date.now() - 2000;
     await E.step("guardian: replies ja to the request", async () => {
@@ -254,6 +278,19 @@ try {
     await settle(c);
     await shot("coordinator", "10-coordinator-status", { show: "Status för", block: "start" });
 
+    // The coordinator's desk, in their direct chat with the bot: the worklist now, and every case.
+    await E.step("coordinator: open the chat with the bot", () => E.openRoom(c, "Homeward"), timings);
+    await say("coordinator", "!digest");
+    await botSays("coordinator", "Din arbetslista");
+    await settle(c);
+    await shot("coordinator", "11-coordinator-worklist", { show: "Din arbetslista", block: "start" });
+    await shot("coordinator", "11-coordinator-worklist-phone", { phone: true, show: "Din arbetslista", block: "start" });
+    await say("coordinator", "!cases");
+    await botSays("coordinator", "Dina öppna ärenden");
+    await settle(c);
+    await shot("coordinator", "12-coordinator-cases", { show: "Dina öppna ärenden", block: "start" });
+    await shot("coordinator", "12-coordinator-cases-phone", { phone: true, show: "Dina öppna ärenden", block: "start" });
+
     // Every message each person's Element could not decrypt, why (Element's failure code), and when
     // it was sent relative to their joining the case room (negative: while they were invited).
     const undecryptable = {};
@@ -278,7 +315,7 @@ try {
         E.log(role, "badges:", JSON.stringify(badges));
         const messages = await botMessages(role).catch(() => []);
         E.log(role, "messages:", JSON.stringify(messages.map((m) => `${m.sender.split(":")[0]} ${m.failure ?? ""} ${m.body.slice(0, 50)}`)));
-        await people[role].page.screenshot({ path: `${cfg.out}/FAILED-${role}.png` }).catch(() => {});
+        await people[role].page.screenshot({ path: `${cfg.failures}/FAILED-${role}.png` }).catch(() => {});
     }
 } finally {
     Object.assign(result, { screenshots: shots, timings, dismissed: met, blocked_origins: [...blocked] });
