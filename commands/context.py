@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from homeward.commands.registry import Command
 from homeward.matrix.content import notice_content
 from homeward.matrix.relations import answer_content
 from homeward.store.cases import NO_LANE, audit
+from homeward.store.sql import Connection
 from homeward.text import Markdown
 from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
@@ -85,7 +84,7 @@ class Context:
     event: IncomingCommand
     command: Command
     language: str
-    db: aiosqlite.Connection
+    db: Connection
     services: Services
     now: datetime
     room: CareRoom | None = None  # in a care room: its case, view and the sender's membership, loaded once

@@ -2,7 +2,7 @@
 
 Homeward's own log lines say what happened (room id, event id, command, outcome) and
 never message bodies, names, labels or plan text, at every level. The libraries do not
-keep that promise at DEBUG: aiosqlite logs each SQL call with its parameters (plan text,
+keep that promise at DEBUG: aiosqlite logs each SQL call with its parameters (psycopg may) (plan text,
 notes, consent answers), peewee logs the crypto store's SQL with the pickled keys, nio
 logs events. So `log_level = "DEBUG"` turns on Homeward's DEBUG only; a library's DEBUG
 log has to be asked for by name (`debug_loggers = ["nio"]`), knowing what it will write.
@@ -20,6 +20,7 @@ from collections.abc import Iterable
 #: The libraries Homeward runs (and theirs) that log; held at WARNING unless named in `debug_loggers`.
 LIBRARIES = (
     "aiosqlite",
+    "psycopg",
     "nio",
     "peewee",
     "apscheduler",

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from homeward.care.consent import Answer
 from homeward.care.pathway import Pathway
 from homeward.store.cases import CASE_COLUMNS, LoadedCase, loaded_case
+from homeward.store.sql import Connection
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class CaseloadCase:
 
 
 async def cases_of(
-    db: aiosqlite.Connection,
+    db: Connection,
     user_id: str,
     pathways: dict[str, Pathway],
     *,
@@ -57,9 +56,9 @@ async def cases_of(
           (SELECT o.event_id FROM checklists k JOIN outbox o ON o.id = k.outbox_id
              WHERE k.case_id = c.id AND k.phase_id = c.phase_id) AS checklist_event
         FROM cases c
-        WHERE c.room_id IS NOT NULL AND c.purged_at IS NULL AND (? OR c.state = 'open')
+        WHERE c.room_id IS NOT NULL AND c.purged_at IS NULL AND (? = 1 OR c.state = 'open')
           AND (c.id IN (SELECT case_id FROM members WHERE user_id = ?)
-               OR (? AND c.state = 'open'
+               OR (? = 1 AND c.state = 'open'
                    AND NOT EXISTS (SELECT 1 FROM members WHERE case_id = c.id AND coordinator = 1)
                    AND c.pathway_id IN (
                        SELECT c2.pathway_id FROM members m2 JOIN cases c2 ON c2.id = m2.case_id
@@ -82,7 +81,7 @@ async def cases_of(
     return found
 
 
-async def coordinated_pathways(db: aiosqlite.Connection, user_id: str) -> list[str]:
+async def coordinated_pathways(db: Connection, user_id: str) -> list[str]:
     """The pathways of the open cases `user_id` coordinates (a room still being created included):
     whose working days their worklist follows."""
     async with db.execute(

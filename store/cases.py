@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import aiosqlite
-
 from homeward.care.case import Ack, CaseState, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, Pathway
 from homeward.store import chain
 from homeward.store.changes import bookkeeping, changes_case
 from homeward.store.rows import inserted_id
+from homeward.store.sql import Connection, Row
 from homeward.store.state import RoomInfo
 
 
@@ -38,7 +37,7 @@ class CaseRow:
     opened_at: datetime | None = None
 
 
-def _case(row: aiosqlite.Row) -> CaseRow:
+def _case(row: Row) -> CaseRow:
     return CaseRow(
         row["id"],
         row["room_id"],
@@ -83,7 +82,7 @@ CASE_COLUMNS = """
 
 
 async def load_room(
-    db: aiosqlite.Connection, room_id: str, pathways: dict[str, Pathway]
+    db: Connection, room_id: str, pathways: dict[str, Pathway]
 ) -> tuple[RoomInfo | None, LoadedCase | None]:
     """The room as the bot knows it and, for a care room, its case: one read."""
     async with db.execute(
@@ -98,7 +97,7 @@ async def load_room(
     return info, (loaded_case(row, pathways) if row["id"] is not None else None)
 
 
-async def load_case(db: aiosqlite.Connection, case_id: int, pathways: dict[str, Pathway]) -> LoadedCase:
+async def load_case(db: Connection, case_id: int, pathways: dict[str, Pathway]) -> LoadedCase:
     """A case by id (a reminder's, or again after a change): one read."""
     async with db.execute(f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?", (case_id,)) as cur:
         row = await cur.fetchone()
@@ -107,7 +106,7 @@ async def load_case(db: aiosqlite.Connection, case_id: int, pathways: dict[str, 
     return loaded_case(row, pathways)
 
 
-def loaded_case(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
+def loaded_case(row: Row, pathways: dict[str, Pathway]) -> LoadedCase:
     case = _case(row)
     pathway = pathways[case.pathway_id]
     members = {
@@ -141,7 +140,7 @@ def loaded_case(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:
     return LoadedCase(case, view, row["checklist_outbox"])
 
 
-async def phase_history(db: aiosqlite.Connection, case_id: int) -> list[tuple[str, datetime]]:
+async def phase_history(db: Connection, case_id: int) -> list[tuple[str, datetime]]:
     """When the case entered each phase: the first at its opening, then each `!phase next` (from the audit trail)."""
     async with db.execute(
         "SELECT c.opened_at, c.phase_id,"
@@ -185,10 +184,10 @@ class CaseHistory:
 
 
 async def coordinated_case_rows(
-    db: aiosqlite.Connection,
+    db: Connection,
     user_id: str,
     pathway_id: str | None = None,
-) -> list[aiosqlite.Row]:
+) -> list[Row]:
     """Every case `user_id` coordinates (of one pathway, if given) with its history, as rows: one read.
 
     Turning a thousand rows into case views takes a moment, so `case_histories` does that
@@ -209,7 +208,7 @@ async def coordinated_case_rows(
         return list(await cur.fetchall())
 
 
-def case_histories(rows: list[aiosqlite.Row], pathways: dict[str, Pathway]) -> list[CaseHistory]:
+def case_histories(rows: list[Row], pathways: dict[str, Pathway]) -> list[CaseHistory]:
     """The rows of `coordinated_case_rows` as cases with their history.
 
     Cases of a pathway no longer configured are left out.
@@ -235,7 +234,7 @@ def case_histories(rows: list[aiosqlite.Row], pathways: dict[str, Pathway]) -> l
 
 @changes_case
 async def open_case(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     pathway_id: str,
     label: str,
@@ -254,7 +253,7 @@ async def open_case(
 
 
 @changes_case
-async def bind_room(db: aiosqlite.Connection, create_outbox: int, room_id: str) -> int | None:
+async def bind_room(db: Connection, create_outbox: int, room_id: str) -> int | None:
     """Record the room the homeserver created for a case; the case id, if it was one."""
     await db.execute("UPDATE cases SET room_id = ? WHERE create_outbox = ?", (room_id, create_outbox))
     async with db.execute("SELECT id FROM cases WHERE create_outbox = ?", (create_outbox,)) as cur:
@@ -263,12 +262,12 @@ async def bind_room(db: aiosqlite.Connection, create_outbox: int, room_id: str) 
 
 
 @changes_case
-async def set_phase(db: aiosqlite.Connection, case_id: int, phase_id: str) -> None:
+async def set_phase(db: Connection, case_id: int, phase_id: str) -> None:
     await db.execute("UPDATE cases SET phase_id = ? WHERE id = ?", (phase_id, case_id))
 
 
 @changes_case
-async def close(db: aiosqlite.Connection, case_id: int, by: str, reason: str, now: datetime) -> None:
+async def close(db: Connection, case_id: int, by: str, reason: str, now: datetime) -> None:
     await db.execute(
         "UPDATE cases SET state = 'closed', closed_at = ?, closed_by = ?, closed_reason = ? WHERE id = ?",
         (now.isoformat(), by, reason, case_id),
@@ -276,7 +275,7 @@ async def close(db: aiosqlite.Connection, case_id: int, by: str, reason: str, no
 
 
 @changes_case
-async def reopen(db: aiosqlite.Connection, case_id: int) -> None:
+async def reopen(db: Connection, case_id: int) -> None:
     """Open again; when and why it was closed stays in the audit trail."""
     await db.execute(
         "UPDATE cases SET state = 'open', closed_at = NULL, closed_by = NULL, closed_reason = NULL WHERE id = ?",
@@ -285,13 +284,13 @@ async def reopen(db: aiosqlite.Connection, case_id: int) -> None:
 
 
 @changes_case
-async def set_reactions(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
+async def set_reactions(db: Connection, case_id: int, enabled: bool) -> None:
     await db.execute("UPDATE cases SET reactions = ? WHERE id = ?", (int(enabled), case_id))
 
 
 @changes_case
 async def put_member(
-    db: aiosqlite.Connection, case_id: int, user_id: str, lane: str | None, coordinator: bool, by: str, now: datetime
+    db: Connection, case_id: int, user_id: str, lane: str | None, coordinator: bool, by: str, now: datetime
 ) -> None:
     await db.execute(
         "INSERT INTO members (case_id, user_id, lane_id, coordinator, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -301,20 +300,20 @@ async def put_member(
 
 
 @changes_case
-async def set_invite_row(db: aiosqlite.Connection, case_id: int, user_id: str, outbox_id: int) -> None:
+async def set_invite_row(db: Connection, case_id: int, user_id: str, outbox_id: int) -> None:
     """The outbox row that invites `user_id`: what they can read of the room starts there."""
     await db.execute(
         "UPDATE members SET invite_outbox = ? WHERE case_id = ? AND user_id = ?", (outbox_id, case_id, user_id)
     )
 
 
-async def invite_rows(db: aiosqlite.Connection, case_id: int) -> dict[str, int | None]:
+async def invite_rows(db: Connection, case_id: int) -> dict[str, int | None]:
     """Each member's invite row (None: invited before it was recorded, or the opener, there from the start)."""
     async with db.execute("SELECT user_id, invite_outbox FROM members WHERE case_id = ?", (case_id,)) as cur:
         return {row["user_id"]: row["invite_outbox"] for row in await cur.fetchall()}
 
 
-async def invited_after(db: aiosqlite.Connection, case_id: int, outbox_id: int) -> bool:
+async def invited_after(db: Connection, case_id: int, outbox_id: int) -> bool:
     """Whether a member of the case was invited after row `outbox_id` was queued (so cannot read what it sent)."""
     async with db.execute(
         "SELECT 1 FROM members WHERE case_id = ? AND invite_outbox > ? LIMIT 1", (case_id, outbox_id)
@@ -322,14 +321,14 @@ async def invited_after(db: aiosqlite.Connection, case_id: int, outbox_id: int) 
         return await cur.fetchone() is not None
 
 
-async def sent_row(db: aiosqlite.Connection, case_id: int, item_id: str) -> int | None:
+async def sent_row(db: Connection, case_id: int, item_id: str) -> int | None:
     """The outbox row that sent the item (a notice), if it was sent."""
     async with db.execute("SELECT sent_outbox FROM items WHERE case_id = ? AND item_id = ?", (case_id, item_id)) as cur:
         row = await cur.fetchone()
     return row["sent_outbox"] if row else None
 
 
-async def last_case_language(db: aiosqlite.Connection, user_id: str) -> str | None:
+async def last_case_language(db: Connection, user_id: str) -> str | None:
     """The language of the care room `user_id` was last added to (their direct chat speaks it), if any."""
     async with db.execute(
         "SELECT r.language FROM members m JOIN cases c ON c.id = m.case_id JOIN rooms r ON r.room_id = c.room_id"
@@ -341,7 +340,7 @@ async def last_case_language(db: aiosqlite.Connection, user_id: str) -> str | No
 
 
 @changes_case
-async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
+async def remove_member(db: Connection, case_id: int, user_id: str) -> None:
     """Someone left the room (left, kicked or banned): their lane, coordinator flag and assignments go.
 
     The audit trail keeps who they were; their consent answers stay (they are theirs).
@@ -350,7 +349,7 @@ async def remove_member(db: aiosqlite.Connection, case_id: int, user_id: str) ->
     await db.execute("UPDATE items SET assigned_to = NULL WHERE case_id = ? AND assigned_to = ?", (case_id, user_id))
 
 
-async def teams_by_room(db: aiosqlite.Connection) -> dict[str, set[str]]:
+async def teams_by_room(db: Connection) -> dict[str, set[str]]:
     """Every care room's team (who has a member row), by room id: one read for all cases.
 
     A case removed by its retention run is not here: the bot has left its room.
@@ -368,24 +367,23 @@ async def teams_by_room(db: aiosqlite.Connection) -> dict[str, set[str]]:
 
 
 @changes_case
-async def start_removal(db: aiosqlite.Connection, case_id: int, user_id: str, now: datetime) -> bool:
+async def start_removal(db: Connection, case_id: int, user_id: str, now: datetime) -> bool:
     """Note that the bot removes `user_id` (no place on the team); False if it already is."""
     cur = await db.execute(
-        "INSERT OR IGNORE INTO removals (case_id, user_id, since) VALUES (?, ?, ?)", (case_id, user_id, now.isoformat())
+        "INSERT INTO removals (case_id, user_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (case_id, user_id, now.isoformat()),
     )
     return cur.rowcount == 1
 
 
 @changes_case
-async def end_removal(db: aiosqlite.Connection, case_id: int, user_id: str) -> None:
+async def end_removal(db: Connection, case_id: int, user_id: str) -> None:
     """`user_id` is out of the room (their leave arrived): a later time in it is a new removal."""
     await db.execute("DELETE FROM removals WHERE case_id = ? AND user_id = ?", (case_id, user_id))
 
 
 @changes_case
-async def put_date(
-    db: aiosqlite.Connection, case_id: int, date_id: str, value: date | datetime, by: str, now: datetime
-) -> None:
+async def put_date(db: Connection, case_id: int, date_id: str, value: date | datetime, by: str, now: datetime) -> None:
     await db.execute(
         "INSERT INTO case_dates (case_id, date_id, value, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (case_id, date_id)"
@@ -394,14 +392,12 @@ async def put_date(
     )
 
 
-async def _ensure_item(db: aiosqlite.Connection, case_id: int, item_id: str) -> None:
-    await db.execute("INSERT OR IGNORE INTO items (case_id, item_id) VALUES (?, ?)", (case_id, item_id))
+async def _ensure_item(db: Connection, case_id: int, item_id: str) -> None:
+    await db.execute("INSERT INTO items (case_id, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING", (case_id, item_id))
 
 
 @changes_case
-async def mark_sent(
-    db: aiosqlite.Connection, case_id: int, item_id: str, by: str, now: datetime, outbox_id: int
-) -> None:
+async def mark_sent(db: Connection, case_id: int, item_id: str, by: str, now: datetime, outbox_id: int) -> None:
     await _ensure_item(db, case_id, item_id)
     await db.execute(
         "UPDATE items SET sent_at = ?, sent_by = ?, sent_outbox = ? WHERE case_id = ? AND item_id = ?",
@@ -410,13 +406,13 @@ async def mark_sent(
 
 
 @changes_case
-async def assign(db: aiosqlite.Connection, case_id: int, item_id: str, user_id: str) -> None:
+async def assign(db: Connection, case_id: int, item_id: str, user_id: str) -> None:
     await _ensure_item(db, case_id, item_id)
     await db.execute("UPDATE items SET assigned_to = ? WHERE case_id = ? AND item_id = ?", (user_id, case_id, item_id))
 
 
 @changes_case
-async def add_ack(db: aiosqlite.Connection, case_id: int, item_id: str, ack: Ack, event_id: str) -> None:
+async def add_ack(db: Connection, case_id: int, item_id: str, ack: Ack, event_id: str) -> None:
     await db.execute(
         "INSERT INTO acks (case_id, item_id, lane_id, user_id, at, on_behalf, note, event_id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -424,7 +420,7 @@ async def add_ack(db: aiosqlite.Connection, case_id: int, item_id: str, ack: Ack
     )
 
 
-async def notice_for_event(db: aiosqlite.Connection, event_id: str) -> tuple[int, str] | None:
+async def notice_for_event(db: Connection, event_id: str) -> tuple[int, str] | None:
     """(case id, item id) of the notice the bot posted as `event_id`."""
     async with db.execute(
         "SELECT items.case_id, items.item_id FROM items JOIN outbox ON outbox.id = items.sent_outbox"
@@ -436,9 +432,10 @@ async def notice_for_event(db: aiosqlite.Connection, event_id: str) -> tuple[int
 
 
 @changes_case
-async def put_checklist(db: aiosqlite.Connection, case_id: int, phase_id: str, outbox_id: int) -> None:
+async def put_checklist(db: Connection, case_id: int, phase_id: str, outbox_id: int) -> None:
     await db.execute(
-        "INSERT OR REPLACE INTO checklists (case_id, phase_id, outbox_id) VALUES (?, ?, ?)",
+        "INSERT INTO checklists (case_id, phase_id, outbox_id) VALUES (?, ?, ?)"
+        " ON CONFLICT (case_id, phase_id) DO UPDATE SET outbox_id = excluded.outbox_id",
         (case_id, phase_id, outbox_id),
     )
 
@@ -449,7 +446,7 @@ def _parse_when(text: str) -> date | datetime:
 
 @changes_case
 async def add_extra_task(
-    db: aiosqlite.Connection,
+    db: Connection,
     case_id: int,
     item_id: str,
     phase_id: str,
@@ -482,7 +479,7 @@ NO_LANE = "-"
 
 @bookkeeping
 async def audit(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     room_id: str,
     actor: str,
@@ -525,7 +522,7 @@ class AuditRow:
 
 
 async def audit_rows(
-    db: aiosqlite.Connection,
+    db: Connection,
     case_id: int,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -558,7 +555,7 @@ async def audit_rows(
 
 
 @changes_case
-async def renew(db: aiosqlite.Connection, case_id: int, item_id: str) -> None:
+async def renew(db: Connection, case_id: int, item_id: str) -> None:
     """A notice whose content changed must be sent (and acknowledged) again; the audit keeps the old round."""
     await db.execute(
         "UPDATE items SET sent_at = NULL, sent_by = NULL, sent_outbox = NULL WHERE case_id = ? AND item_id = ?",

@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
 from canonicaljson import encode_canonical_json
 
 from homeward.store.changes import bookkeeping
+from homeward.store.sql import POSTGRESQL, SQLITE, Connection, Row, dialect
 
 #: `prev_hash` of the first row of a case's chain.
 GENESIS = "0" * 64
@@ -41,24 +41,40 @@ def row_hash(table: str, fields: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(encode_canonical_json(payload)).hexdigest()
 
 
-async def head(db: aiosqlite.Connection, table: str, case_id: int | None) -> str:
+def _same_case(case_id: int | None) -> tuple[str, tuple[int, ...]]:
+    """The condition (and its parameter) for one case's rows, or the rows outside any case: both use the index."""
+    return ("case_id IS NULL", ()) if case_id is None else ("case_id = ?", (case_id,))
+
+
+async def head(db: Connection, table: str, case_id: int | None) -> str:
     """The hash of the case's last row in `table` (GENESIS when it has none)."""
     _check(table)
-    async with db.execute(f"SELECT hash FROM {table} WHERE case_id IS ? ORDER BY id DESC LIMIT 1", (case_id,)) as cur:
+    where, params = _same_case(case_id)
+    async with db.execute(f"SELECT hash FROM {table} WHERE {where} ORDER BY id DESC LIMIT 1", params) as cur:
         row = await cur.fetchone()
     return row["hash"] if row and row["hash"] else GENESIS
 
 
+#: The id the next row of a table will get, read in the write transaction before inserting it (the hash covers it).
+_NEXT_ID = {
+    # SQLite: one past the largest id ever handed out (AUTOINCREMENT's sqlite_sequence) or present.
+    SQLITE: "max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0),"
+    " coalesce((SELECT max(id) FROM {table}), 0)) + 1",
+    # PostgreSQL: taken from the identity's sequence (the row is then inserted with it).
+    POSTGRESQL: "nextval(pg_get_serial_sequence('{table}', 'id'))",
+}
+
+
 @bookkeeping
-async def append(db: aiosqlite.Connection, table: str, values: dict[str, Any]) -> int:
+async def append(db: Connection, table: str, values: dict[str, Any]) -> int:
     """Insert one row chained to the case's last one; its id. Call inside the write transaction."""
     _check(table)
-    # One round trip to the connection's thread (execute_fetchall): the audit row is on every command's path.
+    where, params = _same_case(values["case_id"])
+    # One round trip: the audit row is on every command's path.
     (found,) = await db.execute_fetchall(
-        f"SELECT (SELECT hash FROM {table} WHERE case_id IS ? ORDER BY id DESC LIMIT 1) AS head,"
-        f" max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0),"
-        f"     coalesce((SELECT max(id) FROM {table}), 0)) + 1 AS next_id",
-        (values["case_id"],),
+        f"SELECT (SELECT hash FROM {table} WHERE {where} ORDER BY id DESC LIMIT 1) AS head,"
+        f" {_NEXT_ID[dialect(db)].format(table=table)} AS next_id",
+        params,
     )
     fields = {**values, "id": found["next_id"]}
     prev = found["head"] or GENESIS
@@ -97,18 +113,18 @@ class ChainState:
     broken: Break | None
 
 
-async def verify(db: aiosqlite.Connection) -> dict[tuple[str, int | None], ChainState]:
+async def verify(db: Connection) -> dict[tuple[str, int | None], ChainState]:
     """Walk every case's chains and say where each breaks first; keyed by (table, case id)."""
     return await _walk(db, None)
 
 
-async def verify_case(db: aiosqlite.Connection, case_id: int) -> dict[str, ChainState]:
+async def verify_case(db: Connection, case_id: int) -> dict[str, ChainState]:
     """One case's chains, by table (a table where the case has no rows: 0 rows, GENESIS)."""
     states = await _walk(db, case_id)
     return {table: states.get((table, case_id), ChainState(0, GENESIS, None)) for table in CHAINS}
 
 
-async def _walk(db: aiosqlite.Connection, case_id: int | None) -> dict[tuple[str, int | None], ChainState]:
+async def _walk(db: Connection, case_id: int | None) -> dict[tuple[str, int | None], ChainState]:
     states: dict[tuple[str, int | None], ChainState] = {}
     for table in CHAINS:
         async for row in _rows(db, table, case_id):
@@ -131,7 +147,7 @@ def first_breaks(states: dict[tuple[str, int | None], ChainState]) -> list[Break
 
 
 @bookkeeping
-async def chain_existing_rows(db: aiosqlite.Connection) -> None:
+async def chain_existing_rows(db: Connection) -> None:
     """Migration: chain the rows written before the chain existed, in id order per case.
 
     The append-only triggers are dropped for the length of this transaction and put back
@@ -173,7 +189,7 @@ _TRIGGERS: dict[str, dict[str, str]] = {
 }
 
 
-async def _rows(db: aiosqlite.Connection, table: str, case_id: int | None) -> AsyncIterator[aiosqlite.Row]:
+async def _rows(db: Connection, table: str, case_id: int | None) -> AsyncIterator[Row]:
     """The table's rows in id order: all of them, or one case's (`case_id` not None)."""
     _check(table)
     params: tuple[int, ...]

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from homeward.care.consent import Answer
 from homeward.store import chain
 from homeward.store.changes import changes_case
+from homeward.store.sql import Connection
 
 
 @changes_case
-async def add_answer(db: aiosqlite.Connection, case_id: int, answer: Answer, event_id: str) -> None:
+async def add_answer(db: Connection, case_id: int, answer: Answer, event_id: str) -> None:
     await chain.append(
         db,
         "consent_answers",
@@ -28,7 +27,7 @@ async def add_answer(db: aiosqlite.Connection, case_id: int, answer: Answer, eve
     )
 
 
-async def answers(db: aiosqlite.Connection, case_id: int) -> list[Answer]:
+async def answers(db: Connection, case_id: int) -> list[Answer]:
     async with db.execute(
         "SELECT consent_id, user_id, answer, at FROM consent_answers WHERE case_id = ? ORDER BY id", (case_id,)
     ) as cur:
@@ -48,14 +47,14 @@ class Request:
 
 
 @changes_case
-async def add_request(db: aiosqlite.Connection, case_id: int, consent_id: str, outbox_id: int, now: datetime) -> None:
+async def add_request(db: Connection, case_id: int, consent_id: str, outbox_id: int, now: datetime) -> None:
     await db.execute(
         "INSERT INTO consent_requests (case_id, consent_id, outbox_id, asked_at) VALUES (?, ?, ?, ?)",
         (case_id, consent_id, outbox_id, now.isoformat()),
     )
 
 
-async def requests(db: aiosqlite.Connection, case_id: int) -> list[Request]:
+async def requests(db: Connection, case_id: int) -> list[Request]:
     """Every request posted in the case, oldest first."""
     async with db.execute(
         "SELECT consent_id, outbox_id, asked_at FROM consent_requests WHERE case_id = ? ORDER BY id", (case_id,)
@@ -66,7 +65,7 @@ async def requests(db: aiosqlite.Connection, case_id: int) -> list[Request]:
         ]
 
 
-async def request_for_event(db: aiosqlite.Connection, case_id: int, event_id: str) -> Request | None:
+async def request_for_event(db: Connection, case_id: int, event_id: str) -> Request | None:
     """The request of this case the bot posted as `event_id` (what a reply answers), if it is one."""
     async with db.execute(
         "SELECT r.consent_id, r.outbox_id, r.asked_at FROM consent_requests r JOIN outbox o ON o.id = r.outbox_id"
@@ -78,5 +77,5 @@ async def request_for_event(db: aiosqlite.Connection, case_id: int, event_id: st
 
 
 @changes_case
-async def set_child_answers(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
+async def set_child_answers(db: Connection, case_id: int, enabled: bool) -> None:
     await db.execute("UPDATE cases SET child_answers = ? WHERE id = ?", (int(enabled), case_id))

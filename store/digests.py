@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import aiosqlite
-
 from homeward.care.worklist import DigestChanges, ScheduledDigest
 from homeward.store.changes import bookkeeping, changes_case
+from homeward.store.sql import Connection, Row
 
 
-async def worklist_people(db: aiosqlite.Connection) -> list[str]:
+async def worklist_people(db: Connection) -> list[str]:
     """Everyone who coordinates an open case or has a worklist scheduled: whose rows start-up reconciles."""
     async with db.execute(
         "SELECT m.user_id FROM members m JOIN cases c ON c.id = m.case_id"
@@ -23,7 +22,7 @@ async def worklist_people(db: aiosqlite.Connection) -> list[str]:
         return [r[0] for r in await cur.fetchall()]
 
 
-def _digest(r: aiosqlite.Row) -> ScheduledDigest:
+def _digest(r: Row) -> ScheduledDigest:
     return ScheduledDigest(
         r["id"],
         r["user_id"],
@@ -34,7 +33,7 @@ def _digest(r: aiosqlite.Row) -> ScheduledDigest:
     )
 
 
-async def rows_of(db: aiosqlite.Connection, user_id: str, since: date) -> list[ScheduledDigest]:
+async def rows_of(db: Connection, user_id: str, since: date) -> list[ScheduledDigest]:
     """A person's scheduled rows, and every row of `since` and later: what `schedule_digest` compares."""
     async with db.execute(
         "SELECT * FROM digests WHERE user_id = ? AND (status = 'planned' OR day >= ?) ORDER BY day",
@@ -44,7 +43,7 @@ async def rows_of(db: aiosqlite.Connection, user_id: str, since: date) -> list[S
 
 
 @changes_case
-async def apply_digest(db: aiosqlite.Connection, user_id: str, changes: DigestChanges) -> None:
+async def apply_digest(db: Connection, user_id: str, changes: DigestChanges) -> None:
     """Write what `care.worklist.schedule_digest` decided.
 
     A day cancelled before and wanted again is scheduled again.
@@ -60,18 +59,18 @@ async def apply_digest(db: aiosqlite.Connection, user_id: str, changes: DigestCh
         await db.execute(
             "INSERT INTO digests (user_id, day, planned_at, fire_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (user_id, day) DO UPDATE SET status = 'planned', planned_at = excluded.planned_at,"
-            " fire_at = excluded.fire_at WHERE status = 'cancelled'",
+            " fire_at = excluded.fire_at WHERE digests.status = 'cancelled'",
             (user_id, day.isoformat(), at.isoformat(), at.isoformat()),
         )
 
 
-async def digest(db: aiosqlite.Connection, digest_id: int) -> ScheduledDigest | None:
+async def digest(db: Connection, digest_id: int) -> ScheduledDigest | None:
     async with db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)) as cur:
         row = await cur.fetchone()
     return _digest(row) if row else None
 
 
-async def due_digests(db: aiosqlite.Connection, now: datetime, limit: int = 200) -> list[ScheduledDigest]:
+async def due_digests(db: Connection, now: datetime, limit: int = 200) -> list[ScheduledDigest]:
     async with db.execute(
         "SELECT * FROM digests WHERE status = 'planned' AND fire_at <= ? ORDER BY fire_at, id LIMIT ?",
         (now.isoformat(), limit),
@@ -79,15 +78,15 @@ async def due_digests(db: aiosqlite.Connection, now: datetime, limit: int = 200)
         return [_digest(r) for r in await cur.fetchall()]
 
 
-async def next_digest_at(db: aiosqlite.Connection) -> datetime | None:
+async def next_digest_at(db: Connection) -> datetime | None:
     async with db.execute("SELECT MIN(fire_at) FROM digests WHERE status = 'planned'") as cur:
-        (value,) = await cur.fetchone()  # type: ignore[misc]
+        (value,) = await cur.fetchone()
     return datetime.fromisoformat(value) if value else None
 
 
 @bookkeeping
 async def finish_digest(
-    db: aiosqlite.Connection, digest_id: int, status: str, now: datetime, outbox_id: int | None = None
+    db: Connection, digest_id: int, status: str, now: datetime, outbox_id: int | None = None
 ) -> bool:
     """Planned → sent / empty / dropped, once: False when another path already did it."""
     cur = await db.execute(
@@ -98,7 +97,7 @@ async def finish_digest(
 
 
 @bookkeeping
-async def postpone_digest(db: aiosqlite.Connection, digest_id: int, until: datetime) -> None:
+async def postpone_digest(db: Connection, digest_id: int, until: datetime) -> None:
     await db.execute(
         "UPDATE digests SET fire_at = ? WHERE id = ? AND status = 'planned'",
         (until.astimezone(UTC).isoformat(), digest_id),

@@ -1,18 +1,20 @@
 """The schema, as a numbered list of migrations applied in order at start-up.
 
-Append only: a released migration is never edited. `PRAGMA user_version` holds the
-number of migrations applied, so a database written by a newer Homeward is refused.
+Append only: a released migration is never edited. `PRAGMA user_version` (SQLite) or the
+table `homeward_schema` (PostgreSQL) holds the number of migrations applied, so a database
+written by a newer Homeward is refused. One list for both engines: written as SQLite and
+PostgreSQL both run it, or as SQLite that `store.sql.to_postgresql` translates (the rules
+are in store/README.md).
 A migration is an SQL script, or a function of the connection where SQL alone cannot do
 it (hashing existing rows); each runs in its own transaction.
 """
 
 from collections.abc import Awaitable, Callable
 
-import aiosqlite
-
 from homeward.store.chain import chain_existing_rows
+from homeward.store.sql import Connection
 
-Migration = str | Callable[[aiosqlite.Connection], Awaitable[None]]
+Migration = str | Callable[[Connection], Awaitable[None]]
 
 MIGRATIONS: list[Migration] = [
     # 1: the walking skeleton — sync position, handled events, the outbox, rooms.
@@ -350,5 +352,21 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX consent_requests_case ON consent_requests (case_id, consent_id);
     CREATE INDEX consent_requests_outbox ON consent_requests (outbox_id);
+    """,
+    # issue 25: which of the processes sharing a PostgreSQL store acts (store/lease.py). One row,
+    # name 'acting'; `token` grows by one at every change of holder and is checked by every write
+    # transaction (the fencing token); `expires_ms` is on the database's clock (ms since 1970).
+    # On SQLite (one process) the table stays empty.
+    """
+    CREATE TABLE lease (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,           -- host, process id and device of the process that acts
+        device_id   TEXT,
+        token       INTEGER NOT NULL,
+        since       TEXT NOT NULL,           -- when this holder took the lease (UTC)
+        reason      TEXT NOT NULL,           -- why: 'first', 'expired' (the holder stopped renewing), 'released'
+        renewed_at  TEXT NOT NULL,
+        expires_ms  INTEGER NOT NULL
+    );
     """,
 ]

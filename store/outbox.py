@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from homeward.store.changes import bookkeeping
 from homeward.store.rows import inserted_id
+from homeward.store.sql import Connection
 
 # What an outbox row asks the homeserver to do.
 EVENT = "event"  # send `content` as a room event of `event_type`
@@ -58,7 +57,7 @@ class OutboxRow:
 
 @bookkeeping
 async def enqueue(
-    db: aiosqlite.Connection,
+    db: Connection,
     room_id: str,
     event_type: str,
     content: dict[str, Any],
@@ -77,9 +76,21 @@ async def enqueue(
     return inserted_id(cur)
 
 
+async def _waiting_for(db: Connection, room_id: str, user_id: str) -> list[tuple[int, dict[str, Any]]]:
+    """The pending rows of a room held until `user_id` joins (`homeward.after_join`), with their content.
+
+    Read and filtered here, not in SQL: few rows wait at once, and SQLite's and PostgreSQL's JSON
+    functions differ."""
+    async with db.execute(
+        "SELECT id, content FROM outbox WHERE room_id = ? AND sent_at IS NULL ORDER BY id", (room_id,)
+    ) as cur:
+        rows = [(r["id"], json.loads(r["content"])) for r in await cur.fetchall()]
+    return [(row_id, content) for row_id, content in rows if content.get("homeward.after_join") == user_id]
+
+
 @bookkeeping
 async def abandon_waiting_for(
-    db: aiosqlite.Connection,
+    db: Connection,
     room_id: str,
     user_id: str,
     now: datetime,
@@ -91,29 +102,34 @@ async def abandon_waiting_for(
     whose content has one of the keys `carrying`.
 
     Given up, a row forgets its content like any settled row (`mark_abandoned`)."""
-    has_key = " OR ".join(["json_type(content, '$.\"' || ? || '\"') IS NOT NULL"] * len(carrying))
-    cur = await db.execute(
-        f"UPDATE outbox SET sent_at = ?, last_error = ?, {_FORGET_CONTENT} WHERE room_id = ? AND sent_at IS NULL"
-        f" AND json_extract(content, '$.\"homeward.after_join\"') = ? AND ({has_key})",
-        (now.isoformat(), reason[:500], room_id, user_id, *carrying),
-    )
-    return cur.rowcount
+    given_up = 0
+    for row_id, content in await _waiting_for(db, room_id, user_id):
+        if any(key in content for key in carrying):
+            cur = await db.execute(
+                f"UPDATE outbox SET sent_at = ?, last_error = ?, {_FORGET_CONTENT} WHERE id = ? AND sent_at IS NULL",
+                (now.isoformat(), reason[:500], row_id),
+            )
+            given_up += cur.rowcount
+    return given_up
 
 
 @bookkeeping
-async def release_waiting_for(db: aiosqlite.Connection, room_id: str, user_id: str) -> int:
+async def release_waiting_for(db: Connection, room_id: str, user_id: str) -> int:
     """Let the rows of a room held until `user_id` joins go without waiting for them."""
-    cur = await db.execute(
-        "UPDATE outbox SET content = json_remove(content, '$.\"homeward.after_join\"')"
-        " WHERE room_id = ? AND sent_at IS NULL AND json_extract(content, '$.\"homeward.after_join\"') = ?",
-        (room_id, user_id),
-    )
-    return cur.rowcount
+    released = 0
+    for row_id, content in await _waiting_for(db, room_id, user_id):
+        del content["homeward.after_join"]
+        cur = await db.execute(
+            "UPDATE outbox SET content = ? WHERE id = ? AND sent_at IS NULL",
+            (json.dumps(content, ensure_ascii=False), row_id),
+        )
+        released += cur.rowcount
+    return released
 
 
 @bookkeeping
 async def enqueue_file(
-    db: aiosqlite.Connection,
+    db: Connection,
     room_id: str,
     filename: str,
     mimetype: str,
@@ -166,7 +182,7 @@ class ImageParts:
     thumbnail_mimetype: str = "image/png"
 
 
-async def pending(db: aiosqlite.Connection, limit: int = 50) -> list[OutboxRow]:
+async def pending(db: Connection, limit: int = 50) -> list[OutboxRow]:
     """The rows to send, oldest first, each with its room's kind (one query: the sender's only read before a send)."""
     async with db.execute(
         "SELECT o.id, o.room_id, o.event_type, o.content, o.attempts, o.kind, r.kind AS room_kind"
@@ -182,7 +198,7 @@ async def pending(db: aiosqlite.Connection, limit: int = 50) -> list[OutboxRow]:
     ]
 
 
-async def results(db: aiosqlite.Connection, row_ids: set[int]) -> dict[int, tuple[bool, str | None]]:
+async def results(db: Connection, row_ids: set[int]) -> dict[int, tuple[bool, str | None]]:
     """For each row: (finished, event id or room id). Finished with None means abandoned."""
     if not row_ids:
         return {}
@@ -193,7 +209,7 @@ async def results(db: aiosqlite.Connection, row_ids: set[int]) -> dict[int, tupl
 
 
 @bookkeeping
-async def count_attempt(db: aiosqlite.Connection, row_id: int) -> None:
+async def count_attempt(db: Connection, row_id: int) -> None:
     """Note that a non-idempotent request (room creation) is about to be made."""
     await db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
 
@@ -208,7 +224,7 @@ _FORGET_CONTENT = (
 
 
 @bookkeeping
-async def mark_sent(db: aiosqlite.Connection, row_id: int, event_id: str, now: datetime) -> None:
+async def mark_sent(db: Connection, row_id: int, event_id: str, now: datetime) -> None:
     """The homeserver took the row: record its event id and forget its content."""
     await db.execute(
         f"UPDATE outbox SET sent_at = ?, event_id = ?, {_FORGET_CONTENT} WHERE id = ? AND sent_at IS NULL",
@@ -217,12 +233,12 @@ async def mark_sent(db: aiosqlite.Connection, row_id: int, event_id: str, now: d
 
 
 @bookkeeping
-async def mark_failed(db: aiosqlite.Connection, row_id: int, error: str) -> None:
+async def mark_failed(db: Connection, row_id: int, error: str) -> None:
     await db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], row_id))
 
 
 @bookkeeping
-async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now: datetime) -> None:
+async def mark_abandoned(db: Connection, row_id: int, error: str, now: datetime) -> None:
     """Never deliverable (e.g. the bot was removed from the room).
 
     Stop retrying, keep the reason, forget the content.
@@ -235,7 +251,7 @@ async def mark_abandoned(db: aiosqlite.Connection, row_id: int, error: str, now:
 
 
 @bookkeeping
-async def forget_room(db: aiosqlite.Connection, room_id: str, now: datetime) -> int:
+async def forget_room(db: Connection, room_id: str, now: datetime) -> int:
     """The bot has left `room_id` for good: give up what was still waiting to go there (it never
     can), and keep no content of any of its rows. Rows settled before are cleared already
     (`mark_sent`, `mark_abandoned`) and keep their bookkeeping; this clears the rest the same

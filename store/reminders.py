@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from homeward.care.reminders import ReminderChanges, ScheduledReminder
 from homeward.store.changes import bookkeeping, changes_case
 from homeward.store.rows import inserted_id, one_row
+from homeward.store.sql import Connection, Row
 
 
-def _row(r: aiosqlite.Row) -> ScheduledReminder:
+def _row(r: Row) -> ScheduledReminder:
     return ScheduledReminder(
         r["id"],
         r["case_id"],
@@ -33,7 +32,7 @@ def _row(r: aiosqlite.Row) -> ScheduledReminder:
     )
 
 
-async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[ScheduledReminder]:
+async def live_rows(db: Connection, case_id: int) -> list[ScheduledReminder]:
     """The scheduled and the sent reminders of a case: what `reconcile` compares with what is wanted."""
     async with db.execute(
         "SELECT * FROM reminders WHERE case_id = ? AND status IN ('planned', 'sent')", (case_id,)
@@ -42,7 +41,7 @@ async def live_rows(db: aiosqlite.Connection, case_id: int) -> list[ScheduledRem
 
 
 @changes_case
-async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges) -> None:
+async def apply(db: Connection, case_id: int, changes: ReminderChanges) -> None:
     """Write the changes `care.reminders.reconcile` decided.
 
     A reminder wanted again after it was cancelled (a date moved and moved back) is scheduled
@@ -63,7 +62,7 @@ async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges
             " VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (case_id, item_id, kind, sequence, due) DO UPDATE"
             " SET status = 'planned', planned_at = excluded.planned_at, fire_at = excluded.fire_at"
-            " WHERE status = 'cancelled'",
+            " WHERE reminders.status = 'cancelled'",
             [
                 (
                     case_id,
@@ -80,7 +79,7 @@ async def apply(db: aiosqlite.Connection, case_id: int, changes: ReminderChanges
 
 
 @changes_case
-async def add_custom(db: aiosqlite.Connection, case_id: int, item_id: str, at: datetime, by: str) -> int:
+async def add_custom(db: Connection, case_id: int, item_id: str, at: datetime, by: str) -> int:
     async with db.execute(
         "SELECT COALESCE(MAX(sequence), 0) + 1 FROM reminders WHERE case_id = ? AND kind = 'custom'", (case_id,)
     ) as cur:
@@ -93,13 +92,13 @@ async def add_custom(db: aiosqlite.Connection, case_id: int, item_id: str, at: d
     return inserted_id(cur)
 
 
-async def next_fire_at(db: aiosqlite.Connection) -> datetime | None:
+async def next_fire_at(db: Connection) -> datetime | None:
     async with db.execute("SELECT MIN(fire_at) FROM reminders WHERE status = 'planned'") as cur:
         (value,) = await one_row(cur)
     return datetime.fromisoformat(value) if value else None
 
 
-async def due_rows(db: aiosqlite.Connection, now: datetime, limit: int = 200) -> list[ScheduledReminder]:
+async def due_rows(db: Connection, now: datetime, limit: int = 200) -> list[ScheduledReminder]:
     async with db.execute(
         "SELECT * FROM reminders WHERE status = 'planned' AND fire_at <= ? ORDER BY fire_at, id LIMIT ?",
         (now.isoformat(), limit),
@@ -107,14 +106,14 @@ async def due_rows(db: aiosqlite.Connection, now: datetime, limit: int = 200) ->
         return [_row(r) for r in await cur.fetchall()]
 
 
-async def get(db: aiosqlite.Connection, reminder_id: int) -> ScheduledReminder | None:
+async def get(db: Connection, reminder_id: int) -> ScheduledReminder | None:
     async with db.execute("SELECT * FROM reminders WHERE id = ?", (reminder_id,)) as cur:
         row = await cur.fetchone()
     return _row(row) if row else None
 
 
 @bookkeeping
-async def mark_fired(db: aiosqlite.Connection, reminder_id: int, now: datetime, outbox_id: int) -> bool:
+async def mark_fired(db: Connection, reminder_id: int, now: datetime, outbox_id: int) -> bool:
     """Planned → sent, once: False when another path already fired or cancelled it."""
     cur = await db.execute(
         "UPDATE reminders SET status = 'sent', fired_at = ?, outbox_id = ? WHERE id = ? AND status = 'planned'",
@@ -124,18 +123,18 @@ async def mark_fired(db: aiosqlite.Connection, reminder_id: int, now: datetime, 
 
 
 @bookkeeping
-async def postpone(db: aiosqlite.Connection, reminder_id: int, until: datetime) -> None:
+async def postpone(db: Connection, reminder_id: int, until: datetime) -> None:
     await db.execute(
         "UPDATE reminders SET fire_at = ? WHERE id = ? AND status = 'planned'", (until.isoformat(), reminder_id)
     )
 
 
 @changes_case
-async def cancel(db: aiosqlite.Connection, reminder_id: int) -> None:
+async def cancel(db: Connection, reminder_id: int) -> None:
     await db.execute("UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status = 'planned'", (reminder_id,))
 
 
-async def scheduled_for_case(db: aiosqlite.Connection, case_id: int) -> list[ScheduledReminder]:
+async def scheduled_for_case(db: Connection, case_id: int) -> list[ScheduledReminder]:
     async with db.execute(
         "SELECT * FROM reminders WHERE case_id = ? AND status = 'planned' ORDER BY fire_at, id", (case_id,)
     ) as cur:
@@ -143,7 +142,7 @@ async def scheduled_for_case(db: aiosqlite.Connection, case_id: int) -> list[Sch
 
 
 @changes_case
-async def snooze(db: aiosqlite.Connection, case_id: int, item_id: str, lane: str, until: datetime) -> None:
+async def snooze(db: Connection, case_id: int, item_id: str, lane: str, until: datetime) -> None:
     await db.execute(
         "INSERT INTO snoozes (case_id, item_id, lane_id, until) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (case_id, item_id, lane_id) DO UPDATE SET until = excluded.until",
@@ -151,7 +150,7 @@ async def snooze(db: aiosqlite.Connection, case_id: int, item_id: str, lane: str
     )
 
 
-async def snoozed_until(db: aiosqlite.Connection, case_id: int, item_id: str) -> dict[str, datetime]:
+async def snoozed_until(db: Connection, case_id: int, item_id: str) -> dict[str, datetime]:
     async with db.execute(
         "SELECT lane_id, until FROM snoozes WHERE case_id = ? AND item_id = ?", (case_id, item_id)
     ) as cur:
@@ -159,5 +158,5 @@ async def snoozed_until(db: aiosqlite.Connection, case_id: int, item_id: str) ->
 
 
 @changes_case
-async def set_quiet(db: aiosqlite.Connection, case_id: int, setting: str | None) -> None:
+async def set_quiet(db: Connection, case_id: int, setting: str | None) -> None:
     await db.execute("UPDATE cases SET quiet = ? WHERE id = ?", (setting, case_id))

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import aiosqlite
-
 from homeward.store.changes import bookkeeping, changes_case
+from homeward.store.sql import Connection, Row
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class RetentionRun:
     status: str  # planned | done | cancelled
 
 
-def _run(r: aiosqlite.Row) -> RetentionRun:
+def _run(r: Row) -> RetentionRun:
     return RetentionRun(
         r["id"],
         r["case_id"],
@@ -34,7 +33,7 @@ def _run(r: aiosqlite.Row) -> RetentionRun:
 
 
 @changes_case
-async def schedule_retention(db: aiosqlite.Connection, case_id: int, at: datetime | None) -> None:
+async def schedule_retention(db: Connection, case_id: int, at: datetime | None) -> None:
     """Schedule the case's retention run at `at` (moving a scheduled one), or cancel it (None).
 
     A done one stays done.
@@ -48,12 +47,12 @@ async def schedule_retention(db: aiosqlite.Connection, case_id: int, at: datetim
     await db.execute(
         "INSERT INTO retention_runs (case_id, planned_at, fire_at) VALUES (?, ?, ?)"
         " ON CONFLICT (case_id) DO UPDATE SET status = 'planned', planned_at = excluded.planned_at,"
-        " fire_at = excluded.fire_at WHERE status != 'done'",
+        " fire_at = excluded.fire_at WHERE retention_runs.status != 'done'",
         (case_id, at.isoformat(), at.isoformat()),
     )
 
 
-async def closed_cases(db: aiosqlite.Connection) -> list[int]:
+async def closed_cases(db: Connection) -> list[int]:
     """Closed cases not yet removed, and cases with a scheduled run: whose runs start-up reconciles."""
     async with db.execute(
         "SELECT id FROM cases WHERE state = 'closed' AND purged_at IS NULL AND room_id IS NOT NULL"
@@ -62,13 +61,13 @@ async def closed_cases(db: aiosqlite.Connection) -> list[int]:
         return [r[0] for r in await cur.fetchall()]
 
 
-async def retention_by_id(db: aiosqlite.Connection, run_id: int) -> RetentionRun | None:
+async def retention_by_id(db: Connection, run_id: int) -> RetentionRun | None:
     async with db.execute("SELECT * FROM retention_runs WHERE id = ?", (run_id,)) as cur:
         row = await cur.fetchone()
     return _run(row) if row else None
 
 
-async def due_retention(db: aiosqlite.Connection, now: datetime, limit: int = 20) -> list[RetentionRun]:
+async def due_retention(db: Connection, now: datetime, limit: int = 20) -> list[RetentionRun]:
     async with db.execute(
         "SELECT * FROM retention_runs WHERE status = 'planned' AND fire_at <= ? ORDER BY fire_at, id LIMIT ?",
         (now.isoformat(), limit),
@@ -76,14 +75,14 @@ async def due_retention(db: aiosqlite.Connection, now: datetime, limit: int = 20
         return [_run(r) for r in await cur.fetchall()]
 
 
-async def next_retention_at(db: aiosqlite.Connection) -> datetime | None:
+async def next_retention_at(db: Connection) -> datetime | None:
     async with db.execute("SELECT MIN(fire_at) FROM retention_runs WHERE status = 'planned'") as cur:
-        (value,) = await cur.fetchone()  # type: ignore[misc]
+        (value,) = await cur.fetchone()
     return datetime.fromisoformat(value) if value else None
 
 
 @bookkeeping
-async def finish_retention(db: aiosqlite.Connection, run_id: int, status: str, now: datetime) -> bool:
+async def finish_retention(db: Connection, run_id: int, status: str, now: datetime) -> bool:
     cur = await db.execute(
         "UPDATE retention_runs SET status = ?, fired_at = ? WHERE id = ? AND status = 'planned'",
         (status, now.isoformat(), run_id),
@@ -92,7 +91,7 @@ async def finish_retention(db: aiosqlite.Connection, run_id: int, status: str, n
 
 
 @bookkeeping
-async def postpone_retention(db: aiosqlite.Connection, run_id: int, until: datetime) -> None:
+async def postpone_retention(db: Connection, run_id: int, until: datetime) -> None:
     await db.execute(
         "UPDATE retention_runs SET fire_at = ? WHERE id = ? AND status = 'planned'",
         (until.astimezone(UTC).isoformat(), run_id),
@@ -117,7 +116,7 @@ PURGED_TABLES = (
 
 
 @changes_case
-async def purge_case(db: aiosqlite.Connection, case_id: int, room_id: str, now: datetime) -> dict[str, int]:
+async def purge_case(db: Connection, case_id: int, room_id: str, now: datetime) -> dict[str, int]:
     """Remove the case's personal content; keep the case row (id, pathway, label, times), the audit
     trail and the consent answers. The number of rows removed per table."""
     await db.execute("UPDATE cases SET purged_at = ?, closed_reason = NULL WHERE id = ?", (now.isoformat(), case_id))
@@ -130,7 +129,7 @@ async def purge_case(db: aiosqlite.Connection, case_id: int, room_id: str, now: 
     return removed
 
 
-async def purged_room(db: aiosqlite.Connection, room_id: str) -> bool:
+async def purged_room(db: Connection, room_id: str) -> bool:
     """Whether `room_id` is the room of a case whose retention run removed it (the bot does not come back)."""
     async with db.execute("SELECT 1 FROM cases WHERE room_id = ? AND purged_at IS NOT NULL", (room_id,)) as cur:
         return await cur.fetchone() is not None

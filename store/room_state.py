@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiosqlite
-
 from homeward.store.changes import changes_case
+from homeward.store.sql import Connection, Row
 
 
-async def last_queued(db: aiosqlite.Connection, case_id: int) -> dict[str, dict[str, Any]]:
+async def last_queued(db: Connection, case_id: int) -> dict[str, dict[str, Any]]:
     async with db.execute("SELECT event_type, content FROM room_state WHERE case_id = ?", (case_id,)) as cur:
         return {row["event_type"]: json.loads(row["content"]) for row in await cur.fetchall()}
 
 
 @changes_case
-async def record(db: aiosqlite.Connection, case_id: int, event_type: str, content: dict[str, Any]) -> None:
+async def record(db: Connection, case_id: int, event_type: str, content: dict[str, Any]) -> None:
     await db.execute(
         "INSERT INTO room_state (case_id, event_type, content) VALUES (?, ?, ?) "
         "ON CONFLICT (case_id, event_type) DO UPDATE SET content = excluded.content",
@@ -28,7 +27,7 @@ async def record(db: aiosqlite.Connection, case_id: int, event_type: str, conten
     )
 
 
-async def case_rooms(db: aiosqlite.Connection) -> list[aiosqlite.Row]:
+async def case_rooms(db: Connection) -> list[Row]:
     """Every case whose room exists and still has the bot (not removed by its retention run): id, room,
     pathway, label, its coordinators and the state last queued."""
     async with db.execute(

@@ -6,12 +6,10 @@ for these statements an empty answer means the SQL is wrong, and says so.
 
 from __future__ import annotations
 
-import sqlite3
-
-import aiosqlite
+from homeward.store.sql import Cursor, Row
 
 
-async def one_row(cur: aiosqlite.Cursor) -> sqlite3.Row:
+async def one_row(cur: Cursor) -> Row:
     """The row of a query that always gives one: `SELECT COUNT(*) …`, `SELECT MIN(…) …`, a PRAGMA."""
     row = await cur.fetchone()
     if row is None:
@@ -19,7 +17,7 @@ async def one_row(cur: aiosqlite.Cursor) -> sqlite3.Row:
     return row
 
 
-def inserted_id(cur: aiosqlite.Cursor) -> int:
+def inserted_id(cur: Cursor) -> int:
     """The id of the row the INSERT on `cur` added."""
     if cur.lastrowid is None:
         raise LookupError("the statement inserted no row")

@@ -7,19 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from homeward.store.changes import bookkeeping
+from homeward.store.sql import Connection, Row
 
 
-async def get_value(db: aiosqlite.Connection, key: str) -> str | None:
+async def get_value(db: Connection, key: str) -> str | None:
     async with db.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cur:
         row = await cur.fetchone()
     return row["value"] if row else None
 
 
 @bookkeeping
-async def set_value(db: aiosqlite.Connection, key: str, value: str) -> None:
+async def set_value(db: Connection, key: str, value: str) -> None:
     await db.execute(
         "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
@@ -27,24 +26,24 @@ async def set_value(db: aiosqlite.Connection, key: str, value: str) -> None:
 
 
 @bookkeeping
-async def mark_handled(db: aiosqlite.Connection, event_id: str, room_id: str, now: datetime) -> bool:
+async def mark_handled(db: Connection, event_id: str, room_id: str, now: datetime) -> bool:
     """Record that `event_id` was acted on; False if it already was (then do nothing)."""
     cur = await db.execute(
-        "INSERT OR IGNORE INTO handled_events (event_id, room_id, handled_at) VALUES (?, ?, ?)",
+        "INSERT INTO handled_events (event_id, room_id, handled_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         (event_id, room_id, now.isoformat()),
     )
     return cur.rowcount == 1
 
 
-async def was_handled(db: aiosqlite.Connection, event_id: str) -> bool:
+async def was_handled(db: Connection, event_id: str) -> bool:
     async with db.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)) as cur:
         return await cur.fetchone() is not None
 
 
 @bookkeeping
-async def remember_room(db: aiosqlite.Connection, room_id: str, kind: str, language: str, now: datetime) -> None:
+async def remember_room(db: Connection, room_id: str, kind: str, language: str, now: datetime) -> None:
     await db.execute(
-        "INSERT OR IGNORE INTO rooms (room_id, kind, language, joined_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO rooms (room_id, kind, language, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (room_id, kind, language, now.isoformat()),
     )
 
@@ -58,7 +57,7 @@ class RoomInfo:
     language: str
 
 
-async def room_info(db: aiosqlite.Connection, room_id: str) -> RoomInfo | None:
+async def room_info(db: Connection, room_id: str) -> RoomInfo | None:
     async with db.execute("SELECT kind, language FROM rooms WHERE room_id = ?", (room_id,)) as cur:
         row = await cur.fetchone()
     return RoomInfo(room_id, row["kind"], row["language"]) if row else None
@@ -66,25 +65,26 @@ async def room_info(db: aiosqlite.Connection, room_id: str) -> RoomInfo | None:
 
 @bookkeeping
 async def add_undecrypted(
-    db: aiosqlite.Connection, event_id: str, room_id: str, sender: str, source: dict[str, Any], now: datetime
+    db: Connection, event_id: str, room_id: str, sender: str, source: dict[str, Any], now: datetime
 ) -> bool:
     cur = await db.execute(
-        "INSERT OR IGNORE INTO undecrypted (event_id, room_id, sender, event_json, first_seen) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO undecrypted (event_id, room_id, sender, event_json, first_seen) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (event_id, room_id, sender, json.dumps(source), now.isoformat()),
     )
     return cur.rowcount == 1
 
 
-async def list_undecrypted(db: aiosqlite.Connection) -> list[aiosqlite.Row]:
+async def list_undecrypted(db: Connection) -> list[Row]:
     async with db.execute("SELECT * FROM undecrypted ORDER BY first_seen") as cur:
         return list(await cur.fetchall())
 
 
 @bookkeeping
-async def forget_undecrypted(db: aiosqlite.Connection, event_id: str) -> None:
+async def forget_undecrypted(db: Connection, event_id: str) -> None:
     await db.execute("DELETE FROM undecrypted WHERE event_id = ?", (event_id,))
 
 
 @bookkeeping
-async def mark_undecrypted_notified(db: aiosqlite.Connection, event_id: str, now: datetime) -> None:
+async def mark_undecrypted_notified(db: Connection, event_id: str, now: datetime) -> None:
     await db.execute("UPDATE undecrypted SET notified_at = ? WHERE event_id = ?", (now.isoformat(), event_id))

@@ -11,12 +11,16 @@ tests share one loop.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from homeward.dev.postgres import LocalPostgres, PostgresUnavailable
 from homeward.dev.synapse import LocalSynapse
+from homeward.store.db import Fence, PostgresStore, Store
 
 #: Every user made by ``new_user`` gets this password; tests never need another.
 TEST_PASSWORD = "test-password"
@@ -54,3 +58,86 @@ def new_user(synapse: LocalSynapse) -> NewUser:
         return user_id, TEST_PASSWORD
 
     return make
+
+
+# --- the two store engines ---------------------------------------------------------------------------
+
+#: The engines the store's tests run on: `make test` covers both (PostgreSQL from the machine's binaries).
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """One throwaway PostgreSQL server for the session (homeward.dev.postgres), started when a test first asks.
+
+    Without PostgreSQL binaries the PostgreSQL variants are skipped, except in CI (`CI` set),
+    where `.ci/run` installs them and their absence is an error.
+    """
+    try:
+        server = LocalPostgres()
+        server.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not available here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each test that asks runs once per engine."""
+    return str(request.param)
+
+
+OpenStore = Callable[..., Awaitable[Store]]
+
+
+@pytest.fixture
+def open_store(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> OpenStore:
+    """`store = await open_store()`: a new, migrated store of the test's engine, acting (it holds the lease).
+
+    Opened again with the same arguments it is the same store (SQLite: `path`, default
+    tmp_path/homeward.sqlite3; PostgreSQL: a schema of its own for the test).
+    """
+    url = request.getfixturevalue("postgres").fresh_url() if engine == "postgresql" else None
+
+    async def make(path: Path | None = None) -> Store:
+        if url is None:
+            return await Store.open(path or tmp_path / "homeward.sqlite3")
+        store = await PostgresStore.open_url(url)
+        if not await store.take_lease("tests", ttl_s=3600):
+            store.fence = Fence("tests", (await _lease_token(store)))  # opened again: the lease is the test's
+        return store
+
+    return make
+
+
+async def _lease_token(store: Store) -> int:
+    async with store.read() as db:
+        rows = list(await db.execute_fetchall("SELECT token FROM lease WHERE name = 'acting'"))
+    return int(rows[0][0])
+
+
+@pytest.fixture
+def each_engine(engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once per engine, unchanged: on PostgreSQL, `Store.open(path)` opens a store of its own per path.
+
+    For tests written against `Store.open` that never touch the SQLite file itself
+    (`pytestmark = pytest.mark.usefixtures("each_engine")`).
+    """
+    if engine == "postgresql":
+        server = request.getfixturevalue("postgres")
+        urls: dict[Path, str] = {}
+
+        async def open_postgresql(cls: type[Store], path: Path) -> Store:
+            url = urls.setdefault(Path(path), server.fresh_url())
+            store = await PostgresStore.open_url(url)
+            if not await store.take_lease("tests", ttl_s=3600):
+                store.fence = Fence("tests", await _lease_token(store))
+            return store
+
+        monkeypatch.setattr(Store, "open", classmethod(open_postgresql))
+    return engine

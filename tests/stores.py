@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from homeward.store import cases
+from homeward.store.sql import Connection
 from homeward.store.state import remember_room
 
 
 async def seed_case(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     case_room: str,
     direct_room: str,

@@ -12,14 +12,13 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import cast
 
-import aiosqlite
-
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, default_pathways_dir, load_pathways
 from homeward.commands.context import Context, IncomingCommand
 from homeward.commands.registry import Command
 from homeward.messages.catalog import Catalog
 from homeward.messages.checklist import CHECKLIST_MAX_BYTES, checklist_content
+from homeward.store.sql import Connection
 from homeward.work.services import Services
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -42,7 +41,7 @@ def _context() -> Context:
         event=event,
         command=cast(Command, None),
         language="sv",
-        db=cast(aiosqlite.Connection, None),
+        db=cast(Connection, None),
         services=services,
         now=NOW,
     )

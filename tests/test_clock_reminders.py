@@ -33,6 +33,9 @@ from homeward.work.scheduler import ReminderScheduler
 from homeward.work.services import Services
 from tests.clock import FakeClock
 
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
 UTC = UTC

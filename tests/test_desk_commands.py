@@ -32,6 +32,9 @@ from homeward.work.worklists import fire_digest
 from tests.clock import FakeClock
 from tests.stores import seed_case
 
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # Tuesday, 09:00 in Oslo
 ANNA, BERIT, MOR = "@anna:desk", "@berit:desk", "@mor:desk"
 CASE, DM = "!case:desk", "!dm:desk"

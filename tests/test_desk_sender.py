@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from nio import RoomLeaveResponse, RoomSendResponse
 
 from homeward.bot.sender import OutboxSender
@@ -21,6 +22,9 @@ from homeward.store import people as people_rows
 from homeward.store.db import Store
 from homeward.store.state import remember_room
 from tests.clock import FakeClock
+
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 NOW = datetime(2026, 12, 2, 6, 30, tzinfo=UTC)
 BOT, ANNA, OTHER, DM = "@bot:x", "@anna:x", "@other:x", "!dm:x"

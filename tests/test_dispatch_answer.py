@@ -28,6 +28,9 @@ from homeward.work.services import Services
 from tests.clock import FakeClock
 from tests.stores import seed_case
 
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:order", "!dm:order", "@coord:order"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

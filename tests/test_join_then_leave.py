@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.config import Config
@@ -27,6 +29,9 @@ from homeward.work.departures import member_left
 from homeward.work.joins import member_joined
 from homeward.work.services import Services
 from tests.clock import FakeClock
+
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 ROOM, CORA, MOR = "!r:x", "@cora:x", "@mor:x"
 

@@ -44,7 +44,7 @@ LAYERS = [
     "homeward",
 ]
 #: Libraries that speak Matrix or SQL: the care logic never imports them.
-NOT_IN_CARE = ("nio", "aiosqlite", "sqlite3", "homeward.matrix")
+NOT_IN_CARE = ("nio", "aiosqlite", "sqlite3", "psycopg", "homeward.matrix")
 
 
 def _folders() -> dict[str, Path]:

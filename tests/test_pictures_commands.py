@@ -11,6 +11,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
@@ -25,6 +26,9 @@ from homeward.store.db import Store
 from homeward.store.state import remember_room
 from homeward.work.services import Services
 from tests.clock import FakeClock
+
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CORA, KARL, NOBODY = "@cora:x", "@karl:x", "@nobody:x"

@@ -6,6 +6,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.config import Config
 from homeward.messages.catalog import Catalog
@@ -16,6 +18,9 @@ from homeward.work.care_room import CareRoom
 from homeward.work.scheduler import ReminderScheduler
 from homeward.work.services import Services
 from tests.clock import FakeClock
+
+#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 SE = ZoneInfo("Europe/Stockholm")
 

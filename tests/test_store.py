@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import stat
@@ -9,20 +10,33 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from homeward.store import outbox
-from homeward.store.db import Store, StoreError
+from homeward.store.db import NotActing, PostgresStore, Store, StoreError
 from homeward.store.migrations import MIGRATIONS
 from homeward.store.rows import one_row
 from homeward.store.state import get_value, mark_handled, set_value, was_handled
+from tests.conftest import OpenStore
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 ROOM = "!case:example.org"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+async def store(open_store: OpenStore, tmp_path: Path) -> AsyncIterator[Store]:
+    """A store on each engine (tests/conftest.py): every test that takes it runs on SQLite and on PostgreSQL."""
+    opened = await open_store(tmp_path / "data" / "homeward.sqlite3")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A SQLite store, for what only SQLite has (a file, its WAL, its PRAGMAs)."""
     opened = await Store.open(tmp_path / "data" / "homeward.sqlite3")
     try:
         yield opened
@@ -40,15 +54,18 @@ async def scalar(store: Store, sql: str) -> object:
 # --- opening and migrating ------------------------------------------------------------
 
 
-async def test_a_new_store_file_is_readable_by_the_owner_only(store: Store) -> None:
-    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+async def test_a_new_store_file_is_readable_by_the_owner_only(sqlite_store: Store) -> None:
+    assert sqlite_store.path is not None
+    assert stat.S_IMODE(sqlite_store.path.stat().st_mode) == 0o600
 
 
-async def test_the_wal_and_shm_files_are_readable_by_the_owner_only(store: Store) -> None:
-    async with store.transaction() as db:
+async def test_the_wal_and_shm_files_are_readable_by_the_owner_only(sqlite_store: Store) -> None:
+    async with sqlite_store.transaction() as db:
         await set_value(db, "k", "v")
+    path = sqlite_store.path
+    assert path is not None
     for suffix in ("-wal", "-shm"):
-        side = store.path.with_name(store.path.name + suffix)
+        side = path.with_name(path.name + suffix)
         assert stat.S_IMODE(side.stat().st_mode) == 0o600, side
 
 
@@ -93,27 +110,78 @@ async def test_the_clock_reminder_migration_keeps_every_reminder_and_its_id(tmp_
     assert found == [(41, "kallelse-sip", "overdue", "sent"), (42, "betalningsansvar", "clock", "planned")]
 
 
-async def test_a_new_store_uses_the_wal_journal(store: Store) -> None:
-    assert await scalar(store, "PRAGMA journal_mode") == "wal"
+async def test_a_new_store_uses_the_wal_journal(sqlite_store: Store) -> None:
+    assert await scalar(sqlite_store, "PRAGMA journal_mode") == "wal"
 
 
-async def test_migrations_set_user_version_to_their_count(store: Store) -> None:
-    assert await scalar(store, "PRAGMA user_version") == len(MIGRATIONS)
+async def test_migrations_set_user_version_to_their_count(sqlite_store: Store) -> None:
+    assert await scalar(sqlite_store, "PRAGMA user_version") == len(MIGRATIONS)
 
 
-async def test_reopening_a_migrated_store_keeps_its_data(tmp_path: Path) -> None:
-    path = tmp_path / "homeward.sqlite3"
-    first = await Store.open(path)
+async def test_reopening_a_migrated_store_keeps_its_data(open_store: OpenStore) -> None:
+    first = await open_store()
     async with first.transaction() as db:
         await set_value(db, "since", "s123")
     await first.close()
-    second = await Store.open(path)
+    second = await open_store()
     try:
         async with second.read() as db:
             assert await get_value(db, "since") == "s123"
-        assert await scalar(second, "PRAGMA user_version") == len(MIGRATIONS)
+        assert await second.schema_version() == len(MIGRATIONS)
     finally:
         await second.close()
+
+
+async def test_a_postgresql_store_keeps_its_schema_version_in_a_table(postgres) -> None:
+    store = await PostgresStore.open_url(postgres.fresh_url())
+    try:
+        assert await scalar(store, "SELECT version FROM homeward_schema") == len(MIGRATIONS)
+    finally:
+        await store.close()
+
+
+async def test_a_postgresql_database_from_a_newer_homeward_is_refused_untouched(postgres) -> None:
+    url = postgres.fresh_url()
+    newer = len(MIGRATIONS) + 3
+    with psycopg.connect(url, autocommit=True) as raw:
+        raw.execute("CREATE TABLE homeward_schema (version BIGINT NOT NULL)")
+        raw.execute("INSERT INTO homeward_schema VALUES (%s)", (newer,))
+    with pytest.raises(StoreError) as caught:
+        await PostgresStore.open_url(url)
+    assert f"version {newer}" in str(caught.value) and f"up to {len(MIGRATIONS)}" in str(caught.value)
+    with psycopg.connect(url, autocommit=True) as raw:
+        assert raw.execute("SELECT version FROM homeward_schema").fetchone() == (newer,)
+        assert raw.execute("SELECT to_regclass('kv')").fetchone() == (None,)
+
+
+async def test_two_processes_opening_a_new_postgresql_store_at_once_migrate_it_once(postgres) -> None:
+    url = postgres.fresh_url()
+    first, second = await asyncio.gather(PostgresStore.open_url(url), PostgresStore.open_url(url))
+    try:
+        assert await first.schema_version() == await second.schema_version() == len(MIGRATIONS)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_shared_store_refuses_writes_from_a_process_without_the_lease(postgres) -> None:
+    url = postgres.fresh_url()
+    acting, standing_by = await PostgresStore.open_url(url), await PostgresStore.open_url(url)
+    try:
+        assert await acting.take_lease("acting", ttl_s=60)
+        assert not await standing_by.take_lease("standby", ttl_s=60)  # held: not taken
+        with pytest.raises(NotActing):
+            async with standing_by.transaction() as db:
+                await set_value(db, "a", "standby")
+        async with standing_by.transaction(fenced=False) as db:  # a row of its own (its device's sync position)
+            await set_value(db, "sync_token/STANDBY", "s1")
+        async with acting.transaction() as db:
+            await set_value(db, "a", "acting")
+        async with standing_by.read() as db:
+            assert await get_value(db, "a") == "acting"
+    finally:
+        await acting.close()
+        await standing_by.close()
 
 
 async def test_a_database_from_a_newer_homeward_is_refused_naming_both_versions(tmp_path: Path) -> None:

@@ -5,20 +5,25 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
+import psycopg
 import pytest
 
 from homeward.store.cases import audit, audit_rows
 from homeward.store.db import Store
+from tests.conftest import OpenStore
 
 ROOM = "!case:example.org"
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
+#: What refusing an UPDATE or DELETE of the audit trail raises: the trigger's error, on each engine.
+REFUSED = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "homeward.sqlite3")
+async def store(open_store: OpenStore) -> AsyncIterator[Store]:
+    opened = await open_store()
     try:
         async with opened.transaction() as db:
             await audit(db, room_id=ROOM, actor="@anna:x", action="case.opened", now=T0, case_id=1, label="Sjøstjerne")
@@ -47,7 +52,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def test_an_audit_row_cannot_be_updated(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(REFUSED, match="append-only"):
         async with store.transaction() as db:
             await db.execute("UPDATE audit SET actor = '@mallory:x' WHERE id = 1")
     async with store.read() as db:
@@ -55,7 +60,7 @@ async def test_an_audit_row_cannot_be_updated(store: Store) -> None:
 
 
 async def test_an_audit_row_cannot_be_deleted(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(REFUSED, match="append-only"):
         async with store.transaction() as db:
             await db.execute("DELETE FROM audit WHERE case_id = 1")
     async with store.read() as db:

@@ -21,7 +21,6 @@ from types import SimpleNamespace
 from typing import Any, cast
 from urllib.parse import unquote
 
-import aiosqlite
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,6 +34,7 @@ from homeward.exports.render import Document, render_html, render_markdown
 from homeward.matrix.content import notice_content, to_html, to_plain
 from homeward.messages.catalog import LANGUAGES, Catalog, render_template
 from homeward.messages.checklist import checklist_markdown, item_line
+from homeward.store.sql import Connection
 from homeward.text import Markdown, code, escape, fill, matrix_to, mention, mentions
 from homeward.work.services import Services
 from tests.test_exports import swedish_minutes, swedish_plan
@@ -341,7 +341,7 @@ def _context(language: str) -> Context:
         event=event,
         command=cast(Command, None),
         language=language,
-        db=cast(aiosqlite.Connection, None),
+        db=cast(Connection, None),
         services=cast(Services, SimpleNamespace(catalog=CATALOG)),
         now=NOW,
     )

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from homeward.care.case import CaseView, Membership
 from homeward.care.reminders import reconcile
 from homeward.care.retention import retention_due
@@ -27,6 +25,7 @@ from homeward.store import cases, outbox
 from homeward.store import reminders as reminder_rows
 from homeward.store import retention as retention_rows
 from homeward.store.cases import NO_LANE, CaseRow, LoadedCase
+from homeward.store.sql import Connection
 from homeward.store.state import RoomInfo
 from homeward.text import Markdown
 from homeward.work.services import Services
@@ -43,7 +42,7 @@ def closed_at(case: CaseRow) -> datetime | None:
 class CareRoom:
     """A care room's case inside the transaction of one event."""
 
-    db: aiosqlite.Connection
+    db: Connection
     services: Services
     info: RoomInfo
     loaded: LoadedCase
@@ -61,7 +60,7 @@ class CareRoom:
     @classmethod
     async def of_case(
         cls,
-        db: aiosqlite.Connection,
+        db: Connection,
         services: Services,
         case_id: int,
         *,

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-import aiosqlite
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
@@ -24,6 +23,7 @@ from homeward.store import digests as digest_rows
 from homeward.store import reminders as rows
 from homeward.store import retention as retention_rows
 from homeward.store.db import Store
+from homeward.store.sql import Connection
 from homeward.work.reminders import fire_reminder
 from homeward.work.retention import run_retention
 from homeward.work.services import Services
@@ -35,7 +35,7 @@ JOB_ID = "next-reminder"
 #: Fires one scheduled row (a reminder, a worklist, a retention run) in its own transaction.
 Fire = Callable[[Store, Services, int], Awaitable[bool]]
 #: Moves a scheduled row's time (after a failure).
-Postpone = Callable[[aiosqlite.Connection, int, datetime], Awaitable[None]]
+Postpone = Callable[[Connection, int, datetime], Awaitable[None]]
 
 
 class ReminderScheduler:

@@ -23,8 +23,6 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-
 from homeward.care.caseload import READING_ACTIONS, CaseSummary, coordinator_calendar, language_of, summarize
 from homeward.care.retention import retention_due
 from homeward.care.worklist import digest_firing, parse_digest_time, schedule_digest, worklist
@@ -37,6 +35,7 @@ from homeward.store import people as people_rows
 from homeward.store import retention as retention_rows
 from homeward.store.cases import NO_LANE, audit, load_case
 from homeward.store.db import Store
+from homeward.store.sql import Connection
 from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ def caseload_speaker(services: Services, language: str, now: datetime) -> Caselo
 
 
 async def load_caseload(
-    db: aiosqlite.Connection,
+    db: Connection,
     services: Services,
     user_id: str,
     now: datetime,
@@ -139,7 +138,7 @@ async def load_caseload(
 # -- a case as one line ------------------------------------------------------------------------
 
 
-async def schedule_worklist(db: aiosqlite.Connection, services: Services, user_id: str, now: datetime) -> None:
+async def schedule_worklist(db: Connection, services: Services, user_id: str, now: datetime) -> None:
     """Bring `user_id`'s scheduled worklist in line with their setting, direct chat and open cases."""
     person = await people_rows.person(db, user_id)
     at = None
@@ -158,15 +157,13 @@ async def schedule_worklist(db: aiosqlite.Connection, services: Services, user_i
         await digest_rows.apply_digest(db, user_id, changes)
 
 
-async def record_direct_chat(
-    db: aiosqlite.Connection, services: Services, user_id: str, room_id: str, now: datetime
-) -> None:
+async def record_direct_chat(db: Connection, services: Services, user_id: str, room_id: str, now: datetime) -> None:
     """`room_id` is now `user_id`'s direct chat with the bot: their worklist goes there."""
     if await people_rows.record_direct_room(db, user_id, room_id, now):
         await schedule_worklist(db, services, user_id, now)
 
 
-async def schedule_everything(db: aiosqlite.Connection, services: Services, now: datetime) -> None:
+async def schedule_everything(db: Connection, services: Services, now: datetime) -> None:
     """At start-up: every worklist and retention run as the configuration and the store say now
     (digest_time or retention_days may have changed while the bot was down)."""
     for user_id in await digest_rows.worklist_people(db):
