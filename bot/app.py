@@ -1,11 +1,19 @@
 """The running bot: session, sync loop, outbox sender, and the routing between them.
 
 callbacks (this module) → command parser → handlers → storage, each in its own module.
+
+On SQLite the process acts from the start. On a shared PostgreSQL store it acts only while it
+holds the lease (bot/lease.py) and otherwise stands by: it syncs and decrypts, handles
+nothing, sends nothing, schedules nothing. Taking over, it handles what it missed
+(`SyncLoop.catch_up`), brings the rooms in step, checks the chains, starts the reminders, and
+sends the outbox, looking first in the rooms for what the previous process sent but did not
+mark (bot/takeover.py). Losing the lease, it stops all of that and stands by again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Coroutine
@@ -32,16 +40,20 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward import logs
 from homeward.bot.data_dir import make_private
 from homeward.bot.events import command_from, is_ack_reaction, thread_root
+from homeward.bot.lease import SEND_MARGIN_S, LeaseKeeper
 from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
 from homeward.bot.sync import SyncLoop
+from homeward.bot.takeover import SentBefore
 from homeward.care.pathway import configured_pathways
 from homeward.clock import Clock, ShiftedClock
 from homeward.commands.dispatch import handle_command, handle_reaction
 from homeward.commands.registry import registry
 from homeward.config import Config, ConfigError
 from homeward.messages.catalog import Catalog
-from homeward.store.db import Store
+from homeward.store import outbox
+from homeward.store.db import Fence, NotActing, Store, open_store
+from homeward.store.lease import LeaseState
 from homeward.store.state import list_undecrypted
 from homeward.work import invites, undecryptable
 from homeward.work.departures import member_left
@@ -69,7 +81,18 @@ class HomewardBot:
         self.client: AsyncClient | None = None
         self.ready = asyncio.Event()  # set once the first sync after start was handled
         self._tasks: list[asyncio.Task[None]] = []
+        self._acting_tasks: list[asyncio.Task[None]] = []
         self.failed: str | None = None  # the loop that stopped the bot, if one did
+        self.lease: LeaseKeeper | None = None  # a shared store's lease; None on SQLite (always acting)
+        self._acting = False
+        self._strangers_checked = False
+        self._takeover = asyncio.Lock()  # acting begins and ends one at a time
+        self.reminders: ReminderScheduler | None = None
+
+    @property
+    def acting(self) -> bool:
+        """Whether this process acts: handles events, sends, schedules (always, on SQLite)."""
+        return self._acting and (self.lease is None or self.lease.held())
 
     async def start(self) -> None:
         """Load the pathways, open the store, log in, check the audit record, and start the loops in the background."""
@@ -81,7 +104,7 @@ class HomewardBot:
         make_private(self.config.data_dir)  # before anything is written there
         if not self.config.encryption:
             log.warning("encryption = false: nothing is sent into encrypted rooms (every care room is encrypted)")
-        self.store = await Store.open(self.config.store_path)
+        self.store = await open_store(self.config.database.get_secret_value(), self.config.data_dir)
         session = Session(
             homeserver=self.config.homeserver,
             user_id=self.config.user_id,
@@ -94,14 +117,47 @@ class HomewardBot:
         )
         self.client = await session.connect()
         self.crypto_lock = self.client.crypto_lock  # sync handling and sending are serialised (bot/client.py)
-        self.sender = OutboxSender(self.client, self.store, self.clock, self.crypto_lock, self.config.encryption)
+        self.sender = self._new_sender()
         self.services = Services(
             config=self.config,
             catalog=self.catalog,
             clock=self.clock,
             pathways=pathways,
-            wake_outbox=self.sender.wake,
+            wake_outbox=lambda: self.sender.wake(),
         )
+        self.sync = SyncLoop(self.client, self.store, self, self.crypto_lock)
+        if self.store.shared:
+            url = self.config.database_url
+            assert url is not None
+            self.lease = LeaseKeeper(url, self.client.device_id, self._take_over, self._stand_by)
+            await self.lease.step()  # acts at once when the lease is free
+            if not self._acting:
+                log.info("another process acts: this one stands by (device %s)", self.client.device_id)
+        else:
+            await self._start_acting()
+        self._tasks = [
+            asyncio.create_task(self._guard(self.sync.run(), "sync")),
+            asyncio.create_task(self._guard(self._retry_undecrypted_forever(), "undecrypted")),
+        ]
+        if self.lease is not None:
+            self._tasks.append(asyncio.create_task(self._guard(self.lease.run(), "lease")))
+        log.info("bot %s started as device %s", self.config.user_id, self.client.device_id)
+
+    def _new_sender(self) -> OutboxSender:
+        assert self.client and self.store
+        sender = OutboxSender(self.client, self.store, self.clock, self.crypto_lock, self.config.encryption)
+        if self.lease is not None:
+            lease = self.lease
+            sender.may_send = lambda: lease.held(SEND_MARGIN_S)
+            sender.mark_rows = True
+        return sender
+
+    async def _start_acting(self, sent_before: SentBefore | None = None) -> None:
+        """Begin to act: the rooms in step, the chains checked, the reminders and the outbox going."""
+        assert self.store and self.client
+        self.sender = self._new_sender()
+        self.sender.sent_before = sent_before
+        self._strangers_checked = False
         # Rooms named, levelled or fenced by an older release or setting: brought in step once
         # (state rows in the outbox).
         await bring_rooms_in_step(self.store, self.services)
@@ -109,19 +165,59 @@ class HomewardBot:
         self.services.wake_reminders = self.reminders.wake
         await check_chains(self.store, self.services)  # tells the coordinators through the outbox; the bot runs on
         await self.reminders.start()
-        self.sync = SyncLoop(self.client, self.store, self, self.crypto_lock)
-        self._tasks = [
-            asyncio.create_task(self._guard(self.sync.run(), "sync")),
-            asyncio.create_task(self._guard(self.sender.run(), "outbox")),
-            asyncio.create_task(self._guard(self._retry_undecrypted_forever(), "undecrypted")),
-        ]
-        log.info("bot %s started as device %s", self.config.user_id, self.client.device_id)
+        self._acting = True
+        self._acting_tasks = [asyncio.create_task(self._guard(self.sender.run(), "outbox"))]
+
+    async def _take_over(self, fence: Fence, before: LeaseState | None) -> None:
+        """The lease is this process's: act (called by the lease loop)."""
+        assert self.store and self.client
+        async with self._takeover:
+            self.store.fence = fence
+            why = (
+                "the store had no acting process"
+                if before is None
+                else f"{before.holder} released the lease"
+                if before.expires_ms == 0
+                else f"{before.holder} stopped renewing the lease ({-before.seconds_left:.1f} s ago)"
+            )
+            log.warning(
+                "this process acts now (device %s, lease token %d): %s", self.client.device_id, fence.token, why
+            )
+            sent_before = None
+            if before is not None and before.device_id != self.client.device_id:
+                # Another device acted: what it may have sent but not marked is looked for before it is sent again.
+                async with self.store.read() as db:
+                    suspects = {row.id: row.room_id for row in await outbox.pending(db, limit=10_000)}
+                sent_before = SentBefore(self.client, suspects)
+            try:
+                await self._start_acting(sent_before)
+            except NotActing:
+                log.warning("the lease was lost while taking over")
+                return
+        self.sender.wake()
+
+    async def _stand_by(self, reason: str) -> None:
+        """The lease is lost: stop acting at once (called by the lease loop)."""
+        async with self._takeover:
+            was_acting, self._acting = self._acting, False
+            if self.store:
+                self.store.fence = None
+            if self.reminders:
+                self.reminders.stop()
+            for task in self._acting_tasks:
+                task.cancel()
+            await asyncio.gather(*self._acting_tasks, return_exceptions=True)
+            self._acting_tasks = []
+            if was_acting:
+                log.warning("this process stops acting and stands by: %s", reason)
 
     async def _guard(self, job: Coroutine[Any, Any, None], name: str) -> None:
         try:
             await job
         except asyncio.CancelledError:
             raise
+        except NotActing:
+            log.warning("the %s loop stopped: this process no longer acts", name)
         except Exception:
             log.exception("the %s loop stopped with an error; stopping the bot", name)
             self.failed = name
@@ -131,7 +227,8 @@ class HomewardBot:
 
     def clock_jumped(self) -> None:
         """Tests and demos moved the clock: fire what is now due, re-aim at the next reminder."""
-        self.reminders.wake()
+        if self.reminders:
+            self.reminders.wake()
 
     async def wait(self) -> None:
         """Until the loops end (a fatal error) or the caller is cancelled (Ctrl-C, SIGTERM)."""
@@ -145,12 +242,14 @@ class HomewardBot:
             await self.stop()
 
     async def stop(self) -> None:
-        if getattr(self, "reminders", None):
+        if self.reminders:
             self.reminders.stop()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._acting_tasks]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*self._tasks, *self._acting_tasks, return_exceptions=True)
+        self._tasks, self._acting_tasks = [], []
+        if self.lease is not None:
+            await self.lease.release()
         if self.client:
             await self.client.close()
         if self.store:
@@ -242,14 +341,17 @@ class HomewardBot:
         await handle_reaction(room_id, event.event_id, event.sender, event.reacts_to, self.store, self.services)
 
     async def after_batch(self) -> None:
-        if not self.ready.is_set():
+        if self.acting and not self._strangers_checked:
             # The first sync brought every room's full state: anyone in a care room (joined or
-            # invited) without a place on the team is removed, also those from before this release.
+            # invited) without a place on the team is removed, also those from before this release
+            # (and, on taking over, those the previous process had not removed yet).
             assert self.client and self.store
             present = {room_id: set(room.users) for room_id, room in self.client.rooms.items()}
             await remove_strangers(self.store, self.services, present)
+            self._strangers_checked = True
         self.ready.set()
-        self.sender.wake()  # rooms joined in this batch are now known to nio
+        if self.acting:
+            self.sender.wake()  # rooms joined in this batch are now known to nio
 
     # -- events we could not decrypt -----------------------------------------------------
 
@@ -270,7 +372,9 @@ class HomewardBot:
     async def _retry_undecrypted_forever(self) -> None:
         while True:
             await asyncio.sleep(UNDECRYPTED_POLL_S)
-            await self.retry_undecrypted()
+            if self.acting:
+                with contextlib.suppress(NotActing):  # the lease lost meanwhile
+                    await self.retry_undecrypted()
 
     async def retry_undecrypted(self) -> None:
         """Try again with the keys that arrived since; tell the sender once the grace is over."""

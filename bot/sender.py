@@ -16,6 +16,12 @@ Rows may refer to other rows (`store.outbox.ref`): a checklist edit to the check
 event, an invite to the room a previous row created. Such values are filled in when the
 row is sent; a row whose referent was never delivered is abandoned with it.
 
+On a store shared by two processes (PostgreSQL), the sender sends only while its process
+holds the lease with time to spare (`may_send`, asked before every send), every mark it
+writes is fenced by the lease (store/db.py), and each event carries its row
+(`outbox.MARKER_KEY`), so that the process that takes over after it can tell a row it sent
+but did not mark from one it never sent (bot/takeover.py).
+
 A leave row (a case's retention run) goes after everything queued before it in its room;
 once the bot is out, whatever was still waiting for that room is given up and no row of
 it keeps content (`store.outbox.forget_room`).
@@ -27,6 +33,7 @@ import asyncio
 import base64
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from nio import (
@@ -44,10 +51,11 @@ from nio import (
 from nio.api import RoomPreset, RoomVisibility
 
 from homeward.bot.sync import CONNECTION_ERRORS
+from homeward.bot.takeover import SentBefore
 from homeward.clock import Clock
 from homeward.store import outbox
 from homeward.store.cases import bind_room
-from homeward.store.db import Store
+from homeward.store.db import NotActing, Store
 from homeward.store.people import forget_direct_room
 from homeward.store.state import remember_room, room_info
 
@@ -108,11 +116,22 @@ class OutboxSender:
         self._last_checkpoint = time.monotonic()
         self._joined: dict[tuple[str, str], float] = {}  # (room, user) -> when a row first saw them joined (monotonic)
         self._held: set[int] = set()  # rows waiting for a newcomer in this pass: what refers to them waits too, aside
+        # A shared store: whether this process may send now (it holds the lease with time to spare),
+        # whether events carry their row, and the rows the process before may have sent.
+        self.may_send: Callable[[], bool] = lambda: True
+        self.mark_rows = False
+        self.sent_before: SentBefore | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        except NotActing:
+            log.warning("the outbox stops: this process no longer holds the lease")
+
+    async def _run(self) -> None:
         while True:
             delivered_all = await self.flush()
             checkpoint_in = await self._checkpoint_when_due()
@@ -267,7 +286,19 @@ class OutboxSender:
     # -- sending -------------------------------------------------------------------------
 
     async def _send(self, row: outbox.OutboxRow, room_id: str, content: dict[str, Any]) -> bool | None:
-        """True: done. False: refused for now (retry later). None: homeserver unreachable."""
+        """True: done. False: refused for now (retry later). None: homeserver unreachable, or this process
+        may not send (it lost the lease, or has too little of it left)."""
+        if not self.may_send():
+            log.warning("outbox=%d not sent: this process does not hold the lease with time to spare", row.id)
+            return None
+        if self.sent_before is not None and self.sent_before.suspect(row) and row.kind in (outbox.EVENT, outbox.FILE):
+            already = await self.sent_before.event_of(row, room_id)
+            if already is not None:
+                async with self.store.transaction() as db:
+                    await outbox.mark_sent(db, row.id, already, self.clock.now())
+                return True
+        if self.mark_rows and row.kind == outbox.EVENT:
+            content = {**content, outbox.MARKER_KEY: row.marker}
         try:
             try:
                 response, result = await self._request(row, room_id, content)
@@ -389,6 +420,8 @@ class OutboxSender:
         if mxc is None:
             return upload, None
         message = file_message(content, mxc, len(data), keys, thumbnail)
+        if self.mark_rows:
+            message[outbox.MARKER_KEY] = row.marker
         async with self.crypto_lock:
             if client.olm and client.should_query_keys:
                 await client.keys_query()

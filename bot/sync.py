@@ -6,12 +6,22 @@ is written to the store only after every event of the batch was handled (and eac
 handled event is recorded, so a batch seen twice is harmless). A `limited` timeline —
 more events arrived than one sync returns, e.g. while the bot was down — is filled in by
 paging back to the previous token, so no command is skipped.
+
+Two processes may share a PostgreSQL store (one acting, one standing by). Each syncs with
+its own device and keeps its own position (`sync_token/<device>`: a device's position also
+says which of its to-device messages, room keys among them, it has seen, so it is never
+another device's). The acting process also writes the position up to which the events were
+handled (`sync_token`). A standby syncs and decrypts but handles nothing; when it takes
+over, it first handles what lies between the handled position and its own, read back from
+each room (`catch_up`): handled events are recorded, so what the previous process did
+finish is not done again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 from aiohttp import ClientError
@@ -27,7 +37,7 @@ from nio import (
 )
 from nio.events.misc import BadEvent
 
-from homeward.store.db import Store
+from homeward.store.db import NotActing, Store
 from homeward.store.state import get_value, set_value
 
 log = logging.getLogger(__name__)
@@ -59,8 +69,10 @@ def _tolerate_non_numeric_timestamps() -> None:
 
 _tolerate_non_numeric_timestamps()
 
-SYNC_TOKEN_KEY = "sync_token"
+SYNC_TOKEN_KEY = "sync_token"  # up to where the acting process handled the events
 LONG_POLL_MS = 30_000
+# A standby polls briefly: when it takes over, the next round handles what it missed at once.
+STANDBY_POLL_MS = 1_000
 MAX_BACKOFF_S = 30.0
 SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
@@ -70,7 +82,15 @@ SYNC_FILTER = {
 CONNECTION_ERRORS = (ClientError, asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)
 
 
+def device_token_key(device_id: str) -> str:
+    """Where one device keeps its own sync position."""
+    return f"{SYNC_TOKEN_KEY}/{device_id}"
+
+
 class SyncHandler(Protocol):
+    @property
+    def acting(self) -> bool: ...
+
     async def on_invite(self, room_id: str, inviter: str, is_direct: bool) -> None: ...
 
     async def on_timeline_event(self, room_id: str, event: Event) -> None: ...
@@ -88,10 +108,19 @@ class SyncLoop:
         self.crypto_lock = crypto_lock
         self.synced = asyncio.Event()  # set after each handled batch (tests and start-up wait on it)
         self.connected = True
+        self._caught_up = False  # since it began to act, this process has handled what it missed
+
+    @property
+    def _device_key(self) -> str:
+        return device_token_key(self.client.device_id or "")
 
     async def run(self) -> None:
         async with self.store.read() as db:
-            token = await get_value(db, SYNC_TOKEN_KEY)
+            token = await get_value(db, self._device_key)
+            if token is None and self.handler.acting:
+                # A store from before each device kept its own position, or a new device of the one process:
+                # it goes on from where the events were handled.
+                token = await get_value(db, SYNC_TOKEN_KEY)
         first = token is None
         # The first sync of every start asks for the full room state, even when resuming
         # from a token: nio's memory of which rooms are encrypted may be gone (a new device
@@ -99,9 +128,13 @@ class SyncLoop:
         full_state: bool | None = True
         backoff = 1.0
         while True:
+            acting = self.handler.acting
+            if acting and not self._caught_up and not first:
+                await self.catch_up(token)
+            self._caught_up = acting
             try:
                 response = await self.client.sync(
-                    timeout=0 if first or full_state else LONG_POLL_MS,
+                    timeout=0 if first or full_state else (LONG_POLL_MS if acting else STANDBY_POLL_MS),
                     since=token,
                     sync_filter=SYNC_FILTER,
                     full_state=full_state,
@@ -119,21 +152,68 @@ class SyncLoop:
                 self.connected = True
             backoff = 1.0
             await self._housekeeping()
-            if first:
-                log.info("first start: skipping %d room(s) of history", len(response.rooms.join))
-                await self._handle_invites(response)
-            else:
-                await self._handle(response, token)
-            await self.handler.after_batch()
+            handled = False
+            if acting and self.handler.acting:
+                try:
+                    if first:
+                        log.info("first start: skipping %d room(s) of history", len(response.rooms.join))
+                        await self._handle_invites(response)
+                    else:
+                        await self._handle(response, token)
+                    await self.handler.after_batch()
+                    handled = True
+                except NotActing:
+                    # The lease went to another process mid-batch: it handles this batch (its catch-up).
+                    log.warning("stopped handling a batch: this process no longer acts")
             # Let an outbox sender this batch woke take its rows first: an answer waiting behind
             # this commit (an fsync) would wait for nothing, since the token only spares work
             # after a restart (a batch seen again is harmless: handled events are recorded).
             await asyncio.sleep(0)
-            async with self.store.transaction() as db:
-                await set_value(db, SYNC_TOKEN_KEY, response.next_batch)
+            await self._save(response.next_batch, handled)
             token, first, full_state = response.next_batch, False, None
             self.synced.set()
             self.synced.clear()
+
+    async def _save(self, token: str, handled: bool) -> None:
+        """This device's position and, when the batch was handled, the handled position (fenced: only the acting
+        process moves it)."""
+        if handled:
+            try:
+                async with self.store.transaction() as db:
+                    await set_value(db, SYNC_TOKEN_KEY, token)
+                    await set_value(db, self._device_key, token)
+                return
+            except NotActing:
+                log.warning("the handled position was not saved: this process no longer acts")
+        async with self.store.transaction(fenced=False) as db:
+            await set_value(db, self._device_key, token)
+
+    async def catch_up(self, own_token: str | None) -> None:
+        """Taking over: handle what came between the handled position and this device's own, room by room.
+
+        Every event of that stretch is read back from its room (decrypted with this device's
+        keys) and handled; what the previous process did handle is recorded as handled and
+        passed over. Invites still open are answered."""
+        async with self.store.read() as db:
+            handled_to = await get_value(db, SYNC_TOKEN_KEY)
+        started = time.monotonic()
+        count = 0
+        if handled_to and own_token and handled_to != own_token:
+            for room_id in list(self.client.rooms):
+                events = await self._backfill(room_id, own_token, handled_to)
+                for event in events:
+                    await self.handler.on_timeline_event(room_id, event)
+                count += len(events)
+        for room_id, room in list(self.client.invited_rooms.items()):
+            inviter = getattr(room, "inviter", None)
+            if inviter:
+                await self.handler.on_invite(room_id, inviter, bool(getattr(room, "is_direct", False)))
+        log.info(
+            "caught up on taking over: %d event(s) in %d room(s) read back in %.1f s",
+            count,
+            len(self.client.rooms),
+            time.monotonic() - started,
+        )
 
     async def _unreachable(self, backoff: float, reason: str) -> float:
         if self.connected:

@@ -23,6 +23,7 @@ from homeward.ids import SERVER_NAME, host_of, is_ip_literal, is_user_id, server
 from homeward.ratelimit import PDF_EXPORTS, Rate, parse_rate
 
 ENV_PREFIX = "HOMEWARD_"
+DATABASE_URL_ENV = "HOMEWARD_DATABASE_URL"
 SERVER_PATTERN = re.compile(rf"^\*:{SERVER_NAME}$")  # every user of one server
 HOST_NAME = re.compile(
     r"^(?=.{1,255}$)[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$"
@@ -56,6 +57,10 @@ class Config(BaseModel):
     access_token: SecretStr | None = None
     device_name: str = "Homeward"
     data_dir: Path = Path("data")
+    # Where the store is: "sqlite" (the file data_dir/homeward.sqlite3, one process), or a PostgreSQL
+    # URL (postgresql://user:password@host/db; two processes may share it, one acting). Also from
+    # HOMEWARD_DATABASE_URL, so that the password stays out of the file.
+    database: SecretStr = SecretStr("sqlite")
     allowed_inviters: list[str] = Field(default_factory=list)
     case_openers: list[str] = Field(default_factory=list)
     # None: only the bot's own server (filled in by the validator below).
@@ -96,6 +101,14 @@ class Config(BaseModel):
         if not is_user_id(value):
             raise ValueError("must be a Matrix user id like @homeward:example.org")
         return value
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: SecretStr) -> SecretStr:
+        text = value.get_secret_value().strip()
+        if text != "sqlite" and not text.startswith(("postgresql://", "postgres://")):
+            raise ValueError('must be "sqlite" or a PostgreSQL URL (postgresql://user:password@host:5432/homeward)')
+        return SecretStr(text)
 
     @field_validator("allowed_inviters", "case_openers")
     @classmethod
@@ -202,7 +215,19 @@ class Config(BaseModel):
 
     @property
     def store_path(self) -> Path:
+        """The SQLite store's file (when `database` is "sqlite")."""
         return self.data_dir / "homeward.sqlite3"
+
+    @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL, or None for the SQLite file in `data_dir`."""
+        text = self.database.get_secret_value()
+        return None if text == "sqlite" else text
+
+    @property
+    def store_location(self) -> str | Path:
+        """What the store is opened from: the PostgreSQL URL, or the SQLite file."""
+        return self.database_url or self.store_path
 
     @property
     def crypto_dir(self) -> Path:
@@ -287,6 +312,8 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     overrides = _env_overrides(environ)
+    if DATABASE_URL_ENV in environ:  # the usual name for a database URL with its password
+        overrides["database"] = environ[DATABASE_URL_ENV]
     data.update(overrides)
     try:
         config = Config.model_validate(data)

@@ -32,6 +32,9 @@ LEAVE = "leave"  # the bot leaves the room for good (a case's retention run): se
 FILE = "file"
 
 PLACEHOLDER = "$outbox:"
+#: The key an event sent from a shared store carries: its row (`OutboxRow.marker`), so that a process
+#: taking over finds a row the previous one sent but could not mark (bot/takeover.py).
+MARKER_KEY = "homeward.outbox"
 
 
 def ref(row_id: int) -> str:
@@ -48,11 +51,18 @@ class OutboxRow:
     attempts: int
     kind: str = EVENT
     room_kind: str | None = None  # the room's kind ('case', 'direct', 'other') when read, if the room is known
+    created_at: str = ""
 
     @property
     def txn_id(self) -> str:
-        """Stable per row: the homeserver drops a resend with the same transaction id."""
+        """Stable per row: the homeserver drops a resend with the same transaction id (from the same device)."""
         return f"homeward-{self.id}"
+
+    @property
+    def marker(self) -> str:
+        """The row in the event's content (`MARKER_KEY`): its id and when it was queued, unique in the room
+        even after a store was restored from a backup and ids were handed out again."""
+        return f"{self.id}/{self.created_at}"
 
 
 @bookkeeping
@@ -185,14 +195,21 @@ class ImageParts:
 async def pending(db: Connection, limit: int = 50) -> list[OutboxRow]:
     """The rows to send, oldest first, each with its room's kind (one query: the sender's only read before a send)."""
     async with db.execute(
-        "SELECT o.id, o.room_id, o.event_type, o.content, o.attempts, o.kind, r.kind AS room_kind"
+        "SELECT o.id, o.room_id, o.event_type, o.content, o.attempts, o.kind, r.kind AS room_kind, o.created_at"
         " FROM outbox o LEFT JOIN rooms r ON r.room_id = o.room_id WHERE o.sent_at IS NULL ORDER BY o.id LIMIT ?",
         (limit,),
     ) as cur:
         rows = await cur.fetchall()
     return [
         OutboxRow(
-            r["id"], r["room_id"], r["event_type"], json.loads(r["content"]), r["attempts"], r["kind"], r["room_kind"]
+            r["id"],
+            r["room_id"],
+            r["event_type"],
+            json.loads(r["content"]),
+            r["attempts"],
+            r["kind"],
+            r["room_kind"],
+            r["created_at"],
         )
         for r in rows
     ]

@@ -157,7 +157,9 @@ async def test_a_no_rewritten_as_yes_by_a_superuser_who_disabled_the_triggers_br
         raw.execute("ALTER TABLE consent_answers DISABLE TRIGGER USER")
         raw.execute("UPDATE consent_answers SET answer = 'yes' WHERE event_id = '$no'")
         raw.execute("ALTER TABLE consent_answers ENABLE TRIGGER USER")
-        (row_id,) = raw.execute("SELECT id FROM consent_answers WHERE event_id = '$no'").fetchone()
+        found = raw.execute("SELECT id FROM consent_answers WHERE event_id = '$no'").fetchone()
+    assert found is not None
+    (row_id,) = found
     async with store.read() as db:
         assert chain.first_breaks(await chain.verify(db)) == [
             chain.Break("consent_answers", row_id, case_id, "changed")

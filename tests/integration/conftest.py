@@ -1,8 +1,14 @@
-"""Fixtures for tests that talk to Homeward through the real homeserver."""
+"""Fixtures for tests that talk to Homeward through the real homeserver.
+
+The bots run on SQLite unless the test runs on both engines: marked
+`@pytest.mark.engines("sqlite", "postgresql")`, or every test when the environment says
+`HOMEWARD_TEST_ENGINES=sqlite,postgresql` (the whole suite on both, twice the time).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,14 +24,50 @@ MakeBot = Callable[..., Awaitable[BotRunner]]
 MakeMember = Callable[..., Awaitable[Member]]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "engines(*names): run the test with its bots on each of these store engines")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "bot_engine" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("engines")
+    wanted = [e.strip() for e in os.environ.get("HOMEWARD_TEST_ENGINES", "").split(",") if e.strip()]
+    engines = list(marker.args) if marker else wanted or ["sqlite"]
+    if wanted and marker:
+        engines = [e for e in engines if e in wanted] or engines
+    metafunc.parametrize("bot_engine", engines, indirect=True, ids=[f"bot-{e}" for e in engines])
+
+
 @pytest.fixture
-async def make_bot(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncIterator[MakeBot]:
-    """Start a Homeward bot with its own account and data folder: `runner = await make_bot()`."""
+def bot_engine(request: pytest.FixtureRequest) -> str:
+    """The store engine of the bots `make_bot` starts (see the module's docstring)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def bot_database(bot_engine: str, request: pytest.FixtureRequest) -> str:
+    """The `database` setting of this test's bots: "sqlite", or a store of its own on the session's PostgreSQL."""
+    if bot_engine == "postgresql":
+        return str(request.getfixturevalue("postgres").fresh_url())
+    return "sqlite"
+
+
+@pytest.fixture
+async def make_bot(synapse: LocalSynapse, new_user, tmp_path: Path, bot_database: str) -> AsyncIterator[MakeBot]:
+    """Start a Homeward bot with its own account and data folder: `runner = await make_bot()`.
+
+    `account=(user_id, password)`: a second process of an existing bot account (its own data
+    folder and device; give it the same `database` to share the store).
+    """
     runners: list[BotRunner] = []
 
-    async def make(clock: Clock | None = None, **overrides: object) -> BotRunner:
-        user_id, password = await new_user(prefix="homeward")
+    async def make(
+        clock: Clock | None = None, account: tuple[str, str] | None = None, **overrides: object
+    ) -> BotRunner:
+        user_id, password = account or await new_user(prefix="homeward")
         values: dict[str, object] = {
+            "database": bot_database,
             "homeserver": synapse.url,
             "user_id": user_id,
             "password": password,
