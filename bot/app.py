@@ -52,7 +52,7 @@ from homeward.commands.registry import registry
 from homeward.config import Config, ConfigError
 from homeward.messages.catalog import Catalog
 from homeward.store import outbox
-from homeward.store.db import Fence, NotActing, Store, open_store
+from homeward.store.db import Fence, NotActing, Store, StoreUnavailable, open_store
 from homeward.store.lease import LeaseState
 from homeward.store.state import list_undecrypted
 from homeward.work import invites, undecryptable
@@ -373,7 +373,7 @@ class HomewardBot:
         while True:
             await asyncio.sleep(UNDECRYPTED_POLL_S)
             if self.acting:
-                with contextlib.suppress(NotActing):  # the lease lost meanwhile
+                with contextlib.suppress(NotActing, StoreUnavailable):  # the lease lost meanwhile, the store away
                     await self.retry_undecrypted()
 
     async def retry_undecrypted(self) -> None:

@@ -96,7 +96,13 @@ class LeaseKeeper:
                     token, before = taken
                     self._deadline = asked + self.lease_s
                     self.fence = Fence(self.holder, token)
-                    await self.on_acquired(self.fence, before)
+                    try:
+                        await self.on_acquired(self.fence, before)
+                    except Exception:
+                        log.exception("taking over failed; the lease is given back")
+                        await self.release(stop=False)
+                        await self.on_lost("taking over failed")
+                        return
             else:
                 async with asyncio.timeout(REQUEST_TIMEOUT_S):
                     renewed = await lease.renew(db, self.fence.token, self.lease_s)
@@ -118,9 +124,9 @@ class LeaseKeeper:
         self._deadline = 0.0
         await self.on_lost(reason)
 
-    async def release(self) -> None:
+    async def release(self, stop: bool = True) -> None:
         """A clean stop: give the lease up so that a standby takes over at once."""
-        self._stopped = True
+        self._stopped = stop
         fence, self.fence = self.fence, None
         if fence is not None:
             with contextlib.suppress(Exception):

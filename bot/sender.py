@@ -55,7 +55,7 @@ from homeward.bot.takeover import SentBefore
 from homeward.clock import Clock
 from homeward.store import outbox
 from homeward.store.cases import bind_room
-from homeward.store.db import NotActing, Store
+from homeward.store.db import NotActing, Store, StoreUnavailable
 from homeward.store.people import forget_direct_room
 from homeward.store.state import remember_room, room_info
 
@@ -133,7 +133,12 @@ class OutboxSender:
 
     async def _run(self) -> None:
         while True:
-            delivered_all = await self.flush()
+            try:
+                delivered_all = await self.flush()
+            except StoreUnavailable as exc:
+                log.warning("the outbox waits for the store (%s)", exc)
+                await asyncio.sleep(RETRY_S)
+                continue
             checkpoint_in = await self._checkpoint_when_due()
             if delivered_all:
                 self.idle.set()

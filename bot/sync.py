@@ -37,7 +37,7 @@ from nio import (
 )
 from nio.events.misc import BadEvent
 
-from homeward.store.db import NotActing, Store
+from homeward.store.db import NotActing, Store, StoreUnavailable
 from homeward.store.state import get_value, set_value
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,12 @@ class SyncLoop:
         while True:
             acting = self.handler.acting
             if acting and not self._caught_up and not first:
-                await self.catch_up(token)
+                try:
+                    await self.catch_up(token)
+                except (NotActing, StoreUnavailable) as exc:
+                    log.warning("catching up stopped (%s); tried again at the next round", exc)
+                    await asyncio.sleep(1)
+                    continue
             self._caught_up = acting
             try:
                 response = await self.client.sync(
@@ -160,11 +165,18 @@ class SyncLoop:
                         await self._handle_invites(response)
                     else:
                         await self._handle(response, token)
-                    await self.handler.after_batch()
                     handled = True
                 except NotActing:
                     # The lease went to another process mid-batch: it handles this batch (its catch-up).
                     log.warning("stopped handling a batch: this process no longer acts")
+                except StoreUnavailable as exc:
+                    # The database away (a failover, the network): the same batch again, once it is back.
+                    backoff = await self._unreachable_store(backoff, exc)
+                    continue
+            try:
+                await self.handler.after_batch()
+            except (NotActing, StoreUnavailable) as exc:
+                log.warning("after the batch: %s", exc)
             # Let an outbox sender this batch woke take its rows first: an answer waiting behind
             # this commit (an fsync) would wait for nothing, since the token only spares work
             # after a restart (a batch seen again is harmless: handled events are recorded).
@@ -174,9 +186,20 @@ class SyncLoop:
             self.synced.set()
             self.synced.clear()
 
+    async def _unreachable_store(self, backoff: float, exc: StoreUnavailable) -> float:
+        log.warning("the store cannot be reached (%s); the batch is handled once it is back", exc)
+        await asyncio.sleep(backoff)
+        return min(backoff * 2, MAX_BACKOFF_S)
+
     async def _save(self, token: str, handled: bool) -> None:
         """This device's position and, when the batch was handled, the handled position (fenced: only the acting
-        process moves it)."""
+        process moves it). Not saved while the store is away: the next start syncs from the last one saved."""
+        try:
+            await self._save_positions(token, handled)
+        except StoreUnavailable as exc:
+            log.warning("the sync position was not saved (%s)", exc)
+
+    async def _save_positions(self, token: str, handled: bool) -> None:
         if handled:
             try:
                 async with self.store.transaction() as db:

@@ -41,10 +41,16 @@ log = logging.getLogger(__name__)
 
 #: The PostgreSQL advisory lock taken while migrating, so two processes starting at once migrate once.
 MIGRATION_LOCK = 0x486F6D65  # "Home"
+#: How long reconnecting to PostgreSQL may take before the store is called unavailable for now.
+CONNECT_TIMEOUT_S = 5.0
 
 
 class StoreError(Exception):
     """The database cannot be used by this version of Homeward."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached right now (PostgreSQL down, failing over, the network cut): try again later."""
 
 
 class NotActing(Exception):
@@ -286,7 +292,11 @@ class PostgresStore(Store):
             log.warning("the connection to PostgreSQL was lost; connecting again")
             with contextlib.suppress(Exception):
                 await self._db.close()
-            self._db = await _pg_connect(self.url)
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    self._db = await _pg_connect(self.url)
+            except (StoreError, TimeoutError) as exc:
+                raise StoreUnavailable(f"{self.where}: cannot connect to PostgreSQL") from exc
 
     @asynccontextmanager
     async def transaction(self, *, fenced: bool = True) -> AsyncIterator[Connection]:
@@ -309,19 +319,32 @@ class PostgresStore(Store):
                 else:
                     await raw.execute(b"BEGIN")
                 yield self._db
-            except BaseException:
+                await raw.execute(b"COMMIT")
+            except BaseException as exc:
                 if not self._db.broken:
                     with contextlib.suppress(Exception):
                         await raw.execute(b"ROLLBACK")
+                if _lost_connection(exc):
+                    raise StoreUnavailable(f"{self.where}: the connection to PostgreSQL was lost") from exc
                 raise
-            else:
-                await raw.execute(b"COMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         async with self._lock:
             await self._reconnect_if_broken()
-            yield self._db
+            try:
+                yield self._db
+            except BaseException as exc:
+                if _lost_connection(exc):
+                    raise StoreUnavailable(f"{self.where}: the connection to PostgreSQL was lost") from exc
+                raise
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """Whether `exc` is the database going away (not an error of the statement, which is the caller's to see)."""
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.QueryCanceled)
 
 
 async def _pg_connect(url: str) -> Any:

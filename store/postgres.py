@@ -123,7 +123,18 @@ class PgConnection:
 
     @classmethod
     async def connect(cls, url: str, application_name: str = "homeward") -> PgConnection:
-        raw = await psycopg.AsyncConnection.connect(url, autocommit=True, application_name=application_name)
+        # Keepalives and a TCP user timeout: a connection to a server that vanished (a cut network, a
+        # machine gone) errors within seconds instead of hanging until the kernel gives up.
+        raw = await psycopg.AsyncConnection.connect(
+            url,
+            autocommit=True,
+            application_name=application_name,
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=3,
+            tcp_user_timeout=10_000,
+        )
         connection = cls(raw)
         await connection.refresh_identity_tables()
         return connection
