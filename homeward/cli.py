@@ -1,5 +1,5 @@
-"""The `homeward` command: run the bot, check a configuration or the audit record, run the local demo,
-or reset the bot's identity."""
+"""The `homeward` command: run the bot, check a configuration or the audit record, say the bot's health,
+move a store into PostgreSQL, run the local demo, or reset the bot's identity."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ async def _verify_audit(config: Config) -> int:
     from homeward.store.db import StoreError, open_read_only
 
     try:
-        db = await open_read_only(config.store_path)
+        db = await open_read_only(config.store_location)
     except StoreError as exc:
         print(f"homeward verify-audit: {exc}", file=sys.stderr)
         return 2
@@ -117,6 +117,7 @@ async def _verify_audit(config: Config) -> int:
         states = await verify(db)
     finally:
         await db.close()
+    where = _where(config)
     breaks = first_breaks(states)
     counts = {
         table: sum(s.rows for (t, _), s in states.items() if t == table) for table in ("audit", "consent_answers")
@@ -124,12 +125,121 @@ async def _verify_audit(config: Config) -> int:
     chains = len({case for _, case in states})
     summary = f"{counts['audit']} audit rows, {counts['consent_answers']} consent answers in {chains} chain(s)"
     if not breaks:
-        print(f"{config.store_path}: intact ({summary})")
+        print(f"{where}: intact ({summary})")
         return 0
-    print(f"{config.store_path}: the record was changed outside Homeward ({summary}); first broken row of each case:")
+    print(f"{where}: the record was changed outside Homeward ({summary}); first broken row of each case:")
     for broken in breaks:
         print(f"  - {broken.describe()}")
     return 1
+
+
+def _where(config: Config) -> str:
+    from homeward.store.db import redacted
+
+    url = config.database_url
+    return redacted(url) if url else str(config.store_path)
+
+
+#: `homeward status` exits 1 when a message has waited, or a reminder has been due, longer than this.
+STATUS_LATE_S = 300
+
+
+async def _status(config: Config, as_json: bool) -> int:
+    """Who acts and since when, the outbox backlog, the next and the overdue reminders; 0 healthy, 1 not, 2 no store."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from homeward.store.db import StoreError, open_read_only
+    from homeward.store.health import health
+
+    try:
+        db = await open_read_only(config.store_location)
+    except StoreError as exc:
+        print(f"homeward status: {exc}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC) + timedelta(seconds=config.time_shift_seconds)
+    try:
+        found = await health(db, now)
+    finally:
+        await db.close()
+    problems: list[str] = []
+    shared = config.database_url is not None
+    if shared and (found.lease is None or found.lease.expired):
+        problems.append("no process acts (the lease is free or expired)")
+    waited = (now - found.oldest_waiting).total_seconds() if found.oldest_waiting else 0.0
+    if waited > STATUS_LATE_S:
+        problems.append(f"a message has waited {waited:.0f} s to be sent")
+    late = (now - found.next_due).total_seconds() if found.next_due else 0.0
+    if found.overdue and late > STATUS_LATE_S:
+        problems.append(f"{found.overdue} scheduled reminder(s) or worklist(s) overdue, the oldest by {late:.0f} s")
+    lease = found.lease
+    report = {
+        "store": _where(config),
+        "engine": "postgresql" if shared else "sqlite",
+        "acting": None
+        if lease is None
+        else {
+            "holder": lease.holder,
+            "device": lease.device_id,
+            "since": lease.since,
+            "reason": lease.reason,
+            "lease_token": lease.token,
+            "lease_seconds_left": round(lease.seconds_left, 1),
+        },
+        "outbox_waiting": found.outbox_waiting,
+        "outbox_oldest_seconds": round(waited, 1) if found.oldest_waiting else None,
+        "next_due": found.next_due.isoformat() if found.next_due else None,
+        "overdue": found.overdue,
+        "overdue_oldest_seconds": round(late, 1) if found.overdue else None,
+        "healthy": not problems,
+        "problems": problems,
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return 0 if not problems else 1
+    print(f"store:     {report['store']} ({report['engine']})")
+    if not shared:
+        print("acting:    this store's one process (SQLite)")
+    elif lease is None:
+        print("acting:    nobody has acted yet")
+    else:
+        state = "lease expired" if lease.expired else f"lease {lease.seconds_left:.1f} s left"
+        print(f"acting:    {lease.holder} since {lease.since} ({lease.reason}; token {lease.token}; {state})")
+    oldest = f", the oldest queued {waited:.0f} s ago" if found.oldest_waiting else ""
+    print(f"outbox:    {found.outbox_waiting} waiting{oldest}")
+    due = found.next_due.isoformat() if found.next_due else "nothing scheduled"
+    overdue = f"; {found.overdue} overdue, the oldest by {late:.0f} s" if found.overdue else ""
+    print(f"reminders: next {due}{overdue}")
+    print("healthy" if not problems else "NOT HEALTHY: " + "; ".join(problems))
+    return 0 if not problems else 1
+
+
+async def _migrate_store(source: Path, url: str) -> int:
+    from homeward.store.copy import migrate_store
+    from homeward.store.db import StoreError, is_postgresql, redacted
+
+    if not is_postgresql(url):
+        print("homeward migrate-store: --to must be a PostgreSQL URL (postgresql://…)", file=sys.stderr)
+        return 2
+    path = source / "homeward.sqlite3" if source.is_dir() else source
+    try:
+        copied = await migrate_store(path, url)
+    except StoreError as exc:
+        print(f"homeward migrate-store: {exc}", file=sys.stderr)
+        return 1
+    total = sum(copied.rows.values())
+    print(f"{path} → {redacted(url)}: {total} rows in {len(copied.rows)} tables")
+    for table, count in sorted(copied.rows.items()):
+        if count:
+            print(f"  {table}: {count}")
+    if copied.breaks or not copied.same_heads:
+        print("the audit chains do NOT verify on the copy:", file=sys.stderr)
+        for broken in copied.breaks:
+            print(f"  - {broken.describe()}", file=sys.stderr)
+        return 1
+    print(f"the audit trail and the consent answers verify: {copied.chains} chain(s), the same heads as in the file")
+    print('now set database = "<the URL>" (or HOMEWARD_DATABASE_URL) and start the bot with the same data_dir')
+    return 0
 
 
 RESET_WARNING = """\
@@ -190,6 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         help="check that the audit trail and the consent answers were not changed; exit 1 naming the first broken row",
     )
     verify.add_argument("--config", type=Path, required=True)
+    status = sub.add_parser(
+        "status", help="which process acts and since when, the outbox backlog, the reminders due; exit 1 if unhealthy"
+    )
+    status.add_argument("--config", type=Path, required=True)
+    status.add_argument("--json", action="store_true", help="the same as JSON, for a monitoring check")
+    move = sub.add_parser("migrate-store", help="copy a SQLite store (a data_dir or its file) into an empty PostgreSQL")
+    move.add_argument("--from", dest="source", type=Path, required=True, help="the data_dir, or its homeward.sqlite3")
+    move.add_argument("--to", dest="target", default=None, help="the PostgreSQL URL (default: $HOMEWARD_DATABASE_URL)")
     dev = sub.add_parser("dev", help="start a local Synapse, demo accounts and the bot (what `make run` does)")
     dev.add_argument(
         "--dir", type=Path, default=Path(".dev"), help="where the local homeserver and bot keep their state"
@@ -214,6 +332,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "verify-audit":
         config = _load(args.config)
         return asyncio.run(_verify_audit(config))
+    if args.action == "status":
+        config = _load(args.config)
+        return asyncio.run(_status(config, args.json))
+    if args.action == "migrate-store":
+        import os
+
+        target = args.target or os.environ.get("HOMEWARD_DATABASE_URL")
+        if not target:
+            print("homeward migrate-store: --to URL (or HOMEWARD_DATABASE_URL) is required", file=sys.stderr)
+            return 2
+        setup_logging("WARNING")
+        return asyncio.run(_migrate_store(args.source, target))
     if args.action == "reset-identity":
         from homeward.bot.identity import seeds_path
 

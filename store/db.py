@@ -243,6 +243,21 @@ class PostgresStore(Store):
         self.fence = Fence(holder, taken[0])
         return True
 
+    async def release_lease(self) -> None:
+        """Give back the lease `take_lease` took."""
+        from homeward.store import lease
+
+        if self.fence is not None:
+            async with self._lock:
+                await lease.release(self._db, self.fence.token)
+            self.fence = None
+
+    async def advance_identities(self) -> None:
+        """Generated ids go on from the largest present (after rows were written with their ids)."""
+        async with self._lock:
+            await self._db.refresh_identity_tables()
+            await _advance_identities(self._db)
+
     async def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL's WAL is recycled by the server (DEPLOYMENT.md, "What stays on disk")."""
 
