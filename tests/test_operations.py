@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -30,7 +31,8 @@ async def _sqlite_data_dir(data: Path) -> int:
                 db, case_room="!c:x", direct_room="!d:x", coordinator="@k:x", label="Flytt", language="nb", now=T0
             )
             await audit(db, room_id="!c:x", actor="@k:x", action="case.opened", now=T0, case_id=case_id)
-            for n, answer in enumerate(("no", "yes")):
+            choices: list[Literal["no", "yes"]] = ["no", "yes"]
+            for n, answer in enumerate(choices):
                 at = T0 + timedelta(minutes=n + 1)
                 await add_answer(db, case_id, Answer("individuell-plan", "@mor:x", answer, at), f"$a{n}")
                 await audit(db, room_id="!c:x", actor="@mor:x", action="consent.answered", now=at, case_id=case_id)

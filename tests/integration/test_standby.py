@@ -142,7 +142,7 @@ async def test_an_answer_the_dead_process_sent_but_did_not_mark_is_not_sent_agai
     async def hold() -> bool:
         return False
 
-    first.running.sender.flush = hold  # type: ignore[method-assign]  # queues answers, sends none
+    first.running.sender.flush = hold  # queues answers, sends none
     sent_then_died = await alice.send(room, "!ping")
     never_sent = await alice.send(room, "!ping")
     row = await _pending_answer(first, sent_then_died)
@@ -185,7 +185,7 @@ async def test_a_process_cut_off_from_the_database_stops_sending_before_its_leas
             sends.append(time.monotonic())
             return await original(*args, **kwargs)
 
-        first.running.client.room_send = counted  # type: ignore[method-assign]
+        first.running.client.room_send = counted
         await proxy.cut()
         cut = time.monotonic()
         commands = [await alice.send(room, "!ping") for _ in range(3)]
