@@ -11,16 +11,43 @@ hold" is literally the same code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nio import RoomSendResponse
 
 from tests.harness import Member, Seen
+
+
+@contextlib.contextmanager
+def read_only(database: Path | str) -> Iterator[Any]:
+    """A plain DB-API connection to a store, for checks: `execute(sql with ?, params)` on either engine."""
+    if isinstance(database, str) and database.startswith("postgresql://"):
+        import psycopg
+
+        from homeward.store.sql import to_postgresql
+
+        class Translating:
+            def __init__(self, raw: psycopg.Connection) -> None:
+                self.raw = raw
+
+            def execute(self, sql: str, params: tuple = ()) -> Any:
+                query, _ = to_postgresql(sql, bool(params))
+                return self.raw.execute(query.encode(), params or None)
+
+        with psycopg.connect(database, autocommit=True) as raw:
+            yield Translating(raw)
+    else:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+            yield db
+
 
 #: Commands that neither change nor show the case record leave no audit row; every change,
 #: and every read of the record (`!status`, `!consents`, `!plan show`), leaves exactly one.
@@ -80,13 +107,14 @@ class Ledger:
             if s.room_id == self.room_id and "homeward.reminder" in s.content
         ]
 
-    def verify(self, database: Path, watcher: Member) -> dict[str, int]:
-        """Every check, against the store of a stopped bot; returns the counts it checked."""
+    def verify(self, database: Path | str, watcher: Member) -> dict[str, int]:
+        """Every check, against the store of a stopped bot (its SQLite file, or its PostgreSQL URL); returns the
+        counts it checked."""
         assert self.sent, "nothing was sent"
         doubled = [s.text for s in self.sent if len(self.answers(s)) != 1]
         assert not doubled, f"{len(doubled)} commands were answered more or less than once: {doubled[:5]}"
 
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        with read_only(database) as db:
             handled = {
                 row[0] for row in db.execute("SELECT event_id FROM handled_events WHERE room_id = ?", (self.room_id,))
             }
