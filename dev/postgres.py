@@ -6,7 +6,9 @@ tests and CI run as root: the cluster then belongs to an unprivileged user (`pos
 which the package creates; `nobody` otherwise) and `initdb`/`pg_ctl` run as that user
 through `runuser`. The cluster listens on a free loopback port only (no Unix socket),
 trusts every local connection (`-A trust`: a cluster that lives as long as a test session),
-and runs with `fsync = off`: what it holds is thrown away with it.
+and, for tests, runs with `fsync = off`: what it holds is thrown away with it (`durable=True`,
+for the benchmarks, keeps PostgreSQL's defaults: every commit flushed to disk, as SQLite's
+`synchronous = FULL` does).
 
 Each test takes a schema of its own (`LocalPostgres.fresh_url`): cheaper than a database
 per test, and the store puts every table, trigger and function in the first schema of the
@@ -67,7 +69,8 @@ def _unprivileged_user() -> str | None:
 class LocalPostgres:
     """One cluster in a folder of its own under the system's temporary folder, on a free loopback port."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, durable: bool = False) -> None:
+        """`durable`: fsync and synchronous commit on, as in production (the benchmarks); off for tests."""
         binaries = postgres_bin()
         if binaries is None:
             raise PostgresUnavailable(
@@ -82,6 +85,7 @@ class LocalPostgres:
         self.data = self.base / "data"
         self.log_path = self.base / "server.log"
         self._started = False
+        self.durable = durable
 
     @property
     def admin_url(self) -> str:
@@ -112,10 +116,10 @@ class LocalPostgres:
         )
         if made.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {made.stderr.strip()[-500:]}")
+        safety = "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-            "-c shared_buffers=64MB"
+            f"{safety}-c max_connections=200 -c shared_buffers=64MB"
         )
         started = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", options, "-w", "start")
         if started.returncode != 0:

@@ -133,7 +133,11 @@ class Ledger:
                 "SELECT reply_to FROM outbox WHERE room_id = ? AND event_id IS NOT NULL", (self.room_id,)
             ):
                 answer_rows[target] += 1
-            reminders_sent = db.execute("SELECT count(*) FROM reminders WHERE status = 'sent'").fetchone()[0]
+            reminders_sent = db.execute(
+                "SELECT count(*) FROM reminders r JOIN cases c ON c.id = r.case_id"
+                " WHERE r.status = 'sent' AND c.room_id = ?",
+                (self.room_id,),
+            ).fetchone()[0]
 
         assert pending == 0, f"{pending} messages still in the outbox"
         missing = [s.text for s in self.sent if s.event_id not in handled]
