@@ -431,3 +431,24 @@ def test_the_desk_keys_come_from_the_file_or_the_environment(tmp_path: Path) -> 
 def test_a_wrong_desk_key_is_named(tmp_path: Path, line: str, key: str) -> None:
     found = problems(write(tmp_path, VALID + line + "\n"))
     assert len(found) == 1 and f": {key}:" in found[0], found
+
+
+# --- the store: SQLite or PostgreSQL -----------------------------------------------------------------
+
+
+def test_the_store_is_the_sqlite_file_in_data_dir_by_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), {})
+    assert config.database_url is None and config.store_location == config.store_path
+
+
+def test_a_postgresql_url_from_the_environment_keeps_the_password_out_of_the_file(tmp_path: Path) -> None:
+    url = "postgresql://homeward:s3cret@db.region.example:5432/homeward"
+    config = load_config(write(tmp_path, VALID), {"HOMEWARD_DATABASE_URL": url})
+    assert config.database_url == url and config.store_location == url
+    assert "s3cret" not in repr(config)
+
+
+def test_a_database_that_is_neither_sqlite_nor_postgresql_is_refused_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, VALID + 'database = "mysql://db/homeward"\n'), {})
+    assert any("database" in p and "PostgreSQL URL" in p for p in caught.value.problems)
