@@ -7,6 +7,7 @@ import io
 import json
 
 import aiohttp
+import pytest
 from nio import MemoryDownloadResponse
 from nio.crypto.attachments import decrypt_attachment
 
@@ -63,6 +64,7 @@ async def media_info(synapse, new_user, mxc: str) -> dict:
         return (await response.json())["media_info"]
 
 
+@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_a_coordinator_gets_the_audit_trail_as_an_encrypted_csv_file(make_bot, make_member, synapse, new_user):
     bot = await make_bot()
     anna, karin = await make_member("anna"), await make_member("karin")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.care import bring_in, item, open_case
 from tests.integration.conftest import direct_room
 
 
+@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_case_new_creates_an_encrypted_private_room_with_the_sender_as_coordinator(make_bot, make_member):
     bot = await make_bot()
     anna = await make_member("anna")
@@ -90,6 +93,7 @@ async def test_pathways_lists_both_pathways(make_bot, make_member):
     assert ids == {"orebro", "sthf"}
 
 
+@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_a_member_who_joins_later_gets_the_checklist_posted_again_and_its_updates(make_bot, make_member):
     bot = await make_bot()
     anna, karin = await make_member("anna"), await make_member("karin")

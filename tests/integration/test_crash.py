@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from homeward.store import outbox
 from tests.harness import BotProcess, Member, reply_target
 from tests.integration.care import bring_in, item, ok, open_case
@@ -211,6 +213,7 @@ async def _pending_answer(runner, event_id: str):
     raise AssertionError("the command was not handled")
 
 
+@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_a_command_applied_but_not_answered_before_the_bot_went_down_is_answered_once_after(
     make_bot, make_member
 ):

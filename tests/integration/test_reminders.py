@@ -6,6 +6,8 @@ import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from homeward.clock import ShiftedClock
 from tests.integration.care import bring_in, open_case
 
@@ -33,6 +35,7 @@ async def _case_with_due_notice(make_bot, make_member, clock):
     return bot, anna, sven, room
 
 
+@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_a_reminder_arrives_at_its_time_and_mentions_the_lane(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 59, 50))
     _bot, _anna, sven, _room = await _case_with_due_notice(make_bot, make_member, clock)
@@ -67,6 +70,7 @@ async def test_an_overdue_item_escalates_to_the_coordinator(make_bot, make_membe
     assert len(reminders(anna, room, "inskrivningsmeddelande")) == 1
 
 
+@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_acknowledging_stops_the_reminders_of_the_item(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
     _bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)

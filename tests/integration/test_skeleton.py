@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.conftest import direct_room
 
 
@@ -99,6 +101,7 @@ async def test_plain_chat_is_not_answered(make_bot, make_member):
     assert alice.replies_to(chat) == []
 
 
+@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_after_a_restart_new_commands_are_answered_and_old_ones_are_not_answered_again(make_bot, make_member):
     bot = await make_bot()
     alice = await make_member("alice")
