@@ -9,7 +9,10 @@ SQLite's trace callback. The store is a real file (WAL, synchronous=FULL), as in
 production. The decryption and sync parsing that come before are nio's and the same
 for any bot (the floor's 0.9 ms in BENCHMARKS.md).
 
-    .venv/bin/python bench/commands.py [--runs 200] [--profile ack]
+With `--postgresql` the store is a PostgreSQL database instead, on a local server on
+loopback from the machine's binaries with fsync and synchronous_commit on (homeward.dev.postgres).
+
+    .venv/bin/python bench/commands.py [--runs 200] [--profile ack] [--postgresql]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import pstats
 import statistics
 import sys
@@ -81,9 +85,19 @@ async def _sender_read(store: Store) -> None:
             await outbox.mark_sent(db, row.id, f"$sent{row.id}", START)
 
 
-async def main(runs: int, profile: str | None) -> None:
+async def main(runs: int, profile: str | None, postgresql: bool = False) -> None:
     base = Path(tempfile.mkdtemp(prefix="homeward-bench-commands-"))
-    store = await Store.open(base / "homeward.sqlite3")
+    server = None
+    if postgresql:
+        from homeward.dev.postgres import LocalPostgres
+        from homeward.store.db import PostgresStore
+
+        server = LocalPostgres(durable=os.environ.get("BENCH_PG_FAST") is None)
+        server.start()
+        store: Store = await PostgresStore.open_url(server.fresh_url())
+        assert await store.take_lease("bench", ttl_s=3600)  # type: ignore[attr-defined]
+    else:
+        store = await Store.open(base / "homeward.sqlite3")
     config = Config.model_validate(
         {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:bench", "password": "x", "language": "en"}
     )
@@ -133,8 +147,11 @@ async def main(runs: int, profile: str | None) -> None:
                 )
             )
     await store.close()
+    if server is not None:
+        server.stop()
     print("Homeward's own share of a command (bench/commands.py): dispatch transaction + sender's read")
-    print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}, {runs} runs each, store on {base}")
+    where = "PostgreSQL on loopback (fsync on)" if postgresql else base
+    print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}, {runs} runs each, store on {where}")
     for name, figures in results.items():
         sql, ms = figures["sql"], figures["ms"]
         p95 = sorted(ms)[int(0.95 * (len(ms) - 1))]
@@ -151,5 +168,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--profile", choices=["ping", "status", "ack"], help="print a cProfile of this command")
+    parser.add_argument("--postgresql", action="store_true", help="the store on a local PostgreSQL server")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.profile))
+    asyncio.run(main(arguments.runs, arguments.profile, arguments.postgresql))
