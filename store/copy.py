@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homeward.store import chain
+from homeward.store.changes import bookkeeping
 from homeward.store.db import PostgresStore, Store, StoreError
 from homeward.store.sql import Connection
 
@@ -34,6 +35,7 @@ class Copied:
     same_heads: bool  # every chain ends at the same hash as in the file
 
 
+@bookkeeping  # a tool's copy of a whole store, outside any unit of work: it changes no case
 async def migrate_store(source: Path, url: str, holder: str = "homeward migrate-store") -> Copied:
     """Copy the SQLite store at `source` into the empty PostgreSQL store at `url`."""
     if not source.exists():
