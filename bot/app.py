@@ -131,6 +131,7 @@ class HomewardBot:
             assert url is not None
             self.lease = LeaseKeeper(url, self.client.device_id, self._take_over, self._stand_by)
             await self.lease.step()  # acts at once when the lease is free
+            await self.lease.settled()
             if not self._acting:
                 log.info("another process acts: this one stands by (device %s)", self.client.device_id)
         else:
@@ -149,6 +150,7 @@ class HomewardBot:
         if self.lease is not None:
             lease = self.lease
             sender.may_send = lambda: lease.held(SEND_MARGIN_S)
+            sender.time_left = lambda: lease.seconds_left(SEND_MARGIN_S / 2)
             sender.mark_rows = True
         return sender
 

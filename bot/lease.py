@@ -67,13 +67,15 @@ class LeaseKeeper:
         self._deadline = 0.0  # monotonic: this process acts until then
         self._db: PgConnection | None = None
         self._stopped = False
+        self._taking_over: asyncio.Task[None] | None = None
 
     def held(self, margin: float = 0.0) -> bool:
         """Whether this process holds the lease for at least `margin` more seconds (its own clock)."""
         return self.fence is not None and time.monotonic() + margin < self._deadline
 
-    def seconds_left(self) -> float:
-        return max(0.0, self._deadline - time.monotonic()) if self.fence else 0.0
+    def seconds_left(self, margin: float = 0.0) -> float:
+        """How long this process may still act, less `margin` (0 when it may not)."""
+        return max(0.0, self._deadline - time.monotonic() - margin) if self.fence else 0.0
 
     async def run(self) -> None:
         """Forever: take the lease when it is free, renew it while held, and let go of acting when it is lost."""
@@ -96,13 +98,9 @@ class LeaseKeeper:
                     token, before = taken
                     self._deadline = asked + self.lease_s
                     self.fence = Fence(self.holder, token)
-                    try:
-                        await self.on_acquired(self.fence, before)
-                    except Exception:
-                        log.exception("taking over failed; the lease is given back")
-                        await self.release(stop=False)
-                        await self.on_lost("taking over failed")
-                        return
+                    # Beside this loop: taking over (catching up, checking the chains) may take longer than
+                    # the lease, which must go on being renewed meanwhile.
+                    self._taking_over = asyncio.create_task(self._take_over(self.fence, before))
             else:
                 async with asyncio.timeout(REQUEST_TIMEOUT_S):
                     renewed = await lease.renew(db, self.fence.token, self.lease_s)
@@ -119,6 +117,20 @@ class LeaseKeeper:
         if self.fence is not None and not self.held():
             await self._lose(f"the lease could not be renewed for {self.lease_s:.0f} s (the database unreachable)")
 
+    async def settled(self) -> None:
+        """Until a takeover under way has finished (start-up waits for it, as on SQLite)."""
+        if self._taking_over is not None:
+            await asyncio.gather(self._taking_over, return_exceptions=True)
+
+    async def _take_over(self, fence: Fence, before: LeaseState | None) -> None:
+        try:
+            await self.on_acquired(fence, before)
+        except Exception:
+            log.exception("taking over failed; the lease is given back")
+            if self.fence == fence:
+                await self.release(stop=False)
+                await self.on_lost("taking over failed")
+
     async def _lose(self, reason: str) -> None:
         self.fence = None
         self._deadline = 0.0
@@ -127,6 +139,8 @@ class LeaseKeeper:
     async def release(self, stop: bool = True) -> None:
         """A clean stop: give the lease up so that a standby takes over at once."""
         self._stopped = stop
+        if stop and self._taking_over is not None and not self._taking_over.done():
+            self._taking_over.cancel()
         fence, self.fence = self.fence, None
         if fence is not None:
             with contextlib.suppress(Exception):

@@ -119,6 +119,7 @@ class OutboxSender:
         # A shared store: whether this process may send now (it holds the lease with time to spare),
         # whether events carry their row, and the rows the process before may have sent.
         self.may_send: Callable[[], bool] = lambda: True
+        self.time_left: Callable[[], float | None] = lambda: None  # a send in flight is given up by then
         self.mark_rows = False
         self.sent_before: SentBefore | None = None
 
@@ -306,7 +307,8 @@ class OutboxSender:
             content = {**content, outbox.MARKER_KEY: row.marker}
         try:
             try:
-                response, result = await self._request(row, room_id, content)
+                async with asyncio.timeout(self.time_left()):  # never still sending once the lease can be taken
+                    response, result = await self._request(row, room_id, content)
             except (KeyError, RuntimeError) as exc:
                 # nio's group-session sharing races with membership changes seen by the sync
                 # loop (the session is invalidated mid-share). The transaction id makes a
