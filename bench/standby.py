@@ -31,7 +31,7 @@ from common import header, median  # its sibling, which puts the checkout on sys
 from homeward.bot.lease import LEASE_S, TRY_EVERY_S
 from homeward.dev.postgres import LocalPostgres
 from homeward.dev.synapse import LocalSynapse
-from tests.harness import Member, reply_target
+from tests.harness import Member, replying_to
 from tests.integration.ledger import Ledger
 from tests.standby import Pair
 
@@ -81,7 +81,7 @@ async def main(kills: int, rooms: int, commands: int, reminders: int, seed: int)
             killed = time.monotonic()
             await pair.kill_acting(restart_after=0.1)
             event_id = await coordinator[room].send(room, "!ping")
-            await coordinator[room].wait_for(lambda s, e=event_id: reply_target(s) == e, timeout=60)
+            await coordinator[room].wait_for(replying_to(event_id), timeout=60)
             takeovers.append(time.monotonic() - killed)
             while await pair.acting() is None:
                 await asyncio.sleep(0.1)
