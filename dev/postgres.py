@@ -31,6 +31,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from homeward.dev.synapse import free_port
@@ -40,6 +41,8 @@ __all__ = ["LocalPostgres", "PostgresUnavailable", "postgres_bin"]
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 30.0
+#: The database migrated once, which `fresh_url(migrated=True)` copies.
+TEMPLATE = "homeward_template"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -85,6 +88,7 @@ class LocalPostgres:
         self.data = self.base / "data"
         self.log_path = self.base / "server.log"
         self._started = False
+        self._template_ready = False
         self.durable = durable
 
     @property
@@ -139,14 +143,42 @@ class LocalPostgres:
             time.sleep(0.2)
         log.info("PostgreSQL %s on 127.0.0.1:%d (%s)", self.bin.parent.name, self.port, self.base)
 
-    def fresh_url(self) -> str:
-        """A URL whose search path starts at a new empty schema: a store of its own."""
+    def fresh_url(self, migrated: bool = False) -> str:
+        """A store of its own: a URL whose search path starts at a new empty schema; or, `migrated`, a new
+        database copied from one migrated once (five times faster than migrating each)."""
         import psycopg
 
-        schema = f"t_{uuid.uuid4().hex[:12]}"
+        name = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url(), autocommit=True) as admin:
-            admin.execute(f"CREATE SCHEMA {schema}")
-        return self.url(schema=schema)
+            if not migrated:
+                admin.execute(f"CREATE SCHEMA {name}")
+                return self.url(schema=name)
+            self._ensure_template(admin)
+            strategy = " STRATEGY WAL_LOG" if self.version >= 15 else ""
+            admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}{strategy}")
+        return self.url(name)
+
+    @property
+    def version(self) -> int:
+        return int(self.bin.parent.name) if self.bin.parent.name.isdigit() else 0
+
+    def _ensure_template(self, admin: Any) -> None:
+        if self._template_ready:
+            return
+        import asyncio
+        import concurrent.futures
+
+        from homeward.store.db import PostgresStore
+
+        admin.execute(f"CREATE DATABASE {TEMPLATE}")
+
+        async def migrate() -> None:
+            store = await PostgresStore.open_url(self.url(TEMPLATE))
+            await store.close()
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the caller may be inside an event loop
+            pool.submit(asyncio.run, migrate()).result()
+        self._template_ready = True
 
     def stop(self) -> None:
         if self._started:

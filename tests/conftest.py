@@ -102,7 +102,7 @@ def open_store(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> O
     Opened again with the same arguments it is the same store (SQLite: `path`, default
     tmp_path/homeward.sqlite3; PostgreSQL: a schema of its own for the test).
     """
-    url = request.getfixturevalue("postgres").fresh_url() if engine == "postgresql" else None
+    url = request.getfixturevalue("postgres").fresh_url(migrated=True) if engine == "postgresql" else None
 
     async def make(path: Path | None = None) -> Store:
         if url is None:
@@ -133,7 +133,7 @@ def each_engine(engine: str, request: pytest.FixtureRequest, monkeypatch: pytest
         urls: dict[Path, str] = {}
 
         async def open_postgresql(cls: type[Store], path: Path) -> Store:
-            url = urls.setdefault(Path(path), server.fresh_url())
+            url = urls.get(Path(path)) or urls.setdefault(Path(path), server.fresh_url(migrated=True))
             store = await PostgresStore.open_url(url)
             if not await store.take_lease("tests", ttl_s=3600):
                 store.fence = Fence("tests", await _lease_token(store))

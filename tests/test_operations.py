@@ -59,7 +59,7 @@ async def test_migrate_store_moves_cases_consents_and_the_audit_into_postgresql_
 ) -> None:
     data = tmp_path / "data"
     case_id = await _sqlite_data_dir(data)
-    url = postgres.fresh_url()
+    url = postgres.fresh_url(migrated=True)
 
     code = await asyncio.to_thread(main, ["migrate-store", "--from", str(data), "--to", url])
 
@@ -99,7 +99,7 @@ async def test_migrate_store_refuses_a_postgresql_store_that_is_not_empty(
 ) -> None:
     data = tmp_path / "data"
     await _sqlite_data_dir(data)
-    url = postgres.fresh_url()
+    url = postgres.fresh_url(migrated=True)
     assert await asyncio.to_thread(main, ["migrate-store", "--from", str(data), "--to", url]) == 0
     capsys.readouterr()
 
@@ -124,7 +124,7 @@ async def test_status_of_a_sqlite_store_says_its_backlog_and_is_healthy(
 async def test_status_says_which_process_acts_and_fails_when_none_does(
     tmp_path: Path, postgres, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = postgres.fresh_url()
+    url = postgres.fresh_url(migrated=True)
     store = await PostgresStore.open_url(url)
     config = _config(tmp_path, tmp_path / "data", url)
     try:

@@ -165,7 +165,7 @@ async def test_two_processes_opening_a_new_postgresql_store_at_once_migrate_it_o
 
 
 async def test_a_shared_store_refuses_writes_from_a_process_without_the_lease(postgres) -> None:
-    url = postgres.fresh_url()
+    url = postgres.fresh_url(migrated=True)
     acting, standing_by = await PostgresStore.open_url(url), await PostgresStore.open_url(url)
     try:
         assert await acting.take_lease("acting", ttl_s=60)

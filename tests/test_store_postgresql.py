@@ -90,7 +90,7 @@ def test_every_migration_translates() -> None:
 
 @pytest.fixture
 async def store(postgres) -> AsyncIterator[PostgresStore]:
-    opened = await PostgresStore.open_url(postgres.fresh_url())
+    opened = await PostgresStore.open_url(postgres.fresh_url(migrated=True))
     assert await opened.take_lease("tests", ttl_s=3600)
     try:
         yield opened

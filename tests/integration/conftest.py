@@ -49,7 +49,7 @@ def bot_engine(request: pytest.FixtureRequest) -> str:
 def bot_database(bot_engine: str, request: pytest.FixtureRequest) -> str:
     """The `database` setting of this test's bots: "sqlite", or a store of its own on the session's PostgreSQL."""
     if bot_engine == "postgresql":
-        return str(request.getfixturevalue("postgres").fresh_url())
+        return str(request.getfixturevalue("postgres").fresh_url(migrated=True))
     return "sqlite"
 
 

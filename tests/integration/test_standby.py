@@ -167,7 +167,7 @@ async def test_an_answer_the_dead_process_sent_but_did_not_mark_is_not_sent_agai
 async def test_a_process_cut_off_from_the_database_stops_sending_before_its_lease_ends(
     make_bot, make_member, tmp_path, postgres
 ):
-    url = postgres.fresh_url()
+    url = postgres.fresh_url(migrated=True)
     proxy = CuttableProxy("127.0.0.1", postgres.port)
     await proxy.start()
     try:
