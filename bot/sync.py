@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Protocol
 
@@ -85,6 +86,15 @@ CONNECTION_ERRORS = (ClientError, asyncio.TimeoutError, TimeoutError, Connection
 def device_token_key(device_id: str) -> str:
     """Where one device keeps its own sync position."""
     return f"{SYNC_TOKEN_KEY}/{device_id}"
+
+
+def _behind(token: str, other: str) -> bool:
+    """Whether sync token `token` is before `other` on the homeserver's event stream (Synapse's `s<position>_…`);
+    when either cannot be read, whether they differ."""
+    first, second = re.match(r"s(\d+)", token), re.match(r"s(\d+)", other)
+    if first and second:
+        return int(first[1]) < int(second[1])
+    return token != other
 
 
 class SyncHandler(Protocol):
@@ -221,7 +231,7 @@ class SyncLoop:
             handled_to = await get_value(db, SYNC_TOKEN_KEY)
         started = time.monotonic()
         count = 0
-        if handled_to and own_token and handled_to != own_token:
+        if handled_to and own_token and _behind(handled_to, own_token):
             for room_id in list(self.client.rooms):
                 events = await self._backfill(room_id, own_token, handled_to)
                 for event in events:
