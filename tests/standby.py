@@ -42,6 +42,7 @@ class Pair:
         self.settings = (homeserver, server_name, user_id, password)
         self.processes: dict[str, BotProcess] = {}
         self.kills = 0
+        self._starts: dict[str, int] = {}  # process → its start count before it was started again
 
     def _config(self, name: str, **extra: object) -> Path:
         homeserver, server_name, user_id, password = self.settings
@@ -85,14 +86,32 @@ class Pair:
         return next((n for n, p in self.processes.items() if p.process and p.process.pid == pid), None)
 
     async def kill_acting(self, restart_after: float = 0.5) -> str:
-        """SIGKILL the process that acts; start it again (it stands by). Which one it was."""
+        """SIGKILL the process that acts; start it again (it stands by once started: `wait_started`). Which one."""
         name = await self.acting()
         assert name is not None, "no process acts"
         await self.processes[name].kill()
         self.kills += 1
         await asyncio.sleep(restart_after)
+        self._starts[name] = self._started(name)
         await self.processes[name].start()
         return name
+
+    def _started(self, name: str) -> int:
+        """How many times the process has logged that it started."""
+        try:
+            return self.processes[name].log_path.read_text(errors="replace").count("started as device")
+        except OSError:
+            return 0
+
+    async def wait_started(self, timeout: float = 120) -> None:
+        """Until every process started again by `kill_acting` is up (syncing, standing by or acting)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        for name, before in list(self._starts.items()):
+            while self._started(name) <= before:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"process {name} did not start again within {timeout} s")
+                await asyncio.sleep(0.2)
+            del self._starts[name]
 
     async def stop(self) -> None:
         for process in self.processes.values():

@@ -55,6 +55,7 @@ async def test_killing_the_acting_process_twice_loses_nothing_and_doubles_nothin
         )
         for _ in range(2):
             await asyncio.sleep(rng.uniform(4, 8))
+            await pair.wait_started()  # the one killed before stands by again
             killed = time.monotonic()
             await pair.kill_acting()
             answer = await ingrid.command(room, "!ping", timeout=LEASE_S + 30)  # the first answer after the kill
