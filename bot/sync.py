@@ -74,6 +74,8 @@ SYNC_TOKEN_KEY = "sync_token"  # up to where the acting process handled the even
 LONG_POLL_MS = 30_000
 # A standby polls briefly: when it takes over, the next round handles what it missed at once.
 STANDBY_POLL_MS = 1_000
+#: Rooms read back at once when taking over.
+CATCH_UP_READS = 8
 MAX_BACKOFF_S = 30.0
 SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
@@ -232,8 +234,15 @@ class SyncLoop:
         started = time.monotonic()
         count = 0
         if handled_to and own_token and _behind(handled_to, own_token):
-            for room_id in list(self.client.rooms):
-                events = await self._backfill(room_id, own_token, handled_to)
+            # Read back concurrently (a few rooms at a time), handle room by room in order.
+            gate = asyncio.Semaphore(CATCH_UP_READS)
+
+            async def read_back(room_id: str) -> list[Event]:
+                async with gate:
+                    return await self._backfill(room_id, own_token, handled_to)
+
+            rooms = list(self.client.rooms)
+            for room_id, events in zip(rooms, await asyncio.gather(*map(read_back, rooms)), strict=True):
                 for event in events:
                     await self.handler.on_timeline_event(room_id, event)
                 count += len(events)
