@@ -316,6 +316,7 @@ class SyncLoop:
             if not page.end or page.end == start:
                 break
             start = page.end
-        log.info("room=%s backfilled %d event(s) after a gap", room_id, len(missing))
+        if missing:
+            log.info("room=%s backfilled %d event(s) after a gap", room_id, len(missing))
         missing.reverse()
         return missing
