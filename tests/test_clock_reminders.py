@@ -33,8 +33,8 @@ from homeward.work.scheduler import ReminderScheduler
 from homeward.work.services import Services
 from tests.clock import FakeClock
 
-#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("each_engine")
+#: The tests marked ON_EACH_ENGINE run on SQLite and on PostgreSQL (tests/conftest.py).
+ON_EACH_ENGINE = pytest.mark.usefixtures("each_engine")
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
@@ -160,6 +160,7 @@ async def _tick(store: Store, services: Services, clock: FakeClock) -> None:
     scheduler.stop()
 
 
+@ON_EACH_ENGINE
 async def test_the_coordinators_are_told_once_that_the_municipality_now_pays(tmp_path: Path) -> None:
     clock = FakeClock(SENT)
     store, services, case_id = await _orebro_case(tmp_path, clock)
@@ -183,6 +184,7 @@ async def test_the_coordinators_are_told_once_that_the_municipality_now_pays(tmp
     assert "Kommunens betalningsansvar" in content["body"] and "3 dagar" in content["body"]
 
 
+@ON_EACH_ENGINE
 async def test_a_clock_stopped_before_its_limit_tells_nobody(tmp_path: Path) -> None:
     clock = FakeClock(SENT)
     store, services, case_id = await _orebro_case(tmp_path, clock)
@@ -202,6 +204,7 @@ async def test_a_clock_stopped_before_its_limit_tells_nobody(tmp_path: Path) -> 
     assert statuses == ["cancelled"] and told == []
 
 
+@ON_EACH_ENGINE
 async def test_the_planned_clock_reminder_is_listed_by_its_label(tmp_path: Path) -> None:
     clock = FakeClock(SENT)
     store, services, _ = await _orebro_case(tmp_path, clock)
@@ -233,6 +236,7 @@ async def test_the_planned_clock_reminder_is_listed_by_its_label(tmp_path: Path)
     assert "Kommunens betalningsansvar" in answer.content["body"]
 
 
+@ON_EACH_ENGINE
 async def test_status_shows_the_running_clock_and_the_case_data_carries_it(tmp_path: Path) -> None:
     clock = FakeClock(se(2026, 12, 4, 9))
     store, services, _ = await _orebro_case(tmp_path, clock)

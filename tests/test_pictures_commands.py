@@ -27,8 +27,8 @@ from homeward.store.state import remember_room
 from homeward.work.services import Services
 from tests.clock import FakeClock
 
-#: Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("each_engine")
+#: The tests marked ON_EACH_ENGINE run on SQLite and on PostgreSQL (tests/conftest.py).
+ON_EACH_ENGINE = pytest.mark.usefixtures("each_engine")
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CORA, KARL, NOBODY = "@cora:x", "@karl:x", "@nobody:x"
@@ -107,6 +107,7 @@ async def test_timeline_of_a_case_with_nothing_planned_says_so_and_posts_no_pict
     assert "Inget är planerat" in content["body"]
 
 
+@ON_EACH_ENGINE
 async def test_timeline_posts_an_image_with_its_size_and_thumbnail_before_the_answer(tmp_path: Path) -> None:
     store = await _store(tmp_path / "s.sqlite3")
     clock = FakeClock(START)
@@ -145,6 +146,7 @@ async def test_timeline_is_for_care_rooms_only(tmp_path: Path) -> None:
 
 
 # --- !stats ----------------------------------------------------------------------------------------
+@ON_EACH_ENGINE
 async def test_stats_posts_a_chart_and_a_csv_only_into_an_encrypted_room_with_the_figures(tmp_path: Path) -> None:
     store = await _store(tmp_path / "s.sqlite3", count=6)
     try:
@@ -183,6 +185,7 @@ async def test_stats_for_someone_who_coordinates_nothing_gives_no_figures(tmp_pa
     assert [r.kind for r in rows] == [outbox.EVENT] and answer(rows)["homeward.reason"] == "stats.no_cases"
 
 
+@ON_EACH_ENGINE
 async def test_stats_asks_which_pathway_when_the_cases_follow_two(tmp_path: Path) -> None:
     store = await _store(tmp_path / "s.sqlite3", count=2)
     try:
