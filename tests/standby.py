@@ -65,7 +65,11 @@ class Pair:
         (self.base / "data-b").mkdir(mode=0o700, exist_ok=True)
         shutil.copy2(seeds, self.base / "data-b" / SEEDS_FILE)
         self.processes["b"] = BotProcess(self._config("b", **extra), self.base / "b.log")
+        self._starts["b"] = 0
         await self.processes["b"].start()
+        # Up before anyone writes to the bot: a member's client shares its room keys with the devices it knows
+        # when it sends, and a device it does not know yet could not read what it was sent meanwhile.
+        await self.wait_started()
 
     def rewrite(self, **extra: object) -> None:
         """Change the configuration of both (read at their next start)."""
