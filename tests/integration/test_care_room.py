@@ -93,7 +93,6 @@ async def test_pathways_lists_both_pathways(make_bot, make_member):
     assert ids == {"orebro", "sthf"}
 
 
-@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_a_member_who_joins_later_gets_the_checklist_posted_again_and_its_updates(make_bot, make_member):
     bot = await make_bot()
     anna, karin = await make_member("anna"), await make_member("karin")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.integration.care import bring_in, ok, open_case, refused
 
 
-@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_an_individuell_plan_with_two_goals_and_actions_needs_consent_and_is_versioned(make_bot, make_member):
     bot = await make_bot()
     ingrid, kari, per = [await make_member(n) for n in ("ingrid", "kari", "per")]

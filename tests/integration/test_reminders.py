@@ -70,7 +70,6 @@ async def test_an_overdue_item_escalates_to_the_coordinator(make_bot, make_membe
     assert len(reminders(anna, room, "inskrivningsmeddelande")) == 1
 
 
-@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
 async def test_acknowledging_stops_the_reminders_of_the_item(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
     _bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
