@@ -204,7 +204,8 @@ class Store:
 
 
 class PostgresStore(Store):
-    """The store on PostgreSQL: one connection, reconnected when it broke; writes fenced by the lease."""
+    """The store on PostgreSQL: a connection for transactions and one for reads (a read never waits behind a
+    transaction, as on SQLite's WAL), each reconnected when it broke; writes fenced by the lease."""
 
     dialect = POSTGRESQL
     shared = True
@@ -212,6 +213,8 @@ class PostgresStore(Store):
     def __init__(self, db: Any, url: str) -> None:
         super().__init__(db, None)
         self.url = url
+        self._reader: Any = None
+        self._read_lock = asyncio.Lock()
 
     @property
     def where(self) -> str:
@@ -230,6 +233,9 @@ class PostgresStore(Store):
         return store
 
     async def close(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await self._reader.close()
         await self._db.close()
 
     async def take_lease(self, holder: str, ttl_s: float) -> bool:
@@ -345,10 +351,20 @@ class PostgresStore(Store):
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
-        async with self._lock:
-            await self._reconnect_if_broken()
+        """Committed data, on the reading connection (autocommit: each statement sees what was committed)."""
+        async with self._read_lock:
+            if self._reader is None or self._reader.broken:
+                if self._reader is not None:
+                    with contextlib.suppress(Exception):
+                        await self._reader.close()
+                    self._reader = None
+                try:
+                    async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                        self._reader = await _pg_connect(self.url)
+                except (StoreError, TimeoutError) as exc:
+                    raise StoreUnavailable(f"{self.where}: cannot connect to PostgreSQL") from exc
             try:
-                yield self._db
+                yield self._reader
             except BaseException as exc:
                 if _lost_connection(exc):
                     raise StoreUnavailable(f"{self.where}: the connection to PostgreSQL was lost") from exc
