@@ -1,5 +1,8 @@
 """Shared pytest fixtures.
 
+Unit tests ask for ``pathways`` (the shipped pathways, loaded once per run; more shared set-up
+for tests without a homeserver is in tests/unit.py).
+
 Integration tests ask for the ``synapse`` fixture (a real local homeserver) and, for
 users, ``new_user``. Synapse is started lazily: only when the first test that needs
 it runs, so ``pytest`` on unit tests alone never starts a server.
@@ -16,12 +19,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from homeward.care.pathway import Pathway
 from homeward.dev.synapse import LocalSynapse
+from tests.unit import shipped_pathways
 
 #: Every user made by ``new_user`` gets this password; tests never need another.
 TEST_PASSWORD = "test-password"
 
 NewUser = Callable[..., Awaitable[tuple[str, str]]]
+
+
+@pytest.fixture
+def pathways() -> dict[str, Pathway]:
+    """The pathways shipped in pathways/, by id (loaded once per run; see tests/unit.py)."""
+    return shipped_pathways()
 
 
 @pytest.fixture(scope="session")

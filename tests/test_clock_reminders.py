@@ -14,8 +14,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership
 from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
@@ -46,11 +44,6 @@ def se(*parts: int) -> datetime:
 SENT = se(2026, 11, 30, 10)  # Monday
 LIMIT = se(2026, 12, 3, 0, 0)  # Thursday: the municipality pays from today
 TOLD = se(2026, 12, 3, 8, 0)  # when the quiet hours end
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 def view_of(pathway: Pathway) -> CaseView:

@@ -31,7 +31,7 @@ from homeward.care.desk import (
     urgency,
     worklist,
 )
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.reminders import PlannedReminder, firing, reconcile
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -46,11 +46,6 @@ NOTICE = "inskrivningsmeddelande"
 
 def oslo(*args: int) -> datetime:
     return datetime(*args, tzinfo=OSLO)
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 def orebro(pathways: dict[str, Pathway], **changes) -> CaseView:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.plan import (
     MAX_TEXT,
     CarePlan,
@@ -39,11 +39,6 @@ UTC = UTC
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CORA = "@cora:example.org"
 KARL = "@karl:example.org"
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 @pytest.fixture
