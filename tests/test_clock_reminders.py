@@ -16,12 +16,10 @@ from zoneinfo import ZoneInfo
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.reminders import CLOCK, PlannedReminder, reconcile
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store import reminders as rows
 from homeward.store.db import Store
@@ -30,6 +28,8 @@ from homeward.work.care_room import CareRoom
 from homeward.work.scheduler import ReminderScheduler
 from homeward.work.services import Services
 from tests.clock import FakeClock
+from tests.stores import open_store
+from tests.unit import shipped_pathways, unit_services
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
@@ -118,10 +118,9 @@ def test_a_ready_date_ahead_plans_the_norwegian_reminder_for_that_morning(pathwa
 
 # --- on a real store, fired by the scheduler ------------------------------------------------------
 async def _orebro_case(tmp_path: Path, clock: FakeClock) -> tuple[Store, Services, int]:
-    pathways = load_pathways(default_pathways_dir())
-    store = await Store.open(tmp_path / "s.sqlite3")
-    config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), clock=clock, pathways=pathways)
+    pathways = shipped_pathways()
+    store = await open_store(tmp_path / "s.sqlite3")
+    services = unit_services(clock, pathways=pathways, user_id="@b:x")
     async with store.transaction() as db:
         await remember_room(db, "!r:x", "case", "sv", clock.now())
         case_id = await cases.open_case(
