@@ -8,7 +8,7 @@ NODE_STAMP := tests/element/node_modules/.stamp
 UI_STAMP := tests/element/ui/node_modules/.stamp
 PORT   ?= 8008
 
-.PHONY: run test install bench screenshots clean-dev
+.PHONY: run test test-fast install bench screenshots clean-dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ run: $(STAMP)
 ## make test: the whole suite, unit and integration (starts its own Synapse)
 test: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/python -m pytest
+
+## make test-fast: the unit tests only, for the edit-test loop: no Synapse, no killed processes (markers
+## `synapse` and `slow`, pyproject.toml), and the fuzz tests with 50 examples each (FUZZ_EXAMPLES=n for more)
+test-fast: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(VENV)/bin/python -m pytest -m "not synapse and not slow" --durations=5
 
 $(UI_STAMP): tests/element/ui/package.json tests/element/ui/package-lock.json
 	npm ci --prefix tests/element/ui --no-audit --no-fund && touch $(UI_STAMP)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,18 @@ from tests.unit import shipped_pathways
 TEST_PASSWORD = "test-password"
 
 NewUser = Callable[..., Awaitable[tuple[str, str]]]
+
+
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a homeserver `synapse`, so `make test-fast` (`-m "not synapse and not slow"`)
+    leaves it out without anyone having to remember the mark: all of tests/integration/, and any test that
+    asks for the `synapse` fixture, directly or through another fixture."""
+    for item in items:
+        if item.path.is_relative_to(INTEGRATION) or "synapse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.synapse)
 
 
 @pytest.fixture
