@@ -24,9 +24,8 @@ async def grace_over(bot, clock: ShiftedClock, event_id: str) -> None:
     clock.jump(timedelta(seconds=undecryptable.GRACE_S))
 
 
-async def test_help_is_answered_encrypted_as_a_reply_with_the_homeward_keys(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_help_is_answered_encrypted_as_a_reply_with_the_homeward_keys(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     answer = await alice.command(room, "!help")
@@ -40,9 +39,8 @@ async def test_help_is_answered_encrypted_as_a_reply_with_the_homeward_keys(make
     assert "<code>" in answer.content["formatted_body"]
 
 
-async def test_slash_prefix_works_like_the_exclamation_mark(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_slash_prefix_works_like_the_exclamation_mark(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     answer = await alice.command(room, "/help")
@@ -51,9 +49,8 @@ async def test_slash_prefix_works_like_the_exclamation_mark(make_bot, make_membe
     assert answer.content["homeward.status"] == "ok"
 
 
-async def test_ping_answers_pong(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_ping_answers_pong(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     answer = await alice.command(room, "!ping")
@@ -62,9 +59,8 @@ async def test_ping_answers_pong(make_bot, make_member):
     assert answer.content["homeward.status"] == "ok"
 
 
-async def test_unknown_command_gets_an_error_that_points_to_help(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_unknown_command_gets_an_error_that_points_to_help(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     answer = await alice.command(room, "!plna discharge 2026-12-14")
@@ -74,9 +70,8 @@ async def test_unknown_command_gets_an_error_that_points_to_help(make_bot, make_
     assert "!help" in answer.content["body"]
 
 
-async def test_a_wrong_argument_is_refused_with_the_usage_and_the_bot_keeps_working(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_a_wrong_argument_is_refused_with_the_usage_and_the_bot_keeps_working(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     refused = await alice.command(room, "!ping now please")
@@ -87,9 +82,8 @@ async def test_a_wrong_argument_is_refused_with_the_usage_and_the_bot_keeps_work
     assert after.content["body"] == "pong"
 
 
-async def test_an_edited_command_is_not_run_again(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_an_edited_command_is_not_run_again(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
     original = await alice.send(room, "!ping")
     edit = await alice.send(
@@ -107,9 +101,8 @@ async def test_an_edited_command_is_not_run_again(make_bot, make_member):
     assert alice.replies_to(edit) == []
 
 
-async def test_plain_chat_is_not_answered(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_plain_chat_is_not_answered(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
     chat = await alice.send(room, "!important: the meeting moved to 10:00")
 
