@@ -248,8 +248,9 @@ class Member:
 def reply_target(seen: Seen) -> str | None:
     """The command an answer answers: the event it replies to, or, for an answer that does not quote
     its command (someone invited by it could not see it), its `homeward.answers`."""
-    relates = seen.content.get("m.relates_to") or {}
-    return (relates.get("m.in_reply_to") or {}).get("event_id") or seen.content.get("homeward.answers")
+    relates = seen.content.get("m.relates_to")  # a member's own malformed one too (test_bad_events.py)
+    reply = relates.get("m.in_reply_to") if isinstance(relates, dict) else None
+    return (reply.get("event_id") if isinstance(reply, dict) else None) or seen.content.get("homeward.answers")
 
 
 class BotRunner:
