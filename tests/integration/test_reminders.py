@@ -38,8 +38,8 @@ async def _case_with_due_notice(make_bot, make_member, clock):
 async def test_a_reminder_arrives_at_its_time_and_mentions_the_lane(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
     bot, anna, sven, room = await _case_with_due_notice(make_bot, make_member, clock)
-    # Two seconds before it is due, however long the set-up took: the scheduler waits for its time.
-    clock.jump_to(at(2026, 12, 1, 9, 59, 58))
+    # A second before it is due, however long the set-up took: the scheduler waits for its time.
+    clock.jump_to(at(2026, 12, 1, 9, 59, 59))
     bot.bot.clock_jumped()
 
     reminder = await sven.wait_for(
@@ -62,7 +62,7 @@ async def test_an_overdue_item_escalates_to_the_coordinator(make_bot, make_membe
         ("inskrivningsmeddelande", "overdue")
     ]
 
-    clock.jump_to(at(2026, 12, 2, 9, 59, 58))  # the first overdue repeat: next working day, 10:00
+    clock.jump_to(at(2026, 12, 2, 9, 59, 59))  # the first overdue repeat: next working day, 10:00
     bot.bot.clock_jumped()
     overdue = await anna.wait_for(
         lambda s: (s.content.get("homeward.reminder") or {}).get("kind") == "overdue", timeout=30
