@@ -19,19 +19,20 @@ MakeBot = Callable[..., Awaitable[BotRunner]]
 MakeMember = Callable[..., Awaitable[Member]]
 
 
-def bot_config(synapse: LocalSynapse, user_id: str, password: str, folder: Path, **overrides: object) -> Config:
-    """The configuration of a test bot on the suite's Synapse; its data folder is new, under `folder`."""
+def bot_config(synapse: LocalSynapse, folder: Path, **settings: object) -> Config:
+    """The configuration of a test bot on the suite's Synapse; its data folder is new, under `folder`.
+
+    `settings` (the account — `user_id`, `password` or `access_token` — and anything else) win over the defaults.
+    """
     values: dict[str, object] = {
         "homeserver": synapse.url,
-        "user_id": user_id,
-        "password": password,
         "data_dir": folder / f"bot-{uuid.uuid4().hex[:6]}",
         "allowed_inviters": [f"*:{synapse.server_name}"],
         "case_openers": [f"*:{synapse.server_name}"],
         "language": "en",
         "timezone": "Europe/Oslo",
     }
-    values.update(overrides)
+    values.update(settings)
     return Config.model_validate(values)
 
 
@@ -42,7 +43,8 @@ async def make_bot(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncIter
 
     async def make(clock: Clock | None = None, **overrides: object) -> BotRunner:
         user_id, password = await new_user(prefix="homeward")
-        runner = BotRunner(bot_config(synapse, user_id, password, tmp_path, **overrides), clock)
+        settings: dict[str, object] = {"user_id": user_id, "password": password, **overrides}
+        runner = BotRunner(bot_config(synapse, tmp_path, **settings), clock)
         await runner.start()
         runners.append(runner)
         return runner
@@ -90,7 +92,9 @@ async def direct_room(member: Member, bot: Account) -> str:
 async def module_bot(synapse: LocalSynapse, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BotRunner]:
     """A bot with the default test configuration, shared by the tests of one module."""
     user_id = await synapse.register(f"homeward-{uuid.uuid4().hex[:8]}", TEST_PASSWORD)
-    runner = BotRunner(bot_config(synapse, user_id, TEST_PASSWORD, tmp_path_factory.mktemp("module-bot")))
+    runner = BotRunner(
+        bot_config(synapse, tmp_path_factory.mktemp("module-bot"), user_id=user_id, password=TEST_PASSWORD)
+    )
     await runner.start()
     yield runner
     await runner.stop()
