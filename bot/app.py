@@ -94,7 +94,14 @@ class HomewardBot:
         )
         self.client = await session.connect()
         self.crypto_lock = self.client.crypto_lock  # sync handling and sending are serialised (bot/client.py)
-        self.sender = OutboxSender(self.client, self.store, self.clock, self.crypto_lock, self.config.encryption)
+        self.sender = OutboxSender(
+            self.client,
+            self.store,
+            self.clock,
+            self.crypto_lock,
+            self.config.encryption,
+            concurrency=self.config.outbox_concurrency,
+        )
         self.services = Services(
             config=self.config,
             catalog=self.catalog,

@@ -27,6 +27,7 @@ from nio import (
 )
 from nio.events.misc import BadEvent
 
+from homeward.bot.client import CryptoLock
 from homeward.store.db import Store
 from homeward.store.state import get_value, set_value
 
@@ -81,7 +82,9 @@ class SyncHandler(Protocol):
 class SyncLoop:
     """Long-polls the homeserver forever, backing off while it is unreachable."""
 
-    def __init__(self, client: AsyncClient, store: Store, handler: SyncHandler, crypto_lock: asyncio.Lock) -> None:
+    def __init__(
+        self, client: AsyncClient, store: Store, handler: SyncHandler, crypto_lock: CryptoLock | asyncio.Lock
+    ) -> None:
         self.client = client
         self.store = store
         self.handler = handler
