@@ -84,7 +84,7 @@ async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_proce
         "data_dir": str(base / "bot"),
         "allowed_inviters": [f"*:{server.server_name}"],
         "case_openers": [f"*:{server.server_name}"],
-        "rate_limits": {"case new": "off"},
+        "rate_limits": {"case new": "off", "*": "off"},
         "language": "en",
     }
     if in_process:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Protocol
 
 from aiohttp import ClientError
@@ -175,13 +176,21 @@ class SyncLoop:
                 await self.handler.on_invite(room_id, inviter, is_direct)
 
     async def _handle(self, response: SyncResponse, previous_token: str | None) -> None:
+        """Every room's events in their order, the rooms in turn: one event of each room, then the
+        next of each, so a room with a flood of commands in this batch does not hold up the one
+        command of another room (order matters within a room, never across rooms)."""
         await self._handle_invites(response)
+        rooms: list[tuple[str, deque[Event]]] = []
         for room_id, info in response.rooms.join.items():
             events = list(info.timeline.events)
             if info.timeline.limited and previous_token:
                 events = await self._backfill(room_id, info.timeline.prev_batch, previous_token) + events
-            for event in events:
-                await self.handler.on_timeline_event(room_id, event)
+            if events:
+                rooms.append((room_id, deque(events)))
+        while rooms:
+            for room_id, events in rooms:
+                await self.handler.on_timeline_event(room_id, events.popleft())
+            rooms = [(room_id, events) for room_id, events in rooms if events]
 
     async def _backfill(self, room_id: str, from_token: str, to_token: str) -> list[Event]:
         """The events a limited sync left out, oldest first."""

@@ -62,6 +62,7 @@ def _services(clock: FakeClock) -> Services:
             "password": "x",
             "language": "en",
             "case_openers": ["*"],
+            "rate_limits": {"*": "off"},  # thousands of commands at one instant of the fake clock
         }
     )
     return Services(config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir()))

@@ -34,6 +34,9 @@ async def make_bot(synapse: LocalSynapse, new_user, tmp_path: Path) -> AsyncIter
             "case_openers": [f"*:{synapse.server_name}"],
             "language": "en",
             "timezone": "Europe/Oslo",
+            # Tests drive one person's commands faster than anyone types: the brake on all of a person's
+            # commands is off unless a test sets it (tests/integration/test_parallel_sending.py does).
+            "rate_limits": {"*": "off"},
         }
         values.update(overrides)
         runner = BotRunner(Config.model_validate(values), clock)
