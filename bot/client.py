@@ -9,9 +9,17 @@ outbox sender's sends into different rooms overlap each other's HTTP requests wh
 sync response is handled in the middle of any of them. Olm and Megolm work itself is
 synchronous Python between two awaits, so it never interleaves (bot/sender.py).
 
-And one saving on the way from a sync to an answer: nio writes the rooms that became
-encrypted into its store after every sync, looking up its account in that store (a
-blocking SQLite query) even when there are none; with none, nothing is looked up.
+Savings on the way from a sync to an answer (the bot's own CPU per event, BENCHMARKS.md):
+- nio writes the rooms that became encrypted into its store after every sync, looking up its
+  account in that store (a blocking SQLite query) even when there are none; with none,
+  nothing is looked up.
+- nio checks every sync response and every event against its JSON schemas with `jsonschema`,
+  which interprets the schema anew each time: about three quarters of the CPU of parsing a
+  sync went there. The same schemas are compiled once into Python code by `fastjsonschema`
+  (draft 4, defaults filled in as nio's validator does); a failure raises jsonschema's
+  ValidationError as before, so nio turns a malformed event into a BadEvent as it always did.
+- The bot's own messages come back in its sync; nio decrypted each (Megolm, then the schema
+  check of the plaintext) only for the bot to ignore it (`bot/app.py`). They are left encrypted.
 """
 
 from __future__ import annotations
@@ -21,7 +29,43 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
 
-from nio import AsyncClient, Response, SyncResponse
+import fastjsonschema
+import jsonschema
+import nio.crypto.olm_machine
+import nio.events.misc
+import nio.responses
+import nio.schemas
+from nio import AsyncClient, MatrixRoom, MegolmEvent, Response, SyncResponse
+
+_COMPILED: dict[int, tuple[object, object]] = {}  # id(schema) -> (the schema, its compiled check)
+_FORMATS = {
+    "user_id": lambda value: not isinstance(value, str) or (value.startswith("@") and ":" in value),
+    "http_url": r"^https?://.+",
+}
+
+
+def validate_json(instance: object, schema: dict) -> None:
+    """nio's `schemas.validate_json`, compiled once per schema (nio's schemas are module constants)."""
+    known = _COMPILED.get(id(schema))
+    if known is None or known[0] is not schema:
+        try:
+            check = fastjsonschema.compile(schema, formats=_FORMATS)
+        except fastjsonschema.JsonSchemaDefinitionException:
+            check = None  # a schema the compiler cannot take: checked as nio does
+        known = _COMPILED[id(schema)] = (schema, check)
+    check = known[1]
+    if check is None:
+        _jsonschema_validate(instance, schema)
+        return
+    try:
+        check(instance)  # type: ignore[operator]
+    except fastjsonschema.JsonSchemaValueException as failure:
+        raise jsonschema.ValidationError(failure.message) from None
+
+
+_jsonschema_validate = nio.schemas.validate_json
+for _module in (nio.schemas, nio.responses, nio.events.misc, nio.crypto.olm_machine):
+    _module.validate_json = validate_json  # type: ignore[attr-defined]
 
 
 class CryptoLock:
@@ -83,6 +127,8 @@ class HomewardClient(AsyncClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.crypto_lock = CryptoLock()
+        #: The bot's own messages in its sync are left encrypted (the bot sets it; people's clients read theirs).
+        self.leave_own_encrypted = False
 
     def load_store(self) -> None:
         super().load_store()
@@ -90,6 +136,13 @@ class HomewardClient(AsyncClient):
         if store is not None and "save_encrypted_rooms" not in vars(store):
             save = store.save_encrypted_rooms
             store.save_encrypted_rooms = lambda rooms: save(rooms) if rooms else None
+
+    def _handle_timeline_event(self, event, room_id: str, room: MatrixRoom, encrypted_rooms: set[str]):  # type: ignore[no-untyped-def]
+        """The bot's own encrypted messages stay encrypted: nothing reads them (see the module's docstring)."""
+        if self.leave_own_encrypted and isinstance(event, MegolmEvent) and event.sender == self.user_id:
+            room.handle_event(event)
+            return None
+        return super()._handle_timeline_event(event, room_id, room, encrypted_rooms)
 
     async def receive_response(self, response: Response) -> None:
         if isinstance(response, SyncResponse):
