@@ -78,7 +78,12 @@ async def main(args: argparse.Namespace) -> None:
         config.write_text(
             f'homeserver = "{server.url}"\nuser_id = "{bot_id}"\npassword = "{PASSWORD}"\n'
             f'data_dir = "{base / "bot"}"\nallowed_inviters = ["*:localhost"]\ncase_openers = ["*:localhost"]\n'
-            f'rate_limits = {{ "case new" = "off", "*" = "{args.person_limit}" }}\nlanguage = "en"\n'
+            + (
+                f'rate_limits = {{ "case new" = "off", "*" = "{args.person_limit}" }}\n'
+                if args.person_limit != "none"
+                else 'rate_limits = { "case new" = "off" }\n'
+            )
+            + 'language = "en"\n'
             'log_level = "INFO"\n',
             encoding="utf-8",
         )
@@ -187,5 +192,9 @@ if __name__ == "__main__":
     parser.add_argument("--commands", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--after", type=float, default=2.0, help="seconds of pinging after the flood's last send")
-    parser.add_argument("--person-limit", default="30/1m", help='rate_limits."*" for the bot ("off": no brake)')
+    parser.add_argument(
+        "--person-limit",
+        default="30/1m",
+        help='rate_limits."*" for the bot ("off": no brake; "none": leave the key out, for a Homeward without it)',
+    )
     asyncio.run(main(parser.parse_args()))

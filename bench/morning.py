@@ -8,7 +8,9 @@ and `homeward run`; each of `--coordinators` encrypted coordinators opens rooms/
 with a real `!case new` in their direct chat with the bot (so the chat is their worklist's), joins
 each, and sets one reminder in it with `!remind` at 06:00 on Wednesday 2 December 2026 — inside
 quiet hours, so it is held to 08:00 —, with `digest_time = "08:00"`, so that the 50 worklists
-come due at the same moment. Then the bot is stopped and the folder kept as it is.
+come due at the same moment (the cases are opened on the Friday before, on the bot's clock, and
+`quiet_days = 1`, so that each case is on its coordinator's worklist as quiet: a worklist with
+nothing to say is not sent). Then the bot is stopped and the folder kept as it is.
 
 Measure, in one run, each from the same copy of the fixture (Synapse and the bot's data restored):
 - Homeward (this code, `outbox_concurrency` = `--concurrency`, and each value of `--sweep`): the
@@ -35,7 +37,7 @@ import shutil
 import sqlite3
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,6 +54,7 @@ from tests.harness import BotProcess
 OSLO = ZoneInfo("Europe/Oslo")
 MORNING = datetime(2026, 12, 2, 8, 0, tzinfo=OSLO)  # a Wednesday; quiet hours end
 HELD = "2026-12-02 06:00"  # inside quiet hours: held to 08:00
+BUILT_AT = datetime(2026, 11, 27, 14, 0, tzinfo=OSLO)  # a Friday afternoon
 ITEMS = ("behandlingsteam", "kartlegge-bistandsbehov", "starte-saksbehandling", "ressursteam")
 LEAD_S = 40.0  # the bot starts this long before 08:00 on its clock (ready well before)
 
@@ -62,7 +65,9 @@ def bot_config(base: Path, server: LocalSynapse, bot_id: str, shift: float, conc
         config, homeserver=server.url, user_id=bot_id, password=PASSWORD, data_dir=base / "bot", server_name="localhost"
     )
     with config.open("a", encoding="utf-8") as handle:
-        handle.write(f'digest_time = "08:00"\ntime_shift_seconds = {shift}\noutbox_concurrency = {concurrency}\n')
+        handle.write(
+            f'digest_time = "08:00"\nquiet_days = 1\ntime_shift_seconds = {shift}\noutbox_concurrency = {concurrency}\n'
+        )
     return config
 
 
@@ -78,8 +83,8 @@ async def build(run: Path, pristine: Path, rooms: int, coordinators: int) -> dic
     try:
         bot_id = await server.register("homeward", PASSWORD)
         people = [await server.register(f"coordinator-{n:02d}", PASSWORD) for n in range(coordinators)]
-        # The build runs on the day before, in the afternoon: nothing is due yet.
-        shift = (MORNING - timedelta(hours=20) - datetime.now(UTC)).total_seconds()
+        # The build runs the Friday before, in the afternoon: by Wednesday morning the cases are quiet.
+        shift = (BUILT_AT - datetime.now(UTC)).total_seconds()
         bot = BotProcess(bot_config(run, server, bot_id, shift, 8), run / "bot-build.log")
         await bot.start()
         queue: asyncio.Queue[int] = asyncio.Queue()
