@@ -60,6 +60,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/exports.py
 	$(VENV)/bin/python bench/pictures.py
 	$(VENV)/bin/python bench/cases.py
+	$(VENV)/bin/python bench/morning.py
+	$(VENV)/bin/python bench/flood.py
 
 ## make clean-dev: forget the local demo homeserver and bot state
 clean-dev:

@@ -127,7 +127,7 @@ async def build(run: Path, pristine: Path, rooms: int, coordinators: int) -> dic
                     await driver.close()
                 print(f"  {len(made)} rooms after {time.perf_counter() - started:.0f} s", flush=True)
 
-        await asyncio.gather(*(coordinator_opens() for _ in range(4)))
+        await asyncio.gather(*(coordinator_opens() for _ in range(6)))
         await outbox_drained(run / "bot" / "homeward.sqlite3")
     finally:
         if bot:
