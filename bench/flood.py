@@ -134,10 +134,10 @@ async def main(args: argparse.Namespace) -> None:
             for name, room in (("without the bot", plain), ("care room (bot)", care)):
                 await outbox_drained(base / "bot" / "homeward.sqlite3")
                 await asyncio.sleep(1.0)
-                b0, h0 = cpu_seconds(bot_pid), cpu_seconds(hs_pid)
+                b0, h0 = cpu_seconds(bot_pid), cpu_seconds(hs_pid or 0)
                 during[name] += await flood_while_pinging(g, room, args.commands, args.after, nurse, nurse_dm)
                 cpu[name][0] += cpu_seconds(bot_pid) - b0
-                cpu[name][1] += cpu_seconds(hs_pid) - h0
+                cpu[name][1] += cpu_seconds(hs_pid or 0) - h0
         await outbox_drained(base / "bot" / "homeward.sqlite3")
         answered = [len([s for s in g.seen if s.room_id == care and s.sender == bot_id]) for g in guardians]
     finally:

@@ -15,7 +15,7 @@ import legacy_sender
 import homeward.bot.app
 from homeward.cli import main
 
-homeward.bot.app.OutboxSender = legacy_sender.OutboxSender  # type: ignore[misc]
+homeward.bot.app.OutboxSender = legacy_sender.OutboxSender  # type: ignore[misc,assignment]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -180,10 +180,10 @@ async def homeward_morning(
         pid = bot.process.pid
         eight = t_start + LEAD_S  # 08:00 on the bot's clock, near enough (the shift was set just before)
         await asyncio.sleep(max(0.0, eight - time.monotonic() - 1.0))
-        bot_cpu0, hs_cpu0 = cpu_seconds(pid), cpu_seconds(server.pid)
+        bot_cpu0, hs_cpu0 = cpu_seconds(pid), cpu_seconds(server.pid or 0)
         counts = await outbox_drained(run / "bot" / "homeward.sqlite3", timeout=900)
         rows = morning_rows(run / "bot" / "homeward.sqlite3")
-        bot_cpu, hs_cpu = cpu_seconds(pid) - bot_cpu0, cpu_seconds(server.pid) - hs_cpu0
+        bot_cpu, hs_cpu = cpu_seconds(pid) - bot_cpu0, cpu_seconds(server.pid or 0) - hs_cpu0
         await bot.stop()
     finally:
         await server.stop()
@@ -226,7 +226,7 @@ async def floor_morning(
         for room in lanes:
             queue.put_nowait(room)
         pid = __import__("os").getpid()
-        cpu0, hs0 = cpu_seconds(pid), cpu_seconds(server.pid)
+        cpu0, hs0 = cpu_seconds(pid), cpu_seconds(server.pid or 0)
         t0 = time.perf_counter()
 
         async def worker() -> None:
@@ -250,7 +250,7 @@ async def floor_morning(
             "events": len(rows),
             "seconds": seconds,
             "bot_cpu": cpu_seconds(pid) - cpu0,
-            "synapse_cpu": cpu_seconds(server.pid) - hs0,
+            "synapse_cpu": cpu_seconds(server.pid or 0) - hs0,
         }
     finally:
         if syncing:

@@ -25,20 +25,21 @@ Savings on the way from a sync to an answer (the bot's own CPU per event, BENCHM
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
+from typing import Any
 
 import fastjsonschema
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import nio.crypto.olm_machine
 import nio.events.misc
 import nio.responses
 import nio.schemas
 from nio import AsyncClient, MatrixRoom, MegolmEvent, Response, SyncResponse
 
-_COMPILED: dict[int, tuple[object, object]] = {}  # id(schema) -> (the schema, its compiled check)
-_FORMATS = {
+_COMPILED: dict[int, tuple[object, Callable[[Any], Any] | None]] = {}  # id(schema) -> (the schema, its check)
+_FORMATS: dict[str, str | Callable[[Any], bool]] = {
     "user_id": lambda value: not isinstance(value, str) or (value.startswith("@") and ":" in value),
     "http_url": r"^https?://.+",
 }
@@ -58,7 +59,7 @@ def validate_json(instance: object, schema: dict) -> None:
         _jsonschema_validate(instance, schema)
         return
     try:
-        check(instance)  # type: ignore[operator]
+        check(instance)
     except fastjsonschema.JsonSchemaValueException as failure:
         raise jsonschema.ValidationError(failure.message) from None
 
@@ -73,7 +74,7 @@ def compile_nio_schemas() -> None:
     imports the sync filter) keeps nio as it is.
     """
     for module in (nio.schemas, nio.responses, nio.events.misc, nio.crypto.olm_machine):
-        module.validate_json = validate_json  # type: ignore[attr-defined]
+        module.validate_json = validate_json
 
 
 class CryptoLock:
@@ -146,7 +147,7 @@ class HomewardClient(AsyncClient):
             save = store.save_encrypted_rooms
             store.save_encrypted_rooms = lambda rooms: save(rooms) if rooms else None
 
-    def _handle_timeline_event(self, event, room_id: str, room: MatrixRoom, encrypted_rooms: set[str]):  # type: ignore[no-untyped-def]
+    def _handle_timeline_event(self, event: Any, room_id: str, room: MatrixRoom, encrypted_rooms: set[str]) -> Any:
         """The bot's own encrypted messages stay encrypted: nothing reads them (see the module's docstring)."""
         if self.leave_own_encrypted and isinstance(event, MegolmEvent) and event.sender == self.user_id:
             room.handle_event(event)

@@ -46,7 +46,7 @@ import time
 from collections import deque
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from nio import (
     AsyncClient,
@@ -247,11 +247,12 @@ class OutboxSender:
                 if waker is None or waker.done():
                     waker = asyncio.create_task(self._wake.wait())
                 done, _ = await asyncio.wait([*flying, waker], return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    if task is waker:
+                for finished in done:
+                    if finished is waker:
                         continue
-                    lane = flying.pop(task)  # type: ignore[arg-type]
-                    turn = task.result()  # type: ignore[union-attr]
+                    task = cast("asyncio.Task[_Turn]", finished)
+                    lane = flying.pop(task)
+                    turn = task.result()
                     lane.busy = False
                     progressed = progressed or turn.progressed
                     if turn.outcome == OFFLINE:

@@ -188,9 +188,9 @@ class SyncLoop:
             if events:
                 rooms.append((room_id, deque(events)))
         while rooms:
-            for room_id, events in rooms:
-                await self.handler.on_timeline_event(room_id, events.popleft())
-            rooms = [(room_id, events) for room_id, events in rooms if events]
+            for room_id, queue in rooms:
+                await self.handler.on_timeline_event(room_id, queue.popleft())
+            rooms = [(room_id, queue) for room_id, queue in rooms if queue]
 
     async def _backfill(self, room_id: str, from_token: str, to_token: str) -> list[Event]:
         """The events a limited sync left out, oldest first."""

@@ -28,7 +28,7 @@ OTHER = "@other:order"
 
 
 def _services(limit: str | None = "5/1m") -> Services:
-    settings = {
+    settings: dict[str, object] = {
         "homeserver": "http://127.0.0.1:1",
         "user_id": "@bot:order",
         "password": "x",
@@ -49,7 +49,7 @@ def _services(limit: str | None = "5/1m") -> Services:
 
 async def _answers(store: Store, services: Services, room: str, bodies: list[str], sender: str = COORDINATOR) -> list:
     """Send each command; for each, the answer it got (None: unanswered)."""
-    answers = []
+    answers: list = []
     for body in bodies:
         async with store.read() as db:
             before = {row.id for row in await outbox.pending(db, 1000)}
@@ -78,7 +78,9 @@ async def test_over_the_limit_the_first_command_is_told_when_and_the_rest_go_una
     services = _services("5/1m")
     try:
         answers = await _answers(store, services, CASE_ROOM, ["!ping"] * 5 + ["!team", "!status", "!ping"])
-        services.clock.advance(timedelta(seconds=61))  # the window has room again
+        clock = services.clock
+        assert isinstance(clock, FakeClock)
+        clock.advance(timedelta(seconds=61))  # the window has room again
         later = await _answers(store, services, CASE_ROOM, ["!ping"])
     finally:
         await store.close()
@@ -127,9 +129,11 @@ async def test_a_command_over_the_limit_is_never_run_later_and_the_command_limit
     try:
         answers = await _answers(store, services, DIRECT_ROOM, ["!ping"] * 40)
         async with store.read() as db, db.execute("SELECT COUNT(*) FROM handled_events") as cur:
-            handled = (await cur.fetchone())[0]
+            row = await cur.fetchone()
     finally:
         await store.close()
+    assert row is not None
+    handled = row[0]
 
     assert all(a["homeward.status"] == "ok" for a in answers)  # "off": no brake at all
     assert handled >= 40

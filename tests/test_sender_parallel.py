@@ -164,8 +164,8 @@ async def _queue(store: Store, rng: random.Random, rooms: int) -> dict[int, tupl
                     room,
                 )
             elif roll < 0.3:
-                edit = {"body": f"* edit {step}", "m.relates_to": {"rel_type": "m.replace", "event_id": ""}}
-                edit["m.relates_to"]["event_id"] = outbox.ref(checklists[room])
+                relation = {"rel_type": "m.replace", "event_id": outbox.ref(checklists[room])}
+                edit = {"body": f"* edit {step}", "m.relates_to": relation}
                 made[await outbox.enqueue(db, room, "m.room.message", edit, NOW)] = ("edit", room)
             elif roll < 0.33:
                 request = {
