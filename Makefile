@@ -70,6 +70,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/cases.py
 	$(VENV)/bin/python bench/engines.py
 	$(VENV)/bin/python bench/standby.py
+	$(VENV)/bin/python bench/morning.py
+	$(VENV)/bin/python bench/flood.py
 
 ## make clean-dev: forget the local demo homeserver and bot state
 clean-dev:

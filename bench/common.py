@@ -78,7 +78,7 @@ def write_bot_config(
     path.write_text(
         f'homeserver = "{homeserver}"\nuser_id = "{user_id}"\npassword = "{password}"\n'
         f'data_dir = "{data_dir}"\nallowed_inviters = ["*:{server_name}"]\ncase_openers = ["*:{server_name}"]\n'
-        'rate_limits = { "case new" = "off" }\nlanguage = "en"\n'
+        'rate_limits = { "case new" = "off", "*" = "off" }\nlanguage = "en"\n'
         'timezone = "Europe/Oslo"\nlog_level = "INFO"\n',
         encoding="utf-8",
     )

@@ -59,13 +59,37 @@ async def timed(member: Member, room: str, body: str) -> tuple[float, Seen]:
     return (time.perf_counter() - start) * 1000, answer
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time of every thread of a process so far, in ms (nanoseconds from /proc/<pid>/task/*/schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total / 1e6
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+CASE_NEW_MS: list[float] = []  # `!case new`: from the send to its answer (the room made, the answer sent)
+
+
 async def open_case(nurse: Member, dm: str, label: str) -> str:
+    started = time.perf_counter()
     answer = await nurse.command(dm, f"!case new {PATHWAY} {label}")
+    CASE_NEW_MS.append((time.perf_counter() - started) * 1000)
     if "homeward.undecryptable" in answer.content:  # the room key of a new room's first message came late: again
         answer = await nurse.command(dm, f"!case new {PATHWAY} {label}")
     assert "homeward.room_id" in answer.content, sorted(answer.content)
@@ -84,7 +108,7 @@ async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_proce
         "data_dir": str(base / "bot"),
         "allowed_inviters": [f"*:{server.server_name}"],
         "case_openers": [f"*:{server.server_name}"],
-        "rate_limits": {"case new": "off"},
+        "rate_limits": {"case new": "off", "*": "off"},
         "language": "en",
     }
     if in_process:
@@ -143,13 +167,27 @@ async def main(
             await asyncio.sleep(0.05)
         # Every task of the pathway can be acknowledged once per case: open enough cases.
         tasks = [item.id for _, item in load_pathways(default_pathways_dir())[PATHWAY].items() if item.kind == "task"]
-        cases = [await open_case(nurse, dm, f"Bench{n + 1}") for n in range(-(-(runs + 1) // len(tasks)))]
+        opened: list[float] = []
+        cases = []
+        for n in range(max(5, -(-(runs + 1) // len(tasks)))):
+            started = time.perf_counter()
+            cases.append(await open_case(nurse, dm, f"Bench{n + 1}"))
+            opened.append((time.perf_counter() - started) * 1000)  # the answer, joined, the checklist seen
         acks = [(room, f"!ack {task}") for room in cases for task in tasks]
         case_room = cases[0]
         for _ in range(3):  # warm up both paths (sessions shared, keys claimed)
             await timed(nurse, echo_room, "!ping")
             await timed(nurse, case_room, "!ping")
         await timed(nurse, case_room, "!status")
+
+        pids = {"floor": echo.pid, "homeward": bots[-1].process.pid} if not in_process else {}
+        cpu: dict[str, list[float]] = {"floor": [], "!ping": [], "!status": [], "!ack": []}
+        open_sample: tuple[str, int, float] | None = None
+
+        def close_sample() -> None:
+            if open_sample is not None:
+                name, pid, before = open_sample
+                cpu[name].append(cpu_ms(pid) - before)
 
         floor: list[float] = []
         results: dict[str, list[float]] = {"!ping": [], "!status": [], "!ack": []}
@@ -160,6 +198,10 @@ async def main(
                 sides = ["floor", "homeward"] if (run + step) % 2 == 0 else ["homeward", "floor"]
                 for side in sides:
                     await asyncio.sleep(pause)
+                    if pids:  # a sample's CPU: from its send to the next sample's (its aftermath included)
+                        close_sample()
+                        pid = pids["floor" if side == "floor" else "homeward"]
+                        open_sample = ("floor" if side == "floor" else name, pid, cpu_ms(pid))
                     if side == "floor":
                         elapsed, _ = await timed(nurse, echo_room, "!ping")
                         floor.append(elapsed)
@@ -185,6 +227,30 @@ async def main(
                 f"ratio to floor p50 {p(values, 0.5) / p(floor, 0.5):.2f}  p95 {p(values, 0.95) / p(floor, 0.95):.2f}"
             )
         print(f"(mean floor {statistics.mean(floor):.1f} ms; answers that were not ok: {refused})")
+        if pids:
+            await asyncio.sleep(pause)
+            close_sample()
+            floor_cpu = statistics.mean(cpu["floor"])
+            print(
+                f"CPU per command (mean, all threads, from the send to the next sample): floor !ping {floor_cpu:.1f} ms"
+            )
+            for name, events in (("!ping", 1), ("!status", 1), ("!ack", 2)):
+                mean = statistics.mean(cpu[name])
+                print(
+                    f"  Homeward {name:8}: {mean:5.1f} ms, {events} event(s) sent: {mean / events:5.1f} ms per event, "
+                    f"{mean / events / floor_cpu:.2f}x the floor's per event"
+                )
+            print(f"RSS now: floor {rss_mib(pids['floor']):.0f} MiB, Homeward {rss_mib(pids['homeward']):.0f} MiB")
+            print(f"!case new, send to answer: p50 {p(CASE_NEW_MS, 0.5):.0f} ms over {len(CASE_NEW_MS)}")
+            # Start: the bot stopped and started again on its data; spawn to the answer to a !ping sent at once.
+            homeward = bots.pop()
+            await homeward.stop()
+            started = time.perf_counter()
+            await homeward.start()
+            first = await nurse.send(dm, "!ping")
+            await nurse.wait_for(lambda s: reply_target(s) == first, timeout=120)
+            print(f"Homeward restart, spawn to the first answer: {time.perf_counter() - started:.2f} s")
+            bots.append(homeward)
         await nurse.close()
     finally:
         for bot in reversed(bots):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import gc
 import json
 import logging
 from collections.abc import Coroutine
@@ -146,7 +148,14 @@ class HomewardBot:
 
     def _new_sender(self) -> OutboxSender:
         assert self.client and self.store
-        sender = OutboxSender(self.client, self.store, self.clock, self.crypto_lock, self.config.encryption)
+        sender = OutboxSender(
+            self.client,
+            self.store,
+            self.clock,
+            self.crypto_lock,
+            self.config.encryption,
+            concurrency=self.config.outbox_concurrency,
+        )
         if self.lease is not None:
             lease = self.lease
             sender.may_send = lambda: lease.held(SEND_MARGIN_S)
@@ -351,6 +360,7 @@ class HomewardBot:
             present = {room_id: set(room.users) for room_id, room in self.client.rooms.items()}
             await remove_strangers(self.store, self.services, present)
             self._strangers_checked = True
+            _give_back_memory()  # the first sync's full state, parsed and dropped
         self.ready.set()
         if self.acting:
             self.sender.wake()  # rooms joined in this batch are now known to nio
@@ -416,3 +426,10 @@ class HomewardBot:
                     row["first_seen"],
                     thread_root(source.get("content")),
                 )
+
+
+def _give_back_memory() -> None:
+    """Hand what the start-up left free back to the system (glibc keeps freed heap pages otherwise)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -1,11 +1,26 @@
-"""Sends the outbox, in order, and records each row as sent only once the homeserver took it.
+"""Sends the outbox: rooms in parallel, each room in order; a row is recorded as sent only once the
+homeserver took it.
+
+Order matters within a room (a checklist edit after the checklist, an invite after the room's
+creation, answers in the order of their commands), never across rooms. The sender keeps one
+lane per room (rows in id order) and works up to `concurrency` lanes at once, one request in
+flight per lane, taking lanes in turn (round-robin): a lane that has sent a row goes to the back,
+behind every other lane with something to send, so one room's backlog (a flood of commands, a
+morning's reminders) never delays another room's next event. Rows whose room is one an earlier
+row creates (`store.outbox.ref`) form the lane of that room once it exists.
 
 Every event is sent with the transaction id `homeward-<row id>`: if the bot dies after
 the homeserver accepted a message but before the row was marked, the resend after
 restart reuses the id and the homeserver returns the first event instead of posting a
-copy. State events and invites are idempotent by nature. Room creation is not: its row
-counts the attempt before the request, and a retry first looks for the room a lost
-attempt may have created (by the random case key in its state).
+copy; with several rows in flight at a crash, each is resent with its own id. State
+events and invites are idempotent by nature. Room creation is not: its row counts the
+attempt before the request, and a retry first looks for the room a lost attempt may have
+created (by the random case key in its state).
+
+Encryption: the sync loop handles a response under `crypto_lock` alone (bot/client.py);
+sends share it (`CryptoLock.shared`), so their HTTP requests overlap while Olm and Megolm
+work — synchronous code between two awaits — never interleaves with a sync, and each room's
+key is shared and used by one send at a time (its lane's).
 
 A file row uploads its bytes first (encrypted as an attachment when the room is
 encrypted; an image's thumbnail too) and then sends the m.file or m.image event with the
@@ -14,7 +29,8 @@ media file, harmless) but never posts twice.
 
 Rows may refer to other rows (`store.outbox.ref`): a checklist edit to the checklist's
 event, an invite to the room a previous row created. Such values are filled in when the
-row is sent; a row whose referent was never delivered is abandoned with it.
+row is sent; a row whose referent is still on its way waits for it (in whatever lane it is),
+and a row whose referent was never delivered is abandoned with it.
 
 On a store shared by two processes (PostgreSQL), the sender sends only while its process
 holds the lease with time to spare (`may_send`, asked before every send), every mark it
@@ -33,8 +49,11 @@ import asyncio
 import base64
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from nio import (
     AsyncClient,
@@ -50,6 +69,7 @@ from nio import (
 )
 from nio.api import RoomPreset, RoomVisibility
 
+from homeward.bot.client import CryptoLock
 from homeward.bot.sync import CONNECTION_ERRORS
 from homeward.bot.takeover import SentBefore
 from homeward.clock import Clock
@@ -77,10 +97,19 @@ JOIN_SETTLE_S = 3.0
 PERMANENT = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE", "M_UNKNOWN", "M_INVALID_PARAM"}
 MAX_ATTEMPTS = 50
 CASE_KEY_STATE = "org.homeward.case"  # holds only a random key, never anything about the child
+#: Requests in flight at once, one per room (the `outbox_concurrency` setting); measured in
+#: BENCHMARKS.md ("Morning"): on 2 cores beside Synapse, 8 is where more stops helping.
+DEFAULT_CONCURRENCY = 8
+#: The most rows read from the outbox at once; the rest are read as these go.
+READ_LIMIT = 1000
 
 
 class _Wait(Exception):
     """The row cannot go yet (a referent unsent, the room not synced); keep it and its room's order."""
+
+    def __init__(self, referent: int | None = None) -> None:
+        super().__init__(referent)
+        self.referent = referent  # the row it waits for, if that is what it waits for
 
 
 class _NotJoinedYet(Exception):
@@ -99,23 +128,62 @@ class _Abandon(Exception):
 #: Why a row for an encrypted room is given up when the bot runs with `encryption = false`.
 NEVER_IN_CLEAR = "the room is end-to-end encrypted and encryption = false, so nothing is sent there as clear text"
 
+# What one turn of a lane came to (`OutboxSender._turn`).
+SENT = "sent"  # a row went: the lane goes to the back of the rotation
+BLOCKED = "blocked"  # its first row waits (a referent, the room's sync) or was refused for now
+IDLE = "idle"  # nothing it holds can go now (rows held for a newcomer) or nothing left
+GONE = "gone"  # the bot left the room: the lane is closed
+OFFLINE = "offline"  # the homeserver is unreachable: every lane pauses
+
+
+@dataclass
+class _Lane:
+    """One room's rows, in id order, that are not in flight."""
+
+    key: str  # the room id, or the placeholder of a room an earlier row creates
+    rows: list[outbox.OutboxRow] = field(default_factory=list)
+    busy: bool = False  # a turn of it is running (one request in flight per room)
+    blocked_on: int | None = None  # BLOCKED on this row (a referent); None: on anything
+
+
+@dataclass
+class _Turn:
+    outcome: str
+    progressed: bool  # a row was settled (sent or given up)
+    referent: int | None = None  # BLOCKED: the row it waits for
+
 
 class OutboxSender:
     def __init__(
-        self, client: AsyncClient, store: Store, clock: Clock, crypto_lock: asyncio.Lock, encryption: bool = True
+        self,
+        client: AsyncClient,
+        store: Store,
+        clock: Clock,
+        crypto_lock: CryptoLock | asyncio.Lock,
+        encryption: bool = True,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.client = client
         self.store = store
         self.clock = clock
         self.crypto_lock = crypto_lock
         self.encryption = encryption
+        self.concurrency = max(1, concurrency)
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()  # set whenever the outbox is empty
         self._invited: dict[str, dict[str, float]] = {}  # room -> user -> when we invited them (monotonic)
         self._settled_since_checkpoint = False
         self._last_checkpoint = time.monotonic()
         self._joined: dict[tuple[str, str], float] = {}  # (room, user) -> when a row first saw them joined (monotonic)
-        self._held: set[int] = set()  # rows waiting for a newcomer in this pass: what refers to them waits too, aside
+        self._held: set[int] = set()  # rows waiting for a newcomer in this round: what refers to them waits too, aside
+        self._lanes: dict[str, _Lane] = {}
+        self._ready: deque[str] = deque()  # lanes with something to try, in turn
+        self._flying: set[int] = set()  # rows whose request is in flight
+        self._parsed: dict[int, tuple[str, outbox.OutboxRow]] = {}  # row id -> (content as stored, the row)
+        self._more = False  # the last read stopped at READ_LIMIT
+        self._keys_query = asyncio.Lock()
+        #: For measurements: the most requests that were ever in flight at once.
+        self.most_in_flight = 0
         # A shared store: whether this process may send now (it holds the lease with time to spare),
         # whether events carry their row, and the rows the process before may have sent.
         self.may_send: Callable[[], bool] = lambda: True
@@ -134,6 +202,7 @@ class OutboxSender:
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()  # a wake from now on is seen by flush (new rows) or by the wait below
             try:
                 delivered_all = await self.flush()
             except StoreUnavailable as exc:
@@ -151,7 +220,6 @@ class OutboxSender:
                     await self._wake.wait()
             except TimeoutError:
                 pass
-            self._wake.clear()
 
     async def _checkpoint_when_due(self) -> float | None:
         """Empty the store's WAL once a while after rows were settled.
@@ -167,43 +235,177 @@ class OutboxSender:
         self._settled_since_checkpoint, self._last_checkpoint = False, time.monotonic()
         return None
 
+    # -- the lanes -----------------------------------------------------------------------
+
     async def flush(self) -> bool:
-        """Send what can go now; True when nothing is left."""
-        while True:
-            async with self.store.read() as db:
-                rows = await outbox.pending(db)
-            if not rows:
-                return True
+        """Send what can go now, rooms in parallel; True when nothing is left.
+
+        Rounds: every lane with rows is tried; a lane whose first row must wait (or was refused
+        for now) sits out the rest of the round. A round that settled something is followed by
+        another, with every lane tried again, as is a wake (rows queued, a sync that may let a
+        waiting row go). The homeserver out of reach pauses every lane: what is in flight
+        finishes, nothing new starts, and False is returned for the caller to retry later.
+        """
+        flying: dict[asyncio.Task[_Turn], _Lane] = {}
+        waker: asyncio.Task[bool] | None = None
+        offline = progressed = False
+        await self._new_round()
+        try:
+            while True:
+                if self._wake.is_set() and not offline:
+                    self._wake.clear()
+                    await self._new_round()
+                while not offline and len(flying) < self.concurrency and self._ready:
+                    lane = self._lanes.get(self._ready.popleft())
+                    if lane is None or lane.busy or not lane.rows:
+                        continue
+                    lane.busy = True
+                    flying[asyncio.create_task(self._turn(lane))] = lane
+                self.most_in_flight = max(self.most_in_flight, len(flying))
+                if not flying:
+                    if progressed and not offline:
+                        progressed = False
+                        await self._new_round()
+                        if self._ready:
+                            continue
+                    break
+                if waker is None or waker.done():
+                    waker = asyncio.create_task(self._wake.wait())
+                done, _ = await asyncio.wait([*flying, waker], return_when=asyncio.FIRST_COMPLETED)
+                for finished in done:
+                    if finished is waker:
+                        continue
+                    task = cast("asyncio.Task[_Turn]", finished)
+                    lane = flying.pop(task)
+                    turn = task.result()
+                    lane.busy = False
+                    progressed = progressed or turn.progressed
+                    if turn.outcome == OFFLINE:
+                        offline = True
+                    elif turn.outcome == GONE:
+                        self._lanes.pop(lane.key, None)
+                    elif turn.outcome == BLOCKED:
+                        lane.blocked_on = turn.referent if turn.referent is not None else -1
+                    elif turn.outcome == SENT and lane.rows:
+                        self._ready.append(lane.key)  # to the back: every other lane's turn first
+        finally:
+            if waker is not None:
+                waker.cancel()
+            for task in flying:
+                task.cancel()
+            if flying:
+                await asyncio.gather(*flying, return_exceptions=True)
+                for lane in flying.values():
+                    lane.busy = False
+        if offline:
+            return False
+        empty = not self._more and not any(lane.rows for lane in self._lanes.values())
+        if empty:
+            self.idle.set()
+        else:
             self.idle.clear()
-            waiting: set[str] = set()  # rooms whose earlier row could not go yet: keep their order
-            self._held.clear()
-            progressed = False
-            for row in rows:
-                if row.room_id in waiting:
-                    continue
-                try:
-                    resolved = await self._resolve(row)
-                except _Wait:
-                    waiting.add(row.room_id)
-                    continue
-                except _NotJoinedYet:
-                    self._held.add(row.id)
-                    continue
-                except _Abandon as abandon:
-                    await self._abandon(row, abandon.reason)
-                    progressed = True
-                    continue
+        return empty
+
+    async def _new_round(self) -> None:
+        """Read what is to be sent again and give every lane a turn (forgetting what waited, what was held)."""
+        self._held.clear()
+        await self._read()
+        ready = set(self._ready)
+        for key, lane in self._lanes.items():
+            lane.blocked_on = None
+            if lane.rows and not lane.busy and key not in ready:
+                self._ready.append(key)
+        if any(lane.rows for lane in self._lanes.values()):
+            self.idle.clear()
+
+    async def _read(self) -> None:
+        """The lanes from the outbox as it is now: rows settled or replaced meanwhile drop out,
+        rows whose content changed (e.g. released from waiting for a newcomer) are taken as they are now."""
+        async with self.store.read() as db:
+            raw = await outbox.pending_raw(db, READ_LIMIT)
+            rooms = {r["room_id"] for r in raw if r["room_id"].startswith(outbox.PLACEHOLDER)}
+            rooms |= {key for key in self._lanes if key.startswith(outbox.PLACEHOLDER)}
+            created = await outbox.results(db, {int(r[len(outbox.PLACEHOLDER) :]) for r in rooms}) if rooms else {}
+        self._more = len(raw) >= READ_LIMIT
+        parsed: dict[int, tuple[str, outbox.OutboxRow]] = {}
+        grouped: dict[str, list[outbox.OutboxRow]] = {}
+        for placeholder, lane in list(self._lanes.items()):  # a room created since: its lane is that room's now
+            if placeholder.startswith(outbox.PLACEHOLDER):
+                finished, value = created.get(int(placeholder[len(outbox.PLACEHOLDER) :]), (False, None))
+                if finished and value:
+                    del self._lanes[placeholder]
+                    other = self._lanes.get(value)
+                    if other is None or lane.busy:  # the busy one stands for the room (one request in flight)
+                        lane.key = value
+                        self._lanes[value] = lane
+        for r in raw:
+            if r["id"] in self._flying:
+                continue
+            cached = self._parsed.get(r["id"])
+            if cached is not None and cached[0] == r["content"] and cached[1].attempts == r["attempts"]:
+                row = cached[1]
+            else:
+                row = outbox.row_from(r)
+            parsed[row.id] = (r["content"], row)
+            key = row.room_id
+            if key.startswith(outbox.PLACEHOLDER):
+                finished, value = created.get(int(key[len(outbox.PLACEHOLDER) :]), (False, None))
+                key = value if finished and value else key  # the room it is, once created
+            grouped.setdefault(key, []).append(row)
+        self._parsed = parsed
+        for key in list(self._lanes):
+            lane = self._lanes[key]
+            lane.rows = grouped.pop(key, [])
+            if not lane.rows and not lane.busy:
+                del self._lanes[key]
+        for key, rows in grouped.items():  # in order of their first row
+            self._lanes[key] = _Lane(key, rows)
+
+    def _settled(self, row: outbox.OutboxRow, lane: _Lane) -> None:
+        """The row was sent or given up: out of its lane, and what waited for it may go."""
+        lane.rows = [r for r in lane.rows if r.id != row.id]
+        self._parsed.pop(row.id, None)
+        for other in self._lanes.values():
+            if other.blocked_on == row.id:
+                other.blocked_on = None
+                if other.rows and not other.busy:
+                    self._ready.append(other.key)
+
+    async def _turn(self, lane: _Lane) -> _Turn:
+        """Send the lane's first row that can go (giving up on the way those that never can)."""
+        progressed = False
+        for row in list(lane.rows):
+            if row.id in self._held:
+                continue
+            try:
+                resolved = await self._resolve(row)
+            except _Wait as wait:
+                return _Turn(BLOCKED, progressed, wait.referent)
+            except _NotJoinedYet:
+                self._held.add(row.id)
+                continue
+            except _Abandon as abandon:
+                await self._abandon(row, abandon.reason)
+                self._settled(row, lane)
+                progressed = True
+                if row.kind == outbox.LEAVE:
+                    return _Turn(GONE, True)
+                continue
+            self._flying.add(row.id)
+            try:
                 outcome = await self._send(row, *resolved)
-                if outcome is None:
-                    return False  # homeserver away: pause everything
-                if outcome:
-                    progressed = True
-                    if row.kind == outbox.LEAVE:
-                        waiting.add(row.room_id)  # gone: its later rows were given up with it (read again next round)
-                else:
-                    waiting.add(row.room_id)
-            if not progressed:
-                return False
+            finally:
+                self._flying.discard(row.id)
+            if outcome is None:
+                return _Turn(OFFLINE, progressed)
+            if not outcome:
+                return _Turn(BLOCKED, progressed)
+            self._settled(row, lane)
+            if row.kind == outbox.LEAVE:
+                lane.rows = []  # gone: its later rows were given up with it
+                return _Turn(GONE, True)
+            return _Turn(SENT, True)
+        return _Turn(IDLE, progressed)
 
     # -- preparing a row ---------------------------------------------------------------
 
@@ -223,7 +425,7 @@ class OutboxSender:
                 # e.g. the pin of a checklist held for a newcomer: the room's answers need not wait
                 raise _NotJoinedYet()
             if not finished:
-                raise _Wait()
+                raise _Wait(ref_id)
             if value is None:
                 raise _Abandon()
             values[outbox.ref(ref_id)] = value
@@ -359,12 +561,7 @@ class OutboxSender:
         """Make the homeserver request of the row; (response, event or room id if it succeeded)."""
         client = self.client
         if row.kind == outbox.EVENT:
-            async with self.crypto_lock:
-                if client.olm and client.should_query_keys:
-                    await client.keys_query()
-                response = await client.room_send(
-                    room_id, row.event_type, content, tx_id=row.txn_id, ignore_unverified_devices=True
-                )
+            response = await self._room_send(room_id, row.event_type, content, row.txn_id)
             return response, response.event_id if isinstance(response, RoomSendResponse) else None
         if row.kind == outbox.STATE:
             response = await client.room_put_state(
@@ -410,8 +607,7 @@ class OutboxSender:
 
         The event is sent with the row's transaction id.
         """
-        client = self.client
-        room = client.rooms.get(room_id)
+        room = self.client.rooms.get(room_id)
         encrypted = room is not None and room.encrypted
         thumbnail: tuple[str, dict[str, Any] | None] | None = None
         if content.get("thumbnail_b64"):
@@ -429,13 +625,27 @@ class OutboxSender:
         message = file_message(content, mxc, len(data), keys, thumbnail)
         if self.mark_rows:
             message[outbox.MARKER_KEY] = row.marker
-        async with self.crypto_lock:
-            if client.olm and client.should_query_keys:
-                await client.keys_query()
-            response = await client.room_send(
-                room_id, "m.room.message", message, tx_id=row.txn_id, ignore_unverified_devices=True
-            )
+        response = await self._room_send(room_id, "m.room.message", message, row.txn_id)
         return response, response.event_id if isinstance(response, RoomSendResponse) else None
+
+    async def _room_send(self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> Any:
+        """One room event, encrypted when the room is: beside the other lanes' sends, never beside a sync.
+
+        The device keys nio is missing are asked for first, by one send at a time and apart from
+        every other (a key query changes which devices get a room key).
+        """
+        client = self.client
+        if client.olm and client.should_query_keys:
+            async with self._keys_query, self.crypto_lock:
+                if client.should_query_keys:  # another lane may have asked meanwhile
+                    await client.keys_query()
+        async with self._sending():
+            return await client.room_send(room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True)
+
+    def _sending(self) -> AbstractAsyncContextManager[Any]:
+        """The side of the crypto lock a send holds: shared with other sends (a plain lock: alone)."""
+        shared = getattr(self.crypto_lock, "shared", None)
+        return shared() if shared is not None else self.crypto_lock
 
     async def _create_room(self, row: outbox.OutboxRow, content: dict[str, Any]) -> tuple[Any, str | None]:
         key = content["case_key"]

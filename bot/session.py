@@ -112,7 +112,9 @@ class Session:
             request_timeout=45,
             pickle_key=self.pickle_key,
         )
-        return HomewardClient(self.homeserver, self.user_id, store_path=str(self.crypto_dir), config=config)
+        client = HomewardClient(self.homeserver, self.user_id, store_path=str(self.crypto_dir), config=config)
+        client.leave_own_encrypted = True  # the bot never reads back what it said
+        return client
 
     async def connect(self) -> HomewardClient:
         """A client logged in as the saved device, or as a new one when that is unusable."""

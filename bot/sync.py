@@ -23,6 +23,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import deque
 from typing import Protocol
 
 from aiohttp import ClientError
@@ -38,6 +39,7 @@ from nio import (
 )
 from nio.events.misc import BadEvent
 
+from homeward.bot.client import CryptoLock
 from homeward.store.db import NotActing, Store, StoreUnavailable
 from homeward.store.state import get_value, set_value
 
@@ -113,7 +115,9 @@ class SyncHandler(Protocol):
 class SyncLoop:
     """Long-polls the homeserver forever, backing off while it is unreachable."""
 
-    def __init__(self, client: AsyncClient, store: Store, handler: SyncHandler, crypto_lock: asyncio.Lock) -> None:
+    def __init__(
+        self, client: AsyncClient, store: Store, handler: SyncHandler, crypto_lock: CryptoLock | asyncio.Lock
+    ) -> None:
         self.client = client
         self.store = store
         self.handler = handler
@@ -294,13 +298,21 @@ class SyncLoop:
                 await self.handler.on_invite(room_id, inviter, is_direct)
 
     async def _handle(self, response: SyncResponse, previous_token: str | None) -> None:
+        """Every room's events in their order, the rooms in turn: one event of each room, then the
+        next of each, so a room with a flood of commands in this batch does not hold up the one
+        command of another room (order matters within a room, never across rooms)."""
         await self._handle_invites(response)
+        rooms: list[tuple[str, deque[Event]]] = []
         for room_id, info in response.rooms.join.items():
             events = list(info.timeline.events)
             if info.timeline.limited and previous_token:
                 events = await self._backfill(room_id, info.timeline.prev_batch, previous_token) + events
-            for event in events:
-                await self.handler.on_timeline_event(room_id, event)
+            if events:
+                rooms.append((room_id, deque(events)))
+        while rooms:
+            for room_id, queue in rooms:
+                await self.handler.on_timeline_event(room_id, queue.popleft())
+            rooms = [(room_id, queue) for room_id, queue in rooms if queue]
 
     async def _backfill(self, room_id: str, from_token: str, to_token: str) -> list[Event]:
         """The events a limited sync left out, oldest first."""

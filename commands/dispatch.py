@@ -21,7 +21,11 @@ own lane only, and a "ja" replied to a consent request runs `consent yes`: each 
 `Invocation` (the registry's command and its argument values), through the same gate,
 rate, savepoint, audit and answer as a typed command, with no text parsed back.
 Rate-limited commands (`rate=` on the declaration) are counted here, per person, when
-they succeed.
+they succeed. Every command also counts toward one limit on all of a person's commands
+(`homeward.ratelimit.RateLimiter.person`), checked before the room is even read: over it,
+the first command is answered with when to try again and nothing runs, the next ones are
+marked handled and left unanswered until then; an acknowledgement or a consent answer
+(typed, a ✅, a "ja" replied) always runs.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from homeward.commands.parser import CommandLine, ParseError, parse, strip_reply
 from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError, Invocation, registry
 from homeward.matrix.content import fit_content
-from homeward.ratelimit import Rate
+from homeward.ratelimit import ALL_COMMANDS, PERSON_RATE, Rate
 from homeward.store import consents, outbox
 from homeward.store.cases import LoadedCase, invited_after, last_case_language, load_room, notice_for_event, sent_row
 from homeward.store.changes import recording
@@ -68,10 +72,16 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
         name = line.name
     else:
         return await handle_reply(event, store, services) if event.in_reply_to else False
+    brake = services.limiter.person(event.sender, services.clock.now(), always=_always_runs(line))
+    if not brake.run and not brake.tell:
+        return await _unanswered(event, store, services, name)
     async with store.transaction() as db:
         info, loaded = await load_room(db, event.room_id, services.pathways)
         if info is not None and info.kind == "case" and not event.encrypted:
             outcome = await _refuse_unencrypted(db, event, name, info, loaded, services)
+        elif not brake.run:
+            assert brake.wait is not None
+            outcome = await _answer_over_limit(db, event, name, brake.wait, info, services)
         elif problem is not None:
             outcome = await _answer_parse_error(db, event, problem, info, services)
         else:
@@ -116,6 +126,7 @@ async def handle_reaction(
             quotable=quotable,
         )
         invocation = registry.invocation("ack", {"item-id": notice[1]})
+        services.limiter.person(sender, services.clock.now(), always=True)  # counted; an acknowledgement always runs
         outcome = await _answer(db, event, invocation, info, loaded, services)
     return _after(event, outcome, services)
 
@@ -139,6 +150,8 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
             return False
         words = services.catalog.words
         word = reply_answer(strip_reply_fallback(event.body), yes=words("yes"), no=words("no"))
+        if word is not None or event.encrypted:  # counted; a consent answer (or how to give one) always runs
+            services.limiter.person(event.sender, services.clock.now(), always=True)
         if word is None:
             if not event.encrypted:
                 return False
@@ -251,6 +264,52 @@ async def _refuse_unencrypted(
         db, event.room_id, "m.room.message", reply.content(name, event.event_id, event.thread_root), now
     )
     return name, "refused-unencrypted", False
+
+
+#: What runs even over the person limit (`homeward.ratelimit.RateLimiter.person`): the team relies on these records.
+ALWAYS_RUN = frozenset({"ack", "consent yes", "consent no"})
+
+
+def _always_runs(line: CommandLine | None) -> bool:
+    """Whether the typed line is an acknowledgement or a consent answer."""
+    if line is None:
+        return False
+    command, _ = resolve(line)
+    return command is not None and command.name in ALWAYS_RUN
+
+
+async def _unanswered(event: IncomingCommand, store: Store, services: Services, name: str) -> bool:
+    """A command over the person limit after they were told: handled (never run later), not answered."""
+    async with store.transaction() as db:
+        await mark_handled(db, event.event_id, event.room_id, services.clock.now())
+    log.info("room=%s event=%s command=%s outcome=over-person-limit-unanswered", event.room_id, event.event_id, name)
+    return False
+
+
+async def _answer_over_limit(
+    db: Any, event: IncomingCommand, name: str, wait: timedelta, info: RoomInfo | None, services: Services
+) -> Outcome:
+    """The first command over the person limit: not run; answered with when they may again."""
+    now = services.clock.now()
+    if not await mark_handled(db, event.event_id, event.room_id, now):
+        return None
+    language = await _language(db, info, event.sender, services)
+    rate = services.limiter.rate_for(ALL_COMMANDS, PERSON_RATE)
+    assert rate is not None
+    catalog = services.catalog
+    text = catalog.t(
+        language,
+        "brake.too_many",
+        count=rate.count,
+        period=_span_in(catalog, language, rate.period),
+        wait=_span_in(catalog, language, wait),
+    )
+    retry_ms = max(0, int(wait.total_seconds() * 1000))
+    reply = Reply("⚠️ " + text, ok=False, extra={"reason": "brake.too_many", "retry_after_ms": retry_ms})
+    await outbox.enqueue(
+        db, event.room_id, "m.room.message", reply.content(name, event.event_id, event.thread_root), now
+    )
+    return name, "over-person-limit", False
 
 
 def _after(event: IncomingCommand, outcome: Outcome, services: Services) -> bool:
@@ -384,10 +443,14 @@ def _check_rate(ctx: Context, command: Command, rate: Rate) -> None:
 
 def _span(ctx: Context, span: timedelta) -> str:
     """A duration as people read it: whole minutes (rounded up), or whole hours from two hours on."""
+    return _span_in(ctx.services.catalog, ctx.language, span)
+
+
+def _span_in(catalog: Any, language: str, span: timedelta) -> str:
     minutes = max(1, math.ceil(span.total_seconds() / 60))
     if minutes >= 120 or (minutes >= 60 and minutes % 60 == 0):
-        return ctx.t("time.hours", n=math.ceil(minutes / 60))
-    return ctx.t("time.minutes", n=minutes)
+        return catalog.t(language, "time.hours", n=math.ceil(minutes / 60))
+    return catalog.t(language, "time.minutes", n=minutes)
 
 
 def _subcommand_list(command: Command, prefix: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from homeward.care.permissions import ANYONE, Rule
 from homeward.care.refusal import Refusal
-from homeward.ratelimit import Rate
+from homeward.ratelimit import ALL_COMMANDS, Rate
 
 ANYWHERE = "anywhere"
 CASE_ROOM = "case"
@@ -231,10 +231,10 @@ class Registry:
 
     def unknown_rate_limits(self, names: dict[str, str] | list[str]) -> list[str]:
         """One problem line per name in the configuration's `rate_limits` that names no command."""
-        known = {c.name for c in self.all()}
+        known = {c.name for c in self.all()} | {ALL_COMMANDS}
         return [
             f"rate_limits: there is no command {name!r}; "
-            'write a command\'s name as in !help, e.g. "case new" or "remind"'
+            'write a command\'s name as in !help, e.g. "case new" or "remind", or "*" for all commands together'
             for name in sorted(names)
             if name not in known
         ]

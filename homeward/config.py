@@ -85,6 +85,8 @@ class Config(BaseModel):
     digest_time: str = "07:30"
     quiet_days: int = Field(default=7, ge=1, le=365)
     retention_days: int | None = Field(default=None, ge=1)
+    # How many requests the outbox sender has in flight at once, each for another room (bot/sender.py).
+    outbox_concurrency: int = Field(default=8, ge=1, le=64)
     # Demos and tests only: run the bot's clock this many seconds ahead of (or behind) real time.
     time_shift_seconds: float = 0.0
 

@@ -11,6 +11,12 @@ PDFs of every `!export` (one takes seconds of CPU; the other formats are cheap).
 asks the same limiter once it knows the format; the configuration sets it with
 `export_pdf_limit` per `export_pdf_window_seconds` (`Config.rate_limiter_limits`).
 
+Besides, one limit counts all of a person's commands together (`ALL_COMMANDS`, `"*"` in
+`rate_limits`; `PERSON_RATE` by default): a brake, so that one person's flood of commands (a
+script, a stuck key) does not hold up everyone else's answers. Over it, a command is answered
+once with when to try again, and the ones after that are left unanswered until then — except
+acknowledgements and consent answers, which always run (`RateLimiter.person`).
+
 Counts are kept in memory, per process: a restart forgets them. A limit here is a brake on
 floods and on mistakes (a loop in a script, a stolen session opening rooms under the
 hospital's name), not a quota anybody accounts for; the audit trail is the record.
@@ -64,6 +70,20 @@ def limit_key(command: str, variant: str | None = None) -> str:
 
 #: The PDFs of `!export plan|case|minutes … pdf`, counted together.
 PDF_EXPORTS = limit_key("export", "pdf")
+#: All of one person's commands together; its limit is `rate_limits."*"` (default `PERSON_RATE`).
+ALL_COMMANDS = "*"
+#: Generous for the busiest coordinator typing (a care plan's goals pasted one per line, then `!status`),
+#: far below a script's flood: 30 commands a minute, one every two seconds on average.
+PERSON_RATE = Rate(30, timedelta(minutes=1))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the person limit says of one command (`RateLimiter.person`)."""
+
+    run: bool
+    wait: timedelta | None = None  # not run: how long until the person's commands are taken again
+    tell: bool = False  # not run, and the first since the person was last told: answer with `wait`
 
 
 class RateLimiter:
@@ -72,6 +92,30 @@ class RateLimiter:
     def __init__(self, overrides: dict[str, Rate | None] | None = None) -> None:
         self.overrides = dict(overrides or {})
         self._runs: dict[tuple[str, str], deque[datetime]] = {}
+        self._told: dict[str, datetime] = {}  # person -> until when their last "too many" answer holds
+
+    def person(self, user_id: str, now: datetime, *, always: bool = False) -> Verdict:
+        """Whether a command of `user_id` runs now under the limit on all their commands together.
+
+        A command that runs is counted. Over the limit it does not run, and only the first one
+        over it is answered (`tell`), saying when to try again; the rest stay unanswered until
+        then. `always`: an acknowledgement or a consent answer, recorded and answered even over
+        the limit (counted all the same): the team relies on those records, and a brake must not
+        lose one.
+        """
+        rate = self.rate_for(ALL_COMMANDS, PERSON_RATE)
+        if rate is None:
+            return Verdict(True)
+        runs = self._recent(user_id, ALL_COMMANDS, rate, now)
+        if always or len(runs) < rate.count:
+            runs.append(now)
+            return Verdict(True)
+        wait = runs[-rate.count] + rate.period - now
+        told = self._told.get(user_id)
+        if told is not None and now < told:
+            return Verdict(False, wait)
+        self._told[user_id] = now + wait
+        return Verdict(False, wait, tell=True)
 
     def rate_for(self, key: str, declared: Rate | None) -> Rate | None:
         """The limit that holds for `key`: the configured one if there is one, else the declared one."""

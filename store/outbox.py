@@ -193,26 +193,32 @@ class ImageParts:
 
 
 async def pending(db: Connection, limit: int = 50) -> list[OutboxRow]:
-    """The rows to send, oldest first, each with its room's kind (one query: the sender's only read before a send)."""
+    """The rows to send, oldest first, each with its room's kind."""
+    return [row_from(r) for r in await pending_raw(db, limit)]
+
+
+async def pending_raw(db: Connection, limit: int) -> list[Any]:
+    """The rows to send, oldest first, with their content as stored (the sender parses only what changed)."""
     async with db.execute(
         "SELECT o.id, o.room_id, o.event_type, o.content, o.attempts, o.kind, r.kind AS room_kind, o.created_at"
         " FROM outbox o LEFT JOIN rooms r ON r.room_id = o.room_id WHERE o.sent_at IS NULL ORDER BY o.id LIMIT ?",
         (limit,),
     ) as cur:
-        rows = await cur.fetchall()
-    return [
-        OutboxRow(
-            r["id"],
-            r["room_id"],
-            r["event_type"],
-            json.loads(r["content"]),
-            r["attempts"],
-            r["kind"],
-            r["room_kind"],
-            r["created_at"],
-        )
-        for r in rows
-    ]
+        return list(await cur.fetchall())
+
+
+def row_from(r: Any) -> OutboxRow:
+    """An outbox row as `pending_raw` read it."""
+    return OutboxRow(
+        r["id"],
+        r["room_id"],
+        r["event_type"],
+        json.loads(r["content"]),
+        r["attempts"],
+        r["kind"],
+        r["room_kind"],
+        r["created_at"],
+    )
 
 
 async def results(db: Connection, row_ids: set[int]) -> dict[int, tuple[bool, str | None]]:

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from homeward.care.clocks import read_clocks
@@ -23,7 +24,6 @@ from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, 
 from homeward.exports.build import careplan_document, minutes_document
 from homeward.exports.document import CarePlanDocument
 from homeward.exports.fhir import to_fhir_bundle
-from homeward.exports.ics import to_ics
 from homeward.exports.render import Document, render_html, render_markdown, render_pdf
 from homeward.ratelimit import PDF_EXPORTS
 from homeward.store import cases, changelogs, consents
@@ -44,7 +44,7 @@ FORMATS: dict[str, tuple[str, str, Callable[[CarePlanDocument], bytes]]] = {
         "application/fhir+json",
         lambda doc: json.dumps(to_fhir_bundle(doc), ensure_ascii=False, indent=2).encode("utf-8"),
     ),
-    "ics": ("ics", "text/calendar", to_ics),
+    "ics": ("ics", "text/calendar", lambda document: _to_ics(document)),
 }
 MINUTES_FORMATS = tuple(DOCUMENT_FORMATS)
 
@@ -162,3 +162,10 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     if rate is not None:
         limiter.record(ctx.sender, PDF_EXPORTS, rate, ctx.now)
     return ctx.ok(ctx.t("export.done", name=name, version=version), export=info)
+
+
+def _to_ics(document: Any) -> bytes:
+    """icalendar is loaded with the first invitation, not at start (the bot's memory, BENCHMARKS.md)."""
+    from homeward.exports.ics import to_ics
+
+    return to_ics(document)

@@ -18,7 +18,6 @@ from homeward.commands.arguments import date_arg, person_arg, person_or_lane_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Section, command, registry
 from homeward.exports.build import careplan_document
-from homeward.exports.ics import to_ics
 from homeward.matrix.content import alert_content
 from homeward.messages.speaker import local_text
 from homeward.store import cases, changelogs
@@ -112,6 +111,8 @@ async def _attach_calendar(ctx: Context, key: str) -> None:
     case, view = room.case, room.view
     plan = await changelogs.load_careplan(ctx.db, case.id)
     document = careplan_document(view, plan, [], await changelogs.all_minutes(ctx.db, case.id), ctx.now, case.opened_by)
+    from homeward.exports.ics import to_ics  # icalendar is loaded with the first invitation, not at start
+
     await room.queue_file(f"{key}.ics", "text/calendar", to_ics(document), calendar=key)
 
 

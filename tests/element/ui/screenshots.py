@@ -35,6 +35,7 @@ import time
 from datetime import datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
@@ -104,7 +105,7 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
     device's own chat with the bot is left and the device logged out afterwards: Element shows
     the case rooms, nothing else of it."""
     sys.path.insert(0, str(REPO))
-    from tests.harness import Member, Seen
+    from tests.harness import Member
 
     member = await Member.login(homeserver, coordinator["id"], coordinator["password"], work / "second-device")
     try:
@@ -121,11 +122,7 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
                 raise RuntimeError(f"!case new {label}: {opened.content.get('body')}")
             room_id = opened.content["homeward.room_id"]
             await member.join(room_id)
-
-            def is_checklist(seen: Seen, room_id: str = room_id) -> bool:
-                return seen.room_id == room_id and "homeward.checklist" in seen.content
-
-            await member.wait_for(is_checklist)
+            await member.wait_for(functools.partial(_checklist_in, room_id))
             answer = await member.command(room_id, f"!plan admission {admitted}")
             if answer.content.get("homeward.status") != "ok":
                 raise RuntimeError(f"!plan admission in {label}: {answer.content.get('body')}")
@@ -286,3 +283,8 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
     raise SystemExit(main())
+
+
+def _checklist_in(room_id: str, seen: Any) -> bool:
+    """Whether `seen` is the checklist of `room_id`."""
+    return seen.room_id == room_id and "homeward.checklist" in seen.content
