@@ -43,6 +43,7 @@ from nio import (
 )
 from nio.api import RoomPreset, RoomVisibility
 
+from homeward.bot.devices import room_keys
 from homeward.bot.sync import CONNECTION_ERRORS
 from homeward.clock import Clock
 from homeward.store import outbox
@@ -321,9 +322,7 @@ class OutboxSender:
         """Make the homeserver request of the row; (response, event or room id if it succeeded)."""
         client = self.client
         if row.kind == outbox.EVENT:
-            async with self.crypto_lock:
-                if client.olm and client.should_query_keys:
-                    await client.keys_query()
+            async with self.crypto_lock, room_keys(client, room_id, content):  # only to devices the bot trusts
                 response = await client.room_send(
                     room_id, row.event_type, content, tx_id=row.txn_id, ignore_unverified_devices=True
                 )
@@ -389,9 +388,7 @@ class OutboxSender:
         if mxc is None:
             return upload, None
         message = file_message(content, mxc, len(data), keys, thumbnail)
-        async with self.crypto_lock:
-            if client.olm and client.should_query_keys:
-                await client.keys_query()
+        async with self.crypto_lock, room_keys(client, room_id, message):
             response = await client.room_send(
                 room_id, "m.room.message", message, tx_id=row.txn_id, ignore_unverified_devices=True
             )

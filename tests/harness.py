@@ -2,7 +2,10 @@
 
 `Member` is a care-team member's client: a real matrix-nio client with its own device
 and encryption keys, so everything the tests see went through end-to-end encryption
-exactly as a user's client would. `BotRunner` runs Homeward in-process with a real
+exactly as a user's client would. Like Element at a first login, it sets up its account's
+cross-signing identity and signs its device with it (a second login of the same account is
+signed with the same identity, as after verifying it with the recovery key): the bot trusts
+only devices their owner's identity signed. `BotRunner` runs Homeward in-process with a real
 config and data folder, and can stop and start it again on the same data.
 """
 
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiohttp
 from nio import (
     Api,
     AsyncClient,
@@ -29,16 +33,39 @@ from nio import (
     RoomSendResponse,
 )
 
+from homeward.bot import identity
 from homeward.bot.app import HomewardBot
 from homeward.bot.client import HomewardClient
 from homeward.clock import Clock
 from homeward.config import Config
+from homeward.matrix.cross_signing import Seeds
 from homeward.store.db import Store
 
 DEFAULT_TIMEOUT = 30.0
 # Up to 100 events per room in a sync, not Synapse's default 10: after an outage a burst of
 # answers arrives at once, and unlike Element these clients do not page back through a gap.
 SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
+
+
+#: Each account's cross-signing keys, as its owner's recovery (Element's secret storage) keeps them:
+#: by (homeserver, user id).
+IDENTITIES: dict[tuple[str, str], Seeds] = {}
+
+
+async def cross_sign(client: AsyncClient, password: str, *, reset: bool = False) -> Seeds:
+    """Sign the client's device with its account's identity, setting one up if the account has none (or,
+    with `reset`, replacing it: what "reset your identity" in Element does). Its seeds."""
+    account = (client.homeserver, client.user_id)
+    server = await identity.query(client)
+    seeds = IDENTITIES.get(account)
+    if reset or seeds is None or server.master != seeds.public("master"):
+        seeds = Seeds.generate(client.user_id)
+        await identity.upload_keys(client, seeds, password)  # replacing keys asks for the password
+        IDENTITIES[account] = seeds
+        server = await identity.query(client)
+    if not server.device_signed_by(seeds):
+        await identity.sign_device(client, server, seeds)
+    return seeds
 
 
 @dataclass
@@ -64,7 +91,11 @@ class Member:
     _undecrypted: list[MegolmEvent] = field(default_factory=list)
 
     @classmethod
-    async def login(cls, homeserver: str, user_id: str, password: str, store_dir: Path) -> Member:
+    async def login(
+        cls, homeserver: str, user_id: str, password: str, store_dir: Path, *, verified: bool = True
+    ) -> Member:
+        """Log in as a new device; `verified`: sign it with the account's identity (set up the first time),
+        as Element does at a first login, or after "verify this device" on a later one."""
         store_dir.mkdir(parents=True, exist_ok=True)
         # The bot's client class: handling a sync and sending take one lock (bot/client.py), so a
         # membership change synced while this member sends cannot drop the session being shared.
@@ -79,6 +110,8 @@ class Member:
         assert getattr(response, "access_token", None), response
         if client.should_upload_keys:
             await client.keys_upload()
+        if verified:
+            await cross_sign(client, password)
         member = cls(user_id, client)
         client.add_event_callback(member._on_event, Event)
         await client.sync(timeout=0, full_state=True)
@@ -127,6 +160,19 @@ class Member:
         async with self._changed:
             self.seen.append(seen)
             self._changed.notify_all()
+
+    @property
+    def device_id(self) -> str:
+        return str(self.client.device_id)
+
+    async def verify(self, password: str) -> None:
+        """Verify this device (sign it with the account's identity), as with the recovery key in Element."""
+        await cross_sign(self.client, password)
+
+    async def reset_identity(self, password: str) -> Seeds:
+        """Replace the account's cross-signing identity and sign this device with the new one (Element's
+        "reset your identity"); the account's other devices stay signed by the old one only."""
+        return await cross_sign(self.client, password, reset=True)
 
     async def close(self) -> None:
         for task in (self._task, self._retry):
@@ -359,3 +405,23 @@ class BotProcess:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+
+
+async def admin_device(synapse: Any, new_user: Any, user_id: str, store_dir: Path) -> tuple[Member, str]:
+    """A new device of `user_id` made by their homeserver's administrator, never verified by its owner:
+    the administrator sets the account's password without signing anyone out
+    (`POST /_synapse/admin/v1/reset_password/<user>`, `logout_devices: false`) and logs in with it.
+    The device's member client, and the new password."""
+    admin_id, admin_password = await new_user(prefix="admin", admin=True)
+    token = await synapse.login_token(admin_id, admin_password)
+    password = "taken-over-" + uuid.uuid4().hex[:8]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{synapse.url}/_synapse/admin/v1/reset_password/{user_id}",
+            json={"new_password": password, "logout_devices": False},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+    return await Member.login(synapse.url, user_id, password, store_dir, verified=False), password
