@@ -327,7 +327,7 @@ async def _refuse_untrusted(
             event_id=event.event_id,
             **details,
         )
-    if not await note_refusal(db, event.sender, event.device_id, now):
+    if not await note_refusal(db, event.sender, event.device_id, now, reaction=event.reaction):
         return name, "refused-untrusted-device", False  # told before, for this device
     language = await _language(db, info, event.sender, services)
     key = "trust.refused_reaction" if event.reaction and reason is Verdict.UNSIGNED else UNTRUSTED_KEYS[reason]

@@ -371,7 +371,8 @@ MIGRATIONS: list[Migration] = [
         signed_by    TEXT,                -- the master key whose self-signing key signed it; NULL: unsigned
         first_seen   TEXT NOT NULL,
         trusted_since TEXT,               -- since when it is signed by the pinned identity (NULL: not)
-        told_at      TEXT,                -- when its owner was told it is not verified
+        told_at      TEXT,                -- when its owner was told it is not verified (a command from it)
+        reaction_told_at TEXT,            -- when they were told their ✅ does not count while it is there
         PRIMARY KEY (user_id, device_id)
     );
     """,

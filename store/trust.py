@@ -129,9 +129,11 @@ async def learn(db: aiosqlite.Connection, keys: MemberKeys, now: datetime) -> Le
                 learned.new_untrusted.append(device_id)
         await db.execute(
             "INSERT INTO identity_devices (user_id, device_id, ed25519, curve25519, signed_by, first_seen,"
-            " trusted_since, told_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, device_id) DO UPDATE"
+            " trusted_since, told_at, reaction_told_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (user_id, device_id) DO UPDATE"
             " SET ed25519 = excluded.ed25519, curve25519 = excluded.curve25519, signed_by = excluded.signed_by,"
-            " first_seen = excluded.first_seen, trusted_since = excluded.trusted_since, told_at = excluded.told_at",
+            " first_seen = excluded.first_seen, trusted_since = excluded.trusted_since, told_at = excluded.told_at,"
+            " reaction_told_at = excluded.reaction_told_at",
             (
                 user,
                 device_id,
@@ -141,6 +143,7 @@ async def learn(db: aiosqlite.Connection, keys: MemberKeys, now: datetime) -> Le
                 row["first_seen"] if same_keys and row is not None else at,
                 since,
                 row["told_at"] if same_keys and row is not None else None,  # other keys under the id: a new device
+                row["reaction_told_at"] if same_keys and row is not None else None,
             ),
         )
     for gone in rows:  # signed out: no longer listed by the homeserver
@@ -219,10 +222,14 @@ async def untrusted_devices(db: aiosqlite.Connection, user_id: str) -> list[str]
 
 
 @bookkeeping
-async def mark_told(db: aiosqlite.Connection, user_id: str, device_id: str, now: datetime) -> bool:
-    """Note that the owner of a device the bot does not trust was told so; False if they were already."""
+async def mark_told(
+    db: aiosqlite.Connection, user_id: str, device_id: str, now: datetime, reaction: bool = False
+) -> bool:
+    """Note that the owner of a device the bot does not trust was told so — that a command from it acted
+    on nothing, or (`reaction`) that their ✅ does not count while it is there; False if they were already."""
+    column = "reaction_told_at" if reaction else "told_at"
     cur = await db.execute(
-        "UPDATE identity_devices SET told_at = ? WHERE user_id = ? AND device_id = ? AND told_at IS NULL",
+        f"UPDATE identity_devices SET {column} = ? WHERE user_id = ? AND device_id = ? AND {column} IS NULL",
         (now.isoformat(), user_id, device_id),
     )
     return cur.rowcount == 1

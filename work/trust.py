@@ -237,6 +237,9 @@ async def refresh_checklist(room: CareRoom, now: datetime) -> bool:
     return True
 
 
-async def note_refusal(db: aiosqlite.Connection, user_id: str, device_id: str | None, now: datetime) -> bool:
-    """Whether the owner of this untrusted device is to be told now (once per device)."""
-    return device_id is not None and await rows.mark_told(db, user_id, device_id, now)
+async def note_refusal(
+    db: aiosqlite.Connection, user_id: str, device_id: str | None, now: datetime, reaction: bool = False
+) -> bool:
+    """Whether the owner of this untrusted device is to be told now: once per device that a command from
+    it acted on nothing, and once (`reaction`) that their ✅ does not count while it is there."""
+    return device_id is not None and await rows.mark_told(db, user_id, device_id, now, reaction)
