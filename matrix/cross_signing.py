@@ -287,8 +287,10 @@ def member_keys(response: dict[str, Any], user_id: str) -> MemberKeys:
     master = _cross_signing_key(master_obj, user_id, "master")
     self_signing_obj = section("self_signing_keys").get(user_id)
     self_signing = _cross_signing_key(self_signing_obj, user_id, "self_signing")
-    if master is None or not isinstance(self_signing_obj, dict) or not has_valid_signature(
-        self_signing_obj, user_id, master
+    if (
+        master is None
+        or not isinstance(self_signing_obj, dict)
+        or not has_valid_signature(self_signing_obj, user_id, master)
     ):
         self_signing = None
     devices: dict[str, DeviceKeys] = {}

@@ -31,6 +31,7 @@ from nio.schemas import Schemas
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.bot.app import HomewardBot
+from homeward.bot.devices import MemberDevices
 from homeward.bot.sender import OutboxSender
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.parser import ParseError, parse
@@ -441,6 +442,9 @@ async def _bot(path: Path, clock: FakeClock) -> HomewardBot:
     bot.services = Services(
         config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir())
     )
+    # Every decrypted event here comes from a device the bot trusts (tests/integration/test_device_trust.py
+    # is where the other ones are tried).
+    bot.devices = MemberDevices(cast(Any, bot.client), bot.store, bot.services, enabled=False)
     return bot
 
 
