@@ -109,7 +109,7 @@ class HomewardBot:
             self.client, self.store, self.services, enabled=self.config.device_trust == "cross-signed"
         )
         await self.devices.start()
-        self.client.devices = self.devices
+        self.client.member_devices = self.devices
         self.client.on_keys = self.devices.on_keys
         # Rooms named, levelled or fenced by an older release or setting: brought in step once
         # (state rows in the outbox).

@@ -67,7 +67,7 @@ class HomewardClient(AsyncClient):
         #: Called with each `/keys/query` answer nio has taken in (homeward.bot.devices.MemberDevices.on_keys).
         self.on_keys: Callable[[KeysQueryWithIdentities], Awaitable[None]] | None = None
         #: Which member devices get the room keys: homeward.bot.devices.MemberDevices, once the bot runs.
-        self.devices: Any = None
+        self.member_devices: Any = None
 
     def load_store(self) -> None:
         super().load_store()

@@ -252,7 +252,7 @@ async def room_keys(client: AsyncClient, room_id: str, content: dict[str, Any]) 
 
     Without a MemberDevices on the client (tests of the sender alone), only nio's key query, as before.
     """
-    devices: MemberDevices | None = getattr(client, "devices", None)
+    devices: MemberDevices | None = getattr(client, "member_devices", None)
     if devices is None:
         content.pop(SHARE_WITH, None)
         if client.olm and client.should_query_keys:

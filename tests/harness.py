@@ -12,7 +12,10 @@ config and data folder, and can stop and start it again on the same data.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
+import operator
 import time
 import uuid
 from collections.abc import Callable
@@ -425,3 +428,67 @@ async def admin_device(synapse: Any, new_user: Any, user_id: str, store_dir: Pat
     ):
         assert response.status == 200, await response.text()
     return await Member.login(synapse.url, user_id, password, store_dir, verified=False), password
+
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def recovery_key_bytes(recovery_key: str) -> bytes:
+    """The 32-byte secret-storage key of an Element recovery key (spec, "Secret Storage", "Key representation":
+    base58 of 0x8B 0x01, the key, and a parity byte that makes the XOR of all bytes zero)."""
+    number = 0
+    for char in recovery_key.replace(" ", ""):
+        number = number * 58 + BASE58.index(char)
+    raw = number.to_bytes(35, "big")
+    if raw[:2] != b"\x8b\x01" or functools.reduce(operator.xor, raw) != 0:
+        raise ValueError("not a recovery key")
+    return raw[2:34]
+
+
+async def verify_with_recovery_key(client: AsyncClient, recovery_key: str) -> None:
+    """Sign the client's device with its account's self-signing key, read from the account's secret storage
+    with the recovery key: what "Verify with Security Key" does in Element. The secret is decrypted as
+    the spec's `m.secret_storage.v1.aes-hmac-sha2` says (HKDF-SHA-256, HMAC-SHA-256, AES-256-CTR, all
+    from `cryptography`)."""
+    from cryptography.hazmat.primitives import hashes, hmac
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from homeward.matrix.cross_signing import from_unpadded_b64, public_key, sign_json
+
+    async def account_data(kind: str) -> dict[str, Any]:
+        url = f"{client.homeserver}/_matrix/client/v3/user/{client.user_id}/account_data/{kind}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, headers={"Authorization": f"Bearer {client.access_token}"}) as response,
+        ):
+            assert response.status == 200, f"{kind}: {response.status}"
+            return dict(await response.json())
+
+    key_id = (await account_data("m.secret_storage.default_key"))["key"]
+    name = "m.cross_signing.self_signing"
+    box = (await account_data(name))["encrypted"][key_id]
+    derived = HKDF(algorithm=hashes.SHA256(), length=64, salt=bytes(32), info=name.encode()).derive(
+        recovery_key_bytes(recovery_key)
+    )
+    def b64(text: str) -> bytes:
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+
+    ciphertext = b64(box["ciphertext"])
+    mac = hmac.HMAC(derived[32:], hashes.SHA256())
+    mac.update(ciphertext)
+    mac.verify(b64(box["mac"]))
+    decryptor = Cipher(algorithms.AES(derived[:32]), modes.CTR(b64(box["iv"]))).decryptor()
+    seed = from_unpadded_b64((decryptor.update(ciphertext) + decryptor.finalize()).decode())
+    server = await identity.query(client)
+    assert server.self_signing == public_key(seed), "the secret storage holds another self-signing key"
+    assert server.device_keys is not None
+    device = {k: v for k, v in server.device_keys.items() if k != "unsigned"}
+    url = f"{client.homeserver}/_matrix/client/v3/keys/signatures/upload"
+    body = {client.user_id: {client.device_id: sign_json(device, client.user_id, seed)}}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, headers={"Authorization": f"Bearer {client.access_token}"}) as response,
+    ):
+        answer = await response.json()
+        assert response.status == 200 and not answer.get("failures"), answer
