@@ -60,6 +60,7 @@ class MemberDevices:
         self.services = services
         self.enabled = enabled
         self._asked: dict[str, float] = {}  # user -> when their keys were last asked for (monotonic)
+        self._marked: dict[str, int] = {}  # user -> how many devices nio had for them when they were marked
 
     @property
     def book(self) -> Any:
@@ -107,6 +108,7 @@ class MemberDevices:
                         client.verify_device(device)
                 elif device.trust_state != TrustState.blacklisted:
                     client.blacklist_device(device)
+            self._marked[user] = len(client.device_store[user])
 
     def _trusted(self, device: OlmDevice) -> bool:
         if device.user_id == self.client.user_id:
@@ -150,10 +152,11 @@ class MemberDevices:
             except LocalProtocolError as exc:
                 log.debug("key query skipped: %s", exc)
         if self.enabled:
-            if self.book.stale:
-                async with self.store.read() as db:
-                    await self.book.refresh(db)
-            self.mark(users)
+            await self._fresh()  # a coordinator's `!trust` since: those accounts read again and marked anew
+            # Every device nio learns of comes through `on_keys`, which marks it; this only makes sure of
+            # it, cheaply: an account whose number of devices moved since it was marked is marked again.
+            device_store = client.device_store
+            self.mark([u for u in users if self._marked.get(u) != len(device_store[u])])
 
     @asynccontextmanager
     async def one_message_for(self, content: dict[str, Any]) -> AsyncIterator[None]:
@@ -206,10 +209,16 @@ class MemberDevices:
         return verdict, device_id
 
     async def _judge(self, user_id: str, curve: str, ed25519: str | None) -> tuple[Verdict, str | None]:
+        await self._fresh()
+        return verdict_of(self.book, user_id, curve, ed25519)
+
+    async def _fresh(self) -> None:
+        """The trust book read again where a unit of work changed it (a restore); their devices marked anew."""
         if self.book.stale:
             async with self.store.read() as db:
-                await self.book.refresh(db)
-        return verdict_of(self.book, user_id, curve, ed25519)
+                refreshed = await self.book.refresh(db)
+            if self.enabled and self.client.olm is not None:
+                self.mark(refreshed)
 
     def _may_ask_again(self, user_id: str) -> bool:
         now = time.monotonic()
@@ -225,9 +234,7 @@ class MemberDevices:
         """
         if not self.enabled:
             return Verdict.TRUSTED, []
-        if self.book.stale:
-            async with self.store.read() as db:
-                await self.book.refresh(db)
+        await self._fresh()
         if not self.book.known(user_id) and self._may_ask_again(user_id):
             async with self.client.crypto_lock:
                 await self._query([user_id])

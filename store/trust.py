@@ -285,15 +285,17 @@ class TrustBook:
     def stale(self) -> bool:
         return bool(self._stale)
 
-    async def refresh(self, db: aiosqlite.Connection) -> None:
-        """Read the accounts marked stale again."""
-        for user_id in sorted(self._stale):
+    async def refresh(self, db: aiosqlite.Connection) -> set[str]:
+        """Read the accounts marked stale again; which they were."""
+        stale = set(self._stale)
+        for user_id in sorted(stale):
             found = await identity(db, user_id)
             if found is None:
                 self._accounts.pop(user_id, None)
             else:
                 self._accounts[user_id] = _Account(found, {d.device_id: d for d in await trusted_devices(db, user_id)})
-        self._stale.clear()
+        self._stale -= stale
+        return stale
 
     def known(self, user_id: str) -> bool:
         """Whether the bot has the account's keys (asked the homeserver at least once)."""

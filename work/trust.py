@@ -109,7 +109,7 @@ async def keys_learned(store: Store, services: Services, found: list[MemberKeys]
             services.trust.forget(keys.user_id)
             queued |= await _consequences(db, services, keys, learned, first, now)
     async with store.read() as db:
-        await services.trust.refresh(db)
+        await services.trust.refresh(db)  # the caller (homeward.bot.devices) marks their devices next
     if queued:
         services.wake_outbox()
     return learned_all
