@@ -35,7 +35,7 @@ from nio.crypto import DeviceStore, OlmDevice, TrustState
 from homeward.bot.devices import MemberDevices
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.config import Config
-from homeward.matrix.cross_signing import Seeds, member_keys, public_key, sign_json, unpadded_b64
+from homeward.matrix.cross_signing import Seeds, public_key, sign_json, unpadded_b64
 from homeward.messages.catalog import Catalog
 from homeward.store.db import Store
 from homeward.work.services import Services
