@@ -156,6 +156,8 @@ class HomewardBot:
     async def stop(self) -> None:
         if getattr(self, "reminders", None):
             self.reminders.stop()
+        if getattr(self, "devices", None):
+            self.devices.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

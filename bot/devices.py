@@ -28,6 +28,7 @@ shares with any device not blacklisted, and every decrypted command acts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -41,7 +42,7 @@ from homeward.bot.client import KeysQueryWithIdentities
 from homeward.matrix.cross_signing import member_keys
 from homeward.store.db import Store
 from homeward.work.services import Services
-from homeward.work.trust import SHARE_WITH, Verdict, keys_learned, verdict_of
+from homeward.work.trust import SHARE_WITH, Verdict, keys_learned, tell_no_identity, verdict_of
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 REQUERY_EVERY_S = 10.0
 #: Members whose homeserver did not answer for their keys are asked again at most this often.
 UNKNOWN_RETRY_S = 300.0
+#: An account seen with devices and no cross-signing is looked at again this much later before its care
+#: rooms are told (Element uploads a new login's device keys a second before it sets up cross-signing).
+NO_IDENTITY_GRACE_S = 30.0
 
 
 class MemberDevices:
@@ -61,6 +65,7 @@ class MemberDevices:
         self.enabled = enabled
         self._asked: dict[str, float] = {}  # user -> when their keys were last asked for (monotonic)
         self._marked: dict[str, int] = {}  # user -> how many devices nio had for them when they were marked
+        self._pending: dict[str, asyncio.Task[None]] = {}  # user -> the later look at an account without identity
 
     @property
     def book(self) -> Any:
@@ -94,9 +99,31 @@ class MemberDevices:
             self._asked[user] = now
         if not users:
             return
-        await keys_learned(self.store, self.services, [member_keys(raw, user) for user in users])
+        found = [member_keys(raw, user) for user in users]
+        await keys_learned(self.store, self.services, found)
         if self.enabled:
             self.mark(users)
+            for keys in found:
+                if keys.master is None and keys.devices and keys.user_id not in self._pending:
+                    self._pending[keys.user_id] = asyncio.create_task(self._no_identity_later(keys.user_id))
+
+    async def _no_identity_later(self, user_id: str) -> None:
+        """A while later: if the account still shows no cross-signing, its care rooms are told (once)."""
+        try:
+            await asyncio.sleep(NO_IDENTITY_GRACE_S)
+            async with self.client.crypto_lock:
+                await self._query([user_id])
+            identity = self.book.identity(user_id)
+            if identity is not None and identity.master_key is None:
+                await tell_no_identity(self.store, self.services, user_id)
+        except Exception:  # a look-later must never take the bot down
+            log.exception("could not tell the care rooms of an account without cross-signing")
+        finally:
+            self._pending.pop(user_id, None)
+
+    def stop(self) -> None:
+        for task in self._pending.values():
+            task.cancel()
 
     def mark(self, users: Iterable[str]) -> None:
         """Mark the devices of `users` in nio's store: trusted ones verified, every other one blacklisted."""

@@ -361,7 +361,8 @@ MIGRATIONS: list[Migration] = [
         pinned_at   TEXT,
         seen_key    TEXT,                 -- the master key the homeserver shows now, when not the pinned one
         seen_at     TEXT,                 -- when the bot first saw seen_key
-        checked_at  TEXT NOT NULL         -- the last /keys/query answer for this account
+        checked_at  TEXT NOT NULL,        -- the last /keys/query answer for this account
+        told_at     TEXT                  -- when their care rooms were told the account has no cross-signing
     );
     CREATE TABLE identity_devices (
         user_id      TEXT NOT NULL,

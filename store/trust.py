@@ -55,6 +55,8 @@ class Learned:
     untrusted: list[str] = field(default_factory=list)  # devices present and not trusted
     new_untrusted: list[str] = field(default_factory=list)  # of those, the ones seen for the first time
     no_identity: bool = False  # the account has no (valid) cross-signing identity
+    #: Some device of the account was trusted before this answer: a newly trusted one is a member's *new* device.
+    had_trusted: bool = False
 
     @property
     def trust_moved(self) -> bool:
@@ -113,6 +115,7 @@ async def learn(db: aiosqlite.Connection, keys: MemberKeys, now: datetime) -> Le
         await db.execute("UPDATE identities SET checked_at = ? WHERE user_id = ?", (at, user))
     identity_holds = keys.master is not None and keys.master == pinned and seen is None
     rows = await _device_rows(db, user)
+    learned.had_trusted = any(row["trusted_since"] is not None for row in rows.values())
     for device_id, device in keys.devices.items():
         signed = device_id in keys.signed
         trusted = identity_holds and signed
@@ -125,7 +128,7 @@ async def learn(db: aiosqlite.Connection, keys: MemberKeys, now: datetime) -> Le
         elif not trusted:
             since = None
             learned.untrusted.append(device_id)
-            if not same_keys:
+            if not same_keys and pinned is not None:  # an account still setting up its identity: not yet
                 learned.new_untrusted.append(device_id)
         await db.execute(
             "INSERT INTO identity_devices (user_id, device_id, ed25519, curve25519, signed_by, first_seen,"
@@ -336,3 +339,14 @@ async def sent_at(db: aiosqlite.Connection, outbox_id: int) -> datetime | None:
     async with db.execute("SELECT sent_at FROM outbox WHERE id = ?", (outbox_id,)) as cur:
         row = await cur.fetchone()
     return _time(row["sent_at"]) if row else None
+
+
+@bookkeeping
+async def mark_no_identity_told(db: aiosqlite.Connection, user_id: str, now: datetime) -> bool:
+    """Note that the care rooms of an account without cross-signing were told so: False if they were
+    already, or if the account has an identity (by now)."""
+    cur = await db.execute(
+        "UPDATE identities SET told_at = ? WHERE user_id = ? AND master_key IS NULL AND told_at IS NULL",
+        (now.isoformat(), user_id),
+    )
+    return cur.rowcount == 1

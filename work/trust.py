@@ -12,8 +12,8 @@ matrix-nio). This module is what happens around it, each in one store transactio
   took over their account did): nothing of theirs is trusted until a coordinator who checked
   with them restores trust (`restore`, the `!trust` command); each of their care rooms is told
   (the coordinators, and for a guardian the other guardians), and it is audited;
-- an account with no cross-signing at all: its care rooms' coordinators are told once how
-  the person sets it up;
+- an account with no cross-signing at all (still none a while after the bot first saw it):
+  its care rooms' coordinators are told once how the person sets it up (`tell_no_identity`);
 - a member's new verified device, newer than the pinned checklist (which it cannot read):
   the checklist is posted afresh and pinned, at most once a day per room, quietly, the old
   one edited into a pointer as for a newcomer (work.joins).
@@ -132,9 +132,9 @@ async def _consequences(
             events.append(("device.verified", {"user": user, "device": device_id}))
     for device_id in learned.new_untrusted:
         events.append(("device.unverified_seen", {"user": user, "device": device_id}))
-    tell_no_identity = first and learned.no_identity
-    refresh = not first and bool(learned.newly_trusted)
-    if not events and not tell_no_identity and not refresh:
+    # A member's new device, not someone's first: a newcomer's is theirs to read through work.joins.
+    refresh = not first and learned.had_trusted and bool(learned.newly_trusted)
+    if not events and not refresh:
         return False
     member_cases = await rows.member_cases(db, user)
     if not member_cases:
@@ -148,9 +148,6 @@ async def _consequences(
             await room.audit(action, **details)
         if learned.changed_to:
             await _tell_identity_changed(room, user)
-            queued = True
-        if tell_no_identity and room.case.state == "open":
-            await _tell_no_identity(room, user)
             queued = True
         if refresh:
             queued |= await refresh_checklist(room, now)
@@ -175,12 +172,27 @@ async def _tell_identity_changed(room: CareRoom, user_id: str) -> None:
     await room.queue(content)
 
 
-async def _tell_no_identity(room: CareRoom, user_id: str) -> None:
-    coordinators = [c for c in room.view.coordinators() if c != user_id]
-    text = room.t("trust.no_identity", user=mention(user_id), coordinators=mentions(coordinators))
-    content = alert_content("⚠️ " + text, coordinators)
-    content["homeward.no_identity"] = user_id
-    await room.queue(content)
+async def tell_no_identity(store: Store, services: Services, user_id: str) -> bool:
+    """The coordinators of each open care room of an account that still has no cross-signing identity
+    (homeward.bot.devices asks a while after first seeing it: Element sets one up a second after its
+    first login) learn that the bot can read nothing of theirs and send them nothing, and how the
+    person fixes it; once per account, audited. True when told."""
+    now = services.clock.now()
+    async with store.transaction() as db:
+        if not await rows.mark_no_identity_told(db, user_id, now):
+            return False
+        for case_id, _room_id in await rows.member_cases(db, user_id):
+            room = await CareRoom.of_case(db, services, case_id, actor=services.config.user_id, event_id=None, now=now)
+            await room.audit("identity.none", user=user_id)
+            if room.case.state != "open":
+                continue
+            coordinators = [c for c in room.view.coordinators() if c != user_id]
+            text = room.t("trust.no_identity", user=mention(user_id), coordinators=mentions(coordinators))
+            content = alert_content("⚠️ " + text, coordinators)
+            content["homeward.no_identity"] = user_id
+            await room.queue(content)
+    services.wake_outbox()
+    return True
 
 
 async def restore(room: CareRoom, user_id: str) -> str | None:

@@ -278,3 +278,24 @@ async def test_with_device_trust_any_an_unverified_device_reads_and_acts_as_befo
     unverified = await Member.login(synapse.url, karin.user_id, TEST_PASSWORD, tmp_path / "unverified", verified=False)
     ok(await unverified.command(room, "!status"))
     await unverified.close()
+
+
+async def test_a_member_without_cross_signing_is_told_how_to_set_it_up_and_the_coordinators_are_told(
+    make_bot: MakeBot, make_member: MakeMember, synapse: Any, new_user: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("homeward.bot.devices.NO_IDENTITY_GRACE_S", 1.0)
+    bot = await make_bot()
+    anna = await make_member("anna")
+    room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
+    ok(await anna.command(room, f"!role {anna.user_id} slutenvard coordinator"))
+    # An old client that never set up cross-signing.
+    user_id, password = await new_user(prefix="olle")
+    olle = await Member.login(synapse.url, user_id, password, tmp_path / "olle", verified=False)
+    await bring_in(anna, room, olle, "oppenvard")
+
+    told = await anna.wait_for(lambda s: s.content.get("homeward.no_identity") == olle.user_id)
+    assert mentioned(told) == [anna.user_id] and "korssignering" in told.content["body"]
+    refused = await olle.command(room, "!status")  # the one message his device can read
+    assert refused.content["homeward.reason"] == "trust.refused_no_identity"
+    assert "Säkerhet och integritet" in refused.content["body"]
+    await olle.close()
