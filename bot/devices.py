@@ -29,16 +29,18 @@ shares with any device not blacklisted, and every decrypted command acts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from nio import AsyncClient, LocalProtocolError
+from nio import AsyncClient, LocalProtocolError, ToDeviceMessage
 from nio.crypto import OlmDevice, TrustState
 
 from homeward.bot.client import KeysQueryWithIdentities
+from homeward.bot.sync import CONNECTION_ERRORS
 from homeward.matrix.cross_signing import member_keys
 from homeward.store.db import Store
 from homeward.work.services import Services
@@ -66,6 +68,7 @@ class MemberDevices:
         self._asked: dict[str, float] = {}  # user -> when their keys were last asked for (monotonic)
         self._marked: dict[str, int] = {}  # user -> how many devices nio had for them when they were marked
         self._pending: dict[str, asyncio.Task[None]] = {}  # user -> the later look at an account without identity
+        self._withheld: dict[str, str] = {}  # room -> the room key its unverified devices were told was withheld
 
     @property
     def book(self) -> Any:
@@ -204,6 +207,32 @@ class MemberDevices:
         finally:
             self.client.blacklist_device(device)
 
+    async def tell_withheld(self, room_id: str) -> None:
+        """After a message went with a new room key: tell each blacklisted device of the room's members
+        that it was withheld from it because it is not verified (`m.room_key.withheld`, code
+        `m.unverified`), once per room key. Element then shows, instead of "Unable to decrypt", that the
+        sender blocked the message because the device is unverified. Sent in clear, like every withheld
+        notice: it names the room and the key's id, which the homeserver knows anyway."""
+        client, olm = self.client, self.client.olm
+        session = olm.outbound_group_sessions.get(room_id) if self.enabled and olm is not None else None
+        if session is None or not session.shared or self._withheld.get(room_id) == session.id:
+            return
+        self._withheld[room_id] = session.id
+        room = client.rooms.get(room_id)
+        content = {
+            "algorithm": "m.megolm.v1.aes-sha2",
+            "room_id": room_id,
+            "session_id": session.id,
+            "sender_key": olm.account.identity_keys["curve25519"],
+            "code": "m.unverified",
+            "reason": "The sender only shares keys with devices their owner has verified.",
+        }
+        for user in room.users if room is not None else ():
+            for device in client.device_store.active_user_devices(user):
+                if device.trust_state == TrustState.blacklisted and device.id != client.device_id:
+                    with contextlib.suppress(*CONNECTION_ERRORS):
+                        await client.to_device(ToDeviceMessage("m.room_key.withheld", user, device.id, content))
+
     # -- who sent it ---------------------------------------------------------------------
 
     async def event_verdict(self, room_id: str, event: Any) -> tuple[Verdict, str | None]:
@@ -296,3 +325,4 @@ async def room_keys(client: AsyncClient, room_id: str, content: dict[str, Any]) 
     await devices.before_send(room_id)
     async with devices.one_message_for(content):
         yield
+    await devices.tell_withheld(room_id)
