@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from common import header, percentile
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -107,9 +107,9 @@ async def run(members: int, runs: int) -> None:
         device_store = DeviceStore()
         answers = []
         for n in range(members):
-            answer, devices = account(f"@member{n:03d}:bench")
+            answer, olm_devices = account(f"@member{n:03d}:bench")
             answers.append(answer)
-            for device in devices:
+            for device in olm_devices:
                 device_store.add(device)
         sessions: dict[tuple[str, str, str], Any] = {}
         first = answers[0]["device_keys"]["@member000:bench"]["DEV0"]["keys"]
@@ -128,7 +128,7 @@ async def run(members: int, runs: int) -> None:
             should_query_keys=False,
             crypto_lock=asyncio.Lock(),
         )
-        devices = MemberDevices(client, store, services, enabled=True)  # type: ignore[arg-type]
+        devices = MemberDevices(cast(Any, client), store, services, enabled=True)
         await devices.start()
         merged: dict[str, Any] = {"device_keys": {}, "master_keys": {}, "self_signing_keys": {}}
         for answer in answers:
@@ -137,7 +137,7 @@ async def run(members: int, runs: int) -> None:
         response = SimpleNamespace(as_dict=lambda: merged)
 
         started = time.perf_counter()
-        await devices.on_keys(response)  # type: ignore[arg-type]
+        await devices.on_keys(cast(Any, response))
         learned_ms = (time.perf_counter() - started) * 1000
         blacklisted = sum(d.trust_state == TrustState.blacklisted for d in device_store)
 

@@ -471,6 +471,7 @@ async def verify_with_recovery_key(client: AsyncClient, recovery_key: str) -> No
     derived = HKDF(algorithm=hashes.SHA256(), length=64, salt=bytes(32), info=name.encode()).derive(
         recovery_key_bytes(recovery_key)
     )
+
     def b64(text: str) -> bytes:
         return base64.b64decode(text + "=" * (-len(text) % 4))
 

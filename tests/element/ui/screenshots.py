@@ -35,6 +35,7 @@ import time
 from datetime import datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
@@ -125,7 +126,7 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
                 raise RuntimeError(f"!case new {label}: {opened.content.get('body')}")
             room_id = opened.content["homeward.room_id"]
             await member.join(room_id)
-            await member.wait_for(lambda s, room_id=room_id: s.room_id == room_id and "homeward.checklist" in s.content)
+            await member.wait_for(functools.partial(_checklist_in, room_id))
             answer = await member.command(room_id, f"!plan admission {admitted}")
             if answer.content.get("homeward.status") != "ok":
                 raise RuntimeError(f"!plan admission in {label}: {answer.content.get('body')}")
@@ -134,6 +135,10 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
         await member.client.logout()
     finally:
         await member.close()
+
+
+def _checklist_in(room_id: str, seen: Any) -> bool:
+    return bool(seen.room_id == room_id and "homeward.checklist" in seen.content)
 
 
 def shrink(png: Path) -> None:

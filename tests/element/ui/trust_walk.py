@@ -30,7 +30,7 @@ REPO = HERE.parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from screenshots import DEFAULT_ELEMENT, find_chromium, serve  # noqa: E402
+from screenshots import DEFAULT_ELEMENT, find_chromium, serve  # type: ignore[import-not-found]  # noqa: E402
 
 LABEL = "Sjöstjärna"
 
