@@ -65,9 +65,9 @@ async def request_for(member: Member, room: str, consent: str) -> Seen:
 
 
 async def test_a_device_the_homeserver_administrator_made_reads_nothing_and_its_consent_acts_on_nothing(
-    make_bot: MakeBot, make_member: MakeMember, synapse: Any, new_user: Any, tmp_path: Path
+    module_bot: BotRunner, make_member: MakeMember, synapse: Any, new_user: Any, tmp_path: Path
 ) -> None:
-    bot = await make_bot()
+    bot = module_bot
     ingrid, mor = await make_member("ingrid"), await make_member("mor")
     room, _ = await open_case(ingrid, bot, "sthf", "Maane")
     ok(await ingrid.command(room, f"!role {ingrid.user_id} sykehus coordinator"))
@@ -115,9 +115,9 @@ async def test_a_device_the_homeserver_administrator_made_reads_nothing_and_its_
 
 
 async def test_a_device_the_homeserver_administrator_made_cannot_acknowledge_with_ack_or_a_reaction(
-    make_bot: MakeBot, make_member: MakeMember, synapse: Any, new_user: Any, tmp_path: Path
+    module_bot: BotRunner, make_member: MakeMember, synapse: Any, new_user: Any, tmp_path: Path
 ) -> None:
-    bot = await make_bot()
+    bot = module_bot
     anna, karin = await make_member("anna"), await make_member("karin")
     room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
     ok(await anna.command(room, f"!role {anna.user_id} slutenvard coordinator"))
@@ -148,9 +148,9 @@ async def test_a_device_the_homeserver_administrator_made_cannot_acknowledge_wit
 
 
 async def test_a_members_second_device_verified_with_their_identity_reads_the_next_message_and_its_commands_work(
-    make_bot: MakeBot, make_member: MakeMember, synapse: Any, tmp_path: Path
+    module_bot: BotRunner, make_member: MakeMember, synapse: Any, tmp_path: Path
 ) -> None:
-    bot = await make_bot()
+    bot = module_bot
     anna, karin = await make_member("anna"), await make_member("karin")
     room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
     ok(await anna.command(room, f"!role {anna.user_id} slutenvard coordinator"))
@@ -200,9 +200,9 @@ async def test_a_members_second_device_verified_with_their_identity_reads_the_ne
 
 
 async def test_after_a_master_key_reset_nothing_of_theirs_acts_until_a_coordinator_restores_trust(
-    make_bot: MakeBot, make_member: MakeMember
+    module_bot: BotRunner, make_member: MakeMember
 ) -> None:
-    bot = await make_bot()
+    bot = module_bot
     ingrid, mor, far = await make_member("ingrid"), await make_member("mor"), await make_member("far")
     room, _ = await open_case(ingrid, bot, "sthf", "Maane")
     ok(await ingrid.command(room, f"!role {ingrid.user_id} sykehus coordinator"))
@@ -231,9 +231,9 @@ async def test_after_a_master_key_reset_nothing_of_theirs_acts_until_a_coordinat
 
 
 async def test_a_reply_whose_clear_wrapper_points_at_a_consent_request_but_whose_ciphertext_does_not_answers_nothing(
-    make_bot: MakeBot, make_member: MakeMember
+    module_bot: BotRunner, make_member: MakeMember
 ) -> None:
-    bot = await make_bot()
+    bot = module_bot
     ingrid, mor = await make_member("ingrid"), await make_member("mor")
     room, _ = await open_case(ingrid, bot, "sthf", "Maane")
     ok(await ingrid.command(room, f"!role {ingrid.user_id} sykehus coordinator"))
@@ -286,10 +286,10 @@ async def test_with_device_trust_any_an_unverified_device_reads_and_acts_as_befo
 
 
 async def test_a_member_without_cross_signing_is_told_how_to_set_it_up_and_the_coordinators_are_told(
-    make_bot: MakeBot, make_member: MakeMember, synapse: Any, new_user: Any, tmp_path: Path, monkeypatch: Any
+    module_bot: BotRunner, make_member: MakeMember, synapse: Any, new_user: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr("homeward.bot.devices.NO_IDENTITY_GRACE_S", 1.0)
-    bot = await make_bot()
+    bot = module_bot
     anna = await make_member("anna")
     room, _ = await open_case(anna, bot, "orebro", "Sjostjerne")
     ok(await anna.command(room, f"!role {anna.user_id} slutenvard coordinator"))
