@@ -52,7 +52,7 @@ from nio import AsyncClientConfig, Event, JoinResponse, MegolmEvent, RoomSendRes
 
 from homeward.bot.client import HomewardClient
 from homeward.dev.synapse import LocalSynapse
-from tests.harness import BotProcess, Member, Seen, reply_target
+from tests.harness import BotProcess, Member, Seen, cross_sign, reply_target
 
 PASSWORD = "bench-password"
 STAFF = 20
@@ -91,6 +91,7 @@ class Driver:
         assert getattr(response, "access_token", None), response
         if client.should_upload_keys:
             await client.keys_upload()
+        await cross_sign(client, PASSWORD)  # as Element at a first login: the bot trusts signed devices only
         driver = cls(user_id, client)
         client.add_event_callback(driver._on_event, Event)
         await client.sync(timeout=0, full_state=True)
@@ -178,6 +179,7 @@ async def plain_login(homeserver: str, user_id: str, store: Path) -> HomewardCli
     response = await client.login(PASSWORD, device_name="bench")
     assert getattr(response, "access_token", None), response
     await client.keys_upload()
+    await cross_sign(client, PASSWORD)
     return client
 
 

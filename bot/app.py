@@ -41,6 +41,7 @@ from nio.exceptions import EncryptionError
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward import logs
 from homeward.bot.data_dir import make_private
+from homeward.bot.devices import MemberDevices
 from homeward.bot.events import command_from, is_ack_reaction, thread_root
 from homeward.bot.lease import SEND_MARGIN_S, LeaseKeeper
 from homeward.bot.sender import OutboxSender
@@ -64,6 +65,7 @@ from homeward.work.joins import member_joined, remove_strangers
 from homeward.work.room_state import bring_rooms_in_step
 from homeward.work.scheduler import ReminderScheduler
 from homeward.work.services import Services
+from homeward.work.trust import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,13 @@ class HomewardBot:
             pathways=pathways,
             wake_outbox=lambda: self.sender.wake(),
         )
+        # Members' devices: only those their pinned identity signed get room keys and act (bot/devices.py).
+        self.devices = MemberDevices(
+            self.client, self.store, self.services, enabled=self.config.device_trust == "cross-signed"
+        )
+        await self.devices.start()
+        self.client.member_devices = self.devices
+        self.client.on_keys = self.devices.on_keys
         self.sync = SyncLoop(self.client, self.store, self, self.crypto_lock)
         if self.store.shared:
             url = self.config.database_url
@@ -169,6 +178,7 @@ class HomewardBot:
         self.sender = self._new_sender()
         self.sender.sent_before = sent_before
         self._strangers_checked = False
+        await self.devices.acting()
         # Rooms named, levelled or fenced by an older release or setting: brought in step once
         # (state rows in the outbox).
         await bring_rooms_in_step(self.store, self.services)
@@ -255,6 +265,8 @@ class HomewardBot:
     async def stop(self) -> None:
         if self.reminders:
             self.reminders.stop()
+        if getattr(self, "devices", None):
+            self.devices.stop()
         for task in [*self._tasks, *self._acting_tasks]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._acting_tasks, return_exceptions=True)
@@ -299,6 +311,10 @@ class HomewardBot:
             incoming = command_from(room_id, event, self.client.user_id, room_encrypted=bool(room and room.encrypted))
             if incoming:
                 incoming = replace(incoming, private=self._private(room_id, incoming.sender))
+                if incoming.encrypted:
+                    verdict, device_id = await self.devices.event_verdict(room_id, event)
+                    untrusted = None if verdict is Verdict.TRUSTED else verdict.value
+                    incoming = replace(incoming, untrusted=untrusted, device_id=device_id)
                 await handle_command(incoming, self.store, self.services)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
@@ -349,7 +365,22 @@ class HomewardBot:
         assert self.store and self.client
         if event.sender == self.client.user_id or not is_ack_reaction(event.key):
             return
-        await handle_reaction(room_id, event.event_id, event.sender, event.reacts_to, self.store, self.services)
+        if getattr(event, "decrypted", False) is True:  # Element X encrypts reactions; Element Web does not
+            verdict, device_id = await self.devices.event_verdict(room_id, event)
+            untrusted_device = device_id
+        else:  # in clear, a reaction names no device: it counts while every device of the account is trusted
+            verdict, devices = await self.devices.account_verdict(event.sender)
+            untrusted_device = devices[0] if devices else None
+        await handle_reaction(
+            room_id,
+            event.event_id,
+            event.sender,
+            event.reacts_to,
+            self.store,
+            self.services,
+            untrusted=None if verdict is Verdict.TRUSTED else verdict.value,
+            untrusted_device=untrusted_device,
+        )
 
     async def after_batch(self) -> None:
         if self.acting and not self._strangers_checked:

@@ -20,13 +20,25 @@ Savings on the way from a sync to an answer (the bot's own CPU per event, BENCHM
   ValidationError as before, so nio turns a malformed event into a BadEvent as it always did.
 - The bot's own messages come back in its sync; nio decrypted each (Megolm, then the schema
   check of the plaintext) only for the bot to ignore it (`bot/app.py`). They are left encrypted.
+
+And the cross-signing keys of `/keys/query`: nio keeps only the device keys of its answer
+(it has no cross-signing, its issue #229). The answer is read again with the members'
+master and self-signing keys kept, and handed to `on_keys` (homeward.bot.devices) once nio
+has taken in the devices, before anything can share a room key with one of them.
+
+And the relation of a decrypted event: when the ciphertext has no `m.relates_to`, nio
+copies the one of the clear wrapper into the decrypted event, and the wrapper is written by
+the sender's client and homeserver. The relation the ciphertext itself carried is kept as
+the event's `homeward_relation` (None: none inside), for what must be decided from the
+encrypted payload alone (which consent request a "ja" answers: homeward.bot.events).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -36,7 +48,18 @@ import nio.crypto.olm_machine
 import nio.events.misc
 import nio.responses
 import nio.schemas
-from nio import AsyncClient, MatrixRoom, MegolmEvent, Response, SyncResponse
+from nio import (
+    Api,
+    AsyncClient,
+    KeysQueryError,
+    KeysQueryResponse,
+    LocalProtocolError,
+    MatrixRoom,
+    MegolmEvent,
+    Response,
+    SyncResponse,
+)
+from nio.events import Event
 
 _COMPILED: dict[int, tuple[object, Callable[[Any], Any] | None]] = {}  # id(schema) -> (the schema, its check)
 _FORMATS: dict[str, str | Callable[[Any], bool]] = {
@@ -132,6 +155,35 @@ class CryptoLock:
         return self._shared
 
 
+#: The attribute of a decrypted nio event that holds the `m.relates_to` of its ciphertext (None: none there).
+RELATION_INSIDE = "homeward_relation"
+
+
+@dataclass
+class KeysQueryWithIdentities(KeysQueryResponse):
+    """nio's answer to `/keys/query`, with the cross-signing keys it drops."""
+
+    master_keys: dict[str, Any] = field(default_factory=dict)
+    self_signing_keys: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, parsed_dict: dict[Any, Any]) -> Any:
+        response = super().from_dict(parsed_dict)
+        if isinstance(response, cls):
+            for name in ("master_keys", "self_signing_keys"):
+                value = parsed_dict.get(name)
+                setattr(response, name, value if isinstance(value, dict) else {})
+        return response
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parts of the answer homeward.matrix.cross_signing.member_keys reads."""
+        return {
+            "device_keys": self.device_keys,
+            "master_keys": self.master_keys,
+            "self_signing_keys": self.self_signing_keys,
+        }
+
+
 class HomewardClient(AsyncClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -139,6 +191,10 @@ class HomewardClient(AsyncClient):
         self.crypto_lock = CryptoLock()
         #: The bot's own messages in its sync are left encrypted (the bot sets it; people's clients read theirs).
         self.leave_own_encrypted = False
+        #: Called with each `/keys/query` answer nio has taken in (homeward.bot.devices.MemberDevices.on_keys).
+        self.on_keys: Callable[[KeysQueryWithIdentities], Awaitable[None]] | None = None
+        #: Which member devices get the room keys: homeward.bot.devices.MemberDevices, once the bot runs.
+        self.member_devices: Any = None
 
     def load_store(self) -> None:
         super().load_store()
@@ -146,6 +202,20 @@ class HomewardClient(AsyncClient):
         if store is not None and "save_encrypted_rooms" not in vars(store):
             save = store.save_encrypted_rooms
             store.save_encrypted_rooms = lambda rooms: save(rooms) if rooms else None
+        olm = self.olm
+        if olm is not None and "decrypt_megolm_event" not in vars(olm):
+            olm.decrypt_megolm_event = _keeping_inner_relation(olm.decrypt_megolm_event)
+
+    async def keys_query(self) -> KeysQueryResponse | KeysQueryError:
+        """nio's key query, keeping the cross-signing keys of the answer for `on_keys`."""
+        users = self.users_for_key_query
+        if not users:
+            raise LocalProtocolError("No key query required.")
+        method, path, data = Api.keys_query(self.access_token, users)
+        response = await self._send(KeysQueryWithIdentities, method, path, data)
+        if isinstance(response, KeysQueryWithIdentities) and self.on_keys is not None:
+            await self.on_keys(response)
+        return response
 
     def _handle_timeline_event(self, event: Any, room_id: str, room: MatrixRoom, encrypted_rooms: set[str]) -> Any:
         """The bot's own encrypted messages stay encrypted: nothing reads them (see the module's docstring)."""
@@ -160,3 +230,25 @@ class HomewardClient(AsyncClient):
                 await super().receive_response(response)
         else:
             await super().receive_response(response)
+
+
+def _keeping_inner_relation(decrypt: Callable[..., Any]) -> Callable[..., Any]:
+    """nio's Megolm decryption, told nothing of the clear wrapper's relation, which is put back afterwards."""
+
+    def decrypt_megolm_event(event: MegolmEvent, room_id: str | None = None) -> Any:
+        content = event.source.get("content") if isinstance(event.source, dict) else None
+        outside = content.pop("m.relates_to", None) if isinstance(content, dict) else None
+        try:
+            decrypted = decrypt(event, room_id)
+        finally:
+            if outside is not None and isinstance(content, dict):
+                content["m.relates_to"] = outside
+        if isinstance(decrypted, Event):
+            inner_content = decrypted.source.get("content") if isinstance(decrypted.source, dict) else None
+            inside = inner_content.get("m.relates_to") if isinstance(inner_content, dict) else None
+            setattr(decrypted, RELATION_INSIDE, inside if isinstance(inside, dict) else None)
+            if outside is not None and isinstance(inner_content, dict) and inside is None:
+                inner_content["m.relates_to"] = outside  # as nio does: edits, threads and reactions go by it
+        return decrypted
+
+    return decrypt_megolm_event

@@ -7,11 +7,17 @@ from urllib.parse import unquote
 
 from nio import RoomMessageText
 
+from homeward.bot.client import RELATION_INSIDE
 from homeward.commands.context import IncomingCommand
 
 
 def command_from(
-    room_id: str, event: RoomMessageText, own_user_id: str, room_encrypted: bool = False
+    room_id: str,
+    event: RoomMessageText,
+    own_user_id: str,
+    room_encrypted: bool = False,
+    untrusted: str | None = None,
+    device_id: str | None = None,
 ) -> IncomingCommand | None:
     """The candidate command in a text message, or None for events that are never commands.
 
@@ -23,6 +29,9 @@ def command_from(
     `RoomMessageText` as a clear-text one, and marks it `decrypted = True`
     (`nio.crypto.olm_machine`, `_decrypt_megolm_no_error` → `decrypt_megolm_event`); a
     clear-text event keeps the class default, False. `room_encrypted`: nio's room state.
+
+    `untrusted`, `device_id`: what homeward.bot.devices says of the device that encrypted it.
+    Which message it replies to is read from the ciphertext alone (`relation_inside`).
     """
     if event.sender == own_user_id:
         return None
@@ -46,10 +55,23 @@ def command_from(
         thread_root=thread_root(content),
         encrypted=getattr(event, "decrypted", False) is True,
         room_encrypted=room_encrypted,
-        in_reply_to=in_reply_to(content),
+        in_reply_to=in_reply_to(relation_inside(event, content)),
+        untrusted=untrusted,
+        device_id=device_id,
         mentions=mentioned_users(content),
         pills=pills_of(content),
     )
+
+
+def relation_inside(event: object, content: dict) -> dict:
+    """The content with only the relation its sender encrypted: for a decrypted event, the
+    `m.relates_to` of the ciphertext (homeward.bot.client keeps it; nio would fill in the clear
+    wrapper's, which the sender's homeserver can rewrite); for any other, the content as it is."""
+    if getattr(event, "decrypted", False) is not True or not hasattr(event, RELATION_INSIDE):
+        return content
+    inside = getattr(event, RELATION_INSIDE)
+    plain = {key: value for key, value in content.items() if key != "m.relates_to"}
+    return {**plain, "m.relates_to": inside} if isinstance(inside, dict) else plain
 
 
 def in_reply_to(content: dict) -> str | None:

@@ -70,6 +70,7 @@ from nio import (
 from nio.api import RoomPreset, RoomVisibility
 
 from homeward.bot.client import CryptoLock
+from homeward.bot.devices import keys_due, room_keys
 from homeward.bot.sync import CONNECTION_ERRORS
 from homeward.bot.takeover import SentBefore
 from homeward.clock import Clock
@@ -629,17 +630,20 @@ class OutboxSender:
         return response, response.event_id if isinstance(response, RoomSendResponse) else None
 
     async def _room_send(self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> Any:
-        """One room event, encrypted when the room is: beside the other lanes' sends, never beside a sync.
+        """One room event, encrypted when the room is, its room key only for the devices the bot trusts
+        (`room_keys`, bot/devices.py): beside the other lanes' sends, never beside a sync.
 
-        The device keys nio is missing are asked for first, by one send at a time and apart from
-        every other (a key query changes which devices get a room key).
+        A send that must ask for device keys first goes alone, apart from every other (a key query
+        changes which devices get a room key), and so does a refusal let through to one device the
+        bot does not trust (no other room's key may reach that device meanwhile).
         """
         client = self.client
-        if client.olm and client.should_query_keys:
-            async with self._keys_query, self.crypto_lock:
-                if client.should_query_keys:  # another lane may have asked meanwhile
-                    await client.keys_query()
-        async with self._sending():
+        if client.olm and keys_due(client, room_id, content):
+            async with self._keys_query, self.crypto_lock, room_keys(client, room_id, content, alone=True):
+                return await client.room_send(
+                    room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True
+                )
+        async with self._sending(), room_keys(client, room_id, content, alone=False):
             return await client.room_send(room_id, event_type, content, tx_id=txn_id, ignore_unverified_devices=True)
 
     def _sending(self) -> AbstractAsyncContextManager[Any]:

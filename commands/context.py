@@ -51,6 +51,13 @@ class IncomingCommand:
     mentions: tuple[str, ...] = ()
     #: The person pills of the message: (the name shown, the user id) from its matrix.to links.
     pills: tuple[tuple[str, str], ...] = ()
+    #: Why the device that encrypted it is not one the bot trusts (a `work.trust.Verdict` value:
+    #: "unsigned", "identity_changed", "no_identity", "unknown"); such a command acts on nothing.
+    #: None: a trusted device, or `device_trust = "any"`. Set by homeward.bot.devices, from the
+    #: Megolm session the event was decrypted with.
+    untrusted: str | None = None
+    #: The device that encrypted it, when the bot knows it (trusted or not).
+    device_id: str | None = None
 
 
 @dataclass

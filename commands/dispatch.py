@@ -46,13 +46,23 @@ from homeward.commands.registry import Command, CommandError, Invocation, regist
 from homeward.matrix.content import fit_content
 from homeward.ratelimit import ALL_COMMANDS, PERSON_RATE, Rate
 from homeward.store import consents, outbox
-from homeward.store.cases import LoadedCase, invited_after, last_case_language, load_room, notice_for_event, sent_row
+from homeward.store.cases import (
+    NO_LANE,
+    LoadedCase,
+    audit,
+    invited_after,
+    last_case_language,
+    load_room,
+    notice_for_event,
+    sent_row,
+)
 from homeward.store.changes import recording
 from homeward.store.db import Store
 from homeward.store.state import RoomInfo, mark_handled
 from homeward.text import Markdown, code, mention, mentions
 from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
+from homeward.work.trust import SHARE_WITH, Verdict, note_refusal
 from homeward.work.worklists import record_direct_chat
 
 log = logging.getLogger(__name__)
@@ -79,6 +89,8 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
         info, loaded = await load_room(db, event.room_id, services.pathways)
         if info is not None and info.kind == "case" and not event.encrypted:
             outcome = await _refuse_unencrypted(db, event, name, info, loaded, services)
+        elif event.untrusted is not None:
+            outcome = await _refuse_untrusted(db, event, name, info, loaded, services)
         elif not brake.run:
             assert brake.wait is not None
             outcome = await _answer_over_limit(db, event, name, brake.wait, info, services)
@@ -91,7 +103,14 @@ async def handle_command(event: IncomingCommand, store: Store, services: Service
 
 
 async def handle_reaction(
-    room_id: str, event_id: str, sender: str, reacts_to: str, store: Store, services: Services
+    room_id: str,
+    event_id: str,
+    sender: str,
+    reacts_to: str,
+    store: Store,
+    services: Services,
+    untrusted: str | None = None,
+    untrusted_device: str | None = None,
 ) -> bool:
     """A ✅ / 👍 on the bot's message of a notice runs `ack <notice>` by the reacting person, for their own lane only.
 
@@ -99,6 +118,11 @@ async def handle_reaction(
     reply relation). Reactions are unencrypted and easy to give by
     accident, so the command is marked as a reaction: `care.case.decide_ack` then never
     acknowledges on behalf of another lane (a coordinator types `!ack <item> <lane>` for that).
+
+    `untrusted`: why the reacting account is not trusted to have sent it (homeward.bot.devices:
+    a clear reaction names no device, so it counts only while every device of the account is
+    trusted); then it acknowledges nothing, and the person is told once per device in the way
+    (`untrusted_device`), audited.
     """
     async with store.transaction() as db:
         info, loaded = await load_room(db, room_id, services.pathways)
@@ -125,6 +149,10 @@ async def handle_reaction(
             reaction=True,
             quotable=quotable,
         )
+        if untrusted is not None:
+            refused = replace(event, untrusted=untrusted, device_id=untrusted_device)
+            outcome = await _refuse_untrusted(db, refused, "ack", info, loaded, services, item=notice[1])
+            return _after(event, outcome, services)
         invocation = registry.invocation("ack", {"item-id": notice[1]})
         services.limiter.person(sender, services.clock.now(), always=True)  # counted; an acknowledgement always runs
         outcome = await _answer(db, event, invocation, info, loaded, services)
@@ -153,7 +181,7 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
         if word is not None or event.encrypted:  # counted; a consent answer (or how to give one) always runs
             services.limiter.person(event.sender, services.clock.now(), always=True)
         if word is None:
-            if not event.encrypted:
+            if not event.encrypted or event.untrusted is not None:
                 return False
             outcome = await _explain_reply(db, event, request.consent_id, info, loaded, services)
         else:
@@ -161,6 +189,8 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
             answer = replace(event, by_reply=True)
             if not event.encrypted:
                 outcome = await _refuse_unencrypted(db, answer, invocation.command.typed_name, info, loaded, services)
+            elif event.untrusted is not None:
+                outcome = await _refuse_untrusted(db, answer, invocation.command.typed_name, info, loaded, services)
             else:
                 outcome = await _answer(db, answer, invocation, info, loaded, services)
     return _after(event, outcome, services)
@@ -310,6 +340,70 @@ async def _answer_over_limit(
         db, event.room_id, "m.room.message", reply.content(name, event.event_id, event.thread_root), now
     )
     return name, "over-person-limit", False
+
+
+#: How the owner of a device the bot does not trust is told, by why it is not (`work.trust.Verdict`).
+UNTRUSTED_KEYS = {
+    Verdict.UNSIGNED: "trust.refused_unsigned",
+    Verdict.UNKNOWN: "trust.refused_unsigned",
+    Verdict.IDENTITY_CHANGED: "trust.refused_identity_changed",
+    Verdict.NO_IDENTITY: "trust.refused_no_identity",
+}
+
+
+async def _refuse_untrusted(
+    db: Any,
+    event: IncomingCommand,
+    name: str,
+    info: RoomInfo | None,
+    loaded: LoadedCase | None,
+    services: Services,
+    item: str | None = None,
+) -> Outcome:
+    """A command, consent reply or reaction from a device the bot does not trust: nothing acts.
+
+    Audited every time; answered once per device, in words its owner understands (how to verify
+    the session, or that a coordinator must restore trust). The answer is shared with that device
+    for that one message (`work.trust.SHARE_WITH`), so the person at it can read how to fix it;
+    for a reaction (which names no device) it is not.
+    """
+    now = services.clock.now()
+    if not await mark_handled(db, event.event_id, event.room_id, now):
+        return None
+    reason = Verdict(event.untrusted or Verdict.UNKNOWN)
+    details: dict[str, Any] = {"command": name, "device": event.device_id, "reason": reason.value}
+    if info is not None and loaded is not None:
+        room = CareRoom(db, services, info, loaded, event.sender, event.event_id, now)
+        await room.audit("command.untrusted_device_refused", **details)
+    else:
+        await audit(
+            db,
+            room_id=event.room_id,
+            actor=event.sender,
+            action="command.untrusted_device_refused",
+            now=now,
+            actor_lane=NO_LANE,
+            event_id=event.event_id,
+            **details,
+        )
+    if not await note_refusal(db, event.sender, event.device_id, now, reaction=event.reaction):
+        return name, "refused-untrusted-device", False  # told before, for this device
+    language = await _language(db, info, event.sender, services)
+    key = "trust.refused_reaction" if event.reaction and reason is Verdict.UNSIGNED else UNTRUSTED_KEYS[reason]
+    text = services.catalog.t(
+        language,
+        key,
+        user=mention(event.sender),
+        id=event.sender,
+        device=code(event.device_id or "?"),
+        item=item or "",
+    )
+    reply = Reply("⚠️ " + text, ok=False, extra={"reason": key, "device": event.device_id})
+    content = reply.content(name, event.reply_to or event.event_id, event.thread_root)
+    if not event.reaction and event.device_id:
+        content[SHARE_WITH] = {"user_id": event.sender, "device_id": event.device_id}
+    await outbox.enqueue(db, event.room_id, "m.room.message", content, now)
+    return name, "refused-untrusted-device", False
 
 
 def _after(event: IncomingCommand, outcome: Outcome, services: Services) -> bool:

@@ -69,6 +69,9 @@ class Config(BaseModel):
     timezone: str = "Europe/Oslo"
     language: Language = "en"
     encryption: bool = True
+    # Which of a member's devices the bot trusts: "cross-signed" — those their own cross-signing identity
+    # signed, the identity pinned the first time the bot sees it — or "any" device of their account.
+    device_trust: Literal["cross-signed", "any"] = "cross-signed"
     pathways_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Libraries whose DEBUG log is wanted (e.g. ["nio"]); every other library logs warnings only.

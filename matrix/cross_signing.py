@@ -102,16 +102,22 @@ def sign_json(obj: dict[str, Any], user_id: str, seed: bytes) -> dict[str, Any]:
     return {**obj, "signatures": signatures}
 
 
-def has_valid_signature(obj: dict[str, Any], user_id: str, public: str) -> bool:
-    """Whether `obj` carries a valid signature by the key `public` of `user_id`."""
-    signature = ((obj.get("signatures") or {}).get(user_id) or {}).get("ed25519:" + public)
-    if not isinstance(signature, str):
+def has_valid_signature(obj: dict[str, Any], user_id: str, public: str, key_id: str | None = None) -> bool:
+    """Whether `obj` carries a valid signature by the key `public` of `user_id`.
+
+    The signature is looked for under `ed25519:<key_id>`; a cross-signing key's id is its public
+    key (the default), a device's own key's id is the device id.
+    """
+    signatures = obj.get("signatures")
+    by_user = signatures.get(user_id) if isinstance(signatures, dict) else None
+    signature = by_user.get("ed25519:" + (key_id or public)) if isinstance(by_user, dict) else None
+    if not isinstance(signature, str) or not isinstance(public, str):
         return False
     try:
         Ed25519PublicKey.from_public_bytes(from_unpadded_b64(public)).verify(
             from_unpadded_b64(signature), signed_bytes(obj)
         )
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, TypeError):
         return False
     return True
 
@@ -206,3 +212,97 @@ def decide(seeds: Seeds | None, server: ServerIdentity) -> Action:
             Action.UPLOAD
         )  # same master, other sub-keys (set by hand?): put ours back (the server asks for the password)
     return Action.NOTHING if server.device_signed_by(seeds) else Action.SIGN_DEVICE
+
+
+# --- other people's identities -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceKeys:
+    """A device's two identity keys, as its own signed device-keys object states them."""
+
+    device_id: str
+    ed25519: str
+    curve25519: str
+
+
+@dataclass(frozen=True)
+class MemberKeys:
+    """One account's cross-signing identity and devices as `POST /keys/query` returned them, checked.
+
+    `master` is the account's master key (None: the account has no cross-signing); `self_signing`
+    its self-signing key, only if the master key signed it; `devices` every device whose keys
+    object is well formed and signed by the device's own key; `signed` the ids of those the
+    self-signing key signed: the devices the account's owner verified, as Element counts them
+    (device ← self-signing key ← master key). Nothing here says whether the master key is the
+    owner's: that is for whoever pins it (trust on first use, homeward.work.trust).
+    """
+
+    user_id: str
+    master: str | None
+    self_signing: str | None
+    devices: dict[str, DeviceKeys]
+    signed: frozenset[str]
+
+    def signed_device(self, device_id: str) -> DeviceKeys | None:
+        """The device's keys if the account's identity signed them."""
+        return self.devices.get(device_id) if device_id in self.signed else None
+
+
+def _cross_signing_key(obj: Any, user_id: str, usage: str) -> str | None:
+    """The public key of a cross-signing key object of `user_id` for `usage`, if it is one."""
+    if not isinstance(obj, dict) or obj.get("user_id") != user_id:
+        return None
+    usages = obj.get("usage")
+    if not isinstance(usages, list) or usage not in usages:
+        return None
+    return _only_key(obj)
+
+
+def _device_keys(obj: Any, user_id: str, device_id: str) -> DeviceKeys | None:
+    """A device's keys object, if it names this user and device and carries the device's own signature."""
+    if not isinstance(obj, dict) or obj.get("user_id") != user_id or obj.get("device_id") != device_id:
+        return None
+    keys = obj.get("keys")
+    if not isinstance(keys, dict):
+        return None
+    ed25519, curve25519 = keys.get("ed25519:" + device_id), keys.get("curve25519:" + device_id)
+    if not isinstance(ed25519, str) or not isinstance(curve25519, str):
+        return None
+    if not has_valid_signature(obj, user_id, ed25519, key_id=device_id):
+        return None
+    return DeviceKeys(device_id, ed25519, curve25519)
+
+
+def member_keys(response: dict[str, Any], user_id: str) -> MemberKeys:
+    """`user_id`'s identity and devices in a `/keys/query` answer, each signature checked (spec,
+    "Cross-signing"): the self-signing key counts only if the master key signed it, a device only if
+    its own key signed its keys object, and it is the identity's only if the self-signing key did too."""
+
+    def section(name: str) -> dict[str, Any]:
+        value = response.get(name)
+        return value if isinstance(value, dict) else {}
+
+    master_obj = section("master_keys").get(user_id)
+    master = _cross_signing_key(master_obj, user_id, "master")
+    self_signing_obj = section("self_signing_keys").get(user_id)
+    self_signing = _cross_signing_key(self_signing_obj, user_id, "self_signing")
+    if (
+        master is None
+        or not isinstance(self_signing_obj, dict)
+        or not has_valid_signature(self_signing_obj, user_id, master)
+    ):
+        self_signing = None
+    devices: dict[str, DeviceKeys] = {}
+    signed: set[str] = set()
+    listed = section("device_keys").get(user_id)
+    for device_id, obj in listed.items() if isinstance(listed, dict) else ():
+        if not isinstance(device_id, str):
+            continue
+        keys = _device_keys(obj, user_id, device_id)
+        if keys is None:
+            continue
+        devices[device_id] = keys
+        if self_signing is not None and has_valid_signature(obj, user_id, self_signing):
+            signed.add(device_id)
+    return MemberKeys(user_id, master, self_signing, devices, frozenset(signed))

@@ -52,6 +52,8 @@ def greeting_markdown(room: Speaker, view: CaseView, user_id: str, answers: list
         lines += ["", room.t("greeting.use_status")]
     else:
         lines += ["", room.t("greeting.use_ack")]
+        # Care staff log in on ward computers: a new login must be verified before it reads or writes here.
+        lines += ["", room.t("greeting.new_login")]
     lines += ["", room.t("greeting.footer")]
     return "\n".join(lines)
 

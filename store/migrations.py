@@ -369,4 +369,30 @@ MIGRATIONS: list[Migration] = [
         expires_ms  INTEGER NOT NULL
     );
     """,
+    # issue 22: members' cross-signing identities, pinned the first time the bot sees them (trust on
+    # first use), and the devices it saw for them: which the pinned identity signed, since when, and
+    # whether their owner was told that a session of theirs is not verified (once per device).
+    """
+    CREATE TABLE identities (
+        user_id     TEXT PRIMARY KEY,
+        master_key  TEXT,                 -- the pinned master key; NULL while the account has none
+        pinned_at   TEXT,
+        seen_key    TEXT,                 -- the master key the homeserver shows now, when not the pinned one
+        seen_at     TEXT,                 -- when the bot first saw seen_key
+        checked_at  TEXT NOT NULL,        -- the last /keys/query answer for this account
+        told_at     TEXT                  -- when their care rooms were told the account has no cross-signing
+    );
+    CREATE TABLE identity_devices (
+        user_id      TEXT NOT NULL,
+        device_id    TEXT NOT NULL,
+        ed25519      TEXT NOT NULL,
+        curve25519   TEXT NOT NULL,
+        signed_by    TEXT,                -- the master key whose self-signing key signed it; NULL: unsigned
+        first_seen   TEXT NOT NULL,
+        trusted_since TEXT,               -- since when it is signed by the pinned identity (NULL: not)
+        told_at      TEXT,                -- when its owner was told it is not verified (a command from it)
+        reaction_told_at TEXT,            -- when they were told their ✅ does not count while it is there
+        PRIMARY KEY (user_id, device_id)
+    );
+    """,
 ]

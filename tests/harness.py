@@ -2,14 +2,20 @@
 
 `Member` is a care-team member's client: a real matrix-nio client with its own device
 and encryption keys, so everything the tests see went through end-to-end encryption
-exactly as a user's client would. `BotRunner` runs Homeward in-process with a real
+exactly as a user's client would. Like Element at a first login, it sets up its account's
+cross-signing identity and signs its device with it (a second login of the same account is
+signed with the same identity, as after verifying it with the recovery key): the bot trusts
+only devices their owner's identity signed. `BotRunner` runs Homeward in-process with a real
 config and data folder, and can stop and start it again on the same data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
+import operator
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiohttp
 from nio import (
     Api,
     AsyncClient,
@@ -29,16 +36,39 @@ from nio import (
     RoomSendResponse,
 )
 
+from homeward.bot import identity
 from homeward.bot.app import HomewardBot
 from homeward.bot.client import HomewardClient
 from homeward.clock import Clock
 from homeward.config import Config
+from homeward.matrix.cross_signing import Seeds
 from homeward.store.db import Store
 
 DEFAULT_TIMEOUT = 30.0
 # Up to 100 events per room in a sync, not Synapse's default 10: after an outage a burst of
 # answers arrives at once, and unlike Element these clients do not page back through a gap.
 SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
+
+
+#: Each account's cross-signing keys, as its owner's recovery (Element's secret storage) keeps them:
+#: by (homeserver, user id).
+IDENTITIES: dict[tuple[str, str], Seeds] = {}
+
+
+async def cross_sign(client: AsyncClient, password: str, *, reset: bool = False) -> Seeds:
+    """Sign the client's device with its account's identity, setting one up if the account has none (or,
+    with `reset`, replacing it: what "reset your identity" in Element does). Its seeds."""
+    account = (client.homeserver, client.user_id)
+    server = await identity.query(client)
+    seeds = IDENTITIES.get(account)
+    if reset or seeds is None or server.master != seeds.public("master"):
+        seeds = Seeds.generate(client.user_id)
+        await identity.upload_keys(client, seeds, password)  # replacing keys asks for the password
+        IDENTITIES[account] = seeds
+        server = await identity.query(client)
+    if not server.device_signed_by(seeds):
+        await identity.sign_device(client, server, seeds)
+    return seeds
 
 
 @dataclass
@@ -64,7 +94,11 @@ class Member:
     _undecrypted: list[MegolmEvent] = field(default_factory=list)
 
     @classmethod
-    async def login(cls, homeserver: str, user_id: str, password: str, store_dir: Path) -> Member:
+    async def login(
+        cls, homeserver: str, user_id: str, password: str, store_dir: Path, *, verified: bool = True
+    ) -> Member:
+        """Log in as a new device; `verified`: sign it with the account's identity (set up the first time),
+        as Element does at a first login, or after "verify this device" on a later one."""
         store_dir.mkdir(parents=True, exist_ok=True)
         # The bot's client class: handling a sync and sending take one lock (bot/client.py), so a
         # membership change synced while this member sends cannot drop the session being shared.
@@ -79,6 +113,8 @@ class Member:
         assert getattr(response, "access_token", None), response
         if client.should_upload_keys:
             await client.keys_upload()
+        if verified:
+            await cross_sign(client, password)
         member = cls(user_id, client)
         client.add_event_callback(member._on_event, Event)
         await client.sync(timeout=0, full_state=True)
@@ -127,6 +163,19 @@ class Member:
         async with self._changed:
             self.seen.append(seen)
             self._changed.notify_all()
+
+    @property
+    def device_id(self) -> str:
+        return str(self.client.device_id)
+
+    async def verify(self, password: str) -> None:
+        """Verify this device (sign it with the account's identity), as with the recovery key in Element."""
+        await cross_sign(self.client, password)
+
+    async def reset_identity(self, password: str) -> Seeds:
+        """Replace the account's cross-signing identity and sign this device with the new one (Element's
+        "reset your identity"); the account's other devices stay signed by the old one only."""
+        return await cross_sign(self.client, password, reset=True)
 
     async def pause(self) -> None:
         """Stop syncing until `resume`: a member who only waits costs the homeserver and this process
@@ -378,3 +427,88 @@ class BotProcess:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+
+
+async def admin_device(synapse: Any, new_user: Any, user_id: str, store_dir: Path) -> tuple[Member, str]:
+    """A new device of `user_id` made by their homeserver's administrator, never verified by its owner:
+    the administrator sets the account's password without signing anyone out
+    (`POST /_synapse/admin/v1/reset_password/<user>`, `logout_devices: false`) and logs in with it.
+    The device's member client, and the new password."""
+    admin_id, admin_password = await new_user(prefix="admin", admin=True)
+    token = await synapse.login_token(admin_id, admin_password)
+    password = "taken-over-" + uuid.uuid4().hex[:8]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{synapse.url}/_synapse/admin/v1/reset_password/{user_id}",
+            json={"new_password": password, "logout_devices": False},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+    return await Member.login(synapse.url, user_id, password, store_dir, verified=False), password
+
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def recovery_key_bytes(recovery_key: str) -> bytes:
+    """The 32-byte secret-storage key of an Element recovery key (spec, "Secret Storage", "Key representation":
+    base58 of 0x8B 0x01, the key, and a parity byte that makes the XOR of all bytes zero)."""
+    number = 0
+    for char in recovery_key.replace(" ", ""):
+        number = number * 58 + BASE58.index(char)
+    raw = number.to_bytes(35, "big")
+    if raw[:2] != b"\x8b\x01" or functools.reduce(operator.xor, raw) != 0:
+        raise ValueError("not a recovery key")
+    return raw[2:34]
+
+
+async def verify_with_recovery_key(client: AsyncClient, recovery_key: str) -> None:
+    """Sign the client's device with its account's self-signing key, read from the account's secret storage
+    with the recovery key: what "Verify with Security Key" does in Element. The secret is decrypted as
+    the spec's `m.secret_storage.v1.aes-hmac-sha2` says (HKDF-SHA-256, HMAC-SHA-256, AES-256-CTR, all
+    from `cryptography`)."""
+    from cryptography.hazmat.primitives import hashes, hmac
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from homeward.matrix.cross_signing import from_unpadded_b64, public_key, sign_json
+
+    async def account_data(kind: str) -> dict[str, Any]:
+        url = f"{client.homeserver}/_matrix/client/v3/user/{client.user_id}/account_data/{kind}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, headers={"Authorization": f"Bearer {client.access_token}"}) as response,
+        ):
+            assert response.status == 200, f"{kind}: {response.status}"
+            return dict(await response.json())
+
+    key_id = (await account_data("m.secret_storage.default_key"))["key"]
+    name = "m.cross_signing.self_signing"
+    box = (await account_data(name))["encrypted"][key_id]
+    derived = HKDF(algorithm=hashes.SHA256(), length=64, salt=bytes(32), info=name.encode()).derive(
+        recovery_key_bytes(recovery_key)
+    )
+
+    def b64(text: str) -> bytes:
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+
+    ciphertext = b64(box["ciphertext"])
+    mac = hmac.HMAC(derived[32:], hashes.SHA256())
+    mac.update(ciphertext)
+    mac.verify(b64(box["mac"]))
+    decryptor = Cipher(algorithms.AES(derived[:32]), modes.CTR(b64(box["iv"]))).decryptor()
+    seed = from_unpadded_b64((decryptor.update(ciphertext) + decryptor.finalize()).decode())
+    server = await identity.query(client)
+    assert server.self_signing == public_key(seed), "the secret storage holds another self-signing key"
+    assert server.device_keys is not None
+    device = {k: v for k, v in server.device_keys.items() if k != "unsigned"}
+    url = f"{client.homeserver}/_matrix/client/v3/keys/signatures/upload"
+    body = {client.user_id: {client.device_id: sign_json(device, client.user_id, seed)}}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, headers={"Authorization": f"Bearer {client.access_token}"}) as response,
+    ):
+        answer = await response.json()
+        assert response.status == 200 and not answer.get("failures"), answer

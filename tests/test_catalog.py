@@ -106,7 +106,7 @@ def test_help_lists_the_commands_in_the_sections_they_had() -> None:
         ],
         "desk": ["cases", "digest"],
         "consent": ["consent ask", "consent no", "consent revoke", "consent yes", "consents"],
-        "team": ["handover", "invite", "role", "team"],
+        "team": ["handover", "invite", "role", "team", "trust"],
         "meetings": [
             "meeting new",
             "minutes action",

@@ -33,6 +33,7 @@ from nio.schemas import Schemas
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.bot import app
 from homeward.bot.app import HomewardBot
+from homeward.bot.devices import MemberDevices
 from homeward.bot.sender import OutboxSender
 from homeward.commands.parser import ParseError, parse
 from homeward.commands.registry import registry
@@ -437,6 +438,9 @@ async def _bot(path: Path, clock: FakeClock) -> HomewardBot:
     bot.client = NoKeys()
     bot.sender = cast(OutboxSender, SimpleNamespace(wake=lambda: None))  # the events wake it, nothing more
     bot.services = services
+    # Every decrypted event here comes from a device the bot trusts (tests/integration/test_device_trust.py
+    # is where the other ones are tried).
+    bot.devices = MemberDevices(cast(Any, bot.client), bot.store, bot.services, enabled=False)
     return bot
 
 

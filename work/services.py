@@ -10,6 +10,7 @@ from homeward.clock import Clock
 from homeward.config import Config
 from homeward.messages.catalog import Catalog
 from homeward.ratelimit import RateLimiter
+from homeward.store.trust import TrustBook
 
 
 @dataclass
@@ -22,6 +23,8 @@ class Services:
     wake_reminders: Callable[[], None] = field(default=lambda: None)
     #: Per-person counts of rate-limited commands and their configured limits (in memory; `homeward.ratelimit`).
     limiter: RateLimiter = field(init=False)
+    #: Members' pinned identities and trusted devices, in memory (`store.trust.TrustBook`; `work.trust`).
+    trust: TrustBook = field(default_factory=TrustBook)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.rate_limiter_limits)

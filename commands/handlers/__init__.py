@@ -14,6 +14,7 @@ from homeward.commands.handlers import (
     pictures,
     reminding,
     team,
+    trust,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "pictures",
     "reminding",
     "team",
+    "trust",
 ]

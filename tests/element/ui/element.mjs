@@ -301,3 +301,59 @@ export async function loginAndSettle(page, opts, met = []) {
     if (opts.shot) await opts.shot("logged-in-first-run");
     met.push(...(await dismissFirstRun(page, { seconds: opts.settleSeconds ?? 6 })));
 }
+
+/** A recovery key ("Security Key") as Element shows it: 12 groups of 4 base58 characters. */
+export const RECOVERY_KEY_RE = /\b[1-9A-HJ-NP-Za-km-z]{4}(?: [1-9A-HJ-NP-Za-km-z]{4}){11}\b/;
+
+/**
+ * Set up recovery as a user does (Element 1.11.88 calls it Secure Backup): user menu → Security &
+ * Privacy → "Set up" → "Generate a Security Key" → Continue → the key read from "Save your Security
+ * Key" → Copy → Continue → "Secure Backup successful" → Done. The account's cross-signing keys go
+ * into its secret storage, encrypted with that key (from ../shared/element-web/driver). Returns the key.
+ */
+export async function setUpRecovery(page, { password, timeout = 60000 } = {}) {
+    await dismissOnce(page);
+    await page.getByRole("button", { name: "User menu" }).click();
+    const item = page.getByRole("menuitem", { name: "Security & Privacy", exact: true });
+    if (await item.isVisible({ timeout: 2000 }).catch(() => false)) {
+        await item.click();
+    } else {
+        await page.getByRole("menuitem", { name: "All settings" }).click();
+        await page.getByRole("dialog", { name: /^Settings/ }).getByRole("tab", { name: "Security & Privacy", exact: true }).click();
+    }
+    const settings = page.getByRole("dialog", { name: /^Settings: Security & Privacy/ });
+    await settings.waitFor();
+    await settings.getByRole("button", { name: /^Set up( Secure Backup| recovery)?$/ }).first().click();
+    const choose = page.getByRole("dialog", { name: /Set up Secure Backup|Set up recovery/ });
+    await choose.waitFor({ timeout });
+    const gen = choose.getByRole("radio", { name: /Generate a (Security|Recovery) Key/ });
+    if (await gen.count()) await gen.check();
+    await choose.getByRole("button", { name: "Continue" }).click();
+    const save = page.getByRole("dialog", { name: /Save your (Security|Recovery) Key/ });
+    const pw = page.getByRole("dialog").getByLabel("Password", { exact: true });
+    const which = await Promise.race([
+        save.waitFor({ timeout }).then(() => "save"),
+        pw.waitFor({ timeout }).then(() => "password"),
+    ]);
+    if (which === "password") {
+        await pw.fill(password);
+        await page.getByRole("dialog").getByRole("button", { name: /^Continue$/ }).click();
+        await save.waitFor({ timeout });
+    }
+    const key = (await save.innerText()).match(RECOVERY_KEY_RE)?.[0];
+    if (!key) throw new Error("no recovery key in the 'Save your Security Key' dialog");
+    await save.getByRole("button", { name: "Copy" }).click(); // Continue is disabled until Copy or Download
+    const cont = save.getByRole("button", { name: "Continue" });
+    if (!(await cont.isEnabled().catch(() => false))) await save.getByRole("button", { name: "Download" }).click();
+    await cont.click();
+    const done = page.getByRole("dialog", { name: /Secure Backup successful|Recovery set up|Backup successful/ });
+    await done.waitFor({ timeout });
+    await done.getByRole("button", { name: /^(Done|OK|Continue)$/ }).click();
+    await done.waitFor({ state: "detached" });
+    const open = page.getByRole("dialog", { name: /^Settings/ });
+    if (await open.isVisible().catch(() => false)) {
+        await open.getByRole("button", { name: "Close dialog" }).click();
+        await open.waitFor({ state: "detached" });
+    }
+    return key;
+}

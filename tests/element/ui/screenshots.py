@@ -98,17 +98,21 @@ def serve(directory: Path) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path) -> None:
+async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path, recovery_key: str) -> None:
     """The coordinator opens MORE_CASES from a second device of theirs and sets each admission date.
 
-    Their Element is already logged in, so it can read everything said in those rooms. The
-    device's own chat with the bot is left and the device logged out afterwards: Element shows
-    the case rooms, nothing else of it."""
+    Their Element is already logged in, so it can read everything said in those rooms. The device is
+    verified with the coordinator's recovery key, as Element's "Verify with Security Key" does (the bot
+    acts only on devices their owner's identity signed). The device's own chat with the bot is left
+    and the device logged out afterwards: Element shows the case rooms, nothing else of it."""
     sys.path.insert(0, str(REPO))
-    from tests.harness import Member
+    from tests.harness import Member, verify_with_recovery_key
 
-    member = await Member.login(homeserver, coordinator["id"], coordinator["password"], work / "second-device")
+    member = await Member.login(
+        homeserver, coordinator["id"], coordinator["password"], work / "second-device", verified=False
+    )
     try:
+        await verify_with_recovery_key(member.client, recovery_key)
         dm = await member.create_room(invite=[bot_id])
         await member.wait_for_membership(dm, bot_id, "join")
         for _ in range(100):  # the member's own client has seen the join, so it shares the room key with the bot
@@ -131,6 +135,10 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
         await member.client.logout()
     finally:
         await member.close()
+
+
+def _checklist_in(room_id: str, seen: Any) -> bool:
+    return bool(seen.room_id == room_id and "homeward.checklist" in seen.content)
 
 
 def shrink(png: Path) -> None:
@@ -214,9 +222,9 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
                 process.stdin.write(b"ok\n")
                 await process.stdin.drain()
                 continue
-            if line == "@@cases":
+            if line.startswith("@@cases "):
                 try:
-                    await more_cases(synapse.url, bot_id, users["coordinator"], work)
+                    await more_cases(synapse.url, bot_id, users["coordinator"], work, line.split(" ", 1)[1])
                     print(f"  the coordinator's other cases: {', '.join(label for label, _ in MORE_CASES)}", flush=True)
                     process.stdin.write(b"ok\n")
                 except Exception as error:  # the walk fails with the reason
@@ -283,8 +291,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
     raise SystemExit(main())
-
-
-def _checklist_in(room_id: str, seen: Any) -> bool:
-    """Whether `seen` is the checklist of `room_id`."""
-    return seen.room_id == room_id and "homeward.checklist" in seen.content

@@ -34,7 +34,6 @@ async function ask(request) {
     if (value?.trim() !== "ok") throw new Error(`${request}: ${value}`);
 }
 const clock = (name) => ask(`clock ${name}`);
-
 const browser = await E.launch();
 const people = {};
 for (const role of ["coordinator", "nurse", "caseofficer", "guardian"]) {
@@ -185,7 +184,9 @@ try {
 
     // A coordinator carries several children: two more cases, opened from another of the
     // coordinator's devices (screenshots.py), so that the desk at the end has more than one line.
-    await E.step("coordinator: two more cases", () => ask("cases"), timings);
+    // That device is verified with the coordinator's recovery key (the bot acts only on devices their owner verified).
+    const recoveryKey = await E.step("coordinator: set up recovery", () => E.setUpRecovery(people.coordinator.page, { password: people.coordinator.password }), timings);
+    await E.step("coordinator: two more cases", () => ask(`cases ${recoveryKey}`), timings);
 
     // The coordinator starts a chat with the bot and opens the case.
     const c = people.coordinator.page;
