@@ -78,5 +78,28 @@ async def request_for_event(db: aiosqlite.Connection, case_id: int, event_id: st
 
 
 @changes_case
+async def add_round(
+    db: aiosqlite.Connection, case_id: int, consent_id: str, number: int, now: datetime, reason: str
+) -> None:
+    """Begin round `number` of a consent (`care.case.ConsentRound`); its askees follow with `add_askee`."""
+    await db.execute(
+        "INSERT INTO consent_rounds (case_id, consent_id, round, started_at, reason) VALUES (?, ?, ?, ?, ?)",
+        (case_id, consent_id, number, now.isoformat(), reason),
+    )
+
+
+@changes_case
+async def add_askee(
+    db: aiosqlite.Connection, case_id: int, consent_id: str, number: int, user_id: str, now: datetime, *, late: bool
+) -> None:
+    """`user_id` must answer round `number` of the consent (`late`: put into an answering lane after it began)."""
+    await db.execute(
+        "INSERT INTO consent_askees (case_id, consent_id, round, user_id, added_at, late) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (case_id, consent_id, round, user_id) DO NOTHING",
+        (case_id, consent_id, number, user_id, now.isoformat(), int(late)),
+    )
+
+
+@changes_case
 async def set_child_answers(db: aiosqlite.Connection, case_id: int, enabled: bool) -> None:
     await db.execute("UPDATE cases SET child_answers = ? WHERE id = ?", (int(enabled), case_id))

@@ -351,4 +351,28 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX consent_requests_case ON consent_requests (case_id, consent_id);
     CREATE INDEX consent_requests_outbox ON consent_requests (outbox_id);
     """,
+    # issue 23: who must answer a consent, fixed when it is asked. A round begins at the first request
+    # (its askees: the members of the answering lanes then) and anew when someone asked leaves those
+    # lanes before the consent is given; whoever is put into them later is added to the round.
+    """
+    CREATE TABLE consent_rounds (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        round      INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        UNIQUE (case_id, consent_id, round)
+    );
+    CREATE TABLE consent_askees (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        round      INTEGER NOT NULL,
+        user_id    TEXT NOT NULL,
+        added_at   TEXT NOT NULL,
+        late       INTEGER NOT NULL DEFAULT 0,  -- put into an answering lane after the round began
+        UNIQUE (case_id, consent_id, round, user_id)
+    );
+    """,
 ]
