@@ -31,6 +31,7 @@ from nio.exceptions import EncryptionError
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward import logs
 from homeward.bot.data_dir import make_private
+from homeward.bot.edits import edit_from
 from homeward.bot.events import command_from, is_ack_reaction, thread_root
 from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
@@ -44,6 +45,7 @@ from homeward.messages.catalog import Catalog
 from homeward.store.db import Store
 from homeward.store.state import list_undecrypted
 from homeward.work import invites, undecryptable
+from homeward.work.consents import answer_edited
 from homeward.work.departures import member_left
 from homeward.work.integrity import check_chains
 from homeward.work.joins import member_joined, remove_strangers
@@ -190,6 +192,9 @@ class HomewardBot:
             if incoming:
                 incoming = replace(incoming, private=self._private(room_id, incoming.sender))
                 await handle_command(incoming, self.store, self.services)
+            elif (edit := edit_from(event, self.client.user_id)) is not None:
+                # An edit of a consent answer changes nothing recorded: its author is told so.
+                await answer_edited(self.store, self.services, room_id, event.event_id, event.sender, *edit)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
         elif isinstance(event, RoomMemberEvent) and event.membership == "join" and event.prev_membership != "join":

@@ -38,6 +38,17 @@ async def answers(db: aiosqlite.Connection, case_id: int) -> list[Answer]:
         ]
 
 
+async def answer_for_event(db: aiosqlite.Connection, case_id: int, event_id: str) -> Answer | None:
+    """The answer of this case recorded from the event `event_id` (a typed command or a reply), if one was."""
+    async with db.execute(
+        "SELECT consent_id, user_id, answer, at FROM consent_answers WHERE case_id = ? AND event_id = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (case_id, event_id),
+    ) as cur:
+        r = await cur.fetchone()
+    return Answer(r["consent_id"], r["user_id"], r["answer"], datetime.fromisoformat(r["at"])) if r else None
+
+
 @dataclass(frozen=True)
 class Request:
     """A request message the bot posted for one consent (its outbox row)."""

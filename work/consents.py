@@ -11,6 +11,8 @@ since count; the guardians (and the one moved) are told, mentioned, and it is au
 
 from __future__ import annotations
 
+import logging
+
 from homeward.care.consent import (
     ConsentState,
     answered_by,
@@ -19,15 +21,23 @@ from homeward.care.consent import (
     consent_state,
     next_to_ask,
     people_with_role,
+    reply_answer,
     who_answers,
 )
 from homeward.care.pathway import Consent
 from homeward.matrix.content import alert_content
-from homeward.matrix.relations import edit_of
+from homeward.matrix.relations import edit_of, reply_relation
 from homeward.messages.consents import request_content
+from homeward.messages.speaker import local_text
 from homeward.store import consents, outbox
+from homeward.store.cases import load_room
+from homeward.store.db import Store
+from homeward.store.state import mark_handled
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.work.care_room import CareRoom
+from homeward.work.services import Services
+
+log = logging.getLogger(__name__)
 
 
 async def ask(
@@ -257,3 +267,57 @@ async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | No
     await room.queue(content)
     await room.audit("consent.answerer_moved", user=user_id, previous_lane=before, lane=after, consents=sorted(answers))
     return True
+
+
+async def answer_edited(
+    store: Store, services: Services, room_id: str, event_id: str, sender: str, original: str, new_text: str
+) -> bool:
+    """Someone edited (`m.replace`) the message their consent answer was recorded from: an edit never
+    changes a recorded answer (Element would show "nei (edited)" while the record says yes). Unless the
+    edit says the same answer, they are told, mentioned, in reply to it, what stands and how to change it
+    or withdraw it; audited. Once per edit event. True when they were told."""
+    now = services.clock.now()
+    async with store.transaction() as db:
+        info, loaded = await load_room(db, room_id, services.pathways)
+        if info is None or loaded is None:
+            return False
+        recorded = await consents.answer_for_event(db, loaded.case.id, original)
+        if recorded is None or recorded.user_id != sender:
+            return False  # an edit of something else: chat
+        catalog = services.catalog
+        said = reply_answer(new_text, yes=catalog.words("yes"), no=catalog.words("no")) or _typed_answer(new_text)
+        if said == recorded.answer:
+            return False  # the same answer, written again (a typo fixed)
+        if not await mark_handled(db, event_id, room_id, now):
+            return False
+        room = CareRoom(db, services, info, loaded, sender, event_id, now)
+        try:
+            consent = room.view.pathway.consent(recorded.consent_id)
+        except KeyError:
+            return False
+        answers = await consents.answers(db, room.case.id)
+        state = consent_state(room.view, consent, answers)
+        text = room.t(
+            "askees.edit_not_an_answer",
+            user=mention(sender),
+            answer=room.t("consent.answer_" + recorded.answer),
+            title=consent.title,
+            at=local_text(recorded.at, room.view.pathway),
+        )
+        text += " " + room.t("askees.edit_how_" + ("withdraw" if recorded.answer == "yes" else "change"), id=consent.id)
+        content = alert_content(text, [sender])
+        content["m.relates_to"] = reply_relation(original)
+        content["homeward.edit_ignored"] = {"consent": consent.id, "answer": recorded.answer, "state": state}
+        await room.queue(content)
+        await room.audit("consent.edit_ignored", consent=consent.id, answer=recorded.answer, edited=original)
+    log.info("room=%s event=%s an edit of a consent answer was answered (the answer stands)", room_id, event_id)
+    services.wake_outbox()
+    return True
+
+
+def _typed_answer(text: str) -> str | None:
+    """The answer word of a typed `!consent yes|no|revoke …` (an edited command), else None."""
+    words = text.strip().lstrip("!/").split()
+    if len(words) >= 2 and words[0].lower() == "consent" and words[1].lower() in ("yes", "no", "revoke"):
+        return words[1].lower()
+    return None

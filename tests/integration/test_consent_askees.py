@@ -125,3 +125,43 @@ async def test_without_a_coordinator_a_care_lane_cannot_complete_a_consent_by_mo
     assert set(mentioned(told)) == {mor.user_id, far.user_id}
     assert state_of(await kari.command(room, "!consents"), "dokumentasjon") == "pending"
     refused(await kari.command(room, "!send plo"), "dokumentasjon")
+
+
+async def test_an_edit_of_ja_into_nei_is_answered_the_recorded_answer_stands_and_how_to_withdraw(make_bot, make_member):
+    bot = await make_bot()
+    ingrid, mor = [await make_member(n) for n in ("ingrid", "mor")]
+    room, _ = await open_case(ingrid, bot, "sthf", "Maane")
+    ok(await ingrid.command(room, f"!role {ingrid.user_id} sykehus coordinator"))
+    await bring_in(ingrid, room, mor, "foresatt")
+    request = await mor.wait_for(
+        lambda s: s.room_id == room and s.content.get("homeward.consent_request") == "dokumentasjon"
+    )
+    answer_id = await mor.send(room, "ja", {"m.relates_to": {"m.in_reply_to": {"event_id": request.event_id}}})
+    ok(await mor.wait_for(lambda s: reply_target(s) == answer_id and s.sender == bot.user_id))
+
+    # Element's edit of that reply: "nei (edited)" on every screen, while the ledger keeps "yes".
+    await mor.send_event(
+        room,
+        "m.room.message",
+        {
+            "msgtype": "m.text",
+            "body": "* nei",
+            "m.new_content": {"msgtype": "m.text", "body": "nei"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": answer_id},
+        },
+    )
+    told = await mor.wait_for(lambda s: s.room_id == room and "homeward.edit_ignored" in s.content)
+    assert told.content["msgtype"] == "m.text" and mentioned(told) == [mor.user_id]  # it notifies her
+    assert reply_target(told) == answer_id  # in reply to the message she edited
+    assert told.content["homeward.edit_ignored"] == {"consent": "dokumentasjon", "answer": "yes", "state": "given"}
+    assert "!consent revoke dokumentasjon" in told.content["body"] and "**ja**" in told.content[
+        "formatted_body"
+    ].replace("<strong>", "**").replace("</strong>", "**")
+    listing = await ingrid.command(room, "!consents")
+    assert state_of(listing, "dokumentasjon") == "given"
+    rows = [json.loads(r["details"]) for r in await audit_trail(ingrid, room) if r["action"] == "consent.edit_ignored"]
+    assert rows == [{"consent": "dokumentasjon", "answer": "yes", "edited": answer_id}]
+
+    # Withdrawing takes the command, as the answer said.
+    ok(await mor.command(room, "!consent revoke dokumentasjon"))
+    assert state_of(await ingrid.command(room, "!consents"), "dokumentasjon") == "withdrawn"
