@@ -375,4 +375,16 @@ MIGRATIONS: list[Migration] = [
         UNIQUE (case_id, consent_id, round, user_id)
     );
     """,
+    # issue 23: the case sets `!stats` answers counted, per pathway (no figures): a new answer that would
+    # set fewer than five cases apart from them is refused (care/stats.py, sets_apart).
+    """
+    CREATE TABLE stats_answers (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        pathway_id TEXT NOT NULL,
+        case_ids   TEXT NOT NULL,          -- the case ids, ascending, comma-separated
+        first_by   TEXT NOT NULL,
+        first_at   TEXT NOT NULL,
+        UNIQUE (pathway_id, case_ids)
+    );
+    """,
 ]
