@@ -21,6 +21,7 @@ from nio import (
     MegolmEvent,
     ReactionEvent,
     RoomGetStateEventResponse,
+    RoomGetStateResponse,
     RoomMemberEvent,
     RoomMessageText,
     UnknownBadEvent,
@@ -43,19 +44,23 @@ from homeward.commands.registry import registry
 from homeward.config import Config, ConfigError
 from homeward.messages.catalog import Catalog
 from homeward.store.db import Store
+from homeward.store.room_state import case_rooms
 from homeward.store.state import list_undecrypted
-from homeward.work import invites, undecryptable
+from homeward.work import invites, safeguards, undecryptable
 from homeward.work.consents import answer_edited
 from homeward.work.departures import member_left
 from homeward.work.integrity import check_chains
 from homeward.work.joins import member_joined, remove_strangers
-from homeward.work.room_state import bring_rooms_in_step
+from homeward.work.room_state import WATCHED, bring_rooms_in_step, drift_suspected, put_back
 from homeward.work.scheduler import ReminderScheduler
+from homeward.work.servers import remove_outside_servers
 from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
 
 UNDECRYPTED_POLL_S = 2.0
+#: How long after a change of a room's state the bot reads the room's state to compare it.
+STATE_SETTLE_S = 1.0
 
 
 class HomewardBot:
@@ -72,6 +77,9 @@ class HomewardBot:
         self.ready = asyncio.Event()  # set once the first sync after start was handled
         self._tasks: list[asyncio.Task[None]] = []
         self.failed: str | None = None  # the loop that stopped the bot, if one did
+        #: Care rooms whose actual state is to be compared with what it should be (`_put_back_state_forever`).
+        self._state_checks: asyncio.Queue[str] = asyncio.Queue()
+        self._state_queued: set[str] = set()
 
     async def start(self) -> None:
         """Load the pathways, open the store, log in, check the audit record, and start the loops in the background."""
@@ -107,6 +115,8 @@ class HomewardBot:
         # Rooms named, levelled or fenced by an older release or setting: brought in step once
         # (state rows in the outbox).
         await bring_rooms_in_step(self.store, self.services)
+        # A server taken out of `allowed_servers`: its users leave every care team and room (issue 23).
+        await remove_outside_servers(self.store, self.services)
         self.reminders = ReminderScheduler(self.store, self.services, self.clock)
         self.services.wake_reminders = self.reminders.wake
         await check_chains(self.store, self.services)  # tells the coordinators through the outbox; the bot runs on
@@ -116,6 +126,7 @@ class HomewardBot:
             asyncio.create_task(self._guard(self.sync.run(), "sync")),
             asyncio.create_task(self._guard(self.sender.run(), "outbox")),
             asyncio.create_task(self._guard(self._retry_undecrypted_forever(), "undecrypted")),
+            asyncio.create_task(self._guard(self._put_back_state_forever(), "room state")),
         ]
         log.info("bot %s started as device %s", self.config.user_id, self.client.device_id)
 
@@ -184,6 +195,22 @@ class HomewardBot:
 
     async def on_timeline_event(self, room_id: str, event: Event) -> None:
         assert self.client and self.store
+        source = event.source if isinstance(event.source, dict) else {}
+        kind = source.get("type")
+        if kind == "m.room.redaction":
+            # Redactions are never encrypted; in room version 11 `redacts` is in the content.
+            target = source.get("redacts") or (source.get("content") or {}).get("redacts")
+            sender = source.get("sender")
+            if isinstance(target, str) and isinstance(sender, str) and isinstance(source.get("event_id"), str):
+                await safeguards.redacted(self.store, self.services, room_id, source["event_id"], sender, target)
+            return
+        # Someone changed the room's name, topic, power levels or ACL: compared with the room a moment later.
+        if (
+            kind in WATCHED
+            and source.get("state_key") == ""
+            and await drift_suspected(self.store, self.services, room_id, kind, source.get("content"))
+        ):
+            self._check_state(room_id)
         if isinstance(event, (MegolmEvent, UnknownEncryptedEvent)):
             await self._remember_undecrypted(room_id, event)  # no key yet, or an algorithm we do not speak
         elif isinstance(event, RoomMessageText):
@@ -253,8 +280,34 @@ class HomewardBot:
             assert self.client and self.store
             present = {room_id: set(room.users) for room_id, room in self.client.rooms.items()}
             await remove_strangers(self.store, self.services, present)
+            # Every care room's actual state, compared with what it should be (in the background).
+            async with self.store.read() as db:
+                for row in await case_rooms(db):
+                    self._check_state(row["room_id"])
         self.ready.set()
         self.sender.wake()  # rooms joined in this batch are now known to nio
+
+    # -- the rooms' state ------------------------------------------------------------------
+
+    def _check_state(self, room_id: str) -> None:
+        if room_id not in self._state_queued:
+            self._state_queued.add(room_id)
+            self._state_checks.put_nowait(room_id)
+
+    async def _put_back_state_forever(self) -> None:
+        """One care room at a time: read its state from the homeserver and put back what someone changed
+        (`work.room_state.put_back`). A moment after the change: the bot's own changes of it still on
+        their way are in the outbox by then, and are not taken for someone else's."""
+        assert self.client and self.store
+        while True:
+            room_id = await self._state_checks.get()
+            await asyncio.sleep(STATE_SETTLE_S)
+            self._state_queued.discard(room_id)
+            response = await self.client.room_get_state(room_id)
+            if not isinstance(response, RoomGetStateResponse):
+                log.warning("room=%s could not read the room's state to compare it", room_id)
+                continue
+            await put_back(self.store, self.services, room_id, list(response.events))
 
     # -- events we could not decrypt -----------------------------------------------------
 

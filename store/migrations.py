@@ -387,4 +387,20 @@ MIGRATIONS: list[Migration] = [
         UNIQUE (pathway_id, case_ids)
     );
     """,
+    # issue 23: the bot's safeguard messages, kept until the case's retention run so that a redacted one
+    # is posted again (work/safeguards.py).
+    """
+    CREATE TABLE safeguards (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        outbox_id  INTEGER NOT NULL,
+        kind       TEXT NOT NULL,
+        markdown   TEXT NOT NULL,
+        mentions   TEXT NOT NULL,          -- JSON list of user ids
+        extra      TEXT NOT NULL,          -- JSON object: its homeward.* keys
+        posted_at  TEXT NOT NULL
+    );
+    CREATE INDEX safeguards_outbox ON safeguards (outbox_id);
+    CREATE INDEX safeguards_case ON safeguards (case_id);
+    """,
 ]

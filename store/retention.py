@@ -113,6 +113,9 @@ PURGED_TABLES = (
     "checklists",
     "room_state",
     "removals",
+    "consent_rounds",
+    "consent_askees",
+    "safeguards",
 )
 
 

@@ -34,6 +34,7 @@ from homeward.store.cases import load_room
 from homeward.store.db import Store
 from homeward.store.state import mark_handled
 from homeward.text import Markdown, code, escape, mention, mentions
+from homeward.work import safeguards
 from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
 
@@ -122,9 +123,9 @@ async def lane_entered(room: CareRoom, user_id: str, lane_id: str) -> list[str]:
         titles = ", ".join(f"{room.view.pathway.consent(c).title} ({code(c)})" for c in added)
         text += " " + room.t("askees.added_asked", consents=Markdown(titles))
     text += " " + room.t("askees.not_for_you", people=mentions(family))
-    content = alert_content("👪 " + text, family)
-    content["homeward.askee_added"] = {"user": user_id, "lane": lane_id, "consents": added}
-    await room.queue(content)
+    await safeguards.post(
+        room, "askee_added", "👪 " + text, family, askee_added={"user": user_id, "lane": lane_id, "consents": added}
+    )
     return added
 
 
@@ -170,15 +171,19 @@ async def lane_left(
     text += " " + (
         room.t("askees.asked_again", people=mentions(remaining)) if remaining else room.t("askees.nobody_left")
     )
-    content = alert_content("⚠️ " + text, told)
-    content["homeward.consent_asked_again"] = {
-        "user": user_id,
-        "from": before,
-        "to": after,
-        "consents": [c.id for c in again],
-        "asked": remaining,
-    }
-    await room.queue(content)
+    await safeguards.post(
+        room,
+        "consent_asked_again",
+        "⚠️ " + text,
+        told,
+        consent_asked_again={
+            "user": user_id,
+            "from": before,
+            "to": after,
+            "consents": [c.id for c in again],
+            "asked": remaining,
+        },
+    )
     for consent in again:
         await room.audit(
             "consent.asked_again",
@@ -262,9 +267,13 @@ async def announce_answerer_moved(room: CareRoom, user_id: str, before: str | No
     guardians = people_with_role(view, "guardian")
     told = sorted({*guardians, *([user_id] if after is not None else [])})
     text += " " + room.t("consent.answers_still_count", guardians=mentions(guardians))
-    content = alert_content(text, told)
-    content["homeward.answerer_moved"] = {"user": user_id, "from": before, "to": after, "consents": sorted(answers)}
-    await room.queue(content)
+    await safeguards.post(
+        room,
+        "answerer_moved",
+        text,
+        told,
+        answerer_moved={"user": user_id, "from": before, "to": after, "consents": sorted(answers)},
+    )
     await room.audit("consent.answerer_moved", user=user_id, previous_lane=before, lane=after, consents=sorted(answers))
     return True
 
@@ -308,7 +317,7 @@ async def answer_edited(
         content = alert_content(text, [sender])
         content["m.relates_to"] = reply_relation(original)
         content["homeward.edit_ignored"] = {"consent": consent.id, "answer": recorded.answer, "state": state}
-        await room.queue(content)
+        await room.queue(content)  # a reply to the edited message, for its author: not a room's safeguard
         await room.audit("consent.edit_ignored", consent=consent.id, answer=recorded.answer, edited=original)
     log.info("room=%s event=%s an edit of a consent answer was answered (the answer stands)", room_id, event_id)
     services.wake_outbox()
