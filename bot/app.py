@@ -47,6 +47,7 @@ from homeward.store.db import Store
 from homeward.store.room_state import case_rooms
 from homeward.store.state import list_undecrypted
 from homeward.work import invites, safeguards, undecryptable
+from homeward.work.anchors import anchor_cases
 from homeward.work.consents import answer_edited
 from homeward.work.departures import member_left
 from homeward.work.integrity import check_chains
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 UNDECRYPTED_POLL_S = 2.0
 #: How long after a change of a room's state the bot reads the room's state to compare it.
 STATE_SETTLE_S = 1.0
+#: How often the bot looks for cases whose audit chains grew (each is anchored at most once a day).
+ANCHOR_SWEEP_S = 600.0
 
 
 class HomewardBot:
@@ -127,6 +130,7 @@ class HomewardBot:
             asyncio.create_task(self._guard(self.sender.run(), "outbox")),
             asyncio.create_task(self._guard(self._retry_undecrypted_forever(), "undecrypted")),
             asyncio.create_task(self._guard(self._put_back_state_forever(), "room state")),
+            asyncio.create_task(self._guard(self._anchor_forever(), "audit anchors")),
         ]
         log.info("bot %s started as device %s", self.config.user_id, self.client.device_id)
 
@@ -308,6 +312,22 @@ class HomewardBot:
                 log.warning("room=%s could not read the room's state to compare it", room_id)
                 continue
             await put_back(self.store, self.services, room_id, list(response.events))
+
+    # -- the audit chains' anchors -----------------------------------------------------------
+
+    async def anchor_now(self) -> int:
+        """Anchor every case whose chains grew (at most once a day each, `work.anchors`); how many were."""
+        assert self.store
+        return await anchor_cases(self.store, self.services)
+
+    async def _anchor_forever(self) -> None:
+        await self.ready.wait()
+        while True:
+            try:
+                await self.anchor_now()
+            except Exception:
+                log.exception("the audit chains could not be anchored; trying again later")
+            await asyncio.sleep(ANCHOR_SWEEP_S)
 
     # -- events we could not decrypt -----------------------------------------------------
 

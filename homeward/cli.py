@@ -152,8 +152,10 @@ async def _reset_identity(config: Config, password: str) -> int:
 
     from homeward.bot import identity
     from homeward.bot.session import load_credentials
+    from homeward.bot.store_key import known_key
 
-    saved = load_credentials(config.credentials_path)
+    key = known_key(config.crypto_dir, config.store_key.get_secret_value() if config.store_key else None)
+    saved = load_credentials(config.credentials_path, key)
     if saved is None or (saved.user_id, saved.homeserver) != (config.user_id, config.homeserver):
         print(
             f"homeward: no saved device for {config.user_id} in {config.data_dir}: start the bot once "
@@ -165,7 +167,7 @@ async def _reset_identity(config: Config, password: str) -> int:
     client = AsyncClient(config.homeserver, config.user_id, config=AsyncClientConfig(encryption_enabled=False))
     client.restore_login(saved.user_id, saved.device_id, saved.access_token)
     try:
-        outcome = await identity.reset(client, config.data_dir, password)
+        outcome = await identity.reset(client, config.data_dir, password, key)
     except identity.IdentityError as exc:
         print(f"homeward: the identity was not reset: {exc}", file=sys.stderr)
         return 1

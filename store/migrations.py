@@ -403,4 +403,14 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX safeguards_outbox ON safeguards (outbox_id);
     CREATE INDEX safeguards_case ON safeguards (case_id);
     """,
+    # issue 23: each case's audit chains anchored in its room (work/anchors.py): the rows last anchored.
+    """
+    CREATE TABLE audit_anchors (
+        case_id        INTEGER PRIMARY KEY REFERENCES cases (id),
+        last_audit_id  INTEGER NOT NULL,
+        last_answer_id INTEGER NOT NULL,
+        anchored_at    TEXT NOT NULL,
+        outbox_id      INTEGER NOT NULL
+    );
+    """,
 ]

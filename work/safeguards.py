@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from homeward.matrix.content import alert_content
+from homeward.matrix.content import alert_content, notice_content
 from homeward.messages.speaker import local_text
 from homeward.store import safeguards
 from homeward.store.cases import load_room
@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 
 async def post(room: CareRoom, kind: str, markdown: str, mentions: list[str], **extra: Any) -> int:
     """Queue a safeguard message (an alert naming `mentions`, with `homeward.<key>` = value for each
-    `extra`) and keep it, so that a redaction of it is answered by posting it again. Its outbox row."""
-    content = alert_content(markdown, mentions)
+    `extra`) and keep it, so that a redaction of it is answered by posting it again. Its outbox row.
+    With no `mentions` it is a notice: quiet, nobody notified (an audit anchor)."""
+    content = alert_content(markdown, mentions) if mentions else notice_content(markdown)
     for key, value in extra.items():
         content[f"homeward.{key}"] = value
     row = await room.queue(content)
