@@ -321,13 +321,12 @@ class HomewardBot:
         return await anchor_cases(self.store, self.services)
 
     async def _anchor_forever(self) -> None:
-        await self.ready.wait()
         while True:
+            await asyncio.sleep(ANCHOR_SWEEP_S)  # not at once: a bot restarting often posts no more anchors
             try:
                 await self.anchor_now()
             except Exception:
                 log.exception("the audit chains could not be anchored; trying again later")
-            await asyncio.sleep(ANCHOR_SWEEP_S)
 
     # -- events we could not decrypt -----------------------------------------------------
 

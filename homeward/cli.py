@@ -104,7 +104,9 @@ def _check_rate_limits(config: Config) -> None:
 
 
 async def _verify_audit(config: Config) -> int:
-    """Walk the audit trail's and the consent answers' hash chains: 0 intact, 1 broken (each first broken row named)."""
+    """Walk the audit trail's and the consent answers' hash chains, then compare them with the anchors the bot
+    posted in the cases' rooms: 0 intact, 1 changed (each first differing row named), 2 unreadable."""
+    from homeward.store import anchors
     from homeward.store.chain import first_breaks, verify
     from homeward.store.db import StoreError, open_read_only
 
@@ -115,6 +117,8 @@ async def _verify_audit(config: Config) -> int:
         return 2
     try:
         states = await verify(db)
+        rooms = await anchors.case_rooms(db)
+        checked, differs, warnings = await _compare_with_rooms(config, db, rooms)
     finally:
         await db.close()
     breaks = first_breaks(states)
@@ -123,13 +127,57 @@ async def _verify_audit(config: Config) -> int:
     }
     chains = len({case for _, case in states})
     summary = f"{counts['audit']} audit rows, {counts['consent_answers']} consent answers in {chains} chain(s)"
-    if not breaks:
+    summary += f"; {checked}"
+    for warning in warnings:
+        print(f"  ! {warning}")
+    if not breaks and not differs:
         print(f"{config.store_path}: intact ({summary})")
         return 0
     print(f"{config.store_path}: the record was changed outside Homeward ({summary}); first broken row of each case:")
     for broken in breaks:
         print(f"  - {broken.describe()}")
+    for differ in differs:
+        print(f"  - {differ.describe()}")
     return 1
+
+
+async def _compare_with_rooms(config: Config, db, rooms: dict[str, int]) -> tuple[str, list, list[str]]:
+    """The chains against the anchors found in the cases' rooms: (what was checked, the first differing row of
+    each chain, warnings). A room the tool cannot read is said, not taken for a match."""
+    from homeward.bot.anchors import AnchorsUnreadable, read_anchors
+    from homeward.store import anchors
+
+    if not rooms:
+        return "no case rooms", [], []
+    try:
+        found = await read_anchors(config, sorted(rooms))
+    except AnchorsUnreadable as exc:
+        return "NOT compared with the anchors in the rooms", [], [f"the rooms could not be read: {exc}"]
+    except Exception as exc:  # the homeserver away, a network error: the chains were still checked
+        return "NOT compared with the anchors in the rooms", [], [f"the rooms could not be read ({exc!r})"]
+    differs: list = []
+    warnings: list[str] = []
+    total = 0
+    for room in found:
+        if room.error:
+            warnings.append(f"room {room.room_id} (case {rooms[room.room_id]}) could not be read: {room.error}")
+            continue
+        for event_id, by in room.redacted:
+            if by == config.user_id:  # the bot never redacts its own messages: someone used its account
+                differs_note = f"the bot's message {event_id} in room {room.room_id} was redacted by its own account"
+                warnings.append(differs_note + " (not by Homeward): an anchor may have been removed")
+        total += len(room.anchors)
+        differs.extend(await anchors.compare(db, rooms[room.room_id], room.anchors))
+    if any("by its own account" in w for w in warnings):
+        differs.append(_RedactedAnchors())
+    return f"compared with {total} anchor(s) in {len(found)} room(s)", differs, warnings
+
+
+class _RedactedAnchors:
+    """A redaction through the bot's own account: the rooms' anchors may not all be there to compare."""
+
+    def describe(self) -> str:
+        return "messages of the bot were redacted through its own account (see above): the anchors are incomplete"
 
 
 RESET_WARNING = """\
