@@ -82,6 +82,15 @@ async def chain_since(db: aiosqlite.Connection, table: str, case_id: int, after:
     }
 
 
+async def last_anchored(db: aiosqlite.Connection, case_id: int) -> dict[str, int]:
+    """Per chain: the last row id the case's anchors hold (0: none yet)."""
+    async with db.execute(
+        "SELECT last_audit_id, last_answer_id FROM audit_anchors WHERE case_id = ?", (case_id,)
+    ) as cur:
+        r = await cur.fetchone()
+    return {"audit": r["last_audit_id"] if r else 0, "consent_answers": r["last_answer_id"] if r else 0}
+
+
 @bookkeeping
 async def record(
     db: aiosqlite.Connection, case_id: int, audit_id: int, answer_id: int, now: datetime, outbox_id: int

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from homeward.matrix.content import notice_content
 from homeward.store import anchors
 from homeward.store.db import Store
 from homeward.work import safeguards
@@ -43,25 +44,37 @@ async def anchor_cases(store: Store, services: Services) -> int:
             room = await CareRoom.of_case(
                 db, services, case.case_id, actor=services.config.user_id, event_id=None, now=now
             )
-            chains = {}
-            for table, after in case.after.items():
-                part = await anchors.chain_since(db, table, case.case_id, after)
-                if part is not None:
-                    chains[table] = part
-            listed = sum(len(part["rows"]) for part in chains.values())
-            text = room.t("anchors.posted", head=str(chains.get("audit", {}).get("head", ""))[:12])
-            anchor = {"v": 1, "case": case.case_id, "at": now.isoformat(), "chains": chains}
-            row = await safeguards.post(room, "audit_anchor", text, [], audit_anchor=anchor)
-            await anchors.record(
-                db,
-                case.case_id,
-                int(chains.get("audit", {}).get("last", case.after["audit"])),
-                int(chains.get("consent_answers", {}).get("last", case.after["consent_answers"])),
-                now,
-                row,
-            )
+            listed = await post_anchor(room, case.after)
         posted += 1
         log.info("room=%s audit chains anchored (%d rows)", case.room_id, listed)
     if posted:
         services.wake_outbox()
     return posted
+
+
+async def post_anchor(room: CareRoom, after: dict[str, int], *, last: bool = False) -> int:
+    """Queue the anchor of the case's chains (the rows after `after`, per chain) in its room; how many rows it
+    lists. `last`: the case's retention run, the bot about to leave — not kept to be posted again."""
+    db, case_id = room.db, room.case.id
+    chains = {}
+    for table, since in after.items():
+        part = await anchors.chain_since(db, table, case_id, since)
+        if part is not None:
+            chains[table] = part
+    text = room.t("anchors.posted", head=str(chains.get("audit", {}).get("head", ""))[:12])
+    anchor = {"v": 1, "case": case_id, "at": room.now.isoformat(), "chains": chains}
+    if last:
+        content = notice_content(text)
+        content["homeward.audit_anchor"] = anchor
+        row = await room.queue(content)
+    else:
+        row = await safeguards.post(room, "audit_anchor", text, [], audit_anchor=anchor)
+    await anchors.record(
+        db,
+        case_id,
+        int(chains.get("audit", {}).get("last", after["audit"])),
+        int(chains.get("consent_answers", {}).get("last", after["consent_answers"])),
+        room.now,
+        row,
+    )
+    return sum(len(part["rows"]) for part in chains.values())
