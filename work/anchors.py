@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from homeward.matrix.content import notice_content
 from homeward.store import anchors
 from homeward.store.db import Store
 from homeward.work import safeguards
@@ -52,9 +51,9 @@ async def anchor_cases(store: Store, services: Services) -> int:
     return posted
 
 
-async def post_anchor(room: CareRoom, after: dict[str, int], *, last: bool = False) -> int:
+async def post_anchor(room: CareRoom, after: dict[str, int]) -> int:
     """Queue the anchor of the case's chains (the rows after `after`, per chain) in its room; how many rows it
-    lists. `last`: the case's retention run, the bot about to leave — not kept to be posted again."""
+    lists."""
     db, case_id = room.db, room.case.id
     chains = {}
     for table, since in after.items():
@@ -63,12 +62,7 @@ async def post_anchor(room: CareRoom, after: dict[str, int], *, last: bool = Fal
             chains[table] = part
     text = room.t("anchors.posted", head=str(chains.get("audit", {}).get("head", ""))[:12])
     anchor = {"v": 1, "case": case_id, "at": room.now.isoformat(), "chains": chains}
-    if last:
-        content = notice_content(text)
-        content["homeward.audit_anchor"] = anchor
-        row = await room.queue(content)
-    else:
-        row = await safeguards.post(room, "audit_anchor", text, [], audit_anchor=anchor)
+    row = await safeguards.post(room, "audit_anchor", text, [], audit_anchor=anchor)
     await anchors.record(
         db,
         case_id,
