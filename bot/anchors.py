@@ -116,7 +116,8 @@ async def _room(client: AsyncClient, bot: str, room_id: str) -> RoomAnchors:
                 continue
             anchor = (source.get("content") or {}).get("homeward.audit_anchor")
             if isinstance(anchor, dict):
-                when = anchor.get("at") if isinstance(anchor.get("at"), str) else str(source.get("origin_server_ts"))
+                at = anchor.get("at")
+                when = at if isinstance(at, str) else str(source.get("origin_server_ts"))
                 found.anchors.append((str(source.get("event_id")), when, anchor))
         if not page.chunk or not page.end or page.end == start:
             return found

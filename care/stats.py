@@ -75,8 +75,10 @@ def sets_apart(answered: Sequence[frozenset[int]], asked: frozenset[int]) -> int
     for case in set().union(*answered) if answered else set():
         atoms.setdefault(tuple(case in earlier for earlier in answered), set()).add(case)
     smallest: int | None = None
-    parts = [part for atom in atoms.values() for part in (atom & asked, atom - asked) if atom & asked and atom - asked]
-    parts.append(asked - set().union(*answered) if answered else set())
+    parts: list[set[int]] = [
+        part for atom in atoms.values() for part in (atom & asked, atom - asked) if atom & asked and atom - asked
+    ]
+    parts.append(set(asked - set().union(*answered)) if answered else set(asked))
     for part in parts:
         if len(part) > 0 and not shown(len(part)):
             smallest = len(part) if smallest is None else min(smallest, len(part))

@@ -63,7 +63,7 @@ async def chain_since(db: aiosqlite.Connection, table: str, case_id: int, after:
         f"SELECT id, hash FROM {table} WHERE case_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
         (case_id, after, MAX_ROWS),
     ) as cur:
-        rows = list(reversed(await cur.fetchall()))
+        rows = list(await cur.fetchall())[::-1]
     async with db.execute(f"SELECT count(*) FROM {table} WHERE case_id = ?", (case_id,)) as cur:
         (count,) = await cur.fetchone()  # type: ignore[misc]
     if not rows:

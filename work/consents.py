@@ -118,9 +118,9 @@ async def lane_entered(room: CareRoom, user_id: str, lane_id: str) -> list[str]:
     if not family:
         return added  # nobody there yet to tell
     lane = room.view.pathway.lane(lane_id)
-    text = room.t("askees.added", user=mention(user_id), lane=lane.name, by=mention(room.actor))
+    text: str = room.t("askees.added", user=mention(user_id), lane=lane.name, by=mention(room.actor))
     if added:
-        titles = ", ".join(f"{room.view.pathway.consent(c).title} ({code(c)})" for c in added)
+        titles = ", ".join(f"{escape(room.view.pathway.consent(c).title)} ({code(c)})" for c in added)
         text += " " + room.t("askees.added_asked", consents=Markdown(titles))
     text += " " + room.t("askees.not_for_you", people=mentions(family))
     await safeguards.post(
@@ -158,6 +158,7 @@ async def lane_left(
         return pathway.lane(lane).name if lane else room.t("team.no_lane")
 
     titles = ", ".join(f"**{escape(c.title)}** ({code(c.id)})" for c in again)
+    text: str
     if after is None:
         text = room.t("askees.left", user=mention(user_id), before=lane_name(before), consents=Markdown(titles))
     else:
@@ -306,7 +307,7 @@ async def answer_edited(
             return False
         answers = await consents.answers(db, room.case.id)
         state = consent_state(room.view, consent, answers)
-        text = room.t(
+        text: str = room.t(
             "askees.edit_not_an_answer",
             user=mention(sender),
             answer=room.t("consent.answer_" + recorded.answer),

@@ -139,7 +139,8 @@ def restorable(event_type: str, want: dict[str, Any], have: dict[str, Any], bot_
     above cannot be demoted by the bot (Matrix's authorization rules), so they stay in what it sends."""
     if event_type != "m.room.power_levels":
         return want, []
-    users = have.get("users") if isinstance(have.get("users"), dict) else {}
+    found = have.get("users")
+    users: dict[str, Any] = found if isinstance(found, dict) else {}
     kept = {
         user: level
         for user, level in users.items()
@@ -182,7 +183,8 @@ async def put_back(store: Store, services: Services, room_id: str, state: list[d
         unremovable: list[str] = []
         for event_type, want in wanted.items():
             event = actual.get(event_type) or {}
-            have = event.get("content") if isinstance(event.get("content"), dict) else {}
+            content = event.get("content")
+            have: dict[str, Any] = content if isinstance(content, dict) else {}
             target, kept = restorable(event_type, want, have, bot)
             if kept and await get_value(db, f"state.kept_told:{event.get('event_id')}") is None:
                 unremovable.extend(kept)

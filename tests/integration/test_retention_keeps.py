@@ -27,7 +27,7 @@ def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
     return datetime(year, month, day, hour, minute, second, tzinfo=OSLO)
 
 
-def where_found(database: Path, marker: str) -> list[tuple[str, str, object]]:
+def where_found(database: Path, marker: str) -> list[tuple[str, str, dict]]:
     """Every (table, column, row) holding `marker` in a text column."""
     found = []
     with sqlite3.connect(database) as raw:
@@ -75,7 +75,7 @@ async def test_a_retention_run_keeps_exactly_the_typed_text_the_readme_lists(mak
     readme = " ".join(README.read_text(encoding="utf-8").split())
     for action, (_keys, words) in KEPT_TYPED_TEXT.items():
         assert words in readme, f"the README's retention table does not name {words!r} ({action})"
-    kept = {}
+    kept: dict[str, set[str]] = {}
     for name, marker in markers.items():
         for table, column, row in where_found(bot.config.store_path, marker):
             assert table == "audit" and column == "details", (name, table, column)

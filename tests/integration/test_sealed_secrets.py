@@ -49,7 +49,8 @@ async def test_the_token_and_the_seeds_are_sealed_and_a_backup_without_the_key_r
     restored = BotRunner(bot.config.model_copy(update={"data_dir": backup, "store_key": SecretStr(key)}))
     await restored.start()
     try:
-        assert restored.running.client.device_id == device
+        client = restored.running.client
+        assert client is not None and client.device_id == device
         answer = await alice.command(dm, "!ping")
         assert answer.content["body"] == "pong" and answer.encrypted
         again = load_seeds(seeds_path(backup), bot.user_id, key)
