@@ -114,6 +114,8 @@ async def lane_entered(room: CareRoom, user_id: str, lane_id: str) -> list[str]:
         }
         - {user_id}
     )
+    if not added and not family:
+        return added  # the family's first: nothing asked yet, nobody there to tell
     await room.audit("consent.askee_added", user=user_id, lane=lane_id, consents=added, told=family)
     if not family:
         return added  # nobody there yet to tell
