@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from pydantic import SecretStr
 
 from homeward.bot.identity import load_seeds, seeds_path
 from homeward.bot.session import load_credentials
-from homeward.bot.store_key import KEY_FILE, key_path
+from homeward.bot.store_key import KEY_FILE, StoreKeyError, key_path, store_key
 from homeward.matrix.cross_signing import USAGES, unpadded_b64
 from tests.harness import BotRunner
 from tests.integration.conftest import direct_room
@@ -44,6 +45,10 @@ async def test_the_token_and_the_seeds_are_sealed_and_a_backup_without_the_key_r
     assert not (backup / KEY_FILE).exists()
     assert load_credentials(backup / "credentials.json") is None
     assert load_credentials(backup / "credentials.json", "a guessed key") is None
+    # Started without the key, the bot stops (naming the store), and writes no key of its own: never a new device.
+    with pytest.raises(StoreKeyError, match="does not open with the key"):
+        store_key(backup / "crypto", None, bot.user_id, device)
+    assert not (backup / KEY_FILE).exists()
 
     # Restored with the key given back (here HOMEWARD_STORE_KEY): the same device, the same identity.
     restored = BotRunner(bot.config.model_copy(update={"data_dir": backup, "store_key": SecretStr(key)}))
