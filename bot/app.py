@@ -31,6 +31,7 @@ from nio import (
     MegolmEvent,
     ReactionEvent,
     RoomGetStateEventResponse,
+    RoomGetStateResponse,
     RoomMemberEvent,
     RoomMessageText,
     UnknownBadEvent,
@@ -42,6 +43,7 @@ import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward import logs
 from homeward.bot.data_dir import make_private
 from homeward.bot.devices import MemberDevices
+from homeward.bot.edits import edit_from
 from homeward.bot.events import command_from, is_ack_reaction, thread_root
 from homeward.bot.lease import SEND_MARGIN_S, LeaseKeeper
 from homeward.bot.sender import OutboxSender
@@ -57,19 +59,27 @@ from homeward.messages.catalog import Catalog
 from homeward.store import outbox
 from homeward.store.db import Fence, NotActing, Store, StoreUnavailable, open_store
 from homeward.store.lease import LeaseState
+from homeward.store.room_state import case_rooms
 from homeward.store.state import list_undecrypted
-from homeward.work import invites, undecryptable
+from homeward.work import invites, safeguards, undecryptable
+from homeward.work.anchors import anchor_cases
+from homeward.work.consents import answer_edited
 from homeward.work.departures import member_left
 from homeward.work.integrity import check_chains
 from homeward.work.joins import member_joined, remove_strangers
-from homeward.work.room_state import bring_rooms_in_step
+from homeward.work.room_state import WATCHED, bring_rooms_in_step, drift_suspected, put_back
 from homeward.work.scheduler import ReminderScheduler
+from homeward.work.servers import remove_outside_servers
 from homeward.work.services import Services
 from homeward.work.trust import Verdict
 
 log = logging.getLogger(__name__)
 
 UNDECRYPTED_POLL_S = 2.0
+#: How long after a change of a room's state the bot reads the room's state to compare it.
+STATE_SETTLE_S = 1.0
+#: How often the bot looks for cases whose audit chains grew (each is anchored at most once a day).
+ANCHOR_SWEEP_S = 600.0
 
 
 class HomewardBot:
@@ -92,6 +102,9 @@ class HomewardBot:
         self._strangers_checked = False
         self._takeover = asyncio.Lock()  # acting begins and ends one at a time
         self.reminders: ReminderScheduler | None = None
+        #: Care rooms whose actual state is to be compared with what it should be (`_put_back_state_forever`).
+        self._state_checks: asyncio.Queue[str] = asyncio.Queue()
+        self._state_queued: set[str] = set()
 
     @property
     def acting(self) -> bool:
@@ -182,12 +195,18 @@ class HomewardBot:
         # Rooms named, levelled or fenced by an older release or setting: brought in step once
         # (state rows in the outbox).
         await bring_rooms_in_step(self.store, self.services)
+        # A server taken out of `allowed_servers`: its users leave every care team and room (issue 23).
+        await remove_outside_servers(self.store, self.services)
         self.reminders = ReminderScheduler(self.store, self.services, self.clock)
         self.services.wake_reminders = self.reminders.wake
         await check_chains(self.store, self.services)  # tells the coordinators through the outbox; the bot runs on
         await self.reminders.start()
         self._acting = True
-        self._acting_tasks = [asyncio.create_task(self._guard(self.sender.run(), "outbox"))]
+        self._acting_tasks = [
+            asyncio.create_task(self._guard(self.sender.run(), "outbox")),
+            asyncio.create_task(self._guard(self._put_back_state_forever(), "room state")),
+            asyncio.create_task(self._guard(self._anchor_forever(), "audit anchors")),
+        ]
 
     async def _take_over(self, fence: Fence, before: LeaseState | None) -> None:
         """The lease is this process's: act (called by the lease loop)."""
@@ -304,6 +323,22 @@ class HomewardBot:
 
     async def on_timeline_event(self, room_id: str, event: Event) -> None:
         assert self.client and self.store
+        source = event.source if isinstance(event.source, dict) else {}
+        kind = source.get("type")
+        if kind == "m.room.redaction":
+            # Redactions are never encrypted; in room version 11 `redacts` is in the content.
+            target = source.get("redacts") or (source.get("content") or {}).get("redacts")
+            sender = source.get("sender")
+            if isinstance(target, str) and isinstance(sender, str) and isinstance(source.get("event_id"), str):
+                await safeguards.redacted(self.store, self.services, room_id, source["event_id"], sender, target)
+            return
+        # Someone changed the room's name, topic, power levels or ACL: compared with the room a moment later.
+        if (
+            kind in WATCHED
+            and source.get("state_key") == ""
+            and await drift_suspected(self.store, self.services, room_id, kind, source.get("content"))
+        ):
+            self._check_state(room_id)
         if isinstance(event, (MegolmEvent, UnknownEncryptedEvent)):
             await self._remember_undecrypted(room_id, event)  # no key yet, or an algorithm we do not speak
         elif isinstance(event, RoomMessageText):
@@ -316,6 +351,9 @@ class HomewardBot:
                     untrusted = None if verdict is Verdict.TRUSTED else verdict.value
                     incoming = replace(incoming, untrusted=untrusted, device_id=device_id)
                 await handle_command(incoming, self.store, self.services)
+            elif (edit := edit_from(event, self.client.user_id)) is not None:
+                # An edit of a consent answer changes nothing recorded: its author is told so.
+                await answer_edited(self.store, self.services, room_id, event.event_id, event.sender, *edit)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
         elif isinstance(event, RoomMemberEvent) and event.membership == "join" and event.prev_membership != "join":
@@ -392,9 +430,50 @@ class HomewardBot:
             await remove_strangers(self.store, self.services, present)
             self._strangers_checked = True
             _give_back_memory()  # the first sync's full state, parsed and dropped
+            # Every care room's actual state, compared with what it should be (in the background).
+            async with self.store.read() as db:
+                for row in await case_rooms(db):
+                    self._check_state(row["room_id"])
         self.ready.set()
         if self.acting:
             self.sender.wake()  # rooms joined in this batch are now known to nio
+
+    # -- the rooms' state ------------------------------------------------------------------
+
+    def _check_state(self, room_id: str) -> None:
+        if room_id not in self._state_queued:
+            self._state_queued.add(room_id)
+            self._state_checks.put_nowait(room_id)
+
+    async def _put_back_state_forever(self) -> None:
+        """One care room at a time: read its state from the homeserver and put back what someone changed
+        (`work.room_state.put_back`). A moment after the change: the bot's own changes of it still on
+        their way are in the outbox by then, and are not taken for someone else's."""
+        assert self.client and self.store
+        while True:
+            room_id = await self._state_checks.get()
+            await asyncio.sleep(STATE_SETTLE_S)
+            self._state_queued.discard(room_id)
+            response = await self.client.room_get_state(room_id)
+            if not isinstance(response, RoomGetStateResponse):
+                log.warning("room=%s could not read the room's state to compare it", room_id)
+                continue
+            await put_back(self.store, self.services, room_id, list(response.events))
+
+    # -- the audit chains' anchors -----------------------------------------------------------
+
+    async def anchor_now(self) -> int:
+        """Anchor every case whose chains grew (at most once a day each, `work.anchors`); how many were."""
+        assert self.store
+        return await anchor_cases(self.store, self.services)
+
+    async def _anchor_forever(self) -> None:
+        while True:
+            await asyncio.sleep(ANCHOR_SWEEP_S)  # not at once: a bot restarting often posts no more anchors
+            try:
+                await self.anchor_now()
+            except Exception:
+                log.exception("the audit chains could not be anchored; trying again later")
 
     # -- events we could not decrypt -----------------------------------------------------
 

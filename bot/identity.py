@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import ClientError
 from nio import AsyncClient
 
+from homeward.bot.sealed import SealError, is_sealed, seal, unseal, write_private
 from homeward.matrix.cross_signing import (
     Action,
     Seeds,
@@ -57,26 +58,39 @@ def seeds_path(data_dir: Path) -> Path:
     return data_dir / SEEDS_FILE
 
 
-def load_seeds(path: Path, user_id: str) -> Seeds | None:
+#: What sealed seeds are bound to (`bot.sealed`: the associated data).
+SEEDS_PURPOSE = "homeward cross-signing seeds"
+
+
+def load_seeds(path: Path, user_id: str, store_key: str | None = None) -> Seeds | None:
+    """The saved seeds; sealed ones (issue 23) are opened with the store key. Seeds saved in clear by an
+    older Homeward are sealed in place when a key is given."""
     try:
-        return Seeds.from_json(path.read_text(encoding="utf-8"), user_id)
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+        if is_sealed(data):
+            if store_key is None:
+                raise IdentityError(f"{path}: the seeds are sealed with the store key, and there is none")
+            return Seeds.from_json(unseal(data, store_key, SEEDS_PURPOSE).decode("utf-8"), user_id)
+        seeds = Seeds.from_json(text, user_id)
     except FileNotFoundError:
         return None
-    except (OSError, SeedsError) as exc:
+    except (OSError, ValueError, SeedsError, SealError) as exc:
         raise IdentityError(f"{path}: {exc}") from None
+    if store_key:
+        save_seeds(path, seeds, store_key)
+        log.info("cross-signing: the seeds in %s are sealed with the store key now", path)
+    return seeds
 
 
-def save_seeds(path: Path, seeds: Seeds) -> None:
-    """Owner-only, flushed to disk, then moved into place: the seeds exist before any upload."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
+def save_seeds(path: Path, seeds: Seeds, store_key: str | None = None) -> None:
+    """Owner-only, flushed to disk, then moved into place: the seeds exist before any upload. Sealed with the
+    store key when there is one: a copy of the data folder without the key cannot sign a device as the bot's."""
+    text = seeds.to_json()
+    if store_key:
+        text = json.dumps({**seal(text.encode("utf-8"), store_key, SEEDS_PURPOSE), "purpose": SEEDS_PURPOSE})
     try:
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(seeds.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_private(path, text)
     except OSError as exc:
         raise IdentityError(f"cannot save the cross-signing seeds to {path}: {exc}") from None
 
@@ -155,7 +169,7 @@ async def sign_device(client: AsyncClient, server: ServerIdentity, seeds: Seeds)
         raise IdentityError(f"/keys/signatures/upload answered {status}, failures {json.dumps(failures)[:300]}")
 
 
-async def ensure(client: AsyncClient, data_dir: Path, password: str | None) -> Outcome:
+async def ensure(client: AsyncClient, data_dir: Path, password: str | None, store_key: str | None = None) -> Outcome:
     """Make the bot's device carry its identity's signature, creating the identity the first time.
 
     Idempotent: each start queries the keys and does only what is missing. Raises
@@ -163,7 +177,7 @@ async def ensure(client: AsyncClient, data_dir: Path, password: str | None) -> O
     """
     path = seeds_path(data_dir)
     server = await query(client)
-    seeds = _adopt_pending(data_dir, client.user_id, server)
+    seeds = _adopt_pending(data_dir, client.user_id, server, store_key)
     action = decide(seeds, server)
     if action is Action.FOREIGN:
         raise IdentityError(
@@ -173,7 +187,7 @@ async def ensure(client: AsyncClient, data_dir: Path, password: str | None) -> O
         )
     if action is Action.CREATE:
         seeds = Seeds.generate(client.user_id)
-        save_seeds(path, seeds)  # first: never keys on the server that nobody has
+        save_seeds(path, seeds, store_key)  # first: never keys on the server that nobody has
         log.info(
             "cross-signing: new identity, master key %s; seeds saved to %s (back them up)", seeds.public("master"), path
         )
@@ -188,20 +202,20 @@ async def ensure(client: AsyncClient, data_dir: Path, password: str | None) -> O
     return Outcome(action, seeds.public("master"))
 
 
-def _adopt_pending(data_dir: Path, user_id: str, server: ServerIdentity) -> Seeds | None:
+def _adopt_pending(data_dir: Path, user_id: str, server: ServerIdentity, store_key: str | None) -> Seeds | None:
     """The saved seeds; a reset's new ones once the server holds them (it stopped after uploading)."""
     path, pending_path = seeds_path(data_dir), data_dir / PENDING_FILE
-    pending = load_seeds(pending_path, user_id)
+    pending = load_seeds(pending_path, user_id, store_key)
     if pending is not None:
         if server.master == pending.public("master"):
             os.replace(pending_path, path)
             log.warning("cross-signing: adopted the keys of an interrupted reset (master %s)", server.master)
         else:
             pending_path.unlink()  # the reset never reached the server
-    return load_seeds(path, user_id)
+    return load_seeds(path, user_id, store_key)
 
 
-async def reset(client: AsyncClient, data_dir: Path, password: str) -> Outcome:
+async def reset(client: AsyncClient, data_dir: Path, password: str, store_key: str | None = None) -> Outcome:
     """Replace the account's identity with a new one (`homeward reset-identity`), and sign this device.
 
     The new seeds are saved aside first and take the place of the old ones once the server
@@ -209,7 +223,7 @@ async def reset(client: AsyncClient, data_dir: Path, password: str) -> Outcome:
     """
     pending_path = data_dir / PENDING_FILE
     seeds = Seeds.generate(client.user_id)
-    save_seeds(pending_path, seeds)
+    save_seeds(pending_path, seeds, store_key)
     try:
         await upload_keys(client, seeds, password)
     except IdentityError:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from nio import (
 
 from homeward.bot import identity
 from homeward.bot.client import HomewardClient
+from homeward.bot.sealed import SealError, seal, unseal, write_private
 from homeward.bot.store_key import store_key
 
 log = logging.getLogger(__name__)
@@ -53,24 +53,63 @@ class Credentials:
     access_token: str
 
 
-def load_credentials(path: Path) -> Credentials | None:
+#: What the sealed access token is bound to (`bot.sealed`: the associated data).
+TOKEN_PURPOSE = "homeward access token"
+
+
+@dataclass(frozen=True)
+class Device:
+    """Which device the saved credentials are of (nothing secret: readable without the store key)."""
+
+    homeserver: str
+    user_id: str
+    device_id: str
+    sealed: bool  # the access token is sealed with the store key
+
+
+def load_device(path: Path) -> Device | None:
     try:
-        return Credentials(**json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Device(data["homeserver"], data["user_id"], data["device_id"], "access_token_sealed" in data)
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, KeyError):
         log.warning("credentials file %s is unreadable; logging in again", path)
         return None
 
 
-def save_credentials(path: Path, credentials: Credentials) -> None:
-    """Write with owner-only permissions: the access token is as good as the password."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(credentials), handle)
-    os.replace(tmp, path)
+def load_credentials(path: Path, store_key: str | None = None) -> Credentials | None:
+    """The saved device and its access token; a sealed token is opened with `store_key` (None when it
+    cannot be: no key, or another key — then the bot logs in again)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        sealed = data.get("access_token_sealed")
+        if sealed is not None:
+            if store_key is None:
+                log.warning("the access token in %s is sealed with the store key, and there is none", path)
+                return None
+            token = unseal(sealed, store_key, TOKEN_PURPOSE).decode("utf-8")
+        else:
+            token = data["access_token"]
+        return Credentials(data["homeserver"], data["user_id"], data["device_id"], token)
+    except FileNotFoundError:
+        return None
+    except SealError:
+        log.warning("the access token in %s does not open with the store key; logging in again", path)
+        return None
+    except (ValueError, TypeError, KeyError):
+        log.warning("credentials file %s is unreadable; logging in again", path)
+        return None
+
+
+def save_credentials(path: Path, credentials: Credentials, store_key: str | None = None) -> None:
+    """Write with owner-only permissions; the access token, as good as the password, sealed with the store
+    key when there is one (`bot.sealed`): a copy of the data folder without the key holds no usable token."""
+    data = asdict(credentials)
+    if store_key:
+        data["access_token_sealed"] = {**seal(data.pop("access_token").encode("utf-8"), store_key, TOKEN_PURPOSE)}
+        data["access_token_sealed"]["purpose"] = TOKEN_PURPOSE
+    write_private(path, json.dumps(data))
 
 
 def crypto_store_exists(crypto_dir: Path, user_id: str, device_id: str) -> bool:
@@ -118,23 +157,26 @@ class Session:
 
     async def connect(self) -> HomewardClient:
         """A client logged in as the saved device, or as a new one when that is unusable."""
-        saved = load_credentials(self.credentials_path)
+        device = load_device(self.credentials_path)
         stale: str | None = None
-        if saved and (saved.user_id, saved.homeserver) != (self.user_id, self.homeserver):
+        if device and (device.user_id, device.homeserver) != (self.user_id, self.homeserver):
             log.warning("saved credentials are for another account or homeserver; logging in again")
-            saved = None
-        if saved and self.encryption and not crypto_store_exists(self.crypto_dir, saved.user_id, saved.device_id):
+            device = None
+        if device and self.encryption and not crypto_store_exists(self.crypto_dir, device.user_id, device.device_id):
             log.warning(
                 "encryption store of device %s is missing: logging in as a new device "
                 "(history encrypted for the old device stays unreadable)",
-                saved.device_id,
+                device.device_id,
             )
-            stale, saved = saved.device_id, None
+            stale, device = device.device_id, None
         if self.encryption:
             key = store_key(
-                self.crypto_dir, self.configured_store_key, *((saved.user_id, saved.device_id) if saved else ())
+                self.crypto_dir, self.configured_store_key, *((device.user_id, device.device_id) if device else ())
             )
             self.pickle_key = key.value
+        saved = load_credentials(self.credentials_path, self.pickle_key or None) if device else None
+        if saved and device and self.pickle_key and not device.sealed:
+            save_credentials(self.credentials_path, saved, self.pickle_key)  # written by an older Homeward: sealed now
         client = self._client()
         if saved:
             client.restore_login(saved.user_id, saved.device_id, saved.access_token)
@@ -166,7 +208,7 @@ class Session:
     async def _cross_sign(self, client: AsyncClient) -> None:
         """Sign the device with the bot's identity; without it the bot still runs, unverified in Element."""
         try:
-            await identity.ensure(client, self.data_dir, self.password)
+            await identity.ensure(client, self.data_dir, self.password, self.pickle_key or None)
         except identity.IdentityError as exc:
             log.error("cross-signing: %s; going on unsigned", exc)
 
@@ -186,6 +228,7 @@ class Session:
         save_credentials(
             self.credentials_path,
             Credentials(self.homeserver, self.user_id, client.device_id, client.access_token),
+            self.pickle_key or None,
         )
         log.info("logged in as a new device %s", client.device_id)
 

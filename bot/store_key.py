@@ -3,8 +3,12 @@
 nio pickles the Olm account and the Olm and Megolm sessions with a passphrase; left at
 its default (`"DEFAULT_KEY"`, the same for every nio program) anyone who can read the
 store can read every room key in it. Homeward takes the passphrase from `store_key`
-(`HOMEWARD_STORE_KEY`) or, when that is not configured, from `crypto/store.key`, which it
-generates on the first start (random, 0600).
+(`HOMEWARD_STORE_KEY`) or, when that is not configured, from `data_dir/store.key`, which it
+generates on the first start (random, 0600). The same key seals the access token and the
+cross-signing seeds (`bot.sealed`). The key file sits beside `crypto/`, not in it, so that a
+backup can take `crypto/` and leave the key out (docs/DEPLOYMENT.md), and a lost `crypto/`
+does not take the key — and with it the sealed seeds — along; a key file an older Homeward
+wrote into `crypto/` is moved out at the next start.
 
 A store written by an older Homeward was pickled with nio's default passphrase. It is
 re-pickled with the new key in place, in one SQLite transaction, by nio's own load and
@@ -28,6 +32,8 @@ import vodozemac
 from nio import AsyncClientConfig
 from nio.store import DefaultStore
 
+from homeward.bot.sealed import SealError, reseal_file
+
 log = logging.getLogger(__name__)
 
 KEY_FILE = "store.key"
@@ -47,7 +53,21 @@ class StoreKey:
 
 
 def key_path(crypto_dir: Path) -> Path:
-    return crypto_dir / KEY_FILE
+    """`data_dir/store.key`: beside the crypto store (`data_dir/crypto`), not inside it."""
+    return crypto_dir.parent / KEY_FILE
+
+
+def _move_older_key_file(crypto_dir: Path) -> None:
+    """A key file an older Homeward kept in `crypto/` moves beside it (same file system: one rename)."""
+    older, path = crypto_dir / KEY_FILE, key_path(crypto_dir)
+    if older.exists() and not path.exists():
+        os.replace(older, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        log.warning("moved the crypto store key from %s to %s (keep it out of backups of %s)", older, path, crypto_dir)
 
 
 def store_key(
@@ -57,6 +77,7 @@ def store_key(
 
     `user_id` and `device_id` name the saved device (None before the first login: no store yet).
     """
+    _move_older_key_file(crypto_dir)
     path = key_path(crypto_dir)
     on_file = _read_key(path)
     if configured:
@@ -78,6 +99,11 @@ def store_key(
             if not configured and not on_file:
                 _write_key(path, current.value)  # durable before the store depends on it
             count = _repickle(crypto_dir, user_id, device_id, old, current.value)
+            for sealed in (crypto_dir.parent / "credentials.json", crypto_dir.parent / "cross-signing-keys.json"):
+                try:
+                    reseal_file(sealed, old, current.value)  # the access token and the seeds follow the key
+                except SealError:
+                    log.error("%s was sealed with yet another key: it stays as it is and will not open", sealed)
             log.warning(
                 "re-encrypted the crypto store of device %s with the key from %s (%d sessions; it was %s)",
                 device_id,
@@ -94,6 +120,12 @@ def store_key(
         + ". Restore the key that store was written with (HOMEWARD_STORE_KEY or the key file); "
         "Homeward does not replace the device's keys by itself."
     )
+
+
+def known_key(crypto_dir: Path, configured: str | None) -> str | None:
+    """The store key as the bot runs with it — configured, or in the key file — without creating or migrating
+    anything (for tools beside the running bot, `homeward verify-audit`); None when there is none."""
+    return configured or _read_key(key_path(crypto_dir)) or _read_key(crypto_dir / KEY_FILE)
 
 
 def _read_key(path: Path) -> str | None:

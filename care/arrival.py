@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from homeward.care.case import CaseView, missing_lanes
-from homeward.care.consent import Answer, consent_state, latest_answers, who_answers
+from homeward.care.consent import Answer, answers_that_count, consent_state, who_answers
 from homeward.care.pathway import Consent, Item, NamedDate
 
 #: Why an item is open for a lane: it does it (a task), it sends it, or it must acknowledge it.
@@ -66,7 +66,7 @@ def consents_waiting_for(view: CaseView, user_id: str, answers: list[Answer]) ->
         for consent in view.pathway.consents
         if user_id in who_answers(view, consent)
         and consent_state(view, consent, answers) == "pending"
-        and user_id not in latest_answers(answers, consent.id)
+        and user_id not in answers_that_count(view, consent, answers)
     ]
 
 

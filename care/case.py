@@ -36,6 +36,27 @@ class Membership:
 
 
 @dataclass(frozen=True)
+class ConsentRound:
+    """Who must answer one consent, fixed when it was asked (`care.consent`).
+
+    `asked`: the members of its answering lanes when the round began; `added`: whoever was
+    put into those lanes since. Round 1 begins at the first request; a new round begins
+    when someone asked leaves the answering lanes before the consent was given (or when
+    `!settings consent` changes who answers): then only answers given since count.
+    """
+
+    consent_id: str
+    number: int
+    started_at: datetime
+    asked: frozenset[str]
+    added: frozenset[str] = frozenset()
+
+    @property
+    def askees(self) -> frozenset[str]:
+        return self.asked | self.added
+
+
+@dataclass(frozen=True)
 class Ack:
     """One lane's acknowledgement of an item (for a task: the owner lane's "done")."""
 
@@ -88,6 +109,8 @@ class CaseView:
     #: The young person answers their own consents where the pathway allows it
     #: (a coordinator's setting; default: the guardians).
     child_answers: bool = False
+    #: Each asked consent's current round: who must answer it (by consent id; none for one never asked).
+    consent_rounds: dict[str, ConsentRound] = field(default_factory=dict)
 
     def items(self) -> list[tuple[Phase, Item]]:
         """The pathway's items and the team's added tasks, phase by phase."""

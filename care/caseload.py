@@ -96,7 +96,17 @@ class CaseSummary:
         return next((d for d in self.due if d.at >= self.now), None)
 
     def as_json(self) -> dict[str, Any]:
-        """The case as `homeward.cases` and `homeward.digest` carry it."""
+        """The case as `homeward.cases` and `homeward.digest` carry it. A case the person is not on the team
+        of (shown because it has no coordinator): its label, pathway and phase only, and where its room is."""
+        if not self.member:
+            return {
+                "room_id": self.room_id,
+                "label": self.label,
+                "pathway": self.pathway,
+                "phase": self.phase,
+                "state": self.state,
+                "no_coordinator": self.no_coordinator,
+            }
         nxt = self.next_due
         return {
             "room_id": self.room_id,
@@ -134,8 +144,11 @@ def summarize(
     """One case's line: its deadlines, awaited receipts, pending consents and how long it has been quiet.
 
     A closed case has no deadlines (nothing is wanted of it); a case the person is not on
-    the team of (shown because it has no coordinator) shows no details either.
+    the team of (shown because it has no coordinator) shows no details either: its label,
+    pathway and phase only — not even when it was last active.
     """
+    if not member:
+        last_activity = None
     pathway = view.pathway
     calendar = view.calendar()
     today = now.astimezone(calendar.tz).date()

@@ -19,6 +19,16 @@ setting of the case (`CaseView.child_answers`, set by a coordinator; off by defa
   answers their own consents, the young person (the members of the child lane) instead.
 A consent `covered_by` another one (a pathway rule, with its source) is never asked: it is
 what the covering consent is (Örebro: the consent given at admission covers the SIP).
+
+Who must answer is fixed when a consent is asked, not recomputed from today's lanes
+(`CaseView.consent_rounds`): the members of the answering lanes at the first request, and
+anyone put into those lanes since. Moving someone out of those lanes, or out of the room,
+never completes a consent: while they are asked and have not said yes, it stays pending.
+It is asked again (a new round, `work.consents`) of those who remain, and in a new round
+only the answers given since count — a "yes" given while someone else was still to decide
+is given again, knowing they no longer do. Someone put into the lanes after the request
+went out is asked too, and for `any_guardian` their "yes" alone does not stand in for
+those asked at the start.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from homeward.care.case import CaseView
+from homeward.care.case import CaseView, ConsentRound
 from homeward.care.pathway import Consent, Role
 from homeward.care.refusal import Refusal
 from homeward.text import Markdown, mentions
@@ -67,11 +77,54 @@ def covering(view: CaseView, consent: Consent) -> Consent | None:
     return view.pathway.consent(consent.covered_by.consent) if consent.covered_by else None
 
 
-def who_answers(view: CaseView, consent: Consent) -> list[str]:
-    """Exactly the members who must answer this consent in this case (nobody for a covered one)."""
+def answering_lanes_members(view: CaseView, consent: Consent) -> list[str]:
+    """The members of the lanes that answer this consent now (nobody for a covered one): who may answer it."""
     if consent.covered_by is not None:
         return []
     return people_with_role(view, "child" if child_answers(view, consent) else "guardian")
+
+
+def who_answers(view: CaseView, consent: Consent) -> list[str]:
+    """Exactly the people who must answer this consent in this case (nobody for a covered one).
+
+    Once asked: those its current round asked, whoever was put into the answering lanes since,
+    and anyone in them now. Never asked yet: the members of the answering lanes.
+    """
+    now = answering_lanes_members(view, consent)
+    current = view.consent_rounds.get(consent.id)
+    if current is None or consent.covered_by is not None:
+        return now
+    return sorted(current.askees | set(now))
+
+
+def counted_yes(view: CaseView, consent: Consent, answers: list[Answer]) -> set[str]:
+    """Who said yes in the consent's current round (its latest answer; in round 1 any answer before it too)."""
+    current = view.consent_rounds.get(consent.id)
+    since = current.started_at if current is not None and current.number > 1 else None
+    return {
+        user
+        for user, a in latest_answers(answers, consent.id).items()
+        if a.answer == "yes" and (since is None or a.at >= since)
+    }
+
+
+def answered_in_round(view: CaseView, consent: Consent, answers: list[Answer], user_id: str) -> Answer | None:
+    """`user_id`'s latest answer to the consent if it counts in the current round (else None: asked anew)."""
+    mine = latest_answers(answers, consent.id).get(user_id)
+    current = view.consent_rounds.get(consent.id)
+    if mine is None or current is None or current.number == 1 or mine.at >= current.started_at:
+        return mine
+    return None
+
+
+def answers_that_count(view: CaseView, consent: Consent, answers: list[Answer]) -> dict[str, Answer]:
+    """Each person's latest answer that counts now: given in the current round, or a refusal or
+    withdrawal (which counts whenever it was given). An earlier round's "yes" is not among them."""
+    return {
+        user: a
+        for user, a in latest_answers(answers, consent.id).items()
+        if a.answer != "yes" or answered_in_round(view, consent, answers, user) is not None
+    }
 
 
 def consent_state(view: CaseView, consent: Consent, answers: list[Answer]) -> ConsentState:
@@ -84,13 +137,21 @@ def consent_state(view: CaseView, consent: Consent, answers: list[Answer]) -> Co
     cover = covering(view, consent)
     if cover is not None:
         return consent_state(view, cover, answers)
-    asked = set(who_answers(view, consent))
-    said_yes = {user for user, a in latest.items() if a.answer == "yes"} & asked
-    if consent.answered_by == "any_guardian" and said_yes:
-        return "given"
-    if asked and asked <= said_yes:
+    must = set(who_answers(view, consent))
+    said_yes = counted_yes(view, consent, answers) & must
+    if consent.answered_by == "any_guardian":
+        return "given" if said_yes & _first_asked(view.consent_rounds.get(consent.id), must) else "pending"
+    if must and must <= said_yes:
         return "given"
     return "pending"
+
+
+def _first_asked(current: ConsentRound | None, must: set[str]) -> set[str]:
+    """Whose yes is enough for an `any_guardian` consent: those its round asked at the start (anyone
+    asked, when nobody was in the lanes then); before it is asked, anyone who must answer."""
+    if current is None:
+        return must
+    return set(current.asked or current.added)
 
 
 def require_consent(view: CaseView, answers: list[Answer], covered: str) -> None:
@@ -113,8 +174,8 @@ def check_answer(view: CaseView, consent_id: str, user_id: str) -> Consent:
     cover = covering(view, consent)
     if cover is not None:
         raise Refusal("consent.covered", title=consent.title, covering=cover.title, id=cover.id)
-    if user_id not in who_answers(view, consent):
-        people = who_answers(view, consent)
+    if user_id not in answering_lanes_members(view, consent):
+        people = answering_lanes_members(view, consent)
         raise Refusal(
             "consent.not_asked_child" if child_answers(view, consent) else "consent.not_asked",
             id=consent.id,

@@ -22,6 +22,18 @@ def retention_due(view: CaseView, retention_days: int | None) -> datetime | None
     return view.closed_at + timedelta(days=retention_days)
 
 
+#: What people typed that a retention run keeps: these details of these audit rows. The audit trail is
+#: append-only and chained (a row's hash covers its details), so the run removes none of it; the README's
+#: table ("A case ends") names each of them, by these words (`tests/integration/test_retention_keeps.py`).
+KEPT_TYPED_TEXT: dict[str, tuple[tuple[str, ...], str]] = {
+    "item.acknowledged": (("note",), "acknowledgement notes"),
+    "phase.changed": (("reason",), "the reasons for forcing a phase"),
+    "case.closed": (("reason",), "close reasons"),
+    "case.reopened": (("reason", "closed_reason"), "reopen reasons"),
+    "case.handed_over": (("note",), "handover notes"),
+}
+
+
 RetentionAction = Literal["run", "cancel", "postpone"]
 
 

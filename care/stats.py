@@ -8,7 +8,17 @@ time receiving lanes take to acknowledge a notice, and re-openings within 30 day
 they are known.
 
 Small numbers identify people: every figure drawn from fewer than `MIN_CASES` cases is
-suppressed (shown as "< 5"), its count too. No figure carries a case's label.
+suppressed (shown as "< 5"), its count too. No figure carries a case's label. `shown` is
+that rule, in one place: every figure goes through it (`Spread`, `Share`, the answer's
+own case count), and a new figure must too.
+
+Across answers (`sets_apart`): two answers whose cases differ by one case give that case's
+figures by subtraction (`part`/`whole` side by side, a count, a sum). Whatever answers one
+combines by adding and subtracting, the finest group of cases it can single out is an
+*atom* — cases that every answer either counts together or leaves out together. So an
+answer is refused when, with the answers already given on that pathway (by anyone: the
+files are shared), it would make an atom of 1 to 4 cases; an answer asking what was asked
+before, or adding or leaving out at least five cases at a time, is given.
 
 What each figure counts:
 - days per phase: phases a case has left (the current phase is still running), in days
@@ -28,6 +38,7 @@ What each figure counts:
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -42,6 +53,38 @@ SUPPRESSED = "< 5"
 REOPEN_WINDOW = timedelta(days=30)
 
 
+def shown(cases: int) -> bool:
+    """The suppression rule, the one place every figure goes through: a figure is shown only when it is
+    drawn from at least `MIN_CASES` cases (else it is "< 5", its count too)."""
+    return cases >= MIN_CASES
+
+
+def sets_apart(answered: Sequence[frozenset[int]], asked: frozenset[int]) -> int | None:
+    """The size of the smallest group of 1 to `MIN_CASES` - 1 cases that an answer over the cases `asked`,
+    together with the answers already given over the case sets `answered`, would single out (the smallest
+    new atom; see the module's docstring), or None when it singles out none.
+
+    Only the atoms this answer makes count: each group the earlier answers keep together is either
+    kept whole or split into two parts of at least `MIN_CASES` each, and the cases no earlier answer
+    counted are none or at least `MIN_CASES`. An answer with too few cases to show any figure reveals
+    nothing and is not checked (nor recorded).
+    """
+    if not shown(len(asked)):
+        return None
+    atoms: dict[tuple[bool, ...], set[int]] = {}
+    for case in set().union(*answered) if answered else set():
+        atoms.setdefault(tuple(case in earlier for earlier in answered), set()).add(case)
+    smallest: int | None = None
+    parts: list[set[int]] = [
+        part for atom in atoms.values() for part in (atom & asked, atom - asked) if atom & asked and atom - asked
+    ]
+    parts.append(set(asked - set().union(*answered)) if answered else set(asked))
+    for part in parts:
+        if len(part) > 0 and not shown(len(part)):
+            smallest = len(part) if smallest is None else min(smallest, len(part))
+    return smallest
+
+
 @dataclass(frozen=True)
 class CaseFacts:
     """One case as the figures need it."""
@@ -50,6 +93,7 @@ class CaseFacts:
     opened_at: datetime
     phases: list[tuple[str, datetime]]  # (phase id, entered at), the first at the opening
     closings: list[tuple[str, datetime]] = field(default_factory=list)  # ("closed" | "reopened", at), in order
+    case_id: int = 0  # the store's id: which cases an answer counted (`sets_apart`), never shown
 
 
 @dataclass(frozen=True)
@@ -64,7 +108,7 @@ class Spread:
 
     @property
     def suppressed(self) -> bool:
-        return self.cases < MIN_CASES
+        return not shown(self.cases)
 
     def json(self) -> dict[str, Any]:
         if self.suppressed:
@@ -82,7 +126,7 @@ class Share:
 
     @property
     def suppressed(self) -> bool:
-        return self.cases < MIN_CASES
+        return not shown(self.cases)
 
     @property
     def share(self) -> float | None:
@@ -119,17 +163,18 @@ class PathwayStats:
     late: tuple[Row, ...]
     ack_hours: tuple[Row, ...]
     reopened: Share | None  # None: no case was closed, not known
+    case_ids: frozenset[int] = frozenset()  # the cases counted (never shown): what `sets_apart` compares
 
     @property
     def suppressed(self) -> bool:
-        return self.cases < MIN_CASES
+        return not shown(self.cases)
 
 
 def spread(by_case: dict[int, list[float]]) -> Spread:
     """Median and quartiles of every value, counting the cases they came from."""
     values = sorted(v for found in by_case.values() for v in found)
     cases = sum(1 for found in by_case.values() if found)
-    if cases < MIN_CASES or not values:
+    if not shown(cases) or not values:
         return Spread(cases, len(values))
     q1, median, q3 = statistics.quantiles(values if len(values) > 1 else values * 2, n=4, method="inclusive")
     return Spread(cases, len(values), round(median, 1), round(q1, 1), round(q3, 1))
@@ -254,6 +299,7 @@ def pathway_stats(
             Row(lane, lanes.get(lane, lane), spread=spread(by_case)) for lane, by_case in ack.items() if by_case
         ),
         reopened=share(reopened) if any_closed else None,
+        case_ids=frozenset(f.case_id for f in chosen),
     )
 
 

@@ -104,7 +104,9 @@ def _check_rate_limits(config: Config) -> None:
 
 
 async def _verify_audit(config: Config) -> int:
-    """Walk the audit trail's and the consent answers' hash chains: 0 intact, 1 broken (each first broken row named)."""
+    """Walk the audit trail's and the consent answers' hash chains, then compare them with the anchors the bot
+    posted in the cases' rooms: 0 intact, 1 changed (each first differing row named), 2 unreadable."""
+    from homeward.store import anchors
     from homeward.store.chain import first_breaks, verify
     from homeward.store.db import StoreError, open_read_only
 
@@ -115,6 +117,8 @@ async def _verify_audit(config: Config) -> int:
         return 2
     try:
         states = await verify(db)
+        rooms = await anchors.case_rooms(db)
+        checked, differs, warnings = await _compare_with_rooms(config, db, rooms)
     finally:
         await db.close()
     where = _where(config)
@@ -124,12 +128,17 @@ async def _verify_audit(config: Config) -> int:
     }
     chains = len({case for _, case in states})
     summary = f"{counts['audit']} audit rows, {counts['consent_answers']} consent answers in {chains} chain(s)"
-    if not breaks:
+    summary += f"; {checked}"
+    for warning in warnings:
+        print(f"  ! {warning}")
+    if not breaks and not differs:
         print(f"{where}: intact ({summary})")
         return 0
     print(f"{where}: the record was changed outside Homeward ({summary}); first broken row of each case:")
     for broken in breaks:
         print(f"  - {broken.describe()}")
+    for differ in differs:
+        print(f"  - {differ.describe()}")
     return 1
 
 
@@ -242,6 +251,45 @@ async def _migrate_store(source: Path, url: str) -> int:
     return 0
 
 
+async def _compare_with_rooms(config: Config, db, rooms: dict[str, int]) -> tuple[str, list, list[str]]:
+    """The chains against the anchors found in the cases' rooms: (what was checked, the first differing row of
+    each chain, warnings). A room the tool cannot read is said, not taken for a match."""
+    from homeward.bot.anchors import AnchorsUnreadable, read_anchors
+    from homeward.store import anchors
+
+    if not rooms:
+        return "no case rooms", [], []
+    try:
+        found = await read_anchors(config, sorted(rooms))
+    except AnchorsUnreadable as exc:
+        return "NOT compared with the anchors in the rooms", [], [f"the rooms could not be read: {exc}"]
+    except Exception as exc:  # the homeserver away, a network error: the chains were still checked
+        return "NOT compared with the anchors in the rooms", [], [f"the rooms could not be read ({exc!r})"]
+    differs: list = []
+    warnings: list[str] = []
+    total = 0
+    for room in found:
+        if room.error:
+            warnings.append(f"room {room.room_id} (case {rooms[room.room_id]}) could not be read: {room.error}")
+            continue
+        for event_id, by in room.redacted:
+            if by == config.user_id:  # the bot never redacts its own messages: someone used its account
+                differs_note = f"the bot's message {event_id} in room {room.room_id} was redacted by its own account"
+                warnings.append(differs_note + " (not by Homeward): an anchor may have been removed")
+        total += len(room.anchors)
+        differs.extend(await anchors.compare(db, rooms[room.room_id], room.anchors))
+    if any("by its own account" in w for w in warnings):
+        differs.append(_RedactedAnchors())
+    return f"compared with {total} anchor(s) in {len(found)} room(s)", differs, warnings
+
+
+class _RedactedAnchors:
+    """A redaction through the bot's own account: the rooms' anchors may not all be there to compare."""
+
+    def describe(self) -> str:
+        return "messages of the bot were redacted through its own account (see above): the anchors are incomplete"
+
+
 RESET_WARNING = """\
 This replaces the bot's cross-signing identity (its master key) with a new one.
 Every member whose Element had seen the old identity will see a notice that the bot's
@@ -262,8 +310,10 @@ async def _reset_identity(config: Config, password: str) -> int:
 
     from homeward.bot import identity
     from homeward.bot.session import load_credentials
+    from homeward.bot.store_key import known_key
 
-    saved = load_credentials(config.credentials_path)
+    key = known_key(config.crypto_dir, config.store_key.get_secret_value() if config.store_key else None)
+    saved = load_credentials(config.credentials_path, key)
     if saved is None or (saved.user_id, saved.homeserver) != (config.user_id, config.homeserver):
         print(
             f"homeward: no saved device for {config.user_id} in {config.data_dir}: start the bot once "
@@ -275,7 +325,7 @@ async def _reset_identity(config: Config, password: str) -> int:
     client = AsyncClient(config.homeserver, config.user_id, config=AsyncClientConfig(encryption_enabled=False))
     client.restore_login(saved.user_id, saved.device_id, saved.access_token)
     try:
-        outcome = await identity.reset(client, config.data_dir, password)
+        outcome = await identity.reset(client, config.data_dir, password, key)
     except identity.IdentityError as exc:
         print(f"homeward: the identity was not reset: {exc}", file=sys.stderr)
         return 1

@@ -76,7 +76,8 @@ class Config(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Libraries whose DEBUG log is wanted (e.g. ["nio"]); every other library logs warnings only.
     debug_loggers: list[str] = Field(default_factory=list)
-    # The passphrase of the crypto store; without it one is generated into data_dir/crypto/store.key.
+    # The passphrase of the crypto store (and of the sealed access token and seeds); without it one is
+    # generated into data_dir/store.key.
     store_key: SecretStr | None = None
     # How many PDF exports one person may have rendered within the window (PDFs take seconds of CPU):
     # the limit `PDF_EXPORTS` of the one rate limiter (`rate_limiter_limits`).

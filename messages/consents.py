@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeward.care.case import CaseView
-from homeward.care.consent import Answer, child_answers, consent_state, latest_answers, who_answers
+from homeward.care.consent import Answer, answers_that_count, child_answers, consent_state, who_answers
 from homeward.care.pathway import Consent
 from homeward.matrix.content import alert_content
 from homeward.messages.speaker import Speaker, local_text
@@ -33,7 +33,7 @@ def request_markdown(room: Speaker, view: CaseView, consent: Consent, answers: l
     if consent.receivers:
         head.append(room.t("consent.receivers", lanes=", ".join(pathway.lane(lane).name for lane in consent.receivers)))
     parts = ["\n".join(head), escape(consent.text)]
-    latest = latest_answers(answers, consent.id)
+    latest = answers_that_count(view, consent, answers)  # asked again: an earlier round's "yes" is given anew
     if latest:
         given = "; ".join(
             f"{mention(a.user_id)}: **{room.t('consent.answer_' + a.answer)}** ({local_text(a.at, pathway)})"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from homeward.care.case import Ack, CaseState, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.case import Ack, CaseState, CaseView, ConsentRound, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, Pathway
 from homeward.store import chain
 from homeward.store.changes import bookkeeping, changes_case
@@ -77,7 +77,11 @@ CASE_COLUMNS = """
        FROM acks WHERE case_id = c.id) AS j_acks,
     (SELECT json_group_array(json_array(item_id, phase_id, lane_id, title, due, created_at, id))
        FROM extra_tasks WHERE case_id = c.id) AS j_extra,
-    (SELECT outbox_id FROM checklists WHERE case_id = c.id AND phase_id = c.phase_id) AS checklist_outbox
+    (SELECT outbox_id FROM checklists WHERE case_id = c.id AND phase_id = c.phase_id) AS checklist_outbox,
+    (SELECT json_group_array(json_array(consent_id, round, started_at))
+       FROM consent_rounds WHERE case_id = c.id) AS j_rounds,
+    (SELECT json_group_array(json_array(consent_id, round, user_id, late))
+       FROM consent_askees WHERE case_id = c.id) AS j_askees
 """
 
 
@@ -136,8 +140,32 @@ def loaded_case(row: Row, pathways: dict[str, Pathway]) -> LoadedCase:
         closed_at=case.closed_at,
         closed_reason=case.closed_reason,
         child_answers=bool(row["child_answers"]),
+        consent_rounds=consent_rounds(row["j_rounds"], row["j_askees"]),
     )
     return LoadedCase(case, view, row["checklist_outbox"])
+
+
+def consent_rounds(j_rounds: str | None, j_askees: str | None) -> dict[str, ConsentRound]:
+    """Each consent's current (latest) round with its askees, from the loader's JSON arrays."""
+    latest: dict[str, tuple[int, str]] = {}
+    for consent_id, number, started_at in json.loads(j_rounds or "[]"):
+        if consent_id not in latest or number > latest[consent_id][0]:
+            latest[consent_id] = (number, started_at)
+    asked: dict[str, set[str]] = {}
+    added: dict[str, set[str]] = {}
+    for consent_id, number, user_id, late in json.loads(j_askees or "[]"):
+        if consent_id in latest and latest[consent_id][0] == number:
+            (added if late else asked).setdefault(consent_id, set()).add(user_id)
+    return {
+        consent_id: ConsentRound(
+            consent_id,
+            number,
+            datetime.fromisoformat(started_at),
+            frozenset(asked.get(consent_id, ())),
+            frozenset(added.get(consent_id, ())),
+        )
+        for consent_id, (number, started_at) in latest.items()
+    }
 
 
 async def phase_history(db: Connection, case_id: int) -> list[tuple[str, datetime]]:

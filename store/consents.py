@@ -37,6 +37,17 @@ async def answers(db: Connection, case_id: int) -> list[Answer]:
         ]
 
 
+async def answer_for_event(db: Connection, case_id: int, event_id: str) -> Answer | None:
+    """The answer of this case recorded from the event `event_id` (a typed command or a reply), if one was."""
+    async with db.execute(
+        "SELECT consent_id, user_id, answer, at FROM consent_answers WHERE case_id = ? AND event_id = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (case_id, event_id),
+    ) as cur:
+        r = await cur.fetchone()
+    return Answer(r["consent_id"], r["user_id"], r["answer"], datetime.fromisoformat(r["at"])) if r else None
+
+
 @dataclass(frozen=True)
 class Request:
     """A request message the bot posted for one consent (its outbox row)."""
@@ -74,6 +85,27 @@ async def request_for_event(db: Connection, case_id: int, event_id: str) -> Requ
     ) as cur:
         row = await cur.fetchone()
     return Request(row["consent_id"], row["outbox_id"], datetime.fromisoformat(row["asked_at"])) if row else None
+
+
+@changes_case
+async def add_round(db: Connection, case_id: int, consent_id: str, number: int, now: datetime, reason: str) -> None:
+    """Begin round `number` of a consent (`care.case.ConsentRound`); its askees follow with `add_askee`."""
+    await db.execute(
+        "INSERT INTO consent_rounds (case_id, consent_id, round, started_at, reason) VALUES (?, ?, ?, ?, ?)",
+        (case_id, consent_id, number, now.isoformat(), reason),
+    )
+
+
+@changes_case
+async def add_askee(
+    db: Connection, case_id: int, consent_id: str, number: int, user_id: str, now: datetime, *, late: bool
+) -> None:
+    """`user_id` must answer round `number` of the consent (`late`: put into an answering lane after it began)."""
+    await db.execute(
+        "INSERT INTO consent_askees (case_id, consent_id, round, user_id, added_at, late) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (case_id, consent_id, round, user_id) DO NOTHING",
+        (case_id, consent_id, number, user_id, now.isoformat(), int(late)),
+    )
 
 
 @changes_case

@@ -395,4 +395,66 @@ MIGRATIONS: list[Migration] = [
         PRIMARY KEY (user_id, device_id)
     );
     """,
+    # issue 23: who must answer a consent, fixed when it is asked. A round begins at the first request
+    # (its askees: the members of the answering lanes then) and anew when someone asked leaves those
+    # lanes before the consent is given; whoever is put into them later is added to the round.
+    """
+    CREATE TABLE consent_rounds (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        round      INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        UNIQUE (case_id, consent_id, round)
+    );
+    CREATE TABLE consent_askees (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        round      INTEGER NOT NULL,
+        user_id    TEXT NOT NULL,
+        added_at   TEXT NOT NULL,
+        late       INTEGER NOT NULL DEFAULT 0,  -- put into an answering lane after the round began
+        UNIQUE (case_id, consent_id, round, user_id)
+    );
+    """,
+    # issue 23: the case sets `!stats` answers counted, per pathway (no figures): a new answer that would
+    # set fewer than five cases apart from them is refused (care/stats.py, sets_apart).
+    """
+    CREATE TABLE stats_answers (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        pathway_id TEXT NOT NULL,
+        case_ids   TEXT NOT NULL,          -- the case ids, ascending, comma-separated
+        first_by   TEXT NOT NULL,
+        first_at   TEXT NOT NULL,
+        UNIQUE (pathway_id, case_ids)
+    );
+    """,
+    # issue 23: the bot's safeguard messages, kept until the case's retention run so that a redacted one
+    # is posted again (work/safeguards.py).
+    """
+    CREATE TABLE safeguards (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        outbox_id  INTEGER NOT NULL,
+        kind       TEXT NOT NULL,
+        markdown   TEXT NOT NULL,
+        mentions   TEXT NOT NULL,          -- JSON list of user ids
+        extra      TEXT NOT NULL,          -- JSON object: its homeward.* keys
+        posted_at  TEXT NOT NULL
+    );
+    CREATE INDEX safeguards_outbox ON safeguards (outbox_id);
+    CREATE INDEX safeguards_case ON safeguards (case_id);
+    """,
+    # issue 23: each case's audit chains anchored in its room (work/anchors.py): the rows last anchored.
+    """
+    CREATE TABLE audit_anchors (
+        case_id        INTEGER PRIMARY KEY REFERENCES cases (id),
+        last_audit_id  INTEGER NOT NULL,
+        last_answer_id INTEGER NOT NULL,
+        anchored_at    TEXT NOT NULL,
+        outbox_id      INTEGER NOT NULL
+    );
+    """,
 ]

@@ -112,6 +112,9 @@ PURGED_TABLES = (
     "checklists",
     "room_state",
     "removals",
+    "consent_rounds",
+    "consent_askees",
+    "safeguards",
 )
 
 

@@ -27,6 +27,15 @@ async def record(db: Connection, case_id: int, event_type: str, content: dict[st
     )
 
 
+async def pending(db: Connection, case_id: int, event_type: str) -> bool:
+    """Whether the bot's own change of this state event is still waiting in the outbox (on its way)."""
+    async with db.execute(
+        "SELECT 1 FROM outbox WHERE supersede_key = ? AND sent_at IS NULL LIMIT 1",
+        (f"state:{case_id}:{event_type}",),
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
 async def case_rooms(db: Connection) -> list[Row]:
     """Every case whose room exists and still has the bot (not removed by its retention run): id, room,
     pathway, label, its coordinators and the state last queued."""

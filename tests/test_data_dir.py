@@ -11,7 +11,7 @@ from nio.crypto import OlmAccount
 from nio.store import DefaultStore
 
 from homeward.bot.data_dir import make_private
-from homeward.bot.store_key import KEY_FILE, NIO_DEFAULT_KEY, StoreKeyError, store_key
+from homeward.bot.store_key import NIO_DEFAULT_KEY, StoreKeyError, key_path, store_key
 
 USER, DEVICE = "@homeward:example.org", "DEVICEID"
 
@@ -88,7 +88,7 @@ def test_the_first_start_generates_a_key_owner_only(tmp_path: Path, umask_restor
     key = store_key(crypto, None)
     again = store_key(crypto, None)
     assert key.value == again.value and len(key.value) >= 40
-    assert mode(crypto / KEY_FILE) == 0o600
+    assert mode(key_path(crypto)) == 0o600
     assert store_key(crypto, "from-the-environment").value == "from-the-environment"
 
 
@@ -103,7 +103,7 @@ def test_a_store_pickled_with_nio_s_default_key_is_re_pickled_with_the_new_one_a
     assert key.value != NIO_DEFAULT_KEY
     assert _opens_with(crypto, key.value) == identity  # the same account: the same device
     assert _opens_with(crypto, NIO_DEFAULT_KEY) is None
-    assert (crypto / KEY_FILE).read_text().strip() == key.value
+    assert (key_path(crypto)).read_text().strip() == key.value
 
 
 def test_a_configured_key_takes_over_from_the_key_file(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_a_configured_key_takes_over_from_the_key_file(tmp_path: Path) -> None:
 
     assert second.value == "kept-in-a-vault"
     assert _opens_with(crypto, "kept-in-a-vault") == identity and _opens_with(crypto, first.value) is None
-    assert not (crypto / KEY_FILE).exists()  # a stale key file opens nothing
+    assert not (key_path(crypto)).exists()  # a stale key file opens nothing
 
 
 def test_a_store_no_known_key_opens_stops_start_up_and_changes_nothing(tmp_path: Path) -> None:
@@ -127,5 +127,5 @@ def test_a_store_no_known_key_opens_stops_start_up_and_changes_nothing(tmp_path:
         store_key(crypto, None, USER, DEVICE)
 
     assert (crypto / f"{USER}_{DEVICE}.db").read_bytes() == before
-    assert not (crypto / KEY_FILE).exists()
+    assert not (key_path(crypto)).exists()
     assert _opens_with(crypto, "a-key-nobody-has-any-more") == identity

@@ -78,6 +78,7 @@ async def _run(store: Store, services: Services, room: str, sender: str, body: s
             encrypted=True,
             room_encrypted=True,
             timestamp_ms=0,
+            private=room == DM,  # `!stats` answers only in a chat of the sender and the bot alone
         ),
         store,
         services,

@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 
 from homeward.care.team import who_names_a_coordinator, without_coordinator
-from homeward.matrix.content import alert_content
-from homeward.store import cases, outbox
+from homeward.store import cases, consents, outbox
 from homeward.store.cases import load_room
 from homeward.store.db import Store
 from homeward.store.state import mark_handled
 from homeward.text import mention, mentions
+from homeward.work import safeguards
 from homeward.work.care_room import CareRoom
-from homeward.work.consents import announce_answerer_moved
+from homeward.work.consents import announce_answerer_moved, ensure_rounds, lane_left, states
 from homeward.work.room_state import keep_in_step
 from homeward.work.services import Services
 
@@ -68,6 +68,8 @@ async def member_left(
             return False
         how = how_they_left(membership, prev_membership, sender, user_id)
         room = CareRoom(db, services, info, loaded, sender, event_id, now)
+        await ensure_rounds(room)  # who must answer each asked consent, measured before they go
+        states_before = states(room, await consents.answers(db, room.case.id))
         await cases.remove_member(db, room.case.id, user_id)
         await room.audit(
             "member.left", user=user_id, how=how, previous_lane=before.lane, previous_coordinator=before.coordinator
@@ -87,8 +89,9 @@ async def member_left(
         await room.settle()  # the view without them; reminders rescheduled (their own ones cancelled), checklist edited
         await keep_in_step(room)  # power levels without them
         await announce_answerer_moved(room, user_id, before.lane, None)
+        await lane_left(room, user_id, before.lane, None, states_before)  # a consent they were to answer: asked again
         if before.coordinator and without_coordinator(room.view):
-            await _ask_for_a_coordinator(room, user_id)
+            await ask_for_a_coordinator(room, user_id)
         await room.flush_later()
     log.info("room=%s event=%s member %s; lane and flags dropped", room_id, event_id, how)
     services.wake_outbox()
@@ -96,13 +99,11 @@ async def member_left(
     return True
 
 
-async def _ask_for_a_coordinator(room: CareRoom, departed: str) -> None:
+async def ask_for_a_coordinator(room: CareRoom, departed: str) -> None:
     """The last coordinator left: ask the care lanes (everyone left, if there are none) to name one."""
     asked = who_names_a_coordinator(room.view)
     # A closed case changes only once reopened: first `!case reopen`, then `!role` (both open to the care lanes now).
     key = "team.no_coordinator_left_closed" if room.view.closed else "team.no_coordinator_left"
     text = room.t(key, user=mention(departed), people=mentions(asked))
-    content = alert_content("⚠️ " + text, asked)
-    content["homeward.needs_coordinator"] = True
-    await room.queue(content)
+    await safeguards.post(room, "needs_coordinator", "⚠️ " + text, asked, needs_coordinator=True)
     await room.audit("case.without_coordinator", departed=departed, asked=asked)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 
-from homeward.matrix.content import alert_content
 from homeward.store import chain
 from homeward.store.chain import Break
 from homeward.store.db import Store
 from homeward.store.retention import purged_room
 from homeward.store.state import get_value, set_value
 from homeward.text import mentions
+from homeward.work import safeguards
 from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
 
@@ -67,10 +67,14 @@ async def _tell(store: Store, services: Services, broken: Break, case_id: int) -
             what=room.t(f"audit.chain_{broken.table}"),
             how=room.t(f"audit.chain_{broken.reason}"),
         )
-        content = alert_content(text, coordinators)
-        content["homeward.status"] = "error"
-        content["homeward.chain_broken"] = {"table": broken.table, "row": broken.row_id, "reason": broken.reason}
-        await room.queue(content)
+        await safeguards.post(
+            room,
+            "chain_broken",
+            text,
+            coordinators,
+            status="error",
+            chain_broken={"table": broken.table, "row": broken.row_id, "reason": broken.reason},
+        )
         await room.audit("audit.chain_broken", table=broken.table, row=broken.row_id, reason=broken.reason)
         await set_value(db, told_key(broken), now.isoformat())
     log.info("room=%s coordinators told that %s row %d does not verify", room.room_id, broken.table, broken.row_id)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 
-from homeward.matrix.content import alert_content, notice_content, to_plain
+from homeward.matrix.content import notice_content, to_plain
 from homeward.matrix.relations import edit_of
 from homeward.messages.greeting import greeting_content
 from homeward.store import cases, consents, outbox
@@ -47,6 +47,7 @@ from homeward.store.db import Store
 from homeward.store.retention import purged_room
 from homeward.store.state import mark_handled
 from homeward.text import mention, mentions
+from homeward.work import safeguards
 from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
 
@@ -182,8 +183,6 @@ async def _remove_stranger(room: CareRoom, user_id: str) -> bool:
     )
     coordinators = room.view.coordinators()
     text = room.t("team.stranger_removed", user=mention(user_id), id=user_id, coordinators=mentions(coordinators))
-    content = alert_content("🚪 " + text, coordinators)
-    content["homeward.removed"] = user_id
-    await room.queue(content)
+    await safeguards.post(room, "removed", "🚪 " + text, coordinators, removed=user_id)
     await room.audit("member.removed_without_lane", user=user_id)
     return True

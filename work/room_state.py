@@ -9,6 +9,14 @@ changes (`!invite`, `!role`, someone leaving) and, for every care room, at start
 (`bring_rooms_in_step`): so a new release (rooms named before the label stood alone,
 rooms where coordinators could invite) or a changed `allowed_servers` reaches every room
 once, the next time the bot starts.
+
+And the room itself: someone with the power to change its state — a homeserver administrator
+who made themselves room admin (Synapse's `make_room_admin` even sends that change as the bot's
+own account) — may change its name, topic, power levels or ACL. The bot compares the room's
+actual state with what it should be (`put_back`) at every start-up and a moment after such a
+change arrives (`bot.app` fetches the room's state), puts back whatever differs, tells the room
+(a safeguard message, naming who changed it) and audits it (`room.state_restored`). What the
+bot cannot undo it says: someone given the bot's own power level cannot be demoted by it.
 """
 
 from __future__ import annotations
@@ -19,10 +27,15 @@ from typing import Any
 
 from homeward.ids import server_of
 from homeward.matrix.content import to_plain
-from homeward.matrix.rooms import power_levels, room_name, server_acl
+from homeward.matrix.rooms import BOT_LEVEL, power_levels, room_name, server_acl
 from homeward.store import outbox
 from homeward.store import room_state as rows
+from homeward.store.cases import load_room
 from homeward.store.db import Store
+from homeward.store.retention import purged_room
+from homeward.store.state import get_value, set_value
+from homeward.text import Markdown, mention, mentions
+from homeward.work import safeguards
 from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
 
@@ -102,3 +115,124 @@ async def bring_rooms_in_step(store: Store, services: Services) -> int:
     if updated:
         services.wake_outbox()
     return updated
+
+
+#: The state events the bot keeps as they should be (each with the empty state key).
+WATCHED = frozenset({"m.room.name", "m.room.topic", "m.room.power_levels", "m.room.server_acl"})
+
+
+def differs(event_type: str, have: dict[str, Any], want: dict[str, Any]) -> bool:
+    """Whether the room's `have` says something else than `want`: every key the bot sets must be as it
+    sets it (power levels' `users` and `events` exactly); a rich topic (`m.topic`) must say the topic too."""
+    if any(have.get(key) != value for key, value in want.items()):
+        return True
+    if event_type == "m.room.topic" and "m.topic" in have:
+        rich = have.get("m.topic")
+        texts = rich.get("m.text") if isinstance(rich, dict) else rich
+        bodies = [t.get("body") if isinstance(t, dict) else None for t in texts] if isinstance(texts, list) else [None]
+        return any(body != want["topic"] for body in bodies)
+    return False
+
+
+def restorable(event_type: str, want: dict[str, Any], have: dict[str, Any], bot_id: str) -> tuple[dict, list[str]]:
+    """What the bot can put back, and who keeps a power it cannot take: a user at the bot's own level or
+    above cannot be demoted by the bot (Matrix's authorization rules), so they stay in what it sends."""
+    if event_type != "m.room.power_levels":
+        return want, []
+    found = have.get("users")
+    users: dict[str, Any] = found if isinstance(found, dict) else {}
+    kept = {
+        user: level
+        for user, level in users.items()
+        if user != bot_id and isinstance(level, int) and not isinstance(level, bool) and level >= BOT_LEVEL
+    }
+    if not kept:
+        return want, []
+    return {**want, "users": {**want["users"], **kept}}, sorted(kept)
+
+
+async def drift_suspected(store: Store, services: Services, room_id: str, event_type: str, content: Any) -> bool:
+    """Whether a state event that arrived in a room makes a care room's state differ from what it should be
+    (a quick look, before `put_back` reads the room's state itself)."""
+    if event_type not in WATCHED or not isinstance(content, dict):
+        return False
+    async with store.read() as db:
+        info, loaded = await load_room(db, room_id, services.pathways)
+        if info is None or loaded is None or await purged_room(db, room_id):
+            return False
+        room = CareRoom(db, services, info, loaded, services.config.user_id, None, services.clock.now())
+        return differs(event_type, content, room_wanted_state(room)[event_type])
+
+
+async def put_back(store: Store, services: Services, room_id: str, state: list[dict[str, Any]]) -> list[str]:
+    """Compare a care room's actual state (`state`: its state events, as the homeserver gives them) with what
+    it should be; queue what differs (unless the bot's own change of it is still waiting to go out), tell the
+    room, audit it. The types put back."""
+    actual = {
+        e.get("type"): e for e in state if isinstance(e, dict) and e.get("type") in WATCHED and e.get("state_key") == ""
+    }
+    bot = services.config.user_id
+    now = services.clock.now()
+    async with store.transaction() as db:
+        info, loaded = await load_room(db, room_id, services.pathways)
+        if info is None or loaded is None or loaded.case.room_id != room_id or await purged_room(db, room_id):
+            return []
+        room = CareRoom(db, services, info, loaded, bot, None, now)
+        wanted = room_wanted_state(room)
+        changed: list[tuple[str, str | None]] = []
+        unremovable: list[str] = []
+        for event_type, want in wanted.items():
+            event = actual.get(event_type) or {}
+            content = event.get("content")
+            have: dict[str, Any] = content if isinstance(content, dict) else {}
+            target, kept = restorable(event_type, want, have, bot)
+            if kept and await get_value(db, f"state.kept_told:{event.get('event_id')}") is None:
+                unremovable.extend(kept)
+                await set_value(db, f"state.kept_told:{event.get('event_id')}", now.isoformat())
+            if not differs(event_type, have, target) or await rows.pending(db, room.case.id, event_type):
+                continue
+            await room.queue(
+                {"content": target},
+                event_type=event_type,
+                kind=outbox.STATE,
+                supersede_key=f"state:{room.case.id}:{event_type}",
+            )
+            await rows.record(db, room.case.id, event_type, want)
+            sender = event.get("sender")
+            changed.append((event_type, sender if isinstance(sender, str) else None))
+        if not changed and not unremovable:
+            return []
+        await _tell(room, changed, sorted(set(unremovable)))
+        await room.audit(
+            "room.state_restored",
+            types=[t for t, _ in changed],
+            changed_by=sorted({s for _, s in changed if s}),
+            unremovable=sorted(set(unremovable)),
+        )
+    log.info("room=%s state put back (%s)", room_id, ", ".join(t for t, _ in changed) or "power kept")
+    services.wake_outbox()
+    return [t for t, _ in changed]
+
+
+async def _tell(room: CareRoom, changed: list[tuple[str, str | None]], unremovable: list[str]) -> None:
+    bot = room.services.config.user_id
+    lines: list[str] = []
+    for event_type, sender in changed:
+        what = room.t("room_state.what_" + event_type.rsplit(".", 1)[-1])
+        if sender is None:
+            lines.append(room.t("room_state.restored_nobody", what=what))
+        elif sender == bot:
+            lines.append(room.t("room_state.restored_by_bot_account", what=what))
+        else:
+            lines.append(room.t("room_state.restored", what=what, user=mention(sender)))
+    if unremovable:
+        lines.append(room.t("room_state.unremovable", people=mentions(unremovable)))
+    coordinators = room.view.coordinators()
+    text = "🛡️ " + " ".join(lines) + " " + room.t("room_state.who_to_tell", coordinators=mentions(coordinators))
+    await safeguards.post(
+        room,
+        "state_restored",
+        Markdown(text),
+        coordinators,
+        state_restored={"types": [t for t, _ in changed], "by": [s for _, s in changed], "unremovable": unremovable},
+    )

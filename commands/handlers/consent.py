@@ -9,6 +9,7 @@ from __future__ import annotations
 from homeward.care.consent import (
     Answer,
     AnswerWord,
+    answers_that_count,
     check_answer,
     consent_state,
     covering,
@@ -24,7 +25,7 @@ from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, 
 from homeward.messages.speaker import local_text
 from homeward.store import consents
 from homeward.text import code, escape, mention, mentions
-from homeward.work.consents import ask, ask_next, edit_requests
+from homeward.work.consents import ask, ask_next, edit_requests, start_round
 
 
 @command("consents", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.CONSENT)
@@ -123,7 +124,7 @@ async def _answer(ctx: Context, word: AnswerWord) -> Reply:
     case, view = room.case, room.view
     consent = check_answer(view, ctx.args["consent-id"], ctx.sender)
     before = await consents.answers(ctx.db, case.id)
-    mine = latest_answers(before, consent.id).get(ctx.sender)
+    mine = answers_that_count(view, consent, before).get(ctx.sender)  # asked again: an earlier round's yes is not
     if ctx.event.by_reply and mine is not None:
         # A reply to a request already answered by this person (perhaps an old message): their
         # answer stands; changing it takes the command, typed on purpose.
@@ -139,6 +140,10 @@ async def _answer(ctx: Context, word: AnswerWord) -> Reply:
             + ctx.t("consent.change_" + state, id=consent.id)
         )
         return ctx.ok(text, consent={"id": consent.id, "state": state, "unchanged": True})
+    if consent.id not in view.consent_rounds:
+        # Answered before it was asked: who must answer is fixed now, as a request would fix it.
+        await start_round(room, consent, "answered")
+        view = room.view
     entry = Answer(consent.id, ctx.sender, word, ctx.now)
     await consents.add_answer(ctx.db, case.id, entry, ctx.event.event_id)
     await ctx.audit("consent.answered", consent=consent.id, answer=word)
@@ -209,6 +214,11 @@ async def settings_consent(ctx: Context) -> Reply:
     await consents.set_child_answers(ctx.db, room.case.id, enabled)
     await ctx.audit("settings.changed", child_answers=enabled)
     await room.reload()
+    if enabled != view.child_answers:
+        # Others answer now: each asked consent it concerns is asked of them anew (a new round).
+        for consent in allowing:
+            if consent.id in room.view.consent_rounds:
+                await start_round(room, consent, "settings")
     # Those asked now are others: the consent asked now goes to them, naming exactly them.
     current = next_to_ask(room.view, await consents.answers(ctx.db, room.case.id))
     if enabled != view.child_answers and current is not None and current in allowing:

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 from homeward.care.clocks import read_clocks
 from homeward.care.pathway import Pathway
 from homeward.care.permissions import ANYONE, MEMBER
-from homeward.care.stats import SUPPRESSED, CaseFacts, PathwayStats, pathway_stats, stats_json
+from homeward.care.refusal import Refusal
+from homeward.care.stats import SUPPRESSED, CaseFacts, PathwayStats, pathway_stats, sets_apart, stats_json
 from homeward.care.timeline import timeline_json, timeline_layout
 from homeward.commands.arguments import ISO_DATE, date_arg, pathway_arg
 from homeward.commands.context import Context, Reply
-from homeward.commands.registry import ANY_STATE, CASE_ROOM, DIRECT_ROOM, Arg, CommandError, Section, command
-from homeward.store import cases, outbox
+from homeward.commands.registry import ANY_STATE, CASE_ROOM, PRIVATE_CHAT, Arg, CommandError, Section, command
+from homeward.store import cases, outbox, stats_answers
 from homeward.text import Markdown, code
 from homeward.work.care_room import closed_at
 
@@ -91,7 +92,9 @@ async def timeline(ctx: Context) -> Reply:
         Arg("from", optional=True, metavar="YYYY-MM-DD"),
         Arg("to", optional=True, metavar="YYYY-MM-DD"),
     ],
-    where=DIRECT_ROOM,
+    # The figures are in the answer too (`homeward.stats`): only where nobody but the sender reads it,
+    # end-to-end encrypted (issue 23: in a clear-text room every figure went out in clear).
+    where=PRIVATE_CHAT,
     rule=ANYONE,  # anyone may ask; the figures are over the cases the sender coordinates, and none for nobody
     help_section=Section.DOCUMENTS,
 )
@@ -120,6 +123,11 @@ async def stats(ctx: Context) -> Reply:
         chosen = pathways[followed[0]]
     # A thousand cases take a moment to read, count and draw: in a worker thread, off the event loop.
     figures, picture, table = await asyncio.to_thread(make_stats, chosen, rows, pathways, ctx.now, since, until)
+    # Across answers: one that, set beside those already given, singles out fewer than five cases is refused.
+    if sets_apart(await stats_answers.answered(ctx.db, chosen.id), figures.case_ids) is not None:
+        raise Refusal("suppression.sets_apart", pathway=chosen.title)
+    if not figures.suppressed:
+        await stats_answers.record(ctx.db, chosen.id, ctx.sender, figures.case_ids, ctx.now)
     summary = stats_json(figures)
     image = picture_json(picture)
     stamp = ctx.now.astimezone(ZoneInfo(chosen.timezone))
@@ -168,7 +176,10 @@ def make_stats(
     """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread)."""
     from homeward.exports.stats import draw_stats, stats_csv  # matplotlib loads on the first picture
 
-    facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in cases.case_histories(rows, pathways)]
+    facts = [
+        CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings, h.loaded.case.id)
+        for h in cases.case_histories(rows, pathways)
+    ]
     figures = pathway_stats(pathway, facts, now, since=since, until=until)
     return figures, draw_stats(figures), stats_csv(figures)
 

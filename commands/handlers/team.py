@@ -15,11 +15,11 @@ from homeward.commands.arguments import person_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.matrix.content import alert_content
-from homeward.store import cases, outbox
+from homeward.store import cases, consents, outbox
 from homeward.store import people as people_rows
 from homeward.text import code, escape, mention
 from homeward.work.care_room import CareRoom
-from homeward.work.consents import announce_answerer_moved, ask_person
+from homeward.work.consents import announce_answerer_moved, ask_person, ensure_rounds, lane_entered, lane_left, states
 from homeward.work.room_state import keep_in_step
 
 
@@ -52,9 +52,11 @@ async def update_power_levels(room: CareRoom) -> None:
 async def _set_member(ctx: Context, user: str, lane: Lane, coordinator: bool, action: str) -> None:
     """Put `user` in `lane`, audited; power levels follow, and a move of someone who answered a consent is announced."""
     room = ctx.care
+    check_placement(room.view, ctx.sender, user, lane, coordinator)
+    await ensure_rounds(room)  # who must answer each asked consent, measured before the change
     view = room.view
-    check_placement(view, ctx.sender, user, lane, coordinator)
     before = view.members.get(user)
+    states_before = states(room, await consents.answers(ctx.db, room.case.id))
     await cases.put_member(ctx.db, room.case.id, user, lane.id, coordinator, ctx.sender, ctx.now)
     await room.audit(
         action,
@@ -69,6 +71,12 @@ async def _set_member(ctx: Context, user: str, lane: Lane, coordinator: bool, ac
     if before is not None and before.lane != lane.id:
         await room.reload()
         await announce_answerer_moved(room, user, before.lane, lane.id)
+        # Out of an answering lane before a consent was given: asked again of those who remain.
+        await lane_left(room, user, before.lane, lane.id, states_before)
+    if lane.role in CONSENT_ROLES and (before is None or before.lane != lane.id):
+        # Into the family's answering lanes: they answer too, and the guardians already there are told.
+        await room.reload()
+        await lane_entered(room, user, lane.id)
 
 
 @command(

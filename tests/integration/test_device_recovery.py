@@ -7,6 +7,7 @@ import shutil
 from nio import AsyncClient, AsyncClientConfig, DevicesResponse
 
 from homeward.bot.session import load_credentials
+from homeward.bot.store_key import known_key
 from tests.integration.conftest import direct_room
 
 
@@ -55,8 +56,8 @@ async def test_a_replaced_encryption_store_for_the_same_device_is_detected_at_ke
     await alice.command(room, "!ping")
     old_device = bot.bot.client.device_id
     await bot.stop()
+    saved = load_credentials(bot.config.credentials_path, known_key(bot.config.crypto_dir, None))
     shutil.rmtree(bot.config.crypto_dir)
-    saved = load_credentials(bot.config.credentials_path)
     assert saved is not None
     impostor = AsyncClient(
         bot.config.homeserver,

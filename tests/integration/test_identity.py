@@ -18,7 +18,8 @@ from pathlib import Path
 from signedjson.key import decode_verify_key_bytes
 from signedjson.sign import verify_signed_json
 
-from homeward.bot.identity import PENDING_FILE, seeds_path
+from homeward.bot.identity import PENDING_FILE, load_seeds, seeds_path
+from homeward.bot.store_key import known_key
 from homeward.matrix.cross_signing import Seeds, from_unpadded_b64
 from tests.conftest import TEST_PASSWORD
 from tests.integration.conftest import direct_room
@@ -59,11 +60,18 @@ def device_signed_by_own_identity(keys: dict, user_id: str, device_id: str) -> b
     )
 
 
+def saved_seeds(config, user_id: str) -> Seeds:
+    """The seeds as the bot saved them: sealed with its store key (issue 23), opened with it."""
+    seeds = load_seeds(seeds_path(config.data_dir), user_id, known_key(config.crypto_dir, None))
+    assert seeds is not None
+    return seeds
+
+
 async def test_the_bot_cross_signs_its_device_at_first_start_and_keeps_its_identity_on_restart(make_bot, make_member):
     bot = await make_bot()
     alice = await make_member("alice")
     first = await keys_of(alice, bot.user_id)
-    seeds = Seeds.from_json(seeds_path(bot.config.data_dir).read_text(), bot.user_id)
+    seeds = saved_seeds(bot.config, bot.user_id)
     await bot.stop()
     await bot.start()
     again = await keys_of(alice, bot.user_id)
@@ -156,7 +164,7 @@ async def test_reset_identity_asks_for_the_password_and_replaces_the_keys_signin
     assert "identity was reset" in out  # the warning, before the password was asked
     assert new["master_keys"] != old["master_keys"]
     new_master = only_key(new["master_keys"][bot.user_id])
-    assert Seeds.from_json(seeds_path(config.data_dir).read_text(), bot.user_id).public("master") == new_master
+    assert saved_seeds(config, bot.user_id).public("master") == new_master
     assert device_signed_by_own_identity(new, bot.user_id, bot.bot.client.device_id)
     assert (await keys_of(alice, bot.user_id))["master_keys"] == new["master_keys"]
     assert not (config.data_dir / PENDING_FILE).exists()

@@ -17,7 +17,7 @@ from nio import RoomMessagesResponse
 from nio.store import DefaultStore
 
 from homeward.bot.sender import NEVER_IN_CLEAR
-from homeward.bot.store_key import KEY_FILE, NIO_DEFAULT_KEY
+from homeward.bot.store_key import NIO_DEFAULT_KEY, key_path
 from tests.harness import Account, BotAccount, BotProcess, Member
 from tests.integration.care import bring_in, ok, open_case
 from tests.integration.conftest import direct_room
@@ -112,7 +112,7 @@ async def test_an_old_data_folder_is_made_owner_only_and_its_store_re_keyed_as_t
         os.chmod(path, 0o755)
     for path in (store_file, data / "homeward.sqlite3"):
         os.chmod(path, 0o644)
-    assert not (crypto / KEY_FILE).exists()
+    assert not (key_path(crypto)).exists()
 
     bot.config.store_key = None  # the upgrade: no key configured, so one is generated
     await bot.start()
@@ -123,7 +123,7 @@ async def test_an_old_data_folder_is_made_owner_only_and_its_store_re_keyed_as_t
     modes = {path.relative_to(data).as_posix(): _mode(path) for path in [data, *data.rglob("*")]}
     assert {m for p, m in modes.items() if (data / p).is_dir()} == {0o700}, modes
     assert {m for p, m in modes.items() if (data / p).is_file()} == {0o600}, modes
-    key = (crypto / KEY_FILE).read_text().strip()
+    key = (key_path(crypto)).read_text().strip()
     for candidate, opens in ((NIO_DEFAULT_KEY, False), (key, True)):
         store = DefaultStore(bot.user_id, device, str(crypto), pickle_key=candidate)
         try:
