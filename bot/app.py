@@ -19,6 +19,8 @@ from nio import (
     Event,
     JoinError,
     MegolmEvent,
+    ProfileGetDisplayNameResponse,
+    ProfileSetDisplayNameResponse,
     ReactionEvent,
     RoomGetStateEventResponse,
     RoomMemberEvent,
@@ -47,7 +49,7 @@ from homeward.work import invites, undecryptable
 from homeward.work.departures import member_left
 from homeward.work.integrity import check_chains
 from homeward.work.joins import member_joined, remove_strangers
-from homeward.work.room_state import bring_rooms_in_step
+from homeward.work.room_state import bot_name, bring_rooms_in_step, profile_name_changed
 from homeward.work.scheduler import ReminderScheduler
 from homeward.work.services import Services
 
@@ -102,6 +104,8 @@ class HomewardBot:
             pathways=pathways,
             wake_outbox=self.sender.wake,
         )
+        if await self._set_profile_name():
+            await profile_name_changed(self.store)
         # Rooms named, levelled or fenced by an older release or setting: brought in step once
         # (state rows in the outbox).
         await bring_rooms_in_step(self.store, self.services)
@@ -116,6 +120,23 @@ class HomewardBot:
             asyncio.create_task(self._guard(self._retry_undecrypted_forever(), "undecrypted")),
         ]
         log.info("bot %s started as device %s", self.config.user_id, self.client.device_id)
+
+    async def _set_profile_name(self) -> bool:
+        """The account's display name, in the configured language, saying it is a bot; True when it changed.
+
+        A direct chat shows this name; each care room gets its own, in the room's language (`work.room_state`).
+        A homeserver that refuses (a read-only profile) leaves the name as it was: logged, the bot runs on."""
+        assert self.client
+        wanted = bot_name(self.services, self.config.language)
+        current = await self.client.get_displayname(self.config.user_id)
+        if isinstance(current, ProfileGetDisplayNameResponse) and current.displayname == wanted:
+            return False
+        answer = await self.client.set_displayname(wanted)
+        if not isinstance(answer, ProfileSetDisplayNameResponse):
+            log.warning("the bot's display name could not be set: %s", getattr(answer, "message", answer))
+            return False
+        log.info("the bot's display name is set")
+        return True
 
     async def _guard(self, job: Coroutine[Any, Any, None], name: str) -> None:
         try:

@@ -132,7 +132,8 @@ def clock_line(room: Speaker, reading: ClockReading, pathway: Pathway) -> str | 
     values = {
         "label": clock.label,
         "days": reading.days,
-        "limit": clock.limit,
+        "span": room.t("time.days", n=reading.days),
+        "limit": room.t("time.days", n=clock.limit),
         "start": local_text(reading.started_at, pathway),
         "limit_at": local_text(reading.limit_at, pathway),
         "stop": local_text(reading.stopped_at, pathway),

@@ -28,6 +28,12 @@ async def record(db: aiosqlite.Connection, case_id: int, event_type: str, conten
     )
 
 
+@changes_case
+async def forget_everywhere(db: aiosqlite.Connection, event_type: str) -> None:
+    """Forget what was queued of `event_type` in every room, so that it is queued again (the homeserver changed it)."""
+    await db.execute("DELETE FROM room_state WHERE event_type = ?", (event_type,))
+
+
 async def case_rooms(db: aiosqlite.Connection) -> list[aiosqlite.Row]:
     """Every case whose room exists and still has the bot (not removed by its retention run): id, room,
     pathway, label, its coordinators and the state last queued."""

@@ -357,7 +357,11 @@ async def test_a_worklist_is_queued_once_and_the_next_one_planned(bench: Bench):
     assert (first, again) == (True, False)
     assert len(sent) == 1 and sent[0]["homeward.private_to"] == ANNA
     assert [c["label"] for c in sent[0]["homeward.digest"]] == ["Sjostjerne"]
-    assert "dokumentasjon, individuell-plan — spør igjen: !consent ask" in sent[0]["body"]  # the case speaks Norwegian
+    # The case speaks Norwegian, and names the consents by their titles.
+    assert (
+        "Samtykke til utsending av dokumentasjon, Samtykke til individuell plan — spør igjen: !consent ask"
+        in (sent[0]["body"])
+    )
     assert await bench.scalar("SELECT day FROM digests WHERE user_id = ? AND status = 'planned'", ANNA) == "2026-12-03"
     assert await bench.scalar("SELECT COUNT(*) FROM audit WHERE action = 'digest.sent'") == 1
 

@@ -107,7 +107,7 @@ def clock_reminder_content(room: CareRoom, row: ScheduledReminder, late: bool) -
         "reminder.clock",
         people=mentions(people),
         label=clock.label,
-        limit=clock.limit,
+        limit=room.t("time.days", n=clock.limit),
         start=local_text(reading.started_at, pathway),
         when=local_text(row.due or row.planned_at, pathway),
     )
