@@ -27,19 +27,21 @@ from nio import (
     RoomMessageText,
     UnknownBadEvent,
     UnknownEncryptedEvent,
+    UnknownEvent,
 )
 from nio.exceptions import EncryptionError
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward import logs
 from homeward.bot.data_dir import make_private
-from homeward.bot.events import command_from, is_ack_reaction, thread_root
+from homeward.bot.events import POLL_RESPONSES, command_from, is_ack_reaction, thread_root, vote_from
 from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
 from homeward.bot.sync import SyncLoop
 from homeward.care.pathway import configured_pathways
 from homeward.clock import Clock, ShiftedClock
-from homeward.commands.dispatch import handle_command, handle_reaction
+from homeward.commands.context import IncomingCommand
+from homeward.commands.dispatch import handle_command, handle_reaction, handle_vote
 from homeward.commands.registry import registry
 from homeward.config import Config, ConfigError
 from homeward.messages.catalog import Catalog
@@ -213,6 +215,10 @@ class HomewardBot:
                 await handle_command(incoming, self.store, self.services)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
+        elif isinstance(event, UnknownEvent) and event.type in POLL_RESPONSES:
+            vote = vote_from(room_id, event, self.client.user_id)
+            if vote is not None and await self._may_speak_for(vote.event):
+                await handle_vote(vote.event, vote.poll, vote.selection, self.store, self.services)
         elif isinstance(event, RoomMemberEvent) and event.membership == "join" and event.prev_membership != "join":
             await member_joined(room_id, event.event_id, event.state_key, self.store, self.services)
         elif (
@@ -239,6 +245,15 @@ class HomewardBot:
                 getattr(event, "event_id", "?"),
                 type(event).__name__,
             )
+
+    async def _may_speak_for(self, event: IncomingCommand) -> bool:
+        """Whether the device that sent `event` may act for its sender: a vote counts only from a verified device.
+
+        The one check a vote passes before it is counted (issue 22 gives the bot its members' device
+        trust and gates every command, reply and reaction where it is routed; this is where a vote
+        meets that gate). Until then every device may."""
+        del event
+        return True
 
     async def _encrypted(self, room_id: str) -> bool:
         """Whether a room just joined is end-to-end encrypted: asked of the homeserver (nio learns

@@ -351,4 +351,16 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX consent_requests_case ON consent_requests (case_id, consent_id);
     CREATE INDEX consent_requests_outbox ON consent_requests (outbox_id);
     """,
+    # issue 26: the other messages of a consent request — its details and its question (a poll) —
+    # so that a reply of "ja" to either, or a vote in the poll, answers that consent.
+    """
+    CREATE TABLE consent_messages (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('details', 'poll')),
+        outbox_id  INTEGER NOT NULL        -- the message (its event id once sent)
+    );
+    CREATE INDEX consent_messages_outbox ON consent_messages (outbox_id);
+    """,
 ]
