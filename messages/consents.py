@@ -21,7 +21,7 @@ from typing import Any
 from homeward.care.case import CaseView
 from homeward.care.consent import Answer, child_answers, consent_state, latest_answers, who_answers
 from homeward.care.pathway import Consent
-from homeward.matrix.content import alert_content, notice_content, to_text
+from homeward.matrix.content import alert_content, details_content, to_text
 from homeward.messages.speaker import Speaker, local_text
 from homeward.text import Markdown, escape, mention, mentions
 
@@ -85,9 +85,9 @@ def request_markdown(room: Speaker, view: CaseView, consent: Consent, answers: l
     return "\n\n".join(parts)
 
 
-def details_content(room: Speaker, view: CaseView, consent: Consent) -> dict[str, Any]:
+def consent_details_content(room: Speaker, view: CaseView, consent: Consent) -> dict[str, Any]:
     """The details: an m.notice that names nobody (it notifies nobody), marked with its consent."""
-    content = notice_content(details_markdown(room, view, consent))
+    content = details_content(details_markdown(room, view, consent))
     content["homeward.consent_details"] = consent.id
     return content
 

@@ -9,7 +9,7 @@ either, or a vote, answers that consent (`commands.dispatch.handle_reply`, `hand
 from __future__ import annotations
 
 from homeward.care.pathway import Consent
-from homeward.messages.consents import details_content, poll_content
+from homeward.messages.consents import consent_details_content, poll_content
 from homeward.store import polls
 from homeward.work.care_room import CareRoom
 
@@ -20,7 +20,7 @@ POLL_START = "org.matrix.msc3381.poll.start"
 
 async def post_details(room: CareRoom, consent: Consent, *, after_join: str | None = None) -> int:
     """Queue the details of `consent` (before its request); the outbox row."""
-    content = details_content(room, room.view, consent)
+    content = consent_details_content(room, room.view, consent)
     if after_join:
         content["homeward.after_join"] = after_join
     row = await room.queue(content)

@@ -138,7 +138,6 @@ def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: b
         f"reminder.{row.kind}",
         people=mentions(people),
         title=item.title,
-        id=item.id,
         when=when,
     )
     text += " " + room.t(how_key, command=command)

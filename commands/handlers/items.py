@@ -12,7 +12,7 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.messages.catalog import render_template
 from homeward.messages.checklist import case_json, clock_line, item_line
-from homeward.messages.notices import notice_message
+from homeward.messages.notices import notice_details, notice_message
 from homeward.messages.speaker import local_text
 from homeward.store import cases, consents
 from homeward.text import Markdown, code, mention
@@ -116,8 +116,9 @@ async def send(ctx: Context) -> Reply:
     item = find_item(view, ctx.args["notice-id"])
     on_behalf = decide_send(view, item, ctx.sender)
     require_consent(view, await consents.answers(ctx.db, case.id), f"notice:{item.id}")
-    content = notice_message(room, view, item, sender=ctx.sender, sent_at=ctx.now, reactions=case.reactions)
-    row = await room.queue(content)
+    what = {"sender": ctx.sender, "sent_at": ctx.now, "reactions": case.reactions}
+    await room.queue(notice_details(room, view, item, **what))  # what it says, naming nobody
+    row = await room.queue(notice_message(room, view, item, **what))
     await cases.mark_sent(ctx.db, case.id, item.id, ctx.sender, ctx.now, row)
     await room.audit("notice.sent", item=item.id, on_behalf=on_behalf, recipients=item.recipients)
     # Sent and recorded even so (the sending lane's deadline is met by sending), but the sender is told
