@@ -20,13 +20,11 @@ from homeward.care.arrival import OpenItem, consents_waiting_for, open_for_lane
 from homeward.care.case import CaseView, due_at
 from homeward.care.consent import Answer
 from homeward.care.team import CONSENT_ROLES
+from homeward.care.updates import FAMILY_ROLES
 from homeward.matrix.content import alert_content, details_content
 from homeward.messages.notices import notice_line_facts
 from homeward.messages.speaker import Speaker, local_text
 from homeward.text import Markdown, code, escape, mention
-
-#: The lanes of the family: told how to be notified only of what concerns them.
-FAMILY_ROLES = ("guardian", "child", "family")
 
 
 def greeting_markdown(room: Speaker, view: CaseView, user_id: str, answers: list[Answer]) -> str:

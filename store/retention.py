@@ -113,6 +113,8 @@ PURGED_TABLES = (
     "checklists",
     "room_state",
     "removals",
+    "family_updates",
+    "family_update_settings",
 )
 
 

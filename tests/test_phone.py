@@ -10,7 +10,8 @@ message is measured as its plain body with each user id read as a name of 16 cha
 
 A whole case is walked in a store, without a homeserver: a team with two guardians joins, the
 consent requests go out, notices are sent, reminders and a statutory clock fire, a meeting is
-planned, a guardian who answered moves lane, the coordinator leaves. Every message queued that
+planned, the family gets its regular word, a guardian who answered moves lane, the coordinator
+leaves. Every message queued that
 names someone is measured, in each language.
 """
 
@@ -33,12 +34,14 @@ from homeward.matrix.content import MENTION_MAX_CHARS
 from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store import reminders as reminder_rows
+from homeward.store import updates as update_rows
 from homeward.store.db import Store
 from homeward.store.state import remember_room
 from homeward.work.departures import member_left
 from homeward.work.joins import member_joined
 from homeward.work.reminders import fire_reminder
 from homeward.work.services import Services
+from homeward.work.updates import fire_family_update
 from tests.clock import FakeClock
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
@@ -69,13 +72,17 @@ class Walk:
         )
 
     async def run(self, body: str, sender: str = ANNA) -> dict[str, Any]:
+        answer = await self.run_refused(body, sender)
+        assert answer["homeward.status"] == "ok", answer["body"]
+        return answer
+
+    async def run_refused(self, body: str, sender: str = ANNA) -> dict[str, Any]:
+        """Run a command (end-to-end encrypted) and return its answer, whatever it says."""
         self.n += 1
         event_id = f"$e{self.n}"
         incoming = IncomingCommand(ROOM, event_id, sender, body, 0, encrypted=True, room_encrypted=True)
         await handle_command(incoming, self.store, self.services)
-        answer = next(c for c in await self.queued() if _replies_to(c) == event_id)
-        assert answer["homeward.status"] == "ok", answer["body"]
-        return answer
+        return next(c for c in await self.queued() if _replies_to(c) == event_id)
 
     async def join(self, user_id: str) -> None:
         self.n += 1
@@ -86,6 +93,10 @@ class Walk:
         while True:
             async with self.store.read() as db:
                 due = await reminder_rows.due_rows(db, until)
+                updates = await update_rows.due_updates(db, until)
+            for update in updates:  # the family's regular word
+                self.clock.set(max(self.clock.now(), update.fire_at))
+                await fire_family_update(self.store, self.services, update.id)
             if not due:
                 break
             for row in due:
@@ -193,6 +204,7 @@ async def walk(store: Store, script: Script, pathways: dict[str, Pathway]) -> li
             await w.run(command, sender)
         else:
             await w.fire_due(w.clock.now() + timedelta(days=1, hours=2))
+    await w.fire_due(w.clock.now() + timedelta(days=7))  # a week on: the family's regular word
     w.n += 1
     await member_left(ROOM, f"$l{w.n}", ANNA, ANNA, "leave", "join", store, w.services)
     return await w.queued()
@@ -236,6 +248,7 @@ async def test_every_message_that_names_someone_fits_a_phone_screen(tmp_path: Pa
         "homeward.reminder",
         "homeward.meeting",
         "homeward.answerer_moved",
+        "homeward.family_update",
     } <= kinds, kinds
     too_long = [(shown(c), c["body"]) for c in naming if shown(c) > MENTION_MAX_CHARS]
     assert too_long == [], "\n\n".join(f"{n} characters:\n{body}" for n, body in too_long)
