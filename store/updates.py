@@ -137,7 +137,8 @@ async def cases_without_update(db: aiosqlite.Connection, family_lanes: list[str]
         "SELECT c.id FROM cases c WHERE c.state = 'open' AND c.room_id IS NOT NULL AND c.purged_at IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM family_updates u WHERE u.case_id = c.id AND u.status = 'planned')"
         " AND NOT EXISTS (SELECT 1 FROM family_update_settings f WHERE f.case_id = c.id AND f.every_days = 0)"
-        f" AND EXISTS (SELECT 1 FROM members m WHERE m.case_id = c.id AND (c.pathway_id || '/' || m.lane_id) IN ({marks}))"
+        " AND EXISTS (SELECT 1 FROM members m WHERE m.case_id = c.id"
+        f" AND (c.pathway_id || '/' || m.lane_id) IN ({marks}))"
         " ORDER BY c.id",
         family_lanes,
     ) as cur:
