@@ -105,6 +105,7 @@ class HomewardBot:
             clock=self.clock,
             pathways=pathways,
             wake_outbox=self.sender.wake,
+            display_name=self._display_name,
         )
         if await self._set_profile_name():
             await profile_name_changed(self.store)
@@ -245,6 +246,14 @@ class HomewardBot:
                 getattr(event, "event_id", "?"),
                 type(event).__name__,
             )
+
+    def _display_name(self, room_id: str, user_id: str) -> str | None:
+        """`user_id`'s display name in the room, from its member state as nio holds it (the first sync of every
+        start asks for the full state); None for someone not in the room or without one. Never logged."""
+        room = self.client.rooms.get(room_id) if self.client else None
+        user = room.users.get(user_id) if room is not None else None
+        name = user.display_name if user is not None else None
+        return name if isinstance(name, str) and name.strip() and name != user_id else None
 
     async def _may_speak_for(self, event: IncomingCommand) -> bool:
         """Whether the device that sent `event` may act for its sender: a vote counts only from a verified device.

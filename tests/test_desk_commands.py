@@ -388,7 +388,7 @@ async def _closed_with_content(bench: Bench) -> int:
     for body in (
         "!plan goal Home before Christmas",
         "!ack behandlingsteam called the mother",
-        "!plan discharge 2026-12-14",
+        "!plan admission 2026-12-14",  # a date that completes no task (discharge would: tentativ-ut-dato)
         "!case close force moved to another region",
     ):
         answer = await bench.run(CASE, body)
