@@ -158,6 +158,7 @@ def careplan_document(
 def minutes_document(
     view: CaseView, minutes: Minutes, now: datetime, *, names: Mapping[str, str] | None = None
 ) -> MinutesDocument:
+    pathway = view.pathway
     people = people_of(view, [*minutes.present, *(c.by for c in minutes.changes)], names)
     known = {person.user_id: person for person in people}
 

@@ -21,9 +21,9 @@ There is no patient identity in the bundle: every ``subject`` / ``patient`` / ``
 is a ``Patient`` reference with only the case label as ``display``.  People are
 references with their display name in the room and their lane as ``display`` ("Anna
 Koordinator (Öppenvård)"; the Matrix id when the room gave no name) and their Matrix id as
-``identifier`` (an RFC 3986 URI of the ``matrix:`` scheme, ``matrix:u/anna:example.org``).  ``fullUrl`` and references are
-``urn:uuid:`` URLs derived from the pathway, the case label and the item, so a
-re-export of the same case gives the same ids.
+``identifier`` (an RFC 3986 URI of the ``matrix:`` scheme, ``matrix:u/anna:example.org``).
+``fullUrl`` and references are ``urn:uuid:`` URLs derived from the pathway, the case label
+and the item, so a re-export of the same case gives the same ids.
 """
 
 from __future__ import annotations
