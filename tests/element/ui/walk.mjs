@@ -308,13 +308,10 @@ try {
 
     // The family's side, on the guardian's phone (and a laptop): the next consent in one tap, where the
     // case stands, what she can do here, and the day's word to the family.
-    const guardianShots = async (name, show, block = "start") => {
-        await settle(g);
-        await shot("guardian", `${name}-phone`, { phone: true, show, block });
-        await shot("guardian", name, { show, block });
-    };
     await enterCaseRoom("guardian");
-    await guardianShots("13-guardian-consent-poll", "NPÖ): ja eller nej?", "end");
+    await settle(g);
+    await shot("guardian", "13-guardian-consent-poll-phone", { phone: true, show: "NPÖ): ja eller nej?", block: "end" });
+    await shot("guardian", "13-guardian-consent-poll", { show: "NPÖ): ja eller nej?", block: "end" });
     people.guardian.since = Date.now() - 2000;
     await E.step("guardian: taps Ja in the question", async () => {
         const poll = g.locator(".mx_EventTile", { hasText: "NPÖ): ja eller nej?" }).last();
@@ -322,17 +319,25 @@ try {
         await poll.locator(".mx_PollOption", { hasText: /^\s*Ja\s*$/ }).first().click();
     }, timings);
     await botSays("guardian", "du har svarat **ja**");
-    await guardianShots("14-guardian-voted", "du har svarat", "end");
+    await settle(g);
+    await shot("guardian", "14-guardian-voted-phone", { phone: true, show: "du har svarat", block: "end" });
+    await shot("guardian", "14-guardian-voted", { show: "du har svarat", block: "end" });
     await say("guardian", "!status");
     await botSays("guardian", "så går det");
-    await guardianShots("15-guardian-status", "så går det");
+    await settle(g);
+    await shot("guardian", "15-guardian-status-phone", { phone: true, show: "så går det", block: "start" });
+    await shot("guardian", "15-guardian-status", { show: "så går det", block: "start" });
     await say("guardian", "!help");
     await botSays("guardian", "Det här kan du göra här");
-    await guardianShots("16-guardian-help", "Det här kan du göra här");
+    await settle(g);
+    await shot("guardian", "16-guardian-help-phone", { phone: true, show: "Det här kan du göra här", block: "start" });
+    await shot("guardian", "16-guardian-help", { show: "Det här kan du göra här", block: "start" });
     people.guardian.since = Date.now() - 2000;
     await clock("family-update");
     await botSays("guardian", "besked om");
-    await guardianShots("17-guardian-update", "besked om", "end");
+    await settle(g);
+    await shot("guardian", "17-guardian-update-phone", { phone: true, show: "besked om", block: "end" });
+    await shot("guardian", "17-guardian-update", { show: "besked om", block: "end" });
 
     // Every message each person's Element could not decrypt, why (Element's failure code), and when
     // it was sent relative to their joining the case room (negative: while they were invited).
