@@ -10,8 +10,8 @@ message is measured as its plain body with each user id read as a name of 16 cha
 
 A whole case is walked in a store, without a homeserver: a team with two guardians joins, the
 consent requests go out, notices are sent, reminders and a statutory clock fire, a meeting is
-planned, the family gets its regular word, a guardian who answered moves lane, the coordinator
-leaves. Every message queued that
+planned, the family gets its regular word, a guardian who answered moves lane, a stranger is removed,
+the coordinator leaves. Every message queued that
 names someone is measured, in each language.
 """
 
@@ -205,6 +205,7 @@ async def walk(store: Store, script: Script, pathways: dict[str, Pathway]) -> li
         else:
             await w.fire_due(w.clock.now() + timedelta(days=1, hours=2))
     await w.fire_due(w.clock.now() + timedelta(days=7))  # a week on: the family's regular word
+    await w.join("@olle.obehorig:region-orebro.se")  # someone in the room without a lane: removed, coordinators told
     w.n += 1
     await member_left(ROOM, f"$l{w.n}", ANNA, ANNA, "leave", "join", store, w.services)
     return await w.queued()
@@ -249,6 +250,7 @@ async def test_every_message_that_names_someone_fits_a_phone_screen(tmp_path: Pa
         "homeward.meeting",
         "homeward.answerer_moved",
         "homeward.family_update",
+        "homeward.removed",
     } <= kinds, kinds
     too_long = [(shown(c), c["body"]) for c in naming if shown(c) > MENTION_MAX_CHARS]
     assert too_long == [], "\n\n".join(f"{n} characters:\n{body}" for n, body in too_long)
