@@ -111,7 +111,7 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
     device's own chat with the bot is left and the device logged out afterwards: Element shows
     the case rooms, nothing else of it."""
     sys.path.insert(0, str(REPO))
-    from tests.harness import Member
+    from tests.harness import Member, Seen
 
     member = await Member.login(homeserver, coordinator["id"], coordinator["password"], work / "second-device")
     try:
@@ -128,7 +128,11 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
                 raise RuntimeError(f"!case new {label}: {opened.content.get('body')}")
             room_id = opened.content["homeward.room_id"]
             await member.join(room_id)
-            await member.wait_for(lambda s, room_id=room_id: s.room_id == room_id and "homeward.checklist" in s.content)
+
+            def is_checklist(seen: Seen, room_id: str = room_id) -> bool:
+                return seen.room_id == room_id and "homeward.checklist" in seen.content
+
+            await member.wait_for(is_checklist)
             answer = await member.command(room_id, f"!plan admission {admitted}")
             if answer.content.get("homeward.status") != "ok":
                 raise RuntimeError(f"!plan admission in {label}: {answer.content.get('body')}")
