@@ -372,7 +372,9 @@ def text_lines(plan: CarePlan, pathway: Pathway, person: Callable[[str], str] = 
     header = f"{terms.name} · v{plan.version}"
     if plan.changed_at is not None:
         local = plan.changed_at.astimezone(ZoneInfo(pathway.timezone))
-        header += f" · {local:%Y-%m-%d %H:%M} · {person(plan.changed_by)}"
+        header += f" · {local:%Y-%m-%d %H:%M}"
+        if plan.changed_by is not None:
+            header += f" · {person(plan.changed_by)}"
     lines = [
         header,
         f"{terms.responsible}: {_lane_name(pathway, plan.responsible) if plan.responsible else '—'}",

@@ -151,7 +151,11 @@ async def _answer(ctx: Context, word: AnswerWord) -> Reply:
         # confirmation: the person reads what was recorded, then what is asked next.
         upcoming = await next_request(room)
         if upcoming is not None:
-            room.after_answer(lambda: ask_next(room))
+
+            async def ask_the_next() -> None:
+                await ask_next(room)
+
+            room.after_answer(ask_the_next)
     if ctx.event.by_poll and word == "revoke":
         text = ctx.t("consent.vote_withdrawn") + " " + text  # a changed vote: said as what it is
     return ctx.ok(text, consent={"id": consent.id, "state": state}, next_consent=upcoming.id if upcoming else None)

@@ -123,9 +123,11 @@ async def send(ctx: Context) -> Reply:
     item = find_item(view, ctx.args["notice-id"])
     on_behalf = decide_send(view, item, ctx.sender)
     require_consent(view, await consents.answers(ctx.db, case.id), f"notice:{item.id}")
-    what = {"sender": ctx.sender, "sent_at": ctx.now, "reactions": case.reactions}
-    await room.queue(notice_details(room, view, item, **what))  # what it says, naming nobody
-    row = await room.queue(notice_message(room, view, item, **what))
+    details = notice_details(room, view, item, sender=ctx.sender, sent_at=ctx.now, reactions=case.reactions)
+    await room.queue(details)  # what it says, naming nobody
+    row = await room.queue(
+        notice_message(room, view, item, sender=ctx.sender, sent_at=ctx.now, reactions=case.reactions)
+    )
     await cases.mark_sent(ctx.db, case.id, item.id, ctx.sender, ctx.now, row)
     await room.audit("notice.sent", item=item.id, on_behalf=on_behalf, recipients=item.recipients)
     # Sent and recorded even so (the sending lane's deadline is met by sending), but the sender is told

@@ -15,8 +15,8 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 ITEM_ID = re.compile(r"`[a-z0-9]+(?:-[a-z0-9]+)+`")
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=STOCKHOLM)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=STOCKHOLM)
 
 
 async def test_a_guardian_reads_the_case_in_plain_words_and_gets_a_word_once_each_period(make_bot, make_member):

@@ -36,6 +36,7 @@ import time
 from datetime import datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
@@ -292,7 +293,7 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
             else:
                 print("  " + line, flush=True)
         await process.wait()
-        summary = json.loads(last) if last else {"ok": False, "error": "the walk printed no summary"}
+        summary: dict[str, Any] = json.loads(last) if last else {"ok": False, "error": "the walk printed no summary"}
         summary["exit"] = process.returncode
         if summary.get("ok"):
             page = await printed_plan(bot, out / f"{PLAN_PAGE}.png", work)
