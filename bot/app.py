@@ -29,6 +29,8 @@ from nio import (
     Event,
     JoinError,
     MegolmEvent,
+    ProfileGetDisplayNameResponse,
+    ProfileSetDisplayNameResponse,
     ReactionEvent,
     RoomGetStateEventResponse,
     RoomGetStateResponse,
@@ -36,6 +38,7 @@ from nio import (
     RoomMessageText,
     UnknownBadEvent,
     UnknownEncryptedEvent,
+    UnknownEvent,
 )
 from nio.exceptions import EncryptionError
 
@@ -44,7 +47,7 @@ from homeward import logs
 from homeward.bot.data_dir import make_private
 from homeward.bot.devices import MemberDevices
 from homeward.bot.edits import edit_from
-from homeward.bot.events import command_from, is_ack_reaction, thread_root
+from homeward.bot.events import POLL_RESPONSES, command_from, is_ack_reaction, thread_root, vote_from
 from homeward.bot.lease import SEND_MARGIN_S, LeaseKeeper
 from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
@@ -52,7 +55,7 @@ from homeward.bot.sync import SyncLoop
 from homeward.bot.takeover import SentBefore
 from homeward.care.pathway import configured_pathways
 from homeward.clock import Clock, ShiftedClock
-from homeward.commands.dispatch import handle_command, handle_reaction
+from homeward.commands.dispatch import handle_command, handle_reaction, handle_vote
 from homeward.commands.registry import registry
 from homeward.config import Config, ConfigError
 from homeward.messages.catalog import Catalog
@@ -67,7 +70,14 @@ from homeward.work.consents import answer_edited
 from homeward.work.departures import member_left
 from homeward.work.integrity import check_chains
 from homeward.work.joins import member_joined, remove_strangers
-from homeward.work.room_state import WATCHED, bring_rooms_in_step, drift_suspected, put_back
+from homeward.work.room_state import (
+    WATCHED,
+    bot_name,
+    bring_rooms_in_step,
+    drift_suspected,
+    profile_name_changed,
+    put_back,
+)
 from homeward.work.scheduler import ReminderScheduler
 from homeward.work.servers import remove_outside_servers
 from homeward.work.services import Services
@@ -141,6 +151,7 @@ class HomewardBot:
             clock=self.clock,
             pathways=pathways,
             wake_outbox=lambda: self.sender.wake(),
+            display_name=self._display_name,
         )
         # Members' devices: only those their pinned identity signed get room keys and act (bot/devices.py).
         self.devices = MemberDevices(
@@ -192,6 +203,8 @@ class HomewardBot:
         self.sender.sent_before = sent_before
         self._strangers_checked = False
         await self.devices.acting()
+        if await self._set_profile_name():
+            await profile_name_changed(self.store)  # the rooms' names say it anew (bring_rooms_in_step, next)
         # Rooms named, levelled or fenced by an older release or setting: brought in step once
         # (state rows in the outbox).
         await bring_rooms_in_step(self.store, self.services)
@@ -250,6 +263,23 @@ class HomewardBot:
             self._acting_tasks = []
             if was_acting:
                 log.warning("this process stops acting and stands by: %s", reason)
+
+    async def _set_profile_name(self) -> bool:
+        """The account's display name, in the configured language, saying it is a bot; True when it changed.
+
+        A direct chat shows this name; each care room gets its own, in the room's language (`work.room_state`).
+        A homeserver that refuses (a read-only profile) leaves the name as it was: logged, the bot runs on."""
+        assert self.client
+        wanted = bot_name(self.services, self.config.language)
+        current = await self.client.get_displayname(self.config.user_id)
+        if isinstance(current, ProfileGetDisplayNameResponse) and current.displayname == wanted:
+            return False
+        answer = await self.client.set_displayname(wanted)
+        if not isinstance(answer, ProfileSetDisplayNameResponse):
+            log.warning("the bot's display name could not be set: %s", getattr(answer, "message", answer))
+            return False
+        log.info("the bot's display name is set")
+        return True
 
     async def _guard(self, job: Coroutine[Any, Any, None], name: str) -> None:
         try:
@@ -356,6 +386,14 @@ class HomewardBot:
                 await answer_edited(self.store, self.services, room_id, event.event_id, event.sender, *edit)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
+        elif isinstance(event, UnknownEvent) and event.type in POLL_RESPONSES:
+            vote = vote_from(room_id, event, self.client.user_id)
+            if vote is not None:
+                if vote.event.encrypted:  # the device that voted: trusted, or the vote acts on nothing
+                    verdict, device_id = await self.devices.event_verdict(room_id, event)
+                    untrusted = None if verdict is Verdict.TRUSTED else verdict.value
+                    vote = replace(vote, event=replace(vote.event, untrusted=untrusted, device_id=device_id))
+                await handle_vote(vote.event, vote.poll, vote.selection, self.store, self.services)
         elif isinstance(event, RoomMemberEvent) and event.membership == "join" and event.prev_membership != "join":
             await member_joined(room_id, event.event_id, event.state_key, self.store, self.services)
         elif (
@@ -382,6 +420,14 @@ class HomewardBot:
                 getattr(event, "event_id", "?"),
                 type(event).__name__,
             )
+
+    def _display_name(self, room_id: str, user_id: str) -> str | None:
+        """`user_id`'s display name in the room, from its member state as nio holds it (the first sync of every
+        start asks for the full state); None for someone not in the room or without one. Never logged."""
+        room = self.client.rooms.get(room_id) if self.client else None
+        user = room.users.get(user_id) if room is not None else None
+        name = user.display_name if user is not None else None
+        return name if isinstance(name, str) and name.strip() and name != user_id else None
 
     async def _encrypted(self, room_id: str) -> bool:
         """Whether a room just joined is end-to-end encrypted: asked of the homeserver (nio learns

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import unquote
 
-from nio import RoomMessageText
+from nio import RoomMessageText, UnknownEvent
 
 from homeward.bot.client import RELATION_INSIDE
+from homeward.care.votes import Selection
 from homeward.commands.context import IncomingCommand
 
 
@@ -156,3 +159,59 @@ def pills_of(content: dict) -> tuple[tuple[str, str], ...]:
     except Exception:
         return ()
     return tuple(parser.found[:50])
+
+
+#: A vote in a poll: Element Web sends the unstable MSC3381 type, clients of Matrix 1.7 the stable one.
+POLL_RESPONSES = ("org.matrix.msc3381.poll.response", "m.poll.response")
+#: The answer ids of the bot's consent polls (messages.consents.POLL_YES / POLL_NO).
+POLL_SELECTIONS: tuple[Selection, ...] = ("yes", "no")
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A vote as it arrived: the command event it runs as, the poll it answers, and the answer chosen."""
+
+    event: IncomingCommand
+    poll: str
+    selection: Selection
+
+
+def vote_from(room_id: str, event: UnknownEvent, own_user_id: str) -> Vote | None:
+    """The vote in a poll response, or None for anything that is not one of ours to read.
+
+    A response names its poll with an `m.reference` relation and carries the chosen answer ids:
+    `org.matrix.msc3381.poll.response.answers` (Element Web 1.11) or `m.selections` (Matrix 1.7).
+    An empty or unknown choice (a "spoiled" vote, or a vote taken back) is no answer.
+    """
+    source = event.source if isinstance(event.source, dict) else {}
+    if source.get("type") not in POLL_RESPONSES or event.sender == own_user_id:
+        return None
+    content = source.get("content")
+    if not isinstance(content, dict):
+        return None
+    relates = relation_inside(event, content).get("m.relates_to")  # the poll its sender encrypted
+    poll = relates.get("event_id") if isinstance(relates, dict) and relates.get("rel_type") == "m.reference" else None
+    if not isinstance(poll, str) or not poll:
+        return None
+    chosen = _selections(content)
+    if len(chosen) != 1 or chosen[0] not in POLL_SELECTIONS:
+        return None
+    selection: Selection = "yes" if chosen[0] == "yes" else "no"
+    incoming = IncomingCommand(
+        room_id=room_id,
+        event_id=event.event_id,
+        sender=event.sender,
+        body="",
+        timestamp_ms=int(event.server_timestamp or 0),
+        encrypted=getattr(event, "decrypted", False) is True,
+        room_encrypted=True,
+    )
+    return Vote(incoming, poll, selection)
+
+
+def _selections(content: dict[str, Any]) -> list[Any]:
+    unstable = content.get("org.matrix.msc3381.poll.response")
+    if isinstance(unstable, dict) and isinstance(unstable.get("answers"), list):
+        return list(unstable["answers"])
+    stable = content.get("m.selections")
+    return list(stable) if isinstance(stable, list) else []

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from homeward.care.case import CaseView, missing_lanes
+from homeward.care.case import CaseView, acts_for, missing_lanes
 from homeward.care.consent import Answer, answers_that_count, consent_state, who_answers
 from homeward.care.pathway import Consent, Item, NamedDate
 
@@ -44,9 +44,16 @@ def open_for_lane(view: CaseView, lane_id: str) -> list[OpenItem]:
 
 
 def empty_lanes(view: CaseView) -> set[str]:
-    """The lanes with nobody in them."""
+    """The lanes with nobody to act for them: nobody in them, and (for the family's lane) no guardian or
+    young person, who act for the family (`care.case.acts_for`)."""
     taken = {m.lane for m in view.members.values()}
-    return {lane.id for lane in view.pathway.lanes if lane.id not in taken}
+    return {lane.id for lane in view.pathway.lanes if lane.id not in taken and not acting_for(view, lane.id)}
+
+
+def acting_for(view: CaseView, lane_id: str) -> list[str]:
+    """The members who act for a lane they are not in: the guardians and the young person, for the family's
+    lane (`care.case.acts_for`). The family's tasks sit in its lane; they are the ones who tick them."""
+    return sorted(m.user_id for m in view.members.values() if m.lane != lane_id and acts_for(view, m, lane_id))
 
 
 def carried_dates(view: CaseView, item: Item) -> list[tuple[NamedDate, date | datetime | None]]:

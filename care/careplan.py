@@ -360,17 +360,21 @@ def _next_in_goal(plan: CarePlan, goal: int, part: Literal["s", "a"]) -> int:
 # --- showing ------------------------------------------------------------------------------
 
 
-def text_lines(plan: CarePlan, pathway: Pathway) -> list[str]:
+def text_lines(plan: CarePlan, pathway: Pathway, person: Callable[[str], str] = str) -> list[str]:
     """The plan in the pathway's own words (SIP: Huvudmål/Delmål/Insatser…; IP: Mål/Delmål/Tiltak…).
 
     Plain text, one line each, two spaces of indent per level; the caller escapes and
-    formats it for the room. Times are in the pathway's time zone.
+    formats it for the room. Times are in the pathway's time zone. `person` writes a person
+    (who changed the plan, an action's owner) from their user id: as is, unless the caller
+    names people otherwise.
     """
     terms = pathway.plan
     header = f"{terms.name} · v{plan.version}"
     if plan.changed_at is not None:
         local = plan.changed_at.astimezone(ZoneInfo(pathway.timezone))
-        header += f" · {local:%Y-%m-%d %H:%M} · {plan.changed_by}"
+        header += f" · {local:%Y-%m-%d %H:%M}"
+        if plan.changed_by is not None:
+            header += f" · {person(plan.changed_by)}"
     lines = [
         header,
         f"{terms.responsible}: {_lane_name(pathway, plan.responsible) if plan.responsible else '—'}",
@@ -386,7 +390,7 @@ def text_lines(plan: CarePlan, pathway: Pathway) -> list[str]:
         if goal.actions:
             lines.append(f"  {terms.action}:")
             for a in goal.actions:
-                owner = _lane_name(pathway, a.owner) if a.owner_is_lane else a.owner
+                owner = _lane_name(pathway, a.owner) if a.owner_is_lane else person(a.owner)
                 line = f"    {a.ref} {a.text} — {terms.responsible}: {owner}"
                 if a.start is not None or a.end is not None:
                     span = f"{a.start.isoformat() if a.start else ''}–{a.end.isoformat() if a.end else ''}"

@@ -41,7 +41,7 @@ from typing import Literal
 from homeward.care.case import CaseView, ConsentRound
 from homeward.care.pathway import Consent, Role
 from homeward.care.refusal import Refusal
-from homeward.text import Markdown, mentions
+from homeward.text import Markdown, Term, mentions
 
 ConsentState = Literal["pending", "given", "refused", "withdrawn"]
 AnswerWord = Literal["yes", "no", "revoke"]
@@ -161,7 +161,7 @@ def require_consent(view: CaseView, answers: list[Answer], covered: str) -> None
             state = consent_state(view, consent, answers)
             if state != "given":
                 asked = covering(view, consent) or consent  # what the family answers
-                raise Refusal("consent.missing", consent=asked.title, id=asked.id, state=state)
+                raise Refusal("consent.missing", consent=asked.title, id=asked.id, state=Term(f"consent.state_{state}"))
 
 
 def check_answer(view: CaseView, consent_id: str, user_id: str) -> Consent:

@@ -69,12 +69,15 @@ def worklist(summaries: list[CaseSummary], now: datetime, zone: str, quiet_days:
             continue
         if coordinator not in summary.coordinators:
             continue  # a member, not its coordinator: on their `!cases`, not their worklist
+        listed: set[str] = set()  # an item is listed once: a receipt due today or overdue is not also "awaited"
         for due in summary.due:
             if now > due.at:
                 found.overdue.append((summary, due))
+                listed.add(due.item)
             elif due.at.astimezone(tz).date() == day:
                 found.due_today.append((summary, due))
-        found.awaiting.extend((summary, awaited) for awaited in summary.awaiting)
+                listed.add(due.item)
+        found.awaiting.extend((summary, awaited) for awaited in summary.awaiting if awaited.item not in listed)
         found.consents.extend((summary, consent) for consent in summary.consents_pending)
         if summary.quiet_working_days >= quiet_days:
             found.quiet.append(summary)

@@ -47,6 +47,8 @@ class IncomingCommand:
     in_reply_to: str | None = None
     #: A reply to a consent request run as `consent yes|no <id>`: the same rules, ledger and audit row.
     by_reply: bool = False
+    #: A vote in a consent request's poll run as `consent yes|no|revoke <id>` (commands.dispatch.handle_vote).
+    by_poll: bool = False
     #: The people the message mentions (`m.mentions.user_ids`): what Element puts there for a pill.
     mentions: tuple[str, ...] = ()
     #: The person pills of the message: (the name shown, the user id) from its matrix.to links.

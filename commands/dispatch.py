@@ -37,15 +37,16 @@ from datetime import timedelta
 from typing import Any
 
 from homeward.care.case import ack_is_redundant
-from homeward.care.consent import reply_answer, who_answers
+from homeward.care.consent import latest_answers, reply_answer, who_answers
 from homeward.care.refusal import Refusal
+from homeward.care.votes import Selection, vote_answer
 from homeward.commands.context import Context, IncomingCommand, Reply
 from homeward.commands.parser import CommandLine, ParseError, parse, strip_reply_fallback
 from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError, Invocation, registry
 from homeward.matrix.content import fit_content
 from homeward.ratelimit import ALL_COMMANDS, PERSON_RATE, Rate
-from homeward.store import consents, outbox
+from homeward.store import consents, outbox, polls
 from homeward.store.cases import (
     NO_LANE,
     LoadedCase,
@@ -174,7 +175,11 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
         if info is None or info.kind != "case" or loaded is None or event.in_reply_to is None:
             return False
         request = await consents.request_for_event(db, loaded.case.id, event.in_reply_to)
-        if request is None:
+        # The request's details and its poll ask the same: a reply to either answers too.
+        consent_id = (
+            request.consent_id if request else await polls.consent_for_event(db, loaded.case.id, event.in_reply_to)
+        )
+        if consent_id is None:
             return False
         words = services.catalog.words
         word = reply_answer(strip_reply_fallback(event.body), yes=words("yes"), no=words("no"))
@@ -183,9 +188,9 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
         if word is None:
             if not event.encrypted or event.untrusted is not None:
                 return False
-            outcome = await _explain_reply(db, event, request.consent_id, info, loaded, services)
+            outcome = await _explain_reply(db, event, consent_id, info, loaded, services)
         else:
-            invocation = registry.invocation(f"consent {word}", {"consent-id": request.consent_id})
+            invocation = registry.invocation(f"consent {word}", {"consent-id": consent_id})
             answer = replace(event, by_reply=True)
             if not event.encrypted:
                 outcome = await _refuse_unencrypted(db, answer, invocation.command.typed_name, info, loaded, services)
@@ -193,6 +198,52 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
                 outcome = await _refuse_untrusted(db, answer, invocation.command.typed_name, info, loaded, services)
             else:
                 outcome = await _answer(db, answer, invocation, info, loaded, services)
+    return _after(event, outcome, services)
+
+
+async def handle_vote(
+    event: IncomingCommand, poll: str, selection: Selection, store: Store, services: Services
+) -> bool:
+    """A vote in a consent request's poll: `consent yes|no|revoke` by the voter, like a typed answer.
+
+    `event` is the vote (its sender, id, whether it came encrypted), `poll` the poll's event id and
+    `selection` the answer chosen. A vote counts only from a person the consent asks: anyone else's
+    is ignored — nothing recorded and nothing said (an audit row notes it), for the poll is on
+    everyone's screen and a tap by a nurse is no answer. A vote changed from yes to no is a
+    withdrawal (`care.votes`). Otherwise it runs the command through the same gate, ledger, audit
+    row and confirmation (in reply to the poll) as a typed one; an unencrypted vote is refused as
+    an unencrypted command is. A vote from a device the bot does not trust (`event.untrusted`, decided
+    where every event is routed, bot.app) acts on nothing and is answered as a command from it is.
+    """
+    async with store.transaction() as db:
+        info, loaded = await load_room(db, event.room_id, services.pathways)
+        if info is None or info.kind != "case" or loaded is None:
+            return False
+        consent_id = await polls.consent_for_event(db, loaded.case.id, poll, "poll")
+        if consent_id is None:
+            return False  # a poll of someone else: not ours to count
+        try:
+            consent = loaded.view.pathway.consent(consent_id)
+        except KeyError:
+            return False  # a consent the pathway no longer has
+        vote = replace(event, reply_to=poll, by_poll=True)
+        if event.untrusted is not None:  # a device the bot does not trust: the vote acts on nothing
+            outcome: Outcome = await _refuse_untrusted(db, vote, "consent vote", info, loaded, services)
+        elif event.sender not in who_answers(loaded.view, consent):
+            now = services.clock.now()
+            if not await mark_handled(db, event.event_id, event.room_id, now):
+                return False
+            room = CareRoom(db, services, info, loaded, event.sender, event.event_id, now)
+            await room.audit("consent.vote_ignored", consent=consent.id)
+            outcome = ("consent vote", "ignored: not asked", False)
+        else:
+            latest = latest_answers(await consents.answers(db, loaded.case.id), consent.id).get(event.sender)
+            word = vote_answer(selection, latest)
+            invocation = registry.invocation(f"consent {word}", {"consent-id": consent.id})
+            if not event.encrypted:
+                outcome = await _refuse_unencrypted(db, vote, invocation.command.typed_name, info, loaded, services)
+            else:
+                outcome = await _answer(db, vote, invocation, info, loaded, services)
     return _after(event, outcome, services)
 
 

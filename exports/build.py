@@ -6,6 +6,7 @@ module only translates (lane ids to their names, states, the pathway's own words
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from homeward.care.careplan import CarePlan
@@ -24,6 +25,7 @@ from homeward.exports.document import (
     MinutesAction,
     MinutesDocument,
     Participant,
+    Person,
     SubGoal,
     TopicAnswer,
 )
@@ -31,6 +33,33 @@ from homeward.exports.document import (
 
 def _owner(view: CaseView, owner: str) -> str:
     return owner if owner.startswith("@") else view.pathway.lane(owner).name
+
+
+def people_of(view: CaseView, users: Iterable[str], names: Mapping[str, str] | None) -> tuple[Person, ...]:
+    """Each of `users` as a document names them: the display name the room knows (`names`), the lane's name
+    as their organisation (for a coordinator without a lane, the pathway's word for a coordinator)."""
+    pathway = view.pathway
+    found: dict[str, Person] = {}
+    for user in users:
+        if not user.startswith("@") or user in found:
+            continue
+        member = view.members.get(user)
+        if member is not None and member.lane:
+            organisation: str | None = pathway.lane(member.lane).name
+        elif member is not None and member.coordinator:
+            organisation = pathway.plan.coordinator
+        else:
+            organisation = None
+        found[user] = Person(user, (names or {}).get(user) or None, organisation)
+    return tuple(found.values())
+
+
+def named_in_plan(view: CaseView, plan: CarePlan, answers: list[Answer], opened_by: str) -> list[str]:
+    """Everyone a plan document names: the team, who answered a consent, who changed the plan, the actions' owners."""
+    users = [*sorted(view.members), *(a.user_id for a in answers), opened_by]
+    users += [c.by for c in plan.changes]
+    users += [a.owner for goal in plan.goals for a in goal.actions if a.owner.startswith("@")]
+    return list(dict.fromkeys(users))
 
 
 def careplan_document(
@@ -42,14 +71,19 @@ def careplan_document(
     opened_by: str,
     *,
     timeline: TimelineLayout | None = None,
+    names: Mapping[str, str] | None = None,
+    change_note: str = "",
 ) -> CarePlanDocument:
+    """`names`: the display names the room knows, by user id (read at export time, never stored);
+    `change_note`: what the plan's last change did, in words."""
     pathway = view.pathway
     calendar = view.calendar()
     terms = {
         key: getattr(pathway.plan, key)
         for key in ("goal", "subgoal", "action", "responsible", "followup", "coordinator")
     }
-    terms["period"] = pathway.plan.period or terms["followup"]
+    # The plan period has its own word (the pathway's, else the exports'): never the follow-up date's.
+    terms["period"] = pathway.plan.period or ""
     meetings = []
     for meeting in pathway.meetings:
         held = minutes.get(meeting.id)
@@ -97,6 +131,8 @@ def careplan_document(
                 c.title,
                 consent_state(view, c, answers),
                 tuple(ConsentAnswer(a.user_id, a.answer, a.at) for a in answers if a.consent_id == c.id),
+                covered_by=pathway.consent(c.covered_by.consent).title if c.covered_by else None,
+                covered_rule=" ".join(c.covered_by.rule.split()) if c.covered_by else None,
             )
             for c in pathway.consents
         ),
@@ -114,15 +150,21 @@ def careplan_document(
         ),
         meetings=tuple(meetings),
         timeline=timeline,
+        people=people_of(view, named_in_plan(view, plan, answers, opened_by), names),
+        change_note=change_note,
     )
 
 
-def minutes_document(view: CaseView, minutes: Minutes, now: datetime) -> MinutesDocument:
+def minutes_document(
+    view: CaseView, minutes: Minutes, now: datetime, *, names: Mapping[str, str] | None = None
+) -> MinutesDocument:
     pathway = view.pathway
+    people = people_of(view, [*minutes.present, *(c.by for c in minutes.changes)], names)
+    known = {person.user_id: person for person in people}
 
     def who(user: str) -> str:
-        member = view.members.get(user)
-        return f"{user} — {pathway.lane(member.lane).name}" if member and member.lane else user
+        person = known.get(user)
+        return person.text() if person else user
 
     return MinutesDocument(
         case_label=view.label,
@@ -142,4 +184,5 @@ def minutes_document(view: CaseView, minutes: Minutes, now: datetime) -> Minutes
         changed_at=minutes.changes[-1].at,  # minutes always hold their opening
         changed_by=minutes.changes[-1].by,
         generated_at=now,
+        people=people,
     )

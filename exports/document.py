@@ -36,6 +36,7 @@ __all__ = [
     "MinutesAction",
     "MinutesDocument",
     "Participant",
+    "Person",
     "SubGoal",
     "TopicAnswer",
 ]
@@ -163,6 +164,43 @@ class Participant:
     coordinator: bool = False
 
 
+@dataclass(frozen=True)
+class Person:
+    """Someone a document names: by their display name in the room, their lane as their organisation, and
+    their Matrix id in small print, for the record. A person whose name the bot does not know (they left the
+    room) is shown by their id."""
+
+    user_id: str
+    name: str | None = None  # the display name in the room, as every client shows it
+    organisation: str | None = None  # the lane's name
+
+    @property
+    def shown(self) -> str:
+        """The name people read: the display name, or the id when there is none."""
+        return self.name or self.user_id
+
+    @property
+    def named(self) -> bool:
+        return bool(self.name) and self.name != self.user_id
+
+    def text(self) -> str:
+        """One line of plain text: "Anna Koordinator, Öppenvård (@anna:example.org)"."""
+        if self.named:
+            org = f", {self.organisation}" if self.organisation else ""
+            return f"{self.shown}{org} ({self.user_id})"
+        return f"{self.user_id} ({self.organisation})" if self.organisation else self.user_id
+
+    def display(self) -> str:
+        """How a record names them (FHIR `display`): "Anna Koordinator (Öppenvård)"; the id when there is no name."""
+        if not self.named:
+            return self.user_id
+        return f"{self.shown} ({self.organisation})" if self.organisation else self.shown
+
+
+def _people_by_id(people: tuple[Person, ...]) -> dict[str, Person]:
+    return {person.user_id: person for person in people}
+
+
 class ConsentAnswer(NamedTuple):
     user: str
     answer: str  # "given", "refused" or "withdrawn" (or the command word yes/no/revoke)
@@ -175,6 +213,9 @@ class ConsentLine:
     title: str
     state: str  # pending | given | refused | withdrawn
     answers: tuple[ConsentAnswer, ...] = ()
+    #: A consent another one covers by a pathway rule: that one's title, and the rule (then it is never asked).
+    covered_by: str | None = None
+    covered_rule: str | None = None
 
     def __post_init__(self) -> None:
         _one_of(self, "state", CONSENT_STATES)
@@ -249,6 +290,10 @@ class CarePlanDocument:
     period_end: date | None = None
     # The case's timeline (`care.timeline`), drawn into the HTML and PDF of a case export.
     timeline: TimelineLayout | None = None
+    #: Everyone the plan names (members, who answered, who changed it), with their names and lanes.
+    people: tuple[Person, ...] = ()
+    #: What the last change did, in words ("Uppföljningsdatum: 2026-12-20"); "" for a plan never changed.
+    change_note: str = ""
 
     def __post_init__(self) -> None:
         _one_of(self, "language", LANGUAGES)
@@ -270,6 +315,7 @@ class CarePlanDocument:
         _freeze(self, "consents", _instance(ConsentLine, "CarePlanDocument.consents"))
         _freeze(self, "items", _instance(ItemLine, "CarePlanDocument.items"))
         _freeze(self, "meetings", _instance(MeetingLine, "CarePlanDocument.meetings"))
+        _freeze(self, "people", _instance(Person, "CarePlanDocument.people"))
         # Ids must be unique: the FHIR and iCalendar exports derive stable ids from them.
         _unique("CarePlanDocument.goals", [g.ref for g in self.goals])
         for goal in self.goals:
@@ -287,6 +333,18 @@ class CarePlanDocument:
 
     def coordinators(self) -> list[Participant]:
         return [p for p in self.participants if p.coordinator]
+
+    def person(self, user_id: str) -> Person:
+        """Who `user_id` is, as the document names them (by id and lane if the document knows no name)."""
+        known = _people_by_id(self.people).get(user_id)
+        if known is not None:
+            return known
+        lane = next((p.lane for p in self.participants if p.user_id == user_id and p.lane not in ("", "—")), None)
+        return Person(user_id, None, lane)
+
+    def owner(self, owner: str) -> Person | None:
+        """An action's owner when it is a person (`@user:server`); None for a lane (its name is the owner)."""
+        return self.person(owner) if owner.startswith("@") else None
 
     def actions(self) -> list[tuple[Goal, Action]]:
         return [(goal, action) for goal in self.goals for action in goal.actions]
@@ -334,11 +392,13 @@ class MinutesDocument:
     changed_at: datetime | None = None
     changed_by: str = ""
     generated_at: datetime | None = None
+    people: tuple[Person, ...] = ()
 
     def __post_init__(self) -> None:
         _one_of(self, "language", LANGUAGES)
         _zone(self, "timezone")
         _aware(self, "start")
+        _freeze(self, "people", _instance(Person, "MinutesDocument.people"))
         _aware(self, "changed_at")
         _aware(self, "generated_at")
         if not isinstance(self.duration_minutes, int) or self.duration_minutes <= 0:
@@ -357,3 +417,6 @@ class MinutesDocument:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def person(self, user_id: str) -> Person:
+        return _people_by_id(self.people).get(user_id) or Person(user_id)

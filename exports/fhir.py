@@ -19,9 +19,11 @@ What is in it:
 
 There is no patient identity in the bundle: every ``subject`` / ``patient`` / ``for``
 is a ``Patient`` reference with only the case label as ``display``.  People are
-references with their Matrix id as ``display``.  ``fullUrl`` and references are
-``urn:uuid:`` URLs derived from the pathway, the case label and the item, so a
-re-export of the same case gives the same ids.
+references with their display name in the room and their lane as ``display`` ("Anna
+Koordinator (Öppenvård)"; the Matrix id when the room gave no name) and their Matrix id as
+``identifier`` (an RFC 3986 URI of the ``matrix:`` scheme, ``matrix:u/anna:example.org``).
+``fullUrl`` and references are ``urn:uuid:`` URLs derived from the pathway, the case label
+and the item, so a re-export of the same case gives the same ids.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from homeward.exports.document import CarePlanDocument, ConsentLine, Goal, ItemLine
+from homeward.exports.document import CarePlanDocument, ConsentLine, Goal, ItemLine, Person
 
 __all__ = ["CONSENT_STATUS", "TASK_STATUS", "to_fhir_bundle"]
 
@@ -56,6 +58,13 @@ def _display(text: str, kind: str | None = None) -> dict[str, Any]:
     ref: dict[str, Any] = {"display": text}
     if kind:
         ref["type"] = kind
+    return ref
+
+
+def _person(person: Person, kind: str | None = None) -> dict[str, Any]:
+    """A reference to a person: their name and organisation as `display`, their Matrix id as `identifier`."""
+    ref = _display(person.display(), kind)
+    ref["identifier"] = {"system": "urn:ietf:rfc:3986", "value": "matrix:u/" + person.user_id.removeprefix("@")}
     return ref
 
 
@@ -93,7 +102,9 @@ def _goal(ident: str, ref: str, text: str, category: str, subject: dict[str, Any
     }
 
 
-def _consent(ident: str, line: ConsentLine, patient: dict[str, Any], language: str) -> dict[str, Any]:
+def _consent(
+    ident: str, line: ConsentLine, patient: dict[str, Any], language: str, doc: CarePlanDocument
+) -> dict[str, Any]:
     consent: dict[str, Any] = {
         "resourceType": "Consent",
         "id": ident,
@@ -120,7 +131,7 @@ def _consent(ident: str, line: ConsentLine, patient: dict[str, Any], language: s
         for answer in line.answers:
             if answer.user not in performers:
                 performers.append(answer.user)
-        consent["performer"] = [_display(user, "RelatedPerson") for user in performers]
+        consent["performer"] = [_person(doc.person(user), "RelatedPerson") for user in performers]
     return consent
 
 
@@ -209,7 +220,7 @@ def to_fhir_bundle(doc: CarePlanDocument) -> dict[str, Any]:
         roles = [{"text": person.lane}]
         if person.coordinator:
             roles.append({"text": doc.term("coordinator")})
-        participants.append({"role": roles, "member": _display(person.user_id)})
+        participants.append({"role": roles, "member": _person(doc.person(person.user_id))})
     team: dict[str, Any] = {
         "resourceType": "CareTeam",
         "id": ids("careteam"),
@@ -229,7 +240,7 @@ def to_fhir_bundle(doc: CarePlanDocument) -> dict[str, Any]:
             "status": _activity_status(action.start, today),
             "description": action.text,
             "goal": [_ref(goal_of[goal.ref])],
-            "performer": [_display(action.owner)],
+            "performer": [_person(owner) if (owner := doc.owner(action.owner)) else _display(action.owner)],
         }
         if action.start or action.end:
             detail["scheduledPeriod"] = {
@@ -260,7 +271,7 @@ def to_fhir_bundle(doc: CarePlanDocument) -> dict[str, Any]:
         "description": doc.pathway_title,
         "subject": patient,
         "created": _instant(doc.generated_at),
-        "contributor": [_display(doc.changed_by)],
+        "contributor": [_person(doc.person(doc.changed_by))],
         "careTeam": [_ref(team)],
     }
     start, end = doc.period()
@@ -273,7 +284,7 @@ def to_fhir_bundle(doc: CarePlanDocument) -> dict[str, Any]:
     if activities:
         plan["activity"] = activities
 
-    consents = [_consent(ids("consent", line.id), line, patient, language) for line in doc.consents]
+    consents = [_consent(ids("consent", line.id), line, patient, language, doc) for line in doc.consents]
     tasks = [_task(ids("task", item.id), item, patient, plan, doc) for item in doc.items]
 
     resources = [plan, *goals, team, *consents, *tasks]

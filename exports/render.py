@@ -53,6 +53,18 @@ def css_string(text: Any) -> Markup:
     return Markup('"' + "".join(out) + '"')
 
 
+# --- people -------------------------------------------------------------------------
+#: Stands for a person while the words around them are formatted (never in a catalog or typed text).
+_WHO = "\ue001"
+
+
+def around_person(w: Words, key: str, who: Any, **values: Any) -> Markup:
+    """The export words `key` with `{who}` a person's HTML (already escaped Markup) and every other value
+    escaped: "2026-12-01 kl. 10:00 av <span class=person>Anna Koordinator</span>, Öppenvård …"."""
+    before, _, after = w(key, who=_WHO, **values).partition(_WHO)
+    return Markup.escape(before) + Markup(who) + Markup.escape(after)
+
+
 # --- templates ----------------------------------------------------------------------
 def _environment(*, html: bool) -> Environment:
     env = Environment(
@@ -65,6 +77,7 @@ def _environment(*, html: bool) -> Environment:
     )
     env.filters["md"] = md_escape
     env.filters["css_string"] = css_string
+    env.globals["around_person"] = around_person
     return env
 
 
@@ -83,16 +96,13 @@ def _template_name(doc: Document, extension: str) -> str:
 def _context(doc: Document, *, pictures: bool = False) -> dict[str, Any]:
     w = Words(doc.language, doc.zone)
     title = doc.plan_name if isinstance(doc, CarePlanDocument) else w("minutes")
-    footer = f"{title} · {w('version')} {doc.version} ({w.date(doc.changed_at)})"
+    note = getattr(doc, "change_note", "") or w.date(doc.changed_at)
+    footer = f"{title} · {w('version')} {doc.version} ({note})"
     values: dict[str, Any] = {"doc": doc, "w": w, "title": title, "footer": footer}
     if isinstance(doc, CarePlanDocument):
         phases: dict[str, list[Any]] = {}
         for item in doc.items:
             phases.setdefault(item.phase, []).append(item)
-        lanes: list[str] = []
-        for participant in doc.participants:
-            if participant.lane not in lanes:
-                lanes.append(participant.lane)
         start, end = doc.period()
         timeline_png = None
         if pictures and doc.timeline is not None and not doc.timeline.empty:
@@ -105,7 +115,8 @@ def _context(doc: Document, *, pictures: bool = False) -> dict[str, Any]:
             terms=doc.terms,
             coordinators=doc.coordinators(),
             phases=list(phases.items()),
-            signature_lanes=lanes or ["", ""],
+            # Who signs: each member of the team by name and organisation (two blank blocks for a team of nobody).
+            signers=[doc.person(p.user_id) for p in doc.participants],
             period_start=start,
             period_end=end,
             period_word=doc.term("period", w("period")),

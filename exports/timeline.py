@@ -8,8 +8,11 @@ wall-clock time. Words (legend, month names) come from `templates/exports/words.
 the pathway's language; the font is DejaVu Sans, shipped with matplotlib, which has
 å, ä, ö, ø and æ.
 
-Sized for a phone: the picture is about 1,400 px wide with large type, so it stays
-legible in Element's viewer on a phone held sideways, and a thumbnail goes with it.
+Laid out for a phone held upright: a portrait picture, 6.2 inches wide, each lane's name
+written above its row rather than beside it, so the plot has the whole width; type sized so
+that, opened in Element's viewer on a 390 px phone, the smallest text is about 12 px
+(`text_px_on`), and drawn at 230 dpi (about 1,430 px wide), so it stays sharp when zoomed
+and prints well in the case PDF (which fits it to the page). A thumbnail goes with it.
 """
 
 from __future__ import annotations
@@ -26,17 +29,42 @@ from homeward.care.timeline import CLOCK_COLOURS, LABEL_CHAR, MAX_STACK, STATE_C
 from homeward.exports.picture import Picture, new_figure, to_picture
 from homeward.exports.wording import Words, words
 
-WIDTH_IN = 9.5
-DPI = 150
+WIDTH_IN = 6.2
+DPI = 230
 FONT = "DejaVu Sans"
 #: Marker shape per state, so the states differ in a grey-scale print too.
 SHAPES = {"done_on_time": "o", "done_late": "D", "open": "o", "overdue": "^"}
-ROW_IN = 0.8  # height of one lane row
-CLOCK_IN = 0.62
-DATES_IN = 0.9  # the strip with the named dates' labels
-TOP_IN = 1.45  # title, subtitle and the phase titles
-BOTTOM_IN = 1.3  # the time axis and the legend
-SLOT = 0.15  # vertical step between marks stacked in a row
+ROW_IN = 1.05  # height of one lane row: its name on top, its marks below
+CLOCK_IN = 0.95
+DATES_IN = 1.25  # the strip with the named dates' labels (three levels)
+TOP_IN = 1.55  # title, subtitle and the phase titles
+BOTTOM_IN = 2.1  # the time axis and the legend (two columns)
+SIDE_IN = 0.25  # margin left and right: the plot has the whole width
+SLOT = 0.12  # vertical step between marks stacked in a row
+GAP = 0.22  # rows of room above the first row, so its name stays clear of the phase titles
+#: Where a row's name sits, as a share of a row above its middle (the marks are below it).
+NAME_AT = 0.36
+#: The type, in points; the smallest is what `text_px_on` measures.
+SIZES = {
+    "title": 19,
+    "subtitle": 14,
+    "axis": 14,
+    "lane": 14.5,
+    "clock": 14,
+    "phase": 14,
+    "date": 13.5,
+    "legend": 13.5,
+    "days": 14,
+    "today": 14,
+    "more": 13.5,
+}
+
+
+def text_px_on(screen_px: int, *, width_in: float = WIDTH_IN) -> float:
+    """How tall the smallest text of the picture is, in CSS px, when it is shown `screen_px` wide (a 390 px phone
+    opening it in Element's viewer): type in points, times the picture's pixels per point, scaled to the screen."""
+    picture_px = width_in * DPI
+    return min(SIZES.values()) * DPI / 72 * screen_px / picture_px
 
 
 def _wall(moment: datetime, layout: TimelineLayout) -> float:
@@ -60,7 +88,7 @@ def _formatter(layout: TimelineLayout, w: Words) -> FuncFormatter:
 
 def _locator(layout: TimelineLayout) -> mdates.DateLocator:
     width = layout.end - layout.start
-    ticks = 6  # about this many labels fit the axis in 13.5 pt
+    ticks = 4  # about this many labels fit the axis of an upright picture in 14 pt
     if layout.span == "hours":
         return mdates.HourLocator(interval=max(1, round(width / timedelta(hours=ticks))))
     if layout.span == "days":
@@ -105,38 +133,57 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
         raise ValueError("nothing to draw: the layout is empty (say so instead)")
     w = words(layout.language, layout.timezone)
     clocks, rows = len(layout.clocks), len(layout.rows)
-    height_in = TOP_IN + clocks * CLOCK_IN + rows * ROW_IN + DATES_IN + BOTTOM_IN
+    plot_in = clocks * CLOCK_IN + rows * ROW_IN + DATES_IN + GAP * ROW_IN
+    height_in = TOP_IN + plot_in + BOTTOM_IN
     figure = new_figure(width_in, height_in)
-    left_in = 2.35
+    left_in = SIDE_IN
     axes = figure.add_axes(
         (
             left_in / width_in,
             BOTTOM_IN / height_in,
-            1 - (left_in + 0.3) / width_in,
-            (clocks * CLOCK_IN + rows * ROW_IN + DATES_IN) / height_in,
+            1 - (left_in + SIDE_IN) / width_in,
+            plot_in / height_in,
         )
     )
     x0, x1 = _wall(layout.start, layout), _wall(layout.end, layout)
     # y: clock rows on top (negative), lane rows 0..n-1, the dates strip below them.
     clock_y = [-(clocks - n) * (CLOCK_IN / ROW_IN) for n in range(clocks)]
     strip = DATES_IN / ROW_IN
-    top, bottom = (clock_y[0] - 0.5 * CLOCK_IN / ROW_IN) if clocks else -0.5, rows - 0.5 + strip
+    top = (clock_y[0] - 0.5 * CLOCK_IN / ROW_IN if clocks else -0.5) - GAP
+    bottom = rows - 0.5 + strip
     axes.set_xlim(x0, x1)
     axes.set_ylim(bottom, top)
     axes.xaxis.set_major_locator(_locator(layout))
     axes.xaxis.set_major_formatter(_formatter(layout, w))
-    axes.tick_params(axis="x", labelsize=13.5)
-    axes.tick_params(axis="y", length=0, labelsize=14.5)
+    axes.tick_params(axis="x", labelsize=SIZES["axis"])
+    axes.set_yticks([])
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
-    axes.set_yticks([*clock_y, *range(rows)])
-    clock_names = ["\n".join(_lines(c.label, 20, 3)) for c in layout.clocks]
-    axes.set_yticklabels([*clock_names, *("\n".join(_lines(r.name, 18, 2)) for r in layout.rows)], fontfamily=FONT)
-    for label in axes.get_yticklabels()[:clocks]:
-        label.set_fontsize(12)
+    # Each row's name above its marks, from the left edge: on a phone the plot needs the whole width.
+    names = [
+        *(
+            (y - NAME_AT * CLOCK_IN / ROW_IN, c.label, SIZES["clock"])
+            for y, c in zip(clock_y, layout.clocks, strict=True)
+        ),
+        *((n - NAME_AT, r.name, SIZES["lane"]) for n, r in enumerate(layout.rows)),
+    ]
+    for y, name, size in names:
+        axes.text(
+            x0 + (x1 - x0) * 0.005,
+            y,
+            " ".join(_lines(name, 44, 1)),
+            ha="left",
+            va="center",
+            fontsize=size,
+            fontfamily=FONT,
+            fontweight="bold",
+            color="#333333",
+            zorder=7,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )
 
     # Phase bands, with their titles above the plot.
-    per_char = (x1 - x0) / (width_in - left_in - 0.3) / 8.3  # about 8.3 characters of 12.5 pt fit in an inch
+    per_char = (x1 - x0) / (width_in - left_in - SIDE_IN) / 7.4  # about 7.4 characters of 14 pt fit in an inch
     for band in layout.bands:
         b0, b1 = _wall(band.start, layout), _wall(band.end, layout)
         planned = band.state == "planned"
@@ -157,7 +204,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
                 title,
                 ha="center",
                 va="bottom",
-                fontsize=12.5,
+                fontsize=SIZES["phase"],
                 fontfamily=FONT,
                 linespacing=1.1,
                 fontweight="bold" if band.state == "current" else "normal",
@@ -173,7 +220,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     for marker in layout.markers:
         x = _wall(marker.at, layout)
         axes.vlines(x, top, rows - 0.5, colors="#555555", linestyles=":", linewidth=1.4, zorder=2)
-        y = rows - 0.5 + strip * (0.22 + 0.28 * marker.level)
+        y = rows - 0.5 + strip * (0.2 + 0.29 * marker.level)
         half = (x1 - x0) * LABEL_CHAR * (len(marker.label) + 2) / 2
         align, at = ("left", x0) if x - half < x0 else ("right", x1) if x + half > x1 else ("center", x)
         axes.text(
@@ -182,7 +229,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
             marker.label,
             ha=align,
             va="center",
-            fontsize=12,
+            fontsize=SIZES["date"],
             fontfamily=FONT,
             color="#333333",
             zorder=5,
@@ -209,7 +256,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
                 "  " + w("timeline.clock_days", days=bar.days),
                 ha="left",
                 va="center",
-                fontsize=13,
+                fontsize=SIZES["days"],
                 fontfamily=FONT,
                 fontweight="bold",
                 zorder=5,
@@ -226,7 +273,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
         axes.scatter(
             [x],
             [y],
-            s=120,
+            s=150,
             marker=SHAPES[mark.state],
             zorder=4,
             linewidths=2.0,
@@ -241,7 +288,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
             "  " + w("timeline.more", n=crowd.hidden),
             ha="left",
             va="center",
-            fontsize=12.5,
+            fontsize=SIZES["more"],
             fontfamily=FONT,
             fontweight="bold",
             color="#333333",
@@ -261,7 +308,7 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
             " " + line_word,
             ha="left",
             va="bottom",
-            fontsize=13,
+            fontsize=SIZES["today"],
             fontfamily=FONT,
             fontweight="bold",
             color="#111111",
@@ -270,24 +317,24 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
 
     # Title and legend.
     figure.text(
-        0.3 / width_in,
+        SIDE_IN / width_in,
         1 - 0.25 / height_in,
         w("timeline.title", label=layout.label),
         ha="left",
         va="top",
-        fontsize=18,
+        fontsize=SIZES["title"],
         fontweight="bold",
         fontfamily=FONT,
     )
     when = layout.closed_at or layout.today
     subtitle = w("timeline.closed_on" if layout.closed_at else "timeline.as_of", when=w.datetime(when)) if when else ""
     figure.text(
-        0.3 / width_in,
-        1 - 0.7 / height_in,
+        SIDE_IN / width_in,
+        1 - 0.72 / height_in,
         subtitle,
         ha="left",
         va="top",
-        fontsize=13,
+        fontsize=SIZES["subtitle"],
         color="#444444",
         fontfamily=FONT,
     )
@@ -310,11 +357,11 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     figure.legend(
         handles=handles,
         loc="lower center",
-        ncol=min(len(handles), 5),
+        ncol=2,  # two columns fit an upright picture in type that reads on a phone
         frameon=False,
-        bbox_to_anchor=(0.5, 0.0),
+        bbox_to_anchor=(0.5, 0.02),
         handletextpad=0.4,
         columnspacing=1.2,
-        prop={"family": FONT, "size": 12.5},
+        prop={"family": FONT, "size": SIZES["legend"]},
     )
     return to_picture(figure, dpi)

@@ -56,6 +56,9 @@ class Config(BaseModel):
     password: SecretStr | None = None
     access_token: SecretStr | None = None
     device_name: str = "Homeward"
+    # The bot's display name; None: "Homeward (chatbot)" in each room's language (`bot.display_name`).
+    # One name for every room, or one per language ({ sv = "…", nb = "…", en = "…" }).
+    display_name: str | dict[Language, str] | None = None
     data_dir: Path = Path("data")
     # Where the store is: "sqlite" (the file data_dir/homeward.sqlite3, one process), or a PostgreSQL
     # URL (postgresql://user:password@host/db; two processes may share it, one acting). Also from
@@ -172,6 +175,20 @@ class Config(BaseModel):
             raise ValueError("must be a time of day HH:MM before 20:00 (when quiet hours begin), e.g. 07:30")
         return value.strip()
 
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        names = [value] if isinstance(value, str) else list((value or {}).values())
+        if any(not name.strip() or len(name) > 80 for name in names):
+            raise ValueError('each name must be 1 to 80 characters, e.g. "Homeward (chatbot)"')
+        return value
+
+    def bot_name(self, language: str) -> str | None:
+        """The display name configured for rooms of `language`; None: the catalog's (`bot.display_name`)."""
+        if isinstance(self.display_name, str):
+            return self.display_name
+        return (self.display_name or {}).get(language)  # type: ignore[call-overload]
+
     @model_validator(mode="after")
     def _has_credentials(self) -> Config:
         if self.password is None and self.access_token is None:
@@ -270,6 +287,11 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
                     raise ConfigError([f"{ENV_PREFIX}{name.upper()}: not valid JSON ({exc.msg})"]) from None
             else:
                 overrides[name] = [p.strip() for p in raw.split(",") if p.strip()]
+        elif name == "display_name" and raw.strip().startswith("{"):
+            try:
+                overrides[name] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigError([f"{ENV_PREFIX}DISPLAY_NAME: not valid JSON ({exc.msg})"]) from None
         elif name == "rate_limits":
             try:
                 overrides[name] = json.loads(raw)

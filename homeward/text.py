@@ -24,11 +24,28 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["Markdown", "code", "code_spans", "escape", "fill", "matrix_to", "mention", "mentions", "room_link"]
+__all__ = [
+    "Markdown",
+    "Term",
+    "code",
+    "code_spans",
+    "escape",
+    "fill",
+    "matrix_to",
+    "mention",
+    "mentions",
+    "room_link",
+]
 
 
 class Markdown(str):
     """Text that is already Markdown: `escape` and `fill` insert it as is."""
+
+
+class Term(str):
+    """A word of the catalogs, named by its key (`Term("consent.state_pending")`), for a layer that
+    cannot say it itself: care logic puts one in a refusal, and the catalog puts in the word of the
+    reader's language when it fills the message (`messages.catalog.Catalog.t`). Never shown as is."""
 
 
 #: Characters that start or end inline Markdown anywhere in a line: escapes, code spans,

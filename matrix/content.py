@@ -146,6 +146,20 @@ def alert_content(markdown: str, mentions: Iterable[str]) -> dict[str, Any]:
     }
 
 
+def details_content(markdown: str) -> dict[str, Any]:
+    """What follows a message that names people (a greeting, a consent request, a sent notice), naming nobody.
+
+    A message that names someone is shown to them whole, red on yellow, in Element: on a phone it
+    must be a few lines (`MENTION_MAX_CHARS`). The rest of what they need is in this one: an
+    m.notice that notifies nobody, whose plain body is plain text like an alert's (`to_text`).
+    """
+    return {**notice_content(markdown), "body": to_text(markdown)}
+
+
+#: A message that names someone fits about five lines of a 390 px phone screen: at most this much plain text
+#: (with each person's user id, which is how the plain body names them).
+MENTION_MAX_CHARS = 240
+
 #: A message's content, as JSON, stays under this: encrypted (base64, about 4/3) and wrapped
 #: in its event it must fit Synapse's 64 KiB event limit, or the homeserver refuses it for good.
 EVENT_CONTENT_MAX_BYTES = 40_000

@@ -49,6 +49,17 @@ class CaseloadSpeaker:
     def lanes(self, summary: CaseSummary, lane_ids: tuple[str, ...]) -> str:
         return ", ".join(self.lane(summary, lane) for lane in lane_ids) or "—"
 
+    def consent_titles(self, summary: CaseSummary, consent_ids: tuple[str, ...] | list[str]) -> Markdown:
+        """The consents by their titles, as the family was asked them (an id the pathway no longer has: the id)."""
+        pathway = self.pathways.get(summary.pathway)
+        titles = []
+        for consent_id in consent_ids:
+            try:
+                titles.append(f"**{escape(pathway.consent(consent_id).title)}**" if pathway else code(consent_id))
+            except KeyError:
+                titles.append(code(consent_id))
+        return Markdown(", ".join(titles))
+
     def link(self, summary: CaseSummary) -> Markdown:
         """The case's label, linking into its room at its pinned checklist (a link to the room alone
         would show in Element as a pill with the room's name instead of the label)."""
@@ -88,7 +99,7 @@ def case_line(speaker: CaseloadSpeaker, summary: CaseSummary) -> str:
         )
         parts.append(speaker.t("desk.awaiting", items=Markdown(waiting)))
     if summary.consents_pending:
-        parts.append(speaker.t("desk.consents", ids=Markdown(", ".join(code(c) for c in summary.consents_pending))))
+        parts.append(speaker.t("desk.consents", titles=speaker.consent_titles(summary, summary.consents_pending)))
     if summary.last_activity is not None:
         days = max((speaker.now - summary.last_activity).days, 0)
         parts.append(speaker.t("desk.activity", days=days) if days else speaker.t("desk.activity_today"))
@@ -163,7 +174,7 @@ def worklist_markdown(speaker: CaseloadSpeaker, found: Worklist, *, late_from: d
                 speaker.t(
                     "digest.consent_line",
                     case=link(entries[0][0]),
-                    consents=Markdown(", ".join(code(c) for _, c in entries)),
+                    titles=speaker.consent_titles(entries[0][0], [c for _, c in entries]),
                     command="!consent ask",
                 )
                 for entries in consents.values()

@@ -4,6 +4,14 @@ Short texts live in one TOML catalog per language under `templates/locale/`, key
 dotted name and written in Markdown with `{placeholders}`. A missing key falls back to
 English, so a half-translated catalog never breaks a reply (a unit test keeps the three
 catalogs complete).
+
+A message that says a number of something has its plural forms: a table with `by` (the
+placeholder that holds the number), `one` (said of exactly 1) and `other` (0, 2, 3, …; the
+rule of bokmål, Swedish and English alike):
+
+    rate_limited = { by = "count", one = "… 1 gång …", other = "… {count} gånger …" }
+
+A value that is a `homeward.text.Term` (a catalog key) is put in as that word of the language.
 """
 
 from __future__ import annotations
@@ -15,13 +23,15 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from homeward.text import Markdown, code, escape, fill
+from homeward.text import Markdown, Term, code, escape, fill
 
 LANGUAGES = ("nb", "sv", "en")
 FALLBACK = "en"
 TEMPLATES_DIR = Path(str(resources.files("homeward.templates")))  # package data
 #: The catalogs' section of words people type as arguments (`Catalog.words`).
 WORDS = "words."
+#: The parts of a message with plural forms: the placeholder holding the number, and the two forms.
+PLURAL_BY, PLURAL_ONE, PLURAL_OTHER = "by", "one", "other"
 
 
 def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
@@ -56,12 +66,39 @@ class Catalog:
         `words("force")` is {"force", "tving", "tvinga"}. Every room accepts all of them."""
         return self._words[name]
 
+    def _text(self, language: str, key: str) -> str | None:
+        return self.messages.get(language, {}).get(key) or self.messages[FALLBACK].get(key)
+
+    def plural(self, key: str) -> bool:
+        """Whether `key` is a message with plural forms (`by`, `one`, `other`)."""
+        return f"{key}.{PLURAL_OTHER}" in self.messages[FALLBACK]
+
     def t(self, language: str, key: str, /, **values: Any) -> Markdown:
-        """The message `key` in `language`, with `values` filled in by where each goes (homeward.text.fill)."""
-        text = self.messages.get(language, {}).get(key) or self.messages[FALLBACK].get(key)
+        """The message `key` in `language`, with `values` filled in by where each goes (homeward.text.fill).
+
+        A message with plural forms takes the form for the number in its `by` placeholder; a
+        `Term` value is the catalog's word in this language."""
+        text = self._text(language, key)
+        if text is None and self.plural(key):
+            by = self._text(language, f"{key}.{PLURAL_BY}") or ""
+            if by not in values:
+                raise KeyError(f"message {key!r} needs the number {by!r}")
+            form = PLURAL_ONE if _is_one(values[by]) else PLURAL_OTHER
+            text = self._text(language, f"{key}.{form}")
         if text is None:
             raise KeyError(f"no message {key!r} in the catalogs")
-        return fill(text, values) if values else Markdown(text)
+        if not values:
+            return Markdown(text)
+        words = {name: self.t(language, value) if isinstance(value, Term) else value for name, value in values.items()}
+        return fill(text, words)
+
+
+def _is_one(number: Any) -> bool:
+    """Whether a count reads as "one" (1, or the text "1"): the singular in bokmål, Swedish and English."""
+    try:
+        return int(str(number)) == 1
+    except ValueError:
+        return False
 
 
 _env = Environment(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from homeward.care.arrival import empty_lanes
+from homeward.care.arrival import acting_for, empty_lanes
 from homeward.care.calendar import WorkingCalendar
 from homeward.care.case import CaseView, due_at, item_state, missing_lanes
 from homeward.care.clocks import ClockReading, clock_json, read_clocks
@@ -19,7 +19,7 @@ from homeward.care.pathway import Item, Pathway
 from homeward.matrix.content import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
 from homeward.messages.catalog import render_template
 from homeward.messages.speaker import Speaker, local_text
-from homeward.text import escape, mention
+from homeward.text import escape, mention, mentions
 
 
 @dataclass
@@ -83,9 +83,14 @@ def checklist_markdown(room: Speaker, view: CaseView, compact: bool = False) -> 
     empty = empty_lanes(view)
     for line in shown:
         lane = lanes.setdefault(
-            line.lane_name, {"name": line.lane_name, "id": line.lane_id, "empty": line.lane_id in empty, "lines": []}
+            line.lane_name,
+            {"name": line.lane_name, "id": line.lane_id, "empty": line.lane_id in empty, "by": "", "lines": []},
         )
         lane["lines"].append(line)
+    for lane in lanes.values():
+        # A lane nobody is in, whose work others do (the family's, by the guardians): who does it.
+        if lane["id"] and not view.members_of(lane["id"]) and not lane["empty"]:
+            lane["by"] = room.t("checklist.acted_for", people=mentions(acting_for(view, lane["id"])))
     return render_template(
         "messages/checklist.md.j2",
         t=room.t,
@@ -132,7 +137,8 @@ def clock_line(room: Speaker, reading: ClockReading, pathway: Pathway) -> str | 
     values = {
         "label": clock.label,
         "days": reading.days,
-        "limit": clock.limit,
+        "span": room.t("time.days", n=reading.days),
+        "limit": room.t("time.days", n=clock.limit),
         "start": local_text(reading.started_at, pathway),
         "limit_at": local_text(reading.limit_at, pathway),
         "stop": local_text(reading.stopped_at, pathway),

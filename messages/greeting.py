@@ -1,4 +1,4 @@
-"""The greeting of someone who joins a care room: one short message addressed to them.
+"""The greeting of someone who joins a care room: a short message addressed to them, and its details.
 
 What the room is for, their lane in plain words, what is open for their lane now, and the
 one command they will use most: a guardian (or the young person) answers consent requests
@@ -6,6 +6,10 @@ by replying yes or no to them and follows the case with `!status`; a care lane
 acknowledges with `!ack`. Nothing in it quotes or points at a message from before their
 invite (they cannot read those): an item sent to their lane before they came is listed
 with the facts it carries.
+
+Two messages: the greeting names the newcomer in a few lines (a message that names someone
+is shown to them whole, red on yellow: on a phone it must fit a screen), and what follows
+it names nobody and holds the rest.
 """
 
 from __future__ import annotations
@@ -16,18 +20,40 @@ from homeward.care.arrival import OpenItem, consents_waiting_for, open_for_lane
 from homeward.care.case import CaseView, due_at
 from homeward.care.consent import Answer
 from homeward.care.team import CONSENT_ROLES
-from homeward.matrix.content import alert_content
+from homeward.care.updates import FAMILY_ROLES
+from homeward.matrix.content import alert_content, details_content
 from homeward.messages.notices import notice_line_facts
 from homeward.messages.speaker import Speaker, local_text
 from homeward.text import Markdown, code, escape, mention
 
 
 def greeting_markdown(room: Speaker, view: CaseView, user_id: str, answers: list[Answer]) -> str:
+    """The greeting that names the newcomer: a few lines (a message that names someone is shown to them
+    whole, red on yellow, on their phone). Who they are here, and the one thing to do next."""
+    member = view.members[user_id]
+    if member.lane is None:
+        return room.t("greeting.short_no_lane", user=mention(user_id), label=view.label)
+    lane = view.pathway.lane(member.lane)
+    text = room.t("greeting.short", user=mention(user_id), label=view.label, lane=lane.name)
+    waiting = consents_waiting_for(view, user_id, answers)
+    open_items = open_for_lane(view, member.lane)
+    if waiting:
+        text += " " + room.t("greeting.next_consent", title=waiting[0].title)
+    elif open_items and lane.role not in CONSENT_ROLES:
+        text += " " + room.t("greeting.next_open", count=len(open_items))
+    else:
+        text += " " + room.t("greeting.next_status")
+    return text
+
+
+def greeting_details_markdown(room: Speaker, view: CaseView, user_id: str, answers: list[Answer]) -> str:
+    """What follows the greeting, naming nobody: what the room is for, their lane in plain words, what is
+    open for their lane now, the consents waiting for them, the command they will use most, and for the
+    family how to be notified only of what concerns them."""
     pathway = view.pathway
     member = view.members[user_id]
-    lines = [room.t("greeting.hello", user=mention(user_id), label=view.label, pathway=pathway.title)]
+    lines = [room.t("greeting.about", pathway=pathway.title)]
     if member.lane is None:
-        lines += ["", room.t("greeting.no_lane")]
         role = "care"
     else:
         lane = pathway.lane(member.lane)
@@ -54,6 +80,8 @@ def greeting_markdown(room: Speaker, view: CaseView, user_id: str, answers: list
         lines += ["", room.t("greeting.use_ack")]
         # Care staff log in on ward computers: a new login must be verified before it reads or writes here.
         lines += ["", room.t("greeting.new_login")]
+    if role in FAMILY_ROLES:
+        lines += ["", room.t("greeting.quiet")]
     lines += ["", room.t("greeting.footer")]
     return "\n".join(lines)
 
@@ -78,3 +106,15 @@ def greeting_content(room: Speaker, view: CaseView, user_id: str, answers: list[
     content = alert_content(greeting_markdown(room, view, user_id, answers), [user_id])
     content["homeward.greeting"] = user_id
     return content
+
+
+def greeting_details_content(room: Speaker, view: CaseView, user_id: str, answers: list[Answer]) -> dict[str, Any]:
+    """What follows the greeting: an m.notice naming nobody, marked with whom it greets."""
+    content = details_content(greeting_details_markdown(room, view, user_id, answers))
+    content["homeward.greeting_details"] = user_id
+    return content
+
+
+def greeting_contents(room: Speaker, view: CaseView, user_id: str, answers: list[Answer]) -> list[dict[str, Any]]:
+    """The greeting and what follows it, in the order they are posted."""
+    return [greeting_content(room, view, user_id, answers), greeting_details_content(room, view, user_id, answers)]

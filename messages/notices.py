@@ -5,6 +5,10 @@ a date not set yet is said to be missing), the sending lane and person, the sour
 for each receiving lane, and the moment by which they must acknowledge (`ack_due`). `!send`
 posts it; the greeting of someone who joins after it was sent repeats its facts in one line,
 since a message from before their invite is not theirs to read.
+
+Two messages: what the notice says (naming nobody), then the notice itself, naming those who
+must acknowledge it in a few lines (a message that names someone is shown to them whole, red
+on yellow: on a phone it must fit a screen). A ✅ on the notice acknowledges it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from homeward.care.arrival import carried_dates, empty_lanes
 from homeward.care.case import CaseView, ack_due_at
 from homeward.care.pathway import Item
-from homeward.matrix.content import alert_content
+from homeward.matrix.content import alert_content, details_content
 from homeward.messages.speaker import Speaker, local_text
 from homeward.text import Markdown, escape, mention, mentions
 
@@ -36,12 +40,13 @@ def receivers(view: CaseView, item: Item) -> list[str]:
     return [user for lane in item.recipients for user in view.members_of(lane)]
 
 
-def notice_message(
+def notice_details(
     room: Speaker, view: CaseView, item: Item, *, sender: str, sent_at: datetime, reactions: bool
 ) -> dict[str, Any]:
-    """The content of a sent notice, addressed to everyone who must acknowledge it."""
+    """What the notice says, naming nobody (posted just before it): who sent it to whom, the dates it
+    carries, the source's text and what each receiving lane does."""
+    del sent_at, reactions  # said in the notice itself
     pathway = view.pathway
-    people = receivers(view, item)
     lanes_to = Markdown(", ".join(f"**{escape(pathway.lane(lane).name)}**" for lane in item.recipients))
     lines = [
         f"📨 **{escape(item.title)}** — "
@@ -57,17 +62,29 @@ def notice_message(
         todo = item.recipient_text.get(lane)
         if todo:
             lines += ["", f"**{escape(pathway.lane(lane).name)}:** {escape(todo)}"]
+    empty = [lane for lane in item.recipients if lane in empty_lanes(view)]
+    if empty:
+        lines += ["", room.t("send.nobody_yet", lanes=", ".join(pathway.lane(lane).name for lane in empty))]
+    content = details_content("\n".join(lines))
+    content["homeward.notice_details"] = item.id
+    return content
+
+
+def notice_message(
+    room: Speaker, view: CaseView, item: Item, *, sender: str, sent_at: datetime, reactions: bool
+) -> dict[str, Any]:
+    """The notice, addressed to everyone who must acknowledge it, in a few lines: what, by when, how.
+
+    What it says follows it from `notice_details`, posted just before it."""
+    pathway = view.pathway
+    people = receivers(view, item)
     due = local_text(ack_due_at(view, item, sent_at), pathway)
     how = room.t("send.ack_by", when=due)
     if people:
         how += " " + room.t("send.how_to_ack", item=item.id, people=mentions(people))
         if reactions:
             how += " " + room.t("send.or_react")
-    empty = [lane for lane in item.recipients if lane in empty_lanes(view)]
-    if empty:
-        how += " " + room.t("send.nobody_yet", lanes=", ".join(pathway.lane(lane).name for lane in empty))
-    lines += ["", how]
-    content = alert_content("\n".join(lines), people)
+    content = alert_content(f"📨 **{escape(item.title)}** — " + how, people)
     content["homeward.notice"] = item.id
     return content
 

@@ -457,4 +457,36 @@ MIGRATIONS: list[Migration] = [
         outbox_id      INTEGER NOT NULL
     );
     """,
+    # issue 26: the other messages of a consent request — its details and its question (a poll) —
+    # so that a reply of "ja" to either, or a vote in the poll, answers that consent.
+    """
+    CREATE TABLE consent_messages (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        consent_id TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('details', 'poll')),
+        outbox_id  INTEGER NOT NULL        -- the message (its event id once sent)
+    );
+    CREATE INDEX consent_messages_outbox ON consent_messages (outbox_id);
+    """,
+    # issue 26: a regular word to the family — each case's planned updates (one planned row at a time,
+    # fired once, like a reminder) and how often (working days; a case without a row: every 5; 0: off).
+    """
+    CREATE TABLE family_updates (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id    INTEGER NOT NULL REFERENCES cases (id),
+        anchor     TEXT NOT NULL,             -- UTC: the period is counted from here
+        planned_at TEXT NOT NULL,             -- UTC
+        fire_at    TEXT NOT NULL,             -- planned_at, or later after a failed attempt
+        status     TEXT NOT NULL DEFAULT 'planned' CHECK (status IN ('planned', 'sent', 'dropped', 'cancelled')),
+        fired_at   TEXT,
+        outbox_id  INTEGER
+    );
+    CREATE INDEX family_updates_next ON family_updates (fire_at) WHERE status = 'planned';
+    CREATE INDEX family_updates_case ON family_updates (case_id, status);
+    CREATE TABLE family_update_settings (
+        case_id    INTEGER PRIMARY KEY REFERENCES cases (id),
+        every_days INTEGER NOT NULL           -- working days between updates; 0: off
+    );
+    """,
 ]

@@ -115,6 +115,8 @@ PURGED_TABLES = (
     "consent_rounds",
     "consent_askees",
     "safeguards",
+    "family_updates",
+    "family_update_settings",
 )
 
 

@@ -36,6 +36,12 @@ async def pending(db: Connection, case_id: int, event_type: str) -> bool:
         return await cur.fetchone() is not None
 
 
+@changes_case
+async def forget_everywhere(db: Connection, event_type: str) -> None:
+    """Forget what was queued of `event_type` in every room, so that it is queued again (the homeserver changed it)."""
+    await db.execute("DELETE FROM room_state WHERE event_type = ?", (event_type,))
+
+
 async def case_rooms(db: Connection) -> list[Row]:
     """Every case whose room exists and still has the bot (not removed by its retention run): id, room,
     pathway, label, its coordinators and the state last queued."""

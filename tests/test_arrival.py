@@ -18,8 +18,8 @@ from homeward.care.case import CaseView, ItemRecord, Membership
 from homeward.care.consent import Answer
 from homeward.care.pathway import Pathway, PathwayError, default_pathways_dir, load_pathway
 from homeward.messages.catalog import Catalog
-from homeward.messages.greeting import greeting_content
-from homeward.messages.notices import notice_message
+from homeward.messages.greeting import greeting_content, greeting_contents
+from homeward.messages.notices import notice_details, notice_message
 from tests.unit import shipped_pathways
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -75,7 +75,11 @@ def test_open_for_a_lane_are_its_tasks_the_notices_it_sends_and_those_sent_to_it
 
 
 def test_empty_lanes_are_those_with_nobody_in_them(orebro: Pathway) -> None:
-    assert empty_lanes(case(orebro)) == {"patient", "barn", "oppenvard"}
+    without_family = case(orebro)
+    del without_family.members[MARIA]
+    assert empty_lanes(without_family) == {"patient", "vardnadshavare", "barn", "oppenvard"}
+    # The family's lane is not empty while a guardian is in the room: the guardians act for it (issue 26).
+    assert empty_lanes(case(orebro)) == {"barn", "oppenvard"}
 
 
 def test_a_notice_carries_its_dates_set_or_not(orebro: Pathway) -> None:
@@ -101,12 +105,21 @@ def test_consents_wait_for_a_guardian_until_they_answer(orebro: Pathway) -> None
     assert consents_waiting_for(view, KARL, []) == []
 
 
+def notice_text(view: CaseView, item: str, *, reactions: bool) -> str:
+    """What the notice says and the notice itself, as one text."""
+    parts = (
+        notice_details(Room(), view, view.item(item), sender=SARA, sent_at=NOW, reactions=reactions),
+        notice_message(Room(), view, view.item(item), sender=SARA, sent_at=NOW, reactions=reactions),
+    )
+    return "\n\n".join(part["body"] for part in parts)
+
+
 def test_the_notice_states_its_dates_sender_what_to_do_and_by_when(orebro: Pathway) -> None:
     view = case(orebro, admission=datetime(2026, 12, 1, 8, 0, tzinfo=STOCKHOLM), discharge=date(2026, 12, 8))
     content = notice_message(
         Room(), view, orebro.item("inskrivningsmeddelande"), sender=SARA, sent_at=NOW, reactions=True
     )
-    body = content["body"]
+    body = notice_text(view, "inskrivningsmeddelande", reactions=True)
     assert "Inskrivning på sjukhus: 2026-12-01 08:00" in body
     assert "Preliminärt utskrivningsdatum: 2026-12-08" in body
     assert "från Slutenvård" in body and SARA in body
@@ -117,11 +130,14 @@ def test_the_notice_states_its_dates_sender_what_to_do_and_by_when(orebro: Pathw
 
 def test_a_notice_with_a_date_not_set_says_so(orebro: Pathway) -> None:
     view = case(orebro, admission=datetime(2026, 12, 1, 8, 0, tzinfo=STOCKHOLM))
-    body = notice_message(
-        Room(), view, orebro.item("inskrivningsmeddelande"), sender=SARA, sent_at=NOW, reactions=False
-    )["body"]
+    body = notice_text(view, "inskrivningsmeddelande", reactions=False)
     assert "Preliminärt utskrivningsdatum: inte satt än (!plan discharge <YYYY-MM-DD>)" in body  # plain text
     assert "✅" not in body  # reactions off: not offered
+
+
+def greeting_text(room: Room, view: CaseView, user_id: str) -> str:
+    """The greeting and what follows it, as one text."""
+    return "\n\n".join(content["body"] for content in greeting_contents(room, view, user_id, []))
 
 
 @pytest.mark.parametrize("language", ["nb", "sv", "en"])
@@ -129,6 +145,7 @@ def test_a_guardian_is_greeted_with_their_lane_and_to_reply_yes_or_no(orebro: Pa
     content = greeting_content(Room(language=language), case(orebro), MARIA, [])
     assert content["m.mentions"] == {"user_ids": [MARIA]} and content["homeward.greeting"] == MARIA
     assert "Vårdnadshavare" in content["body"]
+    content = {"body": greeting_text(Room(language=language), case(orebro), MARIA)}  # with what follows it
     reply = {
         "nb": "svar ja eller nei på forespørselen",
         "sv": "svara ja eller nej på förfrågan",
@@ -141,7 +158,7 @@ def test_a_guardian_is_greeted_with_their_lane_and_to_reply_yes_or_no(orebro: Pa
 def test_a_care_member_is_greeted_with_what_is_open_for_their_lane_and_ack(orebro: Pathway) -> None:
     view = case(orebro, admission=datetime(2026, 12, 1, 8, 0, tzinfo=STOCKHOLM))
     view.records["inskrivningsmeddelande"] = ItemRecord(sent_at=NOW, sent_by=SARA)
-    body = greeting_content(Room(language="en"), view, KARL, [])["body"]
+    body = greeting_text(Room(language="en"), view, KARL)
     notice = next(line for line in body.splitlines() if " inskrivningsmeddelande " in line)  # plain text
     assert "!ack inskrivningsmeddelande" in notice and "2026-12-01 08:00" in notice and "not set yet" in notice
     assert "kontaktperson-kommun" in body
@@ -151,10 +168,7 @@ def test_a_care_member_is_greeted_with_what_is_open_for_their_lane_and_ack(orebr
 def test_a_member_with_nothing_open_is_told_so(orebro: Pathway) -> None:
     view = case(orebro)
     view.members["@olle:example.org"] = Membership("@olle:example.org", "oppenvard", False)
-    assert (
-        "Nothing is open for Öppenvård right now."
-        in greeting_content(Room(language="en"), view, "@olle:example.org", [])["body"]
-    )
+    assert "Nothing is open for Öppenvård right now." in greeting_text(Room(language="en"), view, "@olle:example.org")
 
 
 def _broken(tmp_path: Path, change) -> list[str]:

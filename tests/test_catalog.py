@@ -103,6 +103,7 @@ def test_help_lists_the_commands_in_the_sections_they_had() -> None:
             "settings digest",
             "settings quiet",
             "settings reactions",
+            "settings update",
         ],
         "desk": ["cases", "digest"],
         "consent": ["consent ask", "consent no", "consent revoke", "consent yes", "consents"],

@@ -452,3 +452,38 @@ def test_a_database_that_is_neither_sqlite_nor_postgresql_is_refused_naming_the_
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, VALID + 'database = "mysql://db/homeward"\n'), {})
     assert any("database" in p and "PostgreSQL URL" in p for p in caught.value.problems)
+
+
+# --- the bot's display name (issue 26) ------------------------------------------------
+
+
+def test_by_default_the_bot_is_named_a_bot_in_each_rooms_language() -> None:
+    from datetime import UTC, datetime
+
+    from homeward.work.room_state import bot_name
+    from tests.clock import FakeClock
+    from tests.unit import unit_services
+
+    services = unit_services(FakeClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC)))
+    assert services.config.display_name is None
+    assert bot_name(services, "sv") == "Homeward (chattbot)"
+    assert "bot" in bot_name(services, "nb").lower() and "bot" in bot_name(services, "en").lower()
+
+
+def test_a_deployer_names_the_bot_once_or_per_language_in_the_file_or_the_environment(tmp_path: Path) -> None:
+    one = load_config(write(tmp_path, VALID + 'display_name = "Region Örebro (chattbot)"\n'), {})
+    assert one.bot_name("sv") == one.bot_name("nb") == "Region Örebro (chattbot)"
+    per_language = load_config(
+        write(tmp_path, VALID),
+        {"HOMEWARD_DISPLAY_NAME": '{"sv": "Hemgång (chattbot)", "nb": "Hjemreise (chatbot)"}'},
+    )
+    assert per_language.bot_name("sv") == "Hemgång (chattbot)" and per_language.bot_name("nb") == "Hjemreise (chatbot)"
+    assert per_language.bot_name("en") is None  # the catalog's name, which says it is a bot
+    plain = load_config(write(tmp_path, VALID), {"HOMEWARD_DISPLAY_NAME": "Hemgång (chattbot)"})
+    assert plain.bot_name("en") == "Hemgång (chattbot)"
+
+
+def test_an_empty_or_overlong_bot_name_is_named_in_the_error(tmp_path: Path) -> None:
+    assert any("display_name" in p for p in problems(write(tmp_path, VALID + 'display_name = " "\n')))
+    too_long = problems(write(tmp_path, VALID), {"HOMEWARD_DISPLAY_NAME": "x" * 81})
+    assert any("HOMEWARD_DISPLAY_NAME" in p and "1 to 80" in p for p in too_long)

@@ -29,7 +29,7 @@ from homeward.care.worklist import (
     schedule_digest,
     worklist,
 )
-from homeward.messages.caseload import CaseloadSpeaker, worklist_markdown
+from homeward.messages.caseload import CaseloadSpeaker, case_line, worklist_markdown
 from homeward.messages.catalog import Catalog
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -209,6 +209,32 @@ def test_the_worklist_text_heads_the_quiet_cases_with_the_number_of_working_days
 
     assert "**No activity for 7 working days or more**" in text
     assert "last activity 2026-11-30 09:00" in text
+
+
+def test_the_worklist_lists_an_overdue_receipt_once_and_says_whose_receipt_it_waits_for(pathways):
+    records = {NOTICE: ItemRecord(sent_at=oslo(2026, 11, 30, 12, 0), sent_by=SARA)}
+    now = oslo(2026, 12, 2, 7, 30)  # the receipts were due by the end of 1 December
+    found = worklist([line(orebro(pathways, records=records), now)], now, ZONE, 7, ANNA)
+    speaker = CaseloadSpeaker(Catalog(), "sv", OSLO, now, pathways, "example.org")
+
+    text = worklist_markdown(speaker, found)
+
+    assert [d.item for _, d in found.overdue] == [NOTICE] and found.awaiting == []
+    assert text.count(NOTICE) == 2  # its line and the command on it, not a second line under "awaited"
+
+
+def test_the_desk_says_whose_receipt_it_waits_for_and_names_consents_by_their_titles(pathways):
+    records = {NOTICE: ItemRecord(sent_at=oslo(2026, 11, 30, 12, 0), sent_by=SARA)}
+    members = {**orebro(pathways).members, MOR: Membership(MOR, "vardnadshavare", False)}
+    now = oslo(2026, 11, 30, 13, 0)
+    summary = line(orebro(pathways, records=records, members=members), now)
+    speaker = CaseloadSpeaker(Catalog(), "sv", OSLO, now, pathways, "example.org")
+
+    text = case_line(speaker, summary)
+
+    assert "väntar på kvittens av Kommun (`inskrivningsmeddelande`), Öppenvård" in text
+    assert "från" not in text
+    assert "samtycken som väntar: **Samtycke till informationsöverföringen i Lifecare SP**" in text
 
 
 def test_nothing_to_say_is_an_empty_worklist(pathways):

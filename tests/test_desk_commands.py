@@ -20,6 +20,7 @@ from homeward.commands.registry import ANY_STATE, CASE_ROOM, OPEN_CASE, registry
 from homeward.store import cases, chain, consents, outbox, room_state
 from homeward.store.db import Store
 from homeward.store.state import remember_room
+from homeward.work import retention as retention_module
 from homeward.work.departures import member_left
 from homeward.work.integrity import check_chains
 from homeward.work.retention import run_retention
@@ -349,7 +350,11 @@ async def test_a_worklist_is_queued_once_and_the_next_one_planned(bench: Bench):
     assert (first, again) == (True, False)
     assert len(sent) == 1 and sent[0]["homeward.private_to"] == ANNA
     assert [c["label"] for c in sent[0]["homeward.digest"]] == ["Sjostjerne"]
-    assert "dokumentasjon, individuell-plan — spør igjen: !consent ask" in sent[0]["body"]  # the case speaks Norwegian
+    # The case speaks Norwegian, and names the consents by their titles.
+    assert (
+        "Samtykke til utsending av dokumentasjon, Samtykke til individuell plan — spør igjen: !consent ask"
+        in (sent[0]["body"])
+    )
     assert await bench.scalar("SELECT day FROM digests WHERE user_id = ? AND status = 'planned'", ANNA) == "2026-12-03"
     assert await bench.scalar("SELECT COUNT(*) FROM audit WHERE action = 'digest.sent'") == 1
 
@@ -376,7 +381,7 @@ async def _closed_with_content(bench: Bench) -> int:
     for body in (
         "!plan goal Home before Christmas",
         "!ack behandlingsteam called the mother",
-        "!plan discharge 2026-12-14",
+        "!plan admission 2026-12-14",  # a date that completes no task (discharge would: tentativ-ut-dato)
         "!case close force moved to another region",
     ):
         answer = await bench.run(CASE, body)
@@ -410,6 +415,30 @@ async def test_a_retention_run_exports_once_more_removes_the_personal_content_ke
     removed = json.loads(await bench.scalar("SELECT details FROM audit WHERE action = 'case.purged'"))["removed"]
     assert removed["plan_changes"] == 1 and removed["acks"] == 1 and removed["members"] == 3
     assert (await bench.run(DM, "!cases all"))["homeward.cases"] == []
+
+
+async def test_the_last_export_of_a_retention_run_names_people_as_the_room_does(bench: Bench, monkeypatch):
+    """The final PDF is the record the region keeps: it names people by their display name in the room
+    (read from the bot's client when it is made, as `!export` does), not by their Matrix id."""
+    run_id = await _closed_with_content(bench)
+    bench.clock.set(START + timedelta(days=30, hours=1))
+    room_names = {ANNA: "Anna Koordinator", MOR: "Mor Vårdnadshavare"}
+    bench.services.display_name = lambda room_id, user_id: room_names.get(user_id) if room_id == CASE else None
+    made: list[Any] = []
+
+    def keep(*args: Any, **kwargs: Any) -> Any:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    real = retention_module.careplan_document
+    monkeypatch.setattr(retention_module, "careplan_document", keep)
+
+    assert await run_retention(bench.store, bench.services, run_id) is True
+
+    (document,) = made
+    named = {person.user_id: person.name for person in document.people if person.name}
+    assert named == room_names  # everyone the room names, by that name; nobody else
+    assert document.change_note  # the version says what changed
 
 
 async def test_a_retention_run_keeps_the_audit_chain_whole_with_the_removal_as_its_last_link(bench: Bench):

@@ -27,7 +27,7 @@ from homeward.exports.build import careplan_document
 from homeward.exports.picture import THUMBNAIL_BOX
 from homeward.exports.render import render_html, render_pdf
 from homeward.exports.stats import draw_stats, stats_csv
-from homeward.exports.timeline import draw_timeline
+from homeward.exports.timeline import draw_timeline, text_px_on
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
@@ -95,6 +95,16 @@ def test_the_timeline_is_a_png_of_the_size_it_announces_with_a_thumbnail(
     assert small.width <= THUMBNAIL_BOX[0] and small.height <= THUMBNAIL_BOX[1]
     assert abs(small.width / small.height - image.width / image.height) < 0.02  # the same picture, smaller
     assert image.width >= 1400  # wide enough to stay sharp when a phone zooms in
+
+
+def test_the_timeline_reads_on_a_phone_held_upright(pathways: dict[str, Pathway]) -> None:
+    """Opened in Element's viewer on a 390 px phone, its smallest text is about 12 px (it was 7 px)."""
+    pathway = pathways["orebro"]
+    view = busy_case(pathway)
+    picture = draw_timeline(timeline_layout(view, NOW, history(pathway), read_clocks(view, NOW)))
+    assert picture.height > picture.width  # upright, as a phone is held
+    assert text_px_on(390) >= 11.5
+    assert text_px_on(1280) >= 30  # and on a laptop's whole screen
 
 
 @pytest.mark.parametrize("pathway_id", ["orebro", "sthf"])

@@ -134,6 +134,11 @@ def test_the_pictures_in_docs_are_those_the_readme_shows_and_make_screenshots_ma
     made = {
         (ROOT / "docs" / "screens" / f"{name}.png").resolve() for name in re.findall(r'shot\("\w+", "([^"]+)"', walk)
     }
+    # Beside the walk, screenshots.py prints the plan and draws its first page.
+    beside = (ROOT / "tests" / "element" / "ui" / "screenshots.py").read_text(encoding="utf-8")
+    made |= {
+        (ROOT / "docs" / "screens" / f"{name}.png").resolve() for name in re.findall(r'PLAN_PAGE = "([^"]+)"', beside)
+    }
     drawn = {(ROOT / "docs" / name).resolve() for name in ("timeline.png", "stats.png")}  # bench/pictures.py --readme
     assert in_docs == made | drawn
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")

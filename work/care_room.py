@@ -19,11 +19,13 @@ from typing import Any
 from homeward.care.case import CaseView, Membership
 from homeward.care.reminders import reconcile
 from homeward.care.retention import retention_due
+from homeward.care.updates import FAMILY_ROLES, schedule_update
 from homeward.matrix.relations import edit_of
 from homeward.messages.checklist import checklist_content, checklist_markdown
 from homeward.store import cases, outbox
 from homeward.store import reminders as reminder_rows
 from homeward.store import retention as retention_rows
+from homeward.store import updates as update_rows
 from homeward.store.cases import NO_LANE, CaseRow, LoadedCase
 from homeward.store.sql import Connection
 from homeward.store.state import RoomInfo
@@ -189,6 +191,7 @@ class CareRoom:
         await self.reload()
         await self.reschedule_reminders()
         await self.reschedule_worklists_and_retention((self._began or before).view)
+        await self.reschedule_family_update()
         after = self.loaded
         if after.checklist is None or after.checklist != before.checklist:
             return  # no checklist yet, or a new one was just posted with this very view
@@ -221,6 +224,22 @@ class CareRoom:
         await retention_rows.schedule_retention(
             self.db, self.case.id, retention_due(view, self.services.config.retention_days)
         )
+
+    async def reschedule_family_update(self) -> None:
+        """Bring the case's planned word to the family in line with it (`care.updates`): one planned while the
+        case is open, has family on its team and the room has not turned it off."""
+        view = self.view
+        family = any(m.lane and view.pathway.lane(m.lane).role in FAMILY_ROLES for m in view.members.values())
+        changes = schedule_update(
+            wanted=view.state == "open" and family,
+            every=await update_rows.every(self.db, self.case.id),
+            planned=await update_rows.planned(self.db, self.case.id),
+            last_sent=await update_rows.last_sent(self.db, self.case.id),
+            calendar=view.calendar(),
+            now=self.now,
+        )
+        if changes:
+            await update_rows.apply_update(self.db, self.case.id, changes)
 
     def after_answer(self, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` (which queues messages) once the command's answer is queued, so they come after it.

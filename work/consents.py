@@ -36,6 +36,7 @@ from homeward.store.state import mark_handled
 from homeward.text import Markdown, code, escape, mention, mentions
 from homeward.work import safeguards
 from homeward.work.care_room import CareRoom
+from homeward.work.polls import post_details, post_poll
 from homeward.work.services import Services
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,10 @@ async def ask(
     content = request_content(room, view, consent, answers, notify)
     if after_join:
         content["homeward.after_join"] = after_join
+    await post_details(room, consent, after_join=after_join)  # what to read first: it names nobody
     row = await room.queue(content)
     await consents.add_request(room.db, room.case.id, consent.id, row, room.now)
+    await post_poll(room, consent, after_join=after_join)  # the question, answered in one tap
     await room.audit("consent.asked", consent=consent.id, asked=people, round=view.consent_rounds[consent.id].number)
 
 
@@ -202,14 +205,21 @@ async def lane_left(
     return [c.id for c in again]
 
 
-async def ask_next(room: CareRoom) -> Consent | None:
-    """Ask the family the consent that is next in the pathway's order, if it was never asked (one request at a time)."""
+async def next_request(room: CareRoom) -> Consent | None:
+    """The consent next in the pathway's order, if it was never asked: what `ask_next` asks."""
     current = next_to_ask(room.view, await consents.answers(room.db, room.case.id))
     if current is None:
         return None
     if any(r.consent_id == current.id for r in await consents.requests(room.db, room.case.id)):
         return None  # asked already: its request is still the one to answer
-    await ask(room, current)
+    return current
+
+
+async def ask_next(room: CareRoom) -> Consent | None:
+    """Ask the family the consent that is next in the pathway's order, if it was never asked (one request at a time)."""
+    current = await next_request(room)
+    if current is not None:
+        await ask(room, current)
     return current
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from homeward.matrix.content import details_content
 from homeward.store import chain
 from homeward.store.chain import Break
 from homeward.store.db import Store
@@ -75,6 +76,13 @@ async def _tell(store: Store, services: Services, broken: Break, case_id: int) -
             status="error",
             chain_broken={"table": broken.table, "row": broken.row_id, "reason": broken.reason},
         )
+        details = room.t(  # what it means and what to do: after it, naming nobody (the alert is a few lines)
+            "audit.chain_broken_details",
+            row=broken.row_id,
+            what=room.t(f"audit.chain_{broken.table}"),
+            how=room.t(f"audit.chain_{broken.reason}"),
+        )
+        await room.queue(details_content(details))
         await room.audit("audit.chain_broken", table=broken.table, row=broken.row_id, reason=broken.reason)
         await set_value(db, told_key(broken), now.isoformat())
     log.info("room=%s coordinators told that %s row %d does not verify", room.room_id, broken.table, broken.row_id)

@@ -40,7 +40,7 @@ import logging
 
 from homeward.matrix.content import notice_content, to_plain
 from homeward.matrix.relations import edit_of
-from homeward.messages.greeting import greeting_content
+from homeward.messages.greeting import greeting_contents
 from homeward.store import cases, consents, outbox
 from homeward.store.cases import load_room
 from homeward.store.db import Store
@@ -92,9 +92,9 @@ async def greet(room: CareRoom, user_id: str) -> None:
     It is held until they are in the room (bot/sender.py), so they can read it.
     """
     answers = await consents.answers(room.db, room.case.id)
-    content = greeting_content(room, room.view, user_id, answers)
-    content["homeward.after_join"] = user_id
-    await room.queue(content)
+    for content in greeting_contents(room, room.view, user_id, answers):  # the greeting, then its details
+        content["homeward.after_join"] = user_id
+        await room.queue(content)
     await room.audit("member.greeted", user=user_id)
 
 

@@ -15,12 +15,21 @@ from typing import Any
 
 from homeward.care.clocks import read_clock
 from homeward.care.pathway import Item
-from homeward.care.reminders import CLOCK, Firing, ScheduledReminder, clock_firing, firing, how_to, recipients
-from homeward.matrix.content import alert_content
+from homeward.care.reminders import (
+    CLOCK,
+    Firing,
+    ScheduledReminder,
+    audience_lanes,
+    clock_firing,
+    firing,
+    how_to,
+    recipients,
+)
+from homeward.matrix.content import alert_content, notice_content
 from homeward.messages.speaker import local_text
 from homeward.store import reminders as rows
 from homeward.store.db import Store
-from homeward.text import mentions
+from homeward.text import Markdown, escape, mentions
 from homeward.work.care_room import CareRoom, closed_at
 from homeward.work.services import Services
 
@@ -107,7 +116,7 @@ def clock_reminder_content(room: CareRoom, row: ScheduledReminder, late: bool) -
         "reminder.clock",
         people=mentions(people),
         label=clock.label,
-        limit=clock.limit,
+        limit=room.t("time.days", n=clock.limit),
         start=local_text(reading.started_at, pathway),
         when=local_text(row.due or row.planned_at, pathway),
     )
@@ -126,6 +135,13 @@ def clock_reminder_content(room: CareRoom, row: ScheduledReminder, late: bool) -
     return content
 
 
+def _empty_lanes(room: CareRoom, item: Item) -> Markdown:
+    """The lanes a reminder is for when nobody is in them: "**Öppenvård** (ingen än)"."""
+    pathway = room.view.pathway
+    names = ", ".join(f"**{escape(pathway.lane(lane).name)}**" for lane in audience_lanes(room.view, item))
+    return Markdown(f"{names or '—'} ({room.t('checklist.nobody_yet')})")
+
+
 def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: bool) -> dict[str, Any]:
     """The reminder as the room reads it: who it is for (mentioned), what is due when, and the one command to use."""
     view, pathway = room.view, room.view.pathway
@@ -134,17 +150,18 @@ def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: b
         people = sorted({*people, row.requested_by})
     how_key, command = how_to(view, item)
     when = local_text(row.due or row.planned_at, pathway)
+    # Nobody to name (the lane is empty): the lanes it is for, said to be empty; the room is not woken for it.
+    who = mentions(people) if people else _empty_lanes(room, item)
     text: str = room.t(
         f"reminder.{row.kind}",
-        people=mentions(people),
+        people=who,
         title=item.title,
-        id=item.id,
         when=when,
     )
     text += " " + room.t(how_key, command=command)
     if late:
         text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
-    content = alert_content(text, people)
+    content = alert_content(text, people) if people else notice_content(text)
     content["homeward.reminder"] = {
         "item": item.id,
         "kind": row.kind,

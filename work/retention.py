@@ -18,9 +18,10 @@ import logging
 from homeward.care.consent import require_consent
 from homeward.care.refusal import Refusal
 from homeward.care.retention import retention_firing
-from homeward.exports.build import careplan_document
+from homeward.exports.build import careplan_document, named_in_plan
 from homeward.exports.render import render_pdf
 from homeward.matrix.content import notice_content
+from homeward.messages.careplan import change_note
 from homeward.store import changelogs, consents, outbox
 from homeward.store import retention as retention_rows
 from homeward.store.db import Store
@@ -58,8 +59,21 @@ async def run_retention(store: Store, services: Services, run_id: int) -> bool:
             )
         else:
             plan = await changelogs.load_careplan(db, case.id)
+            # The last document names people as the room does now (read from the bot's client, never
+            # stored), as `!export` does: it is the record the region keeps after the room is gone.
+            found = {
+                user: services.display_name(room.room_id, user)
+                for user in named_in_plan(view, plan, answers, case.opened_by)
+            }
             document = careplan_document(
-                view, plan, answers, await changelogs.all_minutes(db, case.id), now, case.opened_by
+                view,
+                plan,
+                answers,
+                await changelogs.all_minutes(db, case.id),
+                now,
+                case.opened_by,
+                names={user: name for user, name in found.items() if name},
+                change_note=change_note(room, plan.changes[-1] if plan.changes else None, view.pathway),
             )
             data = await asyncio.to_thread(render_pdf, document)
             exported = {

@@ -42,16 +42,29 @@ from homeward.work.services import Services
 log = logging.getLogger(__name__)
 
 
+#: The bot's own membership, which carries its display name in the room: the one state event here whose
+#: state key is not empty (it is the bot's user id), and not part of a room's creation request.
+BOT_MEMBER = "m.room.member"
+
+
+def bot_name(services: Services, language: str) -> str:
+    """The bot's display name in a room of `language`: configured (`display_name`), or the catalog's, which
+    says it is a bot ("Homeward (chattbot)"), as TI-Messenger asks of bots and Element X needs (it shows a
+    bot's notices like anyone's messages)."""
+    return services.config.bot_name(language) or to_plain(services.catalog.t(language, "bot.display_name"))
+
+
 def wanted_state(
     services: Services, *, label: str, language: str, coordinators: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """The state events a care room should carry now, by type (all with the empty state key)."""
+    """The state events a care room should carry now, by type (all with the empty state key but BOT_MEMBER)."""
     config = services.config
     return {
         "m.room.name": {"name": room_name(label)},
         "m.room.topic": {"topic": to_plain(services.catalog.t(language, "case.room_topic"))},  # a topic is plain text
         "m.room.power_levels": power_levels(config.user_id, sorted(coordinators)),
         "m.room.server_acl": server_acl(config.allowed_servers or [], server_of(config.user_id)),
+        BOT_MEMBER: {"membership": "join", "displayname": bot_name(services, language)},
     }
 
 
@@ -63,8 +76,12 @@ def room_wanted_state(room: CareRoom) -> dict[str, dict[str, Any]]:
 
 async def record_created(room: CareRoom, state: dict[str, dict[str, Any]]) -> None:
     """The room is being created with `state` (its createRoom request carries it): nothing to queue later."""
+    account_name = bot_name(room.services, room.services.config.language)
     for event_type, content in state.items():
-        await rows.record(room.db, room.case.id, event_type, content)
+        # The bot joins a room it creates under its account's name: its name in the room's language is
+        # queued afterwards (`keep_in_step`) when that is another.
+        if event_type != BOT_MEMBER or content.get("displayname") == account_name:
+            await rows.record(room.db, room.case.id, event_type, content)
 
 
 async def keep_in_step(room: CareRoom) -> list[str]:
@@ -73,14 +90,22 @@ async def keep_in_step(room: CareRoom) -> list[str]:
     last = await rows.last_queued(room.db, room.case.id)
     changed = [event_type for event_type, content in wanted.items() if last.get(event_type) != content]
     for event_type in changed:
+        state_key = room.services.config.user_id if event_type == BOT_MEMBER else ""
         await room.queue(
-            {"content": wanted[event_type]},
+            {"content": wanted[event_type], "state_key": state_key},
             event_type=event_type,
             kind=outbox.STATE,
             supersede_key=f"state:{room.case.id}:{event_type}",
         )
         await rows.record(room.db, room.case.id, event_type, wanted[event_type])
     return changed
+
+
+async def profile_name_changed(store: Store) -> None:
+    """The bot's account got a new display name: the homeserver writes it into every room the bot is in,
+    over the name each room had in its language, so every room's name is queued again (`bring_rooms_in_step`)."""
+    async with store.transaction() as db:
+        await rows.forget_everywhere(db, BOT_MEMBER)
 
 
 async def bring_rooms_in_step(store: Store, services: Services) -> int:

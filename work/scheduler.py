@@ -1,7 +1,7 @@
 """When reminders fire: APScheduler wakes the bot at the next reminder's time; the store decides.
 
-One scheduler job, always set to the earliest scheduled row of the three things that go out
-later: reminders, morning worklists (digests) and retention runs. On start-up every
+One scheduler job, always set to the earliest scheduled row of the four things that go out
+later: reminders, morning worklists (digests), retention runs and the family's updates. On start-up every
 worklist and retention run is scheduled from the store and the configuration, the job is
 rebuilt, and every row whose time passed while the bot was down goes out at once, marked
 late with its original time. What each says, and whether it goes out now, is decided in
@@ -22,11 +22,13 @@ from homeward.clock import Clock
 from homeward.store import digests as digest_rows
 from homeward.store import reminders as rows
 from homeward.store import retention as retention_rows
+from homeward.store import updates as update_rows
 from homeward.store.db import Store
 from homeward.store.sql import Connection
 from homeward.work.reminders import fire_reminder
 from homeward.work.retention import run_retention
 from homeward.work.services import Services
+from homeward.work.updates import fire_family_update, plan_missing_updates
 from homeward.work.worklists import fire_digest, schedule_everything
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class ReminderScheduler:
     async def start(self) -> None:
         async with self.store.transaction() as db:
             await schedule_everything(db, self.services, self.clock.now())
+        await plan_missing_updates(self.store, self.services)
         self.scheduler.start()
         await self.rebuild()
 
@@ -69,6 +72,7 @@ class ReminderScheduler:
                 await rows.next_fire_at(db),
                 await digest_rows.next_digest_at(db),
                 await retention_rows.next_retention_at(db),
+                await update_rows.next_update_at(db),
             ]
         earliest = min((at for at in scheduled if at is not None), default=None)
         if earliest is None:
@@ -95,7 +99,8 @@ class ReminderScheduler:
                     due = await rows.due_rows(db, now)
                     digests = await digest_rows.due_digests(db, now)
                     runs = await retention_rows.due_retention(db, now)
-                if not (due or digests or runs):
+                    updates = await update_rows.due_updates(db, now)
+                if not (due or digests or runs or updates):
                     break
                 for row in due:
                     await self._fire("reminder", row.id, fire_reminder, rows.postpone, now)
@@ -103,6 +108,8 @@ class ReminderScheduler:
                     await self._fire("digest", digest.id, fire_digest, digest_rows.postpone_digest, now)
                 for run in runs:
                     await self._fire("retention", run.id, run_retention, retention_rows.postpone_retention, now)
+                for update in updates:
+                    await self._fire("update", update.id, fire_family_update, update_rows.postpone_update, now)
                 self.services.wake_outbox()
         await self.rebuild()
 

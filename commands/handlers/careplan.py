@@ -17,9 +17,10 @@ from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.arguments import date_arg, person_or_lane_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, Section, command
+from homeward.messages.careplan import change_note
 from homeward.store import cases, changelogs, consents
 from homeward.store.cases import CaseRow
-from homeward.text import escape
+from homeward.text import escape, mention
 
 TRAILING_DATES = re.compile(r"(?:\s+(\d{4}-\d{2}-\d{2}))?(?:\s+(\d{4}-\d{2}-\d{2}))?\s*$")
 
@@ -27,11 +28,8 @@ TRAILING_DATES = re.compile(r"(?:\s+(\d{4}-\d{2}-\d{2}))?(?:\s+(\d{4}-\d{2}-\d{2
 async def _record(ctx: Context, case: CaseRow, change: CarePlanChange) -> Reply:
     await changelogs.add_careplan_change(ctx.db, case.id, change, ctx.event.event_id)
     await ctx.audit("plan.changed", version=change.version, kind=change.kind, ref=change.ref)
-    return ctx.ok(
-        ctx.t("plan.version", version=change.version, ref=change.ref or "—"),
-        plan_version=change.version,
-        ref=change.ref,
-    )
+    what = change_note(ctx.care, change, ctx.care.view.pathway)
+    return ctx.ok(ctx.t("plan.version", version=change.version, what=what), plan_version=change.version, ref=change.ref)
 
 
 async def _editable(ctx: Context):
@@ -140,8 +138,37 @@ async def careplan_show(ctx: Context) -> Reply:
     """The plan as it is now, in the pathway's own words, with its version."""
     case, view = ctx.care.case, ctx.care.view
     current = await changelogs.load_careplan(ctx.db, case.id)
-    lines = careplan.text_lines(current, view.pathway)
-    body = "\n".join("  " * ((len(line) - len(line.lstrip(" "))) // 2) + "- " + escape(line.strip()) for line in lines)
+    people = _people(ctx)
+    lines = careplan.text_lines(current, view.pathway, person=lambda user: people.get(user, user))
+    body = "\n".join(
+        "  " * ((len(line) - len(line.lstrip(" "))) // 2) + "- " + _with_people(ctx, line.strip(), people)
+        for line in lines
+    )
     text = f"**{escape(view.pathway.plan.name)}** — {escape(case.label)}\n\n" + (body or ctx.t("plan.empty"))
     await ctx.audit("plan.read", version=current.version)
     return ctx.ok(text, plan_version=current.version)
+
+
+#: Marks a person in a plan line while it is plain text (`care.careplan.text_lines`); never in typed text.
+_PERSON = "\ue002"
+
+
+def _people(ctx: Context) -> dict[str, str]:
+    """Each member as a plan line holds them: a numbered mark, made a pill by `_with_people`."""
+    return {user: f"{_PERSON}{n}{_PERSON}" for n, user in enumerate(sorted(ctx.care.view.members))}
+
+
+def _with_people(ctx: Context, line: str, people: dict[str, str]) -> str:
+    """A plan line as Markdown: its text escaped, each member a pill (Element shows their name) and their lane."""
+    view = ctx.care.view
+    by_mark = {mark.strip(_PERSON): user for user, mark in people.items()}
+    out = []
+    for index, part in enumerate(line.replace(_PERSON + _PERSON, _PERSON + " " + _PERSON).split(_PERSON)):
+        user = by_mark.get(part) if index % 2 == 1 else None
+        if user is None:
+            out.append(escape(part))
+            continue
+        member = view.members[user]
+        lane = f" ({escape(view.pathway.lane(member.lane).name)})" if member.lane else ""
+        out.append(mention(user) + lane)
+    return "".join(out)

@@ -33,7 +33,7 @@ from homeward.ratelimit import Rate
 from homeward.store import cases, outbox
 from homeward.text import Markdown, code, escape
 from homeward.work.care_room import CareRoom
-from homeward.work.room_state import record_created, wanted_state
+from homeward.work.room_state import keep_in_step, record_created, wanted_state
 
 
 def label_arg(text: str, ctx: Context) -> str:
@@ -114,6 +114,7 @@ async def case_new(ctx: Context) -> Reply:
         room_id=outbox.ref(create),
     )
     await record_created(room, state)
+    await keep_in_step(room)  # what the creation request cannot carry: the bot's name in the room's language
     await room.queue(_welcome(room, pathway, label))
     await room.post_checklist()
     await room.reschedule_reminders()  # e.g. planning meeting 1 is due 14 days after the start

@@ -1,7 +1,10 @@
 """Guardian consent: `!consents`, `!consent ask`, `!consent yes|no|revoke <consent-id>`.
 
-Polls are not used: the poll spec advises against them for decisions of weight and
-their votes can be undecryptable. A consent is a command, recorded like any other.
+A consent is a command, recorded like any other, however it is given: typed, replied to the
+request ("ja"), or voted in the request's poll. The poll spec advises against polls for
+decisions of weight, and votes can be undecryptable: so a vote is only a way to run this
+command — from the person asked, through the same gate, ledger and audit row — and the bot
+confirms each one in the room, and the request shows the answers that count.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, 
 from homeward.messages.speaker import local_text
 from homeward.store import consents
 from homeward.text import code, escape, mention, mentions
-from homeward.work.consents import ask, ask_next, edit_requests, start_round
+from homeward.work.consents import ask, ask_next, edit_requests, next_request, start_round
 
 
 @command("consents", where=CASE_ROOM, rule=MEMBER, state=ANY_STATE, help_section=Section.CONSENT)
@@ -118,28 +121,20 @@ async def consent_ask(ctx: Context) -> Reply:
 async def _answer(ctx: Context, word: AnswerWord) -> Reply:
     """The one way an answer is recorded.
 
-    It is typed as a command or given as a reply to a request (`IncomingCommand.by_reply`).
+    It is typed as a command, given as a reply to a request (`IncomingCommand.by_reply`), or a vote
+    in the request's poll (`IncomingCommand.by_poll`: `commands.dispatch.handle_vote` turns a changed
+    vote from yes to no into `revoke`, a withdrawal, and says so in the confirmation).
     """
     room = ctx.care
     case, view = room.case, room.view
     consent = check_answer(view, ctx.args["consent-id"], ctx.sender)
     before = await consents.answers(ctx.db, case.id)
     mine = answers_that_count(view, consent, before).get(ctx.sender)  # asked again: an earlier round's yes is not
-    if ctx.event.by_reply and mine is not None:
-        # A reply to a request already answered by this person (perhaps an old message): their
-        # answer stands; changing it takes the command, typed on purpose.
-        state = consent_state(view, consent, before)
-        text = (
-            ctx.t(
-                "consent.already_answered",
-                answer=ctx.t("consent.answer_" + mine.answer),
-                at=local_text(mine.at, view.pathway),
-                title=consent.title,
-            )
-            + " "
-            + ctx.t("consent.change_" + state, id=consent.id)
-        )
-        return ctx.ok(text, consent={"id": consent.id, "state": state, "unchanged": True})
+    if mine is not None and (ctx.event.by_reply or (ctx.event.by_poll and mine.answer == word)):
+        # A reply to a request already answered by this person (perhaps an old message): their answer
+        # stands; changing it takes the command, typed on purpose, or a changed vote. A vote for what
+        # they answered already changes nothing either.
+        return _unchanged(ctx, consent, mine, before)
     if consent.id not in view.consent_rounds:
         # Answered before it was asked: who must answer is fixed now, as a request would fix it.
         await start_round(room, consent, "answered")
@@ -155,10 +150,37 @@ async def _answer(ctx: Context, word: AnswerWord) -> Reply:
         + " "
         + ctx.t("consent.now", state=ctx.t("consent.state_" + state))
     )
-    asked = None
+    upcoming = None
     if state != "pending":
-        asked = await ask_next(room)  # the next request, in the same transaction as this answer
-    return ctx.ok(text, consent={"id": consent.id, "state": state}, next_consent=asked.id if asked else None)
+        # The next request, in the same transaction as this answer, but after the answer's
+        # confirmation: the person reads what was recorded, then what is asked next.
+        upcoming = await next_request(room)
+        if upcoming is not None:
+
+            async def ask_the_next() -> None:
+                await ask_next(room)
+
+            room.after_answer(ask_the_next)
+    if ctx.event.by_poll and word == "revoke":
+        text = ctx.t("consent.vote_withdrawn") + " " + text  # a changed vote: said as what it is
+    return ctx.ok(text, consent={"id": consent.id, "state": state}, next_consent=upcoming.id if upcoming else None)
+
+
+def _unchanged(ctx: Context, consent: Consent, mine: Answer, answers: list[Answer]) -> Reply:
+    """A reply or vote that says again what its sender answered: their answer stands, nothing is recorded."""
+    view = ctx.care.view
+    state = consent_state(view, consent, answers)
+    text = (
+        ctx.t(
+            "consent.already_answered",
+            answer=ctx.t("consent.answer_" + mine.answer),
+            at=local_text(mine.at, view.pathway),
+            title=consent.title,
+        )
+        + " "
+        + ctx.t("consent.change_" + state, id=consent.id)
+    )
+    return ctx.ok(text, consent={"id": consent.id, "state": state, "unchanged": True})
 
 
 @command("consent yes", args=[Arg("consent-id")], where=CASE_ROOM, rule=FAMILY_ANSWERS, help_section=Section.CONSENT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from homeward.care.arrival import renewed_by
-from homeward.care.case import due_at, missing_lanes
+from homeward.care.case import Ack, due_at, missing_lanes
 from homeward.care.permissions import COORDINATOR, MEMBER
 from homeward.commands.arguments import date_arg, time_arg
 from homeward.commands.context import Context, Reply
@@ -75,6 +75,7 @@ async def date_set(ctx: Context) -> Reply:
             await cases.renew(ctx.db, case.id, item.id)
             await room.audit("item.renewed", item=item.id, because=named.id)
             renewed.append(f"{code(item.id)} {escape(item.title)}")
+    completed = await _complete_by_date(ctx, named.id)
     await room.reload()
     view = room.view
     moved: dict[str, str] = {}
@@ -90,7 +91,37 @@ async def date_set(ctx: Context) -> Reply:
         text += "\n\n" + ctx.t("plan.moved") + "\n" + "\n".join(moved.values())
     if renewed:
         text += "\n\n" + ctx.t("plan.renewed", items=Markdown(", ".join(renewed)))
-    return ctx.ok(text, dates=_dates_json(view), moved=list(moved))
+    if completed:
+        titles = Markdown(", ".join(f"**{escape(view.item(i).title)}**" for i in completed))
+        text += "\n\n" + ctx.t("plan.completed", items=titles)
+    return ctx.ok(text, dates=_dates_json(view), moved=list(moved), completed=completed)
+
+
+async def _complete_by_date(ctx: Context, date_id: str) -> list[str]:
+    """The open tasks that setting `date_id` completes (pathway data: `sets_date`), marked done; their ids.
+
+    "Blir inskriven på sjukhus" is done once the admission date is set. Only a task of the current
+    phase or an earlier one: a later phase's task that fixes the same date (agreeing the time of
+    discharge) is done when its phase comes and the date is set then, not by the preliminary date.
+    Recorded as done on behalf of the task's lane by the person who set the date, and audited.
+    """
+    room = ctx.care
+    view = room.view
+    order = [phase.id for phase in view.pathway.phases]
+    now_at = order.index(view.phase_id)
+    done = []
+    for phase, item in view.items():
+        if item.kind != "task" or item.sets_date != date_id or order.index(phase.id) > now_at:
+            continue
+        if not missing_lanes(view, item):
+            continue
+        lane = item.lane or ""
+        await cases.add_ack(
+            ctx.db, room.case.id, item.id, Ack(lane, ctx.sender, ctx.now, True, None), ctx.event.event_id
+        )
+        await room.audit("item.done_by_date", item=item.id, lane=lane, date=date_id)
+        done.append(item.id)
+    return done
 
 
 def _listing(ctx: Context, view) -> str:

@@ -21,10 +21,11 @@ from homeward.care.permissions import CARE_TEAM
 from homeward.care.timeline import timeline_layout
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, Section, command
-from homeward.exports.build import careplan_document, minutes_document
+from homeward.exports.build import careplan_document, minutes_document, named_in_plan
 from homeward.exports.document import CarePlanDocument
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.render import Document, render_html, render_markdown, render_pdf
+from homeward.messages.careplan import change_note
 from homeward.ratelimit import PDF_EXPORTS
 from homeward.store import cases, changelogs, consents
 from homeward.work.care_room import closed_at
@@ -112,7 +113,8 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
         if held is None:
             raise CommandError("minutes.no_meeting", meeting=meeting)
         suffix, mimetype, render_minutes = DOCUMENT_FORMATS[fmt]
-        render = partial(render_minutes, minutes_document(view, held, ctx.now))
+        names = _names(ctx, [*held.present, *(c.by for c in held.changes)])
+        render = partial(render_minutes, minutes_document(view, held, ctx.now, names=names))
         version = held.version
     else:
         plan = await changelogs.load_careplan(ctx.db, case.id)
@@ -131,6 +133,8 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
             ctx.now,
             case.opened_by,
             timeline=timeline,
+            names=_names(ctx, named_in_plan(view, plan, answers, case.opened_by)),
+            change_note=change_note(room, plan.changes[-1] if plan.changes else None, view.pathway),
         )
         suffix, mimetype, render_plan = FORMATS[fmt]
         render = partial(render_plan, document)
@@ -169,3 +173,10 @@ def _to_ics(document: Any) -> bytes:
     from homeward.exports.ics import to_ics
 
     return to_ics(document)
+
+
+def _names(ctx: Context, users: list[str]) -> dict[str, str]:
+    """The display names the room gives `users` now (read from the bot's client, not from the store: a
+    document names people as the room does when it is made, and the store keeps no names)."""
+    found = {user: ctx.services.display_name(ctx.room_id, user) for user in dict.fromkeys(users)}
+    return {user: name for user, name in found.items() if name}

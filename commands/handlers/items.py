@@ -12,7 +12,8 @@ from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Section, command
 from homeward.messages.catalog import render_template
 from homeward.messages.checklist import case_json, clock_line, item_line
-from homeward.messages.notices import notice_message
+from homeward.messages.family import family_status_markdown, is_family
+from homeward.messages.notices import notice_details, notice_message
 from homeward.messages.speaker import local_text
 from homeward.store import cases, consents
 from homeward.text import Markdown, code, mention
@@ -37,6 +38,13 @@ async def status(ctx: Context) -> Reply:
     word = (ctx.args["all"] or "").lower()
     if word and word not in ctx.services.catalog.words("all"):
         raise CommandError("status.bad_scope", usage=True, value=word[:20])
+    closed = closed_at(room.case)
+    if not word and is_family(view, ctx.sender):
+        # A guardian, the young person or the family: the case in plain words, no item ids.
+        answers = await consents.answers(ctx.db, room.case.id)
+        await room.audit("status.read")
+        text = family_status_markdown(room, view, ctx.sender, answers)
+        return ctx.ok(text, case=case_json(room, view, view.phase_id, closed_at=closed), view="family")
     lines: dict[str, list] = {phase.id: [] for phase in view.pathway.phases}
     for phase, item in view.items():  # the pathway's items and the tasks the team added
         lines[phase.id].append(item_line(room, view, item, calendar))
@@ -50,7 +58,6 @@ async def status(ctx: Context) -> Reply:
 
     phases = [{"id": phase.id, "title": phase.title, "lines": shown(phase.id)} for phase in view.pathway.phases]
     phases = [phase for phase in phases if phase["lines"] or phase["id"] == view.phase_id]
-    closed = closed_at(room.case)
     clocks = [
         line
         for line in (clock_line(room, r, view.pathway) for r in read_clocks(view, ctx.now, closed_at=closed))
@@ -116,8 +123,11 @@ async def send(ctx: Context) -> Reply:
     item = find_item(view, ctx.args["notice-id"])
     on_behalf = decide_send(view, item, ctx.sender)
     require_consent(view, await consents.answers(ctx.db, case.id), f"notice:{item.id}")
-    content = notice_message(room, view, item, sender=ctx.sender, sent_at=ctx.now, reactions=case.reactions)
-    row = await room.queue(content)
+    details = notice_details(room, view, item, sender=ctx.sender, sent_at=ctx.now, reactions=case.reactions)
+    await room.queue(details)  # what it says, naming nobody
+    row = await room.queue(
+        notice_message(room, view, item, sender=ctx.sender, sent_at=ctx.now, reactions=case.reactions)
+    )
     await cases.mark_sent(ctx.db, case.id, item.id, ctx.sender, ctx.now, row)
     await room.audit("notice.sent", item=item.id, on_behalf=on_behalf, recipients=item.recipients)
     # Sent and recorded even so (the sending lane's deadline is met by sending), but the sender is told

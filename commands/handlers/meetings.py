@@ -18,7 +18,7 @@ from homeward.commands.arguments import date_arg, person_arg, person_or_lane_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import CASE_ROOM, Arg, CommandError, Section, command, registry
 from homeward.exports.build import careplan_document
-from homeward.matrix.content import alert_content
+from homeward.matrix.content import alert_content, details_content
 from homeward.messages.speaker import local_text
 from homeward.store import cases, changelogs
 from homeward.text import escape, mention, mentions
@@ -70,7 +70,8 @@ async def meeting_new(ctx: Context) -> Reply:
     await room.audit(
         "meeting.planned", meeting=key, start=start.isoformat(), minutes=int(duration.total_seconds() // 60)
     )
-    await room.queue(_invitation(ctx, view, key, minutes))
+    for content in _invitation(ctx, view, key, minutes):
+        await room.queue(content)
     if wanted != EXTRA:
         await _attach_calendar(ctx, key)
     return ctx.ok(
@@ -80,28 +81,30 @@ async def meeting_new(ctx: Context) -> Reply:
     )
 
 
-def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> dict:
+def _invitation(ctx: Context, view, key: str, minutes: Minutes) -> list[dict]:
+    """The meeting's details (participants, agenda, how its minutes are written), naming nobody, and then
+    the invitation naming the members in a few lines (a message that names someone is shown to them whole)."""
     pathway = view.pathway
     people = sorted(view.members)
     length_min = int(minutes.duration.total_seconds() // 60)
-    lines = [
-        f"📅 **{escape(minutes.title)}** — {local_text(minutes.start, pathway)} ({length_min} min)",
-        "",
-    ]
+    head = f"📅 **{escape(minutes.title)}** — {local_text(minutes.start, pathway)} ({length_min} min)"
+    lines = [head, ""]
     if key in {m.id for m in pathway.meetings}:
         meeting = pathway.meeting(key)
         if meeting.participants:
             lines += [ctx.t("meeting.participants"), *[f"- {escape(p)}" for p in meeting.participants], ""]
     if minutes.topics:
         lines += [ctx.t("meeting.agenda"), *[f"{n}. {escape(t)}" for n, t in enumerate(minutes.topics, 1)], ""]
-    lines.append(ctx.t("meeting.how", key=key, people=mentions(people)))
-    content = alert_content("\n".join(lines), people)
+    lines.append(ctx.t("meeting.how", key=key))
+    details = details_content("\n".join(lines))
+    details["homeward.meeting_details"] = key
+    content = alert_content(head + " — " + ctx.t("meeting.invited", people=mentions(people)), people)
     content["homeward.meeting"] = {
         "id": key,
         "start": minutes.start.isoformat(),
         "minutes": int(minutes.duration.total_seconds() // 60),
     }
-    return content
+    return [details, content]
 
 
 async def _attach_calendar(ctx: Context, key: str) -> None:

@@ -75,11 +75,11 @@ async def timeline(ctx: Context) -> Reply:
     text = ctx.t(
         "timeline.posted",
         label=case.label,
-        items=len(layout.marks),
-        overdue=counts.get("overdue", 0),
-        late=counts.get("done_late", 0),
-        dates=len(layout.markers),
-        clocks=len(layout.clocks),
+        items=ctx.t("timeline.count_items", n=len(layout.marks)),
+        overdue=ctx.t("timeline.count_overdue", n=counts.get("overdue", 0)),
+        late=ctx.t("timeline.count_late", n=counts.get("done_late", 0)),
+        dates=ctx.t("timeline.count_dates", n=len(layout.markers)),
+        clocks=ctx.t("timeline.count_clocks", n=len(layout.clocks)),
         name=code(name),
     )
     return ctx.ok(text, timeline={**shown, "image": image})

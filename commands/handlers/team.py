@@ -7,6 +7,7 @@ state says about the team (power levels) follows in `work.room_state`.
 
 from __future__ import annotations
 
+from homeward.care.arrival import acting_for
 from homeward.care.case import find_lane
 from homeward.care.pathway import Lane
 from homeward.care.permissions import COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE, MEMBER
@@ -17,7 +18,7 @@ from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, 
 from homeward.matrix.content import alert_content
 from homeward.store import cases, consents, outbox
 from homeward.store import people as people_rows
-from homeward.text import code, escape, mention
+from homeward.text import code, escape, mention, mentions
 from homeward.work.care_room import CareRoom
 from homeward.work.consents import announce_answerer_moved, ask_person, ensure_rounds, lane_entered, lane_left, states
 from homeward.work.room_state import keep_in_step
@@ -154,6 +155,8 @@ async def team(ctx: Context) -> Reply:
             names = ", ".join(
                 mention(m.user_id) + (" ★" if m.coordinator else "") for m in sorted(people, key=lambda m: m.user_id)
             )
+        elif acting_for(view, lane.id):  # the family's lane: the guardians (or the young person) act for it
+            names = ctx.t("checklist.acted_for", people=mentions(acting_for(view, lane.id)))
         else:
             names = ctx.t("team.lane_empty", lane=lane.id)
         lines.append(f"- **{escape(lane.name)}** ({code(lane.id)}): {names}")

@@ -135,6 +135,25 @@ async def _visible(member: Member, room: str, event_id: str) -> bool:
     return not isinstance(await member.client.room_get_event(room, event_id), RoomGetEventError)
 
 
+def _said_with_details(member: Member, seen: Seen, key: str, value: str) -> dict[str, str]:
+    """A message and what precedes or follows it naming nobody (`key` == `value`), as one body and one HTML:
+    what a person reads of a greeting, or of a sent notice."""
+    at = member.seen.index(seen)
+    nearest = min(
+        (s for s in member.seen if s.room_id == seen.room_id and s.content.get(key) == value),
+        key=lambda s: abs(member.seen.index(s) - at),
+    )
+    return {
+        "body": seen.content["body"] + "\n\n" + nearest.content["body"],
+        "formatted_body": seen.content["formatted_body"] + nearest.content["formatted_body"],
+    }
+
+
+def _greeting_text(member: Member, room: str) -> str:
+    greeting = _greetings(member, room)[0]
+    return _said_with_details(member, greeting, "homeward.greeting_details", member.user_id)["body"]
+
+
 def _greetings(member: Member, room: str) -> list[Seen]:
     """The greetings addressed to `member` (the room reads everyone's)."""
     return [s for s in member.seen if s.room_id == room and s.content.get("homeward.greeting") == member.user_id]
@@ -150,14 +169,14 @@ async def test_a_newcomer_gets_exactly_one_greeting_that_mentions_them(arrival: 
 
 
 async def test_the_greeting_says_the_lane_and_the_command_used_most(arrival: Arrival) -> None:
-    maria = _greetings(arrival.maria, arrival.room)[0].content["body"]
-    karin = _greetings(arrival.karin, arrival.room)[0].content["body"]
+    maria = _greeting_text(arrival.maria, arrival.room)
+    karin = _greeting_text(arrival.karin, arrival.room)
     assert "Vårdnadshavare" in maria and "svara ja eller nej på förfrågan" in maria and "!status" in maria
     assert "Kommun" in karin and "!ack <id>" in karin
 
 
 async def test_the_greeting_lists_a_notice_sent_before_the_newcomer_with_its_facts(arrival: Arrival) -> None:
-    karin = _greetings(arrival.karin, arrival.room)[0].content["body"]
+    karin = _greeting_text(arrival.karin, arrival.room)
     line = next(line for line in karin.splitlines() if "inskrivningsmeddelande" in line)
     assert "!ack inskrivningsmeddelande" in line
     assert "2026-12-01 08:00" in line and "inte satt än" in line  # admission set, discharge not yet
@@ -221,14 +240,18 @@ async def test_sending_a_notice_to_an_empty_lane_warns_the_sender_and_still_send
 
 
 async def test_a_notice_whose_carried_date_is_not_set_says_so(arrival: Arrival) -> None:
-    body = arrival.first_notice.content["body"]
+    body = _said_with_details(arrival.anna, arrival.first_notice, "homeward.notice_details", "inskrivningsmeddelande")[
+        "body"
+    ]
     assert "Inskrivning på sjukhus: 2026-12-01 08:00" in body
     assert "Preliminärt utskrivningsdatum: inte satt än (!plan discharge <YYYY-MM-DD>)" in body  # plain text
     assert arrival.first_send.content["homeward.dates_unset"] == ["discharge"]
 
 
 async def test_a_sent_notice_states_its_dates_sender_and_deadline(arrival: Arrival) -> None:
-    notice = arrival.second_notice.content
+    notice = _said_with_details(
+        arrival.karin, arrival.second_notice, "homeward.notice_details", "inskrivningsmeddelande"
+    )
     body = notice["body"]
     assert "Inskrivning på sjukhus: 2026-12-01 08:00" in body
     assert "Preliminärt utskrivningsdatum: 2026-12-08" in body

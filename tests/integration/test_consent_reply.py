@@ -108,6 +108,11 @@ async def request_for(member: Member, room: str, consent: str) -> Seen:
     )
 
 
+def details_for(member: Member, room: str, consent: str) -> Seen:
+    """The details of `consent` (why, to whom, what), posted just before its request."""
+    return next(s for s in member.seen if s.room_id == room and s.content.get("homeward.consent_details") == consent)
+
+
 async def reply(member: Member, room: str, to: str, body: str, bot: BotRunner) -> Seen:
     """Reply to event `to` as Element does (`m.in_reply_to`); the bot's answer."""
     event_id = await member.send(room, body, {"m.relates_to": {"m.in_reply_to": {"event_id": to}}})
@@ -137,14 +142,18 @@ async def test_guardians_answer_by_replying_ja_and_nei_and_each_request_shows_wh
     asked_far = await request_for(c.far, room, "dokumentasjon")
     # One request at a time: the individual plan is not asked yet.
     assert requests(c.far, room, "individuell-plan") == []
-    # Purpose and receivers first; the people who must answer named; no id as the main text.
-    body = asked_far.content["body"]
-    first = body.split("\n\n")[0]
-    assert "Hvorfor:" in first and "Hvem får opplysningene: Kommunen" in first  # the notification shows no stars
+    # Purpose and receivers first (in the details, which name nobody); the people who must answer named
+    # in the short request; no id as the main text.
+    details = details_for(c.far, room, "dokumentasjon")
+    body = details.content["body"]
+    first = body.split("\n\n")[0]  # plain text, as a notification shows it: no stars
+    assert "Hvorfor:" in first and "Hvem får opplysningene: Kommunen" in first
     assert "`" not in first and "Samtykke til Samtykke" not in body  # the id is in the typed command only
+    assert details.content["m.mentions"] == {} and details.content["msgtype"] == "m.notice"
     assert f'<a href="https://matrix.to/#/{c.mor.user_id}">' in asked_far.content["formatted_body"]
     assert f'<a href="https://matrix.to/#/{c.far.user_id}">' in asked_far.content["formatted_body"]
-    assert "barnet" not in body.lower().split("\n\n")[-2]  # who answers: the guardians, nothing about the child
+    assert "barnet" not in asked_far.content["body"].lower()  # who answers: the guardians, nothing about the child
+    assert "Samtykke" in asked_far.content["body"] and "Hvorfor" not in asked_far.content["body"]  # short: 5 lines
 
     # Anything else than yes or no: how to answer; nothing recorded.
     question = await reply(c.mor, room, asked_far.event_id, "Hva betyr dette?", bot)
@@ -218,8 +227,9 @@ async def test_the_covered_sip_consent_is_not_asked_and_shows_its_rule(cases: Ca
     room, bot = c.sv, c.bot
     first = await request_for(c.greta, room, "informationsoverforing")
     assert mentioned(first) == [c.greta.user_id]
-    assert "svarar barnet själv" not in first.content["body"] and "Barnet kan svara" not in first.content["body"]
-    assert "Varför:" in first.content["body"].split("\n\n")[0]
+    details = details_for(c.greta, room, "informationsoverforing")
+    assert "svarar barnet själv" not in details.content["body"] and "Barnet kan svara" not in details.content["body"]
+    assert "Varför:" in details.content["body"].split("\n\n")[0]
 
     given = await reply(c.greta, room, first.event_id, "JA", bot)
     assert given.content["homeward.consent"] == {"id": "informationsoverforing", "state": "given"}
@@ -242,7 +252,7 @@ async def test_an_english_room_takes_yes_and_no(cases: Cases) -> None:
     c = cases
     room, bot = c.en, c.bot
     first = await request_for(c.mor, room, "dokumentasjon")
-    assert "reply to this message with yes or no" in first.content["body"]
+    assert "reply yes or no to this message" in first.content["body"]
     given = await reply(c.mor, room, first.event_id, "yes", bot)
     assert given.content["homeward.consent"] == {"id": "dokumentasjon", "state": "given"}
     assert "Recorded: you answered **yes**" in given.content["body"]

@@ -16,7 +16,9 @@ async def test_planning_meeting_1_from_invitation_to_closed_minutes(make_bot, ma
     planned = await ingrid.command(room, "!meeting new meeting1 2026-12-03 10:00 90m")
     ok(planned)
     invitation = await kari.wait_for(lambda s: s.room_id == room and "homeward.meeting" in s.content)
-    body = invitation.content["body"]
+    # What the meeting is comes just before the invitation, naming nobody.
+    details = await kari.wait_for(lambda s: s.room_id == room and "homeward.meeting_details" in s.content)
+    body = details.content["body"]
     for words in (
         "Planleggingsmøte 1",
         "Foresatte",
@@ -27,7 +29,7 @@ async def test_planning_meeting_1_from_invitation_to_closed_minutes(make_bot, ma
         assert words in body, words
     assert kari.user_id in invitation.content["m.mentions"]["user_ids"]
     assert f'<a href="{matrix_to(kari.user_id)}">' in invitation.content["formatted_body"]  # a pill, not Markdown text
-    assert "<code>!minutes meeting1 note|decision|action|topic …</code>" in invitation.content["formatted_body"]
+    assert "<code>!minutes meeting1 note|decision|action|topic …</code>" in details.content["formatted_body"]
     dates = await ingrid.command(room, "!plan")
     assert dates.content["homeward.dates"]["meeting1"].startswith("2026-12-03T10:00:00+01:00")
 

@@ -7,6 +7,7 @@ The tests run in file order on it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -128,7 +129,11 @@ async def test_a_redundant_acknowledgement_reaction_is_not_answered(case: Room) 
 
 async def test_a_parents_help_lists_only_what_a_parent_may_use_grouped(case: Room) -> None:
     c = case
-    shown = await c.greta.command(c.room, "!help")
+    # `!help` answers a parent in plain words (tests/test_family.py); `!help all` lists their commands.
+    plain = await c.greta.command(c.room, "!help")
+    ok(plain)
+    assert plain.content["homeward.view"] == "family" and "!ack" not in plain.content["body"]
+    shown = await c.greta.command(c.room, "!help all")
     ok(shown)
     commands = set(shown.content["homeward.commands"])
     assert {"consent yes", "consents", "status", "ack"} <= commands
@@ -159,3 +164,15 @@ async def test_the_direct_chat_speaks_the_language_of_the_last_care_room(case: R
     assert "**Homeward — kommandon du kan använda här**" in shown.content["body"]
     refused = await c.anna.command(c.dm, "!status")
     assert "fungerar bara i ett vårdteamsrum" in refused.content["body"]
+
+
+async def test_the_bot_says_it_is_a_bot_in_the_rooms_language(case: Room) -> None:
+    c = case
+    for _ in range(100):  # its name in the room is state, sent from the outbox
+        state = await c.anna.client.room_get_state_event(c.room, "m.room.member", c.bot.user_id)
+        if getattr(state, "content", {}).get("displayname") == "Homeward (chattbot)":
+            break
+        await asyncio.sleep(0.1)
+    assert state.content["displayname"] == "Homeward (chattbot)"  # a Swedish room
+    profile = await c.anna.client.get_displayname(c.bot.user_id)
+    assert profile.displayname == "Homeward (chatbot)"  # the account, in the configured language (English)

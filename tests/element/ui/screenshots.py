@@ -28,6 +28,7 @@ import logging
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +45,13 @@ DEFAULT_ELEMENT = REPO.parent / "shared" / "element-web" / "webapp"
 OREBRO = ZoneInfo("Europe/Stockholm")
 START = datetime(2026, 11, 30, 10, 0, tzinfo=OREBRO)  # a Monday; the child was admitted at 09:00
 # The Inskrivningsmeddelande is due 24 h after admission: the walk's clock jumps to just before.
-CLOCK = {"inskrivningsmeddelande-due": datetime(2026, 12, 1, 8, 59, 57, tzinfo=OREBRO)}
+CLOCK = {
+    "inskrivningsmeddelande-due": datetime(2026, 12, 1, 8, 59, 57, tzinfo=OREBRO),
+    # The family's word, every working day in this walk (`!settings update 1`): Tuesday at 16:00.
+    "family-update": datetime(2026, 12, 1, 16, 0, 3, tzinfo=OREBRO),
+}
+#: The printed plan's first page, drawn by pdftoppm from the PDF `!export plan pdf` makes.
+PLAN_PAGE = "18-printed-plan-first-page"
 LABEL = "Sjöstjärna"
 DISPLAY_NAMES = {
     "coordinator": "Anna Koordinator",
@@ -139,6 +146,60 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
 
 def _checklist_in(room_id: str, seen: Any) -> bool:
     return bool(seen.room_id == room_id and "homeward.checklist" in seen.content)
+
+
+async def printed_plan(bot, png: Path, work: Path) -> Path:
+    """The walk's plan as `!export plan pdf` prints it (names as the room gives them), its first page as a PNG.
+
+    Built beside the walk from the running bot's store and client, as the export handler builds it
+    (a file the bot sent is not kept: its bytes are cleared once the homeserver has them)."""
+    from homeward.exports.build import careplan_document, named_in_plan
+    from homeward.exports.render import render_pdf
+    from homeward.messages.careplan import change_note
+    from homeward.store import cases, changelogs, consents
+
+    async with bot.store.read() as db, db.execute("SELECT id, room_id FROM cases WHERE label = ?", (LABEL,)) as cur:
+        case_id, room_id = await cur.fetchone()
+    async with bot.store.read() as db:
+        loaded = await cases.load_case(db, case_id, bot.services.pathways)
+        plan = await changelogs.load_careplan(db, case_id)
+        answers = await consents.answers(db, case_id)
+        minutes = await changelogs.all_minutes(db, case_id)
+    view, now = loaded.view, bot.clock.now()
+    speaker = _Speaker(bot.catalog, view.pathway.language, now)
+    users = named_in_plan(view, plan, answers, loaded.case.opened_by)
+    names = {u: n for u in users if (n := bot.services.display_name(room_id, u))}
+    document = careplan_document(
+        view,
+        plan,
+        answers,
+        minutes,
+        now,
+        loaded.case.opened_by,
+        names=names,
+        change_note=change_note(speaker, plan.changes[-1] if plan.changes else None, view.pathway),
+    )
+    pdf = work / "plan.pdf"
+    pdf.write_bytes(render_pdf(document))
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        raise RuntimeError("pdftoppm not found (apt-get install poppler-utils): the printed plan is not drawn")
+    subprocess.run(
+        [pdftoppm, "-png", "-r", "100", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(png.with_suffix(""))],
+        check=True,
+    )
+    print(f"  the printed plan's first page: {png.name}", flush=True)
+    return png
+
+
+class _Speaker:
+    """A care room's words at one moment, for `messages.careplan.change_note`."""
+
+    def __init__(self, catalog, language: str, now: datetime) -> None:
+        self.catalog, self.language, self.now = catalog, language, now
+
+    def t(self, key: str, /, **values: object) -> str:
+        return self.catalog.t(self.language, key, **values)
 
 
 def shrink(png: Path) -> None:
@@ -236,8 +297,11 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
             else:
                 print("  " + line, flush=True)
         await process.wait()
-        summary = json.loads(last) if last else {"ok": False, "error": "the walk printed no summary"}
+        summary: dict[str, Any] = json.loads(last) if last else {"ok": False, "error": "the walk printed no summary"}
         summary["exit"] = process.returncode
+        if summary.get("ok"):
+            page = await printed_plan(bot, out / f"{PLAN_PAGE}.png", work)
+            summary["screenshots"] = [*summary.get("screenshots", []), str(page)]
         return summary
     finally:
         if bot is not None:

@@ -207,6 +207,9 @@ try {
     await shot("coordinator", "01-coordinator-opens-a-case");
     await enterCaseRoom("coordinator");
     await botSays("coordinator", "Checklista");
+    // The family's regular word every working day in this walk (default: every five), so the walk's day has one.
+    await say("coordinator", "!settings update 1");
+    await botSays("coordinator", "Familjen får nu");
 
     // The team: a hospital nurse, the municipality's case officer, a guardian.
     const invitesFrom = Date.now(); // the checklist is posted again once, at the first join after it
@@ -220,9 +223,10 @@ try {
 
     // The guardian is asked for consent, by name, and answers.
     const g = people.guardian.page;
-    await botSays("guardian", "Vem får informationen"); // the request (the greeting names the consent too)
+    await botSays("guardian", "Vem får informationen"); // the details (the request and its question follow)
+    await botSays("guardian", "i frågan nedan"); // the request that names her
     await settle(g);
-    await shot("guardian", "03-guardian-consent-request-phone", { phone: true, show: "Vem får informationen" });
+    await shot("guardian", "03-guardian-consent-request-phone", { phone: true, show: "i frågan nedan", block: "end" });
     // The checklist once nothing more comes after it (the greeting and the request came last), so
     // Element does not scroll it away while the picture is taken.
     people.coordinator.since = invitesFrom;
@@ -231,8 +235,8 @@ try {
     // As a parent would: Element's Reply on the request, and "ja".
     people.guardian.since = Date.now() - 2000;
     await E.step("guardian: replies ja to the request", async () => {
-        // The request itself (its "who receives it" line), not the greeting that names it too.
-        const request = g.locator(".mx_EventTile", { hasText: "Vem får informationen" }).last();
+        // The request itself (the short message that names her), not the greeting that names the consent too.
+        const request = g.locator(".mx_EventTile", { hasText: "i frågan nedan" }).last();
         await request.hover();
         await g.locator(".mx_MessageActionBar").getByRole("button", { name: "Reply" }).first().click();
         const composer = g.locator(".mx_RoomView_body .mx_BasicMessageComposer_input").first();
@@ -247,6 +251,17 @@ try {
     await botSays("coordinator", "Inskrivning på sjukhus");
     await settle(c);
     await shot("coordinator", "05-coordinator-dates-and-deadlines");
+    // The SIP: the consent given at admission covers it, so the coordinator writes the plan.
+    for (const line of [
+        "!plan goal Barnet kan äta och andas tryggt hemma",
+        "!plan action 1 slutenvard Utbildning i sondmatning för båda vårdnadshavarna 2026-12-02 2026-12-08",
+        "!plan action 1 kommun Hemsjukvård och avlösning efter utskrivningen 2026-12-10 2027-03-01",
+        "!plan responsible oppenvard",
+        "!plan followup 2027-01-18",
+    ]) {
+        await say("coordinator", line);
+        await botSays("coordinator", "Planen är uppdaterad");
+    }
 
     // A day passes: the Inskrivningsmeddelande is due, and nobody has sent it.
     const n = people.nurse.page;
@@ -291,6 +306,39 @@ try {
     await settle(c);
     await shot("coordinator", "12-coordinator-cases", { show: "Dina öppna ärenden", block: "start" });
     await shot("coordinator", "12-coordinator-cases-phone", { phone: true, show: "Dina öppna ärenden", block: "start" });
+
+    // The family's side, on the guardian's phone (and a laptop): the next consent in one tap, where the
+    // case stands, what she can do here, and the day's word to the family.
+    await enterCaseRoom("guardian");
+    await settle(g);
+    await shot("guardian", "13-guardian-consent-poll-phone", { phone: true, show: "NPÖ): ja eller nej?", block: "end" });
+    await shot("guardian", "13-guardian-consent-poll", { show: "NPÖ): ja eller nej?", block: "end" });
+    people.guardian.since = Date.now() - 2000;
+    await E.step("guardian: taps Ja in the question", async () => {
+        const poll = g.locator(".mx_EventTile", { hasText: "NPÖ): ja eller nej?" }).last();
+        await poll.scrollIntoViewIfNeeded();
+        await poll.locator(".mx_PollOption", { hasText: /^\s*Ja\s*$/ }).first().click();
+    }, timings);
+    await botSays("guardian", "du har svarat **ja**");
+    await settle(g);
+    await shot("guardian", "14-guardian-voted-phone", { phone: true, show: "du har svarat", block: "end" });
+    await shot("guardian", "14-guardian-voted", { show: "du har svarat", block: "end" });
+    await say("guardian", "!status");
+    await botSays("guardian", "så går det");
+    await settle(g);
+    await shot("guardian", "15-guardian-status-phone", { phone: true, show: "så går det", block: "start" });
+    await shot("guardian", "15-guardian-status", { show: "så går det", block: "start" });
+    await say("guardian", "!help");
+    await botSays("guardian", "Det här kan du göra här");
+    await settle(g);
+    await shot("guardian", "16-guardian-help-phone", { phone: true, show: "Det här kan du göra här", block: "start" });
+    await shot("guardian", "16-guardian-help", { show: "Det här kan du göra här", block: "start" });
+    people.guardian.since = Date.now() - 2000;
+    await clock("family-update");
+    await botSays("guardian", "besked om");
+    await settle(g);
+    await shot("guardian", "17-guardian-update-phone", { phone: true, show: "besked om", block: "end" });
+    await shot("guardian", "17-guardian-update", { show: "besked om", block: "end" });
 
     // Every message each person's Element could not decrypt, why (Element's failure code), and when
     // it was sent relative to their joining the case room (negative: while they were invited).
