@@ -15,7 +15,7 @@ import aiosqlite
 
 from homeward.care.case import Ack, CaseState, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, Pathway
-from homeward.store import chain
+from homeward.store import chain, delays
 from homeward.store.changes import bookkeeping, changes_case
 from homeward.store.rows import inserted_id
 from homeward.store.state import RoomInfo
@@ -95,7 +95,11 @@ async def load_room(
     if row is None:
         return None, None
     info = RoomInfo(room_id, row["room_kind"], row["room_language"])
-    return info, (loaded_case(row, pathways) if row["id"] is not None else None)
+    if row["id"] is None:
+        return info, None
+    loaded = loaded_case(row, pathways)
+    loaded.view.reasons = await delays.current_reasons(db, loaded.case.id)
+    return info, loaded
 
 
 async def load_case(db: aiosqlite.Connection, case_id: int, pathways: dict[str, Pathway]) -> LoadedCase:
@@ -104,7 +108,9 @@ async def load_case(db: aiosqlite.Connection, case_id: int, pathways: dict[str, 
         row = await cur.fetchone()
     if row is None:
         raise KeyError(f"no case {case_id}")
-    return loaded_case(row, pathways)
+    loaded = loaded_case(row, pathways)
+    loaded.view.reasons = await delays.current_reasons(db, case_id)
+    return loaded
 
 
 def loaded_case(row: aiosqlite.Row, pathways: dict[str, Pathway]) -> LoadedCase:

@@ -113,6 +113,8 @@ PURGED_TABLES = (
     "checklists",
     "room_state",
     "removals",
+    "delay_reasons",  # who gave which reason; the audit trail keeps the codes (the event log reads them)
+    "delay_asks",
 )
 
 
