@@ -38,6 +38,7 @@ from homeward.care.case import (
 )
 from homeward.care.pathway import DelayReason, Item
 from homeward.care.refusal import Refusal
+from homeward.text import Markdown, code, escape
 
 Step = Literal["task", "send", "ack"]
 
@@ -137,9 +138,9 @@ def find_reason(view: CaseView, text: str) -> DelayReason:
     return reason
 
 
-def reason_words(view: CaseView) -> str:
+def reason_words(view: CaseView) -> Markdown:
     """The reasons as people type them: "`utstyr` (Venter på utstyr), …" (ids in code, as typed)."""
-    return ", ".join(f"`{r.id}` ({r.label})" for r in view.pathway.delay_reasons)
+    return Markdown(", ".join(f"{code(r.id)} ({escape(r.label)})" for r in view.pathway.delay_reasons))
 
 
 def decide_reason(

@@ -32,8 +32,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from homeward.care.case import ack_is_redundant
+from homeward.care.case import ack_is_redundant, acts_for
 from homeward.care.consent import reply_answer, who_answers
+from homeward.care.delays import reason_words
 from homeward.care.refusal import Refusal
 from homeward.commands.context import Context, IncomingCommand, Reply
 from homeward.commands.parser import CommandLine, ParseError, parse, strip_reply_fallback
@@ -41,7 +42,7 @@ from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError, Invocation, registry
 from homeward.matrix.content import fit_content
 from homeward.ratelimit import Rate
-from homeward.store import consents, outbox
+from homeward.store import consents, delays, outbox
 from homeward.store.cases import LoadedCase, invited_after, last_case_language, load_room, notice_for_event, sent_row
 from homeward.store.changes import recording
 from homeward.store.db import Store
@@ -121,7 +122,8 @@ async def handle_reaction(
 
 
 async def handle_reply(event: IncomingCommand, store: Store, services: Services) -> bool:
-    """A reply that is no command: to a consent request, "ja" / "nej" / "yes" / "no" is the family's answer.
+    """A reply that is no command: to a consent request, "ja" / "nej" / "yes" / "no" is the family's answer;
+    to an overdue reminder that asked why, one of the pathway's reason words is the lane's answer (`_delay_reply`).
 
     It runs the command `consent yes|no` with the request's consent as its argument, by the
     person replying — the same gate, ledger, audit row and confirmation as when typed —
@@ -136,20 +138,26 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
             return False
         request = await consents.request_for_event(db, loaded.case.id, event.in_reply_to)
         if request is None:
-            return False
-        words = services.catalog.words
-        word = reply_answer(strip_reply_fallback(event.body), yes=words("yes"), no=words("no"))
-        if word is None:
-            if not event.encrypted:
+            asked = await delays.ask_for_event(db, loaded.case.id, event.in_reply_to)
+            if asked is None:
                 return False
-            outcome = await _explain_reply(db, event, request.consent_id, info, loaded, services)
+            outcome = await _delay_reply(db, event, asked, info, loaded, services)
         else:
-            invocation = registry.invocation(f"consent {word}", {"consent-id": request.consent_id})
-            answer = replace(event, by_reply=True)
-            if not event.encrypted:
-                outcome = await _refuse_unencrypted(db, answer, invocation.command.typed_name, info, loaded, services)
+            words = services.catalog.words
+            word = reply_answer(strip_reply_fallback(event.body), yes=words("yes"), no=words("no"))
+            if word is None:
+                if not event.encrypted:
+                    return False
+                outcome = await _explain_reply(db, event, request.consent_id, info, loaded, services)
             else:
-                outcome = await _answer(db, answer, invocation, info, loaded, services)
+                invocation = registry.invocation(f"consent {word}", {"consent-id": request.consent_id})
+                answer = replace(event, by_reply=True)
+                if not event.encrypted:
+                    outcome = await _refuse_unencrypted(
+                        db, answer, invocation.command.typed_name, info, loaded, services
+                    )
+                else:
+                    outcome = await _answer(db, answer, invocation, info, loaded, services)
     return _after(event, outcome, services)
 
 
@@ -180,6 +188,42 @@ async def _explain_reply(
         db, event.room_id, "m.room.message", reply.content("consent", event.event_id, event.thread_root), now
     )
     return "consent reply", "explained", False
+
+
+async def _delay_reply(
+    db: Any,
+    event: IncomingCommand,
+    asked: tuple[str, list[str]],
+    info: RoomInfo,
+    loaded: LoadedCase,
+    services: Services,
+) -> Outcome:
+    """A reply to an overdue reminder that asked why: one of the pathway's words runs `reason <item> <word>` by
+    the person replying (marked `by_reply`); anything else, from a lane asked or a coordinator, is answered with
+    the words to use (nothing recorded); from anyone else it is chat."""
+    item_id, lanes = asked
+    view = loaded.view
+    words = strip_reply_fallback(event.body).split()
+    chosen = view.pathway.find_reason(words[0]) if len(words) == 1 else None
+    member = view.members.get(event.sender)
+    if chosen is None:
+        concerned = member is not None and (member.coordinator or any(acts_for(view, member, lane) for lane in lanes))
+        if not concerned or not event.encrypted:
+            return None
+        now = services.clock.now()
+        if not await mark_handled(db, event.event_id, event.room_id, now):
+            return None
+        text = services.catalog.t(info.language, "delay.reply_help", id=item_id, reasons=reason_words(view))
+        reply = Reply(text, ok=False, extra={"reason": "delay.reply_help", "item": item_id})
+        await outbox.enqueue(
+            db, event.room_id, "m.room.message", reply.content("reason", event.event_id, event.thread_root), now
+        )
+        return "reason reply", "explained", False
+    invocation = registry.invocation("reason", {"item-id": item_id, "reason": chosen.id})
+    answer = replace(event, by_reply=True)
+    if not event.encrypted:
+        return await _refuse_unencrypted(db, answer, invocation.command.typed_name, info, loaded, services)
+    return await _answer(db, answer, invocation, info, loaded, services)
 
 
 #: What handling a command came to: None when it was handled before; else (command name, outcome, changed).

@@ -14,10 +14,21 @@ from datetime import timedelta
 from typing import Any
 
 from homeward.care.clocks import read_clock
+from homeward.care.delays import lanes_to_ask, reason_words
 from homeward.care.pathway import Item
-from homeward.care.reminders import CLOCK, Firing, ScheduledReminder, clock_firing, firing, how_to, recipients
+from homeward.care.reminders import (
+    CLOCK,
+    Firing,
+    ScheduledReminder,
+    audience_lanes,
+    clock_firing,
+    firing,
+    how_to,
+    recipients,
+)
 from homeward.matrix.content import alert_content
 from homeward.messages.speaker import local_text
+from homeward.store import delays
 from homeward.store import reminders as rows
 from homeward.store.db import Store
 from homeward.text import mentions
@@ -48,9 +59,16 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
         if not await _goes_out(db, row, decision):
             return False
         late = now - row.planned_at > LATE_AFTER
-        message = await room.queue(reminder_content(room, row, item, late))
+        ask: list[str] = []
+        if row.kind == "overdue":  # an overdue reminder asks the late lanes why (care.delays: nobody twice a day)
+            ask = lanes_to_ask(
+                room.view, item, audience_lanes(room.view, item), await delays.asks(db, room.case.id), now
+            )
+        message = await room.queue(reminder_content(room, row, item, late, ask))
         if not await rows.mark_fired(db, row.id, now, message):
             raise RuntimeError("reminder changed while firing")
+        for lane in ask:
+            await delays.add_ask(db, room.case.id, item.id, lane, now, message)
         await room.audit(
             "reminder.sent",
             item=item.id,
@@ -58,6 +76,7 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
             sequence=row.sequence,
             planned_at=row.planned_at.isoformat(),
             late=late,
+            **({"asked": ask} if ask else {}),
         )
         await room.reschedule_reminders()  # an overdue repeat schedules the next one
     log.info("room=%s reminder=%d item=%s kind=%s fired", room.room_id, row.id, row.item_id, row.kind)
@@ -126,8 +145,11 @@ def clock_reminder_content(room: CareRoom, row: ScheduledReminder, late: bool) -
     return content
 
 
-def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: bool) -> dict[str, Any]:
-    """The reminder as the room reads it: who it is for (mentioned), what is due when, and the one command to use."""
+def reminder_content(
+    room: CareRoom, row: ScheduledReminder, item: Item, late: bool, ask: list[str] | None = None
+) -> dict[str, Any]:
+    """The reminder as the room reads it: who it is for (mentioned), what is due when, and the one command to use;
+    for an overdue item, the question why to the lanes in `ask` (answered by a one-word reply to it)."""
     view, pathway = room.view, room.view.pathway
     people = recipients(view, item, row.kind if row.kind != "custom" else "due")
     if row.kind == "custom" and row.requested_by and row.requested_by in view.members:
@@ -142,6 +164,9 @@ def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: b
         when=when,
     )
     text += " " + room.t(how_key, command=command)
+    if ask:
+        names = ", ".join(pathway.lane(lane).name for lane in ask)
+        text += "\n\n" + room.t("delay.ask", lanes=names, reasons=reason_words(view), id=item.id)
     if late:
         text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
     content = alert_content(text, people)
@@ -153,4 +178,9 @@ def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: b
         "due": row.due.isoformat() if row.due else None,
         "late": late,
     }
+    if ask:
+        content["homeward.reminder"]["asks"] = {
+            "lanes": list(ask),
+            "reasons": [{"id": r.id, "code": r.code} for r in pathway.delay_reasons],
+        }
     return content
