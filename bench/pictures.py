@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from common import ROOT, header, median, table
 
-from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.case import Ack, CaseView, ExtraTask, GivenReason, ItemRecord, Membership
 from homeward.care.clocks import read_clocks
 from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
 from homeward.care.stats import CaseFacts, pathway_stats
@@ -122,6 +122,7 @@ def demo_case(pathway: Pathway) -> tuple[CaseView, list[tuple[str, datetime]], d
 def demo_facts(pathway: Pathway, count: int, seed: int = 16) -> list[CaseFacts]:
     """`count` Örebro cases with plausible, varied durations (deterministic)."""
     rng = random.Random(seed)
+    why = random.Random(seed + 1)  # the reasons have their own stream: the durations stay as they were
     base = datetime(2026, 1, 5, 9, tzinfo=STOCKHOLM)
     found = []
     for n in range(count):
@@ -165,7 +166,15 @@ def demo_facts(pathway: Pathway, count: int, seed: int = 16) -> list[CaseFacts]:
         view.records["utskrivningsmeddelande"] = ItemRecord(
             sent_at=gone, acks=[Ack("kommun", "@k:x", gone + timedelta(hours=rng.uniform(1, 20)))]
         )
+        # The other receiving lanes acknowledge too, some of them late (their own stream: the rest stays as it was).
+        summons = view.records["kallelse-sip"]
+        assert summons.sent_at is not None
+        summons.acks.append(Ack("kommun", "@k:x", summons.sent_at + timedelta(hours=why.uniform(2, 60))))
+        view.records["utskrivningsmeddelande"].acks.append(
+            Ack("oppenvard", "@o:x", gone + timedelta(hours=why.uniform(2, 50)))
+        )
         view.dates["discharge"] = gone.date()
+        _demo_reasons(view, why)
         closings = []
         if rng.random() < 0.8:
             closed = follow + timedelta(days=rng.uniform(3, 20))
@@ -174,6 +183,33 @@ def demo_facts(pathway: Pathway, count: int, seed: int = 16) -> list[CaseFacts]:
                 closings.append(("reopened", closed + timedelta(days=rng.uniform(2, 25))))
         found.append(CaseFacts(view, opened, phases, closings))
     return found
+
+
+#: Which reasons each lane gives in the demo, with weights: equipment and staff for the municipality…
+DEMO_REASONS = {
+    "kommun": [("personal", 5), ("hjalpmedel", 4), ("beslut", 3), ("bostad", 1), ("annat", 1)],
+    "oppenvard": [("information", 3), ("familjen", 2), ("personal", 1)],
+    "slutenvard": [("information", 2), ("lakemedel", 2), ("annat", 1)],
+}
+DEMO_LATE = [
+    ("inskrivningsmeddelande", "kommun"),
+    ("inskrivningsmeddelande", "oppenvard"),
+    ("inskrivningsmeddelande", "slutenvard"),
+    ("utskrivningsklarmeddelande", "kommun"),
+    ("utskrivningsklarmeddelande", "oppenvard"),
+    ("kallelse-sip", "oppenvard"),
+    ("utskrivningsmeddelande", "kommun"),
+]
+
+
+def _demo_reasons(view: CaseView, why: random.Random) -> None:
+    """Three in four lanes say why they were late (a reason for a step that was not late is never read)."""
+    for item_id, lane in DEMO_LATE:
+        if why.random() < 0.75:
+            words, weights = zip(*DEMO_REASONS[lane], strict=True)
+            reason = view.pathway.reason(why.choices(words, weights)[0])
+            at = datetime(2026, 1, 1, tzinfo=STOCKHOLM)
+            view.reasons[(item_id, lane)] = GivenReason(item_id, lane, reason.id, reason.code, "@x:x", at)
 
 
 async def store_with_cases(path: Path, pathway: Pathway, count: int) -> Store:

@@ -4,10 +4,12 @@ Both show exactly the same figures, suppressed the same way: a figure drawn from
 than five cases is "< 5", never a number. Neither carries a case's label — only phase,
 clock and lane names from the pathway file.
 
-The chart has four panels — days per phase (and admission to discharge), days on the
+The chart has five panels — days per phase (and admission to discharge), days on the
 statutory clocks, the share of items done late per lane, hours to acknowledge per
-receiving lane — each a horizontal bar per line (the median, with the quartiles as a
-whisker, or the share), and a footer with the re-openings within 30 days.
+receiving lane, days waited per reason and lane — each a horizontal bar per line (the
+median, with the quartiles as a whisker, the share, or the days waited in all), and a
+footer with the days after ready to go home and their cost, and the re-openings within
+30 days.
 
 The CSV is for spreadsheets: UTF-8 with a byte-order mark (so Excel reads å, ä, ö, ø,
 æ), every field quoted, numbers as plain decimals, and any text that a spreadsheet would
@@ -21,7 +23,7 @@ import io
 import textwrap
 from collections.abc import Sequence
 
-from homeward.care.stats import SUPPRESSED, PathwayStats, Share, Spread
+from homeward.care.stats import SUPPRESSED, CostRow, PathwayStats, Share, Spread, WaitRow
 from homeward.exports.picture import Picture, new_figure, to_picture
 from homeward.exports.wording import Words, words
 
@@ -29,8 +31,25 @@ FONT = "DejaVu Sans"
 DPI = 160
 BAR = "#0072B2"
 LATE = "#D55E00"
+WAIT = "#CC79A7"  # Okabe–Ito reddish purple: the days waited, apart from the other panels' bars
 WHISKER = "#222222"
-CSV_COLUMNS = ("figure", "id", "name", "unit", "cases", "median", "q1", "q3", "share", "part", "whole")
+CSV_COLUMNS = (
+    "figure",
+    "id",
+    "name",
+    "unit",
+    "cases",
+    "median",
+    "q1",
+    "q3",
+    "share",
+    "part",
+    "whole",
+    "total",
+    "lane",
+    "code",
+    "note",
+)
 
 
 def _period(stats: PathwayStats, w: Words) -> str:
@@ -88,6 +107,75 @@ def _share_panel(axes, rows: list[tuple[str, Share]], title: str, unit: str) -> 
     axes.set_xticks([0, 25, 50, 75, 100])
 
 
+def _wait_name(row: WaitRow, w: Words) -> str:
+    """The reason in at most two lines, and the lane under it."""
+    reason = _lines(row.reason_name or w("stats.waits_none"), 26, 2)
+    return "\n".join([*reason, *_lines("· " + row.lane_name, 26, 1)])
+
+
+def _lines(text: str, width: int, most: int) -> list[str]:
+    lines = textwrap.wrap(text, width) or [""]
+    if len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = lines[-1][: width - 1] + "…"
+    return lines
+
+
+def _wait_panel(axes, stats: PathwayStats, w: Words) -> None:
+    """Days waited per reason and lane: a bar of all the days, with the days per wait (median) beside it."""
+    rows = list(stats.waits)
+    names = [_wait_name(row, w) for row in rows]
+    values = [row.total.value for row in rows]
+    top = max([*values, 1.0])
+    ys = list(range(len(rows)))
+    axes.barh(ys, values, color=WAIT, height=0.6, zorder=2)
+    for y, row in zip(ys, rows, strict=True):
+        median = w.number(row.spread.median or 0.0, 1) if row.spread.median is not None else SUPPRESSED
+        axes.text(
+            row.total.value + top * 0.02,
+            y,
+            w("stats.waits_bar", total=w.number(row.total.value, 1), median=median),
+            va="center",
+            ha="left",
+            fontsize=11.5,
+            fontfamily=FONT,
+            fontweight="bold",
+        )
+    _finish(axes, ys, names, w("stats.waits"), w("stats.days"), top * 1.6)
+    for label in axes.get_yticklabels():
+        label.set_fontsize(10.5)
+    if not rows:
+        axes.texts[-1].set_text(w("stats.waits_hidden") if stats.waits_hidden else w("stats.waits_empty"))
+        axes.texts[-1].set_fontsize(11.5)
+
+
+def cost_lines(stats: PathwayStats, w: Words) -> list[str]:
+    """Per clock: the days past its limit over the cases whose clock stopped, and what they cost (or why not)."""
+    lines: list[str] = []
+    for row in stats.costs:
+        lines.append(_cost_line(row, w))
+    return lines
+
+
+def _cost_line(row: CostRow, w: Words) -> str:
+    if row.suppressed:
+        return w("stats.cost_suppressed", clock=row.name)
+    days = w.number(row.paid_days.value)
+    if row.cost is None or row.currency is None:
+        return w("stats.cost_none", clock=row.name, days=days, unit=row.unit or w("stats.days"))
+    years = ", ".join(str(year) for year in row.years)
+    rates = w("stats.cost_estimate", year=years) if row.estimated else w("stats.cost_rates", years=years)
+    return w(
+        "stats.cost_line",
+        clock=row.name,
+        days=days,
+        unit=row.unit or w("stats.days"),
+        amount=w.number(row.cost.value),
+        currency=row.currency,
+        rates=rates,
+    )
+
+
 def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right: float) -> None:
     axes.set_title(title, loc="left", fontsize=13, fontweight="bold", fontfamily=FONT)
     axes.set_yticks(ys)
@@ -106,14 +194,18 @@ def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right:
 
 
 def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
-    """The chart of the figures: four panels one under the other (a phone's screen is tall), and a footer."""
+    """The chart of the figures: five panels one under the other (a phone's screen is tall), and a footer."""
     w = words(stats.language, stats.timezone)
     phases = [(r.name, r.spread) for r in stats.phase_days if r.spread] + [(w("stats.stay"), stats.stay)]
     clocks = [(r.name, r.spread) for r in stats.clocks if r.spread]
     late = [(r.name, r.share) for r in stats.late if r.share]
     acks = [(r.name, r.spread) for r in stats.ack_hours if r.spread]
-    panels = [max(len(rows), 1) for rows in (phases, clocks, late, acks)]
-    width, head, foot, per_row, per_panel = 8.5, 1.55, 1.45, 0.5, 1.15
+    panels = [max(len(rows), 1) for rows in (phases, clocks, late, acks)] + [max(len(stats.waits), 1) * 1.7]
+    notes = cost_lines(stats, w) + ([w("stats.waits_hidden")] if stats.waits_hidden and stats.waits else [])
+    costs = ["\n".join(textwrap.wrap(line, 80)) for line in notes]
+    cost_rows = sum(line.count("\n") + 1 for line in costs)
+    width, head, per_row, per_panel = 8.5, 1.55, 0.5, 1.15
+    foot = 1.45 + 0.26 * cost_rows
     height = head + foot + per_row * sum(panels) + per_panel * len(panels)
     figure = new_figure(width, height)
     grid = figure.add_gridspec(
@@ -130,6 +222,7 @@ def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
     _spread_panel(figure.add_subplot(grid[1]), clocks, w("stats.clock_days"), w("stats.days"))
     _share_panel(figure.add_subplot(grid[2]), late, w("stats.late_share"), "%")
     _spread_panel(figure.add_subplot(grid[3]), acks, w("stats.ack_hours"), w("stats.hours"))
+    _wait_panel(figure.add_subplot(grid[4]), stats, w)
     title = "\n".join(textwrap.wrap(w("stats.title", pathway=stats.pathway_title), 58)[:2])
     figure.text(
         0.3 / width,
@@ -144,6 +237,16 @@ def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
     figure.text(
         0.3 / width, 1 - 1.0 / height, _period(stats, w), fontsize=12.5, color="#444444", fontfamily=FONT, va="top"
     )
+    if costs:
+        figure.text(
+            0.3 / width,
+            (0.95 + 0.26 * cost_rows) / height,
+            "\n".join(costs),
+            fontsize=12,
+            fontfamily=FONT,
+            va="top",
+            linespacing=1.3,
+        )
     figure.text(
         0.3 / width, 0.65 / height, f"{w('stats.reopened')}: {_reopened(stats, w)}", fontsize=12.5, fontfamily=FONT
     )
@@ -175,14 +278,14 @@ def _text(value: object) -> object:
 
 def _spread_cells(s: Spread) -> list[object]:
     if s.suppressed:
-        return [SUPPRESSED, SUPPRESSED, SUPPRESSED, SUPPRESSED, "", "", ""]
-    return [s.cases, s.median, s.q1, s.q3, "", "", ""]
+        return [SUPPRESSED, SUPPRESSED, SUPPRESSED, SUPPRESSED, "", "", "", ""]
+    return [s.cases, s.median, s.q1, s.q3, "", "", "", ""]
 
 
 def _share_cells(s: Share) -> list[object]:
     if s.suppressed:
-        return [SUPPRESSED, "", "", "", SUPPRESSED, SUPPRESSED, SUPPRESSED]
-    return [s.cases, "", "", "", s.share, s.part, s.whole]
+        return [SUPPRESSED, "", "", "", SUPPRESSED, SUPPRESSED, SUPPRESSED, ""]
+    return [s.cases, "", "", "", s.share, s.part, s.whole, ""]
 
 
 def stats_csv(stats: PathwayStats) -> bytes:
@@ -191,15 +294,24 @@ def stats_csv(stats: PathwayStats) -> bytes:
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
 
-    def out(figure: str, row_id: str, name: str, unit: str, cells: Sequence[object]) -> None:
-        writer.writerow([_text(figure), _text(row_id), _text(name), unit, *cells])
+    def out(
+        figure: str,
+        row_id: str,
+        name: str,
+        unit: str,
+        cells: Sequence[object],
+        lane: str = "",
+        code: str = "",
+        note: str = "",
+    ) -> None:
+        writer.writerow([_text(figure), _text(row_id), _text(name), unit, *cells, _text(lane), _text(code), note])
 
     out(
         "cases",
         stats.pathway_id,
         stats.pathway_title,
         "cases",
-        [SUPPRESSED if stats.suppressed else stats.cases, "", "", "", "", "", ""],
+        [SUPPRESSED if stats.suppressed else stats.cases, "", "", "", "", "", "", ""],
     )
     for row in stats.phase_days:
         if row.spread:
@@ -216,7 +328,26 @@ def stats_csv(stats: PathwayStats) -> bytes:
         if row.spread:
             out("ack_hours", row.id, row.name, "hours", _spread_cells(row.spread))
     if stats.reopened is None:
-        out("reopened_30_days", "", "", "share", ["", "", "", "", "", "", ""])
+        out("reopened_30_days", "", "", "share", ["", "", "", "", "", "", "", ""])
     else:
         out("reopened_30_days", "", "", "share", _share_cells(stats.reopened))
+    for wait in stats.waits:  # only rows of five cases or more: the others are not named
+        cells = _spread_cells(wait.spread)
+        cells[-1] = SUPPRESSED if wait.total.suppressed else round(wait.total.value, 2)
+        out("wait_days", wait.reason or "-", wait.reason_name, "days", cells, wait.lane, wait.code or "")
+    if stats.waits_hidden:
+        out("wait_days", "*", "", "days", [SUPPRESSED, "", "", "", "", "", "", SUPPRESSED])
+    for cost in stats.costs:
+        paid = [SUPPRESSED if cost.suppressed else cost.paid_days.cases, "", "", "", "", "", ""]
+        out(
+            "paid_days", cost.id, cost.name, cost.unit or "days", [*paid, _total(cost.paid_days.value, cost.suppressed)]
+        )
+        if cost.cost is not None and cost.currency is not None:
+            years = " ".join(str(year) for year in cost.years)
+            note = f"rates of {years}" + ("; estimate: a later year at an earlier rate" if cost.estimated else "")
+            out("cost", cost.id, cost.name, cost.currency, [*paid, _total(cost.cost.value, cost.suppressed)], note=note)
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _total(value: float, hidden: bool) -> object:
+    return SUPPRESSED if hidden else round(value, 2)

@@ -78,6 +78,13 @@ class Words:
             return f"{self.datetime(start)}–{self.time(end)}"
         return f"{self.datetime(start)} – {self.datetime(end)}"
 
+    def number(self, value: float, decimals: int = 0) -> str:
+        """A number as the language writes it: 18 600 and 2,5 in nb and sv; 18,600 and 2.5 in en."""
+        text = f"{value:,.{decimals}f}"
+        if self.language in ("nb", "sv"):
+            text = text.replace(",", "\u00a0").replace(".", ",")
+        return text
+
     def answer(self, answer: str) -> str:
         """A recorded consent answer in words; the command words are accepted too."""
         state = _ANSWER_STATE.get(answer.strip().casefold(), answer)

@@ -200,16 +200,16 @@ def test_the_stats_csv_opens_in_a_spreadsheet_with_small_cells_suppressed(pathwa
     assert (
         text.startswith("\ufeff")
         and text.splitlines()[0]
-        == '\ufeff"figure","id","name","unit","cases","median","q1","q3","share","part","whole"'
+        == '\ufeff"figure","id","name","unit","cases","median","q1","q3","share","part","whole","total","lane","code","note"'
     )
     lines = text.splitlines()
-    assert '"phase_days","planering","Planering","days","< 5","< 5","< 5","< 5","","",""' in lines
-    assert '"phase_days","identifiering","Identifiering, Bedömning","days","12","4.0","2.5","6.0","","",""' in lines
+    assert '"phase_days","planering","Planering","days","< 5","< 5","< 5","< 5","","","","","","",""' in lines
+    assert '"phase_days","identifiering","Identifiering, Bedömning","days","12","4.0","2.5","6.0","","","","","","",""' in lines
     assert (
-        '"late_share","kommun","\'=HYPERLINK(""http://x"")","share","12","","","","0.2","4","20"' in lines
+        '"late_share","kommun","\'=HYPERLINK(""http://x"")","share","12","","","","0.2","4","20","","","",""' in lines
     )  # not a formula
-    assert '"late_share","oppenvard","Öppenvård","share","< 5","","","","< 5","< 5","< 5"' in lines
-    assert '"reopened_30_days","","","share","< 5","","","","< 5","< 5","< 5"' in lines
+    assert '"late_share","oppenvard","Öppenvård","share","< 5","","","","< 5","< 5","< 5","","","",""' in lines
+    assert '"reopened_30_days","","","share","< 5","","","","< 5","< 5","< 5","","","",""' in lines
 
 
 def test_a_chart_of_fewer_than_five_cases_draws_every_figure_suppressed(pathways: dict[str, Pathway]) -> None:

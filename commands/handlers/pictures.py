@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from homeward.care.case import GivenReason
 from homeward.care.clocks import read_clocks
 from homeward.care.pathway import Pathway
 from homeward.care.permissions import ANYONE, MEMBER
@@ -22,7 +23,7 @@ from homeward.care.timeline import timeline_json, timeline_layout
 from homeward.commands.arguments import ISO_DATE, date_arg, pathway_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, DIRECT_ROOM, Arg, CommandError, Section, command
-from homeward.store import cases, outbox
+from homeward.store import cases, delays, outbox
 from homeward.text import Markdown, code
 from homeward.work.care_room import closed_at
 
@@ -118,8 +119,11 @@ async def stats(ctx: Context) -> Reply:
                 "stats.which_pathway", pathways=Markdown(", ".join(code(f"!stats {p}") for p in followed))
             )
         chosen = pathways[followed[0]]
+    reasons = await delays.reasons_of_cases(ctx.db, [row["id"] for row in rows])
     # A thousand cases take a moment to read, count and draw: in a worker thread, off the event loop.
-    figures, picture, table = await asyncio.to_thread(make_stats, chosen, rows, pathways, ctx.now, since, until)
+    figures, picture, table = await asyncio.to_thread(
+        make_stats, chosen, rows, pathways, ctx.now, since, until, reasons
+    )
     summary = stats_json(figures)
     image = picture_json(picture)
     stamp = ctx.now.astimezone(ZoneInfo(chosen.timezone))
@@ -164,11 +168,17 @@ def make_stats(
     now: datetime,
     since: date | None,
     until: date | None,
+    reasons: dict[int, dict[tuple[str, str], GivenReason]] | None = None,
 ) -> tuple[PathwayStats, Picture, bytes]:
-    """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread)."""
+    """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread).
+
+    `reasons`: each case's delay reasons (`store.delays.reasons_of_cases`), by case id."""
     from homeward.exports.stats import draw_stats, stats_csv  # matplotlib loads on the first picture
 
-    facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in cases.case_histories(rows, pathways)]
+    histories = cases.case_histories(rows, pathways)
+    for history in histories:
+        history.loaded.view.reasons = (reasons or {}).get(history.loaded.case.id, {})
+    facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in histories]
     figures = pathway_stats(pathway, facts, now, since=since, until=until)
     return figures, draw_stats(figures), stats_csv(figures)
 
