@@ -78,16 +78,17 @@ def waits_of(view: CaseView, item: Item, at: datetime) -> list[Wait]:
 
 def _item_waits(view: CaseView, phase_id: str, item: Item, at: datetime, calendar: WorkingCalendar) -> list[Wait]:
     found: list[Wait] = []
-    for lane, step, due, done in _steps(view, item, calendar):
+    for lane, step, due, done in steps(view, item, calendar):
         if due is not None and (done or at) > due:
             found.append(Wait(item.id, phase_id, lane, step, due, done, view.reasons.get((item.id, lane))))
     return found
 
 
-def _steps(
-    view: CaseView, item: Item, calendar: WorkingCalendar
+def steps(
+    view: CaseView, item: Item, calendar: WorkingCalendar | None = None
 ) -> list[tuple[str, Step, datetime | None, datetime | None]]:
-    """(lane, step, due, done) for each lane's part of the item."""
+    """(lane, step, due, done) for each lane's part of the item, late or not."""
+    calendar = calendar or view.calendar()
     record = view.record(item.id)
     if item.kind == "task":
         return [(item.lane or "", "task", due_at(view, item, calendar), done_at(view, item))]

@@ -11,6 +11,7 @@ from datetime import datetime
 from homeward.care.careplan import CarePlan
 from homeward.care.case import CaseView, due_at, item_state
 from homeward.care.consent import Answer, consent_state
+from homeward.care.delays import reason_label
 from homeward.care.minutes import Minutes
 from homeward.care.timeline import TimelineLayout
 from homeward.exports.document import (
@@ -42,6 +43,8 @@ def careplan_document(
     opened_by: str,
     *,
     timeline: TimelineLayout | None = None,
+    review: str | None = None,
+    canonical: str | None = None,
 ) -> CarePlanDocument:
     pathway = view.pathway
     calendar = view.calendar()
@@ -109,11 +112,18 @@ def careplan_document(
                 lane=pathway.lane((item.lane if item.kind == "task" else item.sender) or "").name,
                 state=item_state(view, item, now, calendar),
                 due=due_at(view, item, calendar),
+                reasons=tuple(
+                    (pathway.lane(lane).name, reason_label(view, given), given.code)
+                    for (item_id, lane), given in sorted(view.reasons.items())
+                    if item_id == item.id
+                ),
             )
             for phase, item in view.items()
         ),
         meetings=tuple(meetings),
         timeline=timeline,
+        review_markdown=review,
+        pathway_canonical=canonical,
     )
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from homeward.exports.document import LANGUAGES
 from homeward.messages.catalog import TEMPLATES_DIR
+from homeward.messages.speaker import local_number
 
 WORDS_FILE = TEMPLATES_DIR / "exports" / "words.toml"
 #: `datetime` by another name: inside `Words` that name is its method `datetime` (the templates call it).
@@ -80,10 +81,7 @@ class Words:
 
     def number(self, value: float, decimals: int = 0) -> str:
         """A number as the language writes it: 18 600 and 2,5 in nb and sv; 18,600 and 2.5 in en."""
-        text = f"{value:,.{decimals}f}"
-        if self.language in ("nb", "sv"):
-            text = text.replace(",", "\u00a0").replace(".", ",")
-        return text
+        return local_number(value, self.language, decimals)
 
     def answer(self, answer: str) -> str:
         """A recorded consent answer in words; the command words are accepted too."""

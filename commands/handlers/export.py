@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
 from homeward.care.permissions import CARE_TEAM
+from homeward.care.review import case_review
 from homeward.care.timeline import timeline_layout
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, Section, command
@@ -24,7 +25,9 @@ from homeward.exports.build import careplan_document, minutes_document
 from homeward.exports.document import CarePlanDocument
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
+from homeward.exports.plandefinition import plan_definition_canonical
 from homeward.exports.render import Document, render_html, render_markdown, render_pdf
+from homeward.messages.review import review_markdown
 from homeward.ratelimit import PDF_EXPORTS
 from homeward.store import cases, changelogs, consents
 from homeward.work.care_room import closed_at
@@ -117,12 +120,16 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     else:
         plan = await changelogs.load_careplan(ctx.db, case.id)
         timeline = None
+        review = None
         if what == "case":  # the whole case carries its timeline picture (drawn with the HTML / PDF)
             closed = closed_at(case)
             history = await cases.phase_history(ctx.db, case.id)
             timeline = timeline_layout(
                 view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed
             )
+            if closed is not None:  # and a closed case its review, as posted when it closed
+                read = case_review(view, history, case.opened_at or closed, closed)
+                review = review_markdown(room, read, view.pathway, message=False)
         document = careplan_document(
             view,
             plan,
@@ -131,6 +138,8 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
             ctx.now,
             case.opened_by,
             timeline=timeline,
+            review=review,
+            canonical=plan_definition_canonical(view.pathway),
         )
         suffix, mimetype, render_plan = FORMATS[fmt]
         render = partial(render_plan, document)
