@@ -200,11 +200,15 @@ def test_the_stats_csv_opens_in_a_spreadsheet_with_small_cells_suppressed(pathwa
     assert (
         text.startswith("\ufeff")
         and text.splitlines()[0]
-        == '\ufeff"figure","id","name","unit","cases","median","q1","q3","share","part","whole","total","lane","code","note"'
+        == '\ufeff"figure","id","name","unit","cases","median","q1","q3","share","part","whole",'
+        '"total","lane","code","note"'
     )
     lines = text.splitlines()
     assert '"phase_days","planering","Planering","days","< 5","< 5","< 5","< 5","","","","","","",""' in lines
-    assert '"phase_days","identifiering","Identifiering, Bedömning","days","12","4.0","2.5","6.0","","","","","","",""' in lines
+    assert (
+        '"phase_days","identifiering","Identifiering, Bedömning","days","12","4.0","2.5","6.0","","","","","","",""'
+        in lines
+    )
     assert (
         '"late_share","kommun","\'=HYPERLINK(""http://x"")","share","12","","","","0.2","4","20","","","",""' in lines
     )  # not a formula

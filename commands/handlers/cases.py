@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from homeward.care.case import close_blockers
 from homeward.care.labels import check_label
 from homeward.care.pathway import Pathway
-from homeward.care.review import case_review
 from homeward.care.permissions import ANYONE, CASE_OPENER, COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE
+from homeward.care.review import case_review
 from homeward.commands.arguments import pathway_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import (
