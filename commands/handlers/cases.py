@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from homeward.care.case import close_blockers
 from homeward.care.labels import check_label
-from homeward.care.pathway import Pathway
+from homeward.care.pathway import Pathway, pathway_version
 from homeward.care.permissions import ANYONE, CASE_OPENER, COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE
 from homeward.care.review import case_review
 from homeward.commands.arguments import pathway_arg
@@ -32,7 +32,7 @@ from homeward.matrix.content import notice_content
 from homeward.matrix.rooms import case_room_request
 from homeward.messages.review import review_content
 from homeward.ratelimit import Rate
-from homeward.store import cases, outbox
+from homeward.store import cases, delays, outbox
 from homeward.text import Markdown, code, escape
 from homeward.work.care_room import CareRoom
 from homeward.work.room_state import record_created, wanted_state
@@ -100,6 +100,7 @@ async def case_new(ctx: Context) -> Reply:
         now=ctx.now,
     )
     await cases.put_member(ctx.db, case_id, ctx.sender, None, True, ctx.sender, ctx.now)
+    await delays.record_version(ctx.db, case_id, pathway_version(pathway))  # the event log says which version
     today = ctx.now.astimezone(ZoneInfo(pathway.timezone)).date()
     for named in pathway.dates:
         if named.set_on_case_open:

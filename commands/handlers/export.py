@@ -1,4 +1,5 @@
-"""`!export plan|case|minutes <meeting-id> pdf|html|md|fhir|ics`: the documents, as encrypted files.
+"""`!export plan|case|minutes <meeting-id> pdf|html|md|fhir|ics` and `!export events csv|ndjson`: the documents
+and the case's event log, as encrypted files.
 
 An export shares the plan or the minutes, so it is refused while the consent that covers
 exports is missing or withdrawn. Every export is an audited read. The whole case's HTML and
@@ -16,13 +17,15 @@ from zoneinfo import ZoneInfo
 
 from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
-from homeward.care.permissions import CARE_TEAM
+from homeward.care.events import SCHEMA, case_events
+from homeward.care.permissions import CARE_TEAM, COORDINATOR
 from homeward.care.review import case_review
 from homeward.care.timeline import timeline_layout
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, Section, command
 from homeward.exports.build import careplan_document, minutes_document
 from homeward.exports.document import CarePlanDocument
+from homeward.exports.events import FORMATS as FORMATS_OF_EVENTS
 from homeward.exports.fhir import to_fhir_bundle
 from homeward.exports.ics import to_ics
 from homeward.exports.plandefinition import plan_definition_canonical
@@ -30,6 +33,7 @@ from homeward.exports.render import Document, render_html, render_markdown, rend
 from homeward.messages.review import review_markdown
 from homeward.ratelimit import PDF_EXPORTS
 from homeward.store import cases, changelogs, consents
+from homeward.store.events import event_sources
 from homeward.work.care_room import closed_at
 
 # A format: the file's suffix and mimetype, and how a document becomes the file's bytes.
@@ -50,6 +54,8 @@ FORMATS: dict[str, tuple[str, str, Callable[[CarePlanDocument], bytes]]] = {
     "ics": ("ics", "text/calendar", to_ics),
 }
 MINUTES_FORMATS = tuple(DOCUMENT_FORMATS)
+#: The event log's formats (exports.events).
+EVENT_FORMATS = FORMATS_OF_EVENTS
 
 
 def format_arg(allowed: tuple[str, ...]) -> Converter:
@@ -101,6 +107,31 @@ async def export_case(ctx: Context) -> Reply:
 async def export_minutes(ctx: Context) -> Reply:
     """Export one meeting's minutes as PDF, HTML or Markdown."""
     return await _export(ctx, "minutes", ctx.args["format"], ctx.args["meeting-id"].lower())
+
+
+@command(
+    "export events",
+    args=[Arg("format", format_arg(tuple(EVENT_FORMATS)), metavar="|".join(EVENT_FORMATS))],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
+)
+async def export_events(ctx: Context) -> Reply:
+    """Export the case's event log (docs/EVENTS.md) as CSV or NDJSON: what happened when, how late and why,
+    with the case as a pseudonym and no name, user id or free text (so no consent is needed to share it)."""
+    room = ctx.care
+    case = room.case
+    (source,) = await event_sources(ctx.db, ctx.services.pathways, [case.id])
+    events = case_events(source, room.view.pathway, ctx.now)
+    suffix, mimetype, write = EVENT_FORMATS[ctx.args["format"]]
+    data = write(events)
+    zone = ZoneInfo(room.view.pathway.timezone)
+    name = f"events-{source.pseudonym}-{ctx.now.astimezone(zone):%Y%m%d}.{suffix}"  # no label: the file may leave
+    info = {"what": "events", "format": ctx.args["format"], "schema": SCHEMA, "rows": len(events)}
+    await room.queue_file(name, mimetype, data, export={**info, "sha256": hashlib.sha256(data).hexdigest()})
+    await room.audit("export.made", **info)
+    return ctx.ok(ctx.t("export.events", name=name, rows=len(events), schema=SCHEMA), export=info)
 
 
 async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Reply:
