@@ -60,6 +60,7 @@ __all__ = [
     "fold",
     "load_pathway",
     "load_pathways",
+    "pathway_file",
     "pathway_version",
 ]
 
@@ -998,6 +999,13 @@ def configured_pathways(extra: Path | None) -> dict[str, Pathway]:
     if extra is not None:
         found.update(load_pathways(extra))
     return found
+
+
+def pathway_file(pathway_id: str, extra: Path | None) -> Path:
+    """The file a configured pathway was read from: `extra` (the `pathways_dir` setting) overrides the bundled one."""
+    if extra is not None and (Path(extra) / f"{pathway_id}.yaml").is_file():
+        return Path(extra) / f"{pathway_id}.yaml"
+    return default_pathways_dir() / f"{pathway_id}.yaml"
 
 
 def default_pathways_dir() -> Path:

@@ -466,11 +466,17 @@ def _block(lines: list[str], start: int, indent: int) -> int:
 
 def _apply(lines: list[str], proposal: Proposal) -> list[str]:
     head = re.compile(rf"^(\s*)- id: ['\"]?{re.escape(proposal.item_id)}['\"]?\s*(#.*)?$")
-    at = next((n for n, line in enumerate(lines) if head.match(line)), None)
-    if at is None:
+    found = None
+    for n, line in enumerate(lines):  # the item, not a phase of the same id: an item's block has its `kind:`
+        if head.match(line):
+            dash = len(line) - len(line.lstrip())
+            end = _block(lines, n, dash)
+            if any(re.match(rf"^ {{{dash + 2}}}kind:", lines[k]) for k in range(n + 1, end)):
+                found = (n, dash, end)
+                break
+    if found is None:
         return lines
-    dash = len(lines[at]) - len(lines[at].lstrip())
-    end = _block(lines, at, dash)
+    at, dash, end = found
     key_indent = " " * (dash + 2)
     comment = [f"{key_indent}# {part}" for part in _wrap(proposal.evidence)]
     if proposal.new_offset is None:

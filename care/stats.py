@@ -400,6 +400,11 @@ def _wait_rows(
     return tuple(rows)
 
 
+def closed_time(facts: CaseFacts) -> datetime | None:
+    """When the case is closed now (its last closing, unless it was reopened after it); None while open."""
+    return _closed_at(facts)
+
+
 def _closed_at(facts: CaseFacts) -> datetime | None:
     """When the case is closed now (its last closing, unless it was reopened after it)."""
     last = sorted(facts.closings, key=lambda c: c[1])[-1:] if facts.closings else []

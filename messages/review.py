@@ -123,9 +123,11 @@ def review_content(room: Speaker, review: CaseReview, pathway: Pathway) -> dict[
     return content
 
 
-def stats_review_markdown(room: Speaker, review: PathwayReview, period: str, diff_name: str | None) -> str:
-    """`!stats review`: the steps most often late, how late and why, and where the proposed change is."""
-    language = review.language
+def stats_review_markdown(
+    room: Speaker, review: PathwayReview, period: str, diff_name: str | None, language: str
+) -> str:
+    """`!stats review`: the steps most often late, how late and why, and where the proposed change is
+    (numbers written as `language` writes them: the language of the chat it is asked in)."""
     if review.suppressed:
         return room.t("review.stats_few", pathway=review.pathway_title, period=period)
     parts = [room.t("review.stats_title", pathway=review.pathway_title, cases=review.cases, period=period)]
