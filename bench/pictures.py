@@ -115,6 +115,14 @@ def demo_case(pathway: Pathway) -> tuple[CaseView, list[tuple[str, datetime]], d
             due,
         )
     records["sip-meeting-a4"] = ItemRecord(acks=[Ack("slutenvard", "@sara:x", t(37, 12))])
+    # Why two steps are late, as their lanes said: the summons waited for the family, the medicines list for a
+    # prescription.
+    for item_id, lane, word in (
+        ("kallelse-sip", "oppenvard", "familjen"),
+        ("sip-meeting-a2", "oppenvard", "lakemedel"),
+    ):
+        reason = pathway.reason(word)
+        view.reasons[(item_id, lane)] = GivenReason(item_id, lane, reason.id, reason.code, CORA, t(37, 9))
     history = [("identifiering", t(16, 10)), ("planering", t(19, 11))]
     return view, history, now
 

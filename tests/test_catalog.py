@@ -91,7 +91,15 @@ def test_help_lists_the_commands_in_the_sections_they_had() -> None:
         sections.setdefault(c.help_section.name, []).append(c.name)
     assert sections == {
         "items": ["ack", "assign", "phase next", "reason", "remind", "reminders", "send", "snooze", "status"],
-        "documents": ["audit", "export case", "export events", "export minutes", "export plan", "stats", "stats review"],
+        "documents": [
+            "audit",
+            "export case",
+            "export events",
+            "export minutes",
+            "export plan",
+            "stats",
+            "stats review",
+        ],
         "room": [
             "case close",
             "case new",
