@@ -204,7 +204,7 @@ async def _delay_reply(
     item_id, lanes = asked
     view = loaded.view
     words = strip_reply_fallback(event.body).split()
-    chosen = view.pathway.find_reason(words[0]) if len(words) == 1 else None
+    chosen = view.pathway.find_reason(words[0].strip(".,;:!?«»\"'“”")) if len(words) == 1 else None
     member = view.members.get(event.sender)
     if chosen is None:
         concerned = member is not None and (member.coordinator or any(acts_for(view, member, lane) for lane in lanes))
