@@ -39,7 +39,7 @@ from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_path
 from homeward.care.stats import CaseFacts, pathway_stats
 from homeward.care.timeline import timeline_layout
 from homeward.commands.handlers.pictures import make_stats
-from homeward.exports.stats import draw_stats
+from homeward.exports.stats import draw_stats, draw_waits
 from homeward.exports.timeline import draw_timeline
 from homeward.store import cases
 from homeward.store.db import Store
@@ -324,7 +324,7 @@ async def bench(runs: int, count: int) -> None:
 
         stats_runs = [await _with_ticker(stats) for _ in range(runs + 1)]
         await store.close()
-    figures, chart, csv_bytes = stats_runs[0][0]
+    figures, chart, csv_bytes, _waits = stats_runs[0][0]
 
     header("Homeward pictures (bench/pictures.py)", f"1 cold (first in the process) + {runs} warm each; one process")
     print(
@@ -365,7 +365,8 @@ def readme(folder: Path) -> None:
     (folder / "timeline.png").write_bytes(picture.png)
     figures = pathway_stats(pathway, demo_facts(pathway, 60), datetime(2026, 6, 1, 9, tzinfo=STOCKHOLM))
     (folder / "stats.png").write_bytes(draw_stats(figures).png)
-    print(f"wrote {folder / 'timeline.png'} and {folder / 'stats.png'}")
+    (folder / "waits.png").write_bytes(draw_waits(figures).png)
+    print(f"wrote {folder / 'timeline.png'}, {folder / 'stats.png'} and {folder / 'waits.png'}")
 
 
 def main() -> None:

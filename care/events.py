@@ -178,8 +178,8 @@ def case_events(source: CaseSource, pathway: Pathway | None, now: datetime) -> l
     senders: dict[str, str] = {}
     owners: dict[str, str] = {}
     if pathway is not None:
-        for phase, item in pathway.items():
-            phases[item.id] = phase.id
+        for in_phase, item in pathway.items():
+            phases[item.id] = in_phase.id
             kinds[item.id] = item.kind
             senders[item.id] = item.sender or ""
             owners[item.id] = item.lane or ""

@@ -4,12 +4,14 @@ Both show exactly the same figures, suppressed the same way: a figure drawn from
 than five cases is "< 5", never a number. Neither carries a case's label — only phase,
 clock and lane names from the pathway file.
 
-The chart has five panels — days per phase (and admission to discharge), days on the
+The chart has four panels — days per phase (and admission to discharge), days on the
 statutory clocks, the share of items done late per lane, hours to acknowledge per
-receiving lane, days waited per reason and lane — each a horizontal bar per line (the
-median, with the quartiles as a whisker, the share, or the days waited in all), and a
-footer with the days after ready to go home and their cost, and the re-openings within
-30 days.
+receiving lane — each a horizontal bar per line (the median, with the quartiles as a
+whisker, or the share), and a footer with the re-openings within 30 days.
+
+A second picture says why children wait (`draw_waits`): the days waited per reason and
+lane (all the days together, with the days per wait beside them), and the days after the
+child was ready to go home with what they cost at the rate the pathway cites.
 
 The CSV is for spreadsheets: UTF-8 with a byte-order mark (so Excel reads å, ä, ö, ø,
 æ), every field quoted, numbers as plain decimals, and any text that a spreadsheet would
@@ -141,7 +143,7 @@ def _wait_panel(axes, stats: PathwayStats, w: Words) -> None:
             fontfamily=FONT,
             fontweight="bold",
         )
-    _finish(axes, ys, names, w("stats.waits"), w("stats.days"), top * 1.6)
+    _finish(axes, ys, names, w("stats.waits"), w("stats.days"), top * 2.0)
     for label in axes.get_yticklabels():
         label.set_fontsize(10.5)
     if not rows:
@@ -194,18 +196,14 @@ def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right:
 
 
 def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
-    """The chart of the figures: five panels one under the other (a phone's screen is tall), and a footer."""
+    """The chart of the figures: four panels one under the other (a phone's screen is tall), and a footer."""
     w = words(stats.language, stats.timezone)
     phases = [(r.name, r.spread) for r in stats.phase_days if r.spread] + [(w("stats.stay"), stats.stay)]
     clocks = [(r.name, r.spread) for r in stats.clocks if r.spread]
     late = [(r.name, r.share) for r in stats.late if r.share]
     acks = [(r.name, r.spread) for r in stats.ack_hours if r.spread]
-    panels = [max(len(rows), 1) for rows in (phases, clocks, late, acks)] + [max(len(stats.waits), 1) * 1.7]
-    notes = cost_lines(stats, w) + ([w("stats.waits_hidden")] if stats.waits_hidden and stats.waits else [])
-    costs = ["\n".join(textwrap.wrap(line, 80)) for line in notes]
-    cost_rows = sum(line.count("\n") + 1 for line in costs)
-    width, head, per_row, per_panel = 8.5, 1.55, 0.5, 1.15
-    foot = 1.45 + 0.26 * cost_rows
+    panels = [max(len(rows), 1) for rows in (phases, clocks, late, acks)]
+    width, head, foot, per_row, per_panel = 8.5, 1.55, 1.45, 0.5, 1.15
     height = head + foot + per_row * sum(panels) + per_panel * len(panels)
     figure = new_figure(width, height)
     grid = figure.add_gridspec(
@@ -222,7 +220,6 @@ def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
     _spread_panel(figure.add_subplot(grid[1]), clocks, w("stats.clock_days"), w("stats.days"))
     _share_panel(figure.add_subplot(grid[2]), late, w("stats.late_share"), "%")
     _spread_panel(figure.add_subplot(grid[3]), acks, w("stats.ack_hours"), w("stats.hours"))
-    _wait_panel(figure.add_subplot(grid[4]), stats, w)
     title = "\n".join(textwrap.wrap(w("stats.title", pathway=stats.pathway_title), 58)[:2])
     figure.text(
         0.3 / width,
@@ -237,16 +234,6 @@ def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
     figure.text(
         0.3 / width, 1 - 1.0 / height, _period(stats, w), fontsize=12.5, color="#444444", fontfamily=FONT, va="top"
     )
-    if costs:
-        figure.text(
-            0.3 / width,
-            (0.95 + 0.26 * cost_rows) / height,
-            "\n".join(costs),
-            fontsize=12,
-            fontfamily=FONT,
-            va="top",
-            linespacing=1.3,
-        )
     figure.text(
         0.3 / width, 0.65 / height, f"{w('stats.reopened')}: {_reopened(stats, w)}", fontsize=12.5, fontfamily=FONT
     )
@@ -258,6 +245,40 @@ def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
         fontfamily=FONT,
         color="#444444",
     )
+    return to_picture(figure, dpi)
+
+
+def draw_waits(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
+    """Why children wait: days waited per reason and lane, and the days after ready to go home with their cost.
+
+    A picture of its own beside the main chart, narrow enough to read on a phone."""
+    w = words(stats.language, stats.timezone)
+    notes = cost_lines(stats, w) + ([w("stats.waits_hidden")] if stats.waits_hidden and stats.waits else [])
+    lines = ["\n".join(textwrap.wrap(line, 62)) for line in notes]
+    note_rows = sum(line.count("\n") + 1 for line in lines)
+    width, head, panel_title, per_row, axis = 7.5, 1.45, 0.45, 0.62, 0.75
+    notes_height = 0.3 + 0.27 * note_rows
+    plot = per_row * max(len(stats.waits), 1)
+    height = head + panel_title + plot + axis + notes_height
+    figure = new_figure(width, height)
+    bottom = (notes_height + axis) / height
+    axes = figure.add_axes((2.45 / width, bottom, 1 - (2.45 + 0.3) / width, plot / height))
+    _wait_panel(axes, stats, w)
+    title = "\n".join(textwrap.wrap(w("stats.waits_title", pathway=stats.pathway_title), 46)[:2])
+    figure.text(0.3 / width, 1 - 0.2 / height, title, fontsize=15, fontweight="bold", fontfamily=FONT, va="top")
+    figure.text(
+        0.3 / width, 1 - 1.0 / height, _period(stats, w), fontsize=12.5, color="#444444", fontfamily=FONT, va="top"
+    )
+    if lines:
+        figure.text(
+            0.3 / width,
+            (0.15 + 0.27 * note_rows) / height,
+            "\n".join(lines),
+            fontsize=12,
+            fontfamily=FONT,
+            va="top",
+            linespacing=1.3,
+        )
     return to_picture(figure, dpi)
 
 

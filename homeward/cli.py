@@ -138,7 +138,7 @@ async def _export_events(config: Config, since: date | None, until: date | None,
     `since`..`until` (both included; the case's pathway's time zone)."""
     from zoneinfo import ZoneInfo
 
-    from homeward.care.events import case_events, in_period
+    from homeward.care.events import Event, case_events, in_period
     from homeward.care.pathway import configured_pathways
     from homeward.exports.events import FORMATS
     from homeward.store.db import StoreError, open_read_only
@@ -155,7 +155,7 @@ async def _export_events(config: Config, since: date | None, until: date | None,
     finally:
         await db.close()
     now = datetime.now(UTC)
-    events = []
+    events: list[Event] = []
     for source in sources:
         pathway = pathways.get(source.pathway_id)
         zone = ZoneInfo(pathway.timezone if pathway else config.timezone)

@@ -109,7 +109,7 @@ async def ask_for_event(db: aiosqlite.Connection, case_id: int, event_id: str) -
         " WHERE o.event_id = ? AND a.case_id = ? ORDER BY a.id",
         (event_id, case_id),
     ) as cur:
-        rows = await cur.fetchall()
+        rows = list(await cur.fetchall())
     if not rows:
         return None
     return rows[0]["item_id"], [r["lane_id"] for r in rows]

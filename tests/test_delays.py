@@ -130,8 +130,9 @@ def test_both_pathways_give_reasons_in_their_own_words_with_shared_codes_and_sou
         codes = [reason.code for reason in pathway.delay_reasons]
         assert set(codes) == set(REASON_CODES), pathway.id  # every shared code, so regions compare
         assert all(reason.source for reason in pathway.delay_reasons)
-    assert pathways["sthf"].find_reason("Opplæring").id == "opplaering"
-    assert pathways["orebro"].find_reason("lakemedel").label == "Väntar på läkemedel eller recept"
+    training, medication = pathways["sthf"].find_reason("Opplæring"), pathways["orebro"].find_reason("lakemedel")
+    assert training is not None and training.id == "opplaering"
+    assert medication is not None and medication.label == "Väntar på läkemedel eller recept"
 
 
 def _with_reasons(tmp_path: Path, reasons: str) -> Path:

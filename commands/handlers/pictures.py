@@ -112,7 +112,7 @@ async def stats(ctx: Context) -> Reply:
     pathways = ctx.services.pathways
     reasons = await delays.reasons_of_cases(ctx.db, [row["id"] for row in rows])
     # A thousand cases take a moment to read, count and draw: in a worker thread, off the event loop.
-    figures, picture, table = await asyncio.to_thread(
+    figures, picture, table, waits = await asyncio.to_thread(
         make_stats, chosen, rows, pathways, ctx.now, since, until, reasons
     )
     summary = stats_json(figures)
@@ -129,6 +129,18 @@ async def stats(ctx: Context) -> Reply:
         image=image_parts(picture),
         encrypted_only=True,
         picture={"kind": "stats", **image},
+    )
+    waits_image = picture_json(waits)
+    await outbox.enqueue_file(
+        ctx.db,
+        ctx.room_id,
+        base + "-waits.png",
+        PNG,
+        waits.png,
+        ctx.now,
+        image=image_parts(waits),
+        encrypted_only=True,
+        picture={"kind": "waits", **waits_image},
     )
     await outbox.enqueue_file(
         ctx.db,
@@ -149,7 +161,7 @@ async def stats(ctx: Context) -> Reply:
         period=_period(ctx, since, until),
         name=code(base + ".csv"),
     )
-    return ctx.ok(text, stats={**summary, "image": image})
+    return ctx.ok(text, stats={**summary, "image": image, "waits_image": waits_image})
 
 
 async def _scope(ctx: Context, name: str) -> tuple[Pathway, date | None, date | None, list]:
@@ -244,18 +256,19 @@ def make_stats(
     since: date | None,
     until: date | None,
     reasons: dict[int, dict[tuple[str, str], GivenReason]] | None = None,
-) -> tuple[PathwayStats, Picture, bytes]:
-    """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread).
+) -> tuple[PathwayStats, Picture, bytes, Picture]:
+    """The figures of the cases read, their chart, their CSV and the chart of why children wait
+    (synchronous: run in a worker thread).
 
     `reasons`: each case's delay reasons (`store.delays.reasons_of_cases`), by case id."""
-    from homeward.exports.stats import draw_stats, stats_csv  # matplotlib loads on the first picture
+    from homeward.exports.stats import draw_stats, draw_waits, stats_csv  # matplotlib loads on the first picture
 
     histories = cases.case_histories(rows, pathways)
     for history in histories:
         history.loaded.view.reasons = (reasons or {}).get(history.loaded.case.id, {})
     facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings) for h in histories]
     figures = pathway_stats(pathway, facts, now, since=since, until=until)
-    return figures, draw_stats(figures), stats_csv(figures)
+    return figures, draw_stats(figures), stats_csv(figures), draw_waits(figures)
 
 
 def _period(ctx: Context, since: date | None, until: date | None) -> Markdown:
