@@ -41,7 +41,7 @@ from homeward.care.timeline import timeline_layout
 from homeward.commands.handlers.pictures import make_stats
 from homeward.exports.stats import draw_stats, draw_waits
 from homeward.exports.timeline import draw_timeline
-from homeward.store import cases
+from homeward.store import cases, delays
 from homeward.store.db import Store
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -224,44 +224,52 @@ async def store_with_cases(path: Path, pathway: Pathway, count: int) -> Store:
     """A store with `count` of the demo cases, written as the bot writes them."""
     store = await Store.open(path)
     async with store.transaction() as db:
-        for n, facts in enumerate(demo_facts(pathway, count, seed=1000)):
-            view = facts.view
-            case_id = await cases.open_case(
-                db,
-                pathway_id=pathway.id,
-                label=view.label,
-                phase_id=facts.phases[-1][0],
-                opened_by=CORA,
-                opened_in="!dm:x",
-                create_outbox=n + 1,
-                now=facts.opened_at,
-            )
-            await cases.bind_room(db, n + 1, f"!room-{n}:x")
-            await cases.put_member(db, case_id, CORA, None, True, CORA, facts.opened_at)
-            for date_id, value in view.dates.items():
-                await cases.put_date(db, case_id, date_id, value, CORA, facts.opened_at)
-            for item_id, record in view.records.items():
-                if record.sent_at:
-                    await cases.mark_sent(db, case_id, item_id, CORA, record.sent_at, 0)
-                for k, ack in enumerate(record.acks):
-                    await cases.add_ack(db, case_id, item_id, ack, f"$ack-{n}-{item_id}-{k}")
-            for (previous, _), (phase, at) in itertools.pairwise(facts.phases):
-                await cases.audit(
-                    db,
-                    room_id=f"!room-{n}:x",
-                    actor=CORA,
-                    action="phase.changed",
-                    now=at,
-                    case_id=case_id,
-                    previous=previous,
-                    phase=phase,
-                    forced=False,
-                )
-            for what, at in facts.closings:
-                await cases.audit(
-                    db, room_id=f"!room-{n}:x", actor=CORA, action=f"case.{what}", now=at, case_id=case_id
-                )
+        await write_cases(db, pathway, demo_facts(pathway, count, seed=1000), CORA)
     return store
+
+
+async def write_cases(db, pathway: Pathway, found: list[CaseFacts], coordinator: str, prefix: str = "room") -> None:
+    """Demo cases into a store, as the bot writes them, coordinated by `coordinator`: their dates, notices,
+    acknowledgements, the reasons lanes gave, phase changes and closings (rooms `!<prefix>-n:x`, never created)."""
+    for n, facts in enumerate(found):
+        view = facts.view
+        room = f"!{prefix}-{n}:x"
+        outbox_row = -(n + 1)  # no real outbox row creates these rooms
+        case_id = await cases.open_case(
+            db,
+            pathway_id=pathway.id,
+            label=view.label,
+            phase_id=facts.phases[-1][0],
+            opened_by=coordinator,
+            opened_in="!dm:x",
+            create_outbox=outbox_row,
+            now=facts.opened_at,
+        )
+        await cases.bind_room(db, outbox_row, room)
+        await cases.put_member(db, case_id, coordinator, None, True, coordinator, facts.opened_at)
+        for date_id, value in view.dates.items():
+            await cases.put_date(db, case_id, date_id, value, coordinator, facts.opened_at)
+        for item_id, record in view.records.items():
+            if record.sent_at:
+                await cases.mark_sent(db, case_id, item_id, coordinator, record.sent_at, 0)
+            for k, ack in enumerate(record.acks):
+                await cases.add_ack(db, case_id, item_id, ack, f"$ack-{n}-{item_id}-{k}")
+        for given in view.reasons.values():
+            await delays.add_reason(db, case_id, given, None)
+        for (previous, _), (phase, at) in itertools.pairwise(facts.phases):
+            await cases.audit(
+                db,
+                room_id=room,
+                actor=coordinator,
+                action="phase.changed",
+                now=at,
+                case_id=case_id,
+                previous=previous,
+                phase=phase,
+                forced=False,
+            )
+        for what, at in facts.closings:
+            await cases.audit(db, room_id=room, actor=coordinator, action=f"case.{what}", now=at, case_id=case_id)
 
 
 # --- timing ----------------------------------------------------------------------------------------

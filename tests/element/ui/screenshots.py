@@ -42,8 +42,12 @@ REPO = HERE.parents[2]
 DEFAULT_ELEMENT = REPO.parent / "shared" / "element-web" / "webapp"
 OREBRO = ZoneInfo("Europe/Stockholm")
 START = datetime(2026, 11, 30, 10, 0, tzinfo=OREBRO)  # a Monday; the child was admitted at 09:00
-# The Inskrivningsmeddelande is due 24 h after admission: the walk's clock jumps to just before.
-CLOCK = {"inskrivningsmeddelande-due": datetime(2026, 12, 1, 8, 59, 57, tzinfo=OREBRO)}
+# The Inskrivningsmeddelande is due 24 h after admission: the walk's clock jumps to just before; a
+# working day later its first overdue reminder asks the nurse why it is late.
+CLOCK = {
+    "inskrivningsmeddelande-due": datetime(2026, 12, 1, 8, 59, 57, tzinfo=OREBRO),
+    "inskrivningsmeddelande-overdue": datetime(2026, 12, 2, 8, 59, 57, tzinfo=OREBRO),
+}
 LABEL = "Sjöstjärna"
 DISPLAY_NAMES = {
     "coordinator": "Anna Koordinator",
@@ -53,11 +57,14 @@ DISPLAY_NAMES = {
 }
 #: The coordinator's other cases (`@@cases`): a label and when the child was admitted. The
 #: Inskrivningsmeddelande is due 24 h after admission: overdue for the first when the walk's
-#: day comes, due that day for the second.
+#: last day (2 December) comes, due that day for the second.
 MORE_CASES = [
     ("Ekorre", "2026-11-26 09:00"),
-    ("Hare", "2026-11-30 14:00"),
+    ("Hare", "2026-12-01 14:00"),
 ]
+#: The coordinator's earlier cases (`@@history`), written into the bot's store once the desk
+#: pictures are taken: the demo cases of bench/pictures.py, so that `!stats` has numbers to show.
+HISTORY_CASES = 60
 WALK_TIMEOUT_S = 600
 
 log = logging.getLogger("screenshots")
@@ -121,7 +128,7 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
                 raise RuntimeError(f"!case new {label}: {opened.content.get('body')}")
             room_id = opened.content["homeward.room_id"]
             await member.join(room_id)
-            await member.wait_for(lambda s, room_id=room_id: s.room_id == room_id and "homeward.checklist" in s.content)
+            await member.wait_for(functools.partial(_checklist_in, room_id))
             answer = await member.command(room_id, f"!plan admission {admitted}")
             if answer.content.get("homeward.status") != "ok":
                 raise RuntimeError(f"!plan admission in {label}: {answer.content.get('body')}")
@@ -130,6 +137,24 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
         await member.client.logout()
     finally:
         await member.close()
+
+
+def _checklist_in(room_id: str, seen: object) -> bool:
+    return getattr(seen, "room_id", None) == room_id and "homeward.checklist" in getattr(seen, "content", {})
+
+
+async def history(bot: object, coordinator_id: str) -> None:
+    """The coordinator's earlier cases, closed in the months before (bench/pictures.py's demo cases), written
+    into the running bot's store as the bot writes them: what `!stats` counts. Their rooms are never made."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from pictures import demo_facts, write_cases  # bench/pictures.py
+
+    from homeward.care.pathway import default_pathways_dir, load_pathways
+
+    pathway = load_pathways(default_pathways_dir())["orebro"]
+    store = bot.store  # type: ignore[attr-defined]
+    async with store.transaction() as db:
+        await write_cases(db, pathway, demo_facts(pathway, HISTORY_CASES), coordinator_id, prefix="history")
 
 
 def shrink(png: Path) -> None:
@@ -211,6 +236,15 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
                 bot.clock_jumped()
                 print(f"  clock: {name} → {CLOCK[name]:%a %d %b %H:%M:%S}", flush=True)
                 process.stdin.write(b"ok\n")
+                await process.stdin.drain()
+                continue
+            if line == "@@history":
+                try:
+                    await history(bot, users["coordinator"]["id"])
+                    print(f"  the coordinator's earlier cases: {HISTORY_CASES}", flush=True)
+                    process.stdin.write(b"ok\n")
+                except Exception as error:  # the walk fails with the reason
+                    process.stdin.write(f"{type(error).__name__}: {error}\n".encode())
                 await process.stdin.drain()
                 continue
             if line == "@@cases":
