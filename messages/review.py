@@ -79,7 +79,7 @@ def review_markdown(room: Speaker, review: CaseReview, pathway: Pathway, *, mess
                 id=ack.item_id,
                 title=ack.title,
                 lane=ack.lane_name,
-                hours=local_number(round(ack.hours, 1), language, 1),
+                hours=_duration(room, language, ack.hours),
             )
             for ack in review.slowest
         ]
@@ -114,6 +114,13 @@ def review_markdown(room: Speaker, review: CaseReview, pathway: Pathway, *, mess
     if message:
         parts.append(room.t("review.footer"))
     return "\n\n".join(parts)
+
+
+def _duration(room: Speaker, language: str, hours: float) -> str:
+    """ "35 min" under an hour, "5,5 h" from there."""
+    if hours < 1:
+        return room.t("time.minutes", n=max(round(hours * 60), 1))
+    return room.t("time.hours", n=local_number(round(hours, 1), language, 1))
 
 
 def review_content(room: Speaker, review: CaseReview, pathway: Pathway) -> dict[str, Any]:

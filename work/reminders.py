@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from homeward.care.clocks import read_clock
-from homeward.care.delays import lanes_to_ask, reason_words
+from homeward.care.delays import lanes_to_ask
 from homeward.care.pathway import Item
 from homeward.care.reminders import (
     CLOCK,
@@ -31,7 +31,7 @@ from homeward.messages.speaker import local_text
 from homeward.store import delays
 from homeward.store import reminders as rows
 from homeward.store.db import Store
-from homeward.text import mentions
+from homeward.text import Markdown, code, mentions
 from homeward.work.care_room import CareRoom, closed_at
 from homeward.work.services import Services
 
@@ -166,7 +166,8 @@ def reminder_content(
     text += " " + room.t(how_key, command=command)
     if ask:
         names = ", ".join(pathway.lane(lane).name for lane in ask)
-        text += "\n\n" + room.t("delay.ask", lanes=names, reasons=reason_words(view), id=item.id)
+        words = Markdown(", ".join(code(reason.id) for reason in pathway.delay_reasons))  # short: read on a phone
+        text += "\n\n" + room.t("delay.ask", lanes=names, words=words, id=item.id)
     if late:
         text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
     content = alert_content(text, people)
