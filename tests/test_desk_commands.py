@@ -224,6 +224,7 @@ def test_reading_exporting_auditing_and_withdrawing_consent_are_declared_to_work
         "export plan",
         "export case",
         "export minutes",
+        "export events",
         "audit",
         "team",
         "consents",
