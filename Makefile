@@ -7,8 +7,11 @@ NODE_STAMP := tests/element/node_modules/.stamp
 # The screenshot walk's Node modules (playwright-core, which drives the system's Chromium).
 UI_STAMP := tests/element/ui/node_modules/.stamp
 PORT   ?= 8008
+# Test workers (pytest-xdist): 0 runs every test in one process; JOBS=2 runs two, each with its own
+# Synapse, a whole test file at a time (module fixtures are set up once).
+JOBS   ?= 0
 
-.PHONY: run test check install bench screenshots clean-dev
+.PHONY: run test test-fast check install bench screenshots clean-dev
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +39,14 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m homeward.dev.typecheck
 
-## make test: the whole suite, unit and integration (starts its own Synapse)
+## make test: the whole suite, unit and integration (starts its own Synapse); JOBS=2 for two workers
 test: $(STAMP) $(NODE_STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadfile
+
+## make test-fast: the unit tests only, for the edit-test loop: no Synapse, no killed processes (markers
+## `synapse` and `slow`, pyproject.toml), and the fuzz tests with 50 examples each (FUZZ_EXAMPLES=n for more)
+test-fast: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(VENV)/bin/python -m pytest -m "not synapse and not slow" -n $(JOBS) --durations=5
 
 $(UI_STAMP): tests/element/ui/package.json tests/element/ui/package-lock.json
 	npm ci --prefix tests/element/ui --no-audit --no-fund && touch $(UI_STAMP)

@@ -1,5 +1,8 @@
 """Shared pytest fixtures.
 
+Unit tests ask for ``pathways`` (the shipped pathways, loaded once per run; more shared set-up
+for tests without a homeserver is in tests/unit.py).
+
 Integration tests ask for the ``synapse`` fixture (a real local homeserver) and, for
 users, ``new_user``. Synapse is started lazily: only when the first test that needs
 it runs, so ``pytest`` on unit tests alone never starts a server.
@@ -13,15 +16,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
+from homeward.care.pathway import Pathway
 from homeward.dev.synapse import LocalSynapse
+from tests.unit import shipped_pathways
 
 #: Every user made by ``new_user`` gets this password; tests never need another.
 TEST_PASSWORD = "test-password"
 
 NewUser = Callable[..., Awaitable[tuple[str, str]]]
+
+
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a homeserver `synapse`, so `make test-fast` (`-m "not synapse and not slow"`)
+    leaves it out without anyone having to remember the mark: all of tests/integration/, and any test that
+    asks for the `synapse` fixture, directly or through another fixture."""
+    for item in items:
+        if item.path.is_relative_to(INTEGRATION) or "synapse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.synapse)
+
+
+@pytest.fixture
+def pathways() -> dict[str, Pathway]:
+    """The pathways shipped in pathways/, by id (loaded once per run; see tests/unit.py)."""
+    return shipped_pathways()
 
 
 @pytest.fixture(scope="session")

@@ -128,6 +128,19 @@ class Member:
             self.seen.append(seen)
             self._changed.notify_all()
 
+    async def pause(self) -> None:
+        """Stop syncing until `resume`: a member who only waits costs the homeserver and this process
+        nothing (each sync of each client in a busy room does). What happened meanwhile comes with the
+        next sync (the last 100 events of each room, and every room key sent to this device)."""
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def resume(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._sync_forever())
+
     async def close(self) -> None:
         for task in (self._task, self._retry):
             if task:
@@ -200,13 +213,18 @@ class Member:
     async def wait_for(self, predicate: Callable[[Seen], bool], timeout: float = DEFAULT_TIMEOUT) -> Seen:
         """The first event (already seen or arriving) that matches."""
         deadline = time.monotonic() + timeout
+        checked = 0  # events are only added, and a predicate is about the event: each is looked at once
         async with self._changed:
             while True:
-                for seen in self.seen:
+                for seen in self.seen[checked:]:
                     if predicate(seen):
                         return seen
+                checked = len(self.seen)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    found = next((seen for seen in self.seen if predicate(seen)), None)
+                    if found is not None:  # a predicate that also looks at something else, true by now
+                        return found
                     recent = [
                         (s.room_id[-6:], s.type, s.sender.split(":")[0][-10:], reply_target(s), sorted(s.content)[:6])
                         for s in self.seen[-8:]
@@ -249,8 +267,9 @@ class Member:
 def reply_target(seen: Seen) -> str | None:
     """The command an answer answers: the event it replies to, or, for an answer that does not quote
     its command (someone invited by it could not see it), its `homeward.answers`."""
-    relates = seen.content.get("m.relates_to") or {}
-    return (relates.get("m.in_reply_to") or {}).get("event_id") or seen.content.get("homeward.answers")
+    relates = seen.content.get("m.relates_to")  # a member's own malformed one too (test_bad_events.py)
+    reply = relates.get("m.in_reply_to") if isinstance(relates, dict) else None
+    return (reply.get("event_id") if isinstance(reply, dict) else None) or seen.content.get("homeward.answers")
 
 
 def replying_to(event_id: str) -> Callable[[Seen], bool]:

@@ -16,10 +16,11 @@ import yaml
 from homeward.care.arrival import carried_dates, consents_waiting_for, empty_lanes, open_for_lane, renewed_by
 from homeward.care.case import CaseView, ItemRecord, Membership
 from homeward.care.consent import Answer
-from homeward.care.pathway import Pathway, PathwayError, default_pathways_dir, load_pathway, load_pathways
+from homeward.care.pathway import Pathway, PathwayError, default_pathways_dir, load_pathway
 from homeward.messages.catalog import Catalog
 from homeward.messages.greeting import greeting_content
 from homeward.messages.notices import notice_message
+from tests.unit import shipped_pathways
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=STOCKHOLM)  # a Tuesday
@@ -40,7 +41,7 @@ class Room:
 
 @pytest.fixture(scope="module")
 def orebro() -> Pathway:
-    return load_pathways(default_pathways_dir())["orebro"]
+    return shipped_pathways()["orebro"]
 
 
 def case(orebro: Pathway, **dates: date | datetime) -> CaseView:

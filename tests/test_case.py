@@ -30,7 +30,7 @@ from homeward.care.case import (
     next_phase,
     phase_blockers,
 )
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.refusal import Refusal
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -44,11 +44,6 @@ OPPENVARD = "@olle:example.org"
 PATIENT = "@pia:example.org"
 COORDINATOR = "@cora:example.org"  # a coordinator without a lane
 OUTSIDER = "@nobody:example.org"
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 @pytest.fixture

@@ -15,15 +15,16 @@ from typing import cast
 import aiosqlite
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
-from homeward.care.pathway import Item, default_pathways_dir, load_pathways
+from homeward.care.pathway import Item
 from homeward.commands.context import Context, IncomingCommand
 from homeward.commands.registry import Command
 from homeward.messages.catalog import Catalog
 from homeward.messages.checklist import CHECKLIST_MAX_BYTES, checklist_content
 from homeward.work.services import Services
+from tests.unit import shipped_pathways
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-PATHWAYS = load_pathways(default_pathways_dir())
+PATHWAYS = shipped_pathways()
 
 
 def _context() -> Context:

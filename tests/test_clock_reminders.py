@@ -14,16 +14,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.reminders import CLOCK, ScheduledReminder, reconcile
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store import reminders as rows
 from homeward.store.db import Store
@@ -32,6 +28,8 @@ from homeward.work.care_room import CareRoom
 from homeward.work.scheduler import ReminderScheduler
 from homeward.work.services import Services
 from tests.clock import FakeClock
+from tests.stores import open_store
+from tests.unit import shipped_pathways, unit_services
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
@@ -46,11 +44,6 @@ def se(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
 SENT = se(2026, 11, 30, 10)  # Monday
 LIMIT = se(2026, 12, 3, 0, 0)  # Thursday: the municipality pays from today
 TOLD = se(2026, 12, 3, 8, 0)  # when the quiet hours end
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 def view_of(pathway: Pathway) -> CaseView:
@@ -125,10 +118,9 @@ def test_a_ready_date_ahead_plans_the_norwegian_reminder_for_that_morning(pathwa
 
 # --- on a real store, fired by the scheduler ------------------------------------------------------
 async def _orebro_case(tmp_path: Path, clock: FakeClock) -> tuple[Store, Services, int]:
-    pathways = load_pathways(default_pathways_dir())
-    store = await Store.open(tmp_path / "s.sqlite3")
-    config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), clock=clock, pathways=pathways)
+    pathways = shipped_pathways()
+    store = await open_store(tmp_path / "s.sqlite3")
+    services = unit_services(clock, pathways=pathways, user_id="@b:x")
     async with store.transaction() as db:
         await remember_room(db, "!r:x", "case", "sv", clock.now())
         case_id = await cases.open_case(

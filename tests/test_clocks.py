@@ -17,7 +17,7 @@ import pytest
 from homeward.care.calendar import WorkingCalendar
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership
 from homeward.care.clocks import clock_json, count_days, limit_instant, read_clock, read_clocks
-from homeward.care.pathway import Clock, Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Clock, Pathway
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
@@ -32,11 +32,6 @@ def se(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
 
 def no(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=OSLO)
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 def case(pathway: Pathway) -> CaseView:

@@ -18,17 +18,12 @@ from homeward.care.consent import (
     reply_answer,
     who_answers,
 )
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.refusal import Refusal
 from homeward.messages.catalog import Catalog
 
 MOR, FAR, KARL = "@mor:example.org", "@far:example.org", "@karl:example.org"
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 def view(pathway: Pathway, **lanes: str | None) -> CaseView:

@@ -18,7 +18,7 @@ import pytest
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership, close_blockers
 from homeward.care.caseload import coordinator_calendar, select, summarize, urgency
 from homeward.care.consent import Answer
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.reminders import ScheduledReminder, firing, reconcile
 from homeward.care.retention import retention_due, retention_firing
 from homeward.care.worklist import (
@@ -44,11 +44,6 @@ NOTICE = "inskrivningsmeddelande"
 
 def oslo(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=OSLO)
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 def orebro(pathways: dict[str, Pathway], **changes) -> CaseView:

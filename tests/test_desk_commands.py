@@ -14,12 +14,9 @@ import pytest
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.consent import Answer
-from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, OPEN_CASE, registry
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import cases, chain, consents, outbox, room_state
 from homeward.store.db import Store
 from homeward.store.state import remember_room
@@ -27,15 +24,15 @@ from homeward.work.departures import member_left
 from homeward.work.integrity import check_chains
 from homeward.work.retention import run_retention
 from homeward.work.room_state import bring_rooms_in_step
-from homeward.work.services import Services
 from homeward.work.worklists import fire_digest
 from tests.clock import FakeClock
-from tests.stores import seed_case
+from tests.stores import open_store, seed_case
+from tests.unit import shipped_pathways, unit_services
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # Tuesday, 09:00 in Oslo
 ANNA, BERIT, MOR = "@anna:desk", "@berit:desk", "@mor:desk"
 CASE, DM = "!case:desk", "!dm:desk"
-PATHWAYS = load_pathways(default_pathways_dir())
+PATHWAYS = shipped_pathways()
 
 
 class Bench:
@@ -44,16 +41,7 @@ class Bench:
 
     def __init__(self, store: Store, clock: FakeClock, **config: Any) -> None:
         self.store, self.clock, self.n = store, clock, 0
-        settings = {
-            "homeserver": "http://127.0.0.1:1",
-            "user_id": "@bot:desk",
-            "password": "x",
-            "language": "en",
-            **config,
-        }
-        self.services = Services(
-            config=Config.model_validate(settings), catalog=Catalog(), clock=clock, pathways=PATHWAYS
-        )
+        self.services = unit_services(clock, pathways=PATHWAYS, user_id="@bot:desk", language="en", **config)
 
     async def run(
         self, room: str, body: str, sender: str = ANNA, private: bool = True, encrypted: bool = True
@@ -84,7 +72,7 @@ class Bench:
 
 @pytest.fixture
 async def bench(tmp_path: Path):
-    store = await Store.open(tmp_path / "homeward.sqlite3")
+    store = await open_store(tmp_path / "homeward.sqlite3")
     async with store.transaction() as db:
         case_id = await seed_case(
             db, case_room=CASE, direct_room=DM, coordinator=ANNA, label="Sjostjerne", language="en", now=START

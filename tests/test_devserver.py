@@ -21,6 +21,9 @@ from nio import (
 
 from homeward.dev.synapse import LocalSynapse, SynapseStartError, free_port
 
+# Synapse's own spec: its config generator and the server itself (left out of `make test-fast`).
+pytestmark = pytest.mark.synapse
+
 # --------------------------------------------------------------------------- config
 # These run Synapse's config generator only, never the server.
 

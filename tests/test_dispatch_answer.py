@@ -13,47 +13,36 @@ from pathlib import Path
 import pytest
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
-from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands import dispatch
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command, handle_reaction
 from homeward.commands.registry import registry
-from homeward.config import Config
 from homeward.matrix.content import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
-from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
 from homeward.work.care_room import CareRoom
 from homeward.work.services import Services
 from tests.clock import FakeClock
-from tests.stores import seed_case
+from tests.stores import open_store, seed_case
+from tests.unit import unit_services
 
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:order", "!dm:order", "@coord:order"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def _services(woken: list[str]) -> Services:
-    config = Config.model_validate(
-        {
-            "homeserver": "http://127.0.0.1:1",
-            "user_id": "@bot:order",
-            "password": "x",
-            "language": "en",
-            "case_openers": ["*"],
-        }
-    )
-    return Services(
-        config=config,
-        catalog=Catalog(),
-        clock=FakeClock(START),
-        pathways=load_pathways(default_pathways_dir()),
+    return unit_services(
+        FakeClock(START),
         wake_reminders=lambda: woken.append("reminders"),
+        user_id="@bot:order",
+        language="en",
+        case_openers=["*"],
     )
 
 
 async def _store_with_a_case(path: Path) -> Store:
     """A care room with its checklist posted and one coordinator; a direct room."""
-    store = await Store.open(path)
+    store = await open_store(path)
     async with store.transaction() as db:
         case_id = await seed_case(
             db,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,17 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
-from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
 from homeward.commands.registry import registry
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import cases
 from homeward.store.db import Store
 from homeward.store.state import remember_room
 from homeward.work.services import Services
 from tests.clock import FakeClock
+from tests.stores import open_store
+from tests.unit import unit_services
 
 CASE_ROOM = "!case:fuzz"
 DIRECT_ROOM = "!dm:fuzz"
@@ -55,20 +55,11 @@ WORDS = st.sampled_from(
 
 
 def _services(clock: FakeClock) -> Services:
-    config = Config.model_validate(
-        {
-            "homeserver": "http://127.0.0.1:1",
-            "user_id": "@bot:fuzz",
-            "password": "x",
-            "language": "en",
-            "case_openers": ["*"],
-        }
-    )
-    return Services(config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir()))
+    return unit_services(clock, user_id="@bot:fuzz", language="en", case_openers=["*"])
 
 
 async def _store(path: Path, clock: FakeClock) -> Store:
-    store = await Store.open(path)
+    store = await open_store(path)
     async with store.transaction() as db:
         await remember_room(db, DIRECT_ROOM, "direct", "en", clock.now())
         await remember_room(db, CASE_ROOM, "case", "nb", clock.now())
@@ -99,7 +90,11 @@ command_text = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     body=command_text,
     room=st.sampled_from([CASE_ROOM, DIRECT_ROOM]),

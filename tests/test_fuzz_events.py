@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar, cast
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -30,20 +31,18 @@ from nio.exceptions import EncryptionError
 from nio.schemas import Schemas
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
+from homeward.bot import app
 from homeward.bot.app import HomewardBot
 from homeward.bot.sender import OutboxSender
-from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.parser import ParseError, parse
 from homeward.commands.registry import registry
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import outbox
 from homeward.store.db import Store
 from homeward.store.rows import one_row
 from homeward.work import undecryptable
-from homeward.work.services import Services
 from tests.clock import FakeClock
 from tests.stores import seed_case
+from tests.unit import catalog, unit_services
 
 BOT = "@bot:fuzz"
 COORDINATOR = "@coord:fuzz"
@@ -431,16 +430,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def _bot(path: Path, clock: FakeClock) -> HomewardBot:
-    config = Config.model_validate(
-        {"homeserver": "http://127.0.0.1:1", "user_id": BOT, "password": "x", "language": "en"}
-    )
-    bot = HomewardBot(config, clock)
+    services = unit_services(clock, user_id=BOT, language="en")
+    with patch.object(app, "Catalog", catalog):  # the catalog loaded once, not once per example
+        bot = HomewardBot(services.config, clock)
     bot.store = await Store.open(path)
     bot.client = NoKeys()
     bot.sender = cast(OutboxSender, SimpleNamespace(wake=lambda: None))  # the events wake it, nothing more
-    bot.services = Services(
-        config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir())
-    )
+    bot.services = services
     return bot
 
 

@@ -15,9 +15,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
-from homeward.care.pathway import default_pathways_dir, load_pathways
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
 from homeward.store.state import remember_room
@@ -27,6 +24,8 @@ from homeward.work.departures import member_left
 from homeward.work.joins import member_joined
 from homeward.work.services import Services
 from tests.clock import FakeClock
+from tests.stores import open_store
+from tests.unit import unit_services
 
 ROOM, CORA, MOR = "!r:x", "@cora:x", "@mor:x"
 
@@ -34,9 +33,8 @@ ROOM, CORA, MOR = "!r:x", "@cora:x", "@mor:x"
 async def _case(tmp_path: Path) -> tuple[Store, Services, FakeClock, int]:
     """A store with an Örebro case in ROOM, coordinated by Cora."""
     clock = FakeClock(datetime(2026, 11, 30, 10, tzinfo=ZoneInfo("Europe/Stockholm")))
-    store = await Store.open(tmp_path / "homeward.sqlite3")
-    config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir()))
+    store = await open_store(tmp_path / "homeward.sqlite3")
+    services = unit_services(clock, user_id="@b:x")
     async with store.transaction() as db:
         await remember_room(db, ROOM, "case", "sv", clock.now())
         case_id = await cases.open_case(

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from homeward.care.careplan import MAX_TEXT
+from homeward.care.changelog import MAX_TEXT
 from homeward.care.minutes import (
     EXTRA,
     Minutes,
@@ -36,7 +36,7 @@ from homeward.care.minutes import (
     reschedule,
     strike,
 )
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.refusal import Refusal
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -47,11 +47,6 @@ T0 = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 CORA = "@cora:example.org"
 KARL = "@karl:example.org"
 FRIDA = "@frida:example.org"
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 @pytest.fixture

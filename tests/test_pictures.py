@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from homeward.care.careplan import CarePlan
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.clocks import read_clocks
-from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Item, Pathway
 from homeward.care.stats import MIN_CASES, PathwayStats, Row, Share, Spread
 from homeward.care.timeline import timeline_layout
 from homeward.exports.build import careplan_document
@@ -32,11 +32,6 @@ from homeward.exports.timeline import draw_timeline
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 OSLO = ZoneInfo("Europe/Oslo")
 NOW = datetime(2026, 12, 4, 11, tzinfo=STOCKHOLM)
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 def busy_case(pathway: Pathway, extra: int = 12) -> CaseView:

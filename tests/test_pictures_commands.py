@@ -15,16 +15,15 @@ from PIL import Image
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.bot.sender import file_message
-from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.commands.context import IncomingCommand
 from homeward.commands.dispatch import handle_command
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import cases, outbox
 from homeward.store.db import Store
 from homeward.store.state import remember_room
 from homeward.work.services import Services
 from tests.clock import FakeClock
+from tests.stores import open_store
+from tests.unit import unit_services
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CORA, KARL, NOBODY = "@cora:x", "@karl:x", "@nobody:x"
@@ -32,15 +31,12 @@ DM = "!dm:x"
 
 
 def _services(clock: FakeClock) -> Services:
-    config = Config.model_validate(
-        {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:x", "password": "x", "language": "en"}
-    )
-    return Services(config=config, catalog=Catalog(), clock=clock, pathways=load_pathways(default_pathways_dir()))
+    return unit_services(clock, user_id="@bot:x", language="en")
 
 
 async def _store(path: Path, pathway: str = "orebro", count: int = 1) -> Store:
     """`count` cases of `pathway` coordinated by Cora, in rooms !case-0:x…; Karl is in the first one's kommun lane."""
-    store = await Store.open(path)
+    store = await open_store(path)
     phase = "planering" if pathway == "orebro" else "planlegge-utskrivning"
     async with store.transaction() as db:
         await remember_room(db, DM, "direct", "en", START)

@@ -32,18 +32,13 @@ from homeward.care.careplan import (
     set_responsible,
     text_lines,
 )
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.refusal import Refusal
 
 UTC = UTC
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 CORA = "@cora:example.org"
 KARL = "@karl:example.org"
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 @pytest.fixture

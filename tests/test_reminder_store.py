@@ -6,26 +6,22 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from homeward.care.pathway import default_pathways_dir, load_pathways
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import cases
 from homeward.store import reminders as rows
-from homeward.store.db import Store
 from homeward.work.care_room import CareRoom
 from homeward.work.scheduler import ReminderScheduler
-from homeward.work.services import Services
 from tests.clock import FakeClock
+from tests.stores import open_store
+from tests.unit import shipped_pathways, unit_services
 
 SE = ZoneInfo("Europe/Stockholm")
 
 
 async def test_reminders_missed_while_the_bot_was_down_all_go_out_late_once(tmp_path: Path) -> None:
-    pathways = load_pathways(default_pathways_dir())
+    pathways = shipped_pathways()
     clock = FakeClock(datetime(2026, 11, 30, 9, 0, tzinfo=SE))
-    store = await Store.open(tmp_path / "s.sqlite3")
-    config = Config.model_validate({"homeserver": "http://x", "user_id": "@b:x", "password": "p"})
-    services = Services(config=config, catalog=Catalog(), clock=clock, pathways=pathways)
+    store = await open_store(tmp_path / "s.sqlite3")
+    services = unit_services(clock, pathways=pathways, user_id="@b:x")
     async with store.transaction() as db:
         case_id = await cases.open_case(
             db,

@@ -20,7 +20,7 @@ import pytest
 from homeward.care.calendar import QuietHours
 from homeward.care.case import Ack, CaseView, ItemRecord, Membership, due_at
 from homeward.care.deadlines import ReminderPolicy
-from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Item, Pathway
 from homeward.care.reminders import (
     Identity,
     audience_lanes,
@@ -52,11 +52,6 @@ def se(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datet
 
 ADMITTED = se(2026, 11, 30, 10, 0)  # a Monday
 DUE = se(2026, 12, 1, 10, 0)  # 24 hours later
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 @pytest.fixture

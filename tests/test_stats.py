@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from homeward.care.case import Ack, CaseView, ExtraTask, GivenReason, ItemRecord, Membership, ack_due_at
-from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Item, Pathway
 from homeward.care.stats import SUPPRESSED, CaseFacts, pathway_stats, stats_json
+from tests.unit import shipped_pathways
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NOW = datetime(2027, 1, 15, 12, tzinfo=STOCKHOLM)
@@ -27,12 +28,12 @@ def se(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
 
 @pytest.fixture(scope="module")
 def orebro() -> Pathway:
-    return load_pathways(default_pathways_dir())["orebro"]
+    return shipped_pathways()["orebro"]
 
 
 @pytest.fixture(scope="module")
 def sthf() -> Pathway:
-    return load_pathways(default_pathways_dir())["sthf"]
+    return shipped_pathways()["sthf"]
 
 
 def facts(pathway: Pathway, n: int, **changes) -> CaseFacts:
@@ -172,7 +173,7 @@ def test_only_aggregates_no_case_label_in_the_figures(orebro: Pathway) -> None:
 
 
 def test_cases_of_another_pathway_are_not_counted(orebro: Pathway) -> None:
-    sthf = load_pathways(default_pathways_dir())["sthf"]
+    sthf = shipped_pathways()["sthf"]
     other = CaseFacts(
         CaseView(pathway=sthf, label="N", phase_id=sthf.phases[0].id, dates={}, members={}, records={}),
         se(2026, 11, 3),

@@ -17,10 +17,7 @@ import pytest
 
 import homeward.commands.handlers  # noqa: F401  (registers every command)
 from homeward.care.consent import Answer
-from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.cli import main
-from homeward.config import Config
-from homeward.messages.catalog import Catalog
 from homeward.store import chain, outbox
 from homeward.store.cases import audit
 from homeward.store.consents import add_answer
@@ -31,21 +28,14 @@ from homeward.work.integrity import check_chains
 from homeward.work.services import Services
 from tests.clock import FakeClock
 from tests.stores import seed_case
+from tests.unit import unit_services
 
 CASE_ROOM, DIRECT_ROOM, COORDINATOR, GUARDIAN = "!case:chain", "!dm:chain", "@coord:chain", "@mor:chain"
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def _services() -> Services:
-    config = Config.model_validate(
-        {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:chain", "password": "x", "language": "en"}
-    )
-    return Services(
-        config=config,
-        catalog=Catalog(),
-        clock=FakeClock(T0 + timedelta(days=1)),
-        pathways=load_pathways(default_pathways_dir()),
-    )
+    return unit_services(FakeClock(T0 + timedelta(days=1)), user_id="@bot:chain", language="en")
 
 
 async def _case_with_answers(path: Path) -> tuple[Store, int]:

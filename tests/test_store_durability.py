@@ -28,6 +28,9 @@ from homeward.store.db import Store, _split_sql
 from homeward.store.migrations import MIGRATIONS
 from homeward.store.rows import one_row
 
+# Child processes killed at random moments: about 20 s, left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 CASE_ROOM, DIRECT_ROOM, COORDINATOR = "!case:durable", "!dm:durable", "@coord:durable"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homeward.care.case import CaseView, Membership
-from homeward.care.pathway import Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Pathway
 from homeward.care.refusal import Refusal
 from homeward.care.team import check_placement, who_names_a_coordinator, without_coordinator
 
@@ -13,11 +13,6 @@ CORA = "@cora:example.org"  # coordinator in the hospital lane
 KARL = "@karl:example.org"  # municipality
 MOR = "@mor:example.org"  # guardian
 FAR = "@far:example.org"  # family lane
-
-
-@pytest.fixture(scope="module")
-def pathways() -> dict[str, Pathway]:
-    return load_pathways(default_pathways_dir())
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
-from homeward.care.pathway import Item, default_pathways_dir, load_pathways
+from homeward.care.pathway import Item
 from homeward.commands.context import Context, IncomingCommand
 from homeward.commands.registry import Command
 from homeward.exports.render import Document, render_html, render_markdown
@@ -38,6 +38,7 @@ from homeward.messages.checklist import checklist_markdown, item_line
 from homeward.text import Markdown, code, escape, fill, matrix_to, mention, mentions
 from homeward.work.services import Services
 from tests.test_exports import swedish_minutes, swedish_plan
+from tests.unit import shipped_pathways
 
 CATALOG = Catalog()
 MATRIX_TO = "https://matrix.to/#/"
@@ -320,7 +321,7 @@ def test_catalog_messages_are_markdown_so_they_nest_unescaped() -> None:
 
 # --- the message templates ------------------------------------------------------------------
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-PATHWAYS = load_pathways(default_pathways_dir())
+PATHWAYS = shipped_pathways()
 HOSTILE_TITLE = "*Tittel* _x_ [link](http://evil.example) <b>b</b> `c` a-b.c_d"
 HOSTILE_LANE = "Kommune <i>x</i> *y* [z](http://evil.example)"
 HOSTILE_LABEL = "Sjø_stjerne-2 *x*"

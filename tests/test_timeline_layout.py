@@ -14,7 +14,7 @@ import pytest
 
 from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
 from homeward.care.clocks import read_clocks
-from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
+from homeward.care.pathway import Item, Pathway
 from homeward.care.timeline import (
     BAND_COLOURS,
     MAX_STACK,
@@ -22,6 +22,7 @@ from homeward.care.timeline import (
     timeline_json,
     timeline_layout,
 )
+from tests.unit import shipped_pathways
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 UTC = UTC
@@ -39,7 +40,7 @@ NOW = se(2026, 12, 4, 11)
 
 @pytest.fixture(scope="module")
 def pathway() -> Pathway:
-    return load_pathways(default_pathways_dir())["orebro"]
+    return shipped_pathways()["orebro"]
 
 
 @pytest.fixture

@@ -27,9 +27,8 @@ def _reply_target(seen: Seen) -> str | None:
     return reply.get("event_id") if isinstance(reply, dict) else None
 
 
-async def test_a_100_kb_message_is_refused_by_the_homeserver_so_it_never_reaches_the_bot(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_a_100_kb_message_is_refused_by_the_homeserver_so_it_never_reaches_the_bot(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     response = await alice.client.room_send(
@@ -41,10 +40,9 @@ async def test_a_100_kb_message_is_refused_by_the_homeserver_so_it_never_reaches
 
 
 async def test_the_longest_command_an_encrypted_event_can_carry_gets_a_too_long_error_and_ping_still_works(
-    make_bot, make_member
+    module_bot, module_member
 ):
-    bot = await make_bot()
-    alice = await make_member("alice")
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     answer = await alice.command(room, "!plan goal " + "Trygg hjemkomst " * 2_500)  # 40 kB; about 54 kB once encrypted
@@ -55,9 +53,8 @@ async def test_the_longest_command_an_encrypted_event_can_carry_gets_a_too_long_
     assert (await alice.command(room, "!ping")).content["body"] == "pong"
 
 
-async def test_the_bot_acts_on_body_not_on_a_formatted_body_that_says_something_else(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_the_bot_acts_on_body_not_on_a_formatted_body_that_says_something_else(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     command = await alice.send(room, "!ping", {"format": "org.matrix.custom.html", "formatted_body": "<p>!help</p>"})
@@ -66,9 +63,8 @@ async def test_the_bot_acts_on_body_not_on_a_formatted_body_that_says_something_
     assert answer.content["homeward.command"] == "ping" and answer.content["body"] == "pong"
 
 
-async def test_an_edit_that_turns_chat_into_a_command_is_not_run(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_an_edit_that_turns_chat_into_a_command_is_not_run(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
     chat = await alice.send(room, "hello")
 
@@ -85,9 +81,8 @@ async def test_an_edit_that_turns_chat_into_a_command_is_not_run(make_bot, make_
     assert answers(alice, chat) == [] and answers(alice, edit) == []
 
 
-async def test_a_command_in_a_thread_is_answered_in_that_thread(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_a_command_in_a_thread_is_answered_in_that_thread(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
     root = await alice.send(room, "Questions about the discharge")
 
@@ -124,9 +119,8 @@ async def test_a_command_in_a_thread_is_answered_in_that_thread(make_bot, make_m
     assert answer.event_id in in_thread and command in in_thread
 
 
-async def test_a_command_sent_as_a_reply_to_the_bots_message_is_answered(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_a_command_sent_as_a_reply_to_the_bots_message_is_answered(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
     pong = await alice.command(room, "!ping")
 
@@ -140,9 +134,8 @@ async def test_a_command_sent_as_a_reply_to_the_bots_message_is_answered(make_bo
     assert answers(alice, pong.event_id) == []
 
 
-async def test_a_command_with_a_malformed_relation_is_still_answered(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_a_command_with_a_malformed_relation_is_still_answered(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
 
     command = await alice.send(room, "!ping", {"m.relates_to": "not an object"})
@@ -153,9 +146,8 @@ async def test_a_command_with_a_malformed_relation_is_still_answered(make_bot, m
     }
 
 
-async def test_control_characters_rtl_and_zero_width_in_arguments_get_a_clear_answer(make_bot, make_member):
-    bot = await make_bot()
-    alice = await make_member("alice")
+async def test_control_characters_rtl_and_zero_width_in_arguments_get_a_clear_answer(module_bot, module_member):
+    bot, alice = module_bot, module_member
     room = await direct_room(alice, bot)
     bodies = [
         "!ping \u200b",

@@ -56,9 +56,8 @@ async def test_with_reactions_off_a_reaction_is_not_an_acknowledgement(make_bot,
     assert item(status, "inskrivningsmeddelande")["acks"] == []
 
 
-async def test_a_label_that_looks_like_a_personnummer_is_refused(make_bot, make_member):
-    bot = await make_bot()
-    anna = await make_member("anna")
+async def test_a_label_that_looks_like_a_personnummer_is_refused(module_bot, module_member):
+    bot, anna = module_bot, module_member
     dm = await direct_room(anna, bot)
 
     answer = await anna.command(dm, "!case new orebro 19900101-1234")
@@ -68,9 +67,8 @@ async def test_a_label_that_looks_like_a_personnummer_is_refused(make_bot, make_
     assert "pseudonym" in answer.content["body"]
 
 
-async def test_an_unknown_pathway_is_refused_with_the_known_ones(make_bot, make_member):
-    bot = await make_bot()
-    anna = await make_member("anna")
+async def test_an_unknown_pathway_is_refused_with_the_known_ones(module_bot, module_member):
+    bot, anna = module_bot, module_member
     dm = await direct_room(anna, bot)
 
     answer = await anna.command(dm, "!case new stockholm Sjostjerne")
@@ -79,9 +77,8 @@ async def test_an_unknown_pathway_is_refused_with_the_known_ones(make_bot, make_
     assert "orebro" in answer.content["body"] and "sthf" in answer.content["body"]
 
 
-async def test_pathways_lists_both_pathways(make_bot, make_member):
-    bot = await make_bot()
-    anna = await make_member("anna")
+async def test_pathways_lists_both_pathways(module_bot, module_member):
+    bot, anna = module_bot, module_member
     dm = await direct_room(anna, bot)
 
     answer = await anna.command(dm, "!pathways")

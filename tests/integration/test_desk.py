@@ -267,7 +267,7 @@ async def test_closing_is_refused_with_open_mandatory_items_stops_reminders_and_
     assert ("inskrivningsmeddelande", "overdue") in [
         (r["item"], r["kind"]) for r in planned.content["homeward.reminders"]
     ]
-    clock.jump_to(at(2026, 12, 2, 9, 59, 57))  # the first overdue repeat: the next working day, 10:00
+    clock.jump_to(at(2026, 12, 2, 9, 59, 59))  # the first overdue repeat: the next working day, 10:00
     bot.running.clock_jumped()
     overdue = await anna.wait_for(
         lambda s: s.room_id == room and (s.content.get("homeward.reminder") or {}).get("kind") == "overdue"
@@ -295,7 +295,7 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
     await open_case_in(berit, dm_b, "sthf", "Mus")  # a new case: nothing due, nothing awaited
     assert clock.now() < at(2026, 12, 31, 7, 30)
 
-    clock.jump_to(at(2026, 12, 31, 7, 29, 57))
+    clock.jump_to(at(2026, 12, 31, 7, 29, 59))
     bot.running.clock_jumped()
     thursday = await anna.wait_for(worklist_of(dm_a, "2026-12-31"))
 
@@ -310,14 +310,14 @@ async def test_the_worklist_comes_once_on_working_days_not_with_nothing_to_say_a
     assert await until_status(bot, berit.user_id, "2026-12-31") == "empty"
     assert await planned_days(bot, anna.user_id) == ["2027-01-04"]  # not on New Year's Day, not on the weekend
 
-    clock.jump_to(at(2027, 1, 4, 7, 29, 57))
+    clock.jump_to(at(2027, 1, 4, 7, 29, 59))
     bot.running.clock_jumped()
     await anna.wait_for(worklist_of(dm_a, "2027-01-04"))
     assert [w.content["homeward.digest_run"]["day"] for w in worklists(anna, dm_a)] == ["2026-12-31", "2027-01-04"]
 
     ok(await anna.command(room, f"!handover {berit.user_id} over til deg"))
     assert await planned_days(bot, anna.user_id) == []
-    clock.jump_to(at(2027, 1, 5, 7, 29, 57))
+    clock.jump_to(at(2027, 1, 5, 7, 29, 59))
     bot.running.clock_jumped()
     tuesday = await berit.wait_for(worklist_of(dm_b, "2027-01-05"))
     await anna.command(dm_a, "!ping")
