@@ -258,7 +258,7 @@ def test_a_notice_sent_after_its_own_due_time_is_done_late_and_marked_at_that_ti
 def test_the_reasons_lanes_gave_for_late_items_go_beside_their_marks() -> None:
     from homeward.care.case import GivenReason
 
-    pathway = load_pathways(default_pathways_dir())["orebro"]
+    pathway = shipped_pathways()["orebro"]
     zone = ZoneInfo("Europe/Stockholm")
     opened = datetime(2026, 11, 30, 9, tzinfo=zone)
     view = CaseView(
