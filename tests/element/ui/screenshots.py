@@ -111,7 +111,7 @@ async def more_cases(homeserver: str, bot_id: str, coordinator: dict, work: Path
     device's own chat with the bot is left and the device logged out afterwards: Element shows
     the case rooms, nothing else of it."""
     sys.path.insert(0, str(REPO))
-    from tests.harness import Member, Seen
+    from tests.harness import Member
 
     member = await Member.login(homeserver, coordinator["id"], coordinator["password"], work / "second-device")
     try:
