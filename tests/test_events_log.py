@@ -38,6 +38,7 @@ from tests.clock import FakeClock
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 ROOM, DM = "!case:x", "!dm:x"
 CORA, SARA, KARL, OLLE = "@cora:x", "@sara:x", "@karl:x", "@olle:x"
+MOR = "@mor:x"
 LABEL = "Hemligt-Namn"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -255,3 +256,19 @@ async def test_the_review_at_the_closing_names_the_late_steps_and_why(case: Case
     body = reviews[0]["body"]
     assert "Genomgång av" in body and "Väntar på ansökan eller beslut (SoL/LSS)" in body
     assert review["phases"][0]["id"] == "identifiering" and review["closed_at"].startswith("2026-12-04T09:00")
+
+
+async def test_the_case_export_carries_the_reasons_the_lanes_gave(case: Case) -> None:
+    await walk(case)
+    async with case.store.transaction() as db:
+        await cases.put_member(db, 1, MOR, "vardnadshavare", False, CORA, case.clock.now())
+    ok(await case.run(ROOM, MOR, "!consent yes informationsoverforing"))  # the case export needs it
+    ok(await case.run(ROOM, CORA, "!export case md"))
+    (file_row,) = [r for r in case.last if r.kind == outbox.FILE]
+    row = next(
+        line
+        for line in base64.b64decode(file_row.content["data_b64"]).decode("utf-8").splitlines()
+        if line.startswith("| inskrivningsmeddelande ")
+    )
+    assert "Kommun: Väntar på ansökan eller beslut (SoL/LSS)" in row and "Slutenvård: Annat" in row
+    assert "Väntar på personal i kommunen" not in row  # the answer the kommun changed
