@@ -1,7 +1,7 @@
 """The review of a case at its end, and `!stats review`, as the room reads them.
 
 The figures are decided in `care.review`; this only words them in the room's language:
-days with one decimal (a whole number without), "1 day" and "2 days", the pathway's own
+days with one decimal (a whole number without), how late in hours under a day, "1 day" and "2 days", the pathway's own
 names for its phases, lanes and reasons, ids as code.
 """
 
@@ -21,6 +21,11 @@ def days_text(room: Speaker, language: str, days: float) -> str:
     rounded = round(days, 1)
     shown = local_number(rounded, language, 0 if rounded == int(rounded) else 1)
     return room.t("review.days_one" if rounded == 1 else "review.days_other", n=shown)
+
+
+def late_text(room: Speaker, language: str, days: float) -> str:
+    """How late: "5 tim" under a day ("0,2 dagar" says little to a nurse), "1,5 dagar" from there."""
+    return _duration(room, language, days * 24) if days < 1 else days_text(room, language, days)
 
 
 def review_markdown(room: Speaker, review: CaseReview, pathway: Pathway, *, message: bool = True) -> str:
@@ -45,7 +50,7 @@ def review_markdown(room: Speaker, review: CaseReview, pathway: Pathway, *, mess
                 "review.phase_late",
                 phase=phase.title,
                 days=days,
-                over=days_text(room, language, phase.over_days),
+                over=late_text(room, language, phase.over_days),
                 expected=local_text(phase.expected_by, pathway),
             )
         else:
@@ -61,7 +66,7 @@ def review_markdown(room: Speaker, review: CaseReview, pathway: Pathway, *, mess
                 "id": step.item_id,
                 "title": step.title,
                 "lane": step.lane_name,
-                "days": days_text(room, language, step.days),
+                "days": late_text(room, language, step.days),
                 "reason": step.reason_label or room.t("review.no_reason"),
             }
             if step.done is None:
@@ -117,10 +122,11 @@ def review_markdown(room: Speaker, review: CaseReview, pathway: Pathway, *, mess
 
 
 def _duration(room: Speaker, language: str, hours: float) -> str:
-    """ "35 min" under an hour, "5,5 h" from there."""
+    """ "35 min" under an hour, "5,5 h" from there ("17 h": a whole number without its decimal)."""
     if hours < 1:
         return room.t("time.minutes", n=max(round(hours * 60), 1))
-    return room.t("time.hours", n=local_number(round(hours, 1), language, 1))
+    rounded = round(hours, 1)
+    return room.t("time.hours", n=local_number(rounded, language, 0 if rounded == int(rounded) else 1))
 
 
 def review_content(room: Speaker, review: CaseReview, pathway: Pathway) -> dict[str, Any]:

@@ -272,3 +272,26 @@ async def test_the_case_export_carries_the_reasons_the_lanes_gave(case: Case) ->
     )
     assert "Kommun: Väntar på ansökan eller beslut (SoL/LSS)" in row and "Slutenvård: Annat" in row
     assert "Väntar på personal i kommunen" not in row  # the answer the kommun changed
+
+
+async def test_the_case_pdf_of_a_closed_case_carries_the_review_posted_at_the_closing(case: Case) -> None:
+    from pypdf import PdfReader
+
+    await walk(case)
+    async with case.store.transaction() as db:
+        await cases.put_member(db, 1, MOR, "vardnadshavare", False, CORA, case.clock.now())
+    ok(await case.run(ROOM, MOR, "!consent yes informationsoverforing"))
+    case.at(se(4, 10))
+    ok(await case.run(ROOM, CORA, "!case close force Klart"))
+    (posted,) = [r.content for r in case.last if "homeward.review" in r.content]
+    case.at(se(7, 10))  # days later: the review is the case's, as it closed
+    ok(await case.run(ROOM, CORA, "!export case pdf"))
+    (file_row,) = [r for r in case.last if r.kind == outbox.FILE]
+    reader = PdfReader(io.BytesIO(base64.b64decode(file_row.content["data_b64"])))
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+    assert "Genomgång vid avslutning" in text and "Väntar på ansökan eller beslut (SoL/LSS)" in text
+    # the figures of the review posted at the closing: the kommun 17 hours late, four days in the phase
+    late = {(s["lane"], s["step"]): s for s in posted["homeward.review"]["late"]}
+    assert late[("kommun", "ack")]["days"] == round(17 / 24, 2) and late[("kommun", "ack")]["reason"] == "beslut"
+    assert "kvitterad 17 tim för sent" in posted["body"] and "kvitterad 17 tim för sent" in text
+    assert "Identifiering, Bedömning: 4 dagar" in posted["body"] and "Identifiering, Bedömning: 4 dagar" in text

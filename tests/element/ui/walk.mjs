@@ -266,7 +266,12 @@ try {
     await botSays("nurse", "varför är det försenat");
     people.nurse.since = Date.now() - 2000;
     await E.step("nurse: replies one word to the question", async () => {
-        const question = n.locator(".mx_EventTile", { hasText: "varför är det försenat" }).last();
+        // The pictures before left the timeline scrolled up, and Element renders only what is near the
+        // screen: to the newest message first, then the question in view.
+        await n.locator(".mx_RoomView_messagePanel").evaluate((panel) => { panel.scrollTop = panel.scrollHeight; });
+        await n.waitForTimeout(500);
+        await reveal(n, "varför är det försenat");
+        const question = n.locator(".mx_RoomView_body .mx_EventTile", { hasText: "varför är det försenat" }).last();
         await question.hover();
         await n.locator(".mx_MessageActionBar").getByRole("button", { name: "Reply" }).first().click();
         const composer = n.locator(".mx_RoomView_body .mx_BasicMessageComposer_input").first();
