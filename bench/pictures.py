@@ -33,15 +33,15 @@ from zoneinfo import ZoneInfo
 
 from common import ROOT, header, median, table
 
-from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.case import Ack, CaseView, ExtraTask, GivenReason, ItemRecord, Membership
 from homeward.care.clocks import read_clocks
 from homeward.care.pathway import Item, Pathway, default_pathways_dir, load_pathways
 from homeward.care.stats import CaseFacts, pathway_stats
 from homeward.care.timeline import timeline_layout
 from homeward.commands.handlers.pictures import make_stats
-from homeward.exports.stats import draw_stats
+from homeward.exports.stats import draw_stats, draw_waits
 from homeward.exports.timeline import draw_timeline
-from homeward.store import cases
+from homeward.store import cases, delays
 from homeward.store.db import Store
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -115,6 +115,14 @@ def demo_case(pathway: Pathway) -> tuple[CaseView, list[tuple[str, datetime]], d
             due,
         )
     records["sip-meeting-a4"] = ItemRecord(acks=[Ack("slutenvard", "@sara:x", t(37, 12))])
+    # Why two steps are late, as their lanes said: the summons waited for the family, the medicines list for a
+    # prescription.
+    for item_id, lane, word in (
+        ("kallelse-sip", "oppenvard", "familjen"),
+        ("sip-meeting-a2", "oppenvard", "lakemedel"),
+    ):
+        reason = pathway.reason(word)
+        view.reasons[(item_id, lane)] = GivenReason(item_id, lane, reason.id, reason.code, CORA, t(37, 9))
     history = [("identifiering", t(16, 10)), ("planering", t(19, 11))]
     return view, history, now
 
@@ -122,6 +130,7 @@ def demo_case(pathway: Pathway) -> tuple[CaseView, list[tuple[str, datetime]], d
 def demo_facts(pathway: Pathway, count: int, seed: int = 16) -> list[CaseFacts]:
     """`count` Örebro cases with plausible, varied durations (deterministic)."""
     rng = random.Random(seed)
+    why = random.Random(seed + 1)  # the reasons have their own stream: the durations stay as they were
     base = datetime(2026, 1, 5, 9, tzinfo=STOCKHOLM)
     found = []
     for n in range(count):
@@ -165,7 +174,15 @@ def demo_facts(pathway: Pathway, count: int, seed: int = 16) -> list[CaseFacts]:
         view.records["utskrivningsmeddelande"] = ItemRecord(
             sent_at=gone, acks=[Ack("kommun", "@k:x", gone + timedelta(hours=rng.uniform(1, 20)))]
         )
+        # The other receiving lanes acknowledge too, some of them late (their own stream: the rest stays as it was).
+        summons = view.records["kallelse-sip"]
+        assert summons.sent_at is not None
+        summons.acks.append(Ack("kommun", "@k:x", summons.sent_at + timedelta(hours=why.uniform(2, 60))))
+        view.records["utskrivningsmeddelande"].acks.append(
+            Ack("oppenvard", "@o:x", gone + timedelta(hours=why.uniform(2, 50)))
+        )
         view.dates["discharge"] = gone.date()
+        _demo_reasons(view, why)
         closings = []
         if rng.random() < 0.8:
             closed = follow + timedelta(days=rng.uniform(3, 20))
@@ -176,48 +193,83 @@ def demo_facts(pathway: Pathway, count: int, seed: int = 16) -> list[CaseFacts]:
     return found
 
 
+#: Which reasons each lane gives in the demo, with weights: equipment and staff for the municipality…
+DEMO_REASONS = {
+    "kommun": [("personal", 5), ("hjalpmedel", 4), ("beslut", 3), ("bostad", 1), ("annat", 1)],
+    "oppenvard": [("information", 3), ("familjen", 2), ("personal", 1)],
+    "slutenvard": [("information", 2), ("lakemedel", 2), ("annat", 1)],
+}
+DEMO_LATE = [
+    ("inskrivningsmeddelande", "kommun"),
+    ("inskrivningsmeddelande", "oppenvard"),
+    ("inskrivningsmeddelande", "slutenvard"),
+    ("utskrivningsklarmeddelande", "kommun"),
+    ("utskrivningsklarmeddelande", "oppenvard"),
+    ("kallelse-sip", "oppenvard"),
+    ("utskrivningsmeddelande", "kommun"),
+]
+
+
+def _demo_reasons(view: CaseView, why: random.Random) -> None:
+    """Three in four lanes say why they were late (a reason for a step that was not late is never read)."""
+    for item_id, lane in DEMO_LATE:
+        if why.random() < 0.75:
+            words, weights = zip(*DEMO_REASONS[lane], strict=True)
+            reason = view.pathway.reason(why.choices(words, weights)[0])
+            at = datetime(2026, 1, 1, tzinfo=STOCKHOLM)
+            view.reasons[(item_id, lane)] = GivenReason(item_id, lane, reason.id, reason.code, "@x:x", at)
+
+
 async def store_with_cases(path: Path, pathway: Pathway, count: int) -> Store:
     """A store with `count` of the demo cases, written as the bot writes them."""
     store = await Store.open(path)
     async with store.transaction() as db:
-        for n, facts in enumerate(demo_facts(pathway, count, seed=1000)):
-            view = facts.view
-            case_id = await cases.open_case(
-                db,
-                pathway_id=pathway.id,
-                label=view.label,
-                phase_id=facts.phases[-1][0],
-                opened_by=CORA,
-                opened_in="!dm:x",
-                create_outbox=n + 1,
-                now=facts.opened_at,
-            )
-            await cases.bind_room(db, n + 1, f"!room-{n}:x")
-            await cases.put_member(db, case_id, CORA, None, True, CORA, facts.opened_at)
-            for date_id, value in view.dates.items():
-                await cases.put_date(db, case_id, date_id, value, CORA, facts.opened_at)
-            for item_id, record in view.records.items():
-                if record.sent_at:
-                    await cases.mark_sent(db, case_id, item_id, CORA, record.sent_at, 0)
-                for k, ack in enumerate(record.acks):
-                    await cases.add_ack(db, case_id, item_id, ack, f"$ack-{n}-{item_id}-{k}")
-            for (previous, _), (phase, at) in itertools.pairwise(facts.phases):
-                await cases.audit(
-                    db,
-                    room_id=f"!room-{n}:x",
-                    actor=CORA,
-                    action="phase.changed",
-                    now=at,
-                    case_id=case_id,
-                    previous=previous,
-                    phase=phase,
-                    forced=False,
-                )
-            for what, at in facts.closings:
-                await cases.audit(
-                    db, room_id=f"!room-{n}:x", actor=CORA, action=f"case.{what}", now=at, case_id=case_id
-                )
+        await write_cases(db, pathway, demo_facts(pathway, count, seed=1000), CORA)
     return store
+
+
+async def write_cases(db, pathway: Pathway, found: list[CaseFacts], coordinator: str, prefix: str = "room") -> None:
+    """Demo cases into a store, as the bot writes them, coordinated by `coordinator`: their dates, notices,
+    acknowledgements, the reasons lanes gave, phase changes and closings (rooms `!<prefix>-n:x`, never created)."""
+    for n, facts in enumerate(found):
+        view = facts.view
+        room = f"!{prefix}-{n}:x"
+        outbox_row = -(n + 1)  # no real outbox row creates these rooms
+        case_id = await cases.open_case(
+            db,
+            pathway_id=pathway.id,
+            label=view.label,
+            phase_id=facts.phases[-1][0],
+            opened_by=coordinator,
+            opened_in="!dm:x",
+            create_outbox=outbox_row,
+            now=facts.opened_at,
+        )
+        await cases.bind_room(db, outbox_row, room)
+        await cases.put_member(db, case_id, coordinator, None, True, coordinator, facts.opened_at)
+        for date_id, value in view.dates.items():
+            await cases.put_date(db, case_id, date_id, value, coordinator, facts.opened_at)
+        for item_id, record in view.records.items():
+            if record.sent_at:
+                await cases.mark_sent(db, case_id, item_id, coordinator, record.sent_at, 0)
+            for k, ack in enumerate(record.acks):
+                await cases.add_ack(db, case_id, item_id, ack, f"$ack-{n}-{item_id}-{k}")
+        for given in view.reasons.values():
+            await delays.add_reason(db, case_id, given, None)
+        for (previous, _), (phase, at) in itertools.pairwise(facts.phases):
+            await cases.audit(
+                db,
+                room_id=room,
+                actor=coordinator,
+                action="phase.changed",
+                now=at,
+                case_id=case_id,
+                previous=previous,
+                phase=phase,
+                forced=False,
+            )
+        for what, at in facts.closings:
+            await cases.audit(db, room_id=room, actor=coordinator, action=f"case.{what}", now=at, case_id=case_id)
 
 
 # --- timing ----------------------------------------------------------------------------------------
@@ -280,7 +332,7 @@ async def bench(runs: int, count: int) -> None:
 
         stats_runs = [await _with_ticker(stats) for _ in range(runs + 1)]
         await store.close()
-    figures, chart, csv_bytes = stats_runs[0][0]
+    figures, chart, csv_bytes, _waits = stats_runs[0][0]
 
     header("Homeward pictures (bench/pictures.py)", f"1 cold (first in the process) + {runs} warm each; one process")
     print(
@@ -321,7 +373,8 @@ def readme(folder: Path) -> None:
     (folder / "timeline.png").write_bytes(picture.png)
     figures = pathway_stats(pathway, demo_facts(pathway, 60), datetime(2026, 6, 1, 9, tzinfo=STOCKHOLM))
     (folder / "stats.png").write_bytes(draw_stats(figures).png)
-    print(f"wrote {folder / 'timeline.png'} and {folder / 'stats.png'}")
+    (folder / "waits.png").write_bytes(draw_waits(figures).png)
+    print(f"wrote {folder / 'timeline.png'}, {folder / 'stats.png'} and {folder / 'waits.png'}")
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ from types import TracebackType
 from typing import Any
 
 import fastjsonschema
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import nio.crypto.olm_machine
 import nio.events.misc
 import nio.responses

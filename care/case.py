@@ -67,6 +67,19 @@ class Ack:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class GivenReason:
+    """Why one lane was late with one item, as it (or a coordinator for it) said: the latest answer counts."""
+
+    item_id: str
+    lane: str
+    reason: str  # the pathway's reason id (`care.pathway.DelayReason`)
+    code: str  # its shared code when it was given
+    user_id: str
+    at: datetime
+    on_behalf: bool = False
+
+
 @dataclass
 class ItemRecord:
     """What has happened to one item of the case."""
@@ -101,6 +114,8 @@ class CaseView:
     state: CaseState = "open"
     closed_at: datetime | None = None
     closed_reason: str | None = None
+    #: Why each lane was late with each item, (item id, lane id) → the latest answer (care.delays).
+    reasons: dict[tuple[str, str], GivenReason] = field(default_factory=dict)
 
     @property
     def closed(self) -> bool:

@@ -136,6 +136,61 @@ def read_clock(
     )
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What a clock's days past its limit cost, at the rate its pathway cites (`care.pathway.Rate`).
+
+    `days`: the days paid for (the count past the limit); `amount` None when the clock cites
+    no rate. `years`: the years whose amounts were used; `estimated`: a day fell in a year
+    the pathway gives no amount for, and was costed at the nearest earlier year's.
+    """
+
+    days: int
+    amount: float | None = None
+    currency: str | None = None
+    unit: str | None = None
+    years: tuple[int, ...] = ()
+    estimated: bool = False
+
+
+def paid_days(reading: ClockReading, at: datetime, calendar: WorkingCalendar) -> list[date]:
+    """The local days past the limit, from the day the limit is reached up to the day the clock stopped (or `at`).
+
+    As many as the count past the limit: a Swedish clock started Monday with three calendar
+    days, stopped Friday, has one (Thursday); a Norwegian one (limit 0) started Monday and
+    stopped Wednesday has two (Monday and Tuesday).
+    """
+    if reading.started_at is None or reading.state in ("not_started", "waiting"):
+        return []
+    clock = reading.clock
+    first = limit_day(reading.started_at, clock.limit, clock.counting, calendar)
+    end = (reading.stopped_at or at).astimezone(calendar.tz).date()
+    days = [first + timedelta(days=n) for n in range(max((end - first).days, 0))]
+    if clock.counting == "working_days":
+        days = [day for day in days if calendar.is_working_day(day)]
+    return days
+
+
+def cost_of(reading: ClockReading, at: datetime, calendar: WorkingCalendar) -> Cost:
+    """The clock's paid days and, where the pathway cites a rate, what they cost."""
+    days = paid_days(reading, at, calendar)
+    rate = reading.clock.rate
+    if rate is None:
+        return Cost(len(days))
+    amount = 0.0
+    used: set[int] = set()
+    estimated = False
+    for day in days:
+        found = rate.amount_for(day.year)
+        if found is None:  # before the first year the pathway gives: not costed at all
+            return Cost(len(days), None, rate.currency, rate.unit)
+        value, year = found
+        amount += value
+        used.add(year)
+        estimated = estimated or year != day.year
+    return Cost(len(days), round(amount, 2), rate.currency, rate.unit, tuple(sorted(used)), estimated)
+
+
 def read_clocks(view: CaseView, now: datetime, *, closed_at: datetime | None = None) -> list[ClockReading]:
     """Every clock of the case's pathway, in the file's order."""
     calendar = view.calendar()

@@ -13,6 +13,7 @@ testable and portable.  The file format is documented in ``pathways/README.md``.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import unicodedata
 from importlib import resources
@@ -34,12 +35,14 @@ from pydantic_core import ErrorDetails
 from homeward.clock import time_zone
 
 __all__ = [
+    "REASON_CODES",
     "AckDue",
     "CarePlanTerms",
     "Clock",
     "ClockPoint",
     "Consent",
     "CoveredBy",
+    "DelayReason",
     "DueRule",
     "Item",
     "Lane",
@@ -48,6 +51,8 @@ __all__ = [
     "Pathway",
     "PathwayError",
     "Phase",
+    "Rate",
+    "RateAmount",
     "Settings",
     "Topic",
     "configured_pathways",
@@ -55,6 +60,8 @@ __all__ = [
     "fold",
     "load_pathway",
     "load_pathways",
+    "pathway_file",
+    "pathway_version",
 ]
 
 # --- identifiers -------------------------------------------------------------
@@ -64,6 +71,8 @@ __all__ = [
 ITEM_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 SNAKE_ID = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 LANE_ID = r"^[a-z]+$"
+REASON_ID = r"^[a-z]{2,24}$"
+CURRENCY = r"^[A-Z]{3}$"
 TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 COUNTRY = r"^[A-Z]{2}$"
 
@@ -72,6 +81,8 @@ _PATTERN_HELP: dict[str, str] = {
     ITEM_ID: "must be lowercase ascii letters/digits joined by '-', e.g. 'kallelse-sip'",
     SNAKE_ID: "must be lowercase ascii letters/digits joined by '_', e.g. 'sip_meeting'",
     LANE_ID: "must be one lowercase ascii word without å/ä/ö/ø/æ, e.g. 'slutenvard'",
+    REASON_ID: "must be one lowercase ascii word of 2-24 letters without å/ä/ö/ø/æ, e.g. 'utstyr'",
+    CURRENCY: "must be a three-letter ISO 4217 currency code in quotes, e.g. 'NOK' or 'SEK'",
     TIME_OF_DAY: "must be a time of day 'HH:MM' in quotes, e.g. '16:00'",
     COUNTRY: "must be a two-letter ISO country code in quotes, e.g. 'NO' or 'SE'",
 }
@@ -397,12 +408,49 @@ class ClockPoint(_Model):
         return self
 
 
+class RateAmount(_Model):
+    """What one day past the limit costs in one calendar year (rates are set per year)."""
+
+    year: int = Field(ge=2000, le=2100)
+    amount: float = Field(gt=0)
+
+
+class Rate(_Model):
+    """What the municipality pays per day past a clock's limit, as the pathway's source gives it.
+
+    ``unit`` is the source's word for the day paid for (``døgn``, ``vårddygn``). A day in a
+    year without an amount is costed at the nearest earlier year's amount, and the figure
+    says that it is an estimate; a pathway without a rate shows no cost at all.
+    """
+
+    currency: str = Field(pattern=CURRENCY)
+    unit: NonEmpty
+    amounts: list[RateAmount] = Field(min_length=1)
+    source: NonEmpty
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _years_in_order(self) -> Rate:
+        years = [a.year for a in self.amounts]
+        if years != sorted(set(years)):
+            raise _Problems([("amounts", "list each year once, in increasing order")])
+        return self
+
+    def amount_for(self, year: int) -> tuple[float, int] | None:
+        """(amount, the year whose amount it is) for a day in `year`: that year's, else the nearest earlier one."""
+        found = [a for a in self.amounts if a.year <= year]
+        if not found:
+            return None
+        return found[-1].amount, found[-1].year
+
+
 class Clock(_Model):
     """A statutory clock: the days counted from an event (e.g. the patient declared ready to leave).
 
     ``limit`` is how many days may pass before the clock's consequence applies (the
     municipality starts paying); reaching it is a reminder to the coordinators. The first
     of the ``stop`` points to happen stops the clock. Every clock cites its source.
+    ``rate``, optional: what each day past the limit costs, with its own source.
     """
 
     id: str = Field(pattern=ITEM_ID, max_length=40)
@@ -413,6 +461,47 @@ class Clock(_Model):
     stop: list[ClockPoint] = Field(min_length=1)
     source: NonEmpty
     note: str | None = None
+    rate: Rate | None = None
+
+
+#: The shared codes of delay reasons: each pathway says in its own words which of its reasons
+#: is which, so that waits can be compared across pathways and regions (docs/EVENTS.md).
+REASON_CODES: tuple[str, ...] = (
+    "equipment",  # medical-technical equipment, consumables or aids not in place
+    "staff",  # the people who will give the care are not in place
+    "training",  # staff (or the family) not yet trained
+    "home",  # the home not ready: adaptation, housing
+    "decision",  # an application or administrative decision pending (vedtak, biståndsbeslut)
+    "family",  # waiting for the family's decision or availability
+    "medication",  # medicines or prescriptions
+    "information",  # information or documentation from another party
+    "other",
+)
+ReasonCode = Literal[
+    "equipment", "staff", "training", "home", "decision", "family", "medication", "information", "other"
+]
+
+
+class DelayReason(_Model):
+    """Why a step of the pathway was late, in the pathway's own words, with a shared `code`.
+
+    ``id`` is the one word a lane replies with (``utstyr``); ``aliases`` are other words
+    that find it (``utstyret``, with or without å/ä/ö/ø/æ). Every reason cites its source:
+    the flowchart's words it stands for, or "Homeward" where the flowchart has none.
+    """
+
+    id: str = Field(pattern=REASON_ID)
+    code: ReasonCode
+    label: NonEmpty
+    aliases: list[NonEmpty] = []
+    source: NonEmpty
+
+    def keys(self) -> set[str]:
+        """All folded words that find this reason."""
+        found: set[str] = set()
+        for word in [self.id, *self.aliases]:
+            found |= fold(word)
+        return found
 
 
 class Settings(_Model):
@@ -426,6 +515,9 @@ class Pathway(_Model):
     """One complete pathway definition; loading it proves every reference resolves."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)
+    #: The version of this file, as its owners name it; the event log and the FHIR
+    #: PlanDefinition carry it (without one: a digest of the content, `pathway_version`).
+    version: str | None = Field(default=None, min_length=1, max_length=40)
     title: NonEmpty
     language: Literal["nb", "sv", "en"]
     country: str = Field(pattern=COUNTRY)
@@ -438,6 +530,8 @@ class Pathway(_Model):
     meetings: list[Meeting] = []
     consents: list[Consent] = []
     clocks: list[Clock] = []
+    #: Why a step was late, as the overdue reminder asks its lane (care.delays).
+    delay_reasons: list[DelayReason] = []
     plan: CarePlanTerms
     settings: Settings
 
@@ -476,6 +570,7 @@ class Pathway(_Model):
         meeting_ids = unique("meeting", [(f"meetings[{i}].id", x.id) for i, x in enumerate(self.meetings)])
         consent_ids = unique("consent", [(f"consents[{i}].id", x.id) for i, x in enumerate(self.consents)])
         unique("clock", [(f"clocks[{i}].id", x.id) for i, x in enumerate(self.clocks)])
+        unique("delay reason", [(f"delay_reasons[{i}].id", x.id) for i, x in enumerate(self.delay_reasons)])
         located = [
             (f"phases[{p}].items[{i}]", item)
             for p, phase in enumerate(self.phases)
@@ -500,6 +595,9 @@ class Pathway(_Model):
 
         words_unshared("lane", list(self.lanes), "lanes")
         words_unshared("date", list(self.dates), "dates")
+        words_unshared("delay reason", list(self.delay_reasons), "delay_reasons")
+        if self.delay_reasons and not any(r.code == "other" for r in self.delay_reasons):
+            problems.append(("delay_reasons", "needs a reason with code 'other', so no lane must pick a wrong one"))
         single_roles: tuple[Role, ...] = ("guardian", "child")
         for role in single_roles:
             if len(self.lanes_with_role(role)) > 1:
@@ -685,6 +783,26 @@ class Pathway(_Model):
                 return consent
         raise KeyError(f"pathway {self.id!r} has no consent {consent_id!r}")
 
+    def find_reason(self, text: str) -> DelayReason | None:
+        """The delay reason a person means by `text` (its id or an alias; diacritics optional)."""
+        wanted = fold(text)
+        return next((reason for reason in self.delay_reasons if wanted & reason.keys()), None)
+
+    def reason(self, reason_id: str) -> DelayReason:
+        """The delay reason with this id; KeyError if the pathway has none."""
+        for reason in self.delay_reasons:
+            if reason.id == reason_id:
+                return reason
+        raise KeyError(f"pathway {self.id!r} has no delay reason {reason_id!r}")
+
+
+def pathway_version(pathway: Pathway) -> str:
+    """The pathway's `version`, or, for a file without one, a digest of what it says (`sha256:` and 12 hex)."""
+    if pathway.version:
+        return pathway.version
+    digest = hashlib.sha256(pathway.model_dump_json().encode("utf-8")).hexdigest()
+    return f"sha256:{digest[:12]}"
+
 
 # --- YAML reading ------------------------------------------------------------
 class _YamlLoader(yaml.SafeLoader):
@@ -773,6 +891,9 @@ def _all_field_names() -> list[str]:
         Consent,
         Clock,
         ClockPoint,
+        Rate,
+        RateAmount,
+        DelayReason,
         CarePlanTerms,
         Settings,
     ):
@@ -810,6 +931,12 @@ def _describe(error: ErrorDetails) -> str:
         return f"must be true or false (got {_short(got)})"
     if kind == "greater_than_equal":
         return f"must be {ctx.get('ge')} or more (got {_short(got)})"
+    if kind == "greater_than":
+        return f"must be more than {ctx.get('gt')} (got {_short(got)})"
+    if kind == "less_than_equal":
+        return f"must be {ctx.get('le')} or less (got {_short(got)})"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number (got {_short(got)})"
     if kind == "list_type":
         return f"must be a list (got {_short(got)})"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -872,6 +999,13 @@ def configured_pathways(extra: Path | None) -> dict[str, Pathway]:
     if extra is not None:
         found.update(load_pathways(extra))
     return found
+
+
+def pathway_file(pathway_id: str, extra: Path | None) -> Path:
+    """The file a configured pathway was read from: `extra` (the `pathways_dir` setting) overrides the bundled one."""
+    if extra is not None and (Path(extra) / f"{pathway_id}.yaml").is_file():
+        return Path(extra) / f"{pathway_id}.yaml"
+    return default_pathways_dir() / f"{pathway_id}.yaml"
 
 
 def default_pathways_dir() -> Path:

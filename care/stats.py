@@ -32,7 +32,21 @@ What each figure counts:
   against the time to acknowledge;
 - time to acknowledge: per receiving lane, hours from sending to its acknowledgement;
 - re-opened within 30 days: closed cases reopened within 30 days of the closing, among
-  those whose 30 days are over or that were reopened; "not known" while no case was closed.
+  those whose 30 days are over or that were reopened; "not known" while no case was closed;
+- waits by reason and lane (`care.delays`): every time a lane was late with an item, in
+  days from the due time to when it did its part (or, in an open case, to now while it
+  still waits; a step a closed case never saw done is left out), grouped by the reason the
+  lane gave ("none given" too): the days per wait (median, quartiles) and all the days
+  together;
+- days after ready to go home, and their cost: for each clock that has stopped, the days
+  past its limit (those the municipality pays for) and what they cost at the rate the
+  pathway cites (`care.clocks.cost_of`); no cost where the pathway cites none.
+
+Every figure of the last two goes through `suppressed` like the others: fewer than
+`MIN_CASES` cases behind a row, and the row shows "< 5". A reason and lane with fewer than
+five cases is not named either (that a child waited for, say, the family's decision is
+itself the kind of thing that identifies): such rows are left out, and `waits_hidden`
+says that some were.
 """
 
 from __future__ import annotations
@@ -45,7 +59,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from homeward.care.case import CaseView, done_at, due_at, rule_due_at
-from homeward.care.clocks import read_clocks
+from homeward.care.clocks import cost_of, read_clocks
+from homeward.care.delays import waits
 from homeward.care.pathway import Pathway
 
 MIN_CASES = 5
@@ -83,6 +98,11 @@ def sets_apart(answered: Sequence[frozenset[int]], asked: frozenset[int]) -> int
         if len(part) > 0 and not shown(len(part)):
             smallest = len(part) if smallest is None else min(smallest, len(part))
     return smallest
+
+
+def suppressed(cases: int) -> bool:
+    """Whether a figure drawn from `cases` cases must not be shown (the k ≥ 5 rule), for the figures below."""
+    return cases < MIN_CASES
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,64 @@ class Share:
 
 
 @dataclass(frozen=True)
+class Total:
+    """A sum of values drawn from `cases` cases (suppressed below MIN_CASES)."""
+
+    cases: int
+    value: float = 0.0
+
+    @property
+    def suppressed(self) -> bool:
+        return suppressed(self.cases)
+
+    def json(self) -> dict[str, Any]:
+        if self.suppressed:
+            return {"cases": SUPPRESSED, "total": SUPPRESSED}
+        return {"cases": self.cases, "total": round(self.value, 2)}
+
+
+def total(by_case: dict[int, list[float]]) -> Total:
+    """The sum of every value, counting the cases they came from."""
+    return Total(sum(1 for found in by_case.values() if found), sum(v for found in by_case.values() for v in found))
+
+
+@dataclass(frozen=True)
+class WaitRow:
+    """The waits of one lane for one reason: days per wait and all the days together."""
+
+    reason: str  # the pathway's reason id; "" where the lane gave none
+    reason_name: str  # its label ("" where none was given: the chart says so in its language)
+    code: str  # the shared code ("" where none was given)
+    lane: str
+    lane_name: str
+    spread: Spread
+    total: Total
+
+    @property
+    def suppressed(self) -> bool:
+        return self.total.suppressed
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """A clock's days past its limit over the cases whose clock stopped, and what they cost."""
+
+    id: str
+    name: str
+    paid_days: Total
+    cost: Total | None  # None: the pathway cites no rate for this clock
+    currency: str | None
+    unit: str | None  # the source's word for a day paid for
+    years: tuple[int, ...]  # the years whose amounts were used
+    estimated: bool  # some day was costed at an earlier year's amount
+    source: str | None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.paid_days.suppressed
+
+
+@dataclass(frozen=True)
 class Row:
     """One line of a figure: what it is about (a phase, a clock, a lane) and its numbers."""
 
@@ -164,6 +242,9 @@ class PathwayStats:
     ack_hours: tuple[Row, ...]
     reopened: Share | None  # None: no case was closed, not known
     case_ids: frozenset[int] = frozenset()  # the cases counted (never shown): what `sets_apart` compares
+    waits: tuple[WaitRow, ...] = ()  # by reason and lane, the most days first; only rows of five cases or more
+    waits_hidden: bool = False  # some reason and lane had waits in fewer than five cases: not named
+    costs: tuple[CostRow, ...] = ()  # per clock: days past its limit, and their cost
 
     @property
     def suppressed(self) -> bool:
@@ -219,6 +300,12 @@ def pathway_stats(
     ack: dict[str, dict[int, list[float]]] = {lane.id: {} for lane in pathway.lanes}
     reopened: dict[int, tuple[int, int]] = {}
     any_closed = False
+    wait_days: dict[tuple[str, str], dict[int, list[float]]] = {}
+    wait_codes: dict[str, str] = {}
+    paid: dict[str, dict[int, list[float]]] = {c.id: {} for c in pathway.clocks}
+    spent: dict[str, dict[int, list[float]]] = {c.id: {} for c in pathway.clocks}
+    years: dict[str, set[int]] = {c.id: set() for c in pathway.clocks}
+    estimated: dict[str, bool] = {c.id: False for c in pathway.clocks}
 
     for n, facts in enumerate(chosen):
         view = facts.view
@@ -240,6 +327,21 @@ def pathway_stats(
             if reading.state == "stopped" and reading.days is not None:
                 clock_days[reading.id].setdefault(n, []).append(float(reading.days))
                 clock_reached[reading.id][n] = (int(reading.reached), 1)
+                cost = cost_of(reading, now, calendar)
+                paid[reading.id].setdefault(n, []).append(float(cost.days))
+                if cost.amount is not None:
+                    spent[reading.id].setdefault(n, []).append(cost.amount)
+                    years[reading.id].update(cost.years)
+                    estimated[reading.id] = estimated[reading.id] or cost.estimated
+
+        read_at = closed_at or now
+        for wait in waits(view, read_at):
+            if closed_at is not None and wait.done is None:
+                continue  # a step never done before the case closed was left, not waited for
+            reason = wait.reason.reason if wait.reason else ""
+            if wait.reason:
+                wait_codes[reason] = wait.reason.code
+            wait_days.setdefault((reason, wait.lane), {}).setdefault(n, []).append(round(wait.days(read_at), 2))
 
         counts: dict[str, list[int]] = {}
         for _, item in view.items():
@@ -280,6 +382,7 @@ def pathway_stats(
                 reopened[n] = (part + int(again), whole + 1)
 
     lanes = {lane.id: lane.name for lane in pathway.lanes}
+    wait_rows = _wait_rows(pathway, wait_days, wait_codes, lanes)
     return PathwayStats(
         pathway_id=pathway.id,
         pathway_title=pathway.title,
@@ -300,7 +403,52 @@ def pathway_stats(
         ),
         reopened=share(reopened) if any_closed else None,
         case_ids=frozenset(f.case_id for f in chosen),
+        waits=tuple(row for row in wait_rows if not row.suppressed),
+        waits_hidden=any(row.suppressed for row in wait_rows),
+        costs=tuple(
+            CostRow(
+                c.id,
+                c.label,
+                total(paid[c.id]),
+                total(spent[c.id]) if c.rate is not None else None,
+                c.rate.currency if c.rate else None,
+                c.rate.unit if c.rate else None,
+                tuple(sorted(years[c.id])),
+                estimated[c.id],
+                c.rate.source if c.rate else None,
+            )
+            for c in pathway.clocks
+        ),
     )
+
+
+def _wait_rows(
+    pathway: Pathway,
+    wait_days: dict[tuple[str, str], dict[int, list[float]]],
+    codes: dict[str, str],
+    lanes: dict[str, str],
+) -> tuple[WaitRow, ...]:
+    """One row per (reason, lane) that has waits; the most days first, suppressed rows last (never shown)."""
+    names = {r.id: r.label for r in pathway.delay_reasons}
+    rows = [
+        WaitRow(
+            reason,
+            names.get(reason, reason),
+            codes.get(reason, ""),
+            lane,
+            lanes.get(lane, lane),
+            spread(by_case),
+            total(by_case),
+        )
+        for (reason, lane), by_case in wait_days.items()
+    ]
+    rows.sort(key=lambda r: (r.suppressed, -r.total.value if not r.suppressed else 0, r.reason == "", r.reason, r.lane))
+    return tuple(rows)
+
+
+def closed_time(facts: CaseFacts) -> datetime | None:
+    """When the case is closed now (its last closing, unless it was reopened after it); None while open."""
+    return _closed_at(facts)
 
 
 def _closed_at(facts: CaseFacts) -> datetime | None:
@@ -326,4 +474,25 @@ def stats_json(stats: PathwayStats) -> dict[str, Any]:
         "late_share": [{"lane": r.id, **r.share.json()} for r in stats.late if r.share],
         "ack_hours": [{"lane": r.id, **r.spread.json()} for r in stats.ack_hours if r.spread],
         "reopened_30_days": stats.reopened.json() if stats.reopened else {"known": False},
+        "waits_by_reason": [
+            {
+                "reason": r.reason or None,
+                "code": r.code or None,
+                "lane": r.lane,
+                "days_per_wait": r.spread.json(),
+                "days": r.total.json(),
+            }
+            for r in stats.waits
+        ],
+        "waits_hidden": stats.waits_hidden,
+        "days_after_ready": [
+            {
+                "clock": r.id,
+                "paid_days": r.paid_days.json(),
+                "cost": None
+                if r.cost is None
+                else {**r.cost.json(), "currency": r.currency, "years": list(r.years), "estimated": r.estimated},
+            }
+            for r in stats.costs
+        ],
     }

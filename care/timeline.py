@@ -114,6 +114,18 @@ class Crowd:
 
 
 @dataclass(frozen=True)
+class ReasonNote:
+    """Why the lanes were late with a marked item, as they said (`care.delays`): drawn beside its mark."""
+
+    item_id: str
+    row: int
+    at: datetime
+    slot: int
+    words: str  # the pathway's reason ids, "/"-joined when several lanes gave one
+    lanes: tuple[tuple[str, str], ...]  # (lane id, reason id)
+
+
+@dataclass(frozen=True)
 class ClockBar:
     clock_id: str
     label: str
@@ -144,6 +156,7 @@ class TimelineLayout:
     closed_at: datetime | None = None
     empty: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # marks per state
+    reasons: tuple[ReasonNote, ...] = ()  # the reasons given for late items, beside their marks
 
     @property
     def zone(self) -> ZoneInfo:
@@ -317,6 +330,7 @@ def timeline_layout(
     start, finish = start - pad, finish + pad
 
     markers = tuple(_levels(placed, finish - start))
+    notes = _reason_notes(view, marks)
     return TimelineLayout(
         label=view.label,
         pathway_title=pathway.title,
@@ -335,7 +349,22 @@ def timeline_layout(
         closed_at=local(closed_at) if closed_at else None,
         empty=empty,
         counts=counts,
+        reasons=notes,
     )
+
+
+def _reason_notes(view: CaseView, marks: list[Mark]) -> tuple[ReasonNote, ...]:
+    """A note beside each shown mark whose item has reasons given: the reasons' words, lane by lane."""
+    given: dict[str, list[tuple[str, str]]] = {}
+    for (item_id, lane), answer in sorted(view.reasons.items()):
+        given.setdefault(item_id, []).append((lane, answer.reason))
+    notes = []
+    for mark in marks:
+        lanes = given.get(mark.item_id)
+        if lanes and mark.shown:
+            words = "/".join(dict.fromkeys(reason for _, reason in lanes))
+            notes.append(ReasonNote(mark.item_id, mark.row, mark.at, mark.slot, words, tuple(lanes)))
+    return tuple(notes)
 
 
 def _levels(placed: list[Placed], width: timedelta) -> list[DateMarker]:
@@ -382,6 +411,7 @@ def timeline_json(layout: TimelineLayout) -> dict[str, Any]:
             for m in layout.marks
         ],
         "counts": layout.counts,
+        "reasons": [{"item": n.item_id, "lanes": dict(n.lanes)} for n in layout.reasons],
         "clocks": [
             {
                 "id": c.clock_id,

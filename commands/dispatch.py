@@ -36,8 +36,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from homeward.care.case import ack_is_redundant
+from homeward.care.case import ack_is_redundant, acts_for
 from homeward.care.consent import latest_answers, reply_answer, who_answers
+from homeward.care.delays import reason_words
 from homeward.care.refusal import Refusal
 from homeward.care.votes import Selection, vote_answer
 from homeward.commands.context import Context, IncomingCommand, Reply
@@ -46,7 +47,7 @@ from homeward.commands.policy import check
 from homeward.commands.registry import Command, CommandError, Invocation, registry
 from homeward.matrix.content import fit_content
 from homeward.ratelimit import ALL_COMMANDS, PERSON_RATE, Rate
-from homeward.store import consents, outbox, polls
+from homeward.store import consents, delays, outbox, polls
 from homeward.store.cases import (
     NO_LANE,
     LoadedCase,
@@ -161,7 +162,8 @@ async def handle_reaction(
 
 
 async def handle_reply(event: IncomingCommand, store: Store, services: Services) -> bool:
-    """A reply that is no command: to a consent request, "ja" / "nej" / "yes" / "no" is the family's answer.
+    """A reply that is no command: to a consent request, "ja" / "nej" / "yes" / "no" is the family's answer;
+    to an overdue reminder that asked why, one of the pathway's reason words is the lane's answer (`_delay_reply`).
 
     It runs the command `consent yes|no` with the request's consent as its argument, by the
     person replying — the same gate, ledger, audit row and confirmation as when typed —
@@ -180,24 +182,35 @@ async def handle_reply(event: IncomingCommand, store: Store, services: Services)
             request.consent_id if request else await polls.consent_for_event(db, loaded.case.id, event.in_reply_to)
         )
         if consent_id is None:
-            return False
-        words = services.catalog.words
-        word = reply_answer(strip_reply_fallback(event.body), yes=words("yes"), no=words("no"))
-        if word is not None or event.encrypted:  # counted; a consent answer (or how to give one) always runs
-            services.limiter.person(event.sender, services.clock.now(), always=True)
-        if word is None:
-            if not event.encrypted or event.untrusted is not None:
+            # Not a consent request: perhaps an overdue reminder that asked the lane why.
+            asked = await delays.ask_for_event(db, loaded.case.id, event.in_reply_to)
+            if asked is None:
                 return False
-            outcome = await _explain_reply(db, event, consent_id, info, loaded, services)
-        else:
-            invocation = registry.invocation(f"consent {word}", {"consent-id": consent_id})
-            answer = replace(event, by_reply=True)
-            if not event.encrypted:
-                outcome = await _refuse_unencrypted(db, answer, invocation.command.typed_name, info, loaded, services)
-            elif event.untrusted is not None:
-                outcome = await _refuse_untrusted(db, answer, invocation.command.typed_name, info, loaded, services)
+            services.limiter.person(event.sender, services.clock.now(), always=True)  # counted; a one-word answer
+            if event.untrusted is not None:
+                outcome = await _refuse_untrusted(db, event, "reason", info, loaded, services)
             else:
-                outcome = await _answer(db, answer, invocation, info, loaded, services)
+                outcome = await _delay_reply(db, event, asked, info, loaded, services)
+        else:
+            words = services.catalog.words
+            word = reply_answer(strip_reply_fallback(event.body), yes=words("yes"), no=words("no"))
+            if word is not None or event.encrypted:  # counted; a consent answer (or how to give one) always runs
+                services.limiter.person(event.sender, services.clock.now(), always=True)
+            if word is None:
+                if not event.encrypted or event.untrusted is not None:
+                    return False
+                outcome = await _explain_reply(db, event, consent_id, info, loaded, services)
+            else:
+                invocation = registry.invocation(f"consent {word}", {"consent-id": consent_id})
+                answer = replace(event, by_reply=True)
+                if not event.encrypted:
+                    outcome = await _refuse_unencrypted(
+                        db, answer, invocation.command.typed_name, info, loaded, services
+                    )
+                elif event.untrusted is not None:
+                    outcome = await _refuse_untrusted(db, answer, invocation.command.typed_name, info, loaded, services)
+                else:
+                    outcome = await _answer(db, answer, invocation, info, loaded, services)
     return _after(event, outcome, services)
 
 
@@ -274,6 +287,42 @@ async def _explain_reply(
         db, event.room_id, "m.room.message", reply.content("consent", event.event_id, event.thread_root), now
     )
     return "consent reply", "explained", False
+
+
+async def _delay_reply(
+    db: Any,
+    event: IncomingCommand,
+    asked: tuple[str, list[str]],
+    info: RoomInfo,
+    loaded: LoadedCase,
+    services: Services,
+) -> Outcome:
+    """A reply to an overdue reminder that asked why: one of the pathway's words runs `reason <item> <word>` by
+    the person replying (marked `by_reply`); anything else, from a lane asked or a coordinator, is answered with
+    the words to use (nothing recorded); from anyone else it is chat."""
+    item_id, lanes = asked
+    view = loaded.view
+    words = strip_reply_fallback(event.body).split()
+    chosen = view.pathway.find_reason(words[0].strip(".,;:!?«»\"'“”")) if len(words) == 1 else None
+    member = view.members.get(event.sender)
+    if chosen is None:
+        concerned = member is not None and (member.coordinator or any(acts_for(view, member, lane) for lane in lanes))
+        if not concerned or not event.encrypted:
+            return None
+        now = services.clock.now()
+        if not await mark_handled(db, event.event_id, event.room_id, now):
+            return None
+        text = services.catalog.t(info.language, "delay.reply_help", id=item_id, reasons=reason_words(view))
+        reply = Reply(text, ok=False, extra={"reason": "delay.reply_help", "item": item_id})
+        await outbox.enqueue(
+            db, event.room_id, "m.room.message", reply.content("reason", event.event_id, event.thread_root), now
+        )
+        return "reason reply", "explained", False
+    invocation = registry.invocation("reason", {"item-id": item_id, "reason": chosen.id})
+    answer = replace(event, by_reply=True)
+    if not event.encrypted:
+        return await _refuse_unencrypted(db, answer, invocation.command.typed_name, info, loaded, services)
+    return await _answer(db, answer, invocation, info, loaded, services)
 
 
 #: What handling a command came to: None when it was handled before; else (command name, outcome, changed).

@@ -12,6 +12,7 @@ from datetime import datetime
 from homeward.care.careplan import CarePlan
 from homeward.care.case import CaseView, due_at, item_state
 from homeward.care.consent import Answer, consent_state
+from homeward.care.delays import reason_label
 from homeward.care.minutes import Minutes
 from homeward.care.timeline import TimelineLayout
 from homeward.exports.document import (
@@ -73,6 +74,8 @@ def careplan_document(
     timeline: TimelineLayout | None = None,
     names: Mapping[str, str] | None = None,
     change_note: str = "",
+    review: str | None = None,
+    canonical: str | None = None,
 ) -> CarePlanDocument:
     """`names`: the display names the room knows, by user id (read at export time, never stored);
     `change_note`: what the plan's last change did, in words."""
@@ -145,6 +148,11 @@ def careplan_document(
                 lane=pathway.lane((item.lane if item.kind == "task" else item.sender) or "").name,
                 state=item_state(view, item, now, calendar),
                 due=due_at(view, item, calendar),
+                reasons=tuple(
+                    (pathway.lane(lane).name, reason_label(view, given), given.code)
+                    for (item_id, lane), given in sorted(view.reasons.items())
+                    if item_id == item.id
+                ),
             )
             for phase, item in view.items()
         ),
@@ -152,6 +160,8 @@ def careplan_document(
         timeline=timeline,
         people=people_of(view, named_in_plan(view, plan, answers, opened_by), names),
         change_note=change_note,
+        review_markdown=review,
+        pathway_canonical=canonical,
     )
 
 

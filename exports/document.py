@@ -236,8 +236,11 @@ class ItemLine:
     lane: str  # the owning (task) or sending (notice) lane's name
     state: str  # open | done | overdue
     due: datetime | None = None
+    #: Why a lane was late with it, as the lane said: (lane name, the reason in the pathway's words, its code).
+    reasons: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        _freeze(self, "reasons", tuple)
         _one_of(self, "kind", ("task", "notice"))
         _one_of(self, "state", ITEM_STATES)
         _aware(self, "due", optional=True)
@@ -294,6 +297,10 @@ class CarePlanDocument:
     people: tuple[Person, ...] = ()
     #: What the last change did, in words ("Uppföljningsdatum: 2026-12-20"); "" for a plan never changed.
     change_note: str = ""
+    # A closed case's review at its closing, as the room read it (Markdown, `messages.review`).
+    review_markdown: str | None = None
+    # The canonical URL (with |version) of the pathway's FHIR PlanDefinition the plan instantiates.
+    pathway_canonical: str | None = None
 
     def __post_init__(self) -> None:
         _one_of(self, "language", LANGUAGES)

@@ -15,7 +15,12 @@ What is in it:
   59284-0, policyRule OPTIN; status from the state: given→active, refused→rejected,
   withdrawn→inactive, pending→proposed);
 - one ``Task`` per item (intent ``order``; open→requested, done→completed,
-  overdue→requested with businessStatus "overdue").
+  overdue→requested with businessStatus "overdue"); an item a lane was late with carries
+  the reason the lane gave as ``statusReason`` (the pathway's words, its shared code).
+
+The CarePlan names the pathway it follows as ``instantiatesCanonical``: the canonical URL
+and version of the pathway's PlanDefinition (`homeward pathway export <id> --fhir`,
+`exports.plandefinition`).
 
 There is no patient identity in the bundle: every ``subject`` / ``patient`` / ``for``
 is a ``Patient`` reference with only the case label as ``display``.  People are
@@ -41,6 +46,7 @@ _ITEM_SYSTEM = "urn:homeward:item"
 _GOAL_SYSTEM = "urn:homeward:goal"
 _CONSENT_SYSTEM = "urn:homeward:consent"
 _PLAN_SYSTEM = "urn:homeward:plan"
+_REASON_SYSTEM = "urn:homeward:delay-reason"  # the shared codes of docs/EVENTS.md
 
 CONSENT_STATUS = {"given": "active", "refused": "rejected", "withdrawn": "inactive", "pending": "proposed"}
 TASK_STATUS = {"open": "requested", "done": "completed", "overdue": "requested"}
@@ -157,6 +163,12 @@ def _task(
         task["businessStatus"] = {"text": "overdue"}
     if item.due is not None:
         task["restriction"] = {"period": {"end": _instant(item.due)}}
+    if item.reasons:
+        codes = list(dict.fromkeys(code for _, _, code in item.reasons))
+        task["statusReason"] = {
+            "coding": [{"system": _REASON_SYSTEM, "code": code} for code in codes],
+            "text": "; ".join(f"{lane}: {reason}" for lane, reason, _ in item.reasons),
+        }
     return task
 
 
@@ -267,6 +279,7 @@ def to_fhir_bundle(doc: CarePlanDocument) -> dict[str, Any]:
         "identifier": [{"system": _PLAN_SYSTEM, "value": f"{doc.pathway_id}/{doc.case_label}"}],
         "status": "active",
         "intent": "plan",
+        **({"instantiatesCanonical": [doc.pathway_canonical]} if doc.pathway_canonical else {}),
         "title": doc.plan_name,
         "description": doc.pathway_title,
         "subject": patient,

@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from homeward.exports.document import CarePlanDocument, MinutesDocument
 from homeward.exports.wording import Words, words
+from homeward.matrix.content import to_html
 from homeward.messages.catalog import TEMPLATES_DIR
 from homeward.text import escape
 
@@ -109,7 +110,9 @@ def _context(doc: Document, *, pictures: bool = False) -> dict[str, Any]:
             from homeward.exports.timeline import draw_timeline  # matplotlib loads only for a case with a timeline
 
             timeline_png = base64.b64encode(draw_timeline(doc.timeline).png).decode("ascii")
+        review_html = Markup(to_html(doc.review_markdown)) if doc.review_markdown else None
         values.update(
+            review_html=review_html,
             timeline_png=timeline_png,
             timeline_empty=doc.timeline is not None and doc.timeline.empty,
             terms=doc.terms,

@@ -9,6 +9,10 @@ statutory clocks, the share of items done late per lane, hours to acknowledge pe
 receiving lane — each a horizontal bar per line (the median, with the quartiles as a
 whisker, or the share), and a footer with the re-openings within 30 days.
 
+A second picture says why children wait (`draw_waits`): the days waited per reason and
+lane (all the days together, with the days per wait beside them), and the days after the
+child was ready to go home with what they cost at the rate the pathway cites.
+
 The CSV is for spreadsheets: UTF-8 with a byte-order mark (so Excel reads å, ä, ö, ø,
 æ), every field quoted, numbers as plain decimals, and any text that a spreadsheet would
 take for a formula (starting with =, +, -, @, a tab or a carriage return) prefixed with '.
@@ -21,7 +25,7 @@ import io
 import textwrap
 from collections.abc import Sequence
 
-from homeward.care.stats import SUPPRESSED, PathwayStats, Share, Spread
+from homeward.care.stats import SUPPRESSED, CostRow, PathwayStats, Share, Spread, WaitRow
 from homeward.exports.picture import Picture, new_figure, to_picture
 from homeward.exports.wording import Words, words
 
@@ -29,8 +33,25 @@ FONT = "DejaVu Sans"
 DPI = 160
 BAR = "#0072B2"
 LATE = "#D55E00"
+WAIT = "#CC79A7"  # Okabe–Ito reddish purple: the days waited, apart from the other panels' bars
 WHISKER = "#222222"
-CSV_COLUMNS = ("figure", "id", "name", "unit", "cases", "median", "q1", "q3", "share", "part", "whole")
+CSV_COLUMNS = (
+    "figure",
+    "id",
+    "name",
+    "unit",
+    "cases",
+    "median",
+    "q1",
+    "q3",
+    "share",
+    "part",
+    "whole",
+    "total",
+    "lane",
+    "code",
+    "note",
+)
 
 
 def _period(stats: PathwayStats, w: Words) -> str:
@@ -86,6 +107,75 @@ def _share_panel(axes, rows: list[tuple[str, Share]], title: str, unit: str) -> 
         )
     _finish(axes, ys, names, title, unit, 118)
     axes.set_xticks([0, 25, 50, 75, 100])
+
+
+def _wait_name(row: WaitRow, w: Words) -> str:
+    """The reason in at most two lines, and the lane under it."""
+    reason = _lines(row.reason_name or w("stats.waits_none"), 26, 2)
+    return "\n".join([*reason, *_lines("· " + row.lane_name, 26, 1)])
+
+
+def _lines(text: str, width: int, most: int) -> list[str]:
+    lines = textwrap.wrap(text, width) or [""]
+    if len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = lines[-1][: width - 1] + "…"
+    return lines
+
+
+def _wait_panel(axes, stats: PathwayStats, w: Words) -> None:
+    """Days waited per reason and lane: a bar of all the days, with the days per wait (median) beside it."""
+    rows = list(stats.waits)
+    names = [_wait_name(row, w) for row in rows]
+    values = [row.total.value for row in rows]
+    top = max([*values, 1.0])
+    ys = list(range(len(rows)))
+    axes.barh(ys, values, color=WAIT, height=0.6, zorder=2)
+    for y, row in zip(ys, rows, strict=True):
+        median = w.number(row.spread.median or 0.0, 1) if row.spread.median is not None else SUPPRESSED
+        axes.text(
+            row.total.value + top * 0.02,
+            y,
+            w("stats.waits_bar", total=w.number(row.total.value, 1), median=median),
+            va="center",
+            ha="left",
+            fontsize=11.5,
+            fontfamily=FONT,
+            fontweight="bold",
+        )
+    _finish(axes, ys, names, w("stats.waits"), w("stats.days"), top * 2.0)
+    for label in axes.get_yticklabels():
+        label.set_fontsize(10.5)
+    if not rows:
+        axes.texts[-1].set_text(w("stats.waits_hidden") if stats.waits_hidden else w("stats.waits_empty"))
+        axes.texts[-1].set_fontsize(11.5)
+
+
+def cost_lines(stats: PathwayStats, w: Words) -> list[str]:
+    """Per clock: the days past its limit over the cases whose clock stopped, and what they cost (or why not)."""
+    lines: list[str] = []
+    for row in stats.costs:
+        lines.append(_cost_line(row, w))
+    return lines
+
+
+def _cost_line(row: CostRow, w: Words) -> str:
+    if row.suppressed:
+        return w("stats.cost_suppressed", clock=row.name)
+    days = w.number(row.paid_days.value)
+    if row.cost is None or row.currency is None:
+        return w("stats.cost_none", clock=row.name, days=days, unit=row.unit or w("stats.days"))
+    years = ", ".join(str(year) for year in row.years)
+    rates = w("stats.cost_estimate", year=years) if row.estimated else w("stats.cost_rates", years=years)
+    return w(
+        "stats.cost_line",
+        clock=row.name,
+        days=days,
+        unit=row.unit or w("stats.days"),
+        amount=w.number(row.cost.value),
+        currency=row.currency,
+        rates=rates,
+    )
 
 
 def _finish(axes, ys: list[int], names: list[str], title: str, unit: str, right: float) -> None:
@@ -158,6 +248,40 @@ def draw_stats(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
     return to_picture(figure, dpi)
 
 
+def draw_waits(stats: PathwayStats, *, dpi: int = DPI) -> Picture:
+    """Why children wait: days waited per reason and lane, and the days after ready to go home with their cost.
+
+    A picture of its own beside the main chart, narrow enough to read on a phone."""
+    w = words(stats.language, stats.timezone)
+    notes = cost_lines(stats, w) + ([w("stats.waits_hidden")] if stats.waits_hidden and stats.waits else [])
+    lines = ["\n".join(textwrap.wrap(line, 62)) for line in notes]
+    note_rows = sum(line.count("\n") + 1 for line in lines)
+    width, head, panel_title, per_row, axis = 7.5, 1.45, 0.45, 0.62, 0.75
+    notes_height = 0.3 + 0.27 * note_rows
+    plot = per_row * max(len(stats.waits), 1)
+    height = head + panel_title + plot + axis + notes_height
+    figure = new_figure(width, height)
+    bottom = (notes_height + axis) / height
+    axes = figure.add_axes((2.45 / width, bottom, 1 - (2.45 + 0.3) / width, plot / height))
+    _wait_panel(axes, stats, w)
+    title = "\n".join(textwrap.wrap(w("stats.waits_title", pathway=stats.pathway_title), 46)[:2])
+    figure.text(0.3 / width, 1 - 0.2 / height, title, fontsize=15, fontweight="bold", fontfamily=FONT, va="top")
+    figure.text(
+        0.3 / width, 1 - 1.0 / height, _period(stats, w), fontsize=12.5, color="#444444", fontfamily=FONT, va="top"
+    )
+    if lines:
+        figure.text(
+            0.3 / width,
+            (0.15 + 0.27 * note_rows) / height,
+            "\n".join(lines),
+            fontsize=12,
+            fontfamily=FONT,
+            va="top",
+            linespacing=1.3,
+        )
+    return to_picture(figure, dpi)
+
+
 def _reopened(stats: PathwayStats, w: Words) -> str:
     if stats.reopened is None:
         return w("stats.not_known")
@@ -175,14 +299,14 @@ def _text(value: object) -> object:
 
 def _spread_cells(s: Spread) -> list[object]:
     if s.suppressed:
-        return [SUPPRESSED, SUPPRESSED, SUPPRESSED, SUPPRESSED, "", "", ""]
-    return [s.cases, s.median, s.q1, s.q3, "", "", ""]
+        return [SUPPRESSED, SUPPRESSED, SUPPRESSED, SUPPRESSED, "", "", "", ""]
+    return [s.cases, s.median, s.q1, s.q3, "", "", "", ""]
 
 
 def _share_cells(s: Share) -> list[object]:
     if s.suppressed:
-        return [SUPPRESSED, "", "", "", SUPPRESSED, SUPPRESSED, SUPPRESSED]
-    return [s.cases, "", "", "", s.share, s.part, s.whole]
+        return [SUPPRESSED, "", "", "", SUPPRESSED, SUPPRESSED, SUPPRESSED, ""]
+    return [s.cases, "", "", "", s.share, s.part, s.whole, ""]
 
 
 def stats_csv(stats: PathwayStats) -> bytes:
@@ -191,15 +315,24 @@ def stats_csv(stats: PathwayStats) -> bytes:
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
 
-    def out(figure: str, row_id: str, name: str, unit: str, cells: Sequence[object]) -> None:
-        writer.writerow([_text(figure), _text(row_id), _text(name), unit, *cells])
+    def out(
+        figure: str,
+        row_id: str,
+        name: str,
+        unit: str,
+        cells: Sequence[object],
+        lane: str = "",
+        code: str = "",
+        note: str = "",
+    ) -> None:
+        writer.writerow([_text(figure), _text(row_id), _text(name), unit, *cells, _text(lane), _text(code), note])
 
     out(
         "cases",
         stats.pathway_id,
         stats.pathway_title,
         "cases",
-        [SUPPRESSED if stats.suppressed else stats.cases, "", "", "", "", "", ""],
+        [SUPPRESSED if stats.suppressed else stats.cases, "", "", "", "", "", "", ""],
     )
     for row in stats.phase_days:
         if row.spread:
@@ -216,7 +349,26 @@ def stats_csv(stats: PathwayStats) -> bytes:
         if row.spread:
             out("ack_hours", row.id, row.name, "hours", _spread_cells(row.spread))
     if stats.reopened is None:
-        out("reopened_30_days", "", "", "share", ["", "", "", "", "", "", ""])
+        out("reopened_30_days", "", "", "share", ["", "", "", "", "", "", "", ""])
     else:
         out("reopened_30_days", "", "", "share", _share_cells(stats.reopened))
+    for wait in stats.waits:  # only rows of five cases or more: the others are not named
+        cells = _spread_cells(wait.spread)
+        cells[-1] = SUPPRESSED if wait.total.suppressed else round(wait.total.value, 2)
+        out("wait_days", wait.reason or "-", wait.reason_name, "days", cells, wait.lane, wait.code or "")
+    if stats.waits_hidden:
+        out("wait_days", "*", "", "days", [SUPPRESSED, "", "", "", "", "", "", SUPPRESSED])
+    for cost in stats.costs:
+        paid = [SUPPRESSED if cost.suppressed else cost.paid_days.cases, "", "", "", "", "", ""]
+        out(
+            "paid_days", cost.id, cost.name, cost.unit or "days", [*paid, _total(cost.paid_days.value, cost.suppressed)]
+        )
+        if cost.cost is not None and cost.currency is not None:
+            years = " ".join(str(year) for year in cost.years)
+            note = f"rates of {years}" + ("; estimate: a later year at an earlier rate" if cost.estimated else "")
+            out("cost", cost.id, cost.name, cost.currency, [*paid, _total(cost.cost.value, cost.suppressed)], note=note)
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _total(value: float, hidden: bool) -> object:
+    return SUPPRESSED if hidden else round(value, 2)

@@ -127,6 +127,48 @@ def _offset(slot: int) -> float:
     return SLOT * (-step if slot % 2 else step)
 
 
+REASON_COLOUR = "#5A3A7A"  # the reasons' words beside late marks: dark, apart from the state colours
+
+
+def _draw_reasons(axes, layout: TimelineLayout) -> None:
+    """Over (or under) each late mark whose lanes said why, the pathway's own word ("utstyr") in italics (issue 27;
+    its own function, so the layout of the rest of the picture stays as it is). Words of one row that would run into
+    each other alternate above and below their marks."""
+    x0, x1 = _wall(layout.start, layout), _wall(layout.end, layout)
+    per_char = (x1 - x0) / 110  # about this many characters of 10 pt fit across the plot
+    last_end: dict[tuple[int, int], float] = {}
+    for note in sorted(layout.reasons, key=lambda n: (n.row, n.at)):
+        x = _wall(note.at, layout)
+        half = per_char * (len(note.words) + 1) / 2
+        side = 0 if last_end.get((note.row, 0), x0 - 1) < x - half else 1
+        last_end[(note.row, side)] = x + half
+        axes.annotate(
+            note.words,
+            (x, note.row + _offset(note.slot)),
+            xytext=(0, 10 if side == 0 else -10),
+            textcoords="offset points",
+            ha="center",
+            va="bottom" if side == 0 else "top",
+            fontsize=10,
+            fontstyle="italic",
+            fontfamily=FONT,
+            color=REASON_COLOUR,
+            zorder=5,
+        )
+
+
+def _reason_handle(w: Words) -> Line2D:
+    return Line2D(
+        [],
+        [],
+        linestyle="none",
+        marker=r"$\mathit{abc}$",
+        markersize=20,
+        color=REASON_COLOUR,
+        label=w("timeline.reason"),
+    )
+
+
 def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: int = DPI) -> Picture:
     """The picture of a layout that is not empty (an empty one is said in words, not drawn)."""
     if layout.empty:
@@ -295,6 +337,8 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
             zorder=5,
         )
 
+    _draw_reasons(axes, layout)
+
     # Today, or the closing.
     line_at, line_word = (
         (layout.today, w("timeline.today")) if layout.today else (layout.closed_at, w("timeline.closed"))
@@ -354,6 +398,8 @@ def draw_timeline(layout: TimelineLayout, *, width_in: float = WIDTH_IN, dpi: in
     ]
     if layout.clocks:
         handles.append(Line2D([], [], color=CLOCK_COLOURS["after_limit"], linewidth=8, label=w("timeline.clock_after")))
+    if layout.reasons:
+        handles.append(_reason_handle(w))
     figure.legend(
         handles=handles,
         loc="lower center",

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from homeward.exports.document import LANGUAGES
 from homeward.messages.catalog import TEMPLATES_DIR
+from homeward.messages.speaker import local_number
 
 WORDS_FILE = TEMPLATES_DIR / "exports" / "words.toml"
 #: `datetime` by another name: inside `Words` that name is its method `datetime` (the templates call it).
@@ -77,6 +78,10 @@ class Words:
         if end.astimezone(self.zone).date() == start.astimezone(self.zone).date():
             return f"{self.datetime(start)}–{self.time(end)}"
         return f"{self.datetime(start)} – {self.datetime(end)}"
+
+    def number(self, value: float, decimals: int = 0) -> str:
+        """A number as the language writes it: 18 600 and 2,5 in nb and sv; 18,600 and 2.5 in en."""
+        return local_number(value, self.language, decimals)
 
     def answer(self, answer: str) -> str:
         """A recorded consent answer in words; the command words are accepted too."""

@@ -1,5 +1,6 @@
 """The `homeward` command: run the bot, check a configuration or the audit record, say the bot's health,
-move a store into PostgreSQL, run the local demo, or reset the bot's identity."""
+move a store into PostgreSQL, run the local demo, reset the bot's identity, write the region's event log,
+or turn a pathway into a FHIR PlanDefinition and back."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import importlib.util
 import logging
 import signal
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from homeward import logs
@@ -290,6 +292,102 @@ class _RedactedAnchors:
         return "messages of the bot were redacted through its own account (see above): the anchors are incomplete"
 
 
+async def _export_events(config: Config, since: date | None, until: date | None, fmt: str, out: Path | None) -> int:
+    """Every case's event log (docs/EVENTS.md), read-only beside the running bot: the events of the local dates
+    `since`..`until` (both included; the case's pathway's time zone)."""
+    from zoneinfo import ZoneInfo
+
+    from homeward.care.events import Event, case_events, in_period
+    from homeward.care.pathway import configured_pathways
+    from homeward.exports.events import FORMATS
+    from homeward.store.db import StoreError, open_read_only
+    from homeward.store.events import event_sources
+
+    pathways = configured_pathways(config.pathways_dir)
+    try:
+        db = await open_read_only(config.store_path)
+    except StoreError as exc:
+        print(f"homeward export-events: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sources = await event_sources(db, pathways)
+    finally:
+        await db.close()
+    now = datetime.now(UTC)
+    events: list[Event] = []
+    for source in sources:
+        pathway = pathways.get(source.pathway_id)
+        zone = ZoneInfo(pathway.timezone if pathway else config.timezone)
+        events.extend(e for e in case_events(source, pathway, now) if in_period(e, zone, since, until))
+    _, _, write = FORMATS[fmt]
+    data = write(events)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        out.write_bytes(data)
+        print(f"{out}: {len(events)} events of {len(sources)} cases", file=sys.stderr)
+    return 0
+
+
+def _pathway_export(config: Config | None, pathway_id: str, out: Path | None) -> int:
+    """A pathway (bundled, or of `pathways_dir`) as a FHIR R4 PlanDefinition, JSON."""
+    import json
+
+    from homeward.care.pathway import configured_pathways
+    from homeward.exports.plandefinition import to_plan_definition
+
+    pathways = configured_pathways(config.pathways_dir if config else None)
+    if pathway_id not in pathways:
+        print(f"homeward: no pathway {pathway_id!r} (known: {', '.join(sorted(pathways))})", file=sys.stderr)
+        return 2
+    text = json.dumps(to_plan_definition(pathways[pathway_id]), ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"{out}: PlanDefinition of {pathway_id}", file=sys.stderr)
+    return 0
+
+
+def _pathway_import(source: Path, out: Path | None) -> int:
+    """A FHIR PlanDefinition (JSON) as a pathway file to review; checked as the bot checks a pathway file."""
+    import json
+
+    from pydantic import ValidationError
+
+    from homeward.exports.plandefinition import PlanDefinitionError, from_plan_definition, pathway_yaml
+
+    try:
+        resource = json.loads(source.read_text(encoding="utf-8"))
+        pathway = from_plan_definition(resource)
+    except (OSError, ValueError) as exc:  # unreadable, not JSON, not a pathway, or a pathway that does not hold
+        lines = (
+            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            if isinstance(exc, ValidationError)
+            else [str(exc)]
+        )
+        kind = "not a Homeward PlanDefinition" if isinstance(exc, PlanDefinitionError) else "cannot be used"
+        print(f"homeward: {source} {kind}:", file=sys.stderr)
+        for line in lines:
+            print(f"  - {line}", file=sys.stderr)
+        return 2
+    text = pathway_yaml(pathway, f"{resource.get('url')}|{resource.get('version')}")
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"{out}: pathway {pathway.id}, to review before use", file=sys.stderr)
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
 RESET_WARNING = """\
 This replaces the bot's cross-signing identity (its master key) with a new one.
 Every member whose Element had seen the old identity will see a notice that the bot's
@@ -365,6 +463,25 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--port", type=int, default=8008)
     reset = sub.add_parser("reset-identity", help="replace the bot's cross-signing identity (asks for its password)")
     reset.add_argument("--config", type=Path, required=True)
+    events = sub.add_parser(
+        "export-events",
+        help="write every case's event log (docs/EVENTS.md: no names, user ids or free text); read-only",
+    )
+    events.add_argument("--config", type=Path, required=True)
+    events.add_argument("--from", dest="since", type=_day, help="the first local date, YYYY-MM-DD")
+    events.add_argument("--to", dest="until", type=_day, help="the last local date, YYYY-MM-DD (included)")
+    events.add_argument("--format", choices=("csv", "ndjson"), default="csv")
+    events.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    pathway = sub.add_parser("pathway", help="a pathway as a FHIR R4 PlanDefinition, and back")
+    pathway_sub = pathway.add_subparsers(dest="pathway_action", required=True)
+    export = pathway_sub.add_parser("export", help="write a pathway as a FHIR R4 PlanDefinition (JSON)")
+    export.add_argument("pathway_id")
+    export.add_argument("--fhir", action="store_true", required=True, help="as FHIR R4 PlanDefinition JSON")
+    export.add_argument("--config", type=Path, help="a configuration whose pathways_dir adds pathways")
+    export.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    imported = pathway_sub.add_parser("import", help="turn a FHIR PlanDefinition into a pathway file to review")
+    imported.add_argument("source", type=Path, help="the PlanDefinition, JSON")
+    imported.add_argument("--out", type=Path, help="the pathway file to write (default: standard output)")
     args = parser.parse_args(argv)
 
     if args.action == "check-config":
@@ -405,6 +522,16 @@ def main(argv: list[str] | None = None) -> int:
             print("homeward: no password given; nothing changed", file=sys.stderr)
             return 1
         return asyncio.run(_reset_identity(config, password))
+    if args.action == "export-events":
+        config = _load(args.config)
+        if args.since and args.until and args.since > args.until:
+            print(f"homeward: --from {args.since} is after --to {args.until}", file=sys.stderr)
+            return 2
+        return asyncio.run(_export_events(config, args.since, args.until, args.format, args.out))
+    if args.action == "pathway" and args.pathway_action == "export":
+        return _pathway_export(_load(args.config) if args.config else None, args.pathway_id, args.out)
+    if args.action == "pathway" and args.pathway_action == "import":
+        return _pathway_import(args.source, args.out)
     if args.action == "dev":
         setup_logging("INFO")
         return asyncio.run(_demo(args.dir.resolve(), args.port))

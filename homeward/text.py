@@ -116,6 +116,14 @@ def code(text: str) -> Markdown:
     return Markdown(f"{fence}{pad}{text}{pad}{fence}")
 
 
+def code_block(text: str, language: str = "") -> Markdown:
+    """A fenced code block whose content is `text`, line by line (CommonMark §4.5): the fence is
+    longer than any run of backticks inside, so nothing in `text` can end it."""
+    body = re.sub(r"\r\n|\r", "\n", str(text)).rstrip("\n")
+    fence = "`" * max(3, max((len(run) for run in _BACKTICKS.findall(body)), default=0) + 1)
+    return Markdown(f"{fence}{language}\n{body}\n{fence}")
+
+
 #: What may stay unencoded in the matrix.to fragment: the sigils and the characters of a
 #: user id that Element writes as they are. Everything else (brackets, parentheses, spaces,
 #: `%`, `/`, `?`, `#`, backslashes) is percent-encoded, so the id cannot end the link

@@ -15,6 +15,7 @@ from homeward.care.arrival import acting_for, empty_lanes
 from homeward.care.calendar import WorkingCalendar
 from homeward.care.case import CaseView, due_at, item_state, missing_lanes
 from homeward.care.clocks import ClockReading, clock_json, read_clocks
+from homeward.care.delays import late_lanes, reason_label
 from homeward.care.pathway import Item, Pathway
 from homeward.matrix.content import EVENT_CONTENT_MAX_BYTES, content_size, notice_content
 from homeward.messages.catalog import render_template
@@ -55,10 +56,34 @@ def item_line(room: Speaker, view: CaseView, item: Item, calendar: WorkingCalend
         parts.append(room.t("item.due", when=local_text(due, pathway)))
     if record.assigned_to and state != "done":
         parts.append("→ " + mention(record.assigned_to))
+    parts.extend(delay_parts(room, view, item, state))
     lane_id = item.lane if item.kind == "task" else item.sender
     return Line(
         item.id, item.title, item.kind, state, pathway.lane(lane_id or "").name, " · ".join(parts), lane_id or ""
     )
+
+
+def delay_parts(room: Speaker, view: CaseView, item: Item, state: str) -> list[str]:
+    """Why the item is (or was) late, lane by lane, as the lanes said; for an overdue item, who has not said yet."""
+    pathway = view.pathway
+    parts: list[str] = []
+    given = [(lane, answer) for (item_id, lane), answer in view.reasons.items() if item_id == item.id]
+    for lane, answer in sorted(given, key=lambda g: g[0]):
+        parts.append(room.t("delay.shown", lane=_lane_name(view, lane), reason=reason_label(view, answer)))
+    if state == "overdue" and pathway.delay_reasons:
+        silent = [lane for lane in late_lanes(view, item, room.now) if (item.id, lane) not in view.reasons]
+        if silent:
+            parts.append(
+                room.t("delay.missing", lanes=", ".join(_lane_name(view, lane) for lane in silent), id=item.id)
+            )
+    return parts
+
+
+def _lane_name(view: CaseView, lane_id: str) -> str:
+    try:
+        return view.pathway.lane(lane_id).name
+    except KeyError:
+        return lane_id
 
 
 #: The checklist must fit one event (homeward.matrix.content: the one size rule for messages).
@@ -171,6 +196,11 @@ def case_json(room: Speaker, view: CaseView, phase_id: str, *, closed_at: dateti
                     {"user": a.user_id, "lane": a.lane, "at": a.at.isoformat(), "on_behalf": a.on_behalf}
                     for a in view.record(item.id).acks
                 ],
+                "reasons": {
+                    lane: {"reason": r.reason, "code": r.code, "at": r.at.isoformat(), "on_behalf": r.on_behalf}
+                    for (item_id, lane), r in sorted(view.reasons.items())
+                    if item_id == item.id
+                },
             }
         )
     clocks = [clock_json(reading) for reading in read_clocks(view, room.now, closed_at=closed_at)]

@@ -24,3 +24,11 @@ def local_text(moment: date | datetime | None, pathway: Pathway) -> str:
     if isinstance(moment, datetime):
         return moment.astimezone(ZoneInfo(pathway.timezone)).strftime("%Y-%m-%d %H:%M")
     return moment.isoformat()
+
+
+def local_number(value: float, language: str, decimals: int = 0) -> str:
+    """A number as the language writes it: 18 600 and 2,5 in nb and sv; 18,600 and 2.5 in en."""
+    text = f"{value:,.{decimals}f}"
+    if language in ("nb", "sv"):
+        text = text.replace(",", "\u00a0").replace(".", ",")
+    return text

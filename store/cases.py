@@ -13,7 +13,7 @@ from typing import Any
 
 from homeward.care.case import Ack, CaseState, CaseView, ConsentRound, ExtraTask, ItemRecord, Membership
 from homeward.care.pathway import Item, Pathway
-from homeward.store import chain
+from homeward.store import chain, delays
 from homeward.store.changes import bookkeeping, changes_case
 from homeward.store.rows import inserted_id
 from homeward.store.sql import Connection, Row
@@ -98,7 +98,11 @@ async def load_room(
     if row is None:
         return None, None
     info = RoomInfo(room_id, row["room_kind"], row["room_language"])
-    return info, (loaded_case(row, pathways) if row["id"] is not None else None)
+    if row["id"] is None:
+        return info, None
+    loaded = loaded_case(row, pathways)
+    loaded.view.reasons = await delays.current_reasons(db, loaded.case.id)
+    return info, loaded
 
 
 async def load_case(db: Connection, case_id: int, pathways: dict[str, Pathway]) -> LoadedCase:
@@ -107,7 +111,9 @@ async def load_case(db: Connection, case_id: int, pathways: dict[str, Pathway]) 
         row = await cur.fetchone()
     if row is None:
         raise KeyError(f"no case {case_id}")
-    return loaded_case(row, pathways)
+    loaded = loaded_case(row, pathways)
+    loaded.view.reasons = await delays.current_reasons(db, case_id)
+    return loaded
 
 
 def loaded_case(row: Row, pathways: dict[str, Pathway]) -> LoadedCase:

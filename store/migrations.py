@@ -12,6 +12,7 @@ it (hashing existing rows); each runs in its own transaction.
 from collections.abc import Awaitable, Callable
 
 from homeward.store.chain import chain_existing_rows
+from homeward.store.delays import make_pseudonym_key
 from homeward.store.sql import Connection
 
 Migration = str | Callable[[Connection], Awaitable[None]]
@@ -489,4 +490,38 @@ MIGRATIONS: list[Migration] = [
         every_days INTEGER NOT NULL           -- working days between updates; 0: off
     );
     """,
+    # issue 27: why children wait — the reason a lane gives for a late step (every answer kept, the
+    # latest counts), which lane an overdue reminder asked about which item when (nobody twice a
+    # day), and the version of the pathway file each case was opened with (the event log carries it).
+    """
+    CREATE TABLE delay_reasons (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id   INTEGER NOT NULL REFERENCES cases (id),
+        item_id   TEXT NOT NULL,
+        lane_id   TEXT NOT NULL,
+        reason_id TEXT NOT NULL,          -- the pathway's reason (care.pathway.DelayReason)
+        code      TEXT NOT NULL,          -- its shared code when it was given
+        user_id   TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        on_behalf INTEGER NOT NULL DEFAULT 0,
+        event_id  TEXT
+    );
+    CREATE INDEX delay_reasons_case ON delay_reasons (case_id, item_id, lane_id);
+    CREATE TABLE delay_asks (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id   INTEGER NOT NULL REFERENCES cases (id),
+        item_id   TEXT NOT NULL,
+        lane_id   TEXT NOT NULL,
+        asked_at  TEXT NOT NULL,
+        outbox_id INTEGER NOT NULL        -- the reminder that asked: a reply to it answers
+    );
+    CREATE INDEX delay_asks_case ON delay_asks (case_id);
+    CREATE INDEX delay_asks_outbox ON delay_asks (outbox_id);
+    CREATE TABLE case_pathway_versions (
+        case_id INTEGER PRIMARY KEY REFERENCES cases (id),
+        version TEXT NOT NULL
+    );
+    """,
+    # issue 27: the installation's secret key of the event log's case pseudonyms (kv 'events_pseudonym_key').
+    make_pseudonym_key,
 ]

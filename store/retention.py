@@ -117,6 +117,8 @@ PURGED_TABLES = (
     "safeguards",
     "family_updates",
     "family_update_settings",
+    "delay_reasons",  # who gave which reason; the audit trail keeps the codes (the event log reads them)
+    "delay_asks",
 )
 
 

@@ -90,8 +90,16 @@ def test_help_lists_the_commands_in_the_sections_they_had() -> None:
     for c in registry.all():
         sections.setdefault(c.help_section.name, []).append(c.name)
     assert sections == {
-        "items": ["ack", "assign", "phase next", "remind", "reminders", "send", "snooze", "status"],
-        "documents": ["audit", "export case", "export minutes", "export plan", "stats"],
+        "items": ["ack", "assign", "phase next", "reason", "remind", "reminders", "send", "snooze", "status"],
+        "documents": [
+            "audit",
+            "export case",
+            "export events",
+            "export minutes",
+            "export plan",
+            "stats",
+            "stats review",
+        ],
         "room": [
             "case close",
             "case new",

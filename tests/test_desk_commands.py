@@ -216,6 +216,7 @@ def test_reading_exporting_auditing_and_withdrawing_consent_are_declared_to_work
         "export plan",
         "export case",
         "export minutes",
+        "export events",
         "audit",
         "team",
         "consents",
@@ -253,7 +254,7 @@ async def test_closing_edits_the_checklist_into_a_closed_summary_and_reopening_e
     assert "Case closed" in closed and "the family moved" in closed and "!export case pdf" in closed
     assert "Case closed" not in reopened and "`behandlingsteam`" in reopened
     assert status["homeward.case"]["state"] == "open" and status["homeward.case"]["closed_at"] is None
-    assert audit[-3:] == ["case.closed", "case.reopened", "status.read"]
+    assert audit[-4:] == ["case.closed", "case.reviewed", "case.reopened", "status.read"]  # the review at the closing
 
 
 async def test_closing_plans_the_retention_run_and_reopening_cancels_it(bench: Bench):

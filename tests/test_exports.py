@@ -775,6 +775,30 @@ def test_fhir_bundle_content() -> None:
     assert [e["fullUrl"] for e in to_fhir_bundle(swedish_plan())["entry"]] == [e["fullUrl"] for e in bundle["entry"]]
 
 
+def test_the_reasons_lanes_gave_for_a_late_item_are_in_every_case_export() -> None:
+    plan = swedish_plan()
+    reasons = (
+        ("Vårdnadshavare", "Väntar på familjens beslut", "family"),
+        ("Kommun", "Väntar på personal i kommunen", "staff"),
+    )
+    items = tuple(dataclasses.replace(i, reasons=reasons) if i.id == "samtycke-sip" else i for i in plan.items)
+    doc = dataclasses.replace(plan, items=items)
+
+    md = render_markdown(doc)
+    html = render_html(doc)
+    bundle = to_fhir_bundle(doc)
+    _validate(bundle)
+
+    row = next(line for line in md.splitlines() if line.startswith("| samtycke-sip "))
+    assert "Vårdnadshavare: Väntar på familjens beslut" in row and "Kommun: Väntar på personal i kommunen" in row
+    assert "Vårdnadshavare: Väntar på familjens beslut" in html and "Kommun: Väntar på personal i kommunen" in html
+    tasks = {t["identifier"][0]["value"]: t for t in _kinds(bundle)["Task"]}
+    reason = tasks["samtycke-sip"]["statusReason"]
+    assert [c["code"] for c in reason["coding"]] == ["family", "staff"]
+    assert reason["text"] == "Vårdnadshavare: Väntar på familjens beslut; Kommun: Väntar på personal i kommunen"
+    assert all("statusReason" not in t for key, t in tasks.items() if key != "samtycke-sip")
+
+
 # --- iCalendar ------------------------------------------------------------------------------
 def test_ics_meeting_in_the_pathway_time_zone() -> None:
     doc = swedish_plan()

@@ -205,16 +205,20 @@ def test_the_stats_csv_opens_in_a_spreadsheet_with_small_cells_suppressed(pathwa
     assert (
         text.startswith("\ufeff")
         and text.splitlines()[0]
-        == '\ufeff"figure","id","name","unit","cases","median","q1","q3","share","part","whole"'
+        == '\ufeff"figure","id","name","unit","cases","median","q1","q3","share","part","whole",'
+        '"total","lane","code","note"'
     )
     lines = text.splitlines()
-    assert '"phase_days","planering","Planering","days","< 5","< 5","< 5","< 5","","",""' in lines
-    assert '"phase_days","identifiering","Identifiering, Bedömning","days","12","4.0","2.5","6.0","","",""' in lines
+    assert '"phase_days","planering","Planering","days","< 5","< 5","< 5","< 5","","","","","","",""' in lines
     assert (
-        '"late_share","kommun","\'=HYPERLINK(""http://x"")","share","12","","","","0.2","4","20"' in lines
+        '"phase_days","identifiering","Identifiering, Bedömning","days","12","4.0","2.5","6.0","","","","","","",""'
+        in lines
+    )
+    assert (
+        '"late_share","kommun","\'=HYPERLINK(""http://x"")","share","12","","","","0.2","4","20","","","",""' in lines
     )  # not a formula
-    assert '"late_share","oppenvard","Öppenvård","share","< 5","","","","< 5","< 5","< 5"' in lines
-    assert '"reopened_30_days","","","share","< 5","","","","< 5","< 5","< 5"' in lines
+    assert '"late_share","oppenvard","Öppenvård","share","< 5","","","","< 5","< 5","< 5","","","",""' in lines
+    assert '"reopened_30_days","","","share","< 5","","","","< 5","< 5","< 5","","","",""' in lines
 
 
 def test_a_chart_of_fewer_than_five_cases_draws_every_figure_suppressed(pathways: dict[str, Pathway]) -> None:
@@ -222,3 +226,45 @@ def test_a_chart_of_fewer_than_five_cases_draws_every_figure_suppressed(pathways
     picture = draw_stats(few)
     assert decode(picture.png).size == (picture.width, picture.height)
     assert '"cases","orebro",' in stats_csv(few).decode("utf-8") and ',"cases","< 5",' in stats_csv(few).decode("utf-8")
+
+
+def _with_waits(pathway: Pathway, *, hidden: bool) -> PathwayStats:
+    from dataclasses import replace
+
+    from homeward.care.stats import CostRow, Total, WaitRow
+
+    spread = Spread(12, 24, 2.0, 1.0, 3.5)
+    rows = (
+        WaitRow("", "", "", "kommun", "Kommun", spread, Total(12, 31.5)),
+        WaitRow("personal", "Väntar på personal i kommunen", "staff", "kommun", "Kommun", spread, Total(7, 12.0)),
+    )
+    clock = pathway.clocks[0]
+    costs = (CostRow(clock.id, clock.label, Total(6, 9), Total(6, 83700.0), "SEK", "vårddygn", (2022,), True, "x"),)
+    return replace(figures(pathway), waits=rows, waits_hidden=hidden, costs=costs)
+
+
+def test_the_waits_chart_reads_on_a_phone_and_its_csv_rows_name_reason_and_lane(pathways: dict[str, Pathway]) -> None:
+    from homeward.exports.stats import cost_lines, draw_waits
+    from homeward.exports.wording import words
+
+    stats = _with_waits(pathways["orebro"], hidden=True)
+    picture = draw_waits(stats)
+    assert decode(picture.png).size == (picture.width, picture.height) and picture.width <= 1300
+    assert cost_lines(stats, words("sv", "Europe/Stockholm")) == [
+        "Kommunens betalningsansvar: 9 vårddygn efter gränsen, ≈ 83\u00a0700 SEK (uppskattning: belopp från 2022)"
+    ]
+    lines = stats_csv(stats).decode("utf-8").splitlines()
+    assert (
+        '"wait_days","personal","Väntar på personal i kommunen","days",'
+        '"12","2.0","1.0","3.5","","","","12.0","kommun","staff",""' in lines
+    )
+    assert '"wait_days","*","","days","< 5","","","","","","","< 5","","",""' in lines  # some not named
+    assert any(line.startswith('"cost","betalningsansvar"') and '"83700.0"' in line for line in lines)
+    empty = draw_waits(replace_waits(stats))
+    assert decode(empty.png).size == (empty.width, empty.height)
+
+
+def replace_waits(stats: PathwayStats) -> PathwayStats:
+    from dataclasses import replace
+
+    return replace(stats, waits=(), waits_hidden=False, costs=())

@@ -150,9 +150,12 @@ async def test_stats_posts_a_chart_and_a_csv_only_into_an_encrypted_room_with_th
         rows = await _run(store, _services(FakeClock(START)), DM, CORA, "!stats")
     finally:
         await store.close()
-    assert [r.kind for r in rows] == [outbox.FILE, outbox.FILE, outbox.EVENT]
-    chart, table = rows[0].content, rows[1].content
+    assert [r.kind for r in rows] == [outbox.FILE, outbox.FILE, outbox.FILE, outbox.EVENT]
+    chart, waits, table = rows[0].content, rows[1].content, rows[2].content  # the chart of why children wait too
     assert chart["msgtype"] == "m.image" and chart["encrypted_only"] is True and chart["filename"].endswith(".png")
+    assert (
+        waits["msgtype"] == "m.image" and waits["encrypted_only"] is True and waits["filename"].endswith("-waits.png")
+    )
     assert table["msgtype"] == "m.file" and table["mimetype"] == "text/csv" and table["encrypted_only"] is True
     content = answer(rows)
     assert content["homeward.status"] == "ok" and content["homeward.stats"]["cases"] == 6

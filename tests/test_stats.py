@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from homeward.care.case import Ack, CaseView, ExtraTask, ItemRecord, Membership
+from homeward.care.case import Ack, CaseView, ExtraTask, GivenReason, ItemRecord, Membership, ack_due_at
 from homeward.care.pathway import Item, Pathway
 from homeward.care.stats import SUPPRESSED, CaseFacts, pathway_stats, stats_json
 from tests.unit import shipped_pathways
@@ -29,6 +29,11 @@ def se(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
 @pytest.fixture(scope="module")
 def orebro() -> Pathway:
     return shipped_pathways()["orebro"]
+
+
+@pytest.fixture(scope="module")
+def sthf() -> Pathway:
+    return shipped_pathways()["sthf"]
 
 
 def facts(pathway: Pathway, n: int, **changes) -> CaseFacts:
@@ -175,3 +180,142 @@ def test_cases_of_another_pathway_are_not_counted(orebro: Pathway) -> None:
         [(sthf.phases[0].id, se(2026, 11, 3))],
     )
     assert pathway_stats(orebro, [*cases(orebro, 5), other], NOW).cases == 5
+
+
+# --- waits by reason and lane; days after ready to go home and their cost (issue 27) ---------------
+
+
+def _late_notice(f: CaseFacts, lane: str, days: float, reason: str | None) -> None:
+    """The case's Inskrivningsmeddelande sent on time; `lane` acknowledges `days` after its time to acknowledge."""
+    admitted = f.view.dates["admission"]
+    assert isinstance(admitted, datetime)
+    sent = admitted + timedelta(hours=1)
+    due = ack_due_at(f.view, f.view.pathway.item("inskrivningsmeddelande"), sent)
+    acks = [Ack(lane, "@x:x", due + timedelta(days=days))]
+    f.view.records["inskrivningsmeddelande"] = ItemRecord(sent_at=sent, acks=acks)
+    if reason is not None:
+        code = f.view.pathway.reason(reason).code
+        f.view.reasons[("inskrivningsmeddelande", lane)] = GivenReason(
+            "inskrivningsmeddelande", lane, reason, code, "@x:x", due + timedelta(hours=1)
+        )
+
+
+def test_days_waited_are_counted_per_reason_and_lane(orebro: Pathway) -> None:
+    found = cases(orebro, 7)
+    for n, f in enumerate(found):
+        _late_notice(f, "kommun", 2.0 if n < 6 else 4.0, "personal" if n < 6 else None)
+    stats = pathway_stats(orebro, found, NOW)
+    (row,) = [r for r in stats.waits if r.reason == "personal"]
+    assert (row.lane, row.code, row.total.cases, row.total.value, row.spread.median) == (
+        "kommun",
+        "staff",
+        6,
+        12.0,
+        2.0,
+    )
+    shown = stats_json(stats)["waits_by_reason"]
+    personal = next(r for r in shown if r["reason"] == "personal")
+    assert personal["days"] == {"cases": 6, "total": 12.0} and personal["code"] == "staff"
+    # the kommun's one wait without a reason is one case: not named, and said to be left out
+    assert [(r["reason"], r["lane"]) for r in shown] == [(None, "oppenvard"), ("personal", "kommun")]
+    assert stats_json(stats)["waits_hidden"] is True
+
+
+def test_a_reason_behind_fewer_than_five_cases_is_neither_shown_nor_named(orebro: Pathway) -> None:
+    found = cases(orebro, 9)
+    for n, f in enumerate(found):
+        _late_notice(f, "kommun", 1.0, "familjen" if n < 4 else "personal")
+    shown = json.dumps(stats_json(pathway_stats(orebro, found, NOW)), ensure_ascii=False)
+    assert "familjen" not in shown and "family" not in shown and '"personal"' in shown
+
+
+def test_a_wait_still_running_counts_its_days_so_far(orebro: Pathway) -> None:
+    found = cases(orebro, 5)
+    for f in found:
+        admitted = f.view.dates["admission"]
+        assert isinstance(admitted, datetime)
+        f.view.records["inskrivningsmeddelande"] = ItemRecord(sent_at=None)  # never sent: due 24 h after admission
+    stats = pathway_stats(orebro, found, NOW)
+    (row,) = stats.waits
+    assert row.lane == "slutenvard" and row.reason == "" and row.spread.median is not None and row.spread.median > 60
+
+
+def test_days_after_ready_are_costed_at_the_rate_the_pathway_cites(orebro: Pathway) -> None:
+    found = cases(orebro, 5)
+    for n, f in enumerate(found):
+        sent = f.opened_at + timedelta(days=5)
+        f.view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=sent)
+        f.view.records["utskrivningsmeddelande"] = ItemRecord(sent_at=sent + timedelta(days=4 + n))
+    (cost,) = pathway_stats(orebro, found, NOW).costs
+    # three days free, then 1..5 days paid: 15 days at the 2022 amount (the latest Örebro's file cites)
+    assert (cost.paid_days.cases, cost.paid_days.value, cost.currency, cost.unit) == (5, 15.0, "SEK", "vårddygn")
+    assert cost.cost is not None and cost.cost.value == 15 * 9300 and cost.years == (2022,) and cost.estimated
+    shown = stats_json(pathway_stats(orebro, found, NOW))["days_after_ready"][0]
+    assert shown["cost"]["total"] == 139500 and shown["cost"]["estimated"] is True
+
+
+def test_norway_pays_from_the_day_it_is_told_at_that_years_rate(sthf: Pathway) -> None:
+    found = []
+    for n in range(5):
+        opened = datetime(2024, 3, 1 + n, 9, tzinfo=ZoneInfo("Europe/Oslo"))
+        view = CaseView(
+            pathway=sthf,
+            label=f"N{n}",
+            phase_id="hjemreise",
+            dates={"ready_for_discharge": opened.date(), "municipal_offer_ready": (opened + timedelta(days=2)).date()},
+            members={},
+            records={},
+        )
+        found.append(CaseFacts(view, opened, [("planlegge-utskrivning", opened)]))
+    (cost,) = pathway_stats(sthf, found, NOW).costs
+    assert cost.paid_days.value == 10 and cost.cost is not None and cost.cost.value == 10 * 5745
+    assert cost.years == (2024,) and not cost.estimated
+
+
+def test_a_clock_whose_pathway_cites_no_rate_has_no_cost(orebro: Pathway) -> None:
+    clock = orebro.clocks[0].model_copy(update={"rate": None})
+    bare = orebro.model_copy(update={"clocks": [clock]})
+    found = cases(bare, 5)
+    for f in found:
+        f.view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=f.opened_at)
+        f.view.records["utskrivningsmeddelande"] = ItemRecord(sent_at=f.opened_at + timedelta(days=5))
+    (cost,) = pathway_stats(bare, found, NOW).costs
+    assert cost.cost is None and cost.paid_days.value == 10
+    assert stats_json(pathway_stats(bare, found, NOW))["days_after_ready"][0]["cost"] is None
+
+
+def test_days_after_ready_of_fewer_than_five_cases_are_suppressed(orebro: Pathway) -> None:
+    found = cases(orebro, 6)
+    for f in found[:4]:
+        f.view.records["utskrivningsklarmeddelande"] = ItemRecord(sent_at=f.opened_at)
+        f.view.records["utskrivningsmeddelande"] = ItemRecord(sent_at=f.opened_at + timedelta(days=5))
+    shown = stats_json(pathway_stats(orebro, found, NOW))["days_after_ready"][0]
+    assert shown["paid_days"] == {"cases": SUPPRESSED, "total": SUPPRESSED}
+    assert shown["cost"]["total"] == SUPPRESSED
+
+
+def test_differencing_two_periods_one_case_apart_never_names_that_cases_own_reason(orebro: Pathway) -> None:
+    found = cases(orebro, 7)
+    for n, f in enumerate(found):
+        _late_notice(f, "kommun", 1.0 + n, "familjen" if n == 6 else "personal")
+    before = stats_json(pathway_stats(orebro, found, NOW, since=date(2026, 11, 2), until=date(2026, 11, 7)))
+    after = stats_json(pathway_stats(orebro, found, NOW, since=date(2026, 11, 2), until=date(2026, 11, 8)))
+    assert "familjen" not in json.dumps([before, after])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 23 makes the k ≥ 5 rule hold across answers; until it lands, two periods one case apart give "
+    "that case's days by subtraction (care.stats.suppressed is the one place to apply its rule)",
+)
+def test_differencing_two_periods_one_case_apart_does_not_give_that_cases_days_waited(orebro: Pathway) -> None:
+    found = cases(orebro, 7)
+    for n, f in enumerate(found):
+        _late_notice(f, "kommun", 1.0 + n, "personal")
+    before = stats_json(pathway_stats(orebro, found, NOW, since=date(2026, 11, 2), until=date(2026, 11, 7)))
+    after = stats_json(pathway_stats(orebro, found, NOW, since=date(2026, 11, 2), until=date(2026, 11, 8)))
+    totals = [
+        next(r["days"]["total"] for r in answer["waits_by_reason"] if r["reason"] == "personal")
+        for answer in (before, after)
+    ]
+    assert not all(isinstance(t, float) for t in totals) or round(totals[1] - totals[0], 2) != 7.0

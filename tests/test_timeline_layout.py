@@ -253,3 +253,35 @@ def test_a_notice_sent_after_its_own_due_time_is_done_late_and_marked_at_that_ti
     )
     summons = mark(timeline_layout(view, NOW, HISTORY), "kallelse-sip")
     assert (summons.at, summons.state, summons.done_at) == (se(2026, 12, 3, 10), "done_late", se(2026, 12, 4, 11))
+
+
+def test_the_reasons_lanes_gave_for_late_items_go_beside_their_marks() -> None:
+    from homeward.care.case import GivenReason
+
+    pathway = shipped_pathways()["orebro"]
+    zone = ZoneInfo("Europe/Stockholm")
+    opened = datetime(2026, 11, 30, 9, tzinfo=zone)
+    view = CaseView(
+        pathway=pathway,
+        label="L",
+        phase_id="planering",
+        dates={"admission": opened},
+        members={},
+        records={
+            "utskrivningsklarmeddelande": ItemRecord(sent_at=opened + timedelta(days=1)),
+            "kallelse-sip": ItemRecord(sent_at=opened + timedelta(days=6)),  # due three days after: late
+        },
+    )
+    now = opened + timedelta(days=8)
+    view.reasons[("kallelse-sip", "oppenvard")] = GivenReason(
+        "kallelse-sip", "oppenvard", "familjen", "family", "@o:x", now
+    )
+    history = [("identifiering", opened), ("planering", opened + timedelta(days=1))]
+    layout = timeline_layout(view, now, history, read_clocks(view, now))
+    (note,) = layout.reasons
+    mark = next(m for m in layout.marks if m.item_id == "kallelse-sip")
+    assert (note.item_id, note.words, note.row, note.at) == ("kallelse-sip", "familjen", mark.row, mark.at)
+    assert timeline_json(layout)["reasons"] == [{"item": "kallelse-sip", "lanes": {"oppenvard": "familjen"}}]
+    view.reasons[("kallelse-sip", "kommun")] = GivenReason("kallelse-sip", "kommun", "personal", "staff", "@k:x", now)
+    (both,) = timeline_layout(view, now, history, read_clocks(view, now)).reasons
+    assert both.words == "personal/familjen"

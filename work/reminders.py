@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from homeward.care.clocks import read_clock
+from homeward.care.delays import lanes_to_ask
 from homeward.care.pathway import Item
 from homeward.care.reminders import (
     CLOCK,
@@ -27,9 +28,10 @@ from homeward.care.reminders import (
 )
 from homeward.matrix.content import alert_content, notice_content
 from homeward.messages.speaker import local_text
+from homeward.store import delays
 from homeward.store import reminders as rows
 from homeward.store.db import Store
-from homeward.text import Markdown, escape, mentions
+from homeward.text import Markdown, code, escape, mentions
 from homeward.work.care_room import CareRoom, closed_at
 from homeward.work.services import Services
 
@@ -57,9 +59,16 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
         if not await _goes_out(db, row, decision):
             return False
         late = now - row.planned_at > LATE_AFTER
-        message = await room.queue(reminder_content(room, row, item, late))
+        ask: list[str] = []
+        if row.kind == "overdue":  # an overdue reminder asks the late lanes why (care.delays: nobody twice a day)
+            ask = lanes_to_ask(
+                room.view, item, audience_lanes(room.view, item), await delays.asks(db, room.case.id), now
+            )
+        message = await room.queue(reminder_content(room, row, item, late, ask))
         if not await rows.mark_fired(db, row.id, now, message):
             raise RuntimeError("reminder changed while firing")
+        for lane in ask:
+            await delays.add_ask(db, room.case.id, item.id, lane, now, message)
         await room.audit(
             "reminder.sent",
             item=item.id,
@@ -67,6 +76,7 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
             sequence=row.sequence,
             planned_at=row.planned_at.isoformat(),
             late=late,
+            **({"asked": ask} if ask else {}),
         )
         await room.reschedule_reminders()  # an overdue repeat schedules the next one
     log.info("room=%s reminder=%d item=%s kind=%s fired", room.room_id, row.id, row.item_id, row.kind)
@@ -142,8 +152,11 @@ def _empty_lanes(room: CareRoom, item: Item) -> Markdown:
     return Markdown(f"{names or '—'} ({room.t('checklist.nobody_yet')})")
 
 
-def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: bool) -> dict[str, Any]:
-    """The reminder as the room reads it: who it is for (mentioned), what is due when, and the one command to use."""
+def reminder_content(
+    room: CareRoom, row: ScheduledReminder, item: Item, late: bool, ask: list[str] | None = None
+) -> dict[str, Any]:
+    """The reminder as the room reads it: who it is for (mentioned), what is due when, and the one command to use;
+    for an overdue item, the question why to the lanes in `ask` (answered by a one-word reply to it)."""
     view, pathway = room.view, room.view.pathway
     people = recipients(view, item, row.kind if row.kind != "custom" else "due")
     if row.kind == "custom" and row.requested_by and row.requested_by in view.members:
@@ -159,6 +172,10 @@ def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: b
         when=when,
     )
     text += " " + room.t(how_key, command=command)
+    if ask:
+        names = ", ".join(pathway.lane(lane).name for lane in ask)
+        words = Markdown(", ".join(code(reason.id) for reason in pathway.delay_reasons))  # short: read on a phone
+        text += "\n\n" + room.t("delay.ask", lanes=names, words=words, id=item.id)
     if late:
         text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
     content = alert_content(text, people) if people else notice_content(text)
@@ -170,4 +187,9 @@ def reminder_content(room: CareRoom, row: ScheduledReminder, item: Item, late: b
         "due": row.due.isoformat() if row.due else None,
         "late": late,
     }
+    if ask:
+        content["homeward.reminder"]["asks"] = {
+            "lanes": list(ask),
+            "reasons": [{"id": r.id, "code": r.code} for r in pathway.delay_reasons],
+        }
     return content

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from homeward.care.case import close_blockers
 from homeward.care.labels import check_label
-from homeward.care.pathway import Pathway
+from homeward.care.pathway import Pathway, pathway_version
 from homeward.care.permissions import ANYONE, CASE_OPENER, COORDINATOR, COORDINATOR_OR_CARE_WITHOUT_ONE
+from homeward.care.review import case_review
 from homeward.commands.arguments import pathway_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import (
@@ -29,8 +30,9 @@ from homeward.commands.registry import (
 )
 from homeward.matrix.content import notice_content
 from homeward.matrix.rooms import case_room_request
+from homeward.messages.review import review_content
 from homeward.ratelimit import Rate
-from homeward.store import cases, outbox
+from homeward.store import cases, delays, outbox
 from homeward.text import Markdown, code, escape
 from homeward.work.care_room import CareRoom
 from homeward.work.room_state import keep_in_step, record_created, wanted_state
@@ -98,6 +100,7 @@ async def case_new(ctx: Context) -> Reply:
         now=ctx.now,
     )
     await cases.put_member(ctx.db, case_id, ctx.sender, None, True, ctx.sender, ctx.now)
+    await delays.record_version(ctx.db, case_id, pathway_version(pathway))  # the event log says which version
     today = ctx.now.astimezone(ZoneInfo(pathway.timezone)).date()
     for named in pathway.dates:
         if named.set_on_case_open:
@@ -145,7 +148,9 @@ BLOCKERS_NAMED = 10
     help_section=Section.ROOM,
 )
 async def case_close(ctx: Context) -> Reply:
-    """Close the case with a reason; open mandatory items hold it unless you write `force` before the reason."""
+    """Close the case with a reason; open mandatory items hold it unless you write `force` before the reason.
+
+    The review of the case (`care.review`) follows the answer, posted once."""
     room = ctx.care
     view = room.view
     first, _, rest = ctx.args["reason"].strip().partition(" ")
@@ -161,6 +166,16 @@ async def case_close(ctx: Context) -> Reply:
         raise CommandError("case.close_blocked", count=len(blockers), items=Markdown(named))
     await cases.close(ctx.db, room.case.id, ctx.sender, reason, ctx.now)
     await room.audit("case.closed", reason=reason, forced=forced, open_items=[i.id for i in blockers])
+    # The review at the case's end: queued in this transaction, after the answer, so it goes out once
+    # with the closing (the outbox's transaction id: not again after a crash or a restart).
+    history = await cases.phase_history(ctx.db, room.case.id)
+    review = case_review(view, history, room.case.opened_at or ctx.now, ctx.now)
+
+    async def post_review() -> None:
+        await room.queue(review_content(room, review, view.pathway))
+        await room.audit("case.reviewed", late=len(review.late), days=round(review.days, 2))
+
+    room.after_answer(post_review)
     days = ctx.services.config.retention_days
     text = ctx.t("case.closed", label=view.label) + "\n\n" + ctx.t("case.final_exports")
     text += "\n\n" + (ctx.t("case.retention", days=days) if days else ctx.t("case.kept"))

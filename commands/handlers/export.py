@@ -1,4 +1,5 @@
-"""`!export plan|case|minutes <meeting-id> pdf|html|md|fhir|ics`: the documents, as encrypted files.
+"""`!export plan|case|minutes <meeting-id> pdf|html|md|fhir|ics` and `!export events csv|ndjson`: the documents
+and the case's event log, as encrypted files.
 
 An export shares the plan or the minutes, so it is refused while the consent that covers
 exports is missing or withdrawn. Every export is an audited read. The whole case's HTML and
@@ -17,17 +18,23 @@ from zoneinfo import ZoneInfo
 
 from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
-from homeward.care.permissions import CARE_TEAM
+from homeward.care.events import SCHEMA, case_events
+from homeward.care.permissions import CARE_TEAM, COORDINATOR
+from homeward.care.review import case_review
 from homeward.care.timeline import timeline_layout
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, Arg, CommandError, Converter, Section, command
 from homeward.exports.build import careplan_document, minutes_document, named_in_plan
 from homeward.exports.document import CarePlanDocument
+from homeward.exports.events import FORMATS as FORMATS_OF_EVENTS
 from homeward.exports.fhir import to_fhir_bundle
+from homeward.exports.plandefinition import plan_definition_canonical
 from homeward.exports.render import Document, render_html, render_markdown, render_pdf
 from homeward.messages.careplan import change_note
+from homeward.messages.review import review_markdown
 from homeward.ratelimit import PDF_EXPORTS
 from homeward.store import cases, changelogs, consents
+from homeward.store.events import event_sources
 from homeward.work.care_room import closed_at
 
 # A format: the file's suffix and mimetype, and how a document becomes the file's bytes.
@@ -48,6 +55,8 @@ FORMATS: dict[str, tuple[str, str, Callable[[CarePlanDocument], bytes]]] = {
     "ics": ("ics", "text/calendar", lambda document: _to_ics(document)),
 }
 MINUTES_FORMATS = tuple(DOCUMENT_FORMATS)
+#: The event log's formats (exports.events).
+EVENT_FORMATS = FORMATS_OF_EVENTS
 
 
 def format_arg(allowed: tuple[str, ...]) -> Converter:
@@ -101,6 +110,31 @@ async def export_minutes(ctx: Context) -> Reply:
     return await _export(ctx, "minutes", ctx.args["format"], ctx.args["meeting-id"].lower())
 
 
+@command(
+    "export events",
+    args=[Arg("format", format_arg(tuple(EVENT_FORMATS)), metavar="|".join(EVENT_FORMATS))],
+    where=CASE_ROOM,
+    rule=COORDINATOR,
+    state=ANY_STATE,
+    help_section=Section.DOCUMENTS,
+)
+async def export_events(ctx: Context) -> Reply:
+    """Export the case's event log (docs/EVENTS.md) as CSV or NDJSON: what happened when, how late and why,
+    with the case as a pseudonym and no name, user id or free text (so no consent is needed to share it)."""
+    room = ctx.care
+    case = room.case
+    (source,) = await event_sources(ctx.db, ctx.services.pathways, [case.id])
+    events = case_events(source, room.view.pathway, ctx.now)
+    suffix, mimetype, write = EVENT_FORMATS[ctx.args["format"]]
+    data = write(events)
+    zone = ZoneInfo(room.view.pathway.timezone)
+    name = f"events-{source.pseudonym}-{ctx.now.astimezone(zone):%Y%m%d}.{suffix}"  # no label: the file may leave
+    info = {"what": "events", "format": ctx.args["format"], "schema": SCHEMA, "rows": len(events)}
+    await room.queue_file(name, mimetype, data, export={**info, "sha256": hashlib.sha256(data).hexdigest()})
+    await room.audit("export.made", **info)
+    return ctx.ok(ctx.t("export.events", name=name, rows=len(events), schema=SCHEMA), export=info)
+
+
 async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Reply:
     """Render the document in a worker thread and queue it as an encrypted file; refused without the export consent."""
     room = ctx.care
@@ -119,12 +153,16 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
     else:
         plan = await changelogs.load_careplan(ctx.db, case.id)
         timeline = None
+        review = None
         if what == "case":  # the whole case carries its timeline picture (drawn with the HTML / PDF)
             closed = closed_at(case)
             history = await cases.phase_history(ctx.db, case.id)
             timeline = timeline_layout(
                 view, ctx.now, history, read_clocks(view, ctx.now, closed_at=closed), closed_at=closed
             )
+            if closed is not None:  # and a closed case its review, as posted when it closed
+                read = case_review(view, history, case.opened_at or closed, closed)
+                review = review_markdown(room, read, view.pathway, message=False)
         document = careplan_document(
             view,
             plan,
@@ -135,6 +173,8 @@ async def _export(ctx: Context, what: str, fmt: str, meeting: str | None) -> Rep
             timeline=timeline,
             names=_names(ctx, named_in_plan(view, plan, answers, case.opened_by)),
             change_note=change_note(room, plan.changes[-1] if plan.changes else None, view.pathway),
+            review=review,
+            canonical=plan_definition_canonical(view.pathway),
         )
         suffix, mimetype, render_plan = FORMATS[fmt]
         render = partial(render_plan, document)

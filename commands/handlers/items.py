@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from homeward.care.arrival import empty_lanes, unset_dates
-from homeward.care.case import Ack, decide_ack, decide_send, find_item, missing_lanes, next_phase, phase_blockers
+from homeward.care.case import (
+    Ack,
+    decide_ack,
+    decide_send,
+    due_at,
+    find_item,
+    missing_lanes,
+    next_phase,
+    phase_blockers,
+    rule_due_at,
+)
 from homeward.care.clocks import read_clocks
 from homeward.care.consent import require_consent
 from homeward.care.permissions import COORDINATOR, MEMBER
@@ -105,8 +115,16 @@ async def ack(ctx: Context) -> Reply:
             lane_hint, note = lane.id, rest.strip() or None
     decision = decide_ack(view, item, ctx.sender, lane_hint, own_lane_only=ctx.event.reaction)
     entry = Ack(decision.lane, ctx.sender, ctx.now, decision.on_behalf, note)
+    due = due_at(view, item)  # when it had to be done (for a sent notice: acknowledged): the event log's "late by"
     await cases.add_ack(ctx.db, room.case.id, item.id, entry, ctx.event.event_id)
-    await room.audit("item.acknowledged", item=item.id, lane=decision.lane, on_behalf=decision.on_behalf, note=note)
+    await room.audit(
+        "item.acknowledged",
+        item=item.id,
+        lane=decision.lane,
+        on_behalf=decision.on_behalf,
+        note=note,
+        due=due.isoformat() if due else None,
+    )
     lane_name = view.pathway.lane(decision.lane).name
     waiting = [view.pathway.lane(lane).name for lane in missing_lanes(view, item) if lane != decision.lane]
     key = "ack.on_behalf" if decision.on_behalf else "ack.recorded"
@@ -128,8 +146,15 @@ async def send(ctx: Context) -> Reply:
     row = await room.queue(
         notice_message(room, view, item, sender=ctx.sender, sent_at=ctx.now, reactions=case.reactions)
     )
+    due = rule_due_at(view, item)  # when it had to be sent: the event log's "late by"
     await cases.mark_sent(ctx.db, case.id, item.id, ctx.sender, ctx.now, row)
-    await room.audit("notice.sent", item=item.id, on_behalf=on_behalf, recipients=item.recipients)
+    await room.audit(
+        "notice.sent",
+        item=item.id,
+        on_behalf=on_behalf,
+        recipients=item.recipients,
+        due=due.isoformat() if due else None,
+    )
     # Sent and recorded even so (the sending lane's deadline is met by sending), but the sender is told
     # who cannot acknowledge it yet and what the notice says is missing.
     text: str = ctx.t("send.sent", item=item.title)

@@ -14,17 +14,29 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from homeward.care.case import GivenReason
 from homeward.care.clocks import read_clocks
-from homeward.care.pathway import Pathway
+from homeward.care.pathway import Pathway, pathway_file
 from homeward.care.permissions import ANYONE, MEMBER
 from homeward.care.refusal import Refusal
-from homeward.care.stats import SUPPRESSED, CaseFacts, PathwayStats, pathway_stats, sets_apart, stats_json
+from homeward.care.review import ClosedCase, pathway_diff, pathway_review, pathway_review_json, propose
+from homeward.care.stats import (
+    SUPPRESSED,
+    CaseFacts,
+    PathwayStats,
+    closed_time,
+    in_period,
+    pathway_stats,
+    sets_apart,
+    stats_json,
+)
 from homeward.care.timeline import timeline_json, timeline_layout
 from homeward.commands.arguments import ISO_DATE, date_arg, pathway_arg
 from homeward.commands.context import Context, Reply
 from homeward.commands.registry import ANY_STATE, CASE_ROOM, PRIVATE_CHAT, Arg, CommandError, Section, command
-from homeward.store import cases, outbox, stats_answers
-from homeward.text import Markdown, code
+from homeward.messages.review import stats_review_markdown
+from homeward.store import cases, delays, outbox, stats_answers
+from homeward.text import Markdown, code, code_block
 from homeward.work.care_room import closed_at
 
 if TYPE_CHECKING:
@@ -100,29 +112,13 @@ async def timeline(ctx: Context) -> Reply:
 )
 async def stats(ctx: Context) -> Reply:
     """The pathway's numbers over the cases you coordinate (opened from–to): one chart and a CSV, aggregates only."""
-    words = [value for value in (ctx.args["pathway"], ctx.args["from"], ctx.args["to"]) if value]
-    chosen: Pathway | None = None
-    if words and not ISO_DATE.match(words[0]):
-        chosen = pathway_arg(words.pop(0), ctx)
-    if len(words) > 2:
-        raise CommandError("error.too_many_arguments", usage=True, extra=words[2][:40])
-    days: list[date] = [date_arg(word, ctx) for word in words]
-    since, until = [*days, None, None][:2]
-    if since and until and since > until:
-        raise CommandError("stats.from_after_to", usage=True, since=since.isoformat(), until=until.isoformat())
+    chosen, since, until, rows = await _scope(ctx, "stats")
     pathways = ctx.services.pathways
-    rows = await cases.coordinated_case_rows(ctx.db, ctx.sender, chosen.id if chosen else None)
-    followed = sorted({row["pathway_id"] for row in rows if row["pathway_id"] in pathways})
-    if not followed:
-        raise CommandError("stats.no_cases")
-    if chosen is None:
-        if len(followed) > 1:
-            raise CommandError(
-                "stats.which_pathway", pathways=Markdown(", ".join(code(f"!stats {p}") for p in followed))
-            )
-        chosen = pathways[followed[0]]
+    reasons = await delays.reasons_of_cases(ctx.db, [row["id"] for row in rows])
     # A thousand cases take a moment to read, count and draw: in a worker thread, off the event loop.
-    figures, picture, table = await asyncio.to_thread(make_stats, chosen, rows, pathways, ctx.now, since, until)
+    figures, picture, table, waits = await asyncio.to_thread(
+        make_stats, chosen, rows, pathways, ctx.now, since, until, reasons
+    )
     # Across answers: one that, set beside those already given, singles out fewer than five cases is refused.
     if sets_apart(await stats_answers.answered(ctx.db, chosen.id), figures.case_ids) is not None:
         raise Refusal("suppression.sets_apart", pathway=chosen.title)
@@ -143,6 +139,18 @@ async def stats(ctx: Context) -> Reply:
         encrypted_only=True,
         picture={"kind": "stats", **image},
     )
+    waits_image = picture_json(waits)
+    await outbox.enqueue_file(
+        ctx.db,
+        ctx.room_id,
+        base + "-waits.png",
+        PNG,
+        waits.png,
+        ctx.now,
+        image=image_parts(waits),
+        encrypted_only=True,
+        picture={"kind": "waits", **waits_image},
+    )
     await outbox.enqueue_file(
         ctx.db,
         ctx.room_id,
@@ -162,7 +170,91 @@ async def stats(ctx: Context) -> Reply:
         period=_period(ctx, since, until),
         name=code(base + ".csv"),
     )
-    return ctx.ok(text, stats={**summary, "image": image})
+    return ctx.ok(text, stats={**summary, "image": image, "waits_image": waits_image})
+
+
+async def _scope(ctx: Context, name: str) -> tuple[Pathway, date | None, date | None, list]:
+    """`[pathway] [from] [to]` of `!stats` and `!stats review`: the pathway, the dates, the sender's cases' rows."""
+    words = [value for value in (ctx.args["pathway"], ctx.args["from"], ctx.args["to"]) if value]
+    chosen: Pathway | None = None
+    if words and not ISO_DATE.match(words[0]):
+        chosen = pathway_arg(words.pop(0), ctx)
+    if len(words) > 2:
+        raise CommandError("error.too_many_arguments", usage=True, extra=words[2][:40])
+    days: list[date] = [date_arg(word, ctx) for word in words]
+    since, until = [*days, None, None][:2]
+    if since and until and since > until:
+        raise CommandError("stats.from_after_to", usage=True, since=since.isoformat(), until=until.isoformat())
+    pathways = ctx.services.pathways
+    rows = await cases.coordinated_case_rows(ctx.db, ctx.sender, chosen.id if chosen else None)
+    followed = sorted({row["pathway_id"] for row in rows if row["pathway_id"] in pathways})
+    if not followed:
+        raise CommandError("stats.no_cases")
+    if chosen is None:
+        if len(followed) > 1:
+            raise CommandError(
+                "stats.which_pathway", pathways=Markdown(", ".join(code(f"!{name} {p}") for p in followed))
+            )
+        chosen = pathways[followed[0]]
+    return chosen, since, until, rows
+
+
+@command(
+    "stats review",
+    args=[
+        Arg("pathway", optional=True),
+        Arg("from", optional=True, metavar="YYYY-MM-DD"),
+        Arg("to", optional=True, metavar="YYYY-MM-DD"),
+    ],
+    where=PRIVATE_CHAT,  # figures, as `!stats`: only where nobody but the sender reads them
+    rule=ANYONE,  # over the closed cases the sender coordinates, and nothing about fewer than five
+    help_section=Section.DOCUMENTS,
+)
+async def stats_review(ctx: Context) -> Reply:
+    """The steps most often late in the closed cases you coordinate (opened from–to), and why; a proposed change
+    to the pathway file as a diff for its owners (never applied)."""
+    chosen, since, until, rows = await _scope(ctx, "stats review")
+    pathways = ctx.services.pathways
+    reasons = await delays.reasons_of_cases(ctx.db, [row["id"] for row in rows])
+    histories = cases.case_histories(rows, pathways)
+    closed = []
+    for history in histories:
+        history.loaded.view.reasons = reasons.get(history.loaded.case.id, {})
+        facts = CaseFacts(history.loaded.view, history.opened_at, history.phases, history.closings)
+        closing = closed_time(facts)
+        if closing is not None and in_period(facts, since, until):
+            closed.append(ClosedCase(history.loaded.view, closing))
+    zone = ZoneInfo(chosen.timezone)
+    today = ctx.now.astimezone(zone).date()
+    review = pathway_review(chosen, closed, today)
+    proposals = [step.proposal for step in review.steps if step.proposal is not None] if not review.suppressed else []
+    diff = ""
+    if proposals:
+        path = pathway_file(chosen.id, ctx.services.config.pathways_dir)
+        before = path.read_text(encoding="utf-8")
+        diff = pathway_diff(chosen.id, before, propose(before, proposals))
+    name = f"review-{chosen.id}-{today:%Y%m%d}.diff" if diff else None
+    if name is not None:
+        await outbox.enqueue_file(
+            ctx.db,
+            ctx.room_id,
+            name,
+            "text/x-diff",
+            diff.encode("utf-8"),
+            ctx.now,
+            encrypted_only=True,
+            review_diff={"pathway": chosen.id, "sha256": hashlib.sha256(diff.encode("utf-8")).hexdigest()},
+        )
+    text = stats_review_markdown(ctx, review, _period(ctx, since, until), name, ctx.language)
+    if diff and diff.count("\n") <= DIFF_SHOWN_LINES:
+        text += "\n\n" + ctx.t("review.stats_diff") + "\n\n" + code_block(diff, "diff")
+    shown = pathway_review_json(review)
+    await ctx.audit("stats.reviewed", pathway=chosen.id, cases=shown["cases"], proposals=len(proposals))
+    return ctx.ok(text, review={**shown, "diff": name})
+
+
+#: A proposed diff this long or shorter is shown in the answer too; a longer one only as its file.
+DIFF_SHOWN_LINES = 60
 
 
 def make_stats(
@@ -172,16 +264,20 @@ def make_stats(
     now: datetime,
     since: date | None,
     until: date | None,
-) -> tuple[PathwayStats, Picture, bytes]:
-    """The figures of the cases read, their chart and their CSV (synchronous: run in a worker thread)."""
-    from homeward.exports.stats import draw_stats, stats_csv  # matplotlib loads on the first picture
+    reasons: dict[int, dict[tuple[str, str], GivenReason]] | None = None,
+) -> tuple[PathwayStats, Picture, bytes, Picture]:
+    """The figures of the cases read, their chart, their CSV and the chart of why children wait
+    (synchronous: run in a worker thread).
 
-    facts = [
-        CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings, h.loaded.case.id)
-        for h in cases.case_histories(rows, pathways)
-    ]
+    `reasons`: each case's delay reasons (`store.delays.reasons_of_cases`), by case id."""
+    from homeward.exports.stats import draw_stats, draw_waits, stats_csv  # matplotlib loads on the first picture
+
+    histories = cases.case_histories(rows, pathways)
+    for history in histories:
+        history.loaded.view.reasons = (reasons or {}).get(history.loaded.case.id, {})
+    facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings, h.loaded.case.id) for h in histories]
     figures = pathway_stats(pathway, facts, now, since=since, until=until)
-    return figures, draw_stats(figures), stats_csv(figures)
+    return figures, draw_stats(figures), stats_csv(figures), draw_waits(figures)
 
 
 def _period(ctx: Context, since: date | None, until: date | None) -> Markdown:

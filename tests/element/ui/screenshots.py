@@ -44,11 +44,13 @@ REPO = HERE.parents[2]
 DEFAULT_ELEMENT = REPO.parent / "shared" / "element-web" / "webapp"
 OREBRO = ZoneInfo("Europe/Stockholm")
 START = datetime(2026, 11, 30, 10, 0, tzinfo=OREBRO)  # a Monday; the child was admitted at 09:00
-# The Inskrivningsmeddelande is due 24 h after admission: the walk's clock jumps to just before.
+# The Inskrivningsmeddelande is due 24 h after admission: the walk's clock jumps to just before; a
+# working day later its first overdue reminder asks the nurse why it is late.
 CLOCK = {
     "inskrivningsmeddelande-due": datetime(2026, 12, 1, 8, 59, 57, tzinfo=OREBRO),
-    # The family's word, every working day in this walk (`!settings update 1`): Tuesday at 16:00.
-    "family-update": datetime(2026, 12, 1, 16, 0, 3, tzinfo=OREBRO),
+    "inskrivningsmeddelande-overdue": datetime(2026, 12, 2, 8, 59, 57, tzinfo=OREBRO),
+    # The family's word, every working day in this walk (`!settings update 1`): Wednesday at 16:00.
+    "family-update": datetime(2026, 12, 2, 16, 0, 3, tzinfo=OREBRO),
 }
 #: The printed plan's first page, drawn by pdftoppm from the PDF `!export plan pdf` makes.
 PLAN_PAGE = "18-printed-plan-first-page"
@@ -61,11 +63,14 @@ DISPLAY_NAMES = {
 }
 #: The coordinator's other cases (`@@cases`): a label and when the child was admitted. The
 #: Inskrivningsmeddelande is due 24 h after admission: overdue for the first when the walk's
-#: day comes, due that day for the second.
+#: last day (2 December) comes, due that day for the second.
 MORE_CASES = [
     ("Ekorre", "2026-11-26 09:00"),
-    ("Hare", "2026-11-30 14:00"),
+    ("Hare", "2026-12-01 14:00"),
 ]
+#: The coordinator's earlier cases (`@@history`), written into the bot's store once the desk
+#: pictures are taken: the demo cases of bench/pictures.py, so that `!stats` has numbers to show.
+HISTORY_CASES = 60
 WALK_TIMEOUT_S = 600
 
 log = logging.getLogger("screenshots")
@@ -202,6 +207,20 @@ class _Speaker:
         return self.catalog.t(self.language, key, **values)
 
 
+async def history(bot: object, coordinator_id: str) -> None:
+    """The coordinator's earlier cases, closed in the months before (bench/pictures.py's demo cases), written
+    into the running bot's store as the bot writes them: what `!stats` counts. Their rooms are never made."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from pictures import demo_facts, write_cases  # bench/pictures.py
+
+    from homeward.care.pathway import default_pathways_dir, load_pathways
+
+    pathway = load_pathways(default_pathways_dir())["orebro"]
+    store = bot.store  # type: ignore[attr-defined]
+    async with store.transaction() as db:
+        await write_cases(db, pathway, demo_facts(pathway, HISTORY_CASES), coordinator_id, prefix="history")
+
+
 def shrink(png: Path) -> None:
     """256 colours, optimised: a UI screenshot loses nothing visible and most of its bytes."""
     from PIL import Image
@@ -281,6 +300,15 @@ async def walk(out: Path, element_dir: Path, chromium: str, work: Path) -> dict:
                 bot.clock_jumped()
                 print(f"  clock: {name} → {CLOCK[name]:%a %d %b %H:%M:%S}", flush=True)
                 process.stdin.write(b"ok\n")
+                await process.stdin.drain()
+                continue
+            if line == "@@history":
+                try:
+                    await history(bot, users["coordinator"]["id"])
+                    print(f"  the coordinator's earlier cases: {HISTORY_CASES}", flush=True)
+                    process.stdin.write(b"ok\n")
+                except Exception as error:  # the walk fails with the reason
+                    process.stdin.write(f"{type(error).__name__}: {error}\n".encode())
                 await process.stdin.drain()
                 continue
             if line.startswith("@@cases "):

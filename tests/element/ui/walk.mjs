@@ -276,6 +276,27 @@ try {
     await shot("nurse", "07-nurse-reads-the-reminder");
     await shot("nurse", "07-nurse-reads-the-reminder-phone", { phone: true });
 
+    // Nobody sends it that day. The next working day the overdue reminder asks the nurse's lane why;
+    // the nurse answers as in any chat: Element's Reply on the question, and one word.
+    await clock("inskrivningsmeddelande-overdue");
+    await botSays("nurse", "varför är det försenat");
+    people.nurse.since = Date.now() - 2000;
+    await E.step("nurse: replies one word to the question", async () => {
+        // The pictures before left the timeline scrolled up, and Element renders only what is near the
+        // screen: to the newest message first, then the question in view.
+        await n.locator(".mx_RoomView_messagePanel").evaluate((panel) => { panel.scrollTop = panel.scrollHeight; });
+        await n.waitForTimeout(500);
+        await reveal(n, "varför är det försenat");
+        const question = n.locator(".mx_RoomView_body .mx_EventTile", { hasText: "varför är det försenat" }).last();
+        await question.hover();
+        await n.locator(".mx_MessageActionBar").getByRole("button", { name: "Reply" }).first().click();
+        const composer = n.locator(".mx_RoomView_body .mx_BasicMessageComposer_input").first();
+        await composer.fill("information");
+        await composer.press("Enter");
+    }, timings);
+    await botSays("nurse", "eftersom");
+    await shot("nurse", "13-nurse-asked-why-phone", { phone: true, show: "varför är det försenat", block: "start" });
+
     // The nurse sends it; the municipality's case officer acknowledges (kvitterar).
     await say("nurse", "!send inskrivningsmeddelande");
     await botSays("nurse", "Skickade");
@@ -339,6 +360,33 @@ try {
     await settle(g);
     await shot("guardian", "17-guardian-update-phone", { phone: true, show: "besked om", block: "end" });
     await shot("guardian", "17-guardian-update", { show: "besked om", block: "end" });
+
+    // The case ends: the coordinator closes it (the öppenvård lane never acknowledged), and the
+    // bot posts the review of the case: time per phase, the late steps and why, the slowest receipts.
+    await enterCaseRoom("coordinator");
+    await say("coordinator", "!case close force Barnet är hemma; öppenvården följer upp");
+    await botSays("coordinator", "Genomgång av");
+    await settle(c);
+    await shot("coordinator", "14-coordinator-review", { show: "Genomgång av", block: "start" });
+    await shot("coordinator", "14-coordinator-review-phone", { phone: true, show: "Genomgång av", block: "start" });
+
+    // The numbers over the coordinator's cases, with their earlier (closed) ones: why children wait,
+    // as Element opens the picture.
+    await E.step("coordinator: earlier cases", () => ask("history"), timings);
+    await E.step("coordinator: open the chat with the bot", () => E.openRoom(c, "Homeward"), timings);
+    await say("coordinator", "!stats orebro");
+    await botSays("coordinator", "Siffrorna för");
+    await settle(c);
+    await E.step("coordinator: opens the chart of why children wait", async () => {
+        const picture = c.locator(".mx_RoomView_body .mx_EventTile .mx_MImageBody img").last();
+        await picture.waitFor({ timeout: 60000 });
+        await picture.click();
+        await c.locator(".mx_ImageView").waitFor({ timeout: 30000 });
+        await c.waitForTimeout(1500); // the full picture, not its thumbnail
+    }, timings);
+    await shot("coordinator", "15-coordinator-waits");
+    await shot("coordinator", "15-coordinator-waits-phone", { phone: true });
+    await c.keyboard.press("Escape");
 
     // Every message each person's Element could not decrypt, why (Element's failure code), and when
     // it was sent relative to their joining the case room (negative: while they were invited).
