@@ -29,6 +29,7 @@ EVERY_MEMBER = {
     "snooze",
     "plan show",
     "timeline",
+    "reason",  # issue 27: a lane says why it is late (a family lane can be late too); refusals after the gate
 }
 # The care team's own work: the care lanes and coordinators, not the family (who never see them in !help).
 CARE_TEAM = {
@@ -66,9 +67,10 @@ COORDINATORS = {
     "case reopen",
     "handover",
     "settings consent",
+    "export events",  # issue 27: the case's event log, for the coordinators
 }
 GUARDIANS = {"consent yes", "consent no", "consent revoke"}
-NOWHERE_HERE = {"case new", "stats", "cases", "digest", "settings digest"}  # only outside care rooms
+NOWHERE_HERE = {"case new", "stats", "stats review", "cases", "digest", "settings digest"}  # only outside care rooms
 
 SAMPLES = {
     "help": "!help",
@@ -126,6 +128,9 @@ SAMPLES = {
     "minutes reopen": "!minutes meeting1 reopen Probe",
     "timeline": "!timeline",
     "stats": "!stats",
+    "stats review": "!stats review",
+    "reason": "!reason behandlingsteam",  # the pathway's words, and what the late lanes said
+    "export events": "!export events csv",
 }
 SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
 
