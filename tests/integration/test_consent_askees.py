@@ -106,6 +106,19 @@ async def test_a_colleague_put_into_the_guardian_lane_is_announced_and_does_not_
     added = [r for r in await audit_trail(ingrid, room) if r["action"] == "consent.askee_added"]
     assert kari.user_id in [json.loads(r["details"])["user"] for r in added]
 
+    # mor answers the new request; kari, asked and silent, then leaves the room: a removal does not make
+    # mor's "ja" the family's either — she is asked again, and told.
+    request = await latest_request(mor, room, "dokumentasjon", told.event_id)
+    answer_id = await mor.send(room, "ja", {"m.relates_to": {"m.in_reply_to": {"event_id": request.event_id}}})
+    answer = await mor.wait_for(lambda s: reply_target(s) == answer_id and s.sender == bot.user_id)
+    assert answer.content["homeward.consent"] == {"id": "dokumentasjon", "state": "pending"}
+    await kari.client.room_leave(room)
+    gone = await mor.wait_for(asked_again(room, kari.user_id))
+    assert gone.content["homeward.consent_asked_again"]["to"] is None
+    assert gone.content["homeward.consent_asked_again"]["asked"] == [mor.user_id] and mor.user_id in mentioned(gone)
+    assert state_of(await ingrid.command(room, "!consents"), "dokumentasjon") == "pending"
+    refused(await ingrid.command(room, "!send plo"), "dokumentasjon")
+
 
 async def test_without_a_coordinator_a_care_lane_cannot_complete_a_consent_by_moving_a_guardian(make_bot, make_member):
     bot = await make_bot()
