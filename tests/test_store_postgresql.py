@@ -76,6 +76,15 @@ def test_an_append_only_trigger_becomes_a_function_a_trigger_and_a_truncate_guar
     )
 
 
+def test_a_trigger_on_some_columns_fires_for_those_columns_only() -> None:
+    sql, _ = to_postgresql(
+        "CREATE TRIGGER s_sent AFTER UPDATE OF status, fire_at ON s FOR EACH ROW WHEN OLD.status = 'sent'"
+        " BEGIN SELECT RAISE(ABORT, 'sent rows stay sent'); END",
+        False,
+    )
+    assert "CREATE TRIGGER s_sent AFTER UPDATE OF status, fire_at ON s FOR EACH ROW" in sql
+
+
 def test_every_migration_translates() -> None:
     from homeward.store.db import _split_sql
 
