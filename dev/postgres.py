@@ -69,6 +69,17 @@ def _unprivileged_user() -> str | None:
     raise PostgresUnavailable("running as root and there is no unprivileged user (postgres, nobody) to run PostgreSQL")
 
 
+def _reachable_temp(user: str | None) -> str | None:
+    """The system's temporary folder, or /tmp when the server's user could not reach into it (a `TMPDIR` under
+    root's own home, mode 0700): every folder above the cluster must let others pass."""
+    if user is None:
+        return None
+    folder = Path(tempfile.gettempdir()).resolve()
+    if all(os.stat(parent).st_mode & 0o001 for parent in [folder, *folder.parents]):
+        return str(folder)
+    return "/tmp"
+
+
 class LocalPostgres:
     """One cluster in a folder of its own under the system's temporary folder, on a free loopback port."""
 
@@ -84,7 +95,7 @@ class LocalPostgres:
         self.port = port or free_port()
         self.user = _unprivileged_user()
         # Not under pytest's temporary folder: that one is root's, mode 0700, and the server's user cannot enter it.
-        self.base = Path(tempfile.mkdtemp(prefix="homeward-pg-"))
+        self.base = Path(tempfile.mkdtemp(prefix="homeward-pg-", dir=_reachable_temp(self.user)))
         self.data = self.base / "data"
         self.log_path = self.base / "server.log"
         self._started = False
