@@ -34,8 +34,8 @@ __all__ = ["Statement", "check", "statements"]
 RUNTIME = ("homeward", "bot", "commands", "work", "exports", "messages", "store", "matrix", "care")
 #: f-string holes that stand for a list of placeholders.
 PLACEHOLDER_HOLES = {"marks", "placeholders", "qs", "question_marks"}
-_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\s", re.I)
-_BODY = re.compile(r"\b(FROM|INTO|SET)\b", re.I)
+_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\s")  # upper case, as the store writes SQL (not prose)
+_BODY = re.compile(r"\b(FROM|INTO|SET)\b")
 #: Statements for one engine by design, left out: SQLite's own catalog (`sqlite_master`, `sqlite_sequence`),
 #: and psycopg's `%s` placeholders (written for PostgreSQL alone, past the translation).
 _ONE_ENGINE = re.compile(r"\bsqlite_\w+|%s")
