@@ -69,6 +69,16 @@ def _unprivileged_user() -> str | None:
     raise PostgresUnavailable("running as root and there is no unprivileged user (postgres, nobody) to run PostgreSQL")
 
 
+def _runuser() -> str:
+    """util-linux's `runuser` (Debian: /usr/sbin, which a root shell's PATH may lack in a CI image)."""
+    found = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if found is None:
+        raise PostgresUnavailable(
+            "running as root, and util-linux's runuser is missing to start PostgreSQL as postgres"
+        )
+    return found
+
+
 def _reachable_temp(user: str | None) -> str | None:
     """The system's temporary folder, or /tmp when the server's user could not reach into it (a `TMPDIR` under
     root's own home, mode 0700): every folder above the cluster must let others pass."""
@@ -120,7 +130,7 @@ class LocalPostgres:
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin / args[0]), *args[1:]]
         if self.user:
-            command = ["runuser", "-u", self.user, "--", *command]
+            command = [_runuser(), "-u", self.user, "--", *command]
         return subprocess.run(command, capture_output=True, text=True, check=False, cwd=self.base)
 
     def start(self) -> None:
