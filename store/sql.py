@@ -118,7 +118,7 @@ async def rows_of(cur: Cursor, batch: int = 500) -> AsyncIterator[Any]:
 _DDL = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(CREATE|DROP|ALTER)\b", re.I)
 _TRIGGER = re.compile(
     r"^\s*(?:--[^\n]*\n\s*)*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)\s+(?P<when>BEFORE|AFTER)\s+"
-    r"(?P<op>UPDATE|DELETE|INSERT)(?:\s+OF\s+[\w\s,]+?)?\s+ON\s+(?P<table>\w+)(?:\s+FOR\s+EACH\s+ROW)?"
+    r"(?P<op>UPDATE|DELETE|INSERT)(?:\s+OF\s+(?P<columns>[\w\s,]+?))?\s+ON\s+(?P<table>\w+)(?:\s+FOR\s+EACH\s+ROW)?"
     r"(?:\s+WHEN\s+(?P<cond>.*?))?\s+BEGIN\s+SELECT\s+RAISE\s*\(\s*ABORT\s*,\s*'(?P<message>(?:[^']|'')*)'\s*\)\s*;?"
     r"\s*END\s*;?\s*$",
     re.I | re.S,
@@ -163,11 +163,12 @@ def _trigger(found: re.Match[str]) -> str:
     message = found["message"]  # already an SQL string body ('' for a quote), valid in PL/pgSQL too
     condition = _rewrite_functions(found["cond"]) if found["cond"] else "TRUE"
     passes = "OLD" if op == "DELETE" else "NEW"
+    of = f" OF {', '.join(c.strip() for c in found['columns'].split(','))}" if found["columns"] else ""
     statements = [
         f"CREATE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql AS $homeward$ BEGIN"
         f" IF {condition} THEN RAISE EXCEPTION '{message}' USING ERRCODE = 'restrict_violation'; END IF;"
         f" RETURN {passes}; END $homeward$",
-        f"CREATE TRIGGER {name} {found['when'].upper()} {op} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
+        f"CREATE TRIGGER {name} {found['when'].upper()} {op}{of} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
     ]
     if op == "DELETE":  # TRUNCATE removes rows without row triggers: refused outright
         statements += [
