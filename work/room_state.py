@@ -207,6 +207,8 @@ async def put_back(store: Store, services: Services, room_id: str, state: list[d
         changed: list[tuple[str, str | None]] = []
         unremovable: list[str] = []
         for event_type, want in wanted.items():
+            if event_type not in WATCHED:
+                continue  # the bot's own membership (its name in the room): nobody else can change it
             event = actual.get(event_type) or {}
             content = event.get("content")
             have: dict[str, Any] = content if isinstance(content, dict) else {}
