@@ -39,8 +39,8 @@ def answers_after(member: Member, room: str, poll: str, after: int) -> list[Seen
     return [s for s in member.seen[after:] if s.room_id == room and reply_target(s) == poll]
 
 
-async def test_a_guardian_answers_in_one_tap_and_only_the_person_asked_counts(make_bot, make_member):
-    bot = await make_bot()
+async def test_a_guardian_answers_in_one_tap_and_only_the_person_asked_counts(module_bot, make_member):
+    bot = module_bot  # one bot for the module (default settings, its clock untouched); each test its own case
     anna, sara, maria = [await make_member(n) for n in ("anna", "sara", "maria")]
     room, _ = await open_case(anna, bot, "orebro", "Sjostjarna")
     ok(await anna.command(room, f"!role {anna.user_id} oppenvard coordinator"))
@@ -117,8 +117,8 @@ async def test_a_guardian_answers_in_one_tap_and_only_the_person_asked_counts(ma
     assert [r["actor"] for r in rows if r["action"] == "consent.vote_ignored"] == [sara.user_id]
 
 
-async def test_a_reply_of_ja_to_the_details_or_the_poll_answers_too(make_bot, make_member):
-    bot = await make_bot()
+async def test_a_reply_of_ja_to_the_details_or_the_poll_answers_too(module_bot, make_member):
+    bot = module_bot
     anna, maria = [await make_member(n) for n in ("anna", "maria")]
     room, _ = await open_case(anna, bot, "orebro", "Ekorre")
     ok(await anna.command(room, f"!role {anna.user_id} oppenvard coordinator"))

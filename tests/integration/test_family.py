@@ -33,6 +33,16 @@ async def test_a_guardian_reads_the_case_in_plain_words_and_gets_a_word_once_eac
     admitted = await anna.command(room, "!plan admission 2026-11-30 09:00")
     assert admitted.content["homeward.completed"] == ["inskrivning"]
 
+    # Her greeting's details tell her how to hear only what concerns her (staff chatter stays quiet).
+    details = await maria.wait_for(
+        lambda s: s.room_id == room and s.content.get("homeward.greeting_details") == maria.user_id
+    )
+    assert "@omnämnanden och nyckelord" in details.content["body"] and mentioned(details) == []
+    staff = await sara.wait_for(
+        lambda s: s.room_id == room and s.content.get("homeward.greeting_details") == sara.user_id
+    )
+    assert "omnämnanden" not in staff.content["body"]  # care staff are not told to mute the room
+
     status = await maria.command(room, "!status")
     ok(status)
     assert status.content["homeward.view"] == "family" and "Nu: **Identifiering, Bedömning**" in status.content["body"]
