@@ -26,7 +26,7 @@ from homeward.care.reminders import (
     how_to,
     recipients,
 )
-from homeward.matrix.content import alert_content, notice_content
+from homeward.matrix.content import alert_content, details_content, notice_content
 from homeward.messages.speaker import local_text
 from homeward.store import delays
 from homeward.store import reminders as rows
@@ -65,6 +65,8 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
                 room.view, item, audience_lanes(room.view, item), await delays.asks(db, room.case.id), now
             )
         message = await room.queue(reminder_content(room, row, item, late, ask))
+        if ask:
+            await room.queue(reminder_details_content(room, item))
         if not await rows.mark_fired(db, row.id, now, message):
             raise RuntimeError("reminder changed while firing")
         for lane in ask:
@@ -173,9 +175,9 @@ def reminder_content(
     )
     text += " " + room.t(how_key, command=command)
     if ask:
-        names = ", ".join(pathway.lane(lane).name for lane in ask)
-        words = Markdown(", ".join(code(reason.id) for reason in pathway.delay_reasons))  # short: read on a phone
-        text += "\n\n" + room.t("delay.ask", lanes=names, words=words, id=item.id)
+        # The question stays in the message replied to (`store.delays.ask_for_event`); its words follow it
+        # in a message naming nobody (`reminder_details_content`): this one fits a phone screen.
+        text += "\n\n" + room.t("delay.ask", lanes=", ".join(pathway.lane(lane).name for lane in ask))
     if late:
         text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
     content = alert_content(text, people) if people else notice_content(text)
@@ -193,3 +195,9 @@ def reminder_content(
             "reasons": [{"id": r.id, "code": r.code} for r in pathway.delay_reasons],
         }
     return content
+
+
+def reminder_details_content(room: CareRoom, item: Item) -> dict[str, Any]:
+    """After an overdue reminder that asks why: the pathway's words for a delay, naming nobody."""
+    words = Markdown(", ".join(code(reason.id) for reason in room.view.pathway.delay_reasons))
+    return details_content(room.t("delay.ask_words", item=item.title, words=words, id=item.id))
