@@ -26,7 +26,13 @@ from homeward.care.reminders import (
     how_to,
     recipients,
 )
-from homeward.matrix.content import alert_content, details_content, notice_content
+from homeward.matrix.content import (
+    MENTION_MAX_CHARS,
+    alert_content,
+    details_content,
+    notice_content,
+    shown_length,
+)
 from homeward.messages.speaker import local_text
 from homeward.store import delays
 from homeward.store import reminders as rows
@@ -174,13 +180,26 @@ def reminder_content(
         when=when,
     )
     text += " " + room.t(how_key, command=command)
-    if ask:
-        # The question stays in the message replied to (`store.delays.ask_for_event`); its words follow it
-        # in a message naming nobody (`reminder_details_content`): this one fits a phone screen.
-        text += "\n\n" + room.t("delay.ask", lanes=", ".join(pathway.lane(lane).name for lane in ask))
-    if late:
-        text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
-    content = alert_content(text, people) if people else notice_content(text)
+    late_note = "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway)) if late else ""
+
+    def made(words: list[str], more: bool) -> dict[str, Any]:
+        full = text
+        if ask:
+            listed = ", ".join([*(code(word) for word in words), *(["…"] if more else [])])
+            lanes = ", ".join(pathway.lane(lane).name for lane in ask)
+            full += "\n\n" + room.t("delay.ask", lanes=lanes, words=Markdown(listed))
+        full += late_note
+        return alert_content(full, people) if people else notice_content(full)
+
+    # The question stays in the message replied to (`store.delays.ask_for_event`), with as many of the
+    # pathway's words as fit a phone screen (`MENTION_MAX_CHARS`); all of them follow, naming nobody
+    # (`reminder_details_content`).
+    words = [reason.id for reason in pathway.delay_reasons]
+    content = made(words, False)
+    shown = len(words)
+    while ask and people and shown > 0 and shown_length(content) > MENTION_MAX_CHARS:
+        shown -= 1
+        content = made(words[:shown], True)
     content["homeward.reminder"] = {
         "item": item.id,
         "kind": row.kind,
