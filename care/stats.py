@@ -245,6 +245,9 @@ class PathwayStats:
     waits: tuple[WaitRow, ...] = ()  # by reason and lane, the most days first; only rows of five cases or more
     waits_hidden: bool = False  # some reason and lane had waits in fewer than five cases: not named
     costs: tuple[CostRow, ...] = ()  # per clock: days past its limit, and their cost
+    # Across answers: the fewest cases this answer sets apart from the answers already given (`sets_apart`),
+    # or None. Set apart, it shows no figure at all (`stats_json`), and `!stats` refuses it.
+    set_apart: int | None = None
 
     @property
     def suppressed(self) -> bool:
@@ -288,8 +291,13 @@ def pathway_stats(
     *,
     since: date | None = None,
     until: date | None = None,
+    answered: Sequence[frozenset[int]] = (),
 ) -> PathwayStats:
-    """The figures over the cases of one pathway opened in the period (all of them without one)."""
+    """The figures over the cases of one pathway opened in the period (all of them without one).
+
+    `answered`: the case sets of the answers already given on this pathway; an answer that would set
+    fewer than `MIN_CASES` cases apart from them (`sets_apart`) shows none of its figures — the waits
+    and their days too, which subtract as easily as a count."""
     zone = ZoneInfo(pathway.timezone)
     chosen = [f for f in cases if f.view.pathway.id == pathway.id and in_period(f, since, until)]
     phase_days: dict[str, dict[int, list[float]]] = {p.id: {} for p in pathway.phases}
@@ -403,6 +411,7 @@ def pathway_stats(
         ),
         reopened=share(reopened) if any_closed else None,
         case_ids=frozenset(f.case_id for f in chosen),
+        set_apart=sets_apart(answered, frozenset(f.case_id for f in chosen)),
         waits=tuple(row for row in wait_rows if not row.suppressed),
         waits_hidden=any(row.suppressed for row in wait_rows),
         costs=tuple(
@@ -458,7 +467,29 @@ def _closed_at(facts: CaseFacts) -> datetime | None:
 
 
 def stats_json(stats: PathwayStats) -> dict[str, Any]:
-    """The figures for `homeward.stats`, suppressed exactly as the chart and the CSV are."""
+    """The figures for `homeward.stats`, suppressed exactly as the chart and the CSV are (and every one of
+    them when the answer sets fewer than five cases apart from those already given)."""
+    figures = _stats_json(stats)
+    if stats.set_apart is None:
+        return figures
+    kept = {"pathway", "from", "to"}
+    return {key: value if key in kept else _hidden(value) for key, value in figures.items()}
+
+
+def _hidden(value: Any) -> Any:
+    """Every number of a figure's JSON shown as suppressed; its structure (ids, names) kept."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return SUPPRESSED
+    if isinstance(value, dict):
+        return {key: _hidden(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_hidden(item) for item in value]
+    return value
+
+
+def _stats_json(stats: PathwayStats) -> dict[str, Any]:
     return {
         "pathway": stats.pathway_id,
         "cases": SUPPRESSED if stats.suppressed else stats.cases,

@@ -159,6 +159,18 @@ def details_content(markdown: str) -> dict[str, Any]:
 #: A message that names someone fits about five lines of a 390 px phone screen: at most this much plain text
 #: (with each person's user id, which is how the plain body names them).
 MENTION_MAX_CHARS = 240
+#: Element shows each person a message names as a pill with their display name: about this many characters.
+MENTION_NAME_CHARS = 16
+
+
+def shown_length(content: dict[str, Any]) -> int:
+    """How long a message is as Element shows it (what `MENTION_MAX_CHARS` measures): its plain body, its
+    runs of white space one space, each person it names a pill of `MENTION_NAME_CHARS`."""
+    body = str(content.get("body", ""))
+    for user in (content.get("m.mentions") or {}).get("user_ids", []):
+        body = body.replace(user, "x" * MENTION_NAME_CHARS)
+    return len(" ".join(body.split()))
+
 
 #: A message's content, as JSON, stays under this: encrypted (base64, about 4/3) and wrapped
 #: in its event it must fit Synapse's 64 KiB event limit, or the homeserver refuses it for good.

@@ -20,7 +20,7 @@ def days_text(room: Speaker, language: str, days: float) -> str:
     """ "2,5 days", "1 day": one decimal unless the value is whole."""
     rounded = round(days, 1)
     shown = local_number(rounded, language, 0 if rounded == int(rounded) else 1)
-    return room.t("review.days_one" if rounded == 1 else "review.days_other", n=shown)
+    return room.t("review.days", n=shown)  # "1 day", "1,5 days", "2 days"
 
 
 def late_text(room: Speaker, language: str, days: float) -> str:

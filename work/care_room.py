@@ -186,22 +186,29 @@ class CareRoom:
         self.loaded = await cases.load_case(self.db, self.case.id, self.services.pathways)
 
     async def settle(self) -> None:
-        """After a change: recompute the view, reschedule the reminders, and edit the checklist if it changed."""
+        """After a change: recompute the view, reschedule the reminders, and edit the checklist if it changed.
+
+        The checklist is compared with the view it was drawn with: the one the unit of work began with (a
+        step on the way may have reloaded the view already, e.g. a consent's round asked of a newcomer),
+        or the last edit queued in this unit of work."""
         before = self.loaded
+        began = self._began or before
         await self.reload()
         await self.reschedule_reminders()
-        await self.reschedule_worklists_and_retention((self._began or before).view)
+        await self.reschedule_worklists_and_retention(began.view)
         await self.reschedule_family_update()
         after = self.loaded
         if after.checklist is None or after.checklist != before.checklist:
             return  # no checklist yet, or a new one was just posted with this very view
-        if checklist_markdown(self, after.view) == checklist_markdown(self, before.view):
+        key = f"checklist:{after.checklist}"
+        drawn = began.view if began.checklist == after.checklist else before.view
+        if key not in self._edits and checklist_markdown(self, after.view) == checklist_markdown(self, drawn):
             return
         # The fallback for clients without edits is a short line, not the checklist again:
         # twice the checklist would not fit in one event for a big phase.
         fallback = self.t("checklist.updated", phase=after.view.phase.title)
         self.edit_later(
-            f"checklist:{after.checklist}",
+            key,
             edit_of(outbox.ref(after.checklist), checklist_content(self, after.view), fallback),
         )
 

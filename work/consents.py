@@ -124,12 +124,18 @@ async def lane_entered(room: CareRoom, user_id: str, lane_id: str) -> list[str]:
         return added  # nobody there yet to tell
     lane = room.view.pathway.lane(lane_id)
     text: str = room.t("askees.added", user=mention(user_id), lane=lane.name, by=mention(room.actor))
+    text += " " + room.t("askees.not_for_you", people=mentions(family))
+    details = None  # the consents they are asked, after the alert and naming nobody: the alert fits a phone
     if added:
         titles = ", ".join(f"{escape(room.view.pathway.consent(c).title)} ({code(c)})" for c in added)
-        text += " " + room.t("askees.added_asked", consents=Markdown(titles))
-    text += " " + room.t("askees.not_for_you", people=mentions(family))
+        details = room.t("askees.added_asked", user=mention(user_id), consents=Markdown(titles))
     await safeguards.post(
-        room, "askee_added", "👪 " + text, family, askee_added={"user": user_id, "lane": lane_id, "consents": added}
+        room,
+        "askee_added",
+        "👪 " + text,
+        family,
+        details=details,
+        askee_added={"user": user_id, "lane": lane_id, "consents": added},
     )
     return added
 
@@ -162,17 +168,19 @@ async def lane_left(
     def lane_name(lane: str | None) -> str:
         return pathway.lane(lane).name if lane else room.t("team.no_lane")
 
+    # The alert names the consents by their ids (a phone screen's few lines); their titles follow, naming nobody.
+    ids = Markdown(", ".join(code(c.id) for c in again))
     titles = ", ".join(f"**{escape(c.title)}** ({code(c.id)})" for c in again)
     text: str
     if after is None:
-        text = room.t("askees.left", user=mention(user_id), before=lane_name(before), consents=Markdown(titles))
+        text = room.t("askees.left", user=mention(user_id), before=lane_name(before), consents=ids)
     else:
         text = room.t(
             "askees.moved",
             user=mention(user_id),
             before=lane_name(before),
             after=lane_name(after),
-            consents=Markdown(titles),
+            consents=ids,
         )
     text += " " + (
         room.t("askees.asked_again", people=mentions(remaining)) if remaining else room.t("askees.nobody_left")
@@ -182,6 +190,7 @@ async def lane_left(
         "consent_asked_again",
         "⚠️ " + text,
         told,
+        details=room.t("askees.again_details", consents=Markdown(titles)),
         consent_asked_again={
             "user": user_id,
             "from": before,

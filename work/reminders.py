@@ -26,7 +26,13 @@ from homeward.care.reminders import (
     how_to,
     recipients,
 )
-from homeward.matrix.content import alert_content, notice_content
+from homeward.matrix.content import (
+    MENTION_MAX_CHARS,
+    alert_content,
+    details_content,
+    notice_content,
+    shown_length,
+)
 from homeward.messages.speaker import local_text
 from homeward.store import delays
 from homeward.store import reminders as rows
@@ -65,6 +71,8 @@ async def fire_reminder(store: Store, services: Services, reminder_id: int) -> b
                 room.view, item, audience_lanes(room.view, item), await delays.asks(db, room.case.id), now
             )
         message = await room.queue(reminder_content(room, row, item, late, ask))
+        if ask:
+            await room.queue(reminder_details_content(room, item))
         if not await rows.mark_fired(db, row.id, now, message):
             raise RuntimeError("reminder changed while firing")
         for lane in ask:
@@ -172,13 +180,26 @@ def reminder_content(
         when=when,
     )
     text += " " + room.t(how_key, command=command)
-    if ask:
-        names = ", ".join(pathway.lane(lane).name for lane in ask)
-        words = Markdown(", ".join(code(reason.id) for reason in pathway.delay_reasons))  # short: read on a phone
-        text += "\n\n" + room.t("delay.ask", lanes=names, words=words, id=item.id)
-    if late:
-        text += "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway))
-    content = alert_content(text, people) if people else notice_content(text)
+    late_note = "\n\n" + room.t("reminder.late", planned=local_text(row.planned_at, pathway)) if late else ""
+
+    def made(words: list[str], more: bool) -> dict[str, Any]:
+        full = text
+        if ask:
+            listed = ", ".join([*(code(word) for word in words), *(["…"] if more else [])])
+            lanes = ", ".join(pathway.lane(lane).name for lane in ask)
+            full += "\n\n" + room.t("delay.ask", lanes=lanes, words=Markdown(listed))
+        full += late_note
+        return alert_content(full, people) if people else notice_content(full)
+
+    # The question stays in the message replied to (`store.delays.ask_for_event`), with as many of the
+    # pathway's words as fit a phone screen (`MENTION_MAX_CHARS`); all of them follow, naming nobody
+    # (`reminder_details_content`).
+    words = [reason.id for reason in pathway.delay_reasons]
+    content = made(words, False)
+    shown = len(words)
+    while ask and people and shown > 0 and shown_length(content) > MENTION_MAX_CHARS:
+        shown -= 1
+        content = made(words[:shown], True)
     content["homeward.reminder"] = {
         "item": item.id,
         "kind": row.kind,
@@ -193,3 +214,9 @@ def reminder_content(
             "reasons": [{"id": r.id, "code": r.code} for r in pathway.delay_reasons],
         }
     return content
+
+
+def reminder_details_content(room: CareRoom, item: Item) -> dict[str, Any]:
+    """After an overdue reminder that asks why: the pathway's words for a delay, naming nobody."""
+    words = Markdown(", ".join(code(reason.id) for reason in room.view.pathway.delay_reasons))
+    return details_content(room.t("delay.ask_words", item=item.title, words=words, id=item.id))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from homeward.matrix.content import alert_content, notice_content
+from homeward.matrix.content import alert_content, details_content, notice_content
 from homeward.messages.speaker import local_text
 from homeward.store import safeguards
 from homeward.store.cases import load_room
@@ -32,15 +32,24 @@ from homeward.work.services import Services
 log = logging.getLogger(__name__)
 
 
-async def post(room: CareRoom, kind: str, markdown: str, mentions: list[str], **extra: Any) -> int:
+async def post(
+    room: CareRoom, kind: str, markdown: str, mentions: list[str], details: str | None = None, **extra: Any
+) -> int:
     """Queue a safeguard message (an alert naming `mentions`, with `homeward.<key>` = value for each
     `extra`) and keep it, so that a redaction of it is answered by posting it again. Its outbox row.
-    With no `mentions` it is a notice: quiet, nobody notified (an audit anchor)."""
+    With no `mentions` it is a notice: quiet, nobody notified (an audit anchor).
+
+    `details`: what the alert's readers need beyond its few lines (a message that names someone fits
+    a phone screen, `MENTION_MAX_CHARS`), posted right after it naming nobody, and kept as a
+    safeguard of the same kind: a redaction of either is answered by posting it again."""
     content = alert_content(markdown, mentions) if mentions else notice_content(markdown)
     for key, value in extra.items():
         content[f"homeward.{key}"] = value
     row = await room.queue(content)
     await safeguards.keep(room.db, room.case.id, row, kind, str(markdown), mentions, extra, room.now)
+    if details:
+        details_row = await room.queue(details_content(details))
+        await safeguards.keep(room.db, room.case.id, details_row, kind, str(details), [], {}, room.now)
     return row
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -116,11 +117,12 @@ async def stats(ctx: Context) -> Reply:
     pathways = ctx.services.pathways
     reasons = await delays.reasons_of_cases(ctx.db, [row["id"] for row in rows])
     # A thousand cases take a moment to read, count and draw: in a worker thread, off the event loop.
+    answered = await stats_answers.answered(ctx.db, chosen.id)
     figures, picture, table, waits = await asyncio.to_thread(
-        make_stats, chosen, rows, pathways, ctx.now, since, until, reasons
+        make_stats, chosen, rows, pathways, ctx.now, since, until, reasons, answered
     )
     # Across answers: one that, set beside those already given, singles out fewer than five cases is refused.
-    if sets_apart(await stats_answers.answered(ctx.db, chosen.id), figures.case_ids) is not None:
+    if figures.set_apart is not None:
         raise Refusal("suppression.sets_apart", pathway=chosen.title)
     if not figures.suppressed:
         await stats_answers.record(ctx.db, chosen.id, ctx.sender, figures.case_ids, ctx.now)
@@ -218,15 +220,24 @@ async def stats_review(ctx: Context) -> Reply:
     reasons = await delays.reasons_of_cases(ctx.db, [row["id"] for row in rows])
     histories = cases.case_histories(rows, pathways)
     closed = []
+    counted: set[int] = set()
     for history in histories:
         history.loaded.view.reasons = reasons.get(history.loaded.case.id, {})
         facts = CaseFacts(history.loaded.view, history.opened_at, history.phases, history.closings)
         closing = closed_time(facts)
         if closing is not None and in_period(facts, since, until):
             closed.append(ClosedCase(history.loaded.view, closing))
+            counted.add(history.loaded.case.id)
+    # Issue 23's rule across answers holds for the review's figures too (how late, in how many cases, why):
+    # set beside the answers already given on the pathway (`!stats` and `!stats review` alike), one that
+    # singles out fewer than five cases is refused.
+    if sets_apart(await stats_answers.answered(ctx.db, chosen.id), frozenset(counted)) is not None:
+        raise Refusal("suppression.sets_apart", pathway=chosen.title)
     zone = ZoneInfo(chosen.timezone)
     today = ctx.now.astimezone(zone).date()
     review = pathway_review(chosen, closed, today)
+    if not review.suppressed:
+        await stats_answers.record(ctx.db, chosen.id, ctx.sender, frozenset(counted), ctx.now)
     proposals = [step.proposal for step in review.steps if step.proposal is not None] if not review.suppressed else []
     diff = ""
     if proposals:
@@ -265,18 +276,20 @@ def make_stats(
     since: date | None,
     until: date | None,
     reasons: dict[int, dict[tuple[str, str], GivenReason]] | None = None,
+    answered: Sequence[frozenset[int]] = (),
 ) -> tuple[PathwayStats, Picture, bytes, Picture]:
     """The figures of the cases read, their chart, their CSV and the chart of why children wait
     (synchronous: run in a worker thread).
 
-    `reasons`: each case's delay reasons (`store.delays.reasons_of_cases`), by case id."""
+    `reasons`: each case's delay reasons (`store.delays.reasons_of_cases`), by case id; `answered`: the
+    case sets of the answers already given on the pathway (`care.stats.sets_apart`)."""
     from homeward.exports.stats import draw_stats, draw_waits, stats_csv  # matplotlib loads on the first picture
 
     histories = cases.case_histories(rows, pathways)
     for history in histories:
         history.loaded.view.reasons = (reasons or {}).get(history.loaded.case.id, {})
     facts = [CaseFacts(h.loaded.view, h.opened_at, h.phases, h.closings, h.loaded.case.id) for h in histories]
-    figures = pathway_stats(pathway, facts, now, since=since, until=until)
+    figures = pathway_stats(pathway, facts, now, since=since, until=until, answered=answered)
     return figures, draw_stats(figures), stats_csv(figures), draw_waits(figures)
 
 
