@@ -42,6 +42,7 @@ CARE_TEAM = {
     "minutes topic",
     "minutes close",
     "minutes reopen",
+    "trust",  # a coordinator restores trust; a care lane gets past the gate (told: coordinators first)
 }
 CARE_LANES = {"kommunen", "sykehus"}
 COORDINATORS = {
@@ -124,6 +125,8 @@ SAMPLES = {
     "minutes reopen": "!minutes meeting1 reopen Probe",
     "timeline": "!timeline",
     "stats": "!stats",
+    # Nobody's identity changed here: after the gate, refused as about oneself (nothing changes).
+    "trust": "!trust {me}",
 }
 SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
 
