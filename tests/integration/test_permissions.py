@@ -43,6 +43,7 @@ CARE_TEAM = {
     "minutes topic",
     "minutes close",
     "minutes reopen",
+    "trust",  # a coordinator restores trust; a care lane gets past the gate (told: coordinators first)
 }
 CARE_LANES = {"kommunen", "sykehus"}
 COORDINATORS = {
@@ -131,6 +132,8 @@ SAMPLES = {
     "stats review": "!stats review",
     "reason": "!reason behandlingsteam",  # the pathway's words, and what the late lanes said
     "export events": "!export events csv",
+    # Nobody's identity changed here: after the gate, refused as about oneself (nothing changes).
+    "trust": "!trust {me}",
 }
 SCOPE_OR_PERMISSION = ("permission.", "error.not_in_case_room", "error.only_in_case_room")
 

@@ -33,8 +33,46 @@ async function session(name, { exclude = true, viewport = LAPTOP } = {}) {
     return { page, shot };
 }
 
+// The last `n` messages of the open room, each with its own sender and body (the driver's readTimeline
+// takes a reply's quoted message for the reply itself, and the bot answers every command as a reply).
+async function timeline(page, n = 15) {
+    return page.evaluate((n) => {
+        const QUOTE = ".mx_ReplyChain, .mx_ReplyTile";
+        const out = [];
+        let sender = null;
+        for (const tile of document.querySelectorAll(".mx_RoomView_body .mx_EventTile")) {
+            if (tile.closest(QUOTE)) continue;
+            const own = (sel) => [...tile.querySelectorAll(sel)].find((el) => !el.closest(QUOTE));
+            const name = own(".mx_DisambiguatedProfile_displayName");
+            if (name) sender = name.textContent.trim();
+            const utd = own(".mx_DecryptionFailureBody");
+            const body = own(".mx_EventTile_body");
+            if (!body && !utd) continue;
+            const icon = own(".mx_EventTile_e2eIcon");
+            const shield = icon ? (icon.className.match(/mx_EventTile_e2eIcon_(\w+)/)?.[1] ?? "icon") : null;
+            out.push({ sender, text: (utd ?? body).innerText.trim().slice(0, 140), undecryptable: !!utd, shield });
+        }
+        return out.slice(-n);
+    }, n);
+}
+
 async function botLines(page, n = 12) {
-    return (await E.readTimeline(page, n)).filter((m) => m.sender === "Homeward");
+    return (await timeline(page, n)).filter((m) => m.sender === "Homeward");
+}
+
+// The same screen on a phone (390×844), then back to the laptop's size. As in walk.mjs: Element Web
+// keeps its space bar and room list on a narrow window, Element's phone apps show the timeline alone.
+const PHONE_CSS = ".mx_LeftPanel_outerWrapper, .mx_LeftPanel_wrapper, .mx_SpacePanel, .mx_LeftPanel, .mx_ResizeHandle { display: none !important; }";
+async function phoneShot(page, shot, name) {
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: 390, height: 844 });
+    const style = await page.addStyleTag({ content: PHONE_CSS });
+    await page.waitForTimeout(1000);
+    await page.mouse.move(388, 842);
+    await shot(`${name}-phone`);
+    await style.evaluate((node) => node.remove());
+    await page.setViewportSize(size);
+    await page.waitForTimeout(500);
 }
 
 try {
@@ -66,9 +104,10 @@ try {
     const shieldB = await E.messageShield(b.page, "pong");
     const statusShieldB = await E.messageShield(b.page, "!ack");
     await b.shot("room");
+    await phoneShot(b.page, b.shot, "room");
     result.sessions.verified = {
         sent: sentB, crypto: await E.cryptoStatus(b.page), shield_on_pong: shieldB, shield_on_status: statusShieldB,
-        bot: linesB.map((m) => ({ undecryptable: m.undecryptable, shield: m.shield ?? null, text: m.body.slice(0, 90) })),
+        bot: linesB,
     };
 
     // C: a login nobody verified, in an Element without "exclude insecure devices" (as a device the
@@ -83,9 +122,10 @@ try {
     await c.page.waitForTimeout(3000);
     const linesC = await botLines(c.page, 15);
     await c.shot("room");
+    await phoneShot(c.page, c.shot, "room");
     result.sessions.unverified_exclude_off = {
         sent: sentC, crypto: await E.cryptoStatus(c.page),
-        bot: linesC.map((m) => ({ undecryptable: m.undecryptable, shield: m.shield ?? null, text: m.body.slice(0, 120) })),
+        bot: linesC,
     };
 
     // D: a login nobody verified, with "exclude insecure devices" on (the hospital's Element).
@@ -98,12 +138,13 @@ try {
     await d.page.waitForTimeout(8000);
     const linesD = await botLines(d.page, 15);
     await d.shot("room");
+    await phoneShot(d.page, d.shot, "room");
     result.sessions.unverified_exclude_on = {
         sent: sentD, crypto: await E.cryptoStatus(d.page),
-        bot: linesD.map((m) => ({ undecryptable: m.undecryptable, shield: m.shield ?? null, text: m.body.slice(0, 120) })),
+        bot: linesD,
     };
     // The verified session B after all this: the answers to C and D are not for it to miss.
-    result.sessions.verified_after = (await botLines(b.page, 6)).map((m) => ({ undecryptable: m.undecryptable, shield: m.shield ?? null, text: m.body.slice(0, 90) }));
+    result.sessions.verified_after = await timeline(b.page, 8);
     await b.shot("room-after");
     result.ok = true;
 } catch (error) {
@@ -112,5 +153,7 @@ try {
     result.timings = timings;
     result.out = path.resolve(cfg.out);
     console.log(JSON.stringify(result));
-    await browser.close();
+    // Closing Chromium has hung once after a whole walk; the summary is out, so do not wait for it long.
+    await Promise.race([browser.close(), new Promise((done) => setTimeout(done, 15000))]);
+    process.exit(0);
 }
