@@ -334,7 +334,7 @@ async def main(args: argparse.Namespace) -> None:
         ("sender", "events", "08:00 → last taken s", "events/s", "ratio to floor", "sender CPU s", "Synapse CPU s"),
     )
     if not args.no_legacy:
-        before = next(r for name, r in results if "before" in name)
+        before = next(r for name, r in results if "sender of before" in name)
         print(
             f"\nHomeward / floor {ours['seconds'] / floor['seconds']:.2f} (target ≤ 1.2); "
             f"before / Homeward {before['seconds'] / ours['seconds']:.1f}× (target ≥ 4)"
