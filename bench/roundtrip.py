@@ -251,6 +251,20 @@ async def main(
             await nurse.wait_for(lambda s: reply_target(s) == first, timeout=120)
             print(f"Homeward restart, spawn to the first answer: {time.perf_counter() - started:.2f} s")
             bots.append(homeward)
+            # The floor's start, for comparison: a new echo process (a new login and device: the floor keeps
+            # no session), spawn until its room exists (first sync, createRoom, the nurse invited), plus the
+            # round trip of a first `!ping` in that room once the nurse has joined it.
+            second = EchoProcess(server, echo_id, base / "echo-restart", client_id)
+            started = time.perf_counter()
+            second_room = await second.start()
+            ready = time.perf_counter() - started
+            bots.append(second)
+            await nurse.join(second_room)
+            first_ms, _ = await timed(nurse, second_room, "!ping")
+            print(
+                f"floor start, spawn to its room made {ready:.2f} s + first answer {first_ms / 1000:.2f} s "
+                f"= {ready + first_ms / 1000:.2f} s"
+            )
         await nurse.close()
     finally:
         for bot in reversed(bots):
