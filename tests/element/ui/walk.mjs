@@ -279,15 +279,15 @@ try {
     // Nobody sends it that day. The next working day the overdue reminder asks the nurse's lane why;
     // the nurse answers as in any chat: Element's Reply on the question, and one word.
     await clock("inskrivningsmeddelande-overdue");
-    await botSays("nurse", "varför är det försenat");
+    await botSays("nurse", "varför försenat");
     people.nurse.since = Date.now() - 2000;
     await E.step("nurse: replies one word to the question", async () => {
         // The pictures before left the timeline scrolled up, and Element renders only what is near the
         // screen: to the newest message first, then the question in view.
         await n.locator(".mx_RoomView_messagePanel").evaluate((panel) => { panel.scrollTop = panel.scrollHeight; });
         await n.waitForTimeout(500);
-        await reveal(n, "varför är det försenat");
-        const question = n.locator(".mx_RoomView_body .mx_EventTile", { hasText: "varför är det försenat" }).last();
+        await reveal(n, "varför försenat");
+        const question = n.locator(".mx_RoomView_body .mx_EventTile", { hasText: "varför försenat" }).last();
         await question.hover();
         await n.locator(".mx_MessageActionBar").getByRole("button", { name: "Reply" }).first().click();
         const composer = n.locator(".mx_RoomView_body .mx_BasicMessageComposer_input").first();
@@ -295,7 +295,7 @@ try {
         await composer.press("Enter");
     }, timings);
     await botSays("nurse", "eftersom");
-    await shot("nurse", "13-nurse-asked-why-phone", { phone: true, show: "varför är det försenat", block: "start" });
+    await shot("nurse", "13-nurse-asked-why-phone", { phone: true, show: "varför försenat", block: "start" });
 
     // The nurse sends it; the municipality's case officer acknowledges (kvitterar).
     await say("nurse", "!send inskrivningsmeddelande");
