@@ -60,7 +60,13 @@ def _services():
     from homeward.work.services import Services
 
     config = Config.model_validate(
-        {"homeserver": "http://127.0.0.1:1", "user_id": "@bot:durable", "password": "x", "language": "en"}
+        {
+            "homeserver": "http://127.0.0.1:1",
+            "user_id": "@bot:durable",
+            "password": "x",
+            "language": "en",
+            "rate_limits": {"*": "off"},  # one sender's hundreds of commands: the per-person brake is not tested here
+        }
     )
     return Services(config=config, catalog=Catalog(), clock=Clock(), pathways=load_pathways(default_pathways_dir()))
 

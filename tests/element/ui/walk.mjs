@@ -133,7 +133,7 @@ function botSays(who, text, { timeout = 60000 } = {}) {
 /** Scroll `page`'s timeline until the last message containing `text` is on screen (Element renders lazily). */
 async function reveal(page, text, block = "center") {
     const tile = page.locator(".mx_RoomView_body .mx_EventTile", { hasText: text }).last();
-    for (let i = 0; i < 30 && !(await tile.count()); i++) {
+    for (let i = 0; i < 90 && !(await tile.count()); i++) {
         await page.locator(".mx_RoomView_messagePanel").evaluate((panel) => panel.scrollBy(0, -600));
         await page.waitForTimeout(300);
     }
