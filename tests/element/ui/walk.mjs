@@ -332,8 +332,10 @@ try {
     // case stands, what she can do here, and the day's word to the family.
     await enterCaseRoom("guardian");
     await settle(g);
-    await shot("guardian", "13-guardian-consent-poll-phone", { phone: true, show: "NPÖ): ja eller nej?", block: "end" });
+    // The laptop first, then the phone: after the phone's narrower layout Element may have dropped the
+    // poll's tile, which then takes long to find again on a timeline this long.
     await shot("guardian", "13-guardian-consent-poll", { show: "NPÖ): ja eller nej?", block: "end" });
+    await shot("guardian", "13-guardian-consent-poll-phone", { phone: true, show: "NPÖ): ja eller nej?", block: "end" });
     people.guardian.since = Date.now() - 2000;
     await E.step("guardian: taps Ja in the question", async () => {
         const poll = g.locator(".mx_EventTile", { hasText: "NPÖ): ja eller nej?" }).last();
