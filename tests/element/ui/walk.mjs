@@ -338,9 +338,19 @@ try {
     await shot("guardian", "13-guardian-consent-poll-phone", { phone: true, show: "NPÖ): ja eller nej?", block: "end" });
     people.guardian.since = Date.now() - 2000;
     await E.step("guardian: taps Ja in the question", async () => {
-        const poll = g.locator(".mx_EventTile", { hasText: "NPÖ): ja eller nej?" }).last();
-        await poll.scrollIntoViewIfNeeded();
-        await poll.locator(".mx_PollOption", { hasText: /^\s*Ja\s*$/ }).first().click();
+        // Element may render the poll's tile anew while it is found (a long timeline, a layout just
+        // changed back from the phone's): find it again and retry a few times.
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await reveal(g, "NPÖ): ja eller nej?", "end");
+                const poll = g.locator(".mx_EventTile", { hasText: "NPÖ): ja eller nej?" }).last();
+                await poll.locator(".mx_PollOption", { hasText: /^\s*Ja\s*$/ }).first().click({ timeout: 10000 });
+                return;
+            } catch (error) {
+                if (attempt >= 5) throw error;
+                await g.waitForTimeout(1000);
+            }
+        }
     }, timings);
     await botSays("guardian", "du har svarat **ja**");
     await settle(g);
