@@ -374,6 +374,6 @@ async def room_keys(client: AsyncClient, room_id: str, content: dict[str, Any], 
         async with devices.one_message_for(content):
             yield
     else:
-        content.pop(SHARE_WITH, None)  # never reached: such a message goes alone
+        content.pop(SHARE_WITH, None)  # a room without encryption: nobody to let in
         yield
     await devices.tell_withheld(room_id)
