@@ -1,26 +1,30 @@
 """One person floods a care room with commands; does everyone else's `!ping` still come back quickly?
 
-    .venv/bin/python bench/flood.py [--commands 60] [--rounds 3] [--after 2.0] [--person-limit off]
+    .venv/bin/python bench/flood.py [--commands 60] [--rounds 3] [--after 2.0] [--nurses 12]
+                                    [--person-limit shipped|off|<rate>]
 
 Set-up: a local Synapse and `homeward run` (its own process, the outbox sending rooms in
-parallel, the brake on all of a person's commands at `--person-limit`: off by default, because
-the nurse below pings back to back, far more than the shipped 30 a minute, and would be braked
-herself; with the brake off all 60 commands of a flood run and are answered, the most work the
-flood can give the bot — with the shipped brake the flooder's last 29 are not run); a
-coordinator opens a Telemark case with `!case new` and brings in `--rounds` guardians (each an
-encrypted nio client), one per round; a second room, made by the coordinator with the same
-guardians but without the bot, takes the same floods. A nurse has a direct chat with the bot.
+parallel, the brake on all of a person's commands as `--person-limit` says: `shipped` (the
+default) leaves the setting out, so the shipped 30 a minute applies; `off` takes the brake
+away, so that all 60 commands of a flood run and are answered, the most work a flood can give
+the bot); a coordinator opens a Telemark case with `!case new` and brings in `--rounds`
+guardians (each an encrypted nio client), one per round; a second room, made by the
+coordinator with the same guardians but without the bot, takes the same floods. `--nurses`
+nurses each have a direct chat with the bot: they are "everyone else".
 
-Measured, in one run: the nurse `!ping`s the bot in her own chat, one after another (each waits
-for its answer), and her round trips are recorded
+Measured, in one run: the nurses `!ping` the bot in their own chats, one ping at a time (each
+waits for its answer before the next nurse's), in turn, each nurse at most once every
+`60 / 28` s, so that none of them reaches the brake herself (the brake is per person: the
+pings of one nurse back to back would be braked like the flood); their round trips are recorded
 1. quiet: 20 pings, nothing else going on;
 2. each round, the round's guardian sends `--commands` `!team` back to back (each send waits
    for the homeserver's answer, as a client's queue does), first into the room without the bot,
-   then — once everything has settled — into the care room; the nurse pings from the first send
+   then — once everything has settled — into the care room; the nurses ping from the first send
    of the flood until `--after` seconds after its last send.
-The figure: her p50 during the floods into the care room against her p50 during the same floods
-into the room without the bot (target ≤ 1.5); both against the quiet p50. CPU seconds of the
-bot and of Synapse during each kind of flood, from /proc.
+The figure: the nurses' p50 during the floods into the care room against their p50 during the
+same floods into the room without the bot (target ≤ 1.5); both against the quiet p50. CPU seconds
+of the bot and of Synapse during each kind of flood, from /proc. Every ping must be answered
+with its pong (a nurse braked would void the run: the script stops).
 """
 
 from __future__ import annotations
@@ -41,22 +45,41 @@ from tests.harness import BotProcess, Member, reply_target
 PASSWORD = "bench-password"
 
 
-async def ping(nurse: Member, dm: str) -> float:
-    start = time.perf_counter()
-    event_id = await nurse.send(dm, "!ping")
-    await nurse.wait_for(lambda s: reply_target(s) == event_id, timeout=120)
-    return (time.perf_counter() - start) * 1000
+#: A nurse pings at most this often, under the shipped brake of 30 commands a minute per person.
+NURSE_SPACING_S = 60 / 28
 
 
-async def flood_while_pinging(
-    flooder: Member, room: str, count: int, after: float, nurse: Member, dm: str
-) -> list[float]:
+class Nurses:
+    """Everyone else: nurses who ping the bot in their own direct chats, in turn, one ping in flight."""
+
+    def __init__(self, chats: list[tuple[Member, str]]) -> None:
+        self.chats = chats
+        self.last = [0.0] * len(chats)
+        self.turn = 0
+
+    async def ping(self) -> float:
+        """The next nurse's round trip in ms; waits first if every nurse pinged too recently."""
+        index = self.turn % len(self.chats)
+        self.turn += 1
+        await asyncio.sleep(max(0.0, self.last[index] + NURSE_SPACING_S - time.monotonic()))
+        self.last[index] = time.monotonic()
+        nurse, dm = self.chats[index]
+        start = time.perf_counter()
+        event_id = await nurse.send(dm, "!ping")
+        answer = await nurse.wait_for(lambda s: reply_target(s) == event_id, timeout=120)
+        elapsed = (time.perf_counter() - start) * 1000
+        if "pong" not in str(answer.content.get("body", "")).lower():
+            raise SystemExit(f"a nurse's !ping was not answered with pong (braked?): {answer.content.get('body')!r}")
+        return elapsed
+
+
+async def flood_while_pinging(flooder: Member, room: str, count: int, after: float, nurses: Nurses) -> list[float]:
     done = asyncio.Event()
     samples: list[float] = []
 
     async def pinger() -> None:
         while not done.is_set():
-            samples.append(await ping(nurse, dm))
+            samples.append(await nurses.ping())
 
     async def flood() -> None:
         for _ in range(count):
@@ -83,7 +106,7 @@ async def main(args: argparse.Namespace) -> None:
             f'data_dir = "{base / "bot"}"\nallowed_inviters = ["*:localhost"]\ncase_openers = ["*:localhost"]\n'
             + (
                 f'rate_limits = {{ "case new" = "off", "*" = "{args.person_limit}" }}\n'
-                if args.person_limit != "none"
+                if args.person_limit != "shipped"
                 else 'rate_limits = { "case new" = "off" }\n'
             )
             + 'language = "en"\n'
@@ -99,7 +122,8 @@ async def main(args: argparse.Namespace) -> None:
             members.append(m)
             return m
 
-        anna, nurse = await member("anna"), await member("nurse")
+        anna = await member("anna")
+        nurse_list = [await member(f"nurse{n}") for n in range(args.nurses)]
         guardians = [await member(f"guardian{n}") for n in range(args.rounds)]
 
         async def direct(m: Member) -> str:
@@ -109,7 +133,8 @@ async def main(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.05)
             return room
 
-        anna_dm, nurse_dm = await direct(anna), await direct(nurse)
+        anna_dm = await direct(anna)
+        nurses = Nurses([(n, await direct(n)) for n in nurse_list])
         answer = await anna.command(anna_dm, "!case new sthf Flood", timeout=120)
         care = answer.content["homeward.room_id"]
         await anna.join(care)
@@ -125,9 +150,9 @@ async def main(args: argparse.Namespace) -> None:
             await g.command(care, "!ping", timeout=60)
             await g.send(plain, "hello")
         await outbox_drained(base / "bot" / "homeward.sqlite3")
-        for _ in range(5):
-            await ping(nurse, nurse_dm)
-        quiet = [await ping(nurse, nurse_dm) for _ in range(20)]
+        for _ in range(len(nurse_list)):  # each nurse's first ping shares her chat's room key
+            await nurses.ping()
+        quiet = [await nurses.ping() for _ in range(20)]
 
         assert bot.process
         bot_pid, hs_pid = bot.process.pid, server.pid
@@ -138,7 +163,7 @@ async def main(args: argparse.Namespace) -> None:
                 await outbox_drained(base / "bot" / "homeward.sqlite3")
                 await asyncio.sleep(1.0)
                 b0, h0 = cpu_seconds(bot_pid), cpu_seconds(hs_pid or 0)
-                during[name] += await flood_while_pinging(g, room, args.commands, args.after, nurse, nurse_dm)
+                during[name] += await flood_while_pinging(g, room, args.commands, args.after, nurses)
                 cpu[name][0] += cpu_seconds(bot_pid) - b0
                 cpu[name][1] += cpu_seconds(hs_pid or 0) - h0
         await outbox_drained(base / "bot" / "homeward.sqlite3")
@@ -152,7 +177,8 @@ async def main(args: argparse.Namespace) -> None:
 
     header(
         "One person's flood against everyone else's !ping (bench/flood.py)",
-        f"{args.rounds} round(s) of {args.commands} `!team` back to back; person limit {args.person_limit}; "
+        f"{args.rounds} round(s) of {args.commands} `!team` back to back; {args.nurses} nurses pinging in turn; "
+        f"person limit {args.person_limit}; "
         f"load average at the end {os.getloadavg()[0]:.1f}",
     )
     q50 = percentile(quiet, 50)
@@ -175,7 +201,7 @@ async def main(args: argparse.Namespace) -> None:
     table(
         rows,
         (
-            "the nurse's !ping",
+            "the nurses' !ping",
             "samples",
             "p50 ms",
             "p95 ms",
@@ -195,9 +221,10 @@ if __name__ == "__main__":
     parser.add_argument("--commands", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--after", type=float, default=2.0, help="seconds of pinging after the flood's last send")
+    parser.add_argument("--nurses", type=int, default=12, help="people pinging the bot in turn, each in her own chat")
     parser.add_argument(
         "--person-limit",
-        default="off",
-        help='rate_limits."*" for the bot ("off": no brake; "none": leave the key out, for a Homeward without it)',
+        default="shipped",
+        help='rate_limits."*" for the bot ("shipped": the setting left out, the default applies; "off": no brake)',
     )
     asyncio.run(main(parser.parse_args()))

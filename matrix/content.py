@@ -10,6 +10,7 @@ decided in homeward.text.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -23,7 +24,10 @@ from homeward.text import code_spans
 _md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
 
 
+@functools.lru_cache(maxsize=32)
 def to_html(markdown: str) -> str:
+    """The HTML of the bot's Markdown. Remembered for the last few: a `!status` asked again, a checklist drawn
+    twice in one unit of work, render the same text (a big checklist takes milliseconds to parse)."""
     return _md.render(markdown).strip()
 
 

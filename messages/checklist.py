@@ -144,10 +144,13 @@ def closed_markdown(room: Speaker, view: CaseView) -> str:
     )
 
 
-def checklist_content(room: Speaker, view: CaseView) -> dict[str, Any]:
-    """The checklist as message content: in full, or compact when the full one is too big."""
+def checklist_content(room: Speaker, view: CaseView, markdown: str | None = None) -> dict[str, Any]:
+    """The checklist as message content: in full, or compact when the full one is too big.
+
+    `markdown`: the full checklist of `view`, when the caller has drawn it already."""
     for compact in (False, True):
-        content = notice_content(checklist_markdown(room, view, compact=compact))
+        drawn = markdown if markdown is not None and not compact else checklist_markdown(room, view, compact=compact)
+        content = notice_content(drawn)
         content["homeward.checklist"] = view.phase_id
         if content_size(content) <= CHECKLIST_MAX_BYTES:
             break

@@ -4,7 +4,7 @@ All writes go through `Store.transaction()`, which takes the write lock up front
 state change, its audit rows, its outgoing messages and the "event handled" mark are
 committed together or not at all.
 
-- SQLite (`database = "sqlite"`, the file `data_dir/homeward.sqlite3`): aiosqlite with WAL;
+- SQLite (`database = "sqlite"`, the file `data_dir/homeward.sqlite3`): aiosqlite with WAL (store/sqlite.py);
   BEGIN IMMEDIATE takes the write lock. One process.
 - PostgreSQL (`database = "postgresql://…"`): psycopg 3 (store/postgres.py), the same SQL
   translated (store/sql.py). Several processes may share it; one acts at a time, chosen by
@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-import aiosqlite
-
 from homeward.store.migrations import MIGRATIONS
 from homeward.store.rows import one_row
 from homeward.store.sql import POSTGRESQL, SQLITE, ClosableConnection, Connection
+from homeward.store.sqlite import SqliteConnection
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +110,7 @@ class Store:
             fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
         os.chmod(path, 0o600)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        db.row_factory = aiosqlite.Row
+        db = await SqliteConnection.connect(path)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
         await db.execute("PRAGMA foreign_keys=ON")
@@ -420,8 +418,7 @@ async def open_read_only(database: str | Path) -> ClosableConnection:
         path = Path(database)
         if not path.exists():
             raise StoreError(f"{path}: no database there (is data_dir right?)")
-        db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
-        db.row_factory = aiosqlite.Row
+        db = await SqliteConnection.connect(f"file:{path}?mode=ro", uri=True)
         async with db.execute("PRAGMA user_version") as cur:
             (version,) = await one_row(cur)
         where = str(path)

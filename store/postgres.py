@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.adapt import Dumper
 
-from homeward.store.sql import POSTGRESQL, to_postgresql
+from homeward.store.sql import POSTGRESQL, FetchedCursor, Result, to_postgresql
 
 
 class PgRow(tuple[Any, ...]):
@@ -58,56 +58,6 @@ class _BoolAsInt(Dumper):
 
     def dump(self, obj: Any) -> bytes:
         return b"1" if obj else b"0"
-
-
-class PgCursor:
-    """The result of one statement, fetched whole (the store reads small results)."""
-
-    def __init__(self, rows: list[PgRow], rowcount: int, lastrowid: int | None) -> None:
-        self._rows = rows
-        self._at = 0
-        self.rowcount = rowcount
-        self.lastrowid = lastrowid
-
-    async def fetchone(self) -> PgRow | None:
-        if self._at >= len(self._rows):
-            return None
-        self._at += 1
-        return self._rows[self._at - 1]
-
-    async def fetchall(self) -> list[PgRow]:
-        rows, self._at = self._rows[self._at :], len(self._rows)
-        return rows
-
-    async def fetchmany(self, size: int | None = None) -> list[PgRow]:
-        size = size or 1
-        rows = self._rows[self._at : self._at + size]
-        self._at += len(rows)
-        return rows
-
-    def __aiter__(self) -> Iterator[PgRow]:  # pragma: no cover - not used by the store
-        raise TypeError("iterate over await cur.fetchall()")
-
-    async def close(self) -> None:
-        pass
-
-
-class _Result:
-    """`await db.execute(…)` or `async with db.execute(…) as cur`, as aiosqlite allows both."""
-
-    def __init__(self, connection: PgConnection, sql: str, parameters: Any) -> None:
-        self._run = connection._execute(sql, parameters)
-
-    def __await__(self) -> Generator[Any, None, PgCursor]:
-        return self._run.__await__()
-
-    async def __aenter__(self) -> PgCursor:
-        return await self._run
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
 
 class PgConnection:
@@ -151,10 +101,10 @@ class PgConnection:
         """Call `trace` with every statement run, as written (aiosqlite's hook, for tests that count queries)."""
         self._trace = trace
 
-    def execute(self, sql: str, parameters: Any = None) -> _Result:
-        return _Result(self, sql, parameters)
+    def execute(self, sql: str, parameters: Any = None) -> Result:
+        return Result(self._execute(sql, parameters))
 
-    async def _execute(self, sql: str, parameters: Any) -> PgCursor:
+    async def _execute(self, sql: str, parameters: Any) -> FetchedCursor:
         if self._trace is not None:
             self._trace(sql)
         params = _parameters(parameters)
@@ -163,7 +113,7 @@ class PgConnection:
         await cur.execute(query.encode(), params)  # bytes: psycopg takes the statement as written (no Composable)
         rows = await cur.fetchall() if cur.description is not None else []
         lastrowid = rows[0][0] if returning and rows else None
-        return PgCursor(rows if not returning else [], cur.rowcount, lastrowid)
+        return FetchedCursor(rows if not returning else [], cur.rowcount, lastrowid)
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> None:
         batches = [tuple(p) for p in parameters]
@@ -173,7 +123,7 @@ class PgConnection:
         async with self.raw.cursor() as cur:
             await cur.executemany(query.encode(), batches)
 
-    async def execute_fetchall(self, sql: str, parameters: Any = None) -> list[PgRow]:
+    async def execute_fetchall(self, sql: str, parameters: Any = None) -> list[Any]:
         cur = await self._execute(sql, parameters)
         return await cur.fetchall()
 

@@ -95,6 +95,57 @@ class Connection(Protocol):
     def execute_fetchall(self, sql: str, parameters: Any = ..., /) -> Awaitable[Iterable[Any]]: ...
 
 
+class FetchedCursor:
+    """The result of one statement, fetched whole in the one call that ran it (the store reads small results).
+
+    Both engines' connections return it: on SQLite each call to aiosqlite's thread costs a thread
+    switch there and back, so a query with its rows is one call, not three (execute, fetch, close)."""
+
+    def __init__(self, rows: list[Any], rowcount: int, lastrowid: int | None, description: Any = None) -> None:
+        self._rows = rows
+        self._at = 0
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+        self.description = description  # the columns (DB-API): each one's name first
+
+    async def fetchone(self) -> Any:
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._at = self._rows[self._at :], len(self._rows)
+        return rows
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or 1
+        rows = self._rows[self._at : self._at + size]
+        self._at += len(rows)
+        return rows
+
+    async def close(self) -> None:
+        pass
+
+
+class Result:
+    """`await db.execute(…)` or `async with db.execute(…) as cur`, as aiosqlite allows both."""
+
+    def __init__(self, run: Awaitable[FetchedCursor]) -> None:
+        self._run = run
+
+    def __await__(self) -> Generator[Any, None, FetchedCursor]:
+        return self._run.__await__()
+
+    async def __aenter__(self) -> FetchedCursor:
+        return await self._run
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+
 class ClosableConnection(Connection, Protocol):
     """A connection of its own (not the store's), closed by whoever opened it."""
 

@@ -202,14 +202,15 @@ class CareRoom:
             return  # no checklist yet, or a new one was just posted with this very view
         key = f"checklist:{after.checklist}"
         drawn = began.view if began.checklist == after.checklist else before.view
-        if key not in self._edits and checklist_markdown(self, after.view) == checklist_markdown(self, drawn):
+        now_drawn = checklist_markdown(self, after.view)
+        if key not in self._edits and now_drawn == checklist_markdown(self, drawn):
             return
         # The fallback for clients without edits is a short line, not the checklist again:
         # twice the checklist would not fit in one event for a big phase.
         fallback = self.t("checklist.updated", phase=after.view.phase.title)
         self.edit_later(
             key,
-            edit_of(outbox.ref(after.checklist), checklist_content(self, after.view), fallback),
+            edit_of(outbox.ref(after.checklist), checklist_content(self, after.view, now_drawn), fallback),
         )
 
     async def reschedule_reminders(self) -> None:
