@@ -15,8 +15,7 @@ once it has run a few times, and its binary wheel needs no compiler. asyncpg's o
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator, Iterable, Iterator
-from types import TracebackType
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg

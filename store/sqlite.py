@@ -58,11 +58,11 @@ class SqliteConnection:
 
     async def set_trace_callback(self, trace: Callable[[str], object] | None) -> None:
         """Call `trace` with every statement run (sqlite3's hook, for tests and benchmarks that count queries)."""
-        await self.raw.set_trace_callback(trace)
+        await self.raw.set_trace_callback(trace)  # type: ignore[arg-type]  # sqlite3 takes None too: no trace
 
     async def close(self) -> None:
         await self.raw.close()
 
     async def _call(self, function: Callable[..., FetchedCursor], sql: str, parameters: Any) -> FetchedCursor:
         raw = self.raw
-        return await raw._execute(function, raw._conn, sql, parameters)  # noqa: SLF001 - see the module's docstring
+        return await raw._execute(function, raw._conn, sql, parameters)

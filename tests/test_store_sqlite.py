@@ -21,14 +21,14 @@ async def db(tmp_path: Path) -> Any:
 async def test_a_query_with_its_rows_is_one_call_to_the_connections_thread(db: SqliteConnection) -> None:
     await db.execute("INSERT INTO t (name) VALUES ('a'), ('b')")
     calls = 0
-    run = db.raw._execute  # noqa: SLF001 - what the adapter relies on (store/sqlite.py)
+    run = db.raw._execute
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         return await run(*args, **kwargs)
 
-    db.raw._execute = counted  # type: ignore[method-assign]  # noqa: SLF001
+    db.raw._execute = counted  # type: ignore[method-assign]
     async with db.execute("SELECT name FROM t ORDER BY id") as cur:
         first = await cur.fetchone()
         rest = await cur.fetchall()
