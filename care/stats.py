@@ -102,7 +102,7 @@ def sets_apart(answered: Sequence[frozenset[int]], asked: frozenset[int]) -> int
 
 def suppressed(cases: int) -> bool:
     """Whether a figure drawn from `cases` cases must not be shown (the k ≥ 5 rule), for the figures below."""
-    return cases < MIN_CASES
+    return not shown(cases)
 
 
 @dataclass(frozen=True)
