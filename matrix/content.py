@@ -46,6 +46,7 @@ def _unescape(match: re.Match[str]) -> str:
 _MENTION = re.compile(r"\[((?:\\.|[^\\\]])*)\]\(https://matrix\.to/#/[^()\s]*\)")
 
 
+@functools.lru_cache(maxsize=32)
 def to_plain(markdown: str) -> str:
     """The plain body of an answer: the Markdown without what homeward.text.escape added to it.
 

@@ -34,7 +34,11 @@ class Line:
     lane_id: str = ""
 
 
-def item_line(room: Speaker, view: CaseView, item: Item, calendar: WorkingCalendar) -> Line:
+def item_line(
+    room: Speaker, view: CaseView, item: Item, calendar: WorkingCalendar, empty: set[str] | None = None
+) -> Line:
+    """The item as the checklist and `!status` show it. `empty`: the view's `empty_lanes`, when the caller
+    draws many items of one view (computed once, not once per item)."""
     pathway = view.pathway
     state = item_state(view, item, room.now, calendar)
     record = view.record(item.id)
@@ -44,7 +48,7 @@ def item_line(room: Speaker, view: CaseView, item: Item, calendar: WorkingCalend
     if item.kind == "notice" and record.sent_at is None:
         parts.append(room.t("item.not_sent"))
     elif state != "done":
-        empty = empty_lanes(view)
+        empty = empty_lanes(view) if empty is None else empty
         waiting = [
             pathway.lane(lane).name + (f" ({room.t('checklist.nobody_yet')})" if lane in empty else "")
             for lane in missing_lanes(view, item)
@@ -101,11 +105,11 @@ def checklist_markdown(room: Speaker, view: CaseView, compact: bool = False) -> 
     if view.closed:
         return closed_markdown(room, view)
     calendar = view.calendar()
-    lines = [item_line(room, view, item, calendar) for item in view.phase_items()]
+    empty = empty_lanes(view)
+    lines = [item_line(room, view, item, calendar, empty) for item in view.phase_items()]
     done = sum(1 for line in lines if line.state == "done")
     shown = [line for line in lines if line.state != "done"][:COMPACT_OPEN_LINES] if compact else lines
     lanes: dict[str, dict[str, Any]] = {}
-    empty = empty_lanes(view)
     for line in shown:
         lane = lanes.setdefault(
             line.lane_name,

@@ -56,8 +56,9 @@ async def status(ctx: Context) -> Reply:
         text = family_status_markdown(room, view, ctx.sender, answers)
         return ctx.ok(text, case=case_json(room, view, view.phase_id, closed_at=closed), view="family")
     lines: dict[str, list] = {phase.id: [] for phase in view.pathway.phases}
+    empty = empty_lanes(view)
     for phase, item in view.items():  # the pathway's items and the tasks the team added
-        lines[phase.id].append(item_line(room, view, item, calendar))
+        lines[phase.id].append(item_line(room, view, item, calendar, empty))
     order = [phase.id for phase in view.pathway.phases]
     now_at = order.index(view.phase_id)
 
