@@ -15,6 +15,8 @@ tests share one loop.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -51,20 +53,34 @@ def pathways() -> dict[str, Pathway]:
     return shipped_pathways()
 
 
+#: Where the session's Synapse keeps its files: in memory when the machine has a tmpfs there. Synapse's
+#: SQLite commits (an fsync each, several per event) were a fifth of a command's round trip on disk.
+SYNAPSE_TMPFS = Path("/dev/shm")
+
+
 @pytest.fixture(scope="session")
 async def synapse(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalSynapse]:
     """One Synapse for the whole test session, on a free loopback port.
 
-    Its config, database and logs (homeserver.log, synapse.out) are in a pytest
-    temp dir; look there when a test fails strangely. Tests that stop or kill this
-    server must start it again before they end.
+    Its config, database and logs (homeserver.log, synapse.out) are in a folder under
+    /dev/shm while it runs (a pytest temp dir where there is no /dev/shm); at the end the
+    logs are copied to the pytest temp dir "synapse": look there when a test fails
+    strangely. Tests that stop or kill this server must start it again before they end.
     """
-    server = LocalSynapse(tmp_path_factory.mktemp("synapse"))
-    await server.start()
+    logs = tmp_path_factory.mktemp("synapse")
+    in_memory = SYNAPSE_TMPFS.is_dir() and os.access(SYNAPSE_TMPFS, os.W_OK)
+    base = Path(tempfile.mkdtemp(prefix="homeward-synapse-", dir=SYNAPSE_TMPFS)) if in_memory else logs
+    server = LocalSynapse(base)
     try:
+        await server.start()
         yield server
     finally:
         await server.stop()
+        if in_memory:
+            for log in (server.log_path, server.output_path):
+                if log.exists():
+                    shutil.copy2(log, logs / log.name)
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
