@@ -32,6 +32,7 @@ import pytest
 from homeward.clock import ShiftedClock
 from homeward.config import Config
 from homeward.dev.synapse import LocalSynapse, free_port
+from tests.conftest import synapse_folder
 from tests.harness import BotRunner, Member, Seen, reply_target, replying_to
 from tests.integration.care import ok
 from tests.integration.ledger import Ledger
@@ -93,12 +94,13 @@ def _server(base: Path, host: str) -> LocalSynapse:
 async def region(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Region]:
     _names_resolve_to_loopback()
     base = tmp_path_factory.mktemp("region")
-    hospital, kommun = _server(base, HOSPITAL), _server(base, KOMMUN)
-    await asyncio.gather(hospital.start(), kommun.start())
-    try:
-        yield Region(hospital, kommun, base)
-    finally:
-        await asyncio.gather(hospital.stop(), kommun.stop())
+    async with synapse_folder(base) as servers:  # the servers' files in memory, their logs in base afterwards
+        hospital, kommun = _server(servers, HOSPITAL), _server(servers, KOMMUN)
+        try:
+            await asyncio.gather(hospital.start(), kommun.start())
+            yield Region(hospital, kommun, base)
+        finally:
+            await asyncio.gather(hospital.stop(), kommun.stop())
 
 
 @pytest.fixture(scope="module")
