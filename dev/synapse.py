@@ -365,7 +365,7 @@ class LocalSynapse:
                 "reject_limit": 100000,
                 "concurrent": 1000,
             },
-            # Retry a peer that was down soon (tests take one down for 30 s), not after minutes.
+            # Retry a peer that was down soon (tests take one down for 15 s), not after minutes.
             "federation": {
                 "destination_min_retry_interval": "1s",
                 "destination_retry_multiplier": 1,

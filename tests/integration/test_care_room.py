@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.integration.care import bring_in, item, open_case
 from tests.integration.conftest import direct_room
 
 
-@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
+# SQLite only: on PostgreSQL, `!case new` is dispatched in tests/test_dispatch_answer.py (each engine), and
+# a store of its own per bot in test_skeleton.py / test_audit.py / test_crash.py ([bot-postgresql]).
 async def test_case_new_creates_an_encrypted_private_room_with_the_sender_as_coordinator(make_bot, make_member):
     bot = await make_bot()
     anna = await make_member("anna")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from homeward.text import matrix_to
 from tests.integration.care import bring_in, open_case
 from tests.integration.test_audit import audit_file, read_csv
@@ -15,7 +13,8 @@ def status_of(answer) -> str:
     return answer.content["homeward.status"]
 
 
-@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
+# SQLite only: consents on a PostgreSQL store are tests/test_store_postgresql.py's and, through the desk's
+# commands, tests/test_desk_commands.py's (each engine); HOMEWARD_TEST_ENGINES=sqlite,postgresql runs this on both.
 async def test_consent_is_asked_given_by_both_guardians_gates_notices_and_stops_on_withdrawal(make_bot, make_member):
     bot = await make_bot()
     ingrid, kari, mor, far = [await make_member(n) for n in ("ingrid", "kari", "mor", "far")]

@@ -7,8 +7,6 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from homeward.bot.sender import RETRY_S
 from homeward.clock import ShiftedClock
 from tests.integration.care import bring_in, open_case
@@ -37,7 +35,8 @@ async def _case_with_due_notice(make_bot, make_member, clock):
     return bot, anna, sven, room
 
 
-@pytest.mark.engines("sqlite", "postgresql")  # the store on both engines (tests/integration/conftest.py)
+# SQLite only: reminders on PostgreSQL are tests/test_reminder_store.py and tests/test_clock_reminders.py
+# (each engine), and two fire on a PostgreSQL store in test_standby_kill.py.
 async def test_a_reminder_arrives_at_its_time_and_mentions_the_lane(make_bot, make_member):
     clock = ShiftedClock.starting_at(at(2026, 12, 1, 9, 0))
     bot, _anna, sven, _room = await _case_with_due_notice(make_bot, make_member, clock)

@@ -27,7 +27,7 @@ async def test_killing_the_acting_process_twice_loses_nothing_and_doubles_nothin
     rng = random.Random(seed)
     print(f"standby kill test seed {seed}")
     user_id, password = await new_user(prefix="homeward")
-    shift = (DUE - datetime.now(UTC)).total_seconds() - 40  # the reminders come due mid-run
+    shift = (DUE - datetime.now(UTC)).total_seconds() - 30  # the reminders come due mid-run
     pair = Pair(tmp_path, synapse.url, synapse.server_name, user_id, password, postgres.fresh_url(migrated=True))
     await pair.start(time_shift_seconds=shift)
     try:
