@@ -57,6 +57,8 @@ def pathways() -> dict[str, Pathway]:
 #: Where the tests' Synapses keep their files: in memory when the machine has a tmpfs there. Synapse's
 #: SQLite commits (an fsync each, several per event) were a fifth of a command's round trip on disk.
 SYNAPSE_TMPFS = Path("/dev/shm")
+#: The least room free in SYNAPSE_TMPFS for the test Synapses to use it (their databases grow to hundreds of MiB).
+SYNAPSE_TMPFS_FREE = 2 * 1024**3
 
 
 @contextlib.asynccontextmanager
@@ -64,8 +66,12 @@ async def synapse_folder(logs: Path) -> AsyncIterator[Path]:
     """A folder for Synapse servers' files: under /dev/shm while they run (`logs` itself where there is no
     /dev/shm). Afterwards their logs (*.log, synapse.out) are copied to `logs`, where the same relative
     paths have them, and the folder is removed. Stop the servers before leaving the block."""
-    if not (SYNAPSE_TMPFS.is_dir() and os.access(SYNAPSE_TMPFS, os.W_OK)):
-        yield logs
+    if not (
+        SYNAPSE_TMPFS.is_dir()
+        and os.access(SYNAPSE_TMPFS, os.W_OK)
+        and shutil.disk_usage(SYNAPSE_TMPFS).free >= SYNAPSE_TMPFS_FREE
+    ):
+        yield logs  # e.g. a container's 64 MiB /dev/shm: a session's Synapse would fill it
         return
     base = Path(tempfile.mkdtemp(prefix="homeward-synapse-", dir=SYNAPSE_TMPFS))
     try:
