@@ -53,7 +53,7 @@ from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
 from homeward.bot.sync import SyncLoop
 from homeward.bot.takeover import SentBefore
-from homeward.care.pathway import configured_pathways
+from homeward.care.pathway import Pathway, configured_pathways
 from homeward.clock import Clock, ShiftedClock
 from homeward.commands.dispatch import handle_command, handle_reaction, handle_vote
 from homeward.commands.registry import registry
@@ -95,8 +95,11 @@ ANCHOR_SWEEP_S = 600.0
 class HomewardBot:
     """One bot account serving all its rooms."""
 
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None, pathways: dict[str, Pathway] | None = None) -> None:
+        """`pathways`: the configured pathways when the caller has read them already (`homeward run` checks them
+        first); read at start otherwise."""
         self.config = config
+        self._pathways = pathways
         self.clock = clock or (
             ShiftedClock(timedelta(seconds=config.time_shift_seconds)) if config.time_shift_seconds else Clock()
         )
@@ -127,7 +130,7 @@ class HomewardBot:
         if problems:
             raise ConfigError(problems)
         logs.configure(self.config.log_level, self.config.debug_loggers)
-        pathways = configured_pathways(self.config.pathways_dir)
+        pathways, self._pathways = self._pathways or configured_pathways(self.config.pathways_dir), None
         make_private(self.config.data_dir)  # before anything is written there
         if not self.config.encryption:
             log.warning("encryption = false: nothing is sent into encrypted rooms (every care room is encrypted)")
