@@ -96,6 +96,21 @@ def _check_pathways(config: Config) -> dict[str, Pathway]:
         raise SystemExit(2) from None
 
 
+def _import_nio_without_psycopg() -> None:
+    """Import matrix-nio without letting peewee (nio's crypto store, on SQLite) import psycopg.
+
+    peewee imports psycopg when it is installed, for a PostgreSQL database nio never uses: 0.2 s and
+    23 MiB at every start. A PostgreSQL store still imports psycopg itself (store/postgres.py) when it
+    opens: only peewee's optional reference is left empty."""
+    if "peewee" in sys.modules or "psycopg" in sys.modules:
+        return
+    sys.modules["psycopg"] = None  # type: ignore[assignment]  # `import psycopg` raises ImportError meanwhile
+    try:
+        import nio  # noqa: F401
+    finally:
+        del sys.modules["psycopg"]
+
+
 def _check_rate_limits(config: Config) -> None:
     """Every command named in `rate_limits` must exist (a typo would silently limit nothing)."""
     import homeward.commands.handlers  # noqa: F401  (registers every command)
@@ -496,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.action == "run":
         config = _load(args.config)
+        _import_nio_without_psycopg()
         pathways = _check_pathways(config)
         _check_rate_limits(config)
         setup_logging(config.log_level, config.debug_loggers)
