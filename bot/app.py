@@ -88,6 +88,8 @@ log = logging.getLogger(__name__)
 UNDECRYPTED_POLL_S = 2.0
 #: How long after a change of a room's state the bot reads the room's state to compare it.
 STATE_SETTLE_S = 1.0
+#: How long the reminders' start waits for the outbox to send the first sync's answers.
+FIRST_ANSWERS_S = 2.0
 #: How often the bot looks for cases whose audit chains grew (each is anchored at most once a day).
 ANCHOR_SWEEP_S = 600.0
 
@@ -115,6 +117,7 @@ class HomewardBot:
         self._strangers_checked = False
         self._takeover = asyncio.Lock()  # acting begins and ends one at a time
         self.reminders: ReminderScheduler | None = None
+        self._reminders_start: asyncio.Task[None] | None = None  # on taking over: after the first batch
         #: Care rooms whose actual state is to be compared with what it should be (`_put_back_state_forever`).
         self._state_checks: asyncio.Queue[str] = asyncio.Queue()
         self._state_queued: set[str] = set()
@@ -216,7 +219,9 @@ class HomewardBot:
         self.reminders = ReminderScheduler(self.store, self.services, self.clock)
         self.services.wake_reminders = self.reminders.wake
         await check_chains(self.store, self.services)  # tells the coordinators through the outbox; the bot runs on
-        await self.reminders.start()
+        # The reminders start after the first sync's batch is handled and its answers are sent (`after_batch`):
+        # their start schedules every case's worklists and reads the holiday calendars, which no answer waits for.
+        self._reminders_start = None
         self._acting = True
         self._acting_tasks = [
             asyncio.create_task(self._guard(self.sender.run(), "outbox")),
@@ -478,14 +483,33 @@ class HomewardBot:
             present = {room_id: set(room.users) for room_id, room in self.client.rooms.items()}
             await remove_strangers(self.store, self.services, present)
             self._strangers_checked = True
-            _give_back_memory()  # the first sync's full state, parsed and dropped
             # Every care room's actual state, compared with what it should be (in the background).
             async with self.store.read() as db:
                 for row in await case_rooms(db):
                     self._check_state(row["room_id"])
-        self.ready.set()
         if self.acting:
             self.sender.wake()  # rooms joined in this batch are now known to nio
+        if self.acting and self.reminders and self._reminders_start is None:
+            # `ready` is set once they are started
+            self._reminders_start = asyncio.create_task(self._guard(self._start_reminders(), "reminders"))
+            self._acting_tasks.append(self._reminders_start)
+        elif not self.acting or self._reminders_start is None or self._reminders_start.done():
+            self.ready.set()
+
+    async def _start_reminders(self) -> None:
+        """Start the reminders once the first batch's answers are on their way: what is due fires then.
+
+        The outbox is given up to `FIRST_ANSWERS_S` to send what the batch queued (answers to the commands
+        that came while the bot was down, the first thing anyone waits for), then the scheduler starts
+        whether or not the outbox is done (the homeserver may be refusing: the reminders go on)."""
+        assert self.reminders
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_ANSWERS_S):
+                await asyncio.sleep(0)  # the sender, woken above, reads the outbox first
+                await self.sender.idle.wait()
+        await self.reminders.start()
+        _give_back_memory()  # the first sync's full state, parsed and dropped, and what the start left
+        self.ready.set()
 
     # -- the rooms' state ------------------------------------------------------------------
 
