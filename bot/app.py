@@ -21,7 +21,7 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nio import (
     AsyncClient,
@@ -78,10 +78,12 @@ from homeward.work.room_state import (
     profile_name_changed,
     put_back,
 )
-from homeward.work.scheduler import ReminderScheduler
 from homeward.work.servers import remove_outside_servers
 from homeward.work.services import Services
 from homeward.work.trust import Verdict
+
+if TYPE_CHECKING:
+    from homeward.work.scheduler import ReminderScheduler
 
 log = logging.getLogger(__name__)
 
@@ -216,11 +218,12 @@ class HomewardBot:
         await bring_rooms_in_step(self.store, self.services)
         # A server taken out of `allowed_servers`: its users leave every care team and room (issue 23).
         await remove_outside_servers(self.store, self.services)
-        self.reminders = ReminderScheduler(self.store, self.services, self.clock)
-        self.services.wake_reminders = self.reminders.wake
+        self.reminders = None  # made and started after the first batch (`_start_reminders`)
+        self.services.wake_reminders = lambda: None  # their start reads what commands scheduled meanwhile
         await check_chains(self.store, self.services)  # tells the coordinators through the outbox; the bot runs on
         # The reminders start after the first sync's batch is handled and its answers are sent (`after_batch`):
-        # their start schedules every case's worklists and reads the holiday calendars, which no answer waits for.
+        # their start imports APScheduler, schedules every case's worklists and makes the holiday calendars,
+        # which no answer waits for.
         self._reminders_start = None
         self._acting = True
         self._acting_tasks = [
@@ -489,7 +492,7 @@ class HomewardBot:
                     self._check_state(row["room_id"])
         if self.acting:
             self.sender.wake()  # rooms joined in this batch are now known to nio
-        if self.acting and self.reminders and self._reminders_start is None:
+        if self.acting and self._reminders_start is None:
             # `ready` is set once they are started
             self._reminders_start = asyncio.create_task(self._guard(self._start_reminders(), "reminders"))
             self._acting_tasks.append(self._reminders_start)
@@ -502,11 +505,15 @@ class HomewardBot:
         The outbox is given up to `FIRST_ANSWERS_S` to send what the batch queued (answers to the commands
         that came while the bot was down, the first thing anyone waits for), then the scheduler starts
         whether or not the outbox is done (the homeserver may be refusing: the reminders go on)."""
-        assert self.reminders
+        assert self.store
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(FIRST_ANSWERS_S):
                 await asyncio.sleep(0)  # the sender, woken above, reads the outbox first
                 await self.sender.idle.wait()
+        from homeward.work.scheduler import ReminderScheduler  # APScheduler: 0.1 s of imports, after the answers
+
+        self.reminders = ReminderScheduler(self.store, self.services, self.clock)
+        self.services.wake_reminders = self.reminders.wake
         await self.reminders.start()
         _give_back_memory()  # the first sync's full state, parsed and dropped, and what the start left
         self.ready.set()
