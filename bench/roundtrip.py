@@ -119,6 +119,46 @@ def byte_compile_checkout() -> int:
     return written
 
 
+async def create_room_floor(nurse: Member, guest: str, times: int) -> list[float]:
+    """Synapse's own createRoom time for the request `!case new` makes (`case_room_request`, as the sender sends it,
+    with a case key), made `times` times by the nurse's client with `guest` invited: what a `!case new`
+    answer that names its room waits for at least, before its own round trip. Milliseconds each."""
+    from nio import RoomCreateResponse
+    from nio.api import RoomPreset, RoomVisibility
+
+    from homeward.ids import host_of, server_of
+    from homeward.matrix.rooms import case_room_request, power_levels, server_acl
+
+    creator = nurse.client.user_id
+    state = {
+        "m.room.name": {"name": "Bench"},
+        "m.room.topic": {"topic": "floor"},
+        "m.room.power_levels": power_levels(creator, [guest]),
+        "m.room.server_acl": server_acl([host_of(server_of(creator))], server_of(creator)),
+    }
+    request = case_room_request(state=state, coordinator=guest)
+    took = []
+    for n in range(times):
+        await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        response = await nurse.client.room_create(
+            visibility=RoomVisibility.private,
+            name=request["name"],
+            topic=request["topic"],
+            room_version=request["room_version"],
+            preset=RoomPreset(request["preset"]),
+            invite=request["invite"],
+            initial_state=[
+                *request["initial_state"],
+                {"type": "org.homeward.case", "state_key": "", "content": {"key": f"bench-{n}"}},  # CASE_KEY_STATE
+            ],
+            power_level_override=request["power_level_content_override"],
+        )
+        took.append((time.perf_counter() - started) * 1000)
+        assert isinstance(response, RoomCreateResponse), response
+    return took
+
+
 async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_process: bool) -> BotRunner | BotProcess:
     settings = {
         "homeserver": server.url,
@@ -263,6 +303,11 @@ async def main(
                 )
             print(f"RSS now: floor {rss_mib(pids['floor']):.0f} MiB, Homeward {rss_mib(pids['homeward']):.0f} MiB")
             print(f"!case new, send to answer: p50 {p(CASE_NEW_MS, 0.5):.0f} ms over {len(CASE_NEW_MS)}")
+            created = await create_room_floor(nurse, echo_id, 5)
+            print(
+                f"  Synapse's own createRoom of the same request (the client's, {len(created)}): "
+                f"p50 {p(created, 0.5):.0f} ms ({', '.join(f'{ms:.0f}' for ms in created)})"
+            )
             # Start: the bot stopped and started again on its data; spawn to the answer to a !ping sent at once.
             homeward = bots.pop()
             await homeward.stop()
