@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from floor import PASSWORD, EchoBot, EchoProcess
+from floor import PASSWORD, RESUME, EchoBot, EchoProcess
 
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.config import Config
@@ -330,6 +330,21 @@ async def main(
             print(
                 f"floor start, spawn to its room made {ready:.2f} s + first answer {first_ms / 1000:.2f} s "
                 f"= {ready + first_ms / 1000:.2f} s"
+            )
+            # The like-for-like floor: the first echo process stopped and started again on its saved session
+            # (device, token, Olm/Megolm store; no login, no key upload, no room made), spawn until its first
+            # sync is done, plus the round trip of a `!ping` in its room then (it answers only what comes after
+            # that sync: it keeps no sync position), as Homeward restarts on its data above.
+            await echo.stop()
+            resumed = EchoProcess(server, echo_id, base / "echo", RESUME)
+            started = time.perf_counter()
+            await resumed.start()
+            ready = time.perf_counter() - started
+            bots.append(resumed)
+            first_ms, _ = await timed(nurse, echo_room, "!ping")
+            print(
+                f"floor restart on its session, spawn to first sync done {ready:.2f} s + first answer "
+                f"{first_ms / 1000:.2f} s = {ready + first_ms / 1000:.2f} s"
             )
         await nurse.close()
     finally:
