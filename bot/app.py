@@ -120,6 +120,7 @@ class HomewardBot:
         self._takeover = asyncio.Lock()  # acting begins and ends one at a time
         self.reminders: ReminderScheduler | None = None
         self._reminders_start: asyncio.Task[None] | None = None  # on taking over: after the first batch
+        self._cross_signing: asyncio.Task[None] | None = None  # a restarted device's identity check
         #: Care rooms whose actual state is to be compared with what it should be (`_put_back_state_forever`).
         self._state_checks: asyncio.Queue[str] = asyncio.Queue()
         self._state_queued: set[str] = set()
@@ -151,6 +152,7 @@ class HomewardBot:
             configured_store_key=self.config.store_key.get_secret_value() if self.config.store_key else None,
         )
         self.client = await session.connect()
+        self._cross_signing = session.cross_signing
         self.crypto_lock = self.client.crypto_lock  # sync handling and sending are serialised (bot/client.py)
         self.sender = self._new_sender()
         self.services = Services(
@@ -327,10 +329,11 @@ class HomewardBot:
             self.reminders.stop()
         if getattr(self, "devices", None):
             self.devices.stop()
-        for task in [*self._tasks, *self._acting_tasks]:
+        checking = [self._cross_signing] if self._cross_signing else []
+        for task in [*self._tasks, *self._acting_tasks, *checking]:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._acting_tasks, return_exceptions=True)
-        self._tasks, self._acting_tasks = [], []
+        await asyncio.gather(*self._tasks, *self._acting_tasks, *checking, return_exceptions=True)
+        self._tasks, self._acting_tasks, self._cross_signing = [], [], None
         if self.lease is not None:
             await self.lease.release()
         if self.client:
@@ -497,6 +500,7 @@ class HomewardBot:
             self._reminders_start = asyncio.create_task(self._guard(self._start_reminders(), "reminders"))
             self._acting_tasks.append(self._reminders_start)
         elif not self.acting or self._reminders_start is None or self._reminders_start.done():
+            await self._identity_checked()
             self.ready.set()
 
     async def _start_reminders(self) -> None:
@@ -516,7 +520,14 @@ class HomewardBot:
         self.services.wake_reminders = self.reminders.wake
         await self.reminders.start()
         _give_back_memory()  # the first sync's full state, parsed and dropped, and what the start left
+        await self._identity_checked()
         self.ready.set()
+
+    async def _identity_checked(self) -> None:
+        """The restarted device's cross-signing check, begun beside the first sync (bot/session.py), done."""
+        if self._cross_signing is not None:
+            task, self._cross_signing = self._cross_signing, None
+            await task
 
     # -- the rooms' state ------------------------------------------------------------------
 
