@@ -197,6 +197,7 @@ async def main(
     in_process: bool = False,
     pause: float = 0.2,
     on_sample: Callable[[str, float], Awaitable[None]] | None = None,
+    starts: int = 3,
 ) -> None:
     compiled = byte_compile_checkout()
     base = Path(tempfile.mkdtemp(prefix="homeward-bench-"))
@@ -308,18 +309,43 @@ async def main(
                 f"  Synapse's own createRoom of the same request (the client's, {len(created)}): "
                 f"p50 {p(created, 0.5):.0f} ms ({', '.join(f'{ms:.0f}' for ms in created)})"
             )
-            # Start: the bot stopped and started again on its data; spawn to the answer to a !ping sent at once.
+            # Start, `starts` times, Homeward and the floor in turn. Homeward: stopped and started again on its
+            # data; spawn to the answer to a !ping sent at once. The like-for-like floor: its echo process stopped
+            # and started again on its saved session (device, token, Olm/Megolm store; no login, no key upload, no
+            # room made), spawn until its first sync is done, plus the round trip of a `!ping` in its room then
+            # (it answers only what comes after that sync: it keeps no sync position).
             homeward = bots.pop()
-            await homeward.stop()
-            started = time.perf_counter()
-            await homeward.start()
-            first = await nurse.send(dm, "!ping")
-            await nurse.wait_for(lambda s: reply_target(s) == first, timeout=120)
-            print(f"Homeward restart, spawn to the first answer: {time.perf_counter() - started:.2f} s")
-            bots.append(homeward)
-            # The floor's start, for comparison: a new echo process (a new login and device: the floor keeps
-            # no session), spawn until its room exists (first sync, createRoom, the nurse invited), plus the
-            # round trip of a first `!ping` in that room once the nurse has joined it.
+            floor_process: Any = echo
+            took: dict[str, list[float]] = {"homeward": [], "floor": []}
+            parts: list[str] = []
+            for _ in range(starts):
+                await homeward.stop()
+                started = time.perf_counter()
+                await homeward.start()
+                first = await nurse.send(dm, "!ping")
+                await nurse.wait_for(lambda s, first=first: reply_target(s) == first, timeout=120)
+                took["homeward"].append(time.perf_counter() - started)
+                await floor_process.stop()
+                floor_process = EchoProcess(server, echo_id, base / "echo", RESUME)
+                started = time.perf_counter()
+                await floor_process.start()
+                ready = time.perf_counter() - started
+                first_ms, _ = await timed(nurse, echo_room, "!ping")
+                took["floor"].append(ready + first_ms / 1000)
+                parts.append(f"{ready:.2f} + {first_ms / 1000:.2f}")
+            bots.extend([homeward, floor_process])
+            print(
+                f"Homeward restart, spawn to the first answer: {statistics.median(took['homeward']):.2f} s median of "
+                f"{starts} ({', '.join(f'{t:.2f}' for t in took['homeward'])})"
+            )
+            print(
+                f"floor restart on its session, spawn to first sync done + first answer: "
+                f"{statistics.median(took['floor']):.2f} s median of {starts} ({', '.join(parts)}); "
+                f"Homeward {statistics.median(took['homeward']) - statistics.median(took['floor']):+.2f} s"
+            )
+            # The floor's start as measured before (not like for like: a new echo process logs in anew, uploads a
+            # new device's keys and makes a room), spawn until its room exists, plus the round trip of a first
+            # `!ping` in that room once the nurse has joined it.
             second = EchoProcess(server, echo_id, base / "echo-restart", client_id)
             started = time.perf_counter()
             second_room = await second.start()
@@ -328,22 +354,7 @@ async def main(
             await nurse.join(second_room)
             first_ms, _ = await timed(nurse, second_room, "!ping")
             print(
-                f"floor start, spawn to its room made {ready:.2f} s + first answer {first_ms / 1000:.2f} s "
-                f"= {ready + first_ms / 1000:.2f} s"
-            )
-            # The like-for-like floor: the first echo process stopped and started again on its saved session
-            # (device, token, Olm/Megolm store; no login, no key upload, no room made), spawn until its first
-            # sync is done, plus the round trip of a `!ping` in its room then (it answers only what comes after
-            # that sync: it keeps no sync position), as Homeward restarts on its data above.
-            await echo.stop()
-            resumed = EchoProcess(server, echo_id, base / "echo", RESUME)
-            started = time.perf_counter()
-            await resumed.start()
-            ready = time.perf_counter() - started
-            bots.append(resumed)
-            first_ms, _ = await timed(nurse, echo_room, "!ping")
-            print(
-                f"floor restart on its session, spawn to first sync done {ready:.2f} s + first answer "
+                f"floor start anew (login, room made), spawn to its room made {ready:.2f} s + first answer "
                 f"{first_ms / 1000:.2f} s = {ready + first_ms / 1000:.2f} s"
             )
         await nurse.close()
@@ -358,5 +369,6 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between samples")
     parser.add_argument("--in-process", action="store_true", help="run both bots in this process, with the client")
+    parser.add_argument("--starts", type=int, default=3, help="restarts of each bot, in turn")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.in_process, arguments.pause))
+    asyncio.run(main(arguments.runs, arguments.in_process, arguments.pause, starts=arguments.starts))
