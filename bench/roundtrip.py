@@ -59,6 +59,11 @@ async def timed(member: Member, room: str, body: str) -> tuple[float, Seen]:
     return (time.perf_counter() - start) * 1000, answer
 
 
+def answer_to(event_id: str) -> Callable[[Seen], bool]:
+    """Whether a seen event is the answer to `event_id`."""
+    return lambda seen: reply_target(seen) == event_id
+
+
 def cpu_ms(pid: int) -> float:
     """CPU time of every thread of a process so far, in ms (nanoseconds from /proc/<pid>/task/*/schedstat)."""
     total = 0
@@ -323,7 +328,7 @@ async def main(
                 started = time.perf_counter()
                 await homeward.start()
                 first = await nurse.send(dm, "!ping")
-                await nurse.wait_for(lambda s, first=first: reply_target(s) == first, timeout=120)
+                await nurse.wait_for(answer_to(first), timeout=120)
                 took["homeward"].append(time.perf_counter() - started)
                 await floor_process.stop()
                 floor_process = EchoProcess(server, echo_id, base / "echo", RESUME)
