@@ -331,7 +331,7 @@ async def main(
                 await nurse.wait_for(answer_to(first), timeout=120)
                 took["homeward"].append(time.perf_counter() - started)
                 await floor_process.stop()
-                floor_process = EchoProcess(server, echo_id, base / "echo", RESUME)
+                floor_process = EchoProcess(server, echo_id, base / "echo", RESUME, log_path=base / "echo-restarts.log")
                 started = time.perf_counter()
                 await floor_process.start()
                 ready = time.perf_counter() - started
