@@ -274,6 +274,8 @@ class HomewardBot:
                 task.cancel()
             await asyncio.gather(*self._acting_tasks, return_exceptions=True)
             self._acting_tasks = []
+            if self.reminders:  # again: a start cancelled above may have started the scheduler before it stopped
+                self.reminders.stop()
             if was_acting:
                 log.warning("this process stops acting and stands by: %s", reason)
 
@@ -334,6 +336,8 @@ class HomewardBot:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._acting_tasks, *checking, return_exceptions=True)
         self._tasks, self._acting_tasks, self._cross_signing = [], [], None
+        if self.reminders:  # again: a start cancelled above may have started the scheduler before it stopped
+            self.reminders.stop()
         if self.lease is not None:
             await self.lease.release()
         if self.client:
