@@ -22,6 +22,7 @@ answers until SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -50,6 +51,10 @@ from homeward.matrix.rooms import case_room_request, power_levels, server_acl
 
 PASSWORD = "bench-password"
 ROOM_LINE = "echo room "
+#: `GUEST` given as this: the echo bot resumes its saved session (`SESSION_FILE` in its store) instead of logging
+#: in anew and making a room, and prints `ROOM_LINE` with this mark once its first sync is done (a restart).
+RESUME = "-"
+SESSION_FILE = "session.json"
 log = logging.getLogger("echo")
 
 
@@ -115,6 +120,19 @@ class EchoBot:
     async def start(self) -> None:
         await self.client.login(PASSWORD)
         await self.client.keys_upload()
+        session = {"user_id": self.client.user_id, "device_id": self.client.device_id}
+        (Path(self.client.store_path) / SESSION_FILE).write_text(
+            json.dumps({**session, "access_token": self.client.access_token}), encoding="utf-8"
+        )
+        await self._first_sync()
+
+    async def resume(self) -> None:
+        """Start again on the saved session, as a bot restarts: its device, token and Olm/Megolm store kept."""
+        saved = json.loads((Path(self.client.store_path) / SESSION_FILE).read_text(encoding="utf-8"))
+        self.client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])  # loads the store
+        await self._first_sync()
+
+    async def _first_sync(self) -> None:
         await self.client.sync(timeout=0, full_state=True)
         self.client.add_event_callback(self.on_message, RoomMessageText)
         self.client.add_event_callback(self.on_undecrypted, MegolmEvent)
@@ -166,8 +184,12 @@ class EchoBot:
 async def run_echo_bot(homeserver: str, user_id: str, store: Path, guest: str, invitees: list[str]) -> None:
     """The floor as a process of its own; prints its room's id, then answers until SIGTERM."""
     echo = EchoBot(homeserver, user_id, store)
-    await echo.start()
-    print(ROOM_LINE + await echo.create_room_like_a_care_room(guest, invitees), flush=True)
+    if guest == RESUME:
+        await echo.resume()
+        print(ROOM_LINE + RESUME, flush=True)
+    else:
+        await echo.start()
+        print(ROOM_LINE + await echo.create_room_like_a_care_room(guest, invitees), flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()

@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from floor import PASSWORD, EchoBot, EchoProcess
+from floor import PASSWORD, RESUME, EchoBot, EchoProcess
 
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.config import Config
@@ -57,6 +57,11 @@ async def timed(member: Member, room: str, body: str) -> tuple[float, Seen]:
     event_id = await member.send(room, body)
     answer = await member.wait_for(lambda s: reply_target(s) == event_id, timeout=30)
     return (time.perf_counter() - start) * 1000, answer
+
+
+def answer_to(event_id: str) -> Callable[[Seen], bool]:
+    """Whether a seen event is the answer to `event_id`."""
+    return lambda seen: reply_target(seen) == event_id
 
 
 def cpu_ms(pid: int) -> float:
@@ -100,6 +105,65 @@ async def open_case(nurse: Member, dm: str, label: str) -> str:
     return room
 
 
+def byte_compile_checkout() -> int:
+    """Write the bytecode of Homeward's own modules (the folders pyproject's package-dir maps), as `pip install`
+    does when it installs the package; the number of files written.
+
+    Both bots start from bytecode then, as deployed: the floor's code is mostly matrix-nio, byte-compiled in
+    site-packages when it was installed, while this checkout is an editable install whose modules are compiled
+    from source at every start when PYTHONDONTWRITEBYTECODE is set (0.3-0.4 s of Homeward's start here)."""
+    import compileall
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    folders = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-dir"]
+    written = 0
+    for folder in sorted(set(folders.values())):
+        for source in (root / folder).glob("*.py"):
+            written += bool(compileall.compile_file(source, quiet=2))
+    return written
+
+
+async def create_room_floor(nurse: Member, guest: str, times: int) -> list[float]:
+    """Synapse's own createRoom time for the request `!case new` makes (`case_room_request`, as the sender sends it,
+    with a case key), made `times` times by the nurse's client with `guest` invited: what a `!case new`
+    answer that names its room waits for at least, before its own round trip. Milliseconds each."""
+    from nio import RoomCreateResponse
+    from nio.api import RoomPreset, RoomVisibility
+
+    from homeward.ids import host_of, server_of
+    from homeward.matrix.rooms import case_room_request, power_levels, server_acl
+
+    creator = nurse.client.user_id
+    state = {
+        "m.room.name": {"name": "Bench"},
+        "m.room.topic": {"topic": "floor"},
+        "m.room.power_levels": power_levels(creator, [guest]),
+        "m.room.server_acl": server_acl([host_of(server_of(creator))], server_of(creator)),
+    }
+    request = case_room_request(state=state, coordinator=guest)
+    took = []
+    for n in range(times):
+        await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        response = await nurse.client.room_create(
+            visibility=RoomVisibility.private,
+            name=request["name"],
+            topic=request["topic"],
+            room_version=request["room_version"],
+            preset=RoomPreset(request["preset"]),
+            invite=request["invite"],
+            initial_state=[
+                *request["initial_state"],
+                {"type": "org.homeward.case", "state_key": "", "content": {"key": f"bench-{n}"}},  # CASE_KEY_STATE
+            ],
+            power_level_override=request["power_level_content_override"],
+        )
+        took.append((time.perf_counter() - started) * 1000)
+        assert isinstance(response, RoomCreateResponse), response
+    return took
+
+
 async def start_homeward(server: LocalSynapse, bot_id: str, base: Path, in_process: bool) -> BotRunner | BotProcess:
     settings = {
         "homeserver": server.url,
@@ -138,7 +202,9 @@ async def main(
     in_process: bool = False,
     pause: float = 0.2,
     on_sample: Callable[[str, float], Awaitable[None]] | None = None,
+    starts: int = 3,
 ) -> None:
+    compiled = byte_compile_checkout()
     base = Path(tempfile.mkdtemp(prefix="homeward-bench-"))
     server = LocalSynapse(base / "synapse")
     await server.start()
@@ -180,6 +246,35 @@ async def main(
             await timed(nurse, case_room, "!ping")
         await timed(nurse, case_room, "!status")
 
+        # Start, `starts` times, Homeward and the floor in turn, before the samples. Homeward: stopped and started
+        # again on its data; spawn to the answer to a !ping sent at once. The like-for-like floor: its echo process
+        # stopped and started again on its saved session (device, token, Olm/Megolm store; no login, no key upload,
+        # no room made), spawn until its first sync is done, plus the round trip of a `!ping` in its room then (it
+        # answers only what comes after that sync: it keeps no sync position). Before the samples: a floor that
+        # has sent tens of answers in its room takes 2.5-3.5 s more for its first answer after a restart (nio; with
+        # 5 answers sent before, 0.5-0.9 s), which is no cost of starting.
+        took: dict[str, list[float]] = {"homeward": [], "floor": []}
+        parts: list[str] = []
+        if not in_process:
+            homeward = bots.pop()
+            for _ in range(starts):
+                await homeward.stop()
+                started = time.perf_counter()
+                await homeward.start()
+                first = await nurse.send(dm, "!ping")
+                await nurse.wait_for(answer_to(first), timeout=120)
+                took["homeward"].append(time.perf_counter() - started)
+                await echo.stop()
+                echo = EchoProcess(server, echo_id, base / "echo", RESUME, log_path=base / "echo-restarts.log")
+                started = time.perf_counter()
+                await echo.start()
+                ready = time.perf_counter() - started
+                first_ms, _ = await timed(nurse, echo_room, "!ping")
+                took["floor"].append(ready + first_ms / 1000)
+                parts.append(f"{ready:.2f} + {first_ms / 1000:.2f}")
+                bots.append(echo)
+            bots.append(homeward)
+
         pids = {"floor": echo.pid, "homeward": bots[-1].process.pid} if not in_process else {}
         cpu: dict[str, list[float]] = {"floor": [], "!ping": [], "!status": [], "!ack": []}
         open_sample: tuple[str, int, float] | None = None
@@ -220,6 +315,7 @@ async def main(
             "encrypted rooms alike, one local Synapse, "
             f"bots {'in this process' if in_process else 'in processes of their own'}"
         )
+        print(f"bytecode: Homeward's {compiled} modules byte-compiled first, as pip installs them (bench/roundtrip.py)")
         print(f"floor (bare nio echo bot, !ping): p50 {p(floor, 0.5):7.1f} ms  p95 {p(floor, 0.95):7.1f} ms")
         for name, values in results.items():
             print(
@@ -242,18 +338,23 @@ async def main(
                 )
             print(f"RSS now: floor {rss_mib(pids['floor']):.0f} MiB, Homeward {rss_mib(pids['homeward']):.0f} MiB")
             print(f"!case new, send to answer: p50 {p(CASE_NEW_MS, 0.5):.0f} ms over {len(CASE_NEW_MS)}")
-            # Start: the bot stopped and started again on its data; spawn to the answer to a !ping sent at once.
-            homeward = bots.pop()
-            await homeward.stop()
-            started = time.perf_counter()
-            await homeward.start()
-            first = await nurse.send(dm, "!ping")
-            await nurse.wait_for(lambda s: reply_target(s) == first, timeout=120)
-            print(f"Homeward restart, spawn to the first answer: {time.perf_counter() - started:.2f} s")
-            bots.append(homeward)
-            # The floor's start, for comparison: a new echo process (a new login and device: the floor keeps
-            # no session), spawn until its room exists (first sync, createRoom, the nurse invited), plus the
-            # round trip of a first `!ping` in that room once the nurse has joined it.
+            created = await create_room_floor(nurse, echo_id, 5)
+            print(
+                f"  Synapse's own createRoom of the same request (the client's, {len(created)}): "
+                f"p50 {p(created, 0.5):.0f} ms ({', '.join(f'{ms:.0f}' for ms in created)})"
+            )
+            print(
+                f"Homeward restart, spawn to the first answer: {statistics.median(took['homeward']):.2f} s median of "
+                f"{starts} ({', '.join(f'{t:.2f}' for t in took['homeward'])})"
+            )
+            print(
+                f"floor restart on its session, spawn to first sync done + first answer: "
+                f"{statistics.median(took['floor']):.2f} s median of {starts} ({', '.join(parts)}); "
+                f"Homeward {statistics.median(took['homeward']) - statistics.median(took['floor']):+.2f} s"
+            )
+            # The floor's start as measured before (not like for like: a new echo process logs in anew, uploads a
+            # new device's keys and makes a room), spawn until its room exists, plus the round trip of a first
+            # `!ping` in that room once the nurse has joined it.
             second = EchoProcess(server, echo_id, base / "echo-restart", client_id)
             started = time.perf_counter()
             second_room = await second.start()
@@ -262,8 +363,8 @@ async def main(
             await nurse.join(second_room)
             first_ms, _ = await timed(nurse, second_room, "!ping")
             print(
-                f"floor start, spawn to its room made {ready:.2f} s + first answer {first_ms / 1000:.2f} s "
-                f"= {ready + first_ms / 1000:.2f} s"
+                f"floor start anew (login, room made), spawn to its room made {ready:.2f} s + first answer "
+                f"{first_ms / 1000:.2f} s = {ready + first_ms / 1000:.2f} s"
             )
         await nurse.close()
     finally:
@@ -277,5 +378,6 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between samples")
     parser.add_argument("--in-process", action="store_true", help="run both bots in this process, with the client")
+    parser.add_argument("--starts", type=int, default=3, help="restarts of each bot, in turn")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.runs, arguments.in_process, arguments.pause))
+    asyncio.run(main(arguments.runs, arguments.in_process, arguments.pause, starts=arguments.starts))

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nio import (
     AsyncClient,
@@ -53,7 +53,7 @@ from homeward.bot.sender import OutboxSender
 from homeward.bot.session import Session
 from homeward.bot.sync import SyncLoop
 from homeward.bot.takeover import SentBefore
-from homeward.care.pathway import configured_pathways
+from homeward.care.pathway import Pathway, configured_pathways
 from homeward.clock import Clock, ShiftedClock
 from homeward.commands.dispatch import handle_command, handle_reaction, handle_vote
 from homeward.commands.registry import registry
@@ -78,16 +78,20 @@ from homeward.work.room_state import (
     profile_name_changed,
     put_back,
 )
-from homeward.work.scheduler import ReminderScheduler
 from homeward.work.servers import remove_outside_servers
 from homeward.work.services import Services
 from homeward.work.trust import Verdict
+
+if TYPE_CHECKING:
+    from homeward.work.scheduler import ReminderScheduler
 
 log = logging.getLogger(__name__)
 
 UNDECRYPTED_POLL_S = 2.0
 #: How long after a change of a room's state the bot reads the room's state to compare it.
 STATE_SETTLE_S = 1.0
+#: How long the reminders' start waits for the outbox to send the first sync's answers.
+FIRST_ANSWERS_S = 2.0
 #: How often the bot looks for cases whose audit chains grew (each is anchored at most once a day).
 ANCHOR_SWEEP_S = 600.0
 
@@ -95,8 +99,11 @@ ANCHOR_SWEEP_S = 600.0
 class HomewardBot:
     """One bot account serving all its rooms."""
 
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None, pathways: dict[str, Pathway] | None = None) -> None:
+        """`pathways`: the configured pathways when the caller has read them already (`homeward run` checks them
+        first); read at start otherwise."""
         self.config = config
+        self._pathways = pathways
         self.clock = clock or (
             ShiftedClock(timedelta(seconds=config.time_shift_seconds)) if config.time_shift_seconds else Clock()
         )
@@ -112,6 +119,8 @@ class HomewardBot:
         self._strangers_checked = False
         self._takeover = asyncio.Lock()  # acting begins and ends one at a time
         self.reminders: ReminderScheduler | None = None
+        self._reminders_start: asyncio.Task[None] | None = None  # on taking over: after the first batch
+        self._cross_signing: asyncio.Task[None] | None = None  # a restarted device's identity check
         #: Care rooms whose actual state is to be compared with what it should be (`_put_back_state_forever`).
         self._state_checks: asyncio.Queue[str] = asyncio.Queue()
         self._state_queued: set[str] = set()
@@ -127,7 +136,7 @@ class HomewardBot:
         if problems:
             raise ConfigError(problems)
         logs.configure(self.config.log_level, self.config.debug_loggers)
-        pathways = configured_pathways(self.config.pathways_dir)
+        pathways, self._pathways = self._pathways or configured_pathways(self.config.pathways_dir), None
         make_private(self.config.data_dir)  # before anything is written there
         if not self.config.encryption:
             log.warning("encryption = false: nothing is sent into encrypted rooms (every care room is encrypted)")
@@ -143,6 +152,7 @@ class HomewardBot:
             configured_store_key=self.config.store_key.get_secret_value() if self.config.store_key else None,
         )
         self.client = await session.connect()
+        self._cross_signing = session.cross_signing
         self.crypto_lock = self.client.crypto_lock  # sync handling and sending are serialised (bot/client.py)
         self.sender = self._new_sender()
         self.services = Services(
@@ -210,10 +220,13 @@ class HomewardBot:
         await bring_rooms_in_step(self.store, self.services)
         # A server taken out of `allowed_servers`: its users leave every care team and room (issue 23).
         await remove_outside_servers(self.store, self.services)
-        self.reminders = ReminderScheduler(self.store, self.services, self.clock)
-        self.services.wake_reminders = self.reminders.wake
+        self.reminders = None  # made and started after the first batch (`_start_reminders`)
+        self.services.wake_reminders = lambda: None  # their start reads what commands scheduled meanwhile
         await check_chains(self.store, self.services)  # tells the coordinators through the outbox; the bot runs on
-        await self.reminders.start()
+        # The reminders start after the first sync's batch is handled and its answers are sent (`after_batch`):
+        # their start imports APScheduler, schedules every case's worklists and makes the holiday calendars,
+        # which no answer waits for.
+        self._reminders_start = None
         self._acting = True
         self._acting_tasks = [
             asyncio.create_task(self._guard(self.sender.run(), "outbox")),
@@ -261,6 +274,8 @@ class HomewardBot:
                 task.cancel()
             await asyncio.gather(*self._acting_tasks, return_exceptions=True)
             self._acting_tasks = []
+            if self.reminders:  # again: a start cancelled above may have started the scheduler before it stopped
+                self.reminders.stop()
             if was_acting:
                 log.warning("this process stops acting and stands by: %s", reason)
 
@@ -316,10 +331,13 @@ class HomewardBot:
             self.reminders.stop()
         if getattr(self, "devices", None):
             self.devices.stop()
-        for task in [*self._tasks, *self._acting_tasks]:
+        checking = [self._cross_signing] if self._cross_signing else []
+        for task in [*self._tasks, *self._acting_tasks, *checking]:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._acting_tasks, return_exceptions=True)
-        self._tasks, self._acting_tasks = [], []
+        await asyncio.gather(*self._tasks, *self._acting_tasks, *checking, return_exceptions=True)
+        self._tasks, self._acting_tasks, self._cross_signing = [], [], None
+        if self.reminders:  # again: a start cancelled above may have started the scheduler before it stopped
+            self.reminders.stop()
         if self.lease is not None:
             await self.lease.release()
         if self.client:
@@ -475,14 +493,45 @@ class HomewardBot:
             present = {room_id: set(room.users) for room_id, room in self.client.rooms.items()}
             await remove_strangers(self.store, self.services, present)
             self._strangers_checked = True
-            _give_back_memory()  # the first sync's full state, parsed and dropped
             # Every care room's actual state, compared with what it should be (in the background).
             async with self.store.read() as db:
                 for row in await case_rooms(db):
                     self._check_state(row["room_id"])
-        self.ready.set()
         if self.acting:
             self.sender.wake()  # rooms joined in this batch are now known to nio
+        if self.acting and self._reminders_start is None:
+            # `ready` is set once they are started
+            self._reminders_start = asyncio.create_task(self._guard(self._start_reminders(), "reminders"))
+            self._acting_tasks.append(self._reminders_start)
+        elif not self.acting or self._reminders_start is None or self._reminders_start.done():
+            await self._identity_checked()
+            self.ready.set()
+
+    async def _start_reminders(self) -> None:
+        """Start the reminders once the first batch's answers are on their way: what is due fires then.
+
+        The outbox is given up to `FIRST_ANSWERS_S` to send what the batch queued (answers to the commands
+        that came while the bot was down, the first thing anyone waits for), then the scheduler starts
+        whether or not the outbox is done (the homeserver may be refusing: the reminders go on)."""
+        assert self.store
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_ANSWERS_S):
+                await asyncio.sleep(0)  # the sender, woken above, reads the outbox first
+                await self.sender.idle.wait()
+        from homeward.work.scheduler import ReminderScheduler  # APScheduler: 0.1 s of imports, after the answers
+
+        self.reminders = ReminderScheduler(self.store, self.services, self.clock)
+        self.services.wake_reminders = self.reminders.wake
+        await self.reminders.start()
+        _give_back_memory()  # the first sync's full state, parsed and dropped, and what the start left
+        await self._identity_checked()
+        self.ready.set()
+
+    async def _identity_checked(self) -> None:
+        """The restarted device's cross-signing check, begun beside the first sync (bot/session.py), done."""
+        if self._cross_signing is not None:
+            task, self._cross_signing = self._cross_signing, None
+            await task
 
     # -- the rooms' state ------------------------------------------------------------------
 

@@ -193,6 +193,7 @@ class OutboxSender:
         self.sent_before: SentBefore | None = None
 
     def wake(self) -> None:
+        self.idle.clear()  # rows may have been queued: idle again once a round finds nothing left
         self._wake.set()
 
     async def run(self) -> None:

@@ -14,6 +14,7 @@ is signed with the same saved identity.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -141,6 +142,8 @@ class Session:
         self.data_dir = data_dir
         self.credentials_path = data_dir / "credentials.json"
         self.crypto_dir = data_dir / "crypto"
+        #: A restarted device's identity check, running beside the first sync (`connect`); None when done in it.
+        self.cross_signing: asyncio.Task[None] | None = None
 
     def _client(self) -> HomewardClient:
         self.crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -201,7 +204,11 @@ class Session:
                 await client.keys_upload()
         if stale:
             await self.remove_stale_devices(client)
-        if self.encryption:
+        if self.encryption and saved and not stale:
+            # A restart: the device was signed when it was new; that it still is, is checked beside the first
+            # sync (a keys query and the seeds unsealed: ~0.1 s), not before it. The bot awaits it before `ready`.
+            self.cross_signing = asyncio.create_task(self._cross_sign(client))
+        elif self.encryption:
             await self._cross_sign(client)
         return client
 

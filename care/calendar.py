@@ -34,14 +34,18 @@ Everything here is pure and synchronous; no Matrix, no SQL.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+from holidays.registry import COUNTRIES, EntityLoader
 
 from homeward.clock import time_zone
 
@@ -50,6 +54,33 @@ _COUNTRIES_WITH_SUNDAY_OPTION = frozenset({"NO", "NOR", "SE", "SWE"})
 
 #: Language for holiday names; fixed so names do not change with the server's locale.
 DEFAULT_HOLIDAY_LANGUAGE = "en_US"
+
+
+def _load_country_alone(country: str) -> None:
+    """Import the one module of `country`'s calendar, not the package of every country beside it.
+
+    The `holidays` package finds a country's class by importing `holidays.countries.<module>`, which
+    first runs `holidays.countries/__init__.py`: it imports all of its ~280 countries (0.13 s, 8 MiB that
+    stay). The country's module, loaded on its own under the same name, is what that import then finds
+    (`sys.modules`), so `holidays.country_holidays` makes the same calendar from the same class. When
+    the package is already imported, or the country is not in the registry, nothing is done here."""
+    loader = getattr(holidays, country, None)
+    if "holidays.countries" in sys.modules or not isinstance(loader, EntityLoader):
+        return
+    name = loader.module_name
+    if name in sys.modules or name.rpartition(".")[2] not in COUNTRIES:
+        return
+    source = Path(holidays.__file__).parent / "countries" / f"{name.rpartition('.')[2]}.py"
+    spec = importlib.util.spec_from_file_location(name, source)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]  # the package's own import does it then
+        raise
 
 
 def _plain_date(d: date) -> date:
@@ -77,6 +108,7 @@ class WorkingCalendar:
         options: dict[str, Any] = {}  # country_holidays(**options: Any)
         if self.country in _COUNTRIES_WITH_SUNDAY_OPTION:
             options["include_sundays"] = False
+        _load_country_alone(self.country)
         try:
             probe = holidays.country_holidays(self.country)
         except NotImplementedError as exc:

@@ -13,9 +13,13 @@ import signal
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homeward import logs
 from homeward.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from homeward.care.pathway import Pathway
 
 log = logging.getLogger("homeward")
 
@@ -35,13 +39,13 @@ def _load(path: Path) -> Config:
         raise SystemExit(2) from None
 
 
-async def _run_until_stopped(config: Config) -> int:
+async def _run_until_stopped(config: Config, pathways: dict[str, Pathway] | None = None) -> int:
     from homeward.bot.app import HomewardBot
     from homeward.bot.session import LoginFailed
     from homeward.bot.store_key import StoreKeyError
     from homeward.store.db import StoreError
 
-    bot = HomewardBot(config)
+    bot = HomewardBot(config, pathways=pathways)  # read once: checked here, used by the bot
     _cancel_on_signals()
     try:
         await bot.run_forever()
@@ -79,17 +83,32 @@ async def _demo(directory: Path, port: int) -> int:
         return 0
 
 
-def _check_pathways(config: Config) -> None:
-    """Every pathway file must load before the bot starts; say which field of which file is wrong."""
+def _check_pathways(config: Config) -> dict[str, Pathway]:
+    """Every pathway file must load before the bot starts; say which field of which file is wrong. The pathways."""
     from homeward.care.pathway import PathwayError, configured_pathways
 
     try:
-        configured_pathways(config.pathways_dir)
+        return configured_pathways(config.pathways_dir)
     except PathwayError as exc:
         print(f"homeward: a pathway definition cannot be used ({len(exc.problems)} problem(s)):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _import_nio_without_psycopg() -> None:
+    """Import matrix-nio without letting peewee (nio's crypto store, on SQLite) import psycopg.
+
+    peewee imports psycopg when it is installed, for a PostgreSQL database nio never uses: 0.2 s and
+    23 MiB at every start. A PostgreSQL store still imports psycopg itself (store/postgres.py) when it
+    opens: only peewee's optional reference is left empty."""
+    if "peewee" in sys.modules or "psycopg" in sys.modules:
+        return
+    sys.modules["psycopg"] = None  # type: ignore[assignment]  # `import psycopg` raises ImportError meanwhile
+    try:
+        import nio  # noqa: F401
+    finally:
+        del sys.modules["psycopg"]
 
 
 def _check_rate_limits(config: Config) -> None:
@@ -492,10 +511,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.action == "run":
         config = _load(args.config)
-        _check_pathways(config)
+        _import_nio_without_psycopg()
+        pathways = _check_pathways(config)
         _check_rate_limits(config)
         setup_logging(config.log_level, config.debug_loggers)
-        return asyncio.run(_run_until_stopped(config))
+        return asyncio.run(_run_until_stopped(config, pathways))
     if args.action == "verify-audit":
         config = _load(args.config)
         return asyncio.run(_verify_audit(config))

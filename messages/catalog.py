@@ -43,27 +43,47 @@ def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
             out[name] = str(value)
 
 
+class _Catalogs(dict[str, dict[str, str]]):
+    """The messages of each language by key, a language's catalog read when it is first wanted (each of the
+    three TOML files takes ~17 ms to read: an answer in one language needs only that one, and English)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.directory = directory
+
+    def __missing__(self, language: str) -> dict[str, str]:
+        if language not in LANGUAGES:
+            raise KeyError(language)
+        table = tomllib.loads((self.directory / f"{language}.toml").read_text(encoding="utf-8"))
+        flat: dict[str, str] = {}
+        _flatten("", table, flat)
+        self[language] = flat
+        return flat
+
+    def get(self, language: str, default: Any = None) -> Any:  # dict.get skips __missing__
+        return self[language] if language in LANGUAGES or language in self else default
+
+
 class Catalog:
-    """All messages of all languages, loaded once at start-up."""
+    """All messages of all languages, each language's read when first wanted."""
 
     def __init__(self, directory: Path = TEMPLATES_DIR / "locale") -> None:
-        self.messages: dict[str, dict[str, str]] = {}
-        for language in LANGUAGES:
-            table = tomllib.loads((directory / f"{language}.toml").read_text(encoding="utf-8"))
-            flat: dict[str, str] = {}
-            _flatten("", table, flat)
-            self.messages[language] = flat
-        #: The words people may type as arguments (`[words]`), each the union of all the languages' own.
-        self._words: dict[str, frozenset[str]] = {}
-        for language in LANGUAGES:
-            for key, text in self.messages[language].items():
-                if key.startswith(WORDS):
-                    name = key[len(WORDS) :]
-                    self._words[name] = self._words.get(name, frozenset()) | set(text.lower().split())
+        self.messages: dict[str, dict[str, str]] = _Catalogs(directory)
+        #: The words people may type as arguments (`[words]`), each the union of all the languages' own; made
+        #: when first asked for (`words`).
+        self._words: dict[str, frozenset[str]] | None = None
 
     def words(self, name: str) -> frozenset[str]:
         """The words that mean `name` (`words.<name>` of the catalogs), lower-case, in any of the languages:
         `words("force")` is {"force", "tving", "tvinga"}. Every room accepts all of them."""
+        if self._words is None:
+            words: dict[str, frozenset[str]] = {}
+            for language in LANGUAGES:
+                for key, text in self.messages[language].items():
+                    if key.startswith(WORDS):
+                        word = key[len(WORDS) :]
+                        words[word] = words.get(word, frozenset()) | set(text.lower().split())
+            self._words = words
         return self._words[name]
 
     def _text(self, language: str, key: str) -> str | None:
