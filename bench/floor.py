@@ -8,7 +8,10 @@ visibility, power levels), with one guest invited by the request, as a care room
 coordinator is, and any others invited by the bot afterwards, as Homeward invites a team.
 It syncs with Homeward's own sync filter (`homeward.bot.sync.SYNC_FILTER`: up to 100
 timeline events per room, no presence, account data or ephemeral events): with nio's
-default of 10, a burst of 50 commands between two syncs would mostly go unseen.
+default of 10, a burst of 50 commands between two syncs would mostly go unseen. As its own
+process (`EchoProcess`) it imports nothing of Homeward — the bench hands it the filter and the
+request (`HOMEWARD_ECHO_SETUP`) — and no psycopg, as a nio bot in a venv of its own: its memory
+and start are nio's alone.
 
 Used by bench/roundtrip.py and bench/burst.py, in their own process (`EchoProcess`, which
 runs this file) or on the caller's event loop (`EchoBot`):
@@ -21,12 +24,20 @@ answers until SIGTERM.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":
+    # The floor process is a bare nio bot, as in a venv of its own: without psycopg, which peewee (nio's
+    # crypto store) imports whenever it is installed — it is here, for Homeward's PostgreSQL store (23 MiB).
+    sys.modules["psycopg"] = None  # type: ignore[assignment]
+
 import asyncio
 import json
 import logging
+import os
 import signal
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import common  # noqa: F401 - puts the checkout on sys.path
 from nio import (
@@ -44,10 +55,8 @@ from nio import (
 )
 from nio.api import RoomPreset, RoomVisibility
 
-from homeward.bot.sync import SYNC_FILTER
-from homeward.dev.synapse import LocalSynapse
-from homeward.ids import host_of, server_of
-from homeward.matrix.rooms import case_room_request, power_levels, server_acl
+if TYPE_CHECKING:
+    from homeward.dev.synapse import LocalSynapse
 
 PASSWORD = "bench-password"
 ROOM_LINE = "echo room "
@@ -55,6 +64,31 @@ ROOM_LINE = "echo room "
 #: in anew and making a room, and prints `ROOM_LINE` with this mark once its first sync is done (a restart).
 RESUME = "-"
 SESSION_FILE = "session.json"
+#: What the floor process gets from the bench instead of importing Homeward (its modules would count in the
+#: floor's memory and start): Homeward's sync filter, and the createRoom request of a care room.
+SETUP_ENV = "HOMEWARD_ECHO_SETUP"
+
+
+def echo_setup(bot_id: str, guest: str) -> dict[str, Any]:
+    """Homeward's sync filter and the request Homeward creates a care room with (`guest` its coordinator)."""
+    from homeward.bot.sync import SYNC_FILTER
+    from homeward.ids import host_of, server_of
+    from homeward.matrix.rooms import case_room_request, power_levels, server_acl
+
+    state = {
+        "m.room.name": {"name": "Echo"},
+        "m.room.topic": {"topic": "floor"},
+        "m.room.power_levels": power_levels(bot_id, [guest]),
+        "m.room.server_acl": server_acl([host_of(server_of(bot_id))], server_of(bot_id)),
+    }
+    return {"sync_filter": SYNC_FILTER, "room": case_room_request(state=state, coordinator=guest)}
+
+
+def _setup(bot_id: str, guest: str) -> dict[str, Any]:
+    given = os.environ.get(SETUP_ENV)
+    return json.loads(given) if given else echo_setup(bot_id, guest)
+
+
 log = logging.getLogger("echo")
 
 
@@ -143,21 +177,16 @@ class EchoBot:
     async def _sync_forever(self) -> None:
         while True:
             try:
-                await self.client.sync_forever(timeout=30_000, sync_filter=SYNC_FILTER)
+                await self.client.sync_forever(
+                    timeout=30_000, sync_filter=_setup(self.client.user_id, "")["sync_filter"]
+                )
             except LocalProtocolError as error:  # a send and nio's key query at one moment; keep syncing
                 log.info("sync loop restarted: %s", error)
                 await asyncio.sleep(0.05)
 
     async def create_room_like_a_care_room(self, guest: str, invitees: list[str] | None = None) -> str:
         """A room from the very request Homeward creates its care rooms with; then `invitees` invited one by one."""
-        bot_id = self.client.user_id
-        state = {
-            "m.room.name": {"name": "Echo"},
-            "m.room.topic": {"topic": "floor"},
-            "m.room.power_levels": power_levels(bot_id, [guest]),
-            "m.room.server_acl": server_acl([host_of(server_of(bot_id))], server_of(bot_id)),
-        }
-        request = case_room_request(state=state, coordinator=guest)
+        request = _setup(self.client.user_id, guest)["room"]
         response = await self.client.room_create(
             visibility=RoomVisibility.private,
             name=request["name"],
@@ -209,6 +238,8 @@ class EchoProcess:
         log_path: Path | None = None,
     ) -> None:
         self.args = [server.url, user_id, str(store), guest, *(invitees or [])]
+        # Worked out here, with Homeward's own code, so that the floor process imports none of it.
+        self.env = {**os.environ, SETUP_ENV: json.dumps(echo_setup(user_id, guest if guest != RESUME else user_id))}
         self.log_path = log_path  # its log (stderr); none by default
         self.process: asyncio.subprocess.Process | None = None
 
@@ -226,6 +257,7 @@ class EchoProcess:
             *self.args,
             stdout=asyncio.subprocess.PIPE,
             stderr=log_file or asyncio.subprocess.DEVNULL,
+            env=self.env,
         )
         if log_file:
             log_file.close()
