@@ -98,8 +98,8 @@ JOIN_SETTLE_S = 3.0
 PERMANENT = {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_TOO_LARGE", "M_UNKNOWN", "M_INVALID_PARAM"}
 MAX_ATTEMPTS = 50
 CASE_KEY_STATE = "org.homeward.case"  # holds only a random key, never anything about the child
-#: Requests in flight at once, one per room (the `outbox_concurrency` setting); the sweep in
-#: BENCHMARKS.md ("Morning", a loaded 2-core machine) did not single out a value: 8 kept.
+#: Requests in flight at once, one per room (the `outbox_concurrency` setting). The morning's sweep on a
+#: quiet 2-core machine (BENCHMARKS.md, "Morning"): 1, 2, 4, 8, 16 in flight took 44.9, 22.6, 19.1, 16.2, 17.0 s.
 DEFAULT_CONCURRENCY = 8
 #: The most rows read from the outbox at once; the rest are read as these go.
 READ_LIMIT = 1000

@@ -219,14 +219,15 @@ async def test_the_installed_package_reads_pathways_and_templates_from_its_site_
         import homeward
         from homeward.care.pathway import configured_pathways, default_pathways_dir
         from homeward.exports.wording import Words
-        from homeward.messages.catalog import TEMPLATES_DIR, Catalog
+        from homeward.messages.catalog import LANGUAGES, TEMPLATES_DIR, Catalog
+        catalog = Catalog()  # each language's file is read when first wanted: here, all three
         print(json.dumps({
             "sys_path": sys.path,
             "homeward_file": homeward.__file__,
             "pathways_dir": str(default_pathways_dir()),
             "pathways": sorted(configured_pathways(None)),
             "templates_dir": str(TEMPLATES_DIR),
-            "catalog_languages": sorted(Catalog().messages),
+            "catalog_languages": sorted(language for language in LANGUAGES if catalog.messages[language]),
             "export_words": [Words(language, ZoneInfo("Europe/Oslo"))("pathway") for language in ("en", "nb", "sv")],
         }))
     """)
