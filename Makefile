@@ -9,8 +9,8 @@ UI_STAMP := tests/element/ui/node_modules/.stamp
 PORT   ?= 8008
 # Test workers (pytest-xdist): 3 by default, each with its own Synapse, a whole test file at a time (module
 # fixtures are set up once). Three on two cores: much of an integration test is waiting (a reminder's
-# time, an outage, a restart), which a third worker fills. 9,398 tests on a 2-core machine with other
-# work on it: 10 min 11 s with 3 workers, 11 min 42 s with 2; 21 min in one process (JOBS=0).
+# time, an outage, a restart), which a third worker fills. 9,398 tests on a quiet 2-core machine: 9 min 17 s
+# (beside other work: 10 min 11 s with 3 workers, 11 min 42 s with 2); 21 min in one process (JOBS=0).
 JOBS   ?= 3
 
 .PHONY: run test test-fast check install bench screenshots clean-dev
