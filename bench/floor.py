@@ -84,6 +84,22 @@ def echo_setup(bot_id: str, guest: str) -> dict[str, Any]:
     return {"sync_filter": SYNC_FILTER, "room": case_room_request(state=state, coordinator=guest)}
 
 
+async def create_room(client: AsyncClient, request: dict[str, Any], extra_state: list[Any] | None = None) -> Any:
+    """The room of a createRoom request as Homeward makes it (`echo_setup`'s "room"), with `extra_state` too."""
+    response = await client.room_create(
+        visibility=RoomVisibility.private,
+        name=request["name"],
+        topic=request["topic"],
+        room_version=request["room_version"],
+        preset=RoomPreset(request["preset"]),
+        invite=request["invite"],
+        initial_state=[*request["initial_state"], *(extra_state or [])],
+        power_level_override=request["power_level_content_override"],
+    )
+    assert isinstance(response, RoomCreateResponse), response
+    return response
+
+
 def _setup(bot_id: str, guest: str) -> dict[str, Any]:
     given = os.environ.get(SETUP_ENV)
     return json.loads(given) if given else echo_setup(bot_id, guest)
@@ -186,18 +202,7 @@ class EchoBot:
 
     async def create_room_like_a_care_room(self, guest: str, invitees: list[str] | None = None) -> str:
         """A room from the very request Homeward creates its care rooms with; then `invitees` invited one by one."""
-        request = _setup(self.client.user_id, guest)["room"]
-        response = await self.client.room_create(
-            visibility=RoomVisibility.private,
-            name=request["name"],
-            topic=request["topic"],
-            room_version=request["room_version"],
-            preset=RoomPreset(request["preset"]),
-            invite=request["invite"],
-            initial_state=request["initial_state"],
-            power_level_override=request["power_level_content_override"],
-        )
-        assert isinstance(response, RoomCreateResponse), response
+        response = await create_room(self.client, _setup(self.client.user_id, guest)["room"])
         for user_id in invitees or []:
             invited = await self.client.room_invite(response.room_id, user_id)
             assert isinstance(invited, RoomInviteResponse), invited

@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from floor import PASSWORD, RESUME, EchoBot, EchoProcess
+from floor import PASSWORD, RESUME, EchoBot, EchoProcess, create_room, echo_setup
 
 from homeward.care.pathway import default_pathways_dir, load_pathways
 from homeward.config import Config
@@ -128,39 +128,14 @@ async def create_room_floor(nurse: Member, guest: str, times: int) -> list[float
     """Synapse's own createRoom time for the request `!case new` makes (`case_room_request`, as the sender sends it,
     with a case key), made `times` times by the nurse's client with `guest` invited: what a `!case new`
     answer that names its room waits for at least, before its own round trip. Milliseconds each."""
-    from nio import RoomCreateResponse
-    from nio.api import RoomPreset, RoomVisibility
-
-    from homeward.ids import host_of, server_of
-    from homeward.matrix.rooms import case_room_request, power_levels, server_acl
-
-    creator = nurse.client.user_id
-    state = {
-        "m.room.name": {"name": "Bench"},
-        "m.room.topic": {"topic": "floor"},
-        "m.room.power_levels": power_levels(creator, [guest]),
-        "m.room.server_acl": server_acl([host_of(server_of(creator))], server_of(creator)),
-    }
-    request = case_room_request(state=state, coordinator=guest)
+    request = echo_setup(nurse.client.user_id, guest)["room"]
     took = []
     for n in range(times):
         await asyncio.sleep(0.2)
         started = time.perf_counter()
-        response = await nurse.client.room_create(
-            visibility=RoomVisibility.private,
-            name=request["name"],
-            topic=request["topic"],
-            room_version=request["room_version"],
-            preset=RoomPreset(request["preset"]),
-            invite=request["invite"],
-            initial_state=[
-                *request["initial_state"],
-                {"type": "org.homeward.case", "state_key": "", "content": {"key": f"bench-{n}"}},  # CASE_KEY_STATE
-            ],
-            power_level_override=request["power_level_content_override"],
-        )
+        case_key = {"type": "org.homeward.case", "state_key": "", "content": {"key": f"bench-{n}"}}  # CASE_KEY_STATE
+        await create_room(nurse.client, request, [case_key])
         took.append((time.perf_counter() - started) * 1000)
-        assert isinstance(response, RoomCreateResponse), response
     return took
 
 

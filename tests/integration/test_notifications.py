@@ -18,16 +18,12 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from homeward.clock import ShiftedClock
 from tests.harness import Member, Seen, reply_target
 from tests.integration.care import bring_in, ok, open_case
-from tests.integration.test_element import ELEMENT_DIR, require_node_modules
+from tests.integration.test_element import ELEMENT_DIR, NEEDS_NODE, require_node_modules
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None, reason="node is not installed: Element's push evaluation needs Node 20+"
-)
+pytestmark = NEEDS_NODE  # Element's push evaluation runs in Node
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 HIGHLIGHT = {"notify": True, "highlight": True, "sound": "default"}  # a red badge, a sound, a buzz on the phone
